@@ -1,0 +1,13 @@
+//! zone-opt's engine.
+//!
+//! Engine modules know nothing of Python: `cargo test` runs them with no interpreter.
+//! The pyo3 bindings live only in `py/`, behind the `python` feature that maturin enables.
+
+pub mod error;
+pub mod ids;
+pub mod parallel;
+
+pub use error::{CoreError, CoreResult, Violation};
+
+#[cfg(feature = "python")]
+mod py;

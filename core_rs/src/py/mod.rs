@@ -1,0 +1,27 @@
+//! The Python binding layer: the only place pyo3 appears.
+//!
+//! One file per engine module, each with a `register` function called below. Bindings
+//! convert arguments, call the engine through `detach::run_detached`, and convert back.
+
+use pyo3::prelude::*;
+
+mod detach;
+mod errors;
+mod ids;
+mod runtime;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add(
+        "build_profile",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+    )?;
+    runtime::register(m)?;
+    ids::register(m)?;
+    Ok(())
+}

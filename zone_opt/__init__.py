@@ -1,0 +1,28 @@
+"""zone-opt: the optimisation engine behind industrial-park platforms.
+
+The public API is re-exported here; the compiled core ``zone_opt._core`` is private.
+"""
+
+from zone_opt._core import __version__
+from zone_opt.errors import (
+    CancelledError,
+    InvalidInputError,
+    NotFoundError,
+    PrivacyPolicyError,
+    SolverError,
+    VerificationError,
+    Violation,
+    ZoneOptError,
+)
+
+__all__ = [
+    "CancelledError",
+    "InvalidInputError",
+    "NotFoundError",
+    "PrivacyPolicyError",
+    "SolverError",
+    "VerificationError",
+    "Violation",
+    "ZoneOptError",
+    "__version__",
+]

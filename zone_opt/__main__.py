@@ -1,0 +1,3 @@
+from zone_opt.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""The one exception hierarchy of zone-opt.
+
+Every error raised on purpose by zone-opt, from Python or from the Rust core, is a
+:class:`ZoneOptError`. Bad input is an :class:`InvalidInputError`, which is also a
+:class:`ValueError` and carries one :class:`Violation` per problem found, each naming
+the table, the column (or argument), the row and the reason. The gRPC layer maps each
+class to one status code in a single table; infeasibility of an optimisation is a result,
+not an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "CancelledError",
+    "InvalidInputError",
+    "NotFoundError",
+    "PrivacyPolicyError",
+    "SolverError",
+    "VerificationError",
+    "Violation",
+    "ZoneOptError",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One problem in the input.
+
+    Attributes:
+        field: ``table.column`` for tabular input, or the argument name.
+        row: zero-based row index, or ``None`` when the problem is not about one row.
+        reason: what is wrong, in words a user can act on.
+    """
+
+    field: str
+    row: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = self.field if self.row is None else f"{self.field} (row {self.row})"
+        return f"{where}: {self.reason}"
+
+
+class ZoneOptError(Exception):
+    """Root of every error zone-opt raises on purpose."""
+
+
+class InvalidInputError(ZoneOptError, ValueError):
+    """The input breaks a documented rule; ``violations`` lists each problem."""
+
+    violations: tuple[Violation, ...]
+
+    def __init__(
+        self,
+        message: str | None = None,
+        violations: Iterable[Violation | tuple[str, int | None, str]] = (),
+    ) -> None:
+        found = tuple(v if isinstance(v, Violation) else Violation(*v) for v in violations)
+        if message is None:
+            shown = "; ".join(str(v) for v in found[:10])
+            more = f" (and {len(found) - 10} more)" if len(found) > 10 else ""
+            message = f"invalid input: {shown}{more}" if found else "invalid input"
+        super().__init__(message)
+        self.violations = found
+
+    @classmethod
+    def single(cls, field: str, row: int | None, reason: str) -> InvalidInputError:
+        """An error with one violation."""
+        return cls(None, [Violation(field, row, reason)])
+
+    @classmethod
+    def collect(cls, violations: Sequence[Violation]) -> InvalidInputError | None:
+        """An error listing ``violations``, or ``None`` when there are none."""
+        return cls(None, violations) if violations else None
+
+
+class NotFoundError(ZoneOptError, LookupError):
+    """A dataset, operation or other named object does not exist (for this tenant)."""
+
+
+class PrivacyPolicyError(ZoneOptError):
+    """A privacy policy refuses the request (peer, mode, columns, quota)."""
+
+
+class VerificationError(ZoneOptError):
+    """A certificate, proof or protocol message failed verification."""
+
+
+class CancelledError(ZoneOptError):
+    """The work was cancelled before it finished."""
+
+
+class SolverError(ZoneOptError):
+    """A solver failed for a reason other than the model (crash, licence, timeout)."""
