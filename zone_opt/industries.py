@@ -26,6 +26,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = [
     "DIVISIONS",
@@ -36,8 +37,8 @@ __all__ = [
     "SUPPLY_AFFINITY",
     "Division",
     "chain_affinity",
-    "division_index",
     "division_codes_array",
+    "division_index",
 ]
 
 #: ``(code, section, name_zh, name_en)`` for each of the 97 divisions, in code order.
@@ -63,7 +64,12 @@ DIVISIONS: Final[tuple[Division, ...]] = (
     ("17", "C", "纺织业", "Manufacture of textiles"),
     ("18", "C", "纺织服装、服饰业", "Manufacture of textile wearing apparel and accessories"),
     ("19", "C", "皮革、毛皮、羽毛及其制品和制鞋业", "Leather, fur, feather products and footwear"),
-    ("20", "C", "木材加工和木、竹、藤、棕、草制品业", "Wood, bamboo, rattan, palm and straw products"),
+    (
+        "20",
+        "C",
+        "木材加工和木、竹、藤、棕、草制品业",
+        "Wood, bamboo, rattan, palm and straw products",
+    ),
     ("21", "C", "家具制造业", "Manufacture of furniture"),
     ("22", "C", "造纸和纸制品业", "Manufacture of paper and paper products"),
     ("23", "C", "印刷和记录媒介复制业", "Printing and reproduction of recording media"),
@@ -298,8 +304,6 @@ def division_index(codes: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int16]:
 
     Vectorised (Arrow hash lookup), O(n).
     """
-    import pyarrow.compute as pc
-
     idx = pc.index_in(codes, value_set=division_codes_array())
     out: npt.NDArray[np.int16] = (
         pc.fill_null(idx, -1).to_numpy(zero_copy_only=False).astype(np.int16)

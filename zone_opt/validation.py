@@ -11,6 +11,7 @@ row-less violation giving the total count.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Mapping
 
@@ -82,9 +83,7 @@ def validate_tables(tables: Mapping[str, pa.Table]) -> dict[str, pa.Table]:
         violations += found
         conformed[name] = fixed
         unusable[name] = skip
-    usable = {
-        name: table.drop_columns(sorted(unusable[name])) for name, table in conformed.items()
-    }
+    usable = {name: table.drop_columns(sorted(unusable[name])) for name, table in conformed.items()}
     for name, table in conformed.items():
         spec = TABLES[name]
         for column, (ref_table, _) in spec.references.items():
@@ -149,10 +148,8 @@ def _conform(table: pa.Table, spec: TableSpec) -> tuple[pa.Table, list[Violation
     # ``from_arrays`` with the spec's schema would refuse nulls in non-nullable fields,
     # which are reported as violations instead: build with names, then set the schema.
     conformed = pa.Table.from_arrays(columns, names=spec.schema.names)
-    try:
+    with contextlib.suppress(pa.ArrowInvalid, ValueError):
         conformed = conformed.cast(spec.schema)
-    except (pa.ArrowInvalid, ValueError):
-        pass
     return conformed, violations, skip
 
 
@@ -309,8 +306,7 @@ def _check_membership(
         for chunk in column.chunks:
             flat_parts.append(pc.list_flatten(chunk))
             parent_parts.append(
-                pc.list_parent_indices(chunk).to_numpy(zero_copy_only=False).astype(np.int64)
-                + base
+                pc.list_parent_indices(chunk).to_numpy(zero_copy_only=False).astype(np.int64) + base
             )
             base += len(chunk)
         flat = pa.chunked_array(flat_parts, type=column.type.value_type)
@@ -359,9 +355,15 @@ def _codes(column: pa.ChunkedArray) -> npt.NDArray[np.int64]:
     if pa.types.is_date32(column.type):
         column = pc.cast(column, pa.int32())
     if pa.types.is_temporal(column.type) or pa.types.is_integer(column.type):
-        return pc.fill_null(pc.cast(column, pa.int64()), -(2**62)).to_numpy().astype(np.int64)
+        ints: npt.NDArray[np.int64] = (
+            pc.fill_null(pc.cast(column, pa.int64()), -(2**62)).to_numpy().astype(np.int64)
+        )
+        return ints
     enc = pc.dictionary_encode(column).combine_chunks()
-    return pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    codes: npt.NDArray[np.int64] = (
+        pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    )
+    return codes
 
 
 def _check_key(table: pa.Table, spec: TableSpec) -> list[Violation]:

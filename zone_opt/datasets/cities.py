@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["CITIES", "City", "GREATER_BAY_AREA"]
+__all__ = ["CITIES", "GREATER_BAY_AREA", "City"]
 
 
 @dataclass(frozen=True, slots=True)

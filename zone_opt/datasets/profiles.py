@@ -65,24 +65,77 @@ class IndustryClass:
 
 
 CLASSES: Final[tuple[IndustryClass, ...]] = (
-    IndustryClass("process", ("factory_floor", "plot"), 5000, 20, 8.0, 0.30, 9000, 0.60, 0.35,
-                  0.6, "continuous", 0.8),
-    IndustryClass("machinery", ("factory_floor", "plot"), 2500, 12, 7.0, 0.20, 12000, 0.08,
-                  0.70, 0.3, "two_shift", 0.9),
-    IndustryClass("electronics", ("factory_floor",), 1500, 8, 4.5, 0.20, 25000, 0.03, 0.90,
-                  0.3, "two_shift", 1.1),
-    IndustryClass("light", ("factory_floor",), 1200, 6, 4.5, 0.12, 8000, 0.10, 0.60, 0.5,
-                  "one_shift", 0.9),
-    IndustryClass("pharma", ("factory_floor", "lab"), 2000, 8, 5.0, 0.25, 15000, 0.10, 0.55,
-                  0.7, "continuous", 1.2),
-    IndustryClass("logistics", ("warehouse",), 5000, 15, 9.0, 0.03, 3000, 0.05, 0.50, 0.0,
-                  "logistics", 0.9),
-    IndustryClass("office", ("office",), 400, 2.0, 2.8, 0.08, 20000, 0.01, 0.95, 0.5,
-                  "office", 1.5),
-    IndustryClass("rnd", ("lab", "office"), 500, 3.0, 3.5, 0.15, 15000, 0.02, 0.90, 0.5,
-                  "office", 1.4),
-    IndustryClass("primary", ("plot",), 10000, 10, 6.0, 0.05, 2000, 0.10, 0.50, 0.3,
-                  "one_shift", 0.5),
+    IndustryClass(
+        "process",
+        ("factory_floor", "plot"),
+        5000,
+        20,
+        8.0,
+        0.30,
+        9000,
+        0.60,
+        0.35,
+        0.6,
+        "continuous",
+        0.8,
+    ),
+    IndustryClass(
+        "machinery",
+        ("factory_floor", "plot"),
+        2500,
+        12,
+        7.0,
+        0.20,
+        12000,
+        0.08,
+        0.70,
+        0.3,
+        "two_shift",
+        0.9,
+    ),
+    IndustryClass(
+        "electronics",
+        ("factory_floor",),
+        1500,
+        8,
+        4.5,
+        0.20,
+        25000,
+        0.03,
+        0.90,
+        0.3,
+        "two_shift",
+        1.1,
+    ),
+    IndustryClass(
+        "light", ("factory_floor",), 1200, 6, 4.5, 0.12, 8000, 0.10, 0.60, 0.5, "one_shift", 0.9
+    ),
+    IndustryClass(
+        "pharma",
+        ("factory_floor", "lab"),
+        2000,
+        8,
+        5.0,
+        0.25,
+        15000,
+        0.10,
+        0.55,
+        0.7,
+        "continuous",
+        1.2,
+    ),
+    IndustryClass(
+        "logistics", ("warehouse",), 5000, 15, 9.0, 0.03, 3000, 0.05, 0.50, 0.0, "logistics", 0.9
+    ),
+    IndustryClass(
+        "office", ("office",), 400, 2.0, 2.8, 0.08, 20000, 0.01, 0.95, 0.5, "office", 1.5
+    ),
+    IndustryClass(
+        "rnd", ("lab", "office"), 500, 3.0, 3.5, 0.15, 15000, 0.02, 0.90, 0.5, "office", 1.4
+    ),
+    IndustryClass(
+        "primary", ("plot",), 10000, 10, 6.0, 0.05, 2000, 0.10, 0.50, 0.3, "one_shift", 0.5
+    ),
 )
 _CLASS_INDEX = {c.name: i for i, c in enumerate(CLASSES)}
 
@@ -112,9 +165,22 @@ CLASS_OF_DIVISION: Final[npt.NDArray[np.int8]] = np.array(
     [_CLASS_INDEX[_class_of(d)] for d in range(1, N_DIVISIONS + 1)], dtype=np.int8
 )
 
-_HAZARD: Final[dict[int, float]] = {25: 0.7, 26: 0.6, 28: 0.3, 27: 0.3, 31: 0.15, 32: 0.15,
-                                    33: 0.08, 39: 0.05, 22: 0.05, 30: 0.05, 42: 0.2, 45: 0.8,
-                                    7: 0.5, 6: 0.3}
+_HAZARD: Final[dict[int, float]] = {
+    25: 0.7,
+    26: 0.6,
+    28: 0.3,
+    27: 0.3,
+    31: 0.15,
+    32: 0.15,
+    33: 0.08,
+    39: 0.05,
+    22: 0.05,
+    30: 0.05,
+    42: 0.2,
+    45: 0.8,
+    7: 0.5,
+    6: 0.3,
+}
 #: Probability that a firm of each division runs a process needing a hazardous permit
 #: (flammable, toxic or corrosive materials: refining, chemicals, plating, gas).
 HAZARD_PROBABILITY: Final[npt.NDArray[np.float64]] = np.array(
@@ -122,11 +188,55 @@ HAZARD_PROBABILITY: Final[npt.NDArray[np.float64]] = np.array(
 )
 
 _MIX: Final[dict[int, float]] = {
-    39: 15, 38: 8, 34: 5, 35: 5, 33: 5, 29: 4, 36: 3, 40: 3, 26: 3, 27: 2, 24: 2, 18: 2,
-    17: 1.5, 30: 1.5, 13: 1, 14: 1, 21: 1, 22: 1, 23: 1, 32: 1, 19: 1, 37: 1, 20: 0.5,
-    15: 0.5, 41: 0.5, 42: 0.5, 43: 0.5, 31: 0.3, 28: 0.3, 25: 0.2, 16: 0.05,
-    51: 5, 59: 3, 65: 6, 64: 2, 73: 3, 74: 3, 75: 2, 72: 2, 54: 1, 58: 1, 44: 0.2,
-    77: 0.5, 49: 0.5, 50: 0.5, 52: 0.5, 71: 0.5, 1: 0.2, 10: 0.1,
+    39: 15,
+    38: 8,
+    34: 5,
+    35: 5,
+    33: 5,
+    29: 4,
+    36: 3,
+    40: 3,
+    26: 3,
+    27: 2,
+    24: 2,
+    18: 2,
+    17: 1.5,
+    30: 1.5,
+    13: 1,
+    14: 1,
+    21: 1,
+    22: 1,
+    23: 1,
+    32: 1,
+    19: 1,
+    37: 1,
+    20: 0.5,
+    15: 0.5,
+    41: 0.5,
+    42: 0.5,
+    43: 0.5,
+    31: 0.3,
+    28: 0.3,
+    25: 0.2,
+    16: 0.05,
+    51: 5,
+    59: 3,
+    65: 6,
+    64: 2,
+    73: 3,
+    74: 3,
+    75: 2,
+    72: 2,
+    54: 1,
+    58: 1,
+    44: 0.2,
+    77: 0.5,
+    49: 0.5,
+    50: 0.5,
+    52: 0.5,
+    71: 0.5,
+    1: 0.2,
+    10: 0.1,
 }
 #: Probability of each division for a synthetic enterprise (sums to 1).
 ENTERPRISE_MIX: Final[npt.NDArray[np.float64]] = np.array(

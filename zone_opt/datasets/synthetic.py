@@ -64,22 +64,45 @@ OCCUPANCY: Final = 0.8
 _THEMES: Final[tuple[tuple[str, float, tuple[int, ...], tuple[float, ...]], ...]] = (
     ("综合", 0.55, (), (0.55, 0.08, 0.15, 0.15, 0.07)),
     ("电子信息", 0.20, (29, 33, 38, 39, 40, 51, 65, 73, 74), (0.70, 0.02, 0.15, 0.08, 0.05)),
-    ("智能制造", 0.10, (31, 32, 33, 34, 35, 36, 37, 38, 43, 51, 59), (0.70, 0.12, 0.08, 0.08, 0.02)),
+    (
+        "智能制造",
+        0.10,
+        (31, 32, 33, 34, 35, 36, 37, 38, 43, 51, 59),
+        (0.70, 0.12, 0.08, 0.08, 0.02),
+    ),
     ("化工新材料", 0.05, (22, 25, 26, 27, 28, 29, 30, 42, 45, 59), (0.60, 0.25, 0.05, 0.07, 0.03)),
     ("物流", 0.05, (51, 52, 53, 54, 55, 58, 59, 60), (0.05, 0.10, 0.10, 0.75, 0.00)),
-    ("科技创新", 0.05, (27, 39, 40, 63, 64, 65, 71, 72, 73, 74, 75), (0.20, 0.00, 0.40, 0.05, 0.35)),
+    (
+        "科技创新",
+        0.05,
+        (27, 39, 40, 63, 64, 65, 71, 72, 73, 74, 75),
+        (0.20, 0.00, 0.40, 0.05, 0.35),
+    ),
 )
 CHEMICAL_THEME: Final = 3
 
 # Area of a space, lognormal (median m2, sigma) and clip range, by kind.
-_AREA: Final = ((1200.0, 0.8, 100.0, 20000.0), (15000.0, 0.7, 2000.0, 200000.0),
-                (300.0, 0.8, 30.0, 5000.0), (2500.0, 0.8, 200.0, 40000.0),
-                (400.0, 0.7, 50.0, 5000.0))
+_AREA: Final = (
+    (1200.0, 0.8, 100.0, 20000.0),
+    (15000.0, 0.7, 2000.0, 200000.0),
+    (300.0, 0.8, 30.0, 5000.0),
+    (2500.0, 0.8, 200.0, 40000.0),
+    (400.0, 0.7, 50.0, 5000.0),
+)
 # Rent relative to the city's factory rent, by kind (plots: land lease per m2 of land).
 _RENT_FACTOR: Final = np.array([1.0, 0.12, 1.5, 0.85, 1.4])
 _NAME_WORDS: Final = tuple("华鑫盛达瑞创新科联宏泰源恒伟丰嘉顺信德安捷通汇力天明辉锦航诚志远康博凯")
-_CLASS_SUFFIX: Final = ("化工", "机械", "电子科技", "实业", "生物医药", "物流", "信息技术",
-                        "科技研发", "农业发展")
+_CLASS_SUFFIX: Final = (
+    "化工",
+    "机械",
+    "电子科技",
+    "实业",
+    "生物医药",
+    "物流",
+    "信息技术",
+    "科技研发",
+    "农业发展",
+)
 
 
 def synthetic_region(
@@ -122,7 +145,9 @@ def synthetic_region(
     parks_table = parks.table(spaces)
     report("parks")
     report("spaces")
-    ents = _Enterprises.draw(streams[2], n_enterprises, parks, spaces, tenancy, chosen)
+    ents = _Enterprises.draw(
+        streams[2], n_enterprises, parks=parks, spaces=spaces, tenancy=tenancy, cities=chosen
+    )
     ents_table = ents.table()
     report("enterprises")
     tenancies_table = pa.Table.from_arrays(
@@ -130,14 +155,14 @@ def synthetic_region(
             ents_table.column("enterprise_id").take(pa.array(np.arange(tenancy.n))),
             spaces_table.column("space_id").take(pa.array(tenancy.space)),
             pa.array(tenancy.start_day, type=pa.int32()).cast(pa.date32()),
-            pa.array(
-                tenancy.end_day, type=pa.int32(), mask=tenancy.open_ended
-            ).cast(pa.date32()),
+            pa.array(tenancy.end_day, type=pa.int32(), mask=tenancy.open_ended).cast(pa.date32()),
         ],
         schema=TENANCIES.schema,
     )
     report("tenancies")
-    meters_table = _meters(streams[4], ents, ents_table, tenancy.n, hours, start)
+    meters_table = _meters(
+        streams[4], ents, ents_table, n_tenants=tenancy.n, hours=hours, start=start
+    )
     report("meters")
     assets_table = _assets(streams[5], parks, spaces, parks_table)
     report("park_assets")
@@ -288,9 +313,7 @@ class _Spaces:
         self.n = self.park.size
 
     @classmethod
-    def draw(
-        cls, rng: np.random.Generator, n: int, parks: _Parks
-    ) -> _Spaces:
+    def draw(cls, rng: np.random.Generator, n: int, parks: _Parks) -> _Spaces:
         size = rng.lognormal(0.0, 0.6, parks.n)
         counts = rng.multinomial(n, size / size.sum())
         park = np.repeat(np.arange(parks.n), counts)
@@ -425,6 +448,7 @@ class _Enterprises:
         cls,
         rng: np.random.Generator,
         n: int,
+        *,
         parks: _Parks,
         spaces: _Spaces,
         tenancy: _Tenancy,
@@ -499,9 +523,7 @@ class _Enterprises:
         kinds = CLASS_KIND_MASK[cls_idx].astype(np.int64)
         kinds[:nt] |= 1 << t_kind
 
-        output = np.round(
-            area * klass["output_cny_per_m2_year"] * rng.lognormal(0.0, 0.4, n), -3
-        )
+        output = np.round(area * klass["output_cny_per_m2_year"] * rng.lognormal(0.0, 0.4, n), -3)
         energy = np.round(
             output / 1e4 * klass["energy_tce_per_10k_cny"] * rng.lognormal(0.0, 0.2, n), 2
         )
@@ -533,10 +555,11 @@ class _Enterprises:
             "有限公司",
             "",
         )
-        bits = ((a["kinds"][:, None] >> np.arange(5)[None, :]) & 1).astype(np.bool_)
+        kinds = np.asarray(a["kinds"], dtype=np.int64)
+        bits = ((kinds[:, None] >> np.arange(5)[None, :]) & 1).astype(np.bool_)
         return pa.Table.from_arrays(
             [
-                _uscc(a["city"], a["org"]),
+                _uscc(np.asarray(a["city"], np.int64), np.asarray(a["org"], np.int64)),
                 names,
                 codes.take(pa.array(a["division"])),
                 _codes_from_mask(bits, pa.array(SPACE_KINDS)),
@@ -613,6 +636,7 @@ def _meters(
     rng: np.random.Generator,
     ents: _Enterprises,
     ents_table: pa.Table,
+    *,
     n_tenants: int,
     hours: int,
     start: date,
