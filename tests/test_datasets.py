@@ -20,7 +20,7 @@ from zone_opt.datasets import (
     write_region,
 )
 from zone_opt.datasets.cities import CITIES
-from zone_opt.datasets.profiles import weekly_shapes
+from zone_opt.datasets.profiles import ENTERPRISE_MIX, weekly_shapes
 from zone_opt.industries import SECTION_OF_DIVISION, SUPPLY_AFFINITY
 from zone_opt.schemas import TABLES
 
@@ -156,7 +156,8 @@ def test_suppliers_come_from_the_affinity_matrix(sample: Region) -> None:
         for s in row["supplier_industries"]:
             assert SUPPLY_AFFINITY[buyer, int(s) - 1] > 0
         for c in row["customer_industries"]:
-            assert SUPPLY_AFFINITY[int(c) - 1, buyer] > 0 or SUPPLY_AFFINITY[:, buyer].sum() == 0
+            weighted = SUPPLY_AFFINITY[:, buyer] * ENTERPRISE_MIX
+            assert weighted[int(c) - 1] > 0 or weighted.sum() == 0
         assert row["supplier_industries"] == sorted(set(row["supplier_industries"]))
 
 

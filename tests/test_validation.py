@@ -13,7 +13,7 @@ import pytest
 from zone_opt import _core
 from zone_opt.datasets import Region, read_region
 from zone_opt.errors import InvalidInputError, Violation
-from zone_opt.schemas import ENTERPRISES, GRID_FACTORS, PARKS, SPACES, TENANCIES
+from zone_opt.schemas import ENTERPRISES, GRID_FACTORS, METERS, PARKS, SPACES, TENANCIES
 from zone_opt.validation import MAX_ROWS_PER_RULE, validate_table, validate_tables
 
 SAMPLE = Path(__file__).resolve().parents[1] / "datasets" / "sample"
@@ -262,3 +262,15 @@ def test_large_tables_validate_without_row_loops() -> None:
         }
     )
     assert validate_table(table, GRID_FACTORS).num_rows == n
+
+
+def test_timestamps_in_another_unit_or_zone_are_conformed(region: Region) -> None:
+    meters = region.meters.slice(0, 50)
+    i = meters.schema.get_field_index("hour")
+    utc_ms = pc.cast(meters.column("hour"), pa.timestamp("ms", tz="UTC"))
+    out = validate_table(meters.set_column(i, "hour", utc_ms), METERS)
+    assert out.column("hour").equals(meters.column("hour"))
+    naive = pc.cast(pc.cast(meters.column("hour"), pa.int64()), pa.timestamp("s"))
+    with pytest.raises(InvalidInputError) as info:
+        validate_table(meters.set_column(i, "hour", naive), METERS)
+    assert "expected timestamp" in _find(_violations(info), "meters.hour", None).reason

@@ -129,7 +129,7 @@ def _conform(table: pa.Table, spec: TableSpec) -> tuple[pa.Table, list[Violation
             violations.append(Violation(where, None, f"missing column ({fld.type})"))
             columns.append(pa.nulls(table.num_rows, fld.type))
             continue
-        column = table.column(fld.name)
+        column = table.column(table.column_names.index(fld.name))
         if column.type != fld.type:
             cast = _lossless_cast(column, fld.type)
             if cast is None:

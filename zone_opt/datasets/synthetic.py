@@ -210,21 +210,26 @@ def _codes_from_mask(mask: npt.NDArray[np.bool_], labels: pa.Array) -> pa.Array:
     return _list_array(offsets, labels.take(pa.array(cols)))
 
 
-def _sample_rows(
+def _sample_lists(
     rng: np.random.Generator, probs: F64, rows: npt.NDArray[np.integer], draws: int
-) -> npt.NDArray[np.bool_]:
-    """For each ``r`` in ``rows``, draw ``draws`` columns from ``probs[r]`` with replacement;
-    return the (len(rows), n_cols) mask of the distinct columns drawn."""
+) -> tuple[I64, I64]:
+    """For each ``r`` in ``rows``, draw ``draws`` columns of ``probs[r]`` with replacement.
+
+    Returns list offsets and the sorted distinct columns of each row (a list array's
+    layout). O(len(rows) * draws) memory: one searchsorted over the stacked row CDFs.
+    """
     n_cols = probs.shape[1]
     cdf = np.cumsum(probs, axis=1)
     cdf /= cdf[:, -1:]
     flat = (cdf + np.arange(probs.shape[0])[:, None]).ravel()
-    u = rng.random((rows.size, draws)) + rows[:, None]
-    picked = np.searchsorted(flat, u, side="right") - rows[:, None] * n_cols
-    picked = np.clip(picked, 0, n_cols - 1)
-    mask = np.zeros((rows.size, n_cols), dtype=np.bool_)
-    mask[np.arange(rows.size)[:, None], picked] = True
-    return mask
+    r = rows.astype(np.int64)[:, None]
+    picked = np.searchsorted(flat, rng.random((rows.size, draws)) + r, side="right") - r * n_cols
+    picked = np.sort(np.clip(picked, 0, n_cols - 1), axis=1)
+    keep = np.ones(picked.shape, dtype=np.bool_)
+    keep[:, 1:] = picked[:, 1:] != picked[:, :-1]
+    offsets = np.zeros(rows.size + 1, dtype=np.int64)
+    np.cumsum(keep.sum(axis=1), out=offsets[1:])
+    return offsets, picked[keep].astype(np.int64)
 
 
 def _global_index(cities: tuple[City, ...]) -> I64:
@@ -532,13 +537,15 @@ class _Enterprises:
         co2 = np.round(
             elec * KWH_PER_TCE * factor / 1000.0 + (energy - elec) * FUEL_CO2_T_PER_TCE, 2
         )
+        sup_offsets, sup_values = _sample_lists(rng, SUPPLY_AFFINITY, division, 5)
+        cus_offsets, cus_values = _sample_lists(rng, _CUSTOMER_AFFINITY, division, 4)
         return cls(
             division=division, cls_idx=cls_idx, city=city, area_min=area_min,
             area_max=area_max, load=load, height=height, power=power, rent=rent, lat=lat,
             lon=lon, radius=radius, hazardous=hazardous, kinds=kinds, output=output,
             energy=energy, co2=co2, name_words=rng.integers(0, len(_NAME_WORDS), (n, 2)),
-            suppliers=_sample_rows(rng, SUPPLY_AFFINITY, division, 5),
-            customers=_sample_rows(rng, _CUSTOMER_AFFINITY, division, 4),
+            supplier_offsets=sup_offsets, suppliers=sup_values,
+            customer_offsets=cus_offsets, customers=cus_values,
             org=rng.integers(1, 2**36, 2),
         )  # fmt: skip
 
@@ -576,19 +583,25 @@ class _Enterprises:
                 pa.array(a["output"]),
                 pa.array(a["energy"]),
                 pa.array(a["co2"]),
-                _codes_from_mask(np.asarray(a["suppliers"], dtype=np.bool_), codes),
-                _codes_from_mask(np.asarray(a["customers"], dtype=np.bool_), codes),
+                _list_array(
+                    np.asarray(a["supplier_offsets"], np.int64),
+                    codes.take(pa.array(a["suppliers"])),
+                ),
+                _list_array(
+                    np.asarray(a["customer_offsets"], np.int64),
+                    codes.take(pa.array(a["customers"])),
+                ),
             ],
             schema=ENTERPRISES.schema,
         )
 
 
 # Who buys from a division: column j of A, normalised over buyers weighted by their share.
-# Divisions nobody in the table buys from sell to the enterprise mix at large.
+# Who buys from a division: column j of A weighted by each buyer's share of enterprises.
+# A division no enterprise of the mix buys from sells to the enterprise mix at large.
+_BUYERS: Final[F64] = (SUPPLY_AFFINITY * ENTERPRISE_MIX[:, None]).T
 _CUSTOMER_AFFINITY: Final[F64] = np.where(
-    (SUPPLY_AFFINITY.sum(axis=0) > 0)[:, None],
-    (SUPPLY_AFFINITY * (ENTERPRISE_MIX + 1e-3)[:, None]).T,
-    ENTERPRISE_MIX[None, :],
+    (_BUYERS.sum(axis=1) > 0)[:, None], _BUYERS, ENTERPRISE_MIX[None, :]
 )
 
 _GB11714_WEIGHTS: Final = np.array([3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
