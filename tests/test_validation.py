@@ -274,3 +274,16 @@ def test_timestamps_in_another_unit_or_zone_are_conformed(region: Region) -> Non
     with pytest.raises(InvalidInputError) as info:
         validate_table(meters.set_column(i, "hour", naive), METERS)
     assert "expected timestamp" in _find(_violations(info), "meters.hour", None).reason
+
+
+def test_list_violations_quote_each_rows_own_item(region: Region) -> None:
+    table = region.enterprises
+    for row in range(30):
+        table = _set(table, "supplier_industries", row, ["39", f"X{row}", f"Y{row}"])
+    with pytest.raises(InvalidInputError) as info:
+        validate_table(table, ENTERPRISES)
+    found = [v for v in _violations(info) if v.field == "enterprises.supplier_industries"]
+    assert len(found) == MAX_ROWS_PER_RULE + 1
+    for v in found[:-1]:
+        assert f"'X{v.row}'" in v.reason
+    assert "30 rows in all" in found[-1].reason

@@ -312,9 +312,9 @@ def _check_membership(
         flat = pa.chunked_array(flat_parts, type=column.type.value_type)
         parents = np.concatenate(parent_parts) if parent_parts else np.zeros(0, np.int64)
         bad_items = _rows(pc.invert(pc.is_in(flat, value_set=allowed)))
-        item_values = _values(flat, bad_items) if bad_items.size else []
+        # One violation per row, quoting the row's first offending item.
         rows, first = np.unique(parents[bad_items], return_index=True)
-        values = [item_values[i] for i in first if i < len(item_values)]
+        values = _values(flat, bad_items[first]) if rows.size else []
         return _report(
             where,
             rows.astype(np.int64),
