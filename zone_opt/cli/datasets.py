@@ -25,7 +25,12 @@ def add_parser(sub: Any) -> None:
         help="generate a preset region and write one Parquet file per table",
         description="Generate a synthetic region (see datasets/README.md) as Parquet files.",
     )
-    gen.add_argument("--preset", choices=sorted(PRESETS), default="sample")
+    gen.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="sample",
+        help="size: sample (6 parks), city (10^5 spaces, 10^6 enterprises), national",
+    )
     gen.add_argument("--out", type=Path, required=True, help="output directory")
     gen.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     gen.add_argument(
