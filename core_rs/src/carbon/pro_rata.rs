@@ -1,0 +1,443 @@
+//! Pro-rata allocation of hourly totals by metered use, exact in integer grams.
+//!
+//! # The rule
+//! For each hour `h`, the total `T_h` (grams, `>= 0`) is divided among the `n` tenants in
+//! proportion to their use `u_ih` (any non-negative unit: kWh, m3, GJ). The split is done
+//! **entirely in integer arithmetic**, so it is deterministic and exact:
+//!
+//! 1. *Weights.* Let `m_h = max_i u_ih`. If `m_h == 0` nobody used the facility in that hour:
+//!    every tenant gets 0 and `T_h` goes to the explicit **unallocated pool**
+//!    ([`ProRata::unallocated_g`]); it is never silently dropped. Otherwise each use is
+//!    quantised to an integer weight `w_ih = rint(u_ih * 2^(b - E_h))` (round half to even),
+//!    where `m_h = f * 2^E_h` with `f` in `[0.5, 1)` (C's `frexp`) and
+//!    `b = min(52, 62 - bitlen(T_h), 62 - bitlen(n))`. The largest weight lies in
+//!    `[2^(b-1), 2^b]`, so weights keep `b` significant bits relative to the hour's largest
+//!    use (`b >= 20` is guaranteed by the bound on `T_h` below), and every product below
+//!    fits in an `i64`. When all uses are integers below `2^b` (metered Wh, say) the
+//!    quantisation is exact.
+//! 2. *Quotas.* With `W_h = sum_i w_ih`, tenant `i` first gets `floor(T_h * w_ih / W_h)`.
+//! 3. *Largest remainder (Hamilton).* The `T_h - sum_i floor(...)` grams left (fewer than
+//!    `n`) go one each to the tenants with the largest remainders `(T_h * w_ih) mod W_h`;
+//!    **ties go to the lower tenant index**. This is the only place row order matters: the
+//!    result for a permutation of the rows is the permutation of the result, except that
+//!    tenants with exactly tied remainders may swap a single gram.
+//!
+//! So `sum_i alloc_ih + unallocated_h == T_h` exactly, for every hour, and every allocation
+//! is non-negative. `T_h` must be at most [`MAX_TOTAL_G`] (2^42 g, about 4.4 Mt CO2e in an
+//! hour, far above any facility).
+//!
+//! Complexity: O(n * H) time, parallel over blocks of hours on the engine pool; O(n * H)
+//! extra memory for the result.
+
+use rayon::prelude::*;
+
+use crate::error::{CoreError, CoreResult};
+
+/// The largest hourly total accepted, in grams (2^42 g, about 4.4 million t CO2e).
+pub const MAX_TOTAL_G: i64 = 1 << 42;
+
+/// Hours handled by one parallel task.
+const BLOCK_HOURS: usize = 64;
+
+/// The result of [`allocate_pro_rata`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProRata {
+    /// Tenants.
+    pub n: usize,
+    /// Hours.
+    pub hours: usize,
+    /// Grams per tenant and hour, row-major `n x hours`.
+    pub alloc_g: Vec<i64>,
+    /// Grams per hour that no tenant could take (hours in which nobody used anything).
+    pub unallocated_g: Vec<i64>,
+}
+
+/// Binary exponent `E` with `x = f * 2^E`, `f` in `[0.5, 1)`, for finite `x > 0`.
+pub(crate) fn frexp_exponent(x: f64) -> i32 {
+    const TWO_64: f64 = 18_446_744_073_709_551_616.0;
+    let biased = ((x.to_bits() >> 52) & 0x7ff) as i32;
+    if biased == 0 {
+        // Subnormal: scale into the normal range first.
+        frexp_exponent(x * TWO_64) - 64
+    } else {
+        biased - 1022
+    }
+}
+
+/// `x * 2^k`, exact whenever the result is a normal number (as C's `ldexp`).
+pub(crate) fn ldexp(x: f64, k: i32) -> f64 {
+    let half = k / 2;
+    x * pow2(half) * pow2(k - half)
+}
+
+fn pow2(k: i32) -> f64 {
+    // |k| <= 1100 / 2 + 1 here, inside the normal exponent range.
+    f64::from_bits(((k + 1023) as u64) << 52)
+}
+
+fn bit_length(x: u64) -> i32 {
+    (64 - x.leading_zeros()) as i32
+}
+
+/// Significant bits kept in the weights of an hour with total `total_g` and `n` tenants.
+pub(crate) fn weight_bits(total_g: i64, n: usize) -> i32 {
+    let t_bits = bit_length(total_g.unsigned_abs());
+    let n_bits = bit_length(n as u64);
+    52.min(62 - t_bits).min(62 - n_bits)
+}
+
+fn validate(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<()> {
+    let hours = total_g.len();
+    if use_.len() != n.saturating_mul(hours) {
+        return Err(CoreError::invalid(
+            "use",
+            None,
+            format!(
+                "has {} values, expected n x hours = {n} x {hours} (the length of total_g)",
+                use_.len()
+            ),
+        ));
+    }
+    if let Some((h, &t)) = total_g
+        .iter()
+        .enumerate()
+        .find(|(_, &t)| !(0..=MAX_TOTAL_G).contains(&t))
+    {
+        let reason = if t < 0 {
+            format!("total {t} g is negative")
+        } else {
+            format!("total {t} g exceeds the limit of {MAX_TOTAL_G} g per hour")
+        };
+        return Err(CoreError::invalid("total_g", Some(h), reason));
+    }
+    if hours == 0 {
+        return Ok(());
+    }
+    let bad = use_
+        .par_chunks(hours)
+        .enumerate()
+        .find_map_first(|(i, row)| {
+            row.iter()
+                .position(|u| !(u.is_finite() && *u >= 0.0))
+                .map(|h| (i, h, row[h]))
+        });
+    if let Some((i, h, u)) = bad {
+        return Err(CoreError::invalid(
+            "use",
+            Some(i),
+            format!("hour {h}: use {u} must be finite and non-negative"),
+        ));
+    }
+    Ok(())
+}
+
+/// Divide each hour's `total_g` among `n` tenants by their `use_` (row-major `n x hours`,
+/// `hours = total_g.len()`) with the largest-remainder rule of the module documentation.
+///
+/// Errors name the field and row: `use` (tenant row) for a negative, NaN or infinite value,
+/// `use` for a length that is not `n x hours`, `total_g` (hour) for a negative or too large
+/// total.
+pub fn allocate_pro_rata(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<ProRata> {
+    validate(total_g, use_, n)?;
+    let hours = total_g.len();
+    let mut alloc_g = vec![0_i64; n * hours];
+    let mut unallocated_g = vec![0_i64; hours];
+    if hours == 0 {
+        return Ok(ProRata {
+            n,
+            hours,
+            alloc_g,
+            unallocated_g,
+        });
+    }
+    let blocks: Vec<(Vec<i64>, Vec<i64>)> = (0..hours.div_ceil(BLOCK_HOURS))
+        .into_par_iter()
+        .map(|b| {
+            let h0 = b * BLOCK_HOURS;
+            let h1 = (h0 + BLOCK_HOURS).min(hours);
+            allocate_block(&total_g[h0..h1], use_, n, hours, h0)
+        })
+        .collect();
+    for (b, (_, pool)) in blocks.iter().enumerate() {
+        let h0 = b * BLOCK_HOURS;
+        unallocated_g[h0..h0 + pool.len()].copy_from_slice(pool);
+    }
+    alloc_g
+        .par_chunks_mut(hours)
+        .enumerate()
+        .for_each(|(i, row)| {
+            for (b, (block, pool)) in blocks.iter().enumerate() {
+                let width = pool.len();
+                let h0 = b * BLOCK_HOURS;
+                row[h0..h0 + width].copy_from_slice(&block[i * width..(i + 1) * width]);
+            }
+        });
+    Ok(ProRata {
+        n,
+        hours,
+        alloc_g,
+        unallocated_g,
+    })
+}
+
+/// Allocate the hours `h0 .. h0 + totals.len()`; returns the block's allocation
+/// (row-major `n x width`) and its unallocated pool.
+fn allocate_block(
+    totals: &[i64],
+    use_: &[f64],
+    n: usize,
+    hours: usize,
+    h0: usize,
+) -> (Vec<i64>, Vec<i64>) {
+    let width = totals.len();
+    let mut max_use = vec![0.0_f64; width];
+    for i in 0..n {
+        let row = &use_[i * hours + h0..i * hours + h0 + width];
+        for (m, &u) in max_use.iter_mut().zip(row) {
+            if u > *m {
+                *m = u;
+            }
+        }
+    }
+    // Scale exponent per hour; `None` for hours nobody used.
+    let shift: Vec<Option<i32>> = max_use
+        .iter()
+        .zip(totals)
+        .map(|(&m, &t)| (m > 0.0).then(|| weight_bits(t, n) - frexp_exponent(m)))
+        .collect();
+    let mut weights = vec![0_i64; n * width];
+    let mut weight_sum = vec![0_i64; width];
+    for i in 0..n {
+        let row = &use_[i * hours + h0..i * hours + h0 + width];
+        let out = &mut weights[i * width..(i + 1) * width];
+        for j in 0..width {
+            if let Some(k) = shift[j] {
+                // Exact integer in [0, 2^52]: the cast cannot truncate.
+                let w = ldexp(row[j], k).round_ties_even() as i64;
+                out[j] = w;
+                weight_sum[j] += w;
+            }
+        }
+    }
+    let mut alloc = vec![0_i64; n * width];
+    let mut remainder = vec![0_i64; n * width];
+    let mut given = vec![0_i64; width];
+    for i in 0..n {
+        for j in 0..width {
+            let k = i * width + j;
+            let sum = weight_sum[j];
+            if sum > 0 {
+                let num = totals[j] * weights[k];
+                alloc[k] = num / sum;
+                remainder[k] = num % sum;
+                given[j] += alloc[k];
+            }
+        }
+    }
+    let mut pool = vec![0_i64; width];
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    for j in 0..width {
+        if weight_sum[j] == 0 {
+            pool[j] = totals[j];
+            continue;
+        }
+        let left = (totals[j] - given[j]) as usize; // in [0, n)
+        if left == 0 {
+            continue;
+        }
+        let rem = |i: u32| remainder[i as usize * width + j];
+        // Largest remainder first, lower index first among ties: a total order.
+        let by_rank = |a: &u32, b: &u32| rem(*b).cmp(&rem(*a)).then(a.cmp(b));
+        if left < n {
+            order.select_nth_unstable_by(left - 1, by_rank);
+        }
+        for &i in &order[..left] {
+            alloc[i as usize * width + j] += 1;
+        }
+    }
+    (alloc, pool)
+}
+
+#[cfg(test)]
+#[allow(clippy::needless_range_loop)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn column_sums(r: &ProRata) -> Vec<i64> {
+        (0..r.hours)
+            .map(|h| (0..r.n).map(|i| r.alloc_g[i * r.hours + h]).sum())
+            .collect()
+    }
+
+    #[test]
+    fn worked_example_by_hand() {
+        // Hour 0: 100 g over uses 1, 1, 1: quotas 33.33 each, 1 g left, ties -> tenant 0.
+        // Hour 1: 10 g over uses 0, 2, 3: quotas 0, 4, 6 exactly.
+        // Hour 2: 7 g over uses 0, 0, 0: nobody used it, 7 g unallocated.
+        // Hour 3: 5 g over uses 1, 2, 0: quotas 1.67, 3.33: floors 1 + 3, remainder to 0.
+        let total = [100, 10, 7, 5];
+        let use_ = [
+            1.0, 0.0, 0.0, 1.0, //
+            1.0, 2.0, 0.0, 2.0, //
+            1.0, 3.0, 0.0, 0.0,
+        ];
+        let r = allocate_pro_rata(&total, &use_, 3).unwrap();
+        assert_eq!(r.alloc_g, vec![34, 0, 0, 2, 33, 4, 0, 3, 33, 6, 0, 0]);
+        assert_eq!(r.unallocated_g, vec![0, 0, 7, 0]);
+    }
+
+    #[test]
+    fn helpers_match_c_semantics() {
+        assert_eq!(frexp_exponent(1.0), 1);
+        assert_eq!(frexp_exponent(0.5), 0);
+        assert_eq!(frexp_exponent(3.0), 2);
+        assert_eq!(frexp_exponent(f64::MIN_POSITIVE), -1021);
+        assert_eq!(frexp_exponent(f64::MIN_POSITIVE / 8.0), -1024);
+        assert_eq!(ldexp(3.0, 4), 48.0);
+        assert_eq!(ldexp(1e-300, 1000), 1e-300 * 2f64.powi(1000));
+        assert_eq!(ldexp(1e300, -1030), 1e300 / 2f64.powi(1000) / 2f64.powi(30));
+    }
+
+    #[test]
+    fn tiny_and_huge_uses_are_handled() {
+        let r = allocate_pro_rata(&[9, 9], &[1e-310, 1e300, 3e-310, 3e300], 2).unwrap();
+        assert_eq!(r.alloc_g, vec![2, 2, 7, 7]);
+    }
+
+    #[test]
+    fn errors_name_field_and_row() {
+        let e = allocate_pro_rata(&[1, 2], &[1.0, 2.0, -1.0, 0.0], 2).unwrap_err();
+        assert_eq!(
+            e,
+            CoreError::invalid(
+                "use",
+                Some(1),
+                "hour 0: use -1 must be finite and non-negative"
+            )
+        );
+        let e = allocate_pro_rata(&[1, 2], &[1.0, f64::NAN, 1.0, 0.0], 2).unwrap_err();
+        assert!(e.to_string().contains("use (row 0): hour 1"), "{e}");
+        let e = allocate_pro_rata(&[1, -2], &[1.0; 4], 2).unwrap_err();
+        assert!(e.to_string().contains("total_g (row 1)"), "{e}");
+        let e = allocate_pro_rata(&[MAX_TOTAL_G + 1], &[1.0], 1).unwrap_err();
+        assert!(e.to_string().contains("exceeds"), "{e}");
+        let e = allocate_pro_rata(&[1, 2], &[1.0; 3], 2).unwrap_err();
+        assert!(e.to_string().contains("use: has 3 values"), "{e}");
+    }
+
+    #[test]
+    fn no_tenants_and_no_hours() {
+        let r = allocate_pro_rata(&[5, 0], &[], 0).unwrap();
+        assert_eq!(r.unallocated_g, vec![5, 0]);
+        let r = allocate_pro_rata(&[], &[], 4).unwrap();
+        assert!(r.alloc_g.is_empty());
+    }
+
+    fn case() -> impl Strategy<Value = (usize, Vec<i64>, Vec<f64>)> {
+        (1usize..7, 1usize..150).prop_flat_map(|(n, h)| {
+            (
+                Just(n),
+                proptest::collection::vec(0i64..1_000_000, h),
+                proptest::collection::vec(
+                    prop_oneof![Just(0.0), 0.0..1000.0, (0u32..50).prop_map(f64::from)],
+                    n * h,
+                ),
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn conserves_exactly_and_is_non_negative((n, total, use_) in case()) {
+            let r = allocate_pro_rata(&total, &use_, n).unwrap();
+            let sums = column_sums(&r);
+            for h in 0..total.len() {
+                prop_assert_eq!(sums[h] + r.unallocated_g[h], total[h]);
+                let used = (0..n).any(|i| use_[i * total.len() + h] > 0.0);
+                prop_assert_eq!(r.unallocated_g[h], if used { 0 } else { total[h] });
+            }
+            prop_assert!(r.alloc_g.iter().all(|&a| a >= 0));
+            // Within one gram of the real-valued quota.
+            for i in 0..n {
+                for h in 0..total.len() {
+                    let s: f64 = (0..n).map(|j| use_[j * total.len() + h]).sum();
+                    if s > 0.0 {
+                        let q = total[h] as f64 * use_[i * total.len() + h] / s;
+                        prop_assert!((r.alloc_g[i * total.len() + h] as f64 - q).abs() < 1.0 + 1e-6);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn raising_ones_use_never_lowers_its_share(
+            (n, total, use_) in case(), who in 0usize..7, hour in 0usize..150, extra in 1u32..100,
+        ) {
+            let hours = total.len();
+            let (i, h) = (who % n, hour % hours);
+            // Integer-valued uses keep the quantisation exact (see the module docs).
+            let base: Vec<f64> = use_.iter().map(|u| u.round()).collect();
+            let mut more = base.clone();
+            more[i * hours + h] += f64::from(extra);
+            let before = allocate_pro_rata(&total, &base, n).unwrap();
+            let after = allocate_pro_rata(&total, &more, n).unwrap();
+            prop_assert!(after.alloc_g[i * hours + h] >= before.alloc_g[i * hours + h]);
+        }
+
+        #[test]
+        fn permuting_tenants_moves_at_most_a_tied_gram(
+            (n, total, use_) in case(), rot in 0usize..7,
+        ) {
+            let hours = total.len();
+            let rot = rot % n;
+            let mut rotated = use_.clone();
+            rotated.rotate_left(rot * hours);
+            let a = allocate_pro_rata(&total, &use_, n).unwrap();
+            let b = allocate_pro_rata(&total, &rotated, n).unwrap();
+            for i in 0..n {
+                let j = (i + n - rot) % n; // tenant i sits at row j after rotation
+                for h in 0..hours {
+                    prop_assert!((a.alloc_g[i * hours + h] - b.alloc_g[j * hours + h]).abs() <= 1);
+                }
+            }
+        }
+
+        #[test]
+        fn scaling_all_uses_by_a_power_of_two_changes_nothing((n, total, use_) in case(), k in -40i32..40) {
+            let scaled: Vec<f64> = use_.iter().map(|u| ldexp(*u, k)).collect();
+            let a = allocate_pro_rata(&total, &use_, n).unwrap();
+            let b = allocate_pro_rata(&total, &scaled, n).unwrap();
+            prop_assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn ties_go_to_the_lower_index() {
+        let r = allocate_pro_rata(&[5], &[1.0, 1.0, 1.0], 3).unwrap();
+        assert_eq!(r.alloc_g, vec![2, 2, 1]);
+    }
+
+    #[test]
+    fn many_hours_cross_block_boundaries() {
+        let hours = 3 * BLOCK_HOURS + 5;
+        let n = 4;
+        let total: Vec<i64> = (0..hours as i64).map(|h| h * 7 + 3).collect();
+        let use_: Vec<f64> = (0..n * hours).map(|k| (k % 5) as f64).collect();
+        let r = allocate_pro_rata(&total, &use_, n).unwrap();
+        let sums = column_sums(&r);
+        for h in 0..hours {
+            assert_eq!(sums[h] + r.unallocated_g[h], total[h]);
+        }
+        // Each hour equals the same hour allocated alone.
+        for h in [0, BLOCK_HOURS - 1, BLOCK_HOURS, hours - 1] {
+            let one: Vec<f64> = (0..n).map(|i| use_[i * hours + h]).collect();
+            let alone = allocate_pro_rata(&total[h..=h], &one, n).unwrap();
+            for i in 0..n {
+                assert_eq!(alone.alloc_g[i], r.alloc_g[i * hours + h]);
+            }
+        }
+    }
+}
