@@ -13,3 +13,27 @@ def set_num_threads(n: int) -> None: ...
 def check_uscc_column(
     offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8]
 ) -> npt.NDArray[np.uint8]: ...
+
+# carbon
+CARBON_MAX_TOTAL_G: int
+CARBON_EXACT_MAX_TENANTS: int
+
+def carbon_allocate_pro_rata(
+    total_g: npt.NDArray[np.int64], use_: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+def carbon_shapley(
+    use_: npt.NDArray[np.float64],
+    load_points: npt.NDArray[np.float64],
+    emission_points: npt.NDArray[np.float64],
+    exact: bool | None = None,
+    samples: int | None = None,
+    seed: int = 0,
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64], int, int, bool, int
+]: ...
+def audit_merkle_root(offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8]) -> bytes: ...
+def audit_merkle_proof(
+    offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8], index: int
+) -> list[bytes]: ...
+def audit_verify(row: bytes, index: int, tree_size: int, path: list[bytes], root: bytes) -> bool: ...
+def audit_chain_head(previous: bytes, root: bytes) -> bytes: ...

@@ -150,27 +150,23 @@ pub fn allocate_pro_rata(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<
             unallocated_g,
         });
     }
-    let blocks: Vec<(Vec<i64>, Vec<i64>)> = (0..hours.div_ceil(BLOCK_HOURS))
+    // Each block of hours writes its own pieces of every tenant's row: disjoint borrows,
+    // no intermediate copy of the (large) result.
+    let blocks = hours.div_ceil(BLOCK_HOURS);
+    let mut pieces: Vec<Vec<&mut [i64]>> = (0..blocks).map(|_| Vec::with_capacity(n)).collect();
+    for row in alloc_g.chunks_mut(hours) {
+        for (b, piece) in row.chunks_mut(BLOCK_HOURS).enumerate() {
+            pieces[b].push(piece);
+        }
+    }
+    pieces
         .into_par_iter()
-        .map(|b| {
+        .zip(unallocated_g.par_chunks_mut(BLOCK_HOURS))
+        .enumerate()
+        .for_each_init(Scratch::default, |scratch, (b, (mut rows, pool))| {
             let h0 = b * BLOCK_HOURS;
             let h1 = (h0 + BLOCK_HOURS).min(hours);
-            allocate_block(&total_g[h0..h1], use_, n, hours, h0)
-        })
-        .collect();
-    for (b, (_, pool)) in blocks.iter().enumerate() {
-        let h0 = b * BLOCK_HOURS;
-        unallocated_g[h0..h0 + pool.len()].copy_from_slice(pool);
-    }
-    alloc_g
-        .par_chunks_mut(hours)
-        .enumerate()
-        .for_each(|(i, row)| {
-            for (b, (block, pool)) in blocks.iter().enumerate() {
-                let width = pool.len();
-                let h0 = b * BLOCK_HOURS;
-                row[h0..h0 + width].copy_from_slice(&block[i * width..(i + 1) * width]);
-            }
+            allocate_block(&total_g[h0..h1], use_, n, hours, h0, &mut rows, pool, scratch);
         });
     Ok(ProRata {
         n,
@@ -180,15 +176,28 @@ pub fn allocate_pro_rata(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<
     })
 }
 
-/// Allocate the hours `h0 .. h0 + totals.len()`; returns the block's allocation
-/// (row-major `n x width`) and its unallocated pool.
+/// Buffers reused across the blocks one worker handles.
+#[derive(Default)]
+struct Scratch {
+    weights: Vec<i64>,
+    alloc: Vec<i64>,
+    remainder: Vec<i64>,
+    select: Vec<i64>,
+}
+
+/// Allocate the hours `h0 .. h0 + totals.len()` into `rows` (tenant `i`'s piece of those
+/// hours) and `pool`. Inside, the block is hour-major so each hour's tenants are contiguous.
+#[allow(clippy::too_many_arguments)]
 fn allocate_block(
     totals: &[i64],
     use_: &[f64],
     n: usize,
     hours: usize,
     h0: usize,
-) -> (Vec<i64>, Vec<i64>) {
+    rows: &mut [&mut [i64]],
+    pool: &mut [i64],
+    scratch: &mut Scratch,
+) {
     let width = totals.len();
     let mut max_use = vec![0.0_f64; width];
     for i in 0..n {
@@ -205,57 +214,68 @@ fn allocate_block(
         .zip(totals)
         .map(|(&m, &t)| (m > 0.0).then(|| weight_bits(t, n) - frexp_exponent(m)))
         .collect();
-    let mut weights = vec![0_i64; n * width];
-    let mut weight_sum = vec![0_i64; width];
+    let Scratch {
+        weights,
+        alloc,
+        remainder,
+        select,
+    } = scratch;
+    // weights[j * n + i], hour-major.
+    weights.clear();
+    weights.resize(n * width, 0);
+    alloc.clear();
+    alloc.resize(n * width, 0);
+    remainder.resize(n, 0);
+    select.resize(n, 0);
     for i in 0..n {
         let row = &use_[i * hours + h0..i * hours + h0 + width];
-        let out = &mut weights[i * width..(i + 1) * width];
-        for j in 0..width {
-            if let Some(k) = shift[j] {
-                // Exact integer in [0, 2^52]: the cast cannot truncate.
-                let w = ldexp(row[j], k).round_ties_even() as i64;
-                out[j] = w;
-                weight_sum[j] += w;
+        for (j, (&u, k)) in row.iter().zip(&shift).enumerate() {
+            if let Some(k) = *k {
+                // An integer in [0, 2^52]: the cast is exact.
+                weights[j * n + i] = ldexp(u, k).round_ties_even() as i64;
             }
         }
     }
-    let mut alloc = vec![0_i64; n * width];
-    let mut remainder = vec![0_i64; n * width];
-    let mut given = vec![0_i64; width];
-    for i in 0..n {
-        for j in 0..width {
-            let k = i * width + j;
-            let sum = weight_sum[j];
-            if sum > 0 {
-                let num = totals[j] * weights[k];
-                alloc[k] = num / sum;
-                remainder[k] = num % sum;
-                given[j] += alloc[k];
-            }
-        }
-    }
-    let mut pool = vec![0_i64; width];
-    let mut order: Vec<u32> = (0..n as u32).collect();
     for j in 0..width {
-        if weight_sum[j] == 0 {
-            pool[j] = totals[j];
+        let w = &weights[j * n..(j + 1) * n];
+        let total = totals[j];
+        let sum: i64 = w.iter().sum();
+        if sum == 0 {
+            pool[j] = total;
             continue;
         }
-        let left = (totals[j] - given[j]) as usize; // in [0, n)
+        let out = &mut alloc[j * n..(j + 1) * n];
+        let mut given = 0;
+        for ((a, r), &wi) in out.iter_mut().zip(remainder.iter_mut()).zip(w) {
+            let num = total * wi; // < 2^62 by the choice of weight bits
+            *a = num / sum;
+            *r = num - *a * sum;
+            given += *a;
+        }
+        let left = (total - given) as usize; // in [0, n)
         if left == 0 {
             continue;
         }
-        let rem = |i: u32| remainder[i as usize * width + j];
-        // Largest remainder first, lower index first among ties: a total order.
-        let by_rank = |a: &u32, b: &u32| rem(*b).cmp(&rem(*a)).then(a.cmp(b));
-        if left < n {
-            order.select_nth_unstable_by(left - 1, by_rank);
-        }
-        for &i in &order[..left] {
-            alloc[i as usize * width + j] += 1;
+        // The left-th largest remainder; everything above it gets a gram, and among the
+        // remainders equal to it the lower indices do.
+        select.copy_from_slice(remainder);
+        let (_, &mut threshold, _) = select.select_nth_unstable(n - left);
+        let mut ties = left - remainder.iter().filter(|&&r| r > threshold).count();
+        for (a, &r) in out.iter_mut().zip(remainder.iter()) {
+            if r > threshold {
+                *a += 1;
+            } else if r == threshold && ties > 0 {
+                *a += 1;
+                ties -= 1;
+            }
         }
     }
-    (alloc, pool)
+    // Back to tenant-major, straight into the result.
+    for (i, row) in rows.iter_mut().enumerate() {
+        for (j, g) in row.iter_mut().enumerate() {
+            *g = alloc[j * n + i];
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 use pyo3::prelude::*;
 
+mod carbon;
 mod detach;
 mod errors;
 mod ids;
@@ -23,5 +24,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     runtime::register(m)?;
     ids::register(m)?;
+    carbon::register(m)?;
     Ok(())
 }
