@@ -56,7 +56,9 @@ def test_worked_example_by_hand() -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(grids())
-def test_matches_exact_rational_hamilton(case: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]) -> None:
+def test_matches_exact_rational_hamilton(
+    case: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]],
+) -> None:
     total, use = case
     r = allocate_pro_rata_pooled(total, use)
     for h in range(total.size):
@@ -114,7 +116,7 @@ def test_real_valued_use_order_and_scale(case: tuple[list[float], list[int]], k:
         ([1, 2], [[1.0, math.nan], [1.0, 0.0]], "use", 0),
         ([1, 2], [[1.0, 2.0], [1.0, math.inf]], "use", 1),
         ([1, -2], [[1.0, 2.0]], "total_g", 1),
-        ([1, 2 ** 43], [[1.0, 2.0]], "total_g", 1),
+        ([1, 2**43], [[1.0, 2.0]], "total_g", 1),
         ([1, 2, 3], [[1.0, 2.0]], "use", None),
         ([1.5, 2.0], [[1.0, 2.0]], "total_g", None),
         ([[1, 2]], [[1.0, 2.0]], "total_g", None),
@@ -147,7 +149,8 @@ def test_shapley_worked_example_by_hand() -> None:
     # carbon.md 2.3: orders A-first (1/3): 160; A second (1/6 each): 200-140, 180-120;
     # A last (1/3): 270-160 -> A = 53.33 + 20 + 36.67 = 110. Likewise B 90, C 70.
     r = shapley_allocation([[300.0], [200.0], [100.0]], BOILER_X, BOILER_Y)
-    assert r.exact and r.samples == 0
+    assert r.exact
+    assert r.samples == 0
     assert r.co2e_g.tolist() == [110, 90, 70]
     np.testing.assert_allclose(r.value_g, [110, 90, 70], atol=1e-6)
     assert (r.total_g, r.unallocated_g) == (270, 0)
@@ -193,13 +196,16 @@ def test_exact_shapley_equals_the_permutation_definition(
     loads, xs, ys = game
     r = shapley_allocation(np.array(loads)[:, None], xs, ys, exact=True)
     want = shapley_by_permutations(loads, xs, ys)
-    np.testing.assert_allclose(r.value_g, want, atol=1e-8 * max(ys + [1.0]))
+    np.testing.assert_allclose(r.value_g, want, atol=1e-8 * max([*ys, 1.0]))
     # Efficiency, null player, exact grams.
     if any(loads):
-        assert math.isclose(r.value_g.sum(), curve(xs, ys, sum(loads)), abs_tol=1e-8 * max(ys + [1.0]))
+        assert math.isclose(
+            r.value_g.sum(), curve(xs, ys, sum(loads)), abs_tol=1e-8 * max([*ys, 1.0])
+        )
     for i, u in enumerate(loads):
         if u == 0:
-            assert r.co2e_g[i] == 0 and r.value_g[i] == 0
+            assert r.co2e_g[i] == 0
+            assert r.value_g[i] == 0
     assert r.co2e_g.sum() + r.unallocated_g == r.total_g == round(curve(xs, ys, sum(loads)))
 
 
@@ -213,7 +219,7 @@ def test_shapley_symmetry_and_order_invariance(
     xs = [x * 2 for x in xs]  # room for the twin's load
     use = np.array(loads)[:, None]
     r = shapley_allocation(use, xs, ys)
-    tol = 1e-8 * max(ys + [1.0])
+    tol = 1e-8 * max([*ys, 1.0])
     assert math.isclose(r.value_g[0], r.value_g[-1], abs_tol=tol)
     order = [p for p in perm if p < len(loads)]
     shuffled = shapley_allocation(use[order], xs, ys)
@@ -227,13 +233,15 @@ def test_sampled_shapley_is_within_a_few_standard_errors_of_exact() -> None:
     xs, ys = [0.0, 150.0, 300.0, 600.0], [1e3, 4e3, 2e4, 3e4]
     exact = shapley_allocation(use, xs, ys, exact=True)
     sampled = shapley_allocation(use, xs, ys, exact=False, samples=8, seed=11)
-    assert not sampled.exact and sampled.samples == 8
+    assert not sampled.exact
+    assert sampled.samples == 8
     z = (sampled.value_g - exact.value_g) / sampled.se_g
     assert np.abs(z).max() < 5.0
     assert sampled.total_g == exact.total_g
     assert sampled.co2e_g.sum() + sampled.unallocated_g == sampled.total_g
     again = shapley_allocation(use, xs, ys, exact=False, samples=8, seed=11)
-    assert (again.co2e_g == sampled.co2e_g).all() and (again.se_g == sampled.se_g).all()
+    assert (again.co2e_g == sampled.co2e_g).all()
+    assert (again.se_g == sampled.se_g).all()
 
 
 def test_shapley_limits() -> None:
@@ -270,7 +278,11 @@ def test_shapley_limits() -> None:
 def test_shapley_bad_input_names_field_and_row(
     kwargs: dict[str, object], field: str, row: int | None
 ) -> None:
-    args: dict[str, object] = {"use": [[1.0]], "load_points": [0.0, 100.0], "emission_points": [0.0, 1.0]}
+    args: dict[str, object] = {
+        "use": [[1.0]],
+        "load_points": [0.0, 100.0],
+        "emission_points": [0.0, 1.0],
+    }
     args.update(kwargs)
     with pytest.raises(InvalidInputError) as info:
         shapley_allocation(

@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zone_opt.carbon import GENESIS, MerkleProof, canonical_row, chain_head, merkle_root, proof, verify
+from zone_opt.carbon import (
+    GENESIS,
+    MerkleProof,
+    canonical_row,
+    chain_head,
+    merkle_root,
+    proof,
+    verify,
+)
 from zone_opt.errors import InvalidInputError
 
 
@@ -87,7 +95,9 @@ def test_chain_heads() -> None:
 
 
 def test_canonical_rows_are_unambiguous() -> None:
-    assert canonical_row("t1", 0, 1234).hex() == "730000000274316900000000000000006900000000000004d2"
+    assert (
+        canonical_row("t1", 0, 1234).hex() == "730000000274316900000000000000006900000000000004d2"
+    )
     assert canonical_row("ab", "c") != canonical_row("a", "bc")
     assert canonical_row(1) != canonical_row(1.0) != canonical_row("1")
     assert canonical_row(b"x") != canonical_row("x")

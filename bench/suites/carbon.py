@@ -9,6 +9,7 @@ relative to the mean allocation).
 from __future__ import annotations
 
 import hashlib
+
 import numpy as np
 import numpy.typing as npt
 

@@ -22,7 +22,15 @@ import numpy.typing as npt
 from zone_opt import _core
 from zone_opt.errors import InvalidInputError
 
-__all__ = ["GENESIS", "MerkleProof", "canonical_row", "chain_head", "merkle_root", "proof", "verify"]
+__all__ = [
+    "GENESIS",
+    "MerkleProof",
+    "canonical_row",
+    "chain_head",
+    "merkle_root",
+    "proof",
+    "verify",
+]
 
 #: The previous head of a park's first run.
 GENESIS: bytes = bytes(32)

@@ -166,7 +166,16 @@ pub fn allocate_pro_rata(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<
         .for_each_init(Scratch::default, |scratch, (b, (mut rows, pool))| {
             let h0 = b * BLOCK_HOURS;
             let h1 = (h0 + BLOCK_HOURS).min(hours);
-            allocate_block(&total_g[h0..h1], use_, n, hours, h0, &mut rows, pool, scratch);
+            allocate_block(
+                &total_g[h0..h1],
+                use_,
+                n,
+                hours,
+                h0,
+                &mut rows,
+                pool,
+                scratch,
+            );
         });
     Ok(ProRata {
         n,
