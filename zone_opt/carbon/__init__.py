@@ -6,6 +6,9 @@ audit trail.
   emission curve, exact for small tenant counts, sampled with standard errors beyond.
 - :func:`merkle_root`, :func:`proof`, :func:`verify`, :func:`chain_head`: an RFC 6962
   Merkle tree over canonical result rows (:func:`canonical_row`).
+- :func:`scope2_hourly`: Scope 2 location- and market-based per tenant-hour, with on-site
+  PV shared and green power matched hour by hour; :func:`grid_factor` looks up the
+  versioned MEE factor sets; :func:`green_from_certificates` refuses double claims.
 """
 
 from zone_opt.carbon.allocation import (
@@ -24,18 +27,30 @@ from zone_opt.carbon.audit import (
     proof,
     verify,
 )
+from zone_opt.carbon.scope2 import (
+    GridFactor,
+    Scope2Result,
+    green_from_certificates,
+    grid_factor,
+    scope2_hourly,
+)
 
 __all__ = [
     "GENESIS",
+    "GridFactor",
     "MerkleProof",
     "ProRataAllocation",
+    "Scope2Result",
     "ShapleyAllocation",
     "allocate_pro_rata",
     "allocate_pro_rata_pooled",
     "canonical_row",
     "chain_head",
+    "green_from_certificates",
+    "grid_factor",
     "merkle_root",
     "proof",
+    "scope2_hourly",
     "shapley_allocation",
     "verify",
 ]
