@@ -82,7 +82,7 @@ fn carbon_shapley<'py>(
     samples: Option<usize>,
     seed: u64,
 ) -> PyResult<ShapleyOut<'py>> {
-    let n = use_.shape()[0];
+    let (n, hours) = (use_.shape()[0], use_.shape()[1]);
     let loads = contiguous(use_.as_slice(), "use")?;
     let xs = contiguous(load_points.as_slice(), "load_points")?;
     let ys = contiguous(emission_points.as_slice(), "emission_points")?;
@@ -92,7 +92,7 @@ fn carbon_shapley<'py>(
         seed,
     };
     let r = run_detached(py, || {
-        shapley::shapley_allocation(loads, n, xs, ys, options)
+        shapley::shapley_allocation(loads, n, hours, xs, ys, options)
     })?;
     Ok((
         r.co2e_g.into_pyarray(py),
