@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 mod detach;
 mod errors;
 mod ids;
+mod matching;
 mod runtime;
 
 #[pymodule]
@@ -23,5 +24,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     runtime::register(m)?;
     ids::register(m)?;
+    matching::register(m)?;
     Ok(())
 }
