@@ -8,7 +8,7 @@ derived from the job id, so a second run after a crash replaces rather than adds
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 from datetime import datetime
 from typing import Any
 
@@ -22,8 +22,13 @@ __all__ = ["handlers", "matching_available", "statistics"]
 
 
 def matching_available() -> bool:
-    """Whether ``zone_opt.matching`` is installed (MatchingService serves only then)."""
-    return importlib.util.find_spec("zone_opt.matching") is not None
+    """Whether ``zone_opt.matching`` provides ``match`` and ``recommend`` (MatchingService
+    reports SERVING, and the ``match`` job kind exists, only then)."""
+    try:
+        module = importlib.import_module("zone_opt.matching")
+    except ImportError:
+        return False
+    return callable(getattr(module, "match", None)) and callable(getattr(module, "recommend", None))
 
 
 def statistics(ctx: JobContext) -> dict[str, Any]:
@@ -76,7 +81,7 @@ def match(ctx: JobContext) -> dict[str, Any]:
     Stages: load inputs, match (one uninterruptible call), store results. A cancel during
     the match stage takes effect when it returns: nothing is stored.
     """
-    from zone_opt import matching  # only when the matching module is installed
+    matching = importlib.import_module("zone_opt.matching")
 
     job, params = ctx.job, ctx.job.params
     ctx.checkpoint(0.0, "loading inputs")

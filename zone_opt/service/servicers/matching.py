@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import grpc
 
 from zone_opt.api.v1 import matching_pb2, matching_pb2_grpc
@@ -9,6 +11,7 @@ from zone_opt.errors import DeadlineExceededError
 from zone_opt.service import convert
 from zone_opt.service.auth import TokenAuth
 from zone_opt.service.jobs import WorkerPool
+from zone_opt.service.tasks import matching_available
 
 __all__ = ["MatchingServicer"]
 
@@ -22,6 +25,7 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
         self, request: matching_pb2.MatchRequest, context: grpc.ServicerContext
     ) -> matching_pb2.MatchResponse:
         tenant = self.auth.tenant(context)
+        _require_matching(context)
         params = convert.match_params(request)
         for key in ("spaces", "enterprises", "parks", "tenancies"):
             if params[key]:
@@ -32,9 +36,9 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
     def Recommend(
         self, request: matching_pb2.RecommendRequest, context: grpc.ServicerContext
     ) -> matching_pb2.RecommendResponse:
-        from zone_opt import matching
-
         self.auth.tenant(context)
+        _require_matching(context)
+        matching = importlib.import_module("zone_opt.matching")
         spaces = convert.table_from_ipc(request.spaces_ipc, "spaces_ipc")
         enterprises = convert.table_from_ipc(request.enterprises_ipc, "enterprises_ipc")
         parks = convert.table_from_ipc(request.parks_ipc, "parks_ipc")
@@ -51,3 +55,8 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
             options["now"] = request.now.ToDatetime()
         table = matching.recommend(spaces, enterprises, parks=parks, tenancies=tenancies, **options)
         return matching_pb2.RecommendResponse(recommendations_ipc=convert.table_to_ipc(table))
+
+
+def _require_matching(context: grpc.ServicerContext) -> None:
+    if not matching_available():
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "matching is not available in this build")
