@@ -15,6 +15,7 @@ request id, so retrying one with the same ``request_id`` never starts a second j
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import time
 import uuid
@@ -57,12 +58,15 @@ class TlsConfig:
     client_key: Path | None = None
 
     def credentials(self) -> grpc.ChannelCredentials:
-        read = lambda p: p.read_bytes() if p is not None else None  # noqa: E731
         return grpc.ssl_channel_credentials(
-            root_certificates=read(self.ca_cert),
-            private_key=read(self.client_key),
-            certificate_chain=read(self.client_cert),
+            root_certificates=_read(self.ca_cert),
+            private_key=_read(self.client_key),
+            certificate_chain=_read(self.client_cert),
         )
+
+
+def _read(path: Path | None) -> bytes | None:
+    return path.read_bytes() if path is not None else None
 
 
 @dataclass(frozen=True)
@@ -97,8 +101,14 @@ class Operation:
 
 def _dataset(d: datasets_pb2.Dataset) -> Dataset:
     return Dataset(
-        d.dataset_id, d.name, kind_from_proto(d.kind, "kind", allow_result=True), d.num_rows,
-        d.num_bytes, d.sha256, tuple(d.columns), d.create_time.ToDatetime(),
+        d.dataset_id,
+        d.name,
+        kind_from_proto(d.kind, "kind", allow_result=True),
+        d.num_rows,
+        d.num_bytes,
+        d.sha256,
+        tuple(d.columns),
+        d.create_time.ToDatetime(),
     )
 
 
@@ -116,8 +126,13 @@ def _operation(op: operations_pb2.Operation) -> Operation:
             result["summary"] = dict(result["summary"])
     state = operations_pb2.OperationState.Name(op.metadata.state).removeprefix("OPERATION_STATE_")
     return Operation(
-        name=op.name, kind=op.metadata.kind, state=state, done=op.done,
-        progress=op.metadata.progress, stage=op.metadata.stage, attempts=op.metadata.attempts,
+        name=op.name,
+        kind=op.metadata.kind,
+        state=state,
+        done=op.done,
+        progress=op.metadata.progress,
+        stage=op.metadata.stage,
+        attempts=op.metadata.attempts,
         error_code=op.error.code if op.HasField("error") else 0,
         error_message=op.error.message if op.HasField("error") else "",
         result=result,
@@ -161,16 +176,14 @@ class Client:
         self._channel.close()
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:
-        md = (("x-request-id", uuid.uuid4().hex),)
+        md: tuple[tuple[str, str], ...] = (("x-request-id", uuid.uuid4().hex),)
         if self._token:
             md += (("authorization", f"Bearer {self._token}"),)
         return md
 
     def _call(self, method: Callable[..., T], request: Any, timeout_s: float | None = None) -> T:
         try:
-            return method(
-                request, timeout=timeout_s or self.timeout_s, metadata=self._metadata()
-            )
+            return method(request, timeout=timeout_s or self.timeout_s, metadata=self._metadata())
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
 
@@ -196,7 +209,9 @@ class Client:
                 last = start + CHUNK_BYTES >= len(data)
                 yield datasets_pb2.UploadDatasetRequest(
                     chunk=common_pb2.ArrowChunk(
-                        ipc=bytes(view[start : start + CHUNK_BYTES]), seq=seq, last=last,
+                        ipc=bytes(view[start : start + CHUNK_BYTES]),
+                        seq=seq,
+                        last=last,
                         sha256=digest if last else "",
                     )
                 )
@@ -231,15 +246,18 @@ class Client:
         return table_from_ipc(b"".join(parts), "download")
 
     def delete(self, dataset_id: str) -> None:
-        self._call(self._datasets.DeleteDataset, datasets_pb2.DeleteDatasetRequest(dataset_id=dataset_id))
+        self._call(
+            self._datasets.DeleteDataset, datasets_pb2.DeleteDatasetRequest(dataset_id=dataset_id)
+        )
 
-    def list(self, kind: str | None = None) -> list[Dataset]:
+    def list(self, kind: str | None = None) -> builtins.list[Dataset]:
         """Every dataset of the caller, newest first."""
-        found: list[Dataset] = []
+        found: builtins.list[Dataset] = []
         token = ""
         while True:
             request = datasets_pb2.ListDatasetsRequest(
-                page_size=1000, page_token=token,
+                page_size=1000,
+                page_token=token,
                 kind=kind_to_proto(kind) if kind else 0,  # type: ignore[arg-type]
             )
             response = self._call(self._datasets.ListDatasets, request)
@@ -273,7 +291,9 @@ class Client:
         if mode not in _MODES:
             raise InvalidInputError.single("mode", None, f"one of {sorted(_MODES)}")
         options = matching_pb2.MatchOptions(
-            mode=_MODES[mode], k=k, weights=dict(weights or {})  # type: ignore[arg-type]
+            mode=_MODES[mode],
+            k=k,
+            weights=dict(weights or {}),
         )
         if now is not None:
             options.now.CopyFrom(_timestamp(now))
@@ -291,9 +311,11 @@ class Client:
         request = operations_pb2.GetOperationRequest(name=name)
         return _operation(self._call(self._operations.GetOperation, request).operation)
 
-    def list_operations(self) -> list[Operation]:
+    def list_operations(self) -> builtins.list[Operation]:
         request = operations_pb2.ListOperationsRequest(page_size=1000)
-        return [_operation(o) for o in self._call(self._operations.ListOperations, request).operations]
+        return [
+            _operation(o) for o in self._call(self._operations.ListOperations, request).operations
+        ]
 
     def wait(self, name: str, timeout_s: float = 600.0) -> Operation:
         """The operation once done, or its latest state when ``timeout_s`` passes."""
@@ -302,7 +324,8 @@ class Client:
             left = deadline - time.monotonic()
             step = max(0.0, min(left, 30.0))
             request = operations_pb2.WaitOperationRequest(
-                name=name, timeout=duration_pb2.Duration(seconds=int(step), nanos=int(step % 1 * 1e9))
+                name=name,
+                timeout=duration_pb2.Duration(seconds=int(step), nanos=int(step % 1 * 1e9)),
             )
             op = _operation(
                 self._call(self._operations.WaitOperation, request, timeout_s=step + 5.0).operation
@@ -359,5 +382,11 @@ def _timestamp(when: datetime) -> timestamp_pb2.Timestamp:
 
 _MODES = {"optimal": matching_pb2.MATCH_MODE_OPTIMAL, "stable": matching_pb2.MATCH_MODE_STABLE}
 _KIND_NAMES = {
-    "parks", "spaces", "enterprises", "tenancies", "meters", "park_assets", "grid_factors",
+    "parks",
+    "spaces",
+    "enterprises",
+    "tenancies",
+    "meters",
+    "park_assets",
+    "grid_factors",
 }

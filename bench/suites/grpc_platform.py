@@ -17,7 +17,8 @@ Client and servers share the machine's cores, so absolute figures are indicative
 from __future__ import annotations
 
 import atexit
-import os
+import ctypes
+import signal
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,7 @@ import textwrap
 import threading
 import time
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bench.harness import Case, Contender, Summary, agree_on, suite
+from zone_opt.client import Client
 from zone_opt.schemas import TABLES
 from zone_opt.service.server import SAMPLE_DIR
 from zone_opt.service.tasks import matching_available
@@ -67,9 +70,6 @@ _FLIGHT_SERVER = textwrap.dedent(
 
 def _die_with_parent() -> None:
     """In the child before exec: SIGTERM when the benchmark process exits (Linux prctl)."""
-    import ctypes
-    import signal
-
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
@@ -82,15 +82,30 @@ class _Servers:
         self.tmp = Path(tempfile.mkdtemp(prefix="zone-opt-bench-"))
         port_file = self.tmp / "port"
         self.zone = subprocess.Popen(
-            [sys.executable, "-m", "zone_opt", "serve", "--port", "0", "--port-file",
-             str(port_file), "--data-dir", str(self.tmp / "data"), "--max-concurrent-calls",
-             "128"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+            [
+                sys.executable,
+                "-m",
+                "zone_opt",
+                "serve",
+                "--port",
+                "0",
+                "--port-file",
+                str(port_file),
+                "--data-dir",
+                str(self.tmp / "data"),
+                "--max-concurrent-calls",
+                "128",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 (prctl only)
         )
         self.flight = subprocess.Popen(
             [sys.executable, "-c", _FLIGHT_SERVER, str(self.tmp)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            preexec_fn=_die_with_parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 (prctl only)
         )
         atexit.register(self.close)
         assert self.flight.stdout is not None
@@ -128,7 +143,8 @@ def _meters(copies: int) -> pa.Table:
     span = pc.max(hours).as_py() - pc.min(hours).as_py() + timedelta(hours=1)
     parts = [
         base.set_column(
-            1, base.schema.field("hour"),
+            1,
+            base.schema.field("hour"),
             pc.add(hours, pa.scalar(span * i, pa.duration("s"))).cast(hours.type),
         )
         for i in range(copies)
@@ -140,8 +156,6 @@ def _meters(copies: int) -> pa.Table:
 
 
 def _load(instance: dict[str, Any]) -> Summary:
-    from zone_opt.client import Client
-
     servers = _Servers.get()
     concurrency, seconds, max_requests = instance["c"], instance["seconds"], instance["max"]
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
@@ -193,8 +207,6 @@ def _unary_call(client: Any) -> Any:
 
 
 def _upload_ours(table: pa.Table) -> int:
-    from zone_opt.client import Client
-
     servers = _Servers.get()
     with Client(f"127.0.0.1:{servers.zone_port}", token=servers.token, timeout_s=600) as client:
         dataset_id = client.upload(table, "bench meters", kind="meters")
@@ -205,7 +217,7 @@ def _upload_ours(table: pa.Table) -> int:
 
 def _upload_flight(durable: bool) -> Any:
     def run(table: pa.Table) -> int:
-        import pyarrow.flight as fl
+        import pyarrow.flight as fl  # noqa: PLC0415 (optional peer: see `requires`)
 
         servers = _Servers.get()
         client = fl.connect(f"grpc://127.0.0.1:{servers.flight_port}")
@@ -217,6 +229,14 @@ def _upload_flight(durable: bool) -> Any:
         return int(table.num_rows)
 
     return run
+
+
+def _load_instance(concurrency: int, smoke: bool) -> dict[str, Any]:
+    return {
+        "c": concurrency,
+        "seconds": 0.3 if smoke else 3.0,
+        "max": 200 if smoke else 20_000,
+    }
 
 
 def _with_servers(instance: Any) -> Any:
@@ -240,11 +260,11 @@ def grpc_platform_suite(size: str) -> list[Case]:
     cases = [
         Case(
             name=f"unary-{method}-c{c}",
-            make=lambda c=c: _with_servers(
-                {"c": c, "seconds": 0.3 if smoke else 3.0, "max": 200 if smoke else 20_000}
-            ),
+            make=partial(_with_servers, _load_instance(c, smoke)),
             contenders=[
-                Contender(f"zone-opt {method}", run=_load, summarize=_same, ours=True, timeout_s=120)
+                Contender(
+                    f"zone-opt {method}", run=_load, summarize=_same, ours=True, timeout_s=120
+                )
             ],
             agree=agree_on("errors"),
             params={"concurrency": c, "method": method},
@@ -258,12 +278,27 @@ def grpc_platform_suite(size: str) -> list[Case]:
             name=f"upload-{table_mb:.0f}MB",
             make=lambda: _with_servers(_meters(copies)),
             contenders=[
-                Contender("zone-opt UploadDataset", run=_upload_ours, summarize=_rows, ours=True,
-                          timeout_s=600),
-                Contender("arrow-flight DoPut (memory)", run=_upload_flight(False), summarize=_rows,
-                          requires=("pyarrow.flight",), timeout_s=600),
-                Contender("arrow-flight DoPut (fsync file)", run=_upload_flight(True),
-                          summarize=_rows, requires=("pyarrow.flight",), timeout_s=600),
+                Contender(
+                    "zone-opt UploadDataset",
+                    run=_upload_ours,
+                    summarize=_rows,
+                    ours=True,
+                    timeout_s=600,
+                ),
+                Contender(
+                    "arrow-flight DoPut (memory)",
+                    run=_upload_flight(False),
+                    summarize=_rows,
+                    requires=("pyarrow.flight",),
+                    timeout_s=600,
+                ),
+                Contender(
+                    "arrow-flight DoPut (fsync file)",
+                    run=_upload_flight(True),
+                    summarize=_rows,
+                    requires=("pyarrow.flight",),
+                    timeout_s=600,
+                ),
             ],
             agree=agree_on("rows"),
             params={"mb": round(table_mb, 1), "rows": 135_408 * copies},

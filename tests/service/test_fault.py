@@ -12,11 +12,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
-from tests.service.conftest import meters
 from zone_opt.client import Client, Operation
 
 TOKENS = {"token-alice": "alice"}
@@ -28,9 +29,23 @@ def _serve(data_dir: Path, tokens: Path) -> tuple[subprocess.Popen[bytes], int]:
     with open(data_dir.parent / "server.log", "ab") as log:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "zone_opt", "serve", "--port", "0",
-                "--port-file", str(port_file), "--data-dir", str(data_dir),
-                "--tokens", str(tokens), "--no-sample", "--job-workers", "1", "--lease-s", "3",
+                sys.executable,
+                "-m",
+                "zone_opt",
+                "serve",
+                "--port",
+                "0",
+                "--port-file",
+                str(port_file),
+                "--data-dir",
+                str(data_dir),
+                "--tokens",
+                str(tokens),
+                "--no-sample",
+                "--job-workers",
+                "1",
+                "--lease-s",
+                "3",
             ],
             stdout=subprocess.DEVNULL,
             stderr=log,
@@ -43,7 +58,9 @@ def _serve(data_dir: Path, tokens: Path) -> tuple[subprocess.Popen[bytes], int]:
     return proc, int(port_file.read_text())
 
 
-def test_kill_9_mid_job_loses_nothing_and_runs_nothing_twice(tmp_path: Path) -> None:
+def test_kill_9_mid_job_loses_nothing_and_runs_nothing_twice(
+    tmp_path: Path, meters: Callable[[int], pa.Table]
+) -> None:
     tokens = tmp_path / "tokens.json"
     tokens.write_text(json.dumps(TOKENS))
     data_dir = tmp_path / "data"
@@ -53,7 +70,9 @@ def test_kill_9_mid_job_loses_nothing_and_runs_nothing_twice(tmp_path: Path) -> 
     try:
         with Client(f"127.0.0.1:{port}", token="token-alice", timeout_s=30) as client:
             dataset_id = client.upload(table, "meters", kind="meters")
-            acknowledged = [client.submit_statistics(dataset_id, request_id=f"r{i}") for i in range(4)]
+            acknowledged = [
+                client.submit_statistics(dataset_id, request_id=f"r{i}") for i in range(4)
+            ]
             for state in client.watch(acknowledged[0]):
                 if state.state == "RUNNING" and state.progress > 0:
                     break
@@ -90,7 +109,9 @@ def test_kill_9_mid_job_loses_nothing_and_runs_nothing_twice(tmp_path: Path) -> 
     assert final[0].attempts == 2  # the job that was running was run again after the crash
     succeeded = [op for op in final if op.state == "SUCCEEDED"]
     assert len(results) == len(succeeded)  # exactly one visible result per job
-    assert {r.dataset_id for r in results} == {op.result["statistics_dataset_id"] for op in succeeded}
+    assert {r.dataset_id for r in results} == {
+        op.result["statistics_dataset_id"] for op in succeeded
+    }
     assert len(list((data_dir / "tables").iterdir())) == 1 + len(succeeded)
     kwh_max = pc.max(table.column("electricity_kwh")).as_py()
     for result in stats.values():

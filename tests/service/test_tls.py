@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.service.conftest import start
 from zone_opt.client import Client, TlsConfig
 from zone_opt.errors import InvalidInputError, ServiceError
-from zone_opt.service.server import ServerSettings
+from zone_opt.service.server import Server, ServerSettings
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")
 
@@ -24,28 +23,77 @@ def _run(*args: str, cwd: Path) -> None:
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("certs")
-    _run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
-         "-keyout", "ca.key", "-out", "ca.pem", cwd=d)
+    _run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        cwd=d,
+    )
     (d / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     for name in ("server", "client"):
-        _run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
-             "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
-        _run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-             "-CAcreateserial", "-days", "2", "-extfile", "san.cnf", "-out", f"{name}.pem", cwd=d)
+        _run(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            f"/CN={name}",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            cwd=d,
+        )
+        _run(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.cnf",
+            "-out",
+            f"{name}.pem",
+            cwd=d,
+        )
     return d
 
 
 @pytest.fixture
-def tls_port(tmp_path: Path, certs: Path) -> Iterator[int]:
-    server, port = start(tmp_path / "d", tls_cert=certs / "server.pem", tls_key=certs / "server.key")
+def tls_port(
+    tmp_path: Path, certs: Path, start: Callable[..., tuple[Server, int]]
+) -> Iterator[int]:
+    server, port = start(
+        tmp_path / "d", tls_cert=certs / "server.pem", tls_key=certs / "server.key"
+    )
     yield port
     server.stop(0.5)
 
 
 @pytest.fixture
-def mtls_port(tmp_path: Path, certs: Path) -> Iterator[int]:
+def mtls_port(
+    tmp_path: Path, certs: Path, start: Callable[..., tuple[Server, int]]
+) -> Iterator[int]:
     server, port = start(
-        tmp_path / "d", tls_cert=certs / "server.pem", tls_key=certs / "server.key",
+        tmp_path / "d",
+        tls_cert=certs / "server.pem",
+        tls_key=certs / "server.key",
         tls_client_ca=certs / "ca.pem",
     )
     yield port
@@ -80,12 +128,17 @@ def test_public_address_needs_tls_and_tokens_unless_insecure(tmp_path: Path, cer
     assert err.value.violations[0].field == "host"
     with pytest.raises(InvalidInputError):
         ServerSettings(
-            data_dir=tmp_path, host="0.0.0.0", tls_cert=certs / "server.pem",
+            data_dir=tmp_path,
+            host="0.0.0.0",
+            tls_cert=certs / "server.pem",
             tls_key=certs / "server.key",
         ).check()
     ServerSettings(data_dir=tmp_path, host="0.0.0.0", insecure=True).check()
     ServerSettings(
-        data_dir=tmp_path, host="0.0.0.0", tokens={"t": "a"}, tls_cert=certs / "server.pem",
+        data_dir=tmp_path,
+        host="0.0.0.0",
+        tokens={"t": "a"},
+        tls_cert=certs / "server.pem",
         tls_key=certs / "server.key",
     ).check()
     ServerSettings(data_dir=tmp_path, host="127.0.0.1").check()

@@ -72,11 +72,12 @@ def add_parser(sub: Any) -> None:
 def _token(args: argparse.Namespace) -> str:
     if args.token:
         return str(args.token)
-    if os.environ.get("ZONE_OPT_TOKEN"):
-        return os.environ["ZONE_OPT_TOKEN"]
+    env = os.environ.get("ZONE_OPT_TOKEN")
+    if env:
+        return env
     demo = args.data_dir / "demo-token"
     if demo.exists():
-        return demo.read_text(encoding="utf-8").strip()
+        return str(demo.read_text(encoding="utf-8")).strip()
     raise UnauthenticatedError("no token: pass --token or set ZONE_OPT_TOKEN")
 
 
@@ -109,8 +110,12 @@ def run(args: argparse.Namespace) -> int:
                 name = client.submit_statistics(args.dataset_id)
             else:
                 name = client.submit_match(
-                    args.spaces_id, args.enterprises_id, args.parks_id,
-                    tenancies_id=args.tenancies_id, mode=args.mode, k=args.k,
+                    args.spaces_id,
+                    args.enterprises_id,
+                    args.parks_id,
+                    tenancies_id=args.tenancies_id,
+                    mode=args.mode,
+                    k=args.k,
                 )
             _print(client.wait(name) if args.wait else client.get_operation(name))
         elif cmd == "recommend":
@@ -120,8 +125,11 @@ def run(args: argparse.Namespace) -> int:
                 if (args.dir / f"{n}.parquet").exists()
             }
             result = client.recommend(
-                tables["spaces"], tables["enterprises"], tables["parks"],
-                tables.get("tenancies"), k=args.k,
+                tables["spaces"],
+                tables["enterprises"],
+                tables["parks"],
+                tables.get("tenancies"),
+                k=args.k,
             )
             for row in result.slice(0, 20).to_pylist():
                 _print(row)

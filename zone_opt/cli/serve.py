@@ -77,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
     if server.demo_token is not None:
         log.info(
             "event=demo_token tenant=%s token=%s (also in %s)",
-            DEMO_TENANT, server.demo_token, args.data_dir / "demo-token",
+            DEMO_TENANT,
+            server.demo_token,
+            args.data_dir / "demo-token",
         )
     if args.port_file is not None:
         args.port_file.write_text(f"{port}\n", encoding="utf-8")

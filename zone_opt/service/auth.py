@@ -26,8 +26,11 @@ __all__ = ["PUBLIC_SERVICES", "TokenAuth", "load_tokens"]
 
 #: Services any caller may use without a token.
 PUBLIC_SERVICES = frozenset(
-    {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
-     "grpc.reflection.v1.ServerReflection"}
+    {
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "grpc.reflection.v1.ServerReflection",
+    }
 )
 
 
@@ -59,7 +62,9 @@ class TokenAuth:
     """Resolves the bearer token of a call to its tenant."""
 
     def __init__(self, tokens: Mapping[str, str]) -> None:
-        self._digests = [(hashlib.sha256(t.encode()).digest(), tenant) for t, tenant in tokens.items()]
+        self._digests = [
+            (hashlib.sha256(t.encode()).digest(), tenant) for t, tenant in tokens.items()
+        ]
 
     def __bool__(self) -> bool:
         return bool(self._digests)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -22,7 +23,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from zone_opt.errors import InvalidInputError, NotFoundError, ResourceExhaustedError, VerificationError
+from zone_opt.errors import (
+    InvalidInputError,
+    NotFoundError,
+    ResourceExhaustedError,
+    VerificationError,
+)
 from zone_opt.schemas import TABLES
 from zone_opt.service.store import Database
 from zone_opt.validation import validate_table
@@ -99,7 +105,9 @@ class DatasetStore:
     def _path(self, dataset_id: str) -> Path:
         return self.root / "tables" / f"{dataset_id}.arrows"
 
-    def ingest(self, tenant: str, name: str, kind: str, chunks: Iterable[UploadChunk]) -> DatasetInfo:
+    def ingest(
+        self, tenant: str, name: str, kind: str, chunks: Iterable[UploadChunk]
+    ) -> DatasetInfo:
         """Store an uploaded table of ``kind`` after checking order, size, checksum, schema.
 
         Raises:
@@ -132,7 +140,16 @@ class DatasetStore:
                 digest, size = self._write_table(rewritten, conformed)
                 del table
                 os.replace(rewritten, tmp)
-            return self._commit(tmp, uuid.uuid4().hex, tenant, name, kind, conformed, digest, size)
+            return self._commit(
+                tmp=tmp,
+                dataset_id=uuid.uuid4().hex,
+                tenant=tenant,
+                name=name,
+                kind=kind,
+                table=conformed,
+                digest=digest,
+                size=size,
+            )
         finally:
             tmp.unlink(missing_ok=True)
             tmp.with_suffix(".conformed").unlink(missing_ok=True)
@@ -158,7 +175,9 @@ class DatasetStore:
                 out.write(chunk.ipc)
                 finished, declared = chunk.last, chunk.sha256
             if not finished:
-                raise InvalidInputError.single("chunk.last", None, "stream ended without a last chunk")
+                raise InvalidInputError.single(
+                    "chunk.last", None, "stream ended without a last chunk"
+                )
             out.flush()
             os.fsync(out.fileno())
         return hasher.hexdigest(), size, declared
@@ -177,6 +196,7 @@ class DatasetStore:
 
     def _commit(
         self,
+        *,
         tmp: Path,
         dataset_id: str,
         tenant: str,
@@ -190,15 +210,29 @@ class DatasetStore:
         os.replace(tmp, final)
         _fsync_dir(final.parent)
         info = DatasetInfo(
-            dataset_id, tenant, name, kind, table.num_rows, size, digest,
-            tuple(table.column_names), time.time(),
+            dataset_id,
+            tenant,
+            name,
+            kind,
+            table.num_rows,
+            size,
+            digest,
+            tuple(table.column_names),
+            time.time(),
         )
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    info.dataset_id, tenant, name, kind, info.num_rows, size, digest,
-                    "\x1f".join(info.columns), info.created_s,
+                    info.dataset_id,
+                    tenant,
+                    name,
+                    kind,
+                    info.num_rows,
+                    size,
+                    digest,
+                    "\x1f".join(info.columns),
+                    info.created_s,
                 ),
             )
         return info
@@ -208,7 +242,16 @@ class DatasetStore:
         tmp = self._tmp / f"{uuid.uuid4().hex}.part"
         try:
             digest, size = self._write_table(tmp, table)
-            return self._commit(tmp, dataset_id, tenant, name, RESULT_KIND, table, digest, size)
+            return self._commit(
+                tmp=tmp,
+                dataset_id=dataset_id,
+                tenant=tenant,
+                name=name,
+                kind=RESULT_KIND,
+                table=table,
+                digest=digest,
+                size=size,
+            )
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -260,13 +303,21 @@ class DatasetStore:
 
     def count(self, tenant: str) -> int:
         with self.db.transaction() as conn:
-            (n,) = conn.execute("SELECT COUNT(*) FROM datasets WHERE tenant = ?", (tenant,)).fetchone()
+            (n,) = conn.execute(
+                "SELECT COUNT(*) FROM datasets WHERE tenant = ?", (tenant,)
+            ).fetchone()
         return int(n)
 
 
-def _info(row: object) -> DatasetInfo:
-    r = row  # sqlite3.Row
+def _info(r: sqlite3.Row) -> DatasetInfo:
     return DatasetInfo(
-        r["dataset_id"], r["tenant"], r["name"], r["kind"], r["num_rows"], r["num_bytes"],  # type: ignore[index]
-        r["sha256"], tuple(c for c in r["columns"].split("\x1f") if c), r["created_s"],  # type: ignore[index]
+        r["dataset_id"],
+        r["tenant"],
+        r["name"],
+        r["kind"],
+        r["num_rows"],
+        r["num_bytes"],
+        r["sha256"],
+        tuple(c for c in r["columns"].split("\x1f") if c),
+        r["created_s"],
     )

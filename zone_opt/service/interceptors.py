@@ -72,7 +72,7 @@ class _Call:
         self.context.set_trailing_metadata((("x-request-id", self.request_id),))
 
     def fail(self, exc: BaseException) -> None:
-        already = self.context.code()
+        already = getattr(self.context, "code", lambda: None)()  # set if the handler aborted
         if already is not None and already is not grpc.StatusCode.OK:
             self.code = already.name  # the handler aborted with its own status
             return
@@ -80,7 +80,9 @@ class _Call:
         self.code = status.code.name
         if status_of(exc) is None:
             log.error(
-                "event=rpc_error method=%s request_id=%s", self.method, self.request_id,
+                "event=rpc_error method=%s request_id=%s",
+                self.method,
+                self.request_id,
                 exc_info=exc,
             )
         self.context.abort_with_status(status)
@@ -96,11 +98,14 @@ class _Call:
         self.owner.metrics.observe(self.method, self.code, seconds)
         log.info(
             "event=rpc method=%s code=%s duration_ms=%.2f request_id=%s",
-            self.method, self.code, seconds * 1e3, self.request_id,
+            self.method,
+            self.code,
+            seconds * 1e3,
+            self.request_id,
         )
 
 
-class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+class ServiceInterceptor(grpc.ServerInterceptor):
     """See the module docstring."""
 
     def __init__(self, auth: TokenAuth, metrics: Metrics, max_concurrent_calls: int) -> None:
@@ -123,8 +128,10 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             (True, True): grpc.stream_stream_rpc_method_handler,
         }[(handler.request_streaming, handler.response_streaming)]
         behavior = (
-            handler.unary_unary or handler.unary_stream
-            or handler.stream_unary or handler.stream_stream
+            handler.unary_unary
+            or handler.unary_stream
+            or handler.stream_unary
+            or handler.stream_stream
         )
         wrap = self._streaming if handler.response_streaming else self._unary
         return make(

@@ -41,7 +41,7 @@ def pool_sizes(cpus: int, job_workers: int | None) -> tuple[int, int]:
     return job_workers or max(1, cpus // 4), max(1, cpus)
 
 
-class _Interrupted(CancelledError):
+class _ShutdownInterruptError(CancelledError):
     """The pool is stopping: the job goes back to the queue."""
 
 
@@ -58,7 +58,7 @@ class JobContext:
         """Record progress; raise CancelledError if the job was cancelled or must stop."""
         self._pool.progress(self.job, progress, stage)
         if self._pool.stopping.is_set():
-            raise _Interrupted("server shutting down")
+            raise _ShutdownInterruptError("server shutting down")
         if self.cancelled.is_set():
             raise CancelledError("operation cancelled")
 
@@ -174,7 +174,7 @@ class WorkerPool:
             if job.cancel_requested:
                 raise CancelledError("operation cancelled")
             result = self.handlers[job.kind](context)
-        except _Interrupted:
+        except _ShutdownInterruptError:
             self.store.requeue(job, "requeued: server shut down")
             log.info("event=job_requeued job=%s", job.job_id)
         except BaseException as exc:  # every failure is recorded on the job, never lost

@@ -24,12 +24,17 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
-            "zone_opt_grpc_handling_seconds", "Time to handle a call, by method.",
-            ["method"], buckets=_BUCKETS_S, registry=self.registry,
+            "zone_opt_grpc_handling_seconds",
+            "Time to handle a call, by method.",
+            ["method"],
+            buckets=_BUCKETS_S,
+            registry=self.registry,
         )
         self.handled = Counter(
-            "zone_opt_grpc_handled", "Calls handled, by method and status code.",
-            ["method", "code"], registry=self.registry,
+            "zone_opt_grpc_handled",
+            "Calls handled, by method and status code.",
+            ["method", "code"],
+            registry=self.registry,
         )
         self.in_flight = Gauge(
             "zone_opt_grpc_in_flight", "Calls being handled.", registry=self.registry

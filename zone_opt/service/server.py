@@ -25,8 +25,14 @@ from grpc_reflection.v1alpha import reflection
 
 import zone_opt
 from zone_opt import _core
-from zone_opt.api.v1 import datasets_pb2, datasets_pb2_grpc, matching_pb2, matching_pb2_grpc
-from zone_opt.api.v1 import operations_pb2, operations_pb2_grpc
+from zone_opt.api.v1 import (
+    datasets_pb2,
+    datasets_pb2_grpc,
+    matching_pb2,
+    matching_pb2_grpc,
+    operations_pb2,
+    operations_pb2_grpc,
+)
 from zone_opt.config import settings as global_settings
 from zone_opt.errors import InvalidInputError, ZoneOptError
 from zone_opt.schemas import TABLES
@@ -89,9 +95,14 @@ class ServerSettings:
             raise InvalidInputError.single("tls_cert", None, "--tls-cert and --tls-key go together")
         if self.tls_client_ca is not None and self.tls_cert is None:
             raise InvalidInputError.single("tls_client_ca", None, "mutual TLS needs --tls-cert")
-        if not _loopback(self.host) and not self.insecure and (self.tls_cert is None or not self.tokens):
+        if (
+            not _loopback(self.host)
+            and not self.insecure
+            and (self.tls_cert is None or not self.tokens)
+        ):
             raise InvalidInputError.single(
-                "host", None,
+                "host",
+                None,
                 f"binding {self.host} (not loopback) needs --tls-cert/--tls-key and --tokens, "
                 "or --insecure",
             )
@@ -135,8 +146,12 @@ class Server:
         workers, engine_threads = pool_sizes(global_settings().num_threads, config.job_workers)
         _core.set_num_threads(engine_threads)
         self.pool = WorkerPool(
-            self.jobs, self.datasets, tasks.handlers(),
-            workers=workers, max_queue=config.max_queue, lease_s=config.lease_s,
+            self.jobs,
+            self.datasets,
+            tasks.handlers(),
+            workers=workers,
+            max_queue=config.max_queue,
+            lease_s=config.lease_s,
         )
         self.metrics = Metrics()
         self.metrics.watch_queue(self.jobs.queue_depth)
@@ -176,7 +191,9 @@ class Server:
         if config.tls_cert is not None and config.tls_key is not None:
             credentials = grpc.ssl_server_credentials(
                 [(config.tls_key.read_bytes(), config.tls_cert.read_bytes())],
-                root_certificates=config.tls_client_ca.read_bytes() if config.tls_client_ca else None,
+                root_certificates=config.tls_client_ca.read_bytes()
+                if config.tls_client_ca
+                else None,
                 require_client_auth=config.tls_client_ca is not None,
             )
             self.port = self.grpc.add_secure_port(address, credentials)
@@ -197,8 +214,12 @@ class Server:
         threading.Thread(target=self._watch_health, name="zone-opt-health", daemon=True).start()
         log.info(
             "event=serving address=%s:%d tls=%s mtls=%s metrics_port=%s data_dir=%s",
-            self.config.host, self.port, self.config.tls_cert is not None,
-            self.config.tls_client_ca is not None, self.metrics_port, self.config.data_dir,
+            self.config.host,
+            self.port,
+            self.config.tls_cert is not None,
+            self.config.tls_client_ca is not None,
+            self.metrics_port,
+            self.config.data_dir,
         )
 
     def refresh_health(self) -> None:
@@ -206,7 +227,8 @@ class Server:
         if self._stopped.is_set():
             return
         serving, not_serving = (
-            health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
+            health_pb2.HealthCheckResponse.SERVING,
+            health_pb2.HealthCheckResponse.NOT_SERVING,
         )
         store_ok = self.db.writable()
         pool_ok = self.pool.ready

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -69,7 +70,7 @@ _CLIENT_CLASS: dict[grpc.StatusCode, type[ZoneOptError]] = {
 
 
 @dataclass(frozen=True)
-class RpcStatus(grpc.Status):  # type: ignore[misc]
+class RpcStatus(grpc.Status):
     """A ``grpc.Status`` for ``context.abort_with_status`` that also carries the request id."""
 
     code: grpc.StatusCode
@@ -85,7 +86,7 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
     return None
 
 
-def _pack(message: object) -> any_pb2.Any:
+def _pack(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed
@@ -162,4 +163,3 @@ def from_rpc_error(error: grpc.RpcError) -> ZoneOptError:
         exc = cls(message)
     exc.status_code = code.name
     return exc
-

@@ -250,7 +250,9 @@ class JobStore:
                 " WHERE job_id = ?",
                 (int(JobState.RUNNING), owner, now + lease_s, now, row["job_id"]),
             )
-            claimed = conn.execute("SELECT * FROM jobs WHERE job_id = ?", (row["job_id"],)).fetchone()
+            claimed = conn.execute(
+                "SELECT * FROM jobs WHERE job_id = ?", (row["job_id"],)
+            ).fetchone()
         job = Job.from_row(claimed)
         if job.attempts > self.max_attempts:
             self.finish(
@@ -271,7 +273,15 @@ class JobStore:
                 "UPDATE jobs SET lease_expires_s = ?, updated_s = ?,"
                 " progress = COALESCE(?, progress), stage = COALESCE(?, stage)"
                 " WHERE job_id = ? AND generation = ? AND state = ?",
-                (now + lease_s, now, progress, stage, job.job_id, job.generation, int(JobState.RUNNING)),
+                (
+                    now + lease_s,
+                    now,
+                    progress,
+                    stage,
+                    job.job_id,
+                    job.generation,
+                    int(JobState.RUNNING),
+                ),
             )
             row = conn.execute(
                 "SELECT cancel_requested FROM jobs WHERE job_id = ?", (job.job_id,)
@@ -314,7 +324,14 @@ class JobStore:
                 "UPDATE jobs SET state = ?, lease_owner = NULL, lease_expires_s = NULL,"
                 " stage = ?, attempts = MAX(attempts - 1, 0), updated_s = ?"
                 " WHERE job_id = ? AND generation = ? AND state = ?",
-                (int(JobState.QUEUED), reason, time.time(), job.job_id, job.generation, int(JobState.RUNNING)),
+                (
+                    int(JobState.QUEUED),
+                    reason,
+                    time.time(),
+                    job.job_id,
+                    job.generation,
+                    int(JobState.RUNNING),
+                ),
             )
         return cur.rowcount == 1
 

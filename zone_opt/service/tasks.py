@@ -71,7 +71,9 @@ def statistics(ctx: JobContext) -> dict[str, Any]:
         }
     )
     stats_id = f"{job.job_id}-statistics"
-    ctx.datasets.put_result(job.tenant, stats_id, f"statistics of {job.params['dataset_id']}", result)
+    ctx.datasets.put_result(
+        job.tenant, stats_id, f"statistics of {job.params['dataset_id']}", result
+    )
     return {"statistics_dataset_id": stats_id}
 
 

@@ -29,7 +29,8 @@ class DatasetServicer(datasets_pb2_grpc.DatasetServiceServicer):
         self.pool = pool
 
     def UploadDataset(
-        self, request_iterator: Iterator[datasets_pb2.UploadDatasetRequest],
+        self,
+        request_iterator: Iterator[datasets_pb2.UploadDatasetRequest],
         context: grpc.ServicerContext,
     ) -> datasets_pb2.UploadDatasetResponse:
         tenant = self.auth.tenant(context)
@@ -47,7 +48,8 @@ class DatasetServicer(datasets_pb2_grpc.DatasetServiceServicer):
         self, request: datasets_pb2.DownloadDatasetRequest, context: grpc.ServicerContext
     ) -> Iterator[datasets_pb2.DownloadDatasetResponse]:
         blocks = self.datasets.stream_bytes(
-            self.auth.tenant(context), request.dataset_id,
+            self.auth.tenant(context),
+            request.dataset_id,
             convert.clamp_chunk_bytes(request.chunk_bytes),
         )
         for chunk in convert.ipc_chunks(blocks):
@@ -58,7 +60,9 @@ class DatasetServicer(datasets_pb2_grpc.DatasetServiceServicer):
     ) -> datasets_pb2.ListDatasetsResponse:
         limit, offset = page(request.page_size, request.page_token)
         kind = (
-            convert.kind_from_proto(request.kind, "kind", allow_result=True) if request.kind else None
+            convert.kind_from_proto(request.kind, "kind", allow_result=True)
+            if request.kind
+            else None
         )
         found = self.datasets.list(self.auth.tenant(context), kind, limit + 1, offset)
         return datasets_pb2.ListDatasetsResponse(

@@ -50,7 +50,7 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
         remaining = context.time_remaining()
         if remaining is not None and remaining <= 0:
             raise DeadlineExceededError("deadline passed before the work started")
-        options = {"k": request.k} if request.k else {}
+        options: dict[str, object] = {"k": request.k} if request.k else {}
         if request.HasField("now"):
             options["now"] = request.now.ToDatetime()
         table = matching.recommend(spaces, enterprises, parks=parks, tenancies=tenancies, **options)

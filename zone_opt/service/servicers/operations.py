@@ -46,7 +46,11 @@ class OperationsServicer(operations_pb2_grpc.OperationsServiceServicer):
     def WaitOperation(
         self, request: operations_pb2.WaitOperationRequest, context: grpc.ServicerContext
     ) -> operations_pb2.WaitOperationResponse:
-        wait_s = request.timeout.ToTimedelta().total_seconds() if request.HasField("timeout") else MAX_WAIT_S
+        wait_s = (
+            request.timeout.ToTimedelta().total_seconds()
+            if request.HasField("timeout")
+            else MAX_WAIT_S
+        )
         remaining = context.time_remaining()
         if remaining is not None:
             wait_s = min(wait_s, remaining - 0.05)  # answer before the caller's deadline
