@@ -8,6 +8,7 @@ derived from the job id, so a second run after a crash replaces rather than adds
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from datetime import datetime
 from typing import Any
@@ -16,9 +17,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from zone_opt.errors import InvalidInputError
 from zone_opt.service.jobs import JobContext, JobHandler
 
-__all__ = ["handlers", "matching_available", "statistics"]
+__all__ = ["handlers", "match", "matching_available", "matching_options", "statistics"]
 
 
 def matching_available() -> bool:
@@ -80,8 +82,10 @@ def statistics(ctx: JobContext) -> dict[str, Any]:
 def match(ctx: JobContext) -> dict[str, Any]:
     """Run :func:`zone_opt.matching.match` on stored datasets; store both result tables.
 
-    Stages: load inputs, match (one uninterruptible call), store results. A cancel during
-    the match stage takes effect when it returns: nothing is stored.
+    Stages: load inputs, match, store results. ``match`` reports its own stages
+    (candidates, solve, results) through its ``progress`` callback, which checkpoints, so a
+    cancel takes effect at the next of those boundaries; nothing is stored for a cancelled
+    job.
     """
     matching = importlib.import_module("zone_opt.matching")
 
@@ -95,13 +99,10 @@ def match(ctx: JobContext) -> dict[str, Any]:
     spaces, enterprises, parks = load("spaces"), load("enterprises"), load("parks")
     tenancies = load("tenancies")
     ctx.checkpoint(0.1, "matching")
-    options: dict[str, Any] = {"mode": params.get("mode") or "optimal"}
-    if params.get("k"):
-        options["k"] = int(params["k"])
-    if params.get("weights"):
-        options["weights"] = dict(params["weights"])
-    if params.get("now"):
-        options["now"] = datetime.fromisoformat(params["now"])
+    options = matching_options(matching, params)
+    options["mode"] = params.get("mode") or "optimal"
+    stages = iter(np.linspace(0.2, 0.85, 8))
+    options["progress"] = lambda stage: ctx.checkpoint(float(next(stages, 0.85)), f"match: {stage}")
     result = matching.match(spaces, enterprises, parks=parks, tenancies=tenancies, **options)
     ctx.checkpoint(0.9, "storing results")
     assignments_id, unmatched_id = f"{job.job_id}-assignments", f"{job.job_id}-unmatched"
@@ -114,12 +115,33 @@ def match(ctx: JobContext) -> dict[str, Any]:
     }
 
 
+def matching_options(matching: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """``k``, ``weights`` (a ``ScoreWeights``) and ``now`` (a date) for match/recommend."""
+    options: dict[str, Any] = {}
+    if params.get("k"):
+        options["k"] = int(params["k"])
+    if params.get("weights"):
+        known = set(matching.COMPONENTS)
+        unknown = sorted(set(params["weights"]) - known)
+        if unknown:
+            raise InvalidInputError.single(
+                "options.weights", None, f"unknown criteria {unknown}; known: {sorted(known)}"
+            )
+        options["weights"] = matching.ScoreWeights(**params["weights"])
+    if params.get("now"):
+        options["now"] = datetime.fromisoformat(params["now"]).date()
+    return options
+
+
 def _summary(result: Any) -> dict[str, float]:
     summary = getattr(result, "summary", None)
     if summary is None:
         return {}
-    items = summary.items() if isinstance(summary, dict) else vars(summary).items()
-    return {str(k): float(v) for k, v in items if isinstance(v, int | float)}
+    items = dataclasses.asdict(summary) if dataclasses.is_dataclass(summary) else dict(summary)
+    numbers = {str(k): float(v) for k, v in items.items() if isinstance(v, int | float)}
+    for stage, seconds in (items.get("seconds") or {}).items():
+        numbers[f"seconds_{stage}"] = float(seconds)
+    return numbers
 
 
 def handlers() -> dict[str, JobHandler]:

@@ -11,7 +11,7 @@ from zone_opt.errors import DeadlineExceededError
 from zone_opt.service import convert
 from zone_opt.service.auth import TokenAuth
 from zone_opt.service.jobs import WorkerPool
-from zone_opt.service.tasks import matching_available
+from zone_opt.service.tasks import matching_available, matching_options
 
 __all__ = ["MatchingServicer"]
 
@@ -50,9 +50,10 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
         remaining = context.time_remaining()
         if remaining is not None and remaining <= 0:
             raise DeadlineExceededError("deadline passed before the work started")
-        options: dict[str, object] = {"k": request.k} if request.k else {}
+        params: dict[str, object] = {"k": request.k}
         if request.HasField("now"):
-            options["now"] = request.now.ToDatetime()
+            params["now"] = request.now.ToDatetime().isoformat()
+        options = matching_options(matching, params)
         table = matching.recommend(spaces, enterprises, parks=parks, tenancies=tenancies, **options)
         return matching_pb2.RecommendResponse(recommendations_ipc=convert.table_to_ipc(table))
 
