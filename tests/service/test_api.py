@@ -31,7 +31,11 @@ from zone_opt.errors import (
     ResourceExhaustedError,
     UnauthenticatedError,
 )
+from zone_opt.service.datasets import DatasetStore
+from zone_opt.service.jobs import WorkerPool
 from zone_opt.service.server import SERVICE_NAMES, Server
+from zone_opt.service.store import Database, JobStore
+from zone_opt.service.tasks import handlers
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
@@ -291,3 +295,17 @@ def test_download_of_unknown_dataset_and_bad_operation_name(alice: Client) -> No
     with pytest.raises(InvalidInputError) as err:
         alice.get_operation("jobs/1")
     assert err.value.violations[0].field == "name"
+
+
+def test_job_queue_is_bounded_with_retry_info(tmp_path: Path) -> None:
+    db = Database(tmp_path / "db.sqlite")
+    store = JobStore(db)
+    datasets = DatasetStore(tmp_path, db, max_upload_bytes=1 << 20)
+    pool = WorkerPool(store, datasets, handlers(), workers=1, max_queue=3)  # not started
+    for i in range(3):
+        pool.submit("t", "statistics", {"dataset_id": f"d{i}"}, request_id="")
+    with pytest.raises(ResourceExhaustedError) as err:
+        pool.submit("t", "statistics", {"dataset_id": "d3"}, request_id="")
+    assert err.value.retry_after_s is not None
+    assert store.queue_depth() == 3  # the refused job was never stored
+    db.close()
