@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -267,11 +267,15 @@ class Client:
                 return found
 
     # operations
-    def submit_statistics(self, dataset_id: str, request_id: str | None = None) -> str:
+    def submit_statistics(
+        self, dataset_id: str, request_id: str | None = None, time_limit_s: float | None = None
+    ) -> str:
         """Start per-column statistics of a dataset; returns the operation name."""
         request = datasets_pb2.ComputeStatisticsRequest(
             dataset_id=dataset_id, request_id=request_id or uuid.uuid4().hex
         )
+        if time_limit_s is not None:
+            request.time_limit.FromTimedelta(timedelta(seconds=time_limit_s))
         return self._call(self._datasets.ComputeStatistics, request).operation.name
 
     def submit_match(
@@ -286,8 +290,13 @@ class Client:
         weights: Mapping[str, float] | None = None,
         now: datetime | None = None,
         request_id: str | None = None,
+        time_limit_s: float | None = None,
     ) -> str:
-        """Start a match on stored datasets; returns the operation name."""
+        """Start a match on stored datasets; returns the operation name.
+
+        ``time_limit_s`` bounds the work once it starts: past it the operation fails with
+        DEADLINE_EXCEEDED at its next stage boundary.
+        """
         if mode not in _MODES:
             raise InvalidInputError.single("mode", None, f"one of {sorted(_MODES)}")
         options = matching_pb2.MatchOptions(
@@ -297,6 +306,8 @@ class Client:
         )
         if now is not None:
             options.now.CopyFrom(_timestamp(now))
+        if time_limit_s is not None:
+            options.time_limit.FromTimedelta(timedelta(seconds=time_limit_s))
         request = matching_pb2.MatchRequest(
             request_id=request_id or uuid.uuid4().hex,
             spaces_dataset_id=spaces_id,

@@ -309,3 +309,14 @@ def test_job_queue_is_bounded_with_retry_info(tmp_path: Path) -> None:
     assert err.value.retry_after_s is not None
     assert store.queue_depth() == 3  # the refused job was never stored
     db.close()
+
+
+def test_time_limit_fails_the_job_with_deadline_exceeded(
+    alice: Client, meters: Callable[[int], pa.Table]
+) -> None:
+    dataset_id = alice.upload(meters(4), "meters", kind="meters")
+    op = alice.submit_statistics(dataset_id, time_limit_s=0.001)
+    done = alice.wait(op, 30)
+    assert (done.state, done.error_code) == ("FAILED", grpc.StatusCode.DEADLINE_EXCEEDED.value[0])
+    assert "time limit" in done.error_message
+    assert all(d.kind != "result" for d in alice.list())

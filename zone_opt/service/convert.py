@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
-from google.protobuf import any_pb2, timestamp_pb2
+from google.protobuf import any_pb2, duration_pb2, timestamp_pb2
 from google.rpc import status_pb2
 
 from zone_opt.api.v1 import common_pb2, datasets_pb2, matching_pb2, operations_pb2
@@ -177,7 +177,17 @@ def match_params(request: matching_pb2.MatchRequest) -> dict[str, Any]:
     }
     if options.HasField("now"):
         params["now"] = options.now.ToDatetime().isoformat()
+    if options.HasField("time_limit"):
+        params["time_limit_s"] = time_limit_s(options.time_limit, "options.time_limit")
     return params
+
+
+def time_limit_s(duration: duration_pb2.Duration, field: str) -> float:
+    """A positive time limit in seconds."""
+    seconds = duration.ToTimedelta().total_seconds()
+    if seconds <= 0:
+        raise InvalidInputError.single(field, None, "must be positive")
+    return seconds
 
 
 def datetime_of(ts: timestamp_pb2.Timestamp) -> datetime:

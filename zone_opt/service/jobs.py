@@ -25,7 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from zone_opt.errors import CancelledError, ResourceExhaustedError, ZoneOptError
+from zone_opt.errors import (
+    CancelledError,
+    DeadlineExceededError,
+    ResourceExhaustedError,
+    ZoneOptError,
+)
 from zone_opt.service.datasets import DatasetStore
 from zone_opt.service.status import status_of
 from zone_opt.service.store import Job, JobState, JobStore
@@ -53,14 +58,20 @@ class JobContext:
         self.datasets = pool.datasets
         self._pool = pool
         self.cancelled = threading.Event()
+        limit = job.params.get("time_limit_s")
+        self.deadline = time.monotonic() + float(limit) if limit else None
 
     def checkpoint(self, progress: float, stage: str) -> None:
-        """Record progress; raise CancelledError if the job was cancelled or must stop."""
+        """Record progress; raise CancelledError if the job was cancelled or must stop,
+        DeadlineExceededError once its time limit (``params["time_limit_s"]``) passed."""
         self._pool.progress(self.job, progress, stage)
         if self._pool.stopping.is_set():
             raise _ShutdownInterruptError("server shutting down")
         if self.cancelled.is_set():
             raise CancelledError("operation cancelled")
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            limit = self.job.params["time_limit_s"]
+            raise DeadlineExceededError(f"time limit of {limit} s passed at stage {stage!r}")
 
 
 JobHandler = Callable[[JobContext], dict[str, Any]]

@@ -137,7 +137,10 @@ def _summary(result: Any) -> dict[str, float]:
     summary = getattr(result, "summary", None)
     if summary is None:
         return {}
-    items = dataclasses.asdict(summary) if dataclasses.is_dataclass(summary) else dict(summary)
+    if dataclasses.is_dataclass(summary) and not isinstance(summary, type):
+        items = dataclasses.asdict(summary)
+    else:
+        items = dict(summary)
     numbers = {str(k): float(v) for k, v in items.items() if isinstance(v, int | float)}
     for stage, seconds in (items.get("seconds") or {}).items():
         numbers[f"seconds_{stage}"] = float(seconds)

@@ -5,6 +5,7 @@ Datasets: tables uploaded once, stored durably, then referenced by id."""
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -306,18 +307,24 @@ class ComputeStatisticsRequest(_message.Message):
 
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     DATASET_ID_FIELD_NUMBER: _builtins.int
+    TIME_LIMIT_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Idempotency key (AIP-155): the same id with the same body returns the same operation."""
     dataset_id: _builtins.str
+    @_builtins.property
+    def time_limit(self) -> _duration_pb2.Duration:
+        """Time limit of the work once it starts (see MatchOptions.time_limit)."""
+
     def __init__(
         self,
         *,
         request_id: _builtins.str = ...,
         dataset_id: _builtins.str = ...,
+        time_limit: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time_limit", b"time_limit"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_id", b"dataset_id", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_id", b"dataset_id", "request_id", b"request_id", "time_limit", b"time_limit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -5,6 +5,7 @@ Matching: vacant spaces to enterprises (zone_opt.matching)."""
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -68,6 +69,7 @@ class MatchOptions(_message.Message):
     K_FIELD_NUMBER: _builtins.int
     WEIGHTS_FIELD_NUMBER: _builtins.int
     NOW_FIELD_NUMBER: _builtins.int
+    TIME_LIMIT_FIELD_NUMBER: _builtins.int
     mode: Global___MatchMode.ValueType
     k: _builtins.int
     """Candidates per space; 0 means the library default (32)."""
@@ -79,6 +81,12 @@ class MatchOptions(_message.Message):
     def now(self) -> _timestamp_pb2.Timestamp:
         """Reference time for lease dates; unset means now."""
 
+    @_builtins.property
+    def time_limit(self) -> _duration_pb2.Duration:
+        """Time limit of the work once it starts; past it the operation fails with
+        DEADLINE_EXCEEDED at its next stage boundary. Unset means no limit.
+        """
+
     def __init__(
         self,
         *,
@@ -86,10 +94,11 @@ class MatchOptions(_message.Message):
         k: _builtins.int = ...,
         weights: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
         now: _timestamp_pb2.Timestamp | None = ...,
+        time_limit: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["now", b"now"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["now", b"now", "time_limit", b"time_limit"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["k", b"k", "mode", b"mode", "now", b"now", "weights", b"weights"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["k", b"k", "mode", b"mode", "now", b"now", "time_limit", b"time_limit", "weights", b"weights"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

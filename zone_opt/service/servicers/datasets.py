@@ -81,7 +81,8 @@ class DatasetServicer(datasets_pb2_grpc.DatasetServiceServicer):
     ) -> datasets_pb2.ComputeStatisticsResponse:
         tenant = self.auth.tenant(context)
         self.datasets.get(tenant, request.dataset_id)
-        job = self.pool.submit(
-            tenant, "statistics", {"dataset_id": request.dataset_id}, request.request_id
-        )
+        params: dict[str, object] = {"dataset_id": request.dataset_id}
+        if request.HasField("time_limit"):
+            params["time_limit_s"] = convert.time_limit_s(request.time_limit, "time_limit")
+        job = self.pool.submit(tenant, "statistics", params, request.request_id)
         return datasets_pb2.ComputeStatisticsResponse(operation=convert.job_to_operation(job))
