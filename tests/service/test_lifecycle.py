@@ -17,6 +17,7 @@ from zone_opt.api.v1 import common_pb2, datasets_pb2, datasets_pb2_grpc
 from zone_opt.client import Client
 from zone_opt.errors import ServiceError, UnauthenticatedError
 from zone_opt.service.server import Server
+from zone_opt.service.store import Database, JobState, JobStore
 
 MD = (("authorization", "Bearer token-alice"),)
 
@@ -84,3 +85,35 @@ def test_metrics_endpoint_has_latency_codes_and_queue_depth(
     assert f'zone_opt_grpc_handled_total{{code="OK",method="{method}"}} 1.0' in text
     assert 'code="UNAUTHENTICATED",method="/zone_opt.api.v1.DatasetService/DeleteDataset"' in text
     assert "zone_opt_job_queue_depth 0.0" in text
+
+
+def test_shutdown_checkpoints_a_running_job_and_the_next_start_finishes_it(
+    tmp_path: Path,
+    start: Callable[..., tuple[Server, int]],
+    meters: Callable[[int], pa.Table],
+) -> None:
+    server, port = start(tmp_path / "d")
+    with Client(f"127.0.0.1:{port}", token="token-alice", timeout_s=20) as client:
+        dataset_id = client.upload(meters(8), "meters", kind="meters")
+        op = client.submit_statistics(dataset_id)
+        for state in client.watch(op):
+            if state.state == "RUNNING" and state.progress > 0:
+                break
+    server.stop(5.0)  # the job stops at its next checkpoint and goes back to the queue
+    db = Database(tmp_path / "d" / "zone-opt.db")
+    checkpointed = JobStore(db).get("alice", op.removeprefix("operations/"))
+    db.close()
+    assert (checkpointed.state, checkpointed.stage) == (
+        JobState.QUEUED,
+        "requeued: server shut down",
+    )
+    server, port = start(tmp_path / "d")
+    try:
+        with Client(f"127.0.0.1:{port}", token="token-alice", timeout_s=20) as client:
+            requeued = client.get_operation(op)
+            done = client.wait(op, 30)
+    finally:
+        server.stop(0.5)
+    assert requeued.state in ("QUEUED", "RUNNING", "SUCCEEDED")  # picked up on start
+    assert done.state == "SUCCEEDED"
+    assert done.attempts == 1  # a checkpointed job is requeued, not counted as a failed attempt
