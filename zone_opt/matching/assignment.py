@@ -328,8 +328,8 @@ def assign_sparse(
         if bad.any():
             k_bad = _first_bad_row(bad)
             raise InvalidInputError.single("col_prices", k_bad, "must be finite and >= 0")
-        prices = np.floor(np.minimum(qf * scale, 2.0**62)).astype(np.int64)
-    x, y, u, p, feasible, total_i = _core.assign_sparse_i64(
+        prices = np.minimum(qf * scale, 2.0**62)
+    x, y, u, p, feasible, total_i, dual_scale = _core.assign_sparse_i64(
         r, c, wi, n_rows, n_cols, perfect, prices
     )
     total: int | float
@@ -344,8 +344,8 @@ def assign_sparse(
         row_to_col=x,
         col_to_row=y,
         total=total,
-        row_potentials=np.asarray(u, dtype=np.float64) / scale,
-        col_prices=np.asarray(p, dtype=np.float64) / scale,
+        row_potentials=np.asarray(u, dtype=np.float64) / (scale * dual_scale),
+        col_prices=np.asarray(p, dtype=np.float64) / (scale * dual_scale),
         feasible=bool(feasible),
         maximize=True,
         rows_must_match=perfect,
