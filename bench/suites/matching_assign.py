@@ -63,7 +63,7 @@ def summarize_ours(inst: Any, a: Assignment) -> Summary:
 
 
 def lap_lapjv(costs: IntArray) -> Any:
-    import lap
+    import lap  # noqa: PLC0415 (optional peer)
 
     return lap.lapjv(costs.astype(np.float64))
 
@@ -74,7 +74,7 @@ def summarize_lap(costs: IntArray, out: Any) -> Summary:
 
 
 def scipy_lsa(costs: IntArray) -> Any:
-    from scipy.optimize import linear_sum_assignment
+    from scipy.optimize import linear_sum_assignment  # noqa: PLC0415 (optional peer)
 
     return linear_sum_assignment(costs)
 
@@ -86,7 +86,7 @@ def summarize_scipy_lsa(costs: IntArray, out: Any) -> Summary:
 
 def ortools_mcf(inst: Sparse) -> tuple[int, int]:
     """SimpleMinCostFlow with row->sink bypass arcs of cost 0 (the outside option)."""
-    from ortools.graph.python import min_cost_flow
+    from ortools.graph.python import min_cost_flow  # noqa: PLC0415 (optional peer)
 
     n = inst.n
     mcf = min_cost_flow.SimpleMinCostFlow()
@@ -112,7 +112,7 @@ def summarize_pair(inst: Sparse, out: tuple[int, int]) -> Summary:
 
 def ortools_lsa(inst: Sparse) -> tuple[int, int]:
     """SimpleLinearSumAssignment (perfect matching only) on costs -score."""
-    from ortools.graph.python import linear_sum_assignment
+    from ortools.graph.python import linear_sum_assignment  # noqa: PLC0415 (optional peer)
 
     lsa = linear_sum_assignment.SimpleLinearSumAssignment()
     lsa.add_arcs_with_cost(inst.rows, inst.cols, -inst.scores)
@@ -123,8 +123,8 @@ def ortools_lsa(inst: Sparse) -> tuple[int, int]:
 
 def scipy_mwfbm(inst: Sparse) -> tuple[int, int]:
     """min_weight_full_bipartite_matching on the n x 2n form (one dummy column per row)."""
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+    from scipy.sparse import csr_matrix  # noqa: PLC0415 (optional peer)
+    from scipy.sparse.csgraph import min_weight_full_bipartite_matching  # noqa: PLC0415 (optional peer)
 
     n, big = inst.n, 1001
     key = inst.rows * n + inst.cols
@@ -139,7 +139,7 @@ def scipy_mwfbm(inst: Sparse) -> tuple[int, int]:
     real = cc < n
     mat = csr_matrix((w, (r, c)), shape=(n, 2 * n))
     cost = float(np.asarray(mat[rr, cc]).sum())
-    return int(round(big * n - cost)), int(real.sum())
+    return round(big * n - cost), int(real.sum())
 
 
 # --- suite ------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ pub(crate) fn auction(g: &Graph, prices: &mut [i64], plan: &AuctionPlan) -> Vec<
             }
             // Re-queue free rows, and held rows that the lower prices leave more than
             // epsilon away from their best value.
+            #[allow(clippy::needless_range_loop)]
             for i in 0..n {
                 let held = assign[i];
                 let mut best = plan.reserve;

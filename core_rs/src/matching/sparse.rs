@@ -371,7 +371,6 @@ pub fn solve_sparse(
     let keep: Vec<bool> = scores.iter().map(|&w| perfect || w > 0).collect();
     let mut g = Graph::build(n_rows, &r, &c, scores, &keep, factor);
     let scaled_max = max_abs * factor;
-    let mut factor = factor;
     let reserve = if perfect { -4 * scaled_max - 4 } else { 0 };
 
     let hint = match start {
