@@ -289,10 +289,16 @@ def assign_sparse(
     ``col_prices``) warm-starts the solve after columns or rows changed; the result is
     exactly optimal either way.
 
-    Algorithm: greedy start from the prices, then one Dijkstra shortest augmenting path
-    (with the duals as potentials, integer arithmetic) per row left free, bounded by the
-    row's outside option; a mirror search from columns a warm start left free with a
-    positive price. O(E) memory; time depends on how far the searches reach.
+    Algorithm (Rust, GIL released): an epsilon-scaling forward auction with the outside
+    option as each row's reservation value (scores scaled by a power of two above
+    ``n_rows``) gives near-equilibrium prices; then the exact phase: every row whose
+    auction edge is exactly tight keeps it, and each other row runs one Dijkstra shortest
+    augmenting path with the duals as potentials (integer arithmetic), bounded by its
+    outside option; a mirror search repairs free columns left with a positive price.
+    O(E) memory. Measured (bench suite ``matching_assign``): the perfect problem at
+    n = 10^5, k = 16 in about 0.6-0.9 s, ahead of OR-Tools ``LinearSumAssignment``; with
+    the outside option the exact phase's searches grow super-linearly (about 1.5-4.6 s at
+    10^5, 94 s at 10^6).
 
     Raises:
         InvalidInputError: mismatched lengths, indices negative or out of range, NaN or
