@@ -6,6 +6,7 @@
 pub mod carbon;
 pub mod error;
 pub mod ids;
+pub mod matching;
 pub mod parallel;
 
 pub use error::{CoreError, CoreResult, Violation};

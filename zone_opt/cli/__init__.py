@@ -20,6 +20,8 @@ from zone_opt.errors import ZoneOptError
 COMMANDS: tuple[str, ...] = (
     "datasets",
     "demo",
+    "serve",
+    "client",
 )
 
 

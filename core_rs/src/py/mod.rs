@@ -9,6 +9,7 @@ mod carbon;
 mod detach;
 mod errors;
 mod ids;
+mod matching;
 mod runtime;
 
 #[pymodule]
@@ -24,6 +25,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     runtime::register(m)?;
     ids::register(m)?;
+    matching::register(m)?;
     carbon::register(m)?;
     Ok(())
 }

@@ -1,0 +1,9 @@
+//! Exact assignment: dense (LAPJV) and sparse maximum-weight matching with an outside
+//! option, each returning the dual variables that certify optimality.
+
+mod auction;
+pub mod dense;
+pub mod sparse;
+
+pub use dense::{solve_dense, Cost, DenseSolution};
+pub use sparse::{solve_sparse, SparseSolution, Start};
