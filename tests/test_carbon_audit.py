@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,6 +17,7 @@ from zone_opt.carbon import (
     chain_head,
     merkle_root,
     proof,
+    tenant_hour_rows,
     verify,
 )
 from zone_opt.errors import InvalidInputError
@@ -106,3 +108,17 @@ def test_canonical_rows_are_unambiguous() -> None:
         with pytest.raises(InvalidInputError) as info:
             canonical_row("t", bad)  # type: ignore[arg-type]
         assert (info.value.violations[0].field, info.value.violations[0].row) == ("row", 1)
+
+
+def test_tenant_hour_rows_are_canonical_rows() -> None:
+    grid = np.array([[5, -7, 9], [1, 2, 2**40]], dtype=np.int64)
+    rows = tenant_hour_rows("scope2-location", grid)
+    assert len(rows) == grid.size
+    expected = [
+        canonical_row("scope2-location", i, h, int(grid[i, h])) for i in range(2) for h in range(3)
+    ]
+    assert [rows[k] for k in range(len(rows))] == expected
+    assert merkle_root(rows) == merkle_root(expected) == rfc6962_root(expected)
+    assert proof(rows, 4) == proof(expected, 4)
+    with pytest.raises(InvalidInputError):
+        tenant_hour_rows("x", np.zeros(3, dtype=np.int64))

@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 
 from zone_opt.carbon import (
     GridFactor,
+    canonical_row,
     green_from_certificates,
     grid_factor,
     scope2_hourly,
+    verify,
 )
 from zone_opt.datasets.grid_factors import MEE_FACTORS
 from zone_opt.errors import InvalidInputError
@@ -181,3 +183,34 @@ def test_factor_sets_are_the_bundled_mee_values() -> None:
     with pytest.raises(InvalidInputError) as info:
         grid_factor("MEE-2021", "east")
     assert info.value.violations[0].field == "grid_region"
+
+
+def test_result_rows_are_audited() -> None:
+    load = np.array([[3000, 10, 0], [1000, 0, 7]], dtype=np.int64)
+    pv = np.array([2000, 0, 0], dtype=np.int64)
+    green = np.array([[500, 0, 0], [0, 0, 0]], dtype=np.int64)
+    r = scope2_hourly(load, pv, green, location_factor=EAST, residual_factor=RESIDUAL)
+    rows = r.audit_rows()
+    assert len(rows) == 2 * load.size
+    root = r.audit_root()
+    row, p = r.proof("scope2-market", 0, 0)
+    assert row == canonical_row("scope2-market", 0, 0, 610)
+    assert verify(row, p, root)
+    # Changing one gram of one tenant-hour changes the row: the old proof fails for it.
+    assert not verify(canonical_row("scope2-market", 0, 0, 611), p, root)
+    for scope in ("scope2-location", "scope2-market"):
+        for i in range(2):
+            for h in range(3):
+                row, p = r.proof(scope, i, h)
+                assert verify(row, p, root)
+    # Same inputs, same manifest digest and same root; other inputs, another digest.
+    again = scope2_hourly(load, pv, green, location_factor=EAST, residual_factor=RESIDUAL)
+    assert again.audit_root() == root
+    assert again.manifest == r.manifest
+    other = scope2_hourly(load, pv + 1, green, location_factor=EAST, residual_factor=RESIDUAL)
+    assert other.manifest["inputs_sha256"] != r.manifest["inputs_sha256"]
+    assert "MEE-2023/east" in r.manifest["location_factor"]
+    with pytest.raises(InvalidInputError):
+        r.proof("scope1", 0, 0)
+    with pytest.raises(InvalidInputError):
+        r.proof("scope2-market", 2, 0)

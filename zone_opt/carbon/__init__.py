@@ -21,10 +21,12 @@ from zone_opt.carbon.allocation import (
 from zone_opt.carbon.audit import (
     GENESIS,
     MerkleProof,
+    PackedRows,
     canonical_row,
     chain_head,
     merkle_root,
     proof,
+    tenant_hour_rows,
     verify,
 )
 from zone_opt.carbon.scope2 import (
@@ -39,6 +41,7 @@ __all__ = [
     "GENESIS",
     "GridFactor",
     "MerkleProof",
+    "PackedRows",
     "ProRataAllocation",
     "Scope2Result",
     "ShapleyAllocation",
@@ -52,5 +55,6 @@ __all__ = [
     "proof",
     "scope2_hourly",
     "shapley_allocation",
+    "tenant_hour_rows",
     "verify",
 ]

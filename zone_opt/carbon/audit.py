@@ -25,10 +25,12 @@ from zone_opt.errors import InvalidInputError
 __all__ = [
     "GENESIS",
     "MerkleProof",
+    "PackedRows",
     "canonical_row",
     "chain_head",
     "merkle_root",
     "proof",
+    "tenant_hour_rows",
     "verify",
 ]
 
@@ -65,7 +67,57 @@ def canonical_row(*fields: int | float | str | bytes) -> bytes:
     return bytes(out)
 
 
-def _pack(rows: Sequence[bytes]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+@dataclass(frozen=True)
+class PackedRows:
+    """Rows stored back to back: row ``i`` is ``data[offsets[i]:offsets[i + 1]]``."""
+
+    offsets: npt.NDArray[np.int64]
+    data: npt.NDArray[np.uint8]
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> bytes:
+        return self.data[self.offsets[i] : self.offsets[i + 1]].tobytes()
+
+
+def tenant_hour_rows(scope: str, co2e_g: npt.NDArray[np.int64]) -> PackedRows:
+    """Canonical rows ``canonical_row(scope, tenant, hour, grams)`` of an int64
+    (tenants, hours) grid, tenant-major, built vectorised (no per-row Python)."""
+    label = scope.encode()
+    grid = np.asarray(co2e_g, dtype=np.int64)
+    if grid.ndim != 2:
+        raise InvalidInputError.single("co2e_g", None, f"must be 2-D, got shape {grid.shape}")
+    n, hours = grid.shape
+    layout = np.dtype(
+        [
+            ("s", "S1"),
+            ("len", ">u4"),
+            ("scope", f"S{len(label)}"),
+            ("ti", "S1"),
+            ("tenant", ">i8"),
+            ("hi", "S1"),
+            ("hour", ">i8"),
+            ("gi", "S1"),
+            ("g", ">i8"),
+        ]
+    )
+    rows = np.empty(n * hours, dtype=layout)
+    rows["s"], rows["len"], rows["scope"] = b"s", len(label), label
+    rows["ti"], rows["hi"], rows["gi"] = b"i", b"i", b"i"
+    rows["tenant"] = np.repeat(np.arange(n), hours)
+    rows["hour"] = np.tile(np.arange(hours), n)
+    rows["g"] = grid.ravel()
+    width = layout.itemsize
+    offsets = np.arange(n * hours + 1, dtype=np.int64) * width
+    return PackedRows(offsets, np.frombuffer(rows.tobytes(), dtype=np.uint8))
+
+
+def _pack(
+    rows: Sequence[bytes] | PackedRows,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+    if isinstance(rows, PackedRows):
+        return rows.offsets, rows.data
     offsets = np.zeros(len(rows) + 1, dtype=np.int64)
     np.cumsum([len(r) for r in rows], out=offsets[1:])
     data = np.frombuffer(b"".join(rows), dtype=np.uint8)
@@ -82,12 +134,12 @@ class MerkleProof:
     path: tuple[bytes, ...]
 
 
-def merkle_root(rows: Sequence[bytes]) -> bytes:
+def merkle_root(rows: Sequence[bytes] | PackedRows) -> bytes:
     """The 32-byte Merkle root of ``rows`` (SHA-256 of nothing for no rows)."""
     return _core.audit_merkle_root(*_pack(rows))
 
 
-def proof(rows: Sequence[bytes], index: int) -> MerkleProof:
+def proof(rows: Sequence[bytes] | PackedRows, index: int) -> MerkleProof:
     """The inclusion proof of ``rows[index]``; raises InvalidInputError for a bad index."""
     if not 0 <= index < len(rows):
         raise InvalidInputError.single("index", None, f"{index} is outside the {len(rows)} rows")

@@ -29,6 +29,7 @@ Complexity: O(N * H), vectorised; the PV split runs in the Rust core.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from zone_opt.carbon.allocation import MAX_TOTAL_G, allocate_pro_rata
+from zone_opt.carbon.audit import MerkleProof, PackedRows, merkle_root, proof, tenant_hour_rows
 from zone_opt.datasets.grid_factors import grid_factors_table
 from zone_opt.errors import InvalidInputError
 
@@ -46,6 +48,10 @@ __all__ = [
     "grid_factor",
     "scope2_hourly",
 ]
+
+#: Scope labels of the audit rows.
+LOCATION = "scope2-location"
+MARKET = "scope2-market"
 
 #: Largest energy accepted per tenant-hour or hour, Wh (2^42 Wh, 4.4 TWh).
 MAX_WH: int = MAX_TOTAL_G
@@ -181,6 +187,12 @@ class Scope2Result:
         hourly_matching_score: (N,) ``sum(PV + M) / sum(L)`` (nan for no load).
         annual_matching_score: (N,) the same with annual instead of hourly matching.
         location_factor, residual_factor: the factors used, with their sources.
+        manifest: the method, its parameters and the SHA-256 digests of the inputs.
+
+    Audit trail: :meth:`audit_rows` are the canonical rows
+    ``canonical_row(scope, tenant, hour, grams)``, location-based then market-based;
+    :meth:`audit_root` is their Merkle root and :meth:`proof` an inclusion proof that
+    :func:`zone_opt.carbon.verify` checks.
     """
 
     pv_wh: npt.NDArray[np.int64]
@@ -194,6 +206,45 @@ class Scope2Result:
     annual_matching_score: npt.NDArray[np.float64]
     location_factor: GridFactor
     residual_factor: GridFactor
+    manifest: dict[str, str]
+
+    def audit_rows(self) -> PackedRows:
+        """The result rows in canonical form; O(N * H)."""
+        location = tenant_hour_rows(LOCATION, self.location_g)
+        market = tenant_hour_rows(MARKET, self.market_g)
+        offsets = np.concatenate([location.offsets, market.offsets[1:] + location.offsets[-1]])
+        return PackedRows(offsets, np.concatenate([location.data, market.data]))
+
+    def audit_root(self) -> bytes:
+        """The Merkle root of :meth:`audit_rows`; O(N * H) hashes."""
+        return merkle_root(self.audit_rows())
+
+    def row_index(self, scope: str, tenant: int, hour: int) -> int:
+        """Position of ``(scope, tenant, hour)`` among :meth:`audit_rows`."""
+        n, hours = (int(d) for d in self.location_g.shape)
+        if scope not in (LOCATION, MARKET):
+            raise InvalidInputError.single(
+                "scope", None, f"{scope!r} is not {LOCATION} or {MARKET}"
+            )
+        if not (0 <= tenant < n and 0 <= hour < hours):
+            raise InvalidInputError.single(
+                "row", None, f"tenant {tenant}, hour {hour} is outside {n} x {hours}"
+            )
+        return int((n * hours if scope == MARKET else 0) + tenant * hours + hour)
+
+    def proof(self, scope: str, tenant: int, hour: int) -> tuple[bytes, MerkleProof]:
+        """The canonical row of ``(scope, tenant, hour)`` and its inclusion proof."""
+        rows = self.audit_rows()
+        i = self.row_index(scope, tenant, hour)
+        return rows[i], proof(rows, i)
+
+
+def _digest(*arrays: npt.NDArray[np.int64]) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(repr(a.shape).encode())
+        h.update(np.ascontiguousarray(a, dtype="<i8").tobytes())
+    return h.hexdigest()
 
 
 def _grams(energy_wh: npt.NDArray[np.int64], factor: GridFactor) -> npt.NDArray[np.int64]:
@@ -262,4 +313,14 @@ def scope2_hourly(
         annual_matching_score=annual,
         location_factor=location_factor,
         residual_factor=residual_factor,
+        manifest={
+            "method": "scope2-hourly/v1",
+            "pv_sharing": "pro-rata to load, largest remainder, surplus exported",
+            "green_matching": "hourly, no carry across hours",
+            "location_factor": f"{location_factor.factor_set}/{location_factor.grid_region}"
+            f" = {location_factor.co2e_kg_per_kwh} kg/kWh ({location_factor.source})",
+            "residual_factor": f"{residual_factor.factor_set}/{residual_factor.grid_region}"
+            f" = {residual_factor.co2e_kg_per_kwh} kg/kWh ({residual_factor.source})",
+            "inputs_sha256": _digest(load, pv, green),
+        },
     )
