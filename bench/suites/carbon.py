@@ -31,26 +31,33 @@ def _pro_rata_instance(n: int, hours: int) -> ProRataInstance:
 
 
 def numpy_pro_rata(total_g: npt.NDArray[np.int64], use: npt.NDArray[np.float64]) -> ProRataOutput:
-    """The engine's rule, vectorised: integer weights with ``b`` significant bits, floor
-    quotas, the leftover grams to the largest remainders (stable sort: ties to the lower
-    index). Processed in blocks of hours to bound the temporaries."""
+    """The engine's rule, vectorised: integer weights with ``min(52, 61 - bitlen(n))``
+    significant bits, exact floor quotas (a float estimate corrected with wrapping int64
+    arithmetic), the leftover grams to the largest remainders (stable sort: ties to the
+    lower index). Processed in blocks of hours to bound the temporaries."""
     n, hours = use.shape
     alloc = np.zeros((n, hours), dtype=np.int64)
     pool = np.zeros(hours, dtype=np.int64)
-    n_bits = n.bit_length()
+    bits = min(52, 61 - n.bit_length())
     for h0 in range(0, hours, 256):
         u = use[:, h0 : h0 + 256]
         t = total_g[h0 : h0 + 256]
-        t_bits = np.frexp(t.astype(np.float64))[1]
-        bits = np.minimum(np.minimum(52, 62 - t_bits), 62 - n_bits)
-        exponent = np.frexp(u.max(axis=0))[1]
+        exponent = np.frexp(u.max(axis=0, initial=0.0))[1]
         w = np.rint(np.ldexp(u, (bits - exponent)[None, :])).astype(np.int64)
         w_sum = w.sum(axis=0)
         used = w_sum > 0
-        safe = np.where(used, w_sum, 1)
-        num = t[None, :] * w
-        q = num // safe
-        r = num - q * safe
+        safe = np.where(used, w_sum, 1)[None, :]
+        tt = t[None, :]
+        q = (tt.astype(np.float64) * w.astype(np.float64) / safe.astype(np.float64)).astype(
+            np.int64
+        )
+        r = tt * w - q * safe  # wraps, exactly the true remainder (see the engine)
+        while (low := r < 0).any():
+            q -= low
+            r += low * safe
+        while (high := r >= safe).any():
+            q += high
+            r -= high * safe
         left = np.where(used, t - q.sum(axis=0), 0)
         order = np.argsort(-r, axis=0, kind="stable")
         bonus = (np.arange(n)[:, None] < left[None, :]).astype(np.int64)

@@ -9,6 +9,8 @@ audit trail.
 - :func:`scope2_hourly`: Scope 2 location- and market-based per tenant-hour, with on-site
   PV shared and green power matched hour by hour; :func:`grid_factor` looks up the
   versioned MEE factor sets; :func:`green_from_certificates` refuses double claims.
+- :func:`chp_split`: CHP emissions between heat and power (efficiency, energy-content,
+  exergy methods), exact per hour.
 """
 
 from zone_opt.carbon.allocation import (
@@ -29,6 +31,7 @@ from zone_opt.carbon.audit import (
     tenant_hour_rows,
     verify,
 )
+from zone_opt.carbon.chp import ChpMethod, ChpSplit, chp_split
 from zone_opt.carbon.scope2 import (
     GridFactor,
     Scope2Result,
@@ -39,6 +42,8 @@ from zone_opt.carbon.scope2 import (
 
 __all__ = [
     "GENESIS",
+    "ChpMethod",
+    "ChpSplit",
     "GridFactor",
     "MerkleProof",
     "PackedRows",
@@ -49,6 +54,7 @@ __all__ = [
     "allocate_pro_rata_pooled",
     "canonical_row",
     "chain_head",
+    "chp_split",
     "green_from_certificates",
     "grid_factor",
     "merkle_root",

@@ -84,11 +84,12 @@ def allocate_pro_rata(total_g: npt.ArrayLike, use: npt.ArrayLike) -> npt.NDArray
         :func:`allocate_pro_rata_pooled` to get that pool explicitly.
 
     The rule (largest remainder, Hamilton), all in integer arithmetic: uses are quantised
-    to integer weights keeping at least 20 (typically 38 to 52) significant bits relative
-    to the hour's largest use (exact for integer readings), each tenant gets the floor of
-    its quota ``total * w_i / sum(w)``, and the grams left over go one each to the largest
-    remainders, ties to the lower tenant index. Deterministic; permuting tenants permutes
-    the result except for single grams between exactly tied tenants.
+    to integer weights keeping ``min(52, 61 - bitlen(N))`` significant bits relative to the
+    hour's largest use (47 for 10^4 tenants; exact for integer readings), each tenant gets
+    the exact floor of its quota ``total * w_i / sum(w)``, and the grams left over go one
+    each to the largest remainders, ties to the lower tenant index. Deterministic;
+    permuting tenants permutes the result except for single grams between exactly tied
+    tenants.
 
     Worked example, checked by hand (``tests/test_carbon_allocation.py``):
 
@@ -117,7 +118,8 @@ class ShapleyAllocation:
             ``total_g - unallocated_g``.
         se_g: float64 (N,), standard error of each tenant's value, grams (0 when exact).
         value_g: float64 (N,), the real-valued Shapley values before rounding, grams.
-        total_g: the facility's emissions, ``sum_h round(f(U_h))`` grams.
+        total_g: the facility's emissions, ``sum_h round(f(U_h))`` grams (half away
+            from zero).
         unallocated_g: grams of the hours in which no tenant drew any load.
         exact: whether the values are exact.
         samples: permutations per hour when sampled (0 when exact).

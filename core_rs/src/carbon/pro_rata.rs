@@ -10,12 +10,13 @@
 //!    ([`ProRata::unallocated_g`]); it is never silently dropped. Otherwise each use is
 //!    quantised to an integer weight `w_ih = rint(u_ih * 2^(b - E_h))` (round half to even),
 //!    where `m_h = f * 2^E_h` with `f` in `[0.5, 1)` (C's `frexp`) and
-//!    `b = min(52, 62 - bitlen(T_h), 62 - bitlen(n))`. The largest weight lies in
+//!    `b = min(52, 61 - bitlen(n))` (47 bits for 10^4 tenants). The largest weight lies in
 //!    `[2^(b-1), 2^b]`, so weights keep `b` significant bits relative to the hour's largest
-//!    use (`b >= 20` is guaranteed by the bound on `T_h` below), and every product below
-//!    fits in an `i64`. When all uses are integers below `2^b` (metered Wh, say) the
-//!    quantisation is exact.
-//! 2. *Quotas.* With `W_h = sum_i w_ih`, tenant `i` first gets `floor(T_h * w_ih / W_h)`.
+//!    use and their sum stays below 2^61. When all uses are integers below `2^b` (metered
+//!    Wh, say) the quantisation is exact; otherwise it moves a quota by at most about
+//!    `T_h * 2^-b` grams (under 0.04 g at the largest total and 10^4 tenants).
+//! 2. *Quotas.* With `W_h = sum_i w_ih`, tenant `i` first gets `floor(T_h * w_ih / W_h)`,
+//!    computed exactly although `T_h * w_ih` can exceed 64 bits ([`floor_div_product`]).
 //! 3. *Largest remainder (Hamilton).* The `T_h - sum_i floor(...)` grams left (fewer than
 //!    `n`) go one each to the tenants with the largest remainders `(T_h * w_ih) mod W_h`;
 //!    **ties go to the lower tenant index**. This is the only place row order matters: the
@@ -24,7 +25,7 @@
 //!
 //! So `sum_i alloc_ih + unallocated_h == T_h` exactly, for every hour, and every allocation
 //! is non-negative. `T_h` must be at most [`MAX_TOTAL_G`] (2^42 g, about 4.4 Mt CO2e in an
-//! hour, far above any facility).
+//! hour, far above any facility), which keeps the quotient estimate within its bounds.
 //!
 //! Complexity: O(n * H) time, parallel over blocks of hours on the engine pool; O(n * H)
 //! extra memory for the result.
@@ -79,11 +80,27 @@ fn bit_length(x: u64) -> i32 {
     (64 - x.leading_zeros()) as i32
 }
 
-/// Significant bits kept in the weights of an hour with total `total_g` and `n` tenants.
-pub(crate) fn weight_bits(total_g: i64, n: usize) -> i32 {
-    let t_bits = bit_length(total_g.unsigned_abs());
-    let n_bits = bit_length(n as u64);
-    52.min(62 - t_bits).min(62 - n_bits)
+/// Significant bits kept in the weights of `n` tenants: the weights' sum stays below 2^61.
+pub(crate) fn weight_bits(n: usize) -> i32 {
+    52.min(61 - bit_length(n as u64))
+}
+
+/// `(floor(t * w / s), t * w mod s)` for `0 <= t <= 2^42`, `0 <= w <= s < 2^61`, exactly,
+/// although `t * w` may not fit in 64 bits: a float estimate of the quotient is off by
+/// less than 2, so the true remainder `t * w - q * s` lies within `(-2s, 3s)` and 64-bit
+/// wrapping arithmetic computes it exactly; it is then corrected into `[0, s)`.
+pub(crate) fn floor_div_product(t: i64, w: i64, s: i64) -> (i64, i64) {
+    let mut q = (t as f64 * w as f64 / s as f64) as i64;
+    let mut r = t.wrapping_mul(w).wrapping_sub(q.wrapping_mul(s));
+    while r < 0 {
+        q -= 1;
+        r += s;
+    }
+    while r >= s {
+        q += 1;
+        r -= s;
+    }
+    (q, r)
 }
 
 fn validate(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<()> {
@@ -218,10 +235,10 @@ fn allocate_block(
         }
     }
     // Scale exponent per hour; `None` for hours nobody used.
+    let bits = weight_bits(n);
     let shift: Vec<Option<i32>> = max_use
         .iter()
-        .zip(totals)
-        .map(|(&m, &t)| (m > 0.0).then(|| weight_bits(t, n) - frexp_exponent(m)))
+        .map(|&m| (m > 0.0).then(|| bits - frexp_exponent(m)))
         .collect();
     let Scratch {
         weights,
@@ -256,10 +273,10 @@ fn allocate_block(
         let out = &mut alloc[j * n..(j + 1) * n];
         let mut given = 0;
         for ((a, r), &wi) in out.iter_mut().zip(remainder.iter_mut()).zip(w) {
-            let num = total * wi; // < 2^62 by the choice of weight bits
-            *a = num / sum;
-            *r = num - *a * sum;
-            given += *a;
+            let (q, rem) = floor_div_product(total, wi, sum);
+            *a = q;
+            *r = rem;
+            given += q;
         }
         let left = (total - given) as usize; // in [0, n)
         if left == 0 {
@@ -440,6 +457,31 @@ mod tests {
             let a = allocate_pro_rata(&total, &use_, n).unwrap();
             let b = allocate_pro_rata(&total, &scaled, n).unwrap();
             prop_assert_eq!(a, b);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn floor_div_product_is_exact(t in 0i64..=MAX_TOTAL_G, s in 1i64..(1 << 61), frac in 0.0f64..=1.0) {
+            let w = ((s as f64 * frac) as i64).min(s);
+            let (q, r) = floor_div_product(t, w, s);
+            let num = i128::from(t) * i128::from(w);
+            prop_assert_eq!(i128::from(q), num / i128::from(s));
+            prop_assert_eq!(i128::from(r), num % i128::from(s));
+        }
+    }
+
+    #[test]
+    fn large_totals_keep_sub_gram_accuracy() {
+        let use_ = [1.0 / 3.0, 2.0 / 3.0, 1e-9];
+        let r = allocate_pro_rata(&[MAX_TOTAL_G], &use_, 3).unwrap();
+        let sum: f64 = use_.iter().sum();
+        for (g, u) in r.alloc_g.iter().zip(use_) {
+            assert!(
+                (*g as f64 - MAX_TOTAL_G as f64 * u / sum).abs() < 1.0,
+                "{:?}",
+                r.alloc_g
+            );
         }
     }
 

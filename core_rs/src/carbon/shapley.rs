@@ -32,10 +32,10 @@
 //! seeded from `(seed, hour)`, so results do not depend on the thread count.
 //!
 //! # Grams
-//! Hourly totals are `round(f(U_h))` grams. The annual real-valued Shapley values of the
-//! tenants that were present in some hour are rounded to integers with the largest-remainder
-//! rule (ties to the lower index) so that they sum exactly to the grams of the hours someone
-//! was present; `tenants + unallocated == total` exactly. Values can be negative when `f`
+//! Hourly totals are `round(f(U_h))` grams (half away from zero). The annual real-valued
+//! Shapley values of the tenants that were present in some hour are rounded to integers with
+//! the largest-remainder rule (ties to the lower index) so that they sum exactly to the grams
+//! of the hours someone was present; `tenants + unallocated == total` exactly. Values can be negative when `f`
 //! decreases somewhere (a negative marginal contribution), as Shapley allows.
 
 use rand_pcg::rand_core::{Rng, SeedableRng};
