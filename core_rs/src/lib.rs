@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod ids;
+pub mod matching;
 pub mod parallel;
 
 pub use error::{CoreError, CoreResult, Violation};

@@ -9,6 +9,7 @@ mod detach;
 mod errors;
 mod ids;
 mod runtime;
+mod stable;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -23,5 +24,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     runtime::register(m)?;
     ids::register(m)?;
+    stable::register(m)?;
     Ok(())
 }

@@ -1,0 +1,3 @@
+//! Matching engines.
+
+pub mod stable;
