@@ -309,11 +309,7 @@ mod tests {
     use super::*;
 
     /// Textbook DA on explicit lists, one proposal per round, for cross-checking.
-    fn reference(
-        n: usize,
-        edges: &[(usize, usize, f64, f64)],
-        caps: &[i64],
-    ) -> Vec<i64> {
+    fn reference(n: usize, edges: &[(usize, usize, f64, f64)], caps: &[i64]) -> Vec<i64> {
         let mut lists: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
         let mut rscore = std::collections::HashMap::new();
         for &(r, c, ps, rs) in edges {
@@ -393,7 +389,14 @@ mod tests {
             other => panic!("expected invalid input, got {other:?}"),
         };
         assert_eq!(
-            err(deferred_acceptance(&[0], &[0, 1], &[1.0], &[1.0], &[1], None)),
+            err(deferred_acceptance(
+                &[0],
+                &[0, 1],
+                &[1.0],
+                &[1.0],
+                &[1],
+                None
+            )),
             ("cols".into(), None)
         );
         assert_eq!(
@@ -401,7 +404,14 @@ mod tests {
             ("cols".into(), Some(0))
         );
         assert_eq!(
-            err(deferred_acceptance(&[0], &[0], &[f64::NAN], &[1.0], &[1], None)),
+            err(deferred_acceptance(
+                &[0],
+                &[0],
+                &[f64::NAN],
+                &[1.0],
+                &[1],
+                None
+            )),
             ("proposer_scores".into(), Some(0))
         );
         assert_eq!(
@@ -409,11 +419,25 @@ mod tests {
             ("capacities".into(), Some(0))
         );
         assert_eq!(
-            err(deferred_acceptance(&[0, 0], &[0, 0], &[1.0, 2.0], &[1.0, 1.0], &[1], None)),
+            err(deferred_acceptance(
+                &[0, 0],
+                &[0, 0],
+                &[1.0, 2.0],
+                &[1.0, 1.0],
+                &[1],
+                None
+            )),
             ("cols".into(), Some(1))
         );
         assert_eq!(
-            err(deferred_acceptance(&[-1], &[0], &[1.0], &[1.0], &[1], Some(2))),
+            err(deferred_acceptance(
+                &[-1],
+                &[0],
+                &[1.0],
+                &[1.0],
+                &[1],
+                Some(2)
+            )),
             ("rows".into(), Some(0))
         );
     }

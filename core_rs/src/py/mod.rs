@@ -5,6 +5,7 @@
 
 use pyo3::prelude::*;
 
+mod candidates;
 mod detach;
 mod errors;
 mod ids;
@@ -25,5 +26,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::register(m)?;
     ids::register(m)?;
     stable::register(m)?;
+    candidates::register(m)?;
     Ok(())
 }

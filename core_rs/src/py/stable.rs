@@ -7,10 +7,7 @@ use super::detach::run_detached;
 use crate::error::CoreError;
 use crate::matching::stable;
 
-fn slice<'a, T: numpy::Element>(
-    a: &'a PyReadonlyArray1<'_, T>,
-    name: &str,
-) -> PyResult<&'a [T]> {
+fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyResult<&'a [T]> {
     a.as_slice()
         .map_err(|_| CoreError::invalid(name, None, "must be contiguous").into())
 }
