@@ -74,6 +74,7 @@ class CandidateIndex:
         k: int,
         now_day: int,
         space_active: npt.NDArray[np.bool_] | None = None,
+        enterprise_active: npt.NDArray[np.bool_] | None = None,
     ) -> tuple[
         npt.NDArray[np.int64],
         npt.NDArray[np.int64],

@@ -70,7 +70,8 @@ struct Chunk {
 
 /// Candidates of every enterprise: hard filters, scores, the best `k` (`k = 0`: all).
 ///
-/// `space_active[s] = false` hides space `s` (taken); `now_day` is days since
+/// `space_active[s] = false` hides space `s` (taken); `enterprise_active[e] = false`
+/// gives enterprise `e` no candidates (reason `Excluded`); `now_day` is days since
 /// 1970-01-01. Cost: per enterprise, the parks in its radius' grid cells and their spaces,
 /// plus O(F) selection over its F feasible spaces; enterprises run in parallel.
 pub fn generate(
@@ -79,8 +80,22 @@ pub fn generate(
     k: usize,
     now_day: i32,
     space_active: Option<&[bool]>,
+    enterprise_active: Option<&[bool]>,
 ) -> CoreResult<Candidates> {
     weights.validate()?;
+    if let Some(a) = enterprise_active {
+        if a.len() != ix.n_enterprises() {
+            return Err(CoreError::invalid(
+                "enterprise_active",
+                None,
+                format!(
+                    "has {} entries, enterprises has {}",
+                    a.len(),
+                    ix.n_enterprises()
+                ),
+            ));
+        }
+    }
     if let Some(a) = space_active {
         if a.len() != ix.n_spaces() {
             return Err(CoreError::invalid(
@@ -107,7 +122,11 @@ pub fn generate(
             let mut buf: Vec<(i64, u32)> = Vec::new();
             for e in range {
                 buf.clear();
-                let reason = enterprise_candidates(ix, weights, e, now_day, space_active, &mut buf);
+                let reason = if enterprise_active.is_some_and(|a| !a[e]) {
+                    Reason::Excluded
+                } else {
+                    enterprise_candidates(ix, weights, e, now_day, space_active, &mut buf)
+                };
                 out.n_feasible.push(buf.len() as i64);
                 let cmp = |a: &(i64, u32), b: &(i64, u32)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
                 if buf.len() > k {
@@ -304,7 +323,7 @@ mod tests {
     fn filters_scores_and_reasons() {
         let ix = index();
         let w = Weights([1.0; 5]);
-        let c = generate(&ix, &w, 0, 0, None).unwrap();
+        let c = generate(&ix, &w, 0, 0, None, None).unwrap();
         // Enterprise 0: spaces 0 and 1 (park 0); park 1 does not admit division 7;
         // park 2 is 1000 km away.
         assert_eq!(c.indptr, vec![0, 2, 2]);
@@ -312,7 +331,7 @@ mod tests {
         got.sort_unstable();
         assert_eq!(got, vec![0, 1]);
         assert_eq!(c.reason, vec![0, Reason::Area as u8]);
-        let k1 = generate(&ix, &w, 1, 0, None).unwrap();
+        let k1 = generate(&ix, &w, 1, 0, None, None).unwrap();
         assert_eq!(k1.cols.len(), 1);
         assert_eq!(k1.scores[0], c.scores[0]);
         assert_eq!(k1.n_feasible, vec![2, 0]);
@@ -323,9 +342,12 @@ mod tests {
         assert_eq!(ps.scores[0], c.scores[0]);
         // Taking both spaces of park 0 leaves only park 1's space, barred by industry.
         let active = [false, false, true, true];
-        let t = generate(&ix, &w, 0, 0, Some(&active)).unwrap();
-        assert_eq!(t.reason[0], Reason::IndustryNotPermitted as u8);
+        let t = generate(&ix, &w, 0, 0, Some(&active), Some(&[true, false])).unwrap();
+        assert_eq!(
+            t.reason,
+            vec![Reason::IndustryNotPermitted as u8, Reason::Excluded as u8]
+        );
         let far = [true, true, false, true];
-        let _ = generate(&ix, &w, 0, -1, Some(&far)).unwrap();
+        let _ = generate(&ix, &w, 0, -1, Some(&far), None).unwrap();
     }
 }

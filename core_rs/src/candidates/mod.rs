@@ -42,10 +42,12 @@ pub enum Reason {
     IndustryNotPermitted = 9,
     SpaceKind = 10,
     NotAvailableYet = 11,
+    /// The enterprise was left out of this generation (e.g. it already holds a tenancy).
+    Excluded = 12,
 }
 
 /// Reason names, indexed by code.
-pub const REASON_NAMES: [&str; 12] = [
+pub const REASON_NAMES: [&str; 13] = [
     "HAS_CANDIDATES",
     "NO_PARK_IN_RADIUS",
     "NO_SPACE_IN_RADIUS",
@@ -58,6 +60,7 @@ pub const REASON_NAMES: [&str; 12] = [
     "INDUSTRY_NOT_PERMITTED",
     "SPACE_KIND",
     "NOT_AVAILABLE_YET",
+    "EXCLUDED",
 ];
 
 /// A 128-bit set of divisions (bit `d` = division index `d`).

@@ -139,7 +139,7 @@ impl PyCandidateIndex {
     }
 
     /// (indptr, cols, scores, reason, n_feasible): CSR by enterprise, best k (0 = all).
-    #[pyo3(signature = (weights, k, now_day, space_active=None))]
+    #[pyo3(signature = (weights, k, now_day, space_active=None, enterprise_active=None))]
     #[allow(clippy::type_complexity)]
     fn generate<'py>(
         &self,
@@ -148,6 +148,7 @@ impl PyCandidateIndex {
         k: usize,
         now_day: i32,
         space_active: Option<PyReadonlyArray1<'py, bool>>,
+        enterprise_active: Option<PyReadonlyArray1<'py, bool>>,
     ) -> PyResult<(
         Bound<'py, PyArray1<i64>>,
         Bound<'py, PyArray1<i64>>,
@@ -162,9 +163,17 @@ impl PyCandidateIndex {
             ),
             None => None,
         };
+        let ent_active = match &enterprise_active {
+            Some(a) => Some(a.as_slice().map_err(|_| {
+                CoreError::invalid("enterprise_active", None, "must be contiguous")
+            })?),
+            None => None,
+        };
         let w = Weights(weights);
         let ix = &self.inner;
-        let c = run_detached(py, || engine::generate(ix, &w, k, now_day, active))?;
+        let c = run_detached(py, || {
+            engine::generate(ix, &w, k, now_day, active, ent_active)
+        })?;
         Ok((
             c.indptr.into_pyarray(py),
             c.cols.into_pyarray(py),
