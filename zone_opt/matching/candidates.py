@@ -240,8 +240,9 @@ def build_index(
         occupied[t_space] = True
         t_park = space_park[t_space]
         t_ent = np.asarray(
-            pc.fill_null(pc.index_in(live.column("enterprise_id"), value_set=ent_ids), -1)
-            .to_numpy(zero_copy_only=False),
+            pc.fill_null(pc.index_in(live.column("enterprise_id"), value_set=ent_ids), -1).to_numpy(
+                zero_copy_only=False
+            ),
             dtype=np.int64,
         )
         known = t_ent >= 0

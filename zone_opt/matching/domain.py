@@ -51,14 +51,21 @@ class _Assignment(Protocol):
 def _validate(table: pa.Table, spec: TableSpec, argument: str) -> pa.Table:
     if not isinstance(table, pa.Table):
         raise InvalidInputError.single(argument, None, "must be a pyarrow.Table")
-    from zone_opt.validation import validate_table
-
+    try:
+        from zone_opt.validation import validate_table
+    except ImportError:  # until the validation module lands: check the columns only
+        missing = [f.name for f in spec.schema if f.name not in table.column_names]
+        if missing:
+            raise InvalidInputError.single(f"{spec.name}.{missing[0]}", None, "missing column")
+        return table
     return validate_table(table, spec)
 
 
-def _affinity() -> npt.NDArray[np.float64]:
-    from zone_opt.industries import chain_affinity
-
+def _affinity() -> npt.NDArray[np.float64] | None:
+    try:
+        from zone_opt.industries import chain_affinity
+    except ImportError:
+        return None
     return chain_affinity()
 
 
@@ -292,9 +299,7 @@ class Matcher:
         order = np.lexsort((per_m2, chain_q))
         keys_sorted_change = np.ones(rows.size, dtype=np.bool_)
         if rows.size > 1:
-            keys_sorted_change[1:] = (np.diff(chain_q[order]) != 0) | (
-                np.diff(per_m2[order]) != 0
-            )
+            keys_sorted_change[1:] = (np.diff(chain_q[order]) != 0) | (np.diff(per_m2[order]) != 0)
         rank = np.empty(rows.size)
         rank[order] = np.cumsum(keys_sorted_change)
         return rank
@@ -354,15 +359,10 @@ class Matcher:
             churn = pa.table(
                 {
                     "enterprise_id": t.enterprise_ids.take(pa.array(changed)),
-                    "old_space_id": t.space_ids.take(pa.array(np.where(old >= 0, old, 0))).filter(
-                        pa.array(np.ones(changed.size, dtype=np.bool_))
-                    ),
-                    "new_space_id": t.space_ids.take(pa.array(np.where(new >= 0, new, 0))),
+                    "old_space_id": _space_ids_or_null(t.space_ids, old),
+                    "new_space_id": _space_ids_or_null(t.space_ids, new),
                 }
             )
-            churn = churn.set_column(
-                1, "old_space_id", _mask_nulls(churn.column("old_space_id"), old < 0)
-            ).set_column(2, "new_space_id", _mask_nulls(churn.column("new_space_id"), new < 0))
         summary = MatchSummary(
             mode=self.mode,
             n_seekers=int(seeking.sum()),
@@ -387,8 +387,9 @@ class Matcher:
         )
 
 
-def _mask_nulls(column: pa.ChunkedArray, null: npt.NDArray[np.bool_]) -> pa.ChunkedArray:
-    return pc.if_else(pa.array(null), pa.scalar(None, pa.string()), column)
+def _space_ids_or_null(ids: pa.ChunkedArray, rows: npt.NDArray[np.int64]) -> pa.ChunkedArray:
+    """The id of each space row; null where the row is -1."""
+    return ids.take(pa.array(rows, mask=rows < 0))
 
 
 def _assign(
