@@ -202,3 +202,32 @@ def test_empty_tables() -> None:
     assert result.assignments.num_rows == 0
     assert result.unmatched.num_rows == 0
     assert isinstance(result.assignments, pa.Table)
+
+
+def test_cli_writes_parquet_and_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import pyarrow.parquet as pq
+
+    from zone_opt.cli import main
+
+    t = tables(5)
+    for name in ("parks", "spaces", "enterprises", "tenancies"):
+        pq.write_table(getattr(t, name), tmp_path / f"{name}.parquet")
+    args = [
+        "match",
+        "--spaces", str(tmp_path / "spaces.parquet"),
+        "--enterprises", str(tmp_path / "enterprises.parquet"),
+        "--parks", str(tmp_path / "parks.parquet"),
+        "--tenancies", str(tmp_path / "tenancies.parquet"),
+        "--out", str(tmp_path / "out"),
+        "--mode", "stable",
+        "--now", TODAY.isoformat(),
+        "--no-progress",
+    ]  # fmt: skip
+    assert main(args) == 0
+    got = pq.read_table(tmp_path / "out" / "assignments.parquet")
+    direct = match(t.spaces, t.enterprises, mode="stable", **kwargs(t))
+    assert got.equals(direct.assignments)
+    assert pq.read_table(tmp_path / "out" / "unmatched.parquet").equals(direct.unmatched)
+    assert "enterprises matched" in capsys.readouterr().out
+    bad = [*args[:2], str(tmp_path / "missing.parquet"), *args[3:]]
+    assert main(bad) == 2

@@ -17,7 +17,7 @@ from zone_opt.config import settings
 from zone_opt.errors import ZoneOptError
 
 # Subcommand modules, in the order `zone-opt --help` lists them.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("match",)
 
 
 def build_parser() -> argparse.ArgumentParser:
