@@ -35,6 +35,7 @@ class Tables:
 
 def make_tables(
     seed: int,
+    *,
     n_parks: int = 4,
     n_spaces: int = 30,
     n_enterprises: int = 40,

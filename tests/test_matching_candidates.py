@@ -19,7 +19,7 @@ from zone_opt.matching.candidates import build_index, days_since_epoch
 from zone_opt.schemas import SPACE_KINDS
 
 sys.path.insert(0, str(Path(__file__).parent))
-from matching_tables import TODAY, Tables, make_tables  # noqa: E402
+from matching_tables import TODAY, Tables, make_tables
 
 EARTH_KM = 6371.0088
 
@@ -218,7 +218,7 @@ def test_bad_inputs_are_named() -> None:
     spaces = t.spaces.set_column(
         t.spaces.schema.get_field_index("park_id"),
         "park_id",
-        pa.array(["nope"] + t.spaces.column("park_id").to_pylist()[1:]),
+        pa.array(["nope", *t.spaces.column("park_id").to_pylist()[1:]]),
     )
     with pytest.raises(InvalidInputError) as info:
         build_index(spaces, t.enterprises, t.parks, t.tenancies, now=TODAY)

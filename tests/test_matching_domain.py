@@ -8,15 +8,17 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from scipy.optimize import linear_sum_assignment
 
 import zone_opt.matching as zm
+from zone_opt.cli import main
 from zone_opt.errors import InvalidInputError
 from zone_opt.matching import Matcher, ScoreWeights, blocking_pairs, match, recommend
 
 sys.path.insert(0, str(Path(__file__).parent))
-from matching_tables import TODAY, Tables, make_tables  # noqa: E402
+from matching_tables import TODAY, Tables, make_tables
 
 needs_assign = pytest.mark.skipif(
     not hasattr(zm, "assign_sparse"), reason="the exact assignment solver is not merged yet"
@@ -87,10 +89,10 @@ def test_stable_result_has_no_blocking_pair(seed: int) -> None:
     result = match(t.spaces, t.enterprises, **kwargs(t, mode="stable"))
     check_consistent(t, result)
     g = result.graph
-    receiver = result.matcher._park_priority(g.rows, g.cols)
+    receiver = result.matcher.park_priority(g.rows, g.cols)
     caps = np.ones(result.space_active.size, dtype=np.int64)
     found = blocking_pairs(
-        g.rows, g.cols, g.scores.astype(float), receiver, caps, result.row_to_col
+        g.rows, g.cols, g.scores.astype(float), receiver, caps, matching=result.row_to_col
     )
     assert found.size == 0
     assert result.summary.n_matched > 0
@@ -187,7 +189,7 @@ def test_bad_input_is_named() -> None:
     with pytest.raises(InvalidInputError):
         match(t.spaces.drop_columns(["area_m2"]), t.enterprises, **kwargs(t))
     with pytest.raises(InvalidInputError):
-        match("spaces.parquet", t.enterprises, **kwargs(t))  # type: ignore[arg-type]
+        match("spaces.parquet", t.enterprises, **kwargs(t))
     result = match(t.spaces, t.enterprises, mode="stable", **kwargs(t))
     with pytest.raises(InvalidInputError) as info:
         result.rematch(taken_space_ids=["no-such-space"])
@@ -205,10 +207,6 @@ def test_empty_tables() -> None:
 
 
 def test_cli_writes_parquet_and_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import pyarrow.parquet as pq
-
-    from zone_opt.cli import main
-
     t = tables(5)
     for name in ("parks", "spaces", "enterprises", "tenancies"):
         pq.write_table(getattr(t, name), tmp_path / f"{name}.parquet")

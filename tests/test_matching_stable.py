@@ -11,6 +11,7 @@ import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from matching.games import HospitalResident
 
 from zone_opt.errors import InvalidInputError
 from zone_opt.matching import blocking_pairs, deferred_acceptance
@@ -86,7 +87,7 @@ def test_result_is_stable_and_certificate_agrees(
         assert c == -1 or (p, c) in pairs
     assert (np.bincount(match[match >= 0], minlength=m) <= caps).all()
     assert naive_blocking_pairs(inst, match) == []
-    assert blocking_pairs(rows, cols, ps, rs, caps, match).size == 0
+    assert blocking_pairs(rows, cols, ps, rs, caps, matching=match).size == 0
 
 
 def test_certificate_finds_blocking_pairs_of_a_perturbed_matching() -> None:
@@ -95,7 +96,7 @@ def test_certificate_finds_blocking_pairs_of_a_perturbed_matching() -> None:
     match = deferred_acceptance(rows, cols, ps, rs, caps, n_proposers=n)
     broken = match.copy()
     broken[match >= 0] = -1  # everyone unmatched: every acceptable pair with a seat blocks
-    found = blocking_pairs(rows, cols, ps, rs, caps, broken)
+    found = blocking_pairs(rows, cols, ps, rs, caps, matching=broken)
     expected = naive_blocking_pairs(inst, broken)
     assert sorted(zip(rows[found].tolist(), cols[found].tolist(), strict=True)) == sorted(expected)
     assert found.size > 0
@@ -103,8 +104,6 @@ def test_certificate_finds_blocking_pairs_of_a_perturbed_matching() -> None:
 
 def _hr_matching(inst: Instance) -> npt.NDArray[np.int64]:
     """The `matching` package's resident-optimal HospitalResident solution."""
-    from matching.games import HospitalResident
-
     rows, cols, ps, rs, caps, n = inst
     resident_prefs: dict[int, list[int]] = {}
     hospital_prefs: dict[int, list[int]] = {c: [] for c in range(caps.size)}

@@ -15,6 +15,8 @@ def check_uscc_column(
 ) -> npt.NDArray[np.uint8]: ...
 
 # --- matching: stable (deferred acceptance) and candidate generation ---
+from typing import final  # noqa: E402
+
 def deferred_acceptance(
     rows: npt.NDArray[np.int64],
     cols: npt.NDArray[np.int64],
@@ -28,6 +30,7 @@ CANDIDATE_REASONS: list[str]
 SCORE_COMPONENTS: list[str]
 SCORE_SCALE: int
 
+@final
 class CandidateIndex:
     def __new__(
         cls,

@@ -10,7 +10,9 @@ contender must return the identical matching (compared by a hash of the assignme
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import heapq
 import sys
 import threading
 from typing import Any
@@ -19,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.harness import Case, Contender, agree_on, suite
+from zone_opt.matching import deferred_acceptance
 
 L = 10
 
@@ -71,8 +74,6 @@ def _pref_lists(inst: dict[str, Any]) -> tuple[list[list[int]], list[dict[int, f
 
 def reference_da(inst: dict[str, Any]) -> npt.NDArray[np.int64]:
     """Plain-list resident-proposing DA with heaps (the reference of matching.md 1.3)."""
-    import heapq
-
     lists, hosp = _pref_lists(inst)
     caps = inst["caps"].tolist()
     held: list[list[tuple[float, int]]] = [[] for _ in caps]
@@ -101,7 +102,7 @@ def reference_da(inst: dict[str, Any]) -> npt.NDArray[np.int64]:
 
 def matching_package(inst: dict[str, Any]) -> npt.NDArray[np.int64]:
     """The `matching` package's HospitalResident, resident-optimal (build + solve)."""
-    from matching.games import HospitalResident
+    from matching.games import HospitalResident  # noqa: PLC0415 (optional peer)
 
     lists, hosp = _pref_lists(inst)
     residents = {r: lst for r, lst in enumerate(lists) if lst}
@@ -130,8 +131,6 @@ def matching_package(inst: dict[str, Any]) -> npt.NDArray[np.int64]:
 
 
 def zone_opt_da(inst: dict[str, Any]) -> npt.NDArray[np.int64]:
-    from zone_opt.matching import deferred_acceptance
-
     return deferred_acceptance(
         inst["rows"], inst["cols"], inst["ps"], inst["rs"], inst["caps"], n_proposers=inst["n"]
     )
@@ -147,7 +146,11 @@ def summarize(inst: dict[str, Any], out: npt.NDArray[np.int64]) -> dict[str, Any
 @suite("matching_stable")
 def cases(size: str) -> list[Case]:
     """Deferred acceptance vs a pure-Python DA and matching's HospitalResident."""
-    sizes = [(1_000, 100)] if size == "smoke" else [(10_000, 1_000), (100_000, 10_000), (1_000_000, 100_000)]
+    sizes = (
+        [(1_000, 100)]
+        if size == "smoke"
+        else [(10_000, 1_000), (100_000, 10_000), (1_000_000, 100_000)]
+    )
     out = []
     for n, m in sizes:
         peer_timeout = 60.0 if n >= 100_000 else 120.0
@@ -168,7 +171,7 @@ def cases(size: str) -> list[Case]:
         out.append(
             Case(
                 f"hr R={n} H={m} L={L}",
-                lambda n=n, m=m: make_instance(n, m),
+                functools.partial(make_instance, n, m),
                 contenders,
                 agree=agree_on("n_matched", "matching_sha1"),
                 params={"residents": n, "hospitals": m, "list_length": L},

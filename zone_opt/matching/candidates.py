@@ -61,7 +61,7 @@ def _bool(table: pa.Table, column: str) -> npt.NDArray[np.bool_]:
 
 def _name(table: pa.Table) -> str:
     meta = table.schema.metadata or {}
-    return meta.get(b"zone_opt.table", b"table").decode()
+    return str(meta.get(b"zone_opt.table", b"table").decode())
 
 
 def _first_null(col: pa.ChunkedArray) -> int:
@@ -76,7 +76,9 @@ def _division_index(codes: pa.ChunkedArray | pa.Array, field: str) -> npt.NDArra
     if not ok_np.all():
         row = int(np.nonzero(~ok_np)[0][0])
         raise InvalidInputError.single(field, row, "not a two-digit GB/T 4754-2017 division")
-    idx = pc.cast(arr, pa.int64()).to_numpy(zero_copy_only=False).astype(np.int64) - 1
+    idx: npt.NDArray[np.int64] = (
+        np.asarray(pc.cast(arr, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64) - 1
+    )
     bad = (idx < 0) | (idx >= N_DIVISIONS)
     if bad.any():
         row = int(np.nonzero(bad)[0][0])

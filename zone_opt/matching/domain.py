@@ -52,21 +52,25 @@ def _validate(table: pa.Table, spec: TableSpec, argument: str) -> pa.Table:
     if not isinstance(table, pa.Table):
         raise InvalidInputError.single(argument, None, "must be a pyarrow.Table")
     try:
-        from zone_opt.validation import validate_table
+        from zone_opt.validation import validate_table  # noqa: PLC0415
     except ImportError:  # until the validation module lands: check the columns only
         missing = [f.name for f in spec.schema if f.name not in table.column_names]
         if missing:
-            raise InvalidInputError.single(f"{spec.name}.{missing[0]}", None, "missing column")
+            raise InvalidInputError.single(
+                f"{spec.name}.{missing[0]}", None, "missing column"
+            ) from None
         return table
-    return validate_table(table, spec)
+    checked: pa.Table = validate_table(table, spec)
+    return checked
 
 
 def _affinity() -> npt.NDArray[np.float64] | None:
     try:
-        from zone_opt.industries import chain_affinity
+        from zone_opt.industries import chain_affinity  # noqa: PLC0415
     except ImportError:
         return None
-    return chain_affinity()
+    matrix: npt.NDArray[np.float64] = chain_affinity()
+    return matrix
 
 
 @dataclass(frozen=True)
@@ -269,7 +273,7 @@ class Matcher:
             prices = np.asarray(solution.col_prices)
             potentials = np.asarray(solution.row_potentials)
         else:
-            receiver = self._park_priority(rows, graph.cols)
+            receiver = self.park_priority(rows, graph.cols)
             row_to_col = deferred_acceptance(
                 rows,
                 graph.cols,
@@ -281,11 +285,19 @@ class Matcher:
         seconds["solve"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         report("results")
-        result = self._result(graph, row_to_col, prices, potentials, active, previous, seconds)
+        result = self._result(
+            graph,
+            row_to_col=row_to_col,
+            prices=prices,
+            potentials=potentials,
+            active=active,
+            previous=previous,
+            seconds=seconds,
+        )
         seconds["results"] = time.perf_counter() - t0
         return result
 
-    def _park_priority(
+    def park_priority(
         self, rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.float64]:
         """Receiver scores: rank of (chain per mille, output CNY per m2) per edge."""
@@ -307,6 +319,7 @@ class Matcher:
     def _result(
         self,
         graph: CandidateGraph,
+        *,
         row_to_col: npt.NDArray[np.int64],
         prices: npt.NDArray[Any] | None,
         potentials: npt.NDArray[Any] | None,
@@ -345,9 +358,7 @@ class Matcher:
             {
                 "enterprise_id": t.enterprise_ids.take(pa.array(lost)),
                 "reason": pa.array(np.where(no_cand, "NO_CANDIDATES", "OUTCOMPETED"), pa.string()),
-                "constraint": pa.array(
-                    np.where(no_cand, reasons[graph.reason[lost]], None), pa.string()
-                ),
+                "constraint": pa.array(reasons[graph.reason[lost]], pa.string(), mask=~no_cand),
                 "n_candidates": pa.array(graph.n_feasible[lost], pa.int64()),
             }
         )
@@ -399,7 +410,7 @@ def _assign(
     shape: tuple[int, int],
     warm: npt.NDArray[Any] | None,
 ) -> _Assignment:
-    import zone_opt.matching as pkg
+    import zone_opt.matching as pkg  # noqa: PLC0415 (the package imports this module)
 
     solver = getattr(pkg, "assign_sparse", None)
     if solver is None:

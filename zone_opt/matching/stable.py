@@ -9,6 +9,8 @@ proposer-optimal stable matching is unique. Receiver ``c`` holds ``capacities[c]
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -21,13 +23,26 @@ _IntArray = npt.NDArray[np.int64]
 _FloatArray = npt.NDArray[np.float64]
 
 
-def _as_1d(value: npt.ArrayLike, name: str, dtype: type[np.generic]) -> npt.NDArray[np.generic]:
-    arr = np.asarray(value)
+def _check_1d(arr: npt.NDArray[Any], name: str) -> None:
     if arr.ndim != 1:
         raise InvalidInputError.single(name, None, f"must be one-dimensional, got {arr.ndim}-D")
-    if arr.size and dtype is np.int64 and not np.issubdtype(arr.dtype, np.integer):
+
+
+def _ints(value: npt.ArrayLike, name: str) -> _IntArray:
+    arr = np.asarray(value)
+    _check_1d(arr, name)
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
         raise InvalidInputError.single(name, None, f"must hold integers, got {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _floats(value: npt.ArrayLike, name: str) -> _FloatArray:
+    arr = np.asarray(value)
+    _check_1d(arr, name)
+    try:
+        return np.ascontiguousarray(arr, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError.single(name, None, f"must hold numbers: {exc}") from exc
 
 
 def deferred_acceptance(
@@ -60,11 +75,11 @@ def deferred_acceptance(
     GIL released.
     """
     return _core.deferred_acceptance(
-        _as_1d(rows, "rows", np.int64),
-        _as_1d(cols, "cols", np.int64),
-        _as_1d(proposer_scores, "proposer_scores", np.float64),
-        _as_1d(receiver_scores, "receiver_scores", np.float64),
-        _as_1d(capacities, "capacities", np.int64),
+        _ints(rows, "rows"),
+        _ints(cols, "cols"),
+        _floats(proposer_scores, "proposer_scores"),
+        _floats(receiver_scores, "receiver_scores"),
+        _ints(capacities, "capacities"),
         n_proposers,
     )
 
@@ -75,6 +90,7 @@ def blocking_pairs(
     proposer_scores: npt.ArrayLike,
     receiver_scores: npt.ArrayLike,
     capacities: npt.ArrayLike,
+    *,
     matching: npt.ArrayLike,
 ) -> _IntArray:
     """Edge indices that block ``matching`` (empty iff it is stable); O(E log E) numpy.
@@ -85,12 +101,12 @@ def blocking_pairs(
     matching that is not an acceptable pair, or a receiver over capacity, makes the
     matching infeasible: that raises :class:`InvalidInputError` on ``matching``.
     """
-    r = _as_1d(rows, "rows", np.int64)
-    c = _as_1d(cols, "cols", np.int64)
-    ps = _as_1d(proposer_scores, "proposer_scores", np.float64)
-    rs = _as_1d(receiver_scores, "receiver_scores", np.float64)
-    cap = _as_1d(capacities, "capacities", np.int64)
-    match = _as_1d(matching, "matching", np.int64)
+    r = _ints(rows, "rows")
+    c = _ints(cols, "cols")
+    ps = _floats(proposer_scores, "proposer_scores")
+    rs = _floats(receiver_scores, "receiver_scores")
+    cap = _ints(capacities, "capacities")
+    match = _ints(matching, "matching")
     n, m, e = match.size, cap.size, r.size
     if not (c.size == ps.size == rs.size == e):
         raise InvalidInputError.single("cols", None, "rows, cols and scores differ in length")
