@@ -107,6 +107,15 @@ pub fn generate(
     }
     let k = if k == 0 { usize::MAX } else { k };
     let n = ix.n_enterprises();
+    // Offered spaces per park, so that a park's spaces outside the area range need no scan.
+    let n_parks = ix.parks.lat.len();
+    let mut offered = vec![0_u32; n_parks];
+    for (s, &p) in ix.spaces.park.iter().enumerate() {
+        if space_active.is_none_or(|a| a[s]) {
+            offered[p as usize] += 1;
+        }
+    }
+    let offered = &offered;
     const CHUNK: usize = 2048;
     let chunks: Vec<Chunk> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
@@ -125,7 +134,7 @@ pub fn generate(
                 let reason = if enterprise_active.is_some_and(|a| !a[e]) {
                     Reason::Excluded
                 } else {
-                    enterprise_candidates(ix, weights, e, now_day, space_active, &mut buf)
+                    enterprise_candidates(ix, weights, e, now_day, space_active, offered, &mut buf)
                 };
                 out.n_feasible.push(buf.len() as i64);
                 let cmp = |a: &(i64, u32), b: &(i64, u32)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
@@ -172,6 +181,7 @@ fn enterprise_candidates(
     e: usize,
     now_day: i32,
     space_active: Option<&[bool]>,
+    offered: &[u32],
     buf: &mut Vec<(i64, u32)>,
 ) -> Reason {
     let en = &ix.enterprises;
@@ -186,13 +196,24 @@ fn enterprise_candidates(
             return;
         }
         any_park = true;
+        if offered[p] == 0 {
+            return;
+        }
+        any_space = true;
+        // Only the spaces inside the area range can pass; the others fail AREA, the first
+        // constraint, which matters for the reason only when nothing else is left.
+        let seg = ix.space_indptr[p]..ix.space_indptr[p + 1];
+        let areas = &ix.sorted_area[seg.clone()];
+        let lo = areas.partition_point(|&a| a < en.area_min_m2[e]);
+        let hi = areas.partition_point(|&a| a <= en.area_max_m2[e]);
+        let mut offered_in_range = 0_u32;
         let mut park_parts: Option<(f64, f64)> = None;
-        for &s in &ix.space_of[ix.space_indptr[p]..ix.space_indptr[p + 1]] {
+        for &s in &ix.space_of[seg.start + lo..seg.start + hi.max(lo)] {
             let s = s as usize;
             if space_active.is_some_and(|a| !a[s]) {
                 continue;
             }
-            any_space = true;
+            offered_in_range += 1;
             match first_failure(ix, e, s, p, now_day) {
                 Reason::HasCandidates => {
                     let (chain, carbon) =
@@ -202,6 +223,9 @@ fn enterprise_candidates(
                 }
                 r => worst = worst.max(r),
             }
+        }
+        if offered_in_range < offered[p] {
+            worst = worst.max(Reason::Area);
         }
     };
     if radius.is_infinite() {

@@ -135,9 +135,11 @@ pub struct CandidateIndex {
     /// Row-major `N_DIVISIONS x N_DIVISIONS` affinity in [0, 1] (empty: all zero).
     pub affinity: Vec<f64>,
     pub(crate) grid: GridIndex,
-    /// Spaces grouped by park: `space_of[space_indptr[p]..space_indptr[p+1]]`.
+    /// Spaces grouped by park, each group sorted by area (then index):
+    /// `space_of[space_indptr[p]..space_indptr[p+1]]`, with their areas in `sorted_area`.
     pub(crate) space_indptr: Vec<usize>,
     pub(crate) space_of: Vec<u32>,
+    pub(crate) sorted_area: Vec<f64>,
 }
 
 fn check_len(field: &str, len: usize, n: usize, of: &str) -> CoreResult<()> {
@@ -380,6 +382,18 @@ impl CandidateIndex {
             space_of[fill[p as usize]] = s as u32;
             fill[p as usize] += 1;
         }
+        for p in 0..np {
+            space_of[space_indptr[p]..space_indptr[p + 1]].sort_unstable_by(|&a, &b| {
+                let (a, b) = (a as usize, b as usize);
+                spaces.area_m2[a]
+                    .total_cmp(&spaces.area_m2[b])
+                    .then(a.cmp(&b))
+            });
+        }
+        let sorted_area = space_of
+            .iter()
+            .map(|&s| spaces.area_m2[s as usize])
+            .collect();
         Ok(Self {
             parks,
             spaces,
@@ -388,6 +402,7 @@ impl CandidateIndex {
             grid,
             space_indptr,
             space_of,
+            sorted_area,
         })
     }
 
