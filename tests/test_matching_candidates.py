@@ -145,7 +145,7 @@ def test_candidates_equal_brute_force(seed: int) -> None:
     affinity = rng.random((97, 97))
     w = ScoreWeights(*rng.uniform(0, 1, 5))
     expected, reasons = brute_force(t, affinity, w)
-    _, (indptr, cols, scores, reason, n_feasible) = _generate(t, affinity, w, 0)
+    _, (indptr, cols, scores, chain, reason, n_feasible) = _generate(t, affinity, w, 0)
     assert [REASONS[r] for r in reason] == reasons
     total = 0
     for e, feasible in expected.items():
@@ -174,17 +174,18 @@ def test_top_k_is_the_best_k(k: int) -> None:
         c, d = top[0][e], top[0][e + 1]
         assert d - c == min(k, b - a)
         assert full[1][a : a + (d - c)].tolist() == top[1][c:d].tolist()
-        assert top[4][e] == b - a
+        assert top[5][e] == b - a
 
 
 def test_score_pairs_agree_with_generation() -> None:
     t = make_tables(5, n_parks=3, n_spaces=60, n_enterprises=40)
     w = ScoreWeights()
-    ix, (indptr, cols, scores, _, _) = _generate(t, np.zeros((97, 97)), w, 0)
+    ix, (indptr, cols, scores, chain, _, _) = _generate(t, np.zeros((97, 97)), w, 0)
     rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
     dist, comps, again = ix.index.score_pairs(w.as_tuple(), rows, cols)
     assert np.array_equal(again, scores)
     assert comps.shape == (cols.size, len(COMPONENTS))
+    assert np.allclose(comps[:, COMPONENTS.index("chain")], chain)
     assert ((comps >= 0) & (comps <= 1)).all()
     assert (dist >= 0).all()
 
@@ -205,12 +206,12 @@ def test_reason_codes_on_a_hand_built_case() -> None:
     w = ScoreWeights()
     tt = Tables(t.parks, t.spaces, ent, t.tenancies)
     _, out = _generate(tt, aff, w, 0)
-    assert REASONS[out[3][0]] == "AREA"
+    assert REASONS[out[4][0]] == "AREA"
     far = ent.set_column(
         ent.schema.get_field_index("preferred_lat"), "preferred_lat", pa.array([park[0] + 5])
     )
     _, out = _generate(Tables(t.parks, t.spaces, far, t.tenancies), aff, w, 0)
-    assert REASONS[out[3][0]] == "NO_PARK_IN_RADIUS"
+    assert REASONS[out[4][0]] == "NO_PARK_IN_RADIUS"
 
 
 def test_bad_inputs_are_named() -> None:

@@ -89,7 +89,7 @@ def test_stable_result_has_no_blocking_pair(seed: int) -> None:
     result = match(t.spaces, t.enterprises, **kwargs(t, mode="stable"))
     check_consistent(t, result)
     g = result.graph
-    receiver = result.matcher.park_priority(g.rows, g.cols)
+    receiver = result.matcher.park_priority(g)
     caps = np.ones(result.space_active.size, dtype=np.int64)
     found = blocking_pairs(
         g.rows, g.cols, g.scores.astype(float), receiver, caps, matching=result.row_to_col

@@ -82,6 +82,7 @@ class CandidateIndex:
         npt.NDArray[np.int64],
         npt.NDArray[np.int64],
         npt.NDArray[np.int64],
+        npt.NDArray[np.float64],
         npt.NDArray[np.uint8],
         npt.NDArray[np.int64],
     ]: ...

@@ -175,12 +175,14 @@ class CandidateGraph:
     """Candidates as CSR by enterprise (rows sorted by score, best first).
 
     ``reason[e]`` indexes :data:`zone_opt.matching.scoring.REASONS` (0: has candidates);
-    ``n_feasible[e]`` counts feasible spaces before the top-k cut.
+    ``n_feasible[e]`` counts feasible spaces before the top-k cut; ``chain`` is each
+    candidate's industry-chain component (the parks' priority in stable mode).
     """
 
     indptr: npt.NDArray[np.int64]
     cols: npt.NDArray[np.int64]
     scores: npt.NDArray[np.int64]
+    chain: npt.NDArray[np.float64]
     reason: npt.NDArray[np.uint8]
     n_feasible: npt.NDArray[np.int64]
 

@@ -8,9 +8,10 @@ the documented score of :mod:`zone_opt.matching.scoring`), solve, typed result o
   price and every enterprise's margin come with it.
 * ``mode="stable"``: enterprise-proposing deferred acceptance, capacity 1 per space.
   Enterprises rank spaces by score; a space ranks enterprises by its park's priority:
-  the industry-chain component, quantised to 1/1000, first, then the enterprise's
-  annual output value per m2 of that space (higher first), then the lower enterprise
-  row. The result has no blocking pair among the candidates.
+  the industry-chain component, in whole thousandths, first, then the enterprise's
+  annual output value per m2 of that space in whole CNY (higher first), then the lower
+  enterprise row (:meth:`Matcher.park_priority`). The result has no blocking pair
+  among the candidates.
 
 Occupied spaces (a tenancy active at ``now``) are not offered, and enterprises holding
 such a tenancy are tenants, not seekers (``include_tenants=True`` lets them seek too).
@@ -39,7 +40,6 @@ __all__ = ["MatchResult", "MatchSummary", "Matcher", "match", "recommend"]
 
 Mode = Literal["optimal", "stable"]
 Progress = Callable[[str], None]
-_PAIR_CHUNK = 1 << 20
 
 
 class _Assignment(Protocol):
@@ -222,14 +222,14 @@ class Matcher:
     ) -> CandidateGraph:
         """The best ``k`` candidates of each seeker among the offered spaces."""
         active = self.initial_space_active if space_active is None else space_active
-        indptr, cols, scores, reason, n_feasible = self.tables.index.generate(
+        indptr, cols, scores, chain, reason, n_feasible = self.tables.index.generate(
             self.weights.as_tuple(),
             k,
             self.tables.now_day,
             np.ascontiguousarray(active, dtype=np.bool_),
             np.ascontiguousarray(self.enterprise_active),
         )
-        return CandidateGraph(indptr, cols, scores, reason, n_feasible)
+        return CandidateGraph(indptr, cols, scores, chain, reason, n_feasible)
 
     def pair_scores(
         self, rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]
@@ -273,7 +273,7 @@ class Matcher:
             prices = np.asarray(solution.col_prices)
             potentials = np.asarray(solution.row_potentials)
         else:
-            receiver = self.park_priority(rows, graph.cols)
+            receiver = self.park_priority(graph)
             row_to_col = deferred_acceptance(
                 rows,
                 graph.cols,
@@ -297,24 +297,22 @@ class Matcher:
         seconds["results"] = time.perf_counter() - t0
         return result
 
-    def park_priority(
-        self, rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]
-    ) -> npt.NDArray[np.float64]:
-        """Receiver scores: rank of (chain per mille, output CNY per m2) per edge."""
-        chain = np.empty(rows.size)
-        for start in range(0, rows.size, _PAIR_CHUNK):
-            stop = min(start + _PAIR_CHUNK, rows.size)
-            _, comps, _ = self.pair_scores(rows[start:stop], cols[start:stop])
-            chain[start:stop] = comps[:, COMPONENTS.index("chain")]
-        chain_q = np.rint(chain * 1000.0)
-        per_m2 = self.tables.enterprise_output_cny[rows] / self.tables.space_area_m2[cols]
-        order = np.lexsort((per_m2, chain_q))
-        keys_sorted_change = np.ones(rows.size, dtype=np.bool_)
-        if rows.size > 1:
-            keys_sorted_change[1:] = (np.diff(chain_q[order]) != 0) | (np.diff(per_m2[order]) != 0)
-        rank = np.empty(rows.size)
-        rank[order] = np.cumsum(keys_sorted_change)
-        return rank
+    def park_priority(self, graph: CandidateGraph) -> npt.NDArray[np.float64]:
+        """Receiver scores of the stable mode, one per candidate edge.
+
+        ``chain_q * 2**40 + min(output_per_m2, 2**40 - 1)``: the industry-chain component
+        in whole thousandths first, then the enterprise's annual output value per m2 of
+        the space in whole CNY (capped at 2**40 - 1). Both parts are integers below
+        2**53, so the float64 comparison is exactly lexicographic. O(edges).
+        """
+        rows = graph.rows
+        chain_q = np.rint(graph.chain * 1000.0)
+        per_m2 = np.floor(
+            self.tables.enterprise_output_cny[rows] / self.tables.space_area_m2[graph.cols]
+        )
+        cap = float(2**40 - 1)
+        key: npt.NDArray[np.float64] = chain_q * float(2**40) + np.minimum(per_m2, cap)
+        return key
 
     def _result(
         self,

@@ -15,6 +15,8 @@ pub struct Candidates {
     pub cols: Vec<i64>,
     /// Integer score of each candidate (see [`super::score`]).
     pub scores: Vec<i64>,
+    /// Industry-chain component of each candidate, in [0, 1].
+    pub chain: Vec<f64>,
     /// Per enterprise, a [`Reason`] code (0 when it has candidates).
     pub reason: Vec<u8>,
     /// Per enterprise, the number of feasible spaces before the top-k cut.
@@ -64,6 +66,7 @@ struct Chunk {
     counts: Vec<i64>,
     cols: Vec<i64>,
     scores: Vec<i64>,
+    chain: Vec<f64>,
     reason: Vec<u8>,
     n_feasible: Vec<i64>,
 }
@@ -125,10 +128,11 @@ pub fn generate(
                 counts: Vec::with_capacity(range.len()),
                 cols: Vec::new(),
                 scores: Vec::new(),
+                chain: Vec::new(),
                 reason: Vec::with_capacity(range.len()),
                 n_feasible: Vec::with_capacity(range.len()),
             };
-            let mut buf: Vec<(i64, u32)> = Vec::new();
+            let mut buf: Vec<(i64, u32, f64)> = Vec::new();
             for e in range {
                 buf.clear();
                 let reason = if enterprise_active.is_some_and(|a| !a[e]) {
@@ -137,15 +141,17 @@ pub fn generate(
                     enterprise_candidates(ix, weights, e, now_day, space_active, offered, &mut buf)
                 };
                 out.n_feasible.push(buf.len() as i64);
-                let cmp = |a: &(i64, u32), b: &(i64, u32)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+                let cmp =
+                    |a: &(i64, u32, f64), b: &(i64, u32, f64)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
                 if buf.len() > k {
                     buf.select_nth_unstable_by(k - 1, cmp);
                     buf.truncate(k);
                 }
                 buf.sort_unstable_by(cmp);
                 out.counts.push(buf.len() as i64);
-                out.cols.extend(buf.iter().map(|&(_, s)| i64::from(s)));
-                out.scores.extend(buf.iter().map(|&(sc, _)| sc));
+                out.cols.extend(buf.iter().map(|&(_, s, _)| i64::from(s)));
+                out.scores.extend(buf.iter().map(|&(sc, _, _)| sc));
+                out.chain.extend(buf.iter().map(|&(_, _, ch)| ch));
                 out.reason.push(reason as u8);
             }
             out
@@ -156,6 +162,7 @@ pub fn generate(
         indptr: Vec::with_capacity(n + 1),
         cols: Vec::with_capacity(total),
         scores: Vec::with_capacity(total),
+        chain: Vec::with_capacity(total),
         reason: Vec::with_capacity(n),
         n_feasible: Vec::with_capacity(n),
     };
@@ -168,6 +175,7 @@ pub fn generate(
         }
         res.cols.extend(ch.cols);
         res.scores.extend(ch.scores);
+        res.chain.extend(ch.chain);
         res.reason.extend(ch.reason);
         res.n_feasible.extend(ch.n_feasible);
     }
@@ -182,7 +190,7 @@ fn enterprise_candidates(
     now_day: i32,
     space_active: Option<&[bool]>,
     offered: &[u32],
-    buf: &mut Vec<(i64, u32)>,
+    buf: &mut Vec<(i64, u32, f64)>,
 ) -> Reason {
     let en = &ix.enterprises;
     let radius = en.radius_km[e];
@@ -219,7 +227,7 @@ fn enterprise_candidates(
                     let (chain, carbon) =
                         *park_parts.get_or_insert_with(|| (ix.chain(e, p), ix.carbon(e, p)));
                     let c = ix.components(e, s, dist, chain, carbon);
-                    buf.push((weights.score(&c), s as u32));
+                    buf.push((weights.score(&c), s as u32, chain));
                 }
                 r => worst = worst.max(r),
             }

@@ -140,6 +140,10 @@ pub struct CandidateIndex {
     pub(crate) space_indptr: Vec<usize>,
     pub(crate) space_of: Vec<u32>,
     pub(crate) sorted_area: Vec<f64>,
+    /// `P x N_DIVISIONS`: the share of park p's tenants in each division.
+    pub(crate) park_share: Vec<f64>,
+    /// `P x N_DIVISIONS`: `sum_j share_p(j) * affinity[d, j]` for each division d.
+    pub(crate) park_div_affinity: Vec<f64>,
 }
 
 fn check_len(field: &str, len: usize, n: usize, of: &str) -> CoreResult<()> {
@@ -394,6 +398,23 @@ impl CandidateIndex {
             .iter()
             .map(|&s| spaces.area_m2[s as usize])
             .collect();
+        let mut park_share = vec![0.0; np * N_DIVISIONS];
+        for p in 0..np {
+            for j in parks.tenant_indptr[p]..parks.tenant_indptr[p + 1] {
+                park_share[p * N_DIVISIONS + parks.tenant_div[j] as usize] += parks.tenant_share[j];
+            }
+        }
+        let mut park_div_affinity = vec![0.0; np * N_DIVISIONS];
+        if !affinity.is_empty() {
+            for p in 0..np {
+                let share = &park_share[p * N_DIVISIONS..(p + 1) * N_DIVISIONS];
+                for d in 0..N_DIVISIONS {
+                    let row = &affinity[d * N_DIVISIONS..(d + 1) * N_DIVISIONS];
+                    park_div_affinity[p * N_DIVISIONS + d] =
+                        share.iter().zip(row).map(|(s, a)| s * a).sum();
+                }
+            }
+        }
         Ok(Self {
             parks,
             spaces,
@@ -403,6 +424,8 @@ impl CandidateIndex {
             space_indptr,
             space_of,
             sorted_area,
+            park_share,
+            park_div_affinity,
         })
     }
 

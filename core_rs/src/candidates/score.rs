@@ -63,22 +63,29 @@ impl Weights {
 
 impl CandidateIndex {
     /// Chain affinity of enterprise `e` with park `p`'s tenants, in [0, 1].
+    ///
+    /// `sum_d share_p(d) * A[div_e, d]` comes from the per-park table built once; the
+    /// enterprise's own supplier/customer divisions then raise their terms to 1, so the
+    /// cost is O(number of listed divisions).
     pub fn chain(&self, e: usize, p: usize) -> f64 {
-        let ent = &self.enterprises;
-        let pk = &self.parks;
-        let div = ent.division[e] as usize;
-        let mask = &ent.chain_mask[e];
-        let mut sum = 0.0;
-        for j in pk.tenant_indptr[p]..pk.tenant_indptr[p + 1] {
-            let d = pk.tenant_div[j];
-            let a = if mask_has(mask, d) {
-                1.0
-            } else if self.affinity.is_empty() {
-                0.0
-            } else {
-                self.affinity[div * super::N_DIVISIONS + d as usize]
-            };
-            sum += pk.tenant_share[j] * a;
+        const N: usize = super::N_DIVISIONS;
+        let div = self.enterprises.division[e] as usize;
+        let mut sum = self.park_div_affinity[p * N + div];
+        let share = &self.park_share[p * N..(p + 1) * N];
+        for (w, &word) in self.enterprises.chain_mask[e].iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let d = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if d < N {
+                    let a = if self.affinity.is_empty() {
+                        0.0
+                    } else {
+                        self.affinity[div * N + d]
+                    };
+                    sum += share[d] * (1.0 - a);
+                }
+            }
         }
         sum.clamp(0.0, 1.0)
     }

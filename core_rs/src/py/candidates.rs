@@ -138,7 +138,7 @@ impl PyCandidateIndex {
         self.inner.n_spaces()
     }
 
-    /// (indptr, cols, scores, reason, n_feasible): CSR by enterprise, best k (0 = all).
+    /// (indptr, cols, scores, chain, reason, n_feasible): CSR by enterprise, best k (0 = all).
     #[pyo3(signature = (weights, k, now_day, space_active=None, enterprise_active=None))]
     #[allow(clippy::type_complexity)]
     fn generate<'py>(
@@ -153,6 +153,7 @@ impl PyCandidateIndex {
         Bound<'py, PyArray1<i64>>,
         Bound<'py, PyArray1<i64>>,
         Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray1<f64>>,
         Bound<'py, PyArray1<u8>>,
         Bound<'py, PyArray1<i64>>,
     )> {
@@ -178,6 +179,7 @@ impl PyCandidateIndex {
             c.indptr.into_pyarray(py),
             c.cols.into_pyarray(py),
             c.scores.into_pyarray(py),
+            c.chain.into_pyarray(py),
             c.reason.into_pyarray(py),
             c.n_feasible.into_pyarray(py),
         ))
