@@ -32,30 +32,99 @@ pub struct PairScores {
     pub scores: Vec<i64>,
 }
 
-/// The first hard constraint (after the radius) space `s` fails for enterprise `e`,
-/// or `HasCandidates` when it passes them all.
+/// One offered space, packed for a cache-friendly scan of its park's group.
+#[derive(Clone, Copy)]
+struct Offered {
+    area_m2: f64,
+    floor_load_kn_m2: f64,
+    ceiling_height_m: f64,
+    power_kva: f64,
+    rent: f64,
+    available_from_day: i32,
+    space: u32,
+    kind: u8,
+    hazardous_permit: bool,
+}
+
+/// Number of space kinds a group index reserves per park.
+const KINDS: usize = 8;
+
+/// The offered spaces grouped by (park, kind): group `p * KINDS + kind` is
+/// `spaces[indptr[g]..indptr[g + 1]]`, sorted by area.
+struct OfferedByPark {
+    indptr: Vec<usize>,
+    spaces: Vec<Offered>,
+}
+
+impl OfferedByPark {
+    fn new(ix: &CandidateIndex, space_active: Option<&[bool]>) -> Self {
+        let np = ix.parks.lat.len();
+        let sp = &ix.spaces;
+        let mut indptr = Vec::with_capacity(np * KINDS + 1);
+        let mut spaces = Vec::with_capacity(ix.n_spaces());
+        indptr.push(0);
+        for p in 0..np {
+            // `space_of` is already sorted by area within each park; a stable pass per
+            // kind keeps that order inside each (park, kind) group.
+            let group = &ix.space_of[ix.space_indptr[p]..ix.space_indptr[p + 1]];
+            for kind in 0..KINDS as u8 {
+                for &s in group {
+                    let su = s as usize;
+                    if sp.kind[su] != kind || space_active.is_some_and(|a| !a[su]) {
+                        continue;
+                    }
+                    spaces.push(Offered {
+                        area_m2: sp.area_m2[su],
+                        floor_load_kn_m2: sp.floor_load_kn_m2[su],
+                        ceiling_height_m: sp.ceiling_height_m[su],
+                        power_kva: sp.power_kva[su],
+                        rent: sp.rent_cny_per_m2_month[su],
+                        available_from_day: sp.available_from_day[su],
+                        space: s,
+                        kind: sp.kind[su],
+                        hazardous_permit: sp.hazardous_permit[su],
+                    });
+                }
+                indptr.push(spaces.len());
+            }
+        }
+        Self { indptr, spaces }
+    }
+}
+
+/// An enterprise's requirements, copied out once per enterprise.
+struct Needs {
+    area_min: f64,
+    area_max: f64,
+    load: f64,
+    height: f64,
+    power: f64,
+    rent: f64,
+    hazardous: bool,
+    division: u8,
+    kinds: u8,
+}
+
+/// The first hard constraint (after the radius) a space fails, or `HasCandidates`.
 #[inline]
-fn first_failure(ix: &CandidateIndex, e: usize, s: usize, p: usize, now_day: i32) -> Reason {
-    let en = &ix.enterprises;
-    let sp = &ix.spaces;
-    let area = sp.area_m2[s];
-    if area < en.area_min_m2[e] || area > en.area_max_m2[e] {
+fn first_failure(n: &Needs, s: &Offered, industry_ok: bool, now_day: i32) -> Reason {
+    if s.area_m2 < n.area_min || s.area_m2 > n.area_max {
         Reason::Area
-    } else if sp.floor_load_kn_m2[s] < en.min_floor_load_kn_m2[e] {
+    } else if s.floor_load_kn_m2 < n.load {
         Reason::FloorLoad
-    } else if sp.ceiling_height_m[s] < en.min_ceiling_height_m[e] {
+    } else if s.ceiling_height_m < n.height {
         Reason::CeilingHeight
-    } else if sp.power_kva[s] < en.power_need_kva[e] {
+    } else if s.power_kva < n.power {
         Reason::Power
-    } else if sp.rent_cny_per_m2_month[s] > en.max_rent_cny_per_m2_month[e] {
+    } else if s.rent > n.rent {
         Reason::Rent
-    } else if en.hazardous_process[e] && !sp.hazardous_permit[s] {
+    } else if n.hazardous && !s.hazardous_permit {
         Reason::HazardousPermit
-    } else if !mask_has(&ix.parks.industry_mask[p], en.division[e]) {
+    } else if !industry_ok {
         Reason::IndustryNotPermitted
-    } else if (en.kinds_mask[e] >> sp.kind[s]) & 1 == 0 {
+    } else if (n.kinds >> s.kind) & 1 == 0 {
         Reason::SpaceKind
-    } else if sp.available_from_day[s] > now_day {
+    } else if s.available_from_day > now_day {
         Reason::NotAvailableYet
     } else {
         Reason::HasCandidates
@@ -110,15 +179,7 @@ pub fn generate(
     }
     let k = if k == 0 { usize::MAX } else { k };
     let n = ix.n_enterprises();
-    // Offered spaces per park, so that a park's spaces outside the area range need no scan.
-    let n_parks = ix.parks.lat.len();
-    let mut offered = vec![0_u32; n_parks];
-    for (s, &p) in ix.spaces.park.iter().enumerate() {
-        if space_active.is_none_or(|a| a[s]) {
-            offered[p as usize] += 1;
-        }
-    }
-    let offered = &offered;
+    let offered = &OfferedByPark::new(ix, space_active);
     const CHUNK: usize = 2048;
     let chunks: Vec<Chunk> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
@@ -138,7 +199,7 @@ pub fn generate(
                 let reason = if enterprise_active.is_some_and(|a| !a[e]) {
                     Reason::Excluded
                 } else {
-                    enterprise_candidates(ix, weights, e, now_day, space_active, offered, &mut buf)
+                    enterprise_candidates(ix, weights, e, now_day, offered, &mut buf)
                 };
                 out.n_feasible.push(buf.len() as i64);
                 let cmp =
@@ -188,10 +249,65 @@ fn enterprise_candidates(
     weights: &Weights,
     e: usize,
     now_day: i32,
-    space_active: Option<&[bool]>,
-    offered: &[u32],
+    offered: &OfferedByPark,
     buf: &mut Vec<(i64, u32, f64)>,
 ) -> Reason {
+    let en = &ix.enterprises;
+    let needs = Needs {
+        area_min: en.area_min_m2[e],
+        area_max: en.area_max_m2[e],
+        load: en.min_floor_load_kn_m2[e],
+        height: en.min_ceiling_height_m[e],
+        power: en.power_need_kva[e],
+        rent: en.max_rent_cny_per_m2_month[e],
+        hazardous: en.hazardous_process[e],
+        division: en.division[e],
+        kinds: en.kinds_mask[e],
+    };
+    // Fast pass: only the acceptable kinds can hold candidates.
+    let mut sink = Some(buf);
+    let found = scan(
+        ix,
+        weights,
+        e,
+        &needs,
+        now_day,
+        offered,
+        needs.kinds,
+        &mut sink,
+    );
+    if sink.is_some_and(|b| !b.is_empty()) {
+        return Reason::HasCandidates;
+    }
+    // No candidate: a second pass over every kind finds the eliminating constraint.
+    let (any_park, any_space, worst) = if needs.kinds == u8::MAX {
+        found
+    } else {
+        scan(ix, weights, e, &needs, now_day, offered, u8::MAX, &mut None)
+    };
+    if !any_park {
+        Reason::NoParkInRadius
+    } else if !any_space {
+        Reason::NoSpaceInRadius
+    } else {
+        worst
+    }
+}
+
+/// Visit the parks in enterprise `e`'s radius and their offered spaces of the `kinds`;
+/// push feasible candidates into `sink` when given. Returns (a park is in the radius,
+/// it offers a space of those kinds, the largest first-failed constraint).
+#[allow(clippy::too_many_arguments)]
+fn scan(
+    ix: &CandidateIndex,
+    weights: &Weights,
+    e: usize,
+    needs: &Needs,
+    now_day: i32,
+    offered: &OfferedByPark,
+    kinds: u8,
+    sink: &mut Option<&mut Vec<(i64, u32, f64)>>,
+) -> (bool, bool, Reason) {
     let en = &ix.enterprises;
     let radius = en.radius_km[e];
     let mut any_park = false;
@@ -204,36 +320,40 @@ fn enterprise_candidates(
             return;
         }
         any_park = true;
-        if offered[p] == 0 {
-            return;
-        }
-        any_space = true;
-        // Only the spaces inside the area range can pass; the others fail AREA, the first
-        // constraint, which matters for the reason only when nothing else is left.
-        let seg = ix.space_indptr[p]..ix.space_indptr[p + 1];
-        let areas = &ix.sorted_area[seg.clone()];
-        let lo = areas.partition_point(|&a| a < en.area_min_m2[e]);
-        let hi = areas.partition_point(|&a| a <= en.area_max_m2[e]);
-        let mut offered_in_range = 0_u32;
+        let industry_ok = mask_has(&ix.parks.industry_mask[p], needs.division);
         let mut park_parts: Option<(f64, f64)> = None;
-        for &s in &ix.space_of[seg.start + lo..seg.start + hi.max(lo)] {
-            let s = s as usize;
-            if space_active.is_some_and(|a| !a[s]) {
+        for kind in 0..KINDS {
+            if (kinds >> kind) & 1 == 0 {
                 continue;
             }
-            offered_in_range += 1;
-            match first_failure(ix, e, s, p, now_day) {
-                Reason::HasCandidates => {
-                    let (chain, carbon) =
-                        *park_parts.get_or_insert_with(|| (ix.chain(e, p), ix.carbon(e, p)));
-                    let c = ix.components(e, s, dist, chain, carbon);
-                    buf.push((weights.score(&c), s as u32, chain));
-                }
-                r => worst = worst.max(r),
+            let g = p * KINDS + kind;
+            let group = &offered.spaces[offered.indptr[g]..offered.indptr[g + 1]];
+            if group.is_empty() {
+                continue;
             }
-        }
-        if offered_in_range < offered[p] {
-            worst = worst.max(Reason::Area);
+            any_space = true;
+            // Only spaces inside the area range can pass; the others fail AREA, the
+            // first constraint, which matters for the reason only if nothing else is left.
+            let lo = group.partition_point(|s| s.area_m2 < needs.area_min);
+            let hi = group
+                .partition_point(|s| s.area_m2 <= needs.area_max)
+                .max(lo);
+            if hi - lo < group.len() {
+                worst = worst.max(Reason::Area);
+            }
+            for s in &group[lo..hi] {
+                match first_failure(needs, s, industry_ok, now_day) {
+                    Reason::HasCandidates => {
+                        if let Some(buf) = sink.as_deref_mut() {
+                            let (chain, carbon) = *park_parts
+                                .get_or_insert_with(|| (ix.chain(e, p), ix.carbon(e, p)));
+                            let c = ix.components(e, s.space as usize, dist, chain, carbon);
+                            buf.push((weights.score(&c), s.space, chain));
+                        }
+                    }
+                    r => worst = worst.max(r),
+                }
+            }
         }
     };
     if radius.is_infinite() {
@@ -242,15 +362,7 @@ fn enterprise_candidates(
         ix.grid
             .for_each_near(en.lat[e], en.lon[e], radius, &mut visit);
     }
-    if !buf.is_empty() {
-        Reason::HasCandidates
-    } else if !any_park {
-        Reason::NoParkInRadius
-    } else if !any_space {
-        Reason::NoSpaceInRadius
-    } else {
-        worst
-    }
+    (any_park, any_space, worst)
 }
 
 /// Distance, components and score of the pairs `(enterprise[i], space[i])`, whether or

@@ -136,10 +136,9 @@ pub struct CandidateIndex {
     pub affinity: Vec<f64>,
     pub(crate) grid: GridIndex,
     /// Spaces grouped by park, each group sorted by area (then index):
-    /// `space_of[space_indptr[p]..space_indptr[p+1]]`, with their areas in `sorted_area`.
+    /// `space_of[space_indptr[p]..space_indptr[p+1]]`.
     pub(crate) space_indptr: Vec<usize>,
     pub(crate) space_of: Vec<u32>,
-    pub(crate) sorted_area: Vec<f64>,
     /// `P x N_DIVISIONS`: the share of park p's tenants in each division.
     pub(crate) park_share: Vec<f64>,
     /// `P x N_DIVISIONS`: `sum_j share_p(j) * affinity[d, j]` for each division d.
@@ -394,10 +393,6 @@ impl CandidateIndex {
                     .then(a.cmp(&b))
             });
         }
-        let sorted_area = space_of
-            .iter()
-            .map(|&s| spaces.area_m2[s as usize])
-            .collect();
         let mut park_share = vec![0.0; np * N_DIVISIONS];
         for p in 0..np {
             for j in parks.tenant_indptr[p]..parks.tenant_indptr[p + 1] {
@@ -423,7 +418,6 @@ impl CandidateIndex {
             grid,
             space_indptr,
             space_of,
-            sorted_area,
             park_share,
             park_div_affinity,
         })

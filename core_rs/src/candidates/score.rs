@@ -18,7 +18,7 @@
 //! `[1, SCORE_SCALE + 1]`: a resolution of 1e-6 of the weighted mean, and every
 //! feasible pair is worth more than leaving the enterprise unmatched.
 
-use super::{mask_has, CandidateIndex};
+use super::CandidateIndex;
 use crate::error::{CoreError, CoreResult};
 use crate::geo::haversine_km;
 
