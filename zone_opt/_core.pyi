@@ -14,6 +14,36 @@ def check_uscc_column(
     offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8]
 ) -> npt.NDArray[np.uint8]: ...
 
+# matching (exact assignment)
+SPARSE_SCORE_SPAN: int
+
+def assign_dense_i64(
+    costs: npt.NDArray[np.int64],
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
+]: ...
+def assign_dense_f64(
+    costs: npt.NDArray[np.float64],
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]
+]: ...
+def assign_sparse_i64(
+    rows: npt.NDArray[np.int64],
+    cols: npt.NDArray[np.int64],
+    scores: npt.NDArray[np.int64],
+    n_rows: int,
+    n_cols: int,
+    perfect: bool,
+    col_prices: npt.NDArray[np.int64] | None = None,
+) -> tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    bool,
+    int,
+]: ...
+
 # --- matching: stable (deferred acceptance) and candidate generation ---
 from typing import final  # noqa: E402
 

@@ -17,7 +17,11 @@ from zone_opt.config import settings
 from zone_opt.errors import ZoneOptError
 
 # Subcommand modules, in the order `zone-opt --help` lists them.
-COMMANDS: tuple[str, ...] = ("match",)
+COMMANDS: tuple[str, ...] = (
+    "datasets",
+    "demo",
+    "match",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,3 +1,10 @@
-//! Matching engines.
+//! Exact assignment: dense (LAPJV) and sparse maximum-weight matching with an outside
+//! option, each returning the dual variables that certify optimality; and stable
+//! matching (deferred acceptance with capacities).
 
+pub mod dense;
+pub mod sparse;
 pub mod stable;
+
+pub use dense::{solve_dense, Cost, DenseSolution};
+pub use sparse::{solve_sparse, SparseSolution};

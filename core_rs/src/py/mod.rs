@@ -9,6 +9,7 @@ mod candidates;
 mod detach;
 mod errors;
 mod ids;
+mod matching;
 mod runtime;
 mod stable;
 
@@ -25,6 +26,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     runtime::register(m)?;
     ids::register(m)?;
+    matching::register(m)?;
     stable::register(m)?;
     candidates::register(m)?;
     Ok(())

@@ -1,0 +1,581 @@
+//! Sparse maximum-weight bipartite matching with integer scores, exact, with duals.
+//!
+//! The problem is the LP `max sum w_ij x_ij` over the given edges with `sum_j x_ij <= 1`
+//! and `sum_i x_ij <= 1` (every row and column may stay unmatched: an outside option of
+//! value 0 native to the algorithm, no dummy nodes), or, with `perfect`, `sum_j x_ij = 1`
+//! (every row matched). The solver keeps dual variables `u` (rows) and `p` (columns) with
+//! `u_i + p_j >= w_ij` on every edge and `p >= 0` (and `u >= 0` unless `perfect`), and
+//! restores complementary slackness one node at a time: a free row with `u_i > 0` grows a
+//! shortest-path tree (Dijkstra on the reduced costs `u_i + p_j - w_ij >= 0`, potentials
+//! kept implicitly) until it reaches a free column (augment) or the dual of a tree row
+//! falls to zero (that row gives up its column: the outside option). A warm start from
+//! column prices may leave free columns with a positive price; the mirror search from the
+//! column side repairs those. Integer arithmetic makes the optimum exact.
+//!
+//! Cost: O(E) to build the CSR graph, one Dijkstra, O(E' log E') over the edges it
+//! reaches, per row left free by the greedy start. Memory: O(E + n_rows + n_cols).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::error::{CoreError, CoreResult};
+
+const NONE: u32 = u32::MAX;
+const INF: i64 = i64::MAX / 4;
+/// Scores must satisfy `|w| * (n_rows + n_cols + 2) * 8 <= 2^62` so that no dual or path
+/// length can overflow.
+pub const SAFE_SPAN: i64 = 1 << 62;
+
+/// An optimal sparse matching and its certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SparseSolution {
+    /// Column of each row, `-1` when unmatched.
+    pub row_to_col: Vec<i64>,
+    /// Row of each column, `-1` when unmatched.
+    pub col_to_row: Vec<i64>,
+    /// Row duals `u` (in score units).
+    pub u: Vec<i64>,
+    /// Column duals (prices) `p >= 0`.
+    pub p: Vec<i64>,
+    /// False only with `perfect` when no matching covers every row.
+    pub feasible: bool,
+    /// Sum of the matched scores.
+    pub total: i64,
+}
+
+/// Compressed adjacency: the edges of node `k` are `adj[off[k]..off[k+1]]` with weights `w`.
+struct Graph {
+    off: Vec<usize>,
+    adj: Vec<u32>,
+    w: Vec<i64>,
+}
+
+impl Graph {
+    fn build(n: usize, heads: &[u32], tails: &[u32], w: &[i64], keep: &[bool]) -> Self {
+        let mut off = vec![0usize; n + 1];
+        for (k, &h) in heads.iter().enumerate() {
+            if keep[k] {
+                off[h as usize + 1] += 1;
+            }
+        }
+        for k in 0..n {
+            off[k + 1] += off[k];
+        }
+        let m = off[n];
+        let mut pos = off.clone();
+        let mut adj = vec![0u32; m];
+        let mut ww = vec![0i64; m];
+        for (k, &h) in heads.iter().enumerate() {
+            if keep[k] {
+                let p = &mut pos[h as usize];
+                adj[*p] = tails[k];
+                ww[*p] = w[k];
+                *p += 1;
+            }
+        }
+        Self { off, adj, w: ww }
+    }
+
+    #[inline]
+    fn edges(&self, k: usize) -> std::ops::Range<usize> {
+        self.off[k]..self.off[k + 1]
+    }
+}
+
+/// Scratch space of the shortest-path search, sized by the far side.
+struct Search {
+    d: Vec<i64>,
+    pred: Vec<u32>,
+    scanned: Vec<bool>,
+    touched: Vec<u32>,
+    scanned_list: Vec<u32>,
+    tree: Vec<(u32, i64)>,
+    heap: BinaryHeap<Reverse<(i64, u32)>>,
+}
+
+impl Search {
+    fn new(far: usize) -> Self {
+        Self {
+            d: vec![INF; far],
+            pred: vec![NONE; far],
+            scanned: vec![false; far],
+            touched: Vec::new(),
+            scanned_list: Vec::new(),
+            tree: Vec::new(),
+            heap: BinaryHeap::new(),
+        }
+    }
+
+    fn reset(&mut self) {
+        for &j in &self.touched {
+            self.d[j as usize] = INF;
+        }
+        for &j in &self.scanned_list {
+            self.scanned[j as usize] = false;
+        }
+        self.touched.clear();
+        self.scanned_list.clear();
+        self.tree.clear();
+        self.heap.clear();
+    }
+
+    fn relax(&mut self, g: &Graph, i: u32, di: i64, a: &[i64], b: &[i64]) {
+        let base = di + a[i as usize];
+        for e in g.edges(i as usize) {
+            let j = g.adj[e];
+            let ju = j as usize;
+            if self.scanned[ju] {
+                continue;
+            }
+            let nd = base + b[ju] - g.w[e];
+            if nd < self.d[ju] {
+                if self.d[ju] == INF {
+                    self.touched.push(j);
+                }
+                self.d[ju] = nd;
+                self.pred[ju] = i;
+                self.heap.push(Reverse((nd, j)));
+            }
+        }
+    }
+}
+
+enum End {
+    Far(u32),
+    NearSink(u32),
+    Stuck,
+}
+
+/// Restore complementary slackness at the free near-side node `start`.
+///
+/// Near side: duals `a`, mates `mate_a`; far side: duals `b`, mates `mate_b`. With
+/// `near_sink` a near node may end unmatched once its dual is zero. Returns false when
+/// no augmenting path exists (only possible without `near_sink`); nothing changes then.
+#[allow(clippy::too_many_arguments)]
+fn search(
+    g: &Graph,
+    start: u32,
+    a: &mut [i64],
+    b: &mut [i64],
+    mate_a: &mut [u32],
+    mate_b: &mut [u32],
+    near_sink: bool,
+    s: &mut Search,
+) -> bool {
+    let mut best = if near_sink { a[start as usize] } else { INF };
+    let mut sink_node = start;
+    s.tree.push((start, 0));
+    s.relax(g, start, 0, a, b);
+    let (end, df) = loop {
+        let Some(Reverse((dj, j))) = s.heap.pop() else {
+            break if near_sink {
+                (End::NearSink(sink_node), best)
+            } else {
+                (End::Stuck, 0)
+            };
+        };
+        let ju = j as usize;
+        if s.scanned[ju] || dj != s.d[ju] {
+            continue;
+        }
+        if dj >= best {
+            break (End::NearSink(sink_node), best);
+        }
+        s.scanned[ju] = true;
+        s.scanned_list.push(j);
+        let i = mate_b[ju];
+        if i == NONE {
+            break (End::Far(j), dj);
+        }
+        s.tree.push((i, dj));
+        if near_sink {
+            let cand = dj + a[i as usize];
+            if cand < best {
+                best = cand;
+                sink_node = i;
+            }
+        }
+        s.relax(g, i, dj, a, b);
+    };
+    if matches!(end, End::Stuck) {
+        s.reset();
+        return false;
+    }
+    for &(i, di) in &s.tree {
+        if df > di {
+            a[i as usize] -= df - di;
+        }
+    }
+    for &j in &s.scanned_list {
+        b[j as usize] += df - s.d[j as usize];
+    }
+    let mut j = match end {
+        End::Far(j) => j,
+        End::NearSink(k) if k == start => {
+            s.reset();
+            return true;
+        }
+        End::NearSink(k) => {
+            let j = mate_a[k as usize];
+            mate_a[k as usize] = NONE;
+            j
+        }
+        End::Stuck => NONE,
+    };
+    loop {
+        let i = s.pred[j as usize];
+        let next = mate_a[i as usize];
+        mate_a[i as usize] = j;
+        mate_b[j as usize] = i;
+        if i == start {
+            break;
+        }
+        j = next;
+    }
+    s.reset();
+    true
+}
+
+fn check_index(field: &str, values: &[i64], bound: usize) -> CoreResult<Vec<u32>> {
+    let mut out = Vec::with_capacity(values.len());
+    for (k, &v) in values.iter().enumerate() {
+        if v < 0 || v as u64 >= bound as u64 {
+            return Err(CoreError::invalid(
+                field,
+                Some(k),
+                format!("index {v} outside 0..{bound}"),
+            ));
+        }
+        out.push(v as u32);
+    }
+    Ok(out)
+}
+
+/// Largest `|score|` accepted for a problem of this shape.
+pub fn max_abs_score(n_rows: usize, n_cols: usize) -> i64 {
+    SAFE_SPAN / (8 * (n_rows as i64 + n_cols as i64 + 2))
+}
+
+/// Solve the sparse maximum-weight matching (see the module docs).
+///
+/// `col_prices`, when given, warm-starts the column duals (any non-negative values, e.g. a
+/// previous solution's `p`); the result is exactly optimal either way.
+pub fn solve_sparse(
+    rows: &[i64],
+    cols: &[i64],
+    scores: &[i64],
+    n_rows: usize,
+    n_cols: usize,
+    perfect: bool,
+    col_prices: Option<&[i64]>,
+) -> CoreResult<SparseSolution> {
+    if cols.len() != rows.len() {
+        return Err(CoreError::invalid(
+            "cols",
+            None,
+            format!("has {} entries, rows has {}", cols.len(), rows.len()),
+        ));
+    }
+    if scores.len() != rows.len() {
+        return Err(CoreError::invalid(
+            "scores",
+            None,
+            format!("has {} entries, rows has {}", scores.len(), rows.len()),
+        ));
+    }
+    if n_rows >= NONE as usize || n_cols >= NONE as usize {
+        return Err(CoreError::invalid(
+            "shape",
+            None,
+            "at most 2^32 - 2 rows and columns",
+        ));
+    }
+    let r = check_index("rows", rows, n_rows)?;
+    let c = check_index("cols", cols, n_cols)?;
+    let limit = max_abs_score(n_rows, n_cols);
+    for (k, &w) in scores.iter().enumerate() {
+        if w.unsigned_abs() > limit as u64 {
+            return Err(CoreError::invalid(
+                "scores",
+                Some(k),
+                format!("|score| {w} exceeds {limit}, the exact range for this shape"),
+            ));
+        }
+    }
+    let mut p: Vec<i64> = match col_prices {
+        None => vec![0; n_cols],
+        Some(prices) => {
+            if prices.len() != n_cols {
+                return Err(CoreError::invalid(
+                    "col_prices",
+                    None,
+                    format!("has {} entries, shape has {n_cols} columns", prices.len()),
+                ));
+            }
+            let mut out = Vec::with_capacity(n_cols);
+            for (k, &q) in prices.iter().enumerate() {
+                if q < 0 {
+                    return Err(CoreError::invalid("col_prices", Some(k), "negative price"));
+                }
+                out.push(q.min(2 * limit));
+            }
+            out
+        }
+    };
+    // Non-positive edges never help a max-weight matching with an outside option.
+    let keep: Vec<bool> = scores.iter().map(|&w| perfect || w > 0).collect();
+    let g = Graph::build(n_rows, &r, &c, scores, &keep);
+
+    let mut u = vec![0i64; n_rows];
+    let mut x = vec![NONE; n_rows];
+    let mut y = vec![NONE; n_cols];
+    let mut has_edges = vec![true; n_rows];
+    // Greedy start: each row takes its best column (value minus price) when still free.
+    for i in 0..n_rows {
+        let mut best = if perfect { -INF } else { 0 };
+        let mut arg = NONE;
+        for e in g.edges(i) {
+            let val = g.w[e] - p[g.adj[e] as usize];
+            if val > best {
+                best = val;
+                arg = g.adj[e];
+            }
+        }
+        if arg == NONE {
+            has_edges[i] = !perfect || !g.edges(i).is_empty();
+            u[i] = best.max(0);
+            continue;
+        }
+        u[i] = best;
+        if y[arg as usize] == NONE {
+            y[arg as usize] = i as u32;
+            x[i] = arg;
+        }
+    }
+    let mut forward = Search::new(n_cols);
+    let mut feasible = true;
+    for i in 0..n_rows {
+        if x[i] != NONE || (!perfect && u[i] == 0) {
+            continue;
+        }
+        if !has_edges[i]
+            || !search(
+                &g,
+                i as u32,
+                &mut u,
+                &mut p,
+                &mut x,
+                &mut y,
+                !perfect,
+                &mut forward,
+            )
+        {
+            feasible = false;
+        }
+    }
+    drop(forward);
+    // A warm start can leave free columns with a positive price: repair from their side.
+    if (0..n_cols).any(|j| y[j] == NONE && p[j] > 0) {
+        let gt = Graph::build(n_cols, &c, &r, scores, &keep);
+        let mut backward = Search::new(n_rows);
+        for j in 0..n_cols {
+            if y[j] == NONE && p[j] > 0 {
+                search(
+                    &gt,
+                    j as u32,
+                    &mut p,
+                    &mut u,
+                    &mut y,
+                    &mut x,
+                    true,
+                    &mut backward,
+                );
+            }
+        }
+    }
+    let mut total = 0i64;
+    for i in 0..n_rows {
+        if x[i] != NONE {
+            // The matched edge is a tight one: u_i + p_j = w_ij.
+            total += u[i] + p[x[i] as usize];
+        } else if perfect {
+            u[i] = 0;
+        }
+    }
+    let to_i64 = |a: &[u32]| -> Vec<i64> {
+        a.iter()
+            .map(|&k| if k == NONE { -1 } else { i64::from(k) })
+            .collect()
+    };
+    Ok(SparseSolution {
+        row_to_col: to_i64(&x),
+        col_to_row: to_i64(&y),
+        u,
+        p,
+        feasible,
+        total,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Best total over all matchings (rows may stay unmatched), by enumeration.
+    fn brute(n: usize, m: usize, w: &[Option<i64>], perfect: bool) -> Option<i64> {
+        fn rec(
+            i: usize,
+            n: usize,
+            m: usize,
+            w: &[Option<i64>],
+            used: &mut [bool],
+            perfect: bool,
+        ) -> Option<i64> {
+            if i == n {
+                return Some(0);
+            }
+            let mut best = if perfect {
+                None
+            } else {
+                rec(i + 1, n, m, w, used, perfect)
+            };
+            for j in 0..m {
+                if let (false, Some(s)) = (used[j], w[i * m + j]) {
+                    used[j] = true;
+                    if let Some(r) = rec(i + 1, n, m, w, used, perfect) {
+                        best = Some(best.map_or(s + r, |b: i64| b.max(s + r)));
+                    }
+                    used[j] = false;
+                }
+            }
+            best
+        }
+        rec(0, n, m, w, &mut vec![false; m], perfect)
+    }
+
+    fn certify(sol: &SparseSolution, rows: &[i64], cols: &[i64], w: &[i64], perfect: bool) {
+        for k in 0..rows.len() {
+            let (i, j) = (rows[k] as usize, cols[k] as usize);
+            assert!(sol.u[i] + sol.p[j] >= w[k], "edge {k} feasible");
+        }
+        for (i, &j) in sol.row_to_col.iter().enumerate() {
+            if j < 0 {
+                if !perfect {
+                    assert_eq!(sol.u[i], 0);
+                }
+            } else {
+                assert_eq!(sol.col_to_row[j as usize], i as i64);
+                let best = (0..rows.len())
+                    .filter(|&k| rows[k] == i as i64 && cols[k] == j)
+                    .map(|k| w[k])
+                    .max()
+                    .unwrap();
+                assert_eq!(sol.u[i] + sol.p[j as usize], best, "tight");
+            }
+            if !perfect {
+                assert!(sol.u[i] >= 0);
+            }
+        }
+        for (j, &i) in sol.col_to_row.iter().enumerate() {
+            assert!(sol.p[j] >= 0);
+            if i < 0 {
+                assert_eq!(sol.p[j], 0);
+            }
+        }
+    }
+
+    fn instance(
+        n: usize,
+        m: usize,
+        seed: u64,
+        lo: i64,
+        hi: i64,
+        density: u64,
+    ) -> Vec<(i64, i64, i64)> {
+        let mut s = seed | 1;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let mut out = Vec::new();
+        for i in 0..n {
+            for j in 0..m {
+                if next() % 100 < density {
+                    let w = lo + (next() % ((hi - lo + 1) as u64)) as i64;
+                    out.push((i as i64, j as i64, w));
+                }
+            }
+        }
+        out
+    }
+
+    fn run(n: usize, m: usize, edges: &[(i64, i64, i64)], perfect: bool, warm: Option<&[i64]>) {
+        let rows: Vec<i64> = edges.iter().map(|e| e.0).collect();
+        let cols: Vec<i64> = edges.iter().map(|e| e.1).collect();
+        let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
+        let sol = solve_sparse(&rows, &cols, &w, n, m, perfect, warm).unwrap();
+        let mut dense = vec![None; n * m];
+        for &(i, j, s) in edges {
+            let cell = &mut dense[(i as usize) * m + j as usize];
+            *cell = Some(cell.map_or(s, |c: i64| c.max(s)));
+        }
+        let opt = brute(n, m, &dense, perfect);
+        assert_eq!(sol.feasible, opt.is_some());
+        if let Some(opt) = opt {
+            assert_eq!(sol.total, opt);
+            let recomputed: i64 = sol
+                .row_to_col
+                .iter()
+                .enumerate()
+                .filter(|(_, &j)| j >= 0)
+                .map(|(i, &j)| dense[i * m + j as usize].unwrap())
+                .sum();
+            assert_eq!(recomputed, opt);
+            certify(&sol, &rows, &cols, &w, perfect);
+        }
+    }
+
+    #[test]
+    fn tiny_cases() {
+        run(0, 0, &[], false, None);
+        run(3, 0, &[], false, None);
+        run(2, 2, &[(0, 0, 5), (0, 1, 4), (1, 0, 4)], false, None);
+        run(2, 2, &[(0, 0, -5), (1, 1, 0)], false, None);
+        run(2, 2, &[(0, 0, -5), (1, 1, -1)], true, None);
+        run(2, 1, &[(0, 0, 3), (1, 0, 2)], true, None);
+    }
+
+    #[test]
+    fn bad_input_names_field_and_row() {
+        let e = solve_sparse(&[0, 5], &[0, 0], &[1, 1], 2, 2, false, None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid input: rows (row 1): index 5 outside 0..2"
+        );
+        let e = solve_sparse(&[0], &[-1], &[1], 2, 2, false, None).unwrap_err();
+        assert!(e.to_string().contains("cols (row 0)"));
+        assert!(solve_sparse(&[0], &[0, 1], &[1], 2, 2, false, None).is_err());
+        assert!(solve_sparse(&[0], &[0], &[i64::MAX], 2, 2, false, None).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn matches_brute_force(n in 0usize..6, m in 0usize..6, seed in any::<u64>(),
+                               lo in -20i64..5, span in 0i64..30, density in 10u64..100,
+                               perfect in any::<bool>()) {
+            let edges = instance(n, m, seed, lo, lo + span, density);
+            run(n, m, &edges, perfect, None);
+        }
+
+        #[test]
+        fn warm_start_is_exact(n in 0usize..6, m in 0usize..6, seed in any::<u64>(),
+                               span in 1i64..30, perfect in any::<bool>(),
+                               prices in proptest::collection::vec(0i64..40, 6)) {
+            let edges = instance(n, m, seed, 1, span, 60);
+            run(n, m, &edges, perfect, Some(&prices[..m]));
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Bindings of `matching`: dense and sparse exact assignment.
+
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::prelude::*;
+
+use super::detach::run_detached;
+use crate::error::CoreError;
+use crate::matching::{self, Cost, DenseSolution};
+
+type Arr<'py, T> = Bound<'py, PyArray1<T>>;
+type DenseOut<'py, C> = (Arr<'py, i64>, Arr<'py, i64>, Arr<'py, C>, Arr<'py, C>);
+
+fn dense<'py, C: Cost + numpy::Element>(
+    py: Python<'py>,
+    costs: PyReadonlyArray2<'py, C>,
+) -> PyResult<DenseOut<'py, C>> {
+    let shape = costs.as_array().shape().to_vec();
+    let (n, m) = (shape[0], shape[1]);
+    let data = costs
+        .as_slice()
+        .map_err(|_| CoreError::invalid("scores", None, "must be C-contiguous"))?;
+    let DenseSolution {
+        row_to_col,
+        col_to_row,
+        u,
+        v,
+    } = run_detached(py, || matching::solve_dense(data, n, m))?;
+    Ok((
+        row_to_col.into_pyarray(py),
+        col_to_row.into_pyarray(py),
+        u.into_pyarray(py),
+        v.into_pyarray(py),
+    ))
+}
+
+/// Minimum-cost assignment of a C-contiguous int64 matrix: (row_to_col, col_to_row, u, v).
+#[pyfunction]
+fn assign_dense_i64<'py>(
+    py: Python<'py>,
+    costs: PyReadonlyArray2<'py, i64>,
+) -> PyResult<DenseOut<'py, i64>> {
+    dense(py, costs)
+}
+
+/// Minimum-cost assignment of a C-contiguous float64 matrix: (row_to_col, col_to_row, u, v).
+#[pyfunction]
+fn assign_dense_f64<'py>(
+    py: Python<'py>,
+    costs: PyReadonlyArray2<'py, f64>,
+) -> PyResult<DenseOut<'py, f64>> {
+    dense(py, costs)
+}
+
+type SparseOut<'py> = (
+    Arr<'py, i64>,
+    Arr<'py, i64>,
+    Arr<'py, i64>,
+    Arr<'py, i64>,
+    bool,
+    i64,
+);
+
+/// Maximum-weight sparse matching over int64 edges:
+/// (row_to_col, col_to_row, u, p, feasible, total).
+#[pyfunction]
+#[pyo3(signature = (rows, cols, scores, n_rows, n_cols, perfect, col_prices=None))]
+#[allow(clippy::too_many_arguments)]
+fn assign_sparse_i64<'py>(
+    py: Python<'py>,
+    rows: PyReadonlyArray1<'py, i64>,
+    cols: PyReadonlyArray1<'py, i64>,
+    scores: PyReadonlyArray1<'py, i64>,
+    n_rows: usize,
+    n_cols: usize,
+    perfect: bool,
+    col_prices: Option<PyReadonlyArray1<'py, i64>>,
+) -> PyResult<SparseOut<'py>> {
+    let contiguous = |name: &'static str| CoreError::invalid(name, None, "must be contiguous");
+    let rows = rows.as_slice().map_err(|_| contiguous("rows"))?;
+    let cols = cols.as_slice().map_err(|_| contiguous("cols"))?;
+    let scores = scores.as_slice().map_err(|_| contiguous("scores"))?;
+    let prices = match &col_prices {
+        Some(p) => Some(p.as_slice().map_err(|_| contiguous("col_prices"))?),
+        None => None,
+    };
+    let sol = run_detached(py, || {
+        matching::solve_sparse(rows, cols, scores, n_rows, n_cols, perfect, prices)
+    })?;
+    Ok((
+        sol.row_to_col.into_pyarray(py),
+        sol.col_to_row.into_pyarray(py),
+        sol.u.into_pyarray(py),
+        sol.p.into_pyarray(py),
+        sol.feasible,
+        sol.total,
+    ))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(assign_dense_i64, m)?)?;
+    m.add_function(wrap_pyfunction!(assign_dense_f64, m)?)?;
+    m.add_function(wrap_pyfunction!(assign_sparse_i64, m)?)?;
+    m.add("SPARSE_SCORE_SPAN", crate::matching::sparse::SAFE_SPAN)?;
+    Ok(())
+}

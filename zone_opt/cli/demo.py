@@ -1,0 +1,93 @@
+"""``zone-opt demo``: load the bundled sample region, validate it and summarise it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from zone_opt.datasets import Region, preset_region, read_region
+from zone_opt.errors import NotFoundError
+from zone_opt.industries import SECTION_OF_DIVISION, SECTIONS
+
+log = logging.getLogger(__name__)
+
+#: The bundled sample (``datasets/sample`` at the repository root).
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "datasets" / "sample"
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``demo``."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "demo",
+        help="load the bundled sample region, validate it and print a summary",
+        description="Load datasets/sample (or regenerate it), validate it, summarise it.",
+    )
+    parser.add_argument("--dir", type=Path, default=SAMPLE_DIR, help="region directory")
+    parser.set_defaults(func=run)
+
+
+def load_sample(directory: Path = SAMPLE_DIR) -> Region:
+    """The validated region in ``directory``; the ``sample`` preset if it is absent."""
+    try:
+        return read_region(directory)
+    except NotFoundError:
+        log.warning("%s not found; generating the sample preset instead", directory)
+        return preset_region("sample").validate()
+
+
+def summary(region: Region) -> str:
+    """A readable multi-line summary of a region."""
+    spaces, ents = region.spaces, region.enterprises
+    let = pc.is_in(spaces.column("space_id"), value_set=region.tenancies.column("space_id"))
+    area = spaces.column("area_m2")
+    idle = pc.sum(pc.filter(area, pc.invert(let))).as_py() or 0.0
+    total = pc.sum(area).as_py() or 0.0
+    lines = [
+        f"parks: {region.parks.num_rows} in "
+        + ", ".join(
+            f"{r['values']} ({r['counts']})"
+            for r in pc.value_counts(region.parks.column("grid_region")).to_pylist()
+        )
+        + " grid regions",
+        f"spaces: {spaces.num_rows}, {total / 1e4:,.1f} ha in all",
+    ]
+    for row in (
+        spaces.group_by("kind")
+        .aggregate([("area_m2", "sum"), ("kind", "count")])
+        .sort_by("kind")
+        .to_pylist()
+    ):
+        lines.append(f"  {row['kind']:<14} {row['kind_count']:>7}  {row['area_m2_sum']:>14,.0f} m2")
+    occupied = pc.sum(let.cast(pa.int64())).as_py() or 0
+    lines.append(
+        f"occupancy: {occupied}/{spaces.num_rows} spaces let ({occupied / spaces.num_rows:.0%});"
+        f" idle area {idle:,.0f} m2 ({idle / total:.0%})"
+    )
+    sections = np.array([SECTION_OF_DIVISION[c] for c in ents.column("industry_code").to_pylist()])
+    letters, counts = np.unique(sections, return_counts=True)
+    lines.append(f"enterprises: {ents.num_rows} ({region.tenancies.num_rows} tenants)")
+    for letter, count in sorted(zip(letters, counts, strict=True), key=lambda x: -x[1]):
+        lines.append(f"  {letter} {SECTIONS[str(letter)][1]:<48} {count:>7}")
+    energy = pc.sum(ents.column("annual_energy_tce")).as_py() or 0.0
+    co2 = pc.sum(ents.column("annual_co2e_t")).as_py() or 0.0
+    lines.append(f"annual energy {energy:,.0f} tce, emissions {co2:,.0f} t CO2e")
+    if region.meters.num_rows:
+        kwh = pc.sum(region.meters.column("electricity_kwh")).as_py() or 0.0
+        hours = pc.count_distinct(region.meters.column("hour")).as_py()
+        lines.append(f"metered: {kwh:,.0f} kWh of electricity over {hours} hours")
+    assets = pc.value_counts(region.park_assets.column("kind")).to_pylist()
+    lines.append("park assets: " + ", ".join(f"{a['values']} {a['counts']}" for a in assets))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the summary of the region in ``args.dir``."""
+    region = load_sample(args.dir)
+    print(summary(region))
+    return 0
