@@ -23,18 +23,21 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from zone_opt.errors import InvalidInputError, SolverError
+from zone_opt.errors import InvalidInputError
+from zone_opt.industries import chain_affinity
+from zone_opt.matching.assignment import Assignment, assign_sparse
 from zone_opt.matching.candidates import CandidateGraph, IndexedTables, build_index
 from zone_opt.matching.scoring import COMPONENTS, REASONS, ScoreWeights
 from zone_opt.matching.stable import deferred_acceptance
 from zone_opt.schemas import ENTERPRISES, PARKS, SPACES, TENANCIES, TableSpec
+from zone_opt.validation import validate_table
 
 __all__ = ["MatchResult", "MatchSummary", "Matcher", "match", "recommend"]
 
@@ -42,35 +45,11 @@ Mode = Literal["optimal", "stable"]
 Progress = Callable[[str], None]
 
 
-class _Assignment(Protocol):
-    row_to_col: npt.NDArray[np.int64]
-    row_potentials: npt.NDArray[Any]
-    col_prices: npt.NDArray[Any]
-
-
 def _validate(table: pa.Table, spec: TableSpec, argument: str) -> pa.Table:
     if not isinstance(table, pa.Table):
         raise InvalidInputError.single(argument, None, "must be a pyarrow.Table")
-    try:
-        from zone_opt.validation import validate_table  # noqa: PLC0415
-    except ImportError:  # until the validation module lands: check the columns only
-        missing = [f.name for f in spec.schema if f.name not in table.column_names]
-        if missing:
-            raise InvalidInputError.single(
-                f"{spec.name}.{missing[0]}", None, "missing column"
-            ) from None
-        return table
     checked: pa.Table = validate_table(table, spec)
     return checked
-
-
-def _affinity() -> npt.NDArray[np.float64] | None:
-    try:
-        from zone_opt.industries import chain_affinity  # noqa: PLC0415
-    except ImportError:
-        return None
-    matrix: npt.NDArray[np.float64] = chain_affinity()
-    return matrix
 
 
 @dataclass(frozen=True)
@@ -195,7 +174,7 @@ class Matcher:
             _validate(parks, PARKS, "parks"),
             None if tenancies is None else _validate(tenancies, TENANCIES, "tenancies"),
             now=self.now,
-            affinity=_affinity(),
+            affinity=chain_affinity(),
         )
         self.enterprise_active = (
             np.ones(self.tables.tenant.size, dtype=np.bool_)
@@ -407,14 +386,8 @@ def _assign(
     scores: npt.NDArray[np.int64],
     shape: tuple[int, int],
     warm: npt.NDArray[Any] | None,
-) -> _Assignment:
-    import zone_opt.matching as pkg  # noqa: PLC0415 (the package imports this module)
-
-    solver = getattr(pkg, "assign_sparse", None)
-    if solver is None:
-        raise SolverError("the exact assignment solver (assign_sparse) is not available")
-    result: _Assignment = solver(rows, cols, scores, shape, col_prices=warm)
-    return result
+) -> Assignment:
+    return assign_sparse(rows, cols, scores, shape, col_prices=warm)
 
 
 def match(
