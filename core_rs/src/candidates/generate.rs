@@ -105,6 +105,20 @@ struct Needs {
     kinds: u8,
 }
 
+/// Whether a space passes every hard constraint after the radius and the area (which
+/// the caller's range already ensures): branch-free, for the fast pass.
+#[inline]
+fn passes(n: &Needs, s: &Offered, industry_ok: bool, now_day: i32) -> bool {
+    (s.floor_load_kn_m2 >= n.load)
+        & (s.ceiling_height_m >= n.height)
+        & (s.power_kva >= n.power)
+        & (s.rent <= n.rent)
+        & (!n.hazardous | s.hazardous_permit)
+        & industry_ok
+        & ((n.kinds >> s.kind) & 1 == 1)
+        & (s.available_from_day <= now_day)
+}
+
 /// The first hard constraint (after the radius) a space fails, or `HasCandidates`.
 #[inline]
 fn first_failure(n: &Needs, s: &Offered, industry_ok: bool, now_day: i32) -> Reason {
@@ -280,11 +294,8 @@ fn enterprise_candidates(
         return Reason::HasCandidates;
     }
     // No candidate: a second pass over every kind finds the eliminating constraint.
-    let (any_park, any_space, worst) = if needs.kinds == u8::MAX {
-        found
-    } else {
-        scan(ix, weights, e, &needs, now_day, offered, u8::MAX, &mut None)
-    };
+    let (any_park, any_space, worst) =
+        scan(ix, weights, e, &needs, now_day, offered, u8::MAX, &mut None);
     if !any_park {
         Reason::NoParkInRadius
     } else if !any_space {
@@ -341,17 +352,18 @@ fn scan(
             if hi - lo < group.len() {
                 worst = worst.max(Reason::Area);
             }
-            for s in &group[lo..hi] {
-                match first_failure(needs, s, industry_ok, now_day) {
-                    Reason::HasCandidates => {
-                        if let Some(buf) = sink.as_deref_mut() {
-                            let (chain, carbon) = *park_parts
-                                .get_or_insert_with(|| (ix.chain(e, p), ix.carbon(e, p)));
-                            let c = ix.components(e, s.space as usize, dist, chain, carbon);
-                            buf.push((weights.score(&c), s.space, chain));
-                        }
+            if let Some(buf) = sink.as_deref_mut() {
+                for s in &group[lo..hi] {
+                    if passes(needs, s, industry_ok, now_day) {
+                        let (chain, carbon) =
+                            *park_parts.get_or_insert_with(|| (ix.chain(e, p), ix.carbon(e, p)));
+                        let c = ix.components(e, s.space as usize, dist, chain, carbon);
+                        buf.push((weights.score(&c), s.space, chain));
                     }
-                    r => worst = worst.max(r),
+                }
+            } else {
+                for s in &group[lo..hi] {
+                    worst = worst.max(first_failure(needs, s, industry_ok, now_day));
                 }
             }
         }
