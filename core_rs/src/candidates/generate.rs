@@ -54,6 +54,8 @@ const KINDS: usize = 8;
 struct OfferedByPark {
     indptr: Vec<usize>,
     spaces: Vec<Offered>,
+    /// `spaces[i].area_m2`, dense, for the binary search of an area range.
+    area: Vec<f64>,
 }
 
 impl OfferedByPark {
@@ -88,7 +90,12 @@ impl OfferedByPark {
                 indptr.push(spaces.len());
             }
         }
-        Self { indptr, spaces }
+        let area = spaces.iter().map(|s| s.area_m2).collect();
+        Self {
+            indptr,
+            spaces,
+            area,
+        }
     }
 }
 
@@ -280,7 +287,7 @@ fn enterprise_candidates(
     };
     // Fast pass: only the acceptable kinds can hold candidates.
     let mut sink = Some(buf);
-    let found = scan(
+    let _ = scan(
         ix,
         weights,
         e,
@@ -338,17 +345,22 @@ fn scan(
                 continue;
             }
             let g = p * KINDS + kind;
-            let group = &offered.spaces[offered.indptr[g]..offered.indptr[g + 1]];
-            if group.is_empty() {
+            let range = offered.indptr[g]..offered.indptr[g + 1];
+            if range.is_empty() {
                 continue;
             }
             any_space = true;
+            let group = &offered.spaces[range.clone()];
+            let areas = &offered.area[range];
             // Only spaces inside the area range can pass; the others fail AREA, the
             // first constraint, which matters for the reason only if nothing else is left.
-            let lo = group.partition_point(|s| s.area_m2 < needs.area_min);
-            let hi = group
-                .partition_point(|s| s.area_m2 <= needs.area_max)
-                .max(lo);
+            // One binary search on the dense areas, then a forward scan to the range end.
+            let lo = areas.partition_point(|&a| a < needs.area_min);
+            let hi = lo
+                + areas[lo..]
+                    .iter()
+                    .take_while(|&&a| a <= needs.area_max)
+                    .count();
             if hi - lo < group.len() {
                 worst = worst.max(Reason::Area);
             }
