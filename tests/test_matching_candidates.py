@@ -145,7 +145,7 @@ def test_candidates_equal_brute_force(seed: int) -> None:
     affinity = rng.random((97, 97))
     w = ScoreWeights(*rng.uniform(0, 1, 5))
     expected, reasons = brute_force(t, affinity, w)
-    _, (indptr, cols, scores, chain, reason, n_feasible) = _generate(t, affinity, w, 0)
+    _, (indptr, cols, scores, _chain, reason, n_feasible) = _generate(t, affinity, w, 0)
     assert [REASONS[r] for r in reason] == reasons
     total = 0
     for e, feasible in expected.items():
