@@ -102,6 +102,8 @@ struct Entry {
     col: u32,
     pkey: u64,
     rkey: u64,
+    /// Index of the edge in the caller's arrays (for error messages).
+    edge: usize,
 }
 
 /// The proposer-optimal stable matching.
@@ -146,11 +148,11 @@ pub fn deferred_acceptance(
         Entry {
             col: 0,
             pkey: 0,
-            rkey: 0
+            rkey: 0,
+            edge: 0
         };
         e
     ];
-    let mut edge_of = vec![0_usize; e];
     for i in 0..e {
         let r = rows[i] as usize;
         let at = fill[r];
@@ -159,46 +161,46 @@ pub fn deferred_acceptance(
             col: cols[i] as u32,
             pkey: ordered_bits(proposer_scores[i]),
             rkey: ordered_bits(receiver_scores[i]),
+            edge: i,
         };
-        edge_of[at] = i;
     }
     drop(fill);
 
-    // Sort each list by receiver to find duplicates, then by preference; in parallel.
-    let mut slices: Vec<(&mut [Entry], &mut [usize])> = Vec::with_capacity(n);
+    // Sort each list in place by receiver to find duplicates, then by preference;
+    // blocks of proposers run in parallel.
+    const BLOCK: usize = 4096;
+    let mut blocks: Vec<(usize, &mut [Entry])> = Vec::with_capacity(n.div_ceil(BLOCK));
     {
-        let mut rest_e: &mut [Entry] = &mut entries;
-        let mut rest_i: &mut [usize] = &mut edge_of;
-        for w in indptr.windows(2) {
-            let len = w[1] - w[0];
-            let (a, b) = std::mem::take(&mut rest_e).split_at_mut(len);
-            let (c, d) = std::mem::take(&mut rest_i).split_at_mut(len);
-            slices.push((a, c));
-            rest_e = b;
-            rest_i = d;
+        let mut rest: &mut [Entry] = &mut entries;
+        let mut start = 0;
+        while start < n {
+            let end = (start + BLOCK).min(n);
+            let len = indptr[end] - indptr[start];
+            let (a, b) = std::mem::take(&mut rest).split_at_mut(len);
+            blocks.push((start, a));
+            rest = b;
+            start = end;
         }
     }
-    let duplicate = slices
+    let duplicate = blocks
         .par_iter_mut()
-        .with_min_len(1024)
-        .filter_map(|(list, idx)| {
-            let mut pairs: Vec<(Entry, usize)> =
-                list.iter().copied().zip(idx.iter().copied()).collect();
-            pairs.sort_unstable_by_key(|(en, i)| (en.col, *i));
-            let dup = pairs
-                .windows(2)
-                .find(|w| w[0].0.col == w[1].0.col)
-                .map(|w| w[1].1);
-            // Preference: higher score first, then the lower receiver index.
-            pairs.sort_unstable_by(|a, b| b.0.pkey.cmp(&a.0.pkey).then(a.0.col.cmp(&b.0.col)));
-            for (k, (en, i)) in pairs.into_iter().enumerate() {
-                list[k] = en;
-                idx[k] = i;
+        .filter_map(|(first, block)| {
+            let base = indptr[*first];
+            let last = (*first + BLOCK).min(n);
+            let mut dup: Option<usize> = None;
+            for r in *first..last {
+                let list = &mut block[indptr[r] - base..indptr[r + 1] - base];
+                list.sort_unstable_by_key(|en| (en.col, en.edge));
+                if let Some(w) = list.windows(2).find(|w| w[0].col == w[1].col) {
+                    dup = Some(dup.map_or(w[1].edge, |d| d.min(w[1].edge)));
+                }
+                // Preference: higher score first, then the lower receiver index.
+                list.sort_unstable_by(|a, b| b.pkey.cmp(&a.pkey).then(a.col.cmp(&b.col)));
             }
             dup
         })
         .min();
-    drop(slices);
+    drop(blocks);
     if let Some(i) = duplicate {
         return Err(CoreError::invalid(
             "cols",
