@@ -44,17 +44,35 @@ test-py: build ## Run the Python tests
 test: build test-rs test-py bench-smoke ## Set up, build, run every test (Rust, Python, benchmark smoke)
 
 .PHONY: run
-run: build ## Set up, build and start the main job on its embedded defaults
-	$(PY) -m zone_opt demo
+run: build ## Set up, build and start the gRPC server on its embedded defaults (demo token printed)
+	$(PY) -m zone_opt serve --data-dir ./.zone-opt-data
 
 .PHONY: lint
-lint: build ## ruff, ruff format --check, mypy --strict, stubtest, cargo fmt --check, clippy
+lint: build proto-check ## ruff, ruff format --check, mypy --strict, stubtest, proto drift, cargo fmt --check, clippy
 	$(VENV)/bin/ruff check zone_opt tests bench
 	$(VENV)/bin/ruff format --check zone_opt tests bench
 	$(VENV)/bin/mypy zone_opt tests bench
 	$(PY) -m mypy.stubtest zone_opt._core --allowlist .mypy-stubtest-allowlist
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
+
+PROTOS := $(wildcard grpc/zone_opt/api/v1/*.proto)
+PROTO_INCLUDE = $(shell $(PY) -c 'import grpc_tools, os, google.rpc; print(os.path.dirname(grpc_tools.__file__) + "/_proto", os.path.dirname(os.path.dirname(list(google.rpc.__path__)[0])))')
+define protoc
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m grpc_tools.protoc -I grpc $(foreach d,$(PROTO_INCLUDE),-I $(d)) \
+		--python_out=$(1) --grpc_python_out=$(1) --mypy_out=$(1) --mypy_grpc_out=$(1) $(PROTOS)
+endef
+
+.PHONY: proto
+proto: install ## Compile grpc/zone_opt/api/v1/*.proto into zone_opt/api/v1/ (committed)
+	rm -f zone_opt/api/v1/*_pb2*.py zone_opt/api/v1/*_pb2*.pyi
+	$(call protoc,.)
+
+.PHONY: proto-check
+proto-check: install ## Fail if the committed generated code differs from the .proto sources
+	@tmp=$$(mktemp -d) && $(call protoc,$$tmp) && \
+		diff -r -x '__init__.py' -x '__pycache__' $$tmp/zone_opt/api/v1 zone_opt/api/v1 \
+		&& rm -rf $$tmp && echo "proto: generated code up to date"
 
 .PHONY: format
 format: install ## Format Python and Rust sources

@@ -1,5 +1,7 @@
 """The compiled core loads, reports its build, and maps its errors to zone_opt.errors."""
 
+import multiprocessing as mp
+
 import numpy as np
 import pytest
 
@@ -35,3 +37,23 @@ def test_bad_arrow_offsets_name_the_row() -> None:
         _core.check_uscc_column(np.array([0, 18, 5], dtype=np.int64), np.zeros(18, dtype=np.uint8))
     (violation,) = info.value.violations
     assert (violation.field, violation.row) == ("offsets", 1)
+
+
+def _check_in_child(offsets: np.ndarray, data: np.ndarray, queue: "mp.Queue[int]") -> None:
+    queue.put(int(_core.check_uscc_column(offsets, data).sum()))
+
+
+def test_engine_pool_survives_fork() -> None:
+    """A forked child (grpcio and multiprocessing fork) builds its own pool, never hangs."""
+    code = b"9144030071526726XG"
+    n = 100_000
+    data = np.frombuffer(code * n, dtype=np.uint8)
+    offsets = np.arange(n + 1, dtype=np.int64) * len(code)
+    assert int(_core.check_uscc_column(offsets, data).sum()) == 0  # parent pool is up
+    ctx = mp.get_context("fork")
+    queue: mp.Queue[int] = ctx.Queue()
+    child = ctx.Process(target=_check_in_child, args=(offsets, data, queue))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == 0

@@ -34,13 +34,15 @@ def assign_sparse_i64(
     n_rows: int,
     n_cols: int,
     perfect: bool,
-    col_prices: npt.NDArray[np.int64] | None = None,
+    col_prices: npt.NDArray[np.float64] | None = None,
+    auction: bool = True,
 ) -> tuple[
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
     bool,
+    int,
     int,
 ]: ...
 

@@ -14,11 +14,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "AlreadyExistsError",
     "CancelledError",
+    "DeadlineExceededError",
     "InvalidInputError",
     "NotFoundError",
     "PrivacyPolicyError",
+    "ResourceExhaustedError",
+    "ServiceError",
     "SolverError",
+    "UnauthenticatedError",
     "VerificationError",
     "Violation",
     "ZoneOptError",
@@ -45,7 +50,13 @@ class Violation:
 
 
 class ZoneOptError(Exception):
-    """Root of every error zone-opt raises on purpose."""
+    """Root of every error zone-opt raises on purpose.
+
+    ``status_code`` is the gRPC status code name (e.g. ``"NOT_FOUND"``) when the error was
+    received from a zone-opt server by :mod:`zone_opt.client`, else ``None``.
+    """
+
+    status_code: str | None = None
 
 
 class InvalidInputError(ZoneOptError, ValueError):
@@ -95,3 +106,27 @@ class CancelledError(ZoneOptError):
 
 class SolverError(ZoneOptError):
     """A solver failed for a reason other than the model (crash, licence, timeout)."""
+
+
+class AlreadyExistsError(ZoneOptError):
+    """A request id was reused with a different request body (AIP-155)."""
+
+
+class ResourceExhaustedError(ZoneOptError):
+    """Input too large, or the server is at its admission limit; retry after ``retry_after_s``."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class DeadlineExceededError(ZoneOptError, TimeoutError):
+    """The work's time limit (the call's deadline) passed before it finished."""
+
+
+class UnauthenticatedError(ZoneOptError):
+    """No credentials, or credentials the server does not accept."""
+
+
+class ServiceError(ZoneOptError):
+    """A remote failure with no more specific class (INTERNAL, UNAVAILABLE, ...)."""

@@ -366,16 +366,27 @@ def _codes(column: pa.ChunkedArray) -> npt.NDArray[np.int64]:
     return codes
 
 
+def _dense(codes: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
+    """Codes renumbered 0..k-1 (hash-based), and k."""
+    enc = pc.dictionary_encode(pa.array(codes, type=pa.int64()))
+    dense: npt.NDArray[np.int64] = enc.indices.to_numpy().astype(np.int64)
+    return dense, len(enc.dictionary)
+
+
 def _check_key(table: pa.Table, spec: TableSpec) -> list[Violation]:
     if table.num_rows < 2:
         return []
-    codes = [_codes(table.column(c)) for c in spec.key]
-    if len(codes) == 1:
-        combined = codes[0]
-    else:
-        stacked = np.stack(codes, axis=1)
-        _, combined = np.unique(stacked, axis=0, return_inverse=True)
-        combined = combined.ravel()
+    combined = _codes(table.column(spec.key[0]))
+    if len(spec.key) > 1:
+        # Mixed-radix combination of dense per-column codes: one int64 per row, so the
+        # duplicate search is a 1-D unique instead of a row-wise unique of a 2-D stack.
+        combined, cardinality = _dense(combined)
+        for name in spec.key[1:]:
+            codes, k = _dense(_codes(table.column(name)))
+            if cardinality * k >= 2**62:
+                combined, cardinality = _dense(combined)
+            combined = combined * k + codes
+            cardinality *= k
     _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
     first_of_row = first[inverse.ravel()]
     dup = np.flatnonzero(first_of_row != np.arange(table.num_rows)).astype(np.int64)

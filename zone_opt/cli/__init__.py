@@ -21,6 +21,8 @@ COMMANDS: tuple[str, ...] = (
     "datasets",
     "demo",
     "match",
+    "serve",
+    "client",
 )
 
 

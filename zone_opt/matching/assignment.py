@@ -224,12 +224,7 @@ def assign_dense(scores: Any, maximize: bool = True) -> Assignment:
     s = _scores_array("scores", scores, 2)
     n, m = s.shape
     if s.dtype == np.int64:
-        limit = _core.SPARSE_SCORE_SPAN // (8 * (n + m + 2))
-        too_big = np.abs(s) > limit if s.size else np.zeros(s.shape, dtype=bool)
-        if too_big.any():
-            raise InvalidInputError.single(
-                "scores", _first_bad_row(too_big, m), f"|score| exceeds {limit}"
-            )
+        # The core checks the exact range (|score| * 8 * (n + m + 2) <= 2^62), naming the row.
         x, y, ui, vi = _core.assign_dense_i64(-s if maximize else s)
         u, v = ui.astype(np.float64), vi.astype(np.float64)
         tol = 0.0
@@ -294,10 +289,16 @@ def assign_sparse(
     ``col_prices``) warm-starts the solve after columns or rows changed; the result is
     exactly optimal either way.
 
-    Algorithm: greedy start from the prices, then one Dijkstra shortest augmenting path
-    (with the duals as potentials, integer arithmetic) per row left free, bounded by the
-    row's outside option; a mirror search from columns a warm start left free with a
-    positive price. O(E) memory; time depends on how far the searches reach.
+    Algorithm (Rust, GIL released): an epsilon-scaling forward auction with the outside
+    option as each row's reservation value (scores scaled by a power of two above
+    ``n_rows``) gives near-equilibrium prices; then the exact phase: every row whose
+    auction edge is exactly tight keeps it, and each other row runs one Dijkstra shortest
+    augmenting path with the duals as potentials (integer arithmetic), bounded by its
+    outside option; a mirror search repairs free columns left with a positive price.
+    O(E) memory. Measured (bench suite ``matching_assign``): the perfect problem at
+    n = 10^5, k = 16 in about 0.6-0.9 s, ahead of OR-Tools ``LinearSumAssignment``; with
+    the outside option the exact phase's searches grow super-linearly (about 1.5-4.6 s at
+    10^5, 94 s at 10^6).
 
     Raises:
         InvalidInputError: mismatched lengths, indices negative or out of range, NaN or
@@ -328,8 +329,8 @@ def assign_sparse(
         if bad.any():
             k_bad = _first_bad_row(bad)
             raise InvalidInputError.single("col_prices", k_bad, "must be finite and >= 0")
-        prices = np.floor(np.minimum(qf * scale, 2.0**62)).astype(np.int64)
-    x, y, u, p, feasible, total_i = _core.assign_sparse_i64(
+        prices = np.minimum(qf * scale, 2.0**62)
+    x, y, u, p, feasible, total_i, dual_scale = _core.assign_sparse_i64(
         r, c, wi, n_rows, n_cols, perfect, prices
     )
     total: int | float
@@ -344,8 +345,8 @@ def assign_sparse(
         row_to_col=x,
         col_to_row=y,
         total=total,
-        row_potentials=np.asarray(u, dtype=np.float64) / scale,
-        col_prices=np.asarray(p, dtype=np.float64) / scale,
+        row_potentials=np.asarray(u, dtype=np.float64) / (scale * dual_scale),
+        col_prices=np.asarray(p, dtype=np.float64) / (scale * dual_scale),
         feasible=bool(feasible),
         maximize=True,
         rows_must_match=perfect,

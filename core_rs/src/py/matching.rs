@@ -58,12 +58,15 @@ type SparseOut<'py> = (
     Arr<'py, i64>,
     bool,
     i64,
+    i64,
 );
 
 /// Maximum-weight sparse matching over int64 edges:
-/// (row_to_col, col_to_row, u, p, feasible, total).
+/// (row_to_col, col_to_row, u, p, feasible, total, dual_scale): the duals are integers in
+/// units of 1 / dual_scale. `col_prices` are in score units; `auction=False` skips the
+/// auction start (shortest augmenting paths only).
 #[pyfunction]
-#[pyo3(signature = (rows, cols, scores, n_rows, n_cols, perfect, col_prices=None))]
+#[pyo3(signature = (rows, cols, scores, n_rows, n_cols, perfect, col_prices=None, auction=true))]
 #[allow(clippy::too_many_arguments)]
 fn assign_sparse_i64<'py>(
     py: Python<'py>,
@@ -73,7 +76,8 @@ fn assign_sparse_i64<'py>(
     n_rows: usize,
     n_cols: usize,
     perfect: bool,
-    col_prices: Option<PyReadonlyArray1<'py, i64>>,
+    col_prices: Option<PyReadonlyArray1<'py, f64>>,
+    auction: bool,
 ) -> PyResult<SparseOut<'py>> {
     let contiguous = |name: &'static str| CoreError::invalid(name, None, "must be contiguous");
     let rows = rows.as_slice().map_err(|_| contiguous("rows"))?;
@@ -84,7 +88,12 @@ fn assign_sparse_i64<'py>(
         None => None,
     };
     let sol = run_detached(py, || {
-        matching::solve_sparse(rows, cols, scores, n_rows, n_cols, perfect, prices)
+        let start = if auction {
+            matching::Start::Auction
+        } else {
+            matching::Start::Greedy
+        };
+        matching::solve_sparse(rows, cols, scores, n_rows, n_cols, perfect, prices, start)
     })?;
     Ok((
         sol.row_to_col.into_pyarray(py),
@@ -93,6 +102,7 @@ fn assign_sparse_i64<'py>(
         sol.p.into_pyarray(py),
         sol.feasible,
         sol.total,
+        sol.dual_scale,
     ))
 }
 

@@ -1,0 +1,87 @@
+"""Fixtures: a real in-process server on port 0 with two tenants."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from zone_opt.client import Client
+from zone_opt.schemas import TABLES
+from zone_opt.service.server import SAMPLE_DIR, Server, ServerSettings, create_server
+from zone_opt.validation import validate_table
+
+TOKENS = {"token-alice": "alice", "token-bob": "bob"}
+
+
+def _start(tmp: Path, **overrides: object) -> tuple[Server, int]:
+    config = ServerSettings(
+        data_dir=tmp,
+        port=0,
+        tokens=dict(TOKENS),
+        preload_sample=False,
+        grace_s=2.0,
+        **overrides,  # type: ignore[arg-type]
+    )
+    server, port = create_server(config)
+    server.start()
+    return server, port
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[Server, int]]:
+    running = _start(tmp_path / "data")
+    yield running
+    running[0].stop(0.5)
+
+
+@pytest.fixture
+def alice(server: tuple[Server, int]) -> Iterator[Client]:
+    with Client(f"127.0.0.1:{server[1]}", token="token-alice", timeout_s=20) as client:
+        yield client
+
+
+@pytest.fixture
+def bob(server: tuple[Server, int]) -> Iterator[Client]:
+    with Client(f"127.0.0.1:{server[1]}", token="token-bob", timeout_s=20) as client:
+        yield client
+
+
+def _sample(name: str) -> pa.Table:
+    """A bundled sample table, conformed to its schema."""
+    return validate_table(pq.read_table(SAMPLE_DIR / f"{name}.parquet"), TABLES[name])
+
+
+def _meters(copies: int) -> pa.Table:
+    """The sample meters repeated ``copies`` times, each copy shifted past the previous."""
+    base = _sample("meters")
+    hours = base.column("hour")
+    span = pc.max(hours).as_py() - pc.min(hours).as_py() + timedelta(hours=1)
+    parts = []
+    for i in range(copies):
+        shifted = pc.add(hours, pa.scalar(span * i, pa.duration("s")))
+        parts.append(base.set_column(1, base.schema.field("hour"), shifted.cast(hours.type)))
+    return pa.concat_tables(parts).combine_chunks()
+
+
+@pytest.fixture(name="start")
+def start_fixture() -> Callable[..., tuple[Server, int]]:
+    """``start(data_dir, **settings) -> (server, port)``: another started server."""
+    return _start
+
+
+@pytest.fixture(name="sample")
+def sample_fixture() -> Callable[[str], pa.Table]:
+    """``sample(table_name)``: a bundled sample table, conformed to its schema."""
+    return _sample
+
+
+@pytest.fixture(name="meters")
+def meters_fixture() -> Callable[[int], pa.Table]:
+    """``meters(copies)``: the sample meters repeated with shifted hours."""
+    return _meters

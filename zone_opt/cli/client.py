@@ -1,0 +1,146 @@
+"""``zone-opt client ...``: call a zone-opt server from the shell.
+
+The token comes from ``--token``, else ``ZONE_OPT_TOKEN``, else the demo token a local
+server keeps in ``.zone-opt-data/demo-token``. Output is JSON lines on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from zone_opt.client import Client, TlsConfig
+from zone_opt.errors import UnauthenticatedError
+
+DEFAULT_DATA_DIR = Path(".zone-opt-data")
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "datasets" / "sample"
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``client`` and its subcommands."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        "client", help="call a zone-opt server (datasets, operations, matching)"
+    )
+    p.add_argument("--address", default="127.0.0.1:50051", help="host:port of the server")
+    p.add_argument("--token", default=None, help="bearer token (default: ZONE_OPT_TOKEN or demo)")
+    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="for the demo token")
+    p.add_argument("--tls-ca", type=Path, default=None, help="CA certificate to trust (TLS)")
+    p.add_argument("--tls-cert", type=Path, default=None, help="client certificate (mTLS)")
+    p.add_argument("--tls-key", type=Path, default=None, help="client key (mTLS)")
+    p.add_argument("--timeout-s", type=float, default=60.0, help="per-call deadline")
+    cmds = p.add_subparsers(dest="client_command", metavar="ACTION", required=True)
+    cmds.add_parser("list", help="list datasets")
+    for name in ("describe", "delete"):
+        cmds.add_parser(name, help=f"{name} a dataset").add_argument("dataset_id")
+    up = cmds.add_parser("upload", help="upload a Parquet file as a dataset")
+    up.add_argument("path", type=Path)
+    up.add_argument("--kind", required=True, help="table kind: spaces, enterprises, parks, ...")
+    up.add_argument("--name", default=None)
+    down = cmds.add_parser("download", help="download a dataset to a Parquet file")
+    down.add_argument("dataset_id")
+    down.add_argument("out", type=Path)
+    stats = cmds.add_parser("stats", help="start a statistics operation on a dataset")
+    stats.add_argument("dataset_id")
+    stats.add_argument("--wait", action="store_true")
+    match = cmds.add_parser("match", help="start a match operation on datasets")
+    match.add_argument("spaces_id")
+    match.add_argument("enterprises_id")
+    match.add_argument("parks_id")
+    match.add_argument("--tenancies-id", default="")
+    match.add_argument("--mode", choices=["optimal", "stable"], default="optimal")
+    match.add_argument("--k", type=int, default=0)
+    match.add_argument("--wait", action="store_true")
+    rec = cmds.add_parser("recommend", help="recommend from a directory of Parquet tables")
+    rec.add_argument("--dir", type=Path, default=SAMPLE_DIR, help="holds spaces/enterprises/parks")
+    rec.add_argument("--k", type=int, default=0)
+    cmds.add_parser("operations", help="list operations")
+    for name in ("operation", "cancel"):
+        cmds.add_parser(name, help=f"{name} an operation").add_argument("name")
+    wait = cmds.add_parser("wait", help="wait for an operation")
+    wait.add_argument("name")
+    wait.add_argument("--timeout-s", dest="wait_s", type=float, default=600.0)
+    p.set_defaults(func=run)
+
+
+def _token(args: argparse.Namespace) -> str:
+    if args.token:
+        return str(args.token)
+    env = os.environ.get("ZONE_OPT_TOKEN")
+    if env:
+        return env
+    demo = args.data_dir / "demo-token"
+    if demo.exists():
+        return str(demo.read_text(encoding="utf-8")).strip()
+    raise UnauthenticatedError("no token: pass --token or set ZONE_OPT_TOKEN")
+
+
+def _print(value: Any) -> None:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    print(json.dumps(value, default=str, ensure_ascii=False))
+
+
+def run(args: argparse.Namespace) -> int:
+    tls: TlsConfig | None = None
+    if args.tls_ca or args.tls_cert:
+        tls = TlsConfig(args.tls_ca, args.tls_cert, args.tls_key)
+    with Client(args.address, token=_token(args), tls=tls, timeout_s=args.timeout_s) as client:
+        cmd = args.client_command
+        if cmd == "list":
+            for d in client.list():
+                _print(d)
+        elif cmd == "describe":
+            _print(client.describe(args.dataset_id))
+        elif cmd == "delete":
+            client.delete(args.dataset_id)
+        elif cmd == "upload":
+            table = pq.read_table(args.path)
+            _print({"dataset_id": client.upload(table, args.name or args.path.stem, args.kind)})
+        elif cmd == "download":
+            pq.write_table(client.download(args.dataset_id), args.out)
+        elif cmd in ("stats", "match"):
+            if cmd == "stats":
+                name = client.submit_statistics(args.dataset_id)
+            else:
+                name = client.submit_match(
+                    args.spaces_id,
+                    args.enterprises_id,
+                    args.parks_id,
+                    tenancies_id=args.tenancies_id,
+                    mode=args.mode,
+                    k=args.k,
+                )
+            _print(client.wait(name) if args.wait else client.get_operation(name))
+        elif cmd == "recommend":
+            tables = {
+                n: pq.read_table(args.dir / f"{n}.parquet")
+                for n in ("spaces", "enterprises", "parks", "tenancies")
+                if (args.dir / f"{n}.parquet").exists()
+            }
+            result = client.recommend(
+                tables["spaces"],
+                tables["enterprises"],
+                tables["parks"],
+                tables.get("tenancies"),
+                k=args.k,
+            )
+            for row in result.slice(0, 20).to_pylist():
+                _print(row)
+            print(f"# {result.num_rows} rows", file=sys.stderr)
+        elif cmd == "operations":
+            for op in client.list_operations():
+                _print(op)
+        elif cmd == "operation":
+            _print(client.get_operation(args.name))
+        elif cmd == "cancel":
+            _print(client.cancel(args.name))
+        elif cmd == "wait":
+            _print(client.wait(args.name, args.wait_s))
+    return 0

@@ -1,0 +1,403 @@
+"""A typed Python client of the zone-opt gRPC server.
+
+    from zone_opt.client import Client
+    with Client("127.0.0.1:50051", token=TOKEN) as client:
+        spaces_id = client.upload(spaces, "spaces 2026-11", kind="spaces")
+        op = client.submit_match(spaces_id, enterprises_id, parks_id, mode="stable")
+        done = client.wait(op, timeout_s=600)
+        assignments = client.download(done.result["assignments_dataset_id"])
+
+Every error the server sends is raised as the matching :mod:`zone_opt.errors` class
+(``InvalidInputError`` with its violations, ``NotFoundError``, ...) whose ``status_code``
+names the gRPC status. Every call has a deadline (``timeout_s``); submissions carry a
+request id, so retrying one with the same ``request_id`` never starts a second job.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+import pyarrow as pa
+from google.protobuf import duration_pb2, timestamp_pb2
+
+from zone_opt.api.v1 import (
+    common_pb2,
+    datasets_pb2,
+    datasets_pb2_grpc,
+    matching_pb2,
+    matching_pb2_grpc,
+    operations_pb2,
+    operations_pb2_grpc,
+)
+from zone_opt.errors import InvalidInputError, VerificationError
+from zone_opt.service.convert import kind_from_proto, kind_to_proto, table_from_ipc, table_to_ipc
+from zone_opt.service.status import from_rpc_error
+
+__all__ = ["Client", "Dataset", "Operation", "TlsConfig"]
+
+T = TypeVar("T")
+CHUNK_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """TLS files: the CA to trust (None: system roots), and a client pair for mutual TLS."""
+
+    ca_cert: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        return grpc.ssl_channel_credentials(
+            root_certificates=_read(self.ca_cert),
+            private_key=_read(self.client_key),
+            certificate_chain=_read(self.client_cert),
+        )
+
+
+def _read(path: Path | None) -> bytes | None:
+    return path.read_bytes() if path is not None else None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A stored dataset (no data)."""
+
+    dataset_id: str
+    name: str
+    kind: str
+    num_rows: int
+    num_bytes: int
+    sha256: str
+    columns: tuple[str, ...]
+    created: datetime
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A long-running operation; ``result`` holds the response fields once it succeeded."""
+
+    name: str
+    kind: str
+    state: str  # QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED
+    done: bool
+    progress: float
+    stage: str
+    attempts: int
+    error_code: int = 0
+    error_message: str = ""
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+def _dataset(d: datasets_pb2.Dataset) -> Dataset:
+    return Dataset(
+        d.dataset_id,
+        d.name,
+        kind_from_proto(d.kind, "kind", allow_result=True),
+        d.num_rows,
+        d.num_bytes,
+        d.sha256,
+        tuple(d.columns),
+        d.create_time.ToDatetime(),
+    )
+
+
+def _operation(op: operations_pb2.Operation) -> Operation:
+    result: dict[str, Any] = {}
+    if op.HasField("response"):
+        message: Any
+        if op.response.Is(matching_pb2.MatchResult.DESCRIPTOR):
+            message = matching_pb2.MatchResult()
+        else:
+            message = datasets_pb2.ComputeStatisticsResult()
+        op.response.Unpack(message)
+        result = {f.name: v for f, v in message.ListFields()}
+        if "summary" in result:
+            result["summary"] = dict(result["summary"])
+    state = operations_pb2.OperationState.Name(op.metadata.state).removeprefix("OPERATION_STATE_")
+    return Operation(
+        name=op.name,
+        kind=op.metadata.kind,
+        state=state,
+        done=op.done,
+        progress=op.metadata.progress,
+        stage=op.metadata.stage,
+        attempts=op.metadata.attempts,
+        error_code=op.error.code if op.HasField("error") else 0,
+        error_message=op.error.message if op.HasField("error") else "",
+        result=result,
+    )
+
+
+class Client:
+    """A connection to a zone-opt server (thread-safe; reuse one per process)."""
+
+    def __init__(
+        self,
+        address: str,
+        token: str | None = None,
+        tls: TlsConfig | bool | None = None,
+        timeout_s: float = 60.0,
+    ) -> None:
+        options = [
+            ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+            ("grpc.keepalive_time_ms", 60_000),
+        ]
+        if tls:
+            config = tls if isinstance(tls, TlsConfig) else TlsConfig()
+            self._channel = grpc.secure_channel(address, config.credentials(), options=options)
+        else:
+            self._channel = grpc.insecure_channel(address, options=options)
+        self._token = token
+        self.timeout_s = timeout_s
+        self._datasets = datasets_pb2_grpc.DatasetServiceStub(self._channel)
+        self._operations = operations_pb2_grpc.OperationsServiceStub(self._channel)
+        self._matching = matching_pb2_grpc.MatchingServiceStub(self._channel)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        md: tuple[tuple[str, str], ...] = (("x-request-id", uuid.uuid4().hex),)
+        if self._token:
+            md += (("authorization", f"Bearer {self._token}"),)
+        return md
+
+    def _call(self, method: Callable[..., T], request: Any, timeout_s: float | None = None) -> T:
+        try:
+            return method(request, timeout=timeout_s or self.timeout_s, metadata=self._metadata())
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+
+    # datasets
+    def upload(self, table: pa.Table, name: str, kind: str) -> str:
+        """Store ``table`` as a dataset of ``kind`` (``"spaces"``, ...); returns its id.
+
+        Sent as one Arrow IPC stream in 2 MiB chunks with its SHA-256. O(bytes).
+        """
+        if not isinstance(table, pa.Table):
+            raise InvalidInputError.single("table", None, "a pyarrow.Table")
+        data = table_to_ipc(table)
+        digest = hashlib.sha256(data).hexdigest()
+        kind_value = kind_to_proto(kind) if kind in _KIND_NAMES else 0
+
+        def requests() -> Iterator[datasets_pb2.UploadDatasetRequest]:
+            yield datasets_pb2.UploadDatasetRequest(
+                header=datasets_pb2.UploadHeader(name=name, kind=kind_value)  # type: ignore[arg-type]
+            )
+            view = memoryview(data)
+            starts = range(0, max(len(data), 1), CHUNK_BYTES)
+            for seq, start in enumerate(starts):
+                last = start + CHUNK_BYTES >= len(data)
+                yield datasets_pb2.UploadDatasetRequest(
+                    chunk=common_pb2.ArrowChunk(
+                        ipc=bytes(view[start : start + CHUNK_BYTES]),
+                        seq=seq,
+                        last=last,
+                        sha256=digest if last else "",
+                    )
+                )
+
+        response = self._call(self._datasets.UploadDataset, requests())
+        return response.dataset.dataset_id
+
+    def describe(self, dataset_id: str) -> Dataset:
+        request = datasets_pb2.GetDatasetRequest(dataset_id=dataset_id)
+        return _dataset(self._call(self._datasets.GetDataset, request).dataset)
+
+    def download(self, dataset_id: str, timeout_s: float | None = None) -> pa.Table:
+        """The dataset's table; checks chunk order and the SHA-256. O(bytes)."""
+        request = datasets_pb2.DownloadDatasetRequest(dataset_id=dataset_id)
+        try:
+            stream = self._datasets.DownloadDataset(
+                request, timeout=timeout_s or self.timeout_s, metadata=self._metadata()
+            )
+            parts: list[bytes] = []
+            hasher = hashlib.sha256()
+            declared = ""
+            for i, message in enumerate(stream):
+                if message.chunk.seq != i:
+                    raise VerificationError(f"chunk {message.chunk.seq} arrived as {i}")
+                hasher.update(message.chunk.ipc)
+                parts.append(message.chunk.ipc)
+                declared = message.chunk.sha256
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        if declared != hasher.hexdigest():
+            raise VerificationError("download checksum mismatch")
+        return table_from_ipc(b"".join(parts), "download")
+
+    def delete(self, dataset_id: str) -> None:
+        self._call(
+            self._datasets.DeleteDataset, datasets_pb2.DeleteDatasetRequest(dataset_id=dataset_id)
+        )
+
+    def list(self, kind: str | None = None) -> builtins.list[Dataset]:
+        """Every dataset of the caller, newest first."""
+        found: builtins.list[Dataset] = []
+        token = ""
+        while True:
+            request = datasets_pb2.ListDatasetsRequest(
+                page_size=1000,
+                page_token=token,
+                kind=kind_to_proto(kind) if kind else 0,  # type: ignore[arg-type]
+            )
+            response = self._call(self._datasets.ListDatasets, request)
+            found += [_dataset(d) for d in response.datasets]
+            token = response.next_page_token
+            if not token:
+                return found
+
+    # operations
+    def submit_statistics(
+        self, dataset_id: str, request_id: str | None = None, time_limit_s: float | None = None
+    ) -> str:
+        """Start per-column statistics of a dataset; returns the operation name."""
+        request = datasets_pb2.ComputeStatisticsRequest(
+            dataset_id=dataset_id, request_id=request_id or uuid.uuid4().hex
+        )
+        if time_limit_s is not None:
+            request.time_limit.FromTimedelta(timedelta(seconds=time_limit_s))
+        return self._call(self._datasets.ComputeStatistics, request).operation.name
+
+    def submit_match(
+        self,
+        spaces_id: str,
+        enterprises_id: str,
+        parks_id: str,
+        *,
+        tenancies_id: str = "",
+        mode: str = "optimal",
+        k: int = 0,
+        weights: Mapping[str, float] | None = None,
+        now: datetime | None = None,
+        request_id: str | None = None,
+        time_limit_s: float | None = None,
+    ) -> str:
+        """Start a match on stored datasets; returns the operation name.
+
+        ``time_limit_s`` bounds the work once it starts: past it the operation fails with
+        DEADLINE_EXCEEDED at its next stage boundary.
+        """
+        if mode not in _MODES:
+            raise InvalidInputError.single("mode", None, f"one of {sorted(_MODES)}")
+        options = matching_pb2.MatchOptions(
+            mode=_MODES[mode],
+            k=k,
+            weights=dict(weights or {}),
+        )
+        if now is not None:
+            options.now.CopyFrom(_timestamp(now))
+        if time_limit_s is not None:
+            options.time_limit.FromTimedelta(timedelta(seconds=time_limit_s))
+        request = matching_pb2.MatchRequest(
+            request_id=request_id or uuid.uuid4().hex,
+            spaces_dataset_id=spaces_id,
+            enterprises_dataset_id=enterprises_id,
+            parks_dataset_id=parks_id,
+            tenancies_dataset_id=tenancies_id,
+            options=options,
+        )
+        return self._call(self._matching.Match, request).operation.name
+
+    def get_operation(self, name: str) -> Operation:
+        request = operations_pb2.GetOperationRequest(name=name)
+        return _operation(self._call(self._operations.GetOperation, request).operation)
+
+    def list_operations(self) -> builtins.list[Operation]:
+        request = operations_pb2.ListOperationsRequest(page_size=1000)
+        return [
+            _operation(o) for o in self._call(self._operations.ListOperations, request).operations
+        ]
+
+    def wait(self, name: str, timeout_s: float = 600.0) -> Operation:
+        """The operation once done, or its latest state when ``timeout_s`` passes."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            step = max(0.0, min(left, 30.0))
+            request = operations_pb2.WaitOperationRequest(
+                name=name,
+                timeout=duration_pb2.Duration(seconds=int(step), nanos=int(step % 1 * 1e9)),
+            )
+            op = _operation(
+                self._call(self._operations.WaitOperation, request, timeout_s=step + 5.0).operation
+            )
+            if op.done or time.monotonic() >= deadline:
+                return op
+
+    def cancel(self, name: str) -> Operation:
+        request = operations_pb2.CancelOperationRequest(name=name)
+        return _operation(self._call(self._operations.CancelOperation, request).operation)
+
+    def watch(self, name: str, timeout_s: float = 3600.0) -> Iterator[Operation]:
+        """The operation's states as they change, until it is done."""
+        request = operations_pb2.WatchOperationRequest(name=name)
+        try:
+            for message in self._operations.WatchOperation(
+                request, timeout=timeout_s, metadata=self._metadata()
+            ):
+                yield _operation(message.operation)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+
+    # matching
+    def recommend(
+        self,
+        spaces: pa.Table,
+        enterprises: pa.Table,
+        parks: pa.Table,
+        tenancies: pa.Table | None = None,
+        *,
+        k: int = 0,
+        now: datetime | None = None,
+        timeout_s: float | None = None,
+    ) -> pa.Table:
+        """Top-k enterprises per space for small inputs (each table under about 1 MiB)."""
+        request = matching_pb2.RecommendRequest(
+            spaces_ipc=table_to_ipc(spaces),
+            enterprises_ipc=table_to_ipc(enterprises),
+            parks_ipc=table_to_ipc(parks),
+            tenancies_ipc=table_to_ipc(tenancies) if tenancies is not None else b"",
+            k=k,
+        )
+        if now is not None:
+            request.now.CopyFrom(_timestamp(now))
+        response = self._call(self._matching.Recommend, request, timeout_s)
+        return table_from_ipc(response.recommendations_ipc, "recommendations_ipc")
+
+
+def _timestamp(when: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(when)
+    return ts
+
+
+_MODES = {"optimal": matching_pb2.MATCH_MODE_OPTIMAL, "stable": matching_pb2.MATCH_MODE_STABLE}
+_KIND_NAMES = {
+    "parks",
+    "spaces",
+    "enterprises",
+    "tenancies",
+    "meters",
+    "park_assets",
+    "grid_factors",
+}

@@ -1,0 +1,1 @@
+"""The gRPC server of zone-opt (see server.py for the layout)."""

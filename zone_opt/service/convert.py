@@ -1,0 +1,249 @@
+"""Conversion between protobuf messages and domain types: the only module knowing both.
+
+Request fields are checked here, once, at the edge: a missing or malformed field raises
+:class:`~zone_opt.errors.InvalidInputError` naming the field, which the interceptor sends
+as INVALID_ARGUMENT with ``BadRequest`` field violations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+from google.protobuf import any_pb2, duration_pb2, timestamp_pb2
+from google.rpc import status_pb2
+
+from zone_opt.api.v1 import common_pb2, datasets_pb2, matching_pb2, operations_pb2
+from zone_opt.errors import InvalidInputError
+from zone_opt.service.datasets import RESULT_KIND, DatasetInfo, UploadChunk
+from zone_opt.service.store import Job
+
+__all__ = [
+    "MAX_CHUNK_BYTES",
+    "dataset_to_proto",
+    "ipc_chunks",
+    "job_id_of",
+    "job_to_operation",
+    "kind_from_proto",
+    "kind_to_proto",
+    "match_params",
+    "table_from_ipc",
+    "table_to_ipc",
+    "upload_stream",
+]
+
+#: Largest chunk of an IPC stream on the wire (the gRPC receive limit is 4 MiB a message).
+MAX_CHUNK_BYTES = 4 * 1024 * 1024 - 64 * 1024
+DEFAULT_CHUNK_BYTES = 2 * 1024 * 1024
+MIN_CHUNK_BYTES = 64 * 1024
+
+_KINDS: dict[int, str] = {
+    common_pb2.TABLE_KIND_PARKS: "parks",
+    common_pb2.TABLE_KIND_SPACES: "spaces",
+    common_pb2.TABLE_KIND_ENTERPRISES: "enterprises",
+    common_pb2.TABLE_KIND_TENANCIES: "tenancies",
+    common_pb2.TABLE_KIND_METERS: "meters",
+    common_pb2.TABLE_KIND_PARK_ASSETS: "park_assets",
+    common_pb2.TABLE_KIND_GRID_FACTORS: "grid_factors",
+    common_pb2.TABLE_KIND_RESULT: RESULT_KIND,
+}
+_KIND_VALUES = {name: value for value, name in _KINDS.items()}
+_MODES = {
+    matching_pb2.MATCH_MODE_UNSPECIFIED: "optimal",
+    matching_pb2.MATCH_MODE_OPTIMAL: "optimal",
+    matching_pb2.MATCH_MODE_STABLE: "stable",
+}
+
+
+def kind_from_proto(value: int, field: str, *, allow_result: bool = False) -> str:
+    """The table name of a ``TableKind``; INVALID_ARGUMENT for unspecified or unknown."""
+    name = _KINDS.get(value)
+    if name is None or (name == RESULT_KIND and not allow_result):
+        raise InvalidInputError.single(field, None, "a table kind such as TABLE_KIND_SPACES")
+    return name
+
+
+def kind_to_proto(name: str) -> int:
+    return _KIND_VALUES[name]
+
+
+def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromNanoseconds(int(seconds * 1e9))
+    return ts
+
+
+def dataset_to_proto(info: DatasetInfo) -> datasets_pb2.Dataset:
+    return datasets_pb2.Dataset(
+        dataset_id=info.dataset_id,
+        name=info.name,
+        kind=kind_to_proto(info.kind),  # type: ignore[arg-type]
+        num_rows=info.num_rows,
+        num_bytes=info.num_bytes,
+        sha256=info.sha256,
+        create_time=_timestamp(info.created_s),
+        columns=info.columns,
+    )
+
+
+def job_id_of(name: str, field: str = "name") -> str:
+    """The job id of an operation name ``operations/<id>``."""
+    prefix, _, job_id = name.partition("/")
+    if prefix != "operations" or not job_id:
+        raise InvalidInputError.single(field, None, "an operation name 'operations/<id>'")
+    return job_id
+
+
+_CODES = {
+    "CANCELLED": 1,
+    "INVALID_ARGUMENT": 3,
+    "DEADLINE_EXCEEDED": 4,
+    "NOT_FOUND": 5,
+    "ALREADY_EXISTS": 6,
+    "PERMISSION_DENIED": 7,
+    "RESOURCE_EXHAUSTED": 8,
+    "FAILED_PRECONDITION": 9,
+    "ABORTED": 10,
+    "INTERNAL": 13,
+    "UNAVAILABLE": 14,
+    "DATA_LOSS": 15,
+    "UNAUTHENTICATED": 16,
+}
+
+
+def job_to_operation(job: Job) -> operations_pb2.Operation:
+    """The AIP-151 view of a job."""
+    op = operations_pb2.Operation(
+        name=f"operations/{job.job_id}",
+        done=job.state.done,
+        metadata=operations_pb2.OperationMetadata(
+            kind=job.kind,
+            state=int(job.state),  # type: ignore[arg-type]
+            progress=job.progress,
+            stage=job.stage,
+            attempts=job.attempts,
+            create_time=_timestamp(job.created_s),
+            update_time=_timestamp(job.updated_s),
+            request_id=job.request_id,
+        ),
+    )
+    if job.error_code:
+        op.error.CopyFrom(
+            status_pb2.Status(code=_CODES.get(job.error_code, 13), message=job.error_message)
+        )
+    elif job.result is not None:
+        packed = any_pb2.Any()
+        packed.Pack(_result_message(job.kind, job.result))
+        op.response.CopyFrom(packed)
+    return op
+
+
+def _result_message(kind: str, result: dict[str, Any]) -> Any:
+    if kind == "match":
+        return matching_pb2.MatchResult(
+            assignments_dataset_id=result["assignments_dataset_id"],
+            unmatched_dataset_id=result["unmatched_dataset_id"],
+            summary=result.get("summary", {}),
+        )
+    return datasets_pb2.ComputeStatisticsResult(
+        statistics_dataset_id=result["statistics_dataset_id"]
+    )
+
+
+def _required(value: str, field: str) -> str:
+    if not value:
+        raise InvalidInputError.single(field, None, "required")
+    return value
+
+
+def match_params(request: matching_pb2.MatchRequest) -> dict[str, Any]:
+    """The job parameters of a Match request (dataset ids and options)."""
+    options = request.options
+    if options.k < 0:
+        raise InvalidInputError.single("options.k", None, "must be positive")
+    if options.mode not in _MODES:
+        raise InvalidInputError.single("options.mode", None, f"unknown mode {options.mode}")
+    params: dict[str, Any] = {
+        "spaces": _required(request.spaces_dataset_id, "spaces_dataset_id"),
+        "enterprises": _required(request.enterprises_dataset_id, "enterprises_dataset_id"),
+        "parks": _required(request.parks_dataset_id, "parks_dataset_id"),
+        "tenancies": request.tenancies_dataset_id,
+        "mode": _MODES[options.mode],
+        "k": options.k,
+        "weights": dict(sorted(options.weights.items())),
+    }
+    if options.HasField("now"):
+        params["now"] = options.now.ToDatetime().isoformat()
+    if options.HasField("time_limit"):
+        params["time_limit_s"] = time_limit_s(options.time_limit, "options.time_limit")
+    return params
+
+
+def time_limit_s(duration: duration_pb2.Duration, field: str) -> float:
+    """A positive time limit in seconds."""
+    seconds = duration.ToTimedelta().total_seconds()
+    if seconds <= 0:
+        raise InvalidInputError.single(field, None, "must be positive")
+    return seconds
+
+
+def datetime_of(ts: timestamp_pb2.Timestamp) -> datetime:
+    return ts.ToDatetime()
+
+
+def table_from_ipc(data: bytes, field: str) -> pa.Table:
+    """A table from Arrow IPC stream bytes; INVALID_ARGUMENT naming ``field`` otherwise."""
+    try:
+        return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidInputError.single(field, None, f"not an Arrow IPC stream: {exc}") from None
+
+
+def table_to_ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def clamp_chunk_bytes(requested: int) -> int:
+    if requested <= 0:
+        return DEFAULT_CHUNK_BYTES
+    return max(MIN_CHUNK_BYTES, min(MAX_CHUNK_BYTES, requested))
+
+
+def ipc_chunks(blocks: Iterable[bytes]) -> Iterator[common_pb2.ArrowChunk]:
+    """Number pieces of an IPC stream; the last carries ``last`` and the SHA-256."""
+    hasher = hashlib.sha256()
+    seq = 0
+    pending: bytes | None = None
+    for block in blocks:
+        if pending is not None:
+            yield common_pb2.ArrowChunk(ipc=pending, seq=seq)
+            seq += 1
+        hasher.update(block)
+        pending = block
+    yield common_pb2.ArrowChunk(ipc=pending or b"", seq=seq, last=True, sha256=hasher.hexdigest())
+
+
+def upload_stream(
+    requests: Iterator[datasets_pb2.UploadDatasetRequest],
+) -> tuple[str, str, Iterator[UploadChunk]]:
+    """``(name, kind, chunks)`` of an upload: the header first, then chunks."""
+    first = next(requests, None)
+    if first is None or first.WhichOneof("part") != "header":
+        raise InvalidInputError.single("header", None, "the first message must be the header")
+    name = _required(first.header.name, "header.name")
+    kind = kind_from_proto(first.header.kind, "header.kind")
+
+    def chunks() -> Iterator[UploadChunk]:
+        for message in requests:
+            if message.WhichOneof("part") != "chunk":
+                raise InvalidInputError.single("chunk", None, "only chunks after the header")
+            c = message.chunk
+            yield UploadChunk(seq=c.seq, ipc=c.ipc, last=c.last, sha256=c.sha256)
+
+    return name, kind, chunks()

@@ -1,0 +1,323 @@
+"""The durable dataset store: Arrow IPC stream files under the data dir, records in SQLite.
+
+An upload is written to ``tmp/`` while its SHA-256 is computed, fsynced, read back and
+validated against its table kind's schema (:func:`zone_opt.validation.validate_table`),
+then renamed into place (the directory fsynced) and only then recorded; so bad input or
+a crash at any point never changes a stored dataset, and a recorded dataset always has its
+file. Results of operations are written the same way under ids derived from the job id,
+so running a job twice leaves exactly one result. Tenants are separate: every read, list
+and delete is filtered by tenant, and another tenant's dataset is simply not found.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from zone_opt.errors import (
+    InvalidInputError,
+    NotFoundError,
+    ResourceExhaustedError,
+    VerificationError,
+)
+from zone_opt.schemas import TABLES
+from zone_opt.service.store import Database
+from zone_opt.validation import validate_table
+
+__all__ = ["RESULT_KIND", "DatasetInfo", "DatasetStore", "UploadChunk"]
+
+#: Kind of tables the server writes (operation results); not accepted on upload.
+RESULT_KIND = "result"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS datasets (
+    dataset_id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    num_rows INTEGER NOT NULL,
+    num_bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    columns TEXT NOT NULL,
+    created_s REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS datasets_tenant ON datasets (tenant, created_s)
+"""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A stored dataset's record (no data)."""
+
+    dataset_id: str
+    tenant: str
+    name: str
+    kind: str
+    num_rows: int
+    num_bytes: int
+    sha256: str
+    columns: tuple[str, ...]
+    created_s: float
+
+
+@dataclass(frozen=True)
+class UploadChunk:
+    """One received piece of an IPC stream (see ``ArrowChunk`` in common.proto)."""
+
+    seq: int
+    ipc: bytes
+    last: bool
+    sha256: str
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class DatasetStore:
+    """Datasets of every tenant under ``root``; records in ``db``."""
+
+    def __init__(self, root: Path, db: Database, max_upload_bytes: int) -> None:
+        self.root = root
+        self.db = db
+        self.max_upload_bytes = max_upload_bytes
+        self._tmp = root / "tmp"
+        shutil.rmtree(self._tmp, ignore_errors=True)  # partial uploads of a previous run
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        (root / "tables").mkdir(parents=True, exist_ok=True)
+        with db.transaction() as conn:
+            for statement in _SCHEMA.split(";"):
+                conn.execute(statement)
+
+    def _path(self, dataset_id: str) -> Path:
+        return self.root / "tables" / f"{dataset_id}.arrows"
+
+    def ingest(
+        self, tenant: str, name: str, kind: str, chunks: Iterable[UploadChunk]
+    ) -> DatasetInfo:
+        """Store an uploaded table of ``kind`` after checking order, size, checksum, schema.
+
+        Raises:
+            InvalidInputError: chunks out of order, not an IPC stream, or rows that break
+                the schema of ``kind`` (one violation per problem).
+            VerificationError: the declared SHA-256 does not match the bytes received.
+            ResourceExhaustedError: the upload exceeds ``max_upload_bytes``.
+
+        Complexity: O(bytes) hashing and I/O plus the validation of the table.
+        """
+        if kind not in TABLES:
+            raise InvalidInputError.single("header.kind", None, f"unknown table kind {kind!r}")
+        tmp = self._tmp / f"{uuid.uuid4().hex}.part"
+        try:
+            digest, size, declared = self._receive(tmp, chunks)
+            if declared and declared != digest:
+                raise VerificationError(
+                    f"checksum mismatch: declared sha256 {declared}, received {digest}"
+                )
+            try:
+                with pa.memory_map(str(tmp)) as source:
+                    table = pa.ipc.open_stream(source).read_all()
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise InvalidInputError.single(
+                    "chunk.ipc", None, f"not an Arrow IPC stream: {exc}"
+                ) from None
+            conformed = validate_table(table, TABLES[kind])
+            if not conformed.schema.equals(table.schema):  # store the conformed table
+                rewritten = tmp.with_suffix(".conformed")
+                digest, size = self._write_table(rewritten, conformed)
+                del table
+                os.replace(rewritten, tmp)
+            return self._commit(
+                tmp=tmp,
+                dataset_id=uuid.uuid4().hex,
+                tenant=tenant,
+                name=name,
+                kind=kind,
+                table=conformed,
+                digest=digest,
+                size=size,
+            )
+        finally:
+            tmp.unlink(missing_ok=True)
+            tmp.with_suffix(".conformed").unlink(missing_ok=True)
+
+    def _receive(self, tmp: Path, chunks: Iterable[UploadChunk]) -> tuple[str, int, str]:
+        hasher = hashlib.sha256()
+        size, expected, declared, finished = 0, 0, "", False
+        with open(tmp, "wb") as out:
+            for chunk in chunks:
+                if finished:
+                    raise InvalidInputError.single("chunk.seq", chunk.seq, "chunk after the last")
+                if chunk.seq != expected:
+                    raise InvalidInputError.single(
+                        "chunk.seq", chunk.seq, f"expected sequence number {expected}"
+                    )
+                expected += 1
+                size += len(chunk.ipc)
+                if size > self.max_upload_bytes:
+                    raise ResourceExhaustedError(
+                        f"upload larger than the limit of {self.max_upload_bytes} bytes"
+                    )
+                hasher.update(chunk.ipc)
+                out.write(chunk.ipc)
+                finished, declared = chunk.last, chunk.sha256
+            if not finished:
+                raise InvalidInputError.single(
+                    "chunk.last", None, "stream ended without a last chunk"
+                )
+            out.flush()
+            os.fsync(out.fileno())
+        return hasher.hexdigest(), size, declared
+
+    def _write_table(self, path: Path, table: pa.Table) -> tuple[str, int]:
+        with open(path, "wb") as out:
+            with pa.ipc.new_stream(out, table.schema) as writer:
+                writer.write_table(table)
+            out.flush()
+            os.fsync(out.fileno())
+        hasher = hashlib.sha256()
+        with open(path, "rb") as f:
+            while block := f.read(1 << 22):
+                hasher.update(block)
+        return hasher.hexdigest(), path.stat().st_size
+
+    def _commit(
+        self,
+        *,
+        tmp: Path,
+        dataset_id: str,
+        tenant: str,
+        name: str,
+        kind: str,
+        table: pa.Table,
+        digest: str,
+        size: int,
+    ) -> DatasetInfo:
+        final = self._path(dataset_id)
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
+        info = DatasetInfo(
+            dataset_id,
+            tenant,
+            name,
+            kind,
+            table.num_rows,
+            size,
+            digest,
+            tuple(table.column_names),
+            time.time(),
+        )
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    info.dataset_id,
+                    tenant,
+                    name,
+                    kind,
+                    info.num_rows,
+                    size,
+                    digest,
+                    "\x1f".join(info.columns),
+                    info.created_s,
+                ),
+            )
+        return info
+
+    def put_result(self, tenant: str, dataset_id: str, name: str, table: pa.Table) -> DatasetInfo:
+        """Store a result table under a caller-chosen id (replacing it: idempotent)."""
+        tmp = self._tmp / f"{uuid.uuid4().hex}.part"
+        try:
+            digest, size = self._write_table(tmp, table)
+            return self._commit(
+                tmp=tmp,
+                dataset_id=dataset_id,
+                tenant=tenant,
+                name=name,
+                kind=RESULT_KIND,
+                table=table,
+                digest=digest,
+                size=size,
+            )
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def get(self, tenant: str, dataset_id: str) -> DatasetInfo:
+        """The tenant's dataset record; :class:`NotFoundError` otherwise (any tenant)."""
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT * FROM datasets WHERE dataset_id = ? AND tenant = ?", (dataset_id, tenant)
+            ).fetchone()
+        if row is None:
+            raise NotFoundError(f"dataset {dataset_id!r} not found")
+        return _info(row)
+
+    def read(self, tenant: str, dataset_id: str) -> pa.Table:
+        """The tenant's table (memory-mapped)."""
+        self.get(tenant, dataset_id)
+        with pa.memory_map(str(self._path(dataset_id))) as source:
+            return pa.ipc.open_stream(source).read_all()
+
+    def stream_bytes(self, tenant: str, dataset_id: str, chunk_bytes: int) -> Iterator[bytes]:
+        """The stored IPC stream in pieces of ``chunk_bytes`` (the file is opened first, so a
+        concurrent delete does not cut a download short)."""
+        self.get(tenant, dataset_id)
+        with open(self._path(dataset_id), "rb") as f:
+            while block := f.read(chunk_bytes):
+                yield block
+
+    def list(self, tenant: str, kind: str | None, limit: int, offset: int) -> list[DatasetInfo]:
+        """The tenant's datasets, newest first."""
+        query = "SELECT * FROM datasets WHERE tenant = ?"
+        args: list[object] = [tenant]
+        if kind is not None:
+            query += " AND kind = ?"
+            args.append(kind)
+        query += " ORDER BY created_s DESC, dataset_id LIMIT ? OFFSET ?"
+        with self.db.transaction() as conn:
+            rows = conn.execute(query, (*args, limit, offset)).fetchall()
+        return [_info(r) for r in rows]
+
+    def delete(self, tenant: str, dataset_id: str) -> None:
+        """Delete the record (committed first), then the file."""
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "DELETE FROM datasets WHERE dataset_id = ? AND tenant = ?", (dataset_id, tenant)
+            )
+        if cur.rowcount == 0:
+            raise NotFoundError(f"dataset {dataset_id!r} not found")
+        self._path(dataset_id).unlink(missing_ok=True)
+
+    def count(self, tenant: str) -> int:
+        with self.db.transaction() as conn:
+            (n,) = conn.execute(
+                "SELECT COUNT(*) FROM datasets WHERE tenant = ?", (tenant,)
+            ).fetchone()
+        return int(n)
+
+
+def _info(r: sqlite3.Row) -> DatasetInfo:
+    return DatasetInfo(
+        r["dataset_id"],
+        r["tenant"],
+        r["name"],
+        r["kind"],
+        r["num_rows"],
+        r["num_bytes"],
+        r["sha256"],
+        tuple(c for c in r["columns"].split("\x1f") if c),
+        r["created_s"],
+    )

@@ -1,0 +1,234 @@
+"""The worker pool that runs durable jobs from the :class:`~zone_opt.service.store.JobStore`.
+
+``workers`` threads each claim a job (a lease), run its handler and record the outcome
+with the lease's fencing token. A heartbeat thread extends the leases of running jobs
+and picks up cancel requests. Handlers are cooperative: they call
+:meth:`JobContext.checkpoint` between stages, which raises
+:class:`~zone_opt.errors.CancelledError` when the job was cancelled (the job ends
+CANCELLED, no result recorded) or when the pool is shutting down (the job is put back in
+the queue: the checkpoint on SIGTERM). Handlers must be idempotent in their visible
+effects: they write results under ids derived from the job id, so a job run again after a
+crash replaces its own partial output and never adds a second one.
+
+The pool is sized together with the Rust engine's thread pool (see :func:`pool_sizes`):
+``workers`` jobs at a time, all submitting engine work to the one engine pool of
+``engine_threads`` threads, so concurrent jobs never oversubscribe the CPUs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from zone_opt.errors import (
+    CancelledError,
+    DeadlineExceededError,
+    ResourceExhaustedError,
+    ZoneOptError,
+)
+from zone_opt.service.datasets import DatasetStore
+from zone_opt.service.status import status_of
+from zone_opt.service.store import Job, JobState, JobStore
+
+__all__ = ["JobContext", "JobHandler", "WorkerPool", "pool_sizes"]
+
+log = logging.getLogger(__name__)
+
+
+def pool_sizes(cpus: int, job_workers: int | None) -> tuple[int, int]:
+    """``(job workers, engine threads)``: one job worker per 4 CPUs (at least 1) unless
+    given, and the shared engine pool with one thread per CPU."""
+    return job_workers or max(1, cpus // 4), max(1, cpus)
+
+
+class _ShutdownInterruptError(CancelledError):
+    """The pool is stopping: the job goes back to the queue."""
+
+
+class JobContext:
+    """What a handler sees: its job, the dataset store and a cooperative checkpoint."""
+
+    def __init__(self, pool: WorkerPool, job: Job) -> None:
+        self.job = job
+        self.datasets = pool.datasets
+        self._pool = pool
+        self.cancelled = threading.Event()
+        limit = job.params.get("time_limit_s")
+        self.deadline = time.monotonic() + float(limit) if limit else None
+
+    def checkpoint(self, progress: float, stage: str) -> None:
+        """Record progress; raise CancelledError if the job was cancelled or must stop,
+        DeadlineExceededError once its time limit (``params["time_limit_s"]``) passed."""
+        self._pool.progress(self.job, progress, stage)
+        if self._pool.stopping.is_set():
+            raise _ShutdownInterruptError("server shutting down")
+        if self.cancelled.is_set():
+            raise CancelledError("operation cancelled")
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            limit = self.job.params["time_limit_s"]
+            raise DeadlineExceededError(f"time limit of {limit} s passed at stage {stage!r}")
+
+
+JobHandler = Callable[[JobContext], dict[str, Any]]
+
+
+@dataclass
+class _Running:
+    job: Job
+    context: JobContext
+
+
+class WorkerPool:
+    """Threads running jobs of registered kinds; bounded queue for admission control."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        datasets: DatasetStore,
+        handlers: dict[str, JobHandler],
+        *,
+        workers: int,
+        max_queue: int,
+        lease_s: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.datasets = datasets
+        self.handlers = handlers
+        self.workers = workers
+        self.max_queue = max_queue
+        self.lease_s = lease_s
+        self.owner = uuid.uuid4().hex
+        self.stopping = threading.Event()
+        self._wake = threading.Condition()
+        self._running: dict[str, _Running] = {}
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self.changed = threading.Condition()  # notified on every job state change
+
+    @property
+    def ready(self) -> bool:
+        """Every worker thread is alive and the pool is not stopping."""
+        return (
+            bool(self._threads)
+            and not self.stopping.is_set()
+            and all(t.is_alive() for t in self._threads)
+        )
+
+    def start(self) -> None:
+        """Recover jobs of a previous run, then start the workers and the heartbeat."""
+        recovered = self.store.recover()
+        if recovered:
+            log.info("event=recover jobs=%d", recovered)
+        for i in range(self.workers):
+            t = threading.Thread(target=self._work, name=f"zone-opt-job-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        hb = threading.Thread(target=self._heartbeat, name="zone-opt-heartbeat", daemon=True)
+        hb.start()
+        self._threads.append(hb)
+
+    def submit(self, tenant: str, kind: str, params: dict[str, Any], request_id: str) -> Job:
+        """Durably queue a job (committed before this returns)."""
+        if kind not in self.handlers:
+            raise ZoneOptError(f"no handler for job kind {kind!r}")
+        if self.store.queue_depth() >= self.max_queue:
+            raise ResourceExhaustedError(
+                f"job queue full ({self.max_queue} queued)", retry_after_s=5.0
+            )
+        job = self.store.submit(tenant, kind, params, request_id)
+        self._notify()
+        return job
+
+    def cancel(self, tenant: str, job_id: str) -> Job:
+        job = self.store.request_cancel(tenant, job_id)
+        with self._lock:
+            running = self._running.get(job_id)
+        if running is not None:
+            running.context.cancelled.set()
+        self._notify()
+        return job
+
+    def progress(self, job: Job, progress: float, stage: str) -> None:
+        owner, cancel = self.store.heartbeat(job, self.lease_s, progress, stage)
+        with self._lock:
+            running = self._running.get(job.job_id)
+        if running is not None and (cancel or not owner):
+            running.context.cancelled.set()
+        self._notify()
+
+    def _notify(self) -> None:
+        with self._wake:
+            self._wake.notify_all()
+        with self.changed:
+            self.changed.notify_all()
+
+    def _work(self) -> None:
+        while not self.stopping.is_set():
+            job = self.store.claim(self.owner, self.lease_s)
+            if job is None:
+                with self._wake:
+                    self._wake.wait(timeout=1.0)
+                continue
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        context = JobContext(self, job)
+        with self._lock:
+            self._running[job.job_id] = _Running(job, context)
+        log.info("event=job_start job=%s kind=%s attempt=%d", job.job_id, job.kind, job.attempts)
+        try:
+            if job.cancel_requested:
+                raise CancelledError("operation cancelled")
+            result = self.handlers[job.kind](context)
+        except _ShutdownInterruptError:
+            self.store.requeue(job, "requeued: server shut down")
+            log.info("event=job_requeued job=%s", job.job_id)
+        except BaseException as exc:  # every failure is recorded on the job, never lost
+            found = status_of(exc)
+            if isinstance(exc, CancelledError):
+                state, code = JobState.CANCELLED, "CANCELLED"
+            else:
+                state, code = JobState.FAILED, found[0].name if found else "INTERNAL"
+            message = str(exc) if found else "internal error"
+            if not found:
+                log.exception("event=job_error job=%s", job.job_id)
+            self.store.finish(job, state, error=(code, message))
+            log.info("event=job_end job=%s state=%s", job.job_id, state.name)
+        else:
+            done = self.store.finish(job, JobState.SUCCEEDED, result=result)
+            log.info("event=job_end job=%s state=SUCCEEDED recorded=%s", job.job_id, done)
+        finally:
+            with self._lock:
+                self._running.pop(job.job_id, None)
+            self._notify()
+
+    def _heartbeat(self) -> None:
+        while not self.stopping.wait(self.lease_s / 3):
+            with self._lock:
+                running = list(self._running.values())
+            for r in running:
+                owner, cancel = self.store.heartbeat(r.job, self.lease_s)
+                if cancel or not owner:
+                    r.context.cancelled.set()
+
+    def wait_changed(self, timeout_s: float) -> None:
+        """Block until some job changes state or ``timeout_s`` passes."""
+        with self.changed:
+            self.changed.wait(timeout=timeout_s)
+
+    def stop(self, grace_s: float) -> None:
+        """Stop claiming; running jobs stop at their next checkpoint and are requeued.
+
+        Jobs still running after ``grace_s`` keep their lease, which expires; the next
+        start requeues them (:meth:`JobStore.recover`).
+        """
+        self.stopping.set()
+        self._notify()
+        deadline = time.monotonic() + grace_s
+        for t in self._threads:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -1,0 +1,292 @@
+"""The zone-opt gRPC server: ``create_server(settings) -> (server, port)``.
+
+Embedded defaults, no external service: a data dir holding the SQLite database
+(datasets and jobs) and the stored tables; the worker pool; health (overall and per
+service, from real readiness) and reflection; the interceptor (request ids, tokens,
+admission, metrics, errors); Prometheus metrics on their own port. On first start the
+bundled sample (``datasets/sample``) is stored as datasets of the ``demo`` tenant.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import ipaddress
+import logging
+import os
+import threading
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import pyarrow.parquet as pq
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+import zone_opt
+from zone_opt import _core
+from zone_opt.api.v1 import (
+    datasets_pb2,
+    datasets_pb2_grpc,
+    matching_pb2,
+    matching_pb2_grpc,
+    operations_pb2,
+    operations_pb2_grpc,
+)
+from zone_opt.config import settings as global_settings
+from zone_opt.errors import InvalidInputError, ZoneOptError
+from zone_opt.schemas import TABLES
+from zone_opt.service import tasks
+from zone_opt.service.auth import TokenAuth, new_token
+from zone_opt.service.convert import MAX_CHUNK_BYTES, table_to_ipc
+from zone_opt.service.datasets import DatasetStore, UploadChunk
+from zone_opt.service.interceptors import ServiceInterceptor
+from zone_opt.service.jobs import WorkerPool, pool_sizes
+from zone_opt.service.metrics import Metrics
+from zone_opt.service.servicers.datasets import DatasetServicer
+from zone_opt.service.servicers.matching import MatchingServicer
+from zone_opt.service.servicers.operations import OperationsServicer
+from zone_opt.service.store import Database, JobStore
+
+__all__ = ["SAMPLE_DIR", "Server", "ServerSettings", "create_server"]
+
+log = logging.getLogger(__name__)
+
+#: The bundled sample preloaded for the demo tenant.
+SAMPLE_DIR = Path(zone_opt.__file__).resolve().parents[1] / "datasets" / "sample"
+DEMO_TENANT = "demo"
+
+SERVICE_NAMES = {
+    "datasets": datasets_pb2.DESCRIPTOR.services_by_name["DatasetService"].full_name,
+    "operations": operations_pb2.DESCRIPTOR.services_by_name["OperationsService"].full_name,
+    "matching": matching_pb2.DESCRIPTOR.services_by_name["MatchingService"].full_name,
+}
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything the server needs; the CLI builds it from flags and the environment.
+
+    ``tokens`` maps bearer tokens to tenants; when empty a demo token is generated for the
+    ``demo`` tenant (kept in ``data_dir/demo-token``). Sizes are bytes, times seconds.
+    """
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 50051
+    tokens: dict[str, str] = field(default_factory=dict)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    insecure: bool = False
+    metrics_port: int | None = None
+    max_concurrent_calls: int = 64
+    max_queue: int = 256
+    job_workers: int | None = None
+    lease_s: float = 30.0
+    grace_s: float = 10.0
+    max_upload_bytes: int = 8 * 1024**3
+    reflection: bool = True
+    preload_sample: bool = True
+
+    def check(self) -> None:
+        """Refuse unsafe combinations (a public address needs TLS and tokens)."""
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise InvalidInputError.single("tls_cert", None, "--tls-cert and --tls-key go together")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise InvalidInputError.single("tls_client_ca", None, "mutual TLS needs --tls-cert")
+        if (
+            not _loopback(self.host)
+            and not self.insecure
+            and (self.tls_cert is None or not self.tokens)
+        ):
+            raise InvalidInputError.single(
+                "host",
+                None,
+                f"binding {self.host} (not loopback) needs --tls-cert/--tls-key and --tokens, "
+                "or --insecure",
+            )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Server:
+    """A running zone-opt server (grpc server, stores, pool, health, metrics)."""
+
+    def __init__(self, config: ServerSettings) -> None:
+        config.check()
+        self.config = config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(config.data_dir / "LOCK", "w")  # noqa: SIM115 (held while serving)
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock_file.close()
+            raise ZoneOptError(f"data dir {config.data_dir} is used by another server") from None
+        tokens = dict(config.tokens)
+        self.demo_token: str | None = None
+        if not tokens:
+            token_file = config.data_dir / "demo-token"
+            if not token_file.exists():
+                token_file.write_text(new_token() + "\n", encoding="utf-8")
+                token_file.chmod(0o600)
+            self.demo_token = token_file.read_text(encoding="utf-8").strip()
+            tokens = {self.demo_token: DEMO_TENANT}
+        self.auth = TokenAuth(tokens)
+        self.db = Database(config.data_dir / "zone-opt.db")
+        self.datasets = DatasetStore(config.data_dir, self.db, config.max_upload_bytes)
+        self.jobs = JobStore(self.db)
+        workers, engine_threads = pool_sizes(global_settings().num_threads, config.job_workers)
+        _core.set_num_threads(engine_threads)
+        self.pool = WorkerPool(
+            self.jobs,
+            self.datasets,
+            tasks.handlers(),
+            workers=workers,
+            max_queue=config.max_queue,
+            lease_s=config.lease_s,
+        )
+        self.metrics = Metrics()
+        self.metrics.watch_queue(self.jobs.queue_depth)
+        self.health = health.HealthServicer()
+        for name in ("", *SERVICE_NAMES.values()):
+            self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.grpc = grpc.server(
+            futures.ThreadPoolExecutor(
+                max_workers=config.max_concurrent_calls + 8, thread_name_prefix="zone-opt-rpc"
+            ),
+            interceptors=[ServiceInterceptor(self.auth, self.metrics, config.max_concurrent_calls)],
+            options=[
+                ("grpc.max_receive_message_length", MAX_CHUNK_BYTES + 64 * 1024),
+                ("grpc.max_send_message_length", MAX_CHUNK_BYTES + 64 * 1024),
+                ("grpc.keepalive_time_ms", 60_000),
+                ("grpc.keepalive_timeout_ms", 20_000),
+                ("grpc.http2.min_recv_ping_interval_without_data_ms", 30_000),
+                ("grpc.max_connection_age_ms", 30 * 60_000),
+                ("grpc.max_connection_age_grace_ms", 60_000),
+            ],
+        )
+        datasets_pb2_grpc.add_DatasetServiceServicer_to_server(
+            DatasetServicer(self.auth, self.datasets, self.pool), self.grpc
+        )
+        operations_pb2_grpc.add_OperationsServiceServicer_to_server(
+            OperationsServicer(self.auth, self.pool), self.grpc
+        )
+        matching_pb2_grpc.add_MatchingServiceServicer_to_server(
+            MatchingServicer(self.auth, self.pool), self.grpc
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
+        if config.reflection:
+            reflection.enable_server_reflection(
+                (*SERVICE_NAMES.values(), health.SERVICE_NAME, reflection.SERVICE_NAME), self.grpc
+            )
+        address = f"{config.host}:{config.port}"
+        if config.tls_cert is not None and config.tls_key is not None:
+            credentials = grpc.ssl_server_credentials(
+                [(config.tls_key.read_bytes(), config.tls_cert.read_bytes())],
+                root_certificates=config.tls_client_ca.read_bytes()
+                if config.tls_client_ca
+                else None,
+                require_client_auth=config.tls_client_ca is not None,
+            )
+            self.port = self.grpc.add_secure_port(address, credentials)
+        else:
+            self.port = self.grpc.add_insecure_port(address)
+        self.metrics_port: int | None = None
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        """Preload the sample (first start), start the pool, serve, report SERVING."""
+        if self.config.preload_sample:
+            preload_sample(self.datasets, self.config.data_dir)
+        self.pool.start()
+        self.grpc.start()
+        if self.config.metrics_port is not None:
+            self.metrics_port = self.metrics.serve(self.config.metrics_port, self.config.host)
+        self.refresh_health()
+        threading.Thread(target=self._watch_health, name="zone-opt-health", daemon=True).start()
+        log.info(
+            "event=serving address=%s:%d tls=%s mtls=%s metrics_port=%s data_dir=%s",
+            self.config.host,
+            self.port,
+            self.config.tls_cert is not None,
+            self.config.tls_client_ca is not None,
+            self.metrics_port,
+            self.config.data_dir,
+        )
+
+    def refresh_health(self) -> None:
+        """Per-service status from real readiness: store writable, pool up, matching present."""
+        if self._stopped.is_set():
+            return
+        serving, not_serving = (
+            health_pb2.HealthCheckResponse.SERVING,
+            health_pb2.HealthCheckResponse.NOT_SERVING,
+        )
+        store_ok = self.db.writable()
+        pool_ok = self.pool.ready
+        states = {
+            SERVICE_NAMES["datasets"]: store_ok,
+            SERVICE_NAMES["operations"]: store_ok and pool_ok,
+            SERVICE_NAMES["matching"]: store_ok and pool_ok and tasks.matching_available(),
+            "": store_ok and pool_ok,
+        }
+        for name, ok in states.items():
+            self.health.set(name, serving if ok else not_serving)
+
+    def _watch_health(self) -> None:
+        while not self._stopped.wait(5.0):
+            self.refresh_health()
+
+    def stop(self, grace_s: float | None = None) -> None:
+        """Graceful stop: NOT_SERVING, refuse new calls, drain in-flight calls within the
+        grace period, requeue running jobs at their next checkpoint, close the stores."""
+        if self._stopped.is_set():
+            return
+        grace = self.config.grace_s if grace_s is None else grace_s
+        self._stopped.set()
+        self.health.enter_graceful_shutdown()
+        log.info("event=shutdown grace_s=%.1f", grace)
+        done = self.grpc.stop(grace)
+        self.pool.stop(grace)
+        done.wait(grace + 1.0)
+        self.metrics.close()
+        self.db.close()
+        fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+        self._lock_file.close()
+        log.info("event=stopped")
+
+    def wait_for_termination(self, timeout_s: float | None = None) -> bool:
+        return bool(self.grpc.wait_for_termination(timeout_s))
+
+
+def preload_sample(datasets: DatasetStore, data_dir: Path, sample_dir: Path = SAMPLE_DIR) -> int:
+    """Store each ``<table>.parquet`` of the sample for the demo tenant, once per data dir."""
+    marker = data_dir / "sample-preloaded"
+    if marker.exists() or not sample_dir.is_dir():
+        return 0
+    stored = 0
+    for path in sorted(sample_dir.glob("*.parquet")):
+        if path.stem not in TABLES:
+            continue
+        data = table_to_ipc(pq.read_table(path))
+        chunks = [UploadChunk(seq=0, ipc=data, last=True, sha256="")]
+        datasets.ingest(DEMO_TENANT, f"sample/{path.stem}", path.stem, chunks)
+        stored += 1
+    marker.write_text(f"{stored}\n", encoding="utf-8")
+    os.sync()
+    log.info("event=sample_preloaded tenant=%s datasets=%d", DEMO_TENANT, stored)
+    return stored
+
+
+def create_server(config: ServerSettings) -> tuple[Server, int]:
+    """A configured, not yet started server and its bound port (``port=0`` picks one)."""
+    server = Server(config)
+    return server, server.port

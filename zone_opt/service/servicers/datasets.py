@@ -1,0 +1,88 @@
+"""DatasetService."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+
+from zone_opt.api.v1 import datasets_pb2, datasets_pb2_grpc
+from zone_opt.service import convert
+from zone_opt.service.auth import TokenAuth
+from zone_opt.service.datasets import DatasetStore
+from zone_opt.service.jobs import WorkerPool
+
+__all__ = ["DatasetServicer"]
+
+
+def page(size: int, token: str) -> tuple[int, int]:
+    """``(limit, offset)`` of a page request (AIP-158 style, opaque offset tokens)."""
+    limit = 100 if size <= 0 else min(size, 1000)
+    offset = int(token) if token.isdigit() else 0
+    return limit, offset
+
+
+class DatasetServicer(datasets_pb2_grpc.DatasetServiceServicer):
+    def __init__(self, auth: TokenAuth, datasets: DatasetStore, pool: WorkerPool) -> None:
+        self.auth = auth
+        self.datasets = datasets
+        self.pool = pool
+
+    def UploadDataset(
+        self,
+        request_iterator: Iterator[datasets_pb2.UploadDatasetRequest],
+        context: grpc.ServicerContext,
+    ) -> datasets_pb2.UploadDatasetResponse:
+        tenant = self.auth.tenant(context)
+        name, kind, chunks = convert.upload_stream(request_iterator)
+        info = self.datasets.ingest(tenant, name, kind, chunks)
+        return datasets_pb2.UploadDatasetResponse(dataset=convert.dataset_to_proto(info))
+
+    def GetDataset(
+        self, request: datasets_pb2.GetDatasetRequest, context: grpc.ServicerContext
+    ) -> datasets_pb2.GetDatasetResponse:
+        info = self.datasets.get(self.auth.tenant(context), request.dataset_id)
+        return datasets_pb2.GetDatasetResponse(dataset=convert.dataset_to_proto(info))
+
+    def DownloadDataset(
+        self, request: datasets_pb2.DownloadDatasetRequest, context: grpc.ServicerContext
+    ) -> Iterator[datasets_pb2.DownloadDatasetResponse]:
+        blocks = self.datasets.stream_bytes(
+            self.auth.tenant(context),
+            request.dataset_id,
+            convert.clamp_chunk_bytes(request.chunk_bytes),
+        )
+        for chunk in convert.ipc_chunks(blocks):
+            yield datasets_pb2.DownloadDatasetResponse(chunk=chunk)
+
+    def ListDatasets(
+        self, request: datasets_pb2.ListDatasetsRequest, context: grpc.ServicerContext
+    ) -> datasets_pb2.ListDatasetsResponse:
+        limit, offset = page(request.page_size, request.page_token)
+        kind = (
+            convert.kind_from_proto(request.kind, "kind", allow_result=True)
+            if request.kind
+            else None
+        )
+        found = self.datasets.list(self.auth.tenant(context), kind, limit + 1, offset)
+        return datasets_pb2.ListDatasetsResponse(
+            datasets=[convert.dataset_to_proto(d) for d in found[:limit]],
+            next_page_token=str(offset + limit) if len(found) > limit else "",
+        )
+
+    def DeleteDataset(
+        self, request: datasets_pb2.DeleteDatasetRequest, context: grpc.ServicerContext
+    ) -> datasets_pb2.DeleteDatasetResponse:
+        self.datasets.delete(self.auth.tenant(context), request.dataset_id)
+        return datasets_pb2.DeleteDatasetResponse()
+
+    def ComputeStatistics(
+        self, request: datasets_pb2.ComputeStatisticsRequest, context: grpc.ServicerContext
+    ) -> datasets_pb2.ComputeStatisticsResponse:
+        tenant = self.auth.tenant(context)
+        self.datasets.get(tenant, request.dataset_id)
+        params: dict[str, object] = {"dataset_id": request.dataset_id}
+        if request.HasField("time_limit"):
+            params["time_limit_s"] = convert.time_limit_s(request.time_limit, "time_limit")
+        job = self.pool.submit(tenant, "statistics", params, request.request_id)
+        return datasets_pb2.ComputeStatisticsResponse(operation=convert.job_to_operation(job))

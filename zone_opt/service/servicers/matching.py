@@ -1,0 +1,63 @@
+"""MatchingService: Match as an operation on datasets; Recommend inline for small inputs."""
+
+from __future__ import annotations
+
+import importlib
+
+import grpc
+
+from zone_opt.api.v1 import matching_pb2, matching_pb2_grpc
+from zone_opt.errors import DeadlineExceededError
+from zone_opt.service import convert
+from zone_opt.service.auth import TokenAuth
+from zone_opt.service.jobs import WorkerPool
+from zone_opt.service.tasks import matching_available, matching_options
+
+__all__ = ["MatchingServicer"]
+
+
+class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
+    def __init__(self, auth: TokenAuth, pool: WorkerPool) -> None:
+        self.auth = auth
+        self.pool = pool
+
+    def Match(
+        self, request: matching_pb2.MatchRequest, context: grpc.ServicerContext
+    ) -> matching_pb2.MatchResponse:
+        tenant = self.auth.tenant(context)
+        _require_matching(context)
+        params = convert.match_params(request)
+        for key in ("spaces", "enterprises", "parks", "tenancies"):
+            if params[key]:
+                self.pool.datasets.get(tenant, params[key])  # NOT_FOUND before queueing
+        job = self.pool.submit(tenant, "match", params, request.request_id)
+        return matching_pb2.MatchResponse(operation=convert.job_to_operation(job))
+
+    def Recommend(
+        self, request: matching_pb2.RecommendRequest, context: grpc.ServicerContext
+    ) -> matching_pb2.RecommendResponse:
+        self.auth.tenant(context)
+        _require_matching(context)
+        matching = importlib.import_module("zone_opt.matching")
+        spaces = convert.table_from_ipc(request.spaces_ipc, "spaces_ipc")
+        enterprises = convert.table_from_ipc(request.enterprises_ipc, "enterprises_ipc")
+        parks = convert.table_from_ipc(request.parks_ipc, "parks_ipc")
+        tenancies = (
+            convert.table_from_ipc(request.tenancies_ipc, "tenancies_ipc")
+            if request.tenancies_ipc
+            else None
+        )
+        remaining = context.time_remaining()
+        if remaining is not None and remaining <= 0:
+            raise DeadlineExceededError("deadline passed before the work started")
+        params: dict[str, object] = {"k": request.k}
+        if request.HasField("now"):
+            params["now"] = request.now.ToDatetime().isoformat()
+        options = matching_options(matching, params)
+        table = matching.recommend(spaces, enterprises, parks=parks, tenancies=tenancies, **options)
+        return matching_pb2.RecommendResponse(recommendations_ipc=convert.table_to_ipc(table))
+
+
+def _require_matching(context: grpc.ServicerContext) -> None:
+    if not matching_available():
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "matching is not available in this build")
