@@ -46,6 +46,85 @@ def assign_sparse_i64(
     int,
 ]: ...
 
+# --- matching: stable (deferred acceptance) and candidate generation ---
+from typing import final  # noqa: E402
+
+def deferred_acceptance(
+    rows: npt.NDArray[np.int64],
+    cols: npt.NDArray[np.int64],
+    proposer_scores: npt.NDArray[np.float64],
+    receiver_scores: npt.NDArray[np.float64],
+    capacities: npt.NDArray[np.int64],
+    n_proposers: int | None = None,
+) -> npt.NDArray[np.int64]: ...
+
+CANDIDATE_REASONS: list[str]
+SCORE_COMPONENTS: list[str]
+SCORE_SCALE: int
+
+@final
+class CandidateIndex:
+    def __new__(
+        cls,
+        *,
+        park_lat: npt.NDArray[np.float64],
+        park_lon: npt.NDArray[np.float64],
+        park_industry_mask: npt.NDArray[np.uint64],
+        park_remaining_co2e_t: npt.NDArray[np.float64],
+        park_tenant_indptr: npt.NDArray[np.int64],
+        park_tenant_div: npt.NDArray[np.uint8],
+        park_tenant_share: npt.NDArray[np.float64],
+        space_park: npt.NDArray[np.uint32],
+        space_area_m2: npt.NDArray[np.float64],
+        space_floor_load_kn_m2: npt.NDArray[np.float64],
+        space_ceiling_height_m: npt.NDArray[np.float64],
+        space_power_kva: npt.NDArray[np.float64],
+        space_rent_cny_per_m2_month: npt.NDArray[np.float64],
+        space_hazardous_permit: npt.NDArray[np.bool_],
+        space_available_from_day: npt.NDArray[np.int32],
+        space_kind: npt.NDArray[np.uint8],
+        ent_area_min_m2: npt.NDArray[np.float64],
+        ent_area_max_m2: npt.NDArray[np.float64],
+        ent_min_floor_load_kn_m2: npt.NDArray[np.float64],
+        ent_min_ceiling_height_m: npt.NDArray[np.float64],
+        ent_power_need_kva: npt.NDArray[np.float64],
+        ent_max_rent_cny_per_m2_month: npt.NDArray[np.float64],
+        ent_lat: npt.NDArray[np.float64],
+        ent_lon: npt.NDArray[np.float64],
+        ent_radius_km: npt.NDArray[np.float64],
+        ent_hazardous_process: npt.NDArray[np.bool_],
+        ent_division: npt.NDArray[np.uint8],
+        ent_kinds_mask: npt.NDArray[np.uint8],
+        ent_chain_mask: npt.NDArray[np.uint64],
+        ent_annual_co2e_t: npt.NDArray[np.float64],
+        affinity: npt.NDArray[np.float64],
+    ) -> CandidateIndex: ...
+    @property
+    def n_enterprises(self) -> int: ...
+    @property
+    def n_spaces(self) -> int: ...
+    def generate(
+        self,
+        weights: tuple[float, float, float, float, float] | list[float],
+        k: int,
+        now_day: int,
+        space_active: npt.NDArray[np.bool_] | None = None,
+        enterprise_active: npt.NDArray[np.bool_] | None = None,
+    ) -> tuple[
+        npt.NDArray[np.int64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.uint8],
+        npt.NDArray[np.int64],
+    ]: ...
+    def score_pairs(
+        self,
+        weights: tuple[float, float, float, float, float] | list[float],
+        enterprise: npt.NDArray[np.int64],
+        space: npt.NDArray[np.int64],
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
+
 # carbon
 CARBON_MAX_TOTAL_G: int
 CARBON_EXACT_MAX_TENANTS: int

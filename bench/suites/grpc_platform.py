@@ -39,7 +39,6 @@ from bench.harness import Case, Contender, Summary, agree_on, suite
 from zone_opt.client import Client
 from zone_opt.schemas import TABLES
 from zone_opt.service.server import SAMPLE_DIR
-from zone_opt.service.tasks import matching_available
 from zone_opt.validation import validate_table
 
 _FLIGHT_SERVER = textwrap.dedent(
@@ -195,12 +194,9 @@ def _load(instance: dict[str, Any]) -> Summary:
 
 
 def _unary_call(client: Any) -> Any:
-    if matching_available():
-        spaces, enterprises, parks = _sample("spaces"), _sample("enterprises"), _sample("parks")
-        tenancies = _sample("tenancies")
-        return lambda: client.recommend(spaces, enterprises, parks, tenancies)
-    dataset_id = client.list()[0].dataset_id
-    return lambda: client.describe(dataset_id)
+    spaces, enterprises, parks = _sample("spaces"), _sample("enterprises"), _sample("parks")
+    tenancies = _sample("tenancies")
+    return lambda: client.recommend(spaces, enterprises, parks, tenancies)
 
 
 # ---- bulk upload ------------------------------------------------------------------------
@@ -256,7 +252,7 @@ def _same(_instance: Any, summary: Summary) -> Summary:
 def grpc_platform_suite(size: str) -> list[Case]:
     """Unary latency at concurrency 1/16/64 and 100 MB upload vs Arrow Flight."""
     smoke = size == "smoke"
-    method = "recommend" if matching_available() else "getdataset"
+    method = "recommend"
     cases = [
         Case(
             name=f"unary-{method}-c{c}",

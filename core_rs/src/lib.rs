@@ -3,8 +3,10 @@
 //! Engine modules know nothing of Python: `cargo test` runs them with no interpreter.
 //! The pyo3 bindings live only in `py/`, behind the `python` feature that maturin enables.
 
+pub mod candidates;
 pub mod carbon;
 pub mod error;
+pub mod geo;
 pub mod ids;
 pub mod matching;
 pub mod parallel;

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import Literal
 
 import pyarrow as pa
 import pytest
 
+from zone_opt import matching
 from zone_opt.client import Client
 from zone_opt.errors import InvalidInputError, NotFoundError
-from zone_opt.service.tasks import matching_available
 
-pytestmark = pytest.mark.skipif(
-    not matching_available(), reason="zone_opt.matching.match/recommend not merged yet"
-)
 TABLES = ("spaces", "enterprises", "parks", "tenancies")
-
-
-def _matching() -> Any:
-    return importlib.import_module("zone_opt.matching")
 
 
 def _sorted(table: pa.Table) -> pa.Table:
@@ -33,7 +25,7 @@ def _upload_all(client: Client, sample: Callable[[str], pa.Table]) -> dict[str, 
 
 @pytest.mark.parametrize("mode", ["optimal", "stable"])
 def test_match_operation_equals_the_library(
-    alice: Client, sample: Callable[[str], pa.Table], mode: str
+    alice: Client, sample: Callable[[str], pa.Table], mode: Literal["optimal", "stable"]
 ) -> None:
     ids = _upload_all(alice, sample)
     op = alice.submit_match(
@@ -42,7 +34,7 @@ def test_match_operation_equals_the_library(
     done = alice.wait(op, 120)
     assert done.state == "SUCCEEDED", done.error_message
     got = alice.download(done.result["assignments_dataset_id"])
-    expected = _matching().match(
+    expected = matching.match(
         sample("spaces"),
         sample("enterprises"),
         parks=sample("parks"),
@@ -58,7 +50,7 @@ def test_match_operation_equals_the_library(
 def test_recommend_equals_the_library(alice: Client, sample: Callable[[str], pa.Table]) -> None:
     args = [sample(n) for n in TABLES]
     got = alice.recommend(*args, k=5)
-    expected = _matching().recommend(args[0], args[1], parks=args[2], tenancies=args[3], k=5)
+    expected = matching.recommend(args[0], args[1], parks=args[2], tenancies=args[3], k=5)
     assert got.equals(expected)
 
 

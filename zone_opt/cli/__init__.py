@@ -20,6 +20,7 @@ from zone_opt.errors import ZoneOptError
 COMMANDS: tuple[str, ...] = (
     "datasets",
     "demo",
+    "match",
     "serve",
     "client",
 )

@@ -1,12 +1,32 @@
-"""Bulk matching: exact assignment with optimality certificates.
+"""Bulk matching: exact assignment with optimality certificates, stable matching, and the
+domain layer (candidates, scores, match/recommend, incremental re-matching).
 
-Modules: ``assignment`` (dense and sparse exact solvers, the :class:`Assignment` result).
+Modules: ``assignment`` (dense and sparse exact solvers, the :class:`Assignment` result),
+``stable`` (deferred acceptance and its blocking-pair certificate), ``candidates`` and
+``scoring`` (hard constraints and the documented score), ``domain`` (match, recommend,
+:class:`Matcher`).
 """
 
 from zone_opt.matching.assignment import Assignment, assign_dense, assign_sparse
+from zone_opt.matching.candidates import CandidateGraph
+from zone_opt.matching.domain import Matcher, MatchResult, MatchSummary, match, recommend
+from zone_opt.matching.scoring import COMPONENTS, REASONS, SCORE_SCALE, ScoreWeights
+from zone_opt.matching.stable import blocking_pairs, deferred_acceptance
 
 __all__ = [
+    "COMPONENTS",
+    "REASONS",
+    "SCORE_SCALE",
     "Assignment",
+    "CandidateGraph",
+    "MatchResult",
+    "MatchSummary",
+    "Matcher",
+    "ScoreWeights",
     "assign_dense",
     "assign_sparse",
+    "blocking_pairs",
+    "deferred_acceptance",
+    "match",
+    "recommend",
 ]

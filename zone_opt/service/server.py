@@ -223,7 +223,7 @@ class Server:
         )
 
     def refresh_health(self) -> None:
-        """Per-service status from real readiness: store writable, pool up, matching present."""
+        """Per-service status from real readiness: store writable, pool up."""
         if self._stopped.is_set():
             return
         serving, not_serving = (
@@ -235,7 +235,7 @@ class Server:
         states = {
             SERVICE_NAMES["datasets"]: store_ok,
             SERVICE_NAMES["operations"]: store_ok and pool_ok,
-            SERVICE_NAMES["matching"]: store_ok and pool_ok and tasks.matching_available(),
+            SERVICE_NAMES["matching"]: store_ok and pool_ok,
             "": store_ok and pool_ok,
         }
         for name, ok in states.items():

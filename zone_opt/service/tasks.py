@@ -9,7 +9,6 @@ derived from the job id, so a second run after a crash replaces rather than adds
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from datetime import datetime
 from typing import Any
 
@@ -17,20 +16,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from zone_opt import matching
 from zone_opt.errors import InvalidInputError
 from zone_opt.service.jobs import JobContext, JobHandler
 
-__all__ = ["handlers", "match", "matching_available", "matching_options", "statistics"]
-
-
-def matching_available() -> bool:
-    """Whether ``zone_opt.matching`` provides ``match`` and ``recommend`` (MatchingService
-    reports SERVING, and the ``match`` job kind exists, only then)."""
-    try:
-        module = importlib.import_module("zone_opt.matching")
-    except ImportError:
-        return False
-    return callable(getattr(module, "match", None)) and callable(getattr(module, "recommend", None))
+__all__ = ["handlers", "match", "matching_options", "statistics"]
 
 
 def statistics(ctx: JobContext) -> dict[str, Any]:
@@ -87,8 +77,6 @@ def match(ctx: JobContext) -> dict[str, Any]:
     cancel takes effect at the next of those boundaries; nothing is stored for a cancelled
     job.
     """
-    matching = importlib.import_module("zone_opt.matching")
-
     job, params = ctx.job, ctx.job.params
     ctx.checkpoint(0.0, "loading inputs")
 
@@ -99,7 +87,7 @@ def match(ctx: JobContext) -> dict[str, Any]:
     spaces, enterprises, parks = load("spaces"), load("enterprises"), load("parks")
     tenancies = load("tenancies")
     ctx.checkpoint(0.1, "matching")
-    options = matching_options(matching, params)
+    options = matching_options(params)
     options["mode"] = params.get("mode") or "optimal"
     stages = iter(np.linspace(0.2, 0.85, 8))
     options["progress"] = lambda stage: ctx.checkpoint(float(next(stages, 0.85)), f"match: {stage}")
@@ -115,7 +103,7 @@ def match(ctx: JobContext) -> dict[str, Any]:
     }
 
 
-def matching_options(matching: Any, params: dict[str, Any]) -> dict[str, Any]:
+def matching_options(params: dict[str, Any]) -> dict[str, Any]:
     """``k``, ``weights`` (a ``ScoreWeights``) and ``now`` (a date) for match/recommend."""
     options: dict[str, Any] = {}
     if params.get("k"):
@@ -149,7 +137,4 @@ def _summary(result: Any) -> dict[str, float]:
 
 def handlers() -> dict[str, JobHandler]:
     """Job kinds this server runs."""
-    found: dict[str, JobHandler] = {"statistics": statistics}
-    if matching_available():
-        found["match"] = match
-    return found
+    return {"statistics": statistics, "match": match}

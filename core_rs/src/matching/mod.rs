@@ -1,9 +1,11 @@
 //! Exact assignment: dense (LAPJV) and sparse maximum-weight matching with an outside
-//! option, each returning the dual variables that certify optimality.
+//! option, each returning the dual variables that certify optimality; and stable
+//! matching (deferred acceptance with capacities).
 
 mod auction;
 pub mod dense;
 pub mod sparse;
+pub mod stable;
 
 pub use dense::{solve_dense, Cost, DenseSolution};
 pub use sparse::{solve_sparse, SparseSolution, Start};

@@ -5,12 +5,14 @@
 
 use pyo3::prelude::*;
 
+mod candidates;
 mod carbon;
 mod detach;
 mod errors;
 mod ids;
 mod matching;
 mod runtime;
+mod stable;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -26,6 +28,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::register(m)?;
     ids::register(m)?;
     matching::register(m)?;
+    stable::register(m)?;
+    candidates::register(m)?;
     carbon::register(m)?;
     Ok(())
 }

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
-
 import grpc
 
+from zone_opt import matching
 from zone_opt.api.v1 import matching_pb2, matching_pb2_grpc
 from zone_opt.errors import DeadlineExceededError
 from zone_opt.service import convert
 from zone_opt.service.auth import TokenAuth
 from zone_opt.service.jobs import WorkerPool
-from zone_opt.service.tasks import matching_available, matching_options
+from zone_opt.service.tasks import matching_options
 
 __all__ = ["MatchingServicer"]
 
@@ -25,7 +24,6 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
         self, request: matching_pb2.MatchRequest, context: grpc.ServicerContext
     ) -> matching_pb2.MatchResponse:
         tenant = self.auth.tenant(context)
-        _require_matching(context)
         params = convert.match_params(request)
         for key in ("spaces", "enterprises", "parks", "tenancies"):
             if params[key]:
@@ -37,8 +35,6 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
         self, request: matching_pb2.RecommendRequest, context: grpc.ServicerContext
     ) -> matching_pb2.RecommendResponse:
         self.auth.tenant(context)
-        _require_matching(context)
-        matching = importlib.import_module("zone_opt.matching")
         spaces = convert.table_from_ipc(request.spaces_ipc, "spaces_ipc")
         enterprises = convert.table_from_ipc(request.enterprises_ipc, "enterprises_ipc")
         parks = convert.table_from_ipc(request.parks_ipc, "parks_ipc")
@@ -53,11 +49,6 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
         params: dict[str, object] = {"k": request.k}
         if request.HasField("now"):
             params["now"] = request.now.ToDatetime().isoformat()
-        options = matching_options(matching, params)
+        options = matching_options(params)
         table = matching.recommend(spaces, enterprises, parks=parks, tenancies=tenancies, **options)
         return matching_pb2.RecommendResponse(recommendations_ipc=convert.table_to_ipc(table))
-
-
-def _require_matching(context: grpc.ServicerContext) -> None:
-    if not matching_available():
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, "matching is not available in this build")

@@ -1,0 +1,254 @@
+"""Candidate generation equals a brute-force numpy filter; reason codes; the score."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from zone_opt.errors import InvalidInputError
+from zone_opt.matching import COMPONENTS, REASONS, SCORE_SCALE, ScoreWeights
+from zone_opt.matching.candidates import build_index, days_since_epoch
+from zone_opt.schemas import SPACE_KINDS
+
+sys.path.insert(0, str(Path(__file__).parent))
+from matching_tables import TODAY, Tables, make_tables
+
+EARTH_KM = 6371.0088
+
+
+def haversine(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    a = (
+        np.sin((p2 - p1) / 2) ** 2
+        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+
+
+def brute_force(
+    t: Tables, affinity: npt.NDArray[np.float64], w: ScoreWeights
+) -> tuple[dict[int, dict[int, int]], list[str]]:
+    """Per enterprise: {space: score} of feasible spaces, and the reason name."""
+    parks, spaces, ents = t.parks.to_pylist(), t.spaces.to_pylist(), t.enterprises.to_pylist()
+    park_row = {p["park_id"]: i for i, p in enumerate(parks)}
+    ent_row = {e["enterprise_id"]: i for i, e in enumerate(ents)}
+    live = [
+        x
+        for x in t.tenancies.to_pylist()
+        if x["start"] <= TODAY and (x["end"] is None or x["end"] >= TODAY)
+    ]
+    occupied = {x["space_id"] for x in live}
+    space_park = {s["space_id"]: park_row[s["park_id"]] for s in spaces}
+    mix: list[list[int]] = [[] for _ in parks]  # tenant divisions per park (-1 unknown)
+    used = [0.0] * len(parks)
+    for x in live:
+        p = space_park[x["space_id"]]
+        if x["enterprise_id"] in ent_row:
+            e = ents[ent_row[x["enterprise_id"]]]
+            mix[p].append(int(e["industry_code"]) - 1)
+            used[p] += e["annual_co2e_t"]
+        else:
+            mix[p].append(-1)
+    tenants = {x["enterprise_id"] for x in live}
+    weights = np.array(w.as_tuple())
+    out: dict[int, dict[int, int]] = {}
+    reasons = []
+    order = [
+        "AREA",
+        "FLOOR_LOAD",
+        "CEILING_HEIGHT",
+        "POWER",
+        "RENT",
+        "HAZARDOUS_PERMIT",
+        "INDUSTRY_NOT_PERMITTED",
+        "SPACE_KIND",
+        "NOT_AVAILABLE_YET",
+    ]
+    for i, e in enumerate(ents):
+        out[i] = {}
+        if e["enterprise_id"] in tenants:
+            reasons.append("EXCLUDED")
+            continue
+        any_park = any_space = False
+        worst = -1
+        div = int(e["industry_code"]) - 1
+        chain_set = {int(c) - 1 for c in e["supplier_industries"] + e["customer_industries"]}
+        for j, s in enumerate(spaces):
+            p = park_row[s["park_id"]]
+            pk = parks[p]
+            d = float(haversine(e["preferred_lat"], e["preferred_lon"], pk["lat"], pk["lon"]))
+            if d > e["radius_km"]:
+                continue
+            any_park = True
+            if s["space_id"] in occupied:
+                continue
+            any_space = True
+            checks = [
+                e["area_min_m2"] <= s["area_m2"] <= e["area_max_m2"],
+                s["floor_load_kn_m2"] >= e["min_floor_load_kn_m2"],
+                s["ceiling_height_m"] >= e["min_ceiling_height_m"],
+                s["power_kva"] >= e["power_need_kva"],
+                s["rent_cny_per_m2_month"] <= e["max_rent_cny_per_m2_month"],
+                s["hazardous_permit"] or not e["hazardous_process"],
+                not pk["permitted_industries"] or e["industry_code"] in pk["permitted_industries"],
+                not e["space_kinds"] or s["kind"] in e["space_kinds"],
+                s["available_from"] <= TODAY,
+            ]
+            if not all(checks):
+                worst = max(worst, checks.index(False))
+                continue
+            half = (e["area_max_m2"] - e["area_min_m2"]) / 2
+            size = 1 - abs(s["area_m2"] - e["area_min_m2"] - half) / half if half > 0 else 1.0
+            cost = (
+                (e["max_rent_cny_per_m2_month"] - s["rent_cny_per_m2_month"])
+                / e["max_rent_cny_per_m2_month"]
+                if e["max_rent_cny_per_m2_month"] > 0
+                else 1.0
+            )
+            n_t = len(mix[p])
+            chain = sum(
+                (1.0 if dd in chain_set else affinity[div, dd]) / n_t for dd in mix[p] if dd >= 0
+            )
+            left = pk["carbon_budget_co2e_t"] - used[p]
+            co2 = e["annual_co2e_t"]
+            carbon = 1.0 if co2 <= 0 else (0.0 if left <= 0 else min(1, max(0, 1 - co2 / left)))
+            comps = np.clip([1 - d / e["radius_km"], cost, size, min(chain, 1.0), carbon], 0, 1)
+            out[i][j] = 1 + round(SCORE_SCALE * float(weights @ comps) / weights.sum())
+        if out[i]:
+            reasons.append("HAS_CANDIDATES")
+        elif not any_park:
+            reasons.append("NO_PARK_IN_RADIUS")
+        elif not any_space:
+            reasons.append("NO_SPACE_IN_RADIUS")
+        else:
+            reasons.append(order[worst])
+    return out, reasons
+
+
+def _generate(t: Tables, affinity: npt.NDArray[np.float64], w: ScoreWeights, k: int) -> Any:
+    ix = build_index(t.spaces, t.enterprises, t.parks, t.tenancies, now=TODAY, affinity=affinity)
+    return ix, ix.index.generate(w.as_tuple(), k, ix.now_day, ~ix.occupied, ~ix.tenant)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_candidates_equal_brute_force(seed: int) -> None:
+    t = make_tables(seed, n_parks=5, n_spaces=50, n_enterprises=60, n_tenancies=10)
+    rng = np.random.default_rng(seed)
+    affinity = rng.random((97, 97))
+    w = ScoreWeights(*rng.uniform(0, 1, 5))
+    expected, reasons = brute_force(t, affinity, w)
+    _, (indptr, cols, scores, _chain, reason, n_feasible) = _generate(t, affinity, w, 0)
+    assert [REASONS[r] for r in reason] == reasons
+    total = 0
+    for e, feasible in expected.items():
+        got_cols = cols[indptr[e] : indptr[e + 1]]
+        got_scores = scores[indptr[e] : indptr[e + 1]]
+        assert set(got_cols.tolist()) == set(feasible)
+        assert n_feasible[e] == len(feasible)
+        for c, s in zip(got_cols.tolist(), got_scores.tolist(), strict=True):
+            assert abs(s - feasible[c]) <= 1  # rounding at exact .5 may differ by one
+        # Sorted best first, ties by lower space index.
+        keys = list(zip((-got_scores).tolist(), got_cols.tolist(), strict=True))
+        assert keys == sorted(keys)
+        total += len(feasible)
+    assert total > 0
+
+
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_top_k_is_the_best_k(k: int) -> None:
+    t = make_tables(11, n_parks=3, n_spaces=60, n_enterprises=40, n_tenancies=0)
+    w = ScoreWeights()
+    aff = np.zeros((97, 97))
+    _, full = _generate(t, aff, w, 0)
+    _, top = _generate(t, aff, w, k)
+    for e in range(t.enterprises.num_rows):
+        a, b = full[0][e], full[0][e + 1]
+        c, d = top[0][e], top[0][e + 1]
+        assert d - c == min(k, b - a)
+        assert full[1][a : a + (d - c)].tolist() == top[1][c:d].tolist()
+        assert top[5][e] == b - a
+
+
+def test_score_pairs_agree_with_generation() -> None:
+    t = make_tables(5, n_parks=3, n_spaces=60, n_enterprises=40)
+    w = ScoreWeights()
+    ix, (indptr, cols, scores, chain, _, _) = _generate(t, np.zeros((97, 97)), w, 0)
+    rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+    dist, comps, again = ix.index.score_pairs(w.as_tuple(), rows, cols)
+    assert np.array_equal(again, scores)
+    assert comps.shape == (cols.size, len(COMPONENTS))
+    assert np.allclose(comps[:, COMPONENTS.index("chain")], chain)
+    assert ((comps >= 0) & (comps <= 1)).all()
+    assert (dist >= 0).all()
+
+
+def test_reason_codes_on_a_hand_built_case() -> None:
+    t = make_tables(2, n_parks=1, n_spaces=3, n_enterprises=1, n_tenancies=0)
+    park = t.parks.column("lat")[0].as_py(), t.parks.column("lon")[0].as_py()
+    ent = t.enterprises
+    for col, value in [
+        ("preferred_lat", park[0]),
+        ("preferred_lon", park[1]),
+        ("radius_km", 10.0),
+        ("area_min_m2", 1e6),
+        ("area_max_m2", 2e6),
+    ]:
+        ent = ent.set_column(ent.schema.get_field_index(col), col, pa.array([value]))
+    aff = np.zeros((97, 97))
+    w = ScoreWeights()
+    tt = Tables(t.parks, t.spaces, ent, t.tenancies)
+    _, out = _generate(tt, aff, w, 0)
+    assert REASONS[out[4][0]] == "AREA"
+    far = ent.set_column(
+        ent.schema.get_field_index("preferred_lat"), "preferred_lat", pa.array([park[0] + 5])
+    )
+    _, out = _generate(Tables(t.parks, t.spaces, far, t.tenancies), aff, w, 0)
+    assert REASONS[out[4][0]] == "NO_PARK_IN_RADIUS"
+
+
+def test_bad_inputs_are_named() -> None:
+    t = make_tables(3)
+    spaces = t.spaces.set_column(
+        t.spaces.schema.get_field_index("park_id"),
+        "park_id",
+        pa.array(["nope", *t.spaces.column("park_id").to_pylist()[1:]]),
+    )
+    with pytest.raises(InvalidInputError) as info:
+        build_index(spaces, t.enterprises, t.parks, t.tenancies, now=TODAY)
+    assert info.value.violations[0].field == "spaces.park_id"
+    assert info.value.violations[0].row == 0
+    with pytest.raises(InvalidInputError) as info:
+        build_index(t.spaces, t.enterprises, t.parks, t.tenancies, now=TODAY, affinity=np.ones(5))
+    assert info.value.violations[0].field == "affinity"
+    with pytest.raises(InvalidInputError):
+        ScoreWeights(distance=-1.0)
+    with pytest.raises(InvalidInputError):
+        ScoreWeights(0, 0, 0, 0, 0)
+    with pytest.raises(InvalidInputError) as info:
+        ScoreWeights(cost=math.nan)
+    assert info.value.violations[0].field == "weights.cost"
+    ents = t.enterprises.set_column(
+        t.enterprises.schema.get_field_index("industry_code"),
+        "industry_code",
+        pc.if_else(
+            pa.array([True] + [False] * (t.enterprises.num_rows - 1)),
+            "X1",
+            t.enterprises.column("industry_code"),
+        ),
+    )
+    with pytest.raises(InvalidInputError) as info:
+        build_index(t.spaces, ents, t.parks, t.tenancies, now=TODAY)
+    assert info.value.violations[0].field == "enterprises.industry_code"
+
+
+def test_kind_index_order_matches_schema() -> None:
+    assert SPACE_KINDS[0] == "factory_floor"
+    assert days_since_epoch(TODAY) == (TODAY - type(TODAY)(1970, 1, 1)).days
