@@ -345,7 +345,7 @@ def _check_uscc(where: str, column: pa.ChunkedArray) -> list[Violation]:
     return _report(
         where,
         bad,
-        (f"{v!r} is {_USCC_REASONS[int(c)][4:]}" for v, c in zip(values, codes[bad], strict=False)),
+        (f"{v!r} is {_USCC_REASONS[int(c)]}" for v, c in zip(values, codes[bad], strict=False)),
         "not a valid unified social credit code",
     )
 
