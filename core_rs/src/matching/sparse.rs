@@ -9,19 +9,25 @@
 //! shortest-path tree (Dijkstra on the reduced costs `u_i + p_j - w_ij >= 0`, potentials
 //! kept implicitly) until it reaches a free column (augment) or the dual of a tree row
 //! falls to zero (that row gives up its column: the outside option). A warm start from
-//! column prices may leave free columns with a positive price; the mirror search from the
-//! column side repairs those. Integer arithmetic makes the optimum exact.
+//! column prices, or the rounding of the auction's prices, may leave free columns with a
+//! positive price; the mirror repair from the column side fixes those, by phases
+//! ([`phased_repair`]: one multi-source Dijkstra from all of them per phase, then
+//! column-disjoint augmentations along the tight paths). Integer arithmetic makes the
+//! optimum exact.
 //!
 //! Start ([`Start::Auction`], the default): an epsilon-scaling forward auction
 //! (`auction.rs`) on scores scaled by a power of two F > n_rows brings the prices near an
 //! equilibrium; after flooring them back to score units most rows hold an exactly tight
 //! edge, and only the others go through the exact phase. On the classic perfect problem
 //! almost no row is left; with the outside option, columns the auction leaves unowned
-//! must drop to price 0, which frees some rows (about 1 % on random instances), and the
-//! exact phase's searches over those rows dominate the time at 10^6 rows.
+//! must drop to price 0, which frees some rows (about 1 % on random instances); the few
+//! auction columns whose row then prefers another column stay free with a positive price,
+//! and the mirror repair over those dominates the exact phase at 10^6 rows (each search
+//! reaches most of the graph: free rows are rare).
 //!
 //! Cost: O(E) to build the CSR graph, the auction (bounded by a budget of 64 scans per
-//! edge), then one Dijkstra, O(E' log E') over the edges it reaches, per row left free.
+//! edge), then one Dijkstra, O(E' log E') over the edges it reaches, per row left free,
+//! and one multi-source Dijkstra plus one O(E') depth-first pass per mirror phase.
 //! Memory: O(E + n_rows + n_cols), plus the transposed graph when the mirror search runs.
 
 use std::cmp::Reverse;
@@ -31,6 +37,8 @@ use crate::error::{CoreError, CoreResult};
 
 const NONE: u32 = u32::MAX;
 const INF: i64 = i64::MAX / 4;
+/// Largest bucket queue of the phased repair (distances beyond use the heap).
+const BUCKETS: i64 = 1 << 16;
 /// Scores must satisfy `|w| * (n_rows + n_cols + 2) * 8 <= 2^62` so that no dual or path
 /// length can overflow.
 pub const SAFE_SPAN: i64 = 1 << 62;
@@ -113,6 +121,10 @@ struct Search {
     scanned_list: Vec<u32>,
     tree: Vec<(u32, i64)>,
     heap: BinaryHeap<Reverse<(i64, u32)>>,
+    /// Bucket queue for the distances below `cap` (0: the heap holds everything).
+    buckets: Vec<Vec<u32>>,
+    cap: usize,
+    cur: usize,
 }
 
 impl Search {
@@ -125,7 +137,31 @@ impl Search {
             scanned_list: Vec::new(),
             tree: Vec::new(),
             heap: BinaryHeap::new(),
+            buckets: Vec::new(),
+            cap: 0,
+            cur: 0,
         }
+    }
+
+    /// Use a bucket queue (Dial) for the distances below `cap`; only for searches that
+    /// stop before `cap`, as the bucket pops come before any heap pop.
+    fn use_buckets(&mut self, cap: usize) {
+        if self.buckets.len() < cap {
+            self.buckets.resize_with(cap, Vec::new);
+        }
+        self.cap = cap;
+        self.cur = 0;
+    }
+
+    /// The next (distance, node) in non-decreasing distance order (may be stale).
+    fn pop(&mut self) -> Option<(i64, u32)> {
+        while self.cur < self.cap {
+            if let Some(j) = self.buckets[self.cur].pop() {
+                return Some((self.cur as i64, j));
+            }
+            self.cur += 1;
+        }
+        self.heap.pop().map(|Reverse(t)| t)
     }
 
     fn reset(&mut self) {
@@ -139,6 +175,11 @@ impl Search {
         self.scanned_list.clear();
         self.tree.clear();
         self.heap.clear();
+        for bucket in &mut self.buckets[..self.cap] {
+            bucket.clear();
+        }
+        self.cap = 0;
+        self.cur = 0;
     }
 
     fn relax(&mut self, g: &Graph, i: u32, di: i64, a: &[i64], b: &[i64]) {
@@ -156,7 +197,11 @@ impl Search {
                 }
                 self.d[ju] = nd;
                 self.pred[ju] = i;
-                self.heap.push(Reverse((nd, j)));
+                if nd < self.cap as i64 {
+                    self.buckets[nd as usize].push(j);
+                } else {
+                    self.heap.push(Reverse((nd, j)));
+                }
             }
         }
     }
@@ -256,6 +301,153 @@ fn search(
     }
     s.reset();
     true
+}
+
+/// Scratch space of [`phased_repair`], sized by the far side.
+struct Phases {
+    s: Search,
+    /// Phase stamp of the columns the augmenting DFS has entered.
+    seen: Vec<u32>,
+    stamp: u32,
+    /// DFS stack: (row, next edge, column through which the row was entered).
+    stack: Vec<(u32, usize, u32)>,
+}
+
+impl Phases {
+    fn new(far: usize) -> Self {
+        Self {
+            s: Search::new(far),
+            seen: vec![0; far],
+            stamp: 0,
+            stack: Vec::new(),
+        }
+    }
+}
+
+/// Restore complementary slackness at every free near-side node with a positive dual at
+/// once (near nodes may end unmatched at dual 0: rows with the outside option, or columns
+/// in the mirror repair), by phases. Each phase runs one multi-source Dijkstra from all
+/// those nodes on the reduced costs `a_i + b_j - w_ij` (a bucket queue below `BUCKETS`),
+/// stopping at the distance `D` of the nearest sink (a free far node, or a near node whose
+/// outside-option arc of reduced cost `a_k` ends the path), and moves the duals of the
+/// scanned nodes by `D - dist` so that every shortest path becomes tight (`a` stays
+/// non-negative, `b` only grows). It then augments along a maximal set of far-disjoint tight
+/// alternating paths found by depth-first search (Hopcroft-Karp style): a path ends at a
+/// free far node, or at a near node with `a_k = 0`, which gives up its mate. Every
+/// augmentation keeps all matched edges tight, so the certificate is the one of [`search`].
+///
+/// Cost per phase: O(E' log E') for the Dijkstra over the edges it reaches, plus O(E'')
+/// for the DFS over the tight edges it reaches (each column entered once per phase).
+/// Each phase either augments or zeroes the dual of a free near node, so there are at most
+/// as many phases as starting nodes (in practice far fewer).
+fn phased_repair(
+    g: &Graph,
+    a: &mut [i64],
+    b: &mut [i64],
+    mate_a: &mut [u32],
+    mate_b: &mut [u32],
+    ph: &mut Phases,
+) {
+    let mut sources: Vec<u32> = (0..mate_a.len() as u32)
+        .filter(|&i| mate_a[i as usize] == NONE && a[i as usize] > 0)
+        .collect();
+    while !sources.is_empty() {
+        // Multi-source Dijkstra, stopping at the nearest sink.
+        let s = &mut ph.s;
+        let mut best = INF;
+        for &i in &sources {
+            best = best.min(a[i as usize]);
+        }
+        // Every distance popped is below `best`, which only decreases.
+        s.use_buckets((best.min(BUCKETS) + 1) as usize);
+        for &i in &sources {
+            s.tree.push((i, 0));
+            s.relax(g, i, 0, a, b);
+        }
+        let df = loop {
+            let Some((dj, j)) = s.pop() else {
+                break best;
+            };
+            let ju = j as usize;
+            if s.scanned[ju] || dj != s.d[ju] {
+                continue;
+            }
+            if dj >= best {
+                break best;
+            }
+            s.scanned[ju] = true;
+            s.scanned_list.push(j);
+            let i = mate_b[ju];
+            if i == NONE {
+                break dj;
+            }
+            s.tree.push((i, dj));
+            best = best.min(dj + a[i as usize]);
+            s.relax(g, i, dj, a, b);
+        };
+        for &(i, di) in &s.tree {
+            if df > di {
+                a[i as usize] -= df - di;
+            }
+        }
+        for &j in &s.scanned_list {
+            b[j as usize] += df - s.d[j as usize];
+        }
+        s.reset();
+        // Augment along column-disjoint tight paths.
+        ph.stamp = ph.stamp.wrapping_add(1);
+        if ph.stamp == 0 {
+            ph.seen.fill(0);
+            ph.stamp = 1;
+        }
+        let stamp = ph.stamp;
+        for &src in &sources {
+            if a[src as usize] == 0 || mate_a[src as usize] != NONE {
+                continue;
+            }
+            let stack = &mut ph.stack;
+            stack.clear();
+            stack.push((src, g.off[src as usize], NONE));
+            while let Some(top) = stack.last_mut() {
+                let (i, ref mut e, _) = *top;
+                let iu = i as usize;
+                let end = g.off[iu + 1];
+                let mut found = NONE;
+                while *e < end {
+                    let k = *e;
+                    *e += 1;
+                    let j = g.adj[k];
+                    let ju = j as usize;
+                    if ph.seen[ju] != stamp && a[iu] + b[ju] == g.w[k] {
+                        ph.seen[ju] = stamp;
+                        found = j;
+                        break;
+                    }
+                }
+                if found == NONE {
+                    stack.pop();
+                    continue;
+                }
+                let mate = mate_b[found as usize];
+                if mate != NONE && a[mate as usize] > 0 {
+                    stack.push((mate, g.off[mate as usize], found));
+                    continue;
+                }
+                // A sink: a free column, or a mate whose outside option is tight.
+                if mate != NONE {
+                    mate_a[mate as usize] = NONE;
+                }
+                let mut col = found;
+                for &(row, _, via) in stack.iter().rev() {
+                    mate_a[row as usize] = col;
+                    mate_b[col as usize] = row;
+                    col = via;
+                }
+                break;
+            }
+        }
+        sources.retain(|&i| mate_a[i as usize] == NONE && a[i as usize] > 0);
+    }
 }
 
 fn check_index(field: &str, values: &[i64], bound: usize) -> CoreResult<Vec<u32>> {
@@ -458,8 +650,8 @@ pub fn solve_sparse(
             x[i] = arg;
         }
     }
-    let mut forward = Search::new(n_cols);
     let mut feasible = true;
+    let mut forward = Search::new(n_cols);
     for i in 0..n_rows {
         if x[i] != NONE || (!perfect && u[i] == 0) {
             continue;
@@ -484,21 +676,14 @@ pub fn solve_sparse(
     // left): repair from their side with the mirror search.
     if (0..n_cols).any(|j| y[j] == NONE && p[j] > 0) {
         let gt = Graph::build(n_cols, &c, &r, scores, &keep, factor);
-        let mut backward = Search::new(n_rows);
-        for j in 0..n_cols {
-            if y[j] == NONE && p[j] > 0 {
-                search(
-                    &gt,
-                    j as u32,
-                    &mut p,
-                    &mut u,
-                    &mut y,
-                    &mut x,
-                    true,
-                    &mut backward,
-                );
-            }
-        }
+        phased_repair(
+            &gt,
+            &mut p,
+            &mut u,
+            &mut y,
+            &mut x,
+            &mut Phases::new(n_rows),
+        );
     }
     let mut total = 0i64;
     for i in 0..n_rows {
@@ -685,7 +870,64 @@ mod tests {
         assert!(solve_sparse(&[0], &[0], &[i64::MAX], 2, 2, false, None, Start::Auction).is_err());
     }
 
+    /// The phased repair alone, from both sides, starting from an empty matching and
+    /// random prices (row duals at their feasible minimum), reaches the optimum.
+    fn run_phased(n: usize, m: usize, edges: &[(i64, i64, i64)], prices: &[i64]) {
+        let rows: Vec<i64> = edges.iter().map(|e| e.0).collect();
+        let cols: Vec<i64> = edges.iter().map(|e| e.1).collect();
+        let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
+        let r: Vec<u32> = rows.iter().map(|&v| v as u32).collect();
+        let c: Vec<u32> = cols.iter().map(|&v| v as u32).collect();
+        let keep: Vec<bool> = w.iter().map(|&v| v > 0).collect();
+        let g = Graph::build(n, &r, &c, &w, &keep, 1);
+        let gt = Graph::build(m, &c, &r, &w, &keep, 1);
+        let mut p = prices[..m].to_vec();
+        let mut u: Vec<i64> = (0..n)
+            .map(|i| {
+                g.edges(i)
+                    .map(|e| g.w[e] - p[g.adj[e] as usize])
+                    .fold(0, i64::max)
+            })
+            .collect();
+        let (mut x, mut y) = (vec![NONE; n], vec![NONE; m]);
+        phased_repair(&g, &mut u, &mut p, &mut x, &mut y, &mut Phases::new(m));
+        phased_repair(&gt, &mut p, &mut u, &mut y, &mut x, &mut Phases::new(n));
+        let to_i64 = |a: &[u32]| -> Vec<i64> {
+            a.iter()
+                .map(|&k| if k == NONE { -1 } else { i64::from(k) })
+                .collect()
+        };
+        let total = (0..n)
+            .filter(|&i| x[i] != NONE)
+            .map(|i| u[i] + p[x[i] as usize])
+            .sum();
+        let sol = SparseSolution {
+            row_to_col: to_i64(&x),
+            col_to_row: to_i64(&y),
+            u,
+            p,
+            feasible: true,
+            total,
+            dual_scale: 1,
+        };
+        let mut dense = vec![None; n * m];
+        for &(i, j, s) in edges {
+            let cell = &mut dense[(i as usize) * m + j as usize];
+            *cell = Some(cell.map_or(s, |c: i64| c.max(s)));
+        }
+        assert_eq!(Some(sol.total), brute(n, m, &dense, false));
+        certify(&sol, &rows, &cols, &w, false);
+    }
+
     proptest! {
+        #[test]
+        fn phased_repair_is_exact(n in 0usize..7, m in 0usize..7, seed in any::<u64>(),
+                                  lo in -5i64..5, span in 0i64..30, density in 10u64..100,
+                                  prices in proptest::collection::vec(0i64..40, 7)) {
+            let edges = instance(n, m, seed, lo, lo + span, density);
+            run_phased(n, m, &edges, &prices);
+        }
+
         #[test]
         fn matches_brute_force(n in 0usize..6, m in 0usize..6, seed in any::<u64>(),
                                lo in -20i64..5, span in 0i64..30, density in 10u64..100,
