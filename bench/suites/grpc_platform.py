@@ -130,6 +130,8 @@ class _Servers:
             if proc.poll() is None:
                 proc.terminate()
                 proc.wait(30)
+        if self.flight.stdout is not None:
+            self.flight.stdout.close()
 
 
 def _sample(name: str) -> pa.Table:
