@@ -153,14 +153,9 @@ fn init_square<C: Cost>(
     // Column reduction, row-major for the cache: v_j = min_i c_ij, argmin the first row.
     let mut argmin = vec![0usize; n];
     v.copy_from_slice(&c[..n]);
+    let avx2 = has_avx2();
     for i in 1..n {
-        let row = &c[i * n..(i + 1) * n];
-        for j in 0..n {
-            if row[j] < v[j] {
-                v[j] = row[j];
-                argmin[j] = i;
-            }
-        }
+        column_min(avx2, &c[i * n..(i + 1) * n], i, v, &mut argmin);
     }
     let mut matches = vec![0u32; n];
     for j in (0..n).rev() {
@@ -186,15 +181,9 @@ fn init_square<C: Cost>(
         } else if matches[i] == 1 {
             let j1 = x[i];
             let row = &c[i * n..(i + 1) * n];
-            let mut min = C::INF;
-            for j in 0..n {
-                if j != j1 {
-                    let h = row[j] - v[j];
-                    if h < min {
-                        min = h;
-                    }
-                }
-            }
+            let min = min_reduced(&row[..j1], &v[..j1]);
+            let rest = min_reduced(&row[j1 + 1..], &v[j1 + 1..]);
+            let min = if rest < min { rest } else { min };
             if min < C::INF {
                 v[j1] = v[j1] - min;
             }
@@ -251,6 +240,53 @@ fn init_square<C: Cost>(
         }
     }
     free
+}
+
+/// `v_j = min(v_j, row_j)`, `argmin_j = i` where it improves: branch-free so it vectorises.
+#[inline(always)]
+fn column_min_kernel<C: Cost>(row: &[C], i: usize, v: &mut [C], argmin: &mut [usize]) {
+    let m = v.len();
+    let (row, argmin) = (&row[..m], &mut argmin[..m]);
+    for j in 0..m {
+        let better = row[j] < v[j];
+        v[j] = if better { row[j] } else { v[j] };
+        argmin[j] = if better { i } else { argmin[j] };
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn column_min_avx2<C: Cost>(row: &[C], i: usize, v: &mut [C], argmin: &mut [usize]) {
+    column_min_kernel(row, i, v, argmin);
+}
+
+fn column_min<C: Cost>(avx2: bool, row: &[C], i: usize, v: &mut [C], argmin: &mut [usize]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` is true only when the running CPU reports AVX2 (`has_avx2`).
+        return unsafe { column_min_avx2(row, i, v, argmin) };
+    }
+    let _ = avx2;
+    column_min_kernel(row, i, v, argmin);
+}
+
+/// `min_j (row_j - v_j)` over equal-length slices, `C::INF` when empty; four accumulators.
+fn min_reduced<C: Cost>(row: &[C], v: &[C]) -> C {
+    let mut acc = [C::INF; 4];
+    let (rc, vc) = (row.chunks_exact(4), v.chunks_exact(4));
+    let (rr, vr) = (rc.remainder(), vc.remainder());
+    for (r, w) in rc.zip(vc) {
+        for k in 0..4 {
+            let h = r[k] - w[k];
+            acc[k] = if h < acc[k] { h } else { acc[k] };
+        }
+    }
+    for (&r, &w) in rr.iter().zip(vr) {
+        let h = r - w;
+        acc[0] = if h < acc[0] { h } else { acc[0] };
+    }
+    acc.into_iter()
+        .fold(C::INF, |a, b| if b < a { b } else { a })
 }
 
 struct PathWork<C> {
