@@ -25,6 +25,8 @@ pub trait Cost:
 {
     const ZERO: Self;
     const INF: Self;
+    /// Below every distance the solver reaches: marks settled columns.
+    const NEG: Self;
     /// Why this entry cannot be solved exactly in a problem with `size` rows plus columns.
     fn unusable(self, size: usize) -> Option<String>;
 }
@@ -32,6 +34,7 @@ pub trait Cost:
 impl Cost for i64 {
     const ZERO: Self = 0;
     const INF: Self = i64::MAX / 4;
+    const NEG: Self = i64::MIN / 4;
     fn unusable(self, size: usize) -> Option<String> {
         let limit = crate::matching::sparse::max_abs_score(size, 0);
         (self.unsigned_abs() > limit as u64)
@@ -42,6 +45,7 @@ impl Cost for i64 {
 impl Cost for f64 {
     const ZERO: Self = 0.0;
     const INF: Self = f64::INFINITY;
+    const NEG: Self = f64::NEG_INFINITY;
     fn unusable(self, _size: usize) -> Option<String> {
         (!self.is_finite()).then(|| format!("{self} is not a finite number"))
     }
@@ -149,14 +153,9 @@ fn init_square<C: Cost>(
     // Column reduction, row-major for the cache: v_j = min_i c_ij, argmin the first row.
     let mut argmin = vec![0usize; n];
     v.copy_from_slice(&c[..n]);
+    let avx2 = has_avx2();
     for i in 1..n {
-        let row = &c[i * n..(i + 1) * n];
-        for j in 0..n {
-            if row[j] < v[j] {
-                v[j] = row[j];
-                argmin[j] = i;
-            }
-        }
+        column_min(avx2, &c[i * n..(i + 1) * n], i, v, &mut argmin);
     }
     let mut matches = vec![0u32; n];
     for j in (0..n).rev() {
@@ -182,15 +181,9 @@ fn init_square<C: Cost>(
         } else if matches[i] == 1 {
             let j1 = x[i];
             let row = &c[i * n..(i + 1) * n];
-            let mut min = C::INF;
-            for j in 0..n {
-                if j != j1 {
-                    let h = row[j] - v[j];
-                    if h < min {
-                        min = h;
-                    }
-                }
-            }
+            let min = min_reduced(&row[..j1], &v[..j1]);
+            let rest = min_reduced(&row[j1 + 1..], &v[j1 + 1..]);
+            let min = if rest < min { rest } else { min };
             if min < C::INF {
                 v[j1] = v[j1] - min;
             }
@@ -249,10 +242,62 @@ fn init_square<C: Cost>(
     free
 }
 
+/// `v_j = min(v_j, row_j)`, `argmin_j = i` where it improves: branch-free so it vectorises.
+#[inline(always)]
+fn column_min_kernel<C: Cost>(row: &[C], i: usize, v: &mut [C], argmin: &mut [usize]) {
+    let m = v.len();
+    let (row, argmin) = (&row[..m], &mut argmin[..m]);
+    for j in 0..m {
+        let better = row[j] < v[j];
+        v[j] = if better { row[j] } else { v[j] };
+        argmin[j] = if better { i } else { argmin[j] };
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn column_min_avx2<C: Cost>(row: &[C], i: usize, v: &mut [C], argmin: &mut [usize]) {
+    column_min_kernel(row, i, v, argmin);
+}
+
+fn column_min<C: Cost>(avx2: bool, row: &[C], i: usize, v: &mut [C], argmin: &mut [usize]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` is true only when the running CPU reports AVX2 (`has_avx2`).
+        return unsafe { column_min_avx2(row, i, v, argmin) };
+    }
+    let _ = avx2;
+    column_min_kernel(row, i, v, argmin);
+}
+
+/// `min_j (row_j - v_j)` over equal-length slices, `C::INF` when empty; four accumulators.
+fn min_reduced<C: Cost>(row: &[C], v: &[C]) -> C {
+    let mut acc = [C::INF; 4];
+    let (rc, vc) = (row.chunks_exact(4), v.chunks_exact(4));
+    let (rr, vr) = (rc.remainder(), vc.remainder());
+    for (r, w) in rc.zip(vc) {
+        for k in 0..4 {
+            let h = r[k] - w[k];
+            acc[k] = if h < acc[k] { h } else { acc[k] };
+        }
+    }
+    for (&r, &w) in rr.iter().zip(vr) {
+        let h = r - w;
+        acc[0] = if h < acc[0] { h } else { acc[0] };
+    }
+    acc.into_iter()
+        .fold(C::INF, |a, b| if b < a { b } else { a })
+}
+
 struct PathWork<C> {
     d: Vec<C>,
     pred: Vec<usize>,
-    cols: Vec<usize>,
+    /// Columns whose distance is final, with that distance.
+    scanned: Vec<(usize, C)>,
+    /// The batch of columns at the current minimum distance.
+    ready: Vec<usize>,
+    /// Whether the AVX2 variant of the relaxation kernel may run.
+    avx2: bool,
 }
 
 impl<C: Cost> PathWork<C> {
@@ -260,13 +305,102 @@ impl<C: Cost> PathWork<C> {
         Self {
             d: vec![C::ZERO; m],
             pred: vec![0; m],
-            cols: (0..m).collect(),
+            scanned: Vec::new(),
+            ready: Vec::new(),
+            avx2: has_avx2(),
         }
     }
 }
 
-/// One shortest augmenting path from the free row `f` (Dijkstra on reduced costs with
-/// the batch-of-minima scan of LAPJV), then the potential update and the augmentation.
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Relax every column through row `i` (`d_j = min(d_j, row_j - v_j - h)`, `pred_j = i`
+/// where it improves) and return the minimum distance among the unscanned columns.
+/// Scanned columns hold `C::NEG`, which no candidate undercuts. Branch-free over
+/// contiguous slices so that it vectorises.
+#[inline(always)]
+fn relax_kernel<C: Cost>(row: &[C], v: &[C], h: C, i: usize, d: &mut [C], pred: &mut [usize]) -> C {
+    let m = d.len();
+    let (row, v, pred) = (&row[..m], &v[..m], &mut pred[..m]);
+    let mut min = C::INF;
+    for j in 0..m {
+        let cand = row[j] - v[j] - h;
+        let old = d[j];
+        let better = cand < old;
+        let new = if better { cand } else { old };
+        d[j] = new;
+        pred[j] = if better { i } else { pred[j] };
+        let key = if new > C::NEG { new } else { C::INF };
+        min = if key < min { key } else { min };
+    }
+    min
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn relax_avx2<C: Cost>(
+    row: &[C],
+    v: &[C],
+    h: C,
+    i: usize,
+    d: &mut [C],
+    pred: &mut [usize],
+) -> C {
+    relax_kernel(row, v, h, i, d, pred)
+}
+
+fn relax<C: Cost>(
+    avx2: bool,
+    row: &[C],
+    v: &[C],
+    h: C,
+    i: usize,
+    d: &mut [C],
+    pred: &mut [usize],
+) -> C {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` is true only when the running CPU reports AVX2 (`has_avx2`).
+        return unsafe { relax_avx2(row, v, h, i, d, pred) };
+    }
+    let _ = avx2;
+    relax_kernel(row, v, h, i, d, pred)
+}
+
+/// Push every column with `d_j == min` onto `ready`, testing eight at a time.
+fn collect_ties<C: Cost>(d: &[C], min: C, ready: &mut Vec<usize>) {
+    ready.clear();
+    let mut chunks = d.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        if chunk.iter().fold(false, |a, &x| a | (x == min)) {
+            for (k, &x) in chunk.iter().enumerate() {
+                if x == min {
+                    ready.push(base + k);
+                }
+            }
+        }
+        base += 8;
+    }
+    for (k, &x) in chunks.remainder().iter().enumerate() {
+        if x == min {
+            ready.push(base + k);
+        }
+    }
+}
+
+/// One shortest augmenting path from the free row `f` (Dijkstra on reduced costs that
+/// settles the whole batch of columns at the minimum distance at once, as LAPJV does),
+/// then the potential update and the augmentation.
 fn augment<C: Cost>(
     c: &[C],
     m: usize,
@@ -276,72 +410,39 @@ fn augment<C: Cost>(
     v: &mut [C],
     w: &mut PathWork<C>,
 ) {
-    let PathWork { d, pred, cols } = w;
-    let row = &c[f * m..(f + 1) * m];
-    for j in 0..m {
-        d[j] = row[j] - v[j];
-        pred[j] = f;
-        cols[j] = j;
-    }
-    let mut low = 0usize;
-    let mut up = 0usize;
-    let mut last = 0usize;
-    let mut min = C::ZERO;
-    let end: usize;
-    'search: loop {
-        if up == low {
-            last = low;
-            min = d[cols[up]];
-            up += 1;
-            let first = up;
-            for k in first..m {
-                let j = cols[k];
-                let h = d[j];
-                if h <= min {
-                    if h < min {
-                        up = low;
-                        min = h;
-                    }
-                    cols[k] = cols[up];
-                    cols[up] = j;
-                    up += 1;
-                }
-            }
-            for &j in &cols[low..up] {
-                if y[j] == NONE {
-                    end = j;
-                    break 'search;
-                }
-            }
+    let PathWork {
+        d,
+        pred,
+        scanned,
+        ready,
+        avx2,
+    } = w;
+    let avx2 = *avx2;
+    scanned.clear();
+    d.fill(C::INF);
+    let mut min = relax(avx2, &c[f * m..(f + 1) * m], v, C::ZERO, f, d, pred);
+    let end = loop {
+        collect_ties(d, min, ready);
+        if let Some(&j) = ready.iter().find(|&&j| y[j] == NONE) {
+            break j;
         }
-        let j1 = cols[low];
-        low += 1;
-        let i = y[j1];
-        let ri = &c[i * m..(i + 1) * m];
-        let h = ri[j1] - v[j1] - min;
-        let mut k = up;
-        while k < m {
-            let j = cols[k];
-            let v2 = ri[j] - v[j] - h;
-            if v2 < d[j] {
-                pred[j] = i;
-                d[j] = v2;
-                if v2 <= min {
-                    if y[j] == NONE {
-                        end = j;
-                        break 'search;
-                    }
-                    cols[k] = cols[up];
-                    cols[up] = j;
-                    up += 1;
-                }
-            }
-            k += 1;
+        for &j in ready.iter() {
+            d[j] = C::NEG;
+            scanned.push((j, min));
         }
-    }
-    // Columns scanned (cols[..last]) get their potentials raised to keep edges tight.
-    for &j in &cols[..last] {
-        v[j] = v[j] + d[j] - min;
+        let mut next = min;
+        for &j1 in ready.iter() {
+            let i = y[j1];
+            let ri = &c[i * m..(i + 1) * m];
+            let h = ri[j1] - v[j1] - min;
+            // Each pass sees the updates of the previous ones: the last minimum is global.
+            next = relax(avx2, ri, v, h, i, d, pred);
+        }
+        min = next;
+    };
+    // Scanned columns get their potentials raised to keep edges tight.
+    for &(j, dj) in scanned.iter() {
+        v[j] = v[j] + dj - min;
     }
     let mut j = end;
     loop {
