@@ -260,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--check-only", action="store_true", help="check agreement; no timing repeats"
     )
+    parser.add_argument("--case", default="", help="run only cases whose name contains this")
     parser.add_argument("--list", action="store_true", help="list the suites and exit")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
@@ -276,6 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in args.suites or list(suites):
         report: dict[str, Any] = {"suite": name, "size": args.size, "machine": machine, "cases": []}
         for case in suites[name](args.size):
+            if args.case not in case.name:
+                continue
             print(f"[{name}/{case.name}] running {len(case.contenders)} contenders", flush=True)
             result = run_case(case, args.check_only)
             report["cases"].append(result)
@@ -291,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  {result['agreement']}", file=sys.stderr)
         markdown = to_markdown(report)
         print(markdown)
-        if not args.check_only:
+        if not args.check_only and not args.case:
             args.out.mkdir(parents=True, exist_ok=True)
             (args.out / f"{name}-{args.size}.json").write_text(
                 json.dumps(report, indent=2, default=str)
