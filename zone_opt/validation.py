@@ -373,18 +373,27 @@ def _dense(codes: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
     return dense, len(enc.dictionary)
 
 
+def _offset(codes: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
+    """Codes shifted to start at 0, and their span (max - min + 1). O(n)."""
+    low, high = int(codes.min()), int(codes.max())
+    return codes - low, high - low + 1
+
+
 def _check_key(table: pa.Table, spec: TableSpec) -> list[Violation]:
     if table.num_rows < 2:
         return []
     combined = _codes(table.column(spec.key[0]))
     if len(spec.key) > 1:
-        # Mixed-radix combination of dense per-column codes: one int64 per row, so the
-        # duplicate search is a 1-D unique instead of a row-wise unique of a 2-D stack.
-        combined, cardinality = _dense(combined)
+        # Mixed-radix combination of per-column codes: one int64 per row, so the duplicate
+        # search is 1-D. Codes are offset by their minimum and used as they are when the
+        # product of the spans fits (hours of a few enterprises do), else renumbered densely.
+        combined, cardinality = _offset(combined)
         for name in spec.key[1:]:
-            codes, k = _dense(_codes(table.column(name)))
+            codes, k = _offset(_codes(table.column(name)))
             if cardinality * k >= 2**62:
-                combined, cardinality = _dense(combined)
+                codes, k = _dense(codes)
+                if cardinality * k >= 2**62:
+                    combined, cardinality = _dense(combined)
             combined = combined * k + codes
             cardinality *= k
     # Hash pass first: all keys distinct (the usual case) needs no sort.
