@@ -279,11 +279,17 @@ def _check_range(where: str, column: pa.ChunkedArray, rule: Range) -> list[Viola
         nan = _rows(pc.is_nan(column))
         out += _report(where, nan, "NaN", "NaN")
     checks: list[tuple[pa.ChunkedArray, str]] = []
-    if rule.low is not None and not math.isinf(rule.low):
+    # One min/max pass first: a column wholly inside the range needs no per-row compare.
+    stats = pc.min_max(column)
+    lo, hi = stats["min"].as_py(), stats["max"].as_py()
+    exact = isinstance(lo, int | float) and isinstance(hi, int | float)
+    inside_low = exact and not math.isnan(lo) and (rule.low is None or lo > rule.low)
+    inside_high = exact and not math.isnan(hi) and (rule.high is None or hi < rule.high)
+    if rule.low is not None and not math.isinf(rule.low) and not inside_low:
         op = pc.less_equal if rule.low_open else pc.less
         word = "at or below" if rule.low_open else "below"
         checks.append((op(column, rule.low), f"{word} the minimum {rule.low:g}"))
-    if rule.high is not None and not math.isinf(rule.high):
+    if rule.high is not None and not math.isinf(rule.high) and not inside_high:
         op = pc.greater_equal if rule.high_open else pc.greater
         word = "at or above" if rule.high_open else "above"
         checks.append((op(column, rule.high), f"{word} the maximum {rule.high:g}"))
