@@ -40,13 +40,19 @@ from zone_opt.api.v1 import (
     operations_pb2_grpc,
 )
 from zone_opt.errors import InvalidInputError, VerificationError
-from zone_opt.service.convert import kind_from_proto, kind_to_proto, table_from_ipc, table_to_ipc
+from zone_opt.service.convert import (
+    MAX_CHUNK_BYTES,
+    kind_from_proto,
+    kind_to_proto,
+    table_from_ipc,
+    table_to_ipc,
+)
 from zone_opt.service.status import from_rpc_error
 
 __all__ = ["Client", "Dataset", "Operation", "TlsConfig"]
 
 T = TypeVar("T")
-CHUNK_BYTES = 2 * 1024 * 1024
+CHUNK_BYTES = MAX_CHUNK_BYTES
 
 
 @dataclass(frozen=True)
@@ -191,28 +197,33 @@ class Client:
     def upload(self, table: pa.Table, name: str, kind: str) -> str:
         """Store ``table`` as a dataset of ``kind`` (``"spaces"``, ...); returns its id.
 
-        Sent as one Arrow IPC stream in 2 MiB chunks with its SHA-256. O(bytes).
+        Sent as one Arrow IPC stream in chunks of about 4 MiB, sliced from the serialised
+        buffer without an intermediate copy and hashed (SHA-256) as they are sent. O(bytes).
         """
         if not isinstance(table, pa.Table):
             raise InvalidInputError.single("table", None, "a pyarrow.Table")
-        data = table_to_ipc(table)
-        digest = hashlib.sha256(data).hexdigest()
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        view = memoryview(sink.getvalue())
         kind_value = kind_to_proto(kind) if kind in _KIND_NAMES else 0
 
         def requests() -> Iterator[datasets_pb2.UploadDatasetRequest]:
             yield datasets_pb2.UploadDatasetRequest(
                 header=datasets_pb2.UploadHeader(name=name, kind=kind_value)  # type: ignore[arg-type]
             )
-            view = memoryview(data)
-            starts = range(0, max(len(data), 1), CHUNK_BYTES)
-            for seq, start in enumerate(starts):
-                last = start + CHUNK_BYTES >= len(data)
+            hasher = hashlib.sha256()
+            size = len(view)
+            for seq, start in enumerate(range(0, max(size, 1), CHUNK_BYTES)):
+                piece = view[start : start + CHUNK_BYTES]
+                hasher.update(piece)
+                last = start + CHUNK_BYTES >= size
                 yield datasets_pb2.UploadDatasetRequest(
                     chunk=common_pb2.ArrowChunk(
-                        ipc=bytes(view[start : start + CHUNK_BYTES]),
+                        ipc=bytes(piece),
                         seq=seq,
                         last=last,
-                        sha256=digest if last else "",
+                        sha256=hasher.hexdigest() if last else "",
                     )
                 )
 

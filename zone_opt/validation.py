@@ -279,11 +279,17 @@ def _check_range(where: str, column: pa.ChunkedArray, rule: Range) -> list[Viola
         nan = _rows(pc.is_nan(column))
         out += _report(where, nan, "NaN", "NaN")
     checks: list[tuple[pa.ChunkedArray, str]] = []
-    if rule.low is not None and not math.isinf(rule.low):
+    # One min/max pass first: a column wholly inside the range needs no per-row compare.
+    stats = pc.min_max(column)
+    lo, hi = stats["min"].as_py(), stats["max"].as_py()
+    exact = isinstance(lo, int | float) and isinstance(hi, int | float)
+    inside_low = exact and not math.isnan(lo) and (rule.low is None or lo > rule.low)
+    inside_high = exact and not math.isnan(hi) and (rule.high is None or hi < rule.high)
+    if rule.low is not None and not math.isinf(rule.low) and not inside_low:
         op = pc.less_equal if rule.low_open else pc.less
         word = "at or below" if rule.low_open else "below"
         checks.append((op(column, rule.low), f"{word} the minimum {rule.low:g}"))
-    if rule.high is not None and not math.isinf(rule.high):
+    if rule.high is not None and not math.isinf(rule.high) and not inside_high:
         op = pc.greater_equal if rule.high_open else pc.greater
         word = "at or above" if rule.high_open else "above"
         checks.append((op(column, rule.high), f"{word} the maximum {rule.high:g}"))
@@ -373,20 +379,32 @@ def _dense(codes: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
     return dense, len(enc.dictionary)
 
 
+def _offset(codes: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
+    """Codes shifted to start at 0, and their span (max - min + 1). O(n)."""
+    low, high = int(codes.min()), int(codes.max())
+    return codes - low, high - low + 1
+
+
 def _check_key(table: pa.Table, spec: TableSpec) -> list[Violation]:
     if table.num_rows < 2:
         return []
     combined = _codes(table.column(spec.key[0]))
     if len(spec.key) > 1:
-        # Mixed-radix combination of dense per-column codes: one int64 per row, so the
-        # duplicate search is a 1-D unique instead of a row-wise unique of a 2-D stack.
-        combined, cardinality = _dense(combined)
+        # Mixed-radix combination of per-column codes: one int64 per row, so the duplicate
+        # search is 1-D. Codes are offset by their minimum and used as they are when the
+        # product of the spans fits (hours of a few enterprises do), else renumbered densely.
+        combined, cardinality = _offset(combined)
         for name in spec.key[1:]:
-            codes, k = _dense(_codes(table.column(name)))
+            codes, k = _offset(_codes(table.column(name)))
             if cardinality * k >= 2**62:
-                combined, cardinality = _dense(combined)
+                codes, k = _dense(codes)
+                if cardinality * k >= 2**62:
+                    combined, cardinality = _dense(combined)
             combined = combined * k + codes
             cardinality *= k
+    # Hash pass first: all keys distinct (the usual case) needs no sort.
+    if len(pc.unique(pa.array(combined, type=pa.int64()))) == table.num_rows:
+        return []
     _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
     first_of_row = first[inverse.ravel()]
     dup = np.flatnonzero(first_of_row != np.arange(table.num_rows)).astype(np.int64)

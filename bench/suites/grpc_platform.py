@@ -6,7 +6,7 @@
   the bundled sample when ``zone_opt.matching.recommend`` exists, else ``GetDataset`` (the
   platform's own per-call overhead: auth, admission, metrics, logs, SQLite read).
 - ``upload-<MB>``: the same meters table (the sample's meters repeated, ~100 MB at full
-  size) uploaded through ``DatasetService.UploadDataset`` (2 MiB IPC chunks, checksum,
+  size) uploaded through ``DatasetService.UploadDataset`` (~4 MiB IPC chunks, checksum,
   schema validation, fsync + rename) and through Arrow Flight ``DoPut`` to a Flight server
   subprocess on loopback, twice: keeping the table in memory, and writing it to a file
   with fsync (the same durability as ours). Throughput = params ``mb`` / wall seconds.
