@@ -3,7 +3,7 @@
 The public API is re-exported here; the compiled core ``zone_opt._core`` is private.
 """
 
-from zone_opt._core import __version__
+from zone_opt._core import __version__, num_threads, set_num_threads
 from zone_opt.errors import (
     CancelledError,
     InvalidInputError,
@@ -25,4 +25,6 @@ __all__ = [
     "Violation",
     "ZoneOptError",
     "__version__",
+    "num_threads",
+    "set_num_threads",
 ]

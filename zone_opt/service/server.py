@@ -24,7 +24,6 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 import zone_opt
-from zone_opt import _core
 from zone_opt.api.v1 import (
     datasets_pb2,
     datasets_pb2_grpc,
@@ -144,7 +143,7 @@ class Server:
         self.datasets = DatasetStore(config.data_dir, self.db, config.max_upload_bytes)
         self.jobs = JobStore(self.db)
         workers, engine_threads = pool_sizes(global_settings().num_threads, config.job_workers)
-        _core.set_num_threads(engine_threads)
+        zone_opt.set_num_threads(engine_threads)
         self.pool = WorkerPool(
             self.jobs,
             self.datasets,
