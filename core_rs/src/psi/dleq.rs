@@ -133,10 +133,8 @@ pub fn verify(
     let w = weights(pk, c, d)?;
     let m = multiscalar(&w, c_points);
     let z = multiscalar(&w, d_points);
-    let t2 = RistrettoPoint::vartime_multiscalar_mul(
-        [s, ch],
-        [RISTRETTO_BASEPOINT_POINT, pk_point],
-    );
+    let t2 =
+        RistrettoPoint::vartime_multiscalar_mul([s, ch], [RISTRETTO_BASEPOINT_POINT, pk_point]);
     let t3 = RistrettoPoint::vartime_multiscalar_mul([s, ch], [m, z]);
     if challenge(pk, &m, &z, &t2, &t3)? != ch {
         return Err(fail(

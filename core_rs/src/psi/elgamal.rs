@@ -54,13 +54,19 @@ impl Ciphertext {
     /// never produced, but a sum may legitimately be the identity in C).
     pub fn from_bytes(bytes: &[u8], field: &str, row: usize) -> CoreResult<Ciphertext> {
         if bytes.len() != 64 {
-            return Err(CoreError::invalid(field, Some(row), "a ciphertext is 64 bytes"));
+            return Err(CoreError::invalid(
+                field,
+                Some(row),
+                "a ciphertext is 64 bytes",
+            ));
         }
         let r = decode_point(&bytes[..32], field, row)?;
         let c = CompressedRistretto::from_slice(&bytes[32..])
             .ok()
             .and_then(|c| c.decompress())
-            .ok_or_else(|| CoreError::invalid(field, Some(row), "not a canonical ristretto255 encoding"))?;
+            .ok_or_else(|| {
+                CoreError::invalid(field, Some(row), "not a canonical ristretto255 encoding")
+            })?;
         Ok(Ciphertext { r, c })
     }
 }
@@ -143,7 +149,10 @@ pub fn discrete_log(target: &RistrettoPoint, bound: u64) -> CoreResult<u64> {
             halves.push(p);
             p += g_half;
         }
-        for (i, c) in RistrettoPoint::double_and_compress_batch(&halves).iter().enumerate() {
+        for (i, c) in RistrettoPoint::double_and_compress_batch(&halves)
+            .iter()
+            .enumerate()
+        {
             table.entry(key64(c)).or_insert(j + i as u64);
         }
         j += n;
@@ -159,7 +168,10 @@ pub fn discrete_log(target: &RistrettoPoint, bound: u64) -> CoreResult<u64> {
             halves.push(q);
             q -= step_half;
         }
-        for (t, c) in RistrettoPoint::double_and_compress_batch(&halves).iter().enumerate() {
+        for (t, c) in RistrettoPoint::double_and_compress_batch(&halves)
+            .iter()
+            .enumerate()
+        {
             if let Some(&jj) = table.get(&key64(c)) {
                 let s = (i + t as u64) * m + jj;
                 // Confirm (the table key is a 64-bit prefix).
@@ -188,7 +200,10 @@ mod tests {
         let sum = rerandomise(&kp.public, &sum).unwrap();
         let back = Ciphertext::from_bytes(&sum.to_bytes(), "ct", 0).unwrap();
         let total: u64 = values.iter().sum();
-        assert_eq!(discrete_log(&kp.decrypt_point(&back), total).unwrap(), total);
+        assert_eq!(
+            discrete_log(&kp.decrypt_point(&back), total).unwrap(),
+            total
+        );
         for s in [0_u64, 1, 2, 99, 100] {
             let p = RistrettoPoint::mul_base(&Scalar::from(s));
             assert_eq!(discrete_log(&p, 100).unwrap(), s);

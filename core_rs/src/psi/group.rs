@@ -85,11 +85,7 @@ pub fn decode_point(bytes: &[u8], field: &str, row: usize) -> CoreResult<Ristret
     let compressed = CompressedRistretto::from_slice(bytes)
         .map_err(|_| CoreError::invalid(field, Some(row), "a point must be 32 bytes"))?;
     let point = compressed.decompress().ok_or_else(|| {
-        CoreError::invalid(
-            field,
-            Some(row),
-            "not a canonical ristretto255 encoding",
-        )
+        CoreError::invalid(field, Some(row), "not a canonical ristretto255 encoding")
     })?;
     if point == RistrettoPoint::identity() {
         return Err(CoreError::invalid(
@@ -155,7 +151,8 @@ pub fn random_permutation(n: usize) -> CoreResult<Vec<usize>> {
         return Ok(perm);
     }
     let mut words = vec![0_u8; 8 * n];
-    getrandom::fill(&mut words).map_err(|e| CoreError::Internal(format!("no OS randomness: {e}")))?;
+    getrandom::fill(&mut words)
+        .map_err(|e| CoreError::Internal(format!("no OS randomness: {e}")))?;
     for i in (1..n).rev() {
         let mut w = [0_u8; 8];
         w.copy_from_slice(&words[8 * i..8 * i + 8]);

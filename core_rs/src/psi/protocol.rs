@@ -47,12 +47,20 @@ impl StrColumn<'_> {
 
     fn check(&self, field: &str) -> CoreResult<()> {
         if self.offsets.is_empty() {
-            return Err(CoreError::invalid(field, None, "offsets must hold n + 1 entries"));
+            return Err(CoreError::invalid(
+                field,
+                None,
+                "offsets must hold n + 1 entries",
+            ));
         }
         for i in 0..self.len() {
             let (a, b) = (self.offsets[i], self.offsets[i + 1]);
             if a < 0 || b < a || b as usize > self.data.len() {
-                return Err(CoreError::invalid(field, Some(i), "not a valid Arrow offset range"));
+                return Err(CoreError::invalid(
+                    field,
+                    Some(i),
+                    "not a valid Arrow offset range",
+                ));
             }
         }
         Ok(())
@@ -116,7 +124,11 @@ impl Options {
             return Err(CoreError::invalid(
                 what,
                 None,
-                format!("mode {} does not match this party's mode {}", header.mode.name(), self.mode.name()),
+                format!(
+                    "mode {} does not match this party's mode {}",
+                    header.mode.name(),
+                    self.mode.name()
+                ),
             ));
         }
         if header.flags != self.flags() {
@@ -161,7 +173,10 @@ fn distinct(keys: Vec<Vec<u8>>) -> (Vec<Vec<u8>>, Vec<u32>) {
     }
     drop(index);
     let mut slots: Vec<Option<Vec<u8>>> = keys.into_iter().map(Some).collect();
-    let uniq = firsts.iter().map(|&i| slots[i].take().unwrap_or_default()).collect();
+    let uniq = firsts
+        .iter()
+        .map(|&i| slots[i].take().unwrap_or_default())
+        .collect();
     (uniq, row_to)
 }
 
@@ -197,10 +212,18 @@ fn column_widths(payload: &Payload, rows: usize) -> CoreResult<Vec<u32>> {
             let field = format!("payload[{c}]");
             view.check(&field)?;
             if view.len() != rows {
-                return Err(CoreError::invalid(field, None, "payload column length differs from keys"));
+                return Err(CoreError::invalid(
+                    field,
+                    None,
+                    "payload column length differs from keys",
+                ));
             }
             if col.valid.as_ref().is_some_and(|v| v.len() != rows) {
-                return Err(CoreError::invalid(field, None, "validity length differs from keys"));
+                return Err(CoreError::invalid(
+                    field,
+                    None,
+                    "validity length differs from keys",
+                ));
             }
             let w = (0..rows).map(|i| view.get(i).len()).max().unwrap_or(0);
             u32::try_from(w).map_err(|_| CoreError::invalid(field, None, "value longer than 4 GiB"))
@@ -425,7 +448,8 @@ impl Server {
         let (header, mut r) = Reader::open(request, Kind::Request)?;
         self.options.check(&header, "request")?;
         let mut out = Vec::new();
-        self.header(Kind::Response, header.receiver_session).write(&mut out);
+        self.header(Kind::Response, header.receiver_session)
+            .write(&mut out);
         if self.options.mode == Mode::Sum {
             if header.sender_session != self.session {
                 return Err(CoreError::invalid(
@@ -449,7 +473,13 @@ impl Server {
                 .chunks(32)
                 .map(|b| CompressedRistretto::from_slice(b).unwrap_or_default())
                 .collect();
-            Some(dleq::prove(&self.key.0, &self.public, &points, &blinded, &evaluated)?)
+            Some(dleq::prove(
+                &self.key.0,
+                &self.public,
+                &points,
+                &blinded,
+                &evaluated,
+            )?)
         } else {
             None
         };
@@ -558,14 +588,25 @@ impl Client {
         match (options.mode, values) {
             (Mode::Sum, Some(v)) => {
                 if v.len() != rows {
-                    return Err(CoreError::invalid("values", None, "length differs from keys"));
+                    return Err(CoreError::invalid(
+                        "values",
+                        None,
+                        "length differs from keys",
+                    ));
                 }
                 per_key = vec![0_u64; keys.len()];
                 let mut total = 0_u64;
                 for (row, &x) in v.iter().enumerate() {
-                    total = total.checked_add(x).filter(|&t| t <= elgamal::MAX_SUM).ok_or_else(|| {
-                        CoreError::invalid("values", Some(row), "the values' total exceeds the decryptable bound 2^40")
-                    })?;
+                    total = total
+                        .checked_add(x)
+                        .filter(|&t| t <= elgamal::MAX_SUM)
+                        .ok_or_else(|| {
+                            CoreError::invalid(
+                                "values",
+                                Some(row),
+                                "the values' total exceeds the decryptable bound 2^40",
+                            )
+                        })?;
                     per_key[row_to[row] as usize] += x;
                 }
             }
@@ -600,7 +641,11 @@ impl Client {
     /// sender's set); the other modes ignore `setup`.
     pub fn request(&mut self, setup: Option<&[u8]>) -> CoreResult<Vec<u8>> {
         if self.requested {
-            return Err(CoreError::invalid("request", None, "this session already made its request"));
+            return Err(CoreError::invalid(
+                "request",
+                None,
+                "this session already made its request",
+            ));
         }
         let mut header = Header {
             kind: Kind::Request,
@@ -613,7 +658,11 @@ impl Client {
         let mut out = Vec::new();
         if self.options.mode == Mode::Sum {
             let setup = setup.ok_or_else(|| {
-                CoreError::invalid("setup", None, "sum mode needs the sender's setup before the request")
+                CoreError::invalid(
+                    "setup",
+                    None,
+                    "sum mode needs the sender's setup before the request",
+                )
             })?;
             let (sh, mut r) = Reader::open(setup, Kind::Setup)?;
             self.options.check(&sh, "setup")?;
@@ -622,8 +671,10 @@ impl Client {
             let set = r.bytes(32 * n_s, "sender set")?;
             r.finish()?;
             let points = decode_points(set, "setup")?;
-            let mut doubly: Vec<[u8; 32]> =
-                mul_compress(&points, &self.blind.0).iter().map(|c| c.to_bytes()).collect();
+            let mut doubly: Vec<[u8; 32]> = mul_compress(&points, &self.blind.0)
+                .iter()
+                .map(|c| c.to_bytes())
+                .collect();
             doubly.par_sort_unstable();
             let kp = KeyPair::generate()?;
             let cts = elgamal::encrypt_all(&kp.public, &self.values)?;
@@ -656,7 +707,11 @@ impl Client {
     /// Check both messages belong to this session, then compute the outcome.
     pub fn finish(&mut self, setup: &[u8], response: &[u8]) -> CoreResult<Outcome> {
         if !self.requested {
-            return Err(CoreError::invalid("response", None, "make the request first"));
+            return Err(CoreError::invalid(
+                "response",
+                None,
+                "make the request first",
+            ));
         }
         if self.finished {
             return Err(CoreError::invalid(
@@ -749,7 +804,11 @@ impl Client {
         let table = sr.bytes(n_s * entry_len, "sender table")?;
         let tags: Vec<&[u8]> = table.chunks(entry_len).map(|e| &e[..TAG_LEN]).collect();
         if tags.windows(2).any(|w| w[0] > w[1]) {
-            return Err(CoreError::invalid("setup", None, "the sender table is not in tag order"));
+            return Err(CoreError::invalid(
+                "setup",
+                None,
+                "the sender table is not in tag order",
+            ));
         }
         // The evaluations.
         let n = rr.count(32, "evaluations")?;
@@ -765,10 +824,15 @@ impl Client {
         if let Some(pk) = public {
             let proof = rr.bytes(64, "proof")?;
             let c_points = decode_points(&self.blinded, "request")?;
-            let c: Vec<CompressedRistretto> =
-                self.blinded.chunks(32).map(|b| CompressedRistretto::from_slice(b).unwrap_or_default()).collect();
-            let d: Vec<CompressedRistretto> =
-                data.chunks(32).map(|b| CompressedRistretto::from_slice(b).unwrap_or_default()).collect();
+            let c: Vec<CompressedRistretto> = self
+                .blinded
+                .chunks(32)
+                .map(|b| CompressedRistretto::from_slice(b).unwrap_or_default())
+                .collect();
+            let d: Vec<CompressedRistretto> = data
+                .chunks(32)
+                .map(|b| CompressedRistretto::from_slice(b).unwrap_or_default())
+                .collect();
             dleq::verify(&pk, &c_points, &evaluated, &c, &d, proof)?;
         }
         let unblind = SecretScalar(self.blind.0.invert());
@@ -819,14 +883,17 @@ impl Client {
                         .decrypt(&Nonce::default(), AeadPayload { msg: ct, aad: &ad })
                         .map_err(|_| {
                             CoreError::VerificationFailed(
-                                "a payload failed authentication (tampered, or another session's)".into(),
+                                "a payload failed authentication (tampered, or another session's)"
+                                    .into(),
                             )
                         })?;
                     let mut c = [0_u8; 4];
                     c.copy_from_slice(&plain[..4]);
                     let m = u32::from_le_bytes(c) as usize;
                     if m == 0 || m > max_group {
-                        return Err(CoreError::VerificationFailed("a payload group has an invalid size".into()));
+                        return Err(CoreError::VerificationFailed(
+                            "a payload group has an invalid size".into(),
+                        ));
                     }
                     Ok(Some((m, plain[4..4 + m * record_len].to_vec())))
                 }

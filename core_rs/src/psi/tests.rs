@@ -115,11 +115,7 @@ fn record_values(o: &Outcome) -> Vec<Option<String>> {
 
 fn keys_strategy() -> impl Strategy<Value = Vec<String>> {
     prop::collection::vec(
-        prop_oneof![
-            "[a-e]{1,2}",
-            " ?[A-E]{1,2} ?",
-            "[é中ß]{1,2}",
-        ],
+        prop_oneof!["[a-e]{1,2}", " ?[A-E]{1,2} ?", "[é中ß]{1,2}",],
         0..30,
     )
 }
@@ -186,7 +182,15 @@ fn ids(range: std::ops::Range<usize>) -> Vec<String> {
 
 #[test]
 fn message_sizes_are_76_bytes_per_element_plus_headers() {
-    let r = run(&ids(0..1000), &ids(500..1500), Mode::Intersection, false, None, None, false);
+    let r = run(
+        &ids(0..1000),
+        &ids(500..1500),
+        Mode::Intersection,
+        false,
+        None,
+        None,
+        false,
+    );
     assert_eq!(r.outcome.indices, (0..500).collect::<Vec<i64>>());
     assert_eq!(r.setup.len(), 40 + 8 + 12 * 1000);
     assert_eq!(r.request.len(), 40 + 8 + 32 * 1000);
@@ -198,16 +202,31 @@ fn no_sender_bytes_equal_a_plain_hash_of_a_key() {
     use sha2::{Digest, Sha256, Sha512};
     let keys = ids(0..200);
     let vals: Vec<String> = keys.iter().map(|k| format!("secret-{k}")).collect();
-    let r = run(&keys, &keys, Mode::Labelled, true, Some(payload_of(&vals)), None, false);
+    let r = run(
+        &keys,
+        &keys,
+        Mode::Labelled,
+        true,
+        Some(payload_of(&vals)),
+        None,
+        false,
+    );
     for k in &keys {
         let hashes = [
             Sha256::digest(k.as_bytes()).to_vec(),
             Sha512::digest(k.as_bytes()).to_vec(),
-            hash::hash_to_group(k.as_bytes()).unwrap().compress().to_bytes().to_vec(),
+            hash::hash_to_group(k.as_bytes())
+                .unwrap()
+                .compress()
+                .to_bytes()
+                .to_vec(),
         ];
         for h in hashes {
             for msg in [&r.setup, &r.response] {
-                assert!(!msg.windows(8).any(|w| w == &h[..8]), "hash prefix of {k} in a sender message");
+                assert!(
+                    !msg.windows(8).any(|w| w == &h[..8]),
+                    "hash prefix of {k} in a sender message"
+                );
             }
         }
         assert!(!r.setup.windows(k.len()).any(|w| w == k.as_bytes()));
@@ -218,8 +237,26 @@ fn no_sender_bytes_equal_a_plain_hash_of_a_key() {
 fn pair(mode: Mode, verifiable: bool) -> (Server, Client) {
     let (so, sd) = column(&ids(0..50));
     let (co, cd) = column(&ids(25..75));
-    let server = Server::new(StrColumn { offsets: &so, data: &sd }, None, opts(mode, verifiable), 1).unwrap();
-    let client = Client::new(StrColumn { offsets: &co, data: &cd }, None, opts(mode, verifiable), false).unwrap();
+    let server = Server::new(
+        StrColumn {
+            offsets: &so,
+            data: &sd,
+        },
+        None,
+        opts(mode, verifiable),
+        1,
+    )
+    .unwrap();
+    let client = Client::new(
+        StrColumn {
+            offsets: &co,
+            data: &cd,
+        },
+        None,
+        opts(mode, verifiable),
+        false,
+    )
+    .unwrap();
     (server, client)
 }
 
@@ -230,11 +267,16 @@ fn tampered_evaluation_fails_the_dleq_check() {
     let request = client.request(None).unwrap();
     let mut response = server.respond(&request).unwrap();
     // Replace evaluation 3 by another valid point (the basepoint times 7).
-    let other = curve25519_dalek::ristretto::RistrettoPoint::mul_base(&curve25519_dalek::scalar::Scalar::from(7_u64));
+    let other = curve25519_dalek::ristretto::RistrettoPoint::mul_base(
+        &curve25519_dalek::scalar::Scalar::from(7_u64),
+    );
     let at = 40 + 8 + 3 * 32;
     response[at..at + 32].copy_from_slice(other.compress().as_bytes());
     let err = client.finish(&setup, &response).unwrap_err();
-    assert!(matches!(err, crate::CoreError::VerificationFailed(_)), "{err}");
+    assert!(
+        matches!(err, crate::CoreError::VerificationFailed(_)),
+        "{err}"
+    );
 }
 
 #[test]
@@ -245,28 +287,56 @@ fn malformed_points_truncation_sessions_and_replays_are_refused() {
     // Malformed point in the request.
     let mut bad = request.clone();
     bad[48..80].copy_from_slice(&[0xff; 32]);
-    assert!(server.respond(&bad).unwrap_err().to_string().contains("canonical"));
+    assert!(server
+        .respond(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("canonical"));
     // Identity point.
     let mut ident = request.clone();
     ident[48..80].copy_from_slice(&[0; 32]);
-    assert!(server.respond(&ident).unwrap_err().to_string().contains("identity"));
+    assert!(server
+        .respond(&ident)
+        .unwrap_err()
+        .to_string()
+        .contains("identity"));
     // Truncated.
-    assert!(server.respond(&request[..request.len() - 5]).unwrap_err().to_string().contains("truncated"));
+    assert!(server
+        .respond(&request[..request.len() - 5])
+        .unwrap_err()
+        .to_string()
+        .contains("truncated"));
     let response = server.respond(&request).unwrap();
     // Replayed request.
-    assert!(server.respond(&request).unwrap_err().to_string().contains("replay"));
+    assert!(server
+        .respond(&request)
+        .unwrap_err()
+        .to_string()
+        .contains("replay"));
     // Wrong sender session: a setup from another server.
     let (mut other, _) = pair(Mode::Intersection, false);
     let other_setup = other.setup_message().unwrap();
-    assert!(client.finish(&other_setup, &response).unwrap_err().to_string().contains("session"));
+    assert!(client
+        .finish(&other_setup, &response)
+        .unwrap_err()
+        .to_string()
+        .contains("session"));
     // A response for another client.
     let (_, mut c2) = pair(Mode::Intersection, false);
     c2.request(None).unwrap();
-    assert!(c2.finish(&setup, &response).unwrap_err().to_string().contains("session"));
+    assert!(c2
+        .finish(&setup, &response)
+        .unwrap_err()
+        .to_string()
+        .contains("session"));
     // Truncated response, then the real one, then a replay.
     assert!(client.finish(&setup, &response[..60]).is_err());
     assert_eq!(client.finish(&setup, &response).unwrap().indices.len(), 25);
-    assert!(client.finish(&setup, &response).unwrap_err().to_string().contains("replay"));
+    assert!(client
+        .finish(&setup, &response)
+        .unwrap_err()
+        .to_string()
+        .contains("replay"));
 }
 
 #[test]
@@ -274,10 +344,32 @@ fn mode_mismatch_and_bad_options_are_refused() {
     let (mut server, _) = pair(Mode::Intersection, false);
     let (_, mut client) = pair(Mode::Cardinality, false);
     let req = client.request(None).unwrap();
-    assert!(server.respond(&req).unwrap_err().to_string().contains("mode"));
+    assert!(server
+        .respond(&req)
+        .unwrap_err()
+        .to_string()
+        .contains("mode"));
     let (o, d) = column(&ids(0..3));
-    assert!(Client::new(StrColumn { offsets: &o, data: &d }, None, opts(Mode::Cardinality, true), false).is_err());
-    assert!(Server::new(StrColumn { offsets: &o, data: &d }, None, opts(Mode::Labelled, false), 1).is_err());
+    assert!(Client::new(
+        StrColumn {
+            offsets: &o,
+            data: &d
+        },
+        None,
+        opts(Mode::Cardinality, true),
+        false
+    )
+    .is_err());
+    assert!(Server::new(
+        StrColumn {
+            offsets: &o,
+            data: &d
+        },
+        None,
+        opts(Mode::Labelled, false),
+        1
+    )
+    .is_err());
 }
 
 #[test]
@@ -285,8 +377,26 @@ fn sum_below_threshold_is_withheld() {
     let (so, sd) = column(&ids(0..10));
     let (co, cd) = column(&ids(8..20));
     let values: Vec<u64> = (0..12).collect();
-    let mut server = Server::new(StrColumn { offsets: &so, data: &sd }, None, opts(Mode::Sum, false), 3).unwrap();
-    let mut client = Client::new(StrColumn { offsets: &co, data: &cd }, Some(&values), opts(Mode::Sum, false), false).unwrap();
+    let mut server = Server::new(
+        StrColumn {
+            offsets: &so,
+            data: &sd,
+        },
+        None,
+        opts(Mode::Sum, false),
+        3,
+    )
+    .unwrap();
+    let mut client = Client::new(
+        StrColumn {
+            offsets: &co,
+            data: &cd,
+        },
+        Some(&values),
+        opts(Mode::Sum, false),
+        false,
+    )
+    .unwrap();
     let setup = server.setup_message().unwrap();
     let request = client.request(Some(&setup)).unwrap();
     let response = server.respond(&request).unwrap();
@@ -297,7 +407,21 @@ fn sum_below_threshold_is_withheld() {
 #[test]
 fn uscc_keys_are_checked() {
     let (o, d) = column(&["9144030071526726XH".to_string()]);
-    let options = Options { mode: Mode::Intersection, verifiable: false, key_kind: KeyKind::Uscc };
-    let err = Client::new(StrColumn { offsets: &o, data: &d }, None, options, false).err().unwrap();
+    let options = Options {
+        mode: Mode::Intersection,
+        verifiable: false,
+        key_kind: KeyKind::Uscc,
+    };
+    let err = Client::new(
+        StrColumn {
+            offsets: &o,
+            data: &d,
+        },
+        None,
+        options,
+        false,
+    )
+    .err()
+    .unwrap();
     assert!(err.to_string().contains("check character"));
 }

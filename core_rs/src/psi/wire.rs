@@ -118,7 +118,10 @@ impl<'a> Reader<'a> {
             return Err(CoreError::invalid(
                 what,
                 None,
-                format!("truncated: {} bytes, the header alone is {HEADER_LEN}", data.len()),
+                format!(
+                    "truncated: {} bytes, the header alone is {HEADER_LEN}",
+                    data.len()
+                ),
             ));
         }
         if &data[..4] != MAGIC {
@@ -128,7 +131,10 @@ impl<'a> Reader<'a> {
             return Err(CoreError::invalid(
                 what,
                 None,
-                format!("protocol version {} is not supported (this is {VERSION})", data[4]),
+                format!(
+                    "protocol version {} is not supported (this is {VERSION})",
+                    data[4]
+                ),
             ));
         }
         if data[5] != kind as u8 {
@@ -138,8 +144,8 @@ impl<'a> Reader<'a> {
                 format!("message kind {} is not a {what}", data[5]),
             ));
         }
-        let mode = Mode::from_u8(data[6])
-            .ok_or_else(|| CoreError::invalid(what, None, "unknown mode"))?;
+        let mode =
+            Mode::from_u8(data[6]).ok_or_else(|| CoreError::invalid(what, None, "unknown mode"))?;
         let mut sender_session = [0_u8; 16];
         sender_session.copy_from_slice(&data[8..24]);
         let mut receiver_session = [0_u8; 16];
@@ -207,7 +213,9 @@ impl<'a> Reader<'a> {
             return Err(CoreError::invalid(
                 self.what,
                 None,
-                format!("truncated: {field} announces {n} items of {item_len} bytes, {left} bytes left"),
+                format!(
+                    "truncated: {field} announces {n} items of {item_len} bytes, {left} bytes left"
+                ),
             ));
         }
         Ok(n as usize)
