@@ -154,9 +154,10 @@ def audit_chain_head(previous: bytes, root: bytes) -> bytes: ...
 # psi (privacy-preserving joins)
 PSI_TAG_LEN: int
 
+@final
 class PsiSender:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         offsets: npt.NDArray[np.int64],
         data: npt.NDArray[np.uint8],
         mode: str,
@@ -168,7 +169,7 @@ class PsiSender:
         ]
         | None = None,
         schema: bytes = ...,
-    ) -> None: ...
+    ) -> PsiSender: ...
     def setup_message(self) -> bytes: ...
     def respond(self, request: bytes) -> bytes: ...
     @property
@@ -176,9 +177,10 @@ class PsiSender:
     @property
     def session(self) -> bytes: ...
 
+@final
 class PsiReceiver:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         offsets: npt.NDArray[np.int64],
         data: npt.NDArray[np.uint8],
         mode: str,
@@ -186,7 +188,7 @@ class PsiReceiver:
         uscc: bool,
         left_join: bool,
         values: npt.NDArray[np.uint64] | None = None,
-    ) -> None: ...
+    ) -> PsiReceiver: ...
     def request(self, setup: bytes | None = None) -> bytes: ...
     def finish(
         self, setup: bytes, response: bytes

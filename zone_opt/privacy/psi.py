@@ -26,7 +26,7 @@ per element in intersection mode.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -42,7 +42,7 @@ Mode = Literal["intersection", "labelled", "cardinality", "sum"]
 KeyKind = Literal["uscc", "text"]
 _MODES = ("intersection", "labelled", "cardinality", "sum")
 
-KeysLike = pa.Array | pa.ChunkedArray | npt.NDArray[np.str_] | list[str]
+KeysLike: TypeAlias = pa.Array | pa.ChunkedArray | npt.NDArray[np.str_] | list[str]
 
 
 def _string_buffers(
