@@ -5,6 +5,6 @@
 - :class:`PsiResult`: what the receiver learned (indices, payload, count, sum).
 """
 
-from zone_opt.privacy.psi import Mode, PsiClient, PsiResult, PsiServer
+from zone_opt.privacy.psi import Mode, PsiClient, PsiResult, PsiServer, setup_key_kind
 
-__all__ = ["Mode", "PsiClient", "PsiResult", "PsiServer"]
+__all__ = ["Mode", "PsiClient", "PsiResult", "PsiServer", "setup_key_kind"]

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 from zone_opt import _core
 from zone_opt.errors import InvalidInputError, VerificationError
 
-__all__ = ["Mode", "PsiClient", "PsiResult", "PsiServer"]
+__all__ = ["Mode", "PsiClient", "PsiResult", "PsiServer", "setup_key_kind"]
 
 Mode = Literal["intersection", "labelled", "cardinality", "sum"]
 KeyKind = Literal["uscc", "text"]
@@ -157,6 +157,11 @@ class PsiServer:
         return self._core.respond(request)
 
     @property
+    def receiver_count(self) -> int:
+        """The receiver's number of distinct keys (0 until its request is answered)."""
+        return self._core.receiver_len
+
+    @property
     def distinct_count(self) -> int:
         """Number of distinct canonical keys (what the receiver learns of this side's size)."""
         return self._core.distinct_len
@@ -248,6 +253,14 @@ class PsiClient:
         if self.mode == "labelled":
             payload = _decode_records(records, record_len, widths, schema, len(indices))
         return PsiResult(indices=indices, payload=payload, count=count, sum=total)
+
+
+def setup_key_kind(setup: bytes) -> KeyKind:
+    """The key kind a setup message was made with (its header's flags), so a receiver can
+    canonicalise its keys the way the sender's policy says."""
+    if len(setup) < 8 or setup[:4] != b"ZPSI":
+        raise InvalidInputError.single("setup", None, "not a zone-opt PSI message")
+    return "uscc" if setup[7] & 2 else "text"
 
 
 def _decode_records(

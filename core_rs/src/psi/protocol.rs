@@ -273,6 +273,7 @@ pub struct Server {
     min_intersection: u64,
     setup: Option<Vec<u8>>,
     answered: bool,
+    receiver_len: usize,
 }
 
 impl Server {
@@ -319,11 +320,17 @@ impl Server {
             min_intersection,
             setup: None,
             answered: false,
+            receiver_len: 0,
         })
     }
 
     pub fn session(&self) -> [u8; 16] {
         self.session
+    }
+
+    /// The receiver's number of distinct keys, once its request is answered.
+    pub fn receiver_len(&self) -> usize {
+        self.receiver_len
     }
 
     /// The number of distinct keys (what the receiver learns of the sender's size).
@@ -466,6 +473,7 @@ impl Server {
         let n = r.count(32, "blinded points")?;
         let data = r.bytes(32 * n, "blinded points")?;
         r.finish()?;
+        self.receiver_len = n;
         let points = decode_points(data, "request")?;
         let evaluated = mul_compress(&points, &self.key.0);
         let proof = if self.options.verifiable {
@@ -500,7 +508,7 @@ impl Server {
         Ok(out)
     }
 
-    fn respond_sum(&self, r: &mut Reader<'_>, out: &mut Vec<u8>) -> CoreResult<()> {
+    fn respond_sum(&mut self, r: &mut Reader<'_>, out: &mut Vec<u8>) -> CoreResult<()> {
         let pk_bytes = r.bytes(32, "public key")?;
         let pk = super::group::decode_point(pk_bytes, "public key", 0)?;
         let n_s = r.count(32, "re-blinded set")?;
@@ -514,6 +522,7 @@ impl Server {
         let doubly = r.bytes(32 * n_s, "re-blinded set")?;
         let n_r = r.count(96, "items")?;
         let items = r.bytes(96 * n_r, "items")?;
+        self.receiver_len = n_r;
         // The sender's set, blinded by the receiver: validate, then index.
         decode_points(doubly, "re-blinded set")?;
         let set: HashSet<&[u8]> = doubly.chunks(32).collect();

@@ -95,6 +95,12 @@ impl PsiSender {
         Ok(PyBytes::new(py, &out))
     }
 
+    /// The receiver's number of distinct keys (0 before its request).
+    #[getter]
+    fn receiver_len(&self) -> usize {
+        self.inner.receiver_len()
+    }
+
     /// Number of distinct canonical keys.
     #[getter]
     fn distinct_len(&self) -> usize {

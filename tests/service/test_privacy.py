@@ -1,0 +1,131 @@
+"""PrivateJoinService: two real servers, the receiver's server calling the sender's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from zone_opt.client import Client
+from zone_opt.errors import NotFoundError, PrivacyPolicyError, ResourceExhaustedError
+from zone_opt.service.privacy import JoinPolicy
+from zone_opt.service.server import Server
+
+
+@pytest.fixture
+def two_servers(
+    tmp_path: Path, start: Callable[..., tuple[Server, int]]
+) -> Iterator[tuple[int, int]]:
+    sender = start(tmp_path / "sender")
+    receiver = start(tmp_path / "receiver")
+    yield sender[1], receiver[1]
+    receiver[0].stop(0.5)
+    sender[0].stop(0.5)
+
+
+def test_labelled_join_through_both_servers_with_policy_quota_and_audit(
+    two_servers: tuple[int, int], sample: Callable[[str], pa.Table]
+) -> None:
+    sender_port, receiver_port = two_servers
+    enterprises = sample("enterprises")
+    n = enterprises.num_rows
+    ours = enterprises.slice(n // 3)  # the receiver holds the last two thirds
+    with (
+        Client(f"127.0.0.1:{sender_port}", token="token-alice") as alice,
+        Client(f"127.0.0.1:{sender_port}", token="token-bob") as bob_at_sender,
+        Client(f"127.0.0.1:{receiver_port}", token="token-bob") as bob,
+    ):
+        theirs_id = alice.upload(enterprises.slice(0, 2 * n // 3), "theirs", kind="enterprises")
+        policy = JoinPolicy(
+            dataset_id=theirs_id,
+            key_column="enterprise_id",
+            allowed_peers=("bob",),
+            modes=("intersection", "labelled", "cardinality"),
+            payload_columns=("industry_code", "power_need_kva"),
+            quota_per_epoch=3,
+        )
+        assert alice.set_join_policy(policy) == policy
+        # Another tenant can neither read nor replace the policy.
+        with pytest.raises(NotFoundError):
+            bob_at_sender.set_join_policy(policy)
+        with pytest.raises(NotFoundError):
+            bob_at_sender.join_audit(theirs_id)
+        # The owner itself is not an allowed peer: refused.
+        with pytest.raises(PrivacyPolicyError):
+            alice.private_join(ours.column("enterprise_id"), theirs_id)
+        # A column the policy does not release, a mode it does not allow.
+        with pytest.raises(PrivacyPolicyError):
+            bob_at_sender.private_join(
+                ours.column("enterprise_id"), theirs_id, mode="labelled", columns=("name",)
+            )
+        with pytest.raises(PrivacyPolicyError):
+            bob_at_sender.private_join(ours.column("enterprise_id"), theirs_id, mode="sum")
+
+        ours_id = bob.upload(ours, "ours", kind="enterprises")
+        result = bob.run_join(
+            ours_id,
+            "enterprise_id",
+            peer_address=f"127.0.0.1:{sender_port}",
+            peer_token="token-bob",
+            peer_dataset_id=theirs_id,
+            mode="labelled",
+            columns=("industry_code", "power_need_kva"),
+            verifiable=True,
+        )
+        joined = bob.download(result["result_dataset_id"])
+        theirs = enterprises.slice(0, 2 * n // 3)
+        want = ours.select(["enterprise_id"]).join(
+            theirs.select(["enterprise_id", "industry_code", "power_need_kva"]),
+            "enterprise_id",
+            join_type="inner",
+        )
+        assert joined.num_rows == want.num_rows == result["rows"]
+        got = sorted(
+            zip(
+                joined.column("enterprise_id").to_pylist(),
+                joined.column("peer_industry_code").to_pylist(),
+                joined.column("peer_power_need_kva").to_pylist(),
+                strict=True,
+            )
+        )
+        expected = sorted(
+            zip(
+                want.column("enterprise_id").to_pylist(),
+                want.column("industry_code").to_pylist(),
+                want.column("power_need_kva").to_pylist(),
+                strict=True,
+            )
+        )
+        assert got == expected
+
+        count = bob_at_sender.private_join(
+            ours.column("enterprise_id"), theirs_id, mode="cardinality"
+        )
+        common = pc.is_in(ours.column("enterprise_id"), value_set=theirs.column("enterprise_id"))
+        assert count.count == pc.sum(common).as_py()
+        inter = bob_at_sender.private_join(ours.column("enterprise_id"), theirs_id)
+        assert inter.indices.tolist() == [i for i, x in enumerate(common.to_pylist()) if x]
+        # Quota: 3 sessions per epoch were used.
+        with pytest.raises(ResourceExhaustedError):
+            bob_at_sender.private_join(ours.column("enterprise_id"), theirs_id)
+
+        audit = alice.join_audit(theirs_id)
+        evaluated = [e for e in audit if e["outcome"] == "evaluated"]
+        assert len(evaluated) == 3
+        assert {e["peer"] for e in evaluated} == {"bob"}
+        assert all(e["sender_keys"] == theirs.num_rows for e in evaluated)
+        assert all(e["receiver_keys"] == ours.num_rows for e in evaluated)
+        assert sum(e["outcome"].startswith("refused") for e in audit) == 4
+        assert sorted(e["mode"] for e in evaluated) == ["cardinality", "intersection", "labelled"]
+
+
+def test_unknown_policy_and_sessions(two_servers: tuple[int, int]) -> None:
+    sender_port, _ = two_servers
+    with (
+        Client(f"127.0.0.1:{sender_port}", token="token-bob") as bob,
+        pytest.raises(NotFoundError),
+    ):
+        bob.private_join(pa.array(["9144030071526726XG"]), "no-such-dataset")
