@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
+from zone_opt.cli import main
 from zone_opt.client import Client
 from zone_opt.errors import NotFoundError, PrivacyPolicyError, ResourceExhaustedError
 from zone_opt.service.privacy import JoinPolicy
@@ -129,3 +131,64 @@ def test_unknown_policy_and_sessions(two_servers: tuple[int, int]) -> None:
         pytest.raises(NotFoundError),
     ):
         bob.private_join(pa.array(["9144030071526726XG"]), "no-such-dataset")
+
+
+def test_cli_join_against_a_peer_server(
+    two_servers: tuple[int, int],
+    sample: Callable[[str], pa.Table],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sender_port, _ = two_servers
+    enterprises = sample("enterprises")
+    n = enterprises.num_rows
+    with Client(f"127.0.0.1:{sender_port}", token="token-alice") as alice:
+        theirs_id = alice.upload(enterprises.slice(0, n // 2), "theirs", kind="enterprises")
+        alice.set_join_policy(
+            JoinPolicy(
+                dataset_id=theirs_id,
+                key_column="enterprise_id",
+                allowed_peers=("bob",),
+                modes=("labelled",),
+                payload_columns=("industry_code",),
+                quota_per_epoch=5,
+            )
+        )
+    left = tmp_path / "left.parquet"
+    pq.write_table(enterprises.slice(n // 4).select(["enterprise_id", "name"]), left)
+    out = tmp_path / "joined.parquet"
+    code = main(
+        [
+            "join",
+            "--left", str(left),
+            "--on", "enterprise_id",
+            "--peer", f"127.0.0.1:{sender_port}",
+            "--dataset", theirs_id,
+            "--mode", "labelled",
+            "--columns", "industry_code",
+            "--token", "token-bob",
+            "--out", str(out),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    joined = pq.read_table(out)
+    want = enterprises.slice(n // 4, n // 2 - n // 4)
+    assert sorted(joined.column("enterprise_id").to_pylist()) == sorted(
+        want.column("enterprise_id").to_pylist()
+    )
+    by_id = dict(
+        zip(
+            want.column("enterprise_id").to_pylist(),
+            want.column("industry_code").to_pylist(),
+            strict=True,
+        )
+    )
+    assert all(
+        by_id[k] == v
+        for k, v in zip(
+            joined.column("enterprise_id").to_pylist(),
+            joined.column("industry_code").to_pylist(),
+            strict=True,
+        )
+    )
+    assert '"rows"' in capsys.readouterr().out

@@ -2,9 +2,17 @@
 
 - :class:`PsiServer` / :class:`PsiClient`: one PSI session (intersection, labelled join,
   cardinality, intersection-sum; optionally verifiable), messages as bytes.
-- :class:`PsiResult`: what the receiver learned (indices, payload, count, sum).
+- :class:`PsiResult`: what the receiver learned (indices, payload, count, sum);
+  :func:`joined` appends the payload to the receiver's rows.
 """
 
-from zone_opt.privacy.psi import Mode, PsiClient, PsiResult, PsiServer, setup_key_kind
+from zone_opt.privacy.psi import (
+    Mode,
+    PsiClient,
+    PsiResult,
+    PsiServer,
+    joined,
+    setup_key_kind,
+)
 
-__all__ = ["Mode", "PsiClient", "PsiResult", "PsiServer", "setup_key_kind"]
+__all__ = ["Mode", "PsiClient", "PsiResult", "PsiServer", "joined", "setup_key_kind"]

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 from zone_opt import _core
 from zone_opt.errors import InvalidInputError, VerificationError
 
-__all__ = ["Mode", "PsiClient", "PsiResult", "PsiServer", "setup_key_kind"]
+__all__ = ["Mode", "PsiClient", "PsiResult", "PsiServer", "joined", "setup_key_kind"]
 
 Mode = Literal["intersection", "labelled", "cardinality", "sum"]
 KeyKind = Literal["uscc", "text"]
@@ -253,6 +253,16 @@ class PsiClient:
         if self.mode == "labelled":
             payload = _decode_records(records, record_len, widths, schema, len(indices))
         return PsiResult(indices=indices, payload=payload, count=count, sum=total)
+
+
+def joined(left: pa.Table, result: PsiResult) -> pa.Table:
+    """The receiver's rows at ``result.indices`` with the sender's payload columns appended
+    (a name already in ``left`` gets the prefix ``peer_``). O(rows)."""
+    out = left.take(pa.array(result.indices))
+    if result.payload is not None:
+        for name, column in zip(result.payload.column_names, result.payload.columns, strict=True):
+            out = out.append_column(f"peer_{name}" if name in out.column_names else name, column)
+    return out
 
 
 def setup_key_kind(setup: bytes) -> KeyKind:

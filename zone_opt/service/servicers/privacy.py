@@ -14,27 +14,17 @@ import uuid
 from collections.abc import Iterator
 
 import grpc
-import pyarrow as pa
 
 from zone_opt.api.v1 import privacy_pb2, privacy_pb2_grpc
 from zone_opt.client import Client
 from zone_opt.errors import InvalidInputError
+from zone_opt.privacy import joined
 from zone_opt.service import convert
 from zone_opt.service.auth import TokenAuth
 from zone_opt.service.datasets import DatasetStore
 from zone_opt.service.privacy import JoinSessions, PolicyStore
 
-__all__ = ["PrivateJoinServicer", "joined_table"]
-
-
-def joined_table(left: pa.Table, indices: pa.Array, payload: pa.Table | None) -> pa.Table:
-    """The caller's rows at ``indices`` with the peer's payload columns appended (a name
-    already in the caller's table gets the prefix ``peer_``)."""
-    out = left.take(indices)
-    if payload is not None:
-        for name, column in zip(payload.column_names, payload.columns, strict=True):
-            out = out.append_column(f"peer_{name}" if name in out.column_names else name, column)
-    return out
+__all__ = ["PrivateJoinServicer"]
 
 
 class PrivateJoinServicer(privacy_pb2_grpc.PrivateJoinServiceServicer):
@@ -129,7 +119,7 @@ class PrivateJoinServicer(privacy_pb2_grpc.PrivateJoinServiceServicer):
             )
         response = privacy_pb2.RunJoinResponse()
         if mode in ("intersection", "labelled"):
-            table = joined_table(left, pa.array(result.indices), result.payload)
+            table = joined(left, result)
             result_id = uuid.uuid4().hex
             self.datasets.put_result(
                 tenant, result_id, f"private join of {request.left_dataset_id}", table
