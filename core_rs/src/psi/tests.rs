@@ -433,21 +433,44 @@ fn psi_costs() {
     use curve25519_dalek::ristretto::RistrettoPoint;
     use std::time::Instant;
     let n = 20_000;
-    let keys: Vec<Vec<u8>> = (0..n).map(|i| format!("91440300MA{i:08}").into_bytes()).collect();
+    let keys: Vec<Vec<u8>> = (0..n)
+        .map(|i| format!("91440300MA{i:08}").into_bytes())
+        .collect();
     let t = Instant::now();
-    let pts: Vec<RistrettoPoint> = keys.iter().map(|k| hash::hash_to_group(k).unwrap()).collect();
-    println!("hash_to_group {:.2} us", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    let pts: Vec<RistrettoPoint> = keys
+        .iter()
+        .map(|k| hash::hash_to_group(k).unwrap())
+        .collect();
+    println!(
+        "hash_to_group {:.2} us",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
     let s = group::SecretScalar::random().unwrap();
     let t = Instant::now();
     let m: Vec<RistrettoPoint> = pts.iter().map(|p| p * s.0).collect();
     println!("mul {:.2} us", t.elapsed().as_secs_f64() * 1e6 / n as f64);
     let t = Instant::now();
     let c = RistrettoPoint::double_and_compress_batch(&m);
-    println!("batch compress {:.2} us", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    println!(
+        "batch compress {:.2} us",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
     let t = Instant::now();
     let d: Vec<RistrettoPoint> = c.iter().map(|c| c.decompress().unwrap()).collect();
-    println!("decompress {:.2} us ({})", t.elapsed().as_secs_f64() * 1e6 / n as f64, d.len());
+    println!(
+        "decompress {:.2} us ({})",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64,
+        d.len()
+    );
     let t = Instant::now();
-    let o: Vec<[u8; 64]> = keys.iter().zip(&c).map(|(k, c)| hash::oprf_output(k, c)).collect();
-    println!("oprf_output {:.2} us ({})", t.elapsed().as_secs_f64() * 1e6 / n as f64, o.len());
+    let o: Vec<[u8; 64]> = keys
+        .iter()
+        .zip(&c)
+        .map(|(k, c)| hash::oprf_output(k, c))
+        .collect();
+    println!(
+        "oprf_output {:.2} us ({})",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64,
+        o.len()
+    );
 }
