@@ -70,18 +70,19 @@ pub(crate) struct Graph {
 }
 
 impl Graph {
-    fn build(
+    /// The rows' adjacency of the edges `(rows[k], cols[k], scores[k])` that `keep`
+    /// accepts (indices already validated), in input order within each row.
+    fn from_edges(
         n: usize,
-        heads: &[u32],
-        tails: &[u32],
-        w: &[i64],
-        keep: &[bool],
-        factor: i64,
+        rows: &[i64],
+        cols: &[i64],
+        scores: &[i64],
+        keep: impl Fn(i64) -> bool,
     ) -> Self {
         let mut off = vec![0usize; n + 1];
-        for (k, &h) in heads.iter().enumerate() {
-            if keep[k] {
-                off[h as usize + 1] += 1;
+        for (&r, &w) in rows.iter().zip(scores) {
+            if keep(w) {
+                off[r as usize + 1] += 1;
             }
         }
         for k in 0..n {
@@ -91,11 +92,34 @@ impl Graph {
         let mut pos = off.clone();
         let mut adj = vec![0u32; m];
         let mut ww = vec![0i64; m];
-        for (k, &h) in heads.iter().enumerate() {
-            if keep[k] {
-                let p = &mut pos[h as usize];
-                adj[*p] = tails[k];
-                ww[*p] = w[k] * factor;
+        for ((&r, &c), &w) in rows.iter().zip(cols).zip(scores) {
+            if keep(w) {
+                let p = &mut pos[r as usize];
+                adj[*p] = c as u32;
+                ww[*p] = w;
+                *p += 1;
+            }
+        }
+        Self { off, adj, w: ww }
+    }
+
+    /// The same edges seen from the far side (`n_far` nodes), O(E).
+    pub(crate) fn transpose(&self, n_far: usize) -> Self {
+        let mut off = vec![0usize; n_far + 1];
+        for &j in &self.adj {
+            off[j as usize + 1] += 1;
+        }
+        for k in 0..n_far {
+            off[k + 1] += off[k];
+        }
+        let mut pos = off.clone();
+        let mut adj = vec![0u32; self.adj.len()];
+        let mut ww = vec![0i64; self.adj.len()];
+        for i in 0..self.n() {
+            for e in self.edges(i) {
+                let p = &mut pos[self.adj[e] as usize];
+                adj[*p] = i as u32;
+                ww[*p] = self.w[e];
                 *p += 1;
             }
         }
@@ -450,19 +474,18 @@ fn phased_repair(
     }
 }
 
-fn check_index(field: &str, values: &[i64], bound: usize) -> CoreResult<Vec<u32>> {
-    let mut out = Vec::with_capacity(values.len());
-    for (k, &v) in values.iter().enumerate() {
-        if v < 0 || v as u64 >= bound as u64 {
-            return Err(CoreError::invalid(
-                field,
-                Some(k),
-                format!("index {v} outside 0..{bound}"),
-            ));
-        }
-        out.push(v as u32);
+fn check_index(field: &str, values: &[i64], bound: usize) -> CoreResult<()> {
+    if let Some(k) = values
+        .iter()
+        .position(|&v| v < 0 || v as u64 >= bound as u64)
+    {
+        return Err(CoreError::invalid(
+            field,
+            Some(k),
+            format!("index {} outside 0..{bound}", values[k]),
+        ));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Largest `|score|` accepted for a problem of this shape.
@@ -519,8 +542,8 @@ pub fn solve_sparse(
             "at most 2^32 - 2 rows and columns",
         ));
     }
-    let r = check_index("rows", rows, n_rows)?;
-    let c = check_index("cols", cols, n_cols)?;
+    check_index("rows", rows, n_rows)?;
+    check_index("cols", cols, n_cols)?;
     let limit = max_abs_score(n_rows, n_cols);
     let mut max_abs = 0i64;
     for (k, &w) in scores.iter().enumerate() {
@@ -569,8 +592,13 @@ pub fn solve_sparse(
         }
     };
     // Non-positive edges never help a max-weight matching with an outside option.
-    let keep: Vec<bool> = scores.iter().map(|&w| perfect || w > 0).collect();
-    let mut g = Graph::build(n_rows, &r, &c, scores, &keep, factor);
+    let mut g = Graph::from_edges(n_rows, rows, cols, scores, |w| perfect || w > 0);
+    if !perfect && start == Start::Auction {
+        return Ok(solve_optional(g, n_cols, p, factor, col_prices.is_some()));
+    }
+    for w in &mut g.w {
+        *w *= factor;
+    }
     let scaled_max = max_abs * factor;
     let reserve = if perfect { -4 * scaled_max - 4 } else { 0 };
 
@@ -675,7 +703,7 @@ pub fn solve_sparse(
     // Free columns still priced above 0 (a warm start, or a column the greedy pass
     // left): repair from their side with the mirror search.
     if (0..n_cols).any(|j| y[j] == NONE && p[j] > 0) {
-        let gt = Graph::build(n_cols, &c, &r, scores, &keep, factor);
+        let gt = g.transpose(n_cols);
         phased_repair(
             &gt,
             &mut p,
@@ -708,6 +736,131 @@ pub fn solve_sparse(
         total,
         dual_scale: factor,
     })
+}
+
+/// The outside-option problem from the auction start ([`super::auction::optional_auction`]
+/// on scores scaled by `factor`, a power of two above `n_rows` when the score range allows).
+///
+/// At the auction's last epsilon `e` (scaled units) every edge satisfies
+/// `pi_i + p_j >= F w_ij - e`, matched edges hold with equality and unmatched columns are at
+/// price 0. Rounding the prices *up* to score units, `q_j = ceil(p_j / F)`, then keeps every
+/// matched row's edge exactly tight against all its other edges unless its column's price
+/// had `p_j mod F` in `1..=e` (since `ceil((p - e) / F) = ceil(p / F)` otherwise), a
+/// fraction of about `e / F` of the rows; unmatched rows and unmatched columns satisfy
+/// complementary slackness exactly. Only those rows (and any the auction left not quite
+/// optimal) go through the exact phase: one shortest-path search per row, then the
+/// mirror repair for columns left free with a positive price. The duals come back in
+/// score units (`dual_scale` 1). Exact for any `factor`; the auction only makes it fast.
+fn solve_optional(
+    g: Graph,
+    n_cols: usize,
+    mut p: Vec<i64>,
+    factor: i64,
+    warm: bool,
+) -> SparseSolution {
+    let n_rows = g.n();
+    let max_w = g.w.iter().copied().max().unwrap_or(0);
+    let scaled_max = max_w * factor;
+    let plan = super::auction::OptionalPlan {
+        scale: factor,
+        // Cold: a first epsilon of a quarter of the largest score settles fast; warm
+        // prices are near an equilibrium, so start at one score unit. Tuned on the
+        // benchmark's random instances (10^5 and 10^6 rows, k = 16).
+        eps_start: if warm {
+            factor
+        } else {
+            (scaled_max / 4).max(1)
+        },
+        factor: 16,
+        // Stop at 1/32 of a score unit: the few rows whose rounded edge is then not
+        // tight (a fraction of about eps / factor) are cheaper to repair exactly than
+        // the last phases are to run.
+        eps_stop: (factor / 32).max(1),
+    };
+    let out = if g.adj.is_empty() {
+        super::auction::OptionalAuction {
+            row_to_col: vec![NONE; n_rows],
+            col_to_row: vec![NONE; n_cols],
+            transposed: None,
+        }
+    } else {
+        super::auction::optional_auction(&g, n_cols, &mut p, &plan)
+    };
+    let (mut x, mut y) = (out.row_to_col, out.col_to_row);
+    // Round the prices up to score units; unmatched columns are at 0.
+    for (j, price) in p.iter_mut().enumerate() {
+        *price = if y[j] == NONE {
+            0
+        } else {
+            (*price + factor - 1).div_euclid(factor)
+        };
+    }
+    let mut u = vec![0i64; n_rows];
+    for i in 0..n_rows {
+        let mut best = 0i64;
+        let mut held = -INF;
+        for e in g.edges(i) {
+            let j = g.adj[e];
+            let v = g.w[e] - p[j as usize];
+            best = best.max(v);
+            if j == x[i] {
+                held = held.max(v);
+            }
+        }
+        u[i] = best;
+        if x[i] != NONE && held != best {
+            y[x[i] as usize] = NONE;
+            x[i] = NONE;
+        }
+    }
+    let mut forward = Search::new(n_cols);
+    for i in 0..n_rows {
+        if x[i] == NONE && u[i] > 0 {
+            search(
+                &g,
+                i as u32,
+                &mut u,
+                &mut p,
+                &mut x,
+                &mut y,
+                true,
+                &mut forward,
+            );
+        }
+    }
+    drop(forward);
+    if (0..n_cols).any(|j| y[j] == NONE && p[j] > 0) {
+        let gt = match out.transposed {
+            Some(t) => t,
+            None => g.transpose(n_cols),
+        };
+        phased_repair(
+            &gt,
+            &mut p,
+            &mut u,
+            &mut y,
+            &mut x,
+            &mut Phases::new(n_rows),
+        );
+    }
+    let total = (0..n_rows)
+        .filter(|&i| x[i] != NONE)
+        .map(|i| u[i] + p[x[i] as usize])
+        .sum();
+    let to_i64 = |a: &[u32]| -> Vec<i64> {
+        a.iter()
+            .map(|&k| if k == NONE { -1 } else { i64::from(k) })
+            .collect()
+    };
+    SparseSolution {
+        row_to_col: to_i64(&x),
+        col_to_row: to_i64(&y),
+        u,
+        p,
+        feasible: true,
+        total,
+        dual_scale: 1,
+    }
 }
 
 #[cfg(test)]
@@ -876,11 +1029,8 @@ mod tests {
         let rows: Vec<i64> = edges.iter().map(|e| e.0).collect();
         let cols: Vec<i64> = edges.iter().map(|e| e.1).collect();
         let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
-        let r: Vec<u32> = rows.iter().map(|&v| v as u32).collect();
-        let c: Vec<u32> = cols.iter().map(|&v| v as u32).collect();
-        let keep: Vec<bool> = w.iter().map(|&v| v > 0).collect();
-        let g = Graph::build(n, &r, &c, &w, &keep, 1);
-        let gt = Graph::build(m, &c, &r, &w, &keep, 1);
+        let g = Graph::from_edges(n, &rows, &cols, &w, |v| v > 0);
+        let gt = g.transpose(m);
         let mut p = prices[..m].to_vec();
         let mut u: Vec<i64> = (0..n)
             .map(|i| {
