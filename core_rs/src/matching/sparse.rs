@@ -1069,6 +1069,79 @@ mod tests {
         certify(&sol, &rows, &cols, &w, false);
     }
 
+    /// The forward/reverse auction alone, run down to epsilon 1 with a scale above the
+    /// row count, ends epsilon-complementary-slack and with an optimal matching (checked
+    /// against the shortest-augmenting-path solver).
+    #[test]
+    fn optional_auction_alone_is_optimal() {
+        use super::super::auction::{optional_auction, OptionalPlan};
+        for seed in 1..40u64 {
+            let (n, m) = (40 + (seed as usize % 7), 35);
+            let edges = instance(n, m, seed, -10, 60, 12);
+            let rows: Vec<i64> = edges.iter().map(|e| e.0).collect();
+            let cols: Vec<i64> = edges.iter().map(|e| e.1).collect();
+            let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
+            let g = Graph::from_edges(n, &rows, &cols, &w, |v| v > 0);
+            let scale = 64;
+            let mut p = vec![0i64; m];
+            let plan = OptionalPlan {
+                scale,
+                eps_start: 60 * scale / 4,
+                factor: 4,
+                eps_stop: 1,
+            };
+            let out = optional_auction(&g, m, &mut p, &plan);
+            let (x, y) = (&out.row_to_col, &out.col_to_row);
+            let mut total = 0;
+            let mut pi = vec![0i64; n];
+            for i in 0..n {
+                if x[i] != NONE {
+                    assert_eq!(y[x[i] as usize], i as u32);
+                    let best = g
+                        .edges(i)
+                        .filter(|&e| g.adj[e] == x[i])
+                        .map(|e| g.w[e])
+                        .max()
+                        .unwrap();
+                    total += best;
+                    pi[i] = best * scale - p[x[i] as usize];
+                    assert!(pi[i] >= 0);
+                }
+            }
+            for j in 0..m {
+                assert!(p[j] >= 0);
+                if y[j] == NONE {
+                    assert_eq!(p[j], 0, "unmatched column at price 0");
+                }
+            }
+            for i in 0..n {
+                for e in g.edges(i) {
+                    assert!(pi[i] + p[g.adj[e] as usize] >= g.w[e] * scale - 1, "1-CS");
+                }
+            }
+            let exact = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Greedy).unwrap();
+            assert_eq!(total, exact.total, "seed {seed}");
+        }
+    }
+
+    /// Larger random instances: the auction start (with its early stop and rounding)
+    /// and the shortest-path start agree, and both certify.
+    #[test]
+    fn auction_and_shortest_paths_agree_on_larger_instances() {
+        for seed in 1..6u64 {
+            let (n, m) = (400, 380);
+            let edges = instance(n, m, seed * 7919, 1, 1000, 4);
+            let rows: Vec<i64> = edges.iter().map(|e| e.0).collect();
+            let cols: Vec<i64> = edges.iter().map(|e| e.1).collect();
+            let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
+            let a = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Auction).unwrap();
+            let b = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Greedy).unwrap();
+            assert_eq!(a.total, b.total);
+            certify(&a, &rows, &cols, &w, false);
+            certify(&b, &rows, &cols, &w, false);
+        }
+    }
+
     proptest! {
         #[test]
         fn phased_repair_is_exact(n in 0usize..7, m in 0usize..7, seed in any::<u64>(),
