@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 
-use super::sparse::Graph;
+use super::sparse::{Graph, Score};
 
 const NONE: u32 = u32::MAX;
 /// Rounds per phase that reset the prices of objects nobody holds and re-queue free rows.
@@ -30,12 +30,12 @@ pub(crate) struct AuctionPlan {
 /// The best and second best values `f * w - duals[far]` over the edges of node `i`
 /// (the outside option 0 included), the best far node and its scaled score.
 #[inline]
-fn best_two(g: &Graph, f: i64, prices: &[i64], i: usize) -> (i64, i64, u32, i64) {
+fn best_two<S: Score>(g: &Graph<S>, f: i64, prices: &[i64], i: usize) -> (i64, i64, u32, i64) {
     let (mut v1, mut v2) = (0i64, 0i64);
     let (mut j1, mut w1) = (NONE, 0i64);
     for e in g.edges(i) {
         let j = g.adj[e];
-        let w = g.w[e] * f;
+        let w = g.w[e].get() * f;
         let v = w - prices[j as usize];
         if v > v1 {
             v2 = v1;
@@ -157,10 +157,10 @@ pub(crate) struct OptionalPlan {
 
 /// The result of [`optional_auction`]: mates on both sides and the transposed graph when
 /// the reverse auction needed it.
-pub(crate) struct OptionalAuction {
+pub(crate) struct OptionalAuction<S: Score> {
     pub row_to_col: Vec<u32>,
     pub col_to_row: Vec<u32>,
-    pub transposed: Option<Graph>,
+    pub transposed: Option<Graph<S>>,
 }
 
 /// One forward bid of the free row `i` for its best column `j1` (value `v1 > eps`,
@@ -213,18 +213,18 @@ fn bid(
 ///
 /// Cost per phase: one pass over the edges plus the bids (forward bids scan a row, reverse
 /// bids a column of the transposed graph, built on the first reverse bid).
-pub(crate) fn optional_auction(
-    g: &Graph,
+pub(crate) fn optional_auction<S: Score>(
+    g: &Graph<S>,
     n_cols: usize,
     prices: &mut [i64],
     plan: &OptionalPlan,
-) -> OptionalAuction {
+) -> OptionalAuction<S> {
     let n = g.n();
     let f = plan.scale;
     let mut x = vec![NONE; n];
     let mut y = vec![NONE; n_cols];
     let mut pi = vec![0i64; n];
-    let mut gt: Option<Graph> = None;
+    let mut gt: Option<Graph<S>> = None;
     let mut eps = plan.eps_start.max(1);
     let mut stack: Vec<u32> = Vec::new();
     let mut cols: Vec<u32> = Vec::new();

@@ -62,14 +62,44 @@ pub struct SparseSolution {
     pub dual_scale: i64,
 }
 
-/// Compressed adjacency: the edges of node `k` are `adj[off[k]..off[k+1]]` with weights `w`.
-pub(crate) struct Graph {
-    pub(crate) off: Vec<usize>,
-    pub(crate) adj: Vec<u32>,
-    pub(crate) w: Vec<i64>,
+/// An edge score as stored in a [`Graph`]: `i32` when every score fits (half the memory
+/// traffic of the auction's scans), else `i64`.
+pub(crate) trait Score: Copy + Send + Sync + 'static {
+    fn get(self) -> i64;
+    /// Only called with values that fit (checked by the caller).
+    fn from_i64(v: i64) -> Self;
 }
 
-impl Graph {
+impl Score for i32 {
+    #[inline]
+    fn get(self) -> i64 {
+        i64::from(self)
+    }
+    #[inline]
+    fn from_i64(v: i64) -> Self {
+        v as i32
+    }
+}
+
+impl Score for i64 {
+    #[inline]
+    fn get(self) -> i64 {
+        self
+    }
+    #[inline]
+    fn from_i64(v: i64) -> Self {
+        v
+    }
+}
+
+/// Compressed adjacency: the edges of node `k` are `adj[off[k]..off[k+1]]` with weights `w`.
+pub(crate) struct Graph<S: Score = i64> {
+    pub(crate) off: Vec<usize>,
+    pub(crate) adj: Vec<u32>,
+    pub(crate) w: Vec<S>,
+}
+
+impl<S: Score> Graph<S> {
     /// The rows' adjacency of the edges `(rows[k], cols[k], scores[k])` that `keep`
     /// accepts (indices already validated), in input order within each row.
     fn from_edges(
@@ -91,12 +121,12 @@ impl Graph {
         let m = off[n];
         let mut pos = off.clone();
         let mut adj = vec![0u32; m];
-        let mut ww = vec![0i64; m];
+        let mut ww = vec![S::from_i64(0); m];
         for ((&r, &c), &w) in rows.iter().zip(cols).zip(scores) {
             if keep(w) {
                 let p = &mut pos[r as usize];
                 adj[*p] = c as u32;
-                ww[*p] = w;
+                ww[*p] = S::from_i64(w);
                 *p += 1;
             }
         }
@@ -114,7 +144,7 @@ impl Graph {
         }
         let mut pos = off.clone();
         let mut adj = vec![0u32; self.adj.len()];
-        let mut ww = vec![0i64; self.adj.len()];
+        let mut ww = vec![S::from_i64(0); self.adj.len()];
         for i in 0..self.n() {
             for e in self.edges(i) {
                 let p = &mut pos[self.adj[e] as usize];
@@ -206,7 +236,7 @@ impl Search {
         self.cur = 0;
     }
 
-    fn relax(&mut self, g: &Graph, i: u32, di: i64, a: &[i64], b: &[i64]) {
+    fn relax<S: Score>(&mut self, g: &Graph<S>, i: u32, di: i64, a: &[i64], b: &[i64]) {
         let base = di + a[i as usize];
         for e in g.edges(i as usize) {
             let j = g.adj[e];
@@ -214,7 +244,7 @@ impl Search {
             if self.scanned[ju] {
                 continue;
             }
-            let nd = base + b[ju] - g.w[e];
+            let nd = base + b[ju] - g.w[e].get();
             if nd < self.d[ju] {
                 if self.d[ju] == INF {
                     self.touched.push(j);
@@ -243,8 +273,8 @@ enum End {
 /// `near_sink` a near node may end unmatched once its dual is zero. Returns false when
 /// no augmenting path exists (only possible without `near_sink`); nothing changes then.
 #[allow(clippy::too_many_arguments)]
-fn search(
-    g: &Graph,
+fn search<S: Score>(
+    g: &Graph<S>,
     start: u32,
     a: &mut [i64],
     b: &mut [i64],
@@ -364,8 +394,8 @@ impl Phases {
 /// for the DFS over the tight edges it reaches (each column entered once per phase).
 /// Each phase either augments or zeroes the dual of a free near node, so there are at most
 /// as many phases as starting nodes (in practice far fewer).
-fn phased_repair(
-    g: &Graph,
+fn phased_repair<S: Score>(
+    g: &Graph<S>,
     a: &mut [i64],
     b: &mut [i64],
     mate_a: &mut [u32],
@@ -442,7 +472,7 @@ fn phased_repair(
                     *e += 1;
                     let j = g.adj[k];
                     let ju = j as usize;
-                    if ph.seen[ju] != stamp && a[iu] + b[ju] == g.w[k] {
+                    if ph.seen[ju] != stamp && a[iu] + b[ju] == g.w[k].get() {
                         ph.seen[ju] = stamp;
                         found = j;
                         break;
@@ -592,10 +622,17 @@ pub fn solve_sparse(
         }
     };
     // Non-positive edges never help a max-weight matching with an outside option.
-    let mut g = Graph::from_edges(n_rows, rows, cols, scores, |w| perfect || w > 0);
     if !perfect && start == Start::Auction {
-        return Ok(solve_optional(g, n_cols, p, factor, col_prices.is_some()));
+        let warm = col_prices.is_some();
+        return Ok(if max_abs <= i64::from(i32::MAX) {
+            let g = Graph::<i32>::from_edges(n_rows, rows, cols, scores, |w| w > 0);
+            solve_optional(g, n_cols, p, factor, warm)
+        } else {
+            let g = Graph::<i64>::from_edges(n_rows, rows, cols, scores, |w| w > 0);
+            solve_optional(g, n_cols, p, factor, warm)
+        });
     }
+    let mut g = Graph::<i64>::from_edges(n_rows, rows, cols, scores, |w| perfect || w > 0);
     for w in &mut g.w {
         *w *= factor;
     }
@@ -751,15 +788,15 @@ pub fn solve_sparse(
 /// optimal) go through the exact phase: one shortest-path search per row, then the
 /// mirror repair for columns left free with a positive price. The duals come back in
 /// score units (`dual_scale` 1). Exact for any `factor`; the auction only makes it fast.
-fn solve_optional(
-    g: Graph,
+fn solve_optional<S: Score>(
+    g: Graph<S>,
     n_cols: usize,
     mut p: Vec<i64>,
     factor: i64,
     warm: bool,
 ) -> SparseSolution {
     let n_rows = g.n();
-    let max_w = g.w.iter().copied().max().unwrap_or(0);
+    let max_w = g.w.iter().map(|w| w.get()).max().unwrap_or(0);
     let scaled_max = max_w * factor;
     let plan = super::auction::OptionalPlan {
         scale: factor,
@@ -801,7 +838,7 @@ fn solve_optional(
         let mut held = -INF;
         for e in g.edges(i) {
             let j = g.adj[e];
-            let v = g.w[e] - p[j as usize];
+            let v = g.w[e].get() - p[j as usize];
             best = best.max(v);
             if j == x[i] {
                 held = held.max(v);
@@ -1029,7 +1066,7 @@ mod tests {
         let rows: Vec<i64> = edges.iter().map(|e| e.0).collect();
         let cols: Vec<i64> = edges.iter().map(|e| e.1).collect();
         let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
-        let g = Graph::from_edges(n, &rows, &cols, &w, |v| v > 0);
+        let g = Graph::<i64>::from_edges(n, &rows, &cols, &w, |v| v > 0);
         let gt = g.transpose(m);
         let mut p = prices[..m].to_vec();
         let mut u: Vec<i64> = (0..n)
@@ -1081,7 +1118,7 @@ mod tests {
             let rows: Vec<i64> = edges.iter().map(|e| e.0).collect();
             let cols: Vec<i64> = edges.iter().map(|e| e.1).collect();
             let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
-            let g = Graph::from_edges(n, &rows, &cols, &w, |v| v > 0);
+            let g = Graph::<i32>::from_edges(n, &rows, &cols, &w, |v| v > 0);
             let scale = 64;
             let mut p = vec![0i64; m];
             let plan = OptionalPlan {
@@ -1100,7 +1137,7 @@ mod tests {
                     let best = g
                         .edges(i)
                         .filter(|&e| g.adj[e] == x[i])
-                        .map(|e| g.w[e])
+                        .map(|e| g.w[e].get())
                         .max()
                         .unwrap();
                     total += best;
@@ -1116,7 +1153,7 @@ mod tests {
             }
             for i in 0..n {
                 for e in g.edges(i) {
-                    assert!(pi[i] + p[g.adj[e] as usize] >= g.w[e] * scale - 1, "1-CS");
+                    assert!(pi[i] + p[g.adj[e] as usize] >= g.w[e].get() * scale - 1, "1-CS");
                 }
             }
             let exact = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Greedy).unwrap();
