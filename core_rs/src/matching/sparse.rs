@@ -15,20 +15,20 @@
 //! column-disjoint augmentations along the tight paths). Integer arithmetic makes the
 //! optimum exact.
 //!
-//! Start ([`Start::Auction`], the default): an epsilon-scaling forward auction
-//! (`auction.rs`) on scores scaled by a power of two F > n_rows brings the prices near an
-//! equilibrium; after flooring them back to score units most rows hold an exactly tight
-//! edge, and only the others go through the exact phase. On the classic perfect problem
-//! almost no row is left; with the outside option, columns the auction leaves unowned
-//! must drop to price 0, which frees some rows (about 1 % on random instances); the few
-//! auction columns whose row then prefers another column stay free with a positive price,
-//! and the mirror repair over those dominates the exact phase at 10^6 rows (each search
-//! reaches most of the graph: free rows are rare).
+//! Start ([`Start::Auction`], the default), with the outside option: a forward/reverse
+//! epsilon-scaling auction (`auction.rs`, [`super::auction::optional_auction`]) on scores
+//! scaled by a power of two F > n_rows, in which unmatched rows end with profit 0 and
+//! unmatched columns with price 0; its prices, rounded *up* to score units, leave every
+//! matched edge exactly tight except for a fraction of about eps / F of the rows (see
+//! [`solve_optional`]), and only those go through the exact phase. With `perfect` (or
+//! scores too large for the scale), a forward auction with a work budget gives prices that
+//! are floored back to score units, and the exact phase repairs the rest.
 //!
-//! Cost: O(E) to build the CSR graph, the auction (bounded by a budget of 64 scans per
-//! edge), then one Dijkstra, O(E' log E') over the edges it reaches, per row left free,
-//! and one multi-source Dijkstra plus one O(E') depth-first pass per mirror phase.
-//! Memory: O(E + n_rows + n_cols), plus the transposed graph when the mirror search runs.
+//! Cost: O(E) to build the CSR graph (`i32` scores when they fit), the auction (one pass
+//! over the edges per phase plus the bids; about 6 phases), then one Dijkstra, O(E' log E')
+//! over the edges it reaches, per row left free, and one multi-source Dijkstra plus one
+//! O(E') depth-first pass per mirror phase. Memory: O(E + n_rows + n_cols): the graph, its
+//! transpose (for the reverse auction and the mirror repair), and a few arrays per node.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
