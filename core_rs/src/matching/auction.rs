@@ -192,6 +192,50 @@ fn bid(
     })
 }
 
+/// Graphs with at least this many edges build their transpose in parallel with the
+/// first forward phase.
+const PARALLEL_TRANSPOSE_EDGES: usize = 1 << 16;
+
+/// The forward half of a phase: a sweep in which every row violating epsilon-CS bids at
+/// once, then the rows displaced bid from a stack until every row holds a column within
+/// epsilon of its best value or is within epsilon of its outside option.
+#[allow(clippy::too_many_arguments)]
+fn forward_phase<S: Score>(
+    g: &Graph<S>,
+    f: i64,
+    eps: i64,
+    prices: &mut [i64],
+    pi: &mut [i64],
+    x: &mut [u32],
+    y: &mut [u32],
+    stack: &mut Vec<u32>,
+) {
+    for i in 0..g.n() {
+        let (v1, v2, j1, w1) = best_two(g, f, prices, i);
+        let held = x[i];
+        let violating = if held == NONE {
+            v1 > eps
+        } else {
+            pi[i] < v1 - eps
+        };
+        if violating {
+            if held != NONE {
+                y[held as usize] = NONE;
+            }
+            stack.extend(bid(i as u32, j1, w1, v2, eps, prices, pi, x, y));
+        }
+    }
+    while let Some(i) = stack.pop() {
+        if x[i as usize] != NONE {
+            continue;
+        }
+        let (v1, v2, j1, w1) = best_two(g, f, prices, i as usize);
+        if v1 > eps {
+            stack.extend(bid(i, j1, w1, v2, eps, prices, pi, x, y));
+        }
+    }
+}
+
 /// Forward/reverse auction with epsilon-scaling for the maximum-weight matching in
 /// which every row and every column may stay unmatched (outside option 0 on both sides;
 /// after Bertsekas and Castanon's forward/reverse auction for asymmetric assignment).
@@ -229,31 +273,16 @@ pub(crate) fn optional_auction<S: Score>(
     let mut stack: Vec<u32> = Vec::new();
     let mut cols: Vec<u32> = Vec::new();
     loop {
-        // Sweep: every row violating epsilon-CS bids now.
-        for i in 0..n {
-            let (v1, v2, j1, w1) = best_two(g, f, prices, i);
-            let held = x[i];
-            let violating = if held == NONE {
-                v1 > eps
-            } else {
-                pi[i] < v1 - eps
-            };
-            if violating {
-                if held != NONE {
-                    y[held as usize] = NONE;
-                }
-                stack.extend(bid(i as u32, j1, w1, v2, eps, prices, &mut pi, &mut x, &mut y));
-            }
-        }
-        // Forward auction: the displaced rows bid.
-        while let Some(i) = stack.pop() {
-            if x[i as usize] != NONE {
-                continue;
-            }
-            let (v1, v2, j1, w1) = best_two(g, f, prices, i as usize);
-            if v1 > eps {
-                stack.extend(bid(i, j1, w1, v2, eps, prices, &mut pi, &mut x, &mut y));
-            }
+        if gt.is_none() && g.adj.len() >= PARALLEL_TRANSPOSE_EDGES {
+            // The reverse auction will need the transpose: build it on the other core
+            // while the first forward phase runs.
+            let (t, ()) = rayon::join(
+                || g.transpose(n_cols),
+                || forward_phase(g, f, eps, prices, &mut pi, &mut x, &mut y, &mut stack),
+            );
+            gt = Some(t);
+        } else {
+            forward_phase(g, f, eps, prices, &mut pi, &mut x, &mut y, &mut stack);
         }
         // Reverse auction: unmatched columns with a positive price bid for rows.
         cols.clear();
