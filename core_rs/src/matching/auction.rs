@@ -286,7 +286,9 @@ pub(crate) fn optional_auction<S: Score>(
         }
         // Reverse auction: unmatched columns with a positive price bid for rows.
         cols.clear();
-        cols.extend((0..n_cols as u32).filter(|&j| y[j as usize] == NONE && prices[j as usize] > 0));
+        cols.extend(
+            (0..n_cols as u32).filter(|&j| y[j as usize] == NONE && prices[j as usize] > 0),
+        );
         if !cols.is_empty() {
             let t = gt.get_or_insert_with(|| g.transpose(n_cols));
             cols.reverse();

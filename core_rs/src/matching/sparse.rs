@@ -1151,9 +1151,12 @@ mod tests {
                     assert_eq!(p[j], 0, "unmatched column at price 0");
                 }
             }
-            for i in 0..n {
+            for (i, &profit) in pi.iter().enumerate() {
                 for e in g.edges(i) {
-                    assert!(pi[i] + p[g.adj[e] as usize] >= g.w[e].get() * scale - 1, "1-CS");
+                    assert!(
+                        profit + p[g.adj[e] as usize] >= g.w[e].get() * scale - 1,
+                        "1-CS"
+                    );
                 }
             }
             let exact = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Greedy).unwrap();
