@@ -192,3 +192,34 @@ def test_cli_join_against_a_peer_server(
         )
     )
     assert '"rows"' in capsys.readouterr().out
+
+
+def test_sum_through_the_service_respects_the_minimum_intersection(
+    two_servers: tuple[int, int], sample: Callable[[str], pa.Table]
+) -> None:
+    sender_port, _ = two_servers
+    ids = sample("enterprises").column("enterprise_id")
+    with (
+        Client(f"127.0.0.1:{sender_port}", token="token-alice") as alice,
+        Client(f"127.0.0.1:{sender_port}", token="token-bob") as bob,
+    ):
+        theirs = sample("enterprises").slice(0, 100)
+        theirs_id = alice.upload(theirs, "theirs", kind="enterprises")
+        policy = JoinPolicy(
+            dataset_id=theirs_id,
+            key_column="enterprise_id",
+            allowed_peers=("bob",),
+            modes=("sum",),
+            quota_per_epoch=10,
+            min_intersection=30,
+        )
+        alice.set_join_policy(policy)
+        ours = ids.slice(60, 100)  # 40 common keys
+        values = pa.array(list(range(100)), pa.int64())
+        got = bob.private_join(ours, theirs_id, mode="sum", values=values)
+        assert got.count == 40
+        assert got.sum == sum(range(40))
+        few = ids.slice(80, 100)  # 20 common keys: below the minimum, nothing released
+        got = bob.private_join(few, theirs_id, mode="sum", values=values)
+        assert got.count is None
+        assert got.sum is None
