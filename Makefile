@@ -84,6 +84,11 @@ format: install ## Format Python and Rust sources
 bench: build ## Run every benchmark suite at full size against its peers (SIZE=smoke|full)
 	$(PY) -m bench --size $(SIZE)
 
+.PHONY: bench-psi-peers
+bench-psi-peers: ## Create .venv-psi-peers (openmined-psi, spu) for the psi suite's peers
+	@test -x .venv-psi-peers/bin/python || $(PYTHON) -m venv .venv-psi-peers
+	.venv-psi-peers/bin/python -m pip install --quiet -r bench/psi_peers/requirements.txt
+
 .PHONY: bench-smoke
 bench-smoke: build ## Run every benchmark suite at smoke size, checking correctness only
 	$(PY) -m bench --size smoke --check-only

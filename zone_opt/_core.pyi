@@ -150,3 +150,58 @@ def audit_verify(
     row: bytes, index: int, tree_size: int, path: list[bytes], root: bytes
 ) -> bool: ...
 def audit_chain_head(previous: bytes, root: bytes) -> bytes: ...
+
+# psi (privacy-preserving joins)
+PSI_TAG_LEN: int
+
+@final
+class PsiSender:
+    def __new__(
+        cls,
+        offsets: npt.NDArray[np.int64],
+        data: npt.NDArray[np.uint8],
+        mode: str,
+        verifiable: bool,
+        uscc: bool,
+        min_intersection: int,
+        payload: list[
+            tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.bool_] | None]
+        ]
+        | None = None,
+        schema: bytes = ...,
+    ) -> PsiSender: ...
+    def setup_message(self) -> bytes: ...
+    def respond(self, request: bytes) -> bytes: ...
+    @property
+    def distinct_len(self) -> int: ...
+    @property
+    def receiver_len(self) -> int: ...
+    @property
+    def session(self) -> bytes: ...
+
+@final
+class PsiReceiver:
+    def __new__(
+        cls,
+        offsets: npt.NDArray[np.int64],
+        data: npt.NDArray[np.uint8],
+        mode: str,
+        verifiable: bool,
+        uscc: bool,
+        left_join: bool,
+        values: npt.NDArray[np.uint64] | None = None,
+    ) -> PsiReceiver: ...
+    def request(self, setup: bytes | None = None) -> bytes: ...
+    def finish(
+        self, setup: bytes, response: bytes
+    ) -> tuple[
+        npt.NDArray[np.int64],
+        npt.NDArray[np.uint8],
+        int,
+        list[int],
+        bytes,
+        int | None,
+        int | None,
+    ]: ...
+    @property
+    def session(self) -> bytes: ...

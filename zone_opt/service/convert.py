@@ -16,9 +16,10 @@ import pyarrow as pa
 from google.protobuf import any_pb2, duration_pb2, timestamp_pb2
 from google.rpc import status_pb2
 
-from zone_opt.api.v1 import common_pb2, datasets_pb2, matching_pb2, operations_pb2
+from zone_opt.api.v1 import common_pb2, datasets_pb2, matching_pb2, operations_pb2, privacy_pb2
 from zone_opt.errors import InvalidInputError
 from zone_opt.service.datasets import RESULT_KIND, DatasetInfo, UploadChunk
+from zone_opt.service.privacy import AuditEntry, JoinPolicy
 from zone_opt.service.store import Job
 
 __all__ = [
@@ -247,3 +248,95 @@ def upload_stream(
             yield UploadChunk(seq=c.seq, ipc=c.ipc, last=c.last, sha256=c.sha256)
 
     return name, kind, chunks()
+
+
+# privacy
+_JOIN_MODES = {1: "intersection", 2: "labelled", 3: "cardinality", 4: "sum"}
+
+
+def join_mode_from_proto(value: int, field: str) -> str:
+    """``JoinMode`` -> ``"intersection" | "labelled" | "cardinality" | "sum"``."""
+    if value not in _JOIN_MODES:
+        raise InvalidInputError.single(field, None, "a join mode is required")
+    return _JOIN_MODES[value]
+
+
+def join_mode_to_proto(mode: str) -> int:
+    return {v: k for k, v in _JOIN_MODES.items()}[mode]
+
+
+def join_policy_from_proto(p: privacy_pb2.JoinPolicy) -> JoinPolicy:
+    return JoinPolicy(
+        dataset_id=p.dataset_id,
+        key_column=p.key_column,
+        allowed_peers=tuple(p.allowed_peers),
+        modes=tuple(join_mode_from_proto(m, f"policy.modes[{i}]") for i, m in enumerate(p.modes)),
+        payload_columns=tuple(p.payload_columns),
+        quota_per_epoch=p.quota_per_epoch,
+        epoch_seconds=p.epoch_seconds or 86_400,
+        min_intersection=p.min_intersection or 1,
+        key_kind=p.key_kind or "uscc",
+    )
+
+
+def join_policy_to_proto(p: JoinPolicy) -> privacy_pb2.JoinPolicy:
+    return privacy_pb2.JoinPolicy(
+        dataset_id=p.dataset_id,
+        key_column=p.key_column,
+        allowed_peers=list(p.allowed_peers),
+        modes=[join_mode_to_proto(m) for m in p.modes],  # type: ignore[misc]
+        payload_columns=list(p.payload_columns),
+        quota_per_epoch=p.quota_per_epoch,
+        epoch_seconds=p.epoch_seconds,
+        min_intersection=p.min_intersection,
+        key_kind=p.key_kind,
+    )
+
+
+def audit_to_proto(e: AuditEntry) -> privacy_pb2.JoinAuditEntry:
+    entry = privacy_pb2.JoinAuditEntry(
+        session_id=e.session_id,
+        peer=e.peer,
+        dataset_id=e.dataset_id,
+        mode=join_mode_to_proto(e.mode),  # type: ignore[arg-type]
+        columns=list(e.columns),
+        sender_keys=e.sender_keys,
+        receiver_keys=e.receiver_keys,
+        opened=_timestamp(e.opened_s),
+        outcome=e.outcome,
+    )
+    if e.evaluated_s is not None:
+        entry.evaluated.CopyFrom(_timestamp(e.evaluated_s))
+    return entry
+
+
+def message_chunks(session_id: str, data: bytes) -> Iterator[privacy_pb2.JoinMessageChunk]:
+    """A protocol message in chunks of at most MAX_CHUNK_BYTES (the first names the session)."""
+    view = memoryview(data)
+    starts = range(0, max(len(data), 1), MAX_CHUNK_BYTES)
+    for seq, start in enumerate(starts):
+        yield privacy_pb2.JoinMessageChunk(
+            session_id=session_id if seq == 0 else "",
+            data=bytes(view[start : start + MAX_CHUNK_BYTES]),
+            seq=seq,
+            last=start + MAX_CHUNK_BYTES >= len(data),
+        )
+
+
+def gather_message(chunks: Iterable[privacy_pb2.JoinMessageChunk]) -> tuple[str, bytes]:
+    """``(session_id, message)`` from chunks, checking their order."""
+    parts: list[bytes] = []
+    session_id = ""
+    last = False
+    for i, chunk in enumerate(chunks):
+        if chunk.seq != i or last:
+            raise InvalidInputError.single("chunk.seq", i, f"chunk {chunk.seq} arrived as {i}")
+        if i == 0:
+            session_id = chunk.session_id
+        parts.append(chunk.data)
+        last = chunk.last
+    if not last:
+        raise InvalidInputError.single(
+            "chunk.last", None, "the message ended without its last chunk"
+        )
+    return session_id, b"".join(parts)

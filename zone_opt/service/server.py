@@ -31,6 +31,8 @@ from zone_opt.api.v1 import (
     matching_pb2_grpc,
     operations_pb2,
     operations_pb2_grpc,
+    privacy_pb2,
+    privacy_pb2_grpc,
 )
 from zone_opt.config import settings as global_settings
 from zone_opt.errors import InvalidInputError, ZoneOptError
@@ -42,9 +44,11 @@ from zone_opt.service.datasets import DatasetStore, UploadChunk
 from zone_opt.service.interceptors import ServiceInterceptor
 from zone_opt.service.jobs import WorkerPool, pool_sizes
 from zone_opt.service.metrics import Metrics
+from zone_opt.service.privacy import JoinSessions, PolicyStore
 from zone_opt.service.servicers.datasets import DatasetServicer
 from zone_opt.service.servicers.matching import MatchingServicer
 from zone_opt.service.servicers.operations import OperationsServicer
+from zone_opt.service.servicers.privacy import PrivateJoinServicer
 from zone_opt.service.store import Database, JobStore
 
 __all__ = ["SAMPLE_DIR", "Server", "ServerSettings", "create_server"]
@@ -59,6 +63,7 @@ SERVICE_NAMES = {
     "datasets": datasets_pb2.DESCRIPTOR.services_by_name["DatasetService"].full_name,
     "operations": operations_pb2.DESCRIPTOR.services_by_name["OperationsService"].full_name,
     "matching": matching_pb2.DESCRIPTOR.services_by_name["MatchingService"].full_name,
+    "privacy": privacy_pb2.DESCRIPTOR.services_by_name["PrivateJoinService"].full_name,
 }
 
 
@@ -142,6 +147,8 @@ class Server:
         self.db = Database(config.data_dir / "zone-opt.db")
         self.datasets = DatasetStore(config.data_dir, self.db, config.max_upload_bytes)
         self.jobs = JobStore(self.db)
+        self.join_policies = PolicyStore(self.db)
+        self.join_sessions = JoinSessions(self.join_policies, self.datasets)
         workers, engine_threads = pool_sizes(global_settings().num_threads, config.job_workers)
         zone_opt.set_num_threads(engine_threads)
         self.pool = WorkerPool(
@@ -180,6 +187,10 @@ class Server:
         )
         matching_pb2_grpc.add_MatchingServiceServicer_to_server(
             MatchingServicer(self.auth, self.pool), self.grpc
+        )
+        privacy_pb2_grpc.add_PrivateJoinServiceServicer_to_server(
+            PrivateJoinServicer(self.auth, self.datasets, self.join_policies, self.join_sessions),
+            self.grpc,
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         if config.reflection:
@@ -235,6 +246,7 @@ class Server:
             SERVICE_NAMES["datasets"]: store_ok,
             SERVICE_NAMES["operations"]: store_ok and pool_ok,
             SERVICE_NAMES["matching"]: store_ok and pool_ok,
+            SERVICE_NAMES["privacy"]: store_ok,
             "": store_ok and pool_ok,
         }
         for name, ok in states.items():
