@@ -4,7 +4,7 @@
 //! # The rules (hour `h`, tenant `i`; energy in Wh, emissions in g)
 //! 1. **On-site PV** `PV_h` is shared by one of three keys ([`PvSharing`]):
 //!    - *pro rata*: the park uses `min(PV_h, sum_i L_ih)`, split in proportion to load
-//!      with the largest-remainder rule of [`split`] (so `PV_ih <= L_ih`);
+//!      with the largest-remainder rule of [`Split`] (so `PV_ih <= L_ih`);
 //!    - *contract share*: `PV_h` is split by fixed integer parts `s_i` (largest remainder),
 //!      tenant `i` uses `min(entitlement_ih, L_ih)`; an unused entitlement is exported, never
 //!      passed to another tenant;
@@ -48,7 +48,6 @@ pub const MAX_FACTOR_UG_PER_WH: i64 = 2_000_000;
 /// The largest tenant count: weights (each at most 2^42) then sum below 2^61.
 pub const MAX_TENANTS: usize = 1 << 18;
 const UG_PER_G: u64 = 1_000_000;
-const BLOCK_HOURS: usize = 32;
 
 /// How on-site PV is shared among tenants within an hour.
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +92,8 @@ pub struct Scope2Input<'a> {
     pub location_ug_per_wh: i64,
     /// Residual-mix factor for market-based, micrograms per Wh.
     pub residual_ug_per_wh: i64,
+    /// Also return PV and matched energy per tenant-hour (otherwise only their totals).
+    pub detail: bool,
 }
 
 /// Per-tenant annual totals.
@@ -115,10 +116,11 @@ pub struct TenantTotals {
 pub struct Scope2 {
     pub n: usize,
     pub hours: usize,
-    pub pv_wh: Vec<i64>,
-    pub matched_wh: Vec<i64>,
     pub location_g: Vec<i64>,
     pub market_g: Vec<i64>,
+    /// PV and matched energy per tenant-hour (empty unless `detail`).
+    pub pv_wh: Vec<i64>,
+    pub matched_wh: Vec<i64>,
     /// Tenants' shares of the loss emissions (empty unless [`LossPolicy::GrossUp`]).
     pub loss_location_g: Vec<i64>,
     pub loss_market_g: Vec<i64>,
@@ -142,58 +144,149 @@ pub fn grams(energy_wh: i64, ug_per_wh: i64) -> i64 {
     ((energy_wh as u64 * ug_per_wh as u64 + UG_PER_G / 2) / UG_PER_G) as i64
 }
 
-/// Scratch for [`split`].
+/// A largest-remainder split of `total` (`0 ..= 2^42`) by integer weights (each
+/// `0 ..= 2^42`, summing to `sum < 2^61`): weight `w` at position `k` gets
+/// `floor(total * w / sum)`, and the grams left go one each to the largest remainders
+/// `total * w mod sum`, ties to the lower position. The same rule (and for integer uses
+/// the same result) as [`crate::carbon::allocate_pro_rata`].
+///
+/// It is computed in two steps so that the per-position shares can be recomputed
+/// anywhere (tenant-major, without the whole column): [`Split::new`] finds, over the
+/// column, the threshold remainder and how far ties reach; [`Split::share`] gives one
+/// position's share from its own weight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Split {
+    total: i64,
+    sum: i64,
+    ratio: f64,
+    /// Remainders above this get a gram...
+    threshold: i64,
+    /// ...and those equal to it at positions below this.
+    cut: usize,
+}
+
+impl Split {
+    /// Nothing to split: every share is 0.
+    const NONE: Split = Split {
+        total: 0,
+        sum: 1,
+        ratio: 0.0,
+        threshold: i64::MAX,
+        cut: 0,
+    };
+
+    /// `(floor(total * w / sum), total * w mod sum)`: the estimate is within 2 of the true
+    /// quotient (at most 2^42), so the wrapped remainder is exact; corrected into range.
+    #[inline(always)]
+    fn quota(&self, w: i64) -> (i64, i64) {
+        let mut q = (w as f64 * self.ratio) as i64;
+        let mut rem = self
+            .total
+            .wrapping_mul(w)
+            .wrapping_sub(q.wrapping_mul(self.sum));
+        while rem < 0 {
+            q -= 1;
+            rem += self.sum;
+        }
+        while rem >= self.sum {
+            q += 1;
+            rem -= self.sum;
+        }
+        (q, rem)
+    }
+
+    /// The share of the weight `w` at position `k`.
+    #[inline(always)]
+    fn share(&self, w: i64, k: usize) -> i64 {
+        let (q, rem) = self.quota(w);
+        q + i64::from(rem > self.threshold || (rem == self.threshold && k < self.cut))
+    }
+
+    /// The split of `total` over `weights` (summing to `sum`); `total == 0` or `sum == 0`
+    /// gives [`Split::NONE`]. Leaves each position's quota and remainder in `scratch` for
+    /// [`Split::fill`]. O(len) with a linear-time selection.
+    fn new(total: i64, weights: &[i64], sum: i64, scratch: &mut SplitScratch) -> Split {
+        scratch.quota.clear();
+        scratch.remainder.clear();
+        if total == 0 || sum == 0 {
+            scratch.quota.resize(weights.len(), 0);
+            scratch.remainder.resize(weights.len(), 0);
+            return Split::NONE;
+        }
+        let mut s = Split {
+            total,
+            sum,
+            ratio: total as f64 / sum as f64,
+            threshold: i64::MAX,
+            cut: 0,
+        };
+        let mut given = 0;
+        for &w in weights {
+            let (q, rem) = s.quota(w);
+            given += q;
+            scratch.quota.push(q);
+            scratch.remainder.push(rem);
+        }
+        let left = (total - given) as usize; // in [0, len)
+        if left == 0 {
+            return s;
+        }
+        let n = weights.len();
+        let select = &mut scratch.select;
+        select.clear();
+        select.extend_from_slice(&scratch.remainder);
+        let (_, &mut threshold, _) = select.select_nth_unstable(n - left);
+        let mut ties = left - scratch.remainder.iter().filter(|&&r| r > threshold).count();
+        let mut cut = 0;
+        for (k, &r) in scratch.remainder.iter().enumerate() {
+            if ties == 0 {
+                break;
+            }
+            if r == threshold {
+                ties -= 1;
+                cut = k + 1;
+            }
+        }
+        s.threshold = threshold;
+        s.cut = cut;
+        s
+    }
+
+    /// The shares of every position, from the quotas [`Split::new`] left in `scratch`.
+    fn fill(&self, scratch: &SplitScratch, out: &mut [i64]) {
+        for (k, ((o, &q), &rem)) in out
+            .iter_mut()
+            .zip(&scratch.quota)
+            .zip(&scratch.remainder)
+            .enumerate()
+        {
+            *o = q + i64::from(rem > self.threshold || (rem == self.threshold && k < self.cut));
+        }
+    }
+}
+
+/// Buffers of [`Split::new`].
 #[derive(Default)]
 struct SplitScratch {
+    quota: Vec<i64>,
     remainder: Vec<i64>,
     select: Vec<i64>,
 }
 
-/// Largest-remainder split of `total` (`0 ..= 2^42`) by integer `weights` (each
-/// `0 ..= 2^42`, `sum == weights.sum() > 0`, `sum < 2^61`) into `out`: each gets
-/// `floor(total * w / sum)`, the grams left go one each to the largest remainders
-/// `total * w mod sum`, ties to the lower index. The same rule (and for integer uses the
-/// same result) as [`crate::carbon::allocate_pro_rata`].
-fn split(total: i64, weights: &[i64], sum: i64, out: &mut [i64], scratch: &mut SplitScratch) {
-    let n = weights.len();
-    let remainder = &mut scratch.remainder;
-    remainder.resize(n, 0);
-    let ratio = total as f64 / sum as f64;
-    let mut given = 0;
-    for ((a, r), &w) in out.iter_mut().zip(remainder.iter_mut()).zip(weights) {
-        // The estimate is within 2 of the true quotient (which is at most 2^42), so the
-        // wrapped remainder is exact; correct it into [0, sum).
-        let mut q = (w as f64 * ratio) as i64;
-        let mut rem = total.wrapping_mul(w).wrapping_sub(q.wrapping_mul(sum));
-        while rem < 0 {
-            q -= 1;
-            rem += sum;
-        }
-        while rem >= sum {
-            q += 1;
-            rem -= sum;
-        }
-        *a = q;
-        *r = rem;
-        given += q;
-    }
-    let left = (total - given) as usize;
-    if left == 0 {
-        return;
-    }
-    let select = &mut scratch.select;
-    select.clear();
-    select.extend_from_slice(remainder);
-    let (_, &mut threshold, _) = select.select_nth_unstable(n - left);
-    let mut ties = left - remainder.iter().filter(|&&r| r > threshold).count();
-    for (a, &r) in out.iter_mut().zip(remainder.iter()) {
-        if r > threshold {
-            *a += 1;
-        } else if r == threshold && ties > 0 {
-            *a += 1;
-            ties -= 1;
-        }
-    }
+#[cfg(test)]
+fn split_all(total: i64, weights: &[i64]) -> Vec<i64> {
+    let sum = weights.iter().sum();
+    let mut scratch = SplitScratch::default();
+    let s = Split::new(total, weights, sum, &mut scratch);
+    let mut filled = vec![0; weights.len()];
+    s.fill(&scratch, &mut filled);
+    let shared: Vec<i64> = weights
+        .iter()
+        .enumerate()
+        .map(|(k, &w)| s.share(w, k))
+        .collect();
+    assert_eq!(filled, shared);
+    shared
 }
 
 fn check_range(values: &[i64], field: &str, width: usize) -> CoreResult<()> {
@@ -272,8 +365,18 @@ fn validate(input: &Scope2Input<'_>) -> CoreResult<(usize, Vec<Holders>)> {
     } else {
         input.contract_wh.len() / hours
     };
-    check_len(input.contract_wh, contracts * hours, "contract_wh", "contracts x hours")?;
-    check_len(input.contract_share, contracts * n, "contract_share", "contracts x tenants")?;
+    check_len(
+        input.contract_wh,
+        contracts * hours,
+        "contract_wh",
+        "contracts x hours",
+    )?;
+    check_len(
+        input.contract_share,
+        contracts * n,
+        "contract_share",
+        "contracts x tenants",
+    )?;
     check_range(input.contract_wh, "contract_wh", hours)?;
     check_range(input.contract_share, "contract_share", n)?;
     for (field, ug) in [
@@ -348,44 +451,48 @@ fn validate(input: &Scope2Input<'_>) -> CoreResult<(usize, Vec<Holders>)> {
     Ok((contracts, holders))
 }
 
-/// Hour-major buffers of one block, reused by a worker.
+/// What phase one finds for one hour: everything the tenant-major phase two needs to
+/// recompute any tenant's figures from its own row, and the hour's totals.
+#[derive(Debug, Clone, Copy)]
+struct Hour {
+    /// PV split (pro rata over loads, or over the PV parts).
+    pv: Split,
+    /// Priority: positions below this are fully served; this one gets `partial`.
+    served: usize,
+    partial: i64,
+    export: i64,
+    green: i64,
+    excess: i64,
+    loss: i64,
+    loss_location: i64,
+    loss_market: i64,
+    /// Gross-up of the loss emissions over the grid draws (NONE: the landlord keeps them).
+    gross_location: Split,
+    gross_market: Split,
+    landlord_location: i64,
+    landlord_market: i64,
+}
+
+/// Per-worker buffers of phase one: one block of hours, hour-major.
 #[derive(Default)]
-struct Block {
+struct Scratch {
     load: Vec<i64>,
     cert: Vec<i64>,
     pv: Vec<i64>,
-    matched: Vec<i64>,
-    location: Vec<i64>,
-    market: Vec<i64>,
-    loss_location: Vec<i64>,
-    loss_market: Vec<i64>,
     green: Vec<i64>,
-    entitled: Vec<i64>,
     draw: Vec<i64>,
-    green_total: Vec<i64>,
+    shares: Vec<i64>,
     split: SplitScratch,
 }
 
-/// Hourly results of one block.
-#[derive(Default)]
-struct Hourly {
-    export: Vec<i64>,
-    green: Vec<i64>,
-    excess: Vec<i64>,
-    loss: Vec<i64>,
-    loss_location: Vec<i64>,
-    loss_market: Vec<i64>,
-    landlord_location: Vec<i64>,
-    landlord_market: Vec<i64>,
-}
-
-/// Output row pieces of one block: `rows[k][i]` is tenant `i`'s slice of array `k`.
-type Pieces<'a> = Vec<Vec<&'a mut [i64]>>;
-
-/// Tenant-sum slots per block: load, pv, green, matched, location, market, loss shares.
-const SUMS: usize = 8;
+/// Hours per phase-one block: the block's loads stay in the core's cache.
+const BLOCK_HOURS: usize = 64;
 
 /// Scope 2 for every tenant and hour with the rules of the module documentation.
+///
+/// Two phases, both parallel: per block of hours, the cross-tenant quantities of each hour
+/// (sums, largest-remainder thresholds, priority cut-offs); then per tenant, its row of
+/// every output, streamed.
 ///
 /// Errors name the field and row: `load_wh` / `certificate_wh` (tenant), `pv_wh` /
 /// `gate_import_wh` (hour), `contract_wh` / `contract_share` (contract) for values out of
@@ -395,280 +502,358 @@ pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
     let (contracts, holders) = validate(input)?;
     let (n, hours) = (input.n, input.hours);
     let gross_up = input.loss_policy == LossPolicy::GrossUp && input.gate_import_wh.is_some();
-    let arrays = if gross_up { 6 } else { 4 };
-    let mut outputs: Vec<Vec<i64>> = (0..arrays).map(|_| vec![0_i64; n * hours]).collect();
+    let pv_parts_sum: i64 = match input.pv_sharing {
+        PvSharing::ContractShare(parts) => parts.iter().sum(),
+        _ => 0,
+    };
+    // Phase one: hours.
     let blocks = hours.div_ceil(BLOCK_HOURS);
-    let mut pieces: Vec<Pieces<'_>> = (0..blocks)
-        .map(|_| (0..arrays).map(|_| Vec::with_capacity(n)).collect())
+    let phase_one: Vec<CoreResult<(Vec<Hour>, Vec<Split>)>> = (0..blocks)
+        .into_par_iter()
+        .map_init(Scratch::default, |scratch, b| {
+            let h0 = b * BLOCK_HOURS;
+            let h1 = (h0 + BLOCK_HOURS).min(hours);
+            hours_of_block(
+                input,
+                contracts,
+                &holders,
+                pv_parts_sum,
+                gross_up,
+                h0,
+                h1,
+                scratch,
+            )
+        })
         .collect();
+    let mut hour = Vec::with_capacity(hours);
+    let mut contract_split = Vec::with_capacity(hours * contracts);
+    for r in phase_one {
+        let (h, c) = r?;
+        hour.extend(h);
+        contract_split.extend(c);
+    }
+    // Each tenant's holdings: (contract, position among its holders, part).
+    let mut holdings: Vec<Vec<(usize, usize, i64)>> = vec![Vec::new(); n];
+    for (c, holder) in holders.iter().enumerate() {
+        for (k, (&i, &part)) in holder.tenants.iter().zip(&holder.parts).enumerate() {
+            holdings[i].push((c, k, part));
+        }
+    }
+    let mut rank = vec![0_usize; n];
+    if let PvSharing::Priority(order) = input.pv_sharing {
+        for (k, &i) in order.iter().enumerate() {
+            rank[i] = k;
+        }
+    }
+    // Phase two: tenants, tiled (a chunk of tenants x a tile of hours) so that the hours'
+    // parameters stay in cache while each tenant's rows are streamed.
+    let size = n * hours;
+    let wanted = [true, true, input.detail, input.detail, gross_up, gross_up];
+    let mut outputs: Vec<Vec<i64>> = wanted
+        .iter()
+        .map(|&w| if w { vec![0_i64; size] } else { Vec::new() })
+        .collect();
+    let mut rows: Vec<RowOut<'_>> = (0..n).map(|_| RowOut::default()).collect();
     if hours > 0 {
         for (k, array) in outputs.iter_mut().enumerate() {
-            for row in array.chunks_mut(hours) {
-                for (b, piece) in row.chunks_mut(BLOCK_HOURS).enumerate() {
-                    pieces[b][k].push(piece);
-                }
+            for (row, out) in array.chunks_mut(hours).zip(rows.iter_mut()) {
+                out.arrays[k] = Some(row);
             }
         }
     }
-    let results: Vec<CoreResult<(Hourly, Vec<i64>)>> = pieces
-        .into_par_iter()
+    let context = Rows {
+        input,
+        contracts,
+        hour: &hour,
+        contract_split: &contract_split,
+    };
+    let sums: Vec<[i64; SUMS]> = rows
+        .par_chunks_mut(TENANT_CHUNK)
         .enumerate()
-        .map_init(Block::default, |block, (b, mut rows)| {
-            let h0 = b * BLOCK_HOURS;
-            let h1 = (h0 + BLOCK_HOURS).min(hours);
-            run_block(input, contracts, &holders, h0, h1, block, &mut rows)
-        })
-        .collect();
-    let mut hourly = Hourly::default();
-    let mut block_sums = Vec::with_capacity(blocks);
-    for r in results {
-        let (h, sums) = r?;
-        hourly.export.extend(h.export);
-        hourly.green.extend(h.green);
-        hourly.excess.extend(h.excess);
-        hourly.loss.extend(h.loss);
-        hourly.loss_location.extend(h.loss_location);
-        hourly.loss_market.extend(h.loss_market);
-        hourly.landlord_location.extend(h.landlord_location);
-        hourly.landlord_market.extend(h.landlord_market);
-        block_sums.push(sums);
-    }
-    let totals: Vec<[i64; SUMS]> = (0..n)
-        .into_par_iter()
-        .map(|i| {
-            let mut t = [0_i64; SUMS];
-            for sums in &block_sums {
-                for (k, slot) in t.iter_mut().enumerate() {
-                    *slot += sums[k * n + i];
+        .flat_map_iter(|(c, chunk)| {
+            let i0 = c * TENANT_CHUNK;
+            let mut sums = vec![[0_i64; SUMS]; chunk.len()];
+            for h0 in (0..hours).step_by(HOUR_TILE) {
+                let h1 = (h0 + HOUR_TILE).min(hours);
+                for (t, out) in chunk.iter_mut().enumerate() {
+                    let i = i0 + t;
+                    context.tenant(i, rank[i], &holdings[i], h0, h1, out, &mut sums[t]);
                 }
             }
-            t
+            sums
         })
         .collect();
-    let column = |k: usize| totals.iter().map(|t| t[k]).collect::<Vec<i64>>();
-    let annual_matched_wh = totals
-        .iter()
-        .map(|t| (t[0] - t[1]).min(t[2]))
-        .collect::<Vec<i64>>();
+    let column = |k: usize| sums.iter().map(|t| t[k]).collect::<Vec<i64>>();
     let tenants = TenantTotals {
         load_wh: column(0),
         pv_wh: column(1),
         green_wh: column(2),
         matched_wh: column(3),
-        annual_matched_wh,
+        annual_matched_wh: sums.iter().map(|t| (t[0] - t[1]).min(t[2])).collect(),
         location_g: column(4),
         market_g: column(5),
         loss_location_g: column(6),
         loss_market_g: column(7),
     };
+    let per_hour = |f: fn(&Hour) -> i64| hour.iter().map(f).collect::<Vec<i64>>();
     let mut outputs = outputs.into_iter();
     let mut next = || outputs.next().unwrap_or_default();
     Ok(Scope2 {
         n,
         hours,
-        pv_wh: next(),
-        matched_wh: next(),
         location_g: next(),
         market_g: next(),
+        pv_wh: next(),
+        matched_wh: next(),
         loss_location_g: next(),
         loss_market_g: next(),
-        export_wh: hourly.export,
-        green_wh: hourly.green,
-        excess_wh: hourly.excess,
-        loss_wh: hourly.loss,
-        loss_location_total_g: hourly.loss_location,
-        loss_market_total_g: hourly.loss_market,
-        landlord_location_g: hourly.landlord_location,
-        landlord_market_g: hourly.landlord_market,
+        export_wh: per_hour(|h| h.export),
+        green_wh: per_hour(|h| h.green),
+        excess_wh: per_hour(|h| h.excess),
+        loss_wh: per_hour(|h| h.loss),
+        loss_location_total_g: per_hour(|h| h.loss_location),
+        loss_market_total_g: per_hour(|h| h.loss_market),
+        landlord_location_g: per_hour(|h| h.landlord_location),
+        landlord_market_g: per_hour(|h| h.landlord_market),
         tenants,
     })
 }
 
+/// Tenant-sum slots: load, pv, green, matched, location, market, loss shares.
+const SUMS: usize = 8;
+
+/// Phase one over the hours `h0..h1`: per hour, an [`Hour`]; per hour and contract, the
+/// contract's split over its holders.
 #[allow(clippy::too_many_arguments)]
-fn run_block(
+fn hours_of_block(
     input: &Scope2Input<'_>,
     contracts: usize,
     holders: &[Holders],
+    pv_parts_sum: i64,
+    gross_up: bool,
     h0: usize,
     h1: usize,
-    block: &mut Block,
-    rows: &mut Pieces<'_>,
-) -> CoreResult<(Hourly, Vec<i64>)> {
+    s: &mut Scratch,
+) -> CoreResult<(Vec<Hour>, Vec<Split>)> {
     let (n, hours) = (input.n, input.hours);
     let width = h1 - h0;
-    let cells = n * width;
-    let gross_up = rows.len() == 6;
-    for v in [
-        &mut block.load,
-        &mut block.cert,
-        &mut block.pv,
-        &mut block.matched,
-        &mut block.location,
-        &mut block.market,
-        &mut block.loss_location,
-        &mut block.loss_market,
-    ] {
-        v.clear();
-        v.resize(cells, 0);
-    }
-    for v in [
-        &mut block.green,
-        &mut block.entitled,
-        &mut block.draw,
-        &mut block.green_total,
-    ] {
-        v.clear();
-        v.resize(n, 0);
-    }
-    // Gather the block hour-major: [j * n + i].
+    s.load.clear();
+    s.load.resize(n * width, 0);
     for i in 0..n {
-        let row = &input.load_wh[i * hours + h0..i * hours + h1];
-        for (j, &l) in row.iter().enumerate() {
-            block.load[j * n + i] = l;
+        for (j, &l) in input.load_wh[i * hours + h0..i * hours + h1]
+            .iter()
+            .enumerate()
+        {
+            s.load[j * n + i] = l;
         }
-        if let Some(z) = input.certificate_wh {
+    }
+    if let Some(z) = input.certificate_wh {
+        s.cert.clear();
+        s.cert.resize(n * width, 0);
+        for i in 0..n {
             for (j, &g) in z[i * hours + h0..i * hours + h1].iter().enumerate() {
-                block.cert[j * n + i] = g;
+                s.cert[j * n + i] = g;
             }
         }
     }
-    let mut hourly = Hourly::default();
     let (ug_loc, ug_res) = (input.location_ug_per_wh, input.residual_ug_per_wh);
+    let mut out = Vec::with_capacity(width);
+    let mut splits = Vec::with_capacity(width * contracts);
     for j in 0..width {
         let h = h0 + j;
-        let range = j * n..(j + 1) * n;
-        let load = &block.load[range.clone()];
-        let pv = &mut block.pv[range.clone()];
+        let load = &s.load[j * n..(j + 1) * n];
         let pv_h = input.pv_wh[h];
         let park_load: i64 = load.iter().sum();
+        s.pv.clear();
+        s.pv.resize(n, 0);
+        let (mut pv_split, mut served, mut partial) = (Split::NONE, n, 0);
         match input.pv_sharing {
             PvSharing::ProRata => {
-                let used = pv_h.min(park_load);
-                if used > 0 {
-                    split(used, load, park_load, pv, &mut block.split);
-                }
+                pv_split = Split::new(pv_h.min(park_load), load, park_load, &mut s.split);
+                pv_split.fill(&s.split, &mut s.pv);
             }
             PvSharing::ContractShare(parts) => {
-                let sum: i64 = parts.iter().sum();
-                if pv_h > 0 && sum > 0 {
-                    split(pv_h, parts, sum, &mut block.entitled, &mut block.split);
-                    for ((p, &e), &l) in pv.iter_mut().zip(&block.entitled).zip(load) {
-                        *p = e.min(l);
-                    }
+                pv_split = Split::new(pv_h, parts, pv_parts_sum, &mut s.split);
+                pv_split.fill(&s.split, &mut s.pv);
+                for (p, &l) in s.pv.iter_mut().zip(load) {
+                    *p = (*p).min(l);
                 }
             }
             PvSharing::Priority(order) => {
                 let mut left = pv_h;
-                for &i in order {
-                    if left == 0 {
+                for (k, &i) in order.iter().enumerate() {
+                    if load[i] > left {
+                        s.pv[i] = left;
+                        (served, partial) = (k, left);
                         break;
                     }
-                    let take = load[i].min(left);
-                    pv[i] = take;
-                    left -= take;
+                    s.pv[i] = load[i];
+                    left -= load[i];
                 }
             }
         }
-        let pv_used: i64 = pv.iter().sum();
-        hourly.export.push(pv_h - pv_used);
-        // Green energy per tenant this hour.
-        let green = &mut block.green;
-        green.copy_from_slice(&block.cert[range.clone()]);
+        let pv_used: i64 = s.pv.iter().sum();
+        // Green energy per tenant.
+        s.green.clear();
+        if input.certificate_wh.is_some() {
+            s.green.extend_from_slice(&s.cert[j * n..(j + 1) * n]);
+        } else {
+            s.green.resize(n, 0);
+        }
         for (c, holder) in holders.iter().enumerate().take(contracts) {
             let g = input.contract_wh[c * hours + h];
-            if g == 0 {
-                continue;
+            let split = Split::new(g, &holder.parts, holder.sum, &mut s.split);
+            s.shares.resize(holder.parts.len(), 0);
+            split.fill(&s.split, &mut s.shares);
+            for (&i, &share) in holder.tenants.iter().zip(&s.shares) {
+                s.green[i] += share;
             }
-            let shares = &mut block.entitled[..holder.tenants.len()];
-            split(g, &holder.parts, holder.sum, shares, &mut block.split);
-            for (&i, &s) in holder.tenants.iter().zip(shares.iter()) {
-                green[i] += s;
-            }
+            splits.push(split);
         }
-        let matched = &mut block.matched[range.clone()];
-        let location = &mut block.location[range.clone()];
-        let market = &mut block.market[range.clone()];
-        let draw = &mut block.draw;
+        s.draw.clear();
         let (mut green_h, mut matched_h, mut draw_h) = (0_i64, 0_i64, 0_i64);
-        for i in 0..n {
-            let d = load[i] - pv[i];
-            let m = d.min(green[i]);
-            matched[i] = m;
-            location[i] = grams(d, ug_loc);
-            market[i] = grams(d - m, ug_res);
-            draw[i] = d;
-            block.green_total[i] += green[i];
-            green_h += green[i];
-            matched_h += m;
+        for ((&l, &p), &g) in load.iter().zip(&s.pv).zip(&s.green) {
+            let d = l - p;
+            s.draw.push(d);
+            green_h += g;
+            matched_h += d.min(g);
             draw_h += d;
         }
-        hourly.green.push(green_h);
-        hourly.excess.push(green_h - matched_h);
         let loss = match input.gate_import_wh {
             None => 0,
+            Some(gate) if gate[h] >= draw_h => gate[h] - draw_h,
             Some(gate) => {
-                let loss = gate[h] - draw_h;
-                if loss < 0 {
-                    return Err(CoreError::invalid(
-                        "gate_import_wh",
-                        Some(h),
-                        format!(
-                            "the gate meter reads {} Wh, less than the tenants' grid draw \
-                             {draw_h} Wh",
-                            gate[h]
-                        ),
-                    ));
-                }
-                loss
+                return Err(CoreError::invalid(
+                    "gate_import_wh",
+                    Some(h),
+                    format!(
+                        "the gate meter reads {} Wh, less than the tenants' grid draw {draw_h} Wh",
+                        gate[h]
+                    ),
+                ))
             }
         };
         let (loss_loc, loss_mkt) = (grams(loss, ug_loc), grams(loss, ug_res));
-        hourly.loss.push(loss);
-        hourly.loss_location.push(loss_loc);
-        hourly.loss_market.push(loss_mkt);
-        if gross_up && draw_h > 0 {
-            let out = &mut block.loss_location[range.clone()];
-            if loss_loc > 0 {
-                split(loss_loc, draw, draw_h, out, &mut block.split);
-            }
-            let out = &mut block.loss_market[range.clone()];
-            if loss_mkt > 0 {
-                split(loss_mkt, draw, draw_h, out, &mut block.split);
-            }
-            hourly.landlord_location.push(0);
-            hourly.landlord_market.push(0);
+        let (gross_location, gross_market) = if gross_up && draw_h > 0 {
+            (
+                Split::new(loss_loc, &s.draw, draw_h, &mut s.split),
+                Split::new(loss_mkt, &s.draw, draw_h, &mut s.split),
+            )
         } else {
-            hourly.landlord_location.push(loss_loc);
-            hourly.landlord_market.push(loss_mkt);
-        }
+            (Split::NONE, Split::NONE)
+        };
+        let kept = !(gross_up && draw_h > 0);
+        out.push(Hour {
+            pv: pv_split,
+            served,
+            partial,
+            export: pv_h - pv_used,
+            green: green_h,
+            excess: green_h - matched_h,
+            loss,
+            loss_location: loss_loc,
+            loss_market: loss_mkt,
+            gross_location,
+            gross_market,
+            landlord_location: if kept { loss_loc } else { 0 },
+            landlord_market: if kept { loss_mkt } else { 0 },
+        });
     }
-    // Scatter back tenant-major and sum per tenant.
-    let mut sums = vec![0_i64; SUMS * n];
-    let sources: [&[i64]; 6] = [
-        &block.pv,
-        &block.matched,
-        &block.location,
-        &block.market,
-        &block.loss_location,
-        &block.loss_market,
-    ];
-    for (k, source) in sources.iter().enumerate().take(rows.len()) {
-        let slot = [1, 3, 4, 5, 6, 7][k];
-        for (i, piece) in rows[k].iter_mut().enumerate() {
-            let mut s = 0;
-            for (j, out) in piece.iter_mut().enumerate() {
-                let v = source[j * n + i];
-                *out = v;
-                s += v;
+    Ok((out, splits))
+}
+
+/// What phase two reads.
+struct Rows<'a> {
+    input: &'a Scope2Input<'a>,
+    contracts: usize,
+    hour: &'a [Hour],
+    contract_split: &'a [Split],
+}
+
+/// One tenant's rows of the outputs: location, market, then (if wanted) PV, matched and
+/// the loss shares.
+#[derive(Default)]
+struct RowOut<'a> {
+    arrays: [Option<&'a mut [i64]>; 6],
+}
+
+/// Tenants per phase-two task, and hours per tile.
+const TENANT_CHUNK: usize = 16;
+const HOUR_TILE: usize = 1024;
+
+impl Rows<'_> {
+    /// Tenant `i`'s outputs for the hours `h0..h1`, added to its `sums`;
+    /// O((h1 - h0) * (1 + holdings)).
+    #[allow(clippy::too_many_arguments)]
+    fn tenant(
+        &self,
+        i: usize,
+        rank: usize,
+        holdings: &[(usize, usize, i64)],
+        h0: usize,
+        h1: usize,
+        out: &mut RowOut<'_>,
+        sums: &mut [i64; SUMS],
+    ) {
+        let input = self.input;
+        let hours = input.hours;
+        let load = &input.load_wh[i * hours + h0..i * hours + h1];
+        let cert = input
+            .certificate_wh
+            .map(|z| &z[i * hours + h0..i * hours + h1]);
+        let (ug_loc, ug_res) = (input.location_ug_per_wh, input.residual_ug_per_wh);
+        sums[0] += load.iter().sum::<i64>();
+        let [location, market, pv_out, matched_out, loss_loc_out, loss_mkt_out] = &mut out.arrays;
+        let (Some(location), Some(market)) = (location, market) else {
+            return; // no hours
+        };
+        for (j, (&l, hour)) in load.iter().zip(&self.hour[h0..h1]).enumerate() {
+            let h = h0 + j;
+            let pv = match input.pv_sharing {
+                PvSharing::ProRata => hour.pv.share(l, i),
+                PvSharing::ContractShare(parts) => hour.pv.share(parts[i], i).min(l),
+                PvSharing::Priority(_) => {
+                    if rank < hour.served {
+                        l
+                    } else if rank == hour.served {
+                        hour.partial
+                    } else {
+                        0
+                    }
+                }
+            };
+            let mut green = cert.map_or(0, |z| z[j]);
+            for &(c, k, part) in holdings {
+                green += self.contract_split[h * self.contracts + c].share(part, k);
             }
-            sums[slot * n + i] = s;
+            let d = l - pv;
+            let m = d.min(green);
+            let (loc, mkt) = (grams(d, ug_loc), grams(d - m, ug_res));
+            location[h] = loc;
+            market[h] = mkt;
+            if let Some(a) = pv_out {
+                a[h] = pv;
+            }
+            if let Some(a) = matched_out {
+                a[h] = m;
+            }
+            sums[1] += pv;
+            sums[2] += green;
+            sums[3] += m;
+            sums[4] += loc;
+            sums[5] += mkt;
+            if let (Some(a), Some(b)) = (&mut *loss_loc_out, &mut *loss_mkt_out) {
+                let (x, y) = (
+                    hour.gross_location.share(d, i),
+                    hour.gross_market.share(d, i),
+                );
+                a[h] = x;
+                b[h] = y;
+                sums[6] += x;
+                sums[7] += y;
+            }
         }
     }
-    for i in 0..n {
-        sums[i] = input.load_wh[i * hours + h0..i * hours + h1].iter().sum();
-    }
-    sums[2 * n..3 * n].copy_from_slice(&block.green_total);
-    Ok((hourly, sums))
 }
 
 #[cfg(test)]
@@ -692,6 +877,7 @@ mod tests {
             loss_policy: LossPolicy::Landlord,
             location_ug_per_wh: 550_000,
             residual_ug_per_wh: 609_600,
+            detail: true,
         }
     }
 
@@ -771,7 +957,11 @@ mod tests {
         let e = scope2(&base(2, 2, &load, &pv)).unwrap_err();
         assert_eq!(
             e,
-            CoreError::invalid("load_wh", Some(1), format!("hour 0: -3 must be in [0, {MAX_WH}]"))
+            CoreError::invalid(
+                "load_wh",
+                Some(1),
+                format!("hour 0: -3 must be in [0, {MAX_WH}]")
+            )
         );
         let load = [1, 2, 3];
         let e = scope2(&base(2, 2, &load, &pv)).unwrap_err();
@@ -966,6 +1156,32 @@ mod tests {
         let expect: Vec<i64> = load.iter().map(|&l| grams(l, 609_600)).collect();
         assert_eq!(r.market_g, expect);
         assert_eq!(r.matched_wh, vec![0; 4]);
+    }
+
+    #[test]
+    fn split_by_hand() {
+        // 10 g over 1:1:1 -> 4, 3, 3 (ties to the lower position); 7 over 0:0:5 -> 0, 0, 7.
+        assert_eq!(split_all(10, &[1, 1, 1]), vec![4, 3, 3]);
+        assert_eq!(split_all(7, &[0, 0, 5]), vec![0, 0, 7]);
+        assert_eq!(split_all(0, &[2, 3]), vec![0, 0]);
+        // 5 over 1:2:1:2: floors 0, 1, 0, 1; remainders 5, 4, 5, 4 (of 6) -> 1, 2, 1, 1.
+        assert_eq!(split_all(5, &[1, 2, 1, 2]), vec![1, 2, 1, 1]);
+    }
+
+    proptest! {
+        #[test]
+        fn split_is_the_pro_rata_allocation(
+            weights in proptest::collection::vec(prop_oneof![Just(0i64), 0i64..1000, 0i64..(1 << 40)], 1..40),
+            total in 0i64..=MAX_WH,
+        ) {
+            let mut weights = weights;
+            weights[0] += 1;
+            let use_: Vec<f64> = weights.iter().map(|&w| w as f64).collect();
+            let n = weights.len();
+            let expect = allocate_pro_rata(&[total], &use_, n).unwrap();
+            // allocate_pro_rata quantises to min(52, 61 - bitlen(n)) bits: exact below that.
+            prop_assert_eq!(split_all(total, &weights), expect.alloc_g);
+        }
     }
 
     #[test]
