@@ -61,7 +61,9 @@ def test_energy_balances_are_exact_and_non_negative(case: Case) -> None:
     r = scope2_hourly(load, pv, green, location_factor=EAST, residual_factor=RESIDUAL)
     assert (r.pv_wh.sum(axis=0) + r.export_wh == pv).all()
     assert (r.pv_wh.sum(axis=0) == np.minimum(pv, load.sum(axis=0))).all()
-    assert (r.matched_wh + r.excess_wh == green).all()
+    assert r.pv_wh is not None and r.matched_wh is not None
+    assert (r.matched_wh.sum(axis=0) + r.excess_wh == green.sum(axis=0)).all()
+    assert (r.matched_wh <= green).all()
     assert (r.pv_wh + r.matched_wh + r.residual_wh == load).all()
     for a in (r.pv_wh, r.export_wh, r.matched_wh, r.excess_wh, r.residual_wh, r.market_g):
         assert (a >= 0).all()
