@@ -136,13 +136,12 @@ def _zone_opt_scope2(inst: Scope2Instance) -> Scope2Output:
         contract_wh=inst["contract_wh"],
         contract_share=inst["contract_share"],
         gate_import_wh=inst["gate"],
-        losses="gross-up",
+        losses="landlord",
         detail=False,
     )
     return {
         "location_g": r.location_g,
         "market_g": r.market_g,
-        "loss_location_g": r.loss_location_g if r.loss_location_g is not None else r.market_g,
         "export_wh": r.export_wh,
         "excess_wh": r.excess_wh,
         "tenant_matched_wh": r.tenant_matched_wh,
@@ -161,7 +160,7 @@ def _numpy_scope2(inst: Scope2Instance) -> Scope2Output:
         _LOCATION.co2e_ug_per_wh,
         _RESIDUAL.co2e_ug_per_wh,
         gate_import_wh=inst["gate"],
-        gross_up_losses=True,
+        gross_up_losses=False,
         detail=False,
     )
 
@@ -169,7 +168,6 @@ def _numpy_scope2(inst: Scope2Instance) -> Scope2Output:
 _SCOPE2_KEYS = (
     "location_g",
     "market_g",
-    "loss_location_g",
     "export_wh",
     "excess_wh",
     "tenant_matched_wh",
@@ -184,7 +182,7 @@ def _summarize_scope2(inst: Scope2Instance, out: Scope2Output) -> Summary:
     for key in _SCOPE2_KEYS:
         h.update(np.ascontiguousarray(out[key]).tobytes())
     park = out["location_g"].sum(axis=0) + out["loss_location_total_g"]
-    tenants = out["location_g"].sum(axis=0) + out["loss_location_g"].sum(axis=0)
+    tenants = out["location_g"].sum(axis=0)
     load = inst["load"].sum(axis=1).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         hms = np.nanmean(out["tenant_matched_wh"] / load)
@@ -285,7 +283,7 @@ def carbon_suite(size: str) -> list[Case]:
                 "hours": h_s2,
                 "contracts": 3,
                 "pv": "pro-rata",
-                "losses": "gross-up",
+                "losses": "landlord (2 % at the gate)",
                 "seed": 2,
             },
         ),

@@ -38,7 +38,8 @@ the same rules in numpy (the tests assert identical integers; the benchmark comp
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -208,7 +209,8 @@ class Scope2Result:
         tenant_*: (N,) annual totals: load, pv, green, matched, annual_matched
             (``min(sum D, sum green)``), location, market, loss_location, loss_market.
         location_factor, residual_factor: the factors used, with their sources.
-        manifest: the method, its parameters and the SHA-256 digests of the inputs.
+        method: the method and its parameters; :attr:`manifest` adds the inputs' digest.
+        inputs: the input arrays (for the digest).
 
     Audit trail: :meth:`audit_rows` are the canonical rows
     ``canonical_row(scope, tenant, hour, grams)``, location-based then market-based;
@@ -242,7 +244,14 @@ class Scope2Result:
     tenant_loss_market_g: I64
     location_factor: GridFactor
     residual_factor: GridFactor
-    manifest: dict[str, str]
+    method: dict[str, str]
+    inputs: tuple[npt.NDArray[np.int64] | None, ...] = field(repr=False, compare=False)
+
+    @cached_property
+    def manifest(self) -> dict[str, str]:
+        """The method, its parameters and the SHA-256 digest of the inputs (computed on
+        first access: O(N * H))."""
+        return {**self.method, "inputs_sha256": _digest(*self.inputs)}
 
     @property
     def residual_wh(self) -> I64:
@@ -315,7 +324,7 @@ def _digest(*arrays: npt.NDArray[np.int64] | None) -> str:
             h.update(b"-")
             continue
         h.update(repr(a.shape).encode())
-        h.update(np.ascontiguousarray(a, dtype="<i8").tobytes())
+        h.update(np.ascontiguousarray(a, dtype="<i8").reshape(-1).view(np.uint8))
     return h.hexdigest()
 
 
@@ -475,7 +484,7 @@ def scope2_hourly(
         tenant_loss_market_g=out["tenant_loss_market_g"],
         location_factor=location_factor,
         residual_factor=residual_factor,
-        manifest={
+        method={
             "method": "scope2-hourly/v2",
             "pv_sharing": {
                 "pro-rata": "pro-rata to load, largest remainder, surplus exported",
@@ -492,6 +501,6 @@ def scope2_hourly(
             f" = {location_factor.co2e_kg_per_kwh} kg/kWh ({location_factor.source})",
             "residual_factor": f"{residual_factor.factor_set}/{residual_factor.grid_region}"
             f" = {residual_factor.co2e_kg_per_kwh} kg/kWh ({residual_factor.source})",
-            "inputs_sha256": _digest(load, pv, green, contracts, shares, gate, parts, order),
         },
+        inputs=(load, pv, green, contracts, shares, gate, parts, order),
     )
