@@ -339,7 +339,7 @@ class ParkCarbonResult:
 
     def canonical_row(self, index: int) -> bytes:
         """Row ``index`` of :attr:`rows` in canonical form: ``canonical_row(park_id,
-        enterprise_id, hour (Unix s), scope, source, co2e_g)``."""
+        enterprise_id, scope, source, hour (Unix s), co2e_g)``."""
         if not 0 <= index < len(self.packed):
             raise _bad("row", None, f"{index} is outside the {len(self.packed)} rows")
         return self.packed[index]
@@ -836,7 +836,7 @@ def allocate_park(
         "kpi": {"tce": config.tce, "clean_share": "(on-site PV + hourly matched green) / electricity"},
         "rows": {
             "count": rows.num_rows,
-            "canonical": "canonical_row(park_id, enterprise_id, hour_unix_s, scope, source, co2e_g)",
+            "canonical": "canonical_row(park_id, enterprise_id, scope, source, hour_unix_s, co2e_g)",
             "order": "tenant grids by (scope, source) tenant-major, then landlord/export",
         },
         "inputs_sha256": {
