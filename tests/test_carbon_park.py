@@ -71,7 +71,9 @@ def test_small_park_by_hand() -> None:
     r = allocate_park(_small(), meters)
     annual = {
         (e, s, src): g
-        for e, s, src, g in zip(*(r.annual[c].to_pylist() for c in r.annual.column_names))
+        for e, s, src, g in zip(
+            *(r.annual[c].to_pylist() for c in r.annual.column_names), strict=True
+        )
     }
     # Location at 0.55 g/Wh: A 3000 Wh -> 1650 g; B 1000 + 2000 Wh -> 550 + 1100 g.
     assert annual[(A, "scope2-location", "grid-electricity")] == 1650
@@ -108,20 +110,16 @@ def demo() -> Any:
 def test_demo_reconciles_and_rows_add_up(demo: Any) -> None:
     _config, _tables, r = demo
     recon = r.reconciliation.to_pylist()
-    assert recon and all(row["balanced"] for row in recon)
+    assert recon
+    assert all(row["balanced"] for row in recon)
     sources = {row["source"] for row in recon}
     assert {"grid-electricity", "grid-losses", "natural-gas", "chp"} <= sources
     # The rows of each method add up to the inventory of each source.
     for method in ("location", "market"):
         scopes = ["scope1", "scope3", f"scope2-{method}"]
         rows = r.rows.filter(pc.is_in(r.rows["scope"], value_set=pa.array(scopes)))
-        by_source = {
-            s: g
-            for s, g in zip(
-                *rows.group_by("source").aggregate([("co2e_g", "sum")]).to_pydict().values(),
-                strict=True,
-            )
-        }
+        sums = rows.group_by("source").aggregate([("co2e_g", "sum")]).to_pydict()
+        by_source = dict(zip(sums["source"], sums["co2e_g_sum"], strict=True))
         for row in recon:
             if row["method"] == method:
                 assert by_source[row["source"]] == row["inventory_g"], row
@@ -168,7 +166,8 @@ def test_cli_runs_the_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert (tmp_path / "hourly_emissions.png").read_bytes()[:4] == b"\x89PNG"
     assert main([*args, "--no-chart"]) == 0
     lines = (tmp_path / "chain.jsonl").read_text().splitlines()
-    assert len(lines) == 2 and '"previous": "' + "00" * 32 in lines[0]
+    assert len(lines) == 2
+    assert '"previous": "' + "00" * 32 in lines[0]
 
 
 @pytest.mark.parametrize(
@@ -202,9 +201,7 @@ def test_unknown_factor_set_and_bad_config() -> None:
         ParkCarbonConfig.from_dict({"start": "2025-01-01"})
     assert info.value.violations[0].field == "park.park_id"
     with pytest.raises(InvalidInputError) as info:
-        allocate_park(
-            _small(contracts=[{"annual_mwh": 1, "holders": {"9132NOBODY": 1}}]), meters
-        )
+        allocate_park(_small(contracts=[{"annual_mwh": 1, "holders": {"9132NOBODY": 1}}]), meters)
     assert (info.value.violations[0].field, info.value.violations[0].row) == (
         "park.contracts.holders",
         0,

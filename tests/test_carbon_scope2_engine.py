@@ -79,8 +79,8 @@ def test_rust_and_numpy_agree_exactly_and_balances_hold(case: dict[str, Any]) ->
         case["pv"],
         case["contract_wh"],
         case["contract_share"],
-        EAST.co2e_ug_per_wh,
-        RESIDUAL.co2e_ug_per_wh,
+        location_ug_per_wh=EAST.co2e_ug_per_wh,
+        residual_ug_per_wh=RESIDUAL.co2e_ug_per_wh,
         pv_share=case["pv_share"] if mode == "contract-share" else None,
         pv_priority=case["pv_priority"].astype(np.uint64) if mode == "priority" else None,
         certificate_wh=case["green"],
@@ -139,7 +139,8 @@ def test_priority_contract_share_and_gross_up_by_hand() -> None:
         [[3000], [1000]], [2000], [[500], [0]], location_factor=EAST,
         residual_factor=RESIDUAL, gate_import_wh=[2100], losses="gross-up",
     )  # fmt: skip
-    assert r.loss_location_g is not None and r.loss_market_g is not None
+    assert r.loss_location_g is not None
+    assert r.loss_market_g is not None
     assert r.loss_location_g[:, 0].tolist() == [41, 14]
     assert r.loss_market_g[:, 0].tolist() == [46, 15]
     assert r.park_location_g.tolist() == [825 + 275 + 55]
@@ -188,9 +189,7 @@ def test_split_reference_by_hand() -> None:
         ({"losses": "nobody"}, "losses", None),
     ],
 )
-def test_bad_input_names_field_and_row(
-    kwargs: dict[str, Any], field: str, row: int | None
-) -> None:
+def test_bad_input_names_field_and_row(kwargs: dict[str, Any], field: str, row: int | None) -> None:
     args: dict[str, Any] = {"load_wh": [[10, 10], [10, 10]], "pv_wh": [0, 0]}
     args.update(kwargs)
     with pytest.raises(InvalidInputError) as info:

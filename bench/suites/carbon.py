@@ -111,7 +111,7 @@ def _scope2_instance(n: int, hours: int) -> Scope2Instance:
     sun = np.sin((hour_of_day - 6) / 12 * np.pi).clip(0)
     pv = (sun * load.sum(axis=0).mean() * 0.6 * rng.uniform(0.3, 1.0, hours)).astype(np.int64)
     contracts = 3
-    contract_wh = (rng.uniform(0.5, 1.0, (contracts, hours)) * load.sum(axis=0).mean() * 0.04)
+    contract_wh = rng.uniform(0.5, 1.0, (contracts, hours)) * load.sum(axis=0).mean() * 0.04
     share = np.zeros((contracts, n), dtype=np.int64)
     for c in range(contracts):
         holders = rng.choice(n, max(1, n // 10), replace=False)
@@ -157,8 +157,8 @@ def _numpy_scope2(inst: Scope2Instance) -> Scope2Output:
         inst["pv"],
         inst["contract_wh"],
         inst["contract_share"],
-        _LOCATION.co2e_ug_per_wh,
-        _RESIDUAL.co2e_ug_per_wh,
+        location_ug_per_wh=_LOCATION.co2e_ug_per_wh,
+        residual_ug_per_wh=_RESIDUAL.co2e_ug_per_wh,
         gate_import_wh=inst["gate"],
         gross_up_losses=False,
         detail=False,

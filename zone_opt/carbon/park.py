@@ -53,6 +53,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+import yaml
 
 from zone_opt.carbon.allocation import allocate_pro_rata_pooled
 from zone_opt.carbon.audit import (
@@ -65,13 +66,14 @@ from zone_opt.carbon.audit import (
     proof,
 )
 from zone_opt.carbon.chp import ChpMethod, chp_split
-from zone_opt.carbon.scope2 import GridFactor, grid_factor, scope2_hourly
+from zone_opt.carbon.scope2 import grid_factor, scope2_hourly
 from zone_opt.datasets.grid_factors import grid_factors_table
+from zone_opt.datasets.solar import pv_profile_kw_per_kwp
 from zone_opt.errors import InvalidInputError
 
 __all__ = [
-    "LANDLORD",
     "EXPORT",
+    "LANDLORD",
     "ParkCarbonConfig",
     "ParkCarbonResult",
     "allocate_park",
@@ -85,7 +87,11 @@ _HOUR_S = 3600
 #: Default conversion to tonnes of standard coal equivalent (GB/T 2589-2020 [M]):
 #: electricity at its equivalent value 0.1229 kgce/kWh, heat 0.03412 tce/GJ, natural gas
 #: 1.2143 kgce/m3. Configurable under ``kpi``.
-DEFAULT_TCE = {"electricity_kgce_per_kwh": 0.1229, "heat_tce_per_gj": 0.03412, "gas_kgce_per_m3": 1.2143}
+DEFAULT_TCE = {
+    "electricity_kgce_per_kwh": 0.1229,
+    "heat_tce_per_gj": 0.03412,
+    "gas_kgce_per_m3": 1.2143,
+}
 #: Natural gas combustion, g CO2 per m3 (about 38.9 MJ/m3 x 56.1 g/MJ x 0.99) [M].
 DEFAULT_GAS_G_PER_M3 = 2162.0
 
@@ -111,7 +117,7 @@ def _get(mapping: Mapping[str, Any], key: str, kind: type, default: Any, where: 
         return None
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise _bad(f"{where}.{key}", None, f"must be {kind.__name__}, got {value!r}")
     return value
 
@@ -227,7 +233,9 @@ class ParkCarbonConfig:
         for k, f in enumerate(raw.get("facilities", []) or []):
             split_by = f.get("split_by", "fixed")
             if split_by not in ("energy", "exergy", "fixed"):
-                raise _bad("park.facilities.split_by", k, f"{split_by!r} is not energy/exergy/fixed")
+                raise _bad(
+                    "park.facilities.split_by", k, f"{split_by!r} is not energy/exergy/fixed"
+                )
             products = tuple(
                 Product(
                     name=str(p["name"]),
@@ -297,8 +305,6 @@ def _plain(value: Any) -> Any:
 
 def load_park_config(path: str | Path) -> ParkCarbonConfig:
     """Read a park YAML file (see ``datasets/carbon_demo/park.yaml``)."""
-    import yaml
-
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -383,8 +389,10 @@ def _tenants(
             tenancies["end"].to_pylist(),
             strict=True,
         ):
-            if s in in_park and np.datetime64(a) <= last_day and (
-                b is None or np.datetime64(b) >= first_day
+            if (
+                s in in_park
+                and np.datetime64(a) <= last_day
+                and (b is None or np.datetime64(b) >= first_day)
             ):
                 found.add(e)
         return sorted(found)
@@ -400,9 +408,7 @@ class _Grids:
     gas_m3: npt.NDArray[np.float64]
 
 
-def _meter_grids(
-    meters: pa.Table, tenants: list[str], period_s: npt.NDArray[np.int64]
-) -> _Grids:
+def _meter_grids(meters: pa.Table, tenants: list[str], period_s: npt.NDArray[np.int64]) -> _Grids:
     """Validate and scatter the meters of ``tenants`` into grids; errors name
     ``meters.<column>`` and the row."""
     for name in ("enterprise_id", "hour", "electricity_kwh", "heat_gj", "gas_m3"):
@@ -436,7 +442,9 @@ def _meter_grids(
         dup_cell = cell[rows][np.sort(first[counts > 1])[0]]
         dup_rows = rows[cell[rows] == dup_cell]
         raise _bad(
-            "meters.hour", int(dup_rows[1]), f"duplicates row {int(dup_rows[0])} (same enterprise, hour)"
+            "meters.hour",
+            int(dup_rows[1]),
+            f"duplicates row {int(dup_rows[0])} (same enterprise, hour)",
         )
     grids = []
     for name in ("electricity_kwh", "heat_gj", "gas_m3"):
@@ -456,8 +464,6 @@ def _meter_grids(
 def _pv_wh(
     config: ParkCarbonConfig, park_assets: pa.Table | None, period_s: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.int64], float]:
-    from zone_opt.datasets.solar import pv_profile_kw_per_kwp
-
     kwp = config.pv_kwp
     if kwp is None and park_assets is not None:
         mask = pc.and_(
@@ -478,9 +484,9 @@ def _flat_split(total: int, hours: int) -> npt.NDArray[np.int64]:
     return out
 
 
-def _split_rows(total_g: npt.NDArray[np.int64], weights: npt.NDArray[np.float64]) -> tuple[
-    npt.NDArray[np.int64], npt.NDArray[np.int64]
-]:
+def _split_rows(
+    total_g: npt.NDArray[np.int64], weights: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Largest-remainder split of hourly totals over rows of weights (tenants, hours), with
     the hours nobody used returned as the pool."""
     r = allocate_pro_rata_pooled(total_g, weights)
@@ -505,6 +511,7 @@ class _Builder:
         scope: str,
         source: str,
         tenants_g: npt.NDArray[np.int64] | None,
+        *,
         landlord_g: npt.NDArray[np.int64] | None = None,
         export_g: npt.NDArray[np.int64] | None = None,
         inventory_g: npt.NDArray[np.int64] | None = None,
@@ -533,6 +540,7 @@ class _Builder:
 
 def _pack_rows(
     park_id: str,
+    *,
     entities: npt.NDArray[np.object_],
     hours_s: npt.NDArray[np.int64],
     scopes: npt.NDArray[np.object_],
@@ -558,6 +566,14 @@ def _pack_rows(
     offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
     np.cumsum(sizes, out=offsets[1:])
     return PackedRows(offsets, data)
+
+
+def _cat_objects(parts: list[npt.NDArray[Any]]) -> npt.NDArray[np.object_]:
+    return np.concatenate(parts).astype(object) if parts else np.zeros(0, dtype=object)
+
+
+def _cat_ints(parts: list[npt.NDArray[Any]]) -> npt.NDArray[np.int64]:
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
 
 def _sha(*parts: bytes) -> str:
@@ -664,7 +680,10 @@ def allocate_park(
     # Natural gas: scope 1 per tenant-hour.
     gas_g = np.floor(grids.gas_m3 * config.gas_g_per_m3 + 0.5).astype(np.int64)
     build.add(both, "scope1", "natural-gas", gas_g)
-    methods["natural_gas"] = {"rule": "round(m3 x g/m3) per tenant-hour", "g_per_m3": config.gas_g_per_m3}
+    methods["natural_gas"] = {
+        "rule": "round(m3 x g/m3) per tenant-hour",
+        "g_per_m3": config.gas_g_per_m3,
+    }
 
     # CHP: fuel emissions split heat / power, heat by metered GJ, losses to the landlord.
     if config.chp is not None:
@@ -767,22 +786,31 @@ def allocate_park(
         hour_idx.append(nz_h)
         grams.append(vector[nz_h])
         start += nz_h.size
-    cat = (lambda xs, d: np.concatenate(xs) if xs else np.zeros(0, dtype=d))  # noqa: E731
-    ent, sco, src = cat(entities, object), cat(scopes, object), cat(sources, object)
-    hidx, g = cat(hour_idx, np.int64), cat(grams, np.int64)
+    ent, sco, src = _cat_objects(entities), _cat_objects(scopes), _cat_objects(sources)
+    hidx, g = _cat_ints(hour_idx), _cat_ints(grams)
     hours_s = period_s[hidx] if hidx.size else np.zeros(0, dtype=np.int64)
     rows = pa.table(
         {
             "park_id": pa.array(np.full(len(g), config.park_id, dtype=object), pa.string()),
             "enterprise_id": pa.array(ent, pa.string()),
-            "hour": pa.array(hours_s, pa.timestamp("s")).cast(pa.timestamp("s", tz="Asia/Shanghai")),
+            "hour": pa.array(hours_s, pa.timestamp("s")).cast(
+                pa.timestamp("s", tz="Asia/Shanghai")
+            ),
             "scope": pa.array(sco, pa.string()),
             "source": pa.array(src, pa.string()),
             "co2e_g": pa.array(g, pa.int64()),
         },
         schema=ROWS_SCHEMA,
     )
-    packed = _pack_rows(config.park_id, ent, hours_s, sco, src, g, groups)
+    packed = _pack_rows(
+        config.park_id,
+        entities=ent,
+        hours_s=hours_s,
+        scopes=sco,
+        sources=src,
+        grams=g,
+        groups=groups,
+    )
     root = merkle_root(packed)
     head = chain_head(previous_head, root)
 
@@ -794,25 +822,26 @@ def allocate_park(
     )
     recon = []
     for (method, source), inventory in sorted(build.inventory.items()):
-        parts = build.parts[(method, source)]
-        total = int(inventory.sum())
+        split_g = build.parts[(method, source)]
+        inventory_g = int(inventory.sum())
         recon.append(
             {
                 "method": method,
                 "source": source,
-                "inventory_g": total,
-                "tenants_g": parts["tenants"],
-                "landlord_g": parts[LANDLORD],
-                "export_g": parts[EXPORT],
-                "balanced": parts["tenants"] + parts[LANDLORD] + parts[EXPORT] == total,
+                "inventory_g": inventory_g,
+                "tenants_g": split_g["tenants"],
+                "landlord_g": split_g[LANDLORD],
+                "export_g": split_g[EXPORT],
+                "balanced": split_g["tenants"] + split_g[LANDLORD] + split_g[EXPORT] == inventory_g,
             }
         )
     reconciliation = pa.Table.from_pylist(recon)
     hourly = pa.table(
         {
-            "hour": pa.array(np.repeat(period_s[None, :], len(build.inventory), axis=0).ravel(), pa.timestamp("s")).cast(
-                pa.timestamp("s", tz="Asia/Shanghai")
-            ),
+            "hour": pa.array(
+                np.repeat(period_s[None, :], len(build.inventory), axis=0).ravel(),
+                pa.timestamp("s"),
+            ).cast(pa.timestamp("s", tz="Asia/Shanghai")),
             "method": [m for (m, _s) in sorted(build.inventory) for _ in range(hours)],
             "source": [s for (_m, s) in sorted(build.inventory) for _ in range(hours)],
             "co2e_g": pa.array(
@@ -833,10 +862,14 @@ def allocate_park(
             "residual": _plain(residual),
         },
         "methods": methods,
-        "kpi": {"tce": config.tce, "clean_share": "(on-site PV + hourly matched green) / electricity"},
+        "kpi": {
+            "tce": config.tce,
+            "clean_share": "(on-site PV + hourly matched green) / electricity",
+        },
         "rows": {
             "count": rows.num_rows,
-            "canonical": "canonical_row(park_id, enterprise_id, scope, source, hour_unix_s, co2e_g)",
+            "canonical": "canonical_row(park_id, enterprise_id, scope, source, hour (Unix s), "
+            "co2e_g)",
             "order": "tenant grids by (scope, source) tenant-major, then landlord/export",
         },
         "inputs_sha256": {
@@ -900,13 +933,31 @@ def _kpis(
             "co2e_market_t": [*(per["market"] / 1e6), park["market"] / 1e6],
             "energy_tce": [*tce, float(tce.sum())],
             "electricity_kwh": [*elec_kwh, float(elec_kwh.sum())],
-            "co2e_market_t_per_tce": [*(per["market"] / 1e6 / tce), park["market"] / 1e6 / float(tce.sum()) if tce.sum() else np.nan],
+            "co2e_market_t_per_tce": [
+                *(per["market"] / 1e6 / tce),
+                park["market"] / 1e6 / float(tce.sum()) if tce.sum() else np.nan,
+            ],
             "co2e_market_t_per_10k_cny": [
                 *(per["market"] / 1e6 / (output / 1e4)),
                 park["market"] / 1e6 / (np.nansum(output) / 1e4) if np.nansum(output) else np.nan,
             ],
-            "clean_electricity_share": [*(clean_kwh / elec_kwh), float(clean_kwh.sum() / elec_kwh.sum()) if elec_kwh.sum() else np.nan],
-            "hourly_matching_score": [*s2.hourly_matching_score, float((s2.tenant_pv_wh.sum() + s2.tenant_matched_wh.sum()) / max(1, s2.tenant_load_wh.sum()))],
-            "annual_matching_score": [*s2.annual_matching_score, float((s2.tenant_pv_wh.sum() + s2.tenant_annual_matched_wh.sum()) / max(1, s2.tenant_load_wh.sum()))],
+            "clean_electricity_share": [
+                *(clean_kwh / elec_kwh),
+                float(clean_kwh.sum() / elec_kwh.sum()) if elec_kwh.sum() else np.nan,
+            ],
+            "hourly_matching_score": [
+                *s2.hourly_matching_score,
+                float(
+                    (s2.tenant_pv_wh.sum() + s2.tenant_matched_wh.sum())
+                    / max(1, s2.tenant_load_wh.sum())
+                ),
+            ],
+            "annual_matching_score": [
+                *s2.annual_matching_score,
+                float(
+                    (s2.tenant_pv_wh.sum() + s2.tenant_annual_matched_wh.sum())
+                    / max(1, s2.tenant_load_wh.sum())
+                ),
+            ],
         }
     return pa.table(rows)

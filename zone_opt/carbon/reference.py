@@ -63,9 +63,9 @@ def scope2_numpy(
     pv_wh: I64,
     contract_wh: I64,
     contract_share: I64,
+    *,
     location_ug_per_wh: int,
     residual_ug_per_wh: int,
-    *,
     pv_share: I64 | None = None,
     pv_priority: npt.NDArray[np.uint64] | None = None,
     certificate_wh: I64 | None = None,
@@ -126,7 +126,9 @@ def scope2_numpy(
         )
         for c, who in enumerate(holders):
             parts = np.broadcast_to(contract_share[c, who][:, None], (who.size, h1 - h0))
-            green[who] += split_largest_remainder(contract_wh[c, h0:h1], np.ascontiguousarray(parts))
+            green[who] += split_largest_remainder(
+                contract_wh[c, h0:h1], np.ascontiguousarray(parts)
+            )
         draw = load - pv
         matched = np.minimum(draw, green)
         loc = _grams(draw, location_ug_per_wh)

@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -245,7 +246,7 @@ class Scope2Result:
     location_factor: GridFactor
     residual_factor: GridFactor
     method: dict[str, str]
-    inputs: tuple[npt.NDArray[np.int64] | None, ...] = field(repr=False, compare=False)
+    inputs: tuple[npt.NDArray[Any] | None, ...] = field(repr=False, compare=False)
 
     @cached_property
     def manifest(self) -> dict[str, str]:
@@ -272,19 +273,19 @@ class Scope2Result:
     def annual_matching_score(self) -> npt.NDArray[np.float64]:
         """(N,) the same with annual instead of hourly matching."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            return (
-                self.tenant_pv_wh + self.tenant_annual_matched_wh
-            ) / self.tenant_load_wh.astype(np.float64)
+            return (self.tenant_pv_wh + self.tenant_annual_matched_wh) / self.tenant_load_wh.astype(
+                np.float64
+            )
 
     @property
     def park_location_g(self) -> I64:
         """(H,) the park's location-based inventory: tenants plus losses."""
-        return self.location_g.sum(axis=0) + self.loss_location_total_g
+        return np.asarray(self.location_g.sum(axis=0) + self.loss_location_total_g, np.int64)
 
     @property
     def park_market_g(self) -> I64:
         """(H,) the park's market-based inventory: tenants plus losses."""
-        return self.market_g.sum(axis=0) + self.loss_market_total_g
+        return np.asarray(self.market_g.sum(axis=0) + self.loss_market_total_g, np.int64)
 
     def audit_rows(self) -> PackedRows:
         """The result rows in canonical form; O(N * H)."""
@@ -317,14 +318,14 @@ class Scope2Result:
         return rows[i], proof(rows, i)
 
 
-def _digest(*arrays: npt.NDArray[np.int64] | None) -> str:
+def _digest(*arrays: npt.NDArray[Any] | None) -> str:
     h = hashlib.sha256()
     for a in arrays:
         if a is None:
             h.update(b"-")
             continue
         h.update(repr(a.shape).encode())
-        h.update(np.ascontiguousarray(a, dtype="<i8").reshape(-1).view(np.uint8))
+        h.update(np.ascontiguousarray(a, dtype="<i8").reshape(-1).view(np.uint8).data)
     return h.hexdigest()
 
 
@@ -397,7 +398,8 @@ def scope2_hourly(
     """
     load = _integers(load_wh, "load_wh", 2)
     pv = _integers(pv_wh, "pv_wh", 1)
-    assert load is not None and pv is not None
+    if load is None or pv is None:
+        raise InvalidInputError.single("load_wh", None, "load_wh and pv_wh are required")
     n, hours = load.shape
     if pv.shape != (hours,):
         raise InvalidInputError.single("pv_wh", None, f"has {pv.size} hours, load_wh has {hours}")

@@ -40,7 +40,10 @@ def add_parser(sub: Any) -> None:
     a.add_argument("--park", type=Path, required=True, help="park YAML file")
     a.add_argument("--out", type=Path, required=True, help="output directory")
     a.add_argument(
-        "--chain", type=Path, default=None, help="JSON-lines ledger of heads (default OUT/chain.jsonl)"
+        "--chain",
+        type=Path,
+        default=None,
+        help="JSON-lines ledger of heads (default OUT/chain.jsonl)",
     )
     a.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
     a.set_defaults(func=run)
@@ -52,7 +55,9 @@ def _read(path: Path, argument: str) -> pa.Table:
     try:
         return pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InvalidInputError.single(argument, None, f"not a readable Parquet file: {exc}") from exc
+        raise InvalidInputError.single(
+            argument, None, f"not a readable Parquet file: {exc}"
+        ) from exc
 
 
 def previous_head(chain: Path, park_id: str) -> bytes:
@@ -74,10 +79,12 @@ def previous_head(chain: Path, park_id: str) -> bytes:
 
 def chart(result: ParkCarbonResult, path: Path) -> None:
     """A stacked area chart of the park's market-based hourly emissions by source, kg."""
-    import matplotlib
+    # Imported here: matplotlib takes a noticeable time to import, and every other
+    # subcommand (and `zone-opt --help`) would pay for it.
+    import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
     hourly = result.hourly.filter(pa.compute.equal(result.hourly["method"], "market"))
     sources = sorted(set(hourly["source"].to_pylist()))
