@@ -23,12 +23,12 @@ from zone_opt.service.store import Job
 
 __all__ = [
     "MAX_CHUNK_BYTES",
+    "carbon_params",
     "dataset_to_proto",
     "ipc_chunks",
     "job_id_of",
     "job_to_operation",
     "kind_from_proto",
-    "carbon_params",
     "kind_to_proto",
     "match_params",
     "table_from_ipc",
