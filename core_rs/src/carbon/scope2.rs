@@ -357,15 +357,12 @@ fn validate(input: &Scope2Input<'_>) -> CoreResult<(usize, Vec<Holders>)> {
     }
     check_range(input.load_wh, "load_wh", hours)?;
     check_range(input.pv_wh, "pv_wh", 1)?;
-    let contracts = if hours == 0 {
-        if n == 0 {
-            0
-        } else {
-            input.contract_share.len() / n
-        }
-    } else {
-        input.contract_wh.len() / hours
-    };
+    let contracts = input
+        .contract_wh
+        .len()
+        .checked_div(hours)
+        .or_else(|| input.contract_share.len().checked_div(n))
+        .unwrap_or(0);
     check_len(
         input.contract_wh,
         contracts * hours,
