@@ -100,6 +100,34 @@ def test_small_park_by_hand() -> None:
     assert kpi["co2e_market_t"] == pytest.approx((1829 + 1829 + 244 + 122 + 2162 + 2000) / 1e6)
 
 
+def test_chp_heat_per_user_by_hand() -> None:
+    # Hour 0: A meters 1 GJ of steam, B 3 GJ. Network losses 50 %: the CHP sends 8 GJ, so
+    # 4 GJ are lost; power 0.5 x 8 = 4 GJ; fuel (8 + 4) / 0.75 = 16 GJ at 50 kg/GJ = 800 kg.
+    # Energy-content split: heat 800 000 x 8/12 = 533 333.3 -> 533 333 g, power 266 667 g
+    # (larger remainder), exported. Heat by metered GJ, losses to the landlord, weights
+    # 1 : 3 : 4 -> 66 666.625, 199 999.875, 266 666.5 -> floors + the 2 g left to the
+    # largest remainders (B .875, A .625): A 66 667, B 200 000, landlord 266 666.
+    chp = {
+        "method": "energy_content",
+        "network_loss_pct": 50,
+        "power_to_heat": 0.5,
+        "fuel_efficiency": 0.75,
+        "fuel_co2e_kg_per_gj": 50,
+    }
+    meters = _meters([(A, 0, 1.0, 1.0, 0.0), (B, 0, 1.0, 3.0, 0.0)])
+    r = allocate_park(_small(chp=chp, facilities=[]), meters)
+    rows = r.rows
+    chp_rows = rows.filter(
+        pc.and_(pc.equal(rows["scope"], "scope2-market"), pc.equal(rows["source"], "chp"))
+    )
+    got = dict(
+        zip(chp_rows["enterprise_id"].to_pylist(), chp_rows["co2e_g"].to_pylist(), strict=True)
+    )
+    assert got == {A: 66_667, B: 200_000, "landlord": 266_666, "export": 266_667}
+    recon = [row for row in r.reconciliation.to_pylist() if row["source"] == "chp"]
+    assert all(row["inventory_g"] == 800_000 and row["balanced"] for row in recon)
+
+
 @pytest.fixture(scope="module")
 def demo() -> Any:
     config = load_park_config(DEMO / "park.yaml")
