@@ -49,7 +49,7 @@ def parks(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-def _run(case: dict[str, Any], gate: I64 | None) -> Any:
+def _run(case: dict[str, Any], gate: I64 | None, *, detail: bool = True) -> Any:
     return scope2_hourly(
         case["load"],
         case["pv"],
@@ -63,6 +63,7 @@ def _run(case: dict[str, Any], gate: I64 | None) -> Any:
         contract_share=case["contract_share"],
         gate_import_wh=gate,
         losses=case["losses"],
+        detail=detail,
     )
 
 
@@ -87,12 +88,17 @@ def test_rust_and_numpy_agree_exactly_and_balances_hold(case: dict[str, Any]) ->
         gate_import_wh=gate,
         gross_up_losses=case["losses"] == "gross-up",
     )
+    lean = _run(case, gate, detail=False)  # the engine's faster paths without detail
     for name, expected in ref.items():
         got = getattr(r, name)
         if got is None:
             assert expected.size == 0, name
         else:
             np.testing.assert_array_equal(got, expected, err_msg=name)
+        if name not in ("pv_wh", "matched_wh"):
+            again = getattr(lean, name)
+            np.testing.assert_array_equal(expected if again is None else again, expected, name)
+    assert lean.pv_wh is None
     # Conservation, exactly, hour by hour.
     assert (r.pv_wh.sum(axis=0) + r.export_wh == case["pv"]).all()
     contracts = case["contract_wh"].sum(axis=0)

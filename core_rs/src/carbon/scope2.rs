@@ -221,23 +221,45 @@ impl Split {
             threshold: i64::MAX,
             cut: 0,
         };
+        // Remainders are bucketed by a monotone map into BUCKETS bins, so the selection of
+        // the threshold only sorts out the bin it falls in (about len / BUCKETS values).
+        let scale = BUCKETS as f64 / sum as f64;
+        let bucket = |r: i64| ((r as f64 * scale) as usize).min(BUCKETS - 1);
+        let hist = &mut scratch.hist;
+        hist.clear();
+        hist.resize(BUCKETS, 0);
         let mut given = 0;
         for &w in weights {
             let (q, rem) = s.quota(w);
             given += q;
             scratch.quota.push(q);
             scratch.remainder.push(rem);
+            hist[bucket(rem)] += 1;
         }
         let left = (total - given) as usize; // in [0, len)
         if left == 0 {
             return s;
         }
-        let n = weights.len();
+        // The bin holding the left-th largest remainder, and how many lie above it.
+        let (mut bin, mut above) = (BUCKETS - 1, 0_usize);
+        while above + hist[bin] < left {
+            above += hist[bin];
+            bin -= 1;
+        }
         let select = &mut scratch.select;
         select.clear();
-        select.extend_from_slice(&scratch.remainder);
-        let (_, &mut threshold, _) = select.select_nth_unstable(n - left);
-        let mut ties = left - scratch.remainder.iter().filter(|&&r| r > threshold).count();
+        select.extend(
+            scratch
+                .remainder
+                .iter()
+                .copied()
+                .filter(|&r| bucket(r) == bin),
+        );
+        let rank = left - above; // in [1, len(select)]
+        let k = select.len() - rank;
+        let (_, &mut threshold, _) = select.select_nth_unstable(k);
+        let greater = above + select.iter().filter(|&&r| r > threshold).count();
+        let mut ties = left - greater;
         let mut cut = 0;
         for (k, &r) in scratch.remainder.iter().enumerate() {
             if ties == 0 {
@@ -266,12 +288,16 @@ impl Split {
     }
 }
 
+/// Bins of the remainder histogram in [`Split::new`].
+const BUCKETS: usize = 1024;
+
 /// Buffers of [`Split::new`].
 #[derive(Default)]
 struct SplitScratch {
     quota: Vec<i64>,
     remainder: Vec<i64>,
     select: Vec<i64>,
+    hist: Vec<usize>,
 }
 
 #[cfg(test)]
@@ -874,7 +900,6 @@ impl Rows<'_> {
             .certificate_wh
             .map(|z| &z[i * hours + h0..i * hours + h1]);
         let (ug_loc, ug_res) = (input.location_ug_per_wh, input.residual_ug_per_wh);
-        sums[0] += load.iter().sum::<i64>();
         let [location, market, pv_out, matched_out, loss_loc_out, loss_mkt_out] = &mut out.arrays;
         let (Some(location), Some(market)) = (location, market) else {
             return; // no hours
@@ -887,7 +912,7 @@ impl Rows<'_> {
             && loss_loc_out.is_none();
         if plain {
             // Pro rata, no green energy, nothing but the two methods: the common tenant.
-            let (mut pv_sum, mut loc_sum, mut mkt_sum) = (0_i64, 0_i64, 0_i64);
+            let (mut load_sum, mut pv_sum, mut loc_sum, mut mkt_sum) = (0_i64, 0, 0, 0);
             let splits = &self.pv_split[h0..h1];
             let (location, market) = (&mut location[h0..h1], &mut market[h0..h1]);
             for (((&l, split), loc), mkt) in load
@@ -896,20 +921,26 @@ impl Rows<'_> {
                 .zip(location.iter_mut())
                 .zip(market.iter_mut())
             {
-                let pv = split.share(l, i);
+                let pv = if split.total == 0 {
+                    0
+                } else {
+                    split.share(l, i)
+                };
                 let d = l - pv;
                 *loc = grams(d, ug_loc);
                 *mkt = grams(d, ug_res);
+                load_sum += l;
                 pv_sum += pv;
                 loc_sum += *loc;
                 mkt_sum += *mkt;
             }
+            sums[0] += load_sum;
             sums[1] += pv_sum;
-            sums[3] += 0;
             sums[4] += loc_sum;
             sums[5] += mkt_sum;
             return;
         }
+        sums[0] += load.iter().sum::<i64>();
         for (j, (&l, hour)) in load.iter().zip(&self.hour[h0..h1]).enumerate() {
             let h = h0 + j;
             let pv = match input.pv_sharing {
@@ -1313,6 +1344,21 @@ mod tests {
             let num = i128::from(t) * i128::from(w);
             prop_assert_eq!(i128::from(q), num / i128::from(s));
             prop_assert_eq!(i128::from(r), num % i128::from(s));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(60))]
+        #[test]
+        fn split_with_many_ties_is_the_pro_rata_allocation(
+            weights in proptest::collection::vec(prop_oneof![0i64..4, 0i64..1_000_000], 1..3000),
+            total in prop_oneof![0i64..10_000, 0i64..=MAX_WH],
+        ) {
+            let mut weights = weights;
+            weights[0] += 1;
+            let use_: Vec<f64> = weights.iter().map(|&w| w as f64).collect();
+            let expect = allocate_pro_rata(&[total], &use_, weights.len()).unwrap();
+            prop_assert_eq!(split_all(total, &weights), expect.alloc_g);
         }
     }
 
