@@ -128,6 +128,7 @@ class CandidateIndex:
 # carbon
 CARBON_MAX_TOTAL_G: int
 CARBON_EXACT_MAX_TENANTS: int
+CARBON_SCOPE2_MAX_FACTOR_UG_PER_WH: int
 
 def carbon_allocate_pro_rata(
     total_g: npt.NDArray[np.int64], use_: npt.NDArray[np.float64]
@@ -142,6 +143,21 @@ def carbon_shapley(
 ) -> tuple[
     npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64], int, int, bool, int
 ]: ...
+def carbon_scope2(
+    load_wh: npt.NDArray[np.int64],
+    pv_wh: npt.NDArray[np.int64],
+    contract_wh: npt.NDArray[np.int64],
+    contract_share: npt.NDArray[np.int64],
+    location_ug_per_wh: int,
+    residual_ug_per_wh: int,
+    *,
+    pv_share: npt.NDArray[np.int64] | None = None,
+    pv_priority: npt.NDArray[np.uint64] | None = None,
+    certificate_wh: npt.NDArray[np.int64] | None = None,
+    gate_import_wh: npt.NDArray[np.int64] | None = None,
+    gross_up_losses: bool = False,
+    detail: bool = True,
+) -> dict[str, npt.NDArray[np.int64]]: ...
 def audit_merkle_root(offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8]) -> bytes: ...
 def audit_merkle_proof(
     offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8], index: int

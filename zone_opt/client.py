@@ -19,7 +19,7 @@ import builtins
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,6 +31,8 @@ import pyarrow as pa
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from zone_opt.api.v1 import (
+    carbon_pb2,
+    carbon_pb2_grpc,
     common_pb2,
     datasets_pb2,
     datasets_pb2_grpc,
@@ -134,6 +136,8 @@ def _operation(op: operations_pb2.Operation) -> Operation:
         message: Any
         if op.response.Is(matching_pb2.MatchResult.DESCRIPTOR):
             message = matching_pb2.MatchResult()
+        elif op.response.Is(carbon_pb2.AllocateCarbonResult.DESCRIPTOR):
+            message = carbon_pb2.AllocateCarbonResult()
         else:
             message = datasets_pb2.ComputeStatisticsResult()
         op.response.Unpack(message)
@@ -180,6 +184,7 @@ class Client:
         self._operations = operations_pb2_grpc.OperationsServiceStub(self._channel)
         self._matching = matching_pb2_grpc.MatchingServiceStub(self._channel)
         self._privacy = privacy_pb2_grpc.PrivateJoinServiceStub(self._channel)
+        self._carbon = carbon_pb2_grpc.CarbonServiceStub(self._channel)
 
     def __enter__(self) -> Client:
         return self
@@ -339,6 +344,44 @@ class Client:
             options=options,
         )
         return self._call(self._matching.Match, request).operation.name
+
+    def submit_carbon_allocate(
+        self,
+        meters_id: str,
+        park_yaml: str,
+        *,
+        tenancies_id: str = "",
+        spaces_id: str = "",
+        park_assets_id: str = "",
+        grid_factors_id: str = "",
+        previous_head: bytes = b"",
+        request_id: str | None = None,
+    ) -> str:
+        """Start a park's carbon allocation on stored datasets; returns the operation name.
+
+        The finished operation's ``result`` holds the rows / annual / KPI / reconciliation
+        dataset ids, ``manifest_json``, ``audit_root``, ``audit_head`` and ``balanced``.
+        """
+        request = carbon_pb2.AllocateCarbonRequest(
+            request_id=request_id or uuid.uuid4().hex,
+            meters_dataset_id=meters_id,
+            park_yaml=park_yaml,
+            tenancies_dataset_id=tenancies_id,
+            spaces_dataset_id=spaces_id,
+            park_assets_dataset_id=park_assets_id,
+            grid_factors_dataset_id=grid_factors_id,
+            previous_head=previous_head,
+        )
+        return self._call(self._carbon.AllocateCarbon, request).operation.name
+
+    def verify_audit_proof(
+        self, row: bytes, index: int, tree_size: int, path: Sequence[bytes], root: bytes
+    ) -> bool:
+        """Whether the server accepts the inclusion proof of ``row`` under ``root``."""
+        request = carbon_pb2.VerifyAuditProofRequest(
+            row=row, index=index, tree_size=tree_size, path=list(path), root=root
+        )
+        return self._call(self._carbon.VerifyAuditProof, request).valid
 
     def get_operation(self, name: str) -> Operation:
         request = operations_pb2.GetOperationRequest(name=name)

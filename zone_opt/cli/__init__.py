@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "demo",
     "match",
     "join",
+    "carbon",
     "serve",
     "client",
 )

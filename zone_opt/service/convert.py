@@ -16,7 +16,14 @@ import pyarrow as pa
 from google.protobuf import any_pb2, duration_pb2, timestamp_pb2
 from google.rpc import status_pb2
 
-from zone_opt.api.v1 import common_pb2, datasets_pb2, matching_pb2, operations_pb2, privacy_pb2
+from zone_opt.api.v1 import (
+    carbon_pb2,
+    common_pb2,
+    datasets_pb2,
+    matching_pb2,
+    operations_pb2,
+    privacy_pb2,
+)
 from zone_opt.errors import InvalidInputError
 from zone_opt.service.datasets import RESULT_KIND, DatasetInfo, UploadChunk
 from zone_opt.service.privacy import AuditEntry, JoinPolicy
@@ -24,6 +31,7 @@ from zone_opt.service.store import Job
 
 __all__ = [
     "MAX_CHUNK_BYTES",
+    "carbon_params",
     "dataset_to_proto",
     "ipc_chunks",
     "job_id_of",
@@ -143,6 +151,17 @@ def job_to_operation(job: Job) -> operations_pb2.Operation:
 
 
 def _result_message(kind: str, result: dict[str, Any]) -> Any:
+    if kind == "carbon_allocate":
+        return carbon_pb2.AllocateCarbonResult(
+            rows_dataset_id=result["rows_dataset_id"],
+            annual_dataset_id=result["annual_dataset_id"],
+            kpis_dataset_id=result["kpis_dataset_id"],
+            reconciliation_dataset_id=result["reconciliation_dataset_id"],
+            manifest_json=result["manifest_json"],
+            audit_root=bytes.fromhex(result["audit_root"]),
+            audit_head=bytes.fromhex(result["audit_head"]),
+            balanced=result["balanced"],
+        )
     if kind == "match":
         return matching_pb2.MatchResult(
             assignments_dataset_id=result["assignments_dataset_id"],
@@ -181,6 +200,23 @@ def match_params(request: matching_pb2.MatchRequest) -> dict[str, Any]:
     if options.HasField("time_limit"):
         params["time_limit_s"] = time_limit_s(options.time_limit, "options.time_limit")
     return params
+
+
+def carbon_params(request: carbon_pb2.AllocateCarbonRequest) -> dict[str, Any]:
+    """The job parameters of an AllocateCarbon request (dataset ids, park YAML, head)."""
+    if not request.park_yaml.strip():
+        raise InvalidInputError.single("park_yaml", None, "is required")
+    if request.previous_head and len(request.previous_head) != 32:
+        raise InvalidInputError.single("previous_head", None, "a SHA-256 head has 32 bytes")
+    return {
+        "meters": _required(request.meters_dataset_id, "meters_dataset_id"),
+        "park_yaml": request.park_yaml,
+        "tenancies": request.tenancies_dataset_id,
+        "spaces": request.spaces_dataset_id,
+        "park_assets": request.park_assets_dataset_id,
+        "grid_factors": request.grid_factors_dataset_id,
+        "previous_head": request.previous_head.hex(),
+    }
 
 
 def time_limit_s(duration: duration_pb2.Duration, field: str) -> float:

@@ -25,6 +25,8 @@ from grpc_reflection.v1alpha import reflection
 
 import zone_opt
 from zone_opt.api.v1 import (
+    carbon_pb2,
+    carbon_pb2_grpc,
     datasets_pb2,
     datasets_pb2_grpc,
     matching_pb2,
@@ -45,6 +47,7 @@ from zone_opt.service.interceptors import ServiceInterceptor
 from zone_opt.service.jobs import WorkerPool, pool_sizes
 from zone_opt.service.metrics import Metrics
 from zone_opt.service.privacy import JoinSessions, PolicyStore
+from zone_opt.service.servicers.carbon import CarbonServicer
 from zone_opt.service.servicers.datasets import DatasetServicer
 from zone_opt.service.servicers.matching import MatchingServicer
 from zone_opt.service.servicers.operations import OperationsServicer
@@ -64,6 +67,7 @@ SERVICE_NAMES = {
     "operations": operations_pb2.DESCRIPTOR.services_by_name["OperationsService"].full_name,
     "matching": matching_pb2.DESCRIPTOR.services_by_name["MatchingService"].full_name,
     "privacy": privacy_pb2.DESCRIPTOR.services_by_name["PrivateJoinService"].full_name,
+    "carbon": carbon_pb2.DESCRIPTOR.services_by_name["CarbonService"].full_name,
 }
 
 
@@ -192,6 +196,9 @@ class Server:
             PrivateJoinServicer(self.auth, self.datasets, self.join_policies, self.join_sessions),
             self.grpc,
         )
+        carbon_pb2_grpc.add_CarbonServiceServicer_to_server(
+            CarbonServicer(self.auth, self.pool), self.grpc
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         if config.reflection:
             reflection.enable_server_reflection(
@@ -247,6 +254,7 @@ class Server:
             SERVICE_NAMES["operations"]: store_ok and pool_ok,
             SERVICE_NAMES["matching"]: store_ok and pool_ok,
             SERVICE_NAMES["privacy"]: store_ok,
+            SERVICE_NAMES["carbon"]: store_ok and pool_ok,
             "": store_ok and pool_ok,
         }
         for name, ok in states.items():

@@ -137,4 +137,6 @@ def _summary(result: Any) -> dict[str, float]:
 
 def handlers() -> dict[str, JobHandler]:
     """Job kinds this server runs."""
-    return {"statistics": statistics, "match": match}
+    from zone_opt.service.carbon_tasks import carbon_allocate  # noqa: PLC0415 (cycle-free)
+
+    return {"statistics": statistics, "match": match, "carbon_allocate": carbon_allocate}
