@@ -1,0 +1,76 @@
+"""Solve a facility problem with one of the backends and return a typed plan."""
+
+from __future__ import annotations
+
+import enum
+import time
+
+from zone_opt.optimise.facilities.build import build_matrix
+from zone_opt.optimise.facilities.diagnose import diagnose_infeasible
+from zone_opt.optimise.facilities.plan import FacilityPlan, decode_plan
+from zone_opt.optimise.facilities.problem import FacilityProblem
+from zone_opt.optimise.solver import HighsSolver, Solution, SolveOptions, SolveStatus
+
+__all__ = ["DEFAULT_OPTIONS", "Backend", "solve_facilities"]
+
+DEFAULT_OPTIONS = SolveOptions(mip_rel_gap=1e-6)
+"""Facility solves default to a 1e-6 relative gap (cost-sharing certificates need it)."""
+
+
+class Backend(enum.StrEnum):
+    """Which solver runs the matrix model."""
+
+    HIGHS = "highs"
+    """HiGHS through :mod:`zone_opt.optimise.solver` (default; fastest here)."""
+    SCIP = "scip"
+    """SCIP through OR-Tools' pywraplp (:mod:`zone_opt.optimise.ortools_adapter`)."""
+    DECOMPOSE = "decompose"
+    """HiGHS with Lagrangian bounds and lazily added linking rows, for large splittable
+    instances (:mod:`zone_opt.optimise.facilities.large`)."""
+
+
+def solve_facilities(
+    problem: FacilityProblem,
+    *,
+    backend: Backend | str = Backend.HIGHS,
+    options: SolveOptions | None = None,
+    diagnose: bool = True,
+) -> FacilityPlan:
+    """Find the least-cost plan (fixed + transport + operating cost, CNY).
+
+    Infeasible is a result: the plan's status is INFEASIBLE and ``plan.unmet`` names the
+    demand that cannot be met (``diagnose=False`` skips that extra MILP). Deadline and
+    cancellation come with ``options`` (default :data:`DEFAULT_OPTIONS`).
+    """
+    which = Backend(backend)
+    opts = options or DEFAULT_OPTIONS
+    if which is Backend.DECOMPOSE:
+        from zone_opt.optimise.facilities.large import solve_decomposed
+
+        return solve_decomposed(problem, opts)
+    started = time.perf_counter()
+    fm = build_matrix(problem)
+    build_s = time.perf_counter() - started
+    sol: Solution
+    if which is Backend.SCIP:
+        from zone_opt.optimise.ortools_adapter import solve_ortools
+
+        sol = solve_ortools(fm.model, opts)
+    else:
+        sol = HighsSolver(fm.model).solve(opts)
+    unmet = ()
+    if sol.status is SolveStatus.INFEASIBLE and diagnose:
+        unmet = diagnose_infeasible(fm)
+    return decode_plan(
+        fm,
+        sol.x,
+        status=sol.status,
+        objective=sol.objective,
+        bound=sol.bound,
+        gap=sol.gap,
+        backend=str(which),
+        build_s=build_s,
+        solve_s=sol.solve_s,
+        message=sol.message,
+        unmet=unmet,
+    )
