@@ -338,6 +338,13 @@ class HighsSolver:
         )
         self._num_rows += int(lo.size)
 
+    def delete_rows(self, rows: ArrayLike) -> None:
+        """Remove rows by index; later rows move up to fill the gaps."""
+        idx = np.unique(np.asarray(rows, dtype=np.int32).ravel())
+        if idx.size:
+            self._highs.deleteRows(int(idx.size), idx)
+            self._num_rows -= int(idx.size)
+
     def set_start(self, x: ArrayLike) -> None:
         """A MIP start (all columns); HiGHS repairs or ignores it if it is infeasible."""
         values = np.asarray(x, dtype=np.float64).ravel()

@@ -392,7 +392,21 @@ class _Separation:
     ) -> tuple[int, float]:
         p = self.cc.num_players
         self.solver.set_costs(np.arange(self.zcol, self.zcol + p), -x)
-        for _ in range(64):
+        first_cut = self.solver.num_rows
+        try:
+            return self._search(x, excluded, game)
+        finally:
+            # No-good cuts belong to this call's exclusion only.
+            self.solver.delete_rows(np.arange(first_cut, self.solver.num_rows))
+
+    def _search(
+        self,
+        x: F64,
+        excluded: Callable[[NDArray[np.float64]], NDArray[np.bool_]] | None,
+        game: _Game,
+    ) -> tuple[int, float]:
+        p = self.cc.num_players
+        for _ in range(256):
             sol = self.solver.solve(self.options)
             if sol.x is None:
                 return 0, -INF
