@@ -178,6 +178,21 @@ class FacilityProblem:
             demand_xy_km=None if self.demand_xy_km is None else self.demand_xy_km[rows],
         )
 
+    def restrict_sites(self, site_rows: Sequence[int] | NDArray[np.int64]) -> FacilityProblem:
+        """The same problem with only some candidate sites."""
+        rows = np.asarray(site_rows, dtype=np.int64)
+        op = self.operating_cost_cny_per_unit
+        return replace(
+            self,
+            site_ids=tuple(self.site_ids[r] for r in rows),
+            capacity=self.capacity[rows],
+            fixed_cost_cny=self.fixed_cost_cny[rows],
+            transport_cost_cny_per_unit=self.transport_cost_cny_per_unit[:, rows],
+            operating_cost_cny_per_unit=None if op is None else op[rows],
+            distance_km=None if self.distance_km is None else self.distance_km[:, rows],
+            site_xy_km=None if self.site_xy_km is None else self.site_xy_km[rows],
+        )
+
     @classmethod
     def single_type(
         cls,
