@@ -184,3 +184,20 @@ def test_cancel_before_start_and_time_limit() -> None:
         solve_facilities(problem, options=SolveOptions(cancel=cancel))
     with pytest.raises(CancelledError):
         solve_facilities(problem, backend="scip", options=SolveOptions(cancel=cancel))
+
+
+def test_highs_presolve_workaround() -> None:
+    """highspy 1.14's parallel-columns presolve rule returns a wrong optimum here; the
+    facility layer switches it off. SCIP is the independent reference."""
+    from pathlib import Path
+
+    from zone_opt.optimise.facilities.scenario import load_scenarios
+
+    example = Path(__file__).resolve().parents[1] / "datasets/facilities/example_scenario.yaml"
+    _, scenarios = load_scenarios(example)
+    (within,) = [s for s in scenarios if s.name == "within 15 km"]
+    ours = solve_facilities(within.problem)
+    scip = solve_facilities(within.problem, backend="scip")
+    assert ours.objective_cny == pytest.approx(scip.objective_cny, rel=1e-6)
+    objective, _ = solve_pyomo(build_pyomo(within.problem))
+    assert objective == pytest.approx(scip.objective_cny, rel=1e-6)

@@ -16,7 +16,9 @@ import pyarrow as pa
 from google.protobuf import any_pb2, duration_pb2, timestamp_pb2
 from google.rpc import status_pb2
 
-from zone_opt.api.v1 import common_pb2, datasets_pb2, matching_pb2, operations_pb2
+from google.protobuf import json_format
+
+from zone_opt.api.v1 import common_pb2, datasets_pb2, matching_pb2, operations_pb2, planning_pb2
 from zone_opt.errors import InvalidInputError
 from zone_opt.service.datasets import RESULT_KIND, DatasetInfo, UploadChunk
 from zone_opt.service.store import Job
@@ -142,6 +144,8 @@ def job_to_operation(job: Job) -> operations_pb2.Operation:
 
 
 def _result_message(kind: str, result: dict[str, Any]) -> Any:
+    if kind == "plan_facilities":
+        return json_format.ParseDict(result, planning_pb2.PlanFacilitiesResult())
     if kind == "match":
         return matching_pb2.MatchResult(
             assignments_dataset_id=result["assignments_dataset_id"],
@@ -179,6 +183,30 @@ def match_params(request: matching_pb2.MatchRequest) -> dict[str, Any]:
         params["now"] = options.now.ToDatetime().isoformat()
     if options.HasField("time_limit"):
         params["time_limit_s"] = time_limit_s(options.time_limit, "options.time_limit")
+    return params
+
+
+def plan_facilities_params(request: planning_pb2.PlanFacilitiesRequest) -> dict[str, Any]:
+    """Job params of a PlanFacilities request (validated here: size, gap, methods)."""
+    text = _required(request.scenario_yaml, "scenario_yaml")
+    if len(text.encode()) > 1 << 20:
+        raise InvalidInputError.single("scenario_yaml", None, "larger than 1 MiB")
+    opts = request.options
+    if opts.mip_rel_gap < 0 or opts.mip_rel_gap >= 1:
+        raise InvalidInputError.single("options.mip_rel_gap", None, "must be in [0, 1)")
+    sharing = []
+    for k, method in enumerate(opts.sharing):
+        if method == planning_pb2.COST_SHARE_METHOD_UNSPECIFIED:
+            raise InvalidInputError.single("options.sharing", k, "unspecified method")
+        name = planning_pb2.CostShareMethod.Name(method)
+        sharing.append(name.removeprefix("COST_SHARE_METHOD_").lower())
+    params: dict[str, Any] = {
+        "scenario_yaml": text,
+        "mip_rel_gap": opts.mip_rel_gap or None,
+        "sharing": sharing,
+    }
+    if opts.HasField("time_limit"):
+        params["time_limit_s"] = time_limit_s(opts.time_limit, "options.time_limit")
     return params
 
 

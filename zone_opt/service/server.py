@@ -31,6 +31,8 @@ from zone_opt.api.v1 import (
     matching_pb2_grpc,
     operations_pb2,
     operations_pb2_grpc,
+    planning_pb2,
+    planning_pb2_grpc,
 )
 from zone_opt.config import settings as global_settings
 from zone_opt.errors import InvalidInputError, ZoneOptError
@@ -45,6 +47,7 @@ from zone_opt.service.metrics import Metrics
 from zone_opt.service.servicers.datasets import DatasetServicer
 from zone_opt.service.servicers.matching import MatchingServicer
 from zone_opt.service.servicers.operations import OperationsServicer
+from zone_opt.service.servicers.planning import PlanningServicer
 from zone_opt.service.store import Database, JobStore
 
 __all__ = ["SAMPLE_DIR", "Server", "ServerSettings", "create_server"]
@@ -59,6 +62,7 @@ SERVICE_NAMES = {
     "datasets": datasets_pb2.DESCRIPTOR.services_by_name["DatasetService"].full_name,
     "operations": operations_pb2.DESCRIPTOR.services_by_name["OperationsService"].full_name,
     "matching": matching_pb2.DESCRIPTOR.services_by_name["MatchingService"].full_name,
+    "planning": planning_pb2.DESCRIPTOR.services_by_name["PlanningService"].full_name,
 }
 
 
@@ -181,6 +185,9 @@ class Server:
         matching_pb2_grpc.add_MatchingServiceServicer_to_server(
             MatchingServicer(self.auth, self.pool), self.grpc
         )
+        planning_pb2_grpc.add_PlanningServiceServicer_to_server(
+            PlanningServicer(self.auth, self.pool), self.grpc
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         if config.reflection:
             reflection.enable_server_reflection(
@@ -235,6 +242,7 @@ class Server:
             SERVICE_NAMES["datasets"]: store_ok,
             SERVICE_NAMES["operations"]: store_ok and pool_ok,
             SERVICE_NAMES["matching"]: store_ok and pool_ok,
+            SERVICE_NAMES["planning"]: store_ok and pool_ok,
             "": store_ok and pool_ok,
         }
         for name, ok in states.items():

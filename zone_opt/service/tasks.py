@@ -137,4 +137,6 @@ def _summary(result: Any) -> dict[str, float]:
 
 def handlers() -> dict[str, JobHandler]:
     """Job kinds this server runs."""
-    return {"statistics": statistics, "match": match}
+    from zone_opt.service.planning_tasks import plan_facilities
+
+    return {"statistics": statistics, "match": match, "plan_facilities": plan_facilities}

@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from zone_opt.errors import InvalidInputError
 from zone_opt.optimise.facilities.build import FacilityMatrix, build_matrix
 from zone_opt.optimise.facilities.problem import FacilityProblem
+from zone_opt.optimise.facilities.solve import highs_options
 from zone_opt.optimise.solver import HighsSolver, SolveOptions, SolveStatus
 
 __all__ = ["CoalitionCosts", "CoalitionValue", "popcount"]
@@ -84,7 +85,7 @@ class CoalitionCosts:
         self.owner = np.array([names.index(players[d]) for d in problem.demand_ids], dtype=np.int64)
         self.fm: FacilityMatrix = build_matrix(problem)
         base = options or SolveOptions(mip_rel_gap=1e-6)
-        self.options = replace(base, threads=1, progress=None)
+        self.options = highs_options(replace(base, threads=1, progress=None))
         self.workers = max(1, int(workers))
         self._cache: dict[int, CoalitionValue] = {}
         self._solutions: dict[int, F64] = {}

@@ -47,7 +47,9 @@ def diagnose_infeasible(
         return tuple(out)
 
     model = _elastic(fm)
-    opts = options or SolveOptions(mip_rel_gap=1e-6, time_limit_s=60.0)
+    from zone_opt.optimise.facilities.solve import highs_options
+
+    opts = highs_options(options or SolveOptions(mip_rel_gap=1e-6, time_limit_s=60.0))
     sol = HighsSolver(model).solve(opts)
     if sol.x is None:
         return (

@@ -82,7 +82,15 @@ def solve_pyomo(model: Any, *, mip_rel_gap: float = 1e-6, time_limit_s: float | 
     for comparison; the typed planner reports infeasibility as a result).
     """
     solver = SolverFactory("highs")
-    config: dict[str, Any] = {"rel_gap": mip_rel_gap, "load_solutions": False, "raise_exception_on_nonoptimal_result": False}
+    from zone_opt.optimise.facilities.solve import PRESOLVE_RULE_OFF
+
+    config: dict[str, Any] = {
+        "rel_gap": mip_rel_gap,
+        "load_solutions": False,
+        "raise_exception_on_nonoptimal_result": False,
+        # The same HiGHS presolve workaround as the matrix path (see solve.PRESOLVE_RULE_OFF).
+        "solver_options": {"presolve_rule_off": PRESOLVE_RULE_OFF},
+    }
     if time_limit_s is not None:
         config["time_limit"] = time_limit_s
     results = solver.solve(model, **config)

@@ -42,7 +42,7 @@ from zone_opt.optimise.facilities.sharing import CostShares, ShareMethod, cost_s
 from zone_opt.optimise.facilities.solve import DEFAULT_OPTIONS, solve_facilities
 from zone_opt.optimise.solver import SolveOptions
 
-__all__ = ["Scenario", "ScenarioResult", "load_scenarios", "run_scenarios"]
+__all__ = ["Scenario", "ScenarioResult", "load_scenarios", "parse_scenarios", "run_scenarios"]
 
 _OPTION_KEYS = ("budget_cny", "max_distance_km", "single_source")
 
@@ -67,11 +67,20 @@ def load_scenarios(path: str | Path) -> tuple[str, list[Scenario]]:
     """Read and validate a scenario file; returns (region name, scenarios)."""
     p = Path(path)
     try:
-        doc = yaml.safe_load(p.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        text = p.read_text()
+    except OSError as exc:
         raise InvalidInputError.single("scenario", None, f"{p}: {exc}") from None
+    return parse_scenarios(text, default_name=p.stem)
+
+
+def parse_scenarios(text: str, *, default_name: str = "scenario") -> tuple[str, list[Scenario]]:
+    """Validate scenario YAML text; returns (region name, scenarios)."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidInputError.single("scenario", None, f"not valid YAML: {exc}") from None
     if not isinstance(doc, dict):
-        raise InvalidInputError.single("scenario", None, f"{p}: not a YAML mapping")
+        raise InvalidInputError.single("scenario", None, "not a YAML mapping")
     parks = _list(doc, "parks")
     sites = _list(doc, "sites")
     violations: list[Violation] = []
@@ -118,7 +127,7 @@ def load_scenarios(path: str | Path) -> tuple[str, list[Scenario]]:
         distance_km=dist,
         demand_xy_km=park_xy,
         site_xy_km=site_xy,
-        name=str(doc.get("name", p.stem)),
+        name=str(doc.get("name", default_name)),
         **_options(doc),
     )
     players = {str(r["id"]): str(r.get("player", r["id"])) for r in parks}
