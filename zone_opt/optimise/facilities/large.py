@@ -85,35 +85,63 @@ def _solve_lagrangian(problem: FacilityProblem, options: SolveOptions) -> Facili
     lag_s = time.perf_counter() - started
     if best is None:
         return solve_lazy_linking(problem, options)
-    closed, opened = fix_sites(problem, lb, ub, gap)
-    keep = np.flatnonzero(~closed)
-    sub = problem.restrict_sites(keep)
-    fm = build_matrix(sub)
-    build_s = time.perf_counter() - started
-    solver = HighsSolver(fm.model)
-    forced = np.flatnonzero(opened[keep])
-    if forced.size:
-        solver.set_col_bounds(forced, 1.0, 1.0)
-    start = _map_start(best[1], best[2], fm)
-    if start is not None:
-        solver.set_start(start)
-    remaining = None
-    if options.time_limit_s is not None:
-        remaining = max(0.5, options.time_limit_s - (time.perf_counter() - started))
-    mip = solver.solve(replace(options, time_limit_s=remaining))
+    # Rounds with a target T: fix the sites no plan cheaper than T can change, solve the
+    # reduced MILP. Every plan cheaper than T lies in the reduced space, so the global bound
+    # is at least min(T, reduced bound); if the reduced optimum meets it, it is optimal.
+    # Otherwise T grows (doubling the margin above the Lagrangian bound) up to the best UB.
+    plan_fm, plan_x = best[1], best[2]
+    bound = lb.bound_cny
+    margin = min(max((ub - bound) / max(abs(bound), 1e-9), 1e-6), 0.001)
+    rounds: list[str] = []
+    build_s = 0.0
+    while True:
+        target = min(ub, bound + margin * abs(lb.bound_cny)) if margin else ub
+        final = target >= ub
+        limit = target * (1 - gap) if final else target
+        closed, opened = fix_sites(problem, lb, limit, 0.0)
+        keep = np.flatnonzero(~closed)
+        t0 = time.perf_counter()
+        fm = build_matrix(problem.restrict_sites(keep))
+        build_s += time.perf_counter() - t0
+        solver = HighsSolver(fm.model)
+        forced = np.flatnonzero(opened[keep])
+        if forced.size:
+            solver.set_col_bounds(forced, 1.0, 1.0)
+        start = _map_start(plan_fm, plan_x, fm)
+        if start is not None:
+            solver.set_start(start)
+        remaining = None
+        if options.time_limit_s is not None:
+            remaining = options.time_limit_s - (time.perf_counter() - started)
+            if remaining <= 0.2:
+                break
+        extra = dict(options.extra)
+        if not final:
+            extra["objective_bound"] = target  # prune nodes that cannot beat the target
+        mip = solver.solve(replace(options, time_limit_s=remaining, extra=extra))
+        if mip.x is not None and mip.objective < ub:
+            ub, plan_fm, plan_x = mip.objective, fm, mip.x
+        reduced = mip.bound if mip.status is not SolveStatus.INFEASIBLE else math.inf
+        if mip.status in (SolveStatus.OPTIMAL, SolveStatus.INFEASIBLE) or final:
+            bound = max(bound, min(limit, reduced))
+        rounds.append(
+            f"T={target:.3f}: {int(closed.sum())} closed, {int(opened.sum())} open, "
+            f"{fm.model.num_cols} cols, {mip.status}"
+        )
+        if (ub - bound) / max(abs(ub), 1e-9) <= gap * (1 + 1e-9) or final:
+            break
+        if mip.status not in (SolveStatus.OPTIMAL, SolveStatus.INFEASIBLE):
+            break  # out of time inside a round
+        margin *= 2.0
     elapsed = time.perf_counter() - started
-    use_mip = mip.x is not None and mip.objective < ub
-    objective = mip.objective if use_mip else ub
-    reduced_bound = mip.bound if mip.status is not SolveStatus.INFEASIBLE else math.inf
-    bound = max(lb.bound_cny, min(ub, reduced_bound))
+    objective = ub
+    bound = min(bound, objective)
     gap_now = max(0.0, (objective - bound) / max(abs(objective), 1e-9))
     status = SolveStatus.OPTIMAL if gap_now <= gap * (1 + 1e-9) else SolveStatus.FEASIBLE
     message = (
-        f"Lagrangian bound {lb.bound_cny:.3f} and UB {ub:.3f} in {lag_s:.1f} s; fixed "
-        f"{int(closed.sum())} sites closed, {int(opened.sum())} open; reduced MILP "
-        f"{fm.model.num_cols} cols x {fm.model.num_rows} rows: {mip.message}"
+        f"Lagrangian bound {lb.bound_cny:.3f} in {lag_s:.1f} s, first UB {best[0]:.3f}; "
+        + "; ".join(rounds)
     )
-    plan_fm, plan_x = (fm, mip.x) if use_mip else (best[1], best[2])
     return decode_plan(
         plan_fm,
         plan_x,
