@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.facilities_data import ORLIB, random_problem
 from zone_opt.errors import CancelledError, InvalidInputError
 from zone_opt.optimise import SolveOptions, SolveStatus
 from zone_opt.optimise.facilities import (
@@ -18,6 +19,10 @@ from zone_opt.optimise.facilities import (
     solve_facilities,
 )
 from zone_opt.optimise.facilities.pyomo_model import build_pyomo, solve_pyomo
+from zone_opt.optimise.facilities.scenario import load_scenarios
+
+sys.path.insert(0, str(Path(__file__).parent))
+from facilities_data import ORLIB, random_problem
 
 OPTIMA = read_orlib_optima(ORLIB / "capopt.txt")
 
@@ -189,10 +194,6 @@ def test_cancel_before_start_and_time_limit() -> None:
 def test_highs_presolve_workaround() -> None:
     """highspy 1.14's parallel-columns presolve rule returns a wrong optimum here; the
     facility layer switches it off. SCIP is the independent reference."""
-    from pathlib import Path
-
-    from zone_opt.optimise.facilities.scenario import load_scenarios
-
     example = Path(__file__).resolve().parents[1] / "datasets/facilities/example_scenario.yaml"
     _, scenarios = load_scenarios(example)
     (within,) = [s for s in scenarios if s.name == "within 15 km"]

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from tests.facilities_data import ORLIB, random_problem
 from zone_opt.errors import InvalidInputError
 from zone_opt.optimise import SolveOptions, SolveStatus
 from zone_opt.optimise.facilities import FacilityProblem, read_orlib_cap, solve_facilities
 from zone_opt.optimise.facilities.coalitions import CoalitionCosts
 from zone_opt.optimise.facilities.sharing import cost_shares
+
+sys.path.insert(0, str(Path(__file__).parent))
+from facilities_data import ORLIB, random_problem
 
 
 def _game(seed: int) -> tuple[FacilityProblem, dict[str, str]]:
@@ -24,7 +28,9 @@ def _game(seed: int) -> tuple[FacilityProblem, dict[str, str]]:
     return problem, players
 
 
-def _reference_values(problem: FacilityProblem, players: dict[str, str]) -> dict[frozenset[str], float]:
+def _reference_values(
+    problem: FacilityProblem, players: dict[str, str]
+) -> dict[frozenset[str], float]:
     """c(S) by a fresh HiGHS MILP per coalition (no reuse, no custom branch and bound)."""
     parks = sorted(set(players.values()))
     out: dict[frozenset[str], float] = {frozenset(): 0.0}

@@ -37,10 +37,10 @@ from zone_opt.api.v1 import (
     datasets_pb2_grpc,
     matching_pb2,
     matching_pb2_grpc,
-    planning_pb2,
-    planning_pb2_grpc,
     operations_pb2,
     operations_pb2_grpc,
+    planning_pb2,
+    planning_pb2_grpc,
 )
 from zone_opt.errors import InvalidInputError, VerificationError
 from zone_opt.service.convert import (

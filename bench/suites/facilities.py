@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import itertools
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +37,18 @@ from zone_opt.optimise.solver import SolveOptions
 DATA = Path(__file__).resolve().parents[2] / "datasets" / "orlib_cflp"
 SMALL = [
     f"cap{g}{k}"
-    for g, ks in ((4, "1234"), (5, "1"), (6, "1234"), (7, "1234"), (8, "1234"), (9, "1234"),
-                  (10, "1234"), (11, "1234"), (12, "1234"), (13, "1234"))
+    for g, ks in (
+        (4, "1234"),
+        (5, "1"),
+        (6, "1234"),
+        (7, "1234"),
+        (8, "1234"),
+        (9, "1234"),
+        (10, "1234"),
+        (11, "1234"),
+        (12, "1234"),
+        (13, "1234"),
+    )
     for k in ks
 ]
 LARGE = {
@@ -89,9 +98,9 @@ def hand_built_highs(
         y_value.append(np.concatenate([[-s[i]], -np.ones(n)]))
     index = np.concatenate([*y_index, x_rows]).astype(np.int32)
     value = np.concatenate([*y_value, x_vals])
-    starts = np.concatenate(
-        [np.arange(m) * (n + 1), m * (n + 1) + 3 * np.arange(n_x + 1)]
-    ).astype(np.int32)
+    starts = np.concatenate([np.arange(m) * (n + 1), m * (n + 1) + 3 * np.arange(n_x + 1)]).astype(
+        np.int32
+    )
     lp = highspy.HighsLp()
     lp.num_col_ = m + n_x
     lp.num_row_ = n + m + n_x
@@ -208,7 +217,9 @@ def _large_case(name: str, capacity: float, with_peer: bool, limit_s: float) -> 
             if s["status"].lower() == "optimal" and (s["objective_rel_diff"] or 0) > 1e-9:
                 raise AssertionError(f"{cname}: 'optimal' but {s['objective_rel_diff']:.2e} off")
 
-    contenders = [Contender("zone-opt decompose", ours, summarize, ours=True, timeout_s=limit_s + 60)]
+    contenders = [
+        Contender("zone-opt decompose", ours, summarize, ours=True, timeout_s=limit_s + 60)
+    ]
     if with_peer:
         contenders.append(
             Contender("highspy hand-built matrix", peer, summarize, timeout_s=limit_s + 60)
@@ -225,7 +236,9 @@ def _large_case(name: str, capacity: float, with_peer: bool, limit_s: float) -> 
 # --- cost allocation --------------------------------------------------------------------
 
 
-def _game_instance(name: str, parks: int, customers: int | None) -> tuple[FacilityProblem, dict[str, str]]:
+def _game_instance(
+    name: str, parks: int, customers: int | None
+) -> tuple[FacilityProblem, dict[str, str]]:
     p = read_orlib_cap(DATA / f"{name}.txt")
     if customers is not None:
         p = p.restrict(list(range(customers)))
@@ -280,7 +293,9 @@ def _allocation_case(name: str, parks: int, customers: int | None) -> Case:
         for (a, sa), (b, sb) in itertools.combinations(pairs, 2):
             for x, y in zip(sa["shapley"], sb["shapley"], strict=True):
                 if abs(x - y) > 1e-5 * max(1.0, abs(y)) + 1e-3:
-                    raise AssertionError(f"Shapley differs: {a} {sa['shapley']} vs {b} {sb['shapley']}")
+                    raise AssertionError(
+                        f"Shapley differs: {a} {sa['shapley']} vs {b} {sb['shapley']}"
+                    )
 
     return Case(
         name=f"allocation-{name}-{parks}-parks",
@@ -311,7 +326,7 @@ def facilities_suite(size: str) -> list[Case]:
     ]
     for name, caps in LARGE.items():
         for cap in caps:
-            cases.append(_large_case(name, cap, with_peer=(name, cap) == ("capa", 8000.0), limit_s=60.0))
+            cases.append(
+                _large_case(name, cap, with_peer=(name, cap) == ("capa", 8000.0), limit_s=60.0)
+            )
     return cases
-
-

@@ -55,7 +55,9 @@ def _orlib_scenario(name: str, parks: int) -> str:
             f"  - {{id: {s}, x_km: {(i * 71) % 100}, y_km: {(i * 29) % 100}, "
             f"fixed_cost_cny: {p.fixed_cost_cny[i]:g}, capacity: {{cap: {p.capacity[i, 0]:g}}}}}"
         )
-    return "\n".join(lines).replace("transport_cost_cny_per_unit_km: 0", "transport_cost_cny_per_unit_km: 3")
+    return "\n".join(lines).replace(
+        "transport_cost_cny_per_unit_km: 0", "transport_cost_cny_per_unit_km: 3"
+    )
 
 
 def test_progress_and_cancel(alice: Client) -> None:

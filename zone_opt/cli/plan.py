@@ -10,6 +10,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from zone_opt.optimise.facilities.report import write_report
+from zone_opt.optimise.facilities.scenario import load_scenarios, run_scenarios
+from zone_opt.optimise.solver import SolveOptions
+
 log = logging.getLogger(__name__)
 
 
@@ -35,10 +39,6 @@ def add_parser(sub: Any) -> None:
 
 
 def run_facilities(args: argparse.Namespace) -> int:
-    from zone_opt.optimise.facilities.report import write_report
-    from zone_opt.optimise.facilities.scenario import load_scenarios, run_scenarios
-    from zone_opt.optimise.solver import SolveOptions
-
     region, scenarios = load_scenarios(args.scenario)
     options = SolveOptions(mip_rel_gap=1e-6, time_limit_s=args.time_limit_s)
     results = run_scenarios(scenarios, options, workers=args.workers)

@@ -13,10 +13,8 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
-from google.protobuf import any_pb2, duration_pb2, timestamp_pb2
+from google.protobuf import any_pb2, duration_pb2, json_format, timestamp_pb2
 from google.rpc import status_pb2
-
-from google.protobuf import json_format
 
 from zone_opt.api.v1 import common_pb2, datasets_pb2, matching_pb2, operations_pb2, planning_pb2
 from zone_opt.errors import InvalidInputError

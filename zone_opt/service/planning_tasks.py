@@ -48,18 +48,20 @@ def plan_facilities(ctx: JobContext) -> dict[str, Any]:
     _, scenarios = parse_scenarios(text)
     methods = [ShareMethod(m) for m in params.get("sharing") or []]
     if methods:
-        scenarios = [
-            type(s)(s.name, s.problem, s.players, tuple(methods)) for s in scenarios
-        ]
+        scenarios = [type(s)(s.name, s.problem, s.players, tuple(methods)) for s in scenarios]
     limit = params.get("time_limit_s")
     started = time.monotonic()
     out: list[dict[str, Any]] = []
     for k, scenario in enumerate(scenarios):
         base = k / len(scenarios)
         ctx.checkpoint(base, f"{scenario.name}: solving")
-        last = [0.0]
 
-        def report(p: Progress, name: str = scenario.name, base: float = base) -> None:
+        def report(
+            p: Progress,
+            name: str = scenario.name,
+            base: float = base,
+            last: list[float] = [0.0],  # noqa: B006
+        ) -> None:
             now = time.monotonic()
             if now - last[0] < 0.2 or not math.isfinite(p.incumbent):
                 return

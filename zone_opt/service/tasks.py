@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from zone_opt import matching
 from zone_opt.errors import InvalidInputError
 from zone_opt.service.jobs import JobContext, JobHandler
+from zone_opt.service.planning_tasks import plan_facilities
 
 __all__ = ["handlers", "match", "matching_options", "statistics"]
 
@@ -137,6 +138,4 @@ def _summary(result: Any) -> dict[str, float]:
 
 def handlers() -> dict[str, JobHandler]:
     """Job kinds this server runs."""
-    from zone_opt.service.planning_tasks import plan_facilities
-
     return {"statistics": statistics, "match": match, "plan_facilities": plan_facilities}

@@ -104,7 +104,7 @@ class FacilityMatrix:
         return out
 
     def link_rows(self, arcs: I64) -> tuple[F64, F64, NDArray[np.int32], I64, F64]:
-        """CSR rows ``x_a - y_site(a) <= 0`` for the given arcs (for :meth:`HighsSolver.add_rows`)."""
+        """CSR rows ``x_a - y_site(a) <= 0`` for ``arcs`` (for :meth:`HighsSolver.add_rows`)."""
         k = arcs.shape[0]
         starts = (2 * np.arange(k)).astype(np.int32)
         index = np.empty(2 * k, dtype=np.int64)

@@ -14,6 +14,7 @@ Costs are monotone (c(T) <= c(S) for T within S), so lower bounds of subsets are
 
 from __future__ import annotations
 
+import functools
 import heapq
 import threading
 from collections.abc import Mapping, Sequence
@@ -25,8 +26,8 @@ from numpy.typing import NDArray
 
 from zone_opt.errors import InvalidInputError
 from zone_opt.optimise.facilities.build import FacilityMatrix, build_matrix
+from zone_opt.optimise.facilities.options import highs_options
 from zone_opt.optimise.facilities.problem import FacilityProblem
-from zone_opt.optimise.facilities.solve import highs_options
 from zone_opt.optimise.solver import HighsSolver, SolveOptions, SolveStatus
 
 __all__ = ["CoalitionCosts", "CoalitionValue", "popcount"]
@@ -133,13 +134,18 @@ class CoalitionCosts:
             found = self._mip(members, start_x)
         out, x = found
         if out.status.has_solution:
-            out = CoalitionValue(out.cost_cny, max(out.bound_cny, self._sub_bound(mask)), out.status)
+            out = CoalitionValue(
+                out.cost_cny, max(out.bound_cny, self._sub_bound(mask)), out.status
+            )
         with self._lock:
             self._cache[mask] = out
             self.solves += 1
             if keep_solution and x is not None:
                 self._solutions[mask] = x
         return out
+
+    def _value_kept(self, mask: int, keep: bool) -> CoalitionValue:
+        return self.value(mask, keep_solution=keep)
 
     def _trim(self, x: F64) -> F64:
         """Close sites a restricted start no longer uses (still feasible, cheaper)."""
@@ -252,7 +258,9 @@ class CoalitionCosts:
 
     def evaluate(self, masks: Sequence[int]) -> list[CoalitionValue]:
         """Evaluate many coalitions: largest first, warm-started, spread over the workers."""
-        todo = sorted({int(m) for m in masks if m and int(m) not in self._cache}, key=_size, reverse=True)
+        todo = sorted(
+            {int(m) for m in masks if m and int(m) not in self._cache}, key=_size, reverse=True
+        )
         levels: dict[int, list[int]] = {}
         for m in todo:
             levels.setdefault(_size(m), []).append(m)
@@ -260,7 +268,7 @@ class CoalitionCosts:
             for size in sorted(levels, reverse=True):
                 batch = levels[size]
                 keep = size > 1
-                list(pool.map(lambda m: self.value(m, keep_solution=keep), batch))
+                list(pool.map(functools.partial(self._value_kept, keep=keep), batch))
                 # Solutions two levels up are no longer needed as starts.
                 with self._lock:
                     for m in [m for m in self._solutions if _size(m) > size]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from zone_opt.optimise.facilities.build import FacilityMatrix
+from zone_opt.optimise.facilities.options import highs_options
 from zone_opt.optimise.facilities.plan import UnmetDemand
 from zone_opt.optimise.solver import INF, HighsSolver, MatrixModel, SolveOptions
 
@@ -32,7 +33,9 @@ def diagnose_infeasible(
     for j, t in zip(fm.demand_row_park.tolist(), fm.demand_row_type.tolist(), strict=True):
         if not has_arc[j, t]:
             why = "no site within the distance limit offers this type"
-            out.append(UnmetDemand(p.demand_ids[j], p.facility_types[t], float(p.demand[j, t]), why))
+            out.append(
+                UnmetDemand(p.demand_ids[j], p.facility_types[t], float(p.demand[j, t]), why)
+            )
             structural.add((j, t))
         elif p.single_source:
             best = float((p.capacity[:, t] * reach[j]).max())
@@ -41,20 +44,18 @@ def diagnose_infeasible(
                     f"single sourcing: demand {p.demand[j, t]:g} exceeds the largest reachable "
                     f"site capacity {best:g}"
                 )
-                out.append(UnmetDemand(p.demand_ids[j], p.facility_types[t], float(p.demand[j, t]), why))
+                out.append(
+                    UnmetDemand(p.demand_ids[j], p.facility_types[t], float(p.demand[j, t]), why)
+                )
                 structural.add((j, t))
     if out:
         return tuple(out)
 
     model = _elastic(fm)
-    from zone_opt.optimise.facilities.solve import highs_options
-
     opts = highs_options(options or SolveOptions(mip_rel_gap=1e-6, time_limit_s=60.0))
     sol = HighsSolver(model).solve(opts)
     if sol.x is None:
-        return (
-            UnmetDemand("*", "*", float("nan"), f"elastic model not solved ({sol.message})"),
-        )
+        return (UnmetDemand("*", "*", float("nan"), f"elastic model not solved ({sol.message})"),)
     n_cols = fm.model.num_cols
     slack = sol.x[n_cols:]
     total_demand = p.demand.sum(axis=0)

@@ -142,8 +142,7 @@ def lagrangian_bound(
             step /= 2.0
             stall = 0
         if step < 1e-5 or (
-            math.isfinite(upper_bound_cny)
-            and upper_bound_cny - best <= 1e-9 * abs(upper_bound_cny)
+            math.isfinite(upper_bound_cny) and upper_bound_cny - best <= 1e-9 * abs(upper_bound_cny)
         ):
             break
         g = 1.0 - y @ x
@@ -158,7 +157,7 @@ def lagrangian_bound(
         site_value=best_v,
         open_sites=best_y > 0.5,
         iterations=it,
-        candidates=tuple(seen[-4:]) + (best_y > 0.5,),
+        candidates=(*seen[-4:], best_y > 0.5),
     )
 
 

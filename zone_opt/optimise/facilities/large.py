@@ -49,7 +49,9 @@ def solve_decomposed(problem: FacilityProblem, options: SolveOptions) -> Facilit
     return _solve_lagrangian(problem, options)
 
 
-def _transport(problem: FacilityProblem, sites: NDArray[np.bool_]) -> tuple[float, FacilityMatrix, NDArray[np.float64]] | None:
+def _transport(
+    problem: FacilityProblem, sites: NDArray[np.bool_]
+) -> tuple[float, FacilityMatrix, NDArray[np.float64]] | None:
     """Cheapest service with exactly ``sites`` open (an LP); None if they cannot serve all."""
     rows = np.flatnonzero(sites)
     sub = problem.restrict_sites(rows).with_options(budget_cny=None)
@@ -59,7 +61,10 @@ def _transport(problem: FacilityProblem, sites: NDArray[np.bool_]) -> tuple[floa
     sol = solver.solve(SolveOptions(threads=1))
     if sol.x is None or sol.status is not SolveStatus.OPTIMAL:
         return None
-    if problem.budget_cny is not None and float(problem.fixed_cost_cny[rows].sum()) > problem.budget_cny:
+    if (
+        problem.budget_cny is not None
+        and float(problem.fixed_cost_cny[rows].sum()) > problem.budget_cny
+    ):
         return None
     return sol.objective, fm, sol.x
 
@@ -72,9 +77,9 @@ def _solve_lagrangian(problem: FacilityProblem, options: SolveOptions) -> Facili
     order = np.argsort(lb.site_value, kind="stable")
     tried: list[NDArray[np.bool_]] = []
     for cand in lb.candidates:
-        for extra in (0, 1, 2, 4):
+        for more in (0, 1, 2, 4):
             sites = cand.copy()
-            sites[order[~cand[order]][:extra]] = True
+            sites[order[~cand[order]][:more]] = True
             if any(np.array_equal(sites, t) for t in tried):
                 continue
             tried.append(sites)
@@ -238,7 +243,7 @@ def solve_lazy_linking(
     h.changeColsIntegrality(
         m, np.arange(m, dtype=np.int32), np.full(m, highspy.HighsVarType.kInteger)
     )
-    solver._is_mip = True  # noqa: SLF001  (the adapter reads MIP info from now on)
+    solver._is_mip = True
     remaining = None if deadline is None else max(0.1, deadline - time.perf_counter())
     mip = solver.solve(replace(options, time_limit_s=remaining))
     elapsed = time.perf_counter() - started

@@ -198,6 +198,7 @@ class FacilityProblem:
         cls,
         demand_ids: Sequence[str],
         site_ids: Sequence[str],
+        *,
         demand: ArrayLike,
         capacity: ArrayLike,
         fixed_cost_cny: ArrayLike,

@@ -19,6 +19,7 @@ import pyomo.environ as pyo
 from pyomo.contrib.solver.common.factory import SolverFactory
 
 from zone_opt.errors import SolverError
+from zone_opt.optimise.facilities.options import PRESOLVE_RULE_OFF
 from zone_opt.optimise.facilities.problem import FacilityProblem
 
 __all__ = ["build_pyomo", "solve_pyomo"]
@@ -55,7 +56,9 @@ def build_pyomo(problem: FacilityProblem) -> Any:
     for a in arcs:
         by_demand.setdefault((a[0], a[2]), []).append(a)
         by_capacity.setdefault((a[1], a[2]), []).append(a)
-    demanded = [(j, t) for j in range(p.num_demand) for t in range(p.num_types) if p.demand[j, t] > 0]
+    demanded = [
+        (j, t) for j in range(p.num_demand) for t in range(p.num_types) if p.demand[j, t] > 0
+    ]
     m.DEMAND = pyo.Set(initialize=demanded, dimen=2)
     # A demand with no arc makes the model infeasible, as in the matrix form.
     m.serve_demand = pyo.Constraint(
@@ -64,8 +67,10 @@ def build_pyomo(problem: FacilityProblem) -> Any:
     m.CAP = pyo.Set(initialize=sorted(by_capacity), dimen=2)
     m.site_capacity = pyo.Constraint(
         m.CAP,
-        rule=lambda m, i, t: sum(float(p.demand[a[0], t]) * m.x[a] for a in by_capacity[(i, t)])
-        <= float(p.capacity[i, t]) * m.y[i],
+        rule=lambda m, i, t: (
+            sum(float(p.demand[a[0], t]) * m.x[a] for a in by_capacity[(i, t)])
+            <= float(p.capacity[i, t]) * m.y[i]
+        ),
     )
     m.link = pyo.Constraint(m.ARCS, rule=lambda m, j, i, t: m.x[j, i, t] <= m.y[i])
     if p.budget_cny is not None:
@@ -75,15 +80,15 @@ def build_pyomo(problem: FacilityProblem) -> Any:
     return m
 
 
-def solve_pyomo(model: Any, *, mip_rel_gap: float = 1e-6, time_limit_s: float | None = None) -> tuple[float, float]:
+def solve_pyomo(
+    model: Any, *, mip_rel_gap: float = 1e-6, time_limit_s: float | None = None
+) -> tuple[float, float]:
     """Solve with HiGHS through pyomo; returns (objective CNY, best bound CNY).
 
     Raises :class:`SolverError` if no feasible solution was found (the reference model is
     for comparison; the typed planner reports infeasibility as a result).
     """
     solver = SolverFactory("highs")
-    from zone_opt.optimise.facilities.solve import PRESOLVE_RULE_OFF
-
     config: dict[str, Any] = {
         "rel_gap": mip_rel_gap,
         "load_solutions": False,

@@ -16,7 +16,7 @@ import numpy as np
 
 from zone_opt.optimise.facilities.scenario import ScenarioResult
 
-__all__ = ["markdown_report", "html_report", "write_report"]
+__all__ = ["html_report", "markdown_report", "write_report"]
 
 _COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
@@ -39,7 +39,8 @@ def markdown_report(region: str, results: Sequence[ScenarioResult]) -> str:
         plan = r.plan
         c = plan.cost
         saving = (
-            None if r.standalone_total_cny is None or c is None
+            None
+            if r.standalone_total_cny is None or c is None
             else r.standalone_total_cny - c.total_cny
         )
         out.append(
@@ -54,7 +55,9 @@ def markdown_report(region: str, results: Sequence[ScenarioResult]) -> str:
             out.append("Infeasible. Demand that cannot be met:")
             out.append("")
             for u in r.plan.unmet:
-                out.append(f"- {u.demand_id} / {u.facility_type}: {u.unmet_units:g} units ({u.reason})")
+                out.append(
+                    f"- {u.demand_id} / {u.facility_type}: {u.unmet_units:g} units ({u.reason})"
+                )
             continue
         if not r.plan.feasible:
             out.append(f"No plan: {r.plan.status} ({r.plan.message}).")
@@ -90,7 +93,8 @@ def markdown_report(region: str, results: Sequence[ScenarioResult]) -> str:
             if s.least_core_epsilon_cny is not None:
                 core = "empty" if s.least_core_epsilon_cny > 1e-6 * s.total_cny else "non-empty"
                 out.append(
-                    f"Least-core epsilon {_money(s.least_core_epsilon_cny)} CNY: the core is {core}."
+                    f"Least-core epsilon {_money(s.least_core_epsilon_cny)} CNY: "
+                    f"the core is {core}."
                 )
     return "\n".join(out) + "\n"
 
@@ -125,7 +129,10 @@ def _map_svg(r: ScenarioResult, width: int = 420, height: int = 320) -> str:
     for j, d in enumerate(p.demand_ids):
         x, y = park_at[d]
         rad = 3 + scale * float(np.sqrt(size[j]))
-        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{rad:.1f}" fill="#555" fill-opacity="0.6"><title>{html.escape(d)}</title></circle>')
+        parts.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{rad:.1f}" fill="#555" '
+            f'fill-opacity="0.6"><title>{html.escape(d)}</title></circle>'
+        )
     opened = set(r.plan.open_sites)
     for s, (x, y) in site_at.items():
         fill = "#d62728" if s in opened else "none"
@@ -150,7 +157,9 @@ def _shares_svg(r: ScenarioResult, width: int = 520, row_h: int = 14) -> str:
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">']
     for k, player in enumerate(players):
         y0 = 4 + k * group_h
-        parts.append(f'<text x="0" y="{y0 + group_h / 2:.0f}" font-size="11">{html.escape(player)}</text>')
+        parts.append(
+            f'<text x="0" y="{y0 + group_h / 2:.0f}" font-size="11">{html.escape(player)}</text>'
+        )
         for s_idx, (_, values) in enumerate(series):
             w = (width - label_w - 10) * max(values[k], 0.0) / top
             colour = _COLOURS[s_idx % len(_COLOURS)] if s_idx < len(series) - 1 else "#999"
@@ -177,7 +186,8 @@ def html_report(region: str, results: Sequence[ScenarioResult], markdown: str) -
     for r in results:
         body.append(f"<h2>{html.escape(r.scenario.name)}</h2>")
         body.append(
-            f"<p>status {html.escape(str(r.plan.status))}, total {_money(r.plan.objective_cny)} CNY, "
+            f"<p>status {html.escape(str(r.plan.status))}, "
+            f"total {_money(r.plan.objective_cny)} CNY, "
             f"stand-alone {_money(r.standalone_total_cny)} CNY</p>"
         )
         body.append('<div style="display:flex;gap:24px;flex-wrap:wrap">')
@@ -194,7 +204,9 @@ def html_report(region: str, results: Sequence[ScenarioResult], markdown: str) -
     )
 
 
-def write_report(region: str, results: Sequence[ScenarioResult], out_dir: str | Path) -> tuple[Path, Path]:
+def write_report(
+    region: str, results: Sequence[ScenarioResult], out_dir: str | Path
+) -> tuple[Path, Path]:
     """Write ``report.md`` and ``report.html`` into ``out_dir``; returns both paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -249,19 +249,24 @@ def _proportional(cc: CoalitionCosts) -> F64:
     xa = np.clip(sol.x[m:], 0.0, 1.0)
     owner = cc.owner[fm.arc_demand]
     p = cc.num_players
-    service = np.bincount(owner, weights=xa * (fm.arc_transport_cny + fm.arc_operating_cny), minlength=p)
+    service = np.bincount(
+        owner, weights=xa * (fm.arc_transport_cny + fm.arc_operating_cny), minlength=p
+    )
     units = xa * fm.arc_amount
     per_site = np.bincount(fm.arc_site, weights=units, minlength=m)
     fixed = np.asarray(cc.problem.fixed_cost_cny) * (sol.x[:m] > 0.5)
-    share_of_site = np.where(per_site[fm.arc_site] > 0, units / np.maximum(per_site[fm.arc_site], 1e-300), 0.0)
+    share_of_site = np.where(
+        per_site[fm.arc_site] > 0, units / np.maximum(per_site[fm.arc_site], 1e-300), 0.0
+    )
     fixed_part = np.bincount(owner, weights=share_of_site * fixed[fm.arc_site], minlength=p)
-    out: F64 = service + fixed_part
+    out = np.asarray(service + fixed_part, dtype=np.float64)
     # Rounding: the shares add up to c(N) exactly.
     out += (sol.objective - out.sum()) / p
     return out
 
 
 def _core_lp(
+    *,
     rows: list[NDArray[np.float64]],
     rhs: list[float],
     fixed_rows: list[NDArray[np.float64]],
@@ -297,6 +302,7 @@ def _core_lp(
 
 
 def _generate(
+    *,
     game: _Game,
     total: float,
     fixed_rows: list[F64],
@@ -310,7 +316,9 @@ def _generate(
     p = game.p
     tol = 1e-7 * max(1.0, abs(total))
     while True:
-        x, eps, duals = _core_lp(rows, rhs, fixed_rows, fixed_rhs, total, p)
+        x, eps, duals = _core_lp(
+            rows=rows, rhs=rhs, fixed_rows=fixed_rows, fixed_rhs=fixed_rhs, total=total, p=p
+        )
         mask, excess = game.most_violated(x, excluded)
         if excess <= eps + tol or mask in masks:
             return x, eps, duals
@@ -324,7 +332,16 @@ def _least_core(game: _Game, total: float) -> tuple[F64, float]:
     masks = [1 << k for k in range(p)]
     rows = [np.eye(p)[k] for k in range(p)]
     rhs = [game.lower(m) for m in masks]
-    x, eps, _ = _generate(game, total, [], [], None, rows, rhs, masks)
+    x, eps, _ = _generate(
+        game=game,
+        total=total,
+        fixed_rows=[],
+        fixed_rhs=[],
+        excluded=None,
+        rows=rows,
+        rhs=rhs,
+        masks=masks,
+    )
     return x, eps
 
 
@@ -350,7 +367,16 @@ def _nucleolus(game: _Game, total: float) -> tuple[F64, float]:
         rows = [r for r, k in zip(rows, keep, strict=True) if k]
         rhs = [b for b, k in zip(rhs, keep, strict=True) if k]
         masks = [m for m, k in zip(masks, keep, strict=True) if k]
-        x, eps, duals = _generate(game, total, fixed_rows, fixed_rhs, in_span, rows, rhs, masks)
+        x, eps, duals = _generate(
+            game=game,
+            total=total,
+            fixed_rows=fixed_rows,
+            fixed_rhs=fixed_rhs,
+            excluded=in_span,
+            rows=rows,
+            rhs=rhs,
+            masks=masks,
+        )
         if first_eps is None:
             first_eps = eps
         tight = [i for i in range(len(rows)) if abs(duals[i]) > 1e-9]
@@ -456,10 +482,12 @@ def separation_model(fm: FacilityMatrix, owner: NDArray[np.int64], p: int) -> Ma
     all_rows = np.concatenate([rows, zr, np.array(ar, dtype=np.int64), np.full(p, size_row)])
     all_cols = np.concatenate([cols, zc, np.array(ac, dtype=np.int64), n_cols + np.arange(p)])
     all_vals = np.concatenate([vals, zv, np.array(av), np.ones(p)])
-    integer = np.concatenate([
-        base.integer if base.integer is not None else np.zeros(n_cols, bool),
-        np.ones(p, dtype=bool),
-    ])
+    integer = np.concatenate(
+        [
+            base.integer if base.integer is not None else np.zeros(n_cols, bool),
+            np.ones(p, dtype=bool),
+        ]
+    )
     return MatrixModel.from_coo(
         all_rows,
         all_cols,

@@ -4,32 +4,17 @@ from __future__ import annotations
 
 import enum
 import time
-from dataclasses import replace
 
 from zone_opt.optimise.facilities.build import build_matrix
 from zone_opt.optimise.facilities.diagnose import diagnose_infeasible
-from zone_opt.optimise.facilities.plan import FacilityPlan, decode_plan
+from zone_opt.optimise.facilities.large import solve_decomposed
+from zone_opt.optimise.facilities.options import DEFAULT_OPTIONS, PRESOLVE_RULE_OFF, highs_options
+from zone_opt.optimise.facilities.plan import FacilityPlan, UnmetDemand, decode_plan
 from zone_opt.optimise.facilities.problem import FacilityProblem
+from zone_opt.optimise.ortools_adapter import solve_ortools
 from zone_opt.optimise.solver import HighsSolver, Solution, SolveOptions, SolveStatus
 
 __all__ = ["DEFAULT_OPTIONS", "PRESOLVE_RULE_OFF", "Backend", "highs_options", "solve_facilities"]
-
-PRESOLVE_RULE_OFF = 1 << 13
-"""HiGHS presolve rule 13 (parallel rows and columns) is switched off for facility MILPs:
-in highspy 1.14 it returns a wrong "optimal" plan on the bundled example scenario ("within
-15 km": 31.13 M instead of 26.09 M, which SCIP and HiGHS without presolve both find);
-its parallel-column dominance test compares costs with an absolute 1e-7 tolerance.
-``tests/test_facilities_model.py::test_highs_presolve_workaround`` keeps the case."""
-
-DEFAULT_OPTIONS = SolveOptions(mip_rel_gap=1e-6)
-"""Facility solves default to a 1e-6 relative gap (cost-sharing certificates need it)."""
-
-
-def highs_options(options: SolveOptions) -> SolveOptions:
-    """``options`` with the presolve workaround added (unless the caller set the rule mask)."""
-    if "presolve_rule_off" in options.extra:
-        return options
-    return replace(options, extra={**options.extra, "presolve_rule_off": PRESOLVE_RULE_OFF})
 
 
 class Backend(enum.StrEnum):
@@ -60,20 +45,16 @@ def solve_facilities(
     which = Backend(backend)
     opts = options or DEFAULT_OPTIONS
     if which is Backend.DECOMPOSE:
-        from zone_opt.optimise.facilities.large import solve_decomposed
-
         return solve_decomposed(problem, highs_options(opts))
     started = time.perf_counter()
     fm = build_matrix(problem)
     build_s = time.perf_counter() - started
     sol: Solution
     if which is Backend.SCIP:
-        from zone_opt.optimise.ortools_adapter import solve_ortools
-
         sol = solve_ortools(fm.model, opts)
     else:
         sol = HighsSolver(fm.model).solve(highs_options(opts))
-    unmet = ()
+    unmet: tuple[UnmetDemand, ...] = ()
     if sol.status is SolveStatus.INFEASIBLE and diagnose:
         unmet = diagnose_infeasible(fm)
     return decode_plan(
