@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from zone_opt.cli import main
 from zone_opt.errors import CancelledError, InvalidInputError
 from zone_opt.optimise import SolveOptions, SolveStatus
 from zone_opt.optimise.facilities import (
@@ -202,3 +203,33 @@ def test_highs_presolve_workaround() -> None:
     assert ours.objective_cny == pytest.approx(scip.objective_cny, rel=1e-6)
     objective, _ = solve_pyomo(build_pyomo(within.problem))
     assert objective == pytest.approx(scip.objective_cny, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["cap113", "cap131"])
+def test_decomposition_backend_reaches_the_optimum(name: str) -> None:
+    problem = read_orlib_cap(ORLIB / f"{name}.txt")
+    plan = solve_facilities(problem, backend="decompose")
+    assert plan.status is SolveStatus.OPTIMAL
+    assert plan.objective_cny == pytest.approx(OPTIMA[(name, None)], rel=1e-9)
+    assert plan.bound_cny <= plan.objective_cny * (1 + 1e-12)
+    _check_plan_feasible(problem, plan.open_sites, plan.assignments)
+
+
+def test_decomposition_fallback_for_several_types() -> None:
+    problem = random_problem(2, parks=9, sites=6, types=2)
+    direct = solve_facilities(problem, options=SolveOptions(mip_rel_gap=1e-9))
+    lazy = solve_facilities(problem, backend="decompose", options=SolveOptions(mip_rel_gap=1e-9))
+    assert lazy.objective_cny == pytest.approx(direct.objective_cny, rel=1e-7)
+
+
+def test_cli_writes_the_report(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[1] / "datasets/facilities/example_scenario.yaml"
+    assert main(["plan", "facilities", str(example), "--out", str(tmp_path)]) == 0
+    md = (tmp_path / "report.md").read_text()
+    page = (tmp_path / "report.html").read_text()
+    _, scenarios = load_scenarios(example)
+    for sc in scenarios:
+        assert f"## {sc.name}" in md
+    assert "Cost shares: shapley" in md
+    assert "Demand that cannot be met" in md  # the too-small budget scenario
+    assert page.count("<svg") >= 2 * 3
