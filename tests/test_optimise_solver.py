@@ -123,3 +123,24 @@ def test_cancel_before_start_raises_and_bad_shapes_name_field() -> None:
             [0], [5], [1.0], cost=[1.0], col_lower=0, col_upper=1, row_lower=[0], row_upper=[1]
         )
     assert info.value.violations[0].field == "cols"
+
+
+def test_added_rows_can_be_deleted_again() -> None:
+    model, a, b, c = _random_lp(4, integer=False)
+    solver = HighsSolver(model)
+    base = solver.solve()
+    # A cut x_0 + x_1 <= 0.5 changes the optimum; deleting it restores the original one.
+    solver.add_rows([-INF], [0.5], [0], [0, 1], [1.0, 1.0])
+    assert solver.num_rows == model.num_rows + 1
+    cut = solver.solve()
+    ref = linprog(
+        c,
+        A_ub=np.vstack([a, np.r_[1.0, 1.0, np.zeros(len(c) - 2)]]),
+        b_ub=np.r_[b, 0.5],
+        bounds=[(0, 3.0)] * len(c),
+        method="highs-ds",
+    )
+    assert cut.objective == pytest.approx(ref.fun, rel=1e-9, abs=1e-9)
+    solver.delete_rows([model.num_rows])
+    assert solver.num_rows == model.num_rows
+    assert solver.solve().objective == pytest.approx(base.objective, rel=1e-9, abs=1e-9)

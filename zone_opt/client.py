@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,7 +29,7 @@ from typing import Any, Literal, TypeVar
 
 import grpc
 import pyarrow as pa
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, json_format, timestamp_pb2
 
 from zone_opt.api.v1 import (
     carbon_pb2,
@@ -40,6 +41,8 @@ from zone_opt.api.v1 import (
     matching_pb2_grpc,
     operations_pb2,
     operations_pb2_grpc,
+    planning_pb2,
+    planning_pb2_grpc,
     privacy_pb2,
     privacy_pb2_grpc,
 )
@@ -61,7 +64,7 @@ from zone_opt.service.convert import (
 from zone_opt.service.privacy import JoinPolicy
 from zone_opt.service.status import from_rpc_error
 
-__all__ = ["Client", "Dataset", "Operation", "TlsConfig"]
+__all__ = ["Client", "Dataset", "Operation", "TlsConfig", "planning_progress"]
 
 T = TypeVar("T")
 CHUNK_BYTES = MAX_CHUNK_BYTES
@@ -132,7 +135,13 @@ def _dataset(d: datasets_pb2.Dataset) -> Dataset:
 
 def _operation(op: operations_pb2.Operation) -> Operation:
     result: dict[str, Any] = {}
-    if op.HasField("response"):
+    if op.HasField("response") and op.response.Is(planning_pb2.PlanFacilitiesResult.DESCRIPTOR):
+        plan = planning_pb2.PlanFacilitiesResult()
+        op.response.Unpack(plan)
+        result = json_format.MessageToDict(
+            plan, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+    elif op.HasField("response"):
         message: Any
         if op.response.Is(matching_pb2.MatchResult.DESCRIPTOR):
             message = matching_pb2.MatchResult()
@@ -157,6 +166,15 @@ def _operation(op: operations_pb2.Operation) -> Operation:
         error_message=op.error.message if op.HasField("error") else "",
         result=result,
     )
+
+
+def planning_progress(op: Operation) -> dict[str, float] | None:
+    """``{"incumbent_cny", "bound_cny", "gap"}`` from a running PlanFacilities operation's
+    stage, or None when it reports none (not in a MILP right now)."""
+    found = dict(re.findall(r"(incumbent_cny|bound_cny|gap)=(-?inf|nan|[-+0-9.eE]+)", op.stage))
+    if len(found) != 3:
+        return None
+    return {key: float(value) for key, value in found.items()}
 
 
 class Client:
@@ -185,6 +203,7 @@ class Client:
         self._matching = matching_pb2_grpc.MatchingServiceStub(self._channel)
         self._privacy = privacy_pb2_grpc.PrivateJoinServiceStub(self._channel)
         self._carbon = carbon_pb2_grpc.CarbonServiceStub(self._channel)
+        self._planning = planning_pb2_grpc.PlanningServiceStub(self._channel)
 
     def __enter__(self) -> Client:
         return self
@@ -382,6 +401,34 @@ class Client:
             row=row, index=index, tree_size=tree_size, path=list(path), root=root
         )
         return self._call(self._carbon.VerifyAuditProof, request).valid
+    def submit_plan_facilities(
+        self,
+        scenario_yaml: str,
+        *,
+        sharing: Sequence[str] = (),
+        mip_rel_gap: float = 0.0,
+        request_id: str | None = None,
+        time_limit_s: float | None = None,
+    ) -> str:
+        """Plan shared facilities for a scenario file's text; returns the operation name.
+
+        ``sharing``: method names (``proportional``, ``shapley``, ``least_core``,
+        ``nucleolus``); empty means those in the file. While the operation runs,
+        :func:`planning_progress` reads incumbent, bound and gap from it.
+        """
+        options = planning_pb2.PlanFacilitiesOptions(
+            mip_rel_gap=mip_rel_gap,
+            sharing=[
+                planning_pb2.CostShareMethod.Value(f"COST_SHARE_METHOD_{m.upper()}")
+                for m in sharing
+            ],
+        )
+        if time_limit_s is not None:
+            options.time_limit.FromTimedelta(timedelta(seconds=time_limit_s))
+        request = planning_pb2.PlanFacilitiesRequest(
+            request_id=request_id or uuid.uuid4().hex, scenario_yaml=scenario_yaml, options=options
+        )
+        return self._call(self._planning.PlanFacilities, request).operation.name
 
     def get_operation(self, name: str) -> Operation:
         request = operations_pb2.GetOperationRequest(name=name)

@@ -23,6 +23,7 @@ COMMANDS: tuple[str, ...] = (
     "match",
     "join",
     "carbon",
+    "plan",
     "serve",
     "client",
 )

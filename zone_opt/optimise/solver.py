@@ -285,10 +285,6 @@ class HighsSolver:
         self._cancel: threading.Event | None = None
         self._progress: Callable[[Progress], None] | None = None
         self._started = 0.0
-        self._highs.cbMipInterrupt.subscribe(self._on_interrupt)
-        self._highs.cbSimplexInterrupt.subscribe(self._on_interrupt)
-        self._highs.cbIpmInterrupt.subscribe(self._on_interrupt)
-        self._highs.cbMipImprovingSolution.subscribe(self._on_progress)
 
     @property
     def highs(self) -> highspy.Highs:
@@ -342,6 +338,13 @@ class HighsSolver:
         )
         self._num_rows += int(lo.size)
 
+    def delete_rows(self, rows: ArrayLike) -> None:
+        """Remove rows by index; later rows move up to fill the gaps."""
+        idx = np.unique(np.asarray(rows, dtype=np.int32).ravel())
+        if idx.size:
+            self._highs.deleteRows(int(idx.size), idx)
+            self._num_rows -= int(idx.size)
+
     def set_start(self, x: ArrayLike) -> None:
         """A MIP start (all columns); HiGHS repairs or ignores it if it is infeasible."""
         values = np.asarray(x, dtype=np.float64).ravel()
@@ -362,12 +365,27 @@ class HighsSolver:
         for name, value in opts.extra.items():
             h.setOptionValue(name, value)
         self._cancel, self._progress = opts.cancel, opts.progress
+        # Python callbacks take the GIL on every call: subscribe only those this solve needs,
+        # so solves in parallel threads without cancel or progress run GIL-free throughout.
+        hooks = []
+        if opts.cancel is not None:
+            hooks += [(cb, self._on_interrupt) for cb in self._interrupt_callbacks()]
+        if opts.progress is not None:
+            hooks.append((h.cbMipImprovingSolution, self._on_progress))
+        for cb, fn in hooks:
+            cb.subscribe(fn)
         self._started = time.perf_counter()
         try:
             h.run()
         finally:
+            for cb, fn in hooks:
+                cb.unsubscribe(fn)
             self._cancel = self._progress = None
         return self._solution(time.perf_counter() - self._started)
+
+    def _interrupt_callbacks(self) -> list[highspy.highs.HighsCallback]:
+        h = self._highs
+        return [h.cbMipInterrupt, h.cbSimplexInterrupt, h.cbIpmInterrupt]
 
     def _solution(self, elapsed_s: float) -> Solution:
         h = self._highs

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
-from google.protobuf import any_pb2, duration_pb2, timestamp_pb2
+from google.protobuf import any_pb2, duration_pb2, json_format, timestamp_pb2
 from google.rpc import status_pb2
 
 from zone_opt.api.v1 import (
@@ -22,6 +22,7 @@ from zone_opt.api.v1 import (
     datasets_pb2,
     matching_pb2,
     operations_pb2,
+    planning_pb2,
     privacy_pb2,
 )
 from zone_opt.errors import InvalidInputError
@@ -162,6 +163,8 @@ def _result_message(kind: str, result: dict[str, Any]) -> Any:
             audit_head=bytes.fromhex(result["audit_head"]),
             balanced=result["balanced"],
         )
+    if kind == "plan_facilities":
+        return json_format.ParseDict(result, planning_pb2.PlanFacilitiesResult())
     if kind == "match":
         return matching_pb2.MatchResult(
             assignments_dataset_id=result["assignments_dataset_id"],
@@ -217,6 +220,28 @@ def carbon_params(request: carbon_pb2.AllocateCarbonRequest) -> dict[str, Any]:
         "grid_factors": request.grid_factors_dataset_id,
         "previous_head": request.previous_head.hex(),
     }
+def plan_facilities_params(request: planning_pb2.PlanFacilitiesRequest) -> dict[str, Any]:
+    """Job params of a PlanFacilities request (validated here: size, gap, methods)."""
+    text = _required(request.scenario_yaml, "scenario_yaml")
+    if len(text.encode()) > 1 << 20:
+        raise InvalidInputError.single("scenario_yaml", None, "larger than 1 MiB")
+    opts = request.options
+    if opts.mip_rel_gap < 0 or opts.mip_rel_gap >= 1:
+        raise InvalidInputError.single("options.mip_rel_gap", None, "must be in [0, 1)")
+    sharing = []
+    for k, method in enumerate(opts.sharing):
+        if method == planning_pb2.COST_SHARE_METHOD_UNSPECIFIED:
+            raise InvalidInputError.single("options.sharing", k, "unspecified method")
+        name = planning_pb2.CostShareMethod.Name(method)
+        sharing.append(name.removeprefix("COST_SHARE_METHOD_").lower())
+    params: dict[str, Any] = {
+        "scenario_yaml": text,
+        "mip_rel_gap": opts.mip_rel_gap or None,
+        "sharing": sharing,
+    }
+    if opts.HasField("time_limit"):
+        params["time_limit_s"] = time_limit_s(opts.time_limit, "options.time_limit")
+    return params
 
 
 def time_limit_s(duration: duration_pb2.Duration, field: str) -> float:

@@ -61,6 +61,10 @@ class JobContext:
         limit = job.params.get("time_limit_s")
         self.deadline = time.monotonic() + float(limit) if limit else None
 
+    def report(self, progress: float, stage: str) -> None:
+        """Record progress without any check (safe inside solver callbacks)."""
+        self._pool.progress(self.job, progress, stage)
+
     def checkpoint(self, progress: float, stage: str) -> None:
         """Record progress; raise CancelledError if the job was cancelled or must stop,
         DeadlineExceededError once its time limit (``params["time_limit_s"]``) passed."""

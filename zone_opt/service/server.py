@@ -33,6 +33,8 @@ from zone_opt.api.v1 import (
     matching_pb2_grpc,
     operations_pb2,
     operations_pb2_grpc,
+    planning_pb2,
+    planning_pb2_grpc,
     privacy_pb2,
     privacy_pb2_grpc,
 )
@@ -51,6 +53,7 @@ from zone_opt.service.servicers.carbon import CarbonServicer
 from zone_opt.service.servicers.datasets import DatasetServicer
 from zone_opt.service.servicers.matching import MatchingServicer
 from zone_opt.service.servicers.operations import OperationsServicer
+from zone_opt.service.servicers.planning import PlanningServicer
 from zone_opt.service.servicers.privacy import PrivateJoinServicer
 from zone_opt.service.store import Database, JobStore
 
@@ -68,6 +71,7 @@ SERVICE_NAMES = {
     "matching": matching_pb2.DESCRIPTOR.services_by_name["MatchingService"].full_name,
     "privacy": privacy_pb2.DESCRIPTOR.services_by_name["PrivateJoinService"].full_name,
     "carbon": carbon_pb2.DESCRIPTOR.services_by_name["CarbonService"].full_name,
+    "planning": planning_pb2.DESCRIPTOR.services_by_name["PlanningService"].full_name,
 }
 
 
@@ -199,6 +203,9 @@ class Server:
         carbon_pb2_grpc.add_CarbonServiceServicer_to_server(
             CarbonServicer(self.auth, self.pool), self.grpc
         )
+        planning_pb2_grpc.add_PlanningServiceServicer_to_server(
+            PlanningServicer(self.auth, self.pool), self.grpc
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         if config.reflection:
             reflection.enable_server_reflection(
@@ -255,6 +262,7 @@ class Server:
             SERVICE_NAMES["matching"]: store_ok and pool_ok,
             SERVICE_NAMES["privacy"]: store_ok,
             SERVICE_NAMES["carbon"]: store_ok and pool_ok,
+            SERVICE_NAMES["planning"]: store_ok and pool_ok,
             "": store_ok and pool_ok,
         }
         for name, ok in states.items():

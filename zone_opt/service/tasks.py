@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from zone_opt import matching
 from zone_opt.errors import InvalidInputError
 from zone_opt.service.jobs import JobContext, JobHandler
+from zone_opt.service.planning_tasks import plan_facilities
 
 __all__ = ["handlers", "match", "matching_options", "statistics"]
 
@@ -139,4 +140,9 @@ def handlers() -> dict[str, JobHandler]:
     """Job kinds this server runs."""
     from zone_opt.service.carbon_tasks import carbon_allocate  # noqa: PLC0415 (cycle-free)
 
-    return {"statistics": statistics, "match": match, "carbon_allocate": carbon_allocate}
+    return {
+        "statistics": statistics,
+        "match": match,
+        "carbon_allocate": carbon_allocate,
+        "plan_facilities": plan_facilities,
+    }
