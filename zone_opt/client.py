@@ -401,6 +401,7 @@ class Client:
             row=row, index=index, tree_size=tree_size, path=list(path), root=root
         )
         return self._call(self._carbon.VerifyAuditProof, request).valid
+
     def submit_plan_facilities(
         self,
         scenario_yaml: str,

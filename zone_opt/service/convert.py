@@ -220,6 +220,8 @@ def carbon_params(request: carbon_pb2.AllocateCarbonRequest) -> dict[str, Any]:
         "grid_factors": request.grid_factors_dataset_id,
         "previous_head": request.previous_head.hex(),
     }
+
+
 def plan_facilities_params(request: planning_pb2.PlanFacilitiesRequest) -> dict[str, Any]:
     """Job params of a PlanFacilities request (validated here: size, gap, methods)."""
     text = _required(request.scenario_yaml, "scenario_yaml")
