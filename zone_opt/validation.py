@@ -380,20 +380,42 @@ def _dense(codes: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
 
 
 def _offset(codes: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
-    """Codes shifted to start at 0, and their span (max - min + 1). O(n)."""
+    """Codes shifted to start at 0 and divided by their common step, and their span
+    (number of steps from min to max, plus one). Hours stored in seconds become hour
+    numbers, so a key of (enterprise, hour) spans enterprises x hours. O(n)."""
     low, high = int(codes.min()), int(codes.max())
-    return codes - low, high - low + 1
+    shifted = codes - low
+    step = int(np.gcd.reduce(shifted)) if high > low else 1
+    if step > 1:
+        shifted //= step
+    return shifted, (high - low) // step + 1
+
+
+#: Key spans up to this many codes (or 8 per row) are checked with a bitmap, not a hash.
+_BITMAP_MAX_CODES = 1 << 26
+
+
+def _all_distinct(combined: npt.NDArray[np.int64], cardinality: int) -> bool:
+    """Whether the combined key codes (each in ``[0, cardinality)``) are all distinct.
+
+    A byte per possible code when the span is small (one scatter and one count: O(n +
+    cardinality), no hashing), else an Arrow hash pass. O(n) either way.
+    """
+    if cardinality <= max(_BITMAP_MAX_CODES, 8 * combined.size):
+        seen = np.zeros(cardinality, dtype=np.uint8)
+        seen[combined] = 1
+        return int(np.count_nonzero(seen)) == combined.size
+    return len(pc.unique(pa.array(combined, type=pa.int64()))) == combined.size
 
 
 def _check_key(table: pa.Table, spec: TableSpec) -> list[Violation]:
     if table.num_rows < 2:
         return []
-    combined = _codes(table.column(spec.key[0]))
+    combined, cardinality = _offset(_codes(table.column(spec.key[0])))
     if len(spec.key) > 1:
         # Mixed-radix combination of per-column codes: one int64 per row, so the duplicate
         # search is 1-D. Codes are offset by their minimum and used as they are when the
         # product of the spans fits (hours of a few enterprises do), else renumbered densely.
-        combined, cardinality = _offset(combined)
         for name in spec.key[1:]:
             codes, k = _offset(_codes(table.column(name)))
             if cardinality * k >= 2**62:
@@ -402,8 +424,8 @@ def _check_key(table: pa.Table, spec: TableSpec) -> list[Violation]:
                     combined, cardinality = _dense(combined)
             combined = combined * k + codes
             cardinality *= k
-    # Hash pass first: all keys distinct (the usual case) needs no sort.
-    if len(pc.unique(pa.array(combined, type=pa.int64()))) == table.num_rows:
+    # A bitmap or hash pass first: all keys distinct (the usual case) needs no sort.
+    if _all_distinct(combined, cardinality):
         return []
     _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
     first_of_row = first[inverse.ravel()]
