@@ -25,7 +25,7 @@ from zone_opt.errors import InvalidInputError, Violation
 from zone_opt.industries import division_codes_array
 from zone_opt.schemas import TABLES, Range, TableSpec
 
-__all__ = ["MAX_ROWS_PER_RULE", "validate_table", "validate_tables"]
+__all__ = ["MAX_ROWS_PER_RULE", "BatchValidator", "validate_table", "validate_tables"]
 
 #: Rows listed per (column, rule); the remainder is counted in one summary violation.
 MAX_ROWS_PER_RULE = 20
@@ -96,6 +96,50 @@ def validate_tables(tables: Mapping[str, pa.Table]) -> dict[str, pa.Table]:
     if error is not None:
         raise error
     return conformed
+
+
+class BatchValidator:
+    """:func:`validate_table` for a table that arrives as record batches (an upload).
+
+    When the batches already have the spec's schema (the usual case), each batch is checked
+    against the row-local rules (nulls, ranges, choices, codes, ordered pairs) as it is
+    added, so validation overlaps the transfer; :meth:`finish` then only runs the rules
+    that span rows (the key). Otherwise, or when a batch breaks a rule, :meth:`finish`
+    validates the whole table with :func:`validate_table`, so the result and every
+    violation (rows numbered across the whole table) are exactly those of
+    :func:`validate_table` on the concatenated batches.
+
+    Complexity: O(rows) over all batches, as :func:`validate_table`.
+    """
+
+    def __init__(self, spec: TableSpec, schema: pa.Schema) -> None:
+        self.spec = spec
+        self.schema = schema
+        self._batches: list[pa.RecordBatch] = []
+        self._per_batch = schema.equals(spec.schema)  # names, order, types, nullability
+        self._clean = True
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Keep ``batch`` (of ``schema``) and check its row-local rules. O(batch rows)."""
+        self._batches.append(batch)
+        if self._per_batch and self._clean and batch.num_rows:
+            table = pa.Table.from_batches([batch], schema=self.schema)
+            if _check_rows(table, self.spec, {}, set(), key=False):
+                self._clean = False  # finish() reports every violation, numbered globally
+
+    def finish(self) -> pa.Table:
+        """The table conformed to the spec's schema.
+
+        Raises:
+            InvalidInputError: as :func:`validate_table`.
+        """
+        table = pa.Table.from_batches(self._batches, schema=self.schema)
+        if not (self._per_batch and self._clean):
+            return validate_table(table, self.spec)
+        error = InvalidInputError.collect(_check_key(table, self.spec))
+        if error is not None:
+            raise error
+        return table.cast(self.spec.schema)  # same types: only the schema's metadata
 
 
 # --------------------------------------------------------------------------- helpers
@@ -228,7 +272,12 @@ def _values(column: pa.ChunkedArray, rows: npt.NDArray[np.int64]) -> list[object
 
 
 def _check_rows(
-    table: pa.Table, spec: TableSpec, context: Mapping[str, pa.Table], skip: set[str]
+    table: pa.Table,
+    spec: TableSpec,
+    context: Mapping[str, pa.Table],
+    skip: set[str],
+    *,
+    key: bool = True,
 ) -> list[Violation]:
     violations: list[Violation] = []
     for fld in spec.schema:
@@ -268,7 +317,7 @@ def _check_rows(
             (f"{low} {a} is above {high} {b}" for a, b in zip(lows, highs, strict=True)),
             f"{low} above {high}",
         )
-    if not set(spec.key) & skip:
+    if key and not set(spec.key) & skip:
         violations += _check_key(table, spec)
     return violations
 
