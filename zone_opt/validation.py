@@ -118,14 +118,29 @@ class BatchValidator:
         self._batches: list[pa.RecordBatch] = []
         self._per_batch = schema.equals(spec.schema)  # names, order, types, nullability
         self._clean = True
+        # Per key column, per batch: int64 codes, or the batch's dictionary encoding.
+        self._key_parts: dict[str, list[npt.NDArray[np.int64] | pa.DictionaryArray]] = {
+            name: [] for name in spec.key
+        }
 
     def add(self, batch: pa.RecordBatch) -> None:
         """Keep ``batch`` (of ``schema``) and check its row-local rules. O(batch rows)."""
         self._batches.append(batch)
-        if self._per_batch and self._clean and batch.num_rows:
-            table = pa.Table.from_batches([batch], schema=self.schema)
-            if _check_rows(table, self.spec, {}, set(), key=False):
-                self._clean = False  # finish() reports every violation, numbered globally
+        if not (self._per_batch and self._clean):
+            return
+        encoded: dict[str, pa.DictionaryArray] = {}
+        for name in self.spec.key:
+            column = batch.column(name)
+            if _integer_codes(column.type):
+                self._key_parts[name].append(_codes(pa.chunked_array([column])))
+            else:
+                encoded[name] = pc.dictionary_encode(column)
+                self._key_parts[name].append(encoded[name])
+        table = pa.Table.from_batches([batch], schema=self.schema)
+        # Credit codes of those encoded key columns are checked once, at finish(), on the
+        # distinct values of the whole table.
+        if _check_rows(table, self.spec, {}, set(), key=False, uscc_skip=set(encoded)):
+            self._clean = False  # finish() reports every violation, numbered globally
 
     def finish(self) -> pa.Table:
         """The table conformed to the spec's schema.
@@ -136,10 +151,44 @@ class BatchValidator:
         table = pa.Table.from_batches(self._batches, schema=self.schema)
         if not (self._per_batch and self._clean):
             return validate_table(table, self.spec)
-        error = InvalidInputError.collect(_check_key(table, self.spec))
+        codes, distinct = [], {}
+        for name in self.spec.key:
+            codes_k, distinct[name] = _joined_codes(self._key_parts[name])
+            codes.append(codes_k)
+        for name, values in distinct.items():
+            if name in self.spec.uscc_columns and values is not None:
+                if _uscc_codes(values).any():
+                    return validate_table(table, self.spec)  # every violation, by row
+        error = InvalidInputError.collect(_check_key(table, self.spec, codes))
         if error is not None:
             raise error
         return table.cast(self.spec.schema)  # same types: only the schema's metadata
+
+
+def _integer_codes(t: pa.DataType) -> bool:
+    """Whether :func:`_codes` takes a column of type ``t`` as integers (no dictionary)."""
+    return pa.types.is_date32(t) or pa.types.is_temporal(t) or pa.types.is_integer(t)
+
+
+def _joined_codes(
+    parts: list[npt.NDArray[np.int64] | pa.DictionaryArray],
+) -> tuple[npt.NDArray[np.int64], pa.Array | None]:
+    """Codes over all batches from per-batch parts, and the distinct values (None for
+    integer codes). Integer codes are concatenated; the batches' dictionaries are encoded
+    together (small: one entry per distinct value of each batch) and each batch's indices
+    mapped through. Equal values, equal codes."""
+    ints = [p for p in parts if isinstance(p, np.ndarray)]
+    if len(ints) == len(parts):
+        return (np.concatenate(ints) if ints else np.zeros(0, np.int64)), None
+    encodings = [p for p in parts if isinstance(p, pa.DictionaryArray)]
+    merged = pc.dictionary_encode(pa.concat_arrays([e.dictionary for e in encodings]))
+    to_merged = merged.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    out, start = [], 0
+    for e in encodings:
+        local = pc.fill_null(e.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        out.append(np.where(local >= 0, to_merged[start + np.maximum(local, 0)], -1))
+        start += len(e.dictionary)
+    return np.concatenate(out), merged.dictionary
 
 
 # --------------------------------------------------------------------------- helpers
@@ -278,6 +327,7 @@ def _check_rows(
     skip: set[str],
     *,
     key: bool = True,
+    uscc_skip: set[str] | None = None,
 ) -> list[Violation]:
     violations: list[Violation] = []
     for fld in spec.schema:
@@ -297,7 +347,7 @@ def _check_rows(
             violations += _check_membership(
                 where, column, division_codes_array(), "not a GB/T 4754-2017 division code"
             )
-        if fld.name in spec.uscc_columns:
+        if fld.name in spec.uscc_columns and fld.name not in (uscc_skip or ()):
             violations += _check_uscc(where, column)
         if fld.name in spec.references:
             ref_table, ref_column = spec.references[fld.name]
@@ -322,7 +372,34 @@ def _check_rows(
     return violations
 
 
+def _inside(column: pa.ChunkedArray, rule: Range) -> bool:
+    """Whether every value is a number within the rule's finite bounds, with no null and
+    no NaN: numpy's min/max over the chunks without copying (NaN propagates through them,
+    so a NaN answers False). False means "look row by row". O(n)."""
+    numeric = pa.types.is_floating(column.type) or pa.types.is_integer(column.type)
+    if not numeric or column.null_count or len(column) == 0:
+        return False
+    chunks = [c.to_numpy(zero_copy_only=True) for c in column.chunks if len(c)]
+    has_low = rule.low is not None and not math.isinf(rule.low)
+    has_high = rule.high is not None and not math.isinf(rule.high)
+    if has_low or not has_high:  # the minimum also finds NaN when there is no high bound
+        lo = min(float(np.min(c)) for c in chunks)
+        if math.isnan(lo) or (has_low and not _within(rule.low or 0.0, lo, rule.low_open)):
+            return False
+    if has_high:
+        hi = max(float(np.max(c)) for c in chunks)
+        if math.isnan(hi) or not _within(hi, rule.high or 0.0, rule.high_open):
+            return False
+    return True
+
+
+def _within(smaller: float, larger: float, strict: bool) -> bool:
+    return smaller < larger if strict else smaller <= larger
+
+
 def _check_range(where: str, column: pa.ChunkedArray, rule: Range) -> list[Violation]:
+    if _inside(column, rule):
+        return []
     out: list[Violation] = []
     if pa.types.is_floating(column.type):
         nan = _rows(pc.is_nan(column))
@@ -381,20 +458,12 @@ def _check_membership(
 
 
 def _check_uscc(where: str, column: pa.ChunkedArray) -> list[Violation]:
-    arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    if not pa.types.is_large_string(arr.type):
-        arr = arr.cast(pa.large_string())
-    n = len(arr)
-    if n == 0:
-        return []
-    _, off_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(off_buf, dtype=np.int64, count=arr.offset + n + 1)[arr.offset :]
-    data = (
-        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    )
-    codes = _core.check_uscc_column(np.ascontiguousarray(offsets), data)
-    if arr.null_count:
-        codes[pc.is_null(arr).to_numpy(zero_copy_only=False)] = 0
+    return _uscc_report(where, column, _uscc_codes(column))
+
+
+def _uscc_report(
+    where: str, column: pa.ChunkedArray, codes: npt.NDArray[np.uint8]
+) -> list[Violation]:
     bad = np.flatnonzero(codes).astype(np.int64)
     values = _values(column, bad)
     return _report(
@@ -403,6 +472,28 @@ def _check_uscc(where: str, column: pa.ChunkedArray) -> list[Violation]:
         (f"{v!r} is {_USCC_REASONS[int(c)]}" for v, c in zip(values, codes[bad], strict=False)),
         "not a valid unified social credit code",
     )
+
+
+def _uscc_codes(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.uint8]:
+    """Per value: 0 for a valid code (or null), else the reason code of the Rust check."""
+    if isinstance(column, pa.ChunkedArray):
+        arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    else:
+        arr = column
+    if not pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.large_string())
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, np.uint8)
+    _, off_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(off_buf, dtype=np.int64, count=arr.offset + n + 1)[arr.offset :]
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    )
+    codes: npt.NDArray[np.uint8] = _core.check_uscc_column(np.ascontiguousarray(offsets), data)
+    if arr.null_count:
+        codes[pc.is_null(arr).to_numpy(zero_copy_only=False)] = 0
+    return codes
 
 
 def _codes(column: pa.ChunkedArray) -> npt.NDArray[np.int64]:
@@ -457,21 +548,27 @@ def _all_distinct(combined: npt.NDArray[np.int64], cardinality: int) -> bool:
     return len(pc.unique(pa.array(combined, type=pa.int64()))) == combined.size
 
 
-def _check_key(table: pa.Table, spec: TableSpec) -> list[Violation]:
+def _check_key(
+    table: pa.Table, spec: TableSpec, codes: list[npt.NDArray[np.int64]] | None = None
+) -> list[Violation]:
+    """Duplicate-key violations; ``codes`` are the key columns' :func:`_codes` when the
+    caller has them already (:class:`BatchValidator`)."""
     if table.num_rows < 2:
         return []
-    combined, cardinality = _offset(_codes(table.column(spec.key[0])))
+    if codes is None:
+        codes = [_codes(table.column(name)) for name in spec.key]
+    combined, cardinality = _offset(codes[0])
     if len(spec.key) > 1:
         # Mixed-radix combination of per-column codes: one int64 per row, so the duplicate
         # search is 1-D. Codes are offset by their minimum and used as they are when the
         # product of the spans fits (hours of a few enterprises do), else renumbered densely.
-        for name in spec.key[1:]:
-            codes, k = _offset(_codes(table.column(name)))
+        for column_codes in codes[1:]:
+            codes_k, k = _offset(column_codes)
             if cardinality * k >= 2**62:
-                codes, k = _dense(codes)
+                codes_k, k = _dense(codes_k)
                 if cardinality * k >= 2**62:
                     combined, cardinality = _dense(combined)
-            combined = combined * k + codes
+            combined = combined * k + codes_k
             cardinality *= k
     # A bitmap or hash pass first: all keys distinct (the usual case) needs no sort.
     if _all_distinct(combined, cardinality):
