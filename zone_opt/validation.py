@@ -118,28 +118,25 @@ class BatchValidator:
         self._batches: list[pa.RecordBatch] = []
         self._per_batch = schema.equals(spec.schema)  # names, order, types, nullability
         self._clean = True
-        # Per key column, per batch: int64 codes, or the batch's dictionary encoding.
-        self._key_parts: dict[str, list[npt.NDArray[np.int64] | pa.DictionaryArray]] = {
-            name: [] for name in spec.key
-        }
+        self._keys = {name: _KeyCodes() for name in spec.key}
 
     def add(self, batch: pa.RecordBatch) -> None:
         """Keep ``batch`` (of ``schema``) and check its row-local rules. O(batch rows)."""
         self._batches.append(batch)
         if not (self._per_batch and self._clean):
             return
-        encoded: dict[str, pa.DictionaryArray] = {}
-        for name in self.spec.key:
+        encoded: set[str] = set()
+        for name, key in self._keys.items():
             column = batch.column(name)
             if _integer_codes(column.type):
-                self._key_parts[name].append(_codes(pa.chunked_array([column])))
+                key.add_integers(_codes(pa.chunked_array([column])))
             else:
-                encoded[name] = pc.dictionary_encode(column)
-                self._key_parts[name].append(encoded[name])
+                key.add_encoded(pc.dictionary_encode(column))
+                encoded.add(name)
         table = pa.Table.from_batches([batch], schema=self.schema)
         # Credit codes of those encoded key columns are checked once, at finish(), on the
         # distinct values of the whole table.
-        if _check_rows(table, self.spec, {}, set(), key=False, uscc_skip=set(encoded)):
+        if _check_rows(table, self.spec, {}, set(), key=False, uscc_skip=encoded):
             self._clean = False  # finish() reports every violation, numbered globally
 
     def finish(self) -> pa.Table:
@@ -151,18 +148,89 @@ class BatchValidator:
         table = pa.Table.from_batches(self._batches, schema=self.schema)
         if not (self._per_batch and self._clean):
             return validate_table(table, self.spec)
-        codes, distinct = [], {}
-        for name in self.spec.key:
-            codes_k, distinct[name] = _joined_codes(self._key_parts[name])
-            codes.append(codes_k)
-        for name, values in distinct.items():
-            if name in self.spec.uscc_columns and values is not None:
-                if _uscc_codes(values).any():
+        offsets = []
+        for name, key in self._keys.items():
+            shifted, span, distinct = key.finish()
+            if name in self.spec.uscc_columns and distinct is not None:
+                if _uscc_codes(distinct).any():
                     return validate_table(table, self.spec)  # every violation, by row
-        error = InvalidInputError.collect(_check_key(table, self.spec, codes))
+            offsets.append((shifted, span))
+        error = InvalidInputError.collect(_check_key(table, self.spec, offsets))
         if error is not None:
             raise error
         return table.cast(self.spec.schema)  # same types: only the schema's metadata
+
+
+class _KeyCodes:
+    """Codes of one key column gathered batch by batch (see :func:`_codes`, :func:`_offset`).
+
+    Integer columns: each batch's codes, with the running minimum, maximum and common step
+    (the gcd of differences to the first value equals the gcd of differences to the
+    minimum). String columns: each batch's dictionary encoding; while every batch has few
+    distinct values the batch's dictionary is mapped to table-wide codes at once (a dict
+    over the distinct values only), else the dictionaries are merged in :meth:`finish`.
+    """
+
+    #: Batches with more distinct values than this are merged vectorised at the end.
+    SMALL_DICTIONARY = 4096
+
+    def __init__(self) -> None:
+        self._parts: list[npt.NDArray[np.int64]] = []
+        self._encodings: list[pa.DictionaryArray] = []
+        self._values: dict[object, int] | None = {}
+        self._value_type: pa.DataType | None = None
+        self._first: int | None = None
+        self._low: int | None = None
+        self._high: int | None = None
+        self._step = 0
+
+    def add_integers(self, codes: npt.NDArray[np.int64], step: bool = True) -> None:
+        self._parts.append(codes)
+        if not codes.size:
+            return
+        low, high = int(codes.min()), int(codes.max())
+        self._low = low if self._low is None else min(self._low, low)
+        self._high = high if self._high is None else max(self._high, high)
+        if step:
+            if self._first is None:
+                self._first = int(codes[0])
+            self._step = int(np.gcd(self._step, np.gcd.reduce(codes - self._first)))
+
+    def add_encoded(self, encoded: pa.DictionaryArray) -> None:
+        self._encodings.append(encoded)
+        self._value_type = encoded.dictionary.type
+        if self._values is None:
+            return
+        if len(encoded.dictionary) > self.SMALL_DICTIONARY:
+            self._values = None
+            return
+        values = self._values
+        lut = np.array(
+            [values.setdefault(v, len(values)) for v in encoded.dictionary.to_pylist()],
+            dtype=np.int64,
+        )
+        local = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        codes = np.where(local >= 0, lut[np.maximum(local, 0)] if lut.size else -1, -1)
+        self.add_integers(codes.astype(np.int64, copy=False), step=False)
+
+    def finish(self) -> tuple[npt.NDArray[np.int64], int, pa.Array | None]:
+        """Codes shifted to start at 0 and divided by the step, their span, and the
+        distinct values of a string column (None for integers)."""
+        if self._encodings and self._values is None:
+            codes, distinct = _joined_codes(self._encodings)
+            shifted, span = _offset(codes)
+            return shifted, span, distinct
+        codes = np.concatenate(self._parts) if self._parts else np.zeros(0, np.int64)
+        distinct = None
+        if self._encodings:
+            distinct = pa.array(list(self._values or {}), type=self._value_type)
+        if self._low is None or self._high is None:
+            return codes, 1, distinct
+        step = max(self._step, 1)
+        shifted = codes - self._low
+        if step > 1:
+            shifted //= step
+        return shifted, (self._high - self._low) // step + 1, distinct
 
 
 def _integer_codes(t: pa.DataType) -> bool:
@@ -549,21 +617,22 @@ def _all_distinct(combined: npt.NDArray[np.int64], cardinality: int) -> bool:
 
 
 def _check_key(
-    table: pa.Table, spec: TableSpec, codes: list[npt.NDArray[np.int64]] | None = None
+    table: pa.Table,
+    spec: TableSpec,
+    offsets: list[tuple[npt.NDArray[np.int64], int]] | None = None,
 ) -> list[Violation]:
-    """Duplicate-key violations; ``codes`` are the key columns' :func:`_codes` when the
-    caller has them already (:class:`BatchValidator`)."""
+    """Duplicate-key violations; ``offsets`` are the key columns' :func:`_offset` codes
+    and spans when the caller has them already (:class:`BatchValidator`)."""
     if table.num_rows < 2:
         return []
-    if codes is None:
-        codes = [_codes(table.column(name)) for name in spec.key]
-    combined, cardinality = _offset(codes[0])
+    if offsets is None:
+        offsets = [_offset(_codes(table.column(name))) for name in spec.key]
+    combined, cardinality = offsets[0]
     if len(spec.key) > 1:
         # Mixed-radix combination of per-column codes: one int64 per row, so the duplicate
         # search is 1-D. Codes are offset by their minimum and used as they are when the
         # product of the spans fits (hours of a few enterprises do), else renumbered densely.
-        for column_codes in codes[1:]:
-            codes_k, k = _offset(column_codes)
+        for codes_k, k in offsets[1:]:
             if cardinality * k >= 2**62:
                 codes_k, k = _dense(codes_k)
                 if cardinality * k >= 2**62:

@@ -261,3 +261,24 @@ def test_upload_over_the_size_limit_is_resource_exhausted(
             assert client.list() == []
     finally:
         server.stop(0.5)
+
+
+@pytest.mark.parametrize("small_dictionary", [2, 4096])
+def test_batch_validation_of_a_string_key_equals_validate_table(
+    sample: Callable[[str], pa.Table], monkeypatch: pytest.MonkeyPatch, small_dictionary: int
+) -> None:
+    from zone_opt import validation  # noqa: PLC0415 (the class attribute is patched)
+
+    monkeypatch.setattr(validation._KeyCodes, "SMALL_DICTIONARY", small_dictionary)
+    spec = TABLES["enterprises"]
+    table = sample("enterprises")
+    ids = table.column("enterprise_id").to_pylist()
+    ids[-1] = ids[0]  # a duplicate key in another batch
+    dup = table.set_column(0, table.schema.field(0), pa.array(ids, table.schema.field(0).type))
+    for candidate in (table, dup):
+        validator = BatchValidator(spec, candidate.schema)
+        for batch in candidate.to_batches(max_chunksize=max(1, candidate.num_rows // 5)):
+            validator.add(batch)
+        expected = _violations(lambda c=candidate: validate_table(c, spec))
+        assert _violations(validator.finish) == expected
+    assert _violations(lambda: validate_table(dup, spec))

@@ -95,13 +95,13 @@ class _Received:
 class _Sink:
     """A file written and hashed (SHA-256) piece by piece on a helper thread, in order.
 
-    ``put`` queues a piece and returns at once; ``close`` waits for the writes, fsyncs
-    the file and returns the hex digest; leaving the ``with`` block without ``close``
-    (an error) waits for the queued work and closes the file.
+    ``put`` queues a piece and returns at once; ``digest`` waits for the queued pieces;
+    ``sync`` queues the flush and fsync; leaving the ``with`` block waits for the queued
+    work and closes the file (on errors too).
     """
 
     def __init__(self, path: Path) -> None:
-        self._file = open(path, "wb")  # noqa: SIM115 (closed in close/__exit__)
+        self._file = open(path, "wb")  # noqa: SIM115 (closed in __exit__)
         self._hasher = hashlib.sha256()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zone-opt-sink")
         self._pending: list[Future[None]] = []
@@ -110,18 +110,25 @@ class _Sink:
         self._hasher.update(piece)  # both release the GIL for large pieces
         self._file.write(piece)
 
+    def _sync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
     def put(self, piece: bytes | memoryview) -> None:
         self._pending.append(self._worker.submit(self._write, piece))
         if len(self._pending) > 64:  # surface errors early, keep the list short
             self._pending = [f for f in self._pending if not f.done() or f.result()]
 
-    def close(self) -> str:
+    def digest(self) -> str:
+        """Hex SHA-256 of every piece (waits for them)."""
         for future in self._pending:
             future.result()
         self._pending.clear()
-        self._file.flush()
-        os.fsync(self._file.fileno())
         return self._hasher.hexdigest()
+
+    def sync(self) -> Future[None]:
+        """Flush and fsync the file, after the pieces queued so far."""
+        return self._worker.submit(self._sync)
 
     def __enter__(self) -> _Sink:
         return self
@@ -180,8 +187,11 @@ class DatasetStore:
             raise InvalidInputError.single("header.kind", None, f"unknown table kind {kind!r}")
         tmp = self._tmp / f"{uuid.uuid4().hex}.part"
         try:
-            received = self._receive(tmp, chunks, TABLES[kind])
-            conformed = received.validator.finish()
+            with _Sink(tmp) as sink:
+                received = self._receive(sink, chunks, TABLES[kind])
+                synced = sink.sync()  # the fsync runs while the key is checked
+                conformed = received.validator.finish()
+                synced.result()
             digest, size = received.digest, received.size
             if not conformed.schema.equals(received.validator.schema):  # store it conformed
                 rewritten = tmp.with_suffix(".conformed")
@@ -201,8 +211,10 @@ class DatasetStore:
             tmp.unlink(missing_ok=True)
             tmp.with_suffix(".conformed").unlink(missing_ok=True)
 
-    def _receive(self, tmp: Path, chunks: Iterable[UploadChunk], spec: TableSpec) -> _Received:
-        """Check, hash, write (then fsync) and decode the chunks as they arrive.
+    def _receive(
+        self, sink: _Sink, chunks: Iterable[UploadChunk], spec: TableSpec
+    ) -> _Received:
+        """Check, hash, write and decode the chunks as they arrive.
 
         Hashing and writing run on a helper thread (both release the GIL), in chunk order,
         while this thread receives, decodes and validates the next chunks. A stream that
@@ -213,36 +225,35 @@ class DatasetStore:
         validator: BatchValidator | None = None
         broken: InvalidInputError | None = None
         size, expected, declared, finished = 0, 0, "", False
-        with _Sink(tmp) as sink:
-            for chunk in chunks:
-                if finished:
-                    raise InvalidInputError.single("chunk.seq", chunk.seq, "chunk after the last")
-                if chunk.seq != expected:
-                    raise InvalidInputError.single(
-                        "chunk.seq", chunk.seq, f"expected sequence number {expected}"
-                    )
-                expected += 1
-                size += len(chunk.ipc)
-                if size > self.max_upload_bytes:
-                    raise ResourceExhaustedError(
-                        f"upload larger than the limit of {self.max_upload_bytes} bytes"
-                    )
-                sink.put(chunk.ipc)
-                finished, declared = chunk.last, chunk.sha256
-                if broken is None:
-                    try:
-                        batches = decoder.feed(chunk.ipc)
-                        if validator is None and decoder.schema is not None:
-                            validator = BatchValidator(spec, decoder.schema)
-                        for batch in batches:
-                            validator.add(batch)  # type: ignore[union-attr]
-                    except InvalidInputError as exc:
-                        broken = exc  # reported after the checksum comparison
-            if not finished:
+        for chunk in chunks:
+            if finished:
+                raise InvalidInputError.single("chunk.seq", chunk.seq, "chunk after the last")
+            if chunk.seq != expected:
                 raise InvalidInputError.single(
-                    "chunk.last", None, "stream ended without a last chunk"
+                    "chunk.seq", chunk.seq, f"expected sequence number {expected}"
                 )
-            digest = sink.close()
+            expected += 1
+            size += len(chunk.ipc)
+            if size > self.max_upload_bytes:
+                raise ResourceExhaustedError(
+                    f"upload larger than the limit of {self.max_upload_bytes} bytes"
+                )
+            sink.put(chunk.ipc)
+            finished, declared = chunk.last, chunk.sha256
+            if broken is None:
+                try:
+                    batches = decoder.feed(chunk.ipc)
+                    if validator is None and decoder.schema is not None:
+                        validator = BatchValidator(spec, decoder.schema)
+                    for batch in batches:
+                        validator.add(batch)  # type: ignore[union-attr]
+                except InvalidInputError as exc:
+                    broken = exc  # reported after the checksum comparison
+        if not finished:
+            raise InvalidInputError.single(
+                "chunk.last", None, "stream ended without a last chunk"
+            )
+        digest = sink.digest()
         if declared and declared != digest:
             raise VerificationError(
                 f"checksum mismatch: declared sha256 {declared}, received {digest}"
