@@ -32,7 +32,6 @@ import pyarrow as pa
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from zone_opt.api.v1 import (
-    common_pb2,
     datasets_pb2,
     datasets_pb2_grpc,
     matching_pb2,
@@ -174,7 +173,7 @@ class Client:
         self.timeout_s = timeout_s
         self._datasets = datasets_pb2_grpc.DatasetServiceStub(self._channel)
         # UploadDataset with requests serialised by convert.encode_upload_chunk (bytes).
-        self._upload = self._channel.stream_unary(
+        self._upload: Any = self._channel.stream_unary(
             "/zone_opt.api.v1.DatasetService/UploadDataset",
             request_serializer=None,
             response_deserializer=datasets_pb2.UploadDatasetResponse.FromString,
@@ -235,7 +234,7 @@ class Client:
                     return
                 piece = following
 
-        response = self._call(self._upload, requests())
+        response: datasets_pb2.UploadDatasetResponse = self._call(self._upload, requests())
         return response.dataset.dataset_id
 
     def describe(self, dataset_id: str) -> Dataset:

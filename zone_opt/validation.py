@@ -151,9 +151,9 @@ class BatchValidator:
         offsets = []
         for name, key in self._keys.items():
             shifted, span, distinct = key.finish()
-            if name in self.spec.uscc_columns and distinct is not None:
-                if _uscc_codes(distinct).any():
-                    return validate_table(table, self.spec)  # every violation, by row
+            uscc = name in self.spec.uscc_columns and distinct is not None
+            if uscc and _uscc_codes(distinct).any():
+                return validate_table(table, self.spec)  # every violation, by row
             offsets.append((shifted, span))
         error = InvalidInputError.collect(_check_key(table, self.spec, offsets))
         if error is not None:
@@ -235,7 +235,7 @@ class _KeyCodes:
 
 def _integer_codes(t: pa.DataType) -> bool:
     """Whether :func:`_codes` takes a column of type ``t`` as integers (no dictionary)."""
-    return pa.types.is_date32(t) or pa.types.is_temporal(t) or pa.types.is_integer(t)
+    return bool(pa.types.is_date32(t) or pa.types.is_temporal(t) or pa.types.is_integer(t))
 
 
 def _joined_codes(
@@ -632,7 +632,8 @@ def _check_key(
         # Mixed-radix combination of per-column codes: one int64 per row, so the duplicate
         # search is 1-D. Codes are offset by their minimum and used as they are when the
         # product of the spans fits (hours of a few enterprises do), else renumbered densely.
-        for codes_k, k in offsets[1:]:
+        for column_codes, span in offsets[1:]:
+            codes_k, k = column_codes, span
             if cardinality * k >= 2**62:
                 codes_k, k = _dense(codes_k)
                 if cardinality * k >= 2**62:

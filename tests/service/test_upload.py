@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import grpc
@@ -81,7 +82,8 @@ def test_decoder_rebuilds_the_table_whatever_the_cuts(meters: Callable[[int], pa
             at += step
         batches += decoder.finish()
         assert pa.Table.from_batches(batches).equals(table)
-        assert decoder.schema is not None and decoder.schema.equals(table.schema)
+        assert decoder.schema is not None
+        assert decoder.schema.equals(table.schema)
 
 
 def test_decoder_yields_batches_as_their_bytes_arrive(sample: Callable[[str], pa.Table]) -> None:
@@ -98,9 +100,13 @@ def test_decoder_refuses_truncated_and_garbage_streams(sample: Callable[[str], p
     data = _ipc(sample("parks"))
     for broken in (data[:-20], data[:5], b"", b"\x01\x02\x03 not arrow at all, not at all"):
         decoder = IpcStreamDecoder()
-        with pytest.raises(InvalidInputError) as err:
-            decoder.feed(broken)
+
+        def decode(data: bytes = broken, decoder: IpcStreamDecoder = decoder) -> None:
+            decoder.feed(data)
             decoder.finish()
+
+        with pytest.raises(InvalidInputError) as err:
+            decode()
         assert err.value.violations[0].field == "chunk.ipc"
 
 
@@ -148,9 +154,9 @@ def test_batch_validation_equals_validate_table(meters: Callable[[int], pa.Table
         "duplicate key across batches": table.set_column(1, table.schema.field(1), dup_hours),
     }
     for name, bad in variants.items():
-        expected = _violations(lambda bad=bad: validate_table(bad, TABLES["meters"]))
+        expected = _violations(partial(validate_table, bad, TABLES["meters"]))
         assert expected, name
-        assert _violations(lambda bad=bad: _by_batches(bad, 50_000)) == expected, name
+        assert _violations(partial(_by_batches, bad, 50_000)) == expected, name
 
 
 # ---- through the server ---------------------------------------------------------------
@@ -175,7 +181,7 @@ def _raw_upload(
 
 
 def _field_violations(err: grpc.RpcError) -> list[str]:
-    status = rpc_status.from_call(err)  # type: ignore[arg-type]
+    status = rpc_status.from_call(err)
     assert status is not None
     fields = []
     for detail in status.details:
@@ -279,6 +285,6 @@ def test_batch_validation_of_a_string_key_equals_validate_table(
         validator = BatchValidator(spec, candidate.schema)
         for batch in candidate.to_batches(max_chunksize=max(1, candidate.num_rows // 5)):
             validator.add(batch)
-        expected = _violations(lambda c=candidate: validate_table(c, spec))
+        expected = _violations(partial(validate_table, candidate, spec))
         assert _violations(validator.finish) == expected
-    assert _violations(lambda: validate_table(dup, spec))
+    assert _violations(partial(validate_table, dup, spec))

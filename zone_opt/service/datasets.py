@@ -211,9 +211,7 @@ class DatasetStore:
             tmp.unlink(missing_ok=True)
             tmp.with_suffix(".conformed").unlink(missing_ok=True)
 
-    def _receive(
-        self, sink: _Sink, chunks: Iterable[UploadChunk], spec: TableSpec
-    ) -> _Received:
+    def _receive(self, sink: _Sink, chunks: Iterable[UploadChunk], spec: TableSpec) -> _Received:
         """Check, hash, write and decode the chunks as they arrive.
 
         Hashing and writing run on a helper thread (both release the GIL), in chunk order,
@@ -224,15 +222,14 @@ class DatasetStore:
         decoder = IpcStreamDecoder()
         validator: BatchValidator | None = None
         broken: InvalidInputError | None = None
-        size, expected, declared, finished = 0, 0, "", False
-        for chunk in chunks:
+        size, declared, finished = 0, "", False
+        for expected, chunk in enumerate(chunks):
             if finished:
                 raise InvalidInputError.single("chunk.seq", chunk.seq, "chunk after the last")
             if chunk.seq != expected:
                 raise InvalidInputError.single(
                     "chunk.seq", chunk.seq, f"expected sequence number {expected}"
                 )
-            expected += 1
             size += len(chunk.ipc)
             if size > self.max_upload_bytes:
                 raise ResourceExhaustedError(
@@ -250,9 +247,7 @@ class DatasetStore:
                 except InvalidInputError as exc:
                     broken = exc  # reported after the checksum comparison
         if not finished:
-            raise InvalidInputError.single(
-                "chunk.last", None, "stream ended without a last chunk"
-            )
+            raise InvalidInputError.single("chunk.last", None, "stream ended without a last chunk")
         digest = sink.digest()
         if declared and declared != digest:
             raise VerificationError(

@@ -101,11 +101,15 @@ class IpcStreamDecoder:
             batch = self._decode(message)
             if batch is not None:
                 batches.append(batch)
-        if self._buffered is not None:  # switched to buffering: keep what is left
-            self._buffered.extend(self._pieces)
+        buffered = self._buffered_pieces()
+        if buffered is not None:  # switched to buffering in _decode: keep what is left
+            buffered.extend(self._pieces)
             self._pieces.clear()
             self._pending = 0
         return batches
+
+    def _buffered_pieces(self) -> list[memoryview] | None:
+        return self._buffered
 
     def finish(self) -> list[pa.RecordBatch]:
         """Check the stream is complete; the batches not yet returned (dictionary streams)."""
