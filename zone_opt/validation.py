@@ -25,7 +25,7 @@ from zone_opt.errors import InvalidInputError, Violation
 from zone_opt.industries import division_codes_array
 from zone_opt.schemas import TABLES, Range, TableSpec
 
-__all__ = ["MAX_ROWS_PER_RULE", "validate_table", "validate_tables"]
+__all__ = ["MAX_ROWS_PER_RULE", "BatchValidator", "validate_table", "validate_tables"]
 
 #: Rows listed per (column, rule); the remainder is counted in one summary violation.
 MAX_ROWS_PER_RULE = 20
@@ -96,6 +96,167 @@ def validate_tables(tables: Mapping[str, pa.Table]) -> dict[str, pa.Table]:
     if error is not None:
         raise error
     return conformed
+
+
+class BatchValidator:
+    """:func:`validate_table` for a table that arrives as record batches (an upload).
+
+    When the batches already have the spec's schema (the usual case), each batch is checked
+    against the row-local rules (nulls, ranges, choices, codes, ordered pairs) as it is
+    added, so validation overlaps the transfer; :meth:`finish` then only runs the rules
+    that span rows (the key). Otherwise, or when a batch breaks a rule, :meth:`finish`
+    validates the whole table with :func:`validate_table`, so the result and every
+    violation (rows numbered across the whole table) are exactly those of
+    :func:`validate_table` on the concatenated batches.
+
+    Complexity: O(rows) over all batches, as :func:`validate_table`.
+    """
+
+    def __init__(self, spec: TableSpec, schema: pa.Schema) -> None:
+        self.spec = spec
+        self.schema = schema
+        self._batches: list[pa.RecordBatch] = []
+        self._per_batch = schema.equals(spec.schema)  # names, order, types, nullability
+        self._clean = True
+        self._keys = {name: _KeyCodes() for name in spec.key}
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Keep ``batch`` (of ``schema``) and check its row-local rules. O(batch rows)."""
+        self._batches.append(batch)
+        if not (self._per_batch and self._clean):
+            return
+        encoded: set[str] = set()
+        for name, key in self._keys.items():
+            column = batch.column(name)
+            if _integer_codes(column.type):
+                key.add_integers(_codes(pa.chunked_array([column])))
+            else:
+                key.add_encoded(pc.dictionary_encode(column))
+                encoded.add(name)
+        table = pa.Table.from_batches([batch], schema=self.schema)
+        # Credit codes of those encoded key columns are checked once, at finish(), on the
+        # distinct values of the whole table.
+        if _check_rows(table, self.spec, {}, set(), key=False, uscc_skip=encoded):
+            self._clean = False  # finish() reports every violation, numbered globally
+
+    def finish(self) -> pa.Table:
+        """The table conformed to the spec's schema.
+
+        Raises:
+            InvalidInputError: as :func:`validate_table`.
+        """
+        table = pa.Table.from_batches(self._batches, schema=self.schema)
+        if not (self._per_batch and self._clean):
+            return validate_table(table, self.spec)
+        offsets = []
+        for name, key in self._keys.items():
+            shifted, span, distinct = key.finish()
+            uscc = name in self.spec.uscc_columns and distinct is not None
+            if uscc and _uscc_codes(distinct).any():
+                return validate_table(table, self.spec)  # every violation, by row
+            offsets.append((shifted, span))
+        error = InvalidInputError.collect(_check_key(table, self.spec, offsets))
+        if error is not None:
+            raise error
+        return table.cast(self.spec.schema)  # same types: only the schema's metadata
+
+
+class _KeyCodes:
+    """Codes of one key column gathered batch by batch (see :func:`_codes`, :func:`_offset`).
+
+    Integer columns: each batch's codes, with the running minimum, maximum and common step
+    (the gcd of differences to the first value equals the gcd of differences to the
+    minimum). String columns: each batch's dictionary encoding; while every batch has few
+    distinct values the batch's dictionary is mapped to table-wide codes at once (a dict
+    over the distinct values only), else the dictionaries are merged in :meth:`finish`.
+    """
+
+    #: Batches with more distinct values than this are merged vectorised at the end.
+    SMALL_DICTIONARY = 4096
+
+    def __init__(self) -> None:
+        self._parts: list[npt.NDArray[np.int64]] = []
+        self._encodings: list[pa.DictionaryArray] = []
+        self._values: dict[object, int] | None = {}
+        self._value_type: pa.DataType | None = None
+        self._first: int | None = None
+        self._low: int | None = None
+        self._high: int | None = None
+        self._step = 0
+
+    def add_integers(self, codes: npt.NDArray[np.int64], step: bool = True) -> None:
+        self._parts.append(codes)
+        if not codes.size:
+            return
+        low, high = int(codes.min()), int(codes.max())
+        self._low = low if self._low is None else min(self._low, low)
+        self._high = high if self._high is None else max(self._high, high)
+        if step:
+            if self._first is None:
+                self._first = int(codes[0])
+            self._step = int(np.gcd(self._step, np.gcd.reduce(codes - self._first)))
+
+    def add_encoded(self, encoded: pa.DictionaryArray) -> None:
+        self._encodings.append(encoded)
+        self._value_type = encoded.dictionary.type
+        if self._values is None:
+            return
+        if len(encoded.dictionary) > self.SMALL_DICTIONARY:
+            self._values = None
+            return
+        values = self._values
+        lut = np.array(
+            [values.setdefault(v, len(values)) for v in encoded.dictionary.to_pylist()],
+            dtype=np.int64,
+        )
+        local = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        codes = np.where(local >= 0, lut[np.maximum(local, 0)] if lut.size else -1, -1)
+        self.add_integers(codes.astype(np.int64, copy=False), step=False)
+
+    def finish(self) -> tuple[npt.NDArray[np.int64], int, pa.Array | None]:
+        """Codes shifted to start at 0 and divided by the step, their span, and the
+        distinct values of a string column (None for integers)."""
+        if self._encodings and self._values is None:
+            codes, distinct = _joined_codes(self._encodings)
+            shifted, span = _offset(codes)
+            return shifted, span, distinct
+        codes = np.concatenate(self._parts) if self._parts else np.zeros(0, np.int64)
+        distinct = None
+        if self._encodings:
+            distinct = pa.array(list(self._values or {}), type=self._value_type)
+        if self._low is None or self._high is None:
+            return codes, 1, distinct
+        step = max(self._step, 1)
+        shifted = codes - self._low
+        if step > 1:
+            shifted //= step
+        return shifted, (self._high - self._low) // step + 1, distinct
+
+
+def _integer_codes(t: pa.DataType) -> bool:
+    """Whether :func:`_codes` takes a column of type ``t`` as integers (no dictionary)."""
+    return bool(pa.types.is_date32(t) or pa.types.is_temporal(t) or pa.types.is_integer(t))
+
+
+def _joined_codes(
+    parts: list[npt.NDArray[np.int64] | pa.DictionaryArray],
+) -> tuple[npt.NDArray[np.int64], pa.Array | None]:
+    """Codes over all batches from per-batch parts, and the distinct values (None for
+    integer codes). Integer codes are concatenated; the batches' dictionaries are encoded
+    together (small: one entry per distinct value of each batch) and each batch's indices
+    mapped through. Equal values, equal codes."""
+    ints = [p for p in parts if isinstance(p, np.ndarray)]
+    if len(ints) == len(parts):
+        return (np.concatenate(ints) if ints else np.zeros(0, np.int64)), None
+    encodings = [p for p in parts if isinstance(p, pa.DictionaryArray)]
+    merged = pc.dictionary_encode(pa.concat_arrays([e.dictionary for e in encodings]))
+    to_merged = merged.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    out, start = [], 0
+    for e in encodings:
+        local = pc.fill_null(e.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        out.append(np.where(local >= 0, to_merged[start + np.maximum(local, 0)], -1))
+        start += len(e.dictionary)
+    return np.concatenate(out), merged.dictionary
 
 
 # --------------------------------------------------------------------------- helpers
@@ -228,7 +389,13 @@ def _values(column: pa.ChunkedArray, rows: npt.NDArray[np.int64]) -> list[object
 
 
 def _check_rows(
-    table: pa.Table, spec: TableSpec, context: Mapping[str, pa.Table], skip: set[str]
+    table: pa.Table,
+    spec: TableSpec,
+    context: Mapping[str, pa.Table],
+    skip: set[str],
+    *,
+    key: bool = True,
+    uscc_skip: set[str] | None = None,
 ) -> list[Violation]:
     violations: list[Violation] = []
     for fld in spec.schema:
@@ -248,7 +415,7 @@ def _check_rows(
             violations += _check_membership(
                 where, column, division_codes_array(), "not a GB/T 4754-2017 division code"
             )
-        if fld.name in spec.uscc_columns:
+        if fld.name in spec.uscc_columns and fld.name not in (uscc_skip or ()):
             violations += _check_uscc(where, column)
         if fld.name in spec.references:
             ref_table, ref_column = spec.references[fld.name]
@@ -268,12 +435,39 @@ def _check_rows(
             (f"{low} {a} is above {high} {b}" for a, b in zip(lows, highs, strict=True)),
             f"{low} above {high}",
         )
-    if not set(spec.key) & skip:
+    if key and not set(spec.key) & skip:
         violations += _check_key(table, spec)
     return violations
 
 
+def _inside(column: pa.ChunkedArray, rule: Range) -> bool:
+    """Whether every value is a number within the rule's finite bounds, with no null and
+    no NaN: numpy's min/max over the chunks without copying (NaN propagates through them,
+    so a NaN answers False). False means "look row by row". O(n)."""
+    numeric = pa.types.is_floating(column.type) or pa.types.is_integer(column.type)
+    if not numeric or column.null_count or len(column) == 0:
+        return False
+    chunks = [c.to_numpy(zero_copy_only=True) for c in column.chunks if len(c)]
+    has_low = rule.low is not None and not math.isinf(rule.low)
+    has_high = rule.high is not None and not math.isinf(rule.high)
+    if has_low or not has_high:  # the minimum also finds NaN when there is no high bound
+        lo = min(float(np.min(c)) for c in chunks)
+        if math.isnan(lo) or (has_low and not _within(rule.low or 0.0, lo, rule.low_open)):
+            return False
+    if has_high:
+        hi = max(float(np.max(c)) for c in chunks)
+        if math.isnan(hi) or not _within(hi, rule.high or 0.0, rule.high_open):
+            return False
+    return True
+
+
+def _within(smaller: float, larger: float, strict: bool) -> bool:
+    return smaller < larger if strict else smaller <= larger
+
+
 def _check_range(where: str, column: pa.ChunkedArray, rule: Range) -> list[Violation]:
+    if _inside(column, rule):
+        return []
     out: list[Violation] = []
     if pa.types.is_floating(column.type):
         nan = _rows(pc.is_nan(column))
@@ -332,20 +526,12 @@ def _check_membership(
 
 
 def _check_uscc(where: str, column: pa.ChunkedArray) -> list[Violation]:
-    arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    if not pa.types.is_large_string(arr.type):
-        arr = arr.cast(pa.large_string())
-    n = len(arr)
-    if n == 0:
-        return []
-    _, off_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(off_buf, dtype=np.int64, count=arr.offset + n + 1)[arr.offset :]
-    data = (
-        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    )
-    codes = _core.check_uscc_column(np.ascontiguousarray(offsets), data)
-    if arr.null_count:
-        codes[pc.is_null(arr).to_numpy(zero_copy_only=False)] = 0
+    return _uscc_report(where, column, _uscc_codes(column))
+
+
+def _uscc_report(
+    where: str, column: pa.ChunkedArray, codes: npt.NDArray[np.uint8]
+) -> list[Violation]:
     bad = np.flatnonzero(codes).astype(np.int64)
     values = _values(column, bad)
     return _report(
@@ -354,6 +540,28 @@ def _check_uscc(where: str, column: pa.ChunkedArray) -> list[Violation]:
         (f"{v!r} is {_USCC_REASONS[int(c)]}" for v, c in zip(values, codes[bad], strict=False)),
         "not a valid unified social credit code",
     )
+
+
+def _uscc_codes(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.uint8]:
+    """Per value: 0 for a valid code (or null), else the reason code of the Rust check."""
+    if isinstance(column, pa.ChunkedArray):
+        arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    else:
+        arr = column
+    if not pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.large_string())
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, np.uint8)
+    _, off_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(off_buf, dtype=np.int64, count=arr.offset + n + 1)[arr.offset :]
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    )
+    codes: npt.NDArray[np.uint8] = _core.check_uscc_column(np.ascontiguousarray(offsets), data)
+    if arr.null_count:
+        codes[pc.is_null(arr).to_numpy(zero_copy_only=False)] = 0
+    return codes
 
 
 def _codes(column: pa.ChunkedArray) -> npt.NDArray[np.int64]:
@@ -380,30 +588,60 @@ def _dense(codes: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
 
 
 def _offset(codes: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
-    """Codes shifted to start at 0, and their span (max - min + 1). O(n)."""
+    """Codes shifted to start at 0 and divided by their common step, and their span
+    (number of steps from min to max, plus one). Hours stored in seconds become hour
+    numbers, so a key of (enterprise, hour) spans enterprises x hours. O(n)."""
     low, high = int(codes.min()), int(codes.max())
-    return codes - low, high - low + 1
+    shifted = codes - low
+    step = int(np.gcd.reduce(shifted)) if high > low else 1
+    if step > 1:
+        shifted //= step
+    return shifted, (high - low) // step + 1
 
 
-def _check_key(table: pa.Table, spec: TableSpec) -> list[Violation]:
+#: Key spans up to this many codes (or 8 per row) are checked with a bitmap, not a hash.
+_BITMAP_MAX_CODES = 1 << 26
+
+
+def _all_distinct(combined: npt.NDArray[np.int64], cardinality: int) -> bool:
+    """Whether the combined key codes (each in ``[0, cardinality)``) are all distinct.
+
+    A byte per possible code when the span is small (one scatter and one count: O(n +
+    cardinality), no hashing), else an Arrow hash pass. O(n) either way.
+    """
+    if cardinality <= max(_BITMAP_MAX_CODES, 8 * combined.size):
+        seen = np.zeros(cardinality, dtype=np.uint8)
+        seen[combined] = 1
+        return int(np.count_nonzero(seen)) == combined.size
+    return len(pc.unique(pa.array(combined, type=pa.int64()))) == combined.size
+
+
+def _check_key(
+    table: pa.Table,
+    spec: TableSpec,
+    offsets: list[tuple[npt.NDArray[np.int64], int]] | None = None,
+) -> list[Violation]:
+    """Duplicate-key violations; ``offsets`` are the key columns' :func:`_offset` codes
+    and spans when the caller has them already (:class:`BatchValidator`)."""
     if table.num_rows < 2:
         return []
-    combined = _codes(table.column(spec.key[0]))
+    if offsets is None:
+        offsets = [_offset(_codes(table.column(name))) for name in spec.key]
+    combined, cardinality = offsets[0]
     if len(spec.key) > 1:
         # Mixed-radix combination of per-column codes: one int64 per row, so the duplicate
         # search is 1-D. Codes are offset by their minimum and used as they are when the
         # product of the spans fits (hours of a few enterprises do), else renumbered densely.
-        combined, cardinality = _offset(combined)
-        for name in spec.key[1:]:
-            codes, k = _offset(_codes(table.column(name)))
+        for column_codes, span in offsets[1:]:
+            codes_k, k = column_codes, span
             if cardinality * k >= 2**62:
-                codes, k = _dense(codes)
+                codes_k, k = _dense(codes_k)
                 if cardinality * k >= 2**62:
                     combined, cardinality = _dense(combined)
-            combined = combined * k + codes
+            combined = combined * k + codes_k
             cardinality *= k
-    # Hash pass first: all keys distinct (the usual case) needs no sort.
-    if len(pc.unique(pa.array(combined, type=pa.int64()))) == table.num_rows:
+    # A bitmap or hash pass first: all keys distinct (the usual case) needs no sort.
+    if _all_distinct(combined, cardinality):
         return []
     _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
     first_of_row = first[inverse.ravel()]

@@ -34,12 +34,15 @@ __all__ = [
     "MAX_CHUNK_BYTES",
     "carbon_params",
     "dataset_to_proto",
+    "encode_upload_chunk",
     "ipc_chunks",
+    "ipc_messages",
     "job_id_of",
     "job_to_operation",
     "kind_from_proto",
     "kind_to_proto",
     "match_params",
+    "pack_pieces",
     "table_from_ipc",
     "table_to_ipc",
     "upload_stream",
@@ -291,6 +294,77 @@ def ipc_chunks(blocks: Iterable[bytes]) -> Iterator[common_pb2.ArrowChunk]:
         hasher.update(block)
         pending = block
     yield common_pb2.ArrowChunk(ipc=pending or b"", seq=seq, last=True, sha256=hasher.hexdigest())
+
+
+#: The end-of-stream marker of an Arrow IPC stream.
+IPC_END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
+
+
+def ipc_messages(table: pa.Table, batch_bytes: int) -> Iterator[pa.Buffer | bytes]:
+    """``table`` as the messages of one Arrow IPC stream: schema, record batches of about
+    ``batch_bytes`` each, end-of-stream. Byte for byte what ``pa.ipc.new_stream`` writes
+    for the same batches, but one batch at a time: no buffer of the whole stream.
+    O(bytes), one copy of each batch (its serialisation).
+    """
+    yield table.schema.serialize()
+    rows = max(1, batch_bytes * table.num_rows // max(table.nbytes, 1))
+    for batch in table.to_batches(max_chunksize=rows):
+        yield batch.serialize()
+    yield IPC_END_OF_STREAM
+
+
+def pack_pieces(
+    messages: Iterable[pa.Buffer | bytes], max_bytes: int
+) -> Iterator[list[memoryview]]:
+    """Group consecutive messages into pieces of at most ``max_bytes``, cutting a message
+    only when it alone is larger; each piece is a list of views, joined by the caller."""
+    piece: list[memoryview] = []
+    size = 0
+    for message in messages:
+        view = memoryview(message).cast("B")
+        if size and size + len(view) > max_bytes:
+            yield piece
+            piece, size = [], 0
+        while len(view) > max_bytes - size:
+            piece.append(view[: max_bytes - size])
+            view = view[max_bytes - size :]
+            yield piece
+            piece, size = [], 0
+        if len(view):
+            piece.append(view)
+            size += len(view)
+    if piece or size == 0:
+        yield piece
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return bytes(out)
+
+
+def encode_upload_chunk(parts: list[memoryview], seq: int, last: bool, sha256: str) -> bytes:
+    """The serialised ``UploadDatasetRequest{chunk: ArrowChunk{ipc, seq, last, sha256}}``
+    with ``ipc`` the concatenation of ``parts``: byte for byte what ``SerializeToString``
+    gives, but copying the payload once (into the message) instead of three times."""
+    length = sum(len(p) for p in parts)
+    head = b"\x0a" + _varint(length) if length else b""  # field 1, bytes (omitted if empty)
+    tail = b""
+    if seq:
+        tail += b"\x10" + _varint(seq)  # field 2, varint
+    if last:
+        tail += b"\x18\x01"  # field 3, bool
+    if sha256:
+        encoded = sha256.encode()
+        tail += b"\x22" + _varint(len(encoded)) + encoded  # field 4, string
+    inner = len(head) + length + len(tail)
+    return b"".join([b"\x12", _varint(inner), head, *parts, tail])  # field 2 of the request
 
 
 def upload_stream(

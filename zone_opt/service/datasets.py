@@ -1,8 +1,10 @@
 """The durable dataset store: Arrow IPC stream files under the data dir, records in SQLite.
 
-An upload is written to ``tmp/`` while its SHA-256 is computed, fsynced, read back and
-validated against its table kind's schema (:func:`zone_opt.validation.validate_table`),
-then renamed into place (the directory fsynced) and only then recorded; so bad input or
+An upload is written to ``tmp/`` as its chunks arrive, hashed (SHA-256) over the same
+bytes, decoded from memory batch by batch and validated against its table kind's schema
+(:class:`zone_opt.validation.BatchValidator`, the rules of
+:func:`zone_opt.validation.validate_table`), fsynced once, then renamed into place (the
+directory fsynced) and only then recorded; so bad input or
 a crash at any point never changes a stored dataset, and a recorded dataset always has its
 file. Results of operations are written the same way under ids derived from the job id,
 so running a job twice leaves exactly one result. Tenants are separate: every read, list
@@ -18,6 +20,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,9 +32,10 @@ from zone_opt.errors import (
     ResourceExhaustedError,
     VerificationError,
 )
-from zone_opt.schemas import TABLES
+from zone_opt.schemas import TABLES, TableSpec
+from zone_opt.service.ipc_stream import IpcStreamDecoder
 from zone_opt.service.store import Database
-from zone_opt.validation import validate_table
+from zone_opt.validation import BatchValidator
 
 __all__ = ["RESULT_KIND", "DatasetInfo", "DatasetStore", "UploadChunk"]
 
@@ -74,9 +78,64 @@ class UploadChunk:
     """One received piece of an IPC stream (see ``ArrowChunk`` in common.proto)."""
 
     seq: int
-    ipc: bytes
+    ipc: bytes | memoryview
     last: bool
     sha256: str
+
+
+@dataclass(frozen=True)
+class _Received:
+    """An upload received in full: its checksum, size, and its batches being validated."""
+
+    digest: str
+    size: int
+    validator: BatchValidator
+
+
+class _Sink:
+    """A file written and hashed (SHA-256) piece by piece on a helper thread, in order.
+
+    ``put`` queues a piece and returns at once; ``digest`` waits for the queued pieces;
+    ``sync`` queues the flush and fsync; leaving the ``with`` block waits for the queued
+    work and closes the file (on errors too).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "wb")  # noqa: SIM115 (closed in __exit__)
+        self._hasher = hashlib.sha256()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zone-opt-sink")
+        self._pending: list[Future[None]] = []
+
+    def _write(self, piece: bytes | memoryview) -> None:
+        self._hasher.update(piece)  # both release the GIL for large pieces
+        self._file.write(piece)
+
+    def _sync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def put(self, piece: bytes | memoryview) -> None:
+        self._pending.append(self._worker.submit(self._write, piece))
+        if len(self._pending) > 64:  # surface errors early, keep the list short
+            self._pending = [f for f in self._pending if not f.done() or f.result()]
+
+    def digest(self) -> str:
+        """Hex SHA-256 of every piece (waits for them)."""
+        for future in self._pending:
+            future.result()
+        self._pending.clear()
+        return self._hasher.hexdigest()
+
+    def sync(self) -> Future[None]:
+        """Flush and fsync the file, after the pieces queued so far."""
+        return self._worker.submit(self._sync)
+
+    def __enter__(self) -> _Sink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._worker.shutdown(wait=True)
+        self._file.close()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -110,9 +169,15 @@ class DatasetStore:
     ) -> DatasetInfo:
         """Store an uploaded table of ``kind`` after checking order, size, checksum, schema.
 
+        One pass over the chunks as they arrive: each is checked (sequence number, size
+        limit), hashed and written to the temporary file, and the record batches it
+        completes are decoded from memory and checked against the schema's row rules
+        (:class:`zone_opt.validation.BatchValidator`); after the last chunk come the
+        checks spanning rows (the key), one fsync and the atomic rename.
+
         Raises:
-            InvalidInputError: chunks out of order, not an IPC stream, or rows that break
-                the schema of ``kind`` (one violation per problem).
+            InvalidInputError: chunks out of order or missing, not an IPC stream, or rows
+                that break the schema of ``kind`` (one violation per problem).
             VerificationError: the declared SHA-256 does not match the bytes received.
             ResourceExhaustedError: the upload exceeds ``max_upload_bytes``.
 
@@ -122,23 +187,15 @@ class DatasetStore:
             raise InvalidInputError.single("header.kind", None, f"unknown table kind {kind!r}")
         tmp = self._tmp / f"{uuid.uuid4().hex}.part"
         try:
-            digest, size, declared = self._receive(tmp, chunks)
-            if declared and declared != digest:
-                raise VerificationError(
-                    f"checksum mismatch: declared sha256 {declared}, received {digest}"
-                )
-            try:
-                with pa.memory_map(str(tmp)) as source:
-                    table = pa.ipc.open_stream(source).read_all()
-            except (pa.ArrowInvalid, OSError) as exc:
-                raise InvalidInputError.single(
-                    "chunk.ipc", None, f"not an Arrow IPC stream: {exc}"
-                ) from None
-            conformed = validate_table(table, TABLES[kind])
-            if not conformed.schema.equals(table.schema):  # store the conformed table
+            with _Sink(tmp) as sink:
+                received = self._receive(sink, chunks, TABLES[kind])
+                synced = sink.sync()  # the fsync runs while the key is checked
+                conformed = received.validator.finish()
+                synced.result()
+            digest, size = received.digest, received.size
+            if not conformed.schema.equals(received.validator.schema):  # store it conformed
                 rewritten = tmp.with_suffix(".conformed")
                 digest, size = self._write_table(rewritten, conformed)
-                del table
                 os.replace(rewritten, tmp)
             return self._commit(
                 tmp=tmp,
@@ -154,33 +211,58 @@ class DatasetStore:
             tmp.unlink(missing_ok=True)
             tmp.with_suffix(".conformed").unlink(missing_ok=True)
 
-    def _receive(self, tmp: Path, chunks: Iterable[UploadChunk]) -> tuple[str, int, str]:
-        hasher = hashlib.sha256()
-        size, expected, declared, finished = 0, 0, "", False
-        with open(tmp, "wb") as out:
-            for chunk in chunks:
-                if finished:
-                    raise InvalidInputError.single("chunk.seq", chunk.seq, "chunk after the last")
-                if chunk.seq != expected:
-                    raise InvalidInputError.single(
-                        "chunk.seq", chunk.seq, f"expected sequence number {expected}"
-                    )
-                expected += 1
-                size += len(chunk.ipc)
-                if size > self.max_upload_bytes:
-                    raise ResourceExhaustedError(
-                        f"upload larger than the limit of {self.max_upload_bytes} bytes"
-                    )
-                hasher.update(chunk.ipc)
-                out.write(chunk.ipc)
-                finished, declared = chunk.last, chunk.sha256
-            if not finished:
+    def _receive(self, sink: _Sink, chunks: Iterable[UploadChunk], spec: TableSpec) -> _Received:
+        """Check, hash, write and decode the chunks as they arrive.
+
+        Hashing and writing run on a helper thread (both release the GIL), in chunk order,
+        while this thread receives, decodes and validates the next chunks. A stream that
+        is not valid IPC is reported only after the checksum was compared, so bytes damaged
+        in transit are DATA_LOSS, not INVALID_ARGUMENT.
+        """
+        decoder = IpcStreamDecoder()
+        validator: BatchValidator | None = None
+        broken: InvalidInputError | None = None
+        size, declared, finished = 0, "", False
+        for expected, chunk in enumerate(chunks):
+            if finished:
+                raise InvalidInputError.single("chunk.seq", chunk.seq, "chunk after the last")
+            if chunk.seq != expected:
                 raise InvalidInputError.single(
-                    "chunk.last", None, "stream ended without a last chunk"
+                    "chunk.seq", chunk.seq, f"expected sequence number {expected}"
                 )
-            out.flush()
-            os.fsync(out.fileno())
-        return hasher.hexdigest(), size, declared
+            size += len(chunk.ipc)
+            if size > self.max_upload_bytes:
+                raise ResourceExhaustedError(
+                    f"upload larger than the limit of {self.max_upload_bytes} bytes"
+                )
+            sink.put(chunk.ipc)
+            finished, declared = chunk.last, chunk.sha256
+            if broken is None:
+                try:
+                    batches = decoder.feed(chunk.ipc)
+                    if validator is None and decoder.schema is not None:
+                        validator = BatchValidator(spec, decoder.schema)
+                    for batch in batches:
+                        validator.add(batch)  # type: ignore[union-attr]
+                except InvalidInputError as exc:
+                    broken = exc  # reported after the checksum comparison
+        if not finished:
+            raise InvalidInputError.single("chunk.last", None, "stream ended without a last chunk")
+        digest = sink.digest()
+        if declared and declared != digest:
+            raise VerificationError(
+                f"checksum mismatch: declared sha256 {declared}, received {digest}"
+            )
+        if broken is not None:
+            raise broken
+        rest = decoder.finish()  # raises for a stream cut inside a message or schema-less
+        if validator is None and decoder.schema is not None:
+            validator = BatchValidator(spec, decoder.schema)
+        if validator is None:
+            raise InvalidInputError.single("chunk.ipc", None, "not an Arrow IPC stream")
+        for batch in rest:
+            validator.add(batch)
+        return _Received(digest, size, validator)
 
     def _write_table(self, path: Path, table: pa.Table) -> tuple[str, int]:
         with open(path, "wb") as out:
