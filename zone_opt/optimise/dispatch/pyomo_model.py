@@ -23,8 +23,15 @@ from zone_opt.optimise.dispatch.inputs import DispatchState, HorizonInputs
 __all__ = ["PyomoRun", "build_pyomo", "solve_pyomo"]
 
 
-def build_pyomo(park: Park, inputs: HorizonInputs, state: DispatchState) -> pyo.ConcreteModel:
-    """A pyomo ``ConcreteModel`` of the dispatch over ``inputs`` from ``state``."""
+def build_pyomo(
+    park: Park, inputs: HorizonInputs, state: DispatchState, *, plain: bool = False
+) -> pyo.ConcreteModel:
+    """A pyomo ``ConcreteModel`` of the dispatch over ``inputs`` from ``state``.
+
+    ``plain``: the textbook unit commitment the reference's pyomo model uses (start-up and
+    shut-down binary, transitions as two inequalities) instead of the tight 3-bin form
+    (only ``u`` binary, ``u_t - u_{t-1} = su_t - sd_t``); same optimum, slower MILP.
+    """
     n, dt = inputs.n_steps, inputs.dt_h
     cp = park.carbon.price_cny_per_t
     m = pyo.ConcreteModel(name=park.name)
@@ -58,8 +65,8 @@ def build_pyomo(park: Park, inputs: HorizonInputs, state: DispatchState) -> pyo.
     m.shed_h = pyo.Var(m.T, bounds=(0, park.slack.unserved_max_mw))
     m.vent = pyo.Var(m.T, bounds=(0, park.slack.vent_max_mwth))
     m.u = pyo.Var(UC, m.T, within=pyo.Binary)
-    m.su = pyo.Var(UC, m.T, bounds=(0, 1))
-    m.sd = pyo.Var(UC, m.T, bounds=(0, 1))
+    m.su = pyo.Var(UC, m.T, within=pyo.Binary if plain else pyo.UnitInterval)
+    m.sd = pyo.Var(UC, m.T, within=pyo.Binary if plain else pyo.UnitInterval)
     charge = park.grid.tariff.demand_charge_cny_per_mw
     if charge > 0:
         m.peak = pyo.Var(bounds=(0, None))
@@ -121,7 +128,11 @@ def build_pyomo(park: Park, inputs: HorizonInputs, state: DispatchState) -> pyo.
             up = m.u[k, t - 1] if t > 0 else u_prev
             m.uc.add(m.g[k, t] >= c.p_min_pu * cap * m.u[k, t])
             m.uc.add(m.g[k, t] <= cap * m.u[k, t])
-            m.uc.add(m.u[k, t] - up == m.su[k, t] - m.sd[k, t])
+            if plain:
+                m.uc.add(m.su[k, t] >= m.u[k, t] - up)
+                m.uc.add(m.sd[k, t] >= up - m.u[k, t])
+            else:
+                m.uc.add(m.u[k, t] - up == m.su[k, t] - m.sd[k, t])
             hist_up = 1 if (init.is_on and t < mu - init.steps_in_state) else 0
             hist_dn = 1 if (not init.is_on and t < md - init.steps_in_state) else 0
             m.uc.add(sum(m.su[k, t - j] for j in range(mu) if t - j >= 0) + hist_up <= m.u[k, t])
@@ -181,10 +192,11 @@ def solve_pyomo(
     *,
     mip_rel_gap: float = 1e-4,
     threads: int = 1,
+    plain: bool = False,
 ) -> PyomoRun:
     """Build with :func:`build_pyomo` and solve with pyomo's HiGHS interface."""
     t0 = time.perf_counter()
-    m = build_pyomo(park, inputs, state)
+    m = build_pyomo(park, inputs, state, plain=plain)
     t1 = time.perf_counter()
     solver = pyo.SolverFactory("highs")
     res = solver.solve(
