@@ -34,6 +34,8 @@ from zone_opt.api.v1 import (
     common_pb2,
     datasets_pb2,
     datasets_pb2_grpc,
+    dispatch_pb2,
+    dispatch_pb2_grpc,
     matching_pb2,
     matching_pb2_grpc,
     operations_pb2,
@@ -124,12 +126,17 @@ def _operation(op: operations_pb2.Operation) -> Operation:
         message: Any
         if op.response.Is(matching_pb2.MatchResult.DESCRIPTOR):
             message = matching_pb2.MatchResult()
+        elif op.response.Is(dispatch_pb2.DispatchResult.DESCRIPTOR):
+            message = dispatch_pb2.DispatchResult()
         else:
             message = datasets_pb2.ComputeStatisticsResult()
         op.response.Unpack(message)
         result = {f.name: v for f, v in message.ListFields()}
-        if "summary" in result:
-            result["summary"] = dict(result["summary"])
+        for key in ("summary", "costs_cny", "emissions_t"):
+            if key in result:
+                result[key] = dict(result[key])
+        if "infeasibility" in result:
+            result["infeasibility"] = list(result["infeasibility"])
     state = operations_pb2.OperationState.Name(op.metadata.state).removeprefix("OPERATION_STATE_")
     return Operation(
         name=op.name,
@@ -169,6 +176,7 @@ class Client:
         self._datasets = datasets_pb2_grpc.DatasetServiceStub(self._channel)
         self._operations = operations_pb2_grpc.OperationsServiceStub(self._channel)
         self._matching = matching_pb2_grpc.MatchingServiceStub(self._channel)
+        self._dispatch = dispatch_pb2_grpc.DispatchServiceStub(self._channel)
 
     def __enter__(self) -> Client:
         return self
@@ -328,6 +336,36 @@ class Client:
             options=options,
         )
         return self._call(self._matching.Match, request).operation.name
+
+    def submit_dispatch(
+        self,
+        scenario_yaml: str,
+        profiles: pa.Table,
+        start: datetime,
+        hours: float,
+        *,
+        rolling_h: float | None = None,
+        mip_rel_gap: float = 0.0,
+        workers: int = 0,
+        time_limit_s: float | None = None,
+        request_id: str | None = None,
+    ) -> str:
+        """Start a park dispatch run (scenario YAML text + profile table with a ``time``
+        column); returns the operation name. Progress is reported per rolling window."""
+        options = dispatch_pb2.DispatchOptions(mip_rel_gap=mip_rel_gap, workers=workers)
+        if rolling_h is not None:
+            options.rolling.FromTimedelta(timedelta(hours=rolling_h))
+        if time_limit_s is not None:
+            options.time_limit.FromTimedelta(timedelta(seconds=time_limit_s))
+        request = dispatch_pb2.DispatchRequest(
+            request_id=request_id or uuid.uuid4().hex,
+            scenario_yaml=scenario_yaml,
+            profiles_ipc=table_to_ipc(profiles),
+            options=options,
+        )
+        request.start.CopyFrom(_timestamp(start))
+        request.horizon.FromTimedelta(timedelta(hours=hours))
+        return self._call(self._dispatch.Dispatch, request).operation.name
 
     def get_operation(self, name: str) -> Operation:
         request = operations_pb2.GetOperationRequest(name=name)

@@ -27,6 +27,8 @@ import zone_opt
 from zone_opt.api.v1 import (
     datasets_pb2,
     datasets_pb2_grpc,
+    dispatch_pb2,
+    dispatch_pb2_grpc,
     matching_pb2,
     matching_pb2_grpc,
     operations_pb2,
@@ -43,6 +45,7 @@ from zone_opt.service.interceptors import ServiceInterceptor
 from zone_opt.service.jobs import WorkerPool, pool_sizes
 from zone_opt.service.metrics import Metrics
 from zone_opt.service.servicers.datasets import DatasetServicer
+from zone_opt.service.servicers.dispatch import DispatchServicer
 from zone_opt.service.servicers.matching import MatchingServicer
 from zone_opt.service.servicers.operations import OperationsServicer
 from zone_opt.service.store import Database, JobStore
@@ -59,6 +62,7 @@ SERVICE_NAMES = {
     "datasets": datasets_pb2.DESCRIPTOR.services_by_name["DatasetService"].full_name,
     "operations": operations_pb2.DESCRIPTOR.services_by_name["OperationsService"].full_name,
     "matching": matching_pb2.DESCRIPTOR.services_by_name["MatchingService"].full_name,
+    "dispatch": dispatch_pb2.DESCRIPTOR.services_by_name["DispatchService"].full_name,
 }
 
 
@@ -181,6 +185,9 @@ class Server:
         matching_pb2_grpc.add_MatchingServiceServicer_to_server(
             MatchingServicer(self.auth, self.pool), self.grpc
         )
+        dispatch_pb2_grpc.add_DispatchServiceServicer_to_server(
+            DispatchServicer(self.auth, self.pool), self.grpc
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         if config.reflection:
             reflection.enable_server_reflection(
@@ -235,6 +242,7 @@ class Server:
             SERVICE_NAMES["datasets"]: store_ok,
             SERVICE_NAMES["operations"]: store_ok and pool_ok,
             SERVICE_NAMES["matching"]: store_ok and pool_ok,
+            SERVICE_NAMES["dispatch"]: store_ok and pool_ok,
             "": store_ok and pool_ok,
         }
         for name, ok in states.items():

@@ -137,4 +137,6 @@ def _summary(result: Any) -> dict[str, float]:
 
 def handlers() -> dict[str, JobHandler]:
     """Job kinds this server runs."""
-    return {"statistics": statistics, "match": match}
+    from zone_opt.service.dispatch_tasks import run_dispatch
+
+    return {"statistics": statistics, "match": match, "dispatch": run_dispatch}

@@ -36,7 +36,14 @@ from zone_opt.optimise.dispatch.assets import (
 from zone_opt.optimise.dispatch.inputs import HorizonInputs
 from zone_opt.optimise.dispatch.validate import validate_horizon, validate_park
 
-__all__ = ["Scenario", "load_scenario", "park_from_dict"]
+__all__ = [
+    "Scenario",
+    "load_scenario",
+    "park_from_dict",
+    "read_profiles",
+    "scenario_from_yaml",
+    "tou_price",
+]
 
 
 @dataclass(frozen=True)
@@ -255,13 +262,9 @@ _TOP = {"name", "profiles", "resolution_min", "timezone", "description", "load_c
         "heat_load_column", "grid", "carbon", "slack", *_NESTED}
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read a scenario YAML and its profile table (CSV with a time column first, or Parquet)."""
-    p = Path(path)
-    if not p.is_file():
-        raise NotFoundError(f"no such scenario file {p}")
+def _parse(text: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InvalidInputError.single("scenario", None, f"not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
@@ -269,25 +272,47 @@ def load_scenario(path: str | Path) -> Scenario:
     unknown = sorted(set(data) - _TOP)
     if unknown:
         raise InvalidInputError.single(unknown[0], None, "unknown key")
+    return data
+
+
+def scenario_from_yaml(text: str, profiles: pd.DataFrame, *, name: str = "park") -> Scenario:
+    """A scenario from YAML text and an already-read profile table (its ``profiles`` key is
+    not used)."""
+    data = _parse(text)
+    park = park_from_dict(data, name=str(data.get("name", name)))
+    return Scenario.create(
+        park,
+        profiles,
+        resolution_min=int(data.get("resolution_min", 60)),
+        name=str(data.get("name", name)),
+    )
+
+
+def read_profiles(path: Path) -> pd.DataFrame:
+    """A profile table from CSV (time in the first column) or Parquet."""
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+        if not isinstance(frame.index, pd.DatetimeIndex):
+            frame = frame.set_index(frame.columns[0])
+    else:
+        frame = pd.read_csv(path, index_col=0, parse_dates=[0])
+    frame.index = pd.DatetimeIndex(frame.index)
+    return frame
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario YAML and its profile table (CSV with a time column first, or Parquet)."""
+    p = Path(path)
+    if not p.is_file():
+        raise NotFoundError(f"no such scenario file {p}")
+    text = p.read_text(encoding="utf-8")
+    data = _parse(text)
     if "profiles" not in data:
         raise InvalidInputError.single("profiles", None, "required")
     prof = p.parent / str(data["profiles"])
     if not prof.is_file():
         raise NotFoundError(f"profiles: no such file {prof}")
-    if prof.suffix == ".parquet":
-        frame = pd.read_parquet(prof)
-        if not isinstance(frame.index, pd.DatetimeIndex):
-            frame = frame.set_index(frame.columns[0])
-    else:
-        frame = pd.read_csv(prof, index_col=0, parse_dates=[0])
-    frame.index = pd.DatetimeIndex(frame.index)
-    park = park_from_dict(data, name=str(data.get("name", p.stem)))
-    return Scenario.create(
-        park,
-        frame,
-        resolution_min=int(data.get("resolution_min", 60)),
-        name=str(data.get("name", p.stem)),
-    )
+    return scenario_from_yaml(text, read_profiles(prof), name=p.stem)
 
 
 def to_dict(obj: Any) -> Any:
