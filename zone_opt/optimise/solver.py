@@ -285,9 +285,7 @@ class HighsSolver:
         self._cancel: threading.Event | None = None
         self._progress: Callable[[Progress], None] | None = None
         self._started = 0.0
-        self._highs.cbMipInterrupt.subscribe(self._on_interrupt)
-        self._highs.cbSimplexInterrupt.subscribe(self._on_interrupt)
-        self._highs.cbIpmInterrupt.subscribe(self._on_interrupt)
+        self._interrupts = False
         self._highs.cbMipImprovingSolution.subscribe(self._on_progress)
 
     @property
@@ -362,6 +360,7 @@ class HighsSolver:
         for name, value in opts.extra.items():
             h.setOptionValue(name, value)
         self._cancel, self._progress = opts.cancel, opts.progress
+        self._watch_interrupts(opts.cancel is not None)
         self._started = time.perf_counter()
         try:
             h.run()
@@ -403,6 +402,22 @@ class HighsSolver:
             nodes=int(info.mip_node_count) if self._is_mip else 0,
             message=h.modelStatusToString(model_status),
         )
+
+    def _watch_interrupts(self, on: bool) -> None:
+        """Subscribe the interrupt callbacks only when a cancel event is given: HiGHS calls
+        them every few simplex iterations, a cost (~10 us each) a short LP notices."""
+        if on == self._interrupts:
+            return
+        for event in (
+            self._highs.cbMipInterrupt,
+            self._highs.cbSimplexInterrupt,
+            self._highs.cbIpmInterrupt,
+        ):
+            if on:
+                event.subscribe(self._on_interrupt)
+            else:
+                event.unsubscribe(self._on_interrupt)
+        self._interrupts = on
 
     def _on_interrupt(self, event: highspy.highs.HighsCallbackEvent) -> None:
         if self._cancel is not None and self._cancel.is_set():

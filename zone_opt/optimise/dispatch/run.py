@@ -306,6 +306,26 @@ def dispatch(
     return _assemble(scenario.park, solved, reports, opts, time.perf_counter() - wall0, len(plan))
 
 
+def _concat_inputs(parts: list[HorizonInputs]) -> HorizonInputs:
+    """The per-step arrays of consecutive horizons as one (day grouping not kept)."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    return HorizonInputs(
+        time=np.concatenate([p.time for p in parts]),
+        dt_h=first.dt_h,
+        cf=np.concatenate([p.cf for p in parts], axis=1),
+        load_mw=np.concatenate([p.load_mw for p in parts]),
+        heat_load_mwth=np.concatenate([p.heat_load_mwth for p in parts]),
+        price_cny_per_mwh=np.concatenate([p.price_cny_per_mwh for p in parts]),
+        export_price_cny_per_mwh=np.concatenate([p.export_price_cny_per_mwh for p in parts]),
+        intensity_t_per_mwh=np.concatenate([p.intensity_t_per_mwh for p in parts]),
+        window=np.concatenate([p.window for p in parts], axis=1),
+        period=np.zeros(0, dtype=np.int64),
+        period_share=np.zeros((first.window.shape[0], 0)),
+    )
+
+
 def _report(index: int, s: _Solved, spec: bool, cut_s: float) -> WindowReport:
     sol = s.solution
     return WindowReport(
@@ -340,8 +360,11 @@ def _assemble(
         status = SolveStatus.FEASIBLE
     frame = pd.DataFrame()
     if good:
-        parts = [timeseries(park, s.inputs, s.blocks) for s in good if s.blocks is not None]
-        frame = pd.concat(parts) if len(parts) > 1 else parts[0]
+        frame = timeseries(
+            park,
+            _concat_inputs([s.inputs for s in good]),
+            {k: np.concatenate([s.blocks[k] for s in good if s.blocks]) for k in good[0].blocks or {}},
+        )
     objective = float(sum(s.solution.objective for s in good)) if not bad else float("nan")
     gaps = [s.solution.gap for s in good]
     binding: list[BindingConstraint] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, is_dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -133,37 +134,52 @@ class Scenario:
             )
         return self._cut(pos, n, carbon_cap_t)
 
+    @cached_property
+    def _arrays(self) -> dict[str, Any]:
+        """The profile table as numpy arrays, computed once: every column, the day number
+        of each step, the tariff price and each process's window total per day."""
+        frame, park = self.profiles, self.park
+        cols = {c: frame[c].to_numpy(dtype=np.float64) for c in frame.columns}
+        day = (frame.index.normalize() - frame.index[0].normalize()) // pd.Timedelta(days=1)
+        day_np = np.asarray(day, dtype=np.int64)
+        tariff = park.grid.tariff
+        price = (
+            cols[tariff.price_column]
+            if tariff.price_column is not None
+            else tou_price(tariff, pd.DatetimeIndex(frame.index))
+        )
+        totals = [
+            np.bincount(day_np, weights=cols[p.window_column]) for p in park.processes
+        ]
+        return {
+            "cols": cols,
+            "day": day_np,
+            "time": frame.index.to_numpy(),
+            "price": price,
+            "window_day_total": totals,
+        }
+
     def _cut(self, pos: int, n: int, carbon_cap_t: float | None) -> HorizonInputs:
-        park, frame = self.park, self.profiles
+        park, arr = self.park, self._arrays
         sl = slice(pos, pos + n)
-        index = frame.index[sl]
+        cols = arr["cols"]
 
         def col(name: str) -> np.ndarray[Any, np.dtype[np.float64]]:
-            return frame[name].to_numpy(dtype=np.float64)[sl]
+            return cols[name][sl]  # type: ignore[no-any-return]
 
-        days = index.normalize()
-        first = days[0]
-        period = ((days - first) // pd.Timedelta(days=1)).to_numpy(dtype=np.int64)
-        n_periods = int(period.max()) + 1
+        day = arr["day"][sl]
+        period = day - day[0]
+        n_periods = int(period[-1]) + 1
         window = np.zeros((len(park.processes), n))
         share = np.ones((len(park.processes), n_periods))
-        all_days = frame.index.normalize()
         for k, p in enumerate(park.processes):
-            full = frame[p.window_column].to_numpy(dtype=np.float64)
-            window[k] = full[sl]
+            window[k] = col(p.window_column)
             # Share of each day's window inside the horizon (1 for whole days).
-            for d in (0, n_periods - 1):
-                day = first + pd.Timedelta(days=d)
-                total = float(full[all_days == day].sum())
-                inside = float(window[k][period == d].sum())
-                share[k, d] = inside / total if total > 0 else 0.0
-        tariff = park.grid.tariff
-        if tariff.price_column is not None:
-            price = col(tariff.price_column)
-        else:
-            price = tou_price(tariff, index)
+            inside = np.bincount(period, weights=window[k], minlength=n_periods)
+            total = arr["window_day_total"][k][day[0] : day[0] + n_periods]
+            share[k] = np.divide(inside, total, out=np.ones(n_periods), where=total > 0)
         inputs = HorizonInputs(
-            time=index.to_numpy(),
+            time=arr["time"][sl],
             dt_h=self.dt_h,
             cf=np.array([col(r.cf_column) for r in park.renewables]).reshape(
                 len(park.renewables), n
@@ -172,7 +188,7 @@ class Scenario:
             heat_load_mwth=(
                 col(park.heat_load_column) if park.heat_load_column else np.zeros(n)
             ),
-            price_cny_per_mwh=price,
+            price_cny_per_mwh=arr["price"][sl],
             export_price_cny_per_mwh=np.full(n, park.grid.export_price_cny_per_mwh),
             intensity_t_per_mwh=col(park.carbon.intensity_column),
             window=window,
