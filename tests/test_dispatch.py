@@ -21,6 +21,7 @@ from zone_opt.optimise.dispatch import (
     load_scenario,
 )
 from zone_opt.optimise.dispatch.builder import build
+from zone_opt.optimise.dispatch.charts import write_html, write_png
 from zone_opt.optimise.dispatch.pyomo_model import solve_pyomo
 from zone_opt.optimise.dispatch.results import extract_blocks
 from zone_opt.optimise.dispatch.run import next_state
@@ -252,8 +253,6 @@ def test_infeasible_reports_conflicting_constraints(lp: Scenario) -> None:
 
 
 def test_results_export(lp: Scenario, tmp_path: Path) -> None:
-    from zone_opt.optimise.dispatch.charts import write_html, write_png
-
     result = dispatch(lp, "2025-07-14", 24)
     paths = result.write(tmp_path)
     back = pd.read_parquet(paths["timeseries"])

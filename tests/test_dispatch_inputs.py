@@ -79,8 +79,9 @@ def test_horizon_outside_the_profiles_and_bad_units(lp: Scenario) -> None:
 def test_yaml_errors(lp: Scenario, tmp_path: Path) -> None:
     text = (DATA / "lp.yaml").read_text()
     with pytest.raises(InvalidInputError) as err:
-        scenario_from_yaml(text.replace("energy_mwh: 100", "energy_mwh: 100\n    colour: red"),
-                           lp.profiles)
+        scenario_from_yaml(
+            text.replace("energy_mwh: 100", "energy_mwh: 100\n    colour: red"), lp.profiles
+        )
     assert _fields(err) == {"batteries[0].colour"}
     with pytest.raises(InvalidInputError):
         scenario_from_yaml("[1, 2", lp.profiles)

@@ -110,39 +110,65 @@ def _summary(_inst: Instance, out: dict[str, float]) -> Summary:
 
 def _case(
     name: str,
+    *,
     scenario: Scenario,
     start: str,
     hours: float,
     rolling: float | None,
     gap: float,
-    *,
     pyomo: bool = True,
     pypsa: bool = True,
     parallel: bool = False,
     timeout_s: float = 600.0,
 ) -> Case:
     inst: Instance = (scenario, start, hours, rolling, gap)
-    contenders = [Contender("zone-opt dispatch", run=_ours, summarize=_summary, ours=True,
-                            timeout_s=timeout_s)]
+    contenders = [
+        Contender(
+            "zone-opt dispatch", run=_ours, summarize=_summary, ours=True, timeout_s=timeout_s
+        )
+    ]
     if parallel:
         contenders.append(
-            Contender("zone-opt dispatch, 2 workers", run=lambda i: _ours(i, workers=2),
-                      summarize=_summary, timeout_s=timeout_s)
+            Contender(
+                "zone-opt dispatch, 2 workers",
+                run=lambda i: _ours(i, workers=2),
+                summarize=_summary,
+                timeout_s=timeout_s,
+            )
         )
     if pyomo:
-        contenders.append(Contender("plain pyomo + HiGHS", run=_pyomo, summarize=_summary,
-                                    requires=("pyomo",), timeout_s=timeout_s))
+        contenders.append(
+            Contender(
+                "plain pyomo + HiGHS",
+                run=_pyomo,
+                summarize=_summary,
+                requires=("pyomo",),
+                timeout_s=timeout_s,
+            )
+        )
     if pypsa:
-        contenders.append(Contender("PyPSA 1.4 (linopy, HiGHS)", run=_pypsa, summarize=_summary,
-                                    requires=("bench.peers.pypsa_venv",), timeout_s=timeout_s))
+        contenders.append(
+            Contender(
+                "PyPSA 1.4 (linopy, HiGHS)",
+                run=_pypsa,
+                summarize=_summary,
+                requires=("bench.peers.pypsa_venv",),
+                timeout_s=timeout_s,
+            )
+        )
     rel = 1e-6 if not scenario.park.is_mip else max(2 * gap, 1e-6)
     return Case(
         name=name,
         make=lambda: inst,
         contenders=contenders,
         agree=agree_on("objective", rel_tol=rel),
-        params={"start": start, "hours": hours, "rolling_h": rolling, "mip_rel_gap": gap,
-                "python": sys.version.split()[0]},
+        params={
+            "start": start,
+            "hours": hours,
+            "rolling_h": rolling,
+            "mip_rel_gap": gap,
+            "python": sys.version.split()[0],
+        },
     )
 
 
@@ -153,16 +179,58 @@ def dispatch_suite(size: str) -> list[Case]:
     milp = load_scenario(DATA / "milp.yaml")
     if size == "smoke":
         return [
-            _case("lp-24h", lp, "2025-07-14", 24, None, 1e-6, pypsa=False),
-            _case("roll-lp-72h-daily", lp, "2025-07-14", 72, 24, 1e-6, pypsa=False),
-            _case("milp-24h", milp, "2025-07-14", 24, None, 1e-6, pypsa=False),
+            _case(
+                "lp-24h",
+                scenario=lp,
+                start="2025-07-14",
+                hours=24,
+                rolling=None,
+                gap=1e-6,
+                pypsa=False,
+            ),
+            _case(
+                "roll-lp-72h-daily",
+                scenario=lp,
+                start="2025-07-14",
+                hours=72,
+                rolling=24,
+                gap=1e-6,
+                pypsa=False,
+            ),
+            _case(
+                "milp-24h",
+                scenario=milp,
+                start="2025-07-14",
+                hours=24,
+                rolling=None,
+                gap=1e-6,
+                pypsa=False,
+            ),
         ]
     return [
-        _case("lp-24h", lp, "2025-07-14", 24, None, 1e-6),
-        _case("lp-168h", lp, "2025-07-14", 168, None, 1e-6),
-        _case("lp-8760h", lp, "2025-01-01", 8760, None, 1e-6),
-        _case("roll-lp-8760h-weekly", lp, "2025-01-01", 8760, 168, 1e-6, parallel=True),
-        _case("milp-168h", milp, "2025-07-14", 168, None, 1e-6),
-        _case("roll-milp-8760h-weekly-gap1e-4", milp, "2025-01-01", 8760, 168, 1e-4,
-              pyomo=False, pypsa=False, parallel=True, timeout_s=900.0),
+        _case("lp-24h", scenario=lp, start="2025-07-14", hours=24, rolling=None, gap=1e-6),
+        _case("lp-168h", scenario=lp, start="2025-07-14", hours=168, rolling=None, gap=1e-6),
+        _case("lp-8760h", scenario=lp, start="2025-01-01", hours=8760, rolling=None, gap=1e-6),
+        _case(
+            "roll-lp-8760h-weekly",
+            scenario=lp,
+            start="2025-01-01",
+            hours=8760,
+            rolling=168,
+            gap=1e-6,
+            parallel=True,
+        ),
+        _case("milp-168h", scenario=milp, start="2025-07-14", hours=168, rolling=None, gap=1e-6),
+        _case(
+            "roll-milp-8760h-weekly-gap1e-4",
+            scenario=milp,
+            start="2025-01-01",
+            hours=8760,
+            rolling=168,
+            gap=1e-4,
+            pyomo=False,
+            pypsa=False,
+            parallel=True,
+            timeout_s=900.0,
+        ),
     ]

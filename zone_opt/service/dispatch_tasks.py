@@ -27,8 +27,7 @@ def profiles_frame(table: pa.Table) -> pd.DataFrame:
     if "time" not in table.column_names:
         raise InvalidInputError.single("profiles_ipc.time", None, "required timestamp column")
     frame = table.to_pandas()
-    frame = frame.set_index(pd.DatetimeIndex(frame.pop("time")))
-    return frame
+    return frame.set_index(pd.DatetimeIndex(frame.pop("time")))
 
 
 def run_dispatch(ctx: JobContext) -> dict[str, Any]:

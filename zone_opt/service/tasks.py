@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from zone_opt import matching
 from zone_opt.errors import InvalidInputError
+from zone_opt.service.dispatch_tasks import run_dispatch
 from zone_opt.service.jobs import JobContext, JobHandler
 
 __all__ = ["handlers", "match", "matching_options", "statistics"]
@@ -137,6 +138,4 @@ def _summary(result: Any) -> dict[str, float]:
 
 def handlers() -> dict[str, JobHandler]:
     """Job kinds this server runs."""
-    from zone_opt.service.dispatch_tasks import run_dispatch
-
     return {"statistics": statistics, "match": match, "dispatch": run_dispatch}

@@ -41,7 +41,8 @@ class Renewable:
 class Battery:
     """A battery station: power and energy limits, efficiencies, SoC bounds and end state.
 
-    ``soc_t = soc_{t-1}·(1 - standing_loss_per_h·dt) + eta_charge·dt·ch_t - dt/eta_discharge·dis_t``.
+    ``soc_t = soc_{t-1}·(1 - loss·dt) + eta_charge·dt·ch_t - dt/eta_discharge·dis_t``
+    (``loss`` = ``standing_loss_per_h``).
     One-shot runs are cyclic (``soc_{-1} = soc_{T-1}``) when ``cyclic``; otherwise, and in
     every rolling window, ``soc_{-1}`` is ``initial_soc_mwh`` (or the carried state) and the
     end is free above ``end_soc_min_mwh``.

@@ -206,12 +206,12 @@ def build_structure(park: Park, inputs: HorizonInputs, cyclic: tuple[bool, ...])
     coo.add(bal_h.start + t, shed_h.start + t, 1.0)
 
     # Batteries.
-    for k, b in enumerate(park.batteries):
-        r = rows.add(f"{b.name}.soc", n)
+    for k, bat in enumerate(park.batteries):
+        r = rows.add(f"{bat.name}.soc", n)
         coo.add(r.start + t, soc[k].start + t, 1.0)
-        coo.add(r.start + t, ch[k].start + t, -b.eta_charge * dt)
-        coo.add(r.start + t, dis[k].start + t, dt / b.eta_discharge)
-        keep = 1.0 - b.standing_loss_per_h * dt
+        coo.add(r.start + t, ch[k].start + t, -bat.eta_charge * dt)
+        coo.add(r.start + t, dis[k].start + t, dt / bat.eta_discharge)
+        keep = 1.0 - bat.standing_loss_per_h * dt
         coo.add(r.start + t[1:], soc[k].start + t[:-1], -keep)
         if cyclic[k]:
             coo.add(r.start, soc[k].start + n - 1, -keep)
@@ -338,11 +338,11 @@ def fill(structure: Structure, inputs: HorizonInputs, state: DispatchState) -> M
     rlo = np.full(structure.num_rows, -INF)
     rhi = np.full(structure.num_rows, INF)
 
-    def put(arr: F64, name: str, values: object) -> None:
+    def put(arr: F64, name: str, values: F64 | float) -> None:
         b = structure.cols[name]
         arr[b.start : b.start + b.size] = values
 
-    def rput(name: str, lower: object, upper: object) -> None:
+    def rput(name: str, lower: F64 | float, upper: F64 | float) -> None:
         b = structure.rows[name]
         rlo[b.start : b.start + b.size] = lower
         rhi[b.start : b.start + b.size] = upper
@@ -391,19 +391,19 @@ def fill(structure: Structure, inputs: HorizonInputs, state: DispatchState) -> M
     rput("balance.heat", inputs.heat_load_mwth, inputs.heat_load_mwth)
 
     for k, c in enumerate(park.chps):
-        init = state.units[k]
+        unit = state.units[k]
         cap = c.fuel_max_mw
-        u_prev = 1.0 if init.is_on else 0.0
-        g_prev = init.output_mw_fuel if init.is_on else 0.0
+        u_prev = 1.0 if unit.is_on else 0.0
+        g_prev = unit.output_mw_fuel if unit.is_on else 0.0
         if not c.committable:
             if c.ramp_pu_per_h is not None:
                 ramp = c.ramp_pu_per_h * cap * dt
                 rput(f"{c.name}.ramp", -ramp, ramp)
-                row = structure.rows[f"{c.name}.ramp"].start
-                if init.output_mw_fuel is None:
-                    rlo[row], rhi[row] = -INF, INF
+                r0 = structure.rows[f"{c.name}.ramp"].start
+                if unit.output_mw_fuel is None:
+                    rlo[r0], rhi[r0] = -INF, INF
                 else:
-                    rlo[row], rhi[row] = init.output_mw_fuel - ramp, init.output_mw_fuel + ramp
+                    rlo[r0], rhi[r0] = unit.output_mw_fuel - ramp, unit.output_mw_fuel + ramp
             continue
         put(hi, f"{c.name}.on", 1.0)
         put(hi, f"{c.name}.startup", 1.0)
@@ -413,12 +413,12 @@ def fill(structure: Structure, inputs: HorizonInputs, state: DispatchState) -> M
         rput(f"{c.name}.capacity_min", 0.0, INF)
         rput(f"{c.name}.capacity_max", -INF, 0.0)
         rput(f"{c.name}.transition", 0.0, 0.0)
-        row = structure.rows[f"{c.name}.transition"].start
-        rlo[row] = rhi[row] = u_prev
+        r0 = structure.rows[f"{c.name}.transition"].start
+        rlo[r0] = rhi[r0] = u_prev
         t = np.arange(n)
         mu, md = structure.min_up_steps[k], structure.min_down_steps[k]
-        hist_up = (t < mu - init.steps_in_state) if init.is_on else np.zeros(n, dtype=bool)
-        hist_dn = (t < md - init.steps_in_state) if not init.is_on else np.zeros(n, dtype=bool)
+        hist_up = (t < mu - unit.steps_in_state) if unit.is_on else np.zeros(n, dtype=bool)
+        hist_dn = (t < md - unit.steps_in_state) if not unit.is_on else np.zeros(n, dtype=bool)
         rput(f"{c.name}.min_up", -INF, -hist_up.astype(np.float64))
         rput(f"{c.name}.min_down", -INF, 1.0 - hist_dn.astype(np.float64))
         if c.ramp_pu_per_h is not None:
@@ -442,9 +442,7 @@ def fill(structure: Structure, inputs: HorizonInputs, state: DispatchState) -> M
     return ModelData(cost=cost, col_lower=lo, col_upper=hi, row_lower=rlo, row_upper=rhi)
 
 
-def build(
-    park: Park, inputs: HorizonInputs, state: DispatchState
-) -> tuple[Structure, MatrixModel]:
+def build(park: Park, inputs: HorizonInputs, state: DispatchState) -> tuple[Structure, MatrixModel]:
     """Structure and filled model for one horizon (see :func:`build_structure`, :func:`fill`)."""
     structure = build_structure(park, inputs, state.cyclic or (False,) * len(park.batteries))
     data = fill(structure, inputs, state)

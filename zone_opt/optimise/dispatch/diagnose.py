@@ -15,7 +15,9 @@ from zone_opt.optimise.solver import HighsSolver
 __all__ = ["conflicting_constraints"]
 
 
-def conflicting_constraints(solver: HighsSolver, structure: Structure, limit: int = 50) -> list[str]:
+def conflicting_constraints(
+    solver: HighsSolver, structure: Structure, limit: int = 50
+) -> list[str]:
     """Names of the rows and column bounds in HiGHS's IIS (at most ``limit``); empty if HiGHS
     finds none. For a MIP the IIS is computed on the LP relaxation, which is where dispatch
     data conflicts (balances, SoC, windows) show; an integrality-only conflict yields []."""

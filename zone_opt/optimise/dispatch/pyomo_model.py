@@ -36,21 +36,23 @@ def build_pyomo(
     cp = park.carbon.price_cny_per_t
     m = pyo.ConcreteModel(name=park.name)
     m.T = pyo.RangeSet(0, n - 1)
-    R = range(len(park.renewables))
-    B = range(len(park.batteries))
-    C = range(len(park.chps))
-    K = range(len(park.boilers))
-    P = range(len(park.processes))
-    UC = [k for k in C if park.chps[k].committable]
+    ren_i = range(len(park.renewables))
+    bat_i = range(len(park.batteries))
+    chp_i = range(len(park.chps))
+    boil_i = range(len(park.boilers))
+    proc_i = range(len(park.processes))
+    uc_i = [k for k in chp_i if park.chps[k].committable]
 
     # Variables with their bounds.
-    m.ren = pyo.Var(R, m.T, bounds=lambda _, r, t: (0, park.renewables[r].capacity_mw * inputs.cf[r, t]))
+    m.ren = pyo.Var(
+        ren_i, m.T, bounds=lambda _, r, t: (0, park.renewables[r].capacity_mw * inputs.cf[r, t])
+    )
     m.imp = pyo.Var(m.T, bounds=(0, park.grid.import_max_mw))
     m.exp = pyo.Var(m.T, bounds=(0, park.grid.export_max_mw))
-    m.g = pyo.Var(C, m.T, bounds=lambda _, k, t: (0, park.chps[k].fuel_max_mw))
-    m.b = pyo.Var(K, m.T, bounds=lambda _, k, t: (0, park.boilers[k].fuel_max_mw))
-    m.ch = pyo.Var(B, m.T, bounds=lambda _, k, t: (0, park.batteries[k].charge_mw))
-    m.dis = pyo.Var(B, m.T, bounds=lambda _, k, t: (0, park.batteries[k].discharge_mw))
+    m.g = pyo.Var(chp_i, m.T, bounds=lambda _, k, t: (0, park.chps[k].fuel_max_mw))
+    m.b = pyo.Var(boil_i, m.T, bounds=lambda _, k, t: (0, park.boilers[k].fuel_max_mw))
+    m.ch = pyo.Var(bat_i, m.T, bounds=lambda _, k, t: (0, park.batteries[k].charge_mw))
+    m.dis = pyo.Var(bat_i, m.T, bounds=lambda _, k, t: (0, park.batteries[k].discharge_mw))
 
     def soc_bounds(_: Any, k: int, t: int) -> tuple[float, float]:
         b = park.batteries[k]
@@ -59,31 +61,45 @@ def build_pyomo(
             lo = max(lo, b.end_soc_min_mwh)
         return (lo, b.soc_upper_mwh)
 
-    m.soc = pyo.Var(B, m.T, bounds=soc_bounds)
-    m.proc = pyo.Var(P, m.T, bounds=lambda _, k, t: (0, park.processes[k].power_mw * inputs.window[k, t]))
+    m.soc = pyo.Var(bat_i, m.T, bounds=soc_bounds)
+    m.proc = pyo.Var(
+        proc_i, m.T, bounds=lambda _, k, t: (0, park.processes[k].power_mw * inputs.window[k, t])
+    )
     m.shed_e = pyo.Var(m.T, bounds=(0, park.slack.unserved_max_mw))
     m.shed_h = pyo.Var(m.T, bounds=(0, park.slack.unserved_max_mw))
     m.vent = pyo.Var(m.T, bounds=(0, park.slack.vent_max_mwth))
-    m.u = pyo.Var(UC, m.T, within=pyo.Binary)
-    m.su = pyo.Var(UC, m.T, within=pyo.Binary if plain else pyo.UnitInterval)
-    m.sd = pyo.Var(UC, m.T, within=pyo.Binary if plain else pyo.UnitInterval)
+    m.u = pyo.Var(uc_i, m.T, within=pyo.Binary)
+    m.su = pyo.Var(uc_i, m.T, within=pyo.Binary if plain else pyo.UnitInterval)
+    m.sd = pyo.Var(uc_i, m.T, within=pyo.Binary if plain else pyo.UnitInterval)
     charge = park.grid.tariff.demand_charge_cny_per_mw
     if charge > 0:
         m.peak = pyo.Var(bounds=(0, None))
         m.peak_def = pyo.Constraint(m.T, rule=lambda m, t: m.imp[t] <= m.peak)
 
     # Balances.
-    m.balance_e = pyo.Constraint(m.T, rule=lambda m, t: (
-        sum(m.ren[r, t] for r in R) + m.imp[t] - m.exp[t]
-        + sum(park.chps[k].eta_electric * m.g[k, t] for k in C)
-        + sum(m.dis[k, t] - m.ch[k, t] for k in B) - sum(m.proc[k, t] for k in P)
-        + m.shed_e[t] == float(inputs.load_mw[t])
-    ))
-    m.balance_h = pyo.Constraint(m.T, rule=lambda m, t: (
-        sum(park.chps[k].eta_heat * m.g[k, t] for k in C)
-        + sum(park.boilers[k].eta * m.b[k, t] for k in K) - m.vent[t] + m.shed_h[t]
-        == float(inputs.heat_load_mwth[t])
-    ))
+    m.balance_e = pyo.Constraint(
+        m.T,
+        rule=lambda m, t: (
+            sum(m.ren[r, t] for r in ren_i)
+            + m.imp[t]
+            - m.exp[t]
+            + sum(park.chps[k].eta_electric * m.g[k, t] for k in chp_i)
+            + sum(m.dis[k, t] - m.ch[k, t] for k in bat_i)
+            - sum(m.proc[k, t] for k in proc_i)
+            + m.shed_e[t]
+            == float(inputs.load_mw[t])
+        ),
+    )
+    m.balance_h = pyo.Constraint(
+        m.T,
+        rule=lambda m, t: (
+            sum(park.chps[k].eta_heat * m.g[k, t] for k in chp_i)
+            + sum(park.boilers[k].eta * m.b[k, t] for k in boil_i)
+            - m.vent[t]
+            + m.shed_h[t]
+            == float(inputs.heat_load_mwth[t])
+        ),
+    )
 
     # Storage.
     def soc_rule(m: Any, k: int, t: int) -> Any:
@@ -95,21 +111,28 @@ def build_pyomo(
             prev = keep * m.soc[k, n - 1]
         else:
             prev = keep * state.soc_mwh[k]
-        return m.soc[k, t] == prev + b.eta_charge * dt * m.ch[k, t] - dt / b.eta_discharge * m.dis[k, t]
+        return (
+            m.soc[k, t]
+            == prev + b.eta_charge * dt * m.ch[k, t] - dt / b.eta_discharge * m.dis[k, t]
+        )
 
-    m.storage = pyo.Constraint(B, m.T, rule=soc_rule)
+    m.storage = pyo.Constraint(bat_i, m.T, rule=soc_rule)
 
     # Shiftable processes: daily energy.
     m.D = pyo.RangeSet(0, inputs.n_periods - 1)
-    m.process_energy = pyo.Constraint(P, m.D, rule=lambda m, k, d: (
-        sum(dt * m.proc[k, t] for t in np.flatnonzero(inputs.period == d).tolist())
-        == park.processes[k].energy_mwh_per_day * float(inputs.period_share[k, d])
-    ))
+    m.process_energy = pyo.Constraint(
+        proc_i,
+        m.D,
+        rule=lambda m, k, d: (
+            sum(dt * m.proc[k, t] for t in np.flatnonzero(inputs.period == d).tolist())
+            == park.processes[k].energy_mwh_per_day * float(inputs.period_share[k, d])
+        ),
+    )
 
     # CHPs: ramps (non-committable) and unit commitment (3-bin, only u integer).
     m.ramp = pyo.ConstraintList()
     m.uc = pyo.ConstraintList()
-    for k in C:
+    for k in chp_i:
         c, init = park.chps[k], state.units[k]
         cap = c.fuel_max_mw
         if not c.committable:
@@ -136,41 +159,75 @@ def build_pyomo(
             hist_up = 1 if (init.is_on and t < mu - init.steps_in_state) else 0
             hist_dn = 1 if (not init.is_on and t < md - init.steps_in_state) else 0
             m.uc.add(sum(m.su[k, t - j] for j in range(mu) if t - j >= 0) + hist_up <= m.u[k, t])
-            m.uc.add(sum(m.sd[k, t - j] for j in range(md) if t - j >= 0) + hist_dn <= 1 - m.u[k, t])
+            m.uc.add(
+                sum(m.sd[k, t - j] for j in range(md) if t - j >= 0) + hist_dn <= 1 - m.u[k, t]
+            )
             if c.ramp_pu_per_h is not None:
                 r = c.ramp_pu_per_h * cap * dt
                 gp = m.g[k, t - 1] if t > 0 else g_prev
                 if gp is None:
                     continue
                 m.ramp.add(m.g[k, t] - gp <= r * up + c.startup_ramp_pu * cap * (m.u[k, t] - up))
-                m.ramp.add(m.g[k, t] - gp >= -r * m.u[k, t] - c.shutdown_ramp_pu * cap * (up - m.u[k, t]))
+                m.ramp.add(
+                    m.g[k, t] - gp >= -r * m.u[k, t] - c.shutdown_ramp_pu * cap * (up - m.u[k, t])
+                )
 
     if inputs.carbon_cap_t is not None:
-        m.carbon_cap = pyo.Constraint(expr=(
-            sum(dt * float(inputs.intensity_t_per_mwh[t]) * m.imp[t] for t in range(n))
-            + sum(dt * park.chps[k].emission_t_per_mwh * m.g[k, t] for k in C for t in range(n))
-            + sum(dt * park.boilers[k].emission_t_per_mwh * m.b[k, t] for k in K for t in range(n))
-            <= inputs.carbon_cap_t
-        ))
+        m.carbon_cap = pyo.Constraint(
+            expr=(
+                sum(dt * float(inputs.intensity_t_per_mwh[t]) * m.imp[t] for t in range(n))
+                + sum(
+                    dt * park.chps[k].emission_t_per_mwh * m.g[k, t]
+                    for k in chp_i
+                    for t in range(n)
+                )
+                + sum(
+                    dt * park.boilers[k].emission_t_per_mwh * m.b[k, t]
+                    for k in boil_i
+                    for t in range(n)
+                )
+                <= inputs.carbon_cap_t
+            )
+        )
 
     # Objective (CNY).
     s = park.slack
-    m.cost = pyo.Objective(expr=(
-        sum(dt * (float(inputs.price_cny_per_mwh[t]) + cp * float(inputs.intensity_t_per_mwh[t]))
-            * m.imp[t] for t in range(n))
-        - sum(dt * float(inputs.export_price_cny_per_mwh[t]) * m.exp[t] for t in range(n))
-        + sum(dt * (c.fuel_cost_cny_per_mwh + cp * c.emission_t_per_mwh) * m.g[k, t]
-              for k, c in enumerate(park.chps) for t in range(n))
-        + sum(dt * (b.fuel_cost_cny_per_mwh + cp * b.emission_t_per_mwh) * m.b[k, t]
-              for k, b in enumerate(park.boilers) for t in range(n))
-        + sum(dt * b.discharge_cost_cny_per_mwh * m.dis[k, t]
-              for k, b in enumerate(park.batteries) for t in range(n))
-        + sum(dt * s.unserved_cost_cny_per_mwh * (m.shed_e[t] + m.shed_h[t]) for t in range(n))
-        + sum(dt * s.vent_cost_cny_per_mwh * m.vent[t] for t in range(n))
-        + sum(park.chps[k].startup_cost_cny * m.su[k, t] + park.chps[k].shutdown_cost_cny * m.sd[k, t]
-              for k in UC for t in range(n))
-        + (charge * m.peak if charge > 0 else 0)
-    ), sense=pyo.minimize)
+    m.cost = pyo.Objective(
+        expr=(
+            sum(
+                dt
+                * (float(inputs.price_cny_per_mwh[t]) + cp * float(inputs.intensity_t_per_mwh[t]))
+                * m.imp[t]
+                for t in range(n)
+            )
+            - sum(dt * float(inputs.export_price_cny_per_mwh[t]) * m.exp[t] for t in range(n))
+            + sum(
+                dt * (c.fuel_cost_cny_per_mwh + cp * c.emission_t_per_mwh) * m.g[k, t]
+                for k, c in enumerate(park.chps)
+                for t in range(n)
+            )
+            + sum(
+                dt * (b.fuel_cost_cny_per_mwh + cp * b.emission_t_per_mwh) * m.b[k, t]
+                for k, b in enumerate(park.boilers)
+                for t in range(n)
+            )
+            + sum(
+                dt * b.discharge_cost_cny_per_mwh * m.dis[k, t]
+                for k, b in enumerate(park.batteries)
+                for t in range(n)
+            )
+            + sum(dt * s.unserved_cost_cny_per_mwh * (m.shed_e[t] + m.shed_h[t]) for t in range(n))
+            + sum(dt * s.vent_cost_cny_per_mwh * m.vent[t] for t in range(n))
+            + sum(
+                park.chps[k].startup_cost_cny * m.su[k, t]
+                + park.chps[k].shutdown_cost_cny * m.sd[k, t]
+                for k in uc_i
+                for t in range(n)
+            )
+            + (charge * m.peak if charge > 0 else 0)
+        ),
+        sense=pyo.minimize,
+    )
     return m
 
 

@@ -185,9 +185,7 @@ class DispatchResult:
             "binding_constraints": [b.__dict__ for b in self.binding],
             "infeasibility": self.infeasibility,
             "message": self.message,
-            "window_reports": [
-                {**w.__dict__, "status": str(w.status)} for w in self.windows
-            ],
+            "window_reports": [{**w.__dict__, "status": str(w.status)} for w in self.windows],
         }
 
     def write(self, out: str | Path) -> dict[str, Path]:

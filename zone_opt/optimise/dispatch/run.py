@@ -137,7 +137,9 @@ class _Solved:
     infeasibility: list[str]
 
 
-def _windows(start: pd.Timestamp, hours: float, rolling_h: float | None) -> list[tuple[pd.Timestamp, float]]:
+def _windows(
+    start: pd.Timestamp, hours: float, rolling_h: float | None
+) -> list[tuple[pd.Timestamp, float]]:
     if rolling_h is None or rolling_h >= hours:
         return [(start, hours)]
     out = []
@@ -149,7 +151,9 @@ def _windows(start: pd.Timestamp, hours: float, rolling_h: float | None) -> list
     return out
 
 
-def next_state(park: Park, structure: Structure, blocks: dict[str, F64], before: DispatchState) -> DispatchState:
+def next_state(
+    park: Park, structure: Structure, blocks: dict[str, F64], before: DispatchState
+) -> DispatchState:
     """The state after a window: last SoC, each CHP's status, time in it and last output."""
     soc = tuple(float(blocks[f"{b.name}.soc"][-1]) for b in park.batteries)
     units: list[UnitState] = []
@@ -167,7 +171,9 @@ def next_state(park: Park, structure: Structure, blocks: dict[str, F64], before:
             prev = before.units[k]
             steps = u.size + (prev.steps_in_state if prev.is_on == bool(last) else 0)
         steps = min(steps, 10**6)
-        units.append(UnitState(is_on=bool(last), steps_in_state=steps, output_mw_fuel=g if last else 0.0))
+        units.append(
+            UnitState(is_on=bool(last), steps_in_state=steps, output_mw_fuel=g if last else 0.0)
+        )
     return DispatchState(soc_mwh=soc, units=tuple(units), cyclic=(False,) * len(park.batteries))
 
 
@@ -177,10 +183,15 @@ def _same_state(a: DispatchState, b: DispatchState, tol: float = 1e-7) -> bool:
     for ua, ub in zip(a.units, b.units, strict=True):
         if ua.is_on != ub.is_on:
             return False
-        if ua.steps_in_state != ub.steps_in_state and min(ua.steps_in_state, ub.steps_in_state) < 10**3:
+        if (
+            ua.steps_in_state != ub.steps_in_state
+            and min(ua.steps_in_state, ub.steps_in_state) < 10**3
+        ):
             return False
         oa, ob = ua.output_mw_fuel, ub.output_mw_fuel
-        if (oa is None) != (ob is None) or (oa is not None and ob is not None and abs(oa - ob) > tol):
+        if (oa is None) != (ob is None) or (
+            oa is not None and ob is not None and abs(oa - ob) > tol
+        ):
             return False
     return True
 
@@ -223,7 +234,9 @@ class _Runner:
         elif sol.status is SolveStatus.INFEASIBLE:
             iis = conflicting_constraints(wm.solver, wm.structure)
         t3 = time.perf_counter()
-        return _Solved(inputs, state, sol, wm.structure, wm.data, blocks, end, t1 - t0, t3 - t2, iis)
+        return _Solved(
+            inputs, state, sol, wm.structure, wm.data, blocks, end, t1 - t0, t3 - t2, iis
+        )
 
 
 def _set_cap_coefficients(wm: _WindowModel, inputs: HorizonInputs) -> None:
@@ -303,7 +316,14 @@ def dispatch(
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
-    return _assemble(scenario.park, solved, reports, opts, time.perf_counter() - wall0, len(plan))
+    return _assemble(
+        scenario.park,
+        solved,
+        reports,
+        opts=opts,
+        wall_s=time.perf_counter() - wall0,
+        n_windows=len(plan),
+    )
 
 
 def _concat_inputs(parts: list[HorizonInputs]) -> HorizonInputs:
@@ -345,6 +365,7 @@ def _assemble(
     park: Park,
     solved: list[_Solved],
     reports: list[WindowReport],
+    *,
     opts: DispatchOptions,
     wall_s: float,
     n_windows: int,
@@ -363,7 +384,10 @@ def _assemble(
         frame = timeseries(
             park,
             _concat_inputs([s.inputs for s in good]),
-            {k: np.concatenate([s.blocks[k] for s in good if s.blocks]) for k in good[0].blocks or {}},
+            {
+                k: np.concatenate([s.blocks[k] for s in good if s.blocks])
+                for k in good[0].blocks or {}
+            },
         )
     objective = float(sum(s.solution.objective for s in good)) if not bad else float("nan")
     gaps = [s.solution.gap for s in good]

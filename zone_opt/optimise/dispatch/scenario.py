@@ -72,7 +72,11 @@ class Scenario:
         """
         lengths = {k: int(np.size(v)) for k, v in profiles.items()}
         n = max(lengths.values(), default=0)
-        bad = [(f"profiles.{k}", None, f"length {m}, expected {n}") for k, m in lengths.items() if m != n]
+        bad = [
+            (f"profiles.{k}", None, f"length {m}, expected {n}")
+            for k, m in lengths.items()
+            if m != n
+        ]
         if bad:
             raise InvalidInputError(None, bad)
         index = pd.date_range(pd.Timestamp(start), periods=n, freq=f"{resolution_min}min")
@@ -90,9 +94,7 @@ class Scenario:
             raise InvalidInputError.single("resolution_min", None, "must be 60 or 15")
         if not isinstance(profiles.index, pd.DatetimeIndex) or len(profiles) < 1:
             raise InvalidInputError.single("profiles", None, "needs a datetime index")
-        step = (
-            (profiles.index[1] - profiles.index[0]) if len(profiles) > 1 else pd.Timedelta(0)
-        )
+        step = (profiles.index[1] - profiles.index[0]) if len(profiles) > 1 else pd.Timedelta(0)
         if len(profiles) > 1:
             if (np.diff(profiles.index.to_numpy()) != step.to_timedelta64()).any():
                 raise InvalidInputError.single("profiles.index", None, "steps are not regular")
@@ -124,13 +126,17 @@ class Scenario:
         pos = self.profiles.index.searchsorted(t0)
         if pos >= len(self.profiles) or self.profiles.index[pos] != t0:
             raise InvalidInputError.single(
-                "start", None, f"{t0} is not a step of the profiles "
-                f"({self.profiles.index[0]} .. {self.profiles.index[-1]})"
+                "start",
+                None,
+                f"{t0} is not a step of the profiles "
+                f"({self.profiles.index[0]} .. {self.profiles.index[-1]})",
             )
         if pos + n > len(self.profiles):
             raise InvalidInputError.single(
-                "hours", None, f"profiles end at {self.profiles.index[-1]}, "
-                f"{hours:g} h from {t0} needs {n} steps, {len(self.profiles) - pos} left"
+                "hours",
+                None,
+                f"profiles end at {self.profiles.index[-1]}, "
+                f"{hours:g} h from {t0} needs {n} steps, {len(self.profiles) - pos} left",
             )
         return self._cut(pos, n, carbon_cap_t)
 
@@ -148,9 +154,7 @@ class Scenario:
             if tariff.price_column is not None
             else tou_price(tariff, pd.DatetimeIndex(frame.index))
         )
-        totals = [
-            np.bincount(day_np, weights=cols[p.window_column]) for p in park.processes
-        ]
+        totals = [np.bincount(day_np, weights=cols[p.window_column]) for p in park.processes]
         return {
             "cols": cols,
             "day": day_np,
@@ -185,9 +189,7 @@ class Scenario:
                 len(park.renewables), n
             ),
             load_mw=col(park.load_column),
-            heat_load_mwth=(
-                col(park.heat_load_column) if park.heat_load_column else np.zeros(n)
-            ),
+            heat_load_mwth=(col(park.heat_load_column) if park.heat_load_column else np.zeros(n)),
             price_cny_per_mwh=arr["price"][sl],
             export_price_cny_per_mwh=np.full(n, park.grid.export_price_cny_per_mwh),
             intensity_t_per_mwh=col(park.carbon.intensity_column),
@@ -208,8 +210,10 @@ def tou_price(tariff: Tariff, index: pd.DatetimeIndex) -> np.ndarray[Any, np.dty
         price[(hour >= h0) & (hour < h1)] = value
     if tariff.critical_peak_hours is not None:
         h0, h1 = tariff.critical_peak_hours
-        cp = np.isin(index.month.to_numpy(), tariff.critical_peak_months) & (hour >= h0) & (
-            hour < h1
+        cp = (
+            np.isin(index.month.to_numpy(), tariff.critical_peak_months)
+            & (hour >= h0)
+            & (hour < h1)
         )
         price[cp] *= tariff.critical_peak_factor
     return price
@@ -274,8 +278,19 @@ def park_from_dict(data: Mapping[str, Any], name: str = "park") -> Park:
     return Park(**kwargs)
 
 
-_TOP = {"name", "profiles", "resolution_min", "timezone", "description", "load_column",
-        "heat_load_column", "grid", "carbon", "slack", *_NESTED}
+_TOP = {
+    "name",
+    "profiles",
+    "resolution_min",
+    "timezone",
+    "description",
+    "load_column",
+    "heat_load_column",
+    "grid",
+    "carbon",
+    "slack",
+    *_NESTED,
+}
 
 
 def _parse(text: str) -> dict[str, Any]:

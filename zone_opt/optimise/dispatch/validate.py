@@ -34,9 +34,13 @@ def _eff(out: list[Violation], field: str, value: float) -> None:
 
 
 def _column(
-    out: list[Violation], profiles: pd.DataFrame, field: str, column: str | None, lo: float,
-    hi: float = math.inf,
+    out: list[Violation],
+    profiles: pd.DataFrame,
+    field: str,
+    column: str | None,
+    bounds: tuple[float, float] = (-math.inf, math.inf),
 ) -> None:
+    lo, hi = bounds
     if column is None:
         return
     if column not in profiles.columns:
@@ -47,17 +51,15 @@ def _column(
     if bad.any():
         row = int(np.argmax(bad))
         out.append(
-            Violation(
-                f"profiles.{column}", row, f"value {values[row]!r} outside [{lo:g}, {hi:g}]"
-            )
+            Violation(f"profiles.{column}", row, f"value {values[row]!r} outside [{lo:g}, {hi:g}]")
         )
 
 
 def validate_park(park: Park, profiles: pd.DataFrame) -> None:
     """Raise InvalidInputError listing every problem of ``park`` against ``profiles``."""
     out: list[Violation] = []
-    _column(out, profiles, "load_column", park.load_column, -math.inf)
-    _column(out, profiles, "heat_load_column", park.heat_load_column, 0.0)
+    _column(out, profiles, "load_column", park.load_column)
+    _column(out, profiles, "heat_load_column", park.heat_load_column, (0.0, math.inf))
     g = park.grid
     _nonneg(out, "grid.import_max_mw", g.import_max_mw)
     _nonneg(out, "grid.export_max_mw", g.export_max_mw)
@@ -74,21 +76,30 @@ def validate_park(park: Park, profiles: pd.DataFrame) -> None:
                 Violation("grid.tariff.periods", None, "periods must cover 0..24 exactly once")
             )
     else:
-        _column(out, profiles, "grid.tariff.price_column", g.tariff.price_column, -math.inf)
-    _column(out, profiles, "carbon.intensity_column", park.carbon.intensity_column, 0.0)
+        _column(out, profiles, "grid.tariff.price_column", g.tariff.price_column)
+    _column(out, profiles, "carbon.intensity_column", park.carbon.intensity_column, (0.0, math.inf))
     _nonneg(out, "carbon.price_cny_per_t", park.carbon.price_cny_per_t)
     _nonneg(out, "carbon.cap_t", park.carbon.cap_t)
-    names = [a.name for a in (*park.renewables, *park.batteries, *park.chps, *park.boilers,
-                              *park.processes)]
+    names: list[str] = [
+        a.name  # type: ignore[attr-defined]
+        for a in (*park.renewables, *park.batteries, *park.chps, *park.boilers, *park.processes)
+    ]
     for name in {n for n in names if names.count(n) > 1}:
         out.append(Violation("name", None, f"asset name {name!r} used twice"))
     for i, r in enumerate(park.renewables):
         _nonneg(out, f"renewables[{i}].capacity_mw", r.capacity_mw)
-        _column(out, profiles, f"renewables[{i}].cf_column", r.cf_column, 0.0, 1.0)
+        _column(out, profiles, f"renewables[{i}].cf_column", r.cf_column, (0.0, 1.0))
     for i, b in enumerate(park.batteries):
         f = f"batteries[{i}]"
-        for key in ("energy_mwh", "charge_mw", "discharge_mw", "soc_min_mwh",
-                    "initial_soc_mwh", "standing_loss_per_h", "discharge_cost_cny_per_mwh"):
+        for key in (
+            "energy_mwh",
+            "charge_mw",
+            "discharge_mw",
+            "soc_min_mwh",
+            "initial_soc_mwh",
+            "standing_loss_per_h",
+            "discharge_cost_cny_per_mwh",
+        ):
             _nonneg(out, f"{f}.{key}", getattr(b, key))
         _eff(out, f"{f}.eta_charge", b.eta_charge)
         _eff(out, f"{f}.eta_discharge", b.eta_discharge)
@@ -100,11 +111,18 @@ def validate_park(park: Park, profiles: pd.DataFrame) -> None:
             out.append(Violation(f"{f}.end_soc_min_mwh", None, "above the SoC upper bound"))
     for i, c in enumerate(park.chps):
         f = f"chps[{i}]"
-        for key in ("electric_mw", "fuel_cost_cny_per_mwh", "emission_t_per_mwh",
-                    "startup_cost_cny", "shutdown_cost_cny", "min_up_h", "min_down_h"):
+        for key in (
+            "electric_mw",
+            "fuel_cost_cny_per_mwh",
+            "emission_t_per_mwh",
+            "startup_cost_cny",
+            "shutdown_cost_cny",
+            "min_up_h",
+            "min_down_h",
+        ):
             _nonneg(out, f"{f}.{key}", getattr(c, key))
         _eff(out, f"{f}.eta_electric", c.eta_electric)
-        if not (0 <= c.eta_heat and c.eta_electric + c.eta_heat <= 1.0 + 1e-9):
+        if not (c.eta_heat >= 0 and c.eta_electric + c.eta_heat <= 1.0 + 1e-9):
             out.append(Violation(f"{f}.eta_heat", None, "need eta_heat >= 0, eta_e + eta_h <= 1"))
         if not 0 <= c.p_min_pu <= 1:
             out.append(Violation(f"{f}.p_min_pu", None, "must be in [0, 1]"))
@@ -129,9 +147,13 @@ def validate_park(park: Park, profiles: pd.DataFrame) -> None:
         f = f"processes[{i}]"
         _nonneg(out, f"{f}.energy_mwh_per_day", p.energy_mwh_per_day)
         _nonneg(out, f"{f}.power_mw", p.power_mw)
-        _column(out, profiles, f"{f}.window_column", p.window_column, 0.0, 1.0)
-    for key in ("unserved_cost_cny_per_mwh", "unserved_max_mw", "vent_max_mwth",
-                "vent_cost_cny_per_mwh"):
+        _column(out, profiles, f"{f}.window_column", p.window_column, (0.0, 1.0))
+    for key in (
+        "unserved_cost_cny_per_mwh",
+        "unserved_max_mw",
+        "vent_max_mwth",
+        "vent_cost_cny_per_mwh",
+    ):
         _nonneg(out, f"slack.{key}", getattr(park.slack, key))
     err = InvalidInputError.collect(out)
     if err is not None:
@@ -158,13 +180,19 @@ def validate_horizon(park: Park, inputs: HorizonInputs) -> None:
     if inputs.window.shape != (len(park.processes), n):
         out.append(Violation("profiles.window", None, f"shape {inputs.window.shape}"))
     if not np.isfinite(inputs.price_cny_per_mwh).all():
-        out.append(Violation("grid.tariff", int(np.argmin(np.isfinite(inputs.price_cny_per_mwh))),
-                             "no price for this step"))
+        out.append(
+            Violation(
+                "grid.tariff",
+                int(np.argmin(np.isfinite(inputs.price_cny_per_mwh))),
+                "no price for this step",
+            )
+        )
     if out:
         raise InvalidInputError(None, out)
     for k, p in enumerate(park.processes):
         room = np.bincount(
-            inputs.period, weights=p.power_mw * inputs.window[k] * inputs.dt_h,
+            inputs.period,
+            weights=p.power_mw * inputs.window[k] * inputs.dt_h,
             minlength=inputs.n_periods,
         )
         need = p.energy_mwh_per_day * inputs.period_share[k]
@@ -172,7 +200,8 @@ def validate_horizon(park: Park, inputs: HorizonInputs) -> None:
         for d in short[:10]:
             out.append(
                 Violation(
-                    f"processes[{k}].window_column", int(d),
+                    f"processes[{k}].window_column",
+                    int(d),
                     f"window allows {room[d]:g} MWh on day {d} of the horizon, "
                     f"the process needs {need[d]:g} MWh",
                 )
