@@ -44,6 +44,8 @@ def test_worked_example_by_hand() -> None:
     r = scope2_hourly(
         [[3000], [1000]], [2000], [[500], [0]], location_factor=EAST, residual_factor=RESIDUAL
     )
+    assert r.pv_wh is not None
+    assert r.matched_wh is not None
     assert r.pv_wh.tolist() == [[1500], [500]]
     assert r.export_wh.tolist() == [0]
     assert r.matched_wh.tolist() == [[500], [0]]
@@ -59,9 +61,12 @@ def test_worked_example_by_hand() -> None:
 def test_energy_balances_are_exact_and_non_negative(case: Case) -> None:
     load, pv, green = case
     r = scope2_hourly(load, pv, green, location_factor=EAST, residual_factor=RESIDUAL)
+    assert r.pv_wh is not None
+    assert r.matched_wh is not None
     assert (r.pv_wh.sum(axis=0) + r.export_wh == pv).all()
     assert (r.pv_wh.sum(axis=0) == np.minimum(pv, load.sum(axis=0))).all()
-    assert (r.matched_wh + r.excess_wh == green).all()
+    assert (r.matched_wh.sum(axis=0) + r.excess_wh == green.sum(axis=0)).all()
+    assert (r.matched_wh <= green).all()
     assert (r.pv_wh + r.matched_wh + r.residual_wh == load).all()
     for a in (r.pv_wh, r.export_wh, r.matched_wh, r.excess_wh, r.residual_wh, r.market_g):
         assert (a >= 0).all()

@@ -128,6 +128,7 @@ class CandidateIndex:
 # carbon
 CARBON_MAX_TOTAL_G: int
 CARBON_EXACT_MAX_TENANTS: int
+CARBON_SCOPE2_MAX_FACTOR_UG_PER_WH: int
 
 def carbon_allocate_pro_rata(
     total_g: npt.NDArray[np.int64], use_: npt.NDArray[np.float64]
@@ -142,6 +143,21 @@ def carbon_shapley(
 ) -> tuple[
     npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64], int, int, bool, int
 ]: ...
+def carbon_scope2(
+    load_wh: npt.NDArray[np.int64],
+    pv_wh: npt.NDArray[np.int64],
+    contract_wh: npt.NDArray[np.int64],
+    contract_share: npt.NDArray[np.int64],
+    location_ug_per_wh: int,
+    residual_ug_per_wh: int,
+    *,
+    pv_share: npt.NDArray[np.int64] | None = None,
+    pv_priority: npt.NDArray[np.uint64] | None = None,
+    certificate_wh: npt.NDArray[np.int64] | None = None,
+    gate_import_wh: npt.NDArray[np.int64] | None = None,
+    gross_up_losses: bool = False,
+    detail: bool = True,
+) -> dict[str, npt.NDArray[np.int64]]: ...
 def audit_merkle_root(offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8]) -> bytes: ...
 def audit_merkle_proof(
     offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8], index: int
@@ -150,3 +166,58 @@ def audit_verify(
     row: bytes, index: int, tree_size: int, path: list[bytes], root: bytes
 ) -> bool: ...
 def audit_chain_head(previous: bytes, root: bytes) -> bytes: ...
+
+# psi (privacy-preserving joins)
+PSI_TAG_LEN: int
+
+@final
+class PsiSender:
+    def __new__(
+        cls,
+        offsets: npt.NDArray[np.int64],
+        data: npt.NDArray[np.uint8],
+        mode: str,
+        verifiable: bool,
+        uscc: bool,
+        min_intersection: int,
+        payload: list[
+            tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.bool_] | None]
+        ]
+        | None = None,
+        schema: bytes = ...,
+    ) -> PsiSender: ...
+    def setup_message(self) -> bytes: ...
+    def respond(self, request: bytes) -> bytes: ...
+    @property
+    def distinct_len(self) -> int: ...
+    @property
+    def receiver_len(self) -> int: ...
+    @property
+    def session(self) -> bytes: ...
+
+@final
+class PsiReceiver:
+    def __new__(
+        cls,
+        offsets: npt.NDArray[np.int64],
+        data: npt.NDArray[np.uint8],
+        mode: str,
+        verifiable: bool,
+        uscc: bool,
+        left_join: bool,
+        values: npt.NDArray[np.uint64] | None = None,
+    ) -> PsiReceiver: ...
+    def request(self, setup: bytes | None = None) -> bytes: ...
+    def finish(
+        self, setup: bytes, response: bytes
+    ) -> tuple[
+        npt.NDArray[np.int64],
+        npt.NDArray[np.uint8],
+        int,
+        list[int],
+        bytes,
+        int | None,
+        int | None,
+    ]: ...
+    @property
+    def session(self) -> bytes: ...

@@ -19,18 +19,20 @@ import builtins
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import grpc
 import pyarrow as pa
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from zone_opt.api.v1 import (
+    carbon_pb2,
+    carbon_pb2_grpc,
     common_pb2,
     datasets_pb2,
     datasets_pb2_grpc,
@@ -40,15 +42,25 @@ from zone_opt.api.v1 import (
     matching_pb2_grpc,
     operations_pb2,
     operations_pb2_grpc,
+    privacy_pb2,
+    privacy_pb2_grpc,
 )
 from zone_opt.errors import InvalidInputError, VerificationError
+from zone_opt.privacy import Mode as PsiMode
+from zone_opt.privacy import PsiClient, PsiResult, setup_key_kind
 from zone_opt.service.convert import (
     MAX_CHUNK_BYTES,
+    gather_message,
+    join_mode_to_proto,
+    join_policy_from_proto,
+    join_policy_to_proto,
     kind_from_proto,
     kind_to_proto,
+    message_chunks,
     table_from_ipc,
     table_to_ipc,
 )
+from zone_opt.service.privacy import JoinPolicy
 from zone_opt.service.status import from_rpc_error
 
 __all__ = ["Client", "Dataset", "Operation", "TlsConfig"]
@@ -128,6 +140,8 @@ def _operation(op: operations_pb2.Operation) -> Operation:
             message = matching_pb2.MatchResult()
         elif op.response.Is(dispatch_pb2.DispatchResult.DESCRIPTOR):
             message = dispatch_pb2.DispatchResult()
+        elif op.response.Is(carbon_pb2.AllocateCarbonResult.DESCRIPTOR):
+            message = carbon_pb2.AllocateCarbonResult()
         else:
             message = datasets_pb2.ComputeStatisticsResult()
         op.response.Unpack(message)
@@ -177,6 +191,8 @@ class Client:
         self._operations = operations_pb2_grpc.OperationsServiceStub(self._channel)
         self._matching = matching_pb2_grpc.MatchingServiceStub(self._channel)
         self._dispatch = dispatch_pb2_grpc.DispatchServiceStub(self._channel)
+        self._privacy = privacy_pb2_grpc.PrivateJoinServiceStub(self._channel)
+        self._carbon = carbon_pb2_grpc.CarbonServiceStub(self._channel)
 
     def __enter__(self) -> Client:
         return self
@@ -367,6 +383,44 @@ class Client:
         request.horizon.FromTimedelta(timedelta(hours=hours))
         return self._call(self._dispatch.Dispatch, request).operation.name
 
+    def submit_carbon_allocate(
+        self,
+        meters_id: str,
+        park_yaml: str,
+        *,
+        tenancies_id: str = "",
+        spaces_id: str = "",
+        park_assets_id: str = "",
+        grid_factors_id: str = "",
+        previous_head: bytes = b"",
+        request_id: str | None = None,
+    ) -> str:
+        """Start a park's carbon allocation on stored datasets; returns the operation name.
+
+        The finished operation's ``result`` holds the rows / annual / KPI / reconciliation
+        dataset ids, ``manifest_json``, ``audit_root``, ``audit_head`` and ``balanced``.
+        """
+        request = carbon_pb2.AllocateCarbonRequest(
+            request_id=request_id or uuid.uuid4().hex,
+            meters_dataset_id=meters_id,
+            park_yaml=park_yaml,
+            tenancies_dataset_id=tenancies_id,
+            spaces_dataset_id=spaces_id,
+            park_assets_dataset_id=park_assets_id,
+            grid_factors_dataset_id=grid_factors_id,
+            previous_head=previous_head,
+        )
+        return self._call(self._carbon.AllocateCarbon, request).operation.name
+
+    def verify_audit_proof(
+        self, row: bytes, index: int, tree_size: int, path: Sequence[bytes], root: bytes
+    ) -> bool:
+        """Whether the server accepts the inclusion proof of ``row`` under ``root``."""
+        request = carbon_pb2.VerifyAuditProofRequest(
+            row=row, index=index, tree_size=tree_size, path=list(path), root=root
+        )
+        return self._call(self._carbon.VerifyAuditProof, request).valid
+
     def get_operation(self, name: str) -> Operation:
         request = operations_pb2.GetOperationRequest(name=name)
         return _operation(self._call(self._operations.GetOperation, request).operation)
@@ -432,6 +486,122 @@ class Client:
             request.now.CopyFrom(_timestamp(now))
         response = self._call(self._matching.Recommend, request, timeout_s)
         return table_from_ipc(response.recommendations_ipc, "recommendations_ipc")
+
+    # private joins
+    def set_join_policy(self, policy: JoinPolicy) -> JoinPolicy:
+        """Publish (or replace) the join policy of one of this tenant's datasets."""
+        request = privacy_pb2.SetJoinPolicyRequest(policy=join_policy_to_proto(policy))
+        response = self._call(self._privacy.SetJoinPolicy, request)
+        return join_policy_from_proto(response.policy)
+
+    def join_audit(self, dataset_id: str, limit: int = 100) -> builtins.list[dict[str, Any]]:
+        """Sessions run against one of this tenant's datasets, newest first (no keys)."""
+        request = privacy_pb2.ListJoinAuditRequest(dataset_id=dataset_id, limit=limit)
+        response = self._call(self._privacy.ListJoinAudit, request)
+        return [
+            {
+                "session_id": e.session_id,
+                "peer": e.peer,
+                "mode": privacy_pb2.JoinMode.Name(e.mode).removeprefix("JOIN_MODE_").lower(),
+                "columns": list(e.columns),
+                "sender_keys": e.sender_keys,
+                "receiver_keys": e.receiver_keys,
+                "outcome": e.outcome,
+            }
+            for e in response.entries
+        ]
+
+    def private_join(
+        self,
+        keys: pa.Array | pa.ChunkedArray,
+        dataset_id: str,
+        *,
+        mode: PsiMode = "intersection",
+        columns: tuple[str, ...] = (),
+        join: Literal["inner", "left"] = "inner",
+        verifiable: bool = False,
+        values: pa.Array | pa.ChunkedArray | None = None,
+        timeout_s: float | None = None,
+    ) -> PsiResult:
+        """Run the receiving party of a private join against ``dataset_id`` on this server.
+
+        This client's token must belong to a peer the dataset's policy allows. Keys are
+        canonicalised as the sender's policy says (read from the setup message's header).
+        Messages travel in chunks of about 4 MiB; the keys never leave this process.
+        """
+        timeout = timeout_s or self.timeout_s
+        open_request = privacy_pb2.OpenJoinSessionRequest(
+            dataset_id=dataset_id,
+            mode=join_mode_to_proto(mode),  # type: ignore[arg-type]
+            columns=list(columns),
+            verifiable=verifiable,
+        )
+        try:
+            session_id, setup = gather_message(
+                self._privacy.OpenJoinSession(
+                    open_request, timeout=timeout, metadata=self._metadata()
+                )
+            )
+            receiver = PsiClient(
+                keys,
+                mode=mode,
+                join=join,
+                values=values,
+                verifiable=verifiable,
+                key_kind=setup_key_kind(setup),
+            )
+            request = receiver.request(setup)
+            _, response = gather_message(
+                self._privacy.EvaluateJoin(
+                    message_chunks(session_id, request), timeout=timeout, metadata=self._metadata()
+                )
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        return receiver.finish(setup, response)
+
+    def run_join(
+        self,
+        left_dataset_id: str,
+        on: str,
+        *,
+        peer_address: str,
+        peer_dataset_id: str,
+        peer_token: str = "",
+        mode: PsiMode = "intersection",
+        columns: tuple[str, ...] = (),
+        join: Literal["inner", "left"] = "inner",
+        verifiable: bool = False,
+        value_column: str = "",
+        timeout_s: float | None = None,
+    ) -> dict[str, Any]:
+        """Ask this server to join one of this tenant's datasets with a peer server's.
+
+        Returns ``result_dataset_id`` and ``rows`` (intersection, labelled) and ``count`` /
+        ``sum`` (cardinality, sum; absent when withheld).
+        """
+        request = privacy_pb2.RunJoinRequest(
+            left_dataset_id=left_dataset_id,
+            on=on,
+            peer_address=peer_address,
+            peer_token=peer_token,
+            peer_dataset_id=peer_dataset_id,
+            mode=join_mode_to_proto(mode),  # type: ignore[arg-type]
+            columns=list(columns),
+            join=join,
+            verifiable=verifiable,
+            value_column=value_column,
+        )
+        response = self._call(self._privacy.RunJoin, request, timeout_s)
+        out: dict[str, Any] = {}
+        if response.result_dataset_id:
+            out["result_dataset_id"] = response.result_dataset_id
+            out["rows"] = response.rows
+        if response.HasField("count"):
+            out["count"] = response.count
+        if response.HasField("sum"):
+            out["sum"] = response.sum
+        return out
 
 
 def _timestamp(when: datetime) -> timestamp_pb2.Timestamp:

@@ -1,5 +1,7 @@
 """Carbon allocation: pro rata against a vectorised numpy implementation of the same
-largest-remainder rule (identical grams asserted), and Shapley exact and sampled.
+largest-remainder rule (identical grams asserted), Scope 2 (PV sharing, hourly contract
+matching, location- and market-based) against ``zone_opt.carbon.reference`` (the same
+rules in numpy; identical integers asserted), and Shapley exact and sampled.
 
 Full sizes are the targets of issue 6: pro rata over 10^4 tenants x 8 760 h; Shapley exact
 for 20 tenants x 8 760 h and sampled for 1 000 tenants x 8 760 h (standard error reported
@@ -14,7 +16,14 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.harness import Case, Contender, Summary, agree_on, suite
-from zone_opt.carbon import ShapleyAllocation, allocate_pro_rata_pooled, shapley_allocation
+from zone_opt.carbon import (
+    ShapleyAllocation,
+    allocate_pro_rata_pooled,
+    grid_factor,
+    scope2_hourly,
+    shapley_allocation,
+)
+from zone_opt.carbon.reference import scope2_numpy
 
 HOURS = 8760
 ProRataInstance = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
@@ -83,6 +92,109 @@ def _summarize_pro_rata(instance: ProRataInstance, output: ProRataOutput) -> Sum
     }
 
 
+Scope2Instance = dict[str, npt.NDArray[np.int64]]
+Scope2Output = dict[str, npt.NDArray[np.int64]]
+_LOCATION = grid_factor("MEE-2023", "east")
+_RESIDUAL = grid_factor("MEE-2023-residual")
+
+
+def _scope2_instance(n: int, hours: int) -> Scope2Instance:
+    """A park: tenants' hourly loads (Wh, daily shape + noise), a PV array sized to cover
+    about a fifth of the load, three green contracts (PPA-like, flat-ish) each held by a
+    tenth of the tenants in integer parts, a gate meter with 2 % losses."""
+    rng = np.random.default_rng(2)
+    hour_of_day = np.arange(hours) % 24
+    shape = 0.6 + 0.4 * np.sin((hour_of_day - 6) / 24 * 2 * np.pi).clip(0)
+    size = rng.gamma(2.0, 40_000.0, size=n)
+    load = (size[:, None] * shape[None, :] * rng.uniform(0.7, 1.3, (n, hours))).astype(np.int64)
+    load[rng.random((n, hours)) < 0.03] = 0
+    sun = np.sin((hour_of_day - 6) / 12 * np.pi).clip(0)
+    pv = (sun * load.sum(axis=0).mean() * 0.6 * rng.uniform(0.3, 1.0, hours)).astype(np.int64)
+    contracts = 3
+    contract_wh = rng.uniform(0.5, 1.0, (contracts, hours)) * load.sum(axis=0).mean() * 0.04
+    share = np.zeros((contracts, n), dtype=np.int64)
+    for c in range(contracts):
+        holders = rng.choice(n, max(1, n // 10), replace=False)
+        share[c, holders] = rng.integers(1, 100, holders.size)
+    draw_upper = load.sum(axis=0)
+    gate = draw_upper + draw_upper // 50
+    return {
+        "load": load,
+        "pv": pv,
+        "contract_wh": contract_wh.astype(np.int64),
+        "contract_share": share,
+        "gate": gate,
+    }
+
+
+def _zone_opt_scope2(inst: Scope2Instance) -> Scope2Output:
+    r = scope2_hourly(
+        inst["load"],
+        inst["pv"],
+        location_factor=_LOCATION,
+        residual_factor=_RESIDUAL,
+        contract_wh=inst["contract_wh"],
+        contract_share=inst["contract_share"],
+        gate_import_wh=inst["gate"],
+        losses="landlord",
+        detail=False,
+    )
+    return {
+        "location_g": r.location_g,
+        "market_g": r.market_g,
+        "export_wh": r.export_wh,
+        "excess_wh": r.excess_wh,
+        "tenant_matched_wh": r.tenant_matched_wh,
+        "tenant_annual_matched_wh": r.tenant_annual_matched_wh,
+        "loss_location_total_g": r.loss_location_total_g,
+        "landlord_location_g": r.landlord_location_g,
+    }
+
+
+def _numpy_scope2(inst: Scope2Instance) -> Scope2Output:
+    return scope2_numpy(
+        inst["load"],
+        inst["pv"],
+        inst["contract_wh"],
+        inst["contract_share"],
+        location_ug_per_wh=_LOCATION.co2e_ug_per_wh,
+        residual_ug_per_wh=_RESIDUAL.co2e_ug_per_wh,
+        gate_import_wh=inst["gate"],
+        gross_up_losses=False,
+        detail=False,
+    )
+
+
+_SCOPE2_KEYS = (
+    "location_g",
+    "market_g",
+    "export_wh",
+    "excess_wh",
+    "tenant_matched_wh",
+    "tenant_annual_matched_wh",
+    "loss_location_total_g",
+    "landlord_location_g",
+)
+
+
+def _summarize_scope2(inst: Scope2Instance, out: Scope2Output) -> Summary:
+    h = hashlib.sha256()
+    for key in _SCOPE2_KEYS:
+        h.update(np.ascontiguousarray(out[key]).tobytes())
+    park = out["location_g"].sum(axis=0) + out["loss_location_total_g"]
+    tenants = out["location_g"].sum(axis=0)
+    load = inst["load"].sum(axis=1).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hms = np.nanmean(out["tenant_matched_wh"] / load)
+    return {
+        "sha256": h.hexdigest()[:16],
+        "conserves": bool((tenants + out["landlord_location_g"] == park).all()),
+        "location_t": round(int(park.sum()) / 1e6, 3),
+        "market_t": round(int(out["market_g"].sum()) / 1e6, 3),
+        "mean_hourly_matching": round(float(hms), 6),
+    }
+
+
 ShapleyInstance = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]
 
 
@@ -110,9 +222,10 @@ def _summarize_shapley(_instance: ShapleyInstance, r: ShapleyAllocation) -> Summ
 
 @suite("carbon")
 def carbon_suite(size: str) -> list[Case]:
-    """Pro rata (vs numpy, same rule) and Shapley exact and sampled, tenants x hours."""
+    """Pro rata and Scope 2 (vs numpy, same rules), Shapley exact and sampled."""
     smoke = size == "smoke"
     n_pr, h_pr = (200, 300) if smoke else (10_000, HOURS)
+    n_s2, h_s2 = (300, 200) if smoke else (10_000, HOURS)
     n_ex, h_ex = (8, 48) if smoke else (20, HOURS)
     n_sa, h_sa = (60, 48) if smoke else (1_000, HOURS)
     shapley_exact = Contender(
@@ -146,6 +259,33 @@ def carbon_suite(size: str) -> list[Case]:
             ],
             agree=agree_on("sha256", "conserves", "non_negative", "pool_g"),
             params={"tenants": n_pr, "hours": h_pr, "seed": 0},
+        ),
+        Case(
+            name=f"scope2-{n_s2}x{h_s2}",
+            make=lambda: _scope2_instance(n_s2, h_s2),
+            contenders=[
+                Contender(
+                    "zone-opt scope2_hourly",
+                    run=_zone_opt_scope2,
+                    summarize=_summarize_scope2,
+                    ours=True,
+                ),
+                Contender(
+                    "numpy, same rules",
+                    run=_numpy_scope2,
+                    summarize=_summarize_scope2,
+                    timeout_s=600.0,
+                ),
+            ],
+            agree=agree_on("sha256", "conserves", "location_t", "market_t"),
+            params={
+                "tenants": n_s2,
+                "hours": h_s2,
+                "contracts": 3,
+                "pv": "pro-rata",
+                "losses": "landlord (2 % at the gate)",
+                "seed": 2,
+            },
         ),
         Case(
             name=f"shapley-exact-{n_ex}x{h_ex}",

@@ -10,6 +10,7 @@ pub mod geo;
 pub mod ids;
 pub mod matching;
 pub mod parallel;
+pub mod psi;
 
 pub use error::{CoreError, CoreResult, Violation};
 

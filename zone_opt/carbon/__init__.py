@@ -11,6 +11,10 @@ audit trail.
   versioned MEE factor sets; :func:`green_from_certificates` refuses double claims.
 - :func:`chp_split`: CHP emissions between heat and power (efficiency, energy-content,
   exergy methods), exact per hour.
+- :func:`allocate_park`: a park's accounting over the foundation tables (meters,
+  tenancies, park_assets, grid_factors): per tenant x hour x scope x source rows, annual
+  totals, KPIs, an exact reconciliation, the manifest and a chained Merkle root;
+  :func:`load_park_config` reads the park YAML.
 """
 
 from zone_opt.carbon.allocation import (
@@ -32,6 +36,12 @@ from zone_opt.carbon.audit import (
     verify,
 )
 from zone_opt.carbon.chp import ChpMethod, ChpSplit, chp_split
+from zone_opt.carbon.park import (
+    ParkCarbonConfig,
+    ParkCarbonResult,
+    allocate_park,
+    load_park_config,
+)
 from zone_opt.carbon.scope2 import (
     GridFactor,
     Scope2Result,
@@ -47,9 +57,12 @@ __all__ = [
     "GridFactor",
     "MerkleProof",
     "PackedRows",
+    "ParkCarbonConfig",
+    "ParkCarbonResult",
     "ProRataAllocation",
     "Scope2Result",
     "ShapleyAllocation",
+    "allocate_park",
     "allocate_pro_rata",
     "allocate_pro_rata_pooled",
     "canonical_row",
@@ -57,6 +70,7 @@ __all__ = [
     "chp_split",
     "green_from_certificates",
     "grid_factor",
+    "load_park_config",
     "merkle_root",
     "proof",
     "scope2_hourly",

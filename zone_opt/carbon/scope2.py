@@ -1,42 +1,53 @@
 """Scope 2 electricity emissions per tenant and hour: location-based with versioned
 grid-factor sets, market-based with on-site PV and green power matched hour by hour.
 
-Energy is carried in integer Wh, so every energy balance is exact:
+The Rust core does the work (``core_rs/src/carbon/scope2.rs``, parallel over hours, then
+over tenants); energy is carried in integer Wh and emissions in integer grams, so every
+balance is exact. For hour ``h`` and tenant ``i``:
 
-- on-site PV, hour ``h``: the park uses ``min(PV_h, sum_i L_ih)``, shared among tenants
-  pro rata to load with the largest-remainder rule of :func:`allocate_pro_rata`
-  (so ``PV_ih <= L_ih``); the rest is exported: ``sum_i PV_ih + export_h == PV_h``;
-- green power (PPA, 绿电交易, granular certificates), already assigned to tenants per hour:
-  ``M_ih = min(L_ih - PV_ih, G_ih)`` is matched, ``G_ih - M_ih`` is excess **in that hour**
-  (never carried to another hour);
-- residual grid draw ``R_ih = L_ih - PV_ih - M_ih >= 0``.
+- **on-site PV** ``PV_h`` is shared by one key: ``"pro-rata"`` to load (the park uses
+  ``min(PV_h, sum_i L_ih)``, split by the largest-remainder rule of
+  :func:`allocate_pro_rata`, so ``PV_ih <= L_ih``), ``"contract-share"`` (fixed integer
+  parts; a tenant uses ``min(entitlement, load)``, the unused entitlement is exported) or
+  ``"priority"`` (tenants in a fixed order, each takes what it can). Always
+  ``sum_i PV_ih + export_h == PV_h``;
+- **green power**: certificates already claimed per tenant-hour (``green_wh``, see
+  :func:`green_from_certificates`) plus contracts (PPA, 绿电交易) whose hourly volume is
+  split among holders by integer parts (largest remainder). ``M_ih = min(L_ih - PV_ih,
+  green_ih)`` is matched in the same hour, with **no carry**; the rest is hourly excess:
+  ``sum_i M_ih + excess_h == sum_i green_ih``;
+- residual grid draw ``R_ih = L_ih - PV_ih - M_ih >= 0``;
+- **location-based** ``round(D_ih * EF_loc)`` on the grid draw ``D_ih = L_ih - PV_ih``
+  (on-site PV over a private wire has a zero rate), **market-based** ``round(R_ih *
+  EF_res)`` at the residual-mix factor (contracts are zero-emission). A factor in kg/kWh
+  is grams per Wh, held as integer micrograms per Wh (exact for the six-decimal MEE
+  factors); ``round`` is half up, so each figure is monotone in the energy and the factor;
+- **losses**: with a gate import meter ``I_h``, ``loss_h = I_h - sum_i D_ih >= 0`` emits
+  ``round(loss_h * EF)`` per method, kept by the landlord (``losses="landlord"``) or
+  grossed up on the tenants by grid draw (``"gross-up"``, largest remainder).
 
-Emissions are integer grams per tenant-hour. A factor in kg CO2/kWh is numerically grams
-per Wh; it is held as an integer number of micrograms per Wh (exact for factors with up to
-six decimals, as all published MEE factors are), so that
-``g_ih = round_half_up(Wh_ih * ug_per_wh / 10^6)``: monotone in the energy and in the
-factor, with no float rounding. Location-based uses the grid draw before contracts,
-``L_ih - PV_ih`` (on-site PV over a private wire has a zero rate); market-based uses the
-residual draw ``R_ih`` at the residual-mix factor (zero-emission contracts). The park
-totals are the sums of the tenant-hours.
+Per hour and method the park's inventory is ``sum_i g_ih + loss_g_h`` and equals
+``sum_i (g_ih + loss share_ih) + landlord_h`` exactly. Matching scores: hourly
+``HMS_i = sum_h (PV_ih + M_ih) / sum_h L_ih`` and, for comparison, annual ``(sum_h PV_ih +
+min(sum_h D_ih, sum_h green_ih)) / sum_h L_ih``; always ``HMS_i <= annual``.
 
-Matching scores: hourly ``HMS_i = sum_h (PV_ih + M_ih) / sum_h L_ih`` and, for comparison,
-annual ``(sum_h PV_ih + min(sum_h (L_ih - PV_ih), sum_h G_ih)) / sum_h L_ih``; always
-``HMS_i <= annual``.
-
-Complexity: O(N * H), vectorised; the PV split runs in the Rust core.
+Complexity: O((N + holdings) * H), parallel. :mod:`zone_opt.carbon.reference` implements
+the same rules in numpy (the tests assert identical integers; the benchmark compares).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from zone_opt.carbon.allocation import MAX_TOTAL_G, allocate_pro_rata
+from zone_opt import _core
+from zone_opt.carbon.allocation import MAX_TOTAL_G
 from zone_opt.carbon.audit import MerkleProof, PackedRows, merkle_root, proof, tenant_hour_rows
 from zone_opt.datasets.grid_factors import grid_factors_table
 from zone_opt.errors import InvalidInputError
@@ -172,22 +183,35 @@ def green_from_certificates(
     return green
 
 
+#: PV sharing keys of :func:`scope2_hourly`.
+PV_SHARING = ("pro-rata", "contract-share", "priority")
+#: Loss policies of :func:`scope2_hourly`.
+LOSS_POLICIES = ("landlord", "gross-up")
+
+I64 = npt.NDArray[np.int64]
+
+
 @dataclass(frozen=True)
 class Scope2Result:
-    """Per tenant and hour (int64 (N, H) unless stated); energies in Wh, emissions in g.
+    """Scope 2 per tenant and hour; energies in Wh, emissions in g, all int64.
 
     Attributes:
-        pv_wh: on-site PV used by each tenant.
-        export_wh: (H,) PV exported (not used on site).
-        matched_wh: green energy matched in the same hour.
-        excess_wh: green energy beyond the tenant's remaining load in that hour.
-        residual_wh: grid draw not covered by PV or green energy.
-        location_g: location-based emissions, ``(L - PV)`` at the location factor.
-        market_g: market-based emissions, ``R`` at the residual factor.
-        hourly_matching_score: (N,) ``sum(PV + M) / sum(L)`` (nan for no load).
-        annual_matching_score: (N,) the same with annual instead of hourly matching.
+        load_wh: (N, H) the metered load (the input).
+        location_g: (N, H) location-based, ``D = L - PV`` at the location factor.
+        market_g: (N, H) market-based, ``R`` at the residual factor.
+        pv_wh, matched_wh: (N, H) on-site PV used and green energy matched (``None``
+            unless ``detail``).
+        loss_location_g, loss_market_g: (N, H) tenants' shares of the loss emissions
+            (``None`` unless losses are grossed up).
+        export_wh, green_wh, excess_wh, loss_wh: (H,) PV exported, green energy available,
+            green energy not matched in its hour, losses.
+        loss_location_total_g, loss_market_total_g: (H,) emissions of the losses.
+        landlord_location_g, landlord_market_g: (H,) what the landlord keeps.
+        tenant_*: (N,) annual totals: load, pv, green, matched, annual_matched
+            (``min(sum D, sum green)``), location, market, loss_location, loss_market.
         location_factor, residual_factor: the factors used, with their sources.
-        manifest: the method, its parameters and the SHA-256 digests of the inputs.
+        method: the method and its parameters; :attr:`manifest` adds the inputs' digest.
+        inputs: the input arrays (for the digest).
 
     Audit trail: :meth:`audit_rows` are the canonical rows
     ``canonical_row(scope, tenant, hour, grams)``, location-based then market-based;
@@ -195,18 +219,73 @@ class Scope2Result:
     :func:`zone_opt.carbon.verify` checks.
     """
 
-    pv_wh: npt.NDArray[np.int64]
-    export_wh: npt.NDArray[np.int64]
-    matched_wh: npt.NDArray[np.int64]
-    excess_wh: npt.NDArray[np.int64]
-    residual_wh: npt.NDArray[np.int64]
-    location_g: npt.NDArray[np.int64]
-    market_g: npt.NDArray[np.int64]
-    hourly_matching_score: npt.NDArray[np.float64]
-    annual_matching_score: npt.NDArray[np.float64]
+    load_wh: I64
+    location_g: I64
+    market_g: I64
+    pv_wh: I64 | None
+    matched_wh: I64 | None
+    loss_location_g: I64 | None
+    loss_market_g: I64 | None
+    export_wh: I64
+    green_wh: I64
+    excess_wh: I64
+    loss_wh: I64
+    loss_location_total_g: I64
+    loss_market_total_g: I64
+    landlord_location_g: I64
+    landlord_market_g: I64
+    tenant_load_wh: I64
+    tenant_pv_wh: I64
+    tenant_green_wh: I64
+    tenant_matched_wh: I64
+    tenant_annual_matched_wh: I64
+    tenant_location_g: I64
+    tenant_market_g: I64
+    tenant_loss_location_g: I64
+    tenant_loss_market_g: I64
     location_factor: GridFactor
     residual_factor: GridFactor
-    manifest: dict[str, str]
+    method: dict[str, str]
+    inputs: tuple[npt.NDArray[Any] | None, ...] = field(repr=False, compare=False)
+
+    @cached_property
+    def manifest(self) -> dict[str, str]:
+        """The method, its parameters and the SHA-256 digest of the inputs (computed on
+        first access: O(N * H))."""
+        return {**self.method, "inputs_sha256": _digest(*self.inputs)}
+
+    @property
+    def residual_wh(self) -> I64:
+        """(N, H) grid draw not covered by PV or green energy (needs ``detail``)."""
+        if self.pv_wh is None or self.matched_wh is None:
+            raise InvalidInputError.single("detail", None, "run scope2_hourly with detail=True")
+        return self.load_wh - self.pv_wh - self.matched_wh
+
+    @property
+    def hourly_matching_score(self) -> npt.NDArray[np.float64]:
+        """(N,) ``sum_h (PV + M) / sum_h L`` (nan for a tenant with no load)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (self.tenant_pv_wh + self.tenant_matched_wh) / self.tenant_load_wh.astype(
+                np.float64
+            )
+
+    @property
+    def annual_matching_score(self) -> npt.NDArray[np.float64]:
+        """(N,) the same with annual instead of hourly matching."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (self.tenant_pv_wh + self.tenant_annual_matched_wh) / self.tenant_load_wh.astype(
+                np.float64
+            )
+
+    @property
+    def park_location_g(self) -> I64:
+        """(H,) the park's location-based inventory: tenants plus losses."""
+        return np.asarray(self.location_g.sum(axis=0) + self.loss_location_total_g, np.int64)
+
+    @property
+    def park_market_g(self) -> I64:
+        """(H,) the park's market-based inventory: tenants plus losses."""
+        return np.asarray(self.market_g.sum(axis=0) + self.loss_market_total_g, np.int64)
 
     def audit_rows(self) -> PackedRows:
         """The result rows in canonical form; O(N * H)."""
@@ -239,36 +318,70 @@ class Scope2Result:
         return rows[i], proof(rows, i)
 
 
-def _digest(*arrays: npt.NDArray[np.int64]) -> str:
+def _digest(*arrays: npt.NDArray[Any] | None) -> str:
     h = hashlib.sha256()
     for a in arrays:
+        if a is None:
+            h.update(b"-")
+            continue
         h.update(repr(a.shape).encode())
-        h.update(np.ascontiguousarray(a, dtype="<i8").tobytes())
+        h.update(np.ascontiguousarray(a, dtype="<i8").reshape(-1).view(np.uint8).data)
     return h.hexdigest()
 
 
-def _grams(energy_wh: npt.NDArray[np.int64], factor: GridFactor) -> npt.NDArray[np.int64]:
-    return (energy_wh * factor.co2e_ug_per_wh + _UG_PER_G // 2) // _UG_PER_G
+def _integers(values: npt.ArrayLike | None, field: str, ndim: int) -> I64 | None:
+    """An int64 C-contiguous array of ``ndim`` dimensions (ranges are checked by the core)."""
+    if values is None:
+        return None
+    array = np.asarray(values)
+    if array.ndim != ndim:
+        raise InvalidInputError.single(field, None, f"must be {ndim}-D, got shape {array.shape}")
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise InvalidInputError.single(field, None, f"must hold integers, got {array.dtype}")
+    return np.ascontiguousarray(array, dtype=np.int64)
+
+
+def _renamed(err: InvalidInputError, names: dict[str, str]) -> InvalidInputError:
+    return InvalidInputError(
+        violations=[(names.get(v.field, v.field), v.row, v.reason) for v in err.violations]
+    )
 
 
 def scope2_hourly(
     load_wh: npt.ArrayLike,
     pv_wh: npt.ArrayLike,
-    green_wh: npt.ArrayLike,
+    green_wh: npt.ArrayLike | None = None,
     *,
     location_factor: GridFactor,
     residual_factor: GridFactor,
+    pv_sharing: str = "pro-rata",
+    pv_share: npt.ArrayLike | None = None,
+    pv_priority: npt.ArrayLike | None = None,
+    contract_wh: npt.ArrayLike | None = None,
+    contract_share: npt.ArrayLike | None = None,
+    gate_import_wh: npt.ArrayLike | None = None,
+    losses: str = "landlord",
+    detail: bool = True,
 ) -> Scope2Result:
     """Scope 2 per tenant-hour, both methods; see the module documentation for the rules.
 
     Args:
-        load_wh: int64 (N, H), metered electricity per tenant and hour, Wh.
-        pv_wh: int64 (H,), on-site PV generation per hour, Wh.
-        green_wh: int64 (N, H), green energy assigned to each tenant per hour, Wh (see
-            :func:`green_from_certificates`).
+        load_wh: int (N, H), metered electricity per tenant and hour, Wh.
+        pv_wh: int (H,), on-site PV generation per hour, Wh.
+        green_wh: int (N, H), green energy already claimed by each tenant per hour, Wh
+            (certificates, see :func:`green_from_certificates`); optional.
         location_factor: the grid factor for location-based (e.g. ``MEE-2023`` east).
         residual_factor: the residual-mix factor for market-based (e.g.
             ``MEE-2023-residual``).
+        pv_sharing: ``"pro-rata"`` (to load), ``"contract-share"`` (needs ``pv_share``,
+            int (N,) parts) or ``"priority"`` (needs ``pv_priority``, the tenant indices in
+            the order they are served).
+        contract_wh: int (C, H), hourly volume of each green contract, Wh.
+        contract_share: int (C, N), each tenant's integer parts of each contract.
+        gate_import_wh: int (H,), the park's grid import at the gate meter, Wh; the
+            difference to the tenants' grid draw is losses.
+        losses: ``"landlord"`` or ``"gross-up"`` (see the module documentation).
+        detail: also return PV and matched energy per tenant-hour.
 
     Worked example, checked by hand (``tests/test_carbon_scope2.py``): two tenants, one
     hour, loads 3 000 and 1 000 Wh, PV 2 000 Wh, tenant 0 holds 500 Wh of green power.
@@ -277,50 +390,119 @@ def scope2_hourly(
     g/Wh: location 825 g and 275 g, market 610 g (609.6 rounded) and 305 g (304.8).
 
     Raises:
-        InvalidInputError: naming ``load_wh`` / ``green_wh`` and the tenant row, or
-            ``pv_wh`` and the hour, for negative or non-integer energy or a shape mismatch.
+        InvalidInputError: naming ``load_wh`` / ``green_wh`` and the tenant row,
+            ``pv_wh`` / ``gate_import_wh`` and the hour, ``contract_wh`` /
+            ``contract_share`` and the contract, for negative, non-integer or too large
+            energy, mismatched shapes, an invalid sharing key, or a gate meter reading less
+            than the tenants' grid draw.
     """
-    load = _energy(load_wh, "load_wh", 2)
-    pv = _energy(pv_wh, "pv_wh", 1)
-    green = _energy(green_wh, "green_wh", 2)
-    hours = load.shape[1]
+    load = _integers(load_wh, "load_wh", 2)
+    pv = _integers(pv_wh, "pv_wh", 1)
+    if load is None or pv is None:
+        raise InvalidInputError.single("load_wh", None, "load_wh and pv_wh are required")
+    n, hours = load.shape
     if pv.shape != (hours,):
         raise InvalidInputError.single("pv_wh", None, f"has {pv.size} hours, load_wh has {hours}")
-    if green.shape != load.shape:
+    green = _integers(green_wh, "green_wh", 2)
+    if green is not None and green.shape != load.shape:
         raise InvalidInputError.single(
             "green_wh", None, f"has shape {green.shape}, load_wh has {load.shape}"
         )
-    park_load = load.sum(axis=0)
-    pv_used = np.minimum(pv, park_load)
-    pv_share = allocate_pro_rata(pv_used, load.astype(np.float64))
-    net = load - pv_share
-    matched = np.minimum(net, green)
-    residual = net - matched
-    total = load.sum(axis=1).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        hourly = (pv_share.sum(axis=1) + matched.sum(axis=1)) / total
-        annual_match = np.minimum(net.sum(axis=1), green.sum(axis=1))
-        annual = (pv_share.sum(axis=1) + annual_match) / total
+    contracts = _integers(contract_wh, "contract_wh", 2)
+    shares = _integers(contract_share, "contract_share", 2)
+    if contracts is None:
+        contracts = np.zeros((0, hours), dtype=np.int64)
+    if shares is None:
+        shares = np.zeros((contracts.shape[0], n), dtype=np.int64)
+    gate = _integers(gate_import_wh, "gate_import_wh", 1)
+    if gate is not None and gate.shape != (hours,):
+        raise InvalidInputError.single(
+            "gate_import_wh", None, f"has {gate.size} hours, load_wh has {hours}"
+        )
+    if pv_sharing not in PV_SHARING:
+        raise InvalidInputError.single(
+            "pv_sharing", None, f"{pv_sharing!r} is not one of {', '.join(PV_SHARING)}"
+        )
+    if losses not in LOSS_POLICIES:
+        raise InvalidInputError.single(
+            "losses", None, f"{losses!r} is not one of {', '.join(LOSS_POLICIES)}"
+        )
+    parts = _integers(pv_share, "pv_share", 1) if pv_sharing == "contract-share" else None
+    if pv_sharing == "contract-share" and parts is None:
+        raise InvalidInputError.single("pv_share", None, "contract-share needs pv_share")
+    order = None
+    if pv_sharing == "priority":
+        ranked = _integers(pv_priority, "pv_priority", 1)
+        if ranked is None:
+            raise InvalidInputError.single("pv_priority", None, "priority needs pv_priority")
+        bad = np.flatnonzero(ranked < 0)
+        if bad.size:
+            raise InvalidInputError.single(
+                "pv_priority", int(bad[0]), f"{ranked[bad[0]]} is not a tenant index"
+            )
+        order = ranked.astype(np.uint64)
+    try:
+        out = _core.carbon_scope2(
+            load,
+            pv,
+            contracts,
+            shares,
+            location_factor.co2e_ug_per_wh,
+            residual_factor.co2e_ug_per_wh,
+            pv_share=parts,
+            pv_priority=order,
+            certificate_wh=green,
+            gate_import_wh=gate,
+            gross_up_losses=losses == "gross-up",
+            detail=detail,
+        )
+    except InvalidInputError as err:
+        raise _renamed(err, {"certificate_wh": "green_wh"}) from None
+    gross = losses == "gross-up" and gate is not None
     return Scope2Result(
-        pv_wh=pv_share,
-        export_wh=pv - pv_share.sum(axis=0),
-        matched_wh=matched,
-        excess_wh=green - matched,
-        residual_wh=residual,
-        location_g=_grams(net, location_factor),
-        market_g=_grams(residual, residual_factor),
-        hourly_matching_score=hourly,
-        annual_matching_score=annual,
+        load_wh=load,
+        location_g=out["location_g"],
+        market_g=out["market_g"],
+        pv_wh=out["pv_wh"] if detail else None,
+        matched_wh=out["matched_wh"] if detail else None,
+        loss_location_g=out["loss_location_g"] if gross else None,
+        loss_market_g=out["loss_market_g"] if gross else None,
+        export_wh=out["export_wh"],
+        green_wh=out["green_wh"],
+        excess_wh=out["excess_wh"],
+        loss_wh=out["loss_wh"],
+        loss_location_total_g=out["loss_location_total_g"],
+        loss_market_total_g=out["loss_market_total_g"],
+        landlord_location_g=out["landlord_location_g"],
+        landlord_market_g=out["landlord_market_g"],
+        tenant_load_wh=out["tenant_load_wh"],
+        tenant_pv_wh=out["tenant_pv_wh"],
+        tenant_green_wh=out["tenant_green_wh"],
+        tenant_matched_wh=out["tenant_matched_wh"],
+        tenant_annual_matched_wh=out["tenant_annual_matched_wh"],
+        tenant_location_g=out["tenant_location_g"],
+        tenant_market_g=out["tenant_market_g"],
+        tenant_loss_location_g=out["tenant_loss_location_g"],
+        tenant_loss_market_g=out["tenant_loss_market_g"],
         location_factor=location_factor,
         residual_factor=residual_factor,
-        manifest={
-            "method": "scope2-hourly/v1",
-            "pv_sharing": "pro-rata to load, largest remainder, surplus exported",
-            "green_matching": "hourly, no carry across hours",
+        method={
+            "method": "scope2-hourly/v2",
+            "pv_sharing": {
+                "pro-rata": "pro-rata to load, largest remainder, surplus exported",
+                "contract-share": "fixed parts, largest remainder, unused share exported",
+                "priority": "fixed priority order, surplus exported",
+            }[pv_sharing],
+            "green_matching": "hourly, no carry across hours; contracts split by parts",
+            "losses": "none metered"
+            if gate is None
+            else {"landlord": "kept by the landlord", "gross-up": "grossed up by grid draw"}[
+                losses
+            ],
             "location_factor": f"{location_factor.factor_set}/{location_factor.grid_region}"
             f" = {location_factor.co2e_kg_per_kwh} kg/kWh ({location_factor.source})",
             "residual_factor": f"{residual_factor.factor_set}/{residual_factor.grid_region}"
             f" = {residual_factor.co2e_kg_per_kwh} kg/kWh ({residual_factor.source})",
-            "inputs_sha256": _digest(load, pv, green),
         },
+        inputs=(load, pv, green, contracts, shares, gate, parts, order),
     )

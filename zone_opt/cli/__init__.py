@@ -22,6 +22,8 @@ COMMANDS: tuple[str, ...] = (
     "demo",
     "match",
     "dispatch",
+    "join",
+    "carbon",
     "serve",
     "client",
 )

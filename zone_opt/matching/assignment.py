@@ -289,18 +289,20 @@ def assign_sparse(
     ``col_prices``) warm-starts the solve after columns or rows changed; the result is
     exactly optimal either way.
 
-    Algorithm (Rust, GIL released): an epsilon-scaling forward auction with the outside
-    option as each row's reservation value (scores scaled by a power of two above
-    ``n_rows``) gives near-equilibrium prices; then the exact phase: every row whose
-    auction edge is exactly tight keeps it, and each other row runs one Dijkstra shortest
-    augmenting path with the duals as potentials (integer arithmetic), bounded by its
-    outside option; columns left free with a positive price are repaired in phases (one
-    multi-source Dijkstra from all of them with a bucket queue, then a maximal set of
-    disjoint zero-reduced-cost augmenting paths). O(E) memory. Measured (bench suite
-    ``matching_assign``, results in ``bench/results``): the perfect problem at n = 10^5,
-    k = 16 ahead of OR-Tools ``LinearSumAssignment``; with the outside option 2.6x faster
-    than OR-Tools ``SimpleMinCostFlow`` at 10^5 and 1.3x at 10^6, where the auction and
-    the repair phases still dominate.
+    Algorithm (Rust, GIL released): with the outside option, an epsilon-scaling
+    forward/reverse auction (scores scaled by a power of two above ``n_rows``; rows bid for
+    columns, then unmatched columns with a positive price bid back for rows, so unmatched
+    rows end with profit 0 and unmatched columns with price 0) gives an almost optimal
+    matching and prices within a fraction of a score unit of exact duals; rounding the
+    prices up to score units keeps almost every matched edge exactly tight, and the few
+    other rows go through the exact phase: one Dijkstra shortest augmenting path each with
+    the duals as potentials (integer arithmetic), bounded by the outside option, then a
+    phased repair of any column left free with a positive price. With ``perfect=True`` a
+    forward auction with a work budget, then the same exact phase. O(E) memory (the graph
+    and its transpose, int32 scores when they fit). Measured (bench suite
+    ``matching_assign``, results in ``bench/results``): see the table there; with the
+    outside option several times faster than OR-Tools ``SimpleMinCostFlow`` at 10^5 and
+    10^6 rows, k = 16, with a fraction of its memory.
 
     Raises:
         InvalidInputError: mismatched lengths, indices negative or out of range, NaN or

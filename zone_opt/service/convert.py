@@ -16,13 +16,23 @@ import pyarrow as pa
 from google.protobuf import any_pb2, duration_pb2, timestamp_pb2
 from google.rpc import status_pb2
 
-from zone_opt.api.v1 import common_pb2, datasets_pb2, dispatch_pb2, matching_pb2, operations_pb2
+from zone_opt.api.v1 import (
+    carbon_pb2,
+    common_pb2,
+    datasets_pb2,
+    dispatch_pb2,
+    matching_pb2,
+    operations_pb2,
+    privacy_pb2,
+)
 from zone_opt.errors import InvalidInputError
 from zone_opt.service.datasets import RESULT_KIND, DatasetInfo, UploadChunk
+from zone_opt.service.privacy import AuditEntry, JoinPolicy
 from zone_opt.service.store import Job
 
 __all__ = [
     "MAX_CHUNK_BYTES",
+    "carbon_params",
     "dataset_to_proto",
     "dispatch_params",
     "ipc_chunks",
@@ -156,6 +166,17 @@ def _result_message(kind: str, result: dict[str, Any]) -> Any:
             emissions_t=result.get("emissions_t", {}),
             infeasibility=result.get("infeasibility", []),
         )
+    if kind == "carbon_allocate":
+        return carbon_pb2.AllocateCarbonResult(
+            rows_dataset_id=result["rows_dataset_id"],
+            annual_dataset_id=result["annual_dataset_id"],
+            kpis_dataset_id=result["kpis_dataset_id"],
+            reconciliation_dataset_id=result["reconciliation_dataset_id"],
+            manifest_json=result["manifest_json"],
+            audit_root=bytes.fromhex(result["audit_root"]),
+            audit_head=bytes.fromhex(result["audit_head"]),
+            balanced=result["balanced"],
+        )
     if kind == "match":
         return matching_pb2.MatchResult(
             assignments_dataset_id=result["assignments_dataset_id"],
@@ -242,6 +263,23 @@ def match_params(request: matching_pb2.MatchRequest) -> dict[str, Any]:
     return params
 
 
+def carbon_params(request: carbon_pb2.AllocateCarbonRequest) -> dict[str, Any]:
+    """The job parameters of an AllocateCarbon request (dataset ids, park YAML, head)."""
+    if not request.park_yaml.strip():
+        raise InvalidInputError.single("park_yaml", None, "is required")
+    if request.previous_head and len(request.previous_head) != 32:
+        raise InvalidInputError.single("previous_head", None, "a SHA-256 head has 32 bytes")
+    return {
+        "meters": _required(request.meters_dataset_id, "meters_dataset_id"),
+        "park_yaml": request.park_yaml,
+        "tenancies": request.tenancies_dataset_id,
+        "spaces": request.spaces_dataset_id,
+        "park_assets": request.park_assets_dataset_id,
+        "grid_factors": request.grid_factors_dataset_id,
+        "previous_head": request.previous_head.hex(),
+    }
+
+
 def time_limit_s(duration: duration_pb2.Duration, field: str) -> float:
     """A positive time limit in seconds."""
     seconds = duration.ToTimedelta().total_seconds()
@@ -307,3 +345,95 @@ def upload_stream(
             yield UploadChunk(seq=c.seq, ipc=c.ipc, last=c.last, sha256=c.sha256)
 
     return name, kind, chunks()
+
+
+# privacy
+_JOIN_MODES = {1: "intersection", 2: "labelled", 3: "cardinality", 4: "sum"}
+
+
+def join_mode_from_proto(value: int, field: str) -> str:
+    """``JoinMode`` -> ``"intersection" | "labelled" | "cardinality" | "sum"``."""
+    if value not in _JOIN_MODES:
+        raise InvalidInputError.single(field, None, "a join mode is required")
+    return _JOIN_MODES[value]
+
+
+def join_mode_to_proto(mode: str) -> int:
+    return {v: k for k, v in _JOIN_MODES.items()}[mode]
+
+
+def join_policy_from_proto(p: privacy_pb2.JoinPolicy) -> JoinPolicy:
+    return JoinPolicy(
+        dataset_id=p.dataset_id,
+        key_column=p.key_column,
+        allowed_peers=tuple(p.allowed_peers),
+        modes=tuple(join_mode_from_proto(m, f"policy.modes[{i}]") for i, m in enumerate(p.modes)),
+        payload_columns=tuple(p.payload_columns),
+        quota_per_epoch=p.quota_per_epoch,
+        epoch_seconds=p.epoch_seconds or 86_400,
+        min_intersection=p.min_intersection or 1,
+        key_kind=p.key_kind or "uscc",
+    )
+
+
+def join_policy_to_proto(p: JoinPolicy) -> privacy_pb2.JoinPolicy:
+    return privacy_pb2.JoinPolicy(
+        dataset_id=p.dataset_id,
+        key_column=p.key_column,
+        allowed_peers=list(p.allowed_peers),
+        modes=[join_mode_to_proto(m) for m in p.modes],  # type: ignore[misc]
+        payload_columns=list(p.payload_columns),
+        quota_per_epoch=p.quota_per_epoch,
+        epoch_seconds=p.epoch_seconds,
+        min_intersection=p.min_intersection,
+        key_kind=p.key_kind,
+    )
+
+
+def audit_to_proto(e: AuditEntry) -> privacy_pb2.JoinAuditEntry:
+    entry = privacy_pb2.JoinAuditEntry(
+        session_id=e.session_id,
+        peer=e.peer,
+        dataset_id=e.dataset_id,
+        mode=join_mode_to_proto(e.mode),  # type: ignore[arg-type]
+        columns=list(e.columns),
+        sender_keys=e.sender_keys,
+        receiver_keys=e.receiver_keys,
+        opened=_timestamp(e.opened_s),
+        outcome=e.outcome,
+    )
+    if e.evaluated_s is not None:
+        entry.evaluated.CopyFrom(_timestamp(e.evaluated_s))
+    return entry
+
+
+def message_chunks(session_id: str, data: bytes) -> Iterator[privacy_pb2.JoinMessageChunk]:
+    """A protocol message in chunks of at most MAX_CHUNK_BYTES (the first names the session)."""
+    view = memoryview(data)
+    starts = range(0, max(len(data), 1), MAX_CHUNK_BYTES)
+    for seq, start in enumerate(starts):
+        yield privacy_pb2.JoinMessageChunk(
+            session_id=session_id if seq == 0 else "",
+            data=bytes(view[start : start + MAX_CHUNK_BYTES]),
+            seq=seq,
+            last=start + MAX_CHUNK_BYTES >= len(data),
+        )
+
+
+def gather_message(chunks: Iterable[privacy_pb2.JoinMessageChunk]) -> tuple[str, bytes]:
+    """``(session_id, message)`` from chunks, checking their order."""
+    parts: list[bytes] = []
+    session_id = ""
+    last = False
+    for i, chunk in enumerate(chunks):
+        if chunk.seq != i or last:
+            raise InvalidInputError.single("chunk.seq", i, f"chunk {chunk.seq} arrived as {i}")
+        if i == 0:
+            session_id = chunk.session_id
+        parts.append(chunk.data)
+        last = chunk.last
+    if not last:
+        raise InvalidInputError.single(
+            "chunk.last", None, "the message ended without its last chunk"
+        )
+    return session_id, b"".join(parts)

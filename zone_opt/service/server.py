@@ -25,6 +25,8 @@ from grpc_reflection.v1alpha import reflection
 
 import zone_opt
 from zone_opt.api.v1 import (
+    carbon_pb2,
+    carbon_pb2_grpc,
     datasets_pb2,
     datasets_pb2_grpc,
     dispatch_pb2,
@@ -33,6 +35,8 @@ from zone_opt.api.v1 import (
     matching_pb2_grpc,
     operations_pb2,
     operations_pb2_grpc,
+    privacy_pb2,
+    privacy_pb2_grpc,
 )
 from zone_opt.config import settings as global_settings
 from zone_opt.errors import InvalidInputError, ZoneOptError
@@ -44,10 +48,13 @@ from zone_opt.service.datasets import DatasetStore, UploadChunk
 from zone_opt.service.interceptors import ServiceInterceptor
 from zone_opt.service.jobs import WorkerPool, pool_sizes
 from zone_opt.service.metrics import Metrics
+from zone_opt.service.privacy import JoinSessions, PolicyStore
+from zone_opt.service.servicers.carbon import CarbonServicer
 from zone_opt.service.servicers.datasets import DatasetServicer
 from zone_opt.service.servicers.dispatch import DispatchServicer
 from zone_opt.service.servicers.matching import MatchingServicer
 from zone_opt.service.servicers.operations import OperationsServicer
+from zone_opt.service.servicers.privacy import PrivateJoinServicer
 from zone_opt.service.store import Database, JobStore
 
 __all__ = ["SAMPLE_DIR", "Server", "ServerSettings", "create_server"]
@@ -63,6 +70,8 @@ SERVICE_NAMES = {
     "operations": operations_pb2.DESCRIPTOR.services_by_name["OperationsService"].full_name,
     "matching": matching_pb2.DESCRIPTOR.services_by_name["MatchingService"].full_name,
     "dispatch": dispatch_pb2.DESCRIPTOR.services_by_name["DispatchService"].full_name,
+    "privacy": privacy_pb2.DESCRIPTOR.services_by_name["PrivateJoinService"].full_name,
+    "carbon": carbon_pb2.DESCRIPTOR.services_by_name["CarbonService"].full_name,
 }
 
 
@@ -146,6 +155,8 @@ class Server:
         self.db = Database(config.data_dir / "zone-opt.db")
         self.datasets = DatasetStore(config.data_dir, self.db, config.max_upload_bytes)
         self.jobs = JobStore(self.db)
+        self.join_policies = PolicyStore(self.db)
+        self.join_sessions = JoinSessions(self.join_policies, self.datasets)
         workers, engine_threads = pool_sizes(global_settings().num_threads, config.job_workers)
         zone_opt.set_num_threads(engine_threads)
         self.pool = WorkerPool(
@@ -187,6 +198,13 @@ class Server:
         )
         dispatch_pb2_grpc.add_DispatchServiceServicer_to_server(
             DispatchServicer(self.auth, self.pool), self.grpc
+        )
+        privacy_pb2_grpc.add_PrivateJoinServiceServicer_to_server(
+            PrivateJoinServicer(self.auth, self.datasets, self.join_policies, self.join_sessions),
+            self.grpc,
+        )
+        carbon_pb2_grpc.add_CarbonServiceServicer_to_server(
+            CarbonServicer(self.auth, self.pool), self.grpc
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         if config.reflection:
@@ -243,6 +261,8 @@ class Server:
             SERVICE_NAMES["operations"]: store_ok and pool_ok,
             SERVICE_NAMES["matching"]: store_ok and pool_ok,
             SERVICE_NAMES["dispatch"]: store_ok and pool_ok,
+            SERVICE_NAMES["privacy"]: store_ok,
+            SERVICE_NAMES["carbon"]: store_ok and pool_ok,
             "": store_ok and pool_ok,
         }
         for name, ok in states.items():

@@ -138,4 +138,11 @@ def _summary(result: Any) -> dict[str, float]:
 
 def handlers() -> dict[str, JobHandler]:
     """Job kinds this server runs."""
-    return {"statistics": statistics, "match": match, "dispatch": run_dispatch}
+    from zone_opt.service.carbon_tasks import carbon_allocate  # noqa: PLC0415 (cycle-free)
+
+    return {
+        "statistics": statistics,
+        "match": match,
+        "carbon_allocate": carbon_allocate,
+        "dispatch": run_dispatch,
+    }

@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 
-use super::sparse::Graph;
+use super::sparse::{Graph, Score};
 
 const NONE: u32 = u32::MAX;
 /// Rounds per phase that reset the prices of objects nobody holds and re-queue free rows.
@@ -25,6 +25,28 @@ pub(crate) struct AuctionPlan {
     pub reserve: i64,
     /// Maximum number of edge scans over all phases.
     pub budget: usize,
+}
+
+/// The best and second best values `f * w - duals[far]` over the edges of node `i`
+/// (the outside option 0 included), the best far node and its scaled score.
+#[inline]
+fn best_two<S: Score>(g: &Graph<S>, f: i64, prices: &[i64], i: usize) -> (i64, i64, u32, i64) {
+    let (mut v1, mut v2) = (0i64, 0i64);
+    let (mut j1, mut w1) = (NONE, 0i64);
+    for e in g.edges(i) {
+        let j = g.adj[e];
+        let w = g.w[e].get() * f;
+        let v = w - prices[j as usize];
+        if v > v1 {
+            v2 = v1;
+            v1 = v;
+            j1 = j;
+            w1 = w;
+        } else if v > v2 {
+            v2 = v;
+        }
+    }
+    (v1, v2, j1, w1)
 }
 
 /// Run the auction; raises `prices` in place and returns the column of each row
@@ -117,6 +139,187 @@ pub(crate) fn auction(g: &Graph, prices: &mut [i64], plan: &AuctionPlan) -> Vec<
         }
         if eps == 1 {
             return assign;
+        }
+        eps = (eps / plan.factor.max(2)).max(1);
+    }
+}
+
+/// Settings of [`optional_auction`] (scores are multiplied by `scale` on the fly).
+pub(crate) struct OptionalPlan {
+    /// The scale `F` of the scores (prices are in units of `1 / F` score units).
+    pub scale: i64,
+    /// Epsilon of the first phase (>= 1); each phase divides it by `factor`.
+    pub eps_start: i64,
+    pub factor: i64,
+    /// The last phase is the first one whose epsilon is at most this (>= 1).
+    pub eps_stop: i64,
+}
+
+/// The result of [`optional_auction`]: mates on both sides and the transposed graph when
+/// the reverse auction needed it.
+pub(crate) struct OptionalAuction<S: Score> {
+    pub row_to_col: Vec<u32>,
+    pub col_to_row: Vec<u32>,
+    pub transposed: Option<Graph<S>>,
+}
+
+/// One forward bid of the free row `i` for its best column `j1` (value `v1 > eps`,
+/// second best `v2`, scaled score `w1`): the row keeps a profit of `max(v2 - eps, 0)`,
+/// so the price rises by at least `eps`. Returns the row it displaces, if any.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn bid(
+    i: u32,
+    j1: u32,
+    w1: i64,
+    v2: i64,
+    eps: i64,
+    prices: &mut [i64],
+    pi: &mut [i64],
+    x: &mut [u32],
+    y: &mut [u32],
+) -> Option<u32> {
+    let profit = (v2 - eps).max(0);
+    prices[j1 as usize] = w1 - profit;
+    pi[i as usize] = profit;
+    x[i as usize] = j1;
+    let previous = y[j1 as usize];
+    y[j1 as usize] = i;
+    (previous != NONE).then(|| {
+        x[previous as usize] = NONE;
+        pi[previous as usize] = 0;
+        previous
+    })
+}
+
+/// Graphs with at least this many edges build their transpose in parallel with the
+/// first forward phase.
+const PARALLEL_TRANSPOSE_EDGES: usize = 1 << 16;
+
+/// The forward half of a phase: a sweep in which every row violating epsilon-CS bids at
+/// once, then the rows displaced bid from a stack until every row holds a column within
+/// epsilon of its best value or is within epsilon of its outside option.
+#[allow(clippy::too_many_arguments)]
+fn forward_phase<S: Score>(
+    g: &Graph<S>,
+    f: i64,
+    eps: i64,
+    prices: &mut [i64],
+    pi: &mut [i64],
+    x: &mut [u32],
+    y: &mut [u32],
+    stack: &mut Vec<u32>,
+) {
+    for i in 0..g.n() {
+        let (v1, v2, j1, w1) = best_two(g, f, prices, i);
+        let held = x[i];
+        let violating = if held == NONE {
+            v1 > eps
+        } else {
+            pi[i] < v1 - eps
+        };
+        if violating {
+            if held != NONE {
+                y[held as usize] = NONE;
+            }
+            stack.extend(bid(i as u32, j1, w1, v2, eps, prices, pi, x, y));
+        }
+    }
+    while let Some(i) = stack.pop() {
+        if x[i as usize] != NONE {
+            continue;
+        }
+        let (v1, v2, j1, w1) = best_two(g, f, prices, i as usize);
+        if v1 > eps {
+            stack.extend(bid(i, j1, w1, v2, eps, prices, pi, x, y));
+        }
+    }
+}
+
+/// Forward/reverse auction with epsilon-scaling for the maximum-weight matching in
+/// which every row and every column may stay unmatched (outside option 0 on both sides;
+/// after Bertsekas and Castanon's forward/reverse auction for asymmetric assignment).
+///
+/// Invariants at the end of each phase (scaled units, `W = scale * w`), with row profits
+/// `pi` (`pi_i = W_ij - p_j` when matched to `j`, 0 when unmatched) and prices `p`:
+/// `pi_i + p_j >= W_ij - eps` on every edge, `pi >= 0`, `p >= 0`, and unmatched columns
+/// have `p = 0` (epsilon complementary slackness, outside options included). A phase
+/// first sweeps the rows in order: each row violating the new epsilon (a free row whose
+/// best value exceeds it, a matched row more than epsilon below its best) bids at once;
+/// then the rows displaced bid from a stack (forward auction, Gauss-Seidel: prices only
+/// rise, each bid by at least epsilon; a row whose best value is within epsilon of its
+/// outside option stays out). Then the reverse auction: each unmatched column with a
+/// positive price bids for its best row (value `W_ij - pi_i`), raising that row's profit
+/// by at least epsilon and freeing the row's former column, or drops its price to 0 when
+/// no row would gain more than epsilon. Profits only rise in the reverse auction, so the
+/// rows stay satisfied and the invariants hold when it ends. The dual gap is then at most
+/// `n_rows * eps` (scaled): with `eps = 1` and `scale > n_rows` the matching is optimal.
+///
+/// Cost per phase: one pass over the edges plus the bids (forward bids scan a row, reverse
+/// bids a column of the transposed graph, built on the first reverse bid).
+pub(crate) fn optional_auction<S: Score>(
+    g: &Graph<S>,
+    n_cols: usize,
+    prices: &mut [i64],
+    plan: &OptionalPlan,
+) -> OptionalAuction<S> {
+    let n = g.n();
+    let f = plan.scale;
+    let mut x = vec![NONE; n];
+    let mut y = vec![NONE; n_cols];
+    let mut pi = vec![0i64; n];
+    let mut gt: Option<Graph<S>> = None;
+    let mut eps = plan.eps_start.max(1);
+    let mut stack: Vec<u32> = Vec::new();
+    let mut cols: Vec<u32> = Vec::new();
+    loop {
+        if gt.is_none() && g.adj.len() >= PARALLEL_TRANSPOSE_EDGES {
+            // The reverse auction will need the transpose: build it on the other core
+            // while the first forward phase runs.
+            let (t, ()) = rayon::join(
+                || g.transpose(n_cols),
+                || forward_phase(g, f, eps, prices, &mut pi, &mut x, &mut y, &mut stack),
+            );
+            gt = Some(t);
+        } else {
+            forward_phase(g, f, eps, prices, &mut pi, &mut x, &mut y, &mut stack);
+        }
+        // Reverse auction: unmatched columns with a positive price bid for rows.
+        cols.clear();
+        cols.extend(
+            (0..n_cols as u32).filter(|&j| y[j as usize] == NONE && prices[j as usize] > 0),
+        );
+        if !cols.is_empty() {
+            let t = gt.get_or_insert_with(|| g.transpose(n_cols));
+            cols.reverse();
+            while let Some(j) = cols.pop() {
+                let ju = j as usize;
+                let (b1, b2, i1, w1) = best_two(t, f, &pi, ju);
+                if b1 <= eps {
+                    prices[ju] = 0;
+                    continue;
+                }
+                let price = (b2 - eps).max(0);
+                prices[ju] = price;
+                let i1u = i1 as usize;
+                pi[i1u] = w1 - price;
+                let old = x[i1u];
+                x[i1u] = j;
+                y[ju] = i1;
+                if old != NONE {
+                    y[old as usize] = NONE;
+                    if prices[old as usize] > 0 {
+                        cols.push(old);
+                    }
+                }
+            }
+        }
+        if eps <= plan.eps_stop.max(1) {
+            return OptionalAuction {
+                row_to_col: x,
+                col_to_row: y,
+                transposed: gt,
+            };
         }
         eps = (eps / plan.factor.max(2)).max(1);
     }

@@ -15,20 +15,20 @@
 //! column-disjoint augmentations along the tight paths). Integer arithmetic makes the
 //! optimum exact.
 //!
-//! Start ([`Start::Auction`], the default): an epsilon-scaling forward auction
-//! (`auction.rs`) on scores scaled by a power of two F > n_rows brings the prices near an
-//! equilibrium; after flooring them back to score units most rows hold an exactly tight
-//! edge, and only the others go through the exact phase. On the classic perfect problem
-//! almost no row is left; with the outside option, columns the auction leaves unowned
-//! must drop to price 0, which frees some rows (about 1 % on random instances); the few
-//! auction columns whose row then prefers another column stay free with a positive price,
-//! and the mirror repair over those dominates the exact phase at 10^6 rows (each search
-//! reaches most of the graph: free rows are rare).
+//! Start ([`Start::Auction`], the default), with the outside option: a forward/reverse
+//! epsilon-scaling auction (`auction.rs`, [`super::auction::optional_auction`]) on scores
+//! scaled by a power of two F > n_rows, in which unmatched rows end with profit 0 and
+//! unmatched columns with price 0; its prices, rounded *up* to score units, leave every
+//! matched edge exactly tight except for a fraction of about eps / F of the rows (see
+//! [`solve_optional`]), and only those go through the exact phase. With `perfect` (or
+//! scores too large for the scale), a forward auction with a work budget gives prices that
+//! are floored back to score units, and the exact phase repairs the rest.
 //!
-//! Cost: O(E) to build the CSR graph, the auction (bounded by a budget of 64 scans per
-//! edge), then one Dijkstra, O(E' log E') over the edges it reaches, per row left free,
-//! and one multi-source Dijkstra plus one O(E') depth-first pass per mirror phase.
-//! Memory: O(E + n_rows + n_cols), plus the transposed graph when the mirror search runs.
+//! Cost: O(E) to build the CSR graph (`i32` scores when they fit), the auction (one pass
+//! over the edges per phase plus the bids; about 6 phases), then one Dijkstra, O(E' log E')
+//! over the edges it reaches, per row left free, and one multi-source Dijkstra plus one
+//! O(E') depth-first pass per mirror phase. Memory: O(E + n_rows + n_cols): the graph, its
+//! transpose (for the reverse auction and the mirror repair), and a few arrays per node.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -62,26 +62,57 @@ pub struct SparseSolution {
     pub dual_scale: i64,
 }
 
-/// Compressed adjacency: the edges of node `k` are `adj[off[k]..off[k+1]]` with weights `w`.
-pub(crate) struct Graph {
-    pub(crate) off: Vec<usize>,
-    pub(crate) adj: Vec<u32>,
-    pub(crate) w: Vec<i64>,
+/// An edge score as stored in a [`Graph`]: `i32` when every score fits (half the memory
+/// traffic of the auction's scans), else `i64`.
+pub(crate) trait Score: Copy + Send + Sync + 'static {
+    fn get(self) -> i64;
+    /// Only called with values that fit (checked by the caller).
+    fn from_i64(v: i64) -> Self;
 }
 
-impl Graph {
-    fn build(
+impl Score for i32 {
+    #[inline]
+    fn get(self) -> i64 {
+        i64::from(self)
+    }
+    #[inline]
+    fn from_i64(v: i64) -> Self {
+        v as i32
+    }
+}
+
+impl Score for i64 {
+    #[inline]
+    fn get(self) -> i64 {
+        self
+    }
+    #[inline]
+    fn from_i64(v: i64) -> Self {
+        v
+    }
+}
+
+/// Compressed adjacency: the edges of node `k` are `adj[off[k]..off[k+1]]` with weights `w`.
+pub(crate) struct Graph<S: Score = i64> {
+    pub(crate) off: Vec<usize>,
+    pub(crate) adj: Vec<u32>,
+    pub(crate) w: Vec<S>,
+}
+
+impl<S: Score> Graph<S> {
+    /// The rows' adjacency of the edges `(rows[k], cols[k], scores[k])` that `keep`
+    /// accepts (indices already validated), in input order within each row.
+    fn from_edges(
         n: usize,
-        heads: &[u32],
-        tails: &[u32],
-        w: &[i64],
-        keep: &[bool],
-        factor: i64,
+        rows: &[i64],
+        cols: &[i64],
+        scores: &[i64],
+        keep: impl Fn(i64) -> bool,
     ) -> Self {
         let mut off = vec![0usize; n + 1];
-        for (k, &h) in heads.iter().enumerate() {
-            if keep[k] {
-                off[h as usize + 1] += 1;
+        for (&r, &w) in rows.iter().zip(scores) {
+            if keep(w) {
+                off[r as usize + 1] += 1;
             }
         }
         for k in 0..n {
@@ -90,12 +121,35 @@ impl Graph {
         let m = off[n];
         let mut pos = off.clone();
         let mut adj = vec![0u32; m];
-        let mut ww = vec![0i64; m];
-        for (k, &h) in heads.iter().enumerate() {
-            if keep[k] {
-                let p = &mut pos[h as usize];
-                adj[*p] = tails[k];
-                ww[*p] = w[k] * factor;
+        let mut ww = vec![S::from_i64(0); m];
+        for ((&r, &c), &w) in rows.iter().zip(cols).zip(scores) {
+            if keep(w) {
+                let p = &mut pos[r as usize];
+                adj[*p] = c as u32;
+                ww[*p] = S::from_i64(w);
+                *p += 1;
+            }
+        }
+        Self { off, adj, w: ww }
+    }
+
+    /// The same edges seen from the far side (`n_far` nodes), O(E).
+    pub(crate) fn transpose(&self, n_far: usize) -> Self {
+        let mut off = vec![0usize; n_far + 1];
+        for &j in &self.adj {
+            off[j as usize + 1] += 1;
+        }
+        for k in 0..n_far {
+            off[k + 1] += off[k];
+        }
+        let mut pos = off.clone();
+        let mut adj = vec![0u32; self.adj.len()];
+        let mut ww = vec![S::from_i64(0); self.adj.len()];
+        for i in 0..self.n() {
+            for e in self.edges(i) {
+                let p = &mut pos[self.adj[e] as usize];
+                adj[*p] = i as u32;
+                ww[*p] = self.w[e];
                 *p += 1;
             }
         }
@@ -182,7 +236,7 @@ impl Search {
         self.cur = 0;
     }
 
-    fn relax(&mut self, g: &Graph, i: u32, di: i64, a: &[i64], b: &[i64]) {
+    fn relax<S: Score>(&mut self, g: &Graph<S>, i: u32, di: i64, a: &[i64], b: &[i64]) {
         let base = di + a[i as usize];
         for e in g.edges(i as usize) {
             let j = g.adj[e];
@@ -190,7 +244,7 @@ impl Search {
             if self.scanned[ju] {
                 continue;
             }
-            let nd = base + b[ju] - g.w[e];
+            let nd = base + b[ju] - g.w[e].get();
             if nd < self.d[ju] {
                 if self.d[ju] == INF {
                     self.touched.push(j);
@@ -219,8 +273,8 @@ enum End {
 /// `near_sink` a near node may end unmatched once its dual is zero. Returns false when
 /// no augmenting path exists (only possible without `near_sink`); nothing changes then.
 #[allow(clippy::too_many_arguments)]
-fn search(
-    g: &Graph,
+fn search<S: Score>(
+    g: &Graph<S>,
     start: u32,
     a: &mut [i64],
     b: &mut [i64],
@@ -340,8 +394,8 @@ impl Phases {
 /// for the DFS over the tight edges it reaches (each column entered once per phase).
 /// Each phase either augments or zeroes the dual of a free near node, so there are at most
 /// as many phases as starting nodes (in practice far fewer).
-fn phased_repair(
-    g: &Graph,
+fn phased_repair<S: Score>(
+    g: &Graph<S>,
     a: &mut [i64],
     b: &mut [i64],
     mate_a: &mut [u32],
@@ -418,7 +472,7 @@ fn phased_repair(
                     *e += 1;
                     let j = g.adj[k];
                     let ju = j as usize;
-                    if ph.seen[ju] != stamp && a[iu] + b[ju] == g.w[k] {
+                    if ph.seen[ju] != stamp && a[iu] + b[ju] == g.w[k].get() {
                         ph.seen[ju] = stamp;
                         found = j;
                         break;
@@ -450,19 +504,18 @@ fn phased_repair(
     }
 }
 
-fn check_index(field: &str, values: &[i64], bound: usize) -> CoreResult<Vec<u32>> {
-    let mut out = Vec::with_capacity(values.len());
-    for (k, &v) in values.iter().enumerate() {
-        if v < 0 || v as u64 >= bound as u64 {
-            return Err(CoreError::invalid(
-                field,
-                Some(k),
-                format!("index {v} outside 0..{bound}"),
-            ));
-        }
-        out.push(v as u32);
+fn check_index(field: &str, values: &[i64], bound: usize) -> CoreResult<()> {
+    if let Some(k) = values
+        .iter()
+        .position(|&v| v < 0 || v as u64 >= bound as u64)
+    {
+        return Err(CoreError::invalid(
+            field,
+            Some(k),
+            format!("index {} outside 0..{bound}", values[k]),
+        ));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Largest `|score|` accepted for a problem of this shape.
@@ -519,8 +572,8 @@ pub fn solve_sparse(
             "at most 2^32 - 2 rows and columns",
         ));
     }
-    let r = check_index("rows", rows, n_rows)?;
-    let c = check_index("cols", cols, n_cols)?;
+    check_index("rows", rows, n_rows)?;
+    check_index("cols", cols, n_cols)?;
     let limit = max_abs_score(n_rows, n_cols);
     let mut max_abs = 0i64;
     for (k, &w) in scores.iter().enumerate() {
@@ -569,8 +622,20 @@ pub fn solve_sparse(
         }
     };
     // Non-positive edges never help a max-weight matching with an outside option.
-    let keep: Vec<bool> = scores.iter().map(|&w| perfect || w > 0).collect();
-    let mut g = Graph::build(n_rows, &r, &c, scores, &keep, factor);
+    if !perfect && start == Start::Auction {
+        let warm = col_prices.is_some();
+        return Ok(if max_abs <= i64::from(i32::MAX) {
+            let g = Graph::<i32>::from_edges(n_rows, rows, cols, scores, |w| w > 0);
+            solve_optional(g, n_cols, p, factor, warm)
+        } else {
+            let g = Graph::<i64>::from_edges(n_rows, rows, cols, scores, |w| w > 0);
+            solve_optional(g, n_cols, p, factor, warm)
+        });
+    }
+    let mut g = Graph::<i64>::from_edges(n_rows, rows, cols, scores, |w| perfect || w > 0);
+    for w in &mut g.w {
+        *w *= factor;
+    }
     let scaled_max = max_abs * factor;
     let reserve = if perfect { -4 * scaled_max - 4 } else { 0 };
 
@@ -675,7 +740,7 @@ pub fn solve_sparse(
     // Free columns still priced above 0 (a warm start, or a column the greedy pass
     // left): repair from their side with the mirror search.
     if (0..n_cols).any(|j| y[j] == NONE && p[j] > 0) {
-        let gt = Graph::build(n_cols, &c, &r, scores, &keep, factor);
+        let gt = g.transpose(n_cols);
         phased_repair(
             &gt,
             &mut p,
@@ -708,6 +773,131 @@ pub fn solve_sparse(
         total,
         dual_scale: factor,
     })
+}
+
+/// The outside-option problem from the auction start ([`super::auction::optional_auction`]
+/// on scores scaled by `factor`, a power of two above `n_rows` when the score range allows).
+///
+/// At the auction's last epsilon `e` (scaled units) every edge satisfies
+/// `pi_i + p_j >= F w_ij - e`, matched edges hold with equality and unmatched columns are at
+/// price 0. Rounding the prices *up* to score units, `q_j = ceil(p_j / F)`, then keeps every
+/// matched row's edge exactly tight against all its other edges unless its column's price
+/// had `p_j mod F` in `1..=e` (since `ceil((p - e) / F) = ceil(p / F)` otherwise), a
+/// fraction of about `e / F` of the rows; unmatched rows and unmatched columns satisfy
+/// complementary slackness exactly. Only those rows (and any the auction left not quite
+/// optimal) go through the exact phase: one shortest-path search per row, then the
+/// mirror repair for columns left free with a positive price. The duals come back in
+/// score units (`dual_scale` 1). Exact for any `factor`; the auction only makes it fast.
+fn solve_optional<S: Score>(
+    g: Graph<S>,
+    n_cols: usize,
+    mut p: Vec<i64>,
+    factor: i64,
+    warm: bool,
+) -> SparseSolution {
+    let n_rows = g.n();
+    let max_w = g.w.iter().map(|w| w.get()).max().unwrap_or(0);
+    let scaled_max = max_w * factor;
+    let plan = super::auction::OptionalPlan {
+        scale: factor,
+        // Cold: a first epsilon of a quarter of the largest score settles fast; warm
+        // prices are near an equilibrium, so start at one score unit. Tuned on the
+        // benchmark's random instances (10^5 and 10^6 rows, k = 16).
+        eps_start: if warm {
+            factor
+        } else {
+            (scaled_max / 4).max(1)
+        },
+        factor: 16,
+        // Stop at 1/32 of a score unit: the few rows whose rounded edge is then not
+        // tight (a fraction of about eps / factor) are cheaper to repair exactly than
+        // the last phases are to run.
+        eps_stop: (factor / 32).max(1),
+    };
+    let out = if g.adj.is_empty() {
+        super::auction::OptionalAuction {
+            row_to_col: vec![NONE; n_rows],
+            col_to_row: vec![NONE; n_cols],
+            transposed: None,
+        }
+    } else {
+        super::auction::optional_auction(&g, n_cols, &mut p, &plan)
+    };
+    let (mut x, mut y) = (out.row_to_col, out.col_to_row);
+    // Round the prices up to score units; unmatched columns are at 0.
+    for (j, price) in p.iter_mut().enumerate() {
+        *price = if y[j] == NONE {
+            0
+        } else {
+            (*price + factor - 1).div_euclid(factor)
+        };
+    }
+    let mut u = vec![0i64; n_rows];
+    for i in 0..n_rows {
+        let mut best = 0i64;
+        let mut held = -INF;
+        for e in g.edges(i) {
+            let j = g.adj[e];
+            let v = g.w[e].get() - p[j as usize];
+            best = best.max(v);
+            if j == x[i] {
+                held = held.max(v);
+            }
+        }
+        u[i] = best;
+        if x[i] != NONE && held != best {
+            y[x[i] as usize] = NONE;
+            x[i] = NONE;
+        }
+    }
+    let mut forward = Search::new(n_cols);
+    for i in 0..n_rows {
+        if x[i] == NONE && u[i] > 0 {
+            search(
+                &g,
+                i as u32,
+                &mut u,
+                &mut p,
+                &mut x,
+                &mut y,
+                true,
+                &mut forward,
+            );
+        }
+    }
+    drop(forward);
+    if (0..n_cols).any(|j| y[j] == NONE && p[j] > 0) {
+        let gt = match out.transposed {
+            Some(t) => t,
+            None => g.transpose(n_cols),
+        };
+        phased_repair(
+            &gt,
+            &mut p,
+            &mut u,
+            &mut y,
+            &mut x,
+            &mut Phases::new(n_rows),
+        );
+    }
+    let total = (0..n_rows)
+        .filter(|&i| x[i] != NONE)
+        .map(|i| u[i] + p[x[i] as usize])
+        .sum();
+    let to_i64 = |a: &[u32]| -> Vec<i64> {
+        a.iter()
+            .map(|&k| if k == NONE { -1 } else { i64::from(k) })
+            .collect()
+    };
+    SparseSolution {
+        row_to_col: to_i64(&x),
+        col_to_row: to_i64(&y),
+        u,
+        p,
+        feasible: true,
+        total,
+        dual_scale: 1,
+    }
 }
 
 #[cfg(test)]
@@ -876,11 +1066,8 @@ mod tests {
         let rows: Vec<i64> = edges.iter().map(|e| e.0).collect();
         let cols: Vec<i64> = edges.iter().map(|e| e.1).collect();
         let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
-        let r: Vec<u32> = rows.iter().map(|&v| v as u32).collect();
-        let c: Vec<u32> = cols.iter().map(|&v| v as u32).collect();
-        let keep: Vec<bool> = w.iter().map(|&v| v > 0).collect();
-        let g = Graph::build(n, &r, &c, &w, &keep, 1);
-        let gt = Graph::build(m, &c, &r, &w, &keep, 1);
+        let g = Graph::<i64>::from_edges(n, &rows, &cols, &w, |v| v > 0);
+        let gt = g.transpose(m);
         let mut p = prices[..m].to_vec();
         let mut u: Vec<i64> = (0..n)
             .map(|i| {
@@ -917,6 +1104,82 @@ mod tests {
         }
         assert_eq!(Some(sol.total), brute(n, m, &dense, false));
         certify(&sol, &rows, &cols, &w, false);
+    }
+
+    /// The forward/reverse auction alone, run down to epsilon 1 with a scale above the
+    /// row count, ends epsilon-complementary-slack and with an optimal matching (checked
+    /// against the shortest-augmenting-path solver).
+    #[test]
+    fn optional_auction_alone_is_optimal() {
+        use super::super::auction::{optional_auction, OptionalPlan};
+        for seed in 1..40u64 {
+            let (n, m) = (40 + (seed as usize % 7), 35);
+            let edges = instance(n, m, seed, -10, 60, 12);
+            let rows: Vec<i64> = edges.iter().map(|e| e.0).collect();
+            let cols: Vec<i64> = edges.iter().map(|e| e.1).collect();
+            let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
+            let g = Graph::<i32>::from_edges(n, &rows, &cols, &w, |v| v > 0);
+            let scale = 64;
+            let mut p = vec![0i64; m];
+            let plan = OptionalPlan {
+                scale,
+                eps_start: 60 * scale / 4,
+                factor: 4,
+                eps_stop: 1,
+            };
+            let out = optional_auction(&g, m, &mut p, &plan);
+            let (x, y) = (&out.row_to_col, &out.col_to_row);
+            let mut total = 0;
+            let mut pi = vec![0i64; n];
+            for i in 0..n {
+                if x[i] != NONE {
+                    assert_eq!(y[x[i] as usize], i as u32);
+                    let best = g
+                        .edges(i)
+                        .filter(|&e| g.adj[e] == x[i])
+                        .map(|e| g.w[e].get())
+                        .max()
+                        .unwrap();
+                    total += best;
+                    pi[i] = best * scale - p[x[i] as usize];
+                    assert!(pi[i] >= 0);
+                }
+            }
+            for j in 0..m {
+                assert!(p[j] >= 0);
+                if y[j] == NONE {
+                    assert_eq!(p[j], 0, "unmatched column at price 0");
+                }
+            }
+            for (i, &profit) in pi.iter().enumerate() {
+                for e in g.edges(i) {
+                    assert!(
+                        profit + p[g.adj[e] as usize] >= g.w[e].get() * scale - 1,
+                        "1-CS"
+                    );
+                }
+            }
+            let exact = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Greedy).unwrap();
+            assert_eq!(total, exact.total, "seed {seed}");
+        }
+    }
+
+    /// Larger random instances: the auction start (with its early stop and rounding)
+    /// and the shortest-path start agree, and both certify.
+    #[test]
+    fn auction_and_shortest_paths_agree_on_larger_instances() {
+        for seed in 1..6u64 {
+            let (n, m) = (400, 380);
+            let edges = instance(n, m, seed * 7919, 1, 1000, 4);
+            let rows: Vec<i64> = edges.iter().map(|e| e.0).collect();
+            let cols: Vec<i64> = edges.iter().map(|e| e.1).collect();
+            let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
+            let a = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Auction).unwrap();
+            let b = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Greedy).unwrap();
+            assert_eq!(a.total, b.total);
+            certify(&a, &rows, &cols, &w, false);
+            certify(&b, &rows, &cols, &w, false);
+        }
     }
 
     proptest! {

@@ -6,10 +6,11 @@ use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict};
 
 use super::detach::run_detached;
 use crate::carbon::audit::{self, Hash};
+use crate::carbon::scope2::{self as s2, LossPolicy, PvSharing};
 use crate::carbon::{pro_rata, shapley};
 use crate::error::{CoreError, CoreResult};
 
@@ -174,6 +175,164 @@ fn audit_chain_head<'py>(
     Ok(PyBytes::new(py, &audit::chain_head(&previous, &root)))
 }
 
+fn matrix<'py>(
+    py: Python<'py>,
+    v: Vec<i64>,
+    n: usize,
+    hours: usize,
+) -> PyResult<Bound<'py, PyArray2<i64>>> {
+    let rows = if v.is_empty() { 0 } else { n };
+    let a =
+        Array2::from_shape_vec((rows, hours), v).map_err(|e| CoreError::Internal(e.to_string()))?;
+    Ok(a.into_pyarray(py))
+}
+
+/// Scope 2 per tenant-hour (`carbon::scope2`): a dict of numpy arrays, `n x hours` for the
+/// tenant-hour results, `hours` for the hourly ones, `n` for the `tenant_*` totals.
+#[pyfunction]
+#[pyo3(signature = (
+    load_wh, pv_wh, contract_wh, contract_share, location_ug_per_wh, residual_ug_per_wh,
+    *, pv_share=None, pv_priority=None, certificate_wh=None, gate_import_wh=None,
+    gross_up_losses=false, detail=true,
+))]
+#[allow(clippy::too_many_arguments)]
+fn carbon_scope2<'py>(
+    py: Python<'py>,
+    load_wh: PyReadonlyArray2<'py, i64>,
+    pv_wh: PyReadonlyArray1<'py, i64>,
+    contract_wh: PyReadonlyArray2<'py, i64>,
+    contract_share: PyReadonlyArray2<'py, i64>,
+    location_ug_per_wh: i64,
+    residual_ug_per_wh: i64,
+    pv_share: Option<PyReadonlyArray1<'py, i64>>,
+    pv_priority: Option<PyReadonlyArray1<'py, u64>>,
+    certificate_wh: Option<PyReadonlyArray2<'py, i64>>,
+    gate_import_wh: Option<PyReadonlyArray1<'py, i64>>,
+    gross_up_losses: bool,
+    detail: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let (n, hours) = (load_wh.shape()[0], load_wh.shape()[1]);
+    if contract_wh.shape()[1] != hours && contract_wh.shape()[0] > 0 {
+        return Err(CoreError::invalid(
+            "contract_wh",
+            None,
+            format!(
+                "has {} hour columns, load_wh has {hours}",
+                contract_wh.shape()[1]
+            ),
+        )
+        .into());
+    }
+    if contract_share.shape()[0] != contract_wh.shape()[0]
+        || (contract_share.shape()[0] > 0 && contract_share.shape()[1] != n)
+    {
+        return Err(CoreError::invalid(
+            "contract_share",
+            None,
+            format!(
+                "has shape {:?}, expected (contracts, tenants) = ({}, {n})",
+                contract_share.shape(),
+                contract_wh.shape()[0]
+            ),
+        )
+        .into());
+    }
+    if let Some(z) = &certificate_wh {
+        if z.shape() != load_wh.shape() {
+            return Err(CoreError::invalid(
+                "certificate_wh",
+                None,
+                format!("has shape {:?}, load_wh has ({n}, {hours})", z.shape()),
+            )
+            .into());
+        }
+    }
+    let load = contiguous(load_wh.as_slice(), "load_wh")?;
+    let pv = contiguous(pv_wh.as_slice(), "pv_wh")?;
+    let gen = contiguous(contract_wh.as_slice(), "contract_wh")?;
+    let share = contiguous(contract_share.as_slice(), "contract_share")?;
+    let parts = pv_share
+        .as_ref()
+        .map(|p| contiguous(p.as_slice(), "pv_share"))
+        .transpose()?;
+    let order: Option<Vec<usize>> = pv_priority
+        .as_ref()
+        .map(|p| {
+            contiguous(p.as_slice(), "pv_priority").map(|o| o.iter().map(|&i| i as usize).collect())
+        })
+        .transpose()?;
+    let cert = certificate_wh
+        .as_ref()
+        .map(|z| contiguous(z.as_slice(), "certificate_wh"))
+        .transpose()?;
+    let gate = gate_import_wh
+        .as_ref()
+        .map(|g| contiguous(g.as_slice(), "gate_import_wh"))
+        .transpose()?;
+    let pv_sharing = match (parts, order.as_deref()) {
+        (Some(_), Some(_)) => {
+            return Err(CoreError::invalid(
+                "pv_sharing",
+                None,
+                "give pv_share or pv_priority, not both",
+            )
+            .into())
+        }
+        (Some(p), None) => PvSharing::ContractShare(p),
+        (None, Some(o)) => PvSharing::Priority(o),
+        (None, None) => PvSharing::ProRata,
+    };
+    let input = s2::Scope2Input {
+        n,
+        hours,
+        load_wh: load,
+        pv_wh: pv,
+        pv_sharing,
+        contract_wh: gen,
+        contract_share: share,
+        certificate_wh: cert,
+        gate_import_wh: gate,
+        loss_policy: if gross_up_losses {
+            LossPolicy::GrossUp
+        } else {
+            LossPolicy::Landlord
+        },
+        location_ug_per_wh,
+        residual_ug_per_wh,
+        detail,
+    };
+    let r = run_detached(py, || s2::scope2(&input))?;
+    let out = PyDict::new(py);
+    out.set_item("pv_wh", matrix(py, r.pv_wh, n, hours)?)?;
+    out.set_item("matched_wh", matrix(py, r.matched_wh, n, hours)?)?;
+    out.set_item("location_g", matrix(py, r.location_g, n, hours)?)?;
+    out.set_item("market_g", matrix(py, r.market_g, n, hours)?)?;
+    out.set_item("loss_location_g", matrix(py, r.loss_location_g, n, hours)?)?;
+    out.set_item("loss_market_g", matrix(py, r.loss_market_g, n, hours)?)?;
+    for (name, v) in [
+        ("export_wh", r.export_wh),
+        ("green_wh", r.green_wh),
+        ("excess_wh", r.excess_wh),
+        ("loss_wh", r.loss_wh),
+        ("loss_location_total_g", r.loss_location_total_g),
+        ("loss_market_total_g", r.loss_market_total_g),
+        ("landlord_location_g", r.landlord_location_g),
+        ("landlord_market_g", r.landlord_market_g),
+        ("tenant_load_wh", r.tenants.load_wh),
+        ("tenant_pv_wh", r.tenants.pv_wh),
+        ("tenant_green_wh", r.tenants.green_wh),
+        ("tenant_matched_wh", r.tenants.matched_wh),
+        ("tenant_annual_matched_wh", r.tenants.annual_matched_wh),
+        ("tenant_location_g", r.tenants.location_g),
+        ("tenant_market_g", r.tenants.market_g),
+        ("tenant_loss_location_g", r.tenants.loss_location_g),
+        ("tenant_loss_market_g", r.tenants.loss_market_g),
+    ] {
+        out.set_item(name, v.into_pyarray(py))?;
+    }
+    Ok(out)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(carbon_allocate_pro_rata, m)?)?;
     m.add_function(wrap_pyfunction!(carbon_shapley, m)?)?;
@@ -181,6 +340,11 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(audit_merkle_proof, m)?)?;
     m.add_function(wrap_pyfunction!(audit_verify, m)?)?;
     m.add_function(wrap_pyfunction!(audit_chain_head, m)?)?;
+    m.add_function(wrap_pyfunction!(carbon_scope2, m)?)?;
+    m.add(
+        "CARBON_SCOPE2_MAX_FACTOR_UG_PER_WH",
+        s2::MAX_FACTOR_UG_PER_WH,
+    )?;
     m.add("CARBON_MAX_TOTAL_G", pro_rata::MAX_TOTAL_G)?;
     m.add("CARBON_EXACT_MAX_TENANTS", shapley::EXACT_MAX_TENANTS)?;
     Ok(())

@@ -11,6 +11,7 @@ mod detach;
 mod errors;
 mod ids;
 mod matching;
+mod psi;
 mod runtime;
 mod stable;
 
@@ -31,5 +32,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     stable::register(m)?;
     candidates::register(m)?;
     carbon::register(m)?;
+    psi::register(m)?;
     Ok(())
 }

@@ -1,0 +1,1372 @@
+//! Scope 2 electricity emissions of a park, per tenant and hour, exact in integer Wh and
+//! integer grams.
+//!
+//! # The rules (hour `h`, tenant `i`; energy in Wh, emissions in g)
+//! 1. **On-site PV** `PV_h` is shared by one of three keys ([`PvSharing`]):
+//!    - *pro rata*: the park uses `min(PV_h, sum_i L_ih)`, split in proportion to load
+//!      with the largest-remainder rule of [`Split`] (so `PV_ih <= L_ih`);
+//!    - *contract share*: `PV_h` is split by fixed integer parts `s_i` (largest remainder),
+//!      tenant `i` uses `min(entitlement_ih, L_ih)`; an unused entitlement is exported, never
+//!      passed to another tenant;
+//!    - *priority*: tenants in a fixed order take `min(L_ih, what is left)`.
+//!
+//!    Whatever the key, `export_h = PV_h - sum_i PV_ih >= 0`.
+//! 2. **Green power.** Each contract `c` (PPA, 绿电交易, granular certificate pool) has an
+//!    hourly volume `G_ch`, split among its holders by fixed integer parts `a_ci` (largest
+//!    remainder, so `sum_i G_cih == G_ch` exactly); certificates already claimed per
+//!    tenant-hour (`Z_ih`, de-duplicated by the caller) are added:
+//!    `green_ih = Z_ih + sum_c G_cih`. Matching is hourly with no carry:
+//!    `M_ih = min(L_ih - PV_ih, green_ih)`, and `excess_h = sum_i (green_ih - M_ih)`, so
+//!    `sum_i M_ih + excess_h == sum_i green_ih` exactly. Annual matching, for comparison:
+//!    `min(sum_h (L_ih - PV_ih), sum_h green_ih)` per tenant.
+//! 3. **Emissions.** Grid draw `D_ih = L_ih - PV_ih`, residual `R_ih = D_ih - M_ih >= 0`.
+//!    Location-based `round(D_ih * EF_loc)`, market-based `round(R_ih * EF_res)` (contracts
+//!    are zero-emission), with factors in integer micrograms per Wh (= kg/kWh x 10^6) and
+//!    `round(x) = floor(x + 1/2)`, exact in 64-bit unsigned arithmetic (energy up to
+//!    [`MAX_WH`], factor up to [`MAX_FACTOR_UG_PER_WH`]): monotone in the energy and the
+//!    factor, so more green power never raises any tenant's market-based figure.
+//! 4. **Losses.** With a gate import meter `I_h`, `loss_h = I_h - sum_i D_ih` (must be
+//!    `>= 0`); its emissions `round(loss_h * EF)` (per method) go either wholly to the
+//!    landlord, or are grossed up on the tenants in proportion to their grid draw `D_ih`
+//!    (largest remainder; the landlord keeps them in an hour with no draw).
+//!
+//! So, per hour and per method, `sum_i g_ih + sum_i loss_g_ih + landlord_g_h` is the park's
+//! inventory `sum_i g_ih + loss_g_h`, exactly.
+//!
+//! Complexity: O((n + nnz(a)) * H), parallel over blocks of hours on the engine pool; the
+//! result holds four (six with gross-up) `n x H` arrays.
+
+use rayon::prelude::*;
+
+use crate::carbon::pro_rata::MAX_TOTAL_G;
+use crate::error::{CoreError, CoreResult};
+
+/// The largest energy accepted in one tenant-hour, hour or contract-hour, Wh (2^42).
+pub const MAX_WH: i64 = MAX_TOTAL_G;
+/// The largest emission factor accepted, micrograms per Wh (2 kg CO2e/kWh).
+pub const MAX_FACTOR_UG_PER_WH: i64 = 2_000_000;
+/// The largest tenant count: weights (each at most 2^42) then sum below 2^61.
+pub const MAX_TENANTS: usize = 1 << 18;
+const UG_PER_G: u64 = 1_000_000;
+
+/// How on-site PV is shared among tenants within an hour.
+#[derive(Debug, Clone, Copy)]
+pub enum PvSharing<'a> {
+    /// In proportion to each tenant's load in the hour.
+    ProRata,
+    /// By fixed integer parts per tenant (length `n`, not all zero).
+    ContractShare(&'a [i64]),
+    /// Tenants served in this order (a permutation of `0..n`), first fully first.
+    Priority(&'a [usize]),
+}
+
+/// Who carries the emissions of the park's distribution losses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossPolicy {
+    /// The landlord (park common) pool.
+    Landlord,
+    /// The tenants, in proportion to their grid draw in the hour.
+    GrossUp,
+}
+
+/// The inputs of [`scope2`]; arrays are row-major.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope2Input<'a> {
+    pub n: usize,
+    pub hours: usize,
+    /// `n x hours` metered load.
+    pub load_wh: &'a [i64],
+    /// `hours` on-site PV generation.
+    pub pv_wh: &'a [i64],
+    pub pv_sharing: PvSharing<'a>,
+    /// `contracts x hours` green volume per contract.
+    pub contract_wh: &'a [i64],
+    /// `contracts x n` integer parts of each contract held by each tenant.
+    pub contract_share: &'a [i64],
+    /// `n x hours` certificates already claimed per tenant-hour, if any.
+    pub certificate_wh: Option<&'a [i64]>,
+    /// `hours` import at the park's grid connection, if metered.
+    pub gate_import_wh: Option<&'a [i64]>,
+    pub loss_policy: LossPolicy,
+    /// Location-based factor, micrograms per Wh.
+    pub location_ug_per_wh: i64,
+    /// Residual-mix factor for market-based, micrograms per Wh.
+    pub residual_ug_per_wh: i64,
+    /// Also return PV and matched energy per tenant-hour (otherwise only their totals).
+    pub detail: bool,
+}
+
+/// Per-tenant annual totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantTotals {
+    pub load_wh: Vec<i64>,
+    pub pv_wh: Vec<i64>,
+    pub green_wh: Vec<i64>,
+    pub matched_wh: Vec<i64>,
+    /// `min(sum_h (L - PV), sum_h green)`.
+    pub annual_matched_wh: Vec<i64>,
+    pub location_g: Vec<i64>,
+    pub market_g: Vec<i64>,
+    pub loss_location_g: Vec<i64>,
+    pub loss_market_g: Vec<i64>,
+}
+
+/// The result of [`scope2`]: `n x hours` arrays row-major, hourly vectors of `hours`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope2 {
+    pub n: usize,
+    pub hours: usize,
+    pub location_g: Vec<i64>,
+    pub market_g: Vec<i64>,
+    /// PV and matched energy per tenant-hour (empty unless `detail`).
+    pub pv_wh: Vec<i64>,
+    pub matched_wh: Vec<i64>,
+    /// Tenants' shares of the loss emissions (empty unless [`LossPolicy::GrossUp`]).
+    pub loss_location_g: Vec<i64>,
+    pub loss_market_g: Vec<i64>,
+    pub export_wh: Vec<i64>,
+    /// Green energy available per hour, `sum_i green_ih`.
+    pub green_wh: Vec<i64>,
+    pub excess_wh: Vec<i64>,
+    pub loss_wh: Vec<i64>,
+    /// Loss emissions per hour (before any gross-up), per method.
+    pub loss_location_total_g: Vec<i64>,
+    pub loss_market_total_g: Vec<i64>,
+    /// What the landlord keeps per hour, per method.
+    pub landlord_location_g: Vec<i64>,
+    pub landlord_market_g: Vec<i64>,
+    pub tenants: TenantTotals,
+}
+
+/// `round(energy * factor / 10^6)` with ties up; exact for the documented ranges.
+#[inline]
+pub fn grams(energy_wh: i64, ug_per_wh: i64) -> i64 {
+    ((energy_wh as u64 * ug_per_wh as u64 + UG_PER_G / 2) / UG_PER_G) as i64
+}
+
+/// A largest-remainder split of `total` (`0 ..= 2^42`) by integer weights (each
+/// `0 ..= 2^42`, summing to `sum < 2^61`): weight `w` at position `k` gets
+/// `floor(total * w / sum)`, and the grams left go one each to the largest remainders
+/// `total * w mod sum`, ties to the lower position. The same rule (and for integer uses
+/// the same result) as [`crate::carbon::allocate_pro_rata`].
+///
+/// It is computed in two steps so that the per-position shares can be recomputed
+/// anywhere (tenant-major, without the whole column): [`Split::new`] finds, over the
+/// column, the threshold remainder and how far ties reach; [`Split::share`] gives one
+/// position's share from its own weight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Split {
+    total: i64,
+    sum: i64,
+    ratio: f64,
+    /// Remainders above this get a gram...
+    threshold: i64,
+    /// ...and those equal to it at positions below this.
+    cut: usize,
+}
+
+impl Split {
+    /// Nothing to split: every share is 0.
+    const NONE: Split = Split {
+        total: 0,
+        sum: 1,
+        ratio: 0.0,
+        threshold: i64::MAX,
+        cut: 0,
+    };
+
+    /// `(floor(total * w / sum), total * w mod sum)`, exactly. The float estimate
+    /// `w * (total / sum)` has a relative error below 2^-51 on a quotient below 2^44, so
+    /// it is off by less than 2^-7 and its truncation is within one of the floor; the
+    /// remainder computed with wrapping 64-bit arithmetic is then exact (it lies in
+    /// `(-sum, 2 sum)`, `sum < 2^61`), and one branch-free step each way corrects both.
+    #[inline(always)]
+    fn quota(&self, w: i64) -> (i64, i64) {
+        let mut q = (w as f64 * self.ratio) as i64;
+        let mut rem = self
+            .total
+            .wrapping_mul(w)
+            .wrapping_sub(q.wrapping_mul(self.sum));
+        let low = i64::from(rem < 0);
+        q -= low;
+        rem += low * self.sum;
+        let high = i64::from(rem >= self.sum);
+        q += high;
+        rem -= high * self.sum;
+        (q, rem)
+    }
+
+    /// The share of the weight `w` at position `k`.
+    #[inline(always)]
+    fn share(&self, w: i64, k: usize) -> i64 {
+        let (q, rem) = self.quota(w);
+        q + i64::from(rem > self.threshold || (rem == self.threshold && k < self.cut))
+    }
+
+    /// The split of `total` over `weights` (summing to `sum`); `total == 0` or `sum == 0`
+    /// gives [`Split::NONE`]. Leaves each position's quota and remainder in `scratch` for
+    /// [`Split::fill`]. O(len) with a linear-time selection.
+    fn new(total: i64, weights: &[i64], sum: i64, scratch: &mut SplitScratch) -> Split {
+        scratch.quota.clear();
+        scratch.remainder.clear();
+        if total == 0 || sum == 0 {
+            scratch.quota.resize(weights.len(), 0);
+            scratch.remainder.resize(weights.len(), 0);
+            return Split::NONE;
+        }
+        let mut s = Split {
+            total,
+            sum,
+            ratio: total as f64 / sum as f64,
+            threshold: i64::MAX,
+            cut: 0,
+        };
+        // Remainders are bucketed by a monotone map into BUCKETS bins, so the selection of
+        // the threshold only sorts out the bin it falls in (about len / BUCKETS values).
+        let scale = BUCKETS as f64 / sum as f64;
+        let bucket = |r: i64| ((r as f64 * scale) as usize).min(BUCKETS - 1);
+        let hist = &mut scratch.hist;
+        hist.clear();
+        hist.resize(BUCKETS, 0);
+        let mut given = 0;
+        for &w in weights {
+            let (q, rem) = s.quota(w);
+            given += q;
+            scratch.quota.push(q);
+            scratch.remainder.push(rem);
+            hist[bucket(rem)] += 1;
+        }
+        let left = (total - given) as usize; // in [0, len)
+        if left == 0 {
+            return s;
+        }
+        // The bin holding the left-th largest remainder, and how many lie above it.
+        let (mut bin, mut above) = (BUCKETS - 1, 0_usize);
+        while above + hist[bin] < left {
+            above += hist[bin];
+            bin -= 1;
+        }
+        let select = &mut scratch.select;
+        select.clear();
+        select.extend(
+            scratch
+                .remainder
+                .iter()
+                .copied()
+                .filter(|&r| bucket(r) == bin),
+        );
+        let rank = left - above; // in [1, len(select)]
+        let k = select.len() - rank;
+        let (_, &mut threshold, _) = select.select_nth_unstable(k);
+        let greater = above + select.iter().filter(|&&r| r > threshold).count();
+        let mut ties = left - greater;
+        let mut cut = 0;
+        for (k, &r) in scratch.remainder.iter().enumerate() {
+            if ties == 0 {
+                break;
+            }
+            if r == threshold {
+                ties -= 1;
+                cut = k + 1;
+            }
+        }
+        s.threshold = threshold;
+        s.cut = cut;
+        s
+    }
+
+    /// The shares of every position, from the quotas [`Split::new`] left in `scratch`.
+    fn fill(&self, scratch: &SplitScratch, out: &mut [i64]) {
+        for (k, ((o, &q), &rem)) in out
+            .iter_mut()
+            .zip(&scratch.quota)
+            .zip(&scratch.remainder)
+            .enumerate()
+        {
+            *o = q + i64::from(rem > self.threshold || (rem == self.threshold && k < self.cut));
+        }
+    }
+}
+
+/// Bins of the remainder histogram in [`Split::new`].
+const BUCKETS: usize = 1024;
+
+/// Buffers of [`Split::new`].
+#[derive(Default)]
+struct SplitScratch {
+    quota: Vec<i64>,
+    remainder: Vec<i64>,
+    select: Vec<i64>,
+    hist: Vec<usize>,
+}
+
+#[cfg(test)]
+fn split_all(total: i64, weights: &[i64]) -> Vec<i64> {
+    let sum = weights.iter().sum();
+    let mut scratch = SplitScratch::default();
+    let s = Split::new(total, weights, sum, &mut scratch);
+    let mut filled = vec![0; weights.len()];
+    s.fill(&scratch, &mut filled);
+    let shared: Vec<i64> = weights
+        .iter()
+        .enumerate()
+        .map(|(k, &w)| s.share(w, k))
+        .collect();
+    assert_eq!(filled, shared);
+    shared
+}
+
+fn check_range(values: &[i64], field: &str, width: usize) -> CoreResult<()> {
+    if width == 0 {
+        return Ok(());
+    }
+    let bad = values
+        .par_chunks(width)
+        .enumerate()
+        .find_map_first(|(row, chunk)| {
+            chunk
+                .iter()
+                .position(|v| !(0..=MAX_WH).contains(v))
+                .map(|k| (row, k, chunk[k]))
+        });
+    match bad {
+        None => Ok(()),
+        Some((row, k, v)) => Err(CoreError::invalid(
+            field,
+            Some(row),
+            if width > 1 {
+                format!("hour {k}: {v} must be in [0, {MAX_WH}]")
+            } else {
+                format!("{v} must be in [0, {MAX_WH}]")
+            },
+        )),
+    }
+}
+
+fn check_len(values: &[i64], expected: usize, field: &str, shape: &str) -> CoreResult<()> {
+    if values.len() == expected {
+        Ok(())
+    } else {
+        Err(CoreError::invalid(
+            field,
+            None,
+            format!("has {} values, expected {shape} = {expected}", values.len()),
+        ))
+    }
+}
+
+/// Per contract, the tenants holding a positive part and those parts.
+struct Holders {
+    tenants: Vec<usize>,
+    parts: Vec<i64>,
+    sum: i64,
+}
+
+fn validate(input: &Scope2Input<'_>) -> CoreResult<(usize, Vec<Holders>)> {
+    let (n, hours) = (input.n, input.hours);
+    if n > MAX_TENANTS {
+        return Err(CoreError::invalid(
+            "load_wh",
+            None,
+            format!("{n} tenants exceed the limit of {MAX_TENANTS}"),
+        ));
+    }
+    check_len(input.load_wh, n * hours, "load_wh", "tenants x hours")?;
+    check_len(input.pv_wh, hours, "pv_wh", "hours")?;
+    if let Some(z) = input.certificate_wh {
+        check_len(z, n * hours, "certificate_wh", "tenants x hours")?;
+        check_range(z, "certificate_wh", hours)?;
+    }
+    if let Some(g) = input.gate_import_wh {
+        check_len(g, hours, "gate_import_wh", "hours")?;
+        check_range(g, "gate_import_wh", 1)?;
+    }
+    check_range(input.load_wh, "load_wh", hours)?;
+    check_range(input.pv_wh, "pv_wh", 1)?;
+    let contracts = input
+        .contract_wh
+        .len()
+        .checked_div(hours)
+        .or_else(|| input.contract_share.len().checked_div(n))
+        .unwrap_or(0);
+    check_len(
+        input.contract_wh,
+        contracts * hours,
+        "contract_wh",
+        "contracts x hours",
+    )?;
+    check_len(
+        input.contract_share,
+        contracts * n,
+        "contract_share",
+        "contracts x tenants",
+    )?;
+    check_range(input.contract_wh, "contract_wh", hours)?;
+    check_range(input.contract_share, "contract_share", n)?;
+    for (field, ug) in [
+        ("location_factor", input.location_ug_per_wh),
+        ("residual_factor", input.residual_ug_per_wh),
+    ] {
+        if !(0..=MAX_FACTOR_UG_PER_WH).contains(&ug) {
+            return Err(CoreError::invalid(
+                field,
+                None,
+                format!("{ug} ug/Wh must be in [0, {MAX_FACTOR_UG_PER_WH}]"),
+            ));
+        }
+    }
+    match input.pv_sharing {
+        PvSharing::ProRata => {}
+        PvSharing::ContractShare(parts) => {
+            check_len(parts, n, "pv_share", "tenants")?;
+            check_range(parts, "pv_share", 1)?;
+            if n > 0 && parts.iter().all(|&p| p == 0) {
+                return Err(CoreError::invalid(
+                    "pv_share",
+                    None,
+                    "every share is zero: nobody holds the PV",
+                ));
+            }
+        }
+        PvSharing::Priority(order) => {
+            if order.len() != n {
+                return Err(CoreError::invalid(
+                    "pv_priority",
+                    None,
+                    format!("has {} values, expected tenants = {n}", order.len()),
+                ));
+            }
+            let mut seen = vec![false; n];
+            for (k, &i) in order.iter().enumerate() {
+                if i >= n || seen[i] {
+                    return Err(CoreError::invalid(
+                        "pv_priority",
+                        Some(k),
+                        format!("{i} is not an unused tenant index in [0, {n})"),
+                    ));
+                }
+                seen[i] = true;
+            }
+        }
+    }
+    let holders = input
+        .contract_share
+        .chunks(n.max(1))
+        .take(contracts)
+        .enumerate()
+        .map(|(c, parts)| {
+            let tenants: Vec<usize> = (0..parts.len()).filter(|&i| parts[i] > 0).collect();
+            let parts: Vec<i64> = tenants.iter().map(|&i| parts[i]).collect();
+            let sum = parts.iter().sum();
+            if sum == 0 && n > 0 {
+                return Err(CoreError::invalid(
+                    "contract_share",
+                    Some(c),
+                    "every share of this contract is zero: nobody holds it",
+                ));
+            }
+            Ok(Holders {
+                tenants,
+                parts,
+                sum,
+            })
+        })
+        .collect::<CoreResult<Vec<_>>>()?;
+    Ok((contracts, holders))
+}
+
+/// What phase one finds for one hour: everything the tenant-major phase two needs to
+/// recompute any tenant's figures from its own row, and the hour's totals.
+#[derive(Debug, Clone, Copy)]
+struct Hour {
+    /// PV split (pro rata over loads, or over the PV parts).
+    pv: Split,
+    /// Priority: positions below this are fully served; this one gets `partial`.
+    served: usize,
+    partial: i64,
+    export: i64,
+    green: i64,
+    excess: i64,
+    loss: i64,
+    loss_location: i64,
+    loss_market: i64,
+    /// Gross-up of the loss emissions over the grid draws (NONE: the landlord keeps them).
+    gross_location: Split,
+    gross_market: Split,
+    landlord_location: i64,
+    landlord_market: i64,
+}
+
+/// Per-worker buffers of phase one: one block of hours, hour-major.
+#[derive(Default)]
+struct Scratch {
+    load: Vec<i64>,
+    cert: Vec<i64>,
+    pv: Vec<i64>,
+    green: Vec<i64>,
+    draw: Vec<i64>,
+    shares: Vec<i64>,
+    split: SplitScratch,
+}
+
+/// Hours per phase-one block: the block's loads stay in the core's cache.
+const BLOCK_HOURS: usize = 64;
+
+/// Scope 2 for every tenant and hour with the rules of the module documentation.
+///
+/// Two phases, both parallel: per block of hours, the cross-tenant quantities of each hour
+/// (sums, largest-remainder thresholds, priority cut-offs); then per tenant, its row of
+/// every output, streamed.
+///
+/// Errors name the field and row: `load_wh` / `certificate_wh` (tenant), `pv_wh` /
+/// `gate_import_wh` (hour), `contract_wh` / `contract_share` (contract) for values out of
+/// `[0, 2^42]` or lengths that do not match; `pv_share` / `pv_priority` for an invalid key;
+/// `gate_import_wh` (hour) when the gate meter reads less than the tenants' grid draw.
+pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
+    let (contracts, holders) = validate(input)?;
+    let (n, hours) = (input.n, input.hours);
+    let gross_up = input.loss_policy == LossPolicy::GrossUp && input.gate_import_wh.is_some();
+    let pv_parts_sum: i64 = match input.pv_sharing {
+        PvSharing::ContractShare(parts) => parts.iter().sum(),
+        _ => 0,
+    };
+    let mut holder_union: Vec<usize> = holders
+        .iter()
+        .flat_map(|h| h.tenants.iter().copied())
+        .collect();
+    holder_union.sort_unstable();
+    holder_union.dedup();
+    // Phase one: hours.
+    let blocks = hours.div_ceil(BLOCK_HOURS);
+    let phase_one: Vec<CoreResult<(Vec<Hour>, Vec<Split>)>> = (0..blocks)
+        .into_par_iter()
+        .map_init(Scratch::default, |scratch, b| {
+            let h0 = b * BLOCK_HOURS;
+            let h1 = (h0 + BLOCK_HOURS).min(hours);
+            hours_of_block(
+                input,
+                contracts,
+                &holders,
+                &holder_union,
+                pv_parts_sum,
+                gross_up,
+                h0,
+                h1,
+                scratch,
+            )
+        })
+        .collect();
+    let mut hour = Vec::with_capacity(hours);
+    let mut contract_split = Vec::with_capacity(hours * contracts);
+    for r in phase_one {
+        let (h, c) = r?;
+        hour.extend(h);
+        contract_split.extend(c);
+    }
+    // Each tenant's holdings: (contract, position among its holders, part).
+    let mut holdings: Vec<Vec<(usize, usize, i64)>> = vec![Vec::new(); n];
+    for (c, holder) in holders.iter().enumerate() {
+        for (k, (&i, &part)) in holder.tenants.iter().zip(&holder.parts).enumerate() {
+            holdings[i].push((c, k, part));
+        }
+    }
+    let mut rank = vec![0_usize; n];
+    if let PvSharing::Priority(order) = input.pv_sharing {
+        for (k, &i) in order.iter().enumerate() {
+            rank[i] = k;
+        }
+    }
+    // Phase two: tenants, tiled (a chunk of tenants x a tile of hours) so that the hours'
+    // parameters stay in cache while each tenant's rows are streamed.
+    let size = n * hours;
+    let wanted = [true, true, input.detail, input.detail, gross_up, gross_up];
+    let mut outputs: Vec<Vec<i64>> = wanted
+        .iter()
+        .map(|&w| {
+            if w {
+                zeroed_populated(size)
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    let mut rows: Vec<RowOut<'_>> = (0..n).map(|_| RowOut::default()).collect();
+    if hours > 0 {
+        for (k, array) in outputs.iter_mut().enumerate() {
+            for (row, out) in array.chunks_mut(hours).zip(rows.iter_mut()) {
+                out.arrays[k] = Some(row);
+            }
+        }
+    }
+    let pv_split: Vec<Split> = hour.iter().map(|h| h.pv).collect();
+    let context = Rows {
+        input,
+        contracts,
+        hour: &hour,
+        pv_split: &pv_split,
+        contract_split: &contract_split,
+    };
+    let sums: Vec<[i64; SUMS]> = rows
+        .par_chunks_mut(TENANT_CHUNK)
+        .enumerate()
+        .flat_map_iter(|(c, chunk)| {
+            let i0 = c * TENANT_CHUNK;
+            let mut sums = vec![[0_i64; SUMS]; chunk.len()];
+            for h0 in (0..hours).step_by(HOUR_TILE) {
+                let h1 = (h0 + HOUR_TILE).min(hours);
+                for (t, out) in chunk.iter_mut().enumerate() {
+                    let i = i0 + t;
+                    context.tenant(i, rank[i], &holdings[i], h0, h1, out, &mut sums[t]);
+                }
+            }
+            sums
+        })
+        .collect();
+    let column = |k: usize| sums.iter().map(|t| t[k]).collect::<Vec<i64>>();
+    let tenants = TenantTotals {
+        load_wh: column(0),
+        pv_wh: column(1),
+        green_wh: column(2),
+        matched_wh: column(3),
+        annual_matched_wh: sums.iter().map(|t| (t[0] - t[1]).min(t[2])).collect(),
+        location_g: column(4),
+        market_g: column(5),
+        loss_location_g: column(6),
+        loss_market_g: column(7),
+    };
+    let per_hour = |f: fn(&Hour) -> i64| hour.iter().map(f).collect::<Vec<i64>>();
+    let mut outputs = outputs.into_iter();
+    let mut next = || outputs.next().unwrap_or_default();
+    Ok(Scope2 {
+        n,
+        hours,
+        location_g: next(),
+        market_g: next(),
+        pv_wh: next(),
+        matched_wh: next(),
+        loss_location_g: next(),
+        loss_market_g: next(),
+        export_wh: per_hour(|h| h.export),
+        green_wh: per_hour(|h| h.green),
+        excess_wh: per_hour(|h| h.excess),
+        loss_wh: per_hour(|h| h.loss),
+        loss_location_total_g: per_hour(|h| h.loss_location),
+        loss_market_total_g: per_hour(|h| h.loss_market),
+        landlord_location_g: per_hour(|h| h.landlord_location),
+        landlord_market_g: per_hour(|h| h.landlord_market),
+        tenants,
+    })
+}
+
+/// A zeroed vector whose pages are already mapped: on Linux, `MADV_POPULATE_WRITE` maps
+/// the (untouched, zeroed by `calloc`/`mmap`) pages in bulk, in parallel chunks, instead of
+/// one page fault per 4 KiB on first write, which dominated writing gigabytes of results.
+/// Elsewhere, or where the kernel refuses, the pages fault in as usual.
+fn zeroed_populated(len: usize) -> Vec<i64> {
+    let v = vec![0_i64; len];
+    #[cfg(target_os = "linux")]
+    {
+        const PAGE: usize = 4096;
+        const CHUNK: usize = 32 << 20;
+        let start = (v.as_ptr() as usize).next_multiple_of(PAGE);
+        let end = (v.as_ptr() as usize + std::mem::size_of_val(v.as_slice())) / PAGE * PAGE;
+        if end > start {
+            (start..end).into_par_iter().step_by(CHUNK).for_each(|a| {
+                let b = (a + CHUNK).min(end);
+                // SAFETY: [a, b) lies inside the vector's allocation and is page-aligned;
+                // populating pages for writing never changes their (zero) contents. A
+                // failure (old kernel) only means the pages fault in later.
+                unsafe {
+                    libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_POPULATE_WRITE);
+                }
+            });
+        }
+    }
+    v
+}
+
+/// Tenant-sum slots: load, pv, green, matched, location, market, loss shares.
+const SUMS: usize = 8;
+
+/// The hours `h0..h1` of a tenant-major `n x hours` array, hour-major into `out`
+/// (`out[j * n + i]`). Tiled by 8 tenants, so that each write fills a whole cache line and
+/// the reads are 8 sequential streams.
+fn gather(values: &[i64], n: usize, hours: usize, h0: usize, h1: usize, out: &mut Vec<i64>) {
+    const TILE: usize = 8;
+    let width = h1 - h0;
+    out.clear();
+    out.resize(n * width, 0);
+    for i0 in (0..n).step_by(TILE) {
+        let tile = TILE.min(n - i0);
+        let rows: Vec<&[i64]> = (i0..i0 + tile)
+            .map(|i| &values[i * hours + h0..i * hours + h1])
+            .collect();
+        for j in 0..width {
+            let dst = &mut out[j * n + i0..j * n + i0 + tile];
+            for (d, row) in dst.iter_mut().zip(&rows) {
+                *d = row[j];
+            }
+        }
+    }
+}
+
+/// Phase one over the hours `h0..h1`: per hour, an [`Hour`]; per hour and contract, the
+/// contract's split over its holders.
+#[allow(clippy::too_many_arguments)]
+fn hours_of_block(
+    input: &Scope2Input<'_>,
+    contracts: usize,
+    holders: &[Holders],
+    holder_union: &[usize],
+    pv_parts_sum: i64,
+    gross_up: bool,
+    h0: usize,
+    h1: usize,
+    s: &mut Scratch,
+) -> CoreResult<(Vec<Hour>, Vec<Split>)> {
+    let (n, hours) = (input.n, input.hours);
+    let width = h1 - h0;
+    gather(input.load_wh, n, hours, h0, h1, &mut s.load);
+    if let Some(z) = input.certificate_wh {
+        gather(z, n, hours, h0, h1, &mut s.cert);
+    }
+    let (ug_loc, ug_res) = (input.location_ug_per_wh, input.residual_ug_per_wh);
+    // Pro rata without certificates or gross-up: phase one needs the PV shares of the
+    // contract holders only.
+    let lazy = matches!(input.pv_sharing, PvSharing::ProRata)
+        && input.certificate_wh.is_none()
+        && !gross_up;
+    let mut out = Vec::with_capacity(width);
+    let mut splits = Vec::with_capacity(width * contracts);
+    for j in 0..width {
+        let h = h0 + j;
+        let load = &s.load[j * n..(j + 1) * n];
+        let pv_h = input.pv_wh[h];
+        let park_load: i64 = load.iter().sum();
+        s.pv.clear();
+        s.pv.resize(n, 0);
+        let (mut pv_split, mut served, mut partial) = (Split::NONE, n, 0);
+        match input.pv_sharing {
+            PvSharing::ProRata => {
+                pv_split = Split::new(pv_h.min(park_load), load, park_load, &mut s.split);
+                if !lazy {
+                    pv_split.fill(&s.split, &mut s.pv);
+                }
+            }
+            PvSharing::ContractShare(parts) => {
+                pv_split = Split::new(pv_h, parts, pv_parts_sum, &mut s.split);
+                pv_split.fill(&s.split, &mut s.pv);
+                for (p, &l) in s.pv.iter_mut().zip(load) {
+                    *p = (*p).min(l);
+                }
+            }
+            PvSharing::Priority(order) => {
+                let mut left = pv_h;
+                for (k, &i) in order.iter().enumerate() {
+                    if load[i] > left {
+                        s.pv[i] = left;
+                        (served, partial) = (k, left);
+                        break;
+                    }
+                    s.pv[i] = load[i];
+                    left -= load[i];
+                }
+            }
+        }
+        // Lazy: the split conserves, so the PV used is known without the shares.
+        let pv_used: i64 = if lazy {
+            pv_h.min(park_load)
+        } else {
+            s.pv.iter().sum()
+        };
+        // Green energy per tenant.
+        s.green.clear();
+        if input.certificate_wh.is_some() {
+            s.green.extend_from_slice(&s.cert[j * n..(j + 1) * n]);
+        } else {
+            s.green.resize(n, 0);
+        }
+        for (c, holder) in holders.iter().enumerate().take(contracts) {
+            let g = input.contract_wh[c * hours + h];
+            let split = Split::new(g, &holder.parts, holder.sum, &mut s.split);
+            s.shares.resize(holder.parts.len(), 0);
+            split.fill(&s.split, &mut s.shares);
+            for (&i, &share) in holder.tenants.iter().zip(&s.shares) {
+                s.green[i] += share;
+            }
+            splits.push(split);
+        }
+        s.draw.clear();
+        let (mut green_h, mut matched_h, mut draw_h) = (0_i64, 0_i64, 0_i64);
+        if lazy {
+            // Only the contract holders can match anything: their PV share from the split.
+            draw_h = park_load - pv_used;
+            for &i in holder_union {
+                let d = load[i] - pv_split.share(load[i], i);
+                green_h += s.green[i];
+                matched_h += d.min(s.green[i]);
+            }
+        } else {
+            for ((&l, &p), &g) in load.iter().zip(&s.pv).zip(&s.green) {
+                let d = l - p;
+                s.draw.push(d);
+                green_h += g;
+                matched_h += d.min(g);
+                draw_h += d;
+            }
+        }
+        let loss = match input.gate_import_wh {
+            None => 0,
+            Some(gate) if gate[h] >= draw_h => gate[h] - draw_h,
+            Some(gate) => {
+                return Err(CoreError::invalid(
+                    "gate_import_wh",
+                    Some(h),
+                    format!(
+                        "the gate meter reads {} Wh, less than the tenants' grid draw {draw_h} Wh",
+                        gate[h]
+                    ),
+                ))
+            }
+        };
+        let (loss_loc, loss_mkt) = (grams(loss, ug_loc), grams(loss, ug_res));
+        let (gross_location, gross_market) = if gross_up && draw_h > 0 {
+            (
+                Split::new(loss_loc, &s.draw, draw_h, &mut s.split),
+                Split::new(loss_mkt, &s.draw, draw_h, &mut s.split),
+            )
+        } else {
+            (Split::NONE, Split::NONE)
+        };
+        let kept = !(gross_up && draw_h > 0);
+        out.push(Hour {
+            pv: pv_split,
+            served,
+            partial,
+            export: pv_h - pv_used,
+            green: green_h,
+            excess: green_h - matched_h,
+            loss,
+            loss_location: loss_loc,
+            loss_market: loss_mkt,
+            gross_location,
+            gross_market,
+            landlord_location: if kept { loss_loc } else { 0 },
+            landlord_market: if kept { loss_mkt } else { 0 },
+        });
+    }
+    Ok((out, splits))
+}
+
+/// What phase two reads.
+struct Rows<'a> {
+    input: &'a Scope2Input<'a>,
+    contracts: usize,
+    hour: &'a [Hour],
+    /// The PV split of each hour, contiguous for the common pro-rata loop.
+    pv_split: &'a [Split],
+    contract_split: &'a [Split],
+}
+
+/// One tenant's rows of the outputs: location, market, then (if wanted) PV, matched and
+/// the loss shares.
+#[derive(Default)]
+struct RowOut<'a> {
+    arrays: [Option<&'a mut [i64]>; 6],
+}
+
+/// Tenants per phase-two task, and hours per tile.
+const TENANT_CHUNK: usize = 16;
+const HOUR_TILE: usize = 1024;
+
+impl Rows<'_> {
+    /// Tenant `i`'s outputs for the hours `h0..h1`, added to its `sums`;
+    /// O((h1 - h0) * (1 + holdings)).
+    #[allow(clippy::too_many_arguments)]
+    fn tenant(
+        &self,
+        i: usize,
+        rank: usize,
+        holdings: &[(usize, usize, i64)],
+        h0: usize,
+        h1: usize,
+        out: &mut RowOut<'_>,
+        sums: &mut [i64; SUMS],
+    ) {
+        let input = self.input;
+        let hours = input.hours;
+        let load = &input.load_wh[i * hours + h0..i * hours + h1];
+        let cert = input
+            .certificate_wh
+            .map(|z| &z[i * hours + h0..i * hours + h1]);
+        let (ug_loc, ug_res) = (input.location_ug_per_wh, input.residual_ug_per_wh);
+        let [location, market, pv_out, matched_out, loss_loc_out, loss_mkt_out] = &mut out.arrays;
+        let (Some(location), Some(market)) = (location, market) else {
+            return; // no hours
+        };
+        let plain = matches!(input.pv_sharing, PvSharing::ProRata)
+            && cert.is_none()
+            && holdings.is_empty()
+            && pv_out.is_none()
+            && matched_out.is_none()
+            && loss_loc_out.is_none();
+        if plain {
+            // Pro rata, no green energy, nothing but the two methods: the common tenant.
+            let (mut load_sum, mut pv_sum, mut loc_sum, mut mkt_sum) = (0_i64, 0, 0, 0);
+            let splits = &self.pv_split[h0..h1];
+            let (location, market) = (&mut location[h0..h1], &mut market[h0..h1]);
+            for (((&l, split), loc), mkt) in load
+                .iter()
+                .zip(splits)
+                .zip(location.iter_mut())
+                .zip(market.iter_mut())
+            {
+                let pv = if split.total == 0 {
+                    0
+                } else {
+                    split.share(l, i)
+                };
+                let d = l - pv;
+                *loc = grams(d, ug_loc);
+                *mkt = grams(d, ug_res);
+                load_sum += l;
+                pv_sum += pv;
+                loc_sum += *loc;
+                mkt_sum += *mkt;
+            }
+            sums[0] += load_sum;
+            sums[1] += pv_sum;
+            sums[4] += loc_sum;
+            sums[5] += mkt_sum;
+            return;
+        }
+        sums[0] += load.iter().sum::<i64>();
+        for (j, (&l, hour)) in load.iter().zip(&self.hour[h0..h1]).enumerate() {
+            let h = h0 + j;
+            let pv = match input.pv_sharing {
+                PvSharing::ProRata if hour.pv.total == 0 => 0,
+                PvSharing::ProRata => hour.pv.share(l, i),
+                PvSharing::ContractShare(parts) => hour.pv.share(parts[i], i).min(l),
+                PvSharing::Priority(_) => {
+                    if rank < hour.served {
+                        l
+                    } else if rank == hour.served {
+                        hour.partial
+                    } else {
+                        0
+                    }
+                }
+            };
+            let mut green = cert.map_or(0, |z| z[j]);
+            for &(c, k, part) in holdings {
+                green += self.contract_split[h * self.contracts + c].share(part, k);
+            }
+            let d = l - pv;
+            let m = d.min(green);
+            let (loc, mkt) = (grams(d, ug_loc), grams(d - m, ug_res));
+            location[h] = loc;
+            market[h] = mkt;
+            if let Some(a) = pv_out {
+                a[h] = pv;
+            }
+            if let Some(a) = matched_out {
+                a[h] = m;
+            }
+            sums[1] += pv;
+            sums[2] += green;
+            sums[3] += m;
+            sums[4] += loc;
+            sums[5] += mkt;
+            if let (Some(a), Some(b)) = (&mut *loss_loc_out, &mut *loss_mkt_out) {
+                let (x, y) = (
+                    hour.gross_location.share(d, i),
+                    hour.gross_market.share(d, i),
+                );
+                a[h] = x;
+                b[h] = y;
+                sums[6] += x;
+                sums[7] += y;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::needless_range_loop)]
+mod tests {
+    use super::*;
+    use crate::carbon::allocate_pro_rata;
+    use proptest::prelude::*;
+
+    fn base<'a>(n: usize, hours: usize, load: &'a [i64], pv: &'a [i64]) -> Scope2Input<'a> {
+        Scope2Input {
+            n,
+            hours,
+            load_wh: load,
+            pv_wh: pv,
+            pv_sharing: PvSharing::ProRata,
+            contract_wh: &[],
+            contract_share: &[],
+            certificate_wh: None,
+            gate_import_wh: None,
+            loss_policy: LossPolicy::Landlord,
+            location_ug_per_wh: 550_000,
+            residual_ug_per_wh: 609_600,
+            detail: true,
+        }
+    }
+
+    #[test]
+    fn worked_example_by_hand() {
+        // Two tenants, one hour: loads 3000 and 1000 Wh, PV 2000 Wh split 1500 / 500.
+        // Tenant 0 holds a certificate for 500 Wh: matched 500, residual 1000; tenant 1
+        // residual 500. Location 1500 x 0.55 = 825 g, 500 x 0.55 = 275 g; market
+        // 1000 x 0.6096 = 609.6 -> 610 g, 500 x 0.6096 = 304.8 -> 305 g. The gate reads
+        // 2100 Wh: 100 Wh of losses, 55 g location and 60.96 -> 61 g market, grossed up
+        // 3:1 on the draws 1500:500: 41.25 -> 41 + 13.75 -> 14 (larger remainder), and
+        // 45.75 -> 46 (larger remainder) + 15.25 -> 15.
+        let (load, pv, cert, gate) = ([3000, 1000], [2000], [500, 0], [2100]);
+        let mut input = base(2, 1, &load, &pv);
+        input.certificate_wh = Some(&cert);
+        input.gate_import_wh = Some(&gate);
+        input.loss_policy = LossPolicy::GrossUp;
+        let r = scope2(&input).unwrap();
+        assert_eq!(r.pv_wh, vec![1500, 500]);
+        assert_eq!(r.matched_wh, vec![500, 0]);
+        assert_eq!(r.location_g, vec![825, 275]);
+        assert_eq!(r.market_g, vec![610, 305]);
+        assert_eq!(r.loss_wh, vec![100]);
+        assert_eq!(r.loss_location_g, vec![41, 14]);
+        assert_eq!(r.loss_market_g, vec![46, 15]);
+        assert_eq!(r.landlord_location_g, vec![0]);
+        assert_eq!(r.export_wh, vec![0]);
+        assert_eq!(r.excess_wh, vec![0]);
+        assert_eq!(r.tenants.annual_matched_wh, vec![500, 0]);
+        // The landlord keeps the losses instead.
+        input.loss_policy = LossPolicy::Landlord;
+        let r = scope2(&input).unwrap();
+        assert!(r.loss_location_g.is_empty());
+        assert_eq!(r.landlord_location_g, vec![55]);
+        assert_eq!(r.landlord_market_g, vec![61]);
+    }
+
+    #[test]
+    fn priority_and_contract_share_by_hand() {
+        // PV 2500 Wh; loads 1000, 3000, 500. Priority 2, 0, 1: 500, 1000, then 1000.
+        let (load, pv) = ([1000, 3000, 500], [2500]);
+        let order = [2, 0, 1];
+        let mut input = base(3, 1, &load, &pv);
+        input.pv_sharing = PvSharing::Priority(&order);
+        let r = scope2(&input).unwrap();
+        assert_eq!(r.pv_wh, vec![1000, 1000, 500]);
+        assert_eq!(r.export_wh, vec![0]);
+        // Shares 1:1:2 entitle 625, 625, 1250; tenant 2 uses 500, 750 Wh is exported.
+        let parts = [1, 1, 2];
+        input.pv_sharing = PvSharing::ContractShare(&parts);
+        let r = scope2(&input).unwrap();
+        assert_eq!(r.pv_wh, vec![625, 625, 500]);
+        assert_eq!(r.export_wh, vec![750]);
+    }
+
+    #[test]
+    fn contracts_split_by_parts_without_carry() {
+        // One contract, 1000 Wh in hour 0 and 0 in hour 1, held 1:2 by two tenants with
+        // 200 and 1000 Wh of load each hour: 333 / 667 allotted (remainder to tenant 1),
+        // tenant 0 matches 200 (133 excess), tenant 1 matches 667; hour 1 matches nothing,
+        // although annual matching would count 200 + 667 of 1200 + 2000.
+        let (load, pv) = ([200, 200, 1000, 1000], [0, 0]);
+        let (gen, share) = ([1000, 0], [1, 2]);
+        let mut input = base(2, 2, &load, &pv);
+        input.contract_wh = &gen;
+        input.contract_share = &share;
+        let r = scope2(&input).unwrap();
+        assert_eq!(r.matched_wh, vec![200, 0, 667, 0]);
+        assert_eq!(r.excess_wh, vec![133, 0]);
+        assert_eq!(r.tenants.green_wh, vec![333, 667]);
+        assert_eq!(r.tenants.annual_matched_wh, vec![333, 667]);
+    }
+
+    #[test]
+    fn errors_name_field_and_row() {
+        let (load, pv) = ([1, 2, -3, 4], [0, 0]);
+        let e = scope2(&base(2, 2, &load, &pv)).unwrap_err();
+        assert_eq!(
+            e,
+            CoreError::invalid(
+                "load_wh",
+                Some(1),
+                format!("hour 0: -3 must be in [0, {MAX_WH}]")
+            )
+        );
+        let load = [1, 2, 3];
+        let e = scope2(&base(2, 2, &load, &pv)).unwrap_err();
+        assert!(e.to_string().contains("load_wh: has 3 values"), "{e}");
+        let (load, gate) = ([10, 10, 10, 10], [20, 19]);
+        let mut input = base(2, 2, &load, &pv);
+        input.gate_import_wh = Some(&gate);
+        let e = scope2(&input).unwrap_err();
+        assert!(e.to_string().contains("gate_import_wh (row 1)"), "{e}");
+        let order = [0, 0];
+        input.gate_import_wh = None;
+        input.pv_sharing = PvSharing::Priority(&order);
+        let e = scope2(&input).unwrap_err();
+        assert!(e.to_string().contains("pv_priority (row 1)"), "{e}");
+        let (gen, share) = ([5, 5], [0, 0]);
+        input.pv_sharing = PvSharing::ProRata;
+        input.contract_wh = &gen;
+        input.contract_share = &share;
+        let e = scope2(&input).unwrap_err();
+        assert!(e.to_string().contains("contract_share (row 0)"), "{e}");
+        input.contract_share = &[1, 1];
+        input.location_ug_per_wh = -1;
+        let e = scope2(&input).unwrap_err();
+        assert!(e.to_string().contains("location_factor"), "{e}");
+    }
+
+    #[derive(Debug, Clone)]
+    struct Case {
+        n: usize,
+        hours: usize,
+        load: Vec<i64>,
+        pv: Vec<i64>,
+        cert: Vec<i64>,
+        gen: Vec<i64>,
+        share: Vec<i64>,
+        extra_loss: Vec<i64>,
+        pv_parts: Vec<i64>,
+        order: Vec<usize>,
+        with_cert: bool,
+    }
+
+    fn case() -> impl Strategy<Value = Case> {
+        (1usize..6, 1usize..80, 0usize..3).prop_flat_map(|(n, hours, c)| {
+            let energy = prop_oneof![Just(0i64), 0i64..5_000, 0i64..5_000_000];
+            (
+                proptest::collection::vec(energy.clone(), n * hours),
+                proptest::collection::vec(energy.clone(), hours),
+                proptest::collection::vec(energy.clone(), n * hours),
+                proptest::collection::vec(energy.clone(), c * hours),
+                proptest::collection::vec(1i64..100, c * n),
+                proptest::collection::vec(0i64..10_000, hours),
+                proptest::collection::vec(0i64..5, n),
+                Just((0..n).collect::<Vec<usize>>()).prop_shuffle(),
+                any::<bool>(),
+            )
+                .prop_map(
+                    move |(
+                        load,
+                        pv,
+                        cert,
+                        gen,
+                        share,
+                        extra_loss,
+                        mut pv_parts,
+                        order,
+                        with_cert,
+                    )| {
+                        pv_parts[0] += 1;
+                        Case {
+                            n,
+                            hours,
+                            load,
+                            pv,
+                            cert,
+                            gen,
+                            share,
+                            extra_loss,
+                            pv_parts,
+                            order,
+                            with_cert,
+                        }
+                    },
+                )
+        })
+    }
+
+    fn run(c: &Case, sharing: PvSharing<'_>, gate: &[i64], policy: LossPolicy) -> Scope2 {
+        let mut input = base(c.n, c.hours, &c.load, &c.pv);
+        input.pv_sharing = sharing;
+        input.certificate_wh = c.with_cert.then_some(c.cert.as_slice());
+        input.contract_wh = &c.gen;
+        input.contract_share = &c.share;
+        input.gate_import_wh = Some(gate);
+        input.loss_policy = policy;
+        scope2(&input).unwrap()
+    }
+
+    fn gate_of(c: &Case, r: &Scope2) -> Vec<i64> {
+        (0..c.hours)
+            .map(|h| {
+                (0..c.n)
+                    .map(|i| c.load[i * c.hours + h] - r.pv_wh[i * c.hours + h])
+                    .sum::<i64>()
+                    + c.extra_loss[h]
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(150))]
+
+        #[test]
+        fn balances_are_exact(c in case(), key in 0usize..3, gross in any::<bool>()) {
+            let sharing = match key {
+                0 => PvSharing::ProRata,
+                1 => PvSharing::ContractShare(&c.pv_parts),
+                _ => PvSharing::Priority(&c.order),
+            };
+            let policy = if gross { LossPolicy::GrossUp } else { LossPolicy::Landlord };
+            let first = run(&c, sharing, &vec![MAX_WH; c.hours], policy);
+            let gate = gate_of(&c, &first);
+            let r = run(&c, sharing, &gate, policy);
+            let (n, hours) = (c.n, c.hours);
+            let at = |a: &[i64], i: usize, h: usize| a[i * hours + h];
+            for h in 0..hours {
+                let col = |a: &[i64]| (0..n).map(|i| at(a, i, h)).sum::<i64>();
+                let park_load = col(&c.load);
+                prop_assert_eq!(col(&r.pv_wh) + r.export_wh[h], c.pv[h]);
+                prop_assert!(r.export_wh[h] >= 0);
+                if key != 1 {
+                    prop_assert_eq!(col(&r.pv_wh), c.pv[h].min(park_load));
+                }
+                let contracts: i64 = (0..c.gen.len() / hours).map(|k| c.gen[k * hours + h]).sum();
+                let certs = if c.with_cert { col(&c.cert) } else { 0 };
+                prop_assert_eq!(r.green_wh[h], certs + contracts);
+                prop_assert_eq!(col(&r.matched_wh) + r.excess_wh[h], r.green_wh[h]);
+                prop_assert_eq!(r.loss_wh[h], c.extra_loss[h]);
+                let (tl, tm) = if gross {
+                    (col(&r.loss_location_g), col(&r.loss_market_g))
+                } else {
+                    (0, 0)
+                };
+                prop_assert_eq!(tl + r.landlord_location_g[h], r.loss_location_total_g[h]);
+                prop_assert_eq!(tm + r.landlord_market_g[h], r.loss_market_total_g[h]);
+                for i in 0..n {
+                    let (l, p, m) = (at(&c.load, i, h), at(&r.pv_wh, i, h), at(&r.matched_wh, i, h));
+                    prop_assert!(0 <= p && p <= l);
+                    prop_assert!(0 <= m && m <= l - p);
+                    prop_assert_eq!(at(&r.location_g, i, h), grams(l - p, 550_000));
+                    prop_assert_eq!(at(&r.market_g, i, h), grams(l - p - m, 609_600));
+                }
+            }
+            for i in 0..n {
+                let row = |a: &[i64]| a[i * hours..(i + 1) * hours].iter().sum::<i64>();
+                prop_assert_eq!(r.tenants.load_wh[i], row(&c.load));
+                prop_assert_eq!(r.tenants.matched_wh[i], row(&r.matched_wh));
+                prop_assert_eq!(r.tenants.market_g[i], row(&r.market_g));
+                // Hourly matching never beats annual matching.
+                prop_assert!(r.tenants.matched_wh[i] <= r.tenants.annual_matched_wh[i]);
+            }
+        }
+
+        #[test]
+        fn pro_rata_pv_is_the_pro_rata_allocation(c in case()) {
+            let r = run(&c, PvSharing::ProRata, &vec![MAX_WH; c.hours], LossPolicy::Landlord);
+            let total: Vec<i64> = (0..c.hours)
+                .map(|h| c.pv[h].min((0..c.n).map(|i| c.load[i * c.hours + h]).sum()))
+                .collect();
+            let use_: Vec<f64> = c.load.iter().map(|&l| l as f64).collect();
+            let p = allocate_pro_rata(&total, &use_, c.n).unwrap();
+            prop_assert_eq!(r.pv_wh, p.alloc_g);
+        }
+
+        #[test]
+        fn more_green_never_raises_market_based(c in case(), who in 0usize..6, hour in 0usize..80, extra in 1i64..10_000) {
+            let gate = vec![MAX_WH; c.hours];
+            let mut c = c;
+            c.with_cert = true;
+            let before = run(&c, PvSharing::ProRata, &gate, LossPolicy::Landlord);
+            let mut more = c.clone();
+            let k = (who % c.n) * c.hours + hour % c.hours;
+            more.cert[k] += extra;
+            let after = run(&more, PvSharing::ProRata, &gate, LossPolicy::Landlord);
+            for (a, b) in after.market_g.iter().zip(&before.market_g) {
+                prop_assert!(a <= b);
+            }
+            prop_assert_eq!(after.location_g, before.location_g);
+        }
+
+        #[test]
+        fn priority_matches_a_sequential_fill(c in case()) {
+            let r = run(&c, PvSharing::Priority(&c.order), &vec![MAX_WH; c.hours], LossPolicy::Landlord);
+            for h in 0..c.hours {
+                let mut left = c.pv[h];
+                for &i in &c.order {
+                    let take = c.load[i * c.hours + h].min(left);
+                    prop_assert_eq!(r.pv_wh[i * c.hours + h], take);
+                    left -= take;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn zero_pv_and_contracts_leave_market_at_the_residual_factor() {
+        let (load, pv) = ([1234, 0, 99_999, 7], [0, 0]);
+        let r = scope2(&base(2, 2, &load, &pv)).unwrap();
+        let expect: Vec<i64> = load.iter().map(|&l| grams(l, 609_600)).collect();
+        assert_eq!(r.market_g, expect);
+        assert_eq!(r.matched_wh, vec![0; 4]);
+    }
+
+    #[test]
+    fn split_by_hand() {
+        // 10 g over 1:1:1 -> 4, 3, 3 (ties to the lower position); 7 over 0:0:5 -> 0, 0, 7.
+        assert_eq!(split_all(10, &[1, 1, 1]), vec![4, 3, 3]);
+        assert_eq!(split_all(7, &[0, 0, 5]), vec![0, 0, 7]);
+        assert_eq!(split_all(0, &[2, 3]), vec![0, 0]);
+        // 5 over 1:2:1:2: floors 0, 1, 0, 1; remainders 5, 4, 5, 4 (of 6) -> 1, 2, 1, 1.
+        assert_eq!(split_all(5, &[1, 2, 1, 2]), vec![1, 2, 1, 1]);
+    }
+
+    proptest! {
+        #[test]
+        fn split_is_the_pro_rata_allocation(
+            weights in proptest::collection::vec(prop_oneof![Just(0i64), 0i64..1000, 0i64..(1 << 40)], 1..40),
+            total in 0i64..=MAX_WH,
+        ) {
+            let mut weights = weights;
+            weights[0] += 1;
+            let use_: Vec<f64> = weights.iter().map(|&w| w as f64).collect();
+            let n = weights.len();
+            let expect = allocate_pro_rata(&[total], &use_, n).unwrap();
+            // allocate_pro_rata quantises to min(52, 61 - bitlen(n)) bits: exact below that.
+            prop_assert_eq!(split_all(total, &weights), expect.alloc_g);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn quota_is_exact(t in 0i64..(1 << 44), s in 1i64..(1 << 61), frac in 0.0f64..=1.0) {
+            let w = ((s as f64 * frac) as i64).clamp(0, s).min(MAX_WH);
+            let split = Split { total: t, sum: s, ratio: t as f64 / s as f64, threshold: i64::MAX, cut: 0 };
+            let (q, r) = split.quota(w);
+            let num = i128::from(t) * i128::from(w);
+            prop_assert_eq!(i128::from(q), num / i128::from(s));
+            prop_assert_eq!(i128::from(r), num % i128::from(s));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(60))]
+        #[test]
+        fn split_with_many_ties_is_the_pro_rata_allocation(
+            weights in proptest::collection::vec(prop_oneof![0i64..4, 0i64..1_000_000], 1..3000),
+            total in prop_oneof![0i64..10_000, 0i64..=MAX_WH],
+        ) {
+            let mut weights = weights;
+            weights[0] += 1;
+            let use_: Vec<f64> = weights.iter().map(|&w| w as f64).collect();
+            let expect = allocate_pro_rata(&[total], &use_, weights.len()).unwrap();
+            prop_assert_eq!(split_all(total, &weights), expect.alloc_g);
+        }
+    }
+
+    #[test]
+    fn no_tenants_or_hours() {
+        let r = scope2(&base(0, 3, &[], &[5, 0, 1])).unwrap();
+        assert_eq!(r.export_wh, vec![5, 0, 1]);
+        let r = scope2(&base(3, 0, &[], &[])).unwrap();
+        assert_eq!(r.tenants.load_wh, vec![0, 0, 0]);
+    }
+}

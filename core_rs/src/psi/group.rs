@@ -1,0 +1,205 @@
+//! Batched ristretto255 operations on the engine pool.
+//!
+//! Compression dominates unless batched: `double_and_compress_batch` encodes `2P` for a
+//! whole batch with one inversion, so each function multiplies by `s / 2` and lets the batch
+//! doubling restore `s`. Scalar multiplications by secret scalars are constant time
+//! (dalek's variable-base `Mul`); only public data goes through `vartime` functions.
+
+use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::Identity;
+use rayon::prelude::*;
+use zeroize::Zeroize;
+
+use super::hash::hash_to_group;
+use crate::error::{CoreError, CoreResult};
+
+/// Items per rayon task: large enough that the batch inversion is amortised.
+pub const BATCH: usize = 2048;
+
+/// A secret scalar, wiped when dropped.
+pub struct SecretScalar(pub Scalar);
+
+impl SecretScalar {
+    /// A uniformly random non-zero scalar from the operating system's generator.
+    pub fn random() -> CoreResult<Self> {
+        loop {
+            let mut wide = [0_u8; 64];
+            getrandom::fill(&mut wide)
+                .map_err(|e| CoreError::Internal(format!("no OS randomness: {e}")))?;
+            let s = Scalar::from_bytes_mod_order_wide(&wide);
+            wide.zeroize();
+            if s != Scalar::ZERO {
+                return Ok(Self(s));
+            }
+        }
+    }
+}
+
+impl Drop for SecretScalar {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+/// `compress(s * P)` for every point, with `s_half = s / 2` precomputed by the caller.
+fn mul_compress_half(points: &[RistrettoPoint], s_half: &Scalar) -> Vec<CompressedRistretto> {
+    let scaled: Vec<RistrettoPoint> = points.iter().map(|p| p * s_half).collect();
+    RistrettoPoint::double_and_compress_batch(&scaled)
+}
+
+/// `compress(s * H1(key))` for every key, in parallel batches.
+pub fn hash_mul_compress(keys: &[Vec<u8>], s: &Scalar) -> CoreResult<Vec<CompressedRistretto>> {
+    let mut half = s.div_by_2();
+    let out = keys
+        .par_chunks(BATCH)
+        .map(|chunk| {
+            let points = chunk
+                .iter()
+                .map(|k| hash_to_group(k))
+                .collect::<CoreResult<Vec<_>>>()?;
+            Ok(mul_compress_half(&points, &half))
+        })
+        .collect::<CoreResult<Vec<_>>>()
+        .map(|v| v.into_iter().flatten().collect());
+    half.zeroize();
+    out
+}
+
+/// `compress(s * P)` for every point, in parallel batches.
+pub fn mul_compress(points: &[RistrettoPoint], s: &Scalar) -> Vec<CompressedRistretto> {
+    let mut half = s.div_by_2();
+    let out = points
+        .par_chunks(BATCH)
+        .map(|chunk| mul_compress_half(chunk, &half))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .flatten()
+        .collect();
+    half.zeroize();
+    out
+}
+
+/// Decode one received point: canonical encoding, on the group, not the identity.
+pub fn decode_point(bytes: &[u8], field: &str, row: usize) -> CoreResult<RistrettoPoint> {
+    let compressed = CompressedRistretto::from_slice(bytes)
+        .map_err(|_| CoreError::invalid(field, Some(row), "a point must be 32 bytes"))?;
+    let point = compressed.decompress().ok_or_else(|| {
+        CoreError::invalid(field, Some(row), "not a canonical ristretto255 encoding")
+    })?;
+    if point == RistrettoPoint::identity() {
+        return Err(CoreError::invalid(
+            field,
+            Some(row),
+            "the identity point is refused",
+        ));
+    }
+    Ok(point)
+}
+
+/// Decode every 32-byte point of `data` (validated, identity refused), in parallel.
+pub fn decode_points(data: &[u8], field: &str) -> CoreResult<Vec<RistrettoPoint>> {
+    if data.len() % 32 != 0 {
+        return Err(CoreError::invalid(
+            field,
+            None,
+            "length is not a multiple of 32",
+        ));
+    }
+    data.par_chunks(32)
+        .with_min_len(BATCH)
+        .enumerate()
+        .map(|(i, b)| decode_point(b, field, i))
+        .collect()
+}
+
+/// Decode, multiply by `s` and re-compress every point of `data` (32 bytes each).
+pub fn decode_mul_compress(
+    data: &[u8],
+    s: &Scalar,
+    field: &str,
+) -> CoreResult<Vec<CompressedRistretto>> {
+    if data.len() % 32 != 0 {
+        return Err(CoreError::invalid(
+            field,
+            None,
+            "length is not a multiple of 32",
+        ));
+    }
+    let mut half = s.div_by_2();
+    let out = data
+        .par_chunks(32 * BATCH)
+        .enumerate()
+        .map(|(c, chunk)| {
+            let points = chunk
+                .chunks(32)
+                .enumerate()
+                .map(|(i, b)| decode_point(b, field, c * BATCH + i))
+                .collect::<CoreResult<Vec<_>>>()?;
+            Ok(mul_compress_half(&points, &half))
+        })
+        .collect::<CoreResult<Vec<_>>>()
+        .map(|v| v.into_iter().flatten().collect());
+    half.zeroize();
+    out
+}
+
+/// Uniform random permutation of `0..n` (Fisher-Yates with OS randomness).
+pub fn random_permutation(n: usize) -> CoreResult<Vec<usize>> {
+    let mut perm: Vec<usize> = (0..n).collect();
+    if n < 2 {
+        return Ok(perm);
+    }
+    let mut words = vec![0_u8; 8 * n];
+    getrandom::fill(&mut words)
+        .map_err(|e| CoreError::Internal(format!("no OS randomness: {e}")))?;
+    for i in (1..n).rev() {
+        let mut w = [0_u8; 8];
+        w.copy_from_slice(&words[8 * i..8 * i + 8]);
+        // Multiply-shift: bias below n / 2^64, negligible.
+        let j = ((u128::from(u64::from_le_bytes(w)) * (i as u128 + 1)) >> 64) as usize;
+        perm.swap(i, j);
+    }
+    Ok(perm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batched_ops_equal_plain_ops() {
+        let keys: Vec<Vec<u8>> = (0..5000).map(|i| format!("K{i}").into_bytes()).collect();
+        let s = SecretScalar::random().unwrap();
+        let got = hash_mul_compress(&keys, &s.0).unwrap();
+        for (k, c) in keys.iter().zip(&got).step_by(97) {
+            assert_eq!(*c, (hash_to_group(k).unwrap() * s.0).compress());
+        }
+        let bytes: Vec<u8> = got.iter().flat_map(|c| c.to_bytes()).collect();
+        let t = SecretScalar::random().unwrap();
+        let twice = decode_mul_compress(&bytes, &t.0, "points").unwrap();
+        for (k, c) in keys.iter().zip(&twice).step_by(101) {
+            assert_eq!(*c, (hash_to_group(k).unwrap() * (s.0 * t.0)).compress());
+        }
+    }
+
+    #[test]
+    fn bad_points_are_refused() {
+        let identity = RistrettoPoint::identity().compress().to_bytes();
+        assert!(decode_point(&identity, "p", 0).is_err());
+        // A non-canonical field element (p itself, little endian) is not a valid encoding.
+        let mut bad = [0xff_u8; 32];
+        bad[0] = 0xed;
+        bad[31] = 0x7f;
+        assert!(decode_point(&bad, "p", 0).is_err());
+        assert!(decode_point(&[1_u8; 31], "p", 0).is_err());
+        assert!(decode_points(&[0_u8; 33], "p").is_err());
+    }
+
+    #[test]
+    fn permutation_is_a_permutation() {
+        let mut p = random_permutation(1000).unwrap();
+        p.sort_unstable();
+        assert_eq!(p, (0..1000).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,33 @@
+//! Privacy-preserving joins (PSI): DH-OPRF private set intersection on ristretto255.
+//!
+//! Modes (the receiver learns what the mode allows; the sender learns the receiver's
+//! number of distinct keys, and in sum mode the intersection size):
+//! - intersection: which receiver rows have a key in the sender's set;
+//! - labelled: plus the sender's payload rows for them (inner or left join), AEAD-encrypted
+//!   under keys derived from the OPRF output and the session id, padded per column, rows of
+//!   one key grouped into one entry padded to the largest group (so multiplicities of keys
+//!   the receiver does not hold stay hidden; the largest group size is public);
+//! - cardinality: the number of common distinct keys, evaluations shuffled;
+//! - sum: count and sum of a receiver column over the intersection (Private Join and
+//!   Compute with exponential ElGamal), released only above a minimum intersection;
+//! - verifiable (intersection, labelled): a batched DLEQ proof of every evaluation.
+//!
+//! See `protocol.rs` for the flow and `wire.rs` for the message format.
+
+pub mod dleq;
+pub mod elgamal;
+pub mod group;
+pub mod hash;
+pub mod protocol;
+pub mod wire;
+
+pub use hash::KeyKind;
+pub use protocol::{Client, Options, Outcome, Payload, PayloadColumn, Server, StrColumn};
+pub use wire::Mode;
+
+/// Bytes of the comparison tag: a false match among `n_r * n_s` pairs has probability
+/// about `n_r * n_s / 2^96` (1e-13 at 10^8 x 10^8).
+pub const TAG_LEN: usize = 12;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,205 @@
+//! Bindings of `psi`: the sender and receiver state machines. Keys cross as Arrow
+//! large-string buffers (offsets + UTF-8 data), messages as bytes; every protocol step runs
+//! detached from the GIL on the engine pool.
+
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use super::detach::run_detached;
+use crate::error::{CoreError, CoreResult};
+use crate::psi::{Client, KeyKind, Mode, Options, Payload, PayloadColumn, Server, StrColumn};
+
+fn slice<'a, T: numpy::Element>(
+    a: &'a PyReadonlyArray1<'_, T>,
+    field: &str,
+) -> CoreResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|_| CoreError::invalid(field, None, "must be a C-contiguous array"))
+}
+
+fn options(mode: &str, verifiable: bool, uscc: bool) -> CoreResult<Options> {
+    Ok(Options {
+        mode: Mode::parse(mode)?,
+        verifiable,
+        key_kind: if uscc { KeyKind::Uscc } else { KeyKind::Text },
+    })
+}
+
+type ColumnIn<'py> = (
+    PyReadonlyArray1<'py, i64>,
+    PyReadonlyArray1<'py, u8>,
+    Option<PyReadonlyArray1<'py, bool>>,
+);
+
+/// The sending party of one PSI session (fresh key per instance).
+#[pyclass(module = "zone_opt._core")]
+pub struct PsiSender {
+    inner: Server,
+}
+
+#[pymethods]
+impl PsiSender {
+    #[new]
+    #[pyo3(signature = (offsets, data, mode, verifiable, uscc, min_intersection, payload=None, schema=Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        offsets: PyReadonlyArray1<'_, i64>,
+        data: PyReadonlyArray1<'_, u8>,
+        mode: &str,
+        verifiable: bool,
+        uscc: bool,
+        min_intersection: u64,
+        payload: Option<Vec<ColumnIn<'_>>>,
+        schema: Vec<u8>,
+    ) -> PyResult<Self> {
+        let options = options(mode, verifiable, uscc)?;
+        let payload = match payload {
+            None => None,
+            Some(cols) => {
+                let mut columns = Vec::with_capacity(cols.len());
+                for (i, (o, d, v)) in cols.iter().enumerate() {
+                    let field = format!("payload[{i}]");
+                    columns.push(PayloadColumn {
+                        offsets: slice(o, &field)?.to_vec(),
+                        data: slice(d, &field)?.to_vec(),
+                        valid: match v {
+                            Some(v) => Some(slice(v, &field)?.to_vec()),
+                            None => None,
+                        },
+                    });
+                }
+                Some(Payload { columns, schema })
+            }
+        };
+        let keys = StrColumn {
+            offsets: slice(&offsets, "keys")?,
+            data: slice(&data, "keys")?,
+        };
+        let inner = run_detached(py, || Server::new(keys, payload, options, min_intersection))?;
+        Ok(Self { inner })
+    }
+
+    /// The setup message (the sender's table), computed once per session.
+    fn setup_message<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let inner = &mut self.inner;
+        let out = run_detached(py, || inner.setup_message())?;
+        Ok(PyBytes::new(py, &out))
+    }
+
+    /// Answer the receiver's request (once per session).
+    fn respond<'py>(&mut self, py: Python<'py>, request: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        let inner = &mut self.inner;
+        let out = run_detached(py, || inner.respond(request))?;
+        Ok(PyBytes::new(py, &out))
+    }
+
+    /// The receiver's number of distinct keys (0 before its request).
+    #[getter]
+    fn receiver_len(&self) -> usize {
+        self.inner.receiver_len()
+    }
+
+    /// Number of distinct canonical keys.
+    #[getter]
+    fn distinct_len(&self) -> usize {
+        self.inner.distinct_len()
+    }
+
+    /// The session id (16 bytes).
+    #[getter]
+    fn session<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.session())
+    }
+}
+
+type FinishOut<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<u8>>,
+    usize,
+    Vec<u32>,
+    Bound<'py, PyBytes>,
+    Option<u64>,
+    Option<u64>,
+);
+
+/// The receiving party of one PSI session (fresh blind per instance).
+#[pyclass(module = "zone_opt._core")]
+pub struct PsiReceiver {
+    inner: Client,
+}
+
+#[pymethods]
+impl PsiReceiver {
+    #[new]
+    #[pyo3(signature = (offsets, data, mode, verifiable, uscc, left_join, values=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        offsets: PyReadonlyArray1<'_, i64>,
+        data: PyReadonlyArray1<'_, u8>,
+        mode: &str,
+        verifiable: bool,
+        uscc: bool,
+        left_join: bool,
+        values: Option<PyReadonlyArray1<'_, u64>>,
+    ) -> PyResult<Self> {
+        let options = options(mode, verifiable, uscc)?;
+        let keys = StrColumn {
+            offsets: slice(&offsets, "keys")?,
+            data: slice(&data, "keys")?,
+        };
+        let values = match &values {
+            Some(v) => Some(slice(v, "values")?),
+            None => None,
+        };
+        let inner = run_detached(py, || Client::new(keys, values, options, left_join))?;
+        Ok(Self { inner })
+    }
+
+    /// The blinded request; sum mode needs the setup message first.
+    #[pyo3(signature = (setup=None))]
+    fn request<'py>(
+        &mut self,
+        py: Python<'py>,
+        setup: Option<&[u8]>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let inner = &mut self.inner;
+        let out = run_detached(py, || inner.request(setup))?;
+        Ok(PyBytes::new(py, &out))
+    }
+
+    /// `(indices, records, record_len, widths, schema, count, sum)`.
+    fn finish<'py>(
+        &mut self,
+        py: Python<'py>,
+        setup: &[u8],
+        response: &[u8],
+    ) -> PyResult<FinishOut<'py>> {
+        let inner = &mut self.inner;
+        let o = run_detached(py, || inner.finish(setup, response))?;
+        Ok((
+            o.indices.into_pyarray(py),
+            o.records.into_pyarray(py),
+            o.record_len,
+            o.widths,
+            PyBytes::new(py, &o.schema),
+            o.count,
+            o.sum,
+        ))
+    }
+
+    /// The session id (16 bytes).
+    #[getter]
+    fn session<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.session())
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PsiSender>()?;
+    m.add_class::<PsiReceiver>()?;
+    m.add("PSI_TAG_LEN", crate::psi::TAG_LEN)?;
+    Ok(())
+}

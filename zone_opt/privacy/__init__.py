@@ -1,0 +1,18 @@
+"""Privacy-preserving joins: "usable but not visible" data sharing between two parties.
+
+- :class:`PsiServer` / :class:`PsiClient`: one PSI session (intersection, labelled join,
+  cardinality, intersection-sum; optionally verifiable), messages as bytes.
+- :class:`PsiResult`: what the receiver learned (indices, payload, count, sum);
+  :func:`joined` appends the payload to the receiver's rows.
+"""
+
+from zone_opt.privacy.psi import (
+    Mode,
+    PsiClient,
+    PsiResult,
+    PsiServer,
+    joined,
+    setup_key_kind,
+)
+
+__all__ = ["Mode", "PsiClient", "PsiResult", "PsiServer", "joined", "setup_key_kind"]

@@ -1,0 +1,338 @@
+"""Join policies, sessions and the audit log of the sending side of private joins.
+
+A dataset's owner publishes a :class:`JoinPolicy`; a peer (another tenant authenticated on
+this server) opens a session, which checks the policy (peer, mode, columns, quota per
+epoch), builds a fresh :class:`zone_opt.privacy.PsiServer` (a new key per session) and
+writes an audit row: who, when, mode, columns, set sizes, never keys or messages. The
+session lives in memory until evaluated once or expired.
+
+Policies and the audit log are SQLite tables in the server's database (WAL,
+``synchronous=FULL``), each method one short transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from zone_opt.errors import (
+    InvalidInputError,
+    NotFoundError,
+    PrivacyPolicyError,
+    ResourceExhaustedError,
+    Violation,
+)
+from zone_opt.privacy import PsiServer
+from zone_opt.service.datasets import DatasetStore
+from zone_opt.service.store import Database
+
+__all__ = ["MODES", "AuditEntry", "JoinPolicy", "JoinSessions", "PolicyStore"]
+
+MODES = ("intersection", "labelled", "cardinality", "sum")
+DAY_S = 86_400
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS join_policies (
+    dataset_id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    updated_s REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS join_audit (
+    session_id TEXT PRIMARY KEY,
+    dataset_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    columns TEXT NOT NULL,
+    sender_keys INTEGER NOT NULL,
+    receiver_keys INTEGER NOT NULL DEFAULT 0,
+    opened_s REAL NOT NULL,
+    evaluated_s REAL,
+    outcome TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS join_audit_quota ON join_audit (dataset_id, peer, opened_s)
+"""
+
+
+@dataclass(frozen=True)
+class JoinPolicy:
+    """What peers may do with one dataset (see ``privacy.proto``)."""
+
+    dataset_id: str
+    key_column: str
+    allowed_peers: tuple[str, ...] = ()
+    modes: tuple[str, ...] = ("intersection",)
+    payload_columns: tuple[str, ...] = ()
+    quota_per_epoch: int = 0
+    epoch_seconds: int = DAY_S
+    min_intersection: int = 1
+    key_kind: str = "uscc"
+
+    def check(self) -> None:
+        """Refuse an inconsistent policy (one violation per problem)."""
+        problems: list[tuple[str, int | None, str]] = []
+        if not self.dataset_id:
+            problems.append(("policy.dataset_id", None, "required"))
+        if not self.key_column:
+            problems.append(("policy.key_column", None, "required"))
+        for i, mode in enumerate(self.modes):
+            if mode not in MODES:
+                problems.append(("policy.modes", i, f"unknown mode {mode!r}"))
+        if self.quota_per_epoch < 0:
+            problems.append(("policy.quota_per_epoch", None, "must be non-negative"))
+        if self.epoch_seconds <= 0:
+            problems.append(("policy.epoch_seconds", None, "must be positive"))
+        if self.min_intersection < 1:
+            problems.append(("policy.min_intersection", None, "must be at least 1"))
+        if self.key_kind not in ("uscc", "text"):
+            problems.append(("policy.key_kind", None, "must be 'uscc' or 'text'"))
+        error = InvalidInputError.collect([Violation(*p) for p in problems])
+        if error is not None:
+            raise error
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One session, as the owner sees it."""
+
+    session_id: str
+    peer: str
+    dataset_id: str
+    mode: str
+    columns: tuple[str, ...]
+    sender_keys: int
+    receiver_keys: int
+    opened_s: float
+    evaluated_s: float | None
+    outcome: str
+
+
+class PolicyStore:
+    """Policies and the audit log in the server's database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        with db.transaction() as conn:
+            for statement in _SCHEMA.split(";"):
+                conn.execute(statement)
+
+    def put(self, tenant: str, policy: JoinPolicy, datasets: DatasetStore) -> JoinPolicy:
+        """Publish ``policy`` for a dataset ``tenant`` owns (NOT_FOUND otherwise)."""
+        policy.check()
+        names = set(datasets.get(tenant, policy.dataset_id).columns)
+        missing = [c for c in (policy.key_column, *policy.payload_columns) if c not in names]
+        if missing:
+            raise InvalidInputError.single(
+                "policy.payload_columns", None, f"columns {missing} are not in the dataset"
+            )
+        body = json.dumps(policy.__dict__, sort_keys=True)
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT tenant FROM join_policies WHERE dataset_id = ?", (policy.dataset_id,)
+            ).fetchone()
+            if row is not None and row["tenant"] != tenant:
+                raise NotFoundError(f"dataset {policy.dataset_id} not found")
+            conn.execute(
+                "INSERT OR REPLACE INTO join_policies VALUES (?, ?, ?, ?)",
+                (policy.dataset_id, tenant, body, time.time()),
+            )
+        return policy
+
+    def get(self, dataset_id: str) -> tuple[str, JoinPolicy]:
+        """``(owner tenant, policy)``; NOT_FOUND when the dataset has no policy."""
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT tenant, policy FROM join_policies WHERE dataset_id = ?", (dataset_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no join policy for dataset {dataset_id}")
+        raw = json.loads(row["policy"])
+        for key in ("allowed_peers", "modes", "payload_columns"):
+            raw[key] = tuple(raw[key])
+        return row["tenant"], JoinPolicy(**raw)
+
+    def owned(self, tenant: str, dataset_id: str) -> JoinPolicy:
+        """The policy of a dataset ``tenant`` owns (another tenant gets NOT_FOUND)."""
+        owner, policy = self.get(dataset_id)
+        if owner != tenant:
+            raise NotFoundError(f"no join policy for dataset {dataset_id}")
+        return policy
+
+    def open_session(
+        self,
+        session_id: str,
+        *,
+        owner: str,
+        peer: str,
+        policy: JoinPolicy,
+        mode: str,
+        columns: tuple[str, ...],
+        sender_keys: int,
+        now_s: float,
+    ) -> None:
+        """Record a session, atomically with the quota check of its epoch."""
+        epoch_start = now_s - now_s % policy.epoch_seconds
+        with self.db.transaction() as conn:
+            used = conn.execute(
+                "SELECT COUNT(*) FROM join_audit WHERE dataset_id = ? AND peer = ? "
+                "AND opened_s >= ? AND outcome NOT LIKE 'refused%'",
+                (policy.dataset_id, peer, epoch_start),
+            ).fetchone()[0]
+            if used >= policy.quota_per_epoch:
+                raise ResourceExhaustedError(
+                    f"peer {peer!r} has used its {policy.quota_per_epoch} sessions of this "
+                    "epoch on this dataset",
+                    retry_after_s=epoch_start + policy.epoch_seconds - now_s,
+                )
+            conn.execute(
+                "INSERT INTO join_audit (session_id, dataset_id, owner, peer, mode, columns, "
+                "sender_keys, opened_s, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'opened')",
+                (
+                    session_id,
+                    policy.dataset_id,
+                    owner,
+                    peer,
+                    mode,
+                    json.dumps(columns),
+                    sender_keys,
+                    now_s,
+                ),
+            )
+
+    def refuse(self, owner: str, peer: str, dataset_id: str, mode: str, why: str) -> None:
+        """Record a refused attempt (it does not count against the quota)."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO join_audit (session_id, dataset_id, owner, peer, mode, columns, "
+                "sender_keys, opened_s, outcome) VALUES (?, ?, ?, ?, ?, '[]', 0, ?, ?)",
+                (uuid.uuid4().hex, dataset_id, owner, peer, mode, time.time(), f"refused: {why}"),
+            )
+
+    def evaluated(self, session_id: str, receiver_keys: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE join_audit SET receiver_keys = ?, evaluated_s = ?, outcome = 'evaluated' "
+                "WHERE session_id = ?",
+                (receiver_keys, time.time(), session_id),
+            )
+
+    def audit(self, tenant: str, dataset_id: str, limit: int) -> list[AuditEntry]:
+        """Sessions on a dataset ``tenant`` owns, newest first."""
+        self.owned(tenant, dataset_id)
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT * FROM join_audit WHERE dataset_id = ? AND owner = ? "
+                "ORDER BY opened_s DESC LIMIT ?",
+                (dataset_id, tenant, limit),
+            ).fetchall()
+        return [
+            AuditEntry(
+                session_id=r["session_id"],
+                peer=r["peer"],
+                dataset_id=r["dataset_id"],
+                mode=r["mode"],
+                columns=tuple(json.loads(r["columns"])),
+                sender_keys=r["sender_keys"],
+                receiver_keys=r["receiver_keys"],
+                opened_s=r["opened_s"],
+                evaluated_s=r["evaluated_s"],
+                outcome=r["outcome"],
+            )
+            for r in rows
+        ]
+
+
+@dataclass
+class _Session:
+    server: PsiServer
+    peer: str
+    created_s: float
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class JoinSessions:
+    """Open sessions of the sending side, in memory, each evaluated at most once."""
+
+    def __init__(self, policies: PolicyStore, datasets: DatasetStore, ttl_s: float = 600.0):
+        self.policies = policies
+        self.datasets = datasets
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._open: dict[str, _Session] = {}
+
+    def open(
+        self, peer: str, dataset_id: str, mode: str, columns: tuple[str, ...], verifiable: bool
+    ) -> tuple[str, bytes]:
+        """Check the policy, start a session; ``(session_id, setup message)``.
+
+        Raises:
+            NotFoundError: no policy for the dataset.
+            PrivacyPolicyError: the peer, mode or a column is not allowed.
+            ResourceExhaustedError: the peer used its quota for this epoch.
+        """
+        owner, policy = self.policies.get(dataset_id)
+        why = None
+        if peer not in policy.allowed_peers:
+            why = f"peer {peer!r} may not join dataset {dataset_id}"
+        elif mode not in policy.modes:
+            why = f"mode {mode} is not allowed on dataset {dataset_id}"
+        elif mode == "labelled" and not columns:
+            why = "a labelled join names the payload columns it wants"
+        elif mode != "labelled" and columns:
+            why = "payload columns are only returned by a labelled join"
+        elif hidden := [c for c in columns if c not in policy.payload_columns]:
+            why = f"columns {hidden} are not released"
+        if why is not None:
+            self.policies.refuse(owner, peer, dataset_id, mode, why)
+            raise PrivacyPolicyError(why)
+        table = self.datasets.read(owner, dataset_id)
+        keys = table.column(policy.key_column)
+        payload = table.select(list(columns)) if mode == "labelled" else None
+        server = PsiServer(
+            keys,
+            payload,
+            mode=mode,  # type: ignore[arg-type]
+            verifiable=verifiable,
+            key_kind=policy.key_kind,  # type: ignore[arg-type]
+            min_intersection=policy.min_intersection,
+        )
+        now = time.time()
+        session_id = uuid.uuid4().hex
+        try:
+            self.policies.open_session(
+                session_id,
+                owner=owner,
+                peer=peer,
+                policy=policy,
+                mode=mode,
+                columns=columns,
+                sender_keys=server.distinct_count,
+                now_s=now,
+            )
+        except ResourceExhaustedError:
+            self.policies.refuse(owner, peer, dataset_id, mode, "quota")
+            raise
+        setup = server.setup_message()
+        with self._lock:
+            self._expire(now)
+            self._open[session_id] = _Session(server, peer, now)
+        return session_id, setup
+
+    def evaluate(self, peer: str, session_id: str, request: bytes) -> bytes:
+        """Answer a session's request, once; the session is closed afterwards."""
+        with self._lock:
+            self._expire(time.time())
+            session = self._open.pop(session_id, None)
+        if session is None or session.peer != peer:
+            raise NotFoundError(f"join session {session_id} not found (expired or used)")
+        response = session.server.respond(request)
+        self.policies.evaluated(session_id, session.server.receiver_count)
+        return response
+
+    def _expire(self, now: float) -> None:
+        for sid in [s for s, v in self._open.items() if now - v.created_s > self.ttl_s]:
+            del self._open[sid]

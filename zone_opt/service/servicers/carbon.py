@@ -1,0 +1,42 @@
+"""CarbonService: AllocateCarbon as an operation on datasets; VerifyAuditProof stateless."""
+
+from __future__ import annotations
+
+import grpc
+
+from zone_opt.api.v1 import carbon_pb2, carbon_pb2_grpc
+from zone_opt.carbon.audit import MerkleProof, verify
+from zone_opt.errors import InvalidInputError
+from zone_opt.service import convert
+from zone_opt.service.auth import TokenAuth
+from zone_opt.service.jobs import WorkerPool
+
+__all__ = ["CarbonServicer"]
+
+
+class CarbonServicer(carbon_pb2_grpc.CarbonServiceServicer):
+    def __init__(self, auth: TokenAuth, pool: WorkerPool) -> None:
+        self.auth = auth
+        self.pool = pool
+
+    def AllocateCarbon(
+        self, request: carbon_pb2.AllocateCarbonRequest, context: grpc.ServicerContext
+    ) -> carbon_pb2.AllocateCarbonResponse:
+        tenant = self.auth.tenant(context)
+        params = convert.carbon_params(request)
+        for key in ("meters", "tenancies", "spaces", "park_assets", "grid_factors"):
+            if params[key]:
+                self.pool.datasets.get(tenant, params[key])  # NOT_FOUND before queueing
+        job = self.pool.submit(tenant, "carbon_allocate", params, request.request_id)
+        return carbon_pb2.AllocateCarbonResponse(operation=convert.job_to_operation(job))
+
+    def VerifyAuditProof(
+        self, request: carbon_pb2.VerifyAuditProofRequest, context: grpc.ServicerContext
+    ) -> carbon_pb2.VerifyAuditProofResponse:
+        self.auth.tenant(context)
+        if len(request.root) != 32:
+            raise InvalidInputError.single("root", None, "a SHA-256 root has 32 bytes")
+        proof = MerkleProof(
+            index=request.index, tree_size=request.tree_size, path=tuple(request.path)
+        )
+        return carbon_pb2.VerifyAuditProofResponse(valid=verify(request.row, proof, request.root))

@@ -1,0 +1,133 @@
+"""PrivateJoinService: the sender's policy, sessions and audit; the receiver's RunJoin.
+
+Sender side: the owner publishes a policy (SetJoinPolicy); a peer opens a session
+(OpenJoinSession streams the setup message) and has it evaluated once (EvaluateJoin). The
+receiver side (RunJoin) reads the caller's dataset, runs the receiving party of the
+protocol against the peer's server with :meth:`zone_opt.client.Client.private_join`, and
+stores the joined rows as a dataset of the caller. RunJoin runs inline (the peer token it
+is given is never written to disk), bounded by the call's deadline.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import grpc
+
+from zone_opt.api.v1 import privacy_pb2, privacy_pb2_grpc
+from zone_opt.client import Client
+from zone_opt.errors import InvalidInputError
+from zone_opt.privacy import joined
+from zone_opt.service import convert
+from zone_opt.service.auth import TokenAuth
+from zone_opt.service.datasets import DatasetStore
+from zone_opt.service.privacy import JoinSessions, PolicyStore
+
+__all__ = ["PrivateJoinServicer"]
+
+
+class PrivateJoinServicer(privacy_pb2_grpc.PrivateJoinServiceServicer):
+    def __init__(
+        self,
+        auth: TokenAuth,
+        datasets: DatasetStore,
+        policies: PolicyStore,
+        sessions: JoinSessions,
+    ) -> None:
+        self.auth = auth
+        self.datasets = datasets
+        self.policies = policies
+        self.sessions = sessions
+
+    def SetJoinPolicy(
+        self, request: privacy_pb2.SetJoinPolicyRequest, context: grpc.ServicerContext
+    ) -> privacy_pb2.SetJoinPolicyResponse:
+        tenant = self.auth.tenant(context)
+        policy = convert.join_policy_from_proto(request.policy)
+        stored = self.policies.put(tenant, policy, self.datasets)
+        return privacy_pb2.SetJoinPolicyResponse(policy=convert.join_policy_to_proto(stored))
+
+    def GetJoinPolicy(
+        self, request: privacy_pb2.GetJoinPolicyRequest, context: grpc.ServicerContext
+    ) -> privacy_pb2.GetJoinPolicyResponse:
+        policy = self.policies.owned(self.auth.tenant(context), request.dataset_id)
+        return privacy_pb2.GetJoinPolicyResponse(policy=convert.join_policy_to_proto(policy))
+
+    def ListJoinAudit(
+        self, request: privacy_pb2.ListJoinAuditRequest, context: grpc.ServicerContext
+    ) -> privacy_pb2.ListJoinAuditResponse:
+        limit = 100 if request.limit <= 0 else min(request.limit, 1000)
+        entries = self.policies.audit(self.auth.tenant(context), request.dataset_id, limit)
+        return privacy_pb2.ListJoinAuditResponse(
+            entries=[convert.audit_to_proto(e) for e in entries]
+        )
+
+    def OpenJoinSession(
+        self, request: privacy_pb2.OpenJoinSessionRequest, context: grpc.ServicerContext
+    ) -> Iterator[privacy_pb2.JoinMessageChunk]:
+        peer = self.auth.tenant(context)
+        mode = convert.join_mode_from_proto(request.mode, "mode")
+        session_id, setup = self.sessions.open(
+            peer, request.dataset_id, mode, tuple(request.columns), request.verifiable
+        )
+        yield from convert.message_chunks(session_id, setup)
+
+    def EvaluateJoin(
+        self,
+        request_iterator: Iterator[privacy_pb2.JoinMessageChunk],
+        context: grpc.ServicerContext,
+    ) -> Iterator[privacy_pb2.JoinMessageChunk]:
+        peer = self.auth.tenant(context)
+        session_id, request = convert.gather_message(request_iterator)
+        response = self.sessions.evaluate(peer, session_id, request)
+        yield from convert.message_chunks(session_id, response)
+
+    def RunJoin(
+        self, request: privacy_pb2.RunJoinRequest, context: grpc.ServicerContext
+    ) -> privacy_pb2.RunJoinResponse:
+        tenant = self.auth.tenant(context)
+        mode = convert.join_mode_from_proto(request.mode, "mode")
+        for name in ("left_dataset_id", "on", "peer_address", "peer_dataset_id"):
+            if not getattr(request, name):
+                raise InvalidInputError.single(name, None, "required")
+        left = self.datasets.read(tenant, request.left_dataset_id)
+        if request.on not in left.column_names:
+            raise InvalidInputError.single("on", None, f"no column {request.on!r}")
+        values = None
+        if mode == "sum":
+            if request.value_column not in left.column_names:
+                raise InvalidInputError.single(
+                    "value_column", None, f"no column {request.value_column!r}"
+                )
+            values = left.column(request.value_column)
+        remaining = context.time_remaining()
+        with Client(
+            request.peer_address,
+            token=request.peer_token or None,
+            tls=request.peer_tls,
+            timeout_s=remaining if remaining else 600.0,
+        ) as peer:
+            result = peer.private_join(
+                left.column(request.on),
+                request.peer_dataset_id,
+                mode=mode,  # type: ignore[arg-type]
+                columns=tuple(request.columns),
+                join=request.join or "inner",  # type: ignore[arg-type]
+                verifiable=request.verifiable,
+                values=values,
+            )
+        response = privacy_pb2.RunJoinResponse()
+        if mode in ("intersection", "labelled"):
+            table = joined(left, result)
+            result_id = uuid.uuid4().hex
+            self.datasets.put_result(
+                tenant, result_id, f"private join of {request.left_dataset_id}", table
+            )
+            response.result_dataset_id = result_id
+            response.rows = table.num_rows
+        if result.count is not None:
+            response.count = result.count
+        if result.sum is not None:
+            response.sum = result.sum
+        return response
