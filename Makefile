@@ -84,6 +84,12 @@ format: install ## Format Python and Rust sources
 bench: build ## Run every benchmark suite at full size against its peers (SIZE=smoke|full)
 	$(PY) -m bench --size $(SIZE)
 
+.PHONY: bench-pypsa-venv
+bench-pypsa-venv: ## Create .venv-pypsa: PyPSA 1.4 for the dispatch benchmark (it cannot share our pins)
+	@test -x .venv-pypsa/bin/python || $(PYTHON) -m venv .venv-pypsa
+	.venv-pypsa/bin/pip install --quiet pypsa==1.4.0 linopy==0.10.1 highspy==1.15.1 \
+		pandas==3.1.1 numpy==2.4.6 xarray==2026.9.0
+
 .PHONY: bench-psi-peers
 bench-psi-peers: ## Create .venv-psi-peers (openmined-psi, spu) for the psi suite's peers
 	@test -x .venv-psi-peers/bin/python || $(PYTHON) -m venv .venv-psi-peers

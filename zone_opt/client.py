@@ -37,6 +37,8 @@ from zone_opt.api.v1 import (
     carbon_pb2_grpc,
     datasets_pb2,
     datasets_pb2_grpc,
+    dispatch_pb2,
+    dispatch_pb2_grpc,
     matching_pb2,
     matching_pb2_grpc,
     operations_pb2,
@@ -150,14 +152,19 @@ def _operation(op: operations_pb2.Operation) -> Operation:
         message: Any
         if op.response.Is(matching_pb2.MatchResult.DESCRIPTOR):
             message = matching_pb2.MatchResult()
+        elif op.response.Is(dispatch_pb2.DispatchResult.DESCRIPTOR):
+            message = dispatch_pb2.DispatchResult()
         elif op.response.Is(carbon_pb2.AllocateCarbonResult.DESCRIPTOR):
             message = carbon_pb2.AllocateCarbonResult()
         else:
             message = datasets_pb2.ComputeStatisticsResult()
         op.response.Unpack(message)
         result = {f.name: v for f, v in message.ListFields()}
-        if "summary" in result:
-            result["summary"] = dict(result["summary"])
+        for key in ("summary", "costs_cny", "emissions_t"):
+            if key in result:
+                result[key] = dict(result[key])
+        if "infeasibility" in result:
+            result["infeasibility"] = list(result["infeasibility"])
     state = operations_pb2.OperationState.Name(op.metadata.state).removeprefix("OPERATION_STATE_")
     return Operation(
         name=op.name,
@@ -212,6 +219,7 @@ class Client:
         )
         self._operations = operations_pb2_grpc.OperationsServiceStub(self._channel)
         self._matching = matching_pb2_grpc.MatchingServiceStub(self._channel)
+        self._dispatch = dispatch_pb2_grpc.DispatchServiceStub(self._channel)
         self._privacy = privacy_pb2_grpc.PrivateJoinServiceStub(self._channel)
         self._carbon = carbon_pb2_grpc.CarbonServiceStub(self._channel)
         self._planning = planning_pb2_grpc.PlanningServiceStub(self._channel)
@@ -370,6 +378,36 @@ class Client:
             options=options,
         )
         return self._call(self._matching.Match, request).operation.name
+
+    def submit_dispatch(
+        self,
+        scenario_yaml: str,
+        profiles: pa.Table,
+        start: datetime,
+        hours: float,
+        *,
+        rolling_h: float | None = None,
+        mip_rel_gap: float = 0.0,
+        workers: int = 0,
+        time_limit_s: float | None = None,
+        request_id: str | None = None,
+    ) -> str:
+        """Start a park dispatch run (scenario YAML text + profile table with a ``time``
+        column); returns the operation name. Progress is reported per rolling window."""
+        options = dispatch_pb2.DispatchOptions(mip_rel_gap=mip_rel_gap, workers=workers)
+        if rolling_h is not None:
+            options.rolling.FromTimedelta(timedelta(hours=rolling_h))
+        if time_limit_s is not None:
+            options.time_limit.FromTimedelta(timedelta(seconds=time_limit_s))
+        request = dispatch_pb2.DispatchRequest(
+            request_id=request_id or uuid.uuid4().hex,
+            scenario_yaml=scenario_yaml,
+            profiles_ipc=table_to_ipc(profiles),
+            options=options,
+        )
+        request.start.CopyFrom(_timestamp(start))
+        request.horizon.FromTimedelta(timedelta(hours=hours))
+        return self._call(self._dispatch.Dispatch, request).operation.name
 
     def submit_carbon_allocate(
         self,

@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "datasets",
     "demo",
     "match",
+    "dispatch",
     "join",
     "carbon",
     "plan",

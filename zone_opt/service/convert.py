@@ -20,6 +20,7 @@ from zone_opt.api.v1 import (
     carbon_pb2,
     common_pb2,
     datasets_pb2,
+    dispatch_pb2,
     matching_pb2,
     operations_pb2,
     planning_pb2,
@@ -34,6 +35,7 @@ __all__ = [
     "MAX_CHUNK_BYTES",
     "carbon_params",
     "dataset_to_proto",
+    "dispatch_params",
     "encode_upload_chunk",
     "ipc_chunks",
     "ipc_messages",
@@ -155,6 +157,19 @@ def job_to_operation(job: Job) -> operations_pb2.Operation:
 
 
 def _result_message(kind: str, result: dict[str, Any]) -> Any:
+    if kind == "dispatch":
+        return dispatch_pb2.DispatchResult(
+            status=_DISPATCH_STATUS.get(result["status"], 7),  # type: ignore[arg-type]
+            objective_cny=float(result["objective_cny"]),
+            mip_gap=float(result["mip_gap"]),
+            build_s=float(result["build_s"]),
+            solve_s=float(result["solve_s"]),
+            windows=int(result["windows"]),
+            timeseries_dataset_id=result["timeseries_dataset_id"],
+            costs_cny=result.get("costs_cny", {}),
+            emissions_t=result.get("emissions_t", {}),
+            infeasibility=result.get("infeasibility", []),
+        )
     if kind == "carbon_allocate":
         return carbon_pb2.AllocateCarbonResult(
             rows_dataset_id=result["rows_dataset_id"],
@@ -183,6 +198,52 @@ def _required(value: str, field: str) -> str:
     if not value:
         raise InvalidInputError.single(field, None, "required")
     return value
+
+
+_DISPATCH_STATUS = {
+    "optimal": 1,
+    "feasible": 2,
+    "infeasible": 3,
+    "unbounded": 4,
+    "time_limit": 5,
+    "cancelled": 6,
+    "error": 7,
+}
+
+
+def dispatch_params(request: dispatch_pb2.DispatchRequest) -> dict[str, Any]:
+    """The job parameters of a Dispatch request (the profiles are stored by the servicer)."""
+    if not request.scenario_yaml.strip():
+        raise InvalidInputError.single("scenario_yaml", None, "required")
+    if not request.profiles_ipc:
+        raise InvalidInputError.single("profiles_ipc", None, "required")
+    if not request.HasField("start"):
+        raise InvalidInputError.single("start", None, "required")
+    if not request.HasField("horizon"):
+        raise InvalidInputError.single("horizon", None, "required")
+    options = request.options
+    if options.mip_rel_gap < 0:
+        raise InvalidInputError.single("options.mip_rel_gap", None, "must be >= 0")
+    if options.workers not in (0, 1, 2):
+        raise InvalidInputError.single("options.workers", None, "must be 1 or 2")
+    params: dict[str, Any] = {
+        "scenario_yaml": request.scenario_yaml,
+        "start": request.start.ToDatetime().isoformat(),
+        "hours": time_limit_s(request.horizon, "horizon") / 3600.0,
+        "rolling_h": None,
+        "mip_rel_gap": options.mip_rel_gap or 1e-4,
+        "workers": options.workers or 1,
+        "window_time_limit_s": None,
+    }
+    if options.HasField("rolling"):
+        params["rolling_h"] = time_limit_s(options.rolling, "options.rolling") / 3600.0
+    if options.HasField("window_time_limit"):
+        params["window_time_limit_s"] = time_limit_s(
+            options.window_time_limit, "options.window_time_limit"
+        )
+    if options.HasField("time_limit"):
+        params["time_limit_s"] = time_limit_s(options.time_limit, "options.time_limit")
+    return params
 
 
 def match_params(request: matching_pb2.MatchRequest) -> dict[str, Any]:

@@ -29,6 +29,8 @@ from zone_opt.api.v1 import (
     carbon_pb2_grpc,
     datasets_pb2,
     datasets_pb2_grpc,
+    dispatch_pb2,
+    dispatch_pb2_grpc,
     matching_pb2,
     matching_pb2_grpc,
     operations_pb2,
@@ -51,6 +53,7 @@ from zone_opt.service.metrics import Metrics
 from zone_opt.service.privacy import JoinSessions, PolicyStore
 from zone_opt.service.servicers.carbon import CarbonServicer
 from zone_opt.service.servicers.datasets import DatasetServicer
+from zone_opt.service.servicers.dispatch import DispatchServicer
 from zone_opt.service.servicers.matching import MatchingServicer
 from zone_opt.service.servicers.operations import OperationsServicer
 from zone_opt.service.servicers.planning import PlanningServicer
@@ -69,6 +72,7 @@ SERVICE_NAMES = {
     "datasets": datasets_pb2.DESCRIPTOR.services_by_name["DatasetService"].full_name,
     "operations": operations_pb2.DESCRIPTOR.services_by_name["OperationsService"].full_name,
     "matching": matching_pb2.DESCRIPTOR.services_by_name["MatchingService"].full_name,
+    "dispatch": dispatch_pb2.DESCRIPTOR.services_by_name["DispatchService"].full_name,
     "privacy": privacy_pb2.DESCRIPTOR.services_by_name["PrivateJoinService"].full_name,
     "carbon": carbon_pb2.DESCRIPTOR.services_by_name["CarbonService"].full_name,
     "planning": planning_pb2.DESCRIPTOR.services_by_name["PlanningService"].full_name,
@@ -196,6 +200,9 @@ class Server:
         matching_pb2_grpc.add_MatchingServiceServicer_to_server(
             MatchingServicer(self.auth, self.pool), self.grpc
         )
+        dispatch_pb2_grpc.add_DispatchServiceServicer_to_server(
+            DispatchServicer(self.auth, self.pool), self.grpc
+        )
         privacy_pb2_grpc.add_PrivateJoinServiceServicer_to_server(
             PrivateJoinServicer(self.auth, self.datasets, self.join_policies, self.join_sessions),
             self.grpc,
@@ -260,6 +267,7 @@ class Server:
             SERVICE_NAMES["datasets"]: store_ok,
             SERVICE_NAMES["operations"]: store_ok and pool_ok,
             SERVICE_NAMES["matching"]: store_ok and pool_ok,
+            SERVICE_NAMES["dispatch"]: store_ok and pool_ok,
             SERVICE_NAMES["privacy"]: store_ok,
             SERVICE_NAMES["carbon"]: store_ok and pool_ok,
             SERVICE_NAMES["planning"]: store_ok and pool_ok,

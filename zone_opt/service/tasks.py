@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from zone_opt import matching
 from zone_opt.errors import InvalidInputError
+from zone_opt.service.dispatch_tasks import run_dispatch
 from zone_opt.service.jobs import JobContext, JobHandler
 from zone_opt.service.planning_tasks import plan_facilities
 
@@ -145,4 +146,5 @@ def handlers() -> dict[str, JobHandler]:
         "match": match,
         "carbon_allocate": carbon_allocate,
         "plan_facilities": plan_facilities,
+        "dispatch": run_dispatch,
     }

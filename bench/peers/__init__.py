@@ -1,0 +1,1 @@
+"""Peers that run outside our venv (in a subprocess with their own interpreter)."""
