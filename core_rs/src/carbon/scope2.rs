@@ -182,7 +182,12 @@ impl Split {
     /// `(-sum, 2 sum)`, `sum < 2^61`), and one branch-free step each way corrects both.
     #[inline(always)]
     fn quota(&self, w: i64) -> (i64, i64) {
-        let mut q = (w as f64 * self.ratio) as i64;
+        const BOUND: f64 = (1_i64 << 62) as f64;
+        let estimate = (w as f64 * self.ratio).clamp(-BOUND, BOUND);
+        // SAFETY: `estimate` is finite (a finite weight times a finite ratio, `sum >= 1`)
+        // and clamped into i64's range, so the truncation is defined; it spares the
+        // saturating conversion's checks in the hottest loop.
+        let mut q: i64 = unsafe { estimate.to_int_unchecked() };
         let mut rem = self
             .total
             .wrapping_mul(w)
@@ -226,8 +231,11 @@ impl Split {
         };
         // Remainders are bucketed by a monotone map into BUCKETS bins, so the selection of
         // the threshold only sorts out the bin it falls in (about len / BUCKETS values).
-        let scale = BUCKETS as f64 / sum as f64;
-        let bucket = |r: i64| ((r as f64 * scale) as usize).min(BUCKETS - 1);
+        // The map is a shift: remainders lie in [0, sum), so `r >> shift` lies in
+        // [0, BUCKETS) (at least half of the bins in use); the mask only spares the bounds
+        // check.
+        let shift = (64 - sum.leading_zeros()).saturating_sub(BUCKETS.trailing_zeros());
+        let bucket = |r: i64| ((r as u64) >> shift) as usize & (BUCKETS - 1);
         let hist = &mut scratch.hist;
         hist.clear();
         hist.resize(BUCKETS, 0);
@@ -304,7 +312,7 @@ impl Split {
     }
 }
 
-/// Bins of the remainder histogram in [`Split::new`].
+/// Bins of the remainder histogram in [`Split::new`] (a power of two).
 const BUCKETS: usize = 1024;
 
 /// Buffers of [`Split::new`].
@@ -548,9 +556,7 @@ const BLOCK_HOURS: usize = 64;
 /// `[0, 2^42]` or lengths that do not match; `pv_share` / `pv_priority` for an invalid key;
 /// `gate_import_wh` (hour) when the gate meter reads less than the tenants' grid draw.
 pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
-    let t0 = std::time::Instant::now();
     let (contracts, holders) = validate(input)?;
-    eprintln!("TIMING validate {:?}", t0.elapsed());
     let (n, hours) = (input.n, input.hours);
     let gross_up = input.loss_policy == LossPolicy::GrossUp && input.gate_import_wh.is_some();
     let pv_parts_sum: i64 = match input.pv_sharing {
@@ -563,27 +569,44 @@ pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
         .collect();
     holder_union.sort_unstable();
     holder_union.dedup();
-    // Phase one: hours.
+    // Phase one (hours), while the output pages are mapped: both are parallel, and
+    // joining them keeps both cores busy through the kernel's page supply.
     let blocks = hours.div_ceil(BLOCK_HOURS);
-    let phase_one: Vec<CoreResult<(Vec<Hour>, Vec<Split>)>> = (0..blocks)
-        .into_par_iter()
-        .map_init(Scratch::default, |scratch, b| {
-            let h0 = b * BLOCK_HOURS;
-            let h1 = (h0 + BLOCK_HOURS).min(hours);
-            hours_of_block(
-                input,
-                contracts,
-                &holders,
-                &holder_union,
-                pv_parts_sum,
-                gross_up,
-                h0,
-                h1,
-                scratch,
-            )
-        })
-        .collect();
-    eprintln!("TIMING phase1 {:?}", t0.elapsed());
+    let size = n * hours;
+    let wanted = [true, true, input.detail, input.detail, gross_up, gross_up];
+    let allocate = || -> Vec<Vec<i64>> {
+        wanted
+            .par_iter()
+            .map(|&w| {
+                if w {
+                    zeroed_populated(size)
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect()
+    };
+    let hours_phase = || -> Vec<CoreResult<(Vec<Hour>, Vec<Split>)>> {
+        (0..blocks)
+            .into_par_iter()
+            .map_init(Scratch::default, |scratch, b| {
+                let h0 = b * BLOCK_HOURS;
+                let h1 = (h0 + BLOCK_HOURS).min(hours);
+                hours_of_block(
+                    input,
+                    contracts,
+                    &holders,
+                    &holder_union,
+                    pv_parts_sum,
+                    gross_up,
+                    h0,
+                    h1,
+                    scratch,
+                )
+            })
+            .collect()
+    };
+    let (phase_one, mut outputs) = rayon::join(hours_phase, allocate);
     let mut hour = Vec::with_capacity(hours);
     let mut contract_split = Vec::with_capacity(hours * contracts);
     for r in phase_one {
@@ -606,19 +629,6 @@ pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
     }
     // Phase two: tenants, tiled (a chunk of tenants x a tile of hours) so that the hours'
     // parameters stay in cache while each tenant's rows are streamed.
-    let size = n * hours;
-    let wanted = [true, true, input.detail, input.detail, gross_up, gross_up];
-    let mut outputs: Vec<Vec<i64>> = wanted
-        .iter()
-        .map(|&w| {
-            if w {
-                zeroed_populated(size)
-            } else {
-                Vec::new()
-            }
-        })
-        .collect();
-    eprintln!("TIMING alloc {:?}", t0.elapsed());
     let mut rows: Vec<RowOut<'_>> = (0..n).map(|_| RowOut::default()).collect();
     if hours > 0 {
         for (k, array) in outputs.iter_mut().enumerate() {
@@ -651,7 +661,6 @@ pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
             sums
         })
         .collect();
-    eprintln!("TIMING phase2 {:?}", t0.elapsed());
     let column = |k: usize| sums.iter().map(|t| t[k]).collect::<Vec<i64>>();
     let tenants = TenantTotals {
         load_wh: column(0),
