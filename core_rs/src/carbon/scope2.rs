@@ -182,7 +182,12 @@ impl Split {
     /// `(-sum, 2 sum)`, `sum < 2^61`), and one branch-free step each way corrects both.
     #[inline(always)]
     fn quota(&self, w: i64) -> (i64, i64) {
-        let mut q = (w as f64 * self.ratio) as i64;
+        const BOUND: f64 = (1_i64 << 62) as f64;
+        let estimate = (w as f64 * self.ratio).clamp(-BOUND, BOUND);
+        // SAFETY: `estimate` is finite (a finite weight times a finite ratio, `sum >= 1`)
+        // and clamped into i64's range, so the truncation is defined; it spares the
+        // saturating conversion's checks in the hottest loop.
+        let mut q: i64 = unsafe { estimate.to_int_unchecked() };
         let mut rem = self
             .total
             .wrapping_mul(w)
@@ -207,11 +212,14 @@ impl Split {
     /// gives [`Split::NONE`]. Leaves each position's quota and remainder in `scratch` for
     /// [`Split::fill`]. O(len) with a linear-time selection.
     fn new(total: i64, weights: &[i64], sum: i64, scratch: &mut SplitScratch) -> Split {
-        scratch.quota.clear();
-        scratch.remainder.clear();
+        // Every slot is overwritten below, so the buffers are only resized (no clearing
+        // pass over them per hour).
+        let len = weights.len();
+        scratch.quota.resize(len, 0);
+        scratch.remainder.resize(len, 0);
         if total == 0 || sum == 0 {
-            scratch.quota.resize(weights.len(), 0);
-            scratch.remainder.resize(weights.len(), 0);
+            scratch.quota.fill(0);
+            scratch.remainder.fill(0);
             return Split::NONE;
         }
         let mut s = Split {
@@ -223,18 +231,32 @@ impl Split {
         };
         // Remainders are bucketed by a monotone map into BUCKETS bins, so the selection of
         // the threshold only sorts out the bin it falls in (about len / BUCKETS values).
-        let scale = BUCKETS as f64 / sum as f64;
-        let bucket = |r: i64| ((r as f64 * scale) as usize).min(BUCKETS - 1);
+        // The map is a shift: remainders lie in [0, sum), so `r >> shift` lies in
+        // [0, BUCKETS) (at least half of the bins in use); the mask only spares the bounds
+        // check.
+        let shift = (64 - sum.leading_zeros()).saturating_sub(BUCKETS.trailing_zeros());
+        let bucket = |r: i64| ((r as u64) >> shift) as usize & (BUCKETS - 1);
         let hist = &mut scratch.hist;
         hist.clear();
         hist.resize(BUCKETS, 0);
+        // Each position's bin is kept (u16: BUCKETS <= 2^16) so the selection below
+        // compares bins instead of recomputing them.
+        let bins = &mut scratch.bin;
+        bins.resize(len, 0);
         let mut given = 0;
-        for &w in weights {
+        for (((&w, q_out), r_out), b_out) in weights
+            .iter()
+            .zip(scratch.quota.iter_mut())
+            .zip(scratch.remainder.iter_mut())
+            .zip(bins.iter_mut())
+        {
             let (q, rem) = s.quota(w);
             given += q;
-            scratch.quota.push(q);
-            scratch.remainder.push(rem);
-            hist[bucket(rem)] += 1;
+            *q_out = q;
+            *r_out = rem;
+            let b = bucket(rem);
+            *b_out = b as u16;
+            hist[b] += 1;
         }
         let left = (total - given) as usize; // in [0, len)
         if left == 0 {
@@ -248,12 +270,14 @@ impl Split {
         }
         let select = &mut scratch.select;
         select.clear();
+        let bin16 = bin as u16;
         select.extend(
             scratch
                 .remainder
                 .iter()
-                .copied()
-                .filter(|&r| bucket(r) == bin),
+                .zip(bins.iter())
+                .filter(|&(_, &b)| b == bin16)
+                .map(|(&r, _)| r),
         );
         let rank = left - above; // in [1, len(select)]
         let k = select.len() - rank;
@@ -288,7 +312,7 @@ impl Split {
     }
 }
 
-/// Bins of the remainder histogram in [`Split::new`].
+/// Bins of the remainder histogram in [`Split::new`] (a power of two).
 const BUCKETS: usize = 1024;
 
 /// Buffers of [`Split::new`].
@@ -298,6 +322,7 @@ struct SplitScratch {
     remainder: Vec<i64>,
     select: Vec<i64>,
     hist: Vec<usize>,
+    bin: Vec<u16>,
 }
 
 #[cfg(test)]
@@ -324,6 +349,14 @@ fn check_range(values: &[i64], field: &str, width: usize) -> CoreResult<()> {
         .par_chunks(width)
         .enumerate()
         .find_map_first(|(row, chunk)| {
+            // A branch-free (vectorised) scan first; the position only for a bad row. An
+            // unsigned comparison catches negative values too.
+            let bad = chunk
+                .iter()
+                .fold(false, |bad, &v| bad | (v as u64 > MAX_WH as u64));
+            if !bad {
+                return None;
+            }
             chunk
                 .iter()
                 .position(|v| !(0..=MAX_WH).contains(v))
@@ -536,26 +569,44 @@ pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
         .collect();
     holder_union.sort_unstable();
     holder_union.dedup();
-    // Phase one: hours.
+    // Phase one (hours), while the output pages are mapped: both are parallel, and
+    // joining them keeps both cores busy through the kernel's page supply.
     let blocks = hours.div_ceil(BLOCK_HOURS);
-    let phase_one: Vec<CoreResult<(Vec<Hour>, Vec<Split>)>> = (0..blocks)
-        .into_par_iter()
-        .map_init(Scratch::default, |scratch, b| {
-            let h0 = b * BLOCK_HOURS;
-            let h1 = (h0 + BLOCK_HOURS).min(hours);
-            hours_of_block(
-                input,
-                contracts,
-                &holders,
-                &holder_union,
-                pv_parts_sum,
-                gross_up,
-                h0,
-                h1,
-                scratch,
-            )
-        })
-        .collect();
+    let size = n * hours;
+    let wanted = [true, true, input.detail, input.detail, gross_up, gross_up];
+    let allocate = || -> Vec<Vec<i64>> {
+        wanted
+            .par_iter()
+            .map(|&w| {
+                if w {
+                    zeroed_populated(size)
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect()
+    };
+    let hours_phase = || -> Vec<CoreResult<(Vec<Hour>, Vec<Split>)>> {
+        (0..blocks)
+            .into_par_iter()
+            .map_init(Scratch::default, |scratch, b| {
+                let h0 = b * BLOCK_HOURS;
+                let h1 = (h0 + BLOCK_HOURS).min(hours);
+                hours_of_block(
+                    input,
+                    contracts,
+                    &holders,
+                    &holder_union,
+                    pv_parts_sum,
+                    gross_up,
+                    h0,
+                    h1,
+                    scratch,
+                )
+            })
+            .collect()
+    };
+    let (phase_one, mut outputs) = rayon::join(hours_phase, allocate);
     let mut hour = Vec::with_capacity(hours);
     let mut contract_split = Vec::with_capacity(hours * contracts);
     for r in phase_one {
@@ -578,18 +629,6 @@ pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
     }
     // Phase two: tenants, tiled (a chunk of tenants x a tile of hours) so that the hours'
     // parameters stay in cache while each tenant's rows are streamed.
-    let size = n * hours;
-    let wanted = [true, true, input.detail, input.detail, gross_up, gross_up];
-    let mut outputs: Vec<Vec<i64>> = wanted
-        .iter()
-        .map(|&w| {
-            if w {
-                zeroed_populated(size)
-            } else {
-                Vec::new()
-            }
-        })
-        .collect();
     let mut rows: Vec<RowOut<'_>> = (0..n).map(|_| RowOut::default()).collect();
     if hours > 0 {
         for (k, array) in outputs.iter_mut().enumerate() {
@@ -661,15 +700,19 @@ pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
 /// A zeroed vector whose pages are already mapped: on Linux, `MADV_POPULATE_WRITE` maps
 /// the (untouched, zeroed by `calloc`/`mmap`) pages in bulk, in parallel chunks, instead of
 /// one page fault per 4 KiB on first write, which dominated writing gigabytes of results.
-/// Elsewhere, or where the kernel refuses, the pages fault in as usual.
+/// Elsewhere, or where the kernel refuses, the pages fault in as usual. (Transparent huge
+/// pages via `MADV_HUGEPAGE` were measured: 200x fewer faults but twice the system time,
+/// the kernel compacting memory to find 2 MiB pages, so they are not asked for.)
 fn zeroed_populated(len: usize) -> Vec<i64> {
     let v = vec![0_i64; len];
     #[cfg(target_os = "linux")]
     {
         const PAGE: usize = 4096;
         const CHUNK: usize = 32 << 20;
-        let start = (v.as_ptr() as usize).next_multiple_of(PAGE);
-        let end = (v.as_ptr() as usize + std::mem::size_of_val(v.as_slice())) / PAGE * PAGE;
+        let base = v.as_ptr() as usize;
+        let end_byte = base + std::mem::size_of_val(v.as_slice());
+        let start = base.next_multiple_of(PAGE);
+        let end = end_byte / PAGE * PAGE;
         if end > start {
             (start..end).into_par_iter().step_by(CHUNK).for_each(|a| {
                 let b = (a + CHUNK).min(end);
@@ -694,7 +737,7 @@ const SUMS: usize = 8;
 fn gather(values: &[i64], n: usize, hours: usize, h0: usize, h1: usize, out: &mut Vec<i64>) {
     const TILE: usize = 8;
     let width = h1 - h0;
-    out.clear();
+    // Every slot is overwritten below: resize only (no clearing pass).
     out.resize(n * width, 0);
     for i0 in (0..n).step_by(TILE) {
         let tile = TILE.min(n - i0);
@@ -743,7 +786,10 @@ fn hours_of_block(
         let load = &s.load[j * n..(j + 1) * n];
         let pv_h = input.pv_wh[h];
         let park_load: i64 = load.iter().sum();
-        s.pv.clear();
+        // Pro rata and contract share overwrite every slot (or, lazy, read none).
+        if matches!(input.pv_sharing, PvSharing::Priority(_)) {
+            s.pv.clear();
+        }
         s.pv.resize(n, 0);
         let (mut pv_split, mut served, mut partial) = (Split::NONE, n, 0);
         match input.pv_sharing {
@@ -780,10 +826,16 @@ fn hours_of_block(
             s.pv.iter().sum()
         };
         // Green energy per tenant.
-        s.green.clear();
         if input.certificate_wh.is_some() {
+            s.green.clear();
             s.green.extend_from_slice(&s.cert[j * n..(j + 1) * n]);
+        } else if lazy && s.green.len() == n {
+            // Only the contract holders' slots are ever written (and read) when lazy.
+            for &i in holder_union {
+                s.green[i] = 0;
+            }
         } else {
+            s.green.clear();
             s.green.resize(n, 0);
         }
         for (c, holder) in holders.iter().enumerate().take(contracts) {
@@ -880,6 +932,66 @@ const TENANT_CHUNK: usize = 16;
 const HOUR_TILE: usize = 1024;
 
 impl Rows<'_> {
+    /// [`Rows::tenant`] for pro rata without certificates or detail: location and market
+    /// only; `GREEN` when the tenant holds contracts (otherwise nothing is matched).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn plain<const GREEN: bool>(
+        &self,
+        i: usize,
+        holdings: &[(usize, usize, i64)],
+        load: &[i64],
+        h0: usize,
+        h1: usize,
+        location: &mut [i64],
+        market: &mut [i64],
+        sums: &mut [i64; SUMS],
+    ) {
+        let (ug_loc, ug_res) = (self.input.location_ug_per_wh, self.input.residual_ug_per_wh);
+        let (mut load_sum, mut pv_sum, mut loc_sum, mut mkt_sum) = (0_i64, 0, 0, 0);
+        let (mut green_sum, mut matched_sum) = (0_i64, 0);
+        let splits = &self.pv_split[h0..h1];
+        for (j, (((&l, split), loc), mkt)) in load
+            .iter()
+            .zip(splits)
+            .zip(location.iter_mut())
+            .zip(market.iter_mut())
+            .enumerate()
+        {
+            let pv = if split.total == 0 {
+                0
+            } else {
+                split.share(l, i)
+            };
+            let d = l - pv;
+            *loc = grams(d, ug_loc);
+            let mut residual = d;
+            if GREEN {
+                let h = h0 + j;
+                let contract_split = &self.contract_split[h * self.contracts..];
+                let mut green = 0;
+                for &(c, k, part) in holdings {
+                    green += contract_split[c].share(part, k);
+                }
+                let m = d.min(green);
+                residual -= m;
+                green_sum += green;
+                matched_sum += m;
+            }
+            *mkt = grams(residual, ug_res);
+            load_sum += l;
+            pv_sum += pv;
+            loc_sum += *loc;
+            mkt_sum += *mkt;
+        }
+        sums[0] += load_sum;
+        sums[1] += pv_sum;
+        sums[2] += green_sum;
+        sums[3] += matched_sum;
+        sums[4] += loc_sum;
+        sums[5] += mkt_sum;
+    }
+
     /// Tenant `i`'s outputs for the hours `h0..h1`, added to its `sums`;
     /// O((h1 - h0) * (1 + holdings)).
     #[allow(clippy::too_many_arguments)]
@@ -906,38 +1018,18 @@ impl Rows<'_> {
         };
         let plain = matches!(input.pv_sharing, PvSharing::ProRata)
             && cert.is_none()
-            && holdings.is_empty()
             && pv_out.is_none()
             && matched_out.is_none()
             && loss_loc_out.is_none();
         if plain {
-            // Pro rata, no green energy, nothing but the two methods: the common tenant.
-            let (mut load_sum, mut pv_sum, mut loc_sum, mut mkt_sum) = (0_i64, 0, 0, 0);
-            let splits = &self.pv_split[h0..h1];
+            // Pro rata, no certificates, nothing but the two methods: the common tenant,
+            // with a loop of its own for those that hold no contract (no green energy).
             let (location, market) = (&mut location[h0..h1], &mut market[h0..h1]);
-            for (((&l, split), loc), mkt) in load
-                .iter()
-                .zip(splits)
-                .zip(location.iter_mut())
-                .zip(market.iter_mut())
-            {
-                let pv = if split.total == 0 {
-                    0
-                } else {
-                    split.share(l, i)
-                };
-                let d = l - pv;
-                *loc = grams(d, ug_loc);
-                *mkt = grams(d, ug_res);
-                load_sum += l;
-                pv_sum += pv;
-                loc_sum += *loc;
-                mkt_sum += *mkt;
+            if holdings.is_empty() {
+                self.plain::<false>(i, holdings, load, h0, h1, location, market, sums);
+            } else {
+                self.plain::<true>(i, holdings, load, h0, h1, location, market, sums);
             }
-            sums[0] += load_sum;
-            sums[1] += pv_sum;
-            sums[4] += loc_sum;
-            sums[5] += mkt_sum;
             return;
         }
         sums[0] += load.iter().sum::<i64>();
