@@ -27,7 +27,8 @@ import pyarrow.parquet as pq
 
 from zone_opt.carbon.audit import GENESIS
 from zone_opt.carbon.park import ParkCarbonResult, allocate_park, load_park_config
-from zone_opt.errors import InvalidInputError, NotFoundError
+from zone_opt.cli.io import read_parquet
+from zone_opt.errors import InvalidInputError
 
 
 def add_parser(sub: Any) -> None:
@@ -47,17 +48,6 @@ def add_parser(sub: Any) -> None:
     )
     a.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
     a.set_defaults(func=run)
-
-
-def _read(path: Path, argument: str) -> pa.Table:
-    if not path.is_file():
-        raise NotFoundError(f"{argument}: no such file {path}")
-    try:
-        return pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InvalidInputError.single(
-            argument, None, f"not a readable Parquet file: {exc}"
-        ) from exc
 
 
 def previous_head(chain: Path, park_id: str) -> bytes:
@@ -108,9 +98,9 @@ def chart(result: ParkCarbonResult, path: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load_park_config(args.park)
-    meters = _read(args.meters, "--meters")
+    meters = read_parquet(args.meters, "--meters")
     tables = {
-        name: _read(Path(path), f"park.tables.{name}")
+        name: read_parquet(Path(path), f"park.tables.{name}")
         for name, path in config.tables.items()
         if name in ("tenancies", "spaces", "park_assets", "grid_factors")
     }

@@ -14,11 +14,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from zone_opt.errors import InvalidInputError, NotFoundError
+from zone_opt.cli.io import read_parquet
 from zone_opt.matching import match
 
 STAGES = ("read", "candidates", "solve", "results", "write")
@@ -40,17 +39,6 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _read(path: Path, argument: str) -> pa.Table:
-    if not path.is_file():
-        raise NotFoundError(f"{argument}: no such file {path}")
-    try:
-        return pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InvalidInputError.single(
-            argument, None, f"not a readable Parquet file: {exc}"
-        ) from exc
-
-
 def run(args: argparse.Namespace) -> int:
     with tqdm(total=len(STAGES), desc="match", disable=args.no_progress, unit="stage") as bar:
 
@@ -60,10 +48,10 @@ def run(args: argparse.Namespace) -> int:
                 bar.update(1)
 
         stage("read")
-        spaces = _read(args.spaces, "--spaces")
-        enterprises = _read(args.enterprises, "--enterprises")
-        parks = _read(args.parks, "--parks")
-        tenancies = None if args.tenancies is None else _read(args.tenancies, "--tenancies")
+        spaces = read_parquet(args.spaces, "--spaces")
+        enterprises = read_parquet(args.enterprises, "--enterprises")
+        parks = read_parquet(args.parks, "--parks")
+        tenancies = None if args.tenancies is None else read_parquet(args.tenancies, "--tenancies")
         result = match(
             spaces,
             enterprises,
