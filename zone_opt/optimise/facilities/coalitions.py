@@ -3,12 +3,16 @@
 All sites stay available to every coalition; only demand is restricted. Evaluating many
 coalitions reuses work three ways:
 
-* one HiGHS model per worker thread, restricted in place (demand rows and arc bounds), never
-  rebuilt;
+* each coalition gets its own compact model (only its parks' rows and arcs, assembled by
+  :func:`.build_matrix` in ~1 ms): its cold root LP costs what a warm start of the full model
+  restricted by bounds costs, and every node LP after it is proportionally smaller;
 * coalitions are solved from the largest down, each starting from a solution of a
   one-park-larger coalition cut down to S (feasible for S, so an upper bound at once);
 * levels are split across ``workers`` threads (HiGHS releases the GIL while it solves).
 
+Splittable coalitions are solved by a best-first branch and bound on the site variables
+over the strong LP, with reduced-cost fixing at every node; a coalition past the node limit
+(and every single-source one) goes to the HiGHS MIP, started from the best plan found.
 Costs are monotone (c(T) <= c(S) for T within S), so lower bounds of subsets are kept too.
 """
 
@@ -21,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
+import highspy
 import numpy as np
 from numpy.typing import NDArray
 
@@ -90,7 +95,6 @@ class CoalitionCosts:
         self.workers = max(1, int(workers))
         self._cache: dict[int, CoalitionValue] = {}
         self._solutions: dict[int, F64] = {}
-        self._local = threading.local()
         self._lock = threading.Lock()
         self.solves = 0
         self.node_limit = 400
@@ -108,15 +112,6 @@ class CoalitionCosts:
         bits = np.array([(mask >> k) & 1 for k in range(self.num_players)], dtype=bool)
         return np.asarray(bits[self.owner])
 
-    def _solver(self, lp: bool) -> HighsSolver:
-        key = "lp" if lp else "mip"
-        solver: HighsSolver | None = getattr(self._local, key, None)
-        if solver is None:
-            model = replace(self.fm.model, integer=None) if lp else self.fm.model
-            solver = HighsSolver(model)
-            setattr(self._local, key, solver)
-        return solver
-
     def value(self, mask: int, *, keep_solution: bool = False) -> CoalitionValue:
         """c(mask), solved once and cached. The empty coalition costs 0."""
         if mask == 0:
@@ -124,14 +119,14 @@ class CoalitionCosts:
         cached = self._cache.get(mask)
         if cached is not None:
             return cached
-        members = self.members(mask)
+        sub = _Compact(self, mask)
         start = self._start_for(mask)
-        start_x = None if start is None else self._trim(self.fm.restricted_start(start, members))
+        start_x = None if start is None else sub.start(self._trim(start, sub.members))
         found = None
         if not self.problem.single_source:
-            found = self._branch_and_bound(members, start_x)
+            found = self._branch_and_bound(sub.fm, start_x)
         if found is None:
-            found = self._mip(members, start_x)
+            found = self._mip(sub.fm, start_x)
         out, x = found
         if out.status.has_solution:
             out = CoalitionValue(
@@ -141,31 +136,24 @@ class CoalitionCosts:
             self._cache[mask] = out
             self.solves += 1
             if keep_solution and x is not None:
-                self._solutions[mask] = x
+                self._solutions[mask] = sub.full(x)
         return out
 
     def _value_kept(self, mask: int, keep: bool) -> CoalitionValue:
         return self.value(mask, keep_solution=keep)
 
-    def _trim(self, x: F64) -> F64:
-        """Close sites a restricted start no longer uses (still feasible, cheaper)."""
+    def _trim(self, x: F64, members: NDArray[np.bool_]) -> F64:
+        """A larger coalition's plan cut down to ``members``, closing the sites it no
+        longer uses (still feasible, cheaper). Full-model indexing."""
         m = self.fm.num_sites
+        out = self.fm.restricted_start(x, members)
         used = np.zeros(m, dtype=bool)
-        used[self.fm.arc_site[x[m:] > 1e-12]] = True
-        out = x.copy()
-        out[:m] = np.where(used, np.round(x[:m]), 0.0)
+        used[self.fm.arc_site[out[m:] > 1e-12]] = True
+        out[:m] = np.where(used, np.round(out[:m]), 0.0)
         return out
 
-    def _restrict(self, solver: HighsSolver, members: NDArray[np.bool_]) -> None:
-        (rows, rlo, rhi), (cols, clo, chi) = self.fm.coalition_bounds(members)
-        solver.set_row_bounds(rows, rlo, rhi)
-        solver.set_col_bounds(cols, clo, chi)
-
-    def _mip(
-        self, members: NDArray[np.bool_], start: F64 | None
-    ) -> tuple[CoalitionValue, F64 | None]:
-        solver = self._solver(lp=False)
-        self._restrict(solver, members)
+    def _mip(self, fm: FacilityMatrix, start: F64 | None) -> tuple[CoalitionValue, F64 | None]:
+        solver = HighsSolver(fm.model)
         if start is not None:
             solver.set_start(start)
         sol = solver.solve(self.options)
@@ -174,21 +162,22 @@ class CoalitionCosts:
         return CoalitionValue(sol.objective, sol.bound, sol.status), sol.x
 
     def _branch_and_bound(
-        self, members: NDArray[np.bool_], start: F64 | None
+        self, fm: FacilityMatrix, start: F64 | None
     ) -> tuple[CoalitionValue, F64 | None] | None:
         """Best-first branch and bound on the site variables over one warm-started LP.
 
         Splittable demand only (x continuous), so a node with integral y is feasible. The
         strong LP is tight on these models: most coalitions close at the root, for ~1/10 of
-        a cold HiGHS MIP solve. Returns None past the node limit (the caller then runs the
-        HiGHS MIP from the best solution found).
+        a cold HiGHS MIP solve. At each node a site at a bound whose reduced cost alone lifts
+        the LP bound to the cutoff is fixed there for the subtree (reduced-cost fixing; the
+        fixed-out part of the subtree is bounded by that lifted value, which enters the
+        returned bound). Returns None past the node limit (the caller then runs the HiGHS
+        MIP from the best solution found).
         """
-        solver = self._solver(lp=True)
-        self._restrict(solver, members)
-        m = self.fm.num_sites
-        cost = self.fm.model.cost
+        lp = _LeanLp(fm)
+        m = fm.num_sites
+        cost = fm.model.cost
         fixed = cost[:m]
-        ycols = np.arange(m)
         gap = self.options.mip_rel_gap
         best = float("inf")
         best_x: F64 | None = None
@@ -198,45 +187,54 @@ class CoalitionCosts:
         heap: list[tuple[float, int, F64, F64]] = [(-float("inf"), 0, np.zeros(m), np.ones(m))]
         counter = 1
         nodes = 0
-        lp_opts = SolveOptions(threads=1, presolve=False)
         while heap:
             parent, _, lo, hi = heapq.heappop(heap)
-            if parent >= best - gap * abs(best):
+            cutoff = best - gap * abs(best)
+            if parent >= cutoff:
                 lowest_pruned = min(lowest_pruned, parent)
                 continue
             nodes += 1
             if nodes > self.node_limit:
-                heapq.heappush(heap, (parent, counter, lo, hi))
                 return None
-            solver.set_col_bounds(ycols, lo, hi)
-            sol = solver.solve(lp_opts)
-            if sol.status is SolveStatus.INFEASIBLE:
-                continue
-            if sol.x is None or sol.status is not SolveStatus.OPTIMAL:
+            solved = lp.solve(lo, hi)
+            if isinstance(solved, SolveStatus):
+                if solved is SolveStatus.INFEASIBLE:
+                    continue
                 return None
-            z = sol.objective
-            if z >= best - gap * abs(best):
+            z, x, reduced = solved
+            if z >= cutoff:
                 lowest_pruned = min(lowest_pruned, z)
                 continue
-            y = sol.x[:m]
+            y = x[:m]
             frac = np.minimum(y, 1.0 - y)
             if frac.max() < 1e-7:
-                best, best_x = z, sol.x.copy()
+                best, best_x = z, x.copy()
                 best_x[:m] = np.round(y)
                 continue
             # Rounding every fractional site up keeps the LP's x feasible.
-            up = sol.x.copy()
+            up = x.copy()
             up[:m] = np.where(y > 1e-9, 1.0, 0.0)
             rounded = float(cost @ up)
             if rounded < best:
                 best, best_x = rounded, up
-            i = int(np.argmax(frac * (fixed + 1.0)))
+                cutoff = best - gap * abs(best)
+            free = hi > lo
+            # Forcing a site off its bound raises the LP bound by at least |reduced cost|.
+            lifted = z + np.abs(reduced)
+            close = free & (y < 1e-9) & (reduced > 0) & (lifted >= cutoff)
+            keep = free & (y > 1.0 - 1e-9) & (reduced < 0) & (lifted >= cutoff)
+            if close.any() or keep.any():
+                lowest_pruned = min(lowest_pruned, float(lifted[close | keep].min()))
+                lo, hi = lo.copy(), hi.copy()
+                hi[close] = 0.0
+                lo[keep] = 1.0
+                free = hi > lo
+            i = int(np.argmax(frac * (fixed + 1.0) * free))
             for value in (1.0, 0.0):
                 clo, chi = lo.copy(), hi.copy()
                 clo[i] = chi[i] = value
                 heapq.heappush(heap, (z, counter, clo, chi))
                 counter += 1
-        solver.set_col_bounds(ycols, np.zeros(m), np.ones(m))
         if best_x is None:
             return CoalitionValue(float("inf"), float("inf"), SolveStatus.INFEASIBLE), None
         return CoalitionValue(best, min(best, lowest_pruned), SolveStatus.OPTIMAL), best_x
@@ -293,3 +291,68 @@ class CoalitionCosts:
 
 def _size(mask: int) -> int:
     return int(mask).bit_count()
+
+
+class _Compact:
+    """One coalition's own model: only its parks' demand rows and arcs.
+
+    :func:`.build_matrix` enumerates arcs park-major, so the coalition's arcs are the full
+    model's arcs of its parks in the same order; plans move between the two by indexing.
+    """
+
+    def __init__(self, cc: CoalitionCosts, mask: int) -> None:
+        self.members = cc.members(mask)
+        self.num_sites = cc.fm.num_sites
+        self.num_full = cc.fm.model.num_cols
+        self.arcs = np.flatnonzero(self.members[cc.fm.arc_demand])
+        self.fm = build_matrix(cc.problem.restrict(np.flatnonzero(self.members)))
+        if not np.array_equal(self.fm.arc_site, cc.fm.arc_site[self.arcs]):
+            raise RuntimeError("coalition model arcs differ from the full model's")
+
+    def start(self, full_x: F64) -> F64:
+        """A full-model plan as a plan of this model (its parks' arcs only)."""
+        m = self.num_sites
+        return np.concatenate([full_x[:m], full_x[m + self.arcs]])
+
+    def full(self, x: F64) -> F64:
+        """This model's plan in full-model indexing (other parks' arcs at 0)."""
+        m = self.num_sites
+        out = np.zeros(self.num_full)
+        out[:m] = x[:m]
+        out[m + self.arcs] = x[m:]
+        return out
+
+
+class _LeanLp:
+    """The strong LP of one model, re-solved after site-bound changes with the fewest HiGHS
+    calls: options set once, only the objective, x and the sites' reduced costs read
+    (a full :meth:`HighsSolver.solve` round trip costs about as much as a small re-solve)."""
+
+    def __init__(self, fm: FacilityMatrix) -> None:
+        self.m = fm.num_sites
+        self.ycols = np.arange(self.m, dtype=np.int32)
+        self.highs = HighsSolver(replace(fm.model, integer=None)).highs
+        self.highs.setOptionValue("presolve", "off")
+        self.highs.setOptionValue("threads", 1)
+
+    def solve(self, lo: F64, hi: F64) -> tuple[float, F64, F64] | SolveStatus:
+        """(objective, x, reduced costs of the sites), or INFEASIBLE, or ERROR if HiGHS
+        stopped for another reason."""
+        h = self.highs
+        h.changeColsBounds(self.m, self.ycols, lo, hi)
+        h.run()
+        status = h.getModelStatus()
+        if status in _INFEASIBLE:
+            return SolveStatus.INFEASIBLE
+        if status != highspy.HighsModelStatus.kOptimal:
+            return SolveStatus.ERROR
+        sol = h.getSolution()
+        x = np.asarray(sol.col_value, dtype=np.float64)
+        reduced = np.asarray(sol.col_dual, dtype=np.float64)[: self.m]
+        return float(h.getInfo().objective_function_value), x, reduced
+
+
+_INFEASIBLE = (
+    highspy.HighsModelStatus.kInfeasible,
+    highspy.HighsModelStatus.kUnboundedOrInfeasible,
+)
