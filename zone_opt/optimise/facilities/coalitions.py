@@ -11,7 +11,7 @@ coalitions reuses work three ways:
 * levels are split across ``workers`` threads (HiGHS releases the GIL while it solves).
 
 Splittable coalitions are solved by a best-first branch and bound on the site variables
-over the strong LP, with reduced-cost fixing at every node; a coalition past the node limit
+over the strong LP (:mod:`.sitebb`); a coalition past the node limit
 (and every single-source one) goes to the HiGHS MIP, started from the best plan found.
 Costs are monotone (c(T) <= c(S) for T within S), so lower bounds of subsets are kept too.
 """
@@ -19,13 +19,11 @@ Costs are monotone (c(T) <= c(S) for T within S), so lower bounds of subsets are
 from __future__ import annotations
 
 import functools
-import heapq
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-import highspy
 import numpy as np
 from numpy.typing import NDArray
 
@@ -33,6 +31,7 @@ from zone_opt.errors import InvalidInputError
 from zone_opt.optimise.facilities.build import FacilityMatrix, build_matrix
 from zone_opt.optimise.facilities.options import highs_options
 from zone_opt.optimise.facilities.problem import FacilityProblem
+from zone_opt.optimise.facilities.sitebb import branch_on_sites
 from zone_opt.optimise.solver import HighsSolver, SolveOptions, SolveStatus
 
 __all__ = ["CoalitionCosts", "CoalitionValue", "popcount"]
@@ -124,7 +123,13 @@ class CoalitionCosts:
         start_x = None if start is None else sub.start(self._trim(start, sub.members))
         found = None
         if not self.problem.single_source:
-            found = self._branch_and_bound(sub.fm, start_x)
+            search = branch_on_sites(
+                sub.fm, self.options, start=start_x, node_limit=self.node_limit
+            )
+            if search.status in (SolveStatus.OPTIMAL, SolveStatus.INFEASIBLE):
+                found = CoalitionValue(search.objective, search.bound, search.status), search.x
+            elif search.x is not None:
+                start_x = search.x
         if found is None:
             found = self._mip(sub.fm, start_x)
         out, x = found
@@ -160,84 +165,6 @@ class CoalitionCosts:
         if not sol.status.has_solution:
             return CoalitionValue(float("inf"), float("inf"), sol.status), None
         return CoalitionValue(sol.objective, sol.bound, sol.status), sol.x
-
-    def _branch_and_bound(
-        self, fm: FacilityMatrix, start: F64 | None
-    ) -> tuple[CoalitionValue, F64 | None] | None:
-        """Best-first branch and bound on the site variables over one warm-started LP.
-
-        Splittable demand only (x continuous), so a node with integral y is feasible. The
-        strong LP is tight on these models: most coalitions close at the root, for ~1/10 of
-        a cold HiGHS MIP solve. At each node a site at a bound whose reduced cost alone lifts
-        the LP bound to the cutoff is fixed there for the subtree (reduced-cost fixing; the
-        fixed-out part of the subtree is bounded by that lifted value, which enters the
-        returned bound). Returns None past the node limit (the caller then runs the HiGHS
-        MIP from the best solution found).
-        """
-        lp = _LeanLp(fm)
-        m = fm.num_sites
-        cost = fm.model.cost
-        fixed = cost[:m]
-        gap = self.options.mip_rel_gap
-        best = float("inf")
-        best_x: F64 | None = None
-        if start is not None:
-            best, best_x = float(cost @ start), start
-        lowest_pruned = float("inf")
-        heap: list[tuple[float, int, F64, F64]] = [(-float("inf"), 0, np.zeros(m), np.ones(m))]
-        counter = 1
-        nodes = 0
-        while heap:
-            parent, _, lo, hi = heapq.heappop(heap)
-            cutoff = best - gap * abs(best)
-            if parent >= cutoff:
-                lowest_pruned = min(lowest_pruned, parent)
-                continue
-            nodes += 1
-            if nodes > self.node_limit:
-                return None
-            solved = lp.solve(lo, hi)
-            if isinstance(solved, SolveStatus):
-                if solved is SolveStatus.INFEASIBLE:
-                    continue
-                return None
-            z, x, reduced = solved
-            if z >= cutoff:
-                lowest_pruned = min(lowest_pruned, z)
-                continue
-            y = x[:m]
-            frac = np.minimum(y, 1.0 - y)
-            if frac.max() < 1e-7:
-                best, best_x = z, x.copy()
-                best_x[:m] = np.round(y)
-                continue
-            # Rounding every fractional site up keeps the LP's x feasible.
-            up = x.copy()
-            up[:m] = np.where(y > 1e-9, 1.0, 0.0)
-            rounded = float(cost @ up)
-            if rounded < best:
-                best, best_x = rounded, up
-                cutoff = best - gap * abs(best)
-            free = hi > lo
-            # Forcing a site off its bound raises the LP bound by at least |reduced cost|.
-            lifted = z + np.abs(reduced)
-            close = free & (y < 1e-9) & (reduced > 0) & (lifted >= cutoff)
-            keep = free & (y > 1.0 - 1e-9) & (reduced < 0) & (lifted >= cutoff)
-            if close.any() or keep.any():
-                lowest_pruned = min(lowest_pruned, float(lifted[close | keep].min()))
-                lo, hi = lo.copy(), hi.copy()
-                hi[close] = 0.0
-                lo[keep] = 1.0
-                free = hi > lo
-            i = int(np.argmax(frac * (fixed + 1.0) * free))
-            for value in (1.0, 0.0):
-                clo, chi = lo.copy(), hi.copy()
-                clo[i] = chi[i] = value
-                heapq.heappush(heap, (z, counter, clo, chi))
-                counter += 1
-        if best_x is None:
-            return CoalitionValue(float("inf"), float("inf"), SolveStatus.INFEASIBLE), None
-        return CoalitionValue(best, min(best, lowest_pruned), SolveStatus.OPTIMAL), best_x
 
     def _start_for(self, mask: int) -> F64 | None:
         for k in range(self.num_players):
@@ -321,38 +248,3 @@ class _Compact:
         out[:m] = x[:m]
         out[m + self.arcs] = x[m:]
         return out
-
-
-class _LeanLp:
-    """The strong LP of one model, re-solved after site-bound changes with the fewest HiGHS
-    calls: options set once, only the objective, x and the sites' reduced costs read
-    (a full :meth:`HighsSolver.solve` round trip costs about as much as a small re-solve)."""
-
-    def __init__(self, fm: FacilityMatrix) -> None:
-        self.m = fm.num_sites
-        self.ycols = np.arange(self.m, dtype=np.int32)
-        self.highs = HighsSolver(replace(fm.model, integer=None)).highs
-        self.highs.setOptionValue("presolve", "off")
-        self.highs.setOptionValue("threads", 1)
-
-    def solve(self, lo: F64, hi: F64) -> tuple[float, F64, F64] | SolveStatus:
-        """(objective, x, reduced costs of the sites), or INFEASIBLE, or ERROR if HiGHS
-        stopped for another reason."""
-        h = self.highs
-        h.changeColsBounds(self.m, self.ycols, lo, hi)
-        h.run()
-        status = h.getModelStatus()
-        if status in _INFEASIBLE:
-            return SolveStatus.INFEASIBLE
-        if status != highspy.HighsModelStatus.kOptimal:
-            return SolveStatus.ERROR
-        sol = h.getSolution()
-        x = np.asarray(sol.col_value, dtype=np.float64)
-        reduced = np.asarray(sol.col_dual, dtype=np.float64)[: self.m]
-        return float(h.getInfo().objective_function_value), x, reduced
-
-
-_INFEASIBLE = (
-    highspy.HighsModelStatus.kInfeasible,
-    highspy.HighsModelStatus.kUnboundedOrInfeasible,
-)

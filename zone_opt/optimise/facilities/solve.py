@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import time
+from dataclasses import replace
 
 from zone_opt.optimise.facilities.build import build_matrix
 from zone_opt.optimise.facilities.diagnose import diagnose_infeasible
@@ -11,6 +12,7 @@ from zone_opt.optimise.facilities.large import solve_decomposed
 from zone_opt.optimise.facilities.options import DEFAULT_OPTIONS, PRESOLVE_RULE_OFF, highs_options
 from zone_opt.optimise.facilities.plan import FacilityPlan, UnmetDemand, decode_plan
 from zone_opt.optimise.facilities.problem import FacilityProblem
+from zone_opt.optimise.facilities.sitebb import SiteSearch, branch_on_sites
 from zone_opt.optimise.ortools_adapter import solve_ortools
 from zone_opt.optimise.solver import HighsSolver, Solution, SolveOptions, SolveStatus
 
@@ -29,6 +31,28 @@ class Backend(enum.StrEnum):
     instances (:mod:`zone_opt.optimise.facilities.large`)."""
 
 
+SITE_NODE_LIMIT = 2000
+"""Nodes the site branch and bound may use before the HiGHS MIP takes over (splittable)."""
+
+
+def _as_solution(search: SiteSearch, elapsed_s: float) -> Solution:
+    objective = search.objective if search.x is not None else float("nan")
+    gap = max(0.0, (search.objective - search.bound) / max(abs(search.objective), 1e-9))
+    return Solution(
+        status=search.status,
+        objective=objective,
+        bound=search.bound,
+        gap=gap if search.x is not None else float("inf"),
+        x=search.x,
+        row_activity=None,
+        row_dual=None,
+        col_dual=None,
+        solve_s=elapsed_s,
+        nodes=search.nodes,
+        message=f"site branch and bound: {search.nodes} nodes, {search.status}",
+    )
+
+
 def solve_facilities(
     problem: FacilityProblem,
     *,
@@ -38,9 +62,12 @@ def solve_facilities(
 ) -> FacilityPlan:
     """Find the least-cost plan (fixed + transport + operating cost, CNY).
 
-    Infeasible is a result: the plan's status is INFEASIBLE and ``plan.unmet`` names the
-    demand that cannot be met (``diagnose=False`` skips that extra MILP). Deadline and
-    cancellation come with ``options`` (default :data:`DEFAULT_OPTIONS`).
+    Splittable demand is solved by branching on the sites over the strong LP
+    (:mod:`.sitebb`), handing over to the HiGHS MIP past :data:`SITE_NODE_LIMIT` nodes;
+    single sourcing goes to the HiGHS MIP directly. Infeasible is a result: the plan's status
+    is INFEASIBLE and ``plan.unmet`` names the demand that cannot be met (``diagnose=False``
+    skips that extra MILP). Deadline, cancellation and progress come with ``options``
+    (default :data:`DEFAULT_OPTIONS`).
     """
     which = Backend(backend)
     opts = options or DEFAULT_OPTIONS
@@ -52,8 +79,21 @@ def solve_facilities(
     sol: Solution
     if which is Backend.SCIP:
         sol = solve_ortools(fm.model, opts)
-    else:
+    elif problem.single_source:
         sol = HighsSolver(fm.model).solve(highs_options(opts))
+    else:
+        search = branch_on_sites(fm, opts, node_limit=SITE_NODE_LIMIT)
+        if search.node_limit_reached or search.status is SolveStatus.ERROR:
+            # The HiGHS MIP takes over from the best plan found, within the time left.
+            solver = HighsSolver(fm.model)
+            if search.x is not None:
+                solver.set_start(search.x)
+            left = opts.time_limit_s
+            if left is not None:
+                left = max(0.01, left - (time.perf_counter() - started))
+            sol = solver.solve(highs_options(replace(opts, time_limit_s=left)))
+        else:
+            sol = _as_solution(search, time.perf_counter() - started)
     unmet: tuple[UnmetDemand, ...] = ()
     if sol.status is SolveStatus.INFEASIBLE and diagnose:
         unmet = diagnose_infeasible(fm)
