@@ -112,6 +112,7 @@ def branch_on_sites(
     m = fm.num_sites
     cost = fm.model.cost
     weight = cost[:m] + 1.0
+    budget = fm.problem.budget_cny
     gap = options.mip_rel_gap
     best = float("inf")
     best_x: F64 | None = None
@@ -173,11 +174,11 @@ def branch_on_sites(
             x[:m] = np.round(y)
             improved(z, x)
             continue
-        # Rounding every fractional site up keeps the LP's x feasible.
+        # Rounding every fractional site up keeps the LP's x feasible (within the budget).
         up = x.copy()
         up[:m] = np.where(y > 1e-9, 1.0, 0.0)
         rounded = float(cost @ up)
-        if rounded < best:
+        if rounded < best and (budget is None or float(cost[:m] @ up[:m]) <= budget):
             improved(rounded, up)
             cutoff = best - gap * abs(best)
         free = hi > lo
