@@ -15,7 +15,7 @@ proved one in 3 minutes). This backend avoids that LP:
 Multi-type or single-source problems use the fallback: the weak model's LP with violated
 linking rows added in rounds, then branch and bound from that LP.
 
-Measured figures are in ``bench/results/facilities.md``.
+Measured figures are in ``bench/results/facilities-full.md``.
 """
 
 from __future__ import annotations
