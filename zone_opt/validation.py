@@ -209,8 +209,11 @@ class _KeyCodes:
             [values.setdefault(v, len(values)) for v in encoded.dictionary.to_pylist()],
             dtype=np.int64,
         )
-        local = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-        codes = np.where(local >= 0, lut[np.maximum(local, 0)] if lut.size else -1, -1)
+        if encoded.indices.null_count == 0:  # one gather, no masking passes
+            codes = lut[encoded.indices.to_numpy()]
+        else:
+            local = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+            codes = np.where(local >= 0, lut[np.maximum(local, 0)] if lut.size else -1, -1)
         self.add_integers(codes.astype(np.int64, copy=False), step=False)
 
     def finish(self) -> tuple[npt.NDArray[np.int64], int, pa.Array | None]:
@@ -243,8 +246,12 @@ def _dictionary_encode(column: pa.Array) -> pa.DictionaryArray:
         return pc.dictionary_encode(column)
     n = len(column)
     _, off_buf, data_buf = column.buffers()
-    width = np.int64 if pa.types.is_large_string(column.type) else np.int32
-    offsets = np.frombuffer(off_buf, dtype=width, count=column.offset + n + 1)[column.offset :]
+    count = column.offset + n + 1
+    offsets: npt.NDArray[np.int32] | npt.NDArray[np.int64] = (
+        np.frombuffer(off_buf, dtype=np.int64, count=count)[column.offset :]
+        if pa.types.is_large_string(column.type)
+        else np.frombuffer(off_buf, dtype=np.int32, count=count)[column.offset :]
+    )
     data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
     codes, firsts = _core.dictionary_codes(offsets, data)
     return pa.DictionaryArray.from_arrays(pa.array(codes), column.take(pa.array(firsts)))
