@@ -1,7 +1,8 @@
 """The durable dataset store: Arrow IPC stream files under the data dir, records in SQLite.
 
-An upload is written to ``tmp/`` as its chunks arrive, hashed (SHA-256) over the same
-bytes, decoded from memory batch by batch and validated against its table kind's schema
+An upload is written to ``tmp/`` as its chunks arrive, hashed over the same bytes with
+the checksum its header chose (:data:`CHECKSUMS`: SHA-256 or BLAKE3), decoded from memory
+batch by batch and validated against its table kind's schema
 (:class:`zone_opt.validation.BatchValidator`, the rules of
 :func:`zone_opt.validation.validate_table`), fsynced once, then renamed into place (the
 directory fsynced) and only then recorded; so bad input or
@@ -13,17 +14,22 @@ and delete is filtered by tenant, and another tenant's dataset is simply not fou
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import queue
 import shutil
 import sqlite3
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
+import blake3
 import pyarrow as pa
 
 from zone_opt.errors import (
@@ -37,7 +43,7 @@ from zone_opt.service.ipc_stream import IpcStreamDecoder
 from zone_opt.service.store import Database
 from zone_opt.validation import BatchValidator
 
-__all__ = ["RESULT_KIND", "DatasetInfo", "DatasetStore", "UploadChunk"]
+__all__ = ["CHECKSUMS", "RESULT_KIND", "DatasetInfo", "DatasetStore", "UploadChunk"]
 
 #: Kind of tables the server writes (operation results); not accepted on upload.
 RESULT_KIND = "result"
@@ -52,10 +58,25 @@ CREATE TABLE IF NOT EXISTS datasets (
     num_bytes INTEGER NOT NULL,
     sha256 TEXT NOT NULL,
     columns TEXT NOT NULL,
-    created_s REAL NOT NULL
+    created_s REAL NOT NULL,
+    blake3 TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS datasets_tenant ON datasets (tenant, created_s)
 """
+
+
+class _Hasher(Protocol):
+    def update(self, data: bytes | memoryview, /) -> object: ...
+    def hexdigest(self) -> str: ...
+
+
+#: Checksums of stored datasets, by name (``UploadHeader.checksum``): both cryptographic,
+#: over the exact bytes of the IPC stream. SHA-256 is the default (what older clients send);
+#: BLAKE3 (one thread here) takes about a third of its CPU, and both release the GIL.
+CHECKSUMS: dict[str, Callable[[], _Hasher]] = {
+    "sha256": hashlib.sha256,
+    "blake3": lambda: blake3.blake3(max_threads=1),
+}
 
 
 @dataclass(frozen=True)
@@ -71,6 +92,9 @@ class DatasetInfo:
     sha256: str
     columns: tuple[str, ...]
     created_s: float
+    #: BLAKE3 of the stored stream when it was uploaded with that checksum (``sha256`` is
+    #: then empty); exactly one of the two is set.
+    blake3: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,6 +105,7 @@ class UploadChunk:
     ipc: bytes | memoryview
     last: bool
     sha256: str
+    blake3: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,16 +118,17 @@ class _Received:
 
 
 class _Sink:
-    """A file written and hashed (SHA-256) piece by piece on a helper thread, in order.
+    """A file written and hashed (with ``checksum``) piece by piece on a helper thread, in
+    order.
 
     ``put`` queues a piece and returns at once; ``digest`` waits for the queued pieces;
     ``sync`` queues the flush and fsync; leaving the ``with`` block waits for the queued
     work and closes the file (on errors too).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, checksum: str) -> None:
         self._file = open(path, "wb")  # noqa: SIM115 (closed in __exit__)
-        self._hasher = hashlib.sha256()
+        self._hasher = CHECKSUMS[checksum]()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zone-opt-sink")
         self._pending: list[Future[None]] = []
 
@@ -120,7 +146,7 @@ class _Sink:
             self._pending = [f for f in self._pending if not f.done() or f.result()]
 
     def digest(self) -> str:
-        """Hex SHA-256 of every piece (waits for them)."""
+        """Hex checksum of every piece (waits for them)."""
         for future in self._pending:
             future.result()
         self._pending.clear()
@@ -136,6 +162,61 @@ class _Sink:
     def __exit__(self, *exc: object) -> None:
         self._worker.shutdown(wait=True)
         self._file.close()
+
+
+T = TypeVar("T")
+
+#: Chunks of an upload received ahead of the one being decoded and validated.
+READ_AHEAD_CHUNKS = 4
+_DONE = object()
+
+
+def _read_ahead(items: Iterable[T], depth: int) -> Generator[T, None, None]:
+    """``items`` pulled by a helper thread up to ``depth`` ahead of the consumer.
+
+    gRPC's request iterator receives the next message only when asked, so without this the
+    stream stalls (flow control) while a chunk is decoded and validated. Exceptions of
+    ``items`` reach the consumer in order; a consumer that stops early closes the generator,
+    which stops the thread at its next item (the items of a gRPC call that ended raise in
+    the thread, which ends it).
+    Memory: at most ``depth`` items held.
+    """
+    buffered: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stopped = threading.Event()
+
+    def pull() -> None:
+        try:
+            for item in items:
+                while not stopped.is_set():
+                    try:
+                        buffered.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stopped.is_set():
+                    return
+            outcome: object = _DONE
+        except BaseException as exc:  # handed to the consumer, raised there
+            outcome = exc
+        while not stopped.is_set():
+            try:
+                buffered.put(outcome, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    thread = threading.Thread(target=pull, name="zone-opt-upload-recv", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffered.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stopped.set()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -160,14 +241,25 @@ class DatasetStore:
         with db.transaction() as conn:
             for statement in _SCHEMA.split(";"):
                 conn.execute(statement)
+            columns = {row["name"] for row in conn.execute("PRAGMA table_info(datasets)")}
+            if "blake3" not in columns:  # a data dir from before BLAKE3 uploads
+                conn.execute("ALTER TABLE datasets ADD COLUMN blake3 TEXT NOT NULL DEFAULT ''")
 
     def _path(self, dataset_id: str) -> Path:
         return self.root / "tables" / f"{dataset_id}.arrows"
 
     def ingest(
-        self, tenant: str, name: str, kind: str, chunks: Iterable[UploadChunk]
+        self,
+        tenant: str,
+        name: str,
+        kind: str,
+        chunks: Iterable[UploadChunk],
+        checksum: str = "sha256",
     ) -> DatasetInfo:
         """Store an uploaded table of ``kind`` after checking order, size, checksum, schema.
+
+        ``checksum`` (a key of :data:`CHECKSUMS`) is what the stream is hashed with, stored
+        with, and compared against the digest the last chunk declares for it.
 
         One pass over the chunks as they arrive: each is checked (sequence number, size
         limit), hashed and written to the temporary file, and the record batches it
@@ -178,24 +270,29 @@ class DatasetStore:
         Raises:
             InvalidInputError: chunks out of order or missing, not an IPC stream, or rows
                 that break the schema of ``kind`` (one violation per problem).
-            VerificationError: the declared SHA-256 does not match the bytes received.
+            VerificationError: the declared digest does not match the bytes received.
             ResourceExhaustedError: the upload exceeds ``max_upload_bytes``.
 
         Complexity: O(bytes) hashing and I/O plus the validation of the table.
         """
         if kind not in TABLES:
             raise InvalidInputError.single("header.kind", None, f"unknown table kind {kind!r}")
+        if checksum not in CHECKSUMS:
+            raise InvalidInputError.single(
+                "header.checksum", None, f"unknown checksum {checksum!r}"
+            )
         tmp = self._tmp / f"{uuid.uuid4().hex}.part"
         try:
-            with _Sink(tmp) as sink:
-                received = self._receive(sink, chunks, TABLES[kind])
+            with _Sink(tmp, checksum) as sink:
+                with contextlib.closing(_read_ahead(chunks, READ_AHEAD_CHUNKS)) as ahead:
+                    received = self._receive(sink, ahead, TABLES[kind], checksum)
                 synced = sink.sync()  # the fsync runs while the key is checked
                 conformed = received.validator.finish()
                 synced.result()
             digest, size = received.digest, received.size
             if not conformed.schema.equals(received.validator.schema):  # store it conformed
                 rewritten = tmp.with_suffix(".conformed")
-                digest, size = self._write_table(rewritten, conformed)
+                digest, size = self._write_table(rewritten, conformed, checksum)
                 os.replace(rewritten, tmp)
             return self._commit(
                 tmp=tmp,
@@ -204,6 +301,7 @@ class DatasetStore:
                 name=name,
                 kind=kind,
                 table=conformed,
+                checksum=checksum,
                 digest=digest,
                 size=size,
             )
@@ -211,7 +309,9 @@ class DatasetStore:
             tmp.unlink(missing_ok=True)
             tmp.with_suffix(".conformed").unlink(missing_ok=True)
 
-    def _receive(self, sink: _Sink, chunks: Iterable[UploadChunk], spec: TableSpec) -> _Received:
+    def _receive(
+        self, sink: _Sink, chunks: Iterable[UploadChunk], spec: TableSpec, checksum: str
+    ) -> _Received:
         """Check, hash, write and decode the chunks as they arrive.
 
         Hashing and writing run on a helper thread (both release the GIL), in chunk order,
@@ -236,7 +336,7 @@ class DatasetStore:
                     f"upload larger than the limit of {self.max_upload_bytes} bytes"
                 )
             sink.put(chunk.ipc)
-            finished, declared = chunk.last, chunk.sha256
+            finished, declared = chunk.last, _declared(chunk, checksum)
             if broken is None:
                 try:
                     batches = decoder.feed(chunk.ipc)
@@ -251,7 +351,7 @@ class DatasetStore:
         digest = sink.digest()
         if declared and declared != digest:
             raise VerificationError(
-                f"checksum mismatch: declared sha256 {declared}, received {digest}"
+                f"checksum mismatch: declared {checksum} {declared}, received {digest}"
             )
         if broken is not None:
             raise broken
@@ -264,13 +364,13 @@ class DatasetStore:
             validator.add(batch)
         return _Received(digest, size, validator)
 
-    def _write_table(self, path: Path, table: pa.Table) -> tuple[str, int]:
+    def _write_table(self, path: Path, table: pa.Table, checksum: str) -> tuple[str, int]:
         with open(path, "wb") as out:
             with pa.ipc.new_stream(out, table.schema) as writer:
                 writer.write_table(table)
             out.flush()
             os.fsync(out.fileno())
-        hasher = hashlib.sha256()
+        hasher = CHECKSUMS[checksum]()
         with open(path, "rb") as f:
             while block := f.read(1 << 22):
                 hasher.update(block)
@@ -285,6 +385,7 @@ class DatasetStore:
         name: str,
         kind: str,
         table: pa.Table,
+        checksum: str,
         digest: str,
         size: int,
     ) -> DatasetInfo:
@@ -298,13 +399,16 @@ class DatasetStore:
             kind,
             table.num_rows,
             size,
-            digest,
+            digest if checksum == "sha256" else "",
             tuple(table.column_names),
             time.time(),
+            digest if checksum == "blake3" else "",
         )
         with self.db.transaction() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO datasets (dataset_id, tenant, name, kind, num_rows,"
+                " num_bytes, sha256, columns, created_s, blake3)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     info.dataset_id,
                     tenant,
@@ -312,9 +416,10 @@ class DatasetStore:
                     kind,
                     info.num_rows,
                     size,
-                    digest,
+                    info.sha256,
                     "\x1f".join(info.columns),
                     info.created_s,
+                    info.blake3,
                 ),
             )
         return info
@@ -323,7 +428,7 @@ class DatasetStore:
         """Store a result table under a caller-chosen id (replacing it: idempotent)."""
         tmp = self._tmp / f"{uuid.uuid4().hex}.part"
         try:
-            digest, size = self._write_table(tmp, table)
+            digest, size = self._write_table(tmp, table, "sha256")
             return self._commit(
                 tmp=tmp,
                 dataset_id=dataset_id,
@@ -331,6 +436,7 @@ class DatasetStore:
                 name=name,
                 kind=RESULT_KIND,
                 table=table,
+                checksum="sha256",
                 digest=digest,
                 size=size,
             )
@@ -402,4 +508,15 @@ def _info(r: sqlite3.Row) -> DatasetInfo:
         r["sha256"],
         tuple(c for c in r["columns"].split("\x1f") if c),
         r["created_s"],
+        r["blake3"],
     )
+
+
+def _declared(chunk: UploadChunk, checksum: str) -> str:
+    """The digest ``chunk`` declares for ``checksum``; one for another checksum is refused."""
+    for name, digest in (("sha256", chunk.sha256), ("blake3", chunk.blake3)):
+        if digest and name != checksum:
+            raise InvalidInputError.single(
+                f"chunk.{name}", chunk.seq, f"the upload's header chose the checksum {checksum}"
+            )
+    return chunk.blake3 if checksum == "blake3" else chunk.sha256
