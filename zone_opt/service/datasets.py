@@ -15,6 +15,7 @@ and delete is filtered by tenant, and another tenant's dataset is simply not fou
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import os
 import queue
@@ -110,11 +111,32 @@ class UploadChunk:
 
 @dataclass(frozen=True)
 class _Received:
-    """An upload received in full: its checksum, size, and its batches being validated."""
+    """An upload received in full: the digest its last chunk declared, its size, its
+    batches being validated, and why it is not a valid IPC stream (reported only after
+    the checksum was compared)."""
 
-    digest: str
+    declared: str
     size: int
-    validator: BatchValidator
+    validator: BatchValidator | None
+    broken: InvalidInputError | None
+
+
+def _start_writeback() -> Callable[[int, int, int], object] | None:
+    """Linux ``sync_file_range(fd, offset, nbytes, SYNC_FILE_RANGE_WRITE)``: start writing
+    a written range to disk without waiting (None where libc lacks it)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        call = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    call.restype = ctypes.c_int
+    return lambda fd, offset, nbytes: call(fd, offset, nbytes, 2)  # SYNC_FILE_RANGE_WRITE
+
+
+_WRITEBACK = _start_writeback()
+#: Written bytes after which the sink asks the kernel to start writing them back.
+WRITEBACK_BYTES = 16 * 1024 * 1024
 
 
 class _Sink:
@@ -123,18 +145,28 @@ class _Sink:
 
     ``put`` queues a piece and returns at once; ``digest`` waits for the queued pieces;
     ``sync`` queues the flush and fsync; leaving the ``with`` block waits for the queued
-    work and closes the file (on errors too).
+    work and closes the file (on errors too). Every :data:`WRITEBACK_BYTES` the kernel is
+    asked to start writing the pages back (``sync_file_range``, not waited for), so the
+    final fsync, which alone makes the file durable, has only the tail left to write.
     """
 
     def __init__(self, path: Path, checksum: str) -> None:
         self._file = open(path, "wb")  # noqa: SIM115 (closed in __exit__)
+        self.checksum = checksum
         self._hasher = CHECKSUMS[checksum]()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zone-opt-sink")
         self._pending: list[Future[None]] = []
+        self._written = 0
+        self._flushed = 0  # bytes handed to writeback
 
     def _write(self, piece: bytes | memoryview) -> None:
         self._hasher.update(piece)  # both release the GIL for large pieces
         self._file.write(piece)
+        self._written += len(piece)
+        if _WRITEBACK is not None and self._written - self._flushed >= WRITEBACK_BYTES:
+            self._file.flush()
+            _WRITEBACK(self._file.fileno(), self._flushed, self._written - self._flushed)
+            self._flushed = self._written
 
     def _sync(self) -> None:
         self._file.flush()
@@ -285,11 +317,27 @@ class DatasetStore:
         try:
             with _Sink(tmp, checksum) as sink:
                 with contextlib.closing(_read_ahead(chunks, READ_AHEAD_CHUNKS)) as ahead:
-                    received = self._receive(sink, ahead, TABLES[kind], checksum)
-                synced = sink.sync()  # the fsync runs while the key is checked
-                conformed = received.validator.finish()
+                    received = self._receive(sink, ahead, TABLES[kind])
+                # The hashing and writing of the last pieces and the fsync run on the sink's
+                # thread while this one checks the key; the checksum is compared first, so
+                # bytes damaged in transit are DATA_LOSS, not INVALID_ARGUMENT.
+                synced = sink.sync()
+                invalid, conformed = received.broken, None
+                if invalid is None and received.validator is not None:
+                    try:
+                        conformed = received.validator.finish()
+                    except InvalidInputError as exc:
+                        invalid = exc
+                digest = sink.digest()
+                if received.declared and received.declared != digest:
+                    raise VerificationError(
+                        f"checksum mismatch: declared {checksum} {received.declared},"
+                        f" received {digest}"
+                    )
+                if invalid is not None or conformed is None or received.validator is None:
+                    raise invalid or InvalidInputError.single("chunk.ipc", None, "no table")
                 synced.result()
-            digest, size = received.digest, received.size
+            size = received.size
             if not conformed.schema.equals(received.validator.schema):  # store it conformed
                 rewritten = tmp.with_suffix(".conformed")
                 digest, size = self._write_table(rewritten, conformed, checksum)
@@ -309,20 +357,18 @@ class DatasetStore:
             tmp.unlink(missing_ok=True)
             tmp.with_suffix(".conformed").unlink(missing_ok=True)
 
-    def _receive(
-        self, sink: _Sink, chunks: Iterable[UploadChunk], spec: TableSpec, checksum: str
-    ) -> _Received:
+    def _receive(self, sink: _Sink, chunks: Iterable[UploadChunk], spec: TableSpec) -> _Received:
         """Check, hash, write and decode the chunks as they arrive.
 
-        Hashing and writing run on a helper thread (both release the GIL), in chunk order,
-        while this thread receives, decodes and validates the next chunks. A stream that
-        is not valid IPC is reported only after the checksum was compared, so bytes damaged
-        in transit are DATA_LOSS, not INVALID_ARGUMENT.
+        Hashing and writing run on the sink's thread (both release the GIL), in chunk
+        order, while this thread receives, decodes and validates the next chunks. A stream
+        that is not valid IPC comes back in ``broken``, to be reported after the checksum
+        was compared.
         """
         decoder = IpcStreamDecoder()
         validator: BatchValidator | None = None
         broken: InvalidInputError | None = None
-        size, declared, finished = 0, "", False
+        size, last, finished = 0, None, False
         for expected, chunk in enumerate(chunks):
             if finished:
                 raise InvalidInputError.single("chunk.seq", chunk.seq, "chunk after the last")
@@ -336,7 +382,7 @@ class DatasetStore:
                     f"upload larger than the limit of {self.max_upload_bytes} bytes"
                 )
             sink.put(chunk.ipc)
-            finished, declared = chunk.last, _declared(chunk, checksum)
+            finished, last = chunk.last, chunk
             if broken is None:
                 try:
                     batches = decoder.feed(chunk.ipc)
@@ -345,24 +391,22 @@ class DatasetStore:
                     for batch in batches:
                         validator.add(batch)  # type: ignore[union-attr]
                 except InvalidInputError as exc:
-                    broken = exc  # reported after the checksum comparison
-        if not finished:
+                    broken = exc
+        if not finished or last is None:
             raise InvalidInputError.single("chunk.last", None, "stream ended without a last chunk")
-        digest = sink.digest()
-        if declared and declared != digest:
-            raise VerificationError(
-                f"checksum mismatch: declared {checksum} {declared}, received {digest}"
-            )
-        if broken is not None:
-            raise broken
-        rest = decoder.finish()  # raises for a stream cut inside a message or schema-less
-        if validator is None and decoder.schema is not None:
-            validator = BatchValidator(spec, decoder.schema)
-        if validator is None:
-            raise InvalidInputError.single("chunk.ipc", None, "not an Arrow IPC stream")
-        for batch in rest:
-            validator.add(batch)
-        return _Received(digest, size, validator)
+        declared = _declared(last, sink.checksum)
+        if broken is None:
+            try:
+                rest = decoder.finish()  # raises for a stream cut inside a message
+                if validator is None and decoder.schema is not None:
+                    validator = BatchValidator(spec, decoder.schema)
+                if validator is None:
+                    raise InvalidInputError.single("chunk.ipc", None, "not an Arrow IPC stream")
+                for batch in rest:
+                    validator.add(batch)
+            except InvalidInputError as exc:
+                broken = exc
+        return _Received(declared, size, validator, broken)
 
     def _write_table(self, path: Path, table: pa.Table, checksum: str) -> tuple[str, int]:
         with open(path, "wb") as out:
