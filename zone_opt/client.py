@@ -68,6 +68,7 @@ from zone_opt.service.convert import (
     table_from_ipc,
     table_to_ipc,
 )
+from zone_opt.service.datasets import ReadAhead
 from zone_opt.service.privacy import JoinPolicy
 from zone_opt.service.status import from_rpc_error
 
@@ -287,7 +288,11 @@ class Client:
                     return
                 piece = following
 
-        response: datasets_pb2.UploadDatasetResponse = self._call(self._upload, requests())
+        ahead = ReadAhead(requests(), 2)  # the next chunk is built while this one is sent
+        try:
+            response: datasets_pb2.UploadDatasetResponse = self._call(self._upload, ahead)
+        finally:
+            ahead.close()
         return response.dataset.dataset_id
 
     def describe(self, dataset_id: str) -> Dataset:

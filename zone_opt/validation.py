@@ -175,7 +175,15 @@ class _KeyCodes:
     SMALL_DICTIONARY = 4096
 
     def __init__(self) -> None:
-        self._parts: list[npt.NDArray[np.int64]] = []
+        # Codes written as batches arrive into one buffer grown by doubling (so finish()
+        # neither concatenates nor touches fresh memory), as values with codes = origin +
+        # values * scale: origin is the first code of an integer column (0 for strings),
+        # integer codes are divided by the step known so far, and finish() only rescales
+        # the segments (start, end, scale) added before the step shrank (scale 0: all
+        # equal to the origin).
+        self._buffer = np.zeros(0, np.int64)
+        self._size = 0
+        self._segments: list[tuple[int, int, int]] = []
         self._encodings: list[pa.DictionaryArray] = []
         self._values: dict[object, int] | None = {}
         self._value_type: pa.DataType | None = None
@@ -185,16 +193,29 @@ class _KeyCodes:
         self._step = 0
 
     def add_integers(self, codes: npt.NDArray[np.int64], step: bool = True) -> None:
-        self._parts.append(codes)
         if not codes.size:
             return
         low, high = int(codes.min()), int(codes.max())
         self._low = low if self._low is None else min(self._low, low)
         self._high = high if self._high is None else max(self._high, high)
-        if step:
-            if self._first is None:
-                self._first = int(codes[0])
-            self._step = int(np.gcd(self._step, np.gcd.reduce(codes - self._first)))
+        start, end = self._size, self._size + codes.size
+        if end > self._buffer.size:
+            grown = np.empty(max(end, 2 * self._buffer.size), np.int64)
+            grown[:start] = self._buffer[:start]
+            self._buffer = grown
+        out = self._buffer[start:end]
+        self._size = end
+        if not step:
+            out[:] = codes
+            self._segments.append((start, end, 1))
+            return
+        if self._first is None:
+            self._first = int(codes[0])
+        np.subtract(codes, self._first, out=out)
+        self._step = int(np.gcd(self._step, np.gcd.reduce(out)))
+        if self._step > 1:
+            np.floor_divide(out, self._step, out=out)
+        self._segments.append((start, end, self._step))
 
     def add_encoded(self, encoded: pa.DictionaryArray) -> None:
         self._encodings.append(encoded)
@@ -223,16 +244,19 @@ class _KeyCodes:
             codes, distinct = _joined_codes(self._encodings)
             shifted, span = _offset(codes)
             return shifted, span, distinct
-        codes = np.concatenate(self._parts) if self._parts else np.zeros(0, np.int64)
         distinct = None
         if self._encodings:
             distinct = pa.array(list(self._values or {}), type=self._value_type)
         if self._low is None or self._high is None:
-            return codes, 1, distinct
+            return np.zeros(0, np.int64), 1, distinct
         step = max(self._step, 1)
-        shifted = codes - self._low
-        if step > 1:
-            shifted //= step
+        shifted = self._buffer[: self._size]
+        for start, end, scale in self._segments:
+            if scale and scale != step:
+                shifted[start:end] *= scale // step
+        lowest = (self._low - (self._first or 0)) // step  # exact: step divides both
+        if lowest:
+            shifted -= lowest
         return shifted, (self._high - self._low) // step + 1, distinct
 
 
@@ -646,7 +670,8 @@ def _check_key(
     offsets: list[tuple[npt.NDArray[np.int64], int]] | None = None,
 ) -> list[Violation]:
     """Duplicate-key violations; ``offsets`` are the key columns' :func:`_offset` codes
-    and spans when the caller has them already (:class:`BatchValidator`)."""
+    and spans when the caller has them already (:class:`BatchValidator`). The codes are
+    consumed: the key's columns are combined in place into the first one's array."""
     if table.num_rows < 2:
         return []
     if offsets is None:
@@ -662,7 +687,8 @@ def _check_key(
                 codes_k, k = _dense(codes_k)
                 if cardinality * k >= 2**62:
                     combined, cardinality = _dense(combined)
-            combined = combined * k + codes_k
+            np.multiply(combined, k, out=combined)  # in place: the codes are this check's
+            np.add(combined, codes_k, out=combined)
             cardinality *= k
     # A bitmap or hash pass first: all keys distinct (the usual case) needs no sort.
     if _all_distinct(combined, cardinality):

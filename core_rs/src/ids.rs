@@ -90,7 +90,8 @@ pub fn check_uscc(code: &[u8]) -> UsccProblem {
 
 /// Check every value of an Arrow string column given as `offsets` (length n + 1) and `data`.
 ///
-/// Returns one [`UsccProblem`] code per row (0 = valid). Rows run in parallel.
+/// Returns one [`UsccProblem`] code per row (0 = valid). Rows run in parallel, except in a
+/// column of at most [`USCC_SEQUENTIAL_ROWS`].
 pub fn check_uscc_column(offsets: &[i64], data: &[u8]) -> CoreResult<Vec<u8>> {
     if offsets.is_empty() {
         return Err(CoreError::invalid(
@@ -111,12 +112,16 @@ pub fn check_uscc_column(offsets: &[i64], data: &[u8]) -> CoreResult<Vec<u8>> {
             ));
         }
     }
-    Ok((0..n)
-        .into_par_iter()
-        .with_min_len(4096)
-        .map(|i| check_uscc(&data[offsets[i] as usize..offsets[i + 1] as usize]) as u8)
-        .collect())
+    let row = |i: usize| check_uscc(&data[offsets[i] as usize..offsets[i + 1] as usize]) as u8;
+    if n <= USCC_SEQUENTIAL_ROWS {
+        return Ok((0..n).map(row).collect());
+    }
+    Ok((0..n).into_par_iter().with_min_len(4096).map(row).collect())
 }
+
+/// Columns up to this many rows are checked on the calling thread (a few microseconds of
+/// work, less than handing it to the pool).
+pub const USCC_SEQUENTIAL_ROWS: usize = 16_384;
 
 /// Dense codes of an Arrow string column given as `offsets` (n + 1 entries, `i32` for
 /// `string`, `i64` for `large_string`) and `data`: equal strings get equal codes, numbered

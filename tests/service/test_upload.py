@@ -262,6 +262,30 @@ def test_batch_validation_equals_validate_table(meters: Callable[[int], pa.Table
         assert _violations(partial(_by_batches, bad, 50_000)) == expected, name
 
 
+def test_batch_key_check_when_the_hour_step_shrinks_between_batches(
+    meters: Callable[[int], pa.Table],
+) -> None:
+    """Batches first see every other hour (step 2 h), later ones the hours between (1 h)
+    and earlier ones (a lower minimum): the codes divided as they arrived are rescaled."""
+    base = meters(1).slice(0, 12)
+    ids = [base.column("enterprise_id")[0].as_py()] * 12
+    start = base.column("hour")[0].value
+    hour_type = base.schema.field("hour").type
+    variants = {
+        "distinct": [6, 8, 10, 12, 14, 16, 7, 9, 11, 13, 0, 2],
+        "duplicate": [6, 8, 10, 12, 14, 16, 7, 9, 11, 13, 0, 8],
+    }
+    for name, hours in variants.items():
+        column = pa.array([start + 3600 * h for h in hours], pa.int64()).cast(hour_type)
+        table = base.set_column(0, base.schema.field(0), pa.array(ids, base.schema.field(0).type))
+        table = table.set_column(1, base.schema.field(1), column)
+        expected = _violations(partial(validate_table, table, TABLES["meters"]))
+        assert bool(expected) == (name == "duplicate")
+        assert _violations(partial(_by_batches, table, 4)) == expected, name
+        if not expected:
+            assert _by_batches(table, 4).equals(validate_table(table, TABLES["meters"]))
+
+
 # ---- through the server ---------------------------------------------------------------
 
 

@@ -24,11 +24,11 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import blake3
 import pyarrow as pa
@@ -44,7 +44,7 @@ from zone_opt.service.ipc_stream import IpcStreamDecoder
 from zone_opt.service.store import Database
 from zone_opt.validation import BatchValidator
 
-__all__ = ["CHECKSUMS", "RESULT_KIND", "DatasetInfo", "DatasetStore", "UploadChunk"]
+__all__ = ["CHECKSUMS", "RESULT_KIND", "DatasetInfo", "DatasetStore", "ReadAhead", "UploadChunk"]
 
 #: Kind of tables the server writes (operation results); not accepted on upload.
 RESULT_KIND = "result"
@@ -203,52 +203,64 @@ READ_AHEAD_CHUNKS = 4
 _DONE = object()
 
 
-def _read_ahead(items: Iterable[T], depth: int) -> Generator[T, None, None]:
-    """``items`` pulled by a helper thread up to ``depth`` ahead of the consumer.
+class ReadAhead(Generic[T]):
+    """An iterator over ``items`` that a helper thread pulls up to ``depth`` ahead of the
+    consumer, so producing the next items overlaps consuming this one.
 
-    gRPC's request iterator receives the next message only when asked, so without this the
-    stream stalls (flow control) while a chunk is decoded and validated. Exceptions of
-    ``items`` reach the consumer in order; a consumer that stops early closes the generator,
-    which stops the thread at its next item (the items of a gRPC call that ended raise in
-    the thread, which ends it).
-    Memory: at most ``depth`` items held.
+    On the server, gRPC's request iterator receives the next message only when asked, so
+    without this the stream stalls (flow control) while a chunk is decoded and validated;
+    on the client, the next chunk is serialised and hashed while gRPC sends this one.
+    Exceptions of ``items`` reach the consumer in order. :meth:`close` (from any thread)
+    stops the helper at its next item and ends the iteration. Memory: ``depth`` items.
     """
-    buffered: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stopped = threading.Event()
 
-    def pull() -> None:
+    def __init__(self, items: Iterable[T], depth: int) -> None:
+        self._items = items
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._pull, name="zone-opt-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _offer(self, item: object) -> bool:
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _pull(self) -> None:
         try:
-            for item in items:
-                while not stopped.is_set():
-                    try:
-                        buffered.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stopped.is_set():
+            for item in self._items:
+                if not self._offer(item):
                     return
             outcome: object = _DONE
         except BaseException as exc:  # handed to the consumer, raised there
             outcome = exc
-        while not stopped.is_set():
-            try:
-                buffered.put(outcome, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        self._offer(outcome)
 
-    thread = threading.Thread(target=pull, name="zone-opt-upload-recv", daemon=True)
-    thread.start()
-    try:
+    def __iter__(self) -> ReadAhead[T]:
+        return self
+
+    def __next__(self) -> T:
         while True:
-            item = buffered.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-    finally:
-        stopped.set()
+            try:
+                item = self._queue.get(timeout=0.1)
+                break
+            except queue.Empty:
+                if self._stopped.is_set():
+                    raise StopIteration from None
+        if item is _DONE:
+            self._stopped.set()
+            raise StopIteration
+        if isinstance(item, BaseException):
+            self._stopped.set()
+            raise item
+        return item  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self._stopped.set()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -316,7 +328,7 @@ class DatasetStore:
         tmp = self._tmp / f"{uuid.uuid4().hex}.part"
         try:
             with _Sink(tmp, checksum) as sink:
-                with contextlib.closing(_read_ahead(chunks, READ_AHEAD_CHUNKS)) as ahead:
+                with contextlib.closing(ReadAhead(chunks, READ_AHEAD_CHUNKS)) as ahead:
                     received = self._receive(sink, ahead, TABLES[kind])
                 # The hashing and writing of the last pieces and the fsync run on the sink's
                 # thread while this one checks the key; the checksum is compared first, so

@@ -21,7 +21,11 @@ fn check_uscc_column<'py>(
     let data = data
         .as_slice()
         .map_err(|_| CoreError::invalid("data", None, "must be contiguous"))?;
-    let codes = run_detached(py, || ids::check_uscc_column(offsets, data))?;
+    let codes = if offsets.len() <= ids::USCC_SEQUENTIAL_ROWS + 1 {
+        run_detached_here(py, || ids::check_uscc_column(offsets, data))?
+    } else {
+        run_detached(py, || ids::check_uscc_column(offsets, data))?
+    };
     Ok(codes.into_pyarray(py))
 }
 
