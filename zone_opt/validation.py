@@ -129,7 +129,7 @@ class BatchValidator:
         for name, key in self._keys.items():
             column = batch.column(name)
             if _integer_codes(column.type):
-                key.add_integers(_codes(pa.chunked_array([column])))
+                key.add_integers(_batch_codes(column))
             else:
                 key.add_encoded(_dictionary_encode(column))
                 encoded.add(name)
@@ -200,7 +200,9 @@ class _KeyCodes:
         self._high = high if self._high is None else max(self._high, high)
         start, end = self._size, self._size + codes.size
         if end > self._buffer.size:
-            grown = np.empty(max(end, 2 * self._buffer.size), np.int64)
+            # Reserved generously (untouched pages cost no memory): grown rarely, copied
+            # rarely, and every page written once.
+            grown = np.empty(max(2 * end, 64 * codes.size), np.int64)
             grown[:start] = self._buffer[:start]
             self._buffer = grown
         out = self._buffer[start:end]
@@ -610,6 +612,18 @@ def _uscc_codes(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.uint8]:
     if arr.null_count:
         codes[pc.is_null(arr).to_numpy(zero_copy_only=False)] = 0
     return codes
+
+
+def _batch_codes(column: pa.Array) -> npt.NDArray[np.int64]:
+    """:func:`_codes` of one batch's integer-coded column; a 64-bit column without nulls
+    (timestamps, int64) is read in place, without a cast or a copy."""
+    width = getattr(column.type, "bit_width", 0)
+    if column.null_count or width != 64 or pa.types.is_unsigned_integer(column.type):
+        return _codes(pa.chunked_array([column]))
+    values: npt.NDArray[np.int64] = np.frombuffer(
+        column.buffers()[1], dtype=np.int64, count=column.offset + len(column)
+    )[column.offset :]
+    return values
 
 
 def _codes(column: pa.ChunkedArray) -> npt.NDArray[np.int64]:
