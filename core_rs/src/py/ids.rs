@@ -29,6 +29,9 @@ fn check_uscc_column<'py>(
     Ok(codes.into_pyarray(py))
 }
 
+/// Per row its code, per code its first row.
+type CodesAndFirsts<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>);
+
 /// Dense codes of an Arrow `string` (int32 offsets) or `large_string` (int64 offsets)
 /// column, and the first row of each code (see `ids::dictionary_codes`).
 #[pyfunction]
@@ -36,7 +39,7 @@ fn dictionary_codes<'py>(
     py: Python<'py>,
     offsets: &Bound<'py, PyAny>,
     data: PyReadonlyArray1<'py, u8>,
-) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>)> {
+) -> PyResult<CodesAndFirsts<'py>> {
     let data = data
         .as_slice()
         .map_err(|_| CoreError::invalid("data", None, "must be contiguous"))?;
