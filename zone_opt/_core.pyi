@@ -13,6 +13,9 @@ def set_num_threads(n: int) -> None: ...
 def check_uscc_column(
     offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8]
 ) -> npt.NDArray[np.uint8]: ...
+def dictionary_codes(
+    offsets: npt.NDArray[np.int32] | npt.NDArray[np.int64], data: npt.NDArray[np.uint8]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
 
 # matching (exact assignment)
 SPARSE_SCORE_SPAN: int

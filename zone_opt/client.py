@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
+import blake3
 import grpc
 import pyarrow as pa
 from google.protobuf import duration_pb2, json_format, timestamp_pb2
@@ -35,6 +36,7 @@ from google.protobuf import duration_pb2, json_format, timestamp_pb2
 from zone_opt.api.v1 import (
     carbon_pb2,
     carbon_pb2_grpc,
+    common_pb2,
     datasets_pb2,
     datasets_pb2_grpc,
     dispatch_pb2,
@@ -66,6 +68,7 @@ from zone_opt.service.convert import (
     table_from_ipc,
     table_to_ipc,
 )
+from zone_opt.service.datasets import ReadAhead
 from zone_opt.service.privacy import JoinPolicy
 from zone_opt.service.status import from_rpc_error
 
@@ -109,6 +112,8 @@ class Dataset:
     sha256: str
     columns: tuple[str, ...]
     created: datetime
+    #: BLAKE3 of the stored stream for datasets uploaded with it (then ``sha256`` is empty).
+    blake3: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,7 @@ def _dataset(d: datasets_pb2.Dataset) -> Dataset:
         d.sha256,
         tuple(d.columns),
         d.create_time.ToDatetime(),
+        d.blake3,
     )
 
 
@@ -252,19 +258,24 @@ class Client:
         """Store ``table`` as a dataset of ``kind`` (``"spaces"``, ...); returns its id.
 
         Sent as one Arrow IPC stream serialised a record batch at a time (about 3.5 MiB
-        each, one chunk per batch, never a buffer of the whole stream), hashed (SHA-256) as
-        sent; the server decodes and validates each batch as it arrives. O(bytes).
+        each, one chunk per batch, never a buffer of the whole stream), hashed with BLAKE3
+        as sent (the server hashes what it receives and compares; the dataset's ``blake3``
+        is that digest); the server decodes and validates each batch as it arrives. O(bytes).
         """
         if not isinstance(table, pa.Table):
             raise InvalidInputError.single("table", None, "a pyarrow.Table")
         kind_value = kind_to_proto(kind) if kind in _KIND_NAMES else 0
         header = datasets_pb2.UploadDatasetRequest(
-            header=datasets_pb2.UploadHeader(name=name, kind=kind_value)  # type: ignore[arg-type]
+            header=datasets_pb2.UploadHeader(
+                name=name,
+                kind=kind_value,  # type: ignore[arg-type]
+                checksum=common_pb2.CHECKSUM_BLAKE3,
+            )
         ).SerializeToString()
 
         def requests() -> Iterator[bytes]:
             yield header
-            hasher = hashlib.sha256()
+            hasher = blake3.blake3(max_threads=1)
             pieces = pack_pieces(ipc_messages(table, BATCH_BYTES), CHUNK_BYTES)
             piece = next(pieces)
             for seq in itertools.count():
@@ -272,12 +283,16 @@ class Client:
                 for part in piece:
                     hasher.update(part)  # releases the GIL for large parts
                 last = following is None
-                yield encode_upload_chunk(piece, seq, last, hasher.hexdigest() if last else "")
+                yield encode_upload_chunk(piece, seq, last, "", hasher.hexdigest() if last else "")
                 if following is None:
                     return
                 piece = following
 
-        response: datasets_pb2.UploadDatasetResponse = self._call(self._upload, requests())
+        ahead = ReadAhead(requests(), 2)  # the next chunk is built while this one is sent
+        try:
+            response: datasets_pb2.UploadDatasetResponse = self._call(self._upload, ahead)
+        finally:
+            ahead.close()
         return response.dataset.dataset_id
 
     def describe(self, dataset_id: str) -> Dataset:

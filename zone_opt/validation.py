@@ -129,9 +129,9 @@ class BatchValidator:
         for name, key in self._keys.items():
             column = batch.column(name)
             if _integer_codes(column.type):
-                key.add_integers(_codes(pa.chunked_array([column])))
+                key.add_integers(_batch_codes(column))
             else:
-                key.add_encoded(pc.dictionary_encode(column))
+                key.add_encoded(_dictionary_encode(column))
                 encoded.add(name)
         table = pa.Table.from_batches([batch], schema=self.schema)
         # Credit codes of those encoded key columns are checked once, at finish(), on the
@@ -175,7 +175,15 @@ class _KeyCodes:
     SMALL_DICTIONARY = 4096
 
     def __init__(self) -> None:
-        self._parts: list[npt.NDArray[np.int64]] = []
+        # Codes written as batches arrive into one buffer grown by doubling (so finish()
+        # neither concatenates nor touches fresh memory), as values with codes = origin +
+        # values * scale: origin is the first code of an integer column (0 for strings),
+        # integer codes are divided by the step known so far, and finish() only rescales
+        # the segments (start, end, scale) added before the step shrank (scale 0: all
+        # equal to the origin).
+        self._buffer = np.zeros(0, np.int64)
+        self._size = 0
+        self._segments: list[tuple[int, int, int]] = []
         self._encodings: list[pa.DictionaryArray] = []
         self._values: dict[object, int] | None = {}
         self._value_type: pa.DataType | None = None
@@ -185,16 +193,31 @@ class _KeyCodes:
         self._step = 0
 
     def add_integers(self, codes: npt.NDArray[np.int64], step: bool = True) -> None:
-        self._parts.append(codes)
         if not codes.size:
             return
         low, high = int(codes.min()), int(codes.max())
         self._low = low if self._low is None else min(self._low, low)
         self._high = high if self._high is None else max(self._high, high)
-        if step:
-            if self._first is None:
-                self._first = int(codes[0])
-            self._step = int(np.gcd(self._step, np.gcd.reduce(codes - self._first)))
+        start, end = self._size, self._size + codes.size
+        if end > self._buffer.size:
+            # Reserved generously (untouched pages cost no memory): grown rarely, copied
+            # rarely, and every page written once.
+            grown = np.empty(max(2 * end, 64 * codes.size), np.int64)
+            grown[:start] = self._buffer[:start]
+            self._buffer = grown
+        out = self._buffer[start:end]
+        self._size = end
+        if not step:
+            out[:] = codes
+            self._segments.append((start, end, 1))
+            return
+        if self._first is None:
+            self._first = int(codes[0])
+        np.subtract(codes, self._first, out=out)
+        self._step = int(np.gcd(self._step, np.gcd.reduce(out)))
+        if self._step > 1:
+            np.floor_divide(out, self._step, out=out)
+        self._segments.append((start, end, self._step))
 
     def add_encoded(self, encoded: pa.DictionaryArray) -> None:
         self._encodings.append(encoded)
@@ -209,8 +232,11 @@ class _KeyCodes:
             [values.setdefault(v, len(values)) for v in encoded.dictionary.to_pylist()],
             dtype=np.int64,
         )
-        local = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-        codes = np.where(local >= 0, lut[np.maximum(local, 0)] if lut.size else -1, -1)
+        if encoded.indices.null_count == 0:  # one gather, no masking passes
+            codes = lut[encoded.indices.to_numpy()]
+        else:
+            local = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+            codes = np.where(local >= 0, lut[np.maximum(local, 0)] if lut.size else -1, -1)
         self.add_integers(codes.astype(np.int64, copy=False), step=False)
 
     def finish(self) -> tuple[npt.NDArray[np.int64], int, pa.Array | None]:
@@ -220,17 +246,41 @@ class _KeyCodes:
             codes, distinct = _joined_codes(self._encodings)
             shifted, span = _offset(codes)
             return shifted, span, distinct
-        codes = np.concatenate(self._parts) if self._parts else np.zeros(0, np.int64)
         distinct = None
         if self._encodings:
             distinct = pa.array(list(self._values or {}), type=self._value_type)
         if self._low is None or self._high is None:
-            return codes, 1, distinct
+            return np.zeros(0, np.int64), 1, distinct
         step = max(self._step, 1)
-        shifted = codes - self._low
-        if step > 1:
-            shifted //= step
+        shifted = self._buffer[: self._size]
+        for start, end, scale in self._segments:
+            if scale and scale != step:
+                shifted[start:end] *= scale // step
+        lowest = (self._low - (self._first or 0)) // step  # exact: step divides both
+        if lowest:
+            shifted -= lowest
         return shifted, (self._high - self._low) // step + 1, distinct
+
+
+def _dictionary_encode(column: pa.Array) -> pa.DictionaryArray:
+    """``pc.dictionary_encode(column)`` (dictionary in order of first appearance); a string
+    column without nulls is encoded by the Rust core (:func:`_core.dictionary_codes`:
+    a grouped column costs one comparison per row), anything else by Arrow. O(bytes)."""
+    if column.null_count or not (
+        pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    ):
+        return pc.dictionary_encode(column)
+    n = len(column)
+    _, off_buf, data_buf = column.buffers()
+    count = column.offset + n + 1
+    offsets: npt.NDArray[np.int32] | npt.NDArray[np.int64] = (
+        np.frombuffer(off_buf, dtype=np.int64, count=count)[column.offset :]
+        if pa.types.is_large_string(column.type)
+        else np.frombuffer(off_buf, dtype=np.int32, count=count)[column.offset :]
+    )
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    codes, firsts = _core.dictionary_codes(offsets, data)
+    return pa.DictionaryArray.from_arrays(pa.array(codes), column.take(pa.array(firsts)))
 
 
 def _integer_codes(t: pa.DataType) -> bool:
@@ -564,6 +614,18 @@ def _uscc_codes(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.uint8]:
     return codes
 
 
+def _batch_codes(column: pa.Array) -> npt.NDArray[np.int64]:
+    """:func:`_codes` of one batch's integer-coded column; a 64-bit column without nulls
+    (timestamps, int64) is read in place, without a cast or a copy."""
+    width = getattr(column.type, "bit_width", 0)
+    if column.null_count or width != 64 or pa.types.is_unsigned_integer(column.type):
+        return _codes(pa.chunked_array([column]))
+    values: npt.NDArray[np.int64] = np.frombuffer(
+        column.buffers()[1], dtype=np.int64, count=column.offset + len(column)
+    )[column.offset :]
+    return values
+
+
 def _codes(column: pa.ChunkedArray) -> npt.NDArray[np.int64]:
     """Dense integer codes of a column's values (equal values, equal codes)."""
     if pa.types.is_date32(column.type):
@@ -622,7 +684,8 @@ def _check_key(
     offsets: list[tuple[npt.NDArray[np.int64], int]] | None = None,
 ) -> list[Violation]:
     """Duplicate-key violations; ``offsets`` are the key columns' :func:`_offset` codes
-    and spans when the caller has them already (:class:`BatchValidator`)."""
+    and spans when the caller has them already (:class:`BatchValidator`). The codes are
+    consumed: the key's columns are combined in place into the first one's array."""
     if table.num_rows < 2:
         return []
     if offsets is None:
@@ -638,7 +701,8 @@ def _check_key(
                 codes_k, k = _dense(codes_k)
                 if cardinality * k >= 2**62:
                     combined, cardinality = _dense(combined)
-            combined = combined * k + codes_k
+            np.multiply(combined, k, out=combined)  # in place: the codes are this check's
+            np.add(combined, codes_k, out=combined)
             cardinality *= k
     # A bitmap or hash pass first: all keys distinct (the usual case) needs no sort.
     if _all_distinct(combined, cardinality):

@@ -7,11 +7,15 @@ import random
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
+from typing import Any
 
+import blake3
 import grpc
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
+from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -19,7 +23,12 @@ from zone_opt.api.v1 import common_pb2, datasets_pb2, datasets_pb2_grpc
 from zone_opt.client import Client
 from zone_opt.errors import InvalidInputError, ResourceExhaustedError
 from zone_opt.schemas import TABLES
-from zone_opt.service.convert import encode_upload_chunk, ipc_messages, pack_pieces
+from zone_opt.service.convert import (
+    encode_upload_chunk,
+    ipc_messages,
+    pack_pieces,
+    parse_upload_request,
+)
 from zone_opt.service.ipc_stream import IpcStreamDecoder
 from zone_opt.service.server import Server
 from zone_opt.validation import BatchValidator, validate_table
@@ -46,9 +55,15 @@ def test_client_messages_are_the_bytes_pyarrow_writes(meters: Callable[[int], pa
 
 @pytest.mark.parametrize(
     ("seq", "last", "sha256", "size"),
-    [(0, False, "", 10), (1, False, "", 0), (300, True, "ab" * 32, 5000), (2**40, True, "", 1)],
+    [
+        (0, False, "", 10),
+        (1, False, "", 0),
+        (300, True, "ab" * 32, 5000),
+        (2**40, True, "", 1),
+        (5, False, "", 4 * 1024 * 1024 - 65536),
+    ],
 )
-def test_encoded_chunk_is_what_protobuf_serialises(
+def test_encoded_chunk_is_what_protobuf_reads_with_the_payload_aligned(
     seq: int, last: bool, sha256: str, size: int
 ) -> None:
     payload = bytes(range(256)) * (size // 256 + 1)
@@ -56,8 +71,96 @@ def test_encoded_chunk_is_what_protobuf_serialises(
     parts = [memoryview(payload[:3]), memoryview(payload[3:])]
     expected = datasets_pb2.UploadDatasetRequest(
         chunk=common_pb2.ArrowChunk(ipc=payload, seq=seq, last=last, sha256=sha256)
-    ).SerializeToString()
-    assert encode_upload_chunk(parts, seq, last, sha256) == expected
+    )
+    encoded = encode_upload_chunk(parts, seq, last, sha256)
+    decoded = datasets_pb2.UploadDatasetRequest.FromString(encoded)
+    assert decoded.chunk.pad == bytes(len(decoded.chunk.pad))  # zeros, ignored
+    decoded.chunk.ClearField("pad")
+    assert decoded == expected
+    if size:  # the payload starts 8-aligned within the message, and is read in place
+        part = parse_upload_request(encoded)
+        assert part.chunk is not None
+        assert isinstance(part.chunk.ipc, memoryview)
+        assert part.chunk.ipc.obj is encoded
+        at = pa.py_buffer(part.chunk.ipc).address - pa.py_buffer(encoded).address
+        assert at % 8 == 0
+        assert encoded[at : at + size] == payload
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        datasets_pb2.UploadDatasetRequest(
+            header=datasets_pb2.UploadHeader(name="m", kind=common_pb2.TABLE_KIND_METERS)
+        ),
+        datasets_pb2.UploadDatasetRequest(chunk=common_pb2.ArrowChunk()),
+        datasets_pb2.UploadDatasetRequest(
+            chunk=common_pb2.ArrowChunk(ipc=b"\x00\xff" * 300, seq=2**40, last=True, sha256="ab")
+        ),
+        datasets_pb2.UploadDatasetRequest(chunk=common_pb2.ArrowChunk(ipc=b"x", seq=-3)),
+    ],
+)
+def test_upload_parser_reads_what_protobuf_reads(
+    message: datasets_pb2.UploadDatasetRequest,
+) -> None:
+    data = message.SerializeToString()
+    # Unknown fields (varint, fixed64, bytes, fixed32) in both messages are skipped.
+    unknown = b"\x48\x05" + b"\x51" + b"\x01" * 8 + b"\x5a\x02hi" + b"\x65" + b"\x02" * 4
+    for wire in (data, data + unknown):
+        part = parse_upload_request(wire)
+        assert not part.malformed
+        expected = datasets_pb2.UploadDatasetRequest.FromString(wire)
+        if expected.WhichOneof("part") == "header":
+            assert part.header == expected.header
+            assert part.chunk is None
+        else:
+            assert part.chunk is not None
+            assert part.header is None
+            c = expected.chunk
+            assert (bytes(part.chunk.ipc), part.chunk.seq) == (c.ipc, c.seq)
+            assert (part.chunk.last, part.chunk.sha256) == (c.last, c.sha256)
+    # The last member of the oneof wins; a repeated chunk is merged.
+    chunk = common_pb2.ArrowChunk(ipc=b"late", seq=7)
+    twice = data + datasets_pb2.UploadDatasetRequest(chunk=chunk).SerializeToString()
+    merged = datasets_pb2.UploadDatasetRequest.FromString(twice).chunk
+    got = parse_upload_request(twice).chunk
+    assert got is not None
+    assert (bytes(got.ipc), got.seq, got.last, got.sha256) == (
+        merged.ipc,
+        merged.seq,
+        merged.last,
+        merged.sha256,
+    )
+
+
+def test_upload_parser_keeps_the_payload_in_place_and_reports_garbage() -> None:
+    payload = bytes(range(256)) * 64
+    data = encode_upload_chunk([memoryview(payload)], 1, False, "")
+    part = parse_upload_request(data)
+    assert part.chunk is not None
+    assert isinstance(part.chunk.ipc, memoryview)
+    assert part.chunk.ipc.obj is data
+    assert bytes(part.chunk.ipc) == payload
+    for garbage in (data[:-1], b"\x12\xff", b"\x12\x05\x0a\x09abc", b"\x13", b"\x00", b"\x80"):
+        with pytest.raises(DecodeError):
+            datasets_pb2.UploadDatasetRequest.FromString(garbage)
+        assert parse_upload_request(garbage).malformed
+
+
+def test_dictionary_encoding_matches_arrow() -> None:
+    from zone_opt.validation import _dictionary_encode  # noqa: PLC0415 (private helper)
+
+    rng = np.random.default_rng(3)
+    words = np.array(["", "a", "bb", "Ωmega", "a" * 40, "c"])
+    grouped = np.repeat(words[rng.integers(0, len(words), 40)], rng.integers(1, 6, 40))
+    for values in (grouped, words[rng.integers(0, len(words), 500)]):
+        for kind in (pa.string(), pa.large_string()):
+            column = pa.array(values.tolist(), kind).slice(3)  # an offset into the buffers
+            got, expected = _dictionary_encode(column), pc.dictionary_encode(column)
+            assert got.dictionary.equals(expected.dictionary)
+            assert got.indices.to_pylist() == expected.indices.to_pylist()
+    with_null = pa.array(["a", None, "a"])
+    assert _dictionary_encode(with_null).equals(pc.dictionary_encode(with_null))
 
 
 def test_pieces_keep_messages_whole_unless_larger_than_a_piece() -> None:
@@ -159,15 +262,46 @@ def test_batch_validation_equals_validate_table(meters: Callable[[int], pa.Table
         assert _violations(partial(_by_batches, bad, 50_000)) == expected, name
 
 
+def test_batch_key_check_when_the_hour_step_shrinks_between_batches(
+    meters: Callable[[int], pa.Table],
+) -> None:
+    """Batches first see every other hour (step 2 h), later ones the hours between (1 h)
+    and earlier ones (a lower minimum): the codes divided as they arrived are rescaled."""
+    base = meters(1).slice(0, 12)
+    ids = [base.column("enterprise_id")[0].as_py()] * 12
+    start = base.column("hour")[0].value
+    hour_type = base.schema.field("hour").type
+    variants = {
+        "distinct": [6, 8, 10, 12, 14, 16, 7, 9, 11, 13, 0, 2],
+        "duplicate": [6, 8, 10, 12, 14, 16, 7, 9, 11, 13, 0, 8],
+    }
+    for name, hours in variants.items():
+        column = pa.array([start + 3600 * h for h in hours], pa.int64()).cast(hour_type)
+        table = base.set_column(0, base.schema.field(0), pa.array(ids, base.schema.field(0).type))
+        table = table.set_column(1, base.schema.field(1), column)
+        expected = _violations(partial(validate_table, table, TABLES["meters"]))
+        assert bool(expected) == (name == "duplicate")
+        assert _violations(partial(_by_batches, table, 4)) == expected, name
+        if not expected:
+            assert _by_batches(table, 4).equals(validate_table(table, TABLES["meters"]))
+
+
 # ---- through the server ---------------------------------------------------------------
 
 
 def _raw_upload(
-    port: int, chunks: list[common_pb2.ArrowChunk], kind: int = common_pb2.TABLE_KIND_METERS
+    port: int,
+    chunks: list[common_pb2.ArrowChunk],
+    kind: int = common_pb2.TABLE_KIND_METERS,
+    checksum: int = common_pb2.CHECKSUM_UNSPECIFIED,
 ) -> datasets_pb2.UploadDatasetResponse:
     def requests() -> Iterator[datasets_pb2.UploadDatasetRequest]:
         yield datasets_pb2.UploadDatasetRequest(
-            header=datasets_pb2.UploadHeader(name="raw", kind=kind)  # type: ignore[arg-type]
+            header=datasets_pb2.UploadHeader(
+                name="raw",
+                kind=kind,  # type: ignore[arg-type]
+                checksum=checksum,  # type: ignore[arg-type]
+            )
         )
         for chunk in chunks:
             yield datasets_pb2.UploadDatasetRequest(chunk=chunk)
@@ -212,6 +346,53 @@ def test_chunks_cut_anywhere_are_stored_as_sent(
     assert response.dataset.num_rows == table.num_rows
     assert response.dataset.sha256 == hashlib.sha256(data).hexdigest()
     assert alice.download(response.dataset.dataset_id).equals(table)
+
+
+def test_blake3_uploads_are_verified_and_recorded_with_blake3(
+    server: tuple[Server, int], alice: Client, meters: Callable[[int], pa.Table]
+) -> None:
+    table = meters(1)
+    data = _ipc(table, max_rows=30_000)
+    digest = blake3.blake3(data).hexdigest()
+    chunks = _cut(data, [len(data) // 2, len(data) - len(data) // 2])
+    chunks[-1].sha256 = ""
+    chunks[-1].blake3 = digest
+    response = _raw_upload(server[1], chunks, checksum=common_pb2.CHECKSUM_BLAKE3)
+    assert (response.dataset.blake3, response.dataset.sha256) == (digest, "")
+    dataset_id = response.dataset.dataset_id
+    assert alice.describe(dataset_id).blake3 == digest
+    assert alice.download(dataset_id).equals(table)  # the download's SHA-256 still checks
+
+    chunks[-1].blake3 = "0" * 64  # damaged in transit
+    with pytest.raises(grpc.RpcError) as err:
+        _raw_upload(server[1], chunks, checksum=common_pb2.CHECKSUM_BLAKE3)
+    assert err.value.code() is grpc.StatusCode.DATA_LOSS
+    chunks[-1].blake3 = ""
+    chunks[-1].sha256 = hashlib.sha256(data).hexdigest()  # not the checksum the header chose
+    with pytest.raises(grpc.RpcError) as err:
+        _raw_upload(server[1], chunks, checksum=common_pb2.CHECKSUM_BLAKE3)
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert _field_violations(err.value) == ["chunk.sha256[1]"]
+    with pytest.raises(grpc.RpcError) as err:
+        _raw_upload(server[1], chunks, checksum=7)
+    assert _field_violations(err.value) == ["header.checksum"]
+    assert [d.dataset_id for d in alice.list()] == [dataset_id]  # nothing else stored
+
+
+def test_malformed_upload_message_is_invalid_argument(server: tuple[Server, int]) -> None:
+    header = datasets_pb2.UploadDatasetRequest(
+        header=datasets_pb2.UploadHeader(name="raw", kind=common_pb2.TABLE_KIND_METERS)
+    ).SerializeToString()
+    with grpc.insecure_channel(f"127.0.0.1:{server[1]}") as channel:
+        upload: Any = channel.stream_unary(
+            "/zone_opt.api.v1.DatasetService/UploadDataset",
+            request_serializer=None,
+            response_deserializer=datasets_pb2.UploadDatasetResponse.FromString,
+        )
+        with pytest.raises(grpc.RpcError) as err:
+            upload(iter([header, b"\x12\x05\x0a\x09abc"]), metadata=MD, timeout=30)
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert _field_violations(err.value) == ["chunk[0]"]
 
 
 def test_out_of_order_truncated_and_unfinished_streams_are_invalid_argument(
@@ -288,3 +469,25 @@ def test_batch_validation_of_a_string_key_equals_validate_table(
         expected = _violations(partial(validate_table, candidate, spec))
         assert _violations(validator.finish) == expected
     assert _violations(partial(validate_table, dup, spec))
+
+
+def test_a_data_dir_from_before_blake3_opens_with_its_datasets(tmp_path: Path) -> None:
+    from zone_opt.service.datasets import DatasetStore  # noqa: PLC0415
+    from zone_opt.service.store import Database  # noqa: PLC0415
+
+    db = Database(tmp_path / "db.sqlite")
+    with db.transaction() as conn:  # the table as it was created before the blake3 column
+        conn.execute(
+            "CREATE TABLE datasets (dataset_id TEXT PRIMARY KEY, tenant TEXT NOT NULL,"
+            " name TEXT NOT NULL, kind TEXT NOT NULL, num_rows INTEGER NOT NULL,"
+            " num_bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, columns TEXT NOT NULL,"
+            " created_s REAL NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO datasets VALUES ('old', 'alice', 'n', 'meters', 1, 2, 'ab', 'x', 0.5)"
+        )
+    store = DatasetStore(tmp_path / "data", db, max_upload_bytes=1 << 20)
+    old = store.get("alice", "old")
+    assert (old.sha256, old.blake3, old.num_rows) == ("ab", "", 1)
+    DatasetStore(tmp_path / "data", db, max_upload_bytes=1 << 20)  # opening again is a no-op
+    db.close()

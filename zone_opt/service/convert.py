@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 from google.protobuf import any_pb2, duration_pb2, json_format, timestamp_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 
 from zone_opt.api.v1 import (
@@ -33,6 +35,7 @@ from zone_opt.service.store import Job
 
 __all__ = [
     "MAX_CHUNK_BYTES",
+    "UploadPart",
     "carbon_params",
     "dataset_to_proto",
     "dispatch_params",
@@ -45,6 +48,7 @@ __all__ = [
     "kind_to_proto",
     "match_params",
     "pack_pieces",
+    "parse_upload_request",
     "table_from_ipc",
     "table_to_ipc",
     "upload_stream",
@@ -85,6 +89,22 @@ def kind_to_proto(name: str) -> int:
     return _KIND_VALUES[name]
 
 
+_CHECKSUMS: dict[int, str] = {
+    common_pb2.CHECKSUM_UNSPECIFIED: "sha256",
+    common_pb2.CHECKSUM_SHA256: "sha256",
+    common_pb2.CHECKSUM_BLAKE3: "blake3",
+}
+
+
+def checksum_from_proto(value: int, field: str) -> str:
+    """The checksum name (a key of ``datasets.CHECKSUMS``) of a ``Checksum``; unspecified
+    is SHA-256, what clients sent before the field existed."""
+    name = _CHECKSUMS.get(value)
+    if name is None:
+        raise InvalidInputError.single(field, None, f"unknown checksum {value}")
+    return name
+
+
 def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
     ts = timestamp_pb2.Timestamp()
     ts.FromNanoseconds(int(seconds * 1e9))
@@ -101,6 +121,7 @@ def dataset_to_proto(info: DatasetInfo) -> datasets_pb2.Dataset:
         sha256=info.sha256,
         create_time=_timestamp(info.created_s),
         columns=info.columns,
+        blake3=info.blake3,
     )
 
 
@@ -410,10 +431,18 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-def encode_upload_chunk(parts: list[memoryview], seq: int, last: bool, sha256: str) -> bytes:
-    """The serialised ``UploadDatasetRequest{chunk: ArrowChunk{ipc, seq, last, sha256}}``
-    with ``ipc`` the concatenation of ``parts``: byte for byte what ``SerializeToString``
-    gives, but copying the payload once (into the message) instead of three times."""
+def encode_upload_chunk(
+    parts: list[memoryview], seq: int, last: bool, sha256: str, blake3: str = ""
+) -> bytes:
+    """The serialised ``UploadDatasetRequest{chunk: ArrowChunk{pad, ipc, seq, last, sha256,
+    blake3}}`` with ``ipc`` the concatenation of ``parts``, copying the payload once (into
+    the message) where ``SerializeToString`` copies it three times.
+
+    ``pad`` comes first, sized so that ``ipc``'s bytes start at a multiple of 8 within the
+    message: a receiver whose message buffer is 8-aligned (grpcio hands Python servers a
+    ``bytes``, whose data is) then decodes the Arrow buffers in place. Field order is free
+    on the wire, so protobuf parsers read the same message as ``SerializeToString``'s.
+    """
     length = sum(len(p) for p in parts)
     head = b"\x0a" + _varint(length) if length else b""  # field 1, bytes (omitted if empty)
     tail = b""
@@ -424,28 +453,144 @@ def encode_upload_chunk(parts: list[memoryview], seq: int, last: bool, sha256: s
     if sha256:
         encoded = sha256.encode()
         tail += b"\x22" + _varint(len(encoded)) + encoded  # field 4, string
-    inner = len(head) + length + len(tail)
-    return b"".join([b"\x12", _varint(inner), head, *parts, tail])  # field 2 of the request
+    if blake3:
+        encoded = blake3.encode()
+        tail += b"\x2a" + _varint(len(encoded)) + encoded  # field 5, string
+    pad = b""
+    for size in range(-1, 8 if length else -1):  # -1: no pad field; else its byte count
+        pad = b"" if size < 0 else b"\x32" + _varint(size) + bytes(size)  # field 6, bytes
+        inner = len(pad) + len(head) + length + len(tail)
+        if (1 + len(_varint(inner)) + len(pad) + len(head)) % 8 == 0:
+            break
+    inner = len(pad) + len(head) + length + len(tail)
+    return b"".join([b"\x12", _varint(inner), pad, head, *parts, tail])  # field 2 of the request
+
+
+@dataclass(frozen=True)
+class UploadPart:
+    """One ``UploadDatasetRequest`` as :func:`parse_upload_request` read it: the header,
+    or a chunk whose ``ipc`` is a view into the received message, or why it is malformed."""
+
+    header: datasets_pb2.UploadHeader | None = None
+    chunk: UploadChunk | None = None
+    malformed: str = ""
+
+
+class _MalformedError(ValueError):
+    pass
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise _MalformedError("truncated or overlong varint")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _fields(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+    """``(field number, wire type, value, end)`` of each field in ``data[start:end]``: the
+    value of a varint, or the start of a length-delimited field's bytes (which end at
+    ``end``); fixed-width fields are skipped over. Groups are refused."""
+    pos = start
+    while pos < end:
+        tag, pos = _read_varint(data, pos)
+        number, wire = tag >> 3, tag & 7
+        if number == 0:
+            raise _MalformedError("field number 0")
+        if wire == 0:
+            value, pos = _read_varint(data, pos)
+            yield number, wire, value, pos
+        elif wire == 2:
+            length, pos = _read_varint(data, pos)
+            if pos + length > end:
+                raise _MalformedError("length-delimited field past the end of its message")
+            yield number, wire, pos, pos + length
+            pos += length
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+        else:
+            raise _MalformedError(f"unsupported wire type {wire}")
+    if pos != end:
+        raise _MalformedError("field past the end of its message")
+
+
+def parse_upload_request(data: bytes) -> UploadPart:
+    """Parse a serialised ``UploadDatasetRequest`` with the chunk's ``ipc`` bytes as a view
+    into ``data`` (protobuf's parser would copy them twice: into the message, then into
+    a new ``bytes`` on access). The gRPC server's request deserializer for UploadDataset.
+
+    Proto3 semantics: unknown fields are skipped, the last value of a scalar wins, a
+    repeated message field is merged, and for the ``part`` oneof the last member set
+    wins. Never raises: malformed input comes back as ``UploadPart(malformed=reason)``,
+    which :func:`upload_stream` reports as INVALID_ARGUMENT. O(1) per field, no copy of
+    the payload.
+    """
+    view = memoryview(data)
+    header: datasets_pb2.UploadHeader | None = None
+    chunk: dict[str, Any] | None = None
+    try:
+        for number, wire, value, end in _fields(data, 0, len(data)):
+            if number == 1 and wire == 2:  # header (small: parsed by protobuf)
+                header = header or datasets_pb2.UploadHeader()
+                header.MergeFromString(data[value:end])
+                chunk = None
+            elif number == 2 and wire == 2:  # chunk
+                header, chunk = None, {} if chunk is None else chunk
+                for inner, inner_wire, inner_value, inner_end in _fields(data, value, end):
+                    if inner == 1 and inner_wire == 2:
+                        chunk["ipc"] = view[inner_value:inner_end]
+                    elif inner == 2 and inner_wire == 0:  # int64: two's complement
+                        chunk["seq"] = inner_value - (1 << 64) if inner_value >> 63 else inner_value
+                    elif inner == 3 and inner_wire == 0:
+                        chunk["last"] = inner_value != 0
+                    elif inner == 4 and inner_wire == 2:
+                        chunk["sha256"] = str(view[inner_value:inner_end], "utf-8")
+                    elif inner == 5 and inner_wire == 2:
+                        chunk["blake3"] = str(view[inner_value:inner_end], "utf-8")
+    except (_MalformedError, UnicodeDecodeError, DecodeError) as exc:
+        return UploadPart(malformed=str(exc))
+    if chunk is not None:
+        return UploadPart(
+            chunk=UploadChunk(
+                seq=chunk.get("seq", 0),
+                ipc=chunk.get("ipc", b""),
+                last=chunk.get("last", False),
+                sha256=chunk.get("sha256", ""),
+                blake3=chunk.get("blake3", ""),
+            )
+        )
+    return UploadPart(header=header)
 
 
 def upload_stream(
-    requests: Iterator[datasets_pb2.UploadDatasetRequest],
-) -> tuple[str, str, Iterator[UploadChunk]]:
-    """``(name, kind, chunks)`` of an upload: the header first, then chunks."""
+    requests: Iterator[UploadPart],
+) -> tuple[str, str, str, Iterator[UploadChunk]]:
+    """``(name, kind, checksum, chunks)`` of an upload (parsed by
+    :func:`parse_upload_request`): the header first, then chunks."""
     first = next(requests, None)
-    if first is None or first.WhichOneof("part") != "header":
+    if first is not None and first.malformed:
+        raise InvalidInputError.single("header", None, f"malformed message: {first.malformed}")
+    if first is None or first.header is None:
         raise InvalidInputError.single("header", None, "the first message must be the header")
     name = _required(first.header.name, "header.name")
     kind = kind_from_proto(first.header.kind, "header.kind")
+    checksum = checksum_from_proto(first.header.checksum, "header.checksum")
 
     def chunks() -> Iterator[UploadChunk]:
-        for message in requests:
-            if message.WhichOneof("part") != "chunk":
+        for seq, part in enumerate(requests):
+            if part.malformed:
+                raise InvalidInputError.single("chunk", seq, f"malformed message: {part.malformed}")
+            if part.chunk is None:
                 raise InvalidInputError.single("chunk", None, "only chunks after the header")
-            c = message.chunk
-            yield UploadChunk(seq=c.seq, ipc=c.ipc, last=c.last, sha256=c.sha256)
+            yield part.chunk
 
-    return name, kind, chunks()
+    return name, kind, checksum, chunks()
 
 
 # privacy

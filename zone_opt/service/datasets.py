@@ -1,7 +1,8 @@
 """The durable dataset store: Arrow IPC stream files under the data dir, records in SQLite.
 
-An upload is written to ``tmp/`` as its chunks arrive, hashed (SHA-256) over the same
-bytes, decoded from memory batch by batch and validated against its table kind's schema
+An upload is written to ``tmp/`` as its chunks arrive, hashed over the same bytes with
+the checksum its header chose (:data:`CHECKSUMS`: SHA-256 or BLAKE3), decoded from memory
+batch by batch and validated against its table kind's schema
 (:class:`zone_opt.validation.BatchValidator`, the rules of
 :func:`zone_opt.validation.validate_table`), fsynced once, then renamed into place (the
 directory fsynced) and only then recorded; so bad input or
@@ -13,17 +14,23 @@ and delete is filtered by tenant, and another tenant's dataset is simply not fou
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import os
+import queue
 import shutil
 import sqlite3
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, Protocol, TypeVar
 
+import blake3
 import pyarrow as pa
 
 from zone_opt.errors import (
@@ -37,7 +44,7 @@ from zone_opt.service.ipc_stream import IpcStreamDecoder
 from zone_opt.service.store import Database
 from zone_opt.validation import BatchValidator
 
-__all__ = ["RESULT_KIND", "DatasetInfo", "DatasetStore", "UploadChunk"]
+__all__ = ["CHECKSUMS", "RESULT_KIND", "DatasetInfo", "DatasetStore", "ReadAhead", "UploadChunk"]
 
 #: Kind of tables the server writes (operation results); not accepted on upload.
 RESULT_KIND = "result"
@@ -52,10 +59,25 @@ CREATE TABLE IF NOT EXISTS datasets (
     num_bytes INTEGER NOT NULL,
     sha256 TEXT NOT NULL,
     columns TEXT NOT NULL,
-    created_s REAL NOT NULL
+    created_s REAL NOT NULL,
+    blake3 TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS datasets_tenant ON datasets (tenant, created_s)
 """
+
+
+class _Hasher(Protocol):
+    def update(self, data: bytes | memoryview, /) -> object: ...
+    def hexdigest(self) -> str: ...
+
+
+#: Checksums of stored datasets, by name (``UploadHeader.checksum``): both cryptographic,
+#: over the exact bytes of the IPC stream. SHA-256 is the default (what older clients send);
+#: BLAKE3 (one thread here) takes about a third of its CPU, and both release the GIL.
+CHECKSUMS: dict[str, Callable[[], _Hasher]] = {
+    "sha256": hashlib.sha256,
+    "blake3": lambda: blake3.blake3(max_threads=1),
+}
 
 
 @dataclass(frozen=True)
@@ -71,6 +93,9 @@ class DatasetInfo:
     sha256: str
     columns: tuple[str, ...]
     created_s: float
+    #: BLAKE3 of the stored stream when it was uploaded with that checksum (``sha256`` is
+    #: then empty); exactly one of the two is set.
+    blake3: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,34 +106,67 @@ class UploadChunk:
     ipc: bytes | memoryview
     last: bool
     sha256: str
+    blake3: str = ""
 
 
 @dataclass(frozen=True)
 class _Received:
-    """An upload received in full: its checksum, size, and its batches being validated."""
+    """An upload received in full: the digest its last chunk declared, its size, its
+    batches being validated, and why it is not a valid IPC stream (reported only after
+    the checksum was compared)."""
 
-    digest: str
+    declared: str
     size: int
-    validator: BatchValidator
+    validator: BatchValidator | None
+    broken: InvalidInputError | None
+
+
+def _start_writeback() -> Callable[[int, int, int], object] | None:
+    """Linux ``sync_file_range(fd, offset, nbytes, SYNC_FILE_RANGE_WRITE)``: start writing
+    a written range to disk without waiting (None where libc lacks it)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        call = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    call.restype = ctypes.c_int
+    return lambda fd, offset, nbytes: call(fd, offset, nbytes, 2)  # SYNC_FILE_RANGE_WRITE
+
+
+_WRITEBACK = _start_writeback()
+#: Written bytes after which the sink asks the kernel to start writing them back.
+WRITEBACK_BYTES = 16 * 1024 * 1024
 
 
 class _Sink:
-    """A file written and hashed (SHA-256) piece by piece on a helper thread, in order.
+    """A file written and hashed (with ``checksum``) piece by piece on a helper thread, in
+    order.
 
     ``put`` queues a piece and returns at once; ``digest`` waits for the queued pieces;
     ``sync`` queues the flush and fsync; leaving the ``with`` block waits for the queued
-    work and closes the file (on errors too).
+    work and closes the file (on errors too). Every :data:`WRITEBACK_BYTES` the kernel is
+    asked to start writing the pages back (``sync_file_range``, not waited for), so the
+    final fsync, which alone makes the file durable, has only the tail left to write.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, checksum: str) -> None:
         self._file = open(path, "wb")  # noqa: SIM115 (closed in __exit__)
-        self._hasher = hashlib.sha256()
+        self.checksum = checksum
+        self._hasher = CHECKSUMS[checksum]()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zone-opt-sink")
         self._pending: list[Future[None]] = []
+        self._written = 0
+        self._flushed = 0  # bytes handed to writeback
 
     def _write(self, piece: bytes | memoryview) -> None:
         self._hasher.update(piece)  # both release the GIL for large pieces
         self._file.write(piece)
+        self._written += len(piece)
+        if _WRITEBACK is not None and self._written - self._flushed >= WRITEBACK_BYTES:
+            self._file.flush()
+            _WRITEBACK(self._file.fileno(), self._flushed, self._written - self._flushed)
+            self._flushed = self._written
 
     def _sync(self) -> None:
         self._file.flush()
@@ -120,7 +178,7 @@ class _Sink:
             self._pending = [f for f in self._pending if not f.done() or f.result()]
 
     def digest(self) -> str:
-        """Hex SHA-256 of every piece (waits for them)."""
+        """Hex checksum of every piece (waits for them)."""
         for future in self._pending:
             future.result()
         self._pending.clear()
@@ -136,6 +194,73 @@ class _Sink:
     def __exit__(self, *exc: object) -> None:
         self._worker.shutdown(wait=True)
         self._file.close()
+
+
+T = TypeVar("T")
+
+#: Chunks of an upload received ahead of the one being decoded and validated.
+READ_AHEAD_CHUNKS = 4
+_DONE = object()
+
+
+class ReadAhead(Generic[T]):
+    """An iterator over ``items`` that a helper thread pulls up to ``depth`` ahead of the
+    consumer, so producing the next items overlaps consuming this one.
+
+    On the server, gRPC's request iterator receives the next message only when asked, so
+    without this the stream stalls (flow control) while a chunk is decoded and validated;
+    on the client, the next chunk is serialised and hashed while gRPC sends this one.
+    Exceptions of ``items`` reach the consumer in order. :meth:`close` (from any thread)
+    stops the helper at its next item and ends the iteration. Memory: ``depth`` items.
+    """
+
+    def __init__(self, items: Iterable[T], depth: int) -> None:
+        self._items = items
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._pull, name="zone-opt-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _offer(self, item: object) -> bool:
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _pull(self) -> None:
+        try:
+            for item in self._items:
+                if not self._offer(item):
+                    return
+            outcome: object = _DONE
+        except BaseException as exc:  # handed to the consumer, raised there
+            outcome = exc
+        self._offer(outcome)
+
+    def __iter__(self) -> ReadAhead[T]:
+        return self
+
+    def __next__(self) -> T:
+        while True:
+            try:
+                item = self._queue.get(timeout=0.1)
+                break
+            except queue.Empty:
+                if self._stopped.is_set():
+                    raise StopIteration from None
+        if item is _DONE:
+            self._stopped.set()
+            raise StopIteration
+        if isinstance(item, BaseException):
+            self._stopped.set()
+            raise item
+        return item  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self._stopped.set()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -160,14 +285,25 @@ class DatasetStore:
         with db.transaction() as conn:
             for statement in _SCHEMA.split(";"):
                 conn.execute(statement)
+            columns = {row["name"] for row in conn.execute("PRAGMA table_info(datasets)")}
+            if "blake3" not in columns:  # a data dir from before BLAKE3 uploads
+                conn.execute("ALTER TABLE datasets ADD COLUMN blake3 TEXT NOT NULL DEFAULT ''")
 
     def _path(self, dataset_id: str) -> Path:
         return self.root / "tables" / f"{dataset_id}.arrows"
 
     def ingest(
-        self, tenant: str, name: str, kind: str, chunks: Iterable[UploadChunk]
+        self,
+        tenant: str,
+        name: str,
+        kind: str,
+        chunks: Iterable[UploadChunk],
+        checksum: str = "sha256",
     ) -> DatasetInfo:
         """Store an uploaded table of ``kind`` after checking order, size, checksum, schema.
+
+        ``checksum`` (a key of :data:`CHECKSUMS`) is what the stream is hashed with, stored
+        with, and compared against the digest the last chunk declares for it.
 
         One pass over the chunks as they arrive: each is checked (sequence number, size
         limit), hashed and written to the temporary file, and the record batches it
@@ -178,24 +314,45 @@ class DatasetStore:
         Raises:
             InvalidInputError: chunks out of order or missing, not an IPC stream, or rows
                 that break the schema of ``kind`` (one violation per problem).
-            VerificationError: the declared SHA-256 does not match the bytes received.
+            VerificationError: the declared digest does not match the bytes received.
             ResourceExhaustedError: the upload exceeds ``max_upload_bytes``.
 
         Complexity: O(bytes) hashing and I/O plus the validation of the table.
         """
         if kind not in TABLES:
             raise InvalidInputError.single("header.kind", None, f"unknown table kind {kind!r}")
+        if checksum not in CHECKSUMS:
+            raise InvalidInputError.single(
+                "header.checksum", None, f"unknown checksum {checksum!r}"
+            )
         tmp = self._tmp / f"{uuid.uuid4().hex}.part"
         try:
-            with _Sink(tmp) as sink:
-                received = self._receive(sink, chunks, TABLES[kind])
-                synced = sink.sync()  # the fsync runs while the key is checked
-                conformed = received.validator.finish()
+            with _Sink(tmp, checksum) as sink:
+                with contextlib.closing(ReadAhead(chunks, READ_AHEAD_CHUNKS)) as ahead:
+                    received = self._receive(sink, ahead, TABLES[kind])
+                # The hashing and writing of the last pieces and the fsync run on the sink's
+                # thread while this one checks the key; the checksum is compared first, so
+                # bytes damaged in transit are DATA_LOSS, not INVALID_ARGUMENT.
+                synced = sink.sync()
+                invalid, conformed = received.broken, None
+                if invalid is None and received.validator is not None:
+                    try:
+                        conformed = received.validator.finish()
+                    except InvalidInputError as exc:
+                        invalid = exc
+                digest = sink.digest()
+                if received.declared and received.declared != digest:
+                    raise VerificationError(
+                        f"checksum mismatch: declared {checksum} {received.declared},"
+                        f" received {digest}"
+                    )
+                if invalid is not None or conformed is None or received.validator is None:
+                    raise invalid or InvalidInputError.single("chunk.ipc", None, "no table")
                 synced.result()
-            digest, size = received.digest, received.size
+            size = received.size
             if not conformed.schema.equals(received.validator.schema):  # store it conformed
                 rewritten = tmp.with_suffix(".conformed")
-                digest, size = self._write_table(rewritten, conformed)
+                digest, size = self._write_table(rewritten, conformed, checksum)
                 os.replace(rewritten, tmp)
             return self._commit(
                 tmp=tmp,
@@ -204,6 +361,7 @@ class DatasetStore:
                 name=name,
                 kind=kind,
                 table=conformed,
+                checksum=checksum,
                 digest=digest,
                 size=size,
             )
@@ -214,15 +372,15 @@ class DatasetStore:
     def _receive(self, sink: _Sink, chunks: Iterable[UploadChunk], spec: TableSpec) -> _Received:
         """Check, hash, write and decode the chunks as they arrive.
 
-        Hashing and writing run on a helper thread (both release the GIL), in chunk order,
-        while this thread receives, decodes and validates the next chunks. A stream that
-        is not valid IPC is reported only after the checksum was compared, so bytes damaged
-        in transit are DATA_LOSS, not INVALID_ARGUMENT.
+        Hashing and writing run on the sink's thread (both release the GIL), in chunk
+        order, while this thread receives, decodes and validates the next chunks. A stream
+        that is not valid IPC comes back in ``broken``, to be reported after the checksum
+        was compared.
         """
         decoder = IpcStreamDecoder()
         validator: BatchValidator | None = None
         broken: InvalidInputError | None = None
-        size, declared, finished = 0, "", False
+        size, last, finished = 0, None, False
         for expected, chunk in enumerate(chunks):
             if finished:
                 raise InvalidInputError.single("chunk.seq", chunk.seq, "chunk after the last")
@@ -236,7 +394,7 @@ class DatasetStore:
                     f"upload larger than the limit of {self.max_upload_bytes} bytes"
                 )
             sink.put(chunk.ipc)
-            finished, declared = chunk.last, chunk.sha256
+            finished, last = chunk.last, chunk
             if broken is None:
                 try:
                     batches = decoder.feed(chunk.ipc)
@@ -245,32 +403,30 @@ class DatasetStore:
                     for batch in batches:
                         validator.add(batch)  # type: ignore[union-attr]
                 except InvalidInputError as exc:
-                    broken = exc  # reported after the checksum comparison
-        if not finished:
+                    broken = exc
+        if not finished or last is None:
             raise InvalidInputError.single("chunk.last", None, "stream ended without a last chunk")
-        digest = sink.digest()
-        if declared and declared != digest:
-            raise VerificationError(
-                f"checksum mismatch: declared sha256 {declared}, received {digest}"
-            )
-        if broken is not None:
-            raise broken
-        rest = decoder.finish()  # raises for a stream cut inside a message or schema-less
-        if validator is None and decoder.schema is not None:
-            validator = BatchValidator(spec, decoder.schema)
-        if validator is None:
-            raise InvalidInputError.single("chunk.ipc", None, "not an Arrow IPC stream")
-        for batch in rest:
-            validator.add(batch)
-        return _Received(digest, size, validator)
+        declared = _declared(last, sink.checksum)
+        if broken is None:
+            try:
+                rest = decoder.finish()  # raises for a stream cut inside a message
+                if validator is None and decoder.schema is not None:
+                    validator = BatchValidator(spec, decoder.schema)
+                if validator is None:
+                    raise InvalidInputError.single("chunk.ipc", None, "not an Arrow IPC stream")
+                for batch in rest:
+                    validator.add(batch)
+            except InvalidInputError as exc:
+                broken = exc
+        return _Received(declared, size, validator, broken)
 
-    def _write_table(self, path: Path, table: pa.Table) -> tuple[str, int]:
+    def _write_table(self, path: Path, table: pa.Table, checksum: str) -> tuple[str, int]:
         with open(path, "wb") as out:
             with pa.ipc.new_stream(out, table.schema) as writer:
                 writer.write_table(table)
             out.flush()
             os.fsync(out.fileno())
-        hasher = hashlib.sha256()
+        hasher = CHECKSUMS[checksum]()
         with open(path, "rb") as f:
             while block := f.read(1 << 22):
                 hasher.update(block)
@@ -285,6 +441,7 @@ class DatasetStore:
         name: str,
         kind: str,
         table: pa.Table,
+        checksum: str,
         digest: str,
         size: int,
     ) -> DatasetInfo:
@@ -298,13 +455,16 @@ class DatasetStore:
             kind,
             table.num_rows,
             size,
-            digest,
+            digest if checksum == "sha256" else "",
             tuple(table.column_names),
             time.time(),
+            digest if checksum == "blake3" else "",
         )
         with self.db.transaction() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO datasets (dataset_id, tenant, name, kind, num_rows,"
+                " num_bytes, sha256, columns, created_s, blake3)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     info.dataset_id,
                     tenant,
@@ -312,9 +472,10 @@ class DatasetStore:
                     kind,
                     info.num_rows,
                     size,
-                    digest,
+                    info.sha256,
                     "\x1f".join(info.columns),
                     info.created_s,
+                    info.blake3,
                 ),
             )
         return info
@@ -323,7 +484,7 @@ class DatasetStore:
         """Store a result table under a caller-chosen id (replacing it: idempotent)."""
         tmp = self._tmp / f"{uuid.uuid4().hex}.part"
         try:
-            digest, size = self._write_table(tmp, table)
+            digest, size = self._write_table(tmp, table, "sha256")
             return self._commit(
                 tmp=tmp,
                 dataset_id=dataset_id,
@@ -331,6 +492,7 @@ class DatasetStore:
                 name=name,
                 kind=RESULT_KIND,
                 table=table,
+                checksum="sha256",
                 digest=digest,
                 size=size,
             )
@@ -402,4 +564,15 @@ def _info(r: sqlite3.Row) -> DatasetInfo:
         r["sha256"],
         tuple(c for c in r["columns"].split("\x1f") if c),
         r["created_s"],
+        r["blake3"],
     )
+
+
+def _declared(chunk: UploadChunk, checksum: str) -> str:
+    """The digest ``chunk`` declares for ``checksum``; one for another checksum is refused."""
+    for name, digest in (("sha256", chunk.sha256), ("blake3", chunk.blake3)):
+        if digest and name != checksum:
+            raise InvalidInputError.single(
+                f"chunk.{name}", chunk.seq, f"the upload's header chose the checksum {checksum}"
+            )
+    return chunk.blake3 if checksum == "blake3" else chunk.sha256

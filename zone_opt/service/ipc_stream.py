@@ -7,7 +7,8 @@ a zero metadata length ends the stream. :class:`IpcStreamDecoder` cuts messages 
 pieces as soon as each is complete and decodes them with pyarrow, so a receiver can
 validate record batches while the rest of the stream is still on the wire. A message
 inside one piece is sliced without copying; only a message that straddles pieces is
-joined (each byte at most once). The decoder reads only the message framing; every
+joined (each byte at most once), and one that does not start on an 8-byte boundary is
+copied to one that does. The decoder reads only the message framing; every
 message itself is decoded and checked by pyarrow.
 
 Streams whose schema has dictionary-encoded fields (their dictionaries travel as separate
@@ -28,6 +29,8 @@ __all__ = ["IpcStreamDecoder"]
 _CONTINUATION = 0xFFFFFFFF
 #: Larger flatbuffer metadata than this is refused (real schemas are a few KiB).
 _MAX_METADATA_BYTES = 64 * 1024 * 1024
+#: Alignment of the messages handed to pyarrow (IPC pads every buffer to 8 bytes).
+_ALIGNMENT = 8
 #: Index of ``bodyLength`` among the fields of the flatbuffer table ``Message``.
 _BODY_LENGTH_FIELD = 3
 
@@ -184,8 +187,16 @@ class IpcStreamDecoder:
         return self._take(need)
 
     def _decode(self, data: memoryview) -> pa.RecordBatch | None:
+        buffer = pa.py_buffer(data)
+        if buffer.address % _ALIGNMENT:
+            # A message inside a received chunk starts wherever the chunk's protobuf framing
+            # put it; Arrow's arrays (and numpy, and the Rust core, reading their buffers)
+            # need them aligned, so an unaligned message is copied once into Arrow memory.
+            aligned = pa.allocate_buffer(len(data))
+            memoryview(aligned).cast("B")[:] = data
+            buffer = aligned
         try:
-            message = pa.ipc.read_message(pa.py_buffer(data))
+            message = pa.ipc.read_message(buffer)
             if self._schema is None:
                 if message.type != "schema":
                     raise _invalid(f"the first message is a {message.type}, not a schema")

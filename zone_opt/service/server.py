@@ -28,7 +28,6 @@ from zone_opt.api.v1 import (
     carbon_pb2,
     carbon_pb2_grpc,
     datasets_pb2,
-    datasets_pb2_grpc,
     dispatch_pb2,
     dispatch_pb2_grpc,
     matching_pb2,
@@ -52,7 +51,7 @@ from zone_opt.service.jobs import WorkerPool, pool_sizes
 from zone_opt.service.metrics import Metrics
 from zone_opt.service.privacy import JoinSessions, PolicyStore
 from zone_opt.service.servicers.carbon import CarbonServicer
-from zone_opt.service.servicers.datasets import DatasetServicer
+from zone_opt.service.servicers.datasets import DatasetServicer, add_dataset_service
 from zone_opt.service.servicers.dispatch import DispatchServicer
 from zone_opt.service.servicers.matching import MatchingServicer
 from zone_opt.service.servicers.operations import OperationsServicer
@@ -191,9 +190,7 @@ class Server:
                 ("grpc.max_connection_age_grace_ms", 60_000),
             ],
         )
-        datasets_pb2_grpc.add_DatasetServiceServicer_to_server(
-            DatasetServicer(self.auth, self.datasets, self.pool), self.grpc
-        )
+        add_dataset_service(DatasetServicer(self.auth, self.datasets, self.pool), self.grpc)
         operations_pb2_grpc.add_OperationsServiceServicer_to_server(
             OperationsServicer(self.auth, self.pool), self.grpc
         )

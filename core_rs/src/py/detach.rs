@@ -15,3 +15,13 @@ where
 {
     py.detach(|| parallel::install(f)).map_err(PyErr::from)
 }
+
+/// [`run_detached`] for sequential work: the GIL released, run on the calling thread (no
+/// hop to the engine pool, whose threads may be busy with other calls or asleep).
+pub fn run_detached_here<T, F>(py: Python<'_>, f: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce() -> CoreResult<T> + Send,
+{
+    py.detach(f).map_err(PyErr::from)
+}

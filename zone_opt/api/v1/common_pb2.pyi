@@ -17,6 +17,30 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _Checksum:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ChecksumEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Checksum.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CHECKSUM_UNSPECIFIED: _Checksum.ValueType  # 0
+    """SHA-256: what clients that predate this field send."""
+    CHECKSUM_SHA256: _Checksum.ValueType  # 1
+    CHECKSUM_BLAKE3: _Checksum.ValueType  # 2
+
+class Checksum(_Checksum, metaclass=_ChecksumEnumTypeWrapper):
+    """The checksum an upload is hashed with, chosen by the client in its header. Both are
+    cryptographic hashes of the exact bytes of the IPC stream: SHA-256 (FIPS 180-4) and
+    BLAKE3 (the BLAKE3 specification, default 256-bit output), which costs about a third of
+    SHA-256's CPU.
+    """
+
+CHECKSUM_UNSPECIFIED: Checksum.ValueType  # 0
+"""SHA-256: what clients that predate this field send."""
+CHECKSUM_SHA256: Checksum.ValueType  # 1
+CHECKSUM_BLAKE3: Checksum.ValueType  # 2
+Global___Checksum: _TypeAlias = Checksum  # noqa: Y015
+
 class _TableKind:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -62,6 +86,8 @@ class ArrowChunk(_message.Message):
     SEQ_FIELD_NUMBER: _builtins.int
     LAST_FIELD_NUMBER: _builtins.int
     SHA256_FIELD_NUMBER: _builtins.int
+    BLAKE3_FIELD_NUMBER: _builtins.int
+    PAD_FIELD_NUMBER: _builtins.int
     ipc: _builtins.bytes
     """Bytes of the IPC stream, at most 4 MiB."""
     seq: _builtins.int
@@ -69,7 +95,18 @@ class ArrowChunk(_message.Message):
     last: _builtins.bool
     """True on the final chunk."""
     sha256: _builtins.str
-    """On the final chunk: lowercase hex SHA-256 of the whole IPC stream (optional on upload)."""
+    """On the final chunk: lowercase hex SHA-256 of the whole IPC stream (optional on upload;
+    on upload, only for the checksum CHECKSUM_SHA256, the default).
+    """
+    blake3: _builtins.str
+    """On the final chunk of an upload with the checksum CHECKSUM_BLAKE3: lowercase hex
+    BLAKE3 (the 256-bit default output) of the whole IPC stream (optional).
+    """
+    pad: _builtins.bytes
+    """Ignored by receivers. A sender may write it before `ipc` (fields may come in any order
+    on the wire) so that the Arrow bytes start 8-byte aligned within the serialised
+    message, which lets a receiver decode record batches in place instead of copying.
+    """
     def __init__(
         self,
         *,
@@ -77,10 +114,12 @@ class ArrowChunk(_message.Message):
         seq: _builtins.int = ...,
         last: _builtins.bool = ...,
         sha256: _builtins.str = ...,
+        blake3: _builtins.str = ...,
+        pad: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ipc", b"ipc", "last", b"last", "seq", b"seq", "sha256", b"sha256"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blake3", b"blake3", "ipc", b"ipc", "last", b"last", "pad", b"pad", "seq", b"seq", "sha256", b"sha256"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -34,13 +34,20 @@ class Dataset(_message.Message):
     SHA256_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     COLUMNS_FIELD_NUMBER: _builtins.int
+    BLAKE3_FIELD_NUMBER: _builtins.int
     dataset_id: _builtins.str
     name: _builtins.str
     kind: _common_pb2.TableKind.ValueType
     num_rows: _builtins.int
     num_bytes: _builtins.int
     sha256: _builtins.str
-    """Lowercase hex SHA-256 of the stored Arrow IPC stream."""
+    """Lowercase hex SHA-256 of the stored Arrow IPC stream, when it was stored with that
+    checksum (uploads with CHECKSUM_SHA256 or unspecified, operation results); else empty.
+    """
+    blake3: _builtins.str
+    """Lowercase hex BLAKE3 of the stored Arrow IPC stream, when it was uploaded with
+    CHECKSUM_BLAKE3; else empty. Exactly one of `sha256` and `blake3` is set.
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -58,10 +65,11 @@ class Dataset(_message.Message):
         sha256: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         columns: _abc.Iterable[_builtins.str] | None = ...,
+        blake3: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "create_time", b"create_time", "dataset_id", b"dataset_id", "kind", b"kind", "name", b"name", "num_bytes", b"num_bytes", "num_rows", b"num_rows", "sha256", b"sha256"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blake3", b"blake3", "columns", b"columns", "create_time", b"create_time", "dataset_id", b"dataset_id", "kind", b"kind", "name", b"name", "num_bytes", b"num_bytes", "num_rows", b"num_rows", "sha256", b"sha256"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -73,17 +81,23 @@ class UploadHeader(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
+    CHECKSUM_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     kind: _common_pb2.TableKind.ValueType
+    checksum: _common_pb2.Checksum.ValueType
+    """The checksum the server computes over the stream as it arrives, stores, and compares
+    with the digest declared on the last chunk (`sha256` or `blake3`, matching this).
+    """
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         kind: _common_pb2.TableKind.ValueType = ...,
+        checksum: _common_pb2.Checksum.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksum", b"checksum", "kind", b"kind", "name", b"name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
