@@ -141,7 +141,65 @@ pub struct Scope2 {
 /// `round(energy * factor / 10^6)` with ties up; exact for the documented ranges.
 #[inline]
 pub fn grams(energy_wh: i64, ug_per_wh: i64) -> i64 {
-    ((energy_wh as u64 * ug_per_wh as u64 + UG_PER_G / 2) / UG_PER_G) as i64
+    grams_with(energy_wh, Factor::new(ug_per_wh))
+}
+
+/// An emission factor, integer micrograms per Wh and (for the estimate) grams per Wh.
+#[derive(Debug, Clone, Copy)]
+struct Factor {
+    ug_per_wh: i64,
+    g_per_wh: f64,
+}
+
+impl Factor {
+    fn new(ug_per_wh: i64) -> Self {
+        Self {
+            ug_per_wh,
+            g_per_wh: ug_per_wh as f64 / UG_PER_G as f64,
+        }
+    }
+}
+
+/// [`grams`] without an integer division, so that loops over it vectorise: the float
+/// estimate `e * (ug / 10^6) + 1/2` of a value below 2^44 has an absolute error below
+/// 2^-8, so its truncation is within one of the result; the remainder
+/// `e * ug + 10^6 / 2 - g * 10^6` is then exact in wrapping 64-bit arithmetic (the true
+/// value lies in `(-10^6, 2 * 10^6)` and `e * ug < 2^63`), and one branch-free step each
+/// way corrects the estimate.
+#[inline(always)]
+fn grams_with(energy_wh: i64, factor: Factor) -> i64 {
+    const UG: i64 = UG_PER_G as i64;
+    const BOUND: f64 = (1_i64 << 62) as f64;
+    let estimate = (energy_wh as f64 * factor.g_per_wh + 0.5).clamp(-BOUND, BOUND);
+    // SAFETY: finite (finite operands) and clamped into i64's range.
+    let mut g: i64 = unsafe { estimate.to_int_unchecked() };
+    let rem = energy_wh
+        .wrapping_mul(factor.ug_per_wh)
+        .wrapping_add(UG / 2)
+        .wrapping_sub(g.wrapping_mul(UG));
+    g -= i64::from(rem < 0);
+    g += i64::from(rem >= UG);
+    g
+}
+
+/// `(floor(total * w / sum), total * w mod sum)`, exactly, given `ratio = total / sum`
+/// (see [`Split::quota`]); branch-free so that loops over it vectorise.
+#[inline(always)]
+fn quota(total: i64, sum: i64, ratio: f64, w: i64) -> (i64, i64) {
+    const BOUND: f64 = (1_i64 << 62) as f64;
+    let estimate = (w as f64 * ratio).clamp(-BOUND, BOUND);
+    // SAFETY: `estimate` is finite (a finite weight times a finite ratio, `sum >= 1`) and
+    // clamped into i64's range, so the truncation is defined; it spares the saturating
+    // conversion's checks in the hottest loops.
+    let mut q: i64 = unsafe { estimate.to_int_unchecked() };
+    let mut rem = total.wrapping_mul(w).wrapping_sub(q.wrapping_mul(sum));
+    let low = i64::from(rem < 0);
+    q -= low;
+    rem += low * sum;
+    let high = i64::from(rem >= sum);
+    q += high;
+    rem -= high * sum;
+    (q, rem)
 }
 
 /// A largest-remainder split of `total` (`0 ..= 2^42`) by integer weights (each
@@ -182,23 +240,7 @@ impl Split {
     /// `(-sum, 2 sum)`, `sum < 2^61`), and one branch-free step each way corrects both.
     #[inline(always)]
     fn quota(&self, w: i64) -> (i64, i64) {
-        const BOUND: f64 = (1_i64 << 62) as f64;
-        let estimate = (w as f64 * self.ratio).clamp(-BOUND, BOUND);
-        // SAFETY: `estimate` is finite (a finite weight times a finite ratio, `sum >= 1`)
-        // and clamped into i64's range, so the truncation is defined; it spares the
-        // saturating conversion's checks in the hottest loop.
-        let mut q: i64 = unsafe { estimate.to_int_unchecked() };
-        let mut rem = self
-            .total
-            .wrapping_mul(w)
-            .wrapping_sub(q.wrapping_mul(self.sum));
-        let low = i64::from(rem < 0);
-        q -= low;
-        rem += low * self.sum;
-        let high = i64::from(rem >= self.sum);
-        q += high;
-        rem -= high * self.sum;
-        (q, rem)
+        quota(self.total, self.sum, self.ratio, w)
     }
 
     /// The share of the weight `w` at position `k`.
@@ -243,17 +285,8 @@ impl Split {
         // compares bins instead of recomputing them.
         let bins = &mut scratch.bin;
         bins.resize(len, 0);
-        let mut given = 0;
-        for (((&w, q_out), r_out), b_out) in weights
-            .iter()
-            .zip(scratch.quota.iter_mut())
-            .zip(scratch.remainder.iter_mut())
-            .zip(bins.iter_mut())
-        {
-            let (q, rem) = s.quota(w);
-            given += q;
-            *q_out = q;
-            *r_out = rem;
+        let given = simd::quotas(&s, weights, &mut scratch.quota, &mut scratch.remainder);
+        for (&rem, b_out) in scratch.remainder.iter().zip(bins.iter_mut()) {
             let b = bucket(rem);
             *b_out = b as u16;
             hist[b] += 1;
@@ -309,6 +342,286 @@ impl Split {
         {
             *o = q + i64::from(rem > self.threshold || (rem == self.threshold && k < self.cut));
         }
+    }
+}
+
+/// The per-element loops of the pipeline, written branch-free over equal-length slices so
+/// that they vectorise, compiled twice: for any x86-64 and, picked at run time when the
+/// CPU has it, for AVX-512 (F, DQ, VL: 64-bit multiplies and float/integer conversions in
+/// vector registers), which runs 8 tenant-hours per instruction. Both compute the same
+/// integers.
+mod simd {
+    use super::{grams_with, quota, Factor, Split};
+
+    /// Whether the AVX-512 variants may run on this CPU.
+    pub(super) fn avx512() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512dq")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
+    /// One split per hour, column-wise (see [`Split`]): a tenant's shares over a range of
+    /// hours then read each parameter as a contiguous slice.
+    #[derive(Debug, Default)]
+    pub(super) struct SplitColumns {
+        total: Vec<i64>,
+        sum: Vec<i64>,
+        ratio: Vec<f64>,
+        threshold: Vec<i64>,
+        cut: Vec<i64>,
+    }
+
+    impl SplitColumns {
+        pub(super) fn new<'a>(splits: impl Iterator<Item = &'a Split>) -> Self {
+            let mut c = Self::default();
+            for s in splits {
+                c.total.push(s.total);
+                c.sum.push(s.sum);
+                c.ratio.push(s.ratio);
+                c.threshold.push(s.threshold);
+                c.cut.push(i64::try_from(s.cut).unwrap_or(i64::MAX));
+            }
+            c
+        }
+
+        /// The hours `h0..h1`.
+        pub(super) fn slice(&self, h0: usize, h1: usize) -> SplitSlice<'_> {
+            SplitSlice {
+                total: &self.total[h0..h1],
+                sum: &self.sum[h0..h1],
+                ratio: &self.ratio[h0..h1],
+                threshold: &self.threshold[h0..h1],
+                cut: &self.cut[h0..h1],
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    pub(super) struct SplitSlice<'a> {
+        total: &'a [i64],
+        sum: &'a [i64],
+        ratio: &'a [f64],
+        threshold: &'a [i64],
+        cut: &'a [i64],
+    }
+
+    /// [`Split::share`] of the weight `w` at position `k` under the split of hour `j`.
+    #[inline(always)]
+    fn share(s: &SplitSlice<'_>, j: usize, w: i64, k: i64) -> i64 {
+        let (q, rem) = quota(s.total[j], s.sum[j], s.ratio[j], w);
+        let t = s.threshold[j];
+        q + i64::from((rem > t) | ((rem == t) & (k < s.cut[j])))
+    }
+
+    /// Annual sums of one tenant's row: load, PV, green, matched, location, market.
+    pub(super) type RowSums = [i64; 6];
+
+    /// One tenant's hours (pro rata PV, no certificates): its PV share of each hour from
+    /// its load (position `i`), grid draw `d = L - PV`, matched `min(d, green)` (when
+    /// `GREEN`; added to `matched`), location- and market-based grams.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn plain_row_kernel<const GREEN: bool>(
+        i: i64,
+        load: &[i64],
+        pv: &SplitSlice<'_>,
+        green: &[i64],
+        location: Factor,
+        residual: Factor,
+        out_location: &mut [i64],
+        out_market: &mut [i64],
+        matched: &mut [i64],
+    ) -> RowSums {
+        let len = load.len();
+        let (out_location, out_market) = (&mut out_location[..len], &mut out_market[..len]);
+        let pv = SplitSlice {
+            total: &pv.total[..len],
+            sum: &pv.sum[..len],
+            ratio: &pv.ratio[..len],
+            threshold: &pv.threshold[..len],
+            cut: &pv.cut[..len],
+        };
+        let (green, matched) = if GREEN {
+            (&green[..len], &mut matched[..len])
+        } else {
+            (&green[..0], &mut matched[..0])
+        };
+        let (mut load_sum, mut pv_sum, mut green_sum, mut matched_sum) = (0_i64, 0, 0, 0);
+        let (mut loc_sum, mut mkt_sum) = (0_i64, 0);
+        for j in 0..len {
+            let l = load[j];
+            let p = share(&pv, j, l, i);
+            let d = l - p;
+            let loc = grams_with(d, location);
+            let mut r = d;
+            if GREEN {
+                let g = green[j];
+                let m = d.min(g);
+                matched[j] += m;
+                r -= m;
+                green_sum += g;
+                matched_sum += m;
+            }
+            let mkt = grams_with(r, residual);
+            out_location[j] = loc;
+            out_market[j] = mkt;
+            load_sum += l;
+            pv_sum += p;
+            loc_sum += loc;
+            mkt_sum += mkt;
+        }
+        [load_sum, pv_sum, green_sum, matched_sum, loc_sum, mkt_sum]
+    }
+
+    /// Adds to `acc` the shares of the weight `w` at position `k` under each hour's split.
+    #[inline(always)]
+    fn add_shares_kernel(s: &SplitSlice<'_>, w: i64, k: i64, acc: &mut [i64]) {
+        let len = acc.len();
+        let s = SplitSlice {
+            total: &s.total[..len],
+            sum: &s.sum[..len],
+            ratio: &s.ratio[..len],
+            threshold: &s.threshold[..len],
+            cut: &s.cut[..len],
+        };
+        for (j, a) in acc.iter_mut().enumerate() {
+            *a += share(&s, j, w, k);
+        }
+    }
+
+    /// Each weight's quota and remainder under `split`; returns the sum of the quotas.
+    #[inline(always)]
+    fn quotas_kernel(split: &Split, weights: &[i64], q: &mut [i64], rem: &mut [i64]) -> i64 {
+        let len = weights.len();
+        let (q, rem) = (&mut q[..len], &mut rem[..len]);
+        let (total, sum, ratio) = (split.total, split.sum, split.ratio);
+        let mut given = 0;
+        for j in 0..len {
+            let (a, b) = quota(total, sum, ratio, weights[j]);
+            q[j] = a;
+            rem[j] = b;
+            given += a;
+        }
+        given
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    mod avx512 {
+        use super::*;
+
+        #[allow(clippy::too_many_arguments)]
+        #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+        pub(super) unsafe fn plain_row<const GREEN: bool>(
+            i: i64,
+            load: &[i64],
+            pv: &SplitSlice<'_>,
+            green: &[i64],
+            location: Factor,
+            residual: Factor,
+            out_location: &mut [i64],
+            out_market: &mut [i64],
+            matched: &mut [i64],
+        ) -> RowSums {
+            plain_row_kernel::<GREEN>(
+                i,
+                load,
+                pv,
+                green,
+                location,
+                residual,
+                out_location,
+                out_market,
+                matched,
+            )
+        }
+
+        #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+        pub(super) unsafe fn add_shares(s: &SplitSlice<'_>, w: i64, k: i64, acc: &mut [i64]) {
+            add_shares_kernel(s, w, k, acc);
+        }
+
+        #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+        pub(super) unsafe fn quotas(
+            split: &Split,
+            weights: &[i64],
+            q: &mut [i64],
+            rem: &mut [i64],
+        ) -> i64 {
+            quotas_kernel(split, weights, q, rem)
+        }
+    }
+
+    /// [`plain_row_kernel`], vectorised when `wide` (from [`avx512`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn plain_row<const GREEN: bool>(
+        wide: bool,
+        i: i64,
+        load: &[i64],
+        pv: &SplitSlice<'_>,
+        green: &[i64],
+        location: Factor,
+        residual: Factor,
+        out_location: &mut [i64],
+        out_market: &mut [i64],
+        matched: &mut [i64],
+    ) -> RowSums {
+        #[cfg(target_arch = "x86_64")]
+        if wide {
+            // SAFETY: `wide` is true only when the CPU reports the features ([`avx512`]).
+            return unsafe {
+                avx512::plain_row::<GREEN>(
+                    i,
+                    load,
+                    pv,
+                    green,
+                    location,
+                    residual,
+                    out_location,
+                    out_market,
+                    matched,
+                )
+            };
+        }
+        let _ = wide;
+        plain_row_kernel::<GREEN>(
+            i,
+            load,
+            pv,
+            green,
+            location,
+            residual,
+            out_location,
+            out_market,
+            matched,
+        )
+    }
+
+    /// [`add_shares_kernel`], vectorised when `wide`.
+    pub(super) fn add_shares(wide: bool, s: &SplitSlice<'_>, w: i64, k: i64, acc: &mut [i64]) {
+        #[cfg(target_arch = "x86_64")]
+        if wide {
+            // SAFETY: as in [`plain_row`].
+            return unsafe { avx512::add_shares(s, w, k, acc) };
+        }
+        let _ = wide;
+        add_shares_kernel(s, w, k, acc);
+    }
+
+    /// [`quotas_kernel`], vectorised when the CPU allows.
+    pub(super) fn quotas(split: &Split, weights: &[i64], q: &mut [i64], rem: &mut [i64]) -> i64 {
+        #[cfg(target_arch = "x86_64")]
+        if avx512() {
+            // SAFETY: as in [`plain_row`].
+            return unsafe { avx512::quotas(split, weights, q, rem) };
+        }
+        quotas_kernel(split, weights, q, rem)
     }
 }
 
@@ -395,7 +708,48 @@ struct Holders {
     sum: i64,
 }
 
-fn validate(input: &Scope2Input<'_>) -> CoreResult<(usize, Vec<Holders>)> {
+/// The hourly sums of the tenant-major `n x hours` array `values`, whose values are
+/// checked to lie in `[0, MAX_WH]` in the same pass (one read of the largest input); the
+/// error names the tenant and the hour. Parallel over blocks of tenants.
+fn column_sums(values: &[i64], hours: usize, field: &str) -> CoreResult<Vec<i64>> {
+    if hours == 0 {
+        return Ok(Vec::new());
+    }
+    const ROWS: usize = 32;
+    let add = |(mut a, x): (Vec<i64>, bool), (b, y): (Vec<i64>, bool)| {
+        for (p, &q) in a.iter_mut().zip(&b) {
+            *p = p.wrapping_add(q);
+        }
+        (a, x | y)
+    };
+    let (sums, bad) = values
+        .par_chunks(hours * ROWS)
+        .fold(
+            || (vec![0_i64; hours], false),
+            |(mut acc, mut bad), rows| {
+                for row in rows.chunks(hours) {
+                    // Branch-free (vectorised); an unsigned comparison catches negatives.
+                    // The sums wrap only on bad values, which are reported instead.
+                    for (a, &v) in acc.iter_mut().zip(row) {
+                        *a = a.wrapping_add(v);
+                        bad |= v as u64 > MAX_WH as u64;
+                    }
+                }
+                (acc, bad)
+            },
+        )
+        .reduce(|| (vec![0_i64; hours], false), add);
+    if bad {
+        check_range(values, field, hours)?;
+    }
+    Ok(sums)
+}
+
+/// What [`validate`] finds: the contract count, each contract's holders, the park's load
+/// per hour.
+type Validated = (usize, Vec<Holders>, Vec<i64>);
+
+fn validate(input: &Scope2Input<'_>) -> CoreResult<Validated> {
     let (n, hours) = (input.n, input.hours);
     if n > MAX_TENANTS {
         return Err(CoreError::invalid(
@@ -414,7 +768,7 @@ fn validate(input: &Scope2Input<'_>) -> CoreResult<(usize, Vec<Holders>)> {
         check_len(g, hours, "gate_import_wh", "hours")?;
         check_range(g, "gate_import_wh", 1)?;
     }
-    check_range(input.load_wh, "load_wh", hours)?;
+    let park_load = column_sums(input.load_wh, hours, "load_wh")?;
     check_range(input.pv_wh, "pv_wh", 1)?;
     let contracts = input
         .contract_wh
@@ -505,7 +859,7 @@ fn validate(input: &Scope2Input<'_>) -> CoreResult<(usize, Vec<Holders>)> {
             })
         })
         .collect::<CoreResult<Vec<_>>>()?;
-    Ok((contracts, holders))
+    Ok((contracts, holders, park_load))
 }
 
 /// What phase one finds for one hour: everything the tenant-major phase two needs to
@@ -533,12 +887,12 @@ struct Hour {
 /// Per-worker buffers of phase one: one block of hours, hour-major.
 #[derive(Default)]
 struct Scratch {
+    /// The hours gathered.
+    cols: Vec<usize>,
     load: Vec<i64>,
     cert: Vec<i64>,
     pv: Vec<i64>,
-    green: Vec<i64>,
     draw: Vec<i64>,
-    shares: Vec<i64>,
     split: SplitScratch,
 }
 
@@ -548,27 +902,29 @@ const BLOCK_HOURS: usize = 64;
 /// Scope 2 for every tenant and hour with the rules of the module documentation.
 ///
 /// Two phases, both parallel: per block of hours, the cross-tenant quantities of each hour
-/// (sums, largest-remainder thresholds, priority cut-offs); then per tenant, its row of
-/// every output, streamed.
+/// (largest-remainder thresholds, priority cut-offs; the park's load per hour comes from
+/// the validation pass); then per tenant, its row of every output, streamed, and the
+/// hourly matched energy summed on the way. With pro-rata PV and neither certificates nor
+/// a gross-up (the common park), phase one reads only the hours with PV to share, and
+/// phase two's loop is branch-free and vectorised (see [`simd`]).
 ///
 /// Errors name the field and row: `load_wh` / `certificate_wh` (tenant), `pv_wh` /
 /// `gate_import_wh` (hour), `contract_wh` / `contract_share` (contract) for values out of
 /// `[0, 2^42]` or lengths that do not match; `pv_share` / `pv_priority` for an invalid key;
 /// `gate_import_wh` (hour) when the gate meter reads less than the tenants' grid draw.
 pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
-    let (contracts, holders) = validate(input)?;
+    let (contracts, holders, park_load) = validate(input)?;
     let (n, hours) = (input.n, input.hours);
     let gross_up = input.loss_policy == LossPolicy::GrossUp && input.gate_import_wh.is_some();
     let pv_parts_sum: i64 = match input.pv_sharing {
         PvSharing::ContractShare(parts) => parts.iter().sum(),
         _ => 0,
     };
-    let mut holder_union: Vec<usize> = holders
-        .iter()
-        .flat_map(|h| h.tenants.iter().copied())
-        .collect();
-    holder_union.sort_unstable();
-    holder_union.dedup();
+    // Pro rata without certificates or gross-up: phase two finds every tenant's PV share
+    // from the hour's split and its own load, so phase one needs only the hours' splits.
+    let lazy = matches!(input.pv_sharing, PvSharing::ProRata)
+        && input.certificate_wh.is_none()
+        && !gross_up;
     // Phase one (hours), while the output pages are mapped: both are parallel, and
     // joining them keeps both cores busy through the kernel's page supply.
     let blocks = hours.div_ceil(BLOCK_HOURS);
@@ -592,17 +948,15 @@ pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
             .map_init(Scratch::default, |scratch, b| {
                 let h0 = b * BLOCK_HOURS;
                 let h1 = (h0 + BLOCK_HOURS).min(hours);
-                hours_of_block(
-                    input,
+                let block = Block {
                     contracts,
-                    &holders,
-                    &holder_union,
+                    holders: &holders,
+                    park_load: &park_load,
                     pv_parts_sum,
                     gross_up,
-                    h0,
-                    h1,
-                    scratch,
-                )
+                    lazy,
+                };
+                block.hours(input, h0, h1, scratch)
             })
             .collect()
     };
@@ -637,30 +991,63 @@ pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
             }
         }
     }
-    let pv_split: Vec<Split> = hour.iter().map(|h| h.pv).collect();
     let context = Rows {
         input,
         contracts,
         hour: &hour,
-        pv_split: &pv_split,
         contract_split: &contract_split,
+        pv_columns: simd::SplitColumns::new(hour.iter().map(|h| &h.pv)),
+        contract_columns: (0..contracts)
+            .map(|c| {
+                simd::SplitColumns::new(
+                    contract_split
+                        .iter()
+                        .skip(c)
+                        .step_by(contracts.max(1))
+                        .take(hours),
+                )
+            })
+            .collect(),
+        location: Factor::new(input.location_ug_per_wh),
+        residual: Factor::new(input.residual_ug_per_wh),
+        wide: simd::avx512(),
     };
-    let sums: Vec<[i64; SUMS]> = rows
+    let mut sums = vec![[0_i64; SUMS]; n];
+    let add = |mut a: Vec<i64>, b: Vec<i64>| {
+        for (x, y) in a.iter_mut().zip(&b) {
+            *x += y;
+        }
+        a
+    };
+    let matched_h: Vec<i64> = rows
         .par_chunks_mut(TENANT_CHUNK)
+        .zip(sums.par_chunks_mut(TENANT_CHUNK))
         .enumerate()
-        .flat_map_iter(|(c, chunk)| {
-            let i0 = c * TENANT_CHUNK;
-            let mut sums = vec![[0_i64; SUMS]; chunk.len()];
-            for h0 in (0..hours).step_by(HOUR_TILE) {
-                let h1 = (h0 + HOUR_TILE).min(hours);
-                for (t, out) in chunk.iter_mut().enumerate() {
-                    let i = i0 + t;
-                    context.tenant(i, rank[i], &holdings[i], h0, h1, out, &mut sums[t]);
+        .fold(
+            || (vec![0_i64; hours], Vec::new()),
+            |(mut matched, mut green), (c, (chunk, sums))| {
+                let i0 = c * TENANT_CHUNK;
+                for h0 in (0..hours).step_by(HOUR_TILE) {
+                    let h1 = (h0 + HOUR_TILE).min(hours);
+                    for (t, (out, sums)) in chunk.iter_mut().zip(sums.iter_mut()).enumerate() {
+                        let i = i0 + t;
+                        let tile = Tile {
+                            h0,
+                            h1,
+                            matched: &mut matched[h0..h1],
+                            green: &mut green,
+                        };
+                        context.tenant(i, rank[i], &holdings[i], tile, out, sums);
+                    }
                 }
-            }
-            sums
-        })
-        .collect();
+                (matched, green)
+            },
+        )
+        .map(|(matched, _)| matched)
+        .reduce(|| vec![0_i64; hours], add);
+    for (h, m) in hour.iter_mut().zip(&matched_h) {
+        h.excess = h.green - m;
+    }
     let column = |k: usize| sums.iter().map(|t| t[k]).collect::<Vec<i64>>();
     let tenants = TenantTotals {
         load_wh: column(0),
@@ -731,183 +1118,208 @@ fn zeroed_populated(len: usize) -> Vec<i64> {
 /// Tenant-sum slots: load, pv, green, matched, location, market, loss shares.
 const SUMS: usize = 8;
 
-/// The hours `h0..h1` of a tenant-major `n x hours` array, hour-major into `out`
-/// (`out[j * n + i]`). Tiled by 8 tenants, so that each write fills a whole cache line and
-/// the reads are 8 sequential streams.
-fn gather(values: &[i64], n: usize, hours: usize, h0: usize, h1: usize, out: &mut Vec<i64>) {
+/// The columns `cols` of a tenant-major `n x hours` array, hour-major into `out`
+/// (`out[j * n + i]` is tenant `i` in hour `cols[j]`). Tiled by 8 tenants, so that each
+/// write fills a whole cache line and the reads are 8 sequential streams.
+fn gather(values: &[i64], n: usize, hours: usize, cols: &[usize], out: &mut Vec<i64>) {
     const TILE: usize = 8;
-    let width = h1 - h0;
+    let width = cols.len();
     // Every slot is overwritten below: resize only (no clearing pass).
     out.resize(n * width, 0);
+    let mut rows: [&[i64]; TILE] = [&[]; TILE];
     for i0 in (0..n).step_by(TILE) {
         let tile = TILE.min(n - i0);
-        let rows: Vec<&[i64]> = (i0..i0 + tile)
-            .map(|i| &values[i * hours + h0..i * hours + h1])
-            .collect();
-        for j in 0..width {
+        for (t, row) in rows.iter_mut().enumerate().take(tile) {
+            *row = &values[(i0 + t) * hours..(i0 + t + 1) * hours];
+        }
+        for (j, &h) in cols.iter().enumerate() {
             let dst = &mut out[j * n + i0..j * n + i0 + tile];
             for (d, row) in dst.iter_mut().zip(&rows) {
-                *d = row[j];
+                *d = row[h];
             }
         }
     }
 }
 
-/// Phase one over the hours `h0..h1`: per hour, an [`Hour`]; per hour and contract, the
-/// contract's split over its holders.
-#[allow(clippy::too_many_arguments)]
-fn hours_of_block(
-    input: &Scope2Input<'_>,
+/// What phase one reads besides the input.
+struct Block<'a> {
     contracts: usize,
-    holders: &[Holders],
-    holder_union: &[usize],
+    holders: &'a [Holders],
+    /// The park's load per hour.
+    park_load: &'a [i64],
     pv_parts_sum: i64,
     gross_up: bool,
-    h0: usize,
-    h1: usize,
-    s: &mut Scratch,
-) -> CoreResult<(Vec<Hour>, Vec<Split>)> {
-    let (n, hours) = (input.n, input.hours);
-    let width = h1 - h0;
-    gather(input.load_wh, n, hours, h0, h1, &mut s.load);
-    if let Some(z) = input.certificate_wh {
-        gather(z, n, hours, h0, h1, &mut s.cert);
-    }
-    let (ug_loc, ug_res) = (input.location_ug_per_wh, input.residual_ug_per_wh);
-    // Pro rata without certificates or gross-up: phase one needs the PV shares of the
-    // contract holders only.
-    let lazy = matches!(input.pv_sharing, PvSharing::ProRata)
-        && input.certificate_wh.is_none()
-        && !gross_up;
-    let mut out = Vec::with_capacity(width);
-    let mut splits = Vec::with_capacity(width * contracts);
-    for j in 0..width {
-        let h = h0 + j;
-        let load = &s.load[j * n..(j + 1) * n];
-        let pv_h = input.pv_wh[h];
-        let park_load: i64 = load.iter().sum();
-        // Pro rata and contract share overwrite every slot (or, lazy, read none).
-        if matches!(input.pv_sharing, PvSharing::Priority(_)) {
-            s.pv.clear();
+    /// Pro rata, no certificates, no gross-up (see [`scope2`]).
+    lazy: bool,
+}
+
+impl Block<'_> {
+    /// Phase one over the hours `h0..h1`: per hour, an [`Hour`] (its `excess` is set after
+    /// phase two); per hour and contract, the contract's split over its holders.
+    fn hours(
+        &self,
+        input: &Scope2Input<'_>,
+        h0: usize,
+        h1: usize,
+        s: &mut Scratch,
+    ) -> CoreResult<(Vec<Hour>, Vec<Split>)> {
+        let (n, hours) = (input.n, input.hours);
+        // The hours whose loads are needed, gathered hour-major: lazy, only those with PV
+        // to share.
+        s.cols.clear();
+        if self.lazy {
+            s.cols
+                .extend((h0..h1).filter(|&h| input.pv_wh[h].min(self.park_load[h]) > 0));
+        } else {
+            s.cols.extend(h0..h1);
         }
-        s.pv.resize(n, 0);
-        let (mut pv_split, mut served, mut partial) = (Split::NONE, n, 0);
-        match input.pv_sharing {
-            PvSharing::ProRata => {
-                pv_split = Split::new(pv_h.min(park_load), load, park_load, &mut s.split);
-                if !lazy {
+        gather(input.load_wh, n, hours, &s.cols, &mut s.load);
+        if let Some(z) = input.certificate_wh {
+            gather(z, n, hours, &s.cols, &mut s.cert);
+        }
+        let (ug_loc, ug_res) = (input.location_ug_per_wh, input.residual_ug_per_wh);
+        let mut out = Vec::with_capacity(h1 - h0);
+        let mut splits = Vec::with_capacity((h1 - h0) * self.contracts);
+        let mut col = 0;
+        for h in h0..h1 {
+            let pv_h = input.pv_wh[h];
+            let park_load = self.park_load[h];
+            let gathered = s.cols.get(col) == Some(&h);
+            let j = col;
+            col += usize::from(gathered);
+            let load = if gathered {
+                &s.load[j * n..(j + 1) * n]
+            } else {
+                &[]
+            };
+            let mut green_h = 0;
+            if self.lazy {
+                // The splits conserve, so the PV used and the green energy are known
+                // without the shares.
+                let used = pv_h.min(park_load);
+                let pv = if gathered {
+                    Split::new(used, load, park_load, &mut s.split)
+                } else {
+                    Split::NONE
+                };
+                for (c, holder) in self.holders.iter().enumerate().take(self.contracts) {
+                    let g = input.contract_wh[c * hours + h];
+                    splits.push(Split::new(g, &holder.parts, holder.sum, &mut s.split));
+                    if holder.sum > 0 {
+                        green_h += g;
+                    }
+                }
+                let draw_h = park_load - used;
+                let loss = Self::loss(input, h, draw_h)?;
+                let (loss_loc, loss_mkt) = (grams(loss, ug_loc), grams(loss, ug_res));
+                out.push(Hour {
+                    pv,
+                    served: n,
+                    partial: 0,
+                    export: pv_h - used,
+                    green: green_h,
+                    excess: 0,
+                    loss,
+                    loss_location: loss_loc,
+                    loss_market: loss_mkt,
+                    gross_location: Split::NONE,
+                    gross_market: Split::NONE,
+                    landlord_location: loss_loc,
+                    landlord_market: loss_mkt,
+                });
+                continue;
+            }
+            // Pro rata and contract share overwrite every slot.
+            if matches!(input.pv_sharing, PvSharing::Priority(_)) {
+                s.pv.clear();
+            }
+            s.pv.resize(n, 0);
+            let (mut pv_split, mut served, mut partial) = (Split::NONE, n, 0);
+            match input.pv_sharing {
+                PvSharing::ProRata => {
+                    pv_split = Split::new(pv_h.min(park_load), load, park_load, &mut s.split);
                     pv_split.fill(&s.split, &mut s.pv);
                 }
-            }
-            PvSharing::ContractShare(parts) => {
-                pv_split = Split::new(pv_h, parts, pv_parts_sum, &mut s.split);
-                pv_split.fill(&s.split, &mut s.pv);
-                for (p, &l) in s.pv.iter_mut().zip(load) {
-                    *p = (*p).min(l);
-                }
-            }
-            PvSharing::Priority(order) => {
-                let mut left = pv_h;
-                for (k, &i) in order.iter().enumerate() {
-                    if load[i] > left {
-                        s.pv[i] = left;
-                        (served, partial) = (k, left);
-                        break;
+                PvSharing::ContractShare(parts) => {
+                    pv_split = Split::new(pv_h, parts, self.pv_parts_sum, &mut s.split);
+                    pv_split.fill(&s.split, &mut s.pv);
+                    for (p, &l) in s.pv.iter_mut().zip(load) {
+                        *p = (*p).min(l);
                     }
-                    s.pv[i] = load[i];
-                    left -= load[i];
+                }
+                PvSharing::Priority(order) => {
+                    let mut left = pv_h;
+                    for (k, &i) in order.iter().enumerate() {
+                        if load[i] > left {
+                            s.pv[i] = left;
+                            (served, partial) = (k, left);
+                            break;
+                        }
+                        s.pv[i] = load[i];
+                        left -= load[i];
+                    }
                 }
             }
+            let pv_used: i64 = s.pv.iter().sum();
+            // Green energy: certificates plus each contract's split (conserving).
+            green_h += input
+                .certificate_wh
+                .map_or(0, |_| s.cert[j * n..(j + 1) * n].iter().sum());
+            for (c, holder) in self.holders.iter().enumerate().take(self.contracts) {
+                let g = input.contract_wh[c * hours + h];
+                splits.push(Split::new(g, &holder.parts, holder.sum, &mut s.split));
+                if holder.sum > 0 {
+                    green_h += g;
+                }
+            }
+            s.draw.clear();
+            s.draw.extend(load.iter().zip(&s.pv).map(|(&l, &p)| l - p));
+            let draw_h = park_load - pv_used;
+            let loss = Self::loss(input, h, draw_h)?;
+            let (loss_loc, loss_mkt) = (grams(loss, ug_loc), grams(loss, ug_res));
+            let spread = self.gross_up && draw_h > 0;
+            let (gross_location, gross_market) = if spread {
+                (
+                    Split::new(loss_loc, &s.draw, draw_h, &mut s.split),
+                    Split::new(loss_mkt, &s.draw, draw_h, &mut s.split),
+                )
+            } else {
+                (Split::NONE, Split::NONE)
+            };
+            out.push(Hour {
+                pv: pv_split,
+                served,
+                partial,
+                export: pv_h - pv_used,
+                green: green_h,
+                excess: 0,
+                loss,
+                loss_location: loss_loc,
+                loss_market: loss_mkt,
+                gross_location,
+                gross_market,
+                landlord_location: if spread { 0 } else { loss_loc },
+                landlord_market: if spread { 0 } else { loss_mkt },
+            });
         }
-        // Lazy: the split conserves, so the PV used is known without the shares.
-        let pv_used: i64 = if lazy {
-            pv_h.min(park_load)
-        } else {
-            s.pv.iter().sum()
-        };
-        // Green energy per tenant.
-        if input.certificate_wh.is_some() {
-            s.green.clear();
-            s.green.extend_from_slice(&s.cert[j * n..(j + 1) * n]);
-        } else if lazy && s.green.len() == n {
-            // Only the contract holders' slots are ever written (and read) when lazy.
-            for &i in holder_union {
-                s.green[i] = 0;
-            }
-        } else {
-            s.green.clear();
-            s.green.resize(n, 0);
-        }
-        for (c, holder) in holders.iter().enumerate().take(contracts) {
-            let g = input.contract_wh[c * hours + h];
-            let split = Split::new(g, &holder.parts, holder.sum, &mut s.split);
-            s.shares.resize(holder.parts.len(), 0);
-            split.fill(&s.split, &mut s.shares);
-            for (&i, &share) in holder.tenants.iter().zip(&s.shares) {
-                s.green[i] += share;
-            }
-            splits.push(split);
-        }
-        s.draw.clear();
-        let (mut green_h, mut matched_h, mut draw_h) = (0_i64, 0_i64, 0_i64);
-        if lazy {
-            // Only the contract holders can match anything: their PV share from the split.
-            draw_h = park_load - pv_used;
-            for &i in holder_union {
-                let d = load[i] - pv_split.share(load[i], i);
-                green_h += s.green[i];
-                matched_h += d.min(s.green[i]);
-            }
-        } else {
-            for ((&l, &p), &g) in load.iter().zip(&s.pv).zip(&s.green) {
-                let d = l - p;
-                s.draw.push(d);
-                green_h += g;
-                matched_h += d.min(g);
-                draw_h += d;
-            }
-        }
-        let loss = match input.gate_import_wh {
-            None => 0,
-            Some(gate) if gate[h] >= draw_h => gate[h] - draw_h,
-            Some(gate) => {
-                return Err(CoreError::invalid(
-                    "gate_import_wh",
-                    Some(h),
-                    format!(
-                        "the gate meter reads {} Wh, less than the tenants' grid draw {draw_h} Wh",
-                        gate[h]
-                    ),
-                ))
-            }
-        };
-        let (loss_loc, loss_mkt) = (grams(loss, ug_loc), grams(loss, ug_res));
-        let (gross_location, gross_market) = if gross_up && draw_h > 0 {
-            (
-                Split::new(loss_loc, &s.draw, draw_h, &mut s.split),
-                Split::new(loss_mkt, &s.draw, draw_h, &mut s.split),
-            )
-        } else {
-            (Split::NONE, Split::NONE)
-        };
-        let kept = !(gross_up && draw_h > 0);
-        out.push(Hour {
-            pv: pv_split,
-            served,
-            partial,
-            export: pv_h - pv_used,
-            green: green_h,
-            excess: green_h - matched_h,
-            loss,
-            loss_location: loss_loc,
-            loss_market: loss_mkt,
-            gross_location,
-            gross_market,
-            landlord_location: if kept { loss_loc } else { 0 },
-            landlord_market: if kept { loss_mkt } else { 0 },
-        });
+        Ok((out, splits))
     }
-    Ok((out, splits))
+
+    /// The losses of hour `h`: the gate meter less the tenants' grid draw (0 unmetered).
+    fn loss(input: &Scope2Input<'_>, h: usize, draw_h: i64) -> CoreResult<i64> {
+        match input.gate_import_wh {
+            None => Ok(0),
+            Some(gate) if gate[h] >= draw_h => Ok(gate[h] - draw_h),
+            Some(gate) => Err(CoreError::invalid(
+                "gate_import_wh",
+                Some(h),
+                format!(
+                    "the gate meter reads {} Wh, less than the tenants' grid draw {draw_h} Wh",
+                    gate[h]
+                ),
+            )),
+        }
+    }
 }
 
 /// What phase two reads.
@@ -915,9 +1327,14 @@ struct Rows<'a> {
     input: &'a Scope2Input<'a>,
     contracts: usize,
     hour: &'a [Hour],
-    /// The PV split of each hour, contiguous for the common pro-rata loop.
-    pv_split: &'a [Split],
     contract_split: &'a [Split],
+    /// The PV split and each contract's split, column-wise for the vectorised loop.
+    pv_columns: simd::SplitColumns,
+    contract_columns: Vec<simd::SplitColumns>,
+    location: Factor,
+    residual: Factor,
+    /// Whether the AVX-512 loops may run.
+    wide: bool,
 }
 
 /// One tenant's rows of the outputs: location, market, then (if wanted) PV, matched and
@@ -927,91 +1344,43 @@ struct RowOut<'a> {
     arrays: [Option<&'a mut [i64]>; 6],
 }
 
+/// The hours `h0..h1` of a phase-two task: the matched energy per hour (summed over its
+/// tenants) and a buffer for a tenant's green energy.
+struct Tile<'a> {
+    h0: usize,
+    h1: usize,
+    matched: &'a mut [i64],
+    green: &'a mut Vec<i64>,
+}
+
 /// Tenants per phase-two task, and hours per tile.
 const TENANT_CHUNK: usize = 16;
 const HOUR_TILE: usize = 1024;
 
 impl Rows<'_> {
-    /// [`Rows::tenant`] for pro rata without certificates or detail: location and market
-    /// only; `GREEN` when the tenant holds contracts (otherwise nothing is matched).
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    fn plain<const GREEN: bool>(
-        &self,
-        i: usize,
-        holdings: &[(usize, usize, i64)],
-        load: &[i64],
-        h0: usize,
-        h1: usize,
-        location: &mut [i64],
-        market: &mut [i64],
-        sums: &mut [i64; SUMS],
-    ) {
-        let (ug_loc, ug_res) = (self.input.location_ug_per_wh, self.input.residual_ug_per_wh);
-        let (mut load_sum, mut pv_sum, mut loc_sum, mut mkt_sum) = (0_i64, 0, 0, 0);
-        let (mut green_sum, mut matched_sum) = (0_i64, 0);
-        let splits = &self.pv_split[h0..h1];
-        for (j, (((&l, split), loc), mkt)) in load
-            .iter()
-            .zip(splits)
-            .zip(location.iter_mut())
-            .zip(market.iter_mut())
-            .enumerate()
-        {
-            let pv = if split.total == 0 {
-                0
-            } else {
-                split.share(l, i)
-            };
-            let d = l - pv;
-            *loc = grams(d, ug_loc);
-            let mut residual = d;
-            if GREEN {
-                let h = h0 + j;
-                let contract_split = &self.contract_split[h * self.contracts..];
-                let mut green = 0;
-                for &(c, k, part) in holdings {
-                    green += contract_split[c].share(part, k);
-                }
-                let m = d.min(green);
-                residual -= m;
-                green_sum += green;
-                matched_sum += m;
-            }
-            *mkt = grams(residual, ug_res);
-            load_sum += l;
-            pv_sum += pv;
-            loc_sum += *loc;
-            mkt_sum += *mkt;
-        }
-        sums[0] += load_sum;
-        sums[1] += pv_sum;
-        sums[2] += green_sum;
-        sums[3] += matched_sum;
-        sums[4] += loc_sum;
-        sums[5] += mkt_sum;
-    }
-
-    /// Tenant `i`'s outputs for the hours `h0..h1`, added to its `sums`;
-    /// O((h1 - h0) * (1 + holdings)).
-    #[allow(clippy::too_many_arguments)]
+    /// Tenant `i`'s outputs for the hours of `tile`, added to its `sums` and to the tile's
+    /// matched energy; O((h1 - h0) * (1 + holdings)).
     fn tenant(
         &self,
         i: usize,
         rank: usize,
         holdings: &[(usize, usize, i64)],
-        h0: usize,
-        h1: usize,
+        tile: Tile<'_>,
         out: &mut RowOut<'_>,
         sums: &mut [i64; SUMS],
     ) {
         let input = self.input;
         let hours = input.hours;
+        let Tile {
+            h0,
+            h1,
+            matched: matched_h,
+            green: green_row,
+        } = tile;
         let load = &input.load_wh[i * hours + h0..i * hours + h1];
         let cert = input
             .certificate_wh
             .map(|z| &z[i * hours + h0..i * hours + h1]);
-        let (ug_loc, ug_res) = (input.location_ug_per_wh, input.residual_ug_per_wh);
         let [location, market, pv_out, matched_out, loss_loc_out, loss_mkt_out] = &mut out.arrays;
         let (Some(location), Some(market)) = (location, market) else {
             return; // no hours
@@ -1023,12 +1392,45 @@ impl Rows<'_> {
             && loss_loc_out.is_none();
         if plain {
             // Pro rata, no certificates, nothing but the two methods: the common tenant,
-            // with a loop of its own for those that hold no contract (no green energy).
+            // vectorised, with a loop of its own for those that hold no contract.
             let (location, market) = (&mut location[h0..h1], &mut market[h0..h1]);
-            if holdings.is_empty() {
-                self.plain::<false>(i, holdings, load, h0, h1, location, market, sums);
+            let pv = self.pv_columns.slice(h0, h1);
+            let at = i as i64;
+            let row = if holdings.is_empty() {
+                simd::plain_row::<false>(
+                    self.wide,
+                    at,
+                    load,
+                    &pv,
+                    &[],
+                    self.location,
+                    self.residual,
+                    location,
+                    market,
+                    matched_h,
+                )
             } else {
-                self.plain::<true>(i, holdings, load, h0, h1, location, market, sums);
+                green_row.clear();
+                green_row.resize(h1 - h0, 0);
+                for &(c, k, part) in holdings {
+                    let split = self.contract_columns[c].slice(h0, h1);
+                    simd::add_shares(self.wide, &split, part, k as i64, green_row);
+                }
+                simd::plain_row::<true>(
+                    self.wide,
+                    at,
+                    load,
+                    &pv,
+                    green_row,
+                    self.location,
+                    self.residual,
+                    location,
+                    market,
+                    matched_h,
+                )
+            };
+            for (s, r) in sums.iter_mut().zip(row) {
+                *s += r;
             }
             return;
         }
@@ -1055,7 +1457,10 @@ impl Rows<'_> {
             }
             let d = l - pv;
             let m = d.min(green);
-            let (loc, mkt) = (grams(d, ug_loc), grams(d - m, ug_res));
+            let (loc, mkt) = (
+                grams_with(d, self.location),
+                grams_with(d - m, self.residual),
+            );
             location[h] = loc;
             market[h] = mkt;
             if let Some(a) = pv_out {
@@ -1064,6 +1469,7 @@ impl Rows<'_> {
             if let Some(a) = matched_out {
                 a[h] = m;
             }
+            matched_h[j] += m;
             sums[1] += pv;
             sums[2] += green;
             sums[3] += m;
