@@ -111,19 +111,41 @@ pub struct TenantTotals {
     pub loss_market_g: Vec<i64>,
 }
 
-/// The result of [`scope2`]: `n x hours` arrays row-major, hourly vectors of `hours`.
+/// An element of the `n x hours` results: `i64`, or `i32` where every value fits (see
+/// [`scope2_compact`]), which halves the memory written.
+pub trait Cell: Copy + Default + Send + Sync + PartialEq + Eq + std::fmt::Debug + 'static {
+    /// `v`, which the caller knows to fit.
+    fn of(v: i64) -> Self;
+}
+
+impl Cell for i64 {
+    #[inline(always)]
+    fn of(v: i64) -> Self {
+        v
+    }
+}
+
+impl Cell for i32 {
+    #[inline(always)]
+    fn of(v: i64) -> Self {
+        v as i32
+    }
+}
+
+/// The result of [`scope2`]: `n x hours` arrays row-major (of `T`), hourly vectors of
+/// `hours`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scope2 {
+pub struct Scope2<T: Cell = i64> {
     pub n: usize,
     pub hours: usize,
-    pub location_g: Vec<i64>,
-    pub market_g: Vec<i64>,
+    pub location_g: Vec<T>,
+    pub market_g: Vec<T>,
     /// PV and matched energy per tenant-hour (empty unless `detail`).
-    pub pv_wh: Vec<i64>,
-    pub matched_wh: Vec<i64>,
+    pub pv_wh: Vec<T>,
+    pub matched_wh: Vec<T>,
     /// Tenants' shares of the loss emissions (empty unless [`LossPolicy::GrossUp`]).
-    pub loss_location_g: Vec<i64>,
-    pub loss_market_g: Vec<i64>,
+    pub loss_location_g: Vec<T>,
+    pub loss_market_g: Vec<T>,
     pub export_wh: Vec<i64>,
     /// Green energy available per hour, `sum_i green_ih`.
     pub green_wh: Vec<i64>,
@@ -351,7 +373,7 @@ impl Split {
 /// vector registers), which runs 8 tenant-hours per instruction. Both compute the same
 /// integers.
 mod simd {
-    use super::{grams_with, quota, Factor, Split};
+    use super::{grams_with, quota, Cell, Factor, Split};
 
     /// Whether the AVX-512 variants may run on this CPU.
     pub(super) fn avx512() -> bool {
@@ -428,15 +450,15 @@ mod simd {
     /// `GREEN`; added to `matched`), location- and market-based grams.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn plain_row_kernel<const GREEN: bool>(
+    fn plain_row_kernel<const GREEN: bool, T: Cell>(
         i: i64,
         load: &[i64],
         pv: &SplitSlice<'_>,
         green: &[i64],
         location: Factor,
         residual: Factor,
-        out_location: &mut [i64],
-        out_market: &mut [i64],
+        out_location: &mut [T],
+        out_market: &mut [T],
         matched: &mut [i64],
     ) -> RowSums {
         let len = load.len();
@@ -470,8 +492,8 @@ mod simd {
                 matched_sum += m;
             }
             let mkt = grams_with(r, residual);
-            out_location[j] = loc;
-            out_market[j] = mkt;
+            out_location[j] = T::of(loc);
+            out_market[j] = T::of(mkt);
             load_sum += l;
             pv_sum += p;
             loc_sum += loc;
@@ -518,18 +540,18 @@ mod simd {
 
         #[allow(clippy::too_many_arguments)]
         #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
-        pub(super) unsafe fn plain_row<const GREEN: bool>(
+        pub(super) unsafe fn plain_row<const GREEN: bool, T: Cell>(
             i: i64,
             load: &[i64],
             pv: &SplitSlice<'_>,
             green: &[i64],
             location: Factor,
             residual: Factor,
-            out_location: &mut [i64],
-            out_market: &mut [i64],
+            out_location: &mut [T],
+            out_market: &mut [T],
             matched: &mut [i64],
         ) -> RowSums {
-            plain_row_kernel::<GREEN>(
+            plain_row_kernel::<GREEN, T>(
                 i,
                 load,
                 pv,
@@ -560,7 +582,7 @@ mod simd {
 
     /// [`plain_row_kernel`], vectorised when `wide` (from [`avx512`]).
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn plain_row<const GREEN: bool>(
+    pub(super) fn plain_row<const GREEN: bool, T: Cell>(
         wide: bool,
         i: i64,
         load: &[i64],
@@ -568,15 +590,15 @@ mod simd {
         green: &[i64],
         location: Factor,
         residual: Factor,
-        out_location: &mut [i64],
-        out_market: &mut [i64],
+        out_location: &mut [T],
+        out_market: &mut [T],
         matched: &mut [i64],
     ) -> RowSums {
         #[cfg(target_arch = "x86_64")]
         if wide {
             // SAFETY: `wide` is true only when the CPU reports the features ([`avx512`]).
             return unsafe {
-                avx512::plain_row::<GREEN>(
+                avx512::plain_row::<GREEN, T>(
                     i,
                     load,
                     pv,
@@ -590,7 +612,7 @@ mod simd {
             };
         }
         let _ = wide;
-        plain_row_kernel::<GREEN>(
+        plain_row_kernel::<GREEN, T>(
             i,
             load,
             pv,
@@ -708,46 +730,54 @@ struct Holders {
     sum: i64,
 }
 
-/// The hourly sums of the tenant-major `n x hours` array `values`, whose values are
-/// checked to lie in `[0, MAX_WH]` in the same pass (one read of the largest input); the
-/// error names the tenant and the hour. Parallel over blocks of tenants.
-fn column_sums(values: &[i64], hours: usize, field: &str) -> CoreResult<Vec<i64>> {
+/// The hourly sums and the largest value of the tenant-major `n x hours` array `values`,
+/// whose values are checked to lie in `[0, MAX_WH]` in the same pass (one read of the
+/// largest input); the error names the tenant and the hour. Parallel over blocks of
+/// tenants.
+fn column_sums(values: &[i64], hours: usize, field: &str) -> CoreResult<(Vec<i64>, i64)> {
     if hours == 0 {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     }
     const ROWS: usize = 32;
-    let add = |(mut a, x): (Vec<i64>, bool), (b, y): (Vec<i64>, bool)| {
+    let add = |(mut a, x): (Vec<i64>, u64), (b, y): (Vec<i64>, u64)| {
         for (p, &q) in a.iter_mut().zip(&b) {
             *p = p.wrapping_add(q);
         }
-        (a, x | y)
+        (a, x.max(y))
     };
-    let (sums, bad) = values
+    let (sums, largest) = values
         .par_chunks(hours * ROWS)
         .fold(
-            || (vec![0_i64; hours], false),
-            |(mut acc, mut bad), rows| {
+            || (vec![0_i64; hours], 0_u64),
+            |(mut acc, mut largest), rows| {
                 for row in rows.chunks(hours) {
-                    // Branch-free (vectorised); an unsigned comparison catches negatives.
+                    // Branch-free (vectorised); as unsigned, negatives are the largest.
                     // The sums wrap only on bad values, which are reported instead.
                     for (a, &v) in acc.iter_mut().zip(row) {
                         *a = a.wrapping_add(v);
-                        bad |= v as u64 > MAX_WH as u64;
+                        largest = largest.max(v as u64);
                     }
                 }
-                (acc, bad)
+                (acc, largest)
             },
         )
-        .reduce(|| (vec![0_i64; hours], false), add);
-    if bad {
+        .reduce(|| (vec![0_i64; hours], 0), add);
+    if largest > MAX_WH as u64 {
         check_range(values, field, hours)?;
     }
-    Ok(sums)
+    Ok((sums, largest as i64))
 }
 
-/// What [`validate`] finds: the contract count, each contract's holders, the park's load
-/// per hour.
-type Validated = (usize, Vec<Holders>, Vec<i64>);
+/// What [`validate`] finds.
+struct Validated {
+    contracts: usize,
+    /// Each contract's holders.
+    holders: Vec<Holders>,
+    /// The park's load per hour.
+    park_load: Vec<i64>,
+    /// The largest tenant-hour load.
+    max_load: i64,
+}
 
 fn validate(input: &Scope2Input<'_>) -> CoreResult<Validated> {
     let (n, hours) = (input.n, input.hours);
@@ -768,7 +798,7 @@ fn validate(input: &Scope2Input<'_>) -> CoreResult<Validated> {
         check_len(g, hours, "gate_import_wh", "hours")?;
         check_range(g, "gate_import_wh", 1)?;
     }
-    let park_load = column_sums(input.load_wh, hours, "load_wh")?;
+    let (park_load, max_load) = column_sums(input.load_wh, hours, "load_wh")?;
     check_range(input.pv_wh, "pv_wh", 1)?;
     let contracts = input
         .contract_wh
@@ -859,7 +889,12 @@ fn validate(input: &Scope2Input<'_>) -> CoreResult<Validated> {
             })
         })
         .collect::<CoreResult<Vec<_>>>()?;
-    Ok((contracts, holders, park_load))
+    Ok(Validated {
+        contracts,
+        holders,
+        park_load,
+        max_load,
+    })
 }
 
 /// What phase one finds for one hour: everything the tenant-major phase two needs to
@@ -913,7 +948,46 @@ const BLOCK_HOURS: usize = 64;
 /// `[0, 2^42]` or lengths that do not match; `pv_share` / `pv_priority` for an invalid key;
 /// `gate_import_wh` (hour) when the gate meter reads less than the tenants' grid draw.
 pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
-    let (contracts, holders, park_load) = validate(input)?;
+    run(input, validate(input)?)
+}
+
+/// [`scope2`] in either width: [`Scope2Cells::Narrow`] when every value of the
+/// `n x hours` results is known to fit in `i32` (loads up to 2^31 - 1 Wh, and every
+/// tenant-hour's grams and loss grams, bounded from the largest load, gate reading and
+/// factor, up to 2^31 - 1 g), which halves the memory the results take and write; the
+/// integers are the same.
+pub fn scope2_compact(input: &Scope2Input<'_>) -> CoreResult<Scope2Cells> {
+    let checked = validate(input)?;
+    let ug = input.location_ug_per_wh.max(input.residual_ug_per_wh);
+    let gate = match (input.loss_policy, input.gate_import_wh) {
+        (LossPolicy::GrossUp, Some(g)) => g.iter().copied().max().unwrap_or(0),
+        _ => 0,
+    };
+    let largest = checked
+        .max_load
+        .max(grams(checked.max_load, ug))
+        .max(grams(gate, ug));
+    Ok(if largest <= i64::from(i32::MAX) {
+        Scope2Cells::Narrow(run(input, checked)?)
+    } else {
+        Scope2Cells::Wide(run(input, checked)?)
+    })
+}
+
+/// The result of [`scope2_compact`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope2Cells {
+    Narrow(Scope2<i32>),
+    Wide(Scope2<i64>),
+}
+
+fn run<T: Cell>(input: &Scope2Input<'_>, checked: Validated) -> CoreResult<Scope2<T>> {
+    let Validated {
+        contracts,
+        holders,
+        park_load,
+        ..
+    } = checked;
     let (n, hours) = (input.n, input.hours);
     let gross_up = input.loss_policy == LossPolicy::GrossUp && input.gate_import_wh.is_some();
     let pv_parts_sum: i64 = match input.pv_sharing {
@@ -930,7 +1004,7 @@ pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
     let blocks = hours.div_ceil(BLOCK_HOURS);
     let size = n * hours;
     let wanted = [true, true, input.detail, input.detail, gross_up, gross_up];
-    let allocate = || -> Vec<Vec<i64>> {
+    let allocate = || -> Vec<Vec<T>> {
         wanted
             .par_iter()
             .map(|&w| {
@@ -983,7 +1057,7 @@ pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
     }
     // Phase two: tenants, tiled (a chunk of tenants x a tile of hours) so that the hours'
     // parameters stay in cache while each tenant's rows are streamed.
-    let mut rows: Vec<RowOut<'_>> = (0..n).map(|_| RowOut::default()).collect();
+    let mut rows: Vec<RowOut<'_, T>> = (0..n).map(|_| RowOut::default()).collect();
     if hours > 0 {
         for (k, array) in outputs.iter_mut().enumerate() {
             for (row, out) in array.chunks_mut(hours).zip(rows.iter_mut()) {
@@ -1090,8 +1164,8 @@ pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
 /// Elsewhere, or where the kernel refuses, the pages fault in as usual. (Transparent huge
 /// pages via `MADV_HUGEPAGE` were measured: 200x fewer faults but twice the system time,
 /// the kernel compacting memory to find 2 MiB pages, so they are not asked for.)
-fn zeroed_populated(len: usize) -> Vec<i64> {
-    let v = vec![0_i64; len];
+fn zeroed_populated<T: Cell>(len: usize) -> Vec<T> {
+    let v = vec![T::default(); len];
     #[cfg(target_os = "linux")]
     {
         const PAGE: usize = 4096;
@@ -1339,9 +1413,16 @@ struct Rows<'a> {
 
 /// One tenant's rows of the outputs: location, market, then (if wanted) PV, matched and
 /// the loss shares.
-#[derive(Default)]
-struct RowOut<'a> {
-    arrays: [Option<&'a mut [i64]>; 6],
+struct RowOut<'a, T> {
+    arrays: [Option<&'a mut [T]>; 6],
+}
+
+impl<T> Default for RowOut<'_, T> {
+    fn default() -> Self {
+        Self {
+            arrays: [None, None, None, None, None, None],
+        }
+    }
 }
 
 /// The hours `h0..h1` of a phase-two task: the matched energy per hour (summed over its
@@ -1360,13 +1441,13 @@ const HOUR_TILE: usize = 1024;
 impl Rows<'_> {
     /// Tenant `i`'s outputs for the hours of `tile`, added to its `sums` and to the tile's
     /// matched energy; O((h1 - h0) * (1 + holdings)).
-    fn tenant(
+    fn tenant<T: Cell>(
         &self,
         i: usize,
         rank: usize,
         holdings: &[(usize, usize, i64)],
         tile: Tile<'_>,
-        out: &mut RowOut<'_>,
+        out: &mut RowOut<'_, T>,
         sums: &mut [i64; SUMS],
     ) {
         let input = self.input;
@@ -1397,7 +1478,7 @@ impl Rows<'_> {
             let pv = self.pv_columns.slice(h0, h1);
             let at = i as i64;
             let row = if holdings.is_empty() {
-                simd::plain_row::<false>(
+                simd::plain_row::<false, T>(
                     self.wide,
                     at,
                     load,
@@ -1416,7 +1497,7 @@ impl Rows<'_> {
                     let split = self.contract_columns[c].slice(h0, h1);
                     simd::add_shares(self.wide, &split, part, k as i64, green_row);
                 }
-                simd::plain_row::<true>(
+                simd::plain_row::<true, T>(
                     self.wide,
                     at,
                     load,
@@ -1461,13 +1542,13 @@ impl Rows<'_> {
                 grams_with(d, self.location),
                 grams_with(d - m, self.residual),
             );
-            location[h] = loc;
-            market[h] = mkt;
+            location[h] = T::of(loc);
+            market[h] = T::of(mkt);
             if let Some(a) = pv_out {
-                a[h] = pv;
+                a[h] = T::of(pv);
             }
             if let Some(a) = matched_out {
-                a[h] = m;
+                a[h] = T::of(m);
             }
             matched_h[j] += m;
             sums[1] += pv;
@@ -1480,8 +1561,8 @@ impl Rows<'_> {
                     hour.gross_location.share(d, i),
                     hour.gross_market.share(d, i),
                 );
-                a[h] = x;
-                b[h] = y;
+                a[h] = T::of(x);
+                b[h] = T::of(y);
                 sums[6] += x;
                 sums[7] += y;
             }
@@ -1858,6 +1939,128 @@ mod tests {
             let expect = allocate_pro_rata(&[total], &use_, weights.len()).unwrap();
             prop_assert_eq!(split_all(total, &weights), expect.alloc_g);
         }
+    }
+
+    proptest! {
+        #[test]
+        fn grams_is_the_exact_rounding(e in prop_oneof![0i64..10_000, 0i64..=MAX_WH], ug in prop_oneof![0i64..1000, 0i64..=MAX_FACTOR_UG_PER_WH]) {
+            let exact = (i128::from(e) * i128::from(ug) + 500_000) / 1_000_000;
+            prop_assert_eq!(i128::from(grams(e, ug)), exact);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(100))]
+
+        /// Without detail (pro rata, no certificates, landlord losses) the engine takes its
+        /// vectorised path; every figure equals the detailed run's, in either width.
+        #[test]
+        fn lean_and_compact_runs_equal_the_detailed_run(c in case(), with_gate in any::<bool>()) {
+            let gate: Vec<i64> = (0..c.hours)
+                .map(|h| (0..c.n).map(|i| c.load[i * c.hours + h]).sum::<i64>() + c.extra_loss[h])
+                .collect();
+            let mut input = base(c.n, c.hours, &c.load, &c.pv);
+            input.contract_wh = &c.gen;
+            input.contract_share = &c.share;
+            input.gate_import_wh = with_gate.then_some(gate.as_slice());
+            let detailed = scope2(&input).unwrap();
+            input.detail = false;
+            let lean = scope2(&input).unwrap();
+            prop_assert_eq!(&lean.location_g, &detailed.location_g);
+            prop_assert_eq!(&lean.market_g, &detailed.market_g);
+            prop_assert!(lean.pv_wh.is_empty() && lean.matched_wh.is_empty());
+            let hourly = |r: &Scope2| {
+                (r.export_wh.clone(), r.green_wh.clone(), r.excess_wh.clone(), r.loss_wh.clone(),
+                 r.landlord_location_g.clone(), r.landlord_market_g.clone(), r.tenants.clone())
+            };
+            prop_assert_eq!(hourly(&lean), hourly(&detailed));
+            let Scope2Cells::Narrow(narrow) = scope2_compact(&input).unwrap() else {
+                return Err(TestCaseError::fail("small loads give i32 results"));
+            };
+            let widen = |v: &[i32]| v.iter().map(|&x| i64::from(x)).collect::<Vec<i64>>();
+            prop_assert_eq!(widen(&narrow.location_g), lean.location_g);
+            prop_assert_eq!(widen(&narrow.market_g), lean.market_g);
+            prop_assert_eq!(narrow.tenants, lean.tenants);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The vectorised loops compute the same integers as the portable ones.
+        #[test]
+        fn simd_loops_equal_the_portable_ones(
+            load in proptest::collection::vec(prop_oneof![0i64..5_000, 0i64..=MAX_WH], 1..300),
+            green in proptest::collection::vec(prop_oneof![0i64..5_000, 0i64..=MAX_WH], 300),
+            totals in proptest::collection::vec(prop_oneof![Just(0i64), 0i64..=MAX_WH], 300),
+            i in 0i64..40,
+        ) {
+            let len = load.len();
+            let mut scratch = SplitScratch::default();
+            let splits: Vec<Split> = (0..len)
+                .map(|j| {
+                    let column: Vec<i64> = (0..40).map(|k| (load[j] + 7 * k) % 1000 + k).collect();
+                    let sum = column.iter().sum();
+                    Split::new(totals[j].min(sum), &column, sum, &mut scratch)
+                })
+                .collect();
+            let columns = simd::SplitColumns::new(splits.iter());
+            let pv = columns.slice(0, len);
+            let run = |wide: bool| {
+                let (mut loc, mut mkt64, mut matched) = (vec![0_i64; len], vec![0_i64; len], vec![0_i64; len]);
+                let (mut loc32, mut mkt) = (vec![0_i32; len], vec![0_i32; len]);
+                let (f, r) = (Factor::new(550_000), Factor::new(609_600));
+                let a = simd::plain_row::<true, i64>(wide, i, &load, &pv, &green[..len], f, r, &mut loc, &mut mkt64, &mut matched);
+                let b = simd::plain_row::<false, i32>(wide, i, &load, &pv, &[], f, r, &mut loc32, &mut mkt, &mut []);
+                let mut acc = vec![0_i64; len];
+                simd::add_shares(wide, &pv, 37, i, &mut acc);
+                (a, b, loc, mkt64, loc32, mkt, matched, acc)
+            };
+            prop_assert_eq!(run(false), run(simd::avx512()));
+            let mut q = vec![0; len];
+            let mut rem = vec![0; len];
+            let given = simd::quotas(&splits[0], &load, &mut q, &mut rem);
+            for (k, &w) in load.iter().enumerate() {
+                prop_assert_eq!((q[k], rem[k]), splits[0].quota(w));
+            }
+            prop_assert_eq!(given, q.iter().sum::<i64>());
+        }
+    }
+
+    #[test]
+    fn compact_results_widen_when_a_value_would_not_fit() {
+        // 2^31 Wh in one tenant-hour does not fit in i32: the results stay i64.
+        let big = 1_i64 << 31;
+        let (load, pv) = ([big, 5], [0]);
+        let Scope2Cells::Wide(r) = scope2_compact(&base(2, 1, &load, &pv)).unwrap() else {
+            panic!("2^31 Wh must give i64 results");
+        };
+        assert_eq!(r.location_g, vec![grams(big, 550_000), grams(5, 550_000)]);
+        // Just below, at factors whose grams still fit, they are i32.
+        let (load, pv) = ([big - 1, 5], [0]);
+        let mut input = base(2, 1, &load, &pv);
+        input.location_ug_per_wh = 1_000_000;
+        input.residual_ug_per_wh = 1_000_000;
+        let Scope2Cells::Narrow(r) = scope2_compact(&input).unwrap() else {
+            panic!("2^31 - 1 Wh at 1 g/Wh fits in i32");
+        };
+        assert_eq!(r.location_g, vec![i32::MAX, 5]);
+        // Grossed-up losses count: a gate reading whose loss grams exceed i32 widens.
+        let (load, pv, gate) = ([10, 5], [0], [1_i64 << 40]);
+        let mut input = base(2, 1, &load, &pv);
+        input.gate_import_wh = Some(&gate);
+        assert!(matches!(
+            scope2_compact(&input).unwrap(),
+            Scope2Cells::Narrow(_)
+        ));
+        input.loss_policy = LossPolicy::GrossUp;
+        let Scope2Cells::Wide(r) = scope2_compact(&input).unwrap() else {
+            panic!("loss grams above 2^31 must give i64 results");
+        };
+        assert_eq!(
+            r.loss_location_g.iter().sum::<i64>(),
+            grams((1 << 40) - 15, 550_000)
+        );
     }
 
     #[test]
