@@ -16,7 +16,8 @@
 //!    Wh, say) the quantisation is exact; otherwise it moves a quota by at most about
 //!    `T_h * 2^-b` grams (under 0.04 g at the largest total and 10^4 tenants).
 //! 2. *Quotas.* With `W_h = sum_i w_ih`, tenant `i` first gets `floor(T_h * w_ih / W_h)`,
-//!    computed exactly although `T_h * w_ih` can exceed 64 bits ([`floor_div_product`]).
+//!    computed exactly although `T_h * w_ih` can exceed 64 bits (a float estimate
+//!    corrected in wrapping 64-bit arithmetic, as in the splits of `scope2`).
 //! 3. *Largest remainder (Hamilton).* The `T_h - sum_i floor(...)` grams left (fewer than
 //!    `n`) go one each to the tenants with the largest remainders `(T_h * w_ih) mod W_h`;
 //!    **ties go to the lower tenant index**. This is the only place row order matters: the
@@ -32,6 +33,7 @@
 
 use rayon::prelude::*;
 
+use crate::carbon::scope2::{Split, SplitScratch};
 use crate::error::{CoreError, CoreResult};
 
 /// The largest hourly total accepted, in grams (2^42 g, about 4.4 million t CO2e).
@@ -66,9 +68,19 @@ pub(crate) fn frexp_exponent(x: f64) -> i32 {
 }
 
 /// `x * 2^k`, exact whenever the result is a normal number (as C's `ldexp`).
+#[cfg(test)]
 pub(crate) fn ldexp(x: f64, k: i32) -> f64 {
     let half = k / 2;
     x * pow2(half) * pow2(k - half)
+}
+
+/// `x.round_ties_even()` for `0 <= x <= 2^52` without a libm call (x86-64's baseline has
+/// no rounding instruction): adding 2^52 leaves no fraction bits, so the addition itself
+/// rounds to the nearest integer, ties to even, and the subtraction is exact.
+#[inline(always)]
+fn round_half_even(x: f64) -> f64 {
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
+    (x + TWO_52) - TWO_52
 }
 
 fn pow2(k: i32) -> f64 {
@@ -83,24 +95,6 @@ fn bit_length(x: u64) -> i32 {
 /// Significant bits kept in the weights of `n` tenants: the weights' sum stays below 2^61.
 pub(crate) fn weight_bits(n: usize) -> i32 {
     52.min(61 - bit_length(n as u64))
-}
-
-/// `(floor(t * w / s), t * w mod s)` for `0 <= t <= 2^42`, `0 <= w <= s < 2^61`, exactly,
-/// although `t * w` may not fit in 64 bits: a float estimate of the quotient is off by
-/// less than 2, so the true remainder `t * w - q * s` lies within `(-2s, 3s)` and 64-bit
-/// wrapping arithmetic computes it exactly; it is then corrected into `[0, s)`.
-pub(crate) fn floor_div_product(t: i64, w: i64, s: i64) -> (i64, i64) {
-    let mut q = (t as f64 * w as f64 / s as f64) as i64;
-    let mut r = t.wrapping_mul(w).wrapping_sub(q.wrapping_mul(s));
-    while r < 0 {
-        q -= 1;
-        r += s;
-    }
-    while r >= s {
-        q += 1;
-        r -= s;
-    }
-    (q, r)
 }
 
 fn validate(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<()> {
@@ -207,8 +201,7 @@ pub fn allocate_pro_rata(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<
 struct Scratch {
     weights: Vec<i64>,
     alloc: Vec<i64>,
-    remainder: Vec<i64>,
-    select: Vec<i64>,
+    split: SplitScratch,
 }
 
 /// Allocate the hours `h0 .. h0 + totals.len()` into `rows` (tenant `i`'s piece of those
@@ -236,29 +229,42 @@ fn allocate_block(
     }
     // Scale exponent per hour; `None` for hours nobody used.
     let bits = weight_bits(n);
-    let shift: Vec<Option<i32>> = max_use
+    // ldexp(u, k) as its two exact multiplications (see [`ldexp`]), per hour.
+    let shift: Vec<Option<(f64, f64)>> = max_use
         .iter()
-        .map(|&m| (m > 0.0).then(|| bits - frexp_exponent(m)))
+        .map(|&m| {
+            (m > 0.0).then(|| {
+                let k = bits - frexp_exponent(m);
+                (pow2(k / 2), pow2(k - k / 2))
+            })
+        })
         .collect();
     let Scratch {
         weights,
         alloc,
-        remainder,
-        select,
+        split,
     } = scratch;
-    // weights[j * n + i], hour-major.
-    weights.clear();
+    // weights[j * n + i], hour-major; every slot is written below. Tiles of 8 tenants, so
+    // that each write fills a cache line and the reads are 8 sequential streams.
+    const TILE: usize = 8;
     weights.resize(n * width, 0);
-    alloc.clear();
     alloc.resize(n * width, 0);
-    remainder.resize(n, 0);
-    select.resize(n, 0);
-    for i in 0..n {
-        let row = &use_[i * hours + h0..i * hours + h0 + width];
-        for (j, (&u, k)) in row.iter().zip(&shift).enumerate() {
-            if let Some(k) = *k {
+    for i0 in (0..n).step_by(TILE) {
+        let tile = TILE.min(n - i0);
+        let rows: [&[f64]; TILE] = std::array::from_fn(|t| {
+            let i = (i0 + t).min(n - 1);
+            &use_[i * hours + h0..i * hours + h0 + width]
+        });
+        for (j, k) in shift.iter().enumerate() {
+            let dst = &mut weights[j * n + i0..j * n + i0 + tile];
+            match *k {
                 // An integer in [0, 2^52]: the cast is exact.
-                weights[j * n + i] = ldexp(u, k).round_ties_even() as i64;
+                Some((a, b)) => {
+                    for (d, row) in dst.iter_mut().zip(&rows) {
+                        *d = round_half_even(row[j] * a * b) as i64;
+                    }
+                }
+                None => dst.fill(0),
             }
         }
     }
@@ -266,40 +272,24 @@ fn allocate_block(
         let w = &weights[j * n..(j + 1) * n];
         let total = totals[j];
         let sum: i64 = w.iter().sum();
+        let out = &mut alloc[j * n..(j + 1) * n];
         if sum == 0 {
             pool[j] = total;
+            out.fill(0);
             continue;
         }
-        let out = &mut alloc[j * n..(j + 1) * n];
-        let mut given = 0;
-        for ((a, r), &wi) in out.iter_mut().zip(remainder.iter_mut()).zip(w) {
-            let (q, rem) = floor_div_product(total, wi, sum);
-            *a = q;
-            *r = rem;
-            given += q;
-        }
-        let left = (total - given) as usize; // in [0, n)
-        if left == 0 {
-            continue;
-        }
-        // The left-th largest remainder; everything above it gets a gram, and among the
-        // remainders equal to it the lower indices do.
-        select.copy_from_slice(remainder);
-        let (_, &mut threshold, _) = select.select_nth_unstable(n - left);
-        let mut ties = left - remainder.iter().filter(|&&r| r > threshold).count();
-        for (a, &r) in out.iter_mut().zip(remainder.iter()) {
-            if r > threshold {
-                *a += 1;
-            } else if r == threshold && ties > 0 {
-                *a += 1;
-                ties -= 1;
-            }
-        }
+        // Quotas, then the left-over grams to the largest remainders, ties to the lower
+        // index: the same rule as scope 2's splits, with their bucketed selection.
+        let s = Split::new(total, w, sum, split);
+        s.fill(split, out);
     }
-    // Back to tenant-major, straight into the result.
-    for (i, row) in rows.iter_mut().enumerate() {
-        for (j, g) in row.iter_mut().enumerate() {
-            *g = alloc[j * n + i];
+    // Back to tenant-major, straight into the result, 8 tenants at a time.
+    for (i0, tile) in (0..n).step_by(TILE).zip(rows.chunks_mut(TILE)) {
+        for j in 0..width {
+            let src = &alloc[j * n + i0..j * n + i0 + tile.len()];
+            for (row, &g) in tile.iter_mut().zip(src) {
+                row[j] = g;
+            }
         }
     }
 }
@@ -461,13 +451,46 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// An independent reference: the same integer weights, exact 128-bit quotas and
+        /// remainders, a stable sort of the remainders for the grams left.
         #[test]
-        fn floor_div_product_is_exact(t in 0i64..=MAX_TOTAL_G, s in 1i64..(1 << 61), frac in 0.0f64..=1.0) {
-            let w = ((s as f64 * frac) as i64).min(s);
-            let (q, r) = floor_div_product(t, w, s);
-            let num = i128::from(t) * i128::from(w);
-            prop_assert_eq!(i128::from(q), num / i128::from(s));
-            prop_assert_eq!(i128::from(r), num % i128::from(s));
+        fn matches_an_exact_sorting_reference((n, total, use_) in case()) {
+            let hours = total.len();
+            let r = allocate_pro_rata(&total, &use_, n).unwrap();
+            let bits = weight_bits(n);
+            for h in 0..hours {
+                let col: Vec<f64> = (0..n).map(|i| use_[i * hours + h]).collect();
+                let max = col.iter().copied().fold(0.0, f64::max);
+                if max == 0.0 {
+                    prop_assert_eq!(r.unallocated_g[h], total[h]);
+                    continue;
+                }
+                let k = bits - frexp_exponent(max);
+                let w: Vec<i128> = col.iter().map(|&u| ldexp(u, k).round_ties_even() as i128).collect();
+                let sum: i128 = w.iter().sum();
+                let t = i128::from(total[h]);
+                let mut alloc: Vec<i128> = w.iter().map(|&x| t * x / sum).collect();
+                let left = t - alloc.iter().sum::<i128>();
+                let mut order: Vec<usize> = (0..n).collect();
+                order.sort_by_key(|&i| std::cmp::Reverse(t * w[i] % sum)); // stable
+                for &i in order.iter().take(left as usize) {
+                    alloc[i] += 1;
+                }
+                for i in 0..n {
+                    prop_assert_eq!(i128::from(r.alloc_g[i * hours + h]), alloc[i]);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn round_half_even_is_rint(x in prop_oneof![0.0f64..4.0, 0.0f64..=4_503_599_627_370_496.0], halves in 0u64..(1 << 52)) {
+            prop_assert_eq!(round_half_even(x), x.round_ties_even());
+            let half = halves as f64 + 0.5; // exact below 2^52
+            prop_assert_eq!(round_half_even(half), half.round_ties_even());
         }
     }
 

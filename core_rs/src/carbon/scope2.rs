@@ -235,7 +235,7 @@ fn quota(total: i64, sum: i64, ratio: f64, w: i64) -> (i64, i64) {
 /// column, the threshold remainder and how far ties reach; [`Split::share`] gives one
 /// position's share from its own weight.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Split {
+pub(crate) struct Split {
     total: i64,
     sum: i64,
     ratio: f64,
@@ -275,7 +275,7 @@ impl Split {
     /// The split of `total` over `weights` (summing to `sum`); `total == 0` or `sum == 0`
     /// gives [`Split::NONE`]. Leaves each position's quota and remainder in `scratch` for
     /// [`Split::fill`]. O(len) with a linear-time selection.
-    fn new(total: i64, weights: &[i64], sum: i64, scratch: &mut SplitScratch) -> Split {
+    pub(crate) fn new(total: i64, weights: &[i64], sum: i64, scratch: &mut SplitScratch) -> Split {
         // Every slot is overwritten below, so the buffers are only resized (no clearing
         // pass over them per hour).
         let len = weights.len();
@@ -355,7 +355,7 @@ impl Split {
     }
 
     /// The shares of every position, from the quotas [`Split::new`] left in `scratch`.
-    fn fill(&self, scratch: &SplitScratch, out: &mut [i64]) {
+    pub(crate) fn fill(&self, scratch: &SplitScratch, out: &mut [i64]) {
         for (k, ((o, &q), &rem)) in out
             .iter_mut()
             .zip(&scratch.quota)
@@ -652,7 +652,7 @@ const BUCKETS: usize = 1024;
 
 /// Buffers of [`Split::new`].
 #[derive(Default)]
-struct SplitScratch {
+pub(crate) struct SplitScratch {
     quota: Vec<i64>,
     remainder: Vec<i64>,
     select: Vec<i64>,
