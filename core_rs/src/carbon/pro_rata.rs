@@ -33,7 +33,7 @@
 
 use rayon::prelude::*;
 
-use crate::carbon::scope2::{Split, SplitScratch};
+use crate::carbon::scope2::{simd, zeroed_populated, Split, SplitScratch};
 use crate::error::{CoreError, CoreResult};
 
 /// The largest hourly total accepted, in grams (2^42 g, about 4.4 million t CO2e).
@@ -78,7 +78,7 @@ pub(crate) fn ldexp(x: f64, k: i32) -> f64 {
 /// no rounding instruction): adding 2^52 leaves no fraction bits, so the addition itself
 /// rounds to the nearest integer, ties to even, and the subtraction is exact.
 #[inline(always)]
-fn round_half_even(x: f64) -> f64 {
+pub(crate) fn round_half_even(x: f64) -> f64 {
     const TWO_52: f64 = 4_503_599_627_370_496.0;
     (x + TWO_52) - TWO_52
 }
@@ -121,24 +121,6 @@ fn validate(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<()> {
         };
         return Err(CoreError::invalid("total_g", Some(h), reason));
     }
-    if hours == 0 {
-        return Ok(());
-    }
-    let bad = use_
-        .par_chunks(hours)
-        .enumerate()
-        .find_map_first(|(i, row)| {
-            row.iter()
-                .position(|u| !(u.is_finite() && *u >= 0.0))
-                .map(|h| (i, h, row[h]))
-        });
-    if let Some((i, h, u)) = bad {
-        return Err(CoreError::invalid(
-            "use",
-            Some(i),
-            format!("hour {h}: use {u} must be finite and non-negative"),
-        ));
-    }
     Ok(())
 }
 
@@ -151,42 +133,76 @@ fn validate(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<()> {
 pub fn allocate_pro_rata(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<ProRata> {
     validate(total_g, use_, n)?;
     let hours = total_g.len();
-    let mut alloc_g = vec![0_i64; n * hours];
-    let mut unallocated_g = vec![0_i64; hours];
     if hours == 0 {
         return Ok(ProRata {
             n,
             hours,
-            alloc_g,
-            unallocated_g,
+            alloc_g: Vec::new(),
+            unallocated_g: Vec::new(),
         });
     }
-    // Each block of hours writes its own pieces of every tenant's row: disjoint borrows,
-    // no intermediate copy of the (large) result.
+    let max_use = largest_use(use_, hours)?;
+    // Each hour's scaling to integer weights, as the two exact multiplications of
+    // `ldexp(u, b - E_h)`; zero for hours nobody used (their total goes to the pool).
+    let bits = weight_bits(n);
+    let (scale_a, scale_b): (Vec<f64>, Vec<f64>) = max_use
+        .iter()
+        .map(|&m| {
+            if m > 0.0 {
+                let k = bits - frexp_exponent(m);
+                (pow2(k / 2), pow2(k - k / 2))
+            } else {
+                (0.0, 0.0)
+            }
+        })
+        .unzip();
+    let unallocated_g = max_use
+        .iter()
+        .zip(total_g)
+        .map(|(&m, &t)| if m > 0.0 { 0 } else { t })
+        .collect();
+    // Phase one, per block of hours (hour-major): each hour's split. Meanwhile the
+    // result's pages are mapped.
     let blocks = hours.div_ceil(BLOCK_HOURS);
-    let mut pieces: Vec<Vec<&mut [i64]>> = (0..blocks).map(|_| Vec::with_capacity(n)).collect();
-    for row in alloc_g.chunks_mut(hours) {
-        for (b, piece) in row.chunks_mut(BLOCK_HOURS).enumerate() {
-            pieces[b].push(piece);
-        }
-    }
-    pieces
-        .into_par_iter()
-        .zip(unallocated_g.par_chunks_mut(BLOCK_HOURS))
+    let splits = || -> Vec<Vec<Split>> {
+        (0..blocks)
+            .into_par_iter()
+            .map_init(Scratch::default, |scratch, b| {
+                let h0 = b * BLOCK_HOURS;
+                let h1 = (h0 + BLOCK_HOURS).min(hours);
+                splits_of_block(
+                    total_g,
+                    use_,
+                    n,
+                    hours,
+                    h0,
+                    h1,
+                    (&scale_a, &scale_b),
+                    scratch,
+                )
+            })
+            .collect()
+    };
+    let (splits, mut alloc_g) = rayon::join(splits, || zeroed_populated::<i64>(n * hours));
+    let columns = simd::SplitColumns::new(splits.iter().flatten());
+    // Phase two, per chunk of tenants and tile of hours (the tile's splits stay in cache):
+    // each tenant's row from its own uses, vectorised.
+    let wide = simd::avx512();
+    alloc_g
+        .par_chunks_mut(hours * TENANT_CHUNK)
+        .zip(use_.par_chunks(hours * TENANT_CHUNK))
         .enumerate()
-        .for_each_init(Scratch::default, |scratch, (b, (mut rows, pool))| {
-            let h0 = b * BLOCK_HOURS;
-            let h1 = (h0 + BLOCK_HOURS).min(hours);
-            allocate_block(
-                &total_g[h0..h1],
-                use_,
-                n,
-                hours,
-                h0,
-                &mut rows,
-                pool,
-                scratch,
-            );
+        .for_each(|(c, (out, uses))| {
+            for h0 in (0..hours).step_by(HOUR_TILE) {
+                let h1 = (h0 + HOUR_TILE).min(hours);
+                let split = columns.slice(h0, h1);
+                let rows = out.chunks_mut(hours).zip(uses.chunks(hours));
+                for (t, (row, u)) in rows.enumerate() {
+                    let i = (c * TENANT_CHUNK + t) as i64;
+                    let (a, b) = (&scale_a[h0..h1], &scale_b[h0..h1]);
+                    simd::pro_rata_row(wide, i, &u[h0..h1], a, b, &split, &mut row[h0..h1]);
+                }
+            }
         });
     Ok(ProRata {
         n,
@@ -196,102 +212,111 @@ pub fn allocate_pro_rata(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<
     })
 }
 
+/// Tenants per phase-two task, and hours per tile.
+const TENANT_CHUNK: usize = 16;
+const HOUR_TILE: usize = 1024;
+
+/// The largest use of each hour, the uses checked (finite, non-negative) in the same
+/// read; the error names the tenant row and the hour.
+fn largest_use(use_: &[f64], hours: usize) -> CoreResult<Vec<f64>> {
+    const ROWS: usize = 32;
+    let (largest, bad) = use_
+        .par_chunks(hours * ROWS)
+        .fold(
+            || (vec![0.0_f64; hours], false),
+            |(mut m, mut bad), rows| {
+                for row in rows.chunks(hours) {
+                    for (a, &u) in m.iter_mut().zip(row) {
+                        // Branch-free; NaN fails both comparisons.
+                        bad |= !((0.0..=f64::MAX).contains(&u));
+                        *a = if u > *a { u } else { *a };
+                    }
+                }
+                (m, bad)
+            },
+        )
+        .reduce(
+            || (vec![0.0_f64; hours], false),
+            |(mut a, x), (b, y)| {
+                for (p, &q) in a.iter_mut().zip(&b) {
+                    *p = if q > *p { q } else { *p };
+                }
+                (a, x | y)
+            },
+        );
+    if bad {
+        let found = use_
+            .par_chunks(hours)
+            .enumerate()
+            .find_map_first(|(i, row)| {
+                row.iter()
+                    .position(|u| !(u.is_finite() && *u >= 0.0))
+                    .map(|h| (i, h, row[h]))
+            });
+        if let Some((i, h, u)) = found {
+            return Err(CoreError::invalid(
+                "use",
+                Some(i),
+                format!("hour {h}: use {u} must be finite and non-negative"),
+            ));
+        }
+    }
+    Ok(largest)
+}
+
 /// Buffers reused across the blocks one worker handles.
 #[derive(Default)]
 struct Scratch {
     weights: Vec<i64>,
-    alloc: Vec<i64>,
     split: SplitScratch,
 }
 
-/// Allocate the hours `h0 .. h0 + totals.len()` into `rows` (tenant `i`'s piece of those
-/// hours) and `pool`. Inside, the block is hour-major so each hour's tenants are contiguous.
+/// The splits of the hours `h0..h1`: each hour's integer weights gathered hour-major
+/// (tiles of 8 tenants: each write fills a cache line, the reads are 8 sequential
+/// streams), then the largest-remainder split of its total over them.
 #[allow(clippy::too_many_arguments)]
-fn allocate_block(
-    totals: &[i64],
+fn splits_of_block(
+    total_g: &[i64],
     use_: &[f64],
     n: usize,
     hours: usize,
     h0: usize,
-    rows: &mut [&mut [i64]],
-    pool: &mut [i64],
+    h1: usize,
+    (scale_a, scale_b): (&[f64], &[f64]),
     scratch: &mut Scratch,
-) {
-    let width = totals.len();
-    let mut max_use = vec![0.0_f64; width];
-    for i in 0..n {
-        let row = &use_[i * hours + h0..i * hours + h0 + width];
-        for (m, &u) in max_use.iter_mut().zip(row) {
-            if u > *m {
-                *m = u;
-            }
-        }
-    }
-    // Scale exponent per hour; `None` for hours nobody used.
-    let bits = weight_bits(n);
-    // ldexp(u, k) as its two exact multiplications (see [`ldexp`]), per hour.
-    let shift: Vec<Option<(f64, f64)>> = max_use
-        .iter()
-        .map(|&m| {
-            (m > 0.0).then(|| {
-                let k = bits - frexp_exponent(m);
-                (pow2(k / 2), pow2(k - k / 2))
-            })
-        })
-        .collect();
-    let Scratch {
-        weights,
-        alloc,
-        split,
-    } = scratch;
-    // weights[j * n + i], hour-major; every slot is written below. Tiles of 8 tenants, so
-    // that each write fills a cache line and the reads are 8 sequential streams.
+) -> Vec<Split> {
     const TILE: usize = 8;
+    let width = h1 - h0;
+    let Scratch { weights, split } = scratch;
+    // weights[j * n + i]; every slot is written below.
     weights.resize(n * width, 0);
-    alloc.resize(n * width, 0);
     for i0 in (0..n).step_by(TILE) {
         let tile = TILE.min(n - i0);
         let rows: [&[f64]; TILE] = std::array::from_fn(|t| {
             let i = (i0 + t).min(n - 1);
-            &use_[i * hours + h0..i * hours + h0 + width]
+            &use_[i * hours + h0..i * hours + h1]
         });
-        for (j, k) in shift.iter().enumerate() {
-            let dst = &mut weights[j * n + i0..j * n + i0 + tile];
-            match *k {
-                // An integer in [0, 2^52]: the cast is exact.
-                Some((a, b)) => {
-                    for (d, row) in dst.iter_mut().zip(&rows) {
-                        *d = round_half_even(row[j] * a * b) as i64;
-                    }
-                }
-                None => dst.fill(0),
-            }
-        }
-    }
-    for j in 0..width {
-        let w = &weights[j * n..(j + 1) * n];
-        let total = totals[j];
-        let sum: i64 = w.iter().sum();
-        let out = &mut alloc[j * n..(j + 1) * n];
-        if sum == 0 {
-            pool[j] = total;
-            out.fill(0);
-            continue;
-        }
-        // Quotas, then the left-over grams to the largest remainders, ties to the lower
-        // index: the same rule as scope 2's splits, with their bucketed selection.
-        let s = Split::new(total, w, sum, split);
-        s.fill(split, out);
-    }
-    // Back to tenant-major, straight into the result, 8 tenants at a time.
-    for (i0, tile) in (0..n).step_by(TILE).zip(rows.chunks_mut(TILE)) {
         for j in 0..width {
-            let src = &alloc[j * n + i0..j * n + i0 + tile.len()];
-            for (row, &g) in tile.iter_mut().zip(src) {
-                row[j] = g;
+            let (a, b) = (scale_a[h0 + j], scale_b[h0 + j]);
+            let dst = &mut weights[j * n + i0..j * n + i0 + tile];
+            for (d, row) in dst.iter_mut().zip(&rows) {
+                // An integer in [0, 2^52] (0 in an hour nobody used): the cast is exact.
+                *d = round_half_even(row[j] * a * b) as i64;
             }
         }
     }
+    (0..width)
+        .map(|j| {
+            let w = &weights[j * n..(j + 1) * n];
+            let sum: i64 = w.iter().sum();
+            if sum == 0 {
+                return Split::NONE;
+            }
+            // Quotas, then the grams left to the largest remainders, ties to the lower
+            // index: the same rule as scope 2's splits, with their bucketed selection.
+            Split::new(total_g[h0 + j], w, sum, split)
+        })
+        .collect()
 }
 
 #[cfg(test)]

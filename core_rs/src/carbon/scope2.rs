@@ -247,7 +247,7 @@ pub(crate) struct Split {
 
 impl Split {
     /// Nothing to split: every share is 0.
-    const NONE: Split = Split {
+    pub(crate) const NONE: Split = Split {
         total: 0,
         sum: 1,
         ratio: 0.0,
@@ -372,11 +372,12 @@ impl Split {
 /// CPU has it, for AVX-512 (F, DQ, VL: 64-bit multiplies and float/integer conversions in
 /// vector registers), which runs 8 tenant-hours per instruction. Both compute the same
 /// integers.
-mod simd {
+pub(crate) mod simd {
     use super::{grams_with, quota, Cell, Factor, Split};
+    use crate::carbon::pro_rata::round_half_even;
 
     /// Whether the AVX-512 variants may run on this CPU.
-    pub(super) fn avx512() -> bool {
+    pub(crate) fn avx512() -> bool {
         #[cfg(target_arch = "x86_64")]
         {
             std::arch::is_x86_feature_detected!("avx512f")
@@ -392,7 +393,7 @@ mod simd {
     /// One split per hour, column-wise (see [`Split`]): a tenant's shares over a range of
     /// hours then read each parameter as a contiguous slice.
     #[derive(Debug, Default)]
-    pub(super) struct SplitColumns {
+    pub(crate) struct SplitColumns {
         total: Vec<i64>,
         sum: Vec<i64>,
         ratio: Vec<f64>,
@@ -401,7 +402,7 @@ mod simd {
     }
 
     impl SplitColumns {
-        pub(super) fn new<'a>(splits: impl Iterator<Item = &'a Split>) -> Self {
+        pub(crate) fn new<'a>(splits: impl Iterator<Item = &'a Split>) -> Self {
             let mut c = Self::default();
             for s in splits {
                 c.total.push(s.total);
@@ -414,7 +415,7 @@ mod simd {
         }
 
         /// The hours `h0..h1`.
-        pub(super) fn slice(&self, h0: usize, h1: usize) -> SplitSlice<'_> {
+        pub(crate) fn slice(&self, h0: usize, h1: usize) -> SplitSlice<'_> {
             SplitSlice {
                 total: &self.total[h0..h1],
                 sum: &self.sum[h0..h1],
@@ -426,7 +427,7 @@ mod simd {
     }
 
     #[derive(Debug, Clone, Copy)]
-    pub(super) struct SplitSlice<'a> {
+    pub(crate) struct SplitSlice<'a> {
         total: &'a [i64],
         sum: &'a [i64],
         ratio: &'a [f64],
@@ -502,6 +503,36 @@ mod simd {
         [load_sum, pv_sum, green_sum, matched_sum, loc_sum, mkt_sum]
     }
 
+    /// One tenant's row of a pro-rata allocation (position `i`): its weight each hour,
+    /// `rint(u * a * b)` (the exact scaling of [`crate::carbon::pro_rata`]), and its share
+    /// under that hour's split.
+    #[inline(always)]
+    fn pro_rata_row_kernel(
+        i: i64,
+        use_: &[f64],
+        a: &[f64],
+        b: &[f64],
+        s: &SplitSlice<'_>,
+        out: &mut [i64],
+    ) {
+        const TWO_52: f64 = 4_503_599_627_370_496.0;
+        let len = out.len();
+        let (use_, a, b) = (&use_[..len], &a[..len], &b[..len]);
+        let s = SplitSlice {
+            total: &s.total[..len],
+            sum: &s.sum[..len],
+            ratio: &s.ratio[..len],
+            threshold: &s.threshold[..len],
+            cut: &s.cut[..len],
+        };
+        for j in 0..len {
+            let w = round_half_even(use_[j] * a[j] * b[j]).clamp(0.0, TWO_52);
+            // SAFETY: an integer in [0, 2^52], so the truncation is exact and defined.
+            let w: i64 = unsafe { w.to_int_unchecked() };
+            out[j] = share(&s, j, w, i);
+        }
+    }
+
     /// Adds to `acc` the shares of the weight `w` at position `k` under each hour's split.
     #[inline(always)]
     fn add_shares_kernel(s: &SplitSlice<'_>, w: i64, k: i64, acc: &mut [i64]) {
@@ -565,6 +596,18 @@ mod simd {
         }
 
         #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+        pub(super) unsafe fn pro_rata_row(
+            i: i64,
+            use_: &[f64],
+            a: &[f64],
+            b: &[f64],
+            s: &SplitSlice<'_>,
+            out: &mut [i64],
+        ) {
+            pro_rata_row_kernel(i, use_, a, b, s, out);
+        }
+
+        #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
         pub(super) unsafe fn add_shares(s: &SplitSlice<'_>, w: i64, k: i64, acc: &mut [i64]) {
             add_shares_kernel(s, w, k, acc);
         }
@@ -623,6 +666,25 @@ mod simd {
             out_market,
             matched,
         )
+    }
+
+    /// [`pro_rata_row_kernel`], vectorised when `wide`.
+    pub(crate) fn pro_rata_row(
+        wide: bool,
+        i: i64,
+        use_: &[f64],
+        a: &[f64],
+        b: &[f64],
+        s: &SplitSlice<'_>,
+        out: &mut [i64],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if wide {
+            // SAFETY: as in [`plain_row`].
+            return unsafe { avx512::pro_rata_row(i, use_, a, b, s, out) };
+        }
+        let _ = wide;
+        pro_rata_row_kernel(i, use_, a, b, s, out);
     }
 
     /// [`add_shares_kernel`], vectorised when `wide`.
@@ -1164,7 +1226,7 @@ fn run<T: Cell>(input: &Scope2Input<'_>, checked: Validated) -> CoreResult<Scope
 /// Elsewhere, or where the kernel refuses, the pages fault in as usual. (Transparent huge
 /// pages via `MADV_HUGEPAGE` were measured: 200x fewer faults but twice the system time,
 /// the kernel compacting memory to find 2 MiB pages, so they are not asked for.)
-fn zeroed_populated<T: Cell>(len: usize) -> Vec<T> {
+pub(crate) fn zeroed_populated<T: Cell>(len: usize) -> Vec<T> {
     let v = vec![T::default(); len];
     #[cfg(target_os = "linux")]
     {
