@@ -28,8 +28,10 @@
 //! is non-negative. `T_h` must be at most [`MAX_TOTAL_G`] (2^42 g, about 4.4 Mt CO2e in an
 //! hour, far above any facility), which keeps the quotient estimate within its bounds.
 //!
-//! Complexity: O(n * H) time, parallel over blocks of hours on the engine pool; O(n * H)
-//! extra memory for the result.
+//! Complexity: O(n * H) time, parallel on the engine pool: one pass over the uses (checks
+//! and each hour's largest), each hour's split over blocks of hours, then each tenant's
+//! row written once (vectorised where the CPU has AVX-512); O(n * H) extra memory for the
+//! result.
 
 use rayon::prelude::*;
 

@@ -2076,7 +2076,11 @@ mod tests {
                 let b = simd::plain_row::<false, i32>(wide, i, &load, &pv, &[], f, r, &mut loc32, &mut mkt, &mut []);
                 let mut acc = vec![0_i64; len];
                 simd::add_shares(wide, &pv, 37, i, &mut acc);
-                (a, b, loc, mkt64, loc32, mkt, matched, acc)
+                let uses: Vec<f64> = load.iter().map(|&l| l as f64 * 0.37).collect();
+                let (sa, sb) = (vec![0.5; len], vec![0.25; len]);
+                let mut alloc = vec![0_i64; len];
+                simd::pro_rata_row(wide, i, &uses, &sa, &sb, &pv, &mut alloc);
+                (a, b, loc, mkt64, loc32, mkt, matched, acc, alloc)
             };
             prop_assert_eq!(run(false), run(simd::avx512()));
             let mut q = vec![0; len];
