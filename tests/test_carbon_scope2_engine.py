@@ -202,3 +202,22 @@ def test_bad_input_names_field_and_row(kwargs: dict[str, Any], field: str, row: 
         scope2_hourly(location_factor=EAST, residual_factor=RESIDUAL, **args)
     v = info.value.violations[0]
     assert (v.field, v.row) == (field, row), v
+
+
+def test_results_are_int32_where_they_fit_and_int64_otherwise() -> None:
+    # The (N, H) results narrow to int32 only when every value is known to fit; the
+    # integers are the same either way.
+    load = np.array([[3000, 10], [1000, 0]], dtype=np.int64)
+    pv = np.array([2000, 0], dtype=np.int64)
+    small = scope2_hourly(load, pv, location_factor=EAST, residual_factor=RESIDUAL)
+    assert small.location_g.dtype == np.int32
+    assert small.market_g.dtype == np.int32
+    assert small.location_g.tolist() == [[825, 6], [275, 0]]
+    assert small.export_wh.dtype == np.int64
+    assert small.tenant_location_g.dtype == np.int64
+    big = load.copy()
+    big[1, 1] = 2**31  # 2.1 GWh in one tenant-hour: no longer fits
+    wide = scope2_hourly(big, pv, location_factor=EAST, residual_factor=RESIDUAL)
+    assert wide.location_g.dtype == np.int64
+    assert wide.location_g[1, 1] == (2**31 * 550_000 + 500_000) // 1_000_000
+    assert wide.location_g[0].tolist() == [825, 6]

@@ -1,4 +1,6 @@
 # Hand-written stub of the compiled module; `make lint` checks it with mypy.stubtest.
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -160,7 +162,7 @@ def carbon_scope2(
     gate_import_wh: npt.NDArray[np.int64] | None = None,
     gross_up_losses: bool = False,
     detail: bool = True,
-) -> dict[str, npt.NDArray[np.int64]]: ...
+) -> dict[str, Any]: ...
 def audit_merkle_root(offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8]) -> bytes: ...
 def audit_merkle_proof(
     offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8], index: int

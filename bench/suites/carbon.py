@@ -11,6 +11,7 @@ relative to the mean allocation).
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -93,7 +94,7 @@ def _summarize_pro_rata(instance: ProRataInstance, output: ProRataOutput) -> Sum
 
 
 Scope2Instance = dict[str, npt.NDArray[np.int64]]
-Scope2Output = dict[str, npt.NDArray[np.int64]]
+Scope2Output = dict[str, npt.NDArray[Any]]
 _LOCATION = grid_factor("MEE-2023", "east")
 _RESIDUAL = grid_factor("MEE-2023-residual")
 
@@ -180,7 +181,8 @@ _SCOPE2_KEYS = (
 def _summarize_scope2(inst: Scope2Instance, out: Scope2Output) -> Summary:
     h = hashlib.sha256()
     for key in _SCOPE2_KEYS:
-        h.update(np.ascontiguousarray(out[key]).tobytes())
+        # The engine's (N, H) results may be int32 (same integers): hash them as int64.
+        h.update(np.ascontiguousarray(out[key], dtype=np.int64).tobytes())
     park = out["location_g"].sum(axis=0) + out["loss_location_total_g"]
     tenants = out["location_g"].sum(axis=0)
     load = inst["load"].sum(axis=1).astype(np.float64)

@@ -15,6 +15,7 @@ import math
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -81,8 +82,8 @@ class PackedRows:
         return self.data[self.offsets[i] : self.offsets[i + 1]].tobytes()
 
 
-def tenant_hour_rows(scope: str, co2e_g: npt.NDArray[np.int64]) -> PackedRows:
-    """Canonical rows ``canonical_row(scope, tenant, hour, grams)`` of an int64
+def tenant_hour_rows(scope: str, co2e_g: npt.NDArray[np.signedinteger[Any]]) -> PackedRows:
+    """Canonical rows ``canonical_row(scope, tenant, hour, grams)`` of an integer
     (tenants, hours) grid, tenant-major, built vectorised (no per-row Python)."""
     label = scope.encode()
     grid = np.asarray(co2e_g, dtype=np.int64)

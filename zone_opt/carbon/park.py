@@ -107,6 +107,11 @@ ROWS_SCHEMA = pa.schema(
 )
 
 
+def _wide(cells: npt.NDArray[np.int32] | npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Scope 2's (N, H) results as int64 (the engine returns int32 where values fit)."""
+    return np.asarray(cells, dtype=np.int64)
+
+
 def _bad(field_: str, row: int | None, reason: str) -> InvalidInputError:
     return InvalidInputError.single(field_, row, reason)
 
@@ -664,12 +669,13 @@ def allocate_park(
     s2 = scope2_hourly(
         grids.electricity_wh, pv, gate_import_wh=gate, losses=config.losses, detail=True, **common
     )
-    build.add(("location",), "scope2-location", "grid-electricity", s2.location_g)
-    build.add(("market",), "scope2-market", "grid-electricity", s2.market_g)
-    for method, share, landlord in (
+    build.add(("location",), "scope2-location", "grid-electricity", _wide(s2.location_g))
+    build.add(("market",), "scope2-market", "grid-electricity", _wide(s2.market_g))
+    for method, cells, landlord in (
         ("location", s2.loss_location_g, s2.landlord_location_g),
         ("market", s2.loss_market_g, s2.landlord_market_g),
     ):
+        share = None if cells is None else _wide(cells)
         total = s2.loss_location_total_g if method == "location" else s2.loss_market_total_g
         build.add(
             (method,), f"scope2-{method}", "grid-losses", share, landlord_g=landlord,

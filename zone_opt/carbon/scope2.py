@@ -189,11 +189,20 @@ PV_SHARING = ("pro-rata", "contract-share", "priority")
 LOSS_POLICIES = ("landlord", "gross-up")
 
 I64 = npt.NDArray[np.int64]
+#: The (N, H) results: int32 when every value is known to fit (see :class:`Scope2Result`),
+#: else int64.
+Cells = npt.NDArray[np.int32] | npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
 class Scope2Result:
-    """Scope 2 per tenant and hour; energies in Wh, emissions in g, all int64.
+    """Scope 2 per tenant and hour; energies in Wh, emissions in g.
+
+    The (N, H) results other than ``load_wh`` are int32 when every value is known to fit
+    before the run (the largest tenant-hour load, its grams at the larger factor and, with
+    losses grossed up, the grams of the largest gate reading all below 2^31), which
+    halves the memory they take and the time to write them; otherwise int64. The
+    integers are the same either way; every other array is int64.
 
     Attributes:
         load_wh: (N, H) the metered load (the input).
@@ -220,12 +229,12 @@ class Scope2Result:
     """
 
     load_wh: I64
-    location_g: I64
-    market_g: I64
-    pv_wh: I64 | None
-    matched_wh: I64 | None
-    loss_location_g: I64 | None
-    loss_market_g: I64 | None
+    location_g: Cells
+    market_g: Cells
+    pv_wh: Cells | None
+    matched_wh: Cells | None
+    loss_location_g: Cells | None
+    loss_market_g: Cells | None
     export_wh: I64
     green_wh: I64
     excess_wh: I64
@@ -259,7 +268,7 @@ class Scope2Result:
         """(N, H) grid draw not covered by PV or green energy (needs ``detail``)."""
         if self.pv_wh is None or self.matched_wh is None:
             raise InvalidInputError.single("detail", None, "run scope2_hourly with detail=True")
-        return self.load_wh - self.pv_wh - self.matched_wh
+        return np.asarray(self.load_wh - self.pv_wh - self.matched_wh, dtype=np.int64)
 
     @property
     def hourly_matching_score(self) -> npt.NDArray[np.float64]:

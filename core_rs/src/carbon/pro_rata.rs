@@ -16,7 +16,8 @@
 //!    Wh, say) the quantisation is exact; otherwise it moves a quota by at most about
 //!    `T_h * 2^-b` grams (under 0.04 g at the largest total and 10^4 tenants).
 //! 2. *Quotas.* With `W_h = sum_i w_ih`, tenant `i` first gets `floor(T_h * w_ih / W_h)`,
-//!    computed exactly although `T_h * w_ih` can exceed 64 bits ([`floor_div_product`]).
+//!    computed exactly although `T_h * w_ih` can exceed 64 bits (a float estimate
+//!    corrected in wrapping 64-bit arithmetic, as in the splits of `scope2`).
 //! 3. *Largest remainder (Hamilton).* The `T_h - sum_i floor(...)` grams left (fewer than
 //!    `n`) go one each to the tenants with the largest remainders `(T_h * w_ih) mod W_h`;
 //!    **ties go to the lower tenant index**. This is the only place row order matters: the
@@ -27,11 +28,14 @@
 //! is non-negative. `T_h` must be at most [`MAX_TOTAL_G`] (2^42 g, about 4.4 Mt CO2e in an
 //! hour, far above any facility), which keeps the quotient estimate within its bounds.
 //!
-//! Complexity: O(n * H) time, parallel over blocks of hours on the engine pool; O(n * H)
-//! extra memory for the result.
+//! Complexity: O(n * H) time, parallel on the engine pool: one pass over the uses (checks
+//! and each hour's largest), each hour's split over blocks of hours, then each tenant's
+//! row written once (vectorised where the CPU has AVX-512); O(n * H) extra memory for the
+//! result.
 
 use rayon::prelude::*;
 
+use crate::carbon::scope2::{simd, zeroed_populated, Split, SplitScratch};
 use crate::error::{CoreError, CoreResult};
 
 /// The largest hourly total accepted, in grams (2^42 g, about 4.4 million t CO2e).
@@ -66,9 +70,19 @@ pub(crate) fn frexp_exponent(x: f64) -> i32 {
 }
 
 /// `x * 2^k`, exact whenever the result is a normal number (as C's `ldexp`).
+#[cfg(test)]
 pub(crate) fn ldexp(x: f64, k: i32) -> f64 {
     let half = k / 2;
     x * pow2(half) * pow2(k - half)
+}
+
+/// `x.round_ties_even()` for `0 <= x <= 2^52` without a libm call (x86-64's baseline has
+/// no rounding instruction): adding 2^52 leaves no fraction bits, so the addition itself
+/// rounds to the nearest integer, ties to even, and the subtraction is exact.
+#[inline(always)]
+pub(crate) fn round_half_even(x: f64) -> f64 {
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
+    (x + TWO_52) - TWO_52
 }
 
 fn pow2(k: i32) -> f64 {
@@ -83,24 +97,6 @@ fn bit_length(x: u64) -> i32 {
 /// Significant bits kept in the weights of `n` tenants: the weights' sum stays below 2^61.
 pub(crate) fn weight_bits(n: usize) -> i32 {
     52.min(61 - bit_length(n as u64))
-}
-
-/// `(floor(t * w / s), t * w mod s)` for `0 <= t <= 2^42`, `0 <= w <= s < 2^61`, exactly,
-/// although `t * w` may not fit in 64 bits: a float estimate of the quotient is off by
-/// less than 2, so the true remainder `t * w - q * s` lies within `(-2s, 3s)` and 64-bit
-/// wrapping arithmetic computes it exactly; it is then corrected into `[0, s)`.
-pub(crate) fn floor_div_product(t: i64, w: i64, s: i64) -> (i64, i64) {
-    let mut q = (t as f64 * w as f64 / s as f64) as i64;
-    let mut r = t.wrapping_mul(w).wrapping_sub(q.wrapping_mul(s));
-    while r < 0 {
-        q -= 1;
-        r += s;
-    }
-    while r >= s {
-        q += 1;
-        r -= s;
-    }
-    (q, r)
 }
 
 fn validate(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<()> {
@@ -127,24 +123,6 @@ fn validate(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<()> {
         };
         return Err(CoreError::invalid("total_g", Some(h), reason));
     }
-    if hours == 0 {
-        return Ok(());
-    }
-    let bad = use_
-        .par_chunks(hours)
-        .enumerate()
-        .find_map_first(|(i, row)| {
-            row.iter()
-                .position(|u| !(u.is_finite() && *u >= 0.0))
-                .map(|h| (i, h, row[h]))
-        });
-    if let Some((i, h, u)) = bad {
-        return Err(CoreError::invalid(
-            "use",
-            Some(i),
-            format!("hour {h}: use {u} must be finite and non-negative"),
-        ));
-    }
     Ok(())
 }
 
@@ -157,42 +135,76 @@ fn validate(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<()> {
 pub fn allocate_pro_rata(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<ProRata> {
     validate(total_g, use_, n)?;
     let hours = total_g.len();
-    let mut alloc_g = vec![0_i64; n * hours];
-    let mut unallocated_g = vec![0_i64; hours];
     if hours == 0 {
         return Ok(ProRata {
             n,
             hours,
-            alloc_g,
-            unallocated_g,
+            alloc_g: Vec::new(),
+            unallocated_g: Vec::new(),
         });
     }
-    // Each block of hours writes its own pieces of every tenant's row: disjoint borrows,
-    // no intermediate copy of the (large) result.
+    let max_use = largest_use(use_, hours)?;
+    // Each hour's scaling to integer weights, as the two exact multiplications of
+    // `ldexp(u, b - E_h)`; zero for hours nobody used (their total goes to the pool).
+    let bits = weight_bits(n);
+    let (scale_a, scale_b): (Vec<f64>, Vec<f64>) = max_use
+        .iter()
+        .map(|&m| {
+            if m > 0.0 {
+                let k = bits - frexp_exponent(m);
+                (pow2(k / 2), pow2(k - k / 2))
+            } else {
+                (0.0, 0.0)
+            }
+        })
+        .unzip();
+    let unallocated_g = max_use
+        .iter()
+        .zip(total_g)
+        .map(|(&m, &t)| if m > 0.0 { 0 } else { t })
+        .collect();
+    // Phase one, per block of hours (hour-major): each hour's split. Meanwhile the
+    // result's pages are mapped.
     let blocks = hours.div_ceil(BLOCK_HOURS);
-    let mut pieces: Vec<Vec<&mut [i64]>> = (0..blocks).map(|_| Vec::with_capacity(n)).collect();
-    for row in alloc_g.chunks_mut(hours) {
-        for (b, piece) in row.chunks_mut(BLOCK_HOURS).enumerate() {
-            pieces[b].push(piece);
-        }
-    }
-    pieces
-        .into_par_iter()
-        .zip(unallocated_g.par_chunks_mut(BLOCK_HOURS))
+    let splits = || -> Vec<Vec<Split>> {
+        (0..blocks)
+            .into_par_iter()
+            .map_init(Scratch::default, |scratch, b| {
+                let h0 = b * BLOCK_HOURS;
+                let h1 = (h0 + BLOCK_HOURS).min(hours);
+                splits_of_block(
+                    total_g,
+                    use_,
+                    n,
+                    hours,
+                    h0,
+                    h1,
+                    (&scale_a, &scale_b),
+                    scratch,
+                )
+            })
+            .collect()
+    };
+    let (splits, mut alloc_g) = rayon::join(splits, || zeroed_populated::<i64>(n * hours));
+    let columns = simd::SplitColumns::new(splits.iter().flatten());
+    // Phase two, per chunk of tenants and tile of hours (the tile's splits stay in cache):
+    // each tenant's row from its own uses, vectorised.
+    let wide = simd::avx512();
+    alloc_g
+        .par_chunks_mut(hours * TENANT_CHUNK)
+        .zip(use_.par_chunks(hours * TENANT_CHUNK))
         .enumerate()
-        .for_each_init(Scratch::default, |scratch, (b, (mut rows, pool))| {
-            let h0 = b * BLOCK_HOURS;
-            let h1 = (h0 + BLOCK_HOURS).min(hours);
-            allocate_block(
-                &total_g[h0..h1],
-                use_,
-                n,
-                hours,
-                h0,
-                &mut rows,
-                pool,
-                scratch,
-            );
+        .for_each(|(c, (out, uses))| {
+            for h0 in (0..hours).step_by(HOUR_TILE) {
+                let h1 = (h0 + HOUR_TILE).min(hours);
+                let split = columns.slice(h0, h1);
+                let rows = out.chunks_mut(hours).zip(uses.chunks(hours));
+                for (t, (row, u)) in rows.enumerate() {
+                    let i = (c * TENANT_CHUNK + t) as i64;
+                    let (a, b) = (&scale_a[h0..h1], &scale_b[h0..h1]);
+                    simd::pro_rata_row(wide, i, &u[h0..h1], a, b, &split, &mut row[h0..h1]);
+                }
+            }
         });
     Ok(ProRata {
         n,
@@ -202,106 +214,111 @@ pub fn allocate_pro_rata(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<
     })
 }
 
+/// Tenants per phase-two task, and hours per tile.
+const TENANT_CHUNK: usize = 16;
+const HOUR_TILE: usize = 1024;
+
+/// The largest use of each hour, the uses checked (finite, non-negative) in the same
+/// read; the error names the tenant row and the hour.
+fn largest_use(use_: &[f64], hours: usize) -> CoreResult<Vec<f64>> {
+    const ROWS: usize = 32;
+    let (largest, bad) = use_
+        .par_chunks(hours * ROWS)
+        .fold(
+            || (vec![0.0_f64; hours], false),
+            |(mut m, mut bad), rows| {
+                for row in rows.chunks(hours) {
+                    for (a, &u) in m.iter_mut().zip(row) {
+                        // Branch-free; NaN fails both comparisons.
+                        bad |= !((0.0..=f64::MAX).contains(&u));
+                        *a = if u > *a { u } else { *a };
+                    }
+                }
+                (m, bad)
+            },
+        )
+        .reduce(
+            || (vec![0.0_f64; hours], false),
+            |(mut a, x), (b, y)| {
+                for (p, &q) in a.iter_mut().zip(&b) {
+                    *p = if q > *p { q } else { *p };
+                }
+                (a, x | y)
+            },
+        );
+    if bad {
+        let found = use_
+            .par_chunks(hours)
+            .enumerate()
+            .find_map_first(|(i, row)| {
+                row.iter()
+                    .position(|u| !(u.is_finite() && *u >= 0.0))
+                    .map(|h| (i, h, row[h]))
+            });
+        if let Some((i, h, u)) = found {
+            return Err(CoreError::invalid(
+                "use",
+                Some(i),
+                format!("hour {h}: use {u} must be finite and non-negative"),
+            ));
+        }
+    }
+    Ok(largest)
+}
+
 /// Buffers reused across the blocks one worker handles.
 #[derive(Default)]
 struct Scratch {
     weights: Vec<i64>,
-    alloc: Vec<i64>,
-    remainder: Vec<i64>,
-    select: Vec<i64>,
+    split: SplitScratch,
 }
 
-/// Allocate the hours `h0 .. h0 + totals.len()` into `rows` (tenant `i`'s piece of those
-/// hours) and `pool`. Inside, the block is hour-major so each hour's tenants are contiguous.
+/// The splits of the hours `h0..h1`: each hour's integer weights gathered hour-major
+/// (tiles of 8 tenants: each write fills a cache line, the reads are 8 sequential
+/// streams), then the largest-remainder split of its total over them.
 #[allow(clippy::too_many_arguments)]
-fn allocate_block(
-    totals: &[i64],
+fn splits_of_block(
+    total_g: &[i64],
     use_: &[f64],
     n: usize,
     hours: usize,
     h0: usize,
-    rows: &mut [&mut [i64]],
-    pool: &mut [i64],
+    h1: usize,
+    (scale_a, scale_b): (&[f64], &[f64]),
     scratch: &mut Scratch,
-) {
-    let width = totals.len();
-    let mut max_use = vec![0.0_f64; width];
-    for i in 0..n {
-        let row = &use_[i * hours + h0..i * hours + h0 + width];
-        for (m, &u) in max_use.iter_mut().zip(row) {
-            if u > *m {
-                *m = u;
-            }
-        }
-    }
-    // Scale exponent per hour; `None` for hours nobody used.
-    let bits = weight_bits(n);
-    let shift: Vec<Option<i32>> = max_use
-        .iter()
-        .map(|&m| (m > 0.0).then(|| bits - frexp_exponent(m)))
-        .collect();
-    let Scratch {
-        weights,
-        alloc,
-        remainder,
-        select,
-    } = scratch;
-    // weights[j * n + i], hour-major.
-    weights.clear();
+) -> Vec<Split> {
+    const TILE: usize = 8;
+    let width = h1 - h0;
+    let Scratch { weights, split } = scratch;
+    // weights[j * n + i]; every slot is written below.
     weights.resize(n * width, 0);
-    alloc.clear();
-    alloc.resize(n * width, 0);
-    remainder.resize(n, 0);
-    select.resize(n, 0);
-    for i in 0..n {
-        let row = &use_[i * hours + h0..i * hours + h0 + width];
-        for (j, (&u, k)) in row.iter().zip(&shift).enumerate() {
-            if let Some(k) = *k {
-                // An integer in [0, 2^52]: the cast is exact.
-                weights[j * n + i] = ldexp(u, k).round_ties_even() as i64;
+    for i0 in (0..n).step_by(TILE) {
+        let tile = TILE.min(n - i0);
+        let rows: [&[f64]; TILE] = std::array::from_fn(|t| {
+            let i = (i0 + t).min(n - 1);
+            &use_[i * hours + h0..i * hours + h1]
+        });
+        for j in 0..width {
+            let (a, b) = (scale_a[h0 + j], scale_b[h0 + j]);
+            let dst = &mut weights[j * n + i0..j * n + i0 + tile];
+            for (d, row) in dst.iter_mut().zip(&rows) {
+                // An integer in [0, 2^52] (0 in an hour nobody used): the cast is exact.
+                *d = round_half_even(row[j] * a * b) as i64;
             }
         }
     }
-    for j in 0..width {
-        let w = &weights[j * n..(j + 1) * n];
-        let total = totals[j];
-        let sum: i64 = w.iter().sum();
-        if sum == 0 {
-            pool[j] = total;
-            continue;
-        }
-        let out = &mut alloc[j * n..(j + 1) * n];
-        let mut given = 0;
-        for ((a, r), &wi) in out.iter_mut().zip(remainder.iter_mut()).zip(w) {
-            let (q, rem) = floor_div_product(total, wi, sum);
-            *a = q;
-            *r = rem;
-            given += q;
-        }
-        let left = (total - given) as usize; // in [0, n)
-        if left == 0 {
-            continue;
-        }
-        // The left-th largest remainder; everything above it gets a gram, and among the
-        // remainders equal to it the lower indices do.
-        select.copy_from_slice(remainder);
-        let (_, &mut threshold, _) = select.select_nth_unstable(n - left);
-        let mut ties = left - remainder.iter().filter(|&&r| r > threshold).count();
-        for (a, &r) in out.iter_mut().zip(remainder.iter()) {
-            if r > threshold {
-                *a += 1;
-            } else if r == threshold && ties > 0 {
-                *a += 1;
-                ties -= 1;
+    (0..width)
+        .map(|j| {
+            let w = &weights[j * n..(j + 1) * n];
+            let sum: i64 = w.iter().sum();
+            if sum == 0 {
+                return Split::NONE;
             }
-        }
-    }
-    // Back to tenant-major, straight into the result.
-    for (i, row) in rows.iter_mut().enumerate() {
-        for (j, g) in row.iter_mut().enumerate() {
-            *g = alloc[j * n + i];
-        }
-    }
+            // Quotas, then the grams left to the largest remainders, ties to the lower
+            // index: the same rule as scope 2's splits, with their bucketed selection.
+            Split::new(total_g[h0 + j], w, sum, split)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -461,13 +478,46 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// An independent reference: the same integer weights, exact 128-bit quotas and
+        /// remainders, a stable sort of the remainders for the grams left.
         #[test]
-        fn floor_div_product_is_exact(t in 0i64..=MAX_TOTAL_G, s in 1i64..(1 << 61), frac in 0.0f64..=1.0) {
-            let w = ((s as f64 * frac) as i64).min(s);
-            let (q, r) = floor_div_product(t, w, s);
-            let num = i128::from(t) * i128::from(w);
-            prop_assert_eq!(i128::from(q), num / i128::from(s));
-            prop_assert_eq!(i128::from(r), num % i128::from(s));
+        fn matches_an_exact_sorting_reference((n, total, use_) in case()) {
+            let hours = total.len();
+            let r = allocate_pro_rata(&total, &use_, n).unwrap();
+            let bits = weight_bits(n);
+            for h in 0..hours {
+                let col: Vec<f64> = (0..n).map(|i| use_[i * hours + h]).collect();
+                let max = col.iter().copied().fold(0.0, f64::max);
+                if max == 0.0 {
+                    prop_assert_eq!(r.unallocated_g[h], total[h]);
+                    continue;
+                }
+                let k = bits - frexp_exponent(max);
+                let w: Vec<i128> = col.iter().map(|&u| ldexp(u, k).round_ties_even() as i128).collect();
+                let sum: i128 = w.iter().sum();
+                let t = i128::from(total[h]);
+                let mut alloc: Vec<i128> = w.iter().map(|&x| t * x / sum).collect();
+                let left = t - alloc.iter().sum::<i128>();
+                let mut order: Vec<usize> = (0..n).collect();
+                order.sort_by_key(|&i| std::cmp::Reverse(t * w[i] % sum)); // stable
+                for &i in order.iter().take(left as usize) {
+                    alloc[i] += 1;
+                }
+                for i in 0..n {
+                    prop_assert_eq!(i128::from(r.alloc_g[i * hours + h]), alloc[i]);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn round_half_even_is_rint(x in prop_oneof![0.0f64..4.0, 0.0f64..=4_503_599_627_370_496.0], halves in 0u64..(1 << 52)) {
+            prop_assert_eq!(round_half_even(x), x.round_ties_even());
+            let half = halves as f64 + 0.5; // exact below 2^52
+            prop_assert_eq!(round_half_even(half), half.round_ties_even());
         }
     }
 

@@ -111,19 +111,41 @@ pub struct TenantTotals {
     pub loss_market_g: Vec<i64>,
 }
 
-/// The result of [`scope2`]: `n x hours` arrays row-major, hourly vectors of `hours`.
+/// An element of the `n x hours` results: `i64`, or `i32` where every value fits (see
+/// [`scope2_compact`]), which halves the memory written.
+pub trait Cell: Copy + Default + Send + Sync + PartialEq + Eq + std::fmt::Debug + 'static {
+    /// `v`, which the caller knows to fit.
+    fn of(v: i64) -> Self;
+}
+
+impl Cell for i64 {
+    #[inline(always)]
+    fn of(v: i64) -> Self {
+        v
+    }
+}
+
+impl Cell for i32 {
+    #[inline(always)]
+    fn of(v: i64) -> Self {
+        v as i32
+    }
+}
+
+/// The result of [`scope2`]: `n x hours` arrays row-major (of `T`), hourly vectors of
+/// `hours`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scope2 {
+pub struct Scope2<T: Cell = i64> {
     pub n: usize,
     pub hours: usize,
-    pub location_g: Vec<i64>,
-    pub market_g: Vec<i64>,
+    pub location_g: Vec<T>,
+    pub market_g: Vec<T>,
     /// PV and matched energy per tenant-hour (empty unless `detail`).
-    pub pv_wh: Vec<i64>,
-    pub matched_wh: Vec<i64>,
+    pub pv_wh: Vec<T>,
+    pub matched_wh: Vec<T>,
     /// Tenants' shares of the loss emissions (empty unless [`LossPolicy::GrossUp`]).
-    pub loss_location_g: Vec<i64>,
-    pub loss_market_g: Vec<i64>,
+    pub loss_location_g: Vec<T>,
+    pub loss_market_g: Vec<T>,
     pub export_wh: Vec<i64>,
     /// Green energy available per hour, `sum_i green_ih`.
     pub green_wh: Vec<i64>,
@@ -141,7 +163,65 @@ pub struct Scope2 {
 /// `round(energy * factor / 10^6)` with ties up; exact for the documented ranges.
 #[inline]
 pub fn grams(energy_wh: i64, ug_per_wh: i64) -> i64 {
-    ((energy_wh as u64 * ug_per_wh as u64 + UG_PER_G / 2) / UG_PER_G) as i64
+    grams_with(energy_wh, Factor::new(ug_per_wh))
+}
+
+/// An emission factor, integer micrograms per Wh and (for the estimate) grams per Wh.
+#[derive(Debug, Clone, Copy)]
+struct Factor {
+    ug_per_wh: i64,
+    g_per_wh: f64,
+}
+
+impl Factor {
+    fn new(ug_per_wh: i64) -> Self {
+        Self {
+            ug_per_wh,
+            g_per_wh: ug_per_wh as f64 / UG_PER_G as f64,
+        }
+    }
+}
+
+/// [`grams`] without an integer division, so that loops over it vectorise: the float
+/// estimate `e * (ug / 10^6) + 1/2` of a value below 2^44 has an absolute error below
+/// 2^-8, so its truncation is within one of the result; the remainder
+/// `e * ug + 10^6 / 2 - g * 10^6` is then exact in wrapping 64-bit arithmetic (the true
+/// value lies in `(-10^6, 2 * 10^6)` and `e * ug < 2^63`), and one branch-free step each
+/// way corrects the estimate.
+#[inline(always)]
+fn grams_with(energy_wh: i64, factor: Factor) -> i64 {
+    const UG: i64 = UG_PER_G as i64;
+    const BOUND: f64 = (1_i64 << 62) as f64;
+    let estimate = (energy_wh as f64 * factor.g_per_wh + 0.5).clamp(-BOUND, BOUND);
+    // SAFETY: finite (finite operands) and clamped into i64's range.
+    let mut g: i64 = unsafe { estimate.to_int_unchecked() };
+    let rem = energy_wh
+        .wrapping_mul(factor.ug_per_wh)
+        .wrapping_add(UG / 2)
+        .wrapping_sub(g.wrapping_mul(UG));
+    g -= i64::from(rem < 0);
+    g += i64::from(rem >= UG);
+    g
+}
+
+/// `(floor(total * w / sum), total * w mod sum)`, exactly, given `ratio = total / sum`
+/// (see [`Split::quota`]); branch-free so that loops over it vectorise.
+#[inline(always)]
+fn quota(total: i64, sum: i64, ratio: f64, w: i64) -> (i64, i64) {
+    const BOUND: f64 = (1_i64 << 62) as f64;
+    let estimate = (w as f64 * ratio).clamp(-BOUND, BOUND);
+    // SAFETY: `estimate` is finite (a finite weight times a finite ratio, `sum >= 1`) and
+    // clamped into i64's range, so the truncation is defined; it spares the saturating
+    // conversion's checks in the hottest loops.
+    let mut q: i64 = unsafe { estimate.to_int_unchecked() };
+    let mut rem = total.wrapping_mul(w).wrapping_sub(q.wrapping_mul(sum));
+    let low = i64::from(rem < 0);
+    q -= low;
+    rem += low * sum;
+    let high = i64::from(rem >= sum);
+    q += high;
+    rem -= high * sum;
+    (q, rem)
 }
 
 /// A largest-remainder split of `total` (`0 ..= 2^42`) by integer weights (each
@@ -155,7 +235,7 @@ pub fn grams(energy_wh: i64, ug_per_wh: i64) -> i64 {
 /// column, the threshold remainder and how far ties reach; [`Split::share`] gives one
 /// position's share from its own weight.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Split {
+pub(crate) struct Split {
     total: i64,
     sum: i64,
     ratio: f64,
@@ -167,7 +247,7 @@ struct Split {
 
 impl Split {
     /// Nothing to split: every share is 0.
-    const NONE: Split = Split {
+    pub(crate) const NONE: Split = Split {
         total: 0,
         sum: 1,
         ratio: 0.0,
@@ -182,23 +262,7 @@ impl Split {
     /// `(-sum, 2 sum)`, `sum < 2^61`), and one branch-free step each way corrects both.
     #[inline(always)]
     fn quota(&self, w: i64) -> (i64, i64) {
-        const BOUND: f64 = (1_i64 << 62) as f64;
-        let estimate = (w as f64 * self.ratio).clamp(-BOUND, BOUND);
-        // SAFETY: `estimate` is finite (a finite weight times a finite ratio, `sum >= 1`)
-        // and clamped into i64's range, so the truncation is defined; it spares the
-        // saturating conversion's checks in the hottest loop.
-        let mut q: i64 = unsafe { estimate.to_int_unchecked() };
-        let mut rem = self
-            .total
-            .wrapping_mul(w)
-            .wrapping_sub(q.wrapping_mul(self.sum));
-        let low = i64::from(rem < 0);
-        q -= low;
-        rem += low * self.sum;
-        let high = i64::from(rem >= self.sum);
-        q += high;
-        rem -= high * self.sum;
-        (q, rem)
+        quota(self.total, self.sum, self.ratio, w)
     }
 
     /// The share of the weight `w` at position `k`.
@@ -211,7 +275,7 @@ impl Split {
     /// The split of `total` over `weights` (summing to `sum`); `total == 0` or `sum == 0`
     /// gives [`Split::NONE`]. Leaves each position's quota and remainder in `scratch` for
     /// [`Split::fill`]. O(len) with a linear-time selection.
-    fn new(total: i64, weights: &[i64], sum: i64, scratch: &mut SplitScratch) -> Split {
+    pub(crate) fn new(total: i64, weights: &[i64], sum: i64, scratch: &mut SplitScratch) -> Split {
         // Every slot is overwritten below, so the buffers are only resized (no clearing
         // pass over them per hour).
         let len = weights.len();
@@ -243,17 +307,8 @@ impl Split {
         // compares bins instead of recomputing them.
         let bins = &mut scratch.bin;
         bins.resize(len, 0);
-        let mut given = 0;
-        for (((&w, q_out), r_out), b_out) in weights
-            .iter()
-            .zip(scratch.quota.iter_mut())
-            .zip(scratch.remainder.iter_mut())
-            .zip(bins.iter_mut())
-        {
-            let (q, rem) = s.quota(w);
-            given += q;
-            *q_out = q;
-            *r_out = rem;
+        let given = simd::quotas(&s, weights, &mut scratch.quota, &mut scratch.remainder);
+        for (&rem, b_out) in scratch.remainder.iter().zip(bins.iter_mut()) {
             let b = bucket(rem);
             *b_out = b as u16;
             hist[b] += 1;
@@ -300,7 +355,7 @@ impl Split {
     }
 
     /// The shares of every position, from the quotas [`Split::new`] left in `scratch`.
-    fn fill(&self, scratch: &SplitScratch, out: &mut [i64]) {
+    pub(crate) fn fill(&self, scratch: &SplitScratch, out: &mut [i64]) {
         for (k, ((o, &q), &rem)) in out
             .iter_mut()
             .zip(&scratch.quota)
@@ -312,12 +367,14 @@ impl Split {
     }
 }
 
+pub(crate) mod simd;
+
 /// Bins of the remainder histogram in [`Split::new`] (a power of two).
 const BUCKETS: usize = 1024;
 
 /// Buffers of [`Split::new`].
 #[derive(Default)]
-struct SplitScratch {
+pub(crate) struct SplitScratch {
     quota: Vec<i64>,
     remainder: Vec<i64>,
     select: Vec<i64>,
@@ -395,7 +452,56 @@ struct Holders {
     sum: i64,
 }
 
-fn validate(input: &Scope2Input<'_>) -> CoreResult<(usize, Vec<Holders>)> {
+/// The hourly sums and the largest value of the tenant-major `n x hours` array `values`,
+/// whose values are checked to lie in `[0, MAX_WH]` in the same pass (one read of the
+/// largest input); the error names the tenant and the hour. Parallel over blocks of
+/// tenants.
+fn column_sums(values: &[i64], hours: usize, field: &str) -> CoreResult<(Vec<i64>, i64)> {
+    if hours == 0 {
+        return Ok((Vec::new(), 0));
+    }
+    const ROWS: usize = 32;
+    let add = |(mut a, x): (Vec<i64>, u64), (b, y): (Vec<i64>, u64)| {
+        for (p, &q) in a.iter_mut().zip(&b) {
+            *p = p.wrapping_add(q);
+        }
+        (a, x.max(y))
+    };
+    let (sums, largest) = values
+        .par_chunks(hours * ROWS)
+        .fold(
+            || (vec![0_i64; hours], 0_u64),
+            |(mut acc, mut largest), rows| {
+                for row in rows.chunks(hours) {
+                    // Branch-free (vectorised); as unsigned, negatives are the largest.
+                    // The sums wrap only on bad values, which are reported instead.
+                    for (a, &v) in acc.iter_mut().zip(row) {
+                        *a = a.wrapping_add(v);
+                        largest = largest.max(v as u64);
+                    }
+                }
+                (acc, largest)
+            },
+        )
+        .reduce(|| (vec![0_i64; hours], 0), add);
+    if largest > MAX_WH as u64 {
+        check_range(values, field, hours)?;
+    }
+    Ok((sums, largest as i64))
+}
+
+/// What [`validate`] finds.
+struct Validated {
+    contracts: usize,
+    /// Each contract's holders.
+    holders: Vec<Holders>,
+    /// The park's load per hour.
+    park_load: Vec<i64>,
+    /// The largest tenant-hour load.
+    max_load: i64,
+}
+
+fn validate(input: &Scope2Input<'_>) -> CoreResult<Validated> {
     let (n, hours) = (input.n, input.hours);
     if n > MAX_TENANTS {
         return Err(CoreError::invalid(
@@ -414,7 +520,7 @@ fn validate(input: &Scope2Input<'_>) -> CoreResult<(usize, Vec<Holders>)> {
         check_len(g, hours, "gate_import_wh", "hours")?;
         check_range(g, "gate_import_wh", 1)?;
     }
-    check_range(input.load_wh, "load_wh", hours)?;
+    let (park_load, max_load) = column_sums(input.load_wh, hours, "load_wh")?;
     check_range(input.pv_wh, "pv_wh", 1)?;
     let contracts = input
         .contract_wh
@@ -505,7 +611,12 @@ fn validate(input: &Scope2Input<'_>) -> CoreResult<(usize, Vec<Holders>)> {
             })
         })
         .collect::<CoreResult<Vec<_>>>()?;
-    Ok((contracts, holders))
+    Ok(Validated {
+        contracts,
+        holders,
+        park_load,
+        max_load,
+    })
 }
 
 /// What phase one finds for one hour: everything the tenant-major phase two needs to
@@ -533,12 +644,12 @@ struct Hour {
 /// Per-worker buffers of phase one: one block of hours, hour-major.
 #[derive(Default)]
 struct Scratch {
+    /// The hours gathered.
+    cols: Vec<usize>,
     load: Vec<i64>,
     cert: Vec<i64>,
     pv: Vec<i64>,
-    green: Vec<i64>,
     draw: Vec<i64>,
-    shares: Vec<i64>,
     split: SplitScratch,
 }
 
@@ -548,33 +659,74 @@ const BLOCK_HOURS: usize = 64;
 /// Scope 2 for every tenant and hour with the rules of the module documentation.
 ///
 /// Two phases, both parallel: per block of hours, the cross-tenant quantities of each hour
-/// (sums, largest-remainder thresholds, priority cut-offs); then per tenant, its row of
-/// every output, streamed.
+/// (largest-remainder thresholds, priority cut-offs; the park's load per hour comes from
+/// the validation pass); then per tenant, its row of every output, streamed, and the
+/// hourly matched energy summed on the way. With pro-rata PV and neither certificates nor
+/// a gross-up (the common park), phase one reads only the hours with PV to share, and
+/// phase two's loop is branch-free and vectorised (see [`simd`]).
 ///
 /// Errors name the field and row: `load_wh` / `certificate_wh` (tenant), `pv_wh` /
 /// `gate_import_wh` (hour), `contract_wh` / `contract_share` (contract) for values out of
 /// `[0, 2^42]` or lengths that do not match; `pv_share` / `pv_priority` for an invalid key;
 /// `gate_import_wh` (hour) when the gate meter reads less than the tenants' grid draw.
 pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
-    let (contracts, holders) = validate(input)?;
+    run(input, validate(input)?)
+}
+
+/// [`scope2`] in either width: [`Scope2Cells::Narrow`] when every value of the
+/// `n x hours` results is known to fit in `i32` (loads up to 2^31 - 1 Wh, and every
+/// tenant-hour's grams and loss grams, bounded from the largest load, gate reading and
+/// factor, up to 2^31 - 1 g), which halves the memory the results take and write; the
+/// integers are the same.
+pub fn scope2_compact(input: &Scope2Input<'_>) -> CoreResult<Scope2Cells> {
+    let checked = validate(input)?;
+    let ug = input.location_ug_per_wh.max(input.residual_ug_per_wh);
+    let gate = match (input.loss_policy, input.gate_import_wh) {
+        (LossPolicy::GrossUp, Some(g)) => g.iter().copied().max().unwrap_or(0),
+        _ => 0,
+    };
+    let largest = checked
+        .max_load
+        .max(grams(checked.max_load, ug))
+        .max(grams(gate, ug));
+    Ok(if largest <= i64::from(i32::MAX) {
+        Scope2Cells::Narrow(run(input, checked)?)
+    } else {
+        Scope2Cells::Wide(run(input, checked)?)
+    })
+}
+
+/// The result of [`scope2_compact`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope2Cells {
+    Narrow(Scope2<i32>),
+    Wide(Scope2<i64>),
+}
+
+fn run<T: Cell>(input: &Scope2Input<'_>, checked: Validated) -> CoreResult<Scope2<T>> {
+    let Validated {
+        contracts,
+        holders,
+        park_load,
+        ..
+    } = checked;
     let (n, hours) = (input.n, input.hours);
     let gross_up = input.loss_policy == LossPolicy::GrossUp && input.gate_import_wh.is_some();
     let pv_parts_sum: i64 = match input.pv_sharing {
         PvSharing::ContractShare(parts) => parts.iter().sum(),
         _ => 0,
     };
-    let mut holder_union: Vec<usize> = holders
-        .iter()
-        .flat_map(|h| h.tenants.iter().copied())
-        .collect();
-    holder_union.sort_unstable();
-    holder_union.dedup();
+    // Pro rata without certificates or gross-up: phase two finds every tenant's PV share
+    // from the hour's split and its own load, so phase one needs only the hours' splits.
+    let lazy = matches!(input.pv_sharing, PvSharing::ProRata)
+        && input.certificate_wh.is_none()
+        && !gross_up;
     // Phase one (hours), while the output pages are mapped: both are parallel, and
     // joining them keeps both cores busy through the kernel's page supply.
     let blocks = hours.div_ceil(BLOCK_HOURS);
     let size = n * hours;
     let wanted = [true, true, input.detail, input.detail, gross_up, gross_up];
-    let allocate = || -> Vec<Vec<i64>> {
+    let allocate = || -> Vec<Vec<T>> {
         wanted
             .par_iter()
             .map(|&w| {
@@ -592,17 +744,15 @@ pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
             .map_init(Scratch::default, |scratch, b| {
                 let h0 = b * BLOCK_HOURS;
                 let h1 = (h0 + BLOCK_HOURS).min(hours);
-                hours_of_block(
-                    input,
+                let block = Block {
                     contracts,
-                    &holders,
-                    &holder_union,
+                    holders: &holders,
+                    park_load: &park_load,
                     pv_parts_sum,
                     gross_up,
-                    h0,
-                    h1,
-                    scratch,
-                )
+                    lazy,
+                };
+                block.hours(input, h0, h1, scratch)
             })
             .collect()
     };
@@ -629,7 +779,7 @@ pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
     }
     // Phase two: tenants, tiled (a chunk of tenants x a tile of hours) so that the hours'
     // parameters stay in cache while each tenant's rows are streamed.
-    let mut rows: Vec<RowOut<'_>> = (0..n).map(|_| RowOut::default()).collect();
+    let mut rows: Vec<RowOut<'_, T>> = (0..n).map(|_| RowOut::default()).collect();
     if hours > 0 {
         for (k, array) in outputs.iter_mut().enumerate() {
             for (row, out) in array.chunks_mut(hours).zip(rows.iter_mut()) {
@@ -637,30 +787,63 @@ pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
             }
         }
     }
-    let pv_split: Vec<Split> = hour.iter().map(|h| h.pv).collect();
     let context = Rows {
         input,
         contracts,
         hour: &hour,
-        pv_split: &pv_split,
         contract_split: &contract_split,
+        pv_columns: simd::SplitColumns::new(hour.iter().map(|h| &h.pv)),
+        contract_columns: (0..contracts)
+            .map(|c| {
+                simd::SplitColumns::new(
+                    contract_split
+                        .iter()
+                        .skip(c)
+                        .step_by(contracts.max(1))
+                        .take(hours),
+                )
+            })
+            .collect(),
+        location: Factor::new(input.location_ug_per_wh),
+        residual: Factor::new(input.residual_ug_per_wh),
+        wide: simd::avx512(),
     };
-    let sums: Vec<[i64; SUMS]> = rows
+    let mut sums = vec![[0_i64; SUMS]; n];
+    let add = |mut a: Vec<i64>, b: Vec<i64>| {
+        for (x, y) in a.iter_mut().zip(&b) {
+            *x += y;
+        }
+        a
+    };
+    let matched_h: Vec<i64> = rows
         .par_chunks_mut(TENANT_CHUNK)
+        .zip(sums.par_chunks_mut(TENANT_CHUNK))
         .enumerate()
-        .flat_map_iter(|(c, chunk)| {
-            let i0 = c * TENANT_CHUNK;
-            let mut sums = vec![[0_i64; SUMS]; chunk.len()];
-            for h0 in (0..hours).step_by(HOUR_TILE) {
-                let h1 = (h0 + HOUR_TILE).min(hours);
-                for (t, out) in chunk.iter_mut().enumerate() {
-                    let i = i0 + t;
-                    context.tenant(i, rank[i], &holdings[i], h0, h1, out, &mut sums[t]);
+        .fold(
+            || (vec![0_i64; hours], Vec::new()),
+            |(mut matched, mut green), (c, (chunk, sums))| {
+                let i0 = c * TENANT_CHUNK;
+                for h0 in (0..hours).step_by(HOUR_TILE) {
+                    let h1 = (h0 + HOUR_TILE).min(hours);
+                    for (t, (out, sums)) in chunk.iter_mut().zip(sums.iter_mut()).enumerate() {
+                        let i = i0 + t;
+                        let tile = Tile {
+                            h0,
+                            h1,
+                            matched: &mut matched[h0..h1],
+                            green: &mut green,
+                        };
+                        context.tenant(i, rank[i], &holdings[i], tile, out, sums);
+                    }
                 }
-            }
-            sums
-        })
-        .collect();
+                (matched, green)
+            },
+        )
+        .map(|(matched, _)| matched)
+        .reduce(|| vec![0_i64; hours], add);
+    for (h, m) in hour.iter_mut().zip(&matched_h) {
+        h.excess = h.green - m;
+    }
     let column = |k: usize| sums.iter().map(|t| t[k]).collect::<Vec<i64>>();
     let tenants = TenantTotals {
         load_wh: column(0),
@@ -703,8 +886,8 @@ pub fn scope2(input: &Scope2Input<'_>) -> CoreResult<Scope2> {
 /// Elsewhere, or where the kernel refuses, the pages fault in as usual. (Transparent huge
 /// pages via `MADV_HUGEPAGE` were measured: 200x fewer faults but twice the system time,
 /// the kernel compacting memory to find 2 MiB pages, so they are not asked for.)
-fn zeroed_populated(len: usize) -> Vec<i64> {
-    let v = vec![0_i64; len];
+pub(crate) fn zeroed_populated<T: Cell>(len: usize) -> Vec<T> {
+    let v = vec![T::default(); len];
     #[cfg(target_os = "linux")]
     {
         const PAGE: usize = 4096;
@@ -731,183 +914,208 @@ fn zeroed_populated(len: usize) -> Vec<i64> {
 /// Tenant-sum slots: load, pv, green, matched, location, market, loss shares.
 const SUMS: usize = 8;
 
-/// The hours `h0..h1` of a tenant-major `n x hours` array, hour-major into `out`
-/// (`out[j * n + i]`). Tiled by 8 tenants, so that each write fills a whole cache line and
-/// the reads are 8 sequential streams.
-fn gather(values: &[i64], n: usize, hours: usize, h0: usize, h1: usize, out: &mut Vec<i64>) {
+/// The columns `cols` of a tenant-major `n x hours` array, hour-major into `out`
+/// (`out[j * n + i]` is tenant `i` in hour `cols[j]`). Tiled by 8 tenants, so that each
+/// write fills a whole cache line and the reads are 8 sequential streams.
+fn gather(values: &[i64], n: usize, hours: usize, cols: &[usize], out: &mut Vec<i64>) {
     const TILE: usize = 8;
-    let width = h1 - h0;
+    let width = cols.len();
     // Every slot is overwritten below: resize only (no clearing pass).
     out.resize(n * width, 0);
+    let mut rows: [&[i64]; TILE] = [&[]; TILE];
     for i0 in (0..n).step_by(TILE) {
         let tile = TILE.min(n - i0);
-        let rows: Vec<&[i64]> = (i0..i0 + tile)
-            .map(|i| &values[i * hours + h0..i * hours + h1])
-            .collect();
-        for j in 0..width {
+        for (t, row) in rows.iter_mut().enumerate().take(tile) {
+            *row = &values[(i0 + t) * hours..(i0 + t + 1) * hours];
+        }
+        for (j, &h) in cols.iter().enumerate() {
             let dst = &mut out[j * n + i0..j * n + i0 + tile];
             for (d, row) in dst.iter_mut().zip(&rows) {
-                *d = row[j];
+                *d = row[h];
             }
         }
     }
 }
 
-/// Phase one over the hours `h0..h1`: per hour, an [`Hour`]; per hour and contract, the
-/// contract's split over its holders.
-#[allow(clippy::too_many_arguments)]
-fn hours_of_block(
-    input: &Scope2Input<'_>,
+/// What phase one reads besides the input.
+struct Block<'a> {
     contracts: usize,
-    holders: &[Holders],
-    holder_union: &[usize],
+    holders: &'a [Holders],
+    /// The park's load per hour.
+    park_load: &'a [i64],
     pv_parts_sum: i64,
     gross_up: bool,
-    h0: usize,
-    h1: usize,
-    s: &mut Scratch,
-) -> CoreResult<(Vec<Hour>, Vec<Split>)> {
-    let (n, hours) = (input.n, input.hours);
-    let width = h1 - h0;
-    gather(input.load_wh, n, hours, h0, h1, &mut s.load);
-    if let Some(z) = input.certificate_wh {
-        gather(z, n, hours, h0, h1, &mut s.cert);
-    }
-    let (ug_loc, ug_res) = (input.location_ug_per_wh, input.residual_ug_per_wh);
-    // Pro rata without certificates or gross-up: phase one needs the PV shares of the
-    // contract holders only.
-    let lazy = matches!(input.pv_sharing, PvSharing::ProRata)
-        && input.certificate_wh.is_none()
-        && !gross_up;
-    let mut out = Vec::with_capacity(width);
-    let mut splits = Vec::with_capacity(width * contracts);
-    for j in 0..width {
-        let h = h0 + j;
-        let load = &s.load[j * n..(j + 1) * n];
-        let pv_h = input.pv_wh[h];
-        let park_load: i64 = load.iter().sum();
-        // Pro rata and contract share overwrite every slot (or, lazy, read none).
-        if matches!(input.pv_sharing, PvSharing::Priority(_)) {
-            s.pv.clear();
+    /// Pro rata, no certificates, no gross-up (see [`scope2`]).
+    lazy: bool,
+}
+
+impl Block<'_> {
+    /// Phase one over the hours `h0..h1`: per hour, an [`Hour`] (its `excess` is set after
+    /// phase two); per hour and contract, the contract's split over its holders.
+    fn hours(
+        &self,
+        input: &Scope2Input<'_>,
+        h0: usize,
+        h1: usize,
+        s: &mut Scratch,
+    ) -> CoreResult<(Vec<Hour>, Vec<Split>)> {
+        let (n, hours) = (input.n, input.hours);
+        // The hours whose loads are needed, gathered hour-major: lazy, only those with PV
+        // to share.
+        s.cols.clear();
+        if self.lazy {
+            s.cols
+                .extend((h0..h1).filter(|&h| input.pv_wh[h].min(self.park_load[h]) > 0));
+        } else {
+            s.cols.extend(h0..h1);
         }
-        s.pv.resize(n, 0);
-        let (mut pv_split, mut served, mut partial) = (Split::NONE, n, 0);
-        match input.pv_sharing {
-            PvSharing::ProRata => {
-                pv_split = Split::new(pv_h.min(park_load), load, park_load, &mut s.split);
-                if !lazy {
+        gather(input.load_wh, n, hours, &s.cols, &mut s.load);
+        if let Some(z) = input.certificate_wh {
+            gather(z, n, hours, &s.cols, &mut s.cert);
+        }
+        let (ug_loc, ug_res) = (input.location_ug_per_wh, input.residual_ug_per_wh);
+        let mut out = Vec::with_capacity(h1 - h0);
+        let mut splits = Vec::with_capacity((h1 - h0) * self.contracts);
+        let mut col = 0;
+        for h in h0..h1 {
+            let pv_h = input.pv_wh[h];
+            let park_load = self.park_load[h];
+            let gathered = s.cols.get(col) == Some(&h);
+            let j = col;
+            col += usize::from(gathered);
+            let load = if gathered {
+                &s.load[j * n..(j + 1) * n]
+            } else {
+                &[]
+            };
+            let mut green_h = 0;
+            if self.lazy {
+                // The splits conserve, so the PV used and the green energy are known
+                // without the shares.
+                let used = pv_h.min(park_load);
+                let pv = if gathered {
+                    Split::new(used, load, park_load, &mut s.split)
+                } else {
+                    Split::NONE
+                };
+                for (c, holder) in self.holders.iter().enumerate().take(self.contracts) {
+                    let g = input.contract_wh[c * hours + h];
+                    splits.push(Split::new(g, &holder.parts, holder.sum, &mut s.split));
+                    if holder.sum > 0 {
+                        green_h += g;
+                    }
+                }
+                let draw_h = park_load - used;
+                let loss = Self::loss(input, h, draw_h)?;
+                let (loss_loc, loss_mkt) = (grams(loss, ug_loc), grams(loss, ug_res));
+                out.push(Hour {
+                    pv,
+                    served: n,
+                    partial: 0,
+                    export: pv_h - used,
+                    green: green_h,
+                    excess: 0,
+                    loss,
+                    loss_location: loss_loc,
+                    loss_market: loss_mkt,
+                    gross_location: Split::NONE,
+                    gross_market: Split::NONE,
+                    landlord_location: loss_loc,
+                    landlord_market: loss_mkt,
+                });
+                continue;
+            }
+            // Pro rata and contract share overwrite every slot.
+            if matches!(input.pv_sharing, PvSharing::Priority(_)) {
+                s.pv.clear();
+            }
+            s.pv.resize(n, 0);
+            let (mut pv_split, mut served, mut partial) = (Split::NONE, n, 0);
+            match input.pv_sharing {
+                PvSharing::ProRata => {
+                    pv_split = Split::new(pv_h.min(park_load), load, park_load, &mut s.split);
                     pv_split.fill(&s.split, &mut s.pv);
                 }
-            }
-            PvSharing::ContractShare(parts) => {
-                pv_split = Split::new(pv_h, parts, pv_parts_sum, &mut s.split);
-                pv_split.fill(&s.split, &mut s.pv);
-                for (p, &l) in s.pv.iter_mut().zip(load) {
-                    *p = (*p).min(l);
-                }
-            }
-            PvSharing::Priority(order) => {
-                let mut left = pv_h;
-                for (k, &i) in order.iter().enumerate() {
-                    if load[i] > left {
-                        s.pv[i] = left;
-                        (served, partial) = (k, left);
-                        break;
+                PvSharing::ContractShare(parts) => {
+                    pv_split = Split::new(pv_h, parts, self.pv_parts_sum, &mut s.split);
+                    pv_split.fill(&s.split, &mut s.pv);
+                    for (p, &l) in s.pv.iter_mut().zip(load) {
+                        *p = (*p).min(l);
                     }
-                    s.pv[i] = load[i];
-                    left -= load[i];
+                }
+                PvSharing::Priority(order) => {
+                    let mut left = pv_h;
+                    for (k, &i) in order.iter().enumerate() {
+                        if load[i] > left {
+                            s.pv[i] = left;
+                            (served, partial) = (k, left);
+                            break;
+                        }
+                        s.pv[i] = load[i];
+                        left -= load[i];
+                    }
                 }
             }
+            let pv_used: i64 = s.pv.iter().sum();
+            // Green energy: certificates plus each contract's split (conserving).
+            green_h += input
+                .certificate_wh
+                .map_or(0, |_| s.cert[j * n..(j + 1) * n].iter().sum());
+            for (c, holder) in self.holders.iter().enumerate().take(self.contracts) {
+                let g = input.contract_wh[c * hours + h];
+                splits.push(Split::new(g, &holder.parts, holder.sum, &mut s.split));
+                if holder.sum > 0 {
+                    green_h += g;
+                }
+            }
+            s.draw.clear();
+            s.draw.extend(load.iter().zip(&s.pv).map(|(&l, &p)| l - p));
+            let draw_h = park_load - pv_used;
+            let loss = Self::loss(input, h, draw_h)?;
+            let (loss_loc, loss_mkt) = (grams(loss, ug_loc), grams(loss, ug_res));
+            let spread = self.gross_up && draw_h > 0;
+            let (gross_location, gross_market) = if spread {
+                (
+                    Split::new(loss_loc, &s.draw, draw_h, &mut s.split),
+                    Split::new(loss_mkt, &s.draw, draw_h, &mut s.split),
+                )
+            } else {
+                (Split::NONE, Split::NONE)
+            };
+            out.push(Hour {
+                pv: pv_split,
+                served,
+                partial,
+                export: pv_h - pv_used,
+                green: green_h,
+                excess: 0,
+                loss,
+                loss_location: loss_loc,
+                loss_market: loss_mkt,
+                gross_location,
+                gross_market,
+                landlord_location: if spread { 0 } else { loss_loc },
+                landlord_market: if spread { 0 } else { loss_mkt },
+            });
         }
-        // Lazy: the split conserves, so the PV used is known without the shares.
-        let pv_used: i64 = if lazy {
-            pv_h.min(park_load)
-        } else {
-            s.pv.iter().sum()
-        };
-        // Green energy per tenant.
-        if input.certificate_wh.is_some() {
-            s.green.clear();
-            s.green.extend_from_slice(&s.cert[j * n..(j + 1) * n]);
-        } else if lazy && s.green.len() == n {
-            // Only the contract holders' slots are ever written (and read) when lazy.
-            for &i in holder_union {
-                s.green[i] = 0;
-            }
-        } else {
-            s.green.clear();
-            s.green.resize(n, 0);
-        }
-        for (c, holder) in holders.iter().enumerate().take(contracts) {
-            let g = input.contract_wh[c * hours + h];
-            let split = Split::new(g, &holder.parts, holder.sum, &mut s.split);
-            s.shares.resize(holder.parts.len(), 0);
-            split.fill(&s.split, &mut s.shares);
-            for (&i, &share) in holder.tenants.iter().zip(&s.shares) {
-                s.green[i] += share;
-            }
-            splits.push(split);
-        }
-        s.draw.clear();
-        let (mut green_h, mut matched_h, mut draw_h) = (0_i64, 0_i64, 0_i64);
-        if lazy {
-            // Only the contract holders can match anything: their PV share from the split.
-            draw_h = park_load - pv_used;
-            for &i in holder_union {
-                let d = load[i] - pv_split.share(load[i], i);
-                green_h += s.green[i];
-                matched_h += d.min(s.green[i]);
-            }
-        } else {
-            for ((&l, &p), &g) in load.iter().zip(&s.pv).zip(&s.green) {
-                let d = l - p;
-                s.draw.push(d);
-                green_h += g;
-                matched_h += d.min(g);
-                draw_h += d;
-            }
-        }
-        let loss = match input.gate_import_wh {
-            None => 0,
-            Some(gate) if gate[h] >= draw_h => gate[h] - draw_h,
-            Some(gate) => {
-                return Err(CoreError::invalid(
-                    "gate_import_wh",
-                    Some(h),
-                    format!(
-                        "the gate meter reads {} Wh, less than the tenants' grid draw {draw_h} Wh",
-                        gate[h]
-                    ),
-                ))
-            }
-        };
-        let (loss_loc, loss_mkt) = (grams(loss, ug_loc), grams(loss, ug_res));
-        let (gross_location, gross_market) = if gross_up && draw_h > 0 {
-            (
-                Split::new(loss_loc, &s.draw, draw_h, &mut s.split),
-                Split::new(loss_mkt, &s.draw, draw_h, &mut s.split),
-            )
-        } else {
-            (Split::NONE, Split::NONE)
-        };
-        let kept = !(gross_up && draw_h > 0);
-        out.push(Hour {
-            pv: pv_split,
-            served,
-            partial,
-            export: pv_h - pv_used,
-            green: green_h,
-            excess: green_h - matched_h,
-            loss,
-            loss_location: loss_loc,
-            loss_market: loss_mkt,
-            gross_location,
-            gross_market,
-            landlord_location: if kept { loss_loc } else { 0 },
-            landlord_market: if kept { loss_mkt } else { 0 },
-        });
+        Ok((out, splits))
     }
-    Ok((out, splits))
+
+    /// The losses of hour `h`: the gate meter less the tenants' grid draw (0 unmetered).
+    fn loss(input: &Scope2Input<'_>, h: usize, draw_h: i64) -> CoreResult<i64> {
+        match input.gate_import_wh {
+            None => Ok(0),
+            Some(gate) if gate[h] >= draw_h => Ok(gate[h] - draw_h),
+            Some(gate) => Err(CoreError::invalid(
+                "gate_import_wh",
+                Some(h),
+                format!(
+                    "the gate meter reads {} Wh, less than the tenants' grid draw {draw_h} Wh",
+                    gate[h]
+                ),
+            )),
+        }
+    }
 }
 
 /// What phase two reads.
@@ -915,16 +1123,37 @@ struct Rows<'a> {
     input: &'a Scope2Input<'a>,
     contracts: usize,
     hour: &'a [Hour],
-    /// The PV split of each hour, contiguous for the common pro-rata loop.
-    pv_split: &'a [Split],
     contract_split: &'a [Split],
+    /// The PV split and each contract's split, column-wise for the vectorised loop.
+    pv_columns: simd::SplitColumns,
+    contract_columns: Vec<simd::SplitColumns>,
+    location: Factor,
+    residual: Factor,
+    /// Whether the AVX-512 loops may run.
+    wide: bool,
 }
 
 /// One tenant's rows of the outputs: location, market, then (if wanted) PV, matched and
 /// the loss shares.
-#[derive(Default)]
-struct RowOut<'a> {
-    arrays: [Option<&'a mut [i64]>; 6],
+struct RowOut<'a, T> {
+    arrays: [Option<&'a mut [T]>; 6],
+}
+
+impl<T> Default for RowOut<'_, T> {
+    fn default() -> Self {
+        Self {
+            arrays: [None, None, None, None, None, None],
+        }
+    }
+}
+
+/// The hours `h0..h1` of a phase-two task: the matched energy per hour (summed over its
+/// tenants) and a buffer for a tenant's green energy.
+struct Tile<'a> {
+    h0: usize,
+    h1: usize,
+    matched: &'a mut [i64],
+    green: &'a mut Vec<i64>,
 }
 
 /// Tenants per phase-two task, and hours per tile.
@@ -932,86 +1161,29 @@ const TENANT_CHUNK: usize = 16;
 const HOUR_TILE: usize = 1024;
 
 impl Rows<'_> {
-    /// [`Rows::tenant`] for pro rata without certificates or detail: location and market
-    /// only; `GREEN` when the tenant holds contracts (otherwise nothing is matched).
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    fn plain<const GREEN: bool>(
-        &self,
-        i: usize,
-        holdings: &[(usize, usize, i64)],
-        load: &[i64],
-        h0: usize,
-        h1: usize,
-        location: &mut [i64],
-        market: &mut [i64],
-        sums: &mut [i64; SUMS],
-    ) {
-        let (ug_loc, ug_res) = (self.input.location_ug_per_wh, self.input.residual_ug_per_wh);
-        let (mut load_sum, mut pv_sum, mut loc_sum, mut mkt_sum) = (0_i64, 0, 0, 0);
-        let (mut green_sum, mut matched_sum) = (0_i64, 0);
-        let splits = &self.pv_split[h0..h1];
-        for (j, (((&l, split), loc), mkt)) in load
-            .iter()
-            .zip(splits)
-            .zip(location.iter_mut())
-            .zip(market.iter_mut())
-            .enumerate()
-        {
-            let pv = if split.total == 0 {
-                0
-            } else {
-                split.share(l, i)
-            };
-            let d = l - pv;
-            *loc = grams(d, ug_loc);
-            let mut residual = d;
-            if GREEN {
-                let h = h0 + j;
-                let contract_split = &self.contract_split[h * self.contracts..];
-                let mut green = 0;
-                for &(c, k, part) in holdings {
-                    green += contract_split[c].share(part, k);
-                }
-                let m = d.min(green);
-                residual -= m;
-                green_sum += green;
-                matched_sum += m;
-            }
-            *mkt = grams(residual, ug_res);
-            load_sum += l;
-            pv_sum += pv;
-            loc_sum += *loc;
-            mkt_sum += *mkt;
-        }
-        sums[0] += load_sum;
-        sums[1] += pv_sum;
-        sums[2] += green_sum;
-        sums[3] += matched_sum;
-        sums[4] += loc_sum;
-        sums[5] += mkt_sum;
-    }
-
-    /// Tenant `i`'s outputs for the hours `h0..h1`, added to its `sums`;
-    /// O((h1 - h0) * (1 + holdings)).
-    #[allow(clippy::too_many_arguments)]
-    fn tenant(
+    /// Tenant `i`'s outputs for the hours of `tile`, added to its `sums` and to the tile's
+    /// matched energy; O((h1 - h0) * (1 + holdings)).
+    fn tenant<T: Cell>(
         &self,
         i: usize,
         rank: usize,
         holdings: &[(usize, usize, i64)],
-        h0: usize,
-        h1: usize,
-        out: &mut RowOut<'_>,
+        tile: Tile<'_>,
+        out: &mut RowOut<'_, T>,
         sums: &mut [i64; SUMS],
     ) {
         let input = self.input;
         let hours = input.hours;
+        let Tile {
+            h0,
+            h1,
+            matched: matched_h,
+            green: green_row,
+        } = tile;
         let load = &input.load_wh[i * hours + h0..i * hours + h1];
         let cert = input
             .certificate_wh
             .map(|z| &z[i * hours + h0..i * hours + h1]);
-        let (ug_loc, ug_res) = (input.location_ug_per_wh, input.residual_ug_per_wh);
         let [location, market, pv_out, matched_out, loss_loc_out, loss_mkt_out] = &mut out.arrays;
         let (Some(location), Some(market)) = (location, market) else {
             return; // no hours
@@ -1023,12 +1195,45 @@ impl Rows<'_> {
             && loss_loc_out.is_none();
         if plain {
             // Pro rata, no certificates, nothing but the two methods: the common tenant,
-            // with a loop of its own for those that hold no contract (no green energy).
+            // vectorised, with a loop of its own for those that hold no contract.
             let (location, market) = (&mut location[h0..h1], &mut market[h0..h1]);
-            if holdings.is_empty() {
-                self.plain::<false>(i, holdings, load, h0, h1, location, market, sums);
+            let pv = self.pv_columns.slice(h0, h1);
+            let at = i as i64;
+            let row = if holdings.is_empty() {
+                simd::plain_row::<false, T>(
+                    self.wide,
+                    at,
+                    load,
+                    &pv,
+                    &[],
+                    self.location,
+                    self.residual,
+                    location,
+                    market,
+                    matched_h,
+                )
             } else {
-                self.plain::<true>(i, holdings, load, h0, h1, location, market, sums);
+                green_row.clear();
+                green_row.resize(h1 - h0, 0);
+                for &(c, k, part) in holdings {
+                    let split = self.contract_columns[c].slice(h0, h1);
+                    simd::add_shares(self.wide, &split, part, k as i64, green_row);
+                }
+                simd::plain_row::<true, T>(
+                    self.wide,
+                    at,
+                    load,
+                    &pv,
+                    green_row,
+                    self.location,
+                    self.residual,
+                    location,
+                    market,
+                    matched_h,
+                )
+            };
+            for (s, r) in sums.iter_mut().zip(row) {
+                *s += r;
             }
             return;
         }
@@ -1055,15 +1260,19 @@ impl Rows<'_> {
             }
             let d = l - pv;
             let m = d.min(green);
-            let (loc, mkt) = (grams(d, ug_loc), grams(d - m, ug_res));
-            location[h] = loc;
-            market[h] = mkt;
+            let (loc, mkt) = (
+                grams_with(d, self.location),
+                grams_with(d - m, self.residual),
+            );
+            location[h] = T::of(loc);
+            market[h] = T::of(mkt);
             if let Some(a) = pv_out {
-                a[h] = pv;
+                a[h] = T::of(pv);
             }
             if let Some(a) = matched_out {
-                a[h] = m;
+                a[h] = T::of(m);
             }
+            matched_h[j] += m;
             sums[1] += pv;
             sums[2] += green;
             sums[3] += m;
@@ -1074,8 +1283,8 @@ impl Rows<'_> {
                     hour.gross_location.share(d, i),
                     hour.gross_market.share(d, i),
                 );
-                a[h] = x;
-                b[h] = y;
+                a[h] = T::of(x);
+                b[h] = T::of(y);
                 sums[6] += x;
                 sums[7] += y;
             }
@@ -1452,6 +1661,132 @@ mod tests {
             let expect = allocate_pro_rata(&[total], &use_, weights.len()).unwrap();
             prop_assert_eq!(split_all(total, &weights), expect.alloc_g);
         }
+    }
+
+    proptest! {
+        #[test]
+        fn grams_is_the_exact_rounding(e in prop_oneof![0i64..10_000, 0i64..=MAX_WH], ug in prop_oneof![0i64..1000, 0i64..=MAX_FACTOR_UG_PER_WH]) {
+            let exact = (i128::from(e) * i128::from(ug) + 500_000) / 1_000_000;
+            prop_assert_eq!(i128::from(grams(e, ug)), exact);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(100))]
+
+        /// Without detail (pro rata, no certificates, landlord losses) the engine takes its
+        /// vectorised path; every figure equals the detailed run's, in either width.
+        #[test]
+        fn lean_and_compact_runs_equal_the_detailed_run(c in case(), with_gate in any::<bool>()) {
+            let gate: Vec<i64> = (0..c.hours)
+                .map(|h| (0..c.n).map(|i| c.load[i * c.hours + h]).sum::<i64>() + c.extra_loss[h])
+                .collect();
+            let mut input = base(c.n, c.hours, &c.load, &c.pv);
+            input.contract_wh = &c.gen;
+            input.contract_share = &c.share;
+            input.gate_import_wh = with_gate.then_some(gate.as_slice());
+            let detailed = scope2(&input).unwrap();
+            input.detail = false;
+            let lean = scope2(&input).unwrap();
+            prop_assert_eq!(&lean.location_g, &detailed.location_g);
+            prop_assert_eq!(&lean.market_g, &detailed.market_g);
+            prop_assert!(lean.pv_wh.is_empty() && lean.matched_wh.is_empty());
+            let hourly = |r: &Scope2| {
+                (r.export_wh.clone(), r.green_wh.clone(), r.excess_wh.clone(), r.loss_wh.clone(),
+                 r.landlord_location_g.clone(), r.landlord_market_g.clone(), r.tenants.clone())
+            };
+            prop_assert_eq!(hourly(&lean), hourly(&detailed));
+            let Scope2Cells::Narrow(narrow) = scope2_compact(&input).unwrap() else {
+                return Err(TestCaseError::fail("small loads give i32 results"));
+            };
+            let widen = |v: &[i32]| v.iter().map(|&x| i64::from(x)).collect::<Vec<i64>>();
+            prop_assert_eq!(widen(&narrow.location_g), lean.location_g);
+            prop_assert_eq!(widen(&narrow.market_g), lean.market_g);
+            prop_assert_eq!(narrow.tenants, lean.tenants);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The vectorised loops compute the same integers as the portable ones.
+        #[test]
+        fn simd_loops_equal_the_portable_ones(
+            load in proptest::collection::vec(prop_oneof![0i64..5_000, 0i64..=MAX_WH], 1..300),
+            green in proptest::collection::vec(prop_oneof![0i64..5_000, 0i64..=MAX_WH], 300),
+            totals in proptest::collection::vec(prop_oneof![Just(0i64), 0i64..=MAX_WH], 300),
+            i in 0i64..40,
+        ) {
+            let len = load.len();
+            let mut scratch = SplitScratch::default();
+            let splits: Vec<Split> = (0..len)
+                .map(|j| {
+                    let column: Vec<i64> = (0..40).map(|k| (load[j] + 7 * k) % 1000 + k).collect();
+                    let sum = column.iter().sum();
+                    Split::new(totals[j].min(sum), &column, sum, &mut scratch)
+                })
+                .collect();
+            let columns = simd::SplitColumns::new(splits.iter());
+            let pv = columns.slice(0, len);
+            let run = |wide: bool| {
+                let (mut loc, mut mkt64, mut matched) = (vec![0_i64; len], vec![0_i64; len], vec![0_i64; len]);
+                let (mut loc32, mut mkt) = (vec![0_i32; len], vec![0_i32; len]);
+                let (f, r) = (Factor::new(550_000), Factor::new(609_600));
+                let a = simd::plain_row::<true, i64>(wide, i, &load, &pv, &green[..len], f, r, &mut loc, &mut mkt64, &mut matched);
+                let b = simd::plain_row::<false, i32>(wide, i, &load, &pv, &[], f, r, &mut loc32, &mut mkt, &mut []);
+                let mut acc = vec![0_i64; len];
+                simd::add_shares(wide, &pv, 37, i, &mut acc);
+                let uses: Vec<f64> = load.iter().map(|&l| l as f64 * 0.37).collect();
+                let (sa, sb) = (vec![0.5; len], vec![0.25; len]);
+                let mut alloc = vec![0_i64; len];
+                simd::pro_rata_row(wide, i, &uses, &sa, &sb, &pv, &mut alloc);
+                (a, b, loc, mkt64, loc32, mkt, matched, acc, alloc)
+            };
+            prop_assert_eq!(run(false), run(simd::avx512()));
+            let mut q = vec![0; len];
+            let mut rem = vec![0; len];
+            let given = simd::quotas(&splits[0], &load, &mut q, &mut rem);
+            for (k, &w) in load.iter().enumerate() {
+                prop_assert_eq!((q[k], rem[k]), splits[0].quota(w));
+            }
+            prop_assert_eq!(given, q.iter().sum::<i64>());
+        }
+    }
+
+    #[test]
+    fn compact_results_widen_when_a_value_would_not_fit() {
+        // 2^31 Wh in one tenant-hour does not fit in i32: the results stay i64.
+        let big = 1_i64 << 31;
+        let (load, pv) = ([big, 5], [0]);
+        let Scope2Cells::Wide(r) = scope2_compact(&base(2, 1, &load, &pv)).unwrap() else {
+            panic!("2^31 Wh must give i64 results");
+        };
+        assert_eq!(r.location_g, vec![grams(big, 550_000), grams(5, 550_000)]);
+        // Just below, at factors whose grams still fit, they are i32.
+        let (load, pv) = ([big - 1, 5], [0]);
+        let mut input = base(2, 1, &load, &pv);
+        input.location_ug_per_wh = 1_000_000;
+        input.residual_ug_per_wh = 1_000_000;
+        let Scope2Cells::Narrow(r) = scope2_compact(&input).unwrap() else {
+            panic!("2^31 - 1 Wh at 1 g/Wh fits in i32");
+        };
+        assert_eq!(r.location_g, vec![i32::MAX, 5]);
+        // Grossed-up losses count: a gate reading whose loss grams exceed i32 widens.
+        let (load, pv, gate) = ([10, 5], [0], [1_i64 << 40]);
+        let mut input = base(2, 1, &load, &pv);
+        input.gate_import_wh = Some(&gate);
+        assert!(matches!(
+            scope2_compact(&input).unwrap(),
+            Scope2Cells::Narrow(_)
+        ));
+        input.loss_policy = LossPolicy::GrossUp;
+        let Scope2Cells::Wide(r) = scope2_compact(&input).unwrap() else {
+            panic!("loss grams above 2^31 must give i64 results");
+        };
+        assert_eq!(
+            r.loss_location_g.iter().sum::<i64>(),
+            grams((1 << 40) - 15, 550_000)
+        );
     }
 
     #[test]

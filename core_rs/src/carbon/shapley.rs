@@ -222,7 +222,7 @@ pub fn shapley_allocation(
         0
     } else {
         let s = options.samples.unwrap_or(DEFAULT_SAMPLES);
-        if s < 4 || s % 2 != 0 {
+        if s < 4 || !s.is_multiple_of(2) {
             return Err(CoreError::invalid(
                 "samples",
                 None,

@@ -367,7 +367,7 @@ mod tests {
             let mut edges = Vec::new();
             for r in 0..n {
                 for c in 0..m {
-                    if lcg(&mut seed) % 2 == 0 {
+                    if lcg(&mut seed).is_multiple_of(2) {
                         // Small score ranges force ties.
                         let ps = (lcg(&mut seed) % 3) as f64;
                         let rs = (lcg(&mut seed) % 3) as f64;

@@ -99,7 +99,7 @@ pub fn decode_point(bytes: &[u8], field: &str, row: usize) -> CoreResult<Ristret
 
 /// Decode every 32-byte point of `data` (validated, identity refused), in parallel.
 pub fn decode_points(data: &[u8], field: &str) -> CoreResult<Vec<RistrettoPoint>> {
-    if data.len() % 32 != 0 {
+    if !data.len().is_multiple_of(32) {
         return Err(CoreError::invalid(
             field,
             None,
@@ -119,7 +119,7 @@ pub fn decode_mul_compress(
     s: &Scalar,
     field: &str,
 ) -> CoreResult<Vec<CompressedRistretto>> {
-    if data.len() % 32 != 0 {
+    if !data.len().is_multiple_of(32) {
         return Err(CoreError::invalid(
             field,
             None,

@@ -175,20 +175,56 @@ fn audit_chain_head<'py>(
     Ok(PyBytes::new(py, &audit::chain_head(&previous, &root)))
 }
 
-fn matrix<'py>(
+/// An `n x hours` result as a numpy array that owns the vector (no copy).
+fn matrix<'py, T: numpy::Element>(
     py: Python<'py>,
-    v: Vec<i64>,
+    v: Vec<T>,
     n: usize,
     hours: usize,
-) -> PyResult<Bound<'py, PyArray2<i64>>> {
+) -> PyResult<Bound<'py, PyAny>> {
     let rows = if v.is_empty() { 0 } else { n };
     let a =
         Array2::from_shape_vec((rows, hours), v).map_err(|e| CoreError::Internal(e.to_string()))?;
-    Ok(a.into_pyarray(py))
+    Ok(a.into_pyarray(py).into_any())
+}
+
+/// The `n x hours` results of `r` into `out`.
+fn cells<'py, T: numpy::Element + s2::Cell>(
+    py: Python<'py>,
+    out: &Bound<'py, PyDict>,
+    r: s2::Scope2<T>,
+) -> PyResult<s2::Scope2<i64>> {
+    let (n, hours) = (r.n, r.hours);
+    out.set_item("pv_wh", matrix(py, r.pv_wh, n, hours)?)?;
+    out.set_item("matched_wh", matrix(py, r.matched_wh, n, hours)?)?;
+    out.set_item("location_g", matrix(py, r.location_g, n, hours)?)?;
+    out.set_item("market_g", matrix(py, r.market_g, n, hours)?)?;
+    out.set_item("loss_location_g", matrix(py, r.loss_location_g, n, hours)?)?;
+    out.set_item("loss_market_g", matrix(py, r.loss_market_g, n, hours)?)?;
+    Ok(s2::Scope2 {
+        n,
+        hours,
+        location_g: Vec::new(),
+        market_g: Vec::new(),
+        pv_wh: Vec::new(),
+        matched_wh: Vec::new(),
+        loss_location_g: Vec::new(),
+        loss_market_g: Vec::new(),
+        export_wh: r.export_wh,
+        green_wh: r.green_wh,
+        excess_wh: r.excess_wh,
+        loss_wh: r.loss_wh,
+        loss_location_total_g: r.loss_location_total_g,
+        loss_market_total_g: r.loss_market_total_g,
+        landlord_location_g: r.landlord_location_g,
+        landlord_market_g: r.landlord_market_g,
+        tenants: r.tenants,
+    })
 }
 
 /// Scope 2 per tenant-hour (`carbon::scope2`): a dict of numpy arrays, `n x hours` for the
-/// tenant-hour results, `hours` for the hourly ones, `n` for the `tenant_*` totals.
+/// tenant-hour results (int32 where every value fits, else int64: `scope2_compact`),
+/// `hours` for the hourly ones, `n` for the `tenant_*` totals (int64).
 #[pyfunction]
 #[pyo3(signature = (
     load_wh, pv_wh, contract_wh, contract_share, location_ug_per_wh, residual_ug_per_wh,
@@ -301,14 +337,12 @@ fn carbon_scope2<'py>(
         residual_ug_per_wh,
         detail,
     };
-    let r = run_detached(py, || s2::scope2(&input))?;
+    let r = run_detached(py, || s2::scope2_compact(&input))?;
     let out = PyDict::new(py);
-    out.set_item("pv_wh", matrix(py, r.pv_wh, n, hours)?)?;
-    out.set_item("matched_wh", matrix(py, r.matched_wh, n, hours)?)?;
-    out.set_item("location_g", matrix(py, r.location_g, n, hours)?)?;
-    out.set_item("market_g", matrix(py, r.market_g, n, hours)?)?;
-    out.set_item("loss_location_g", matrix(py, r.loss_location_g, n, hours)?)?;
-    out.set_item("loss_market_g", matrix(py, r.loss_market_g, n, hours)?)?;
+    let r = match r {
+        s2::Scope2Cells::Narrow(r) => cells(py, &out, r)?,
+        s2::Scope2Cells::Wide(r) => cells(py, &out, r)?,
+    };
     for (name, v) in [
         ("export_wh", r.export_wh),
         ("green_wh", r.green_wh),
