@@ -218,4 +218,5 @@ def matching_assign(size: str) -> list[Case]:
         bypass_case(100_000, 120.0, False),
         perfect_case(100_000),
         bypass_case(1_000_000, 150.0, False),
+        perfect_case(1_000_000),
     ]
