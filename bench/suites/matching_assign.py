@@ -217,5 +217,6 @@ def matching_assign(size: str) -> list[Case]:
         bypass_case(10_000, 120.0, True),
         bypass_case(100_000, 120.0, False),
         perfect_case(100_000),
-        bypass_case(1_000_000, 150.0, False),
+        bypass_case(1_000_000, 300.0, False),
+        perfect_case(1_000_000),
     ]

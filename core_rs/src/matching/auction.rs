@@ -268,6 +268,7 @@ pub(crate) fn optional_auction<S: Score>(
     let mut x = vec![NONE; n];
     let mut y = vec![NONE; n_cols];
     let mut pi = vec![0i64; n];
+    super::sparse::huge_pages(&pi);
     let mut gt: Option<Graph<S>> = None;
     let mut eps = plan.eps_start.max(1);
     let mut stack: Vec<u32> = Vec::new();

@@ -122,6 +122,8 @@ impl<S: Score> Graph<S> {
         let mut pos = off.clone();
         let mut adj = vec![0u32; m];
         let mut ww = vec![S::from_i64(0); m];
+        huge_pages(&adj);
+        huge_pages(&ww);
         for ((&r, &c), &w) in rows.iter().zip(cols).zip(scores) {
             if keep(w) {
                 let p = &mut pos[r as usize];
@@ -145,6 +147,8 @@ impl<S: Score> Graph<S> {
         let mut pos = off.clone();
         let mut adj = vec![0u32; self.adj.len()];
         let mut ww = vec![S::from_i64(0); self.adj.len()];
+        huge_pages(&adj);
+        huge_pages(&ww);
         for i in 0..self.n() {
             for e in self.edges(i) {
                 let p = &mut pos[self.adj[e] as usize];
@@ -163,6 +167,28 @@ impl<S: Score> Graph<S> {
     #[inline]
     pub(crate) fn edges(&self, k: usize) -> std::ops::Range<usize> {
         self.off[k]..self.off[k + 1]
+    }
+}
+
+/// Ask Linux for transparent huge pages on a large vector that is not written to yet: the
+/// auction reads the graph and the prices at random, so with 4 KiB pages most of those
+/// reads on a 10^6-row instance also miss the TLB. Measured at 10^6 rows, k = 16 (shared
+/// 2-core VM, load 8-11, so noisy): 4-8 % less CPU time. Elsewhere, for vectors under
+/// 2 MiB, or when the kernel refuses, nothing changes (the pages are then ordinary ones).
+pub(crate) fn huge_pages<T>(v: &[T]) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let base = v.as_ptr() as usize;
+        let start = base.next_multiple_of(HUGE);
+        let end = (base + std::mem::size_of_val(v)) / HUGE * HUGE;
+        if end > start {
+            // SAFETY: [start, end) lies inside the vector's allocation and is aligned to
+            // 2 MiB; the advice changes how pages are mapped, never their contents.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
     }
 }
 
@@ -593,7 +619,11 @@ pub fn solve_sparse(
     }
     let cap = 2 * limit;
     let mut p: Vec<i64> = match col_prices {
-        None => vec![0; n_cols],
+        None => {
+            let p = vec![0; n_cols];
+            huge_pages(&p);
+            p
+        }
         Some(prices) => {
             if prices.len() != n_cols {
                 return Err(CoreError::invalid(
