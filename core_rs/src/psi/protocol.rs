@@ -45,7 +45,7 @@ impl StrColumn<'_> {
         self.len() == 0
     }
 
-    fn check(&self, field: &str) -> CoreResult<()> {
+    pub(crate) fn check(&self, field: &str) -> CoreResult<()> {
         if self.offsets.is_empty() {
             return Err(CoreError::invalid(
                 field,
@@ -66,7 +66,7 @@ impl StrColumn<'_> {
         Ok(())
     }
 
-    fn get(&self, i: usize) -> &[u8] {
+    pub(crate) fn get(&self, i: usize) -> &[u8] {
         &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 }
@@ -97,7 +97,7 @@ pub struct Options {
 }
 
 impl Options {
-    fn flags(&self) -> u8 {
+    pub(crate) fn flags(&self) -> u8 {
         let mut f = 0;
         if self.verifiable {
             f |= FLAG_VERIFIABLE;
@@ -119,7 +119,7 @@ impl Options {
         Ok(())
     }
 
-    fn check(&self, header: &Header, what: &str) -> CoreResult<()> {
+    pub(crate) fn check(&self, header: &Header, what: &str) -> CoreResult<()> {
         if header.mode != self.mode {
             return Err(CoreError::invalid(
                 what,
@@ -142,7 +142,7 @@ impl Options {
     }
 }
 
-fn session_id() -> CoreResult<[u8; 16]> {
+pub(crate) fn session_id() -> CoreResult<[u8; 16]> {
     let mut s = [0_u8; 16];
     getrandom::fill(&mut s).map_err(|e| CoreError::Internal(format!("no OS randomness: {e}")))?;
     Ok(s)
@@ -159,7 +159,7 @@ fn canonical_keys(col: StrColumn<'_>, kind: KeyKind, field: &str) -> CoreResult<
 }
 
 /// Distinct keys in first-seen order, and the distinct index of every row.
-fn distinct(keys: Vec<Vec<u8>>) -> (Vec<Vec<u8>>, Vec<u32>) {
+pub(crate) fn distinct(keys: Vec<Vec<u8>>) -> (Vec<Vec<u8>>, Vec<u32>) {
     let mut index: HashMap<&[u8], u32> = HashMap::with_capacity(keys.len());
     let mut row_to = Vec::with_capacity(keys.len());
     let mut firsts = Vec::new();
@@ -180,7 +180,7 @@ fn distinct(keys: Vec<Vec<u8>>) -> (Vec<Vec<u8>>, Vec<u32>) {
     (uniq, row_to)
 }
 
-fn tag_of(output: &[u8; 64]) -> [u8; TAG_LEN] {
+pub(crate) fn tag_of(output: &[u8; 64]) -> [u8; TAG_LEN] {
     let mut t = [0_u8; TAG_LEN];
     t.copy_from_slice(&output[..TAG_LEN]);
     t
