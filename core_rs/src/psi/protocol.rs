@@ -22,7 +22,8 @@ use zeroize::Zeroize;
 use super::dleq;
 use super::elgamal::{self, Ciphertext, KeyPair};
 use super::group::{
-    decode_points, hash_mul_compress, mul_compress, random_permutation, SecretScalar, BATCH,
+    decode_mul_compress, decode_points, hash_mul_compress, mul_compress, random_permutation,
+    SecretScalar, BATCH,
 };
 use super::hash::{aead_key, canonical_key, oprf_output, KeyKind};
 use super::wire::{Header, Kind, Mode, Reader, FLAG_USCC, FLAG_VERIFIABLE};
@@ -474,22 +475,18 @@ impl Server {
         let data = r.bytes(32 * n, "blinded points")?;
         r.finish()?;
         self.receiver_len = n;
-        let points = decode_points(data, "request")?;
-        let evaluated = mul_compress(&points, &self.key.0);
-        let proof = if self.options.verifiable {
+        let (evaluated, proof) = if self.options.verifiable {
+            let points = decode_points(data, "request")?;
+            let evaluated = mul_compress(&points, &self.key.0);
             let blinded: Vec<CompressedRistretto> = data
                 .chunks(32)
                 .map(|b| CompressedRistretto::from_slice(b).unwrap_or_default())
                 .collect();
-            Some(dleq::prove(
-                &self.key.0,
-                &self.public,
-                &points,
-                &blinded,
-                &evaluated,
-            )?)
+            let proof = dleq::prove(&self.key.0, &self.public, &points, &blinded, &evaluated)?;
+            (evaluated, Some(proof))
         } else {
-            None
+            // Decode, multiply and compress batch by batch: no decoded copy of the request.
+            (decode_mul_compress(data, &self.key.0, "request")?, None)
         };
         out.extend_from_slice(&(n as u64).to_le_bytes());
         if self.options.mode == Mode::Cardinality {
@@ -829,8 +826,9 @@ impl Client {
             ));
         }
         let data = rr.bytes(32 * n, "evaluations")?;
-        let evaluated = decode_points(data, "response")?;
-        if let Some(pk) = public {
+        let unblind = SecretScalar(self.blind.0.invert());
+        let u = if let Some(pk) = public {
+            let evaluated = decode_points(data, "response")?;
             let proof = rr.bytes(64, "proof")?;
             let c_points = decode_points(&self.blinded, "request")?;
             let c: Vec<CompressedRistretto> = self
@@ -843,9 +841,11 @@ impl Client {
                 .map(|b| CompressedRistretto::from_slice(b).unwrap_or_default())
                 .collect();
             dleq::verify(&pk, &c_points, &evaluated, &c, &d, proof)?;
-        }
-        let unblind = SecretScalar(self.blind.0.invert());
-        let u = mul_compress(&evaluated, &unblind.0);
+            mul_compress(&evaluated, &unblind.0)
+        } else {
+            // Decode, unblind and compress batch by batch: no decoded copy of the response.
+            decode_mul_compress(data, &unblind.0, "response")?
+        };
         let lookup = |t: &[u8]| tags.binary_search(&t).ok();
         if mode == Mode::Cardinality {
             let count = u
