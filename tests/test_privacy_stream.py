@@ -125,6 +125,10 @@ def test_stream_refusals() -> None:
         with pytest.raises(InvalidInputError, match="another receiver"):
             other.exchange(server.respond)
         parts = list(server.setup_parts())
+        with pytest.raises(InvalidInputError, match="already produced"):
+            next(server.setup_parts())  # the table is sent once
+        with pytest.raises(InvalidInputError, match="already exchanged"):
+            client.exchange(server.respond)
         with pytest.raises(InvalidInputError, match="expected"):
             client.finish(parts[1:])  # a part skipped
     with (

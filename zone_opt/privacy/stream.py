@@ -253,6 +253,7 @@ class StreamingPsiServer(_Party):
         super().__init__(buckets, batch_rows, spill_dir)
         self._core = _core.PsiStreamSender("intersection", False, _key_kind(key_kind), buckets)
         self._tags = _Spill(self._dir, "tags")
+        self._setup_started = False
         self._guarded(source, column)
 
     def _read(self, source: BatchSource, column: str) -> None:
@@ -266,7 +267,13 @@ class StreamingPsiServer(_Party):
 
     def setup_parts(self) -> Iterator[bytes]:
         """The sender's table, one message per bucket in order (each sorted, duplicates
-        removed); each bucket's spill file is read once and deleted."""
+        removed); each bucket's spill file is read once and deleted, so the parts can be
+        produced once per session."""
+        if self._setup_started:
+            raise InvalidInputError.single(
+                "setup_parts", None, "this session's setup parts were already produced"
+            )
+        self._setup_started = True
         for b in range(self.buckets):
             tags = self._tags.read(b, "tag", np.uint8)
             self._resident(len(tags) // TAG_LEN)
@@ -338,6 +345,7 @@ class StreamingPsiClient(_Party):
         answers and spill the tags by tag prefix. One bucket is resident at a time."""
         if self._exchanged:
             raise InvalidInputError.single("exchange", None, "this session already exchanged")
+        self._exchanged = True
         for b in range(self.buckets):
             rows = self._keys.read(b, "row", np.int64)
             lengths = self._keys.read(b, "len", np.uint32)
@@ -349,7 +357,6 @@ class StreamingPsiClient(_Party):
             tags = self._core.receive_part(respond(request)).reshape(-1, TAG_LEN)
             for t, picked in _groups(_tag_buckets(tags, self.buckets), self.buckets):
                 self._tags.append(t, len(picked), row=rows[picked], tag=tags[picked])
-        self._exchanged = True
 
     def finish(self, setup_parts: Iterable[bytes]) -> PsiResult:
         """Look the tags up in the sender's setup parts (in order, one bucket resident at a
