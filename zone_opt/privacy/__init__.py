@@ -4,6 +4,8 @@
   cardinality, intersection-sum; optionally verifiable), messages as bytes.
 - :class:`PsiResult`: what the receiver learned (indices, payload, count, sum);
   :func:`joined` appends the payload to the receiver's rows.
+- :class:`StreamingPsiServer` / :class:`StreamingPsiClient`: the intersection for sets
+  larger than memory, bucket by bucket from Parquet or record batches, bounded memory.
 """
 
 from zone_opt.privacy.psi import (
@@ -14,5 +16,16 @@ from zone_opt.privacy.psi import (
     joined,
     setup_key_kind,
 )
+from zone_opt.privacy.stream import StreamingPsiClient, StreamingPsiServer, StreamStats
 
-__all__ = ["Mode", "PsiClient", "PsiResult", "PsiServer", "joined", "setup_key_kind"]
+__all__ = [
+    "Mode",
+    "PsiClient",
+    "PsiResult",
+    "PsiServer",
+    "StreamStats",
+    "StreamingPsiClient",
+    "StreamingPsiServer",
+    "joined",
+    "setup_key_kind",
+]

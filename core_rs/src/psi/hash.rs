@@ -8,6 +8,7 @@
 use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
 use curve25519_dalek::scalar::Scalar;
 use sha2::{Digest, Sha512};
+use std::sync::LazyLock;
 
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{check_uscc, UsccProblem};
@@ -21,6 +22,14 @@ pub const DST_AEAD_KEY: &[u8] = b"ZONE-OPT-PSI-V1-AEAD-KEY";
 /// DST of hash-to-scalar (DLEQ composites and challenge).
 pub const DST_H2S: &[u8] = b"ZONE-OPT-PSI-V1-HashToScalar-ristretto255-SHA512";
 
+/// SHA-512 after absorbing `Z_pad` (128 zero bytes, one block): the common prefix of every
+/// `b_0`.
+static ZPAD_STATE: LazyLock<Sha512> = LazyLock::new(|| {
+    let mut h = Sha512::new();
+    h.update([0_u8; 128]);
+    h
+});
+
 /// RFC 9380 §5.3.1 `expand_message_xmd` with SHA-512 and `len_in_bytes = 64`
 /// (the one output block hash-to-ristretto255 and hash-to-scalar need).
 ///
@@ -30,9 +39,9 @@ pub fn expand_message_xmd_64(msg: &[&[u8]], dst: &[u8]) -> CoreResult<[u8; 64]> 
         return Err(CoreError::Internal("DST longer than 255 bytes".into()));
     }
     let dst_len = [dst.len() as u8];
-    // b_0 = H(Z_pad || msg || I2OSP(64, 2) || I2OSP(0, 1) || DST_prime); Z_pad = 128 zeros.
-    let mut h = Sha512::new();
-    h.update([0_u8; 128]);
+    // b_0 = H(Z_pad || msg || I2OSP(64, 2) || I2OSP(0, 1) || DST_prime); Z_pad = 128 zeros,
+    // exactly one SHA-512 block, so the state after it is computed once and cloned.
+    let mut h = ZPAD_STATE.clone();
     for part in msg {
         h.update(part);
     }

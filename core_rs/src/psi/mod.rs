@@ -12,6 +12,8 @@
 //!   Compute with exponential ElGamal), released only above a minimum intersection;
 //! - verifiable (intersection, labelled): a batched DLEQ proof of every evaluation.
 //!
+//! Sets larger than memory: `stream.rs` runs the intersection bucket by bucket.
+//!
 //! See `protocol.rs` for the flow and `wire.rs` for the message format.
 
 pub mod dleq;
@@ -19,10 +21,12 @@ pub mod elgamal;
 pub mod group;
 pub mod hash;
 pub mod protocol;
+pub mod stream;
 pub mod wire;
 
 pub use hash::KeyKind;
 pub use protocol::{Client, Options, Outcome, Payload, PayloadColumn, Server, StrColumn};
+pub use stream::{StreamClient, StreamServer};
 pub use wire::Mode;
 
 /// Bytes of the comparison tag: a false match among `n_r * n_s` pairs has probability

@@ -22,7 +22,8 @@ use zeroize::Zeroize;
 use super::dleq;
 use super::elgamal::{self, Ciphertext, KeyPair};
 use super::group::{
-    decode_points, hash_mul_compress, mul_compress, random_permutation, SecretScalar, BATCH,
+    decode_mul_compress, decode_points, hash_mul_compress, mul_compress, random_permutation,
+    SecretScalar, BATCH,
 };
 use super::hash::{aead_key, canonical_key, oprf_output, KeyKind};
 use super::wire::{Header, Kind, Mode, Reader, FLAG_USCC, FLAG_VERIFIABLE};
@@ -45,7 +46,7 @@ impl StrColumn<'_> {
         self.len() == 0
     }
 
-    fn check(&self, field: &str) -> CoreResult<()> {
+    pub(crate) fn check(&self, field: &str) -> CoreResult<()> {
         if self.offsets.is_empty() {
             return Err(CoreError::invalid(
                 field,
@@ -66,7 +67,7 @@ impl StrColumn<'_> {
         Ok(())
     }
 
-    fn get(&self, i: usize) -> &[u8] {
+    pub(crate) fn get(&self, i: usize) -> &[u8] {
         &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 }
@@ -97,7 +98,7 @@ pub struct Options {
 }
 
 impl Options {
-    fn flags(&self) -> u8 {
+    pub(crate) fn flags(&self) -> u8 {
         let mut f = 0;
         if self.verifiable {
             f |= FLAG_VERIFIABLE;
@@ -119,7 +120,7 @@ impl Options {
         Ok(())
     }
 
-    fn check(&self, header: &Header, what: &str) -> CoreResult<()> {
+    pub(crate) fn check(&self, header: &Header, what: &str) -> CoreResult<()> {
         if header.mode != self.mode {
             return Err(CoreError::invalid(
                 what,
@@ -142,7 +143,7 @@ impl Options {
     }
 }
 
-fn session_id() -> CoreResult<[u8; 16]> {
+pub(crate) fn session_id() -> CoreResult<[u8; 16]> {
     let mut s = [0_u8; 16];
     getrandom::fill(&mut s).map_err(|e| CoreError::Internal(format!("no OS randomness: {e}")))?;
     Ok(s)
@@ -159,7 +160,7 @@ fn canonical_keys(col: StrColumn<'_>, kind: KeyKind, field: &str) -> CoreResult<
 }
 
 /// Distinct keys in first-seen order, and the distinct index of every row.
-fn distinct(keys: Vec<Vec<u8>>) -> (Vec<Vec<u8>>, Vec<u32>) {
+pub(crate) fn distinct(keys: Vec<Vec<u8>>) -> (Vec<Vec<u8>>, Vec<u32>) {
     let mut index: HashMap<&[u8], u32> = HashMap::with_capacity(keys.len());
     let mut row_to = Vec::with_capacity(keys.len());
     let mut firsts = Vec::new();
@@ -180,7 +181,7 @@ fn distinct(keys: Vec<Vec<u8>>) -> (Vec<Vec<u8>>, Vec<u32>) {
     (uniq, row_to)
 }
 
-fn tag_of(output: &[u8; 64]) -> [u8; TAG_LEN] {
+pub(crate) fn tag_of(output: &[u8; 64]) -> [u8; TAG_LEN] {
     let mut t = [0_u8; TAG_LEN];
     t.copy_from_slice(&output[..TAG_LEN]);
     t
@@ -474,22 +475,18 @@ impl Server {
         let data = r.bytes(32 * n, "blinded points")?;
         r.finish()?;
         self.receiver_len = n;
-        let points = decode_points(data, "request")?;
-        let evaluated = mul_compress(&points, &self.key.0);
-        let proof = if self.options.verifiable {
+        let (evaluated, proof) = if self.options.verifiable {
+            let points = decode_points(data, "request")?;
+            let evaluated = mul_compress(&points, &self.key.0);
             let blinded: Vec<CompressedRistretto> = data
                 .chunks(32)
                 .map(|b| CompressedRistretto::from_slice(b).unwrap_or_default())
                 .collect();
-            Some(dleq::prove(
-                &self.key.0,
-                &self.public,
-                &points,
-                &blinded,
-                &evaluated,
-            )?)
+            let proof = dleq::prove(&self.key.0, &self.public, &points, &blinded, &evaluated)?;
+            (evaluated, Some(proof))
         } else {
-            None
+            // Decode, multiply and compress batch by batch: no decoded copy of the request.
+            (decode_mul_compress(data, &self.key.0, "request")?, None)
         };
         out.extend_from_slice(&(n as u64).to_le_bytes());
         if self.options.mode == Mode::Cardinality {
@@ -829,8 +826,9 @@ impl Client {
             ));
         }
         let data = rr.bytes(32 * n, "evaluations")?;
-        let evaluated = decode_points(data, "response")?;
-        if let Some(pk) = public {
+        let unblind = SecretScalar(self.blind.0.invert());
+        let u = if let Some(pk) = public {
+            let evaluated = decode_points(data, "response")?;
             let proof = rr.bytes(64, "proof")?;
             let c_points = decode_points(&self.blinded, "request")?;
             let c: Vec<CompressedRistretto> = self
@@ -843,9 +841,11 @@ impl Client {
                 .map(|b| CompressedRistretto::from_slice(b).unwrap_or_default())
                 .collect();
             dleq::verify(&pk, &c_points, &evaluated, &c, &d, proof)?;
-        }
-        let unblind = SecretScalar(self.blind.0.invert());
-        let u = mul_compress(&evaluated, &unblind.0);
+            mul_compress(&evaluated, &unblind.0)
+        } else {
+            // Decode, unblind and compress batch by batch: no decoded copy of the response.
+            decode_mul_compress(data, &unblind.0, "response")?
+        };
         let lookup = |t: &[u8]| tags.binary_search(&t).ok();
         if mode == Mode::Cardinality {
             let count = u

@@ -17,6 +17,12 @@ pub enum Kind {
     Setup = 1,
     Request = 2,
     Response = 3,
+    /// Streaming: one bucket of the sender's table.
+    SetupPart = 4,
+    /// Streaming: one bucket of the receiver's blinded keys.
+    RequestPart = 5,
+    /// Streaming: the evaluations of one bucket.
+    ResponsePart = 6,
 }
 
 impl Kind {
@@ -25,6 +31,9 @@ impl Kind {
             Kind::Setup => "setup",
             Kind::Request => "request",
             Kind::Response => "response",
+            Kind::SetupPart => "setup part",
+            Kind::RequestPart => "request part",
+            Kind::ResponsePart => "response part",
         }
     }
 }

@@ -8,7 +8,10 @@ use pyo3::types::PyBytes;
 
 use super::detach::run_detached;
 use crate::error::{CoreError, CoreResult};
-use crate::psi::{Client, KeyKind, Mode, Options, Payload, PayloadColumn, Server, StrColumn};
+use crate::psi::{
+    Client, KeyKind, Mode, Options, Payload, PayloadColumn, Server, StrColumn, StreamClient,
+    StreamServer,
+};
 
 fn slice<'a, T: numpy::Element>(
     a: &'a PyReadonlyArray1<'_, T>,
@@ -197,9 +200,172 @@ impl PsiReceiver {
     }
 }
 
+/// The sender of a streaming (bucketed) intersection session.
+#[pyclass(module = "zone_opt._core")]
+pub struct PsiStreamSender {
+    inner: StreamServer,
+}
+
+#[pymethods]
+impl PsiStreamSender {
+    #[new]
+    fn new(mode: &str, verifiable: bool, uscc: bool, buckets: u32) -> PyResult<Self> {
+        let inner = StreamServer::new(options(mode, verifiable, uscc)?, buckets)?;
+        Ok(Self { inner })
+    }
+
+    /// 12-byte tags of one record batch's keys, in row order.
+    fn tags<'py>(
+        &self,
+        py: Python<'py>,
+        offsets: PyReadonlyArray1<'py, i64>,
+        data: PyReadonlyArray1<'py, u8>,
+        first_row: usize,
+    ) -> PyResult<Bound<'py, PyArray1<u8>>> {
+        let keys = StrColumn {
+            offsets: slice(&offsets, "keys")?,
+            data: slice(&data, "keys")?,
+        };
+        let inner = &self.inner;
+        let out = run_detached(py, || inner.tags(keys, first_row))?;
+        Ok(out.into_pyarray(py))
+    }
+
+    /// Setup part `part` from that bucket's tags.
+    fn setup_part<'py>(
+        &self,
+        py: Python<'py>,
+        part: u32,
+        tags: PyReadonlyArray1<'py, u8>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let tags = slice(&tags, "tags")?;
+        let inner = &self.inner;
+        let out = run_detached(py, || inner.setup_part(part, tags))?;
+        Ok(PyBytes::new(py, &out))
+    }
+
+    /// Answer one bucket's request.
+    fn respond_part<'py>(
+        &mut self,
+        py: Python<'py>,
+        request: &[u8],
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let inner = &mut self.inner;
+        let out = run_detached(py, || inner.respond_part(request))?;
+        Ok(PyBytes::new(py, &out))
+    }
+
+    /// The receiver's number of distinct keys, over the answered buckets.
+    #[getter]
+    fn receiver_len(&self) -> usize {
+        self.inner.receiver_len()
+    }
+
+    /// The session id (16 bytes).
+    #[getter]
+    fn session<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.session())
+    }
+}
+
+type Partitioned<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<u8>>,
+    Bound<'py, PyArray1<u32>>,
+);
+
+/// The receiver of a streaming (bucketed) intersection session.
+#[pyclass(module = "zone_opt._core")]
+pub struct PsiStreamReceiver {
+    inner: StreamClient,
+}
+
+#[pymethods]
+impl PsiStreamReceiver {
+    #[new]
+    fn new(mode: &str, verifiable: bool, uscc: bool, buckets: u32) -> PyResult<Self> {
+        let inner = StreamClient::new(options(mode, verifiable, uscc)?, buckets)?;
+        Ok(Self { inner })
+    }
+
+    /// `(offsets, data, bucket)`: canonical keys of a record batch and their buckets.
+    fn partition<'py>(
+        &self,
+        py: Python<'py>,
+        offsets: PyReadonlyArray1<'py, i64>,
+        data: PyReadonlyArray1<'py, u8>,
+        first_row: usize,
+    ) -> PyResult<Partitioned<'py>> {
+        let keys = StrColumn {
+            offsets: slice(&offsets, "keys")?,
+            data: slice(&data, "keys")?,
+        };
+        let inner = &self.inner;
+        let (o, d, b) = run_detached(py, || inner.partition(keys, first_row))?;
+        Ok((o.into_pyarray(py), d.into_pyarray(py), b.into_pyarray(py)))
+    }
+
+    /// The request of bucket `part` over its canonical keys.
+    fn request_part<'py>(
+        &mut self,
+        py: Python<'py>,
+        part: u32,
+        offsets: PyReadonlyArray1<'py, i64>,
+        data: PyReadonlyArray1<'py, u8>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let keys = StrColumn {
+            offsets: slice(&offsets, "keys")?,
+            data: slice(&data, "keys")?,
+        };
+        let inner = &mut self.inner;
+        let out = run_detached(py, || inner.request_part(part, keys))?;
+        Ok(PyBytes::new(py, &out))
+    }
+
+    /// One 12-byte tag per key of the pending bucket.
+    fn receive_part<'py>(
+        &mut self,
+        py: Python<'py>,
+        response: &[u8],
+    ) -> PyResult<Bound<'py, PyArray1<u8>>> {
+        let inner = &mut self.inner;
+        let out = run_detached(py, || inner.receive_part(response))?;
+        Ok(out.into_pyarray(py))
+    }
+
+    /// The rows among `rows` whose tags are in setup part `t` (parts in order).
+    fn match_part<'py>(
+        &mut self,
+        py: Python<'py>,
+        setup: &[u8],
+        tags: PyReadonlyArray1<'py, u8>,
+        rows: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let tags = slice(&tags, "tags")?;
+        let rows = slice(&rows, "rows")?;
+        let inner = &mut self.inner;
+        let out = run_detached(py, || inner.match_part(setup, tags, rows))?;
+        Ok(out.into_pyarray(py))
+    }
+
+    /// Whether every setup part has been matched.
+    #[getter]
+    fn is_complete(&self) -> bool {
+        self.inner.is_complete()
+    }
+
+    /// The session id (16 bytes).
+    #[getter]
+    fn session<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.session())
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PsiSender>()?;
     m.add_class::<PsiReceiver>()?;
+    m.add_class::<PsiStreamSender>()?;
+    m.add_class::<PsiStreamReceiver>()?;
     m.add("PSI_TAG_LEN", crate::psi::TAG_LEN)?;
     Ok(())
 }
