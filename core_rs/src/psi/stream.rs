@@ -166,7 +166,7 @@ impl StreamServer {
                 format!("{part} is not below {}", self.buckets),
             ));
         }
-        if tags.len() % TAG_LEN != 0 {
+        if !tags.len().is_multiple_of(TAG_LEN) {
             return Err(CoreError::invalid(
                 "tags",
                 None,
