@@ -541,6 +541,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+    use crate::psi::tests::column;
 
     fn opts() -> Options {
         Options {
@@ -548,16 +549,6 @@ mod tests {
             verifiable: false,
             key_kind: KeyKind::Text,
         }
-    }
-
-    fn column(keys: &[String]) -> (Vec<i64>, Vec<u8>) {
-        let mut offsets = vec![0_i64];
-        let mut data = Vec::new();
-        for k in keys {
-            data.extend_from_slice(k.as_bytes());
-            offsets.push(data.len() as i64);
-        }
-        (offsets, data)
     }
 
     fn col<'a>(c: &'a (Vec<i64>, Vec<u8>)) -> StrColumn<'a> {

@@ -6,7 +6,8 @@ use proptest::prelude::*;
 
 use super::*;
 
-fn column(keys: &[String]) -> (Vec<i64>, Vec<u8>) {
+/// Offsets and bytes of `keys` as one Arrow-style string column (shared with `stream`).
+pub(super) fn column(keys: &[String]) -> (Vec<i64>, Vec<u8>) {
     let mut offsets = vec![0_i64];
     let mut data = Vec::new();
     for k in keys {
