@@ -1,17 +1,19 @@
-"""Lagrangian bounds for the splittable single-type problem (Beasley 1988).
+"""Lagrangian bounds for the splittable single-type problem (Beasley 1988; Görtz & Klose 2012).
 
 Relaxing the demand rows ``sum_i x_ij = 1`` with multipliers ``u_j`` splits the problem
 by site: site i, if open, solves a continuous knapsack ``min sum_j (C_ij - u_j) x_ij``
 subject to ``sum_j d_j x_ij <= s_i``, ``0 <= x <= 1`` (C_ij the cost of serving all of j
 from i), worth ``v_i = f_i + knapsack_i``. The sites to open then solve
 ``min sum_i v_i y_i`` s.t. ``sum_i s_i y_i >= D`` (the aggregate capacity cut), exactly
-when all capacities are equal (open the K = ceil(D/s) best, plus every other negative
+when all capacities are equal (open the cheapest that cover D, plus every other negative
 one), by its LP otherwise. ``L(u) = sum_j u_j + that minimum`` is a lower bound on the
-optimum for every u; subgradient ascent maximises it. Each evaluation is one row-wise sort
-of the m x n reduced costs: O(m n log n) numpy work, no LP.
+optimum for every u (and, with sites fixed open or closed, on every plan that keeps those
+fixings); subgradient ascent maximises it.
 
-Given u and an upper bound UB, site i can be fixed closed (open) when forcing it open
-(closed) raises the bound above UB; that reduction makes the remaining MILP small.
+Only arcs with a negative reduced cost enter a knapsack, so one evaluation sorts those
+(typically 10^4 of the 10^5 arcs of capa/b/c): O(m n + k log k) numpy work, no LP.
+A budget on fixed costs is not part of the relaxation (dropping a constraint keeps the bound
+valid); plans are checked against it where they are built.
 """
 
 from __future__ import annotations
@@ -24,168 +26,197 @@ from numpy.typing import NDArray
 
 from zone_opt.optimise.facilities.problem import FacilityProblem
 
-__all__ = ["LagrangianBound", "lagrangian_bound"]
+__all__ = ["Ascent", "Knapsacks", "SiteRelaxation"]
 
 F64 = NDArray[np.float64]
+B = NDArray[np.bool_]
+I64 = NDArray[np.int64]
 
 
 @dataclass(frozen=True)
-class LagrangianBound:
-    bound_cny: float
-    multipliers: F64
-    site_value: F64
-    """v_i(u): the Lagrangian value of opening site i."""
-    open_sites: NDArray[np.bool_]
-    """The sites the best bound opens (a starting point for heuristics)."""
+class Knapsacks:
+    """The per-site continuous knapsacks at some multipliers: ``v`` (m,) the value of
+    opening each site, and the sparse fractions ``frac`` of arcs (``site``, ``park``)."""
+
+    v: F64
+    site: I64
+    park: I64
+    frac: F64
+
+
+@dataclass(frozen=True)
+class Ascent:
+    """The best bound a subgradient ascent reached and what it was reached with.
+
+    ``y`` (m,) the sites the relaxation opens at ``u`` (fractional only with unequal
+    capacities), ``y_average`` an exponentially smoothed average of the iterates' ``y`` (a
+    branching guide), ``iterations`` the evaluations used. ``bound`` is ``inf`` when the
+    fixings leave too little capacity (no plan exists below them).
+    """
+
+    bound: float
+    u: F64
+    v: F64
+    y: F64
+    y_average: F64
     iterations: int
-    candidates: tuple[NDArray[np.bool_], ...] = ()
-    """Distinct site sets the relaxation opened along the way (for primal heuristics)."""
 
 
-class _Relaxation:
+class SiteRelaxation:
+    """The Lagrangian relaxation of one splittable single-type problem.
+
+    Sites are fixed per call with boolean masks: ``lo`` (forced open) and ``hi`` (allowed
+    open); a site with ``lo & ~hi`` is not a valid input.
+    """
+
     def __init__(self, problem: FacilityProblem) -> None:
-        self.d = problem.demand[:, 0].astype(np.float64)
+        d_all = problem.demand[:, 0].astype(np.float64)
+        self.parks = np.flatnonzero(d_all > 0)
+        """Parks with demand (the others impose nothing)."""
+        self.d = d_all[self.parks]
         self.s = problem.capacity[:, 0].astype(np.float64)
         self.f = np.asarray(problem.fixed_cost_cny, dtype=np.float64)
         per_unit = problem.transport_cost_cny_per_unit + problem.operating[:, 0][None, :]
-        per_unit = np.where(problem.reachable(), per_unit, np.inf)
-        self.cost = (per_unit * self.d[:, None]).T  # (m, n): serve all of j from i
+        per_unit = np.where(problem.reachable(), per_unit, np.inf)[self.parks]
+        self.cost = np.ascontiguousarray((per_unit * self.d[:, None]).T)
+        """(m, n') cost of serving all of park j from site i (``inf``: not reachable)."""
         self.total = float(self.d.sum())
         self.equal = bool(np.all(self.s == self.s[0]))
+        self.m = int(self.s.shape[0])
+        self.n = int(self.d.shape[0])
 
-    def site_values(self, u: F64) -> tuple[F64, F64]:
-        """v_i(u) and the knapsack fractions x (m, n)."""
-        red = self.cost - u[None, :]
-        d = self.d
-        ratio = np.where(red < 0, red / np.maximum(d, 1e-300)[None, :], np.inf)
-        order = np.argsort(ratio, axis=1, kind="stable")
-        d_sorted = d[order]
-        before = np.cumsum(d_sorted, axis=1) - d_sorted
-        room = self.s[:, None] - before
-        frac_sorted = np.clip(room / np.maximum(d_sorted, 1e-300), 0.0, 1.0)
-        frac_sorted[np.take_along_axis(ratio, order, axis=1) == np.inf] = 0.0
-        x = np.zeros_like(red)
-        np.put_along_axis(x, order, frac_sorted, axis=1)
-        v = self.f + np.sum(np.where(x > 0, x * red, 0.0), axis=1)
-        return v, x
+    def start(self) -> F64:
+        """Starting multipliers: each park's second-cheapest full service cost."""
+        finite = np.where(np.isfinite(self.cost), self.cost, np.nan)
+        fallback = float(np.nanmax(finite)) if np.isfinite(finite).any() else 0.0
+        u = np.sort(self.cost, axis=0)[min(1, self.m - 1)]
+        u = np.where(np.isfinite(u), u, np.nanmin(finite, axis=0))
+        return np.where(np.isfinite(u), u, fallback)
 
-    def choose(self, v: F64, lo: NDArray[np.bool_], hi: NDArray[np.bool_]) -> tuple[float, F64]:
-        """min sum v y, sum s y >= D, lo <= y <= hi (exact for equal s, else LP)."""
-        y = lo.astype(np.float64).copy()
+    def evaluate(self, u: F64, hi: B) -> Knapsacks:
+        """The knapsack of every allowed site at multipliers ``u``. O(m n + k log k)."""
+        neg = self.cost < u[None, :]
+        neg[~hi] = False
+        site, park = np.nonzero(neg)
+        red = self.cost[site, park] - u[park]
+        dj = self.d[park]
+        order = np.lexsort((red / dj, site))
+        site, park, red, dj = site[order], park[order], red[order], dj[order]
+        cum = np.cumsum(dj)
+        first = np.searchsorted(site, np.arange(self.m))
+        before = cum - dj - np.concatenate(([0.0], cum))[first][site]
+        frac = np.clip((self.s[site] - before) / dj, 0.0, 1.0)
+        v = self.f + np.bincount(site, weights=frac * red, minlength=self.m)
+        return Knapsacks(v=v, site=site.astype(np.int64), park=park.astype(np.int64), frac=frac)
+
+    def choose(self, v: F64, lo: B, hi: B) -> tuple[float, F64]:
+        """min sum v y, sum s y >= D, lo <= y <= hi (exact for equal s, else its LP).
+
+        Returns ``(value, y)``; value ``inf`` when even every allowed site is too little.
+        """
+        y = lo.astype(np.float64)
         free = hi & ~lo
         y[free & (v < 0)] = 1.0
         short = self.total - float(self.s @ y)
-        if short > 1e-9:
+        if short > 1e-9 * max(1.0, self.total):
             cand = np.flatnonzero(free & (y == 0))
             if self.equal:
-                need = math.ceil(short / self.s[0] - 1e-9)
+                need = math.ceil(short / self.s[0] - 1e-9) if self.s[0] > 0 else cand.size + 1
                 if need > cand.size:
                     return math.inf, y
-                pick = cand[np.argsort(v[cand], kind="stable")[:need]]
-                y[pick] = 1.0
+                y[cand[np.argsort(v[cand], kind="stable")[:need]]] = 1.0
             else:
-                ordered = cand[np.argsort(v[cand] / self.s[cand], kind="stable")]
-                for i in ordered:
+                cand = cand[self.s[cand] > 0]
+                for i in cand[np.argsort(v[cand] / self.s[cand], kind="stable")]:
                     take = min(1.0, short / self.s[i])
                     y[i] = take
                     short -= take * self.s[i]
-                    if short <= 1e-9:
+                    if short <= 1e-9 * max(1.0, self.total):
                         break
-                if short > 1e-9:
+                else:
                     return math.inf, y
         return float(v @ y), y
 
+    def penalties(self, v: F64, y: F64, lo: B, hi: B) -> F64:
+        """How much the bound ``sum u + choose(v)`` rises if each free site is forced to the
+        other side of ``y`` (``inf`` for fixed sites). Equal capacities: O(m log m)
+        closed form; otherwise one :meth:`choose` per free site."""
+        free = hi & ~lo
+        out = np.full(self.m, math.inf)
+        base, _ = self.choose(v, lo, hi)
+        if not math.isfinite(base):
+            return out
+        chosen = y > 0.5
+        if self.equal and self.s[0] > 0:
+            need = math.ceil((self.total - float(self.s @ lo)) / self.s[0] - 1e-9)
+            fv = np.sort(v[free])
 
-def lagrangian_bound(
-    problem: FacilityProblem,
-    upper_bound_cny: float,
-    *,
-    iterations: int = 400,
-    multipliers: F64 | None = None,
-    stall_limit: int = 30,
-    step: float = 2.0,
-    decay_every: int = 40,
-) -> LagrangianBound:
-    """Subgradient ascent on L(u) with Polyak steps towards ``upper_bound_cny``.
+            def kth(k: int) -> float:  # the k-th smallest free value (1-based)
+                if k < 1:
+                    return -math.inf
+                return float(fv[k - 1]) if k <= fv.size else math.inf
 
-    Single facility type, splittable demand. O(iterations * m n log n).
-    """
-    rel = _Relaxation(problem)
-    m = rel.s.shape[0]
-    lo = np.zeros(m, dtype=bool)
-    hi = np.ones(m, dtype=bool)
-    u = (
-        multipliers.copy()
-        if multipliers is not None
-        else np.sort(rel.cost, axis=0)[min(1, m - 1)]  # second-cheapest full service cost
-    )
-    u = np.where(np.isfinite(u), u, np.nanmax(np.where(np.isfinite(rel.cost), rel.cost, np.nan)))
-    best = -math.inf
-    best_u, best_v, best_y = u.copy(), np.zeros(m), np.zeros(m)
-    seen: list[NDArray[np.bool_]] = []
-    stall = 0
-    it = 0
-    for it in range(1, iterations + 1):
-        v, x = rel.site_values(u)
-        value, y = rel.choose(v, lo, hi)
-        bound = float(u.sum()) + value
-        if best == -math.inf or bound > best + 1e-9 * max(1.0, abs(best)):
-            best, best_u, best_v, best_y = bound, u.copy(), v, y
-        if (y > 0.5).any() and not any(np.array_equal(y > 0.5, o) for o in seen):
-            seen.append(y > 0.5)
-            if len(seen) > 6:
-                seen.pop(0)
-            stall = 0
-        else:
-            stall += 1
-        if stall >= stall_limit or (it % decay_every == 0):
-            step /= 2.0
-            stall = 0
-        if step < 1e-5 or (
-            math.isfinite(upper_bound_cny) and upper_bound_cny - best <= 1e-9 * abs(upper_bound_cny)
-        ):
-            break
-        g = 1.0 - y @ x
-        norm = float(g @ g)
-        if norm < 1e-12:
-            break
-        target = upper_bound_cny if math.isfinite(upper_bound_cny) else best + 0.05 * abs(best)
-        u = u + step * max(target - bound, 1e-6 * abs(bound)) / norm * g
-    return LagrangianBound(
-        bound_cny=best,
-        multipliers=best_u,
-        site_value=best_v,
-        open_sites=best_y > 0.5,
-        iterations=it,
-        candidates=(*seen[-4:], best_y > 0.5),
-    )
+            opened = v - max(0.0, kth(need))
+            closed = max(0.0, kth(need + 1)) - v
+            out[free] = np.maximum(np.where(chosen, closed, opened)[free], 0.0)
+            return out
+        for i in np.flatnonzero(free):
+            lo2, hi2 = lo.copy(), hi.copy()
+            if chosen[i]:
+                hi2[i] = False
+            else:
+                lo2[i] = True
+            value, _ = self.choose(v, lo2, hi2)
+            out[i] = max(0.0, value - base)
+        return out
 
+    def ascent(
+        self,
+        u: F64,
+        lo: B,
+        hi: B,
+        *,
+        target: float,
+        cutoff: float = math.inf,
+        iterations: int,
+        step: float,
+        stall_limit: int,
+        min_step: float = 5e-3,
+    ) -> Ascent:
+        """Subgradient ascent with Polyak steps towards ``target`` from ``u`` (an infinite
+        target: 1 % above the best bound so far, for the first ascent without a plan).
 
-def fix_sites(
-    problem: FacilityProblem, lb: LagrangianBound, upper_bound_cny: float, rel_gap: float = 1e-9
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """Sites provably closed / open in every solution cheaper than ``upper_bound_cny``.
-
-    For each site, the bound with that site forced the other way is recomputed with the same
-    multipliers (O(m) each); if it exceeds the upper bound, the site is fixed.
-    """
-    rel = _Relaxation(problem)
-    m = rel.s.shape[0]
-    base = float(lb.multipliers.sum())
-    limit = upper_bound_cny * (1 - rel_gap)
-    closed = np.zeros(m, dtype=bool)
-    opened = np.zeros(m, dtype=bool)
-    for i in range(m):
-        lo = np.zeros(m, dtype=bool)
-        hi = np.ones(m, dtype=bool)
-        if lb.open_sites[i]:
-            hi[i] = False
-            value, _ = rel.choose(lb.site_value, lo, hi)
-            if base + value > limit:
-                opened[i] = True
-        else:
-            lo[i] = True
-            value, _ = rel.choose(lb.site_value, lo, hi)
-            if base + value > limit:
-                closed[i] = True
-    return closed, opened
+        Stops at ``cutoff`` (the bound proves what the caller needs), after ``iterations``,
+        or when the step factor (halved after ``stall_limit`` non-improving steps) falls below
+        ``min_step``. O(iterations * (m n + k log k)).
+        """
+        best = -math.inf
+        best_u, best_v = u, self.f
+        best_y = np.zeros(self.m)
+        avg = np.zeros(self.m)
+        stall = 0
+        it = 0
+        while it < iterations:
+            it += 1
+            knap = self.evaluate(u, hi)
+            value, y = self.choose(knap.v, lo, hi)
+            if not math.isfinite(value):
+                return Ascent(math.inf, u, knap.v, y, y, it)
+            bound = float(u.sum()) + value
+            avg = y if it == 1 else 0.8 * avg + 0.2 * y
+            if bound > best + 1e-12 * abs(bound):
+                best, best_u, best_v, best_y, stall = bound, u, knap.v, y, 0
+            else:
+                stall += 1
+                if stall >= stall_limit:
+                    step /= 2.0
+                    stall = 0
+            if best >= cutoff or step < min_step:
+                break
+            g = 1.0 - np.bincount(knap.park, weights=knap.frac * y[knap.site], minlength=self.n)
+            norm = float(g @ g)
+            if norm < 1e-12:
+                break  # the relaxed plan serves every park exactly: the bound is its cost
+            goal = target if math.isfinite(target) else best + 0.01 * abs(best)
+            u = u + step * max(goal - bound, 1e-9 * abs(bound)) / norm * g
+        return Ascent(best, best_u, best_v, best_y, avg, it)

@@ -1,26 +1,20 @@
-"""Large splittable instances (10^5 arcs and more): Lagrangian reduction, then HiGHS.
+"""Large splittable instances (10^5 arcs and more): Lagrangian branch and bound.
 
 With ``x_a <= y_i`` for every arc the root LP of capa/capb/capc (100 sites x 1000 parks)
 has 10^5 rows and is the bottleneck (``shared/reference/facilities.md`` §3.3: no tool
-proved one in 3 minutes). This backend avoids that LP:
+proved one in 3 minutes). This backend never solves that LP: one-type splittable problems
+go to the Lagrangian branch and bound on the sites (:mod:`.lagbb`: subgradient bounds on
+per-site knapsacks, numpy only; transportation LPs and local search for plans), and the
+best plan is read back through one HiGHS LP over its open sites.
 
-1. Lagrangian bound (:mod:`.lagrange`): subgradient ascent, numpy only, a few seconds;
-2. primal plans: for each site set the relaxation opened, a transportation LP with those
-   sites open gives an upper bound UB;
-3. reduction: every site whose forced opposite value lifts the Lagrangian bound above UB
-   is fixed (typically 75-90 of 100 sites closed), valid for all plans cheaper than UB;
-4. HiGHS solves the reduced MILP (strong linking rows only for the remaining sites),
-   started from the best plan; global bound = max(Lagrangian, min(UB, reduced bound)).
-
-Multi-type or single-source problems use the fallback: the weak model's LP with violated
-linking rows added in rounds, then branch and bound from that LP.
+Multi-type problems (and, as a fallback, problems without any plan) use the weak model's
+LP with violated linking rows added in rounds, then branch and bound from that LP.
 
 Measured figures are in ``bench/results/facilities-full.md``.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import replace
 
@@ -28,9 +22,9 @@ import highspy
 import numpy as np
 from numpy.typing import NDArray
 
-from zone_opt.errors import InvalidInputError
+from zone_opt.errors import InvalidInputError, SolverError
 from zone_opt.optimise.facilities.build import FacilityMatrix, build_matrix
-from zone_opt.optimise.facilities.lagrange import fix_sites, lagrangian_bound
+from zone_opt.optimise.facilities.lagbb import lagrangian_branch_and_bound
 from zone_opt.optimise.facilities.plan import FacilityPlan, decode_plan
 from zone_opt.optimise.facilities.problem import FacilityProblem
 from zone_opt.optimise.solver import HighsSolver, SolveOptions, SolveStatus
@@ -71,118 +65,40 @@ def _transport(
 
 def _solve_lagrangian(problem: FacilityProblem, options: SolveOptions) -> FacilityPlan:
     started = time.perf_counter()
-    gap = options.mip_rel_gap
-    lb = lagrangian_bound(problem, math.inf, iterations=400)
-    best: tuple[float, FacilityMatrix, NDArray[np.float64]] | None = None
-    order = np.argsort(lb.site_value, kind="stable")
-    tried: list[NDArray[np.bool_]] = []
-    for cand in lb.candidates:
-        for more in (0, 1, 2, 4):
-            sites = cand.copy()
-            sites[order[~cand[order]][:more]] = True
-            if any(np.array_equal(sites, t) for t in tried):
-                continue
-            tried.append(sites)
-            found = _transport(problem, sites)
-            if found is not None and (best is None or found[0] < best[0]):
-                best = found
-    ub = best[0] if best is not None else math.inf
-    lag_s = time.perf_counter() - started
-    if best is None:
-        return solve_lazy_linking(problem, options)
-    # Rounds with a target T: fix the sites no plan cheaper than T can change, solve the
-    # reduced MILP. Every plan cheaper than T lies in the reduced space, so the global bound
-    # is at least min(T, reduced bound); if the reduced optimum meets it, it is optimal.
-    # Otherwise T grows (doubling the margin above the Lagrangian bound) up to the best UB.
-    plan_fm, plan_x = best[1], best[2]
-    bound = lb.bound_cny
-    margin = min(max((ub - bound) / max(abs(bound), 1e-9), 1e-6), 0.001)
-    rounds: list[str] = []
-    build_s = 0.0
-    while True:
-        target = min(ub, bound + margin * abs(lb.bound_cny)) if margin else ub
-        final = target >= ub
-        limit = target * (1 - gap) if final else target
-        closed, opened = fix_sites(problem, lb, limit, 0.0)
-        keep = np.flatnonzero(~closed)
-        t0 = time.perf_counter()
-        fm = build_matrix(problem.restrict_sites(keep))
-        build_s += time.perf_counter() - t0
-        solver = HighsSolver(fm.model)
-        forced = np.flatnonzero(opened[keep])
-        if forced.size:
-            solver.set_col_bounds(forced, 1.0, 1.0)
-        start = _map_start(plan_fm, plan_x, fm)
-        if start is not None:
-            solver.set_start(start)
-        remaining = None
+    search = lagrangian_branch_and_bound(problem, options)
+    if search.sites is None:
+        # No plan (infeasible, or none found in time): the LP-based path reports it with
+        # its own status (and a diagnosable model).
+        left = None
         if options.time_limit_s is not None:
-            remaining = options.time_limit_s - (time.perf_counter() - started)
-            if remaining <= 0.2:
-                break
-        extra = dict(options.extra)
-        if not final:
-            extra["objective_bound"] = target  # prune nodes that cannot beat the target
-        mip = solver.solve(replace(options, time_limit_s=remaining, extra=extra))
-        if mip.x is not None and mip.objective < ub:
-            ub, plan_fm, plan_x = mip.objective, fm, mip.x
-        reduced = mip.bound if mip.status is not SolveStatus.INFEASIBLE else math.inf
-        if mip.status in (SolveStatus.OPTIMAL, SolveStatus.INFEASIBLE) or final:
-            bound = max(bound, min(limit, reduced))
-        rounds.append(
-            f"T={target:.3f}: {int(closed.sum())} closed, {int(opened.sum())} open, "
-            f"{fm.model.num_cols} cols, {mip.status}"
-        )
-        if (ub - bound) / max(abs(ub), 1e-9) <= gap * (1 + 1e-9) or final:
-            break
-        if mip.status not in (SolveStatus.OPTIMAL, SolveStatus.INFEASIBLE):
-            break  # out of time inside a round
-        margin *= 2.0
-    elapsed = time.perf_counter() - started
-    objective = ub
-    bound = min(bound, objective)
-    gap_now = max(0.0, (objective - bound) / max(abs(objective), 1e-9))
-    status = SolveStatus.OPTIMAL if gap_now <= gap * (1 + 1e-9) else SolveStatus.FEASIBLE
+            left = max(0.1, options.time_limit_s - (time.perf_counter() - started))
+        return solve_lazy_linking(problem, replace(options, time_limit_s=left))
+    found = _transport(problem, search.sites)
+    if found is None:  # cannot happen for a plan the search solved; kept as a guard
+        raise SolverError("the transportation LP of the best plan did not solve")
+    objective, fm, x = found
+    bound = min(search.bound, objective)
+    gap = max(0.0, (objective - bound) / max(abs(objective), 1e-9))
+    status = search.status
+    if status is SolveStatus.OPTIMAL and gap > options.mip_rel_gap * (1 + 1e-9):
+        status = SolveStatus.FEASIBLE  # HiGHS's LP value differs from the search's by more
     message = (
-        f"Lagrangian bound {lb.bound_cny:.3f} in {lag_s:.1f} s, first UB {best[0]:.3f}; "
-        + "; ".join(rounds)
+        f"Lagrangian branch and bound: {search.nodes} nodes, {search.transport_lps} "
+        f"transportation LPs; root bound {search.root_bound:.3f}, first plan "
+        f"{search.first_objective:.3f} after {search.heuristic_s:.1f} s; {search.status}"
     )
     return decode_plan(
-        plan_fm,
-        plan_x,
+        fm,
+        x,
         status=status,
         objective=objective,
         bound=bound,
-        gap=gap_now,
+        gap=gap,
         backend="decompose",
-        build_s=build_s,
-        solve_s=elapsed,
+        build_s=0.0,
+        solve_s=time.perf_counter() - started,
         message=message,
     )
-
-
-def _map_start(
-    src: FacilityMatrix, x: NDArray[np.float64], dst: FacilityMatrix
-) -> NDArray[np.float64] | None:
-    """Carry a plan between two matrices of the same parks over different site sets."""
-    src_ids = src.problem.site_ids
-    dst_index = {s: i for i, s in enumerate(dst.problem.site_ids)}
-    if any(s not in dst_index for s in src_ids):
-        return None
-    site_map = np.array([dst_index[s] for s in src_ids], dtype=np.int64)
-    n_types = dst.problem.num_types
-    m_dst = dst.num_sites
-    key_dst = (dst.arc_demand * m_dst + dst.arc_site) * n_types + dst.arc_type
-    key_src = (src.arc_demand * m_dst + site_map[src.arc_site]) * n_types + src.arc_type
-    order = np.argsort(key_dst)
-    pos = np.searchsorted(key_dst[order], key_src)
-    pos = np.clip(pos, 0, key_dst.size - 1)
-    if not np.all(key_dst[order][pos] == key_src):
-        return None
-    out = np.zeros(dst.model.num_cols)
-    out[site_map] = np.round(x[: src.num_sites])
-    out[dst.num_sites + order[pos]] = x[src.num_sites :]
-    return out
 
 
 def solve_lazy_linking(
