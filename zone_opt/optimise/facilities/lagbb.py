@@ -74,7 +74,7 @@ def lagrangian_branch_and_bound(
     problem: FacilityProblem,
     options: SolveOptions,
     *,
-    enumerate_free: int = 5,
+    enumerate_free: int = 4,
     node_iterations: int = 60,
 ) -> LagrangianSearch:
     """Solve a splittable one-type problem to ``options.mip_rel_gap`` (or its time limit).
@@ -221,6 +221,7 @@ class _State:
         self.cutoff = math.inf
         self.lowest_pruned = math.inf
         self.nodes = 0
+        self.leaf_iterations = 15
 
     def prune(self, bound: float) -> None:
         self.lowest_pruned = min(self.lowest_pruned, bound)
@@ -258,6 +259,22 @@ class _State:
                 break
             if time.perf_counter() > deadline:
                 return float(bounds[todo[pos:]].min())
+            if not tr.cached(ys[c]):
+                # A short ascent with every site fixed (only those sites' knapsacks) often
+                # proves the completion worse than the cutoff without its LP.
+                leaf = self.rel.ascent(
+                    asc.u,
+                    ys[c],
+                    ys[c],
+                    target=self.cutoff,
+                    cutoff=self.cutoff,
+                    iterations=self.leaf_iterations,
+                    step=0.5,
+                    stall_limit=3,
+                )
+                if leaf.bound >= self.cutoff:
+                    self.prune(leaf.bound)
+                    continue
             plan = tr.solve(ys[c])
             if plan is None:
                 continue  # these sites cannot serve every park

@@ -94,11 +94,14 @@ class SiteRelaxation:
         return np.where(np.isfinite(u), u, fallback)
 
     def evaluate(self, u: F64, hi: B) -> Knapsacks:
-        """The knapsack of every allowed site at multipliers ``u``. O(m n + k log k)."""
-        neg = self.cost < u[None, :]
-        neg[~hi] = False
-        site, park = np.nonzero(neg)
-        red = self.cost[site, park] - u[park]
+        """The knapsack of every allowed site at multipliers ``u``. O(|hi| n + k log k)."""
+        rows = np.flatnonzero(hi)
+        cost = self.cost if rows.size == self.m else self.cost[rows]
+        flat = np.flatnonzero(cost < u[None, :])
+        local = flat // self.n
+        park = flat - local * self.n
+        site = rows[local]
+        red = cost.ravel()[flat] - u[park]
         dj = self.d[park]
         order = np.lexsort((red / dj, site))
         site, park, red, dj = site[order], park[order], red[order], dj[order]

@@ -27,8 +27,9 @@ class Backend(enum.StrEnum):
     SCIP = "scip"
     """SCIP through OR-Tools' pywraplp (:mod:`zone_opt.optimise.ortools_adapter`)."""
     DECOMPOSE = "decompose"
-    """HiGHS with Lagrangian bounds and lazily added linking rows, for large splittable
-    instances (:mod:`zone_opt.optimise.facilities.large`)."""
+    """Lagrangian branch and bound on the sites with transportation LPs by HiGHS, for large
+    splittable one-type instances; lazily added linking rows for several types
+    (:mod:`zone_opt.optimise.facilities.large`)."""
 
 
 SITE_NODE_LIMIT = 2000

@@ -62,6 +62,10 @@ class Transport:
             return False
         return self.budget is None or float(rel.f @ sites) <= self.budget * (1 + 1e-12)
 
+    def cached(self, sites: B) -> bool:
+        """Whether :meth:`solve` already knows this site set."""
+        return np.asarray(sites, dtype=bool).tobytes() in self._cache
+
     def solve(self, sites: B) -> TransportPlan | None:
         """The cheapest plan with exactly ``sites`` open; None if they cannot serve all."""
         mask = np.asarray(sites, dtype=bool)
