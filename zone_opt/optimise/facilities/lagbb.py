@@ -105,6 +105,7 @@ def lagrangian_branch_and_bound(
         step=2.0,
         stall_limit=20,
         min_step=1e-3,
+        deadline=deadline,
     )
     if not math.isfinite(first.bound):
         return state.result(SolveStatus.INFEASIBLE, math.inf, first.bound, 0.0)
@@ -121,6 +122,7 @@ def lagrangian_branch_and_bound(
         step=1.0,
         stall_limit=20,
         min_step=1e-3,
+        deadline=deadline,
     )
     if root.bound < first.bound:
         root = first
@@ -156,6 +158,7 @@ def lagrangian_branch_and_bound(
             iterations=node_iterations,
             step=0.5,
             stall_limit=5,
+            deadline=deadline,
         )
         pre = None
         if asc.bound >= state.cutoff:
@@ -230,7 +233,9 @@ class _State:
         if plan is None or plan.cost >= self.ub:
             return
         self.best, self.ub = plan, plan.cost
-        self.cutoff = self.ub - self.gap * abs(self.ub)
+        # A hair inside the gap, so the plan's cost re-read by another LP (tolerance ~1e-9)
+        # still meets the requested gap.
+        self.cutoff = self.ub - 0.999 * self.gap * abs(self.ub)
         if self.options.progress is not None:
             low = min(self.ub, self.lowest_pruned)
             self.options.progress(

@@ -19,6 +19,7 @@ valid); plans are checked against it where they are built.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -185,13 +186,15 @@ class SiteRelaxation:
         step: float,
         stall_limit: int,
         min_step: float = 5e-3,
+        deadline: float = math.inf,
     ) -> Ascent:
         """Subgradient ascent with Polyak steps towards ``target`` from ``u`` (an infinite
         target: 1 % above the best bound so far, for the first ascent without a plan).
 
         Stops at ``cutoff`` (the bound proves what the caller needs), after ``iterations``,
-        or when the step factor (halved after ``stall_limit`` non-improving steps) falls below
-        ``min_step``. O(iterations * (m n + k log k)).
+        when the step factor (halved after ``stall_limit`` non-improving steps) falls below
+        ``min_step``, or at ``deadline`` (a ``time.perf_counter`` value; at least one
+        iteration runs). O(iterations * (m n + k log k)).
         """
         best = -math.inf
         best_u, best_v = u, self.f
@@ -214,7 +217,7 @@ class SiteRelaxation:
                 if stall >= stall_limit:
                     step /= 2.0
                     stall = 0
-            if best >= cutoff or step < min_step:
+            if best >= cutoff or step < min_step or time.perf_counter() > deadline:
                 break
             g = 1.0 - np.bincount(knap.park, weights=knap.frac * y[knap.site], minlength=self.n)
             norm = float(g @ g)
