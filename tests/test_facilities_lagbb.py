@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from zone_opt.errors import CancelledError
 from zone_opt.optimise import SolveOptions, SolveStatus
 from zone_opt.optimise.facilities import (
     FacilityProblem,
@@ -22,7 +24,7 @@ from zone_opt.optimise.facilities.lagbb import lagrangian_branch_and_bound
 from zone_opt.optimise.facilities.lagrange import SiteRelaxation
 from zone_opt.optimise.facilities.options import highs_options
 from zone_opt.optimise.facilities.transport import Transport
-from zone_opt.optimise.solver import HighsSolver
+from zone_opt.optimise.solver import HighsSolver, Progress
 
 sys.path.insert(0, str(Path(__file__).parent))
 from facilities_data import ORLIB, random_problem
@@ -179,3 +181,22 @@ def test_time_limit_keeps_a_valid_bound() -> None:
     assert out.status is SolveStatus.FEASIBLE
     assert out.sites is not None
     assert out.bound <= known * (1 + 1e-9) <= out.objective * (1 + 2e-9)
+
+
+def test_progress_reports_valid_bounds_and_cancel_before_start() -> None:
+    problem = read_orlib_cap(ORLIB / "capb.txt", capacity=6000.0)
+    known = OPTIMA[("capb", 6000.0)]
+    seen: list[Progress] = []
+    out = lagrangian_branch_and_bound(
+        problem, SolveOptions(mip_rel_gap=1e-4, progress=seen.append, time_limit_s=120.0)
+    )
+    assert out.status is SolveStatus.OPTIMAL
+    assert seen
+    assert seen[-1].incumbent == pytest.approx(out.objective)
+    incumbents = [p.incumbent for p in seen]
+    assert incumbents == sorted(incumbents, reverse=True)
+    assert all(p.bound <= known * (1 + 1e-9) <= p.incumbent * (1 + 1e-9) for p in seen)
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(CancelledError):
+        lagrangian_branch_and_bound(problem, SolveOptions(cancel=cancel))

@@ -109,7 +109,8 @@ def lagrangian_branch_and_bound(
     )
     if not math.isfinite(first.bound):
         return state.result(SolveStatus.INFEASIBLE, math.inf, first.bound, 0.0)
-    state.offer(tr.local_search(first.y > 1e-9, deadline=deadline), deadline)
+    state.frontier = first.bound
+    state.offer(tr.local_search(first.y > 1e-9, deadline=deadline))
     heuristic_s = time.perf_counter() - started
     first_objective = state.ub
     root = rel.ascent(
@@ -134,6 +135,9 @@ def lagrangian_branch_and_bound(
         if node is None:
             node = heapq.heappop(heap)
         current, node = node, None
+        # Best first, and a child's bound is never below its parent's: this is the least
+        # bound of all open nodes.
+        state.frontier = max(state.frontier, current.bound)
         if current.bound >= state.cutoff:
             state.prune(current.bound)
             continue
@@ -167,7 +171,7 @@ def lagrangian_branch_and_bound(
         sites = asc.y > 1e-9
         plan = tr.solve(sites)
         if plan is not None and plan.cost < state.ub:
-            state.offer(tr.local_search(sites, deadline=deadline), deadline)
+            state.offer(tr.local_search(sites, deadline=deadline))
         pen = rel.penalties(asc.v, asc.y, lo, hi)
         lifted = asc.bound + pen
         fix = (hi & ~lo) & (lifted >= state.cutoff)
@@ -225,11 +229,13 @@ class _State:
         self.lowest_pruned = math.inf
         self.nodes = 0
         self.leaf_iterations = 15
+        self.frontier = -math.inf
+        """A lower bound on every open node (for progress reports)."""
 
     def prune(self, bound: float) -> None:
         self.lowest_pruned = min(self.lowest_pruned, bound)
 
-    def offer(self, plan: TransportPlan | None, deadline: float) -> None:
+    def offer(self, plan: TransportPlan | None) -> None:
         if plan is None or plan.cost >= self.ub:
             return
         self.best, self.ub = plan, plan.cost
@@ -237,7 +243,7 @@ class _State:
         # still meets the requested gap.
         self.cutoff = self.ub - 0.999 * self.gap * abs(self.ub)
         if self.options.progress is not None:
-            low = min(self.ub, self.lowest_pruned)
+            low = min(self.ub, self.lowest_pruned, self.frontier)
             self.options.progress(
                 Progress(
                     incumbent=self.ub,
@@ -284,7 +290,7 @@ class _State:
             if plan is None:
                 continue  # these sites cannot serve every park
             self.prune(plan.cost)  # the completion's exact value
-            self.offer(plan, deadline)
+            self.offer(plan)
         return math.inf
 
     def result(
