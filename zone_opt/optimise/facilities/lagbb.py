@@ -108,11 +108,11 @@ def lagrangian_branch_and_bound(
         deadline=deadline,
     )
     if not math.isfinite(first.bound):
-        return state.result(SolveStatus.INFEASIBLE, math.inf, first.bound, 0.0)
+        return state.result(SolveStatus.INFEASIBLE, first.bound)
     state.frontier = first.bound
     state.offer(tr.local_search(first.y > 1e-9, deadline=deadline))
-    heuristic_s = time.perf_counter() - started
-    first_objective = state.ub
+    state.heuristic_s = time.perf_counter() - started
+    state.first_objective = state.ub
     root = rel.ascent(
         first.u,
         lo0,
@@ -127,6 +127,7 @@ def lagrangian_branch_and_bound(
     )
     if root.bound < first.bound:
         root = first
+    state.root_bound = root.bound
     heap: list[_Node] = []
     node: _Node | None = _Node(root.bound, 0, lo0, hi0, root.u)
     pre: Ascent | None = root
@@ -143,14 +144,10 @@ def lagrangian_branch_and_bound(
             continue
         if options.cancel is not None and options.cancel.is_set():
             heap.append(current)
-            return state.stopped(
-                SolveStatus.CANCELLED, heap, first_objective, root.bound, heuristic_s
-            )
+            return state.stopped(SolveStatus.CANCELLED, heap)
         if time.perf_counter() > deadline:
             heap.append(current)
-            return state.stopped(
-                SolveStatus.TIME_LIMIT, heap, first_objective, root.bound, heuristic_s
-            )
+            return state.stopped(SolveStatus.TIME_LIMIT, heap)
         state.nodes += 1
         lo, hi = current.lo, current.hi
         asc = pre or rel.ascent(
@@ -187,9 +184,7 @@ def lagrangian_branch_and_bound(
             left = state.enumerate(lo, free, asc, deadline)
             if left < math.inf:  # out of time with completions unsolved
                 heap.append(_Node(left, 0, lo, hi, asc.u))
-                return state.stopped(
-                    SolveStatus.TIME_LIMIT, heap, first_objective, root.bound, heuristic_s
-                )
+                return state.stopped(SolveStatus.TIME_LIMIT, heap)
             continue
         score = np.abs(asc.y_average[free] - 0.5)
         i = int(free[np.argmin(score)])
@@ -202,11 +197,8 @@ def lagrangian_branch_and_bound(
             heapq.heappush(heap, _Node(asc.bound, order, clo, chi, asc.u))
             order += 1
     if state.best is None:
-        return state.result(
-            SolveStatus.INFEASIBLE, first_objective, math.inf, heuristic_s, root.bound
-        )
-    bound = min(state.ub, state.lowest_pruned)
-    return state.result(SolveStatus.OPTIMAL, first_objective, bound, heuristic_s, root.bound)
+        return state.result(SolveStatus.INFEASIBLE, math.inf)
+    return state.result(SolveStatus.OPTIMAL, min(state.ub, state.lowest_pruned))
 
 
 class _State:
@@ -231,6 +223,9 @@ class _State:
         self.leaf_iterations = 15
         self.frontier = -math.inf
         """A lower bound on every open node (for progress reports)."""
+        self.root_bound = -math.inf
+        self.first_objective = math.inf
+        self.heuristic_s = 0.0
 
     def prune(self, bound: float) -> None:
         self.lowest_pruned = min(self.lowest_pruned, bound)
@@ -293,14 +288,7 @@ class _State:
             self.offer(plan)
         return math.inf
 
-    def result(
-        self,
-        status: SolveStatus,
-        first_objective: float,
-        bound: float,
-        heuristic_s: float,
-        root_bound: float = -math.inf,
-    ) -> LagrangianSearch:
+    def result(self, status: SolveStatus, bound: float) -> LagrangianSearch:
         return LagrangianSearch(
             status=status,
             objective=self.ub,
@@ -308,20 +296,13 @@ class _State:
             sites=None if self.best is None else self.best.open,
             nodes=self.nodes,
             transport_lps=self.tr.calls,
-            root_bound=root_bound,
-            first_objective=first_objective,
-            heuristic_s=heuristic_s,
+            root_bound=self.root_bound,
+            first_objective=self.first_objective,
+            heuristic_s=self.heuristic_s,
         )
 
-    def stopped(
-        self,
-        status: SolveStatus,
-        heap: list[_Node],
-        first_objective: float,
-        root_bound: float,
-        heuristic_s: float,
-    ) -> LagrangianSearch:
+    def stopped(self, status: SolveStatus, heap: list[_Node]) -> LagrangianSearch:
         bound = min([self.ub, self.lowest_pruned] + [n.bound for n in heap])
         if status is SolveStatus.TIME_LIMIT and self.best is not None:
             status = SolveStatus.FEASIBLE
-        return self.result(status, first_objective, bound, heuristic_s, root_bound)
+        return self.result(status, bound)
