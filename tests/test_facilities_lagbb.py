@@ -200,3 +200,15 @@ def test_progress_reports_valid_bounds_and_cancel_before_start() -> None:
     cancel.set()
     with pytest.raises(CancelledError):
         lagrangian_branch_and_bound(problem, SolveOptions(cancel=cancel))
+
+
+def test_unreachable_park_is_infeasible_like_highs() -> None:
+    base = _single_type(1)
+    dist = np.array(base.distance_km, copy=True)
+    dist[3] = 1000.0  # park 3 beyond every site's reach
+    problem = base.with_options(distance_km=dist, max_distance_km=150.0)
+    mip = HighsSolver(build_matrix(problem).model).solve(highs_options(GAP))
+    assert mip.status is SolveStatus.INFEASIBLE
+    out = lagrangian_branch_and_bound(problem, GAP)
+    assert out.status is SolveStatus.INFEASIBLE
+    assert out.sites is None

@@ -95,6 +95,8 @@ def lagrangian_branch_and_bound(
     lo0 = np.zeros(m, dtype=bool)
     hi0 = np.ones(m, dtype=bool)
     state = _State(rel, tr, gap, started, options)
+    if not np.isfinite(rel.cost[rel.s > 0]).any(axis=0).all():
+        return state.result(SolveStatus.INFEASIBLE, math.inf)  # a park no site can serve
 
     first = rel.ascent(
         rel.start(),
