@@ -53,8 +53,13 @@ def _ipc(table: pa.Table, max_rows: int | None = None) -> bytes:
 def test_client_messages_are_the_bytes_pyarrow_writes(meters: Callable[[int], pa.Table]) -> None:
     table = meters(1)
     rows = 10_000
-    ours = b"".join(bytes(m) for m in ipc_messages(table, rows * table.nbytes // table.num_rows))
+    messages = list(ipc_messages(table, rows * table.nbytes // table.num_rows))
+    ours = b"".join(bytes(part) for message in messages for part in message)
     assert ours == _ipc(table, max_rows=rows)
+    assert len(messages) >= 1 + -(-table.num_rows // rows)  # batches, end of stream
+    # The first batch's column buffers are sent from the table's memory, not copied first.
+    addresses = {b.address for c in table.columns for b in c.chunks[0].buffers() if b}
+    assert any(isinstance(p, pa.Buffer) and p.address in addresses for p in messages[0])
 
 
 @pytest.mark.parametrize(
@@ -173,6 +178,9 @@ def test_pieces_keep_messages_whole_unless_larger_than_a_piece() -> None:
     assert b"".join(pieces) == b"".join(messages)
     assert pieces == [b"aaaaabbb", b"cccccccc", b"ccccdd"]
     assert all(len(p) <= 8 for p in pieces)
+    in_parts = [[b"a" * 5], [b"bb", b"b"], [b"c" * 5, b"c" * 7], [b"d", b"", b"d"]]
+    pieces = [b"".join(bytes(v) for v in p) for p in pack_pieces(in_parts, 8)]
+    assert pieces == [b"aaaaabbb", b"cccccccc", b"ccccdd"]
 
 
 def test_decoder_rebuilds_the_table_whatever_the_cuts(meters: Callable[[int], pa.Table]) -> None:
