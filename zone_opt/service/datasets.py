@@ -1,6 +1,7 @@
 """The durable dataset store: Arrow IPC stream files under the data dir, records in SQLite.
 
-An upload is written to ``tmp/`` as its chunks arrive, hashed over the same bytes with
+An upload is written to ``tmp/`` as its chunks arrive (with direct I/O where the file
+system allows it, see :class:`_Sink`), hashed over the same bytes with
 the checksum its header chose (:data:`CHECKSUMS`: SHA-256 or BLAKE3), decoded from memory
 batch by batch and validated against its table kind's schema
 (:class:`zone_opt.validation.BatchValidator`, the rules of
