@@ -304,8 +304,7 @@ class ReadAhead(Generic[T]):
     consumer, so producing the next items overlaps consuming this one.
 
     On the server, gRPC's request iterator receives the next message only when asked, so
-    without this the stream stalls (flow control) while a chunk is decoded and validated;
-    on the client, the next chunk is serialised and hashed while gRPC sends this one.
+    without this the stream stalls (flow control) while a chunk is decoded and validated.
     Exceptions of ``items`` reach the consumer in order. :meth:`close` (from any thread)
     stops the helper at its next item and ends the iteration. Memory: ``depth`` items.
     """
