@@ -65,6 +65,7 @@ from zone_opt.service.convert import (
     kind_to_proto,
     message_chunks,
     pack_pieces,
+    parse_upload_request,
     table_from_ipc,
     table_to_ipc,
 )
@@ -129,6 +130,14 @@ class Operation:
     error_code: int = 0
     error_message: str = ""
     result: dict[str, Any] = field(default_factory=dict)
+
+
+def _payload(message: bytes) -> memoryview:
+    """The Arrow bytes inside an encoded ``UploadDatasetRequest`` chunk (a view)."""
+    chunk = parse_upload_request(message).chunk
+    if chunk is None:  # never for encode_upload_chunk's output
+        raise AssertionError("not an encoded chunk")
+    return memoryview(chunk.ipc)
 
 
 def _dataset(d: datasets_pb2.Dataset) -> Dataset:
@@ -280,12 +289,16 @@ class Client:
             piece = next(pieces)
             for seq in itertools.count():
                 following = next(pieces, None)
-                for part in piece:
-                    hasher.update(part)  # releases the GIL for large parts
-                last = following is None
-                yield encode_upload_chunk(piece, seq, last, "", hasher.hexdigest() if last else "")
-                if following is None:
+                if following is None:  # the last chunk carries the digest of the stream
+                    for part in piece:
+                        hasher.update(part)
+                    yield encode_upload_chunk(piece, seq, True, "", hasher.hexdigest())
                     return
+                message = encode_upload_chunk(piece, seq, False, "")
+                # Hashed from the message just written, still in cache (about a quarter
+                # less CPU than reading the table's buffers again): the exact bytes sent.
+                hasher.update(_payload(message))  # releases the GIL
+                yield message
                 piece = following
 
         # gRPC's sending thread builds each chunk as it needs it: a helper thread building
