@@ -65,10 +65,10 @@ from zone_opt.service.convert import (
     kind_to_proto,
     message_chunks,
     pack_pieces,
+    parse_upload_request,
     table_from_ipc,
     table_to_ipc,
 )
-from zone_opt.service.datasets import ReadAhead
 from zone_opt.service.privacy import JoinPolicy
 from zone_opt.service.status import from_rpc_error
 
@@ -130,6 +130,14 @@ class Operation:
     error_code: int = 0
     error_message: str = ""
     result: dict[str, Any] = field(default_factory=dict)
+
+
+def _payload(message: bytes) -> memoryview:
+    """The Arrow bytes inside an encoded ``UploadDatasetRequest`` chunk (a view)."""
+    chunk = parse_upload_request(message).chunk
+    if chunk is None:  # never for encode_upload_chunk's output
+        raise AssertionError("not an encoded chunk")
+    return memoryview(chunk.ipc)
 
 
 def _dataset(d: datasets_pb2.Dataset) -> Dataset:
@@ -257,8 +265,9 @@ class Client:
     def upload(self, table: pa.Table, name: str, kind: str) -> str:
         """Store ``table`` as a dataset of ``kind`` (``"spaces"``, ...); returns its id.
 
-        Sent as one Arrow IPC stream serialised a record batch at a time (about 3.5 MiB
-        each, one chunk per batch, never a buffer of the whole stream), hashed with BLAKE3
+        Sent as one Arrow IPC stream written a record batch at a time (about 3.5 MiB
+        each, one chunk per batch, its buffers copied once: from the table into the
+        message; never a buffer of the whole stream), hashed with BLAKE3
         as sent (the server hashes what it receives and compares; the dataset's ``blake3``
         is that digest); the server decodes and validates each batch as it arrives. O(bytes).
         """
@@ -280,19 +289,22 @@ class Client:
             piece = next(pieces)
             for seq in itertools.count():
                 following = next(pieces, None)
-                for part in piece:
-                    hasher.update(part)  # releases the GIL for large parts
-                last = following is None
-                yield encode_upload_chunk(piece, seq, last, "", hasher.hexdigest() if last else "")
-                if following is None:
+                if following is None:  # the last chunk carries the digest of the stream
+                    for part in piece:
+                        hasher.update(part)
+                    yield encode_upload_chunk(piece, seq, True, "", hasher.hexdigest())
                     return
+                message = encode_upload_chunk(piece, seq, False, "")
+                # Hashed from the message just written, still in cache (about a quarter
+                # less CPU than reading the table's buffers again): the exact bytes sent.
+                hasher.update(_payload(message))  # releases the GIL
+                yield message
                 piece = following
 
-        ahead = ReadAhead(requests(), 2)  # the next chunk is built while this one is sent
-        try:
-            response: datasets_pb2.UploadDatasetResponse = self._call(self._upload, ahead)
-        finally:
-            ahead.close()
+        # gRPC's sending thread builds each chunk as it needs it: a helper thread building
+        # the next one ahead cost more CPU (thread hand-offs) than it saved in wall time,
+        # the server being the slower side.
+        response: datasets_pb2.UploadDatasetResponse = self._call(self._upload, requests())
         return response.dataset.dataset_id
 
     def describe(self, dataset_id: str) -> Dataset:

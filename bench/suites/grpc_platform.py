@@ -9,7 +9,10 @@
   size) uploaded through ``DatasetService.UploadDataset`` (~4 MiB IPC chunks, checksum,
   schema validation, fsync + rename) and through Arrow Flight ``DoPut`` to a Flight server
   subprocess on loopback, twice: keeping the table in memory, and writing it to a file
-  with fsync (the same durability as ours). Throughput = params ``mb`` / wall seconds.
+  with fsync (the same durability as ours). Each server writes its own way: ``zone-opt
+  serve`` with direct I/O and its allocator settings (``--malloc-retain-mb``), the Flight
+  server with pyarrow's IPC writer through the page cache, glibc defaults.
+  Throughput = params ``mb`` / wall seconds.
   Each contender's timed part is the upload call alone, from connecting to the
   acknowledgement; reading back the stored row count (our ``GetDataset``, which the
   rows check compares) and deleting the dataset are untimed.

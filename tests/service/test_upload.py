@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
+import os
 import random
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -29,6 +32,7 @@ from zone_opt.service.convert import (
     pack_pieces,
     parse_upload_request,
 )
+from zone_opt.service.datasets import CHECKSUMS, DIRECT_BLOCK_BYTES, STAGE_BYTES, _Sink
 from zone_opt.service.ipc_stream import IpcStreamDecoder
 from zone_opt.service.server import Server
 from zone_opt.validation import BatchValidator, validate_table
@@ -49,8 +53,13 @@ def _ipc(table: pa.Table, max_rows: int | None = None) -> bytes:
 def test_client_messages_are_the_bytes_pyarrow_writes(meters: Callable[[int], pa.Table]) -> None:
     table = meters(1)
     rows = 10_000
-    ours = b"".join(bytes(m) for m in ipc_messages(table, rows * table.nbytes // table.num_rows))
+    messages = list(ipc_messages(table, rows * table.nbytes // table.num_rows))
+    ours = b"".join(bytes(part) for message in messages for part in message)
     assert ours == _ipc(table, max_rows=rows)
+    assert len(messages) >= 1 + -(-table.num_rows // rows)  # batches, end of stream
+    # The first batch's column buffers are sent from the table's memory, not copied first.
+    addresses = {b.address for c in table.columns for b in c.chunks[0].buffers() if b}
+    assert any(isinstance(p, pa.Buffer) and p.address in addresses for p in messages[0])
 
 
 @pytest.mark.parametrize(
@@ -169,6 +178,9 @@ def test_pieces_keep_messages_whole_unless_larger_than_a_piece() -> None:
     assert b"".join(pieces) == b"".join(messages)
     assert pieces == [b"aaaaabbb", b"cccccccc", b"ccccdd"]
     assert all(len(p) <= 8 for p in pieces)
+    in_parts = [[b"a" * 5], [b"bb", b"b"], [b"c" * 5, b"c" * 7], [b"d", b"", b"d"]]
+    pieces = [b"".join(bytes(v) for v in p) for p in pack_pieces(in_parts, 8)]
+    assert pieces == [b"aaaaabbb", b"cccccccc", b"ccccdd"]
 
 
 def test_decoder_rebuilds_the_table_whatever_the_cuts(meters: Callable[[int], pa.Table]) -> None:
@@ -491,3 +503,81 @@ def test_a_data_dir_from_before_blake3_opens_with_its_datasets(tmp_path: Path) -
     assert (old.sha256, old.blake3, old.num_rows) == ("ab", "", 1)
     DatasetStore(tmp_path / "data", db, max_upload_bytes=1 << 20)  # opening again is a no-op
     db.close()
+
+
+# ---- the sink: direct I/O, its fallbacks (no server) -------------------------------------
+
+
+def _sink_pieces(seed: int) -> list[bytes]:
+    """Pieces of awkward sizes: empty, one byte, a block and a bit, several staging buffers."""
+    rng = random.Random(seed)
+    sizes = [0, 1, DIRECT_BLOCK_BYTES + 3, 2 * STAGE_BYTES + 5, 4093, STAGE_BYTES - 1, 77]
+    return [rng.randbytes(n) for n in sizes]
+
+
+def _direct_io_works(directory: Path) -> bool:
+    try:
+        fd = os.open(directory / "probe", os.O_WRONLY | os.O_CREAT | os.O_DIRECT, 0o644)
+    except (OSError, AttributeError):
+        return False
+    os.close(fd)
+    return True
+
+
+@pytest.mark.parametrize("direct", [True, False])
+@pytest.mark.parametrize("checksum", ["blake3", "sha256"])
+def test_sink_stores_and_hashes_exactly_the_pieces(
+    tmp_path: Path, direct: bool, checksum: str
+) -> None:
+    pieces = _sink_pieces(1)
+    path = tmp_path / "out.part"
+    with _Sink(path, checksum, direct=direct) as sink:
+        assert sink.direct == (direct and _direct_io_works(tmp_path))
+        for piece in pieces:
+            sink.put(memoryview(piece))
+        sink.sync().result()
+        digest = sink.digest()
+    data = b"".join(pieces)
+    assert path.read_bytes() == data
+    expected = CHECKSUMS[checksum]()
+    expected.update(data)
+    assert digest == expected.hexdigest()
+
+
+def test_sink_falls_back_to_the_page_cache_when_direct_io_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not _direct_io_works(tmp_path):
+        pytest.skip("no direct I/O on this file system")
+    pieces = _sink_pieces(2)
+    real_write, real_open = os.write, os.open
+    refused: list[int] = []
+
+    def write(fd: int, data: Any) -> int:  # the first direct write is refused
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT and not refused:
+            refused.append(len(data))
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    path = tmp_path / "refused.part"
+    with _Sink(path, "blake3") as sink:
+        for piece in pieces:
+            sink.put(piece)
+        sink.sync().result()
+        assert not sink.direct
+    assert refused
+    assert path.read_bytes() == b"".join(pieces)
+
+    def open_(file: Any, flags: int, mode: int = 0o777) -> int:  # a file system without it
+        if flags & os.O_DIRECT:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_open(file, flags, mode)
+
+    monkeypatch.setattr(os, "open", open_)
+    with _Sink(tmp_path / "cached.part", "sha256") as sink:
+        assert not sink.direct
+        for piece in pieces:
+            sink.put(piece)
+        sink.sync().result()
+    assert (tmp_path / "cached.part").read_bytes() == b"".join(pieces)

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from zone_opt.service.allocator import keep_freed_memory
 from zone_opt.service.auth import load_tokens
 from zone_opt.service.server import DEMO_TENANT, ServerSettings, create_server
 
@@ -43,10 +44,17 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--grace-s", type=float, default=10.0, help="shutdown drain period (seconds)")
     p.add_argument("--no-sample", action="store_true", help="do not preload the bundled sample")
     p.add_argument("--port-file", type=Path, default=None, help="write the bound port here")
+    p.add_argument(
+        "--malloc-retain-mb",
+        type=int,
+        default=256,
+        help="freed memory kept for reuse by large buffers (glibc; 0: its defaults)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    keep_freed_memory(args.malloc_retain_mb * 1024 * 1024)
     config = ServerSettings(
         data_dir=args.data_dir,
         host=args.host,
