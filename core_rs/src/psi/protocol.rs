@@ -809,7 +809,7 @@ impl Client {
         let record_len: usize = widths.iter().map(|&w| RECORD_HEAD + w as usize).sum();
         let n_s = sr.count(entry_len, "sender table")?;
         let table = sr.bytes(n_s * entry_len, "sender table")?;
-        let tags = TagTable::new(table, entry_len, "setup")?;
+        let tags = TagTable::new(table, entry_len, 0, "setup")?;
         // The evaluations.
         let n = rr.count(32, "evaluations")?;
         if n != self.keys.len() {

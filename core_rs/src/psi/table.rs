@@ -17,16 +17,19 @@ const MAX_BITS: u32 = 26;
 pub struct TagTable<'a> {
     table: &'a [u8],
     stride: usize,
+    shared_bits: u32,
     bits: u32,
     /// Bucket `b` holds entries `start[b]..start[b + 1]`.
     start: Vec<u32>,
 }
 
 impl<'a> TagTable<'a> {
-    /// Index `table` (`stride >= TAG_LEN` bytes per entry, a whole number of entries).
-    /// Refuses a table not in ascending tag order. O(n), one sequential pass.
-    pub fn new(table: &'a [u8], stride: usize, field: &str) -> CoreResult<Self> {
-        if stride < TAG_LEN || !table.len().is_multiple_of(stride) {
+    /// Index `table` (`stride >= TAG_LEN` bytes per entry, a whole number of entries)
+    /// whose tags all share their first `shared_bits` bits (a streamed bucket's; at most
+    /// 32), so the index spreads the bits after them. Refuses a table not in ascending tag
+    /// order. O(n), one sequential pass.
+    pub fn new(table: &'a [u8], stride: usize, shared_bits: u32, field: &str) -> CoreResult<Self> {
+        if stride < TAG_LEN || !table.len().is_multiple_of(stride) || shared_bits > 32 {
             return Err(CoreError::Internal(format!(
                 "a tag table of {} bytes cannot hold {stride}-byte entries",
                 table.len()
@@ -54,7 +57,7 @@ impl<'a> TagTable<'a> {
                 ));
             }
             prev = tag;
-            start[prefix(tag, bits) + 1] += 1;
+            start[prefix(tag, shared_bits, bits) + 1] += 1;
         }
         for b in 0..1 << bits {
             start[b + 1] += start[b];
@@ -62,6 +65,7 @@ impl<'a> TagTable<'a> {
         Ok(Self {
             table,
             stride,
+            shared_bits,
             bits,
             start,
         })
@@ -82,7 +86,7 @@ impl<'a> TagTable<'a> {
 
     /// The index of an entry with this tag, if any.
     pub fn find(&self, tag: &[u8; TAG_LEN]) -> Option<usize> {
-        let b = prefix(tag, self.bits);
+        let b = prefix(tag, self.shared_bits, self.bits);
         let (mut lo, mut hi) = (self.start[b] as usize, self.start[b + 1] as usize);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -96,10 +100,12 @@ impl<'a> TagTable<'a> {
     }
 }
 
-/// The first `bits` bits of a tag (0 <= bits <= 32), as a bucket number.
-fn prefix(tag: &[u8], bits: u32) -> usize {
-    let head = u64::from(u32::from_be_bytes([tag[0], tag[1], tag[2], tag[3]]));
-    (head >> (32 - bits)) as usize
+/// The `bits` bits of a tag after its first `skip` (skip <= 32, bits <= 26), as a bucket.
+fn prefix(tag: &[u8], skip: u32, bits: u32) -> usize {
+    let mut head = [0_u8; 8];
+    head.copy_from_slice(&tag[..8]);
+    let after = u64::from_be_bytes(head) << skip;
+    (u128::from(after) >> (64 - bits)) as usize
 }
 
 #[cfg(test)]
@@ -137,7 +143,7 @@ mod tests {
                 .map(|i| tag(i.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835) >> 32))
                 .collect();
             let bytes = table(&mut tags, stride);
-            let t = TagTable::new(&bytes, stride, "setup").unwrap();
+            let t = TagTable::new(&bytes, stride, 0, "setup").unwrap();
             assert_eq!(t.len(), n);
             for (i, x) in tags.iter().enumerate() {
                 assert_eq!(t.find(x), Some(i));
@@ -160,19 +166,42 @@ mod tests {
         // A sender may send tags that all share their first bytes: one bucket, bisected.
         let mut tags: Vec<[u8; TAG_LEN]> = (0..3000_u128).map(|i| tag(i * 3)).collect();
         let bytes = table(&mut tags, TAG_LEN);
-        let t = TagTable::new(&bytes, TAG_LEN, "setup").unwrap();
+        let t = TagTable::new(&bytes, TAG_LEN, 0, "setup").unwrap();
         for i in 0..9000_u128 {
             assert_eq!(t.find(&tag(i)), (i % 3 == 0).then_some((i / 3) as usize));
         }
     }
 
     #[test]
+    fn shared_leading_bits_are_skipped() {
+        // A streamed bucket: every tag starts with the same 6 bits (bucket 0b101101 of 64).
+        let mut tags: Vec<[u8; TAG_LEN]> = (1..=2000_u128)
+            .map(|i| {
+                let mut t = tag(i.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835) >> 32);
+                t[0] = (0b101101 << 2) | (t[0] & 0b11);
+                t
+            })
+            .collect();
+        let bytes = table(&mut tags, TAG_LEN);
+        let t = TagTable::new(&bytes, TAG_LEN, 6, "setup").unwrap();
+        let busiest = t.start.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+        assert!(
+            busiest < 16,
+            "entries spread over the index ({busiest} in one bucket)"
+        );
+        for (i, x) in tags.iter().enumerate() {
+            assert_eq!(t.find(x), Some(i));
+        }
+        assert!(TagTable::new(&bytes, TAG_LEN, 33, "setup").is_err());
+    }
+
+    #[test]
     fn duplicates_are_found_and_disorder_is_refused() {
         let bytes = [tag(5), tag(5), tag(9)].concat();
-        let t = TagTable::new(&bytes, TAG_LEN, "setup").unwrap();
+        let t = TagTable::new(&bytes, TAG_LEN, 0, "setup").unwrap();
         assert!(matches!(t.find(&tag(5)), Some(0 | 1)));
         let bytes = [tag(9), tag(5)].concat();
-        assert!(TagTable::new(&bytes, TAG_LEN, "setup").is_err());
-        assert!(TagTable::new(&[0_u8; 13], TAG_LEN, "setup").is_err());
+        assert!(TagTable::new(&bytes, TAG_LEN, 0, "setup").is_err());
+        assert!(TagTable::new(&[0_u8; 13], TAG_LEN, 0, "setup").is_err());
     }
 }
