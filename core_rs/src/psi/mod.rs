@@ -22,6 +22,7 @@ pub mod group;
 pub mod hash;
 pub mod protocol;
 pub mod stream;
+pub mod table;
 pub mod wire;
 
 pub use hash::KeyKind;

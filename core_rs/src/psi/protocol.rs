@@ -26,6 +26,7 @@ use super::group::{
     SecretScalar, BATCH,
 };
 use super::hash::{aead_key, canonical_key, oprf_output, KeyKind};
+use super::table::TagTable;
 use super::wire::{Header, Kind, Mode, Reader, FLAG_USCC, FLAG_VERIFIABLE};
 use super::TAG_LEN;
 use crate::error::{CoreError, CoreResult};
@@ -808,14 +809,7 @@ impl Client {
         let record_len: usize = widths.iter().map(|&w| RECORD_HEAD + w as usize).sum();
         let n_s = sr.count(entry_len, "sender table")?;
         let table = sr.bytes(n_s * entry_len, "sender table")?;
-        let tags: Vec<&[u8]> = table.chunks(entry_len).map(|e| &e[..TAG_LEN]).collect();
-        if tags.windows(2).any(|w| w[0] > w[1]) {
-            return Err(CoreError::invalid(
-                "setup",
-                None,
-                "the sender table is not in tag order",
-            ));
-        }
+        let tags = TagTable::new(table, entry_len, 0, "setup")?;
         // The evaluations.
         let n = rr.count(32, "evaluations")?;
         if n != self.keys.len() {
@@ -846,14 +840,34 @@ impl Client {
             // Decode, unblind and compress batch by batch: no decoded copy of the response.
             decode_mul_compress(data, &unblind.0, "response")?
         };
-        let lookup = |t: &[u8]| tags.binary_search(&t).ok();
         if mode == Mode::Cardinality {
             let count = u
                 .par_iter()
-                .filter(|p| lookup(&tag_of(&oprf_output(&[], p))).is_some())
+                .with_min_len(BATCH)
+                .filter(|p| tags.find(&tag_of(&oprf_output(&[], p))).is_some())
                 .count();
             return Ok(Outcome {
                 count: Some(count as u64),
+                ..Outcome::default()
+            });
+        }
+        if mode == Mode::Intersection {
+            let hit: Vec<bool> = self
+                .keys
+                .par_iter()
+                .zip(u.par_iter())
+                .with_min_len(BATCH)
+                .map(|(k, p)| tags.find(&tag_of(&oprf_output(k, p))).is_some())
+                .collect();
+            let indices = self
+                .row_to
+                .iter()
+                .enumerate()
+                .filter(|(_, &d)| hit[d as usize])
+                .map(|(row, _)| row as i64)
+                .collect();
+            return Ok(Outcome {
+                indices,
                 ..Outcome::default()
             });
         }
@@ -864,20 +878,11 @@ impl Client {
             .with_min_len(BATCH)
             .map(|(k, p)| output_for(mode, k, p))
             .collect();
-        let hit: Vec<Option<usize>> = outputs.par_iter().map(|o| lookup(&o[..TAG_LEN])).collect();
-        if mode == Mode::Intersection {
-            let indices = self
-                .row_to
-                .iter()
-                .enumerate()
-                .filter(|(_, &d)| hit[d as usize].is_some())
-                .map(|(row, _)| row as i64)
-                .collect();
-            return Ok(Outcome {
-                indices,
-                ..Outcome::default()
-            });
-        }
+        let hit: Vec<Option<usize>> = outputs
+            .par_iter()
+            .with_min_len(BATCH)
+            .map(|o| tags.find(&tag_of(o)))
+            .collect();
         // Labelled: decrypt each matched group once.
         let ad = aad(&sh.sender_session, &schema, &widths);
         let session = sh.sender_session;

@@ -32,6 +32,7 @@ use zeroize::Zeroize;
 use super::group::{decode_mul_compress, hash_mul_compress, SecretScalar, BATCH};
 use super::hash::{canonical_key, oprf_output, KeyKind};
 use super::protocol::{distinct, session_id, tag_of, Options, StrColumn};
+use super::table::TagTable;
 use super::wire::{Header, Kind, Mode, Reader};
 use super::TAG_LEN;
 use crate::error::{CoreError, CoreResult};
@@ -488,21 +489,26 @@ impl StreamClient {
         let n = r.count(TAG_LEN, "sender tags")?;
         let table = r.bytes(TAG_LEN * n, "sender tags")?;
         r.finish()?;
-        let sender: Vec<&[u8]> = table.chunks_exact(TAG_LEN).collect();
-        if sender.windows(2).any(|w| w[0] >= w[1]) {
+        let mut entries = table.chunks_exact(TAG_LEN);
+        if entries
+            .clone()
+            .zip(entries.clone().skip(1))
+            .any(|(a, b)| a >= b)
+        {
             return Err(CoreError::invalid(
                 "setup",
                 None,
                 "the sender's tags are not strictly ascending",
             ));
         }
-        if sender.iter().any(|t| tag_bucket(t, self.buckets) != part) {
+        if entries.any(|t| tag_bucket(t, self.buckets) != part) {
             return Err(CoreError::invalid(
                 "setup",
                 None,
                 format!("a sender tag does not belong to bucket {part}"),
             ));
         }
+        let sender = TagTable::new(table, TAG_LEN, self.buckets.trailing_zeros(), "setup")?;
         if tags.len() != TAG_LEN * rows.len() {
             return Err(CoreError::invalid(
                 "tags",
@@ -523,7 +529,9 @@ impl StreamClient {
                         format!("does not belong to bucket {part}"),
                     ));
                 }
-                Ok(sender.binary_search(&t).ok().map(|_| row))
+                let mut tag = [0_u8; TAG_LEN];
+                tag.copy_from_slice(t);
+                Ok(sender.find(&tag).map(|_| row))
             })
             .collect::<CoreResult<Vec<Option<i64>>>>()?;
         self.next_setup += 1;
