@@ -11,7 +11,10 @@
   subprocess on loopback, twice: keeping the table in memory, and writing it to a file
   with fsync (the same durability as ours). Each server writes its own way: ``zone-opt
   serve`` with direct I/O and its allocator settings (``--malloc-retain-mb``), the Flight
-  server with pyarrow's IPC writer through the page cache, glibc defaults.
+  server with pyarrow's IPC writer through the page cache, glibc defaults. A second
+  Flight server runs with the allocator settings ``zone-opt serve`` applies by default
+  (``zone_opt.service.allocator``), so the table shows how much of the gap that tuning
+  alone closes; the target ratio is against Flight as shipped (the first).
   Throughput = params ``mb`` / wall seconds.
   Each contender's timed part is the upload call alone, from connecting to the
   acknowledgement; reading back the stored row count (our ``GetDataset``, which the
@@ -50,6 +53,9 @@ from zone_opt.validation import validate_table
 _FLIGHT_SERVER = textwrap.dedent(
     """
     import os, sys, pyarrow as pa, pyarrow.flight as fl
+    if sys.argv[2] == "tuned":
+        from zone_opt.service.allocator import keep_freed_memory
+        keep_freed_memory(256 * 1024 * 1024)
     class Server(fl.FlightServerBase):
         def __init__(self, location, directory):
             super().__init__(location)
@@ -105,16 +111,23 @@ class _Servers:
             stderr=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,  # noqa: PLW1509 (prctl only)
         )
-        self.flight = subprocess.Popen(
-            [sys.executable, "-c", _FLIGHT_SERVER, str(self.tmp)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 (prctl only)
-        )
+        for tuned in ("default", "tuned"):
+            (self.tmp / tuned).mkdir()
+        self.flights = {
+            tuned: subprocess.Popen(
+                [sys.executable, "-c", _FLIGHT_SERVER, str(self.tmp / tuned), tuned],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 (prctl only)
+            )
+            for tuned in ("default", "tuned")
+        }
         atexit.register(self.close)
-        assert self.flight.stdout is not None
-        self.flight_port = int(self.flight.stdout.readline())
+        self.flight_ports: dict[str, int] = {}
+        for tuned, proc in self.flights.items():
+            assert proc.stdout is not None
+            self.flight_ports[tuned] = int(proc.stdout.readline())
         deadline = time.monotonic() + 60
         while not (port_file.exists() and port_file.read_text().strip()):
             if self.zone.poll() is not None or time.monotonic() > deadline:
@@ -132,12 +145,13 @@ class _Servers:
         return cls._instance
 
     def close(self) -> None:
-        for proc in (self.zone, self.flight):
+        procs: list[subprocess.Popen[Any]] = [self.zone, *self.flights.values()]
+        for proc in procs:
             if proc.poll() is None:
                 proc.terminate()
                 proc.wait(30)
-        if self.flight.stdout is not None:
-            self.flight.stdout.close()
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
 def _sample(name: str) -> pa.Table:
@@ -227,12 +241,12 @@ def _stored_rows(_instance: Any, dataset_id: str) -> Summary:
     return {"rows": rows}
 
 
-def _upload_flight(durable: bool) -> Any:
+def _upload_flight(durable: bool, server: str = "default") -> Any:
     def run(table: pa.Table) -> int:
         import pyarrow.flight as fl  # noqa: PLC0415 (optional peer: see `requires`)
 
         servers = _Servers.get()
-        client = fl.connect(f"grpc://127.0.0.1:{servers.flight_port}")
+        client = fl.connect(f"grpc://127.0.0.1:{servers.flight_ports[server]}")
         descriptor = fl.FlightDescriptor.for_path("durable" if durable else "memory")
         writer, _ = client.do_put(descriptor, table.schema)
         writer.write_table(table, max_chunksize=32_768)
@@ -262,6 +276,7 @@ def _warm_uploads(table: pa.Table) -> pa.Table:
     _Servers.get()
     _stored_rows(None, _upload_ours(table))
     _upload_flight(True)(table)
+    _upload_flight(True, "tuned")(table)
     return table
 
 
@@ -316,6 +331,13 @@ def grpc_platform_suite(size: str) -> list[Case]:
                 Contender(
                     "arrow-flight DoPut (fsync file)",
                     run=_upload_flight(True),
+                    summarize=_rows,
+                    requires=("pyarrow.flight",),
+                    timeout_s=600,
+                ),
+                Contender(
+                    "arrow-flight DoPut (fsync file, our allocator settings)",
+                    run=_upload_flight(True, "tuned"),
                     summarize=_rows,
                     requires=("pyarrow.flight",),
                     timeout_s=600,
