@@ -102,7 +102,7 @@ pub(crate) struct Graph<S: Score = i64> {
 impl<S: Score> Graph<S> {
     /// The rows' adjacency of the edges `(rows[k], cols[k], scores[k])` that `keep`
     /// accepts (indices already validated), in input order within each row.
-    fn from_edges(
+    pub(crate) fn from_edges(
         n: usize,
         rows: &[i64],
         cols: &[i64],
