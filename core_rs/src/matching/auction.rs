@@ -33,23 +33,24 @@ pub(crate) struct AuctionPlan {
 /// (prices within a forward phase, row profits within a reverse pass), values only fall,
 /// so `rest` stays an upper bound and a bidder whose `a` or `b` is still worth at least
 /// `rest` knows its best value exactly without rescanning its edges.
+/// Stored in the duals' type `D` (`i32` when every scaled score fits: 20 bytes a node).
 #[derive(Clone, Copy)]
-struct Top2 {
+struct Top2<D> {
     a: u32,
     b: u32,
-    wa: i64,
-    wb: i64,
-    rest: i64,
+    wa: D,
+    wb: D,
+    rest: D,
 }
 
-impl Top2 {
+impl<D: Score> Top2<D> {
     /// Forces the next [`best_cached`] to scan.
-    const STALE: Top2 = Top2 {
+    const STALE: Top2<D> = Top2 {
         a: NONE,
         b: NONE,
-        wa: 0,
-        wb: 0,
-        rest: i64::MAX,
+        wa: D::ZERO,
+        wb: D::ZERO,
+        rest: D::MAX,
     };
 }
 
@@ -57,19 +58,19 @@ impl Top2 {
 /// outside option 0 included), the best far node and its scaled score; records the
 /// node's [`Top2`].
 #[inline]
-fn best_scan<S: Score>(
+fn best_scan<S: Score, D: Score>(
     g: &Graph<S>,
     f: i64,
-    duals: &[i64],
+    duals: &[D],
     i: usize,
-    top: &mut Top2,
+    top: &mut Top2<D>,
 ) -> (i64, i64, u32, i64) {
     let (mut v1, mut v2, mut v3) = (0i64, 0i64, 0i64);
     let (mut j1, mut w1, mut j2, mut w2) = (NONE, 0i64, NONE, 0i64);
     for e in g.edges(i) {
         let j = g.adj[e];
         let w = g.w[e].get() * f;
-        let v = w - duals[j as usize];
+        let v = w - duals[j as usize].get();
         if v > v2 {
             v3 = v2;
             if v > v1 {
@@ -85,9 +86,9 @@ fn best_scan<S: Score>(
     *top = Top2 {
         a: j1,
         b: j2,
-        wa: w1,
-        wb: w2,
-        rest: v3,
+        wa: D::from_i64(w1),
+        wb: D::from_i64(w2),
+        rest: D::from_i64(v3),
     };
     (v1, v2, j1, w1)
 }
@@ -99,35 +100,36 @@ fn best_scan<S: Score>(
 /// at most `eps`. A bid computed from the upper bound `v2` raises the dual by at least
 /// `eps` and keeps epsilon complementary slackness, like one from the exact value.
 #[inline]
-fn best_cached<S: Score>(
+fn best_cached<S: Score, D: Score>(
     g: &Graph<S>,
     f: i64,
-    duals: &[i64],
+    duals: &[D],
     i: usize,
     eps: i64,
-    top: &mut Top2,
+    top: &mut Top2<D>,
 ) -> (i64, i64, u32, i64) {
     let t = *top;
+    let (wa, wb, rest) = (t.wa.get(), t.wb.get(), t.rest.get());
     let va = if t.a == NONE {
         i64::MIN
     } else {
-        t.wa - duals[t.a as usize]
+        wa - duals[t.a as usize].get()
     };
     let vb = if t.b == NONE {
         i64::MIN
     } else {
-        t.wb - duals[t.b as usize]
+        wb - duals[t.b as usize].get()
     };
     let (hi, lo, j, w) = if va >= vb {
-        (va, vb, t.a, t.wa)
+        (va, vb, t.a, wa)
     } else {
-        (vb, va, t.b, t.wb)
+        (vb, va, t.b, wb)
     };
-    if hi >= t.rest {
-        return (hi, lo.max(t.rest), j, w);
+    if hi >= rest {
+        return (hi, lo.max(rest), j, w);
     }
-    if t.rest <= eps {
-        return (t.rest, 0, NONE, 0);
+    if rest <= eps {
+        return (rest, 0, NONE, 0);
     }
     best_scan(g, f, duals, i, top)
 }
@@ -251,26 +253,26 @@ pub(crate) struct OptionalAuction<S: Score> {
 /// so the price rises by at least `eps`. Returns the row it displaces, if any.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn bid(
+fn bid<D: Score>(
     i: u32,
     j1: u32,
     w1: i64,
     v2: i64,
     eps: i64,
-    prices: &mut [i64],
-    pi: &mut [i64],
+    prices: &mut [D],
+    pi: &mut [D],
     x: &mut [u32],
     y: &mut [u32],
 ) -> Option<u32> {
     let profit = (v2 - eps).max(0);
-    prices[j1 as usize] = w1 - profit;
-    pi[i as usize] = profit;
+    prices[j1 as usize] = D::from_i64(w1 - profit);
+    pi[i as usize] = D::from_i64(profit);
     x[i as usize] = j1;
     let previous = y[j1 as usize];
     y[j1 as usize] = i;
     (previous != NONE).then(|| {
         x[previous as usize] = NONE;
-        pi[previous as usize] = 0;
+        pi[previous as usize] = D::ZERO;
         previous
     })
 }
@@ -304,10 +306,10 @@ const AHEAD_DUALS: usize = 8;
 /// its [`Top2`] and offsets, then the duals of its two cached far nodes and its edges,
 /// then, when the cache will not settle the bid, the duals of all its far nodes.
 #[inline(always)]
-fn prefetch_ahead<S: Score>(
+fn prefetch_ahead<S: Score, D: Score>(
     g: &Graph<S>,
-    duals: &[i64],
-    tops: &[Top2],
+    duals: &[D],
+    tops: &[Top2<D>],
     eps: i64,
     queue: &VecDeque<u32>,
 ) {
@@ -337,14 +339,15 @@ fn prefetch_ahead<S: Score>(
     }
     if let Some(&k) = queue.get(AHEAD_DUALS) {
         let t = &tops[k as usize];
-        let value = |j: u32, w: i64| {
+        let value = |j: u32, w: D| {
             if j == NONE {
                 i64::MIN
             } else {
-                w - duals[j as usize]
+                w.get() - duals[j as usize].get()
             }
         };
-        if value(t.a, t.wa).max(value(t.b, t.wb)) < t.rest && t.rest > eps {
+        let rest = t.rest.get();
+        if value(t.a, t.wa).max(value(t.b, t.wb)) < rest && rest > eps {
             for e in g.edges(k as usize) {
                 prefetch(&duals[g.adj[e] as usize]);
             }
@@ -360,15 +363,15 @@ fn prefetch_ahead<S: Score>(
 /// its columns, then the column's holder), so the queue is processed in order while the
 /// state of the bidders a few places behind is prefetched ([`prefetch_ahead`]).
 #[allow(clippy::too_many_arguments)]
-fn forward_phase<S: Score>(
+fn forward_phase<S: Score, D: Score>(
     g: &Graph<S>,
     f: i64,
     eps: i64,
-    prices: &mut [i64],
-    pi: &mut [i64],
+    prices: &mut [D],
+    pi: &mut [D],
     x: &mut [u32],
     y: &mut [u32],
-    tops: &mut [Top2],
+    tops: &mut [Top2<D>],
     queue: &mut VecDeque<u32>,
 ) {
     let n = g.n();
@@ -383,7 +386,7 @@ fn forward_phase<S: Score>(
         let violating = if held == NONE {
             v1 > eps
         } else {
-            pi[i] < v1 - eps
+            pi[i].get() < v1 - eps
         };
         if violating {
             if held != NONE {
@@ -427,19 +430,21 @@ fn forward_phase<S: Score>(
 /// bids a column of the transposed graph, built on the first reverse bid). Both kinds of
 /// bidders wait in FIFO queues so that the memory of the next few can be prefetched, and
 /// a bidder that bids again in the same half-phase first tries its cached two best
-/// candidates ([`Top2`]), which spares most rescans. Memory: 32 bytes per row and per
-/// column for those caches, on top of the duals and mates.
-pub(crate) fn optional_auction<S: Score>(
+/// candidates ([`Top2`]), which spares most rescans. The duals are of type `D`: `i32` when
+/// the caller has checked that every scaled score and starting price fits, which halves
+/// their random-access footprint. Memory: 20 (`i32`) or 32 bytes per row and per column
+/// for the caches, on top of the duals and mates.
+pub(crate) fn optional_auction<S: Score, D: Score>(
     g: &Graph<S>,
     n_cols: usize,
-    prices: &mut [i64],
+    prices: &mut [D],
     plan: &OptionalPlan,
 ) -> OptionalAuction<S> {
     let n = g.n();
     let f = plan.scale;
     let mut x = vec![NONE; n];
     let mut y = vec![NONE; n_cols];
-    let mut pi = vec![0i64; n];
+    let mut pi = vec![D::ZERO; n];
     super::sparse::huge_pages(&pi);
     let mut gt: Option<Graph<S>> = None;
     let mut eps = plan.eps_start.max(1);
@@ -487,7 +492,7 @@ pub(crate) fn optional_auction<S: Score>(
         // Reverse auction: unmatched columns with a positive price bid for rows.
         cols.clear();
         cols.extend(
-            (0..n_cols as u32).filter(|&j| y[j as usize] == NONE && prices[j as usize] > 0),
+            (0..n_cols as u32).filter(|&j| y[j as usize] == NONE && prices[j as usize] > D::ZERO),
         );
         if !cols.is_empty() {
             let t = gt.get_or_insert_with(|| g.transpose(n_cols));
@@ -498,19 +503,19 @@ pub(crate) fn optional_auction<S: Score>(
                 let ju = j as usize;
                 let (b1, b2, i1, w1) = best_cached(t, f, &pi, ju, eps, &mut col_tops[ju]);
                 if b1 <= eps {
-                    prices[ju] = 0;
+                    prices[ju] = D::ZERO;
                     continue;
                 }
                 let price = (b2 - eps).max(0);
-                prices[ju] = price;
+                prices[ju] = D::from_i64(price);
                 let i1u = i1 as usize;
-                pi[i1u] = w1 - price;
+                pi[i1u] = D::from_i64(w1 - price);
                 let old = x[i1u];
                 x[i1u] = j;
                 y[ju] = i1;
                 if old != NONE {
                     y[old as usize] = NONE;
-                    if prices[old as usize] > 0 {
+                    if prices[old as usize] > D::ZERO {
                         cols.push_back(old);
                     }
                 }
