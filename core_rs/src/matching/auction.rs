@@ -284,7 +284,7 @@ const PARALLEL_TRANSPOSE_EDGES: usize = 1 << 16;
 /// Ask the CPU to bring the cache line holding `*p` closer (a hint: no effect on
 /// results, nothing on targets without the instruction).
 #[inline(always)]
-fn prefetch<T>(p: &T) {
+pub(crate) fn prefetch<T>(p: &T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch never faults and changes no memory; `p` is a valid reference.
     unsafe {

@@ -890,6 +890,12 @@ fn solve_optional<S: Score>(
     }
     let mut u = vec![0i64; n_rows];
     for i in 0..n_rows {
+        // The prices are read at random: fetch those of a row a few rows ahead.
+        if i + 8 < n_rows {
+            for e in g.edges(i + 8) {
+                super::auction::prefetch(&p[g.adj[e] as usize]);
+            }
+        }
         let mut best = 0i64;
         let mut held = -INF;
         for e in g.edges(i) {
