@@ -27,26 +27,111 @@ pub(crate) struct AuctionPlan {
     pub budget: usize,
 }
 
-/// The best and second best values `f * w - duals[far]` over the edges of node `i`
-/// (the outside option 0 included), the best far node and its scaled score.
+/// What the last full scan of a bidder's edges saw (scaled units): its two best far
+/// nodes `a` and `b` with their scaled scores, and an upper bound `rest` on the value of
+/// every other far node and of the outside option 0. While the far side's duals only rise
+/// (prices within a forward phase, row profits within a reverse pass), values only fall,
+/// so `rest` stays an upper bound and a bidder whose `a` or `b` is still worth at least
+/// `rest` knows its best value exactly without rescanning its edges.
+/// Stored in the duals' type `D` (`i32` when every scaled score fits: 20 bytes a node).
+#[derive(Clone, Copy)]
+struct Top2<D> {
+    a: u32,
+    b: u32,
+    wa: D,
+    wb: D,
+    rest: D,
+}
+
+impl<D: Score> Top2<D> {
+    /// Forces the next [`best_cached`] to scan.
+    const STALE: Top2<D> = Top2 {
+        a: NONE,
+        b: NONE,
+        wa: D::ZERO,
+        wb: D::ZERO,
+        rest: D::MAX,
+    };
+}
+
+/// The best and second best values `f * w - duals[far]` over the edges of node `i` (the
+/// outside option 0 included), the best far node and its scaled score; records the
+/// node's [`Top2`].
 #[inline]
-fn best_two<S: Score>(g: &Graph<S>, f: i64, prices: &[i64], i: usize) -> (i64, i64, u32, i64) {
-    let (mut v1, mut v2) = (0i64, 0i64);
-    let (mut j1, mut w1) = (NONE, 0i64);
+fn best_scan<S: Score, D: Score>(
+    g: &Graph<S>,
+    f: i64,
+    duals: &[D],
+    i: usize,
+    top: &mut Top2<D>,
+) -> (i64, i64, u32, i64) {
+    let (mut v1, mut v2, mut v3) = (0i64, 0i64, 0i64);
+    let (mut j1, mut w1, mut j2, mut w2) = (NONE, 0i64, NONE, 0i64);
     for e in g.edges(i) {
         let j = g.adj[e];
         let w = g.w[e].get() * f;
-        let v = w - prices[j as usize];
-        if v > v1 {
-            v2 = v1;
-            v1 = v;
-            j1 = j;
-            w1 = w;
-        } else if v > v2 {
-            v2 = v;
+        let v = w - duals[j as usize].get();
+        if v > v2 {
+            v3 = v2;
+            if v > v1 {
+                (v2, j2, w2) = (v1, j1, w1);
+                (v1, j1, w1) = (v, j, w);
+            } else {
+                (v2, j2, w2) = (v, j, w);
+            }
+        } else if v > v3 {
+            v3 = v;
         }
     }
+    *top = Top2 {
+        a: j1,
+        b: j2,
+        wa: D::from_i64(w1),
+        wb: D::from_i64(w2),
+        rest: D::from_i64(v3),
+    };
     (v1, v2, j1, w1)
+}
+
+/// The bidder's best value `v1`, an upper bound `v2` on its second best value, its best
+/// far node and that node's scaled score, from its [`Top2`] when that settles them (only
+/// valid while the far duals have not fallen since the scan that recorded it), else by a
+/// scan. When the best value is at most `eps` (no bid), `v1` may be only an upper bound
+/// at most `eps`. A bid computed from the upper bound `v2` raises the dual by at least
+/// `eps` and keeps epsilon complementary slackness, like one from the exact value.
+#[inline]
+fn best_cached<S: Score, D: Score>(
+    g: &Graph<S>,
+    f: i64,
+    duals: &[D],
+    i: usize,
+    eps: i64,
+    top: &mut Top2<D>,
+) -> (i64, i64, u32, i64) {
+    let t = *top;
+    let (wa, wb, rest) = (t.wa.get(), t.wb.get(), t.rest.get());
+    let va = if t.a == NONE {
+        i64::MIN
+    } else {
+        wa - duals[t.a as usize].get()
+    };
+    let vb = if t.b == NONE {
+        i64::MIN
+    } else {
+        wb - duals[t.b as usize].get()
+    };
+    let (hi, lo, j, w) = if va >= vb {
+        (va, vb, t.a, wa)
+    } else {
+        (vb, va, t.b, wb)
+    };
+    if hi >= rest {
+        return (hi, lo.max(rest), j, w);
+    }
+    if rest <= eps {
+        return (rest, 0, NONE, 0);
+    }
+    best_scan(g, f, duals, i, top)
 }
 
 /// Run the auction; raises `prices` in place and returns the column of each row
@@ -168,26 +253,26 @@ pub(crate) struct OptionalAuction<S: Score> {
 /// so the price rises by at least `eps`. Returns the row it displaces, if any.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn bid(
+fn bid<D: Score>(
     i: u32,
     j1: u32,
     w1: i64,
     v2: i64,
     eps: i64,
-    prices: &mut [i64],
-    pi: &mut [i64],
+    prices: &mut [D],
+    pi: &mut [D],
     x: &mut [u32],
     y: &mut [u32],
 ) -> Option<u32> {
     let profit = (v2 - eps).max(0);
-    prices[j1 as usize] = w1 - profit;
-    pi[i as usize] = profit;
+    prices[j1 as usize] = D::from_i64(w1 - profit);
+    pi[i as usize] = D::from_i64(profit);
     x[i as usize] = j1;
     let previous = y[j1 as usize];
     y[j1 as usize] = i;
     (previous != NONE).then(|| {
         x[previous as usize] = NONE;
-        pi[previous as usize] = 0;
+        pi[previous as usize] = D::ZERO;
         previous
     })
 }
@@ -196,42 +281,128 @@ fn bid(
 /// first forward phase.
 const PARALLEL_TRANSPOSE_EDGES: usize = 1 << 16;
 
+/// Ask the CPU to bring the cache line holding `*p` closer (a hint: no effect on
+/// results, nothing on targets without the instruction).
+#[inline(always)]
+pub(crate) fn prefetch<T>(p: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and changes no memory; `p` is a valid reference.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>((p as *const T).cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Bidders ahead in the queue whose offsets, edge lists and far-side duals are fetched
+/// before their turn (three stages, so that each stage's loads have landed when the next
+/// stage reads them).
+const AHEAD_OFF: usize = 24;
+const AHEAD_EDGES: usize = 16;
+const AHEAD_DUALS: usize = 8;
+
+/// Prefetch the part of the bidding state that the bid of `queue[AHEAD_*]` will read:
+/// its [`Top2`] and offsets, then the duals of its two cached far nodes and its edges,
+/// then, when the cache will not settle the bid, the duals of all its far nodes.
+#[inline(always)]
+fn prefetch_ahead<S: Score, D: Score>(
+    g: &Graph<S>,
+    duals: &[D],
+    tops: &[Top2<D>],
+    eps: i64,
+    queue: &VecDeque<u32>,
+) {
+    if let Some(&k) = queue.get(AHEAD_OFF) {
+        prefetch(&tops[k as usize]);
+        prefetch(&g.off[k as usize]);
+    }
+    if let Some(&k) = queue.get(AHEAD_EDGES) {
+        let t = &tops[k as usize];
+        if t.a != NONE {
+            prefetch(&duals[t.a as usize]);
+        }
+        if t.b != NONE {
+            prefetch(&duals[t.b as usize]);
+        }
+        let r = g.edges(k as usize);
+        let mut e = r.start;
+        while e < r.end {
+            prefetch(&g.adj[e]);
+            prefetch(&g.w[e]);
+            e += 8;
+        }
+        if !r.is_empty() {
+            prefetch(&g.adj[r.end - 1]);
+            prefetch(&g.w[r.end - 1]);
+        }
+    }
+    if let Some(&k) = queue.get(AHEAD_DUALS) {
+        let t = &tops[k as usize];
+        let value = |j: u32, w: D| {
+            if j == NONE {
+                i64::MIN
+            } else {
+                w.get() - duals[j as usize].get()
+            }
+        };
+        let rest = t.rest.get();
+        if value(t.a, t.wa).max(value(t.b, t.wb)) < rest && rest > eps {
+            for e in g.edges(k as usize) {
+                prefetch(&duals[g.adj[e] as usize]);
+            }
+        }
+    }
+}
+
 /// The forward half of a phase: a sweep in which every row violating epsilon-CS bids at
-/// once, then the rows displaced bid from a stack until every row holds a column within
-/// epsilon of its best value or is within epsilon of its outside option.
+/// once, then the rows displaced bid from a FIFO queue until every row holds a column
+/// within epsilon of its best value or is within epsilon of its outside option.
+///
+/// The bids are memory-latency bound (a random row's edges, then the random prices of
+/// its columns, then the column's holder), so the queue is processed in order while the
+/// state of the bidders a few places behind is prefetched ([`prefetch_ahead`]).
 #[allow(clippy::too_many_arguments)]
-fn forward_phase<S: Score>(
+fn forward_phase<S: Score, D: Score>(
     g: &Graph<S>,
     f: i64,
     eps: i64,
-    prices: &mut [i64],
-    pi: &mut [i64],
+    prices: &mut [D],
+    pi: &mut [D],
     x: &mut [u32],
     y: &mut [u32],
-    stack: &mut Vec<u32>,
+    tops: &mut [Top2<D>],
+    queue: &mut VecDeque<u32>,
 ) {
-    for i in 0..g.n() {
-        let (v1, v2, j1, w1) = best_two(g, f, prices, i);
+    let n = g.n();
+    for i in 0..n {
+        if i + AHEAD_DUALS < n {
+            for e in g.edges(i + AHEAD_DUALS) {
+                prefetch(&prices[g.adj[e] as usize]);
+            }
+        }
+        let (v1, v2, j1, w1) = best_scan(g, f, prices, i, &mut tops[i]);
         let held = x[i];
         let violating = if held == NONE {
             v1 > eps
         } else {
-            pi[i] < v1 - eps
+            pi[i].get() < v1 - eps
         };
         if violating {
             if held != NONE {
                 y[held as usize] = NONE;
             }
-            stack.extend(bid(i as u32, j1, w1, v2, eps, prices, pi, x, y));
+            queue.extend(bid(i as u32, j1, w1, v2, eps, prices, pi, x, y));
         }
     }
-    while let Some(i) = stack.pop() {
+    while let Some(i) = queue.pop_front() {
+        prefetch_ahead(g, prices, tops, eps, queue);
         if x[i as usize] != NONE {
             continue;
         }
-        let (v1, v2, j1, w1) = best_two(g, f, prices, i as usize);
+        let (v1, v2, j1, w1) = best_cached(g, f, prices, i as usize, eps, &mut tops[i as usize]);
         if v1 > eps {
-            stack.extend(bid(i, j1, w1, v2, eps, prices, pi, x, y));
+            queue.extend(bid(i, j1, w1, v2, eps, prices, pi, x, y));
         }
     }
 }
@@ -246,7 +417,7 @@ fn forward_phase<S: Score>(
 /// have `p = 0` (epsilon complementary slackness, outside options included). A phase
 /// first sweeps the rows in order: each row violating the new epsilon (a free row whose
 /// best value exceeds it, a matched row more than epsilon below its best) bids at once;
-/// then the rows displaced bid from a stack (forward auction, Gauss-Seidel: prices only
+/// then the rows displaced bid from a FIFO queue (forward auction, Gauss-Seidel: prices only
 /// rise, each bid by at least epsilon; a row whose best value is within epsilon of its
 /// outside option stays out). Then the reverse auction: each unmatched column with a
 /// positive price bids for its best row (value `W_ij - pi_i`), raising that row's profit
@@ -256,61 +427,96 @@ fn forward_phase<S: Score>(
 /// `n_rows * eps` (scaled): with `eps = 1` and `scale > n_rows` the matching is optimal.
 ///
 /// Cost per phase: one pass over the edges plus the bids (forward bids scan a row, reverse
-/// bids a column of the transposed graph, built on the first reverse bid).
-pub(crate) fn optional_auction<S: Score>(
+/// bids a column of the transposed graph, built on the first reverse bid). Both kinds of
+/// bidders wait in FIFO queues so that the memory of the next few can be prefetched, and
+/// a bidder that bids again in the same half-phase first tries its cached two best
+/// candidates ([`Top2`]), which spares most rescans. The duals are of type `D`: `i32` when
+/// the caller has checked that every scaled score and starting price fits, which halves
+/// their random-access footprint. Memory: 20 (`i32`) or 32 bytes per row and per column
+/// for the caches, on top of the duals and mates.
+pub(crate) fn optional_auction<S: Score, D: Score>(
     g: &Graph<S>,
     n_cols: usize,
-    prices: &mut [i64],
+    prices: &mut [D],
     plan: &OptionalPlan,
 ) -> OptionalAuction<S> {
     let n = g.n();
     let f = plan.scale;
     let mut x = vec![NONE; n];
     let mut y = vec![NONE; n_cols];
-    let mut pi = vec![0i64; n];
+    let mut pi = vec![D::ZERO; n];
     super::sparse::huge_pages(&pi);
     let mut gt: Option<Graph<S>> = None;
     let mut eps = plan.eps_start.max(1);
-    let mut stack: Vec<u32> = Vec::new();
-    let mut cols: Vec<u32> = Vec::new();
+    let mut queue: VecDeque<u32> = VecDeque::new();
+    let mut cols: VecDeque<u32> = VecDeque::new();
+    // Every forward phase's sweep scans every row, so the rows' caches need no reset.
+    let mut row_tops = vec![Top2::STALE; n];
+    let mut col_tops = vec![Top2::STALE; n_cols];
+    super::sparse::huge_pages(&row_tops);
+    super::sparse::huge_pages(&col_tops);
     loop {
         if gt.is_none() && g.adj.len() >= PARALLEL_TRANSPOSE_EDGES {
             // The reverse auction will need the transpose: build it on the other core
             // while the first forward phase runs.
             let (t, ()) = rayon::join(
                 || g.transpose(n_cols),
-                || forward_phase(g, f, eps, prices, &mut pi, &mut x, &mut y, &mut stack),
+                || {
+                    forward_phase(
+                        g,
+                        f,
+                        eps,
+                        prices,
+                        &mut pi,
+                        &mut x,
+                        &mut y,
+                        &mut row_tops,
+                        &mut queue,
+                    )
+                },
             );
             gt = Some(t);
         } else {
-            forward_phase(g, f, eps, prices, &mut pi, &mut x, &mut y, &mut stack);
+            forward_phase(
+                g,
+                f,
+                eps,
+                prices,
+                &mut pi,
+                &mut x,
+                &mut y,
+                &mut row_tops,
+                &mut queue,
+            );
         }
         // Reverse auction: unmatched columns with a positive price bid for rows.
         cols.clear();
         cols.extend(
-            (0..n_cols as u32).filter(|&j| y[j as usize] == NONE && prices[j as usize] > 0),
+            (0..n_cols as u32).filter(|&j| y[j as usize] == NONE && prices[j as usize] > D::ZERO),
         );
         if !cols.is_empty() {
             let t = gt.get_or_insert_with(|| g.transpose(n_cols));
-            cols.reverse();
-            while let Some(j) = cols.pop() {
+            // The forward phase lowered profits: the columns' caches are stale.
+            col_tops.fill(Top2::STALE);
+            while let Some(j) = cols.pop_front() {
+                prefetch_ahead(t, &pi, &col_tops, eps, &cols);
                 let ju = j as usize;
-                let (b1, b2, i1, w1) = best_two(t, f, &pi, ju);
+                let (b1, b2, i1, w1) = best_cached(t, f, &pi, ju, eps, &mut col_tops[ju]);
                 if b1 <= eps {
-                    prices[ju] = 0;
+                    prices[ju] = D::ZERO;
                     continue;
                 }
                 let price = (b2 - eps).max(0);
-                prices[ju] = price;
+                prices[ju] = D::from_i64(price);
                 let i1u = i1 as usize;
-                pi[i1u] = w1 - price;
+                pi[i1u] = D::from_i64(w1 - price);
                 let old = x[i1u];
                 x[i1u] = j;
                 y[ju] = i1;
                 if old != NONE {
                     y[old as usize] = NONE;
-                    if prices[old as usize] > 0 {
-                        cols.push(old);
+                    if prices[old as usize] > D::ZERO {
+                        cols.push_back(old);
                     }
                 }
             }
@@ -323,5 +529,67 @@ pub(crate) fn optional_auction<S: Score>(
             };
         }
         eps = (eps / plan.factor.max(2)).max(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Best and second best values over the edges of `i`, both at least the outside
+    /// option's 0.
+    fn exact(g: &Graph<i32>, f: i64, duals: &[i64], i: usize) -> (i64, i64) {
+        let mut values: Vec<i64> = g
+            .edges(i)
+            .map(|e| g.w[e].get() * f - duals[g.adj[e] as usize])
+            .collect();
+        values.extend([0, 0]);
+        values.sort_unstable_by(|a, b| b.cmp(a));
+        (values[0], values[1])
+    }
+
+    proptest! {
+        /// While the duals only rise, the cached bid agrees with a full scan: the exact best
+        /// value and a far node achieving it whenever it exceeds epsilon, and an upper bound
+        /// on the second best value (an upper bound at most epsilon otherwise).
+        #[test]
+        fn cached_bids_match_scans(
+            n in 1usize..6, m in 1usize..8,
+            edges in proptest::collection::vec((0usize..6, 0usize..8, 1i64..50), 0..40),
+            start in proptest::collection::vec(0i64..200, 8),
+            rises in proptest::collection::vec((0usize..8, 0i64..60, 1i64..40), 0..60),
+        ) {
+            let f = 4;
+            let edges: Vec<_> = edges.into_iter().filter(|&(i, j, _)| i < n && j < m).collect();
+            let rows: Vec<i64> = edges.iter().map(|e| e.0 as i64).collect();
+            let cols: Vec<i64> = edges.iter().map(|e| e.1 as i64).collect();
+            let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
+            let g = Graph::<i32>::from_edges(n, &rows, &cols, &w, |_| true);
+            let mut duals = start[..m].to_vec();
+            let mut tops = vec![Top2::STALE; n];
+            for (i, top) in tops.iter_mut().enumerate() {
+                let (v1, v2, j1, w1) = best_scan(&g, f, &duals, i, top);
+                prop_assert_eq!((v1, v2), exact(&g, f, &duals, i));
+                if j1 != NONE {
+                    prop_assert_eq!(w1 - duals[j1 as usize], v1);
+                }
+            }
+            for (j, rise, eps) in rises {
+                duals[j % m] += rise;
+                for (i, top) in tops.iter_mut().enumerate() {
+                    let (b1, b2) = exact(&g, f, &duals, i);
+                    let (v1, v2, j1, w1) = best_cached(&g, f, &duals, i, eps, top);
+                    if b1 > eps {
+                        prop_assert_eq!(v1, b1);
+                        prop_assert!(j1 != NONE);
+                        prop_assert_eq!(w1 - duals[j1 as usize], v1);
+                        prop_assert!(v2 >= b2 && v2 <= v1);
+                    } else {
+                        prop_assert!(v1 >= b1 && v1 <= eps.max(b1));
+                    }
+                }
+            }
+        }
     }
 }

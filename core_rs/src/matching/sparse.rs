@@ -64,13 +64,17 @@ pub struct SparseSolution {
 
 /// An edge score as stored in a [`Graph`]: `i32` when every score fits (half the memory
 /// traffic of the auction's scans), else `i64`.
-pub(crate) trait Score: Copy + Send + Sync + 'static {
+pub(crate) trait Score: Copy + Ord + Send + Sync + 'static {
+    const ZERO: Self;
+    const MAX: Self;
     fn get(self) -> i64;
     /// Only called with values that fit (checked by the caller).
     fn from_i64(v: i64) -> Self;
 }
 
 impl Score for i32 {
+    const ZERO: Self = 0;
+    const MAX: Self = i32::MAX;
     #[inline]
     fn get(self) -> i64 {
         i64::from(self)
@@ -82,6 +86,8 @@ impl Score for i32 {
 }
 
 impl Score for i64 {
+    const ZERO: Self = 0;
+    const MAX: Self = i64::MAX;
     #[inline]
     fn get(self) -> i64 {
         self
@@ -102,7 +108,7 @@ pub(crate) struct Graph<S: Score = i64> {
 impl<S: Score> Graph<S> {
     /// The rows' adjacency of the edges `(rows[k], cols[k], scores[k])` that `keep`
     /// accepts (indices already validated), in input order within each row.
-    fn from_edges(
+    pub(crate) fn from_edges(
         n: usize,
         rows: &[i64],
         cols: &[i64],
@@ -818,6 +824,15 @@ pub fn solve_sparse(
 /// optimal) go through the exact phase: one shortest-path search per row, then the
 /// mirror repair for columns left free with a positive price. The duals come back in
 /// score units (`dual_scale` 1). Exact for any `factor`; the auction only makes it fast.
+/// Whether [`super::auction::optional_auction`] can keep its duals in `i32`: every price,
+/// profit and cached value it stores lies in `0..=max(scaled_max, initial prices)` (bids
+/// set prices and profits between 0 and a scaled score), so 32 bits suffice when those
+/// bounds fit; half the random-access footprint of 64-bit duals.
+fn narrow_duals(scaled_max: i64, prices: &[i64]) -> bool {
+    let fits = |v: i64| (0..=i64::from(i32::MAX)).contains(&v);
+    fits(scaled_max) && prices.iter().all(|&q| fits(q))
+}
+
 fn solve_optional<S: Score>(
     g: Graph<S>,
     n_cols: usize,
@@ -850,6 +865,17 @@ fn solve_optional<S: Score>(
             col_to_row: vec![NONE; n_cols],
             transposed: None,
         }
+    } else if narrow_duals(scaled_max, &p) {
+        let mut p32 = vec![0i32; n_cols];
+        huge_pages(&p32);
+        for (q, &v) in p32.iter_mut().zip(&p) {
+            *q = v as i32;
+        }
+        let out = super::auction::optional_auction(&g, n_cols, &mut p32, &plan);
+        for (q, &v) in p.iter_mut().zip(&p32) {
+            *q = i64::from(v);
+        }
+        out
     } else {
         super::auction::optional_auction(&g, n_cols, &mut p, &plan)
     };
@@ -864,6 +890,12 @@ fn solve_optional<S: Score>(
     }
     let mut u = vec![0i64; n_rows];
     for i in 0..n_rows {
+        // The prices are read at random: fetch those of a row a few rows ahead.
+        if i + 8 < n_rows {
+            for e in g.edges(i + 8) {
+                super::auction::prefetch(&p[g.adj[e] as usize]);
+            }
+        }
         let mut best = 0i64;
         let mut held = -INF;
         for e in g.edges(i) {
@@ -1209,6 +1241,61 @@ mod tests {
             assert_eq!(a.total, b.total);
             certify(&a, &rows, &cols, &w, false);
             certify(&b, &rows, &cols, &w, false);
+        }
+    }
+
+    /// The auction with 32-bit duals makes exactly the bids of the one with 64-bit duals.
+    #[test]
+    fn narrow_and_wide_duals_agree() {
+        use super::super::auction::{optional_auction, OptionalPlan};
+        for seed in 1..20u64 {
+            let (n, m) = (300, 280);
+            let edges = instance(n, m, seed * 31, 1, 1000, 5);
+            let rows: Vec<i64> = edges.iter().map(|e| e.0).collect();
+            let cols: Vec<i64> = edges.iter().map(|e| e.1).collect();
+            let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
+            let g = Graph::<i32>::from_edges(n, &rows, &cols, &w, |v| v > 0);
+            let plan = OptionalPlan {
+                scale: 512,
+                eps_start: 1000 * 512 / 4,
+                factor: 8,
+                eps_stop: 1,
+            };
+            assert!(narrow_duals(1000 * 512, &vec![0; m]));
+            let mut wide = vec![0i64; m];
+            let mut narrow = vec![0i32; m];
+            let a = optional_auction(&g, m, &mut wide, &plan);
+            let b = optional_auction(&g, m, &mut narrow, &plan);
+            assert_eq!(a.row_to_col, b.row_to_col, "seed {seed}");
+            assert_eq!(a.col_to_row, b.col_to_row, "seed {seed}");
+            let narrow: Vec<i64> = narrow.into_iter().map(i64::from).collect();
+            assert_eq!(wide, narrow, "seed {seed}");
+        }
+    }
+
+    /// Scores whose scaled range overflows 32 bits (and warm prices that do) take the
+    /// 64-bit duals and stay exact.
+    #[test]
+    fn wide_duals_when_scores_exceed_32_bits() {
+        assert!(!narrow_duals(i64::from(i32::MAX) + 1, &[0]));
+        assert!(!narrow_duals(1, &[i64::from(i32::MAX) + 1]));
+        assert!(narrow_duals(i64::from(i32::MAX), &[i64::from(i32::MAX)]));
+        for seed in 1..4u64 {
+            let (n, m) = (200, 190);
+            let edges = instance(n, m, seed * 101, 1, 50_000_000, 6);
+            let rows: Vec<i64> = edges.iter().map(|e| e.0).collect();
+            let cols: Vec<i64> = edges.iter().map(|e| e.1).collect();
+            let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
+            // F = 256 here, so the largest scaled score is near 1.3e10 > 2^31.
+            let a = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Auction).unwrap();
+            let b = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Greedy).unwrap();
+            assert_eq!(a.total, b.total);
+            certify(&a, &rows, &cols, &w, false);
+            let warm = vec![1e8; m];
+            let c =
+                solve_sparse(&rows, &cols, &w, n, m, false, Some(&warm), Start::Auction).unwrap();
+            assert_eq!(c.total, b.total);
+            certify(&c, &rows, &cols, &w, false);
         }
     }
 
