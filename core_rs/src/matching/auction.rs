@@ -456,27 +456,7 @@ pub(crate) fn optional_auction<S: Score, D: Score>(
     super::sparse::huge_pages(&row_tops);
     super::sparse::huge_pages(&col_tops);
     loop {
-        if gt.is_none() && g.adj.len() >= PARALLEL_TRANSPOSE_EDGES {
-            // The reverse auction will need the transpose: build it on the other core
-            // while the first forward phase runs.
-            let (t, ()) = rayon::join(
-                || g.transpose(n_cols),
-                || {
-                    forward_phase(
-                        g,
-                        f,
-                        eps,
-                        prices,
-                        &mut pi,
-                        &mut x,
-                        &mut y,
-                        &mut row_tops,
-                        &mut queue,
-                    )
-                },
-            );
-            gt = Some(t);
-        } else {
+        let mut forward = || {
             forward_phase(
                 g,
                 f,
@@ -487,7 +467,15 @@ pub(crate) fn optional_auction<S: Score, D: Score>(
                 &mut y,
                 &mut row_tops,
                 &mut queue,
-            );
+            )
+        };
+        if gt.is_none() && g.adj.len() >= PARALLEL_TRANSPOSE_EDGES {
+            // The reverse auction will need the transpose: build it on the other core
+            // while the first forward phase runs.
+            let (t, ()) = rayon::join(|| g.transpose(n_cols), forward);
+            gt = Some(t);
+        } else {
+            forward();
         }
         // Reverse auction: unmatched columns with a positive price bid for rows.
         cols.clear();

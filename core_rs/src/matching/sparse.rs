@@ -1033,6 +1033,15 @@ mod tests {
         }
     }
 
+    /// The row, column and score columns of an edge list.
+    fn columns(edges: &[(i64, i64, i64)]) -> (Vec<i64>, Vec<i64>, Vec<i64>) {
+        (
+            edges.iter().map(|e| e.0).collect(),
+            edges.iter().map(|e| e.1).collect(),
+            edges.iter().map(|e| e.2).collect(),
+        )
+    }
+
     fn instance(
         n: usize,
         m: usize,
@@ -1073,9 +1082,7 @@ mod tests {
         warm: Option<&[f64]>,
         start: Start,
     ) {
-        let rows: Vec<i64> = edges.iter().map(|e| e.0).collect();
-        let cols: Vec<i64> = edges.iter().map(|e| e.1).collect();
-        let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
+        let (rows, cols, w) = columns(edges);
         let sol = solve_sparse(&rows, &cols, &w, n, m, perfect, warm, start).unwrap();
         let mut dense = vec![None; n * m];
         for &(i, j, s) in edges {
@@ -1125,9 +1132,7 @@ mod tests {
     /// The phased repair alone, from both sides, starting from an empty matching and
     /// random prices (row duals at their feasible minimum), reaches the optimum.
     fn run_phased(n: usize, m: usize, edges: &[(i64, i64, i64)], prices: &[i64]) {
-        let rows: Vec<i64> = edges.iter().map(|e| e.0).collect();
-        let cols: Vec<i64> = edges.iter().map(|e| e.1).collect();
-        let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
+        let (rows, cols, w) = columns(edges);
         let g = Graph::<i64>::from_edges(n, &rows, &cols, &w, |v| v > 0);
         let gt = g.transpose(m);
         let mut p = prices[..m].to_vec();
@@ -1177,9 +1182,7 @@ mod tests {
         for seed in 1..40u64 {
             let (n, m) = (40 + (seed as usize % 7), 35);
             let edges = instance(n, m, seed, -10, 60, 12);
-            let rows: Vec<i64> = edges.iter().map(|e| e.0).collect();
-            let cols: Vec<i64> = edges.iter().map(|e| e.1).collect();
-            let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
+            let (rows, cols, w) = columns(&edges);
             let g = Graph::<i32>::from_edges(n, &rows, &cols, &w, |v| v > 0);
             let scale = 64;
             let mut p = vec![0i64; m];
@@ -1233,9 +1236,7 @@ mod tests {
         for seed in 1..6u64 {
             let (n, m) = (400, 380);
             let edges = instance(n, m, seed * 7919, 1, 1000, 4);
-            let rows: Vec<i64> = edges.iter().map(|e| e.0).collect();
-            let cols: Vec<i64> = edges.iter().map(|e| e.1).collect();
-            let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
+            let (rows, cols, w) = columns(&edges);
             let a = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Auction).unwrap();
             let b = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Greedy).unwrap();
             assert_eq!(a.total, b.total);
@@ -1251,9 +1252,7 @@ mod tests {
         for seed in 1..20u64 {
             let (n, m) = (300, 280);
             let edges = instance(n, m, seed * 31, 1, 1000, 5);
-            let rows: Vec<i64> = edges.iter().map(|e| e.0).collect();
-            let cols: Vec<i64> = edges.iter().map(|e| e.1).collect();
-            let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
+            let (rows, cols, w) = columns(&edges);
             let g = Graph::<i32>::from_edges(n, &rows, &cols, &w, |v| v > 0);
             let plan = OptionalPlan {
                 scale: 512,
@@ -1283,9 +1282,7 @@ mod tests {
         for seed in 1..4u64 {
             let (n, m) = (200, 190);
             let edges = instance(n, m, seed * 101, 1, 50_000_000, 6);
-            let rows: Vec<i64> = edges.iter().map(|e| e.0).collect();
-            let cols: Vec<i64> = edges.iter().map(|e| e.1).collect();
-            let w: Vec<i64> = edges.iter().map(|e| e.2).collect();
+            let (rows, cols, w) = columns(&edges);
             // F = 256 here, so the largest scaled score is near 1.3e10 > 2^31.
             let a = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Auction).unwrap();
             let b = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Greedy).unwrap();
