@@ -137,14 +137,7 @@ class Transport:
             adds = adds[np.argsort(v[adds], kind="stable")][:tries]
             rows = np.flatnonzero(y)
             cost = rel.cost[rows]
-            drop_est = np.empty(rows.size)
-            for a in range(rows.size):
-                others = np.delete(cost, a, axis=0)
-                alt = others.min(axis=0) if others.size else np.full(rel.n, np.inf)
-                moved = current.x[a] > 0
-                drop_est[a] = (
-                    float(current.x[a][moved] @ (alt[moved] - cost[a][moved])) - rel.f[rows[a]]
-                )
+            drop_est = _drop_estimates(cost, current.x) - rel.f[rows]
             drops = rows[np.argsort(drop_est, kind="stable")][:tries]
             est = dict(zip(rows.tolist(), drop_est.tolist(), strict=True))
             moves: list[tuple[float, int, int]] = [
@@ -168,3 +161,21 @@ class Transport:
             else:
                 break
         return current
+
+
+def _drop_estimates(cost: F64, x: F64) -> F64:
+    """For each open site (row of ``cost``, its flows ``x``), the transport cost added by
+    moving its flows to each park's next cheapest open site: O(sites x parks), from each
+    park's cheapest and second cheapest open site."""
+    sites = cost.shape[0]
+    if sites < 2:
+        alt = np.full(cost.shape, np.inf)
+    else:
+        two = np.argpartition(cost, 1, axis=0)[:2]
+        cols = np.arange(cost.shape[1])
+        best, second = cost[two[0], cols], cost[two[1], cols]
+        alt = np.where(two[0] == np.arange(sites)[:, None], second, best)
+    moved = x > 0
+    with np.errstate(invalid="ignore"):
+        extra = np.where(moved, x * (alt - cost), 0.0)
+    return np.asarray(extra.sum(axis=1), dtype=np.float64)
