@@ -28,9 +28,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
-import blake3
 import grpc
 import pyarrow as pa
+import xxhash
 from google.protobuf import duration_pb2, json_format, timestamp_pb2
 
 from zone_opt.api.v1 import (
@@ -112,8 +112,11 @@ class Dataset:
     sha256: str
     columns: tuple[str, ...]
     created: datetime
-    #: BLAKE3 of the stored stream for datasets uploaded with it (then ``sha256`` is empty).
+    #: BLAKE3 of the stored stream for datasets uploaded with it, else empty.
     blake3: str = ""
+    #: XXH3-128 of the stored stream for datasets uploaded with it (what :meth:`Client.upload`
+    #: sends), else empty; exactly one of ``sha256``, ``blake3`` and ``xxh3_128`` is set.
+    xxh3_128: str = ""
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ def _dataset(d: datasets_pb2.Dataset) -> Dataset:
         tuple(d.columns),
         d.create_time.ToDatetime(),
         d.blake3,
+        d.xxh3_128,
     )
 
 
@@ -267,9 +271,11 @@ class Client:
 
         Sent as one Arrow IPC stream written a record batch at a time (about 3.5 MiB
         each, one chunk per batch, its buffers copied once: from the table into the
-        message; never a buffer of the whole stream), hashed with BLAKE3
-        as sent (the server hashes what it receives and compares; the dataset's ``blake3``
-        is that digest); the server decodes and validates each batch as it arrives. O(bytes).
+        message; never a buffer of the whole stream), checksummed with XXH3-128 as sent (the
+        server hashes what it receives and compares; the dataset's ``xxh3_128`` is that
+        digest): a transfer checksum, as TLS and the token authenticate the sender (see
+        ``Checksum`` in common.proto); the server decodes and validates each batch as it
+        arrives. O(bytes).
         """
         if not isinstance(table, pa.Table):
             raise InvalidInputError.single("table", None, "a pyarrow.Table")
@@ -278,13 +284,13 @@ class Client:
             header=datasets_pb2.UploadHeader(
                 name=name,
                 kind=kind_value,  # type: ignore[arg-type]
-                checksum=common_pb2.CHECKSUM_BLAKE3,
+                checksum=common_pb2.CHECKSUM_XXH3_128,
             )
         ).SerializeToString()
 
         def requests() -> Iterator[bytes]:
             yield header
-            hasher = blake3.blake3(max_threads=1)
+            hasher = xxhash.xxh3_128()
             pieces = pack_pieces(ipc_messages(table, BATCH_BYTES), CHUNK_BYTES)
             piece = next(pieces)
             for seq in itertools.count():
@@ -292,9 +298,9 @@ class Client:
                 if following is None:  # the last chunk carries the digest of the stream
                     for part in piece:
                         hasher.update(part)
-                    yield encode_upload_chunk(piece, seq, True, "", hasher.hexdigest())
+                    yield encode_upload_chunk(piece, seq, True, xxh3_128=hasher.hexdigest())
                     return
-                message = encode_upload_chunk(piece, seq, False, "")
+                message = encode_upload_chunk(piece, seq, False)
                 # Hashed from the message just written, still in cache (about a quarter
                 # less CPU than reading the table's buffers again): the exact bytes sent.
                 hasher.update(_payload(message))  # releases the GIL

@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import blake3
 import grpc
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+import xxhash
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -108,9 +108,9 @@ def test_upload_describe_download_round_trip(
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, back.schema) as writer:
         writer.write_table(back)
-    # The client uploads with BLAKE3: the record carries that digest of the stored stream.
-    assert blake3.blake3(sink.getvalue().to_pybytes()).hexdigest() == info.blake3
-    assert info.sha256 == ""
+    # The client uploads with XXH3-128: the record carries that digest of the stored stream.
+    assert xxhash.xxh3_128(sink.getvalue().to_pybytes()).hexdigest() == info.xxh3_128
+    assert (info.sha256, info.blake3) == ("", "")
     assert [d.dataset_id for d in alice.list()] == [dataset_id]
     alice.delete(dataset_id)
     with pytest.raises(NotFoundError):

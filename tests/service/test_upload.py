@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+import xxhash
 from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -360,35 +361,79 @@ def test_chunks_cut_anywhere_are_stored_as_sent(
     assert alice.download(response.dataset.dataset_id).equals(table)
 
 
-def test_blake3_uploads_are_verified_and_recorded_with_blake3(
-    server: tuple[Server, int], alice: Client, meters: Callable[[int], pa.Table]
+#: The checksums other than SHA-256: header value, digest field, independent reference.
+_OTHER_CHECKSUMS = [
+    (common_pb2.CHECKSUM_BLAKE3, "blake3", lambda data: blake3.blake3(data).hexdigest()),
+    (common_pb2.CHECKSUM_XXH3_128, "xxh3_128", lambda data: xxhash.xxh3_128(data).hexdigest()),
+]
+
+
+@pytest.mark.parametrize("case", _OTHER_CHECKSUMS, ids=[c[1] for c in _OTHER_CHECKSUMS])
+def test_uploads_are_verified_and_recorded_with_the_chosen_checksum(
+    server: tuple[Server, int],
+    alice: Client,
+    meters: Callable[[int], pa.Table],
+    case: tuple[int, str, Callable[[bytes], str]],
 ) -> None:
+    checksum, name, reference = case
+    before = {d.dataset_id for d in alice.list()}
     table = meters(1)
     data = _ipc(table, max_rows=30_000)
-    digest = blake3.blake3(data).hexdigest()
+    digest = reference(data)
     chunks = _cut(data, [len(data) // 2, len(data) - len(data) // 2])
     chunks[-1].sha256 = ""
-    chunks[-1].blake3 = digest
-    response = _raw_upload(server[1], chunks, checksum=common_pb2.CHECKSUM_BLAKE3)
-    assert (response.dataset.blake3, response.dataset.sha256) == (digest, "")
+    setattr(chunks[-1], name, digest)
+    response = _raw_upload(server[1], chunks, checksum=checksum)
+    recorded = {k: getattr(response.dataset, k) for k in ("sha256", "blake3", "xxh3_128")}
+    assert recorded == {k: digest if k == name else "" for k in recorded}
     dataset_id = response.dataset.dataset_id
-    assert alice.describe(dataset_id).blake3 == digest
+    assert getattr(alice.describe(dataset_id), name) == digest
     assert alice.download(dataset_id).equals(table)  # the download's SHA-256 still checks
 
-    chunks[-1].blake3 = "0" * 64  # damaged in transit
+    setattr(chunks[-1], name, "0" * len(digest))  # damaged in transit
     with pytest.raises(grpc.RpcError) as err:
-        _raw_upload(server[1], chunks, checksum=common_pb2.CHECKSUM_BLAKE3)
+        _raw_upload(server[1], chunks, checksum=checksum)
     assert err.value.code() is grpc.StatusCode.DATA_LOSS
-    chunks[-1].blake3 = ""
+    setattr(chunks[-1], name, "")
     chunks[-1].sha256 = hashlib.sha256(data).hexdigest()  # not the checksum the header chose
     with pytest.raises(grpc.RpcError) as err:
-        _raw_upload(server[1], chunks, checksum=common_pb2.CHECKSUM_BLAKE3)
+        _raw_upload(server[1], chunks, checksum=checksum)
     assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert _field_violations(err.value) == ["chunk.sha256[1]"]
     with pytest.raises(grpc.RpcError) as err:
         _raw_upload(server[1], chunks, checksum=7)
     assert _field_violations(err.value) == ["header.checksum"]
-    assert [d.dataset_id for d in alice.list()] == [dataset_id]  # nothing else stored
+    assert {d.dataset_id for d in alice.list()} - before == {dataset_id}  # nothing else stored
+
+
+@pytest.mark.parametrize("name", ["sha256", "blake3", "xxh3_128"])
+def test_each_declared_digest_is_encoded_and_parsed_as_protobuf_does(name: str) -> None:
+    digest = "0123456789abcdef" * 2
+    payload = bytes(range(200))
+    encoded = encode_upload_chunk([memoryview(payload)], 3, True, **{name: digest})
+    decoded = datasets_pb2.UploadDatasetRequest.FromString(encoded)
+    decoded.chunk.ClearField("pad")
+    chunk = common_pb2.ArrowChunk(ipc=payload, seq=3, last=True)
+    setattr(chunk, name, digest)
+    assert decoded == datasets_pb2.UploadDatasetRequest(chunk=chunk)
+    parsed = parse_upload_request(encoded).chunk
+    assert parsed is not None
+    assert {k: getattr(parsed, k) for k in ("sha256", "blake3", "xxh3_128")} == {
+        k: digest if k == name else "" for k in ("sha256", "blake3", "xxh3_128")
+    }
+
+
+def test_xxh3_128_digests_are_the_canonical_hex_of_the_reference_vectors() -> None:
+    # xxHash's XXH3_128bits of the empty input (seed 0) in canonical (big-endian) form, and
+    # any cut of the stream hashes as the whole.
+    hasher = CHECKSUMS["xxh3_128"]()
+    assert hasher.hexdigest() == "99aa06d3014798d86001c324468d497f"
+    data = random.Random(5).randbytes(100_003)
+    for cut in (0, 1, 63, 64, 65, 4096, 100_002):
+        parts = CHECKSUMS["xxh3_128"]()
+        parts.update(memoryview(data)[:cut])
+        parts.update(memoryview(data)[cut:])
+        assert parts.hexdigest() == xxhash.xxh3_128_hexdigest(data)
 
 
 def test_malformed_upload_message_is_invalid_argument(server: tuple[Server, int]) -> None:
@@ -483,7 +528,7 @@ def test_batch_validation_of_a_string_key_equals_validate_table(
     assert _violations(partial(validate_table, dup, spec))
 
 
-def test_a_data_dir_from_before_blake3_opens_with_its_datasets(tmp_path: Path) -> None:
+def test_a_data_dir_from_before_the_newer_checksums_opens_with_its_datasets(tmp_path: Path) -> None:
     from zone_opt.service.datasets import DatasetStore  # noqa: PLC0415
     from zone_opt.service.store import Database  # noqa: PLC0415
 
@@ -500,7 +545,7 @@ def test_a_data_dir_from_before_blake3_opens_with_its_datasets(tmp_path: Path) -
         )
     store = DatasetStore(tmp_path / "data", db, max_upload_bytes=1 << 20)
     old = store.get("alice", "old")
-    assert (old.sha256, old.blake3, old.num_rows) == ("ab", "", 1)
+    assert (old.sha256, old.blake3, old.xxh3_128, old.num_rows) == ("ab", "", "", 1)
     DatasetStore(tmp_path / "data", db, max_upload_bytes=1 << 20)  # opening again is a no-op
     db.close()
 
@@ -525,7 +570,7 @@ def _direct_io_works(directory: Path) -> bool:
 
 
 @pytest.mark.parametrize("direct", [True, False])
-@pytest.mark.parametrize("checksum", ["blake3", "sha256"])
+@pytest.mark.parametrize("checksum", sorted(CHECKSUMS))
 def test_sink_stores_and_hashes_exactly_the_pieces(
     tmp_path: Path, direct: bool, checksum: str
 ) -> None:

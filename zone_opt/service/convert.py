@@ -93,6 +93,7 @@ _CHECKSUMS: dict[int, str] = {
     common_pb2.CHECKSUM_UNSPECIFIED: "sha256",
     common_pb2.CHECKSUM_SHA256: "sha256",
     common_pb2.CHECKSUM_BLAKE3: "blake3",
+    common_pb2.CHECKSUM_XXH3_128: "xxh3_128",
 }
 
 
@@ -122,6 +123,7 @@ def dataset_to_proto(info: DatasetInfo) -> datasets_pb2.Dataset:
         create_time=_timestamp(info.created_s),
         columns=info.columns,
         blake3=info.blake3,
+        xxh3_128=info.xxh3_128,
     )
 
 
@@ -471,11 +473,17 @@ def _varint(value: int) -> bytes:
 
 
 def encode_upload_chunk(
-    parts: list[memoryview], seq: int, last: bool, sha256: str, blake3: str = ""
+    parts: list[memoryview],
+    seq: int,
+    last: bool,
+    sha256: str = "",
+    *,
+    blake3: str = "",
+    xxh3_128: str = "",
 ) -> bytes:
     """The serialised ``UploadDatasetRequest{chunk: ArrowChunk{pad, ipc, seq, last, sha256,
-    blake3}}`` with ``ipc`` the concatenation of ``parts``, copying the payload once (into
-    the message) where ``SerializeToString`` copies it three times.
+    blake3, xxh3_128}}`` with ``ipc`` the concatenation of ``parts``, copying the payload
+    once (into the message) where ``SerializeToString`` copies it three times.
 
     ``pad`` comes first, sized so that ``ipc``'s bytes start at a multiple of 8 within the
     message: a receiver whose message buffer is 8-aligned (grpcio hands Python servers a
@@ -495,6 +503,9 @@ def encode_upload_chunk(
     if blake3:
         encoded = blake3.encode()
         tail += b"\x2a" + _varint(len(encoded)) + encoded  # field 5, string
+    if xxh3_128:
+        encoded = xxh3_128.encode()
+        tail += b"\x3a" + _varint(len(encoded)) + encoded  # field 7, string
     pad = b""
     for size in range(-1, 8 if length else -1):  # -1: no pad field; else its byte count
         pad = b"" if size < 0 else b"\x32" + _varint(size) + bytes(size)  # field 6, bytes
@@ -592,6 +603,8 @@ def parse_upload_request(data: bytes) -> UploadPart:
                         chunk["sha256"] = str(view[inner_value:inner_end], "utf-8")
                     elif inner == 5 and inner_wire == 2:
                         chunk["blake3"] = str(view[inner_value:inner_end], "utf-8")
+                    elif inner == 7 and inner_wire == 2:
+                        chunk["xxh3_128"] = str(view[inner_value:inner_end], "utf-8")
     except (_MalformedError, UnicodeDecodeError, DecodeError) as exc:
         return UploadPart(malformed=str(exc))
     if chunk is not None:
@@ -602,6 +615,7 @@ def parse_upload_request(data: bytes) -> UploadPart:
                 last=chunk.get("last", False),
                 sha256=chunk.get("sha256", ""),
                 blake3=chunk.get("blake3", ""),
+                xxh3_128=chunk.get("xxh3_128", ""),
             )
         )
     return UploadPart(header=header)

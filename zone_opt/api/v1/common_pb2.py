@@ -24,17 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1czone_opt/api/v1/common.proto\x12\x0fzone_opt.api.v1\"a\n\nArrowChunk\x12\x0b\n\x03ipc\x18\x01 \x01(\x0c\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x0c\n\x04last\x18\x03 \x01(\x08\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x0e\n\x06\x62lake3\x18\x05 \x01(\t\x12\x0b\n\x03pad\x18\x06 \x01(\x0c*N\n\x08\x43hecksum\x12\x18\n\x14\x43HECKSUM_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x43HECKSUM_SHA256\x10\x01\x12\x13\n\x0f\x43HECKSUM_BLAKE3\x10\x02*\xf1\x01\n\tTableKind\x12\x1a\n\x16TABLE_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10TABLE_KIND_PARKS\x10\x01\x12\x15\n\x11TABLE_KIND_SPACES\x10\x02\x12\x1a\n\x16TABLE_KIND_ENTERPRISES\x10\x03\x12\x18\n\x14TABLE_KIND_TENANCIES\x10\x04\x12\x15\n\x11TABLE_KIND_METERS\x10\x05\x12\x1a\n\x16TABLE_KIND_PARK_ASSETS\x10\x06\x12\x1b\n\x17TABLE_KIND_GRID_FACTORS\x10\x07\x12\x15\n\x11TABLE_KIND_RESULT\x10\x64\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1czone_opt/api/v1/common.proto\x12\x0fzone_opt.api.v1\"s\n\nArrowChunk\x12\x0b\n\x03ipc\x18\x01 \x01(\x0c\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x0c\n\x04last\x18\x03 \x01(\x08\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x0e\n\x06\x62lake3\x18\x05 \x01(\t\x12\x10\n\x08xxh3_128\x18\x07 \x01(\t\x12\x0b\n\x03pad\x18\x06 \x01(\x0c*e\n\x08\x43hecksum\x12\x18\n\x14\x43HECKSUM_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x43HECKSUM_SHA256\x10\x01\x12\x13\n\x0f\x43HECKSUM_BLAKE3\x10\x02\x12\x15\n\x11\x43HECKSUM_XXH3_128\x10\x03*\xf1\x01\n\tTableKind\x12\x1a\n\x16TABLE_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10TABLE_KIND_PARKS\x10\x01\x12\x15\n\x11TABLE_KIND_SPACES\x10\x02\x12\x1a\n\x16TABLE_KIND_ENTERPRISES\x10\x03\x12\x18\n\x14TABLE_KIND_TENANCIES\x10\x04\x12\x15\n\x11TABLE_KIND_METERS\x10\x05\x12\x1a\n\x16TABLE_KIND_PARK_ASSETS\x10\x06\x12\x1b\n\x17TABLE_KIND_GRID_FACTORS\x10\x07\x12\x15\n\x11TABLE_KIND_RESULT\x10\x64\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'zone_opt.api.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CHECKSUM']._serialized_start=148
-  _globals['_CHECKSUM']._serialized_end=226
-  _globals['_TABLEKIND']._serialized_start=229
-  _globals['_TABLEKIND']._serialized_end=470
+  _globals['_CHECKSUM']._serialized_start=166
+  _globals['_CHECKSUM']._serialized_end=267
+  _globals['_TABLEKIND']._serialized_start=270
+  _globals['_TABLEKIND']._serialized_end=511
   _globals['_ARROWCHUNK']._serialized_start=49
-  _globals['_ARROWCHUNK']._serialized_end=146
+  _globals['_ARROWCHUNK']._serialized_end=164
 # @@protoc_insertion_point(module_scope)

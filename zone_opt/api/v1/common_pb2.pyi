@@ -27,18 +27,24 @@ class _ChecksumEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Checksum.Val
     """SHA-256: what clients that predate this field send."""
     CHECKSUM_SHA256: _Checksum.ValueType  # 1
     CHECKSUM_BLAKE3: _Checksum.ValueType  # 2
+    CHECKSUM_XXH3_128: _Checksum.ValueType  # 3
 
 class Checksum(_Checksum, metaclass=_ChecksumEnumTypeWrapper):
-    """The checksum an upload is hashed with, chosen by the client in its header. Both are
-    cryptographic hashes of the exact bytes of the IPC stream: SHA-256 (FIPS 180-4) and
-    BLAKE3 (the BLAKE3 specification, default 256-bit output), which costs about a third of
-    SHA-256's CPU.
+    """The checksum an upload is hashed with, chosen by the client in its header, over the exact
+    bytes of the IPC stream. SHA-256 (FIPS 180-4) and BLAKE3 (default 256-bit output, about a
+    third of SHA-256's CPU) are cryptographic: choose one where the digest must also name the
+    content against an adversary (content addressing, signatures). XXH3-128 (xxHash 0.8,
+    seed 0) is a non-cryptographic 128-bit checksum at about a quarter of BLAKE3's CPU: it
+    detects corruption in transit and on disk, the job of a transfer checksum (as S3's CRC
+    checksums), and is what zone-opt's client sends. None of them authenticates the sender:
+    that is TLS and the bearer token.
     """
 
 CHECKSUM_UNSPECIFIED: Checksum.ValueType  # 0
 """SHA-256: what clients that predate this field send."""
 CHECKSUM_SHA256: Checksum.ValueType  # 1
 CHECKSUM_BLAKE3: Checksum.ValueType  # 2
+CHECKSUM_XXH3_128: Checksum.ValueType  # 3
 Global___Checksum: _TypeAlias = Checksum  # noqa: Y015
 
 class _TableKind:
@@ -87,6 +93,7 @@ class ArrowChunk(_message.Message):
     LAST_FIELD_NUMBER: _builtins.int
     SHA256_FIELD_NUMBER: _builtins.int
     BLAKE3_FIELD_NUMBER: _builtins.int
+    XXH3_128_FIELD_NUMBER: _builtins.int
     PAD_FIELD_NUMBER: _builtins.int
     ipc: _builtins.bytes
     """Bytes of the IPC stream, at most 4 MiB."""
@@ -102,6 +109,11 @@ class ArrowChunk(_message.Message):
     """On the final chunk of an upload with the checksum CHECKSUM_BLAKE3: lowercase hex
     BLAKE3 (the 256-bit default output) of the whole IPC stream (optional).
     """
+    xxh3_128: _builtins.str
+    """On the final chunk of an upload with the checksum CHECKSUM_XXH3_128: the whole IPC
+    stream's XXH3-128 (seed 0) as 32 lowercase hex digits, the canonical big-endian form
+    (optional).
+    """
     pad: _builtins.bytes
     """Ignored by receivers. A sender may write it before `ipc` (fields may come in any order
     on the wire) so that the Arrow bytes start 8-byte aligned within the serialised
@@ -115,11 +127,12 @@ class ArrowChunk(_message.Message):
         last: _builtins.bool = ...,
         sha256: _builtins.str = ...,
         blake3: _builtins.str = ...,
+        xxh3_128: _builtins.str = ...,
         pad: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["blake3", b"blake3", "ipc", b"ipc", "last", b"last", "pad", b"pad", "seq", b"seq", "sha256", b"sha256"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blake3", b"blake3", "ipc", b"ipc", "last", b"last", "pad", b"pad", "seq", b"seq", "sha256", b"sha256", "xxh3_128", b"xxh3_128"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -35,6 +35,7 @@ class Dataset(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     COLUMNS_FIELD_NUMBER: _builtins.int
     BLAKE3_FIELD_NUMBER: _builtins.int
+    XXH3_128_FIELD_NUMBER: _builtins.int
     dataset_id: _builtins.str
     name: _builtins.str
     kind: _common_pb2.TableKind.ValueType
@@ -46,7 +47,12 @@ class Dataset(_message.Message):
     """
     blake3: _builtins.str
     """Lowercase hex BLAKE3 of the stored Arrow IPC stream, when it was uploaded with
-    CHECKSUM_BLAKE3; else empty. Exactly one of `sha256` and `blake3` is set.
+    CHECKSUM_BLAKE3; else empty.
+    """
+    xxh3_128: _builtins.str
+    """XXH3-128 of the stored Arrow IPC stream (32 lowercase hex digits, canonical form), when
+    it was uploaded with CHECKSUM_XXH3_128; else empty. Exactly one of `sha256`, `blake3`
+    and `xxh3_128` is set.
     """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
@@ -66,10 +72,11 @@ class Dataset(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         columns: _abc.Iterable[_builtins.str] | None = ...,
         blake3: _builtins.str = ...,
+        xxh3_128: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["blake3", b"blake3", "columns", b"columns", "create_time", b"create_time", "dataset_id", b"dataset_id", "kind", b"kind", "name", b"name", "num_bytes", b"num_bytes", "num_rows", b"num_rows", "sha256", b"sha256"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blake3", b"blake3", "columns", b"columns", "create_time", b"create_time", "dataset_id", b"dataset_id", "kind", b"kind", "name", b"name", "num_bytes", b"num_bytes", "num_rows", b"num_rows", "sha256", b"sha256", "xxh3_128", b"xxh3_128"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -86,7 +93,8 @@ class UploadHeader(_message.Message):
     kind: _common_pb2.TableKind.ValueType
     checksum: _common_pb2.Checksum.ValueType
     """The checksum the server computes over the stream as it arrives, stores, and compares
-    with the digest declared on the last chunk (`sha256` or `blake3`, matching this).
+    with the digest declared on the last chunk (`sha256`, `blake3` or `xxh3_128`, matching
+    this).
     """
     def __init__(
         self,
