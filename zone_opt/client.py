@@ -16,7 +16,6 @@ request id, so retrying one with the same ``request_id`` never starts a second j
 from __future__ import annotations
 
 import builtins
-import hashlib
 import itertools
 import re
 import time
@@ -318,21 +317,25 @@ class Client:
         return _dataset(self._call(self._datasets.GetDataset, request).dataset)
 
     def download(self, dataset_id: str, timeout_s: float | None = None) -> pa.Table:
-        """The dataset's table; checks chunk order and the SHA-256. O(bytes)."""
-        request = datasets_pb2.DownloadDatasetRequest(dataset_id=dataset_id)
+        """The dataset's table; checks chunk order and the stream's XXH3-128 (the server
+        checks the stored file against the digest recorded at upload: a file damaged at rest
+        raises :class:`VerificationError`, DATA_LOSS). O(bytes)."""
+        request = datasets_pb2.DownloadDatasetRequest(
+            dataset_id=dataset_id, checksum=common_pb2.CHECKSUM_XXH3_128
+        )
         try:
             stream = self._datasets.DownloadDataset(
                 request, timeout=timeout_s or self.timeout_s, metadata=self._metadata()
             )
             parts: list[bytes] = []
-            hasher = hashlib.sha256()
+            hasher = xxhash.xxh3_128()
             declared = ""
             for i, message in enumerate(stream):
                 if message.chunk.seq != i:
                     raise VerificationError(f"chunk {message.chunk.seq} arrived as {i}")
                 hasher.update(message.chunk.ipc)
                 parts.append(message.chunk.ipc)
-                declared = message.chunk.sha256
+                declared = message.chunk.xxh3_128
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
         if declared != hasher.hexdigest():

@@ -25,7 +25,7 @@ from grpc_status import rpc_status
 
 from zone_opt.api.v1 import common_pb2, datasets_pb2, datasets_pb2_grpc
 from zone_opt.client import Client
-from zone_opt.errors import InvalidInputError, ResourceExhaustedError
+from zone_opt.errors import InvalidInputError, ResourceExhaustedError, VerificationError
 from zone_opt.schemas import TABLES
 from zone_opt.service.convert import (
     encode_upload_chunk,
@@ -626,3 +626,90 @@ def test_sink_falls_back_to_the_page_cache_when_direct_io_is_refused(
             sink.put(piece)
         sink.sync().result()
     assert (tmp_path / "cached.part").read_bytes() == b"".join(pieces)
+
+
+# ---- downloads: the checksum asked for, and the stored file checked at rest -------------
+
+
+def _raw_download(
+    port: int, dataset_id: str, checksum: int, into: list[common_pb2.ArrowChunk] | None = None
+) -> list[common_pb2.ArrowChunk]:
+    """The chunks of a download, appended to ``into`` as they arrive (kept on errors)."""
+    received = [] if into is None else into
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = datasets_pb2_grpc.DatasetServiceStub(channel)
+        request = datasets_pb2.DownloadDatasetRequest(
+            dataset_id=dataset_id,
+            chunk_bytes=64 * 1024,
+            checksum=checksum,  # type: ignore[arg-type]
+        )
+        for message in stub.DownloadDataset(request, metadata=MD, timeout=30):
+            received.append(message.chunk)
+    return received
+
+
+@pytest.mark.parametrize(
+    ("checksum", "name"),
+    [
+        (common_pb2.CHECKSUM_UNSPECIFIED, "sha256"),
+        (common_pb2.CHECKSUM_SHA256, "sha256"),
+        (common_pb2.CHECKSUM_BLAKE3, "blake3"),
+        (common_pb2.CHECKSUM_XXH3_128, "xxh3_128"),
+    ],
+)
+def test_download_carries_the_digest_asked_for(
+    server: tuple[Server, int],
+    alice: Client,
+    meters: Callable[[int], pa.Table],
+    checksum: int,
+    name: str,
+) -> None:
+    table = meters(1)
+    dataset_id = alice.upload(table, "m", kind="meters")  # recorded with XXH3-128
+    chunks = _raw_download(server[1], dataset_id, checksum)
+    assert len(chunks) > 2
+    assert [c.seq for c in chunks] == list(range(len(chunks)))
+    assert [c.last for c in chunks] == [False] * (len(chunks) - 1) + [True]
+    data = b"".join(c.ipc for c in chunks)
+    reference = {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "blake3": blake3.blake3(data).hexdigest(),
+        "xxh3_128": xxhash.xxh3_128(data).hexdigest(),
+    }
+    assert {k: getattr(chunks[-1], k) for k in reference} == {
+        k: v if k == name else "" for k, v in reference.items()
+    }
+    assert reference["xxh3_128"] == alice.describe(dataset_id).xxh3_128
+    assert pa.ipc.open_stream(data).read_all().equals(table)
+
+
+@pytest.mark.parametrize("upload_checksum", ["xxh3_128", "sha256"])
+def test_a_file_damaged_at_rest_never_downloads_as_complete(
+    tmp_path: Path,
+    server: tuple[Server, int],
+    alice: Client,
+    meters: Callable[[int], pa.Table],
+    upload_checksum: str,
+) -> None:
+    table = meters(1)
+    if upload_checksum == "xxh3_128":
+        dataset_id = alice.upload(table, "m", kind="meters")
+    else:
+        data = _ipc(table, max_rows=30_000)
+        sizes = [1 << 21] * (len(data) >> 21) + [len(data) % (1 << 21)]
+        dataset_id = _raw_upload(server[1], _cut(data, sizes)).dataset.dataset_id
+    assert alice.describe(dataset_id).num_rows == table.num_rows
+    path = tmp_path / "data" / "tables" / f"{dataset_id}.arrows"
+    stored = bytearray(path.read_bytes())
+    stored[len(stored) // 2] ^= 0x01  # one bit flipped on disk, inside a column buffer
+    path.write_bytes(bytes(stored))
+    with pytest.raises(VerificationError) as err:  # XXH3-128 asked for, the record checked
+        alice.download(dataset_id)
+    assert err.value.status_code == "DATA_LOSS"
+    for checksum in (common_pb2.CHECKSUM_SHA256, common_pb2.CHECKSUM_XXH3_128):
+        received: list[common_pb2.ArrowChunk] = []
+        with pytest.raises(grpc.RpcError) as rpc:
+            _raw_download(server[1], dataset_id, checksum, into=received)
+        assert rpc.value.code() is grpc.StatusCode.DATA_LOSS
+        assert received  # every chunk but the last arrived: the damage shows at the end
+        assert not any(c.last for c in received)

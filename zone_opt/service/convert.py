@@ -7,7 +7,6 @@ as INVALID_ARGUMENT with ``BadRequest`` field violations.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,8 +27,8 @@ from zone_opt.api.v1 import (
     planning_pb2,
     privacy_pb2,
 )
-from zone_opt.errors import InvalidInputError
-from zone_opt.service.datasets import RESULT_KIND, DatasetInfo, UploadChunk
+from zone_opt.errors import InvalidInputError, VerificationError
+from zone_opt.service.datasets import CHECKSUMS, RESULT_KIND, DatasetInfo, UploadChunk
 from zone_opt.service.privacy import AuditEntry, JoinPolicy
 from zone_opt.service.store import Job
 
@@ -366,18 +365,36 @@ def clamp_chunk_bytes(requested: int) -> int:
     return max(MIN_CHUNK_BYTES, min(MAX_CHUNK_BYTES, requested))
 
 
-def ipc_chunks(blocks: Iterable[bytes]) -> Iterator[common_pb2.ArrowChunk]:
-    """Number pieces of an IPC stream; the last carries ``last`` and the SHA-256."""
-    hasher = hashlib.sha256()
+def ipc_chunks(
+    blocks: Iterable[bytes], checksum: str = "sha256", recorded: tuple[str, str] | None = None
+) -> Iterator[common_pb2.ArrowChunk]:
+    """Number pieces of an IPC stream; the last carries ``last`` and the stream's digest
+    with ``checksum`` (a key of ``datasets.CHECKSUMS``) in the field of that name.
+
+    With ``recorded`` (the checksum and digest the stream was stored with), the bytes are
+    also checked against it, hashed a second time only if that checksum differs from
+    ``checksum``; a difference raises :class:`VerificationError` in place of the last
+    chunk, so a file damaged at rest never arrives as a complete stream. O(bytes).
+    """
+    hashers = {checksum: CHECKSUMS[checksum]()}
+    if recorded is not None and recorded[0] not in hashers:
+        hashers[recorded[0]] = CHECKSUMS[recorded[0]]()
     seq = 0
     pending: bytes | None = None
     for block in blocks:
         if pending is not None:
             yield common_pb2.ArrowChunk(ipc=pending, seq=seq)
             seq += 1
-        hasher.update(block)
+        for hasher in hashers.values():
+            hasher.update(block)
         pending = block
-    yield common_pb2.ArrowChunk(ipc=pending or b"", seq=seq, last=True, sha256=hasher.hexdigest())
+    if recorded is not None and hashers[recorded[0]].hexdigest() != recorded[1]:
+        raise VerificationError(
+            f"the stored stream no longer matches its recorded {recorded[0]} (damaged at rest)"
+        )
+    last = common_pb2.ArrowChunk(ipc=pending or b"", seq=seq, last=True)
+    setattr(last, checksum, hashers[checksum].hexdigest())
+    yield last
 
 
 #: The end-of-stream marker of an Arrow IPC stream.

@@ -109,6 +109,18 @@ class DatasetInfo:
     #: exactly one of ``sha256``, ``blake3`` and ``xxh3_128`` is set.
     xxh3_128: str = ""
 
+    @property
+    def recorded(self) -> tuple[str, str] | None:
+        """``(checksum, digest)`` the stored stream was recorded with (None if none was)."""
+        for name, digest in (
+            ("xxh3_128", self.xxh3_128),
+            ("blake3", self.blake3),
+            ("sha256", self.sha256),
+        ):
+            if digest:
+                return name, digest
+        return None
+
 
 @dataclass(frozen=True)
 class UploadChunk:
@@ -593,7 +605,7 @@ class DatasetStore:
         """Store a result table under a caller-chosen id (replacing it: idempotent)."""
         tmp = self._tmp / f"{uuid.uuid4().hex}.part"
         try:
-            digest, size = self._write_table(tmp, table, "sha256")
+            digest, size = self._write_table(tmp, table, "xxh3_128")
             return self._commit(
                 tmp=tmp,
                 dataset_id=dataset_id,
@@ -601,7 +613,7 @@ class DatasetStore:
                 name=name,
                 kind=RESULT_KIND,
                 table=table,
-                checksum="sha256",
+                checksum="xxh3_128",
                 digest=digest,
                 size=size,
             )

@@ -102,18 +102,15 @@ class ArrowChunk(_message.Message):
     last: _builtins.bool
     """True on the final chunk."""
     sha256: _builtins.str
-    """On the final chunk: lowercase hex SHA-256 of the whole IPC stream (optional on upload;
-    on upload, only for the checksum CHECKSUM_SHA256, the default).
+    """The digest of the whole IPC stream, on the final chunk only, in the field of the checksum
+    chosen (`UploadHeader.checksum`, `DownloadDatasetRequest.checksum`; SHA-256 when
+    unspecified); the other two stay empty. Optional on upload, always set on download.
+    Lowercase hex SHA-256.
     """
     blake3: _builtins.str
-    """On the final chunk of an upload with the checksum CHECKSUM_BLAKE3: lowercase hex
-    BLAKE3 (the 256-bit default output) of the whole IPC stream (optional).
-    """
+    """Lowercase hex BLAKE3 (the 256-bit default output)."""
     xxh3_128: _builtins.str
-    """On the final chunk of an upload with the checksum CHECKSUM_XXH3_128: the whole IPC
-    stream's XXH3-128 (seed 0) as 32 lowercase hex digits, the canonical big-endian form
-    (optional).
-    """
+    """XXH3-128 (seed 0) as 32 lowercase hex digits, the canonical big-endian form."""
     pad: _builtins.bytes
     """Ignored by receivers. A sender may write it before `ipc` (fields may come in any order
     on the wire) so that the Arrow bytes start 8-byte aligned within the serialised

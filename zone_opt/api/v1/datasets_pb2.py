@@ -28,7 +28,7 @@ from zone_opt.api.v1 import common_pb2 as zone__opt_dot_api_dot_v1_dot_common__p
 from zone_opt.api.v1 import operations_pb2 as zone__opt_dot_api_dot_v1_dot_operations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ezone_opt/api/v1/datasets.proto\x12\x0fzone_opt.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1czone_opt/api/v1/common.proto\x1a zone_opt/api/v1/operations.proto\"\xee\x01\n\x07\x44\x61taset\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12(\n\x04kind\x18\x03 \x01(\x0e\x32\x1a.zone_opt.api.v1.TableKind\x12\x10\n\x08num_rows\x18\x04 \x01(\x03\x12\x11\n\tnum_bytes\x18\x05 \x01(\x03\x12\x0e\n\x06sha256\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63olumns\x18\x08 \x03(\t\x12\x0e\n\x06\x62lake3\x18\t \x01(\t\x12\x10\n\x08xxh3_128\x18\n \x01(\t\"s\n\x0cUploadHeader\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.zone_opt.api.v1.TableKind\x12+\n\x08\x63hecksum\x18\x03 \x01(\x0e\x32\x19.zone_opt.api.v1.Checksum\"}\n\x14UploadDatasetRequest\x12/\n\x06header\x18\x01 \x01(\x0b\x32\x1d.zone_opt.api.v1.UploadHeaderH\x00\x12,\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x1b.zone_opt.api.v1.ArrowChunkH\x00\x42\x06\n\x04part\"B\n\x15UploadDatasetResponse\x12)\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x18.zone_opt.api.v1.Dataset\"\'\n\x11GetDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\"?\n\x12GetDatasetResponse\x12)\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x18.zone_opt.api.v1.Dataset\"A\n\x16\x44ownloadDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63hunk_bytes\x18\x02 \x01(\x03\"E\n\x17\x44ownloadDatasetResponse\x12*\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x1b.zone_opt.api.v1.ArrowChunk\"f\n\x13ListDatasetsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12(\n\x04kind\x18\x03 \x01(\x0e\x32\x1a.zone_opt.api.v1.TableKind\"[\n\x14ListDatasetsResponse\x12*\n\x08\x64\x61tasets\x18\x01 \x03(\x0b\x32\x18.zone_opt.api.v1.Dataset\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14\x44\x65leteDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteDatasetResponse\"q\n\x18\x43omputeStatisticsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12-\n\ntime_limit\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"J\n\x19\x43omputeStatisticsResponse\x12-\n\toperation\x18\x01 \x01(\x0b\x32\x1a.zone_opt.api.v1.Operation\"8\n\x17\x43omputeStatisticsResult\x12\x1d\n\x15statistics_dataset_id\x18\x01 \x01(\t2\xda\x04\n\x0e\x44\x61tasetService\x12`\n\rUploadDataset\x12%.zone_opt.api.v1.UploadDatasetRequest\x1a&.zone_opt.api.v1.UploadDatasetResponse(\x01\x12U\n\nGetDataset\x12\".zone_opt.api.v1.GetDatasetRequest\x1a#.zone_opt.api.v1.GetDatasetResponse\x12\x66\n\x0f\x44ownloadDataset\x12\'.zone_opt.api.v1.DownloadDatasetRequest\x1a(.zone_opt.api.v1.DownloadDatasetResponse0\x01\x12[\n\x0cListDatasets\x12$.zone_opt.api.v1.ListDatasetsRequest\x1a%.zone_opt.api.v1.ListDatasetsResponse\x12^\n\rDeleteDataset\x12%.zone_opt.api.v1.DeleteDatasetRequest\x1a&.zone_opt.api.v1.DeleteDatasetResponse\x12j\n\x11\x43omputeStatistics\x12).zone_opt.api.v1.ComputeStatisticsRequest\x1a*.zone_opt.api.v1.ComputeStatisticsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ezone_opt/api/v1/datasets.proto\x12\x0fzone_opt.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1czone_opt/api/v1/common.proto\x1a zone_opt/api/v1/operations.proto\"\xee\x01\n\x07\x44\x61taset\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12(\n\x04kind\x18\x03 \x01(\x0e\x32\x1a.zone_opt.api.v1.TableKind\x12\x10\n\x08num_rows\x18\x04 \x01(\x03\x12\x11\n\tnum_bytes\x18\x05 \x01(\x03\x12\x0e\n\x06sha256\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63olumns\x18\x08 \x03(\t\x12\x0e\n\x06\x62lake3\x18\t \x01(\t\x12\x10\n\x08xxh3_128\x18\n \x01(\t\"s\n\x0cUploadHeader\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.zone_opt.api.v1.TableKind\x12+\n\x08\x63hecksum\x18\x03 \x01(\x0e\x32\x19.zone_opt.api.v1.Checksum\"}\n\x14UploadDatasetRequest\x12/\n\x06header\x18\x01 \x01(\x0b\x32\x1d.zone_opt.api.v1.UploadHeaderH\x00\x12,\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x1b.zone_opt.api.v1.ArrowChunkH\x00\x42\x06\n\x04part\"B\n\x15UploadDatasetResponse\x12)\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x18.zone_opt.api.v1.Dataset\"\'\n\x11GetDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\"?\n\x12GetDatasetResponse\x12)\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x18.zone_opt.api.v1.Dataset\"n\n\x16\x44ownloadDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63hunk_bytes\x18\x02 \x01(\x03\x12+\n\x08\x63hecksum\x18\x03 \x01(\x0e\x32\x19.zone_opt.api.v1.Checksum\"E\n\x17\x44ownloadDatasetResponse\x12*\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x1b.zone_opt.api.v1.ArrowChunk\"f\n\x13ListDatasetsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12(\n\x04kind\x18\x03 \x01(\x0e\x32\x1a.zone_opt.api.v1.TableKind\"[\n\x14ListDatasetsResponse\x12*\n\x08\x64\x61tasets\x18\x01 \x03(\x0b\x32\x18.zone_opt.api.v1.Dataset\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14\x44\x65leteDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteDatasetResponse\"q\n\x18\x43omputeStatisticsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12-\n\ntime_limit\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"J\n\x19\x43omputeStatisticsResponse\x12-\n\toperation\x18\x01 \x01(\x0b\x32\x1a.zone_opt.api.v1.Operation\"8\n\x17\x43omputeStatisticsResult\x12\x1d\n\x15statistics_dataset_id\x18\x01 \x01(\t2\xda\x04\n\x0e\x44\x61tasetService\x12`\n\rUploadDataset\x12%.zone_opt.api.v1.UploadDatasetRequest\x1a&.zone_opt.api.v1.UploadDatasetResponse(\x01\x12U\n\nGetDataset\x12\".zone_opt.api.v1.GetDatasetRequest\x1a#.zone_opt.api.v1.GetDatasetResponse\x12\x66\n\x0f\x44ownloadDataset\x12\'.zone_opt.api.v1.DownloadDatasetRequest\x1a(.zone_opt.api.v1.DownloadDatasetResponse0\x01\x12[\n\x0cListDatasets\x12$.zone_opt.api.v1.ListDatasetsRequest\x1a%.zone_opt.api.v1.ListDatasetsResponse\x12^\n\rDeleteDataset\x12%.zone_opt.api.v1.DeleteDatasetRequest\x1a&.zone_opt.api.v1.DeleteDatasetResponse\x12j\n\x11\x43omputeStatistics\x12).zone_opt.api.v1.ComputeStatisticsRequest\x1a*.zone_opt.api.v1.ComputeStatisticsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,23 +48,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETDATASETRESPONSE']._serialized_start=774
   _globals['_GETDATASETRESPONSE']._serialized_end=837
   _globals['_DOWNLOADDATASETREQUEST']._serialized_start=839
-  _globals['_DOWNLOADDATASETREQUEST']._serialized_end=904
-  _globals['_DOWNLOADDATASETRESPONSE']._serialized_start=906
-  _globals['_DOWNLOADDATASETRESPONSE']._serialized_end=975
-  _globals['_LISTDATASETSREQUEST']._serialized_start=977
-  _globals['_LISTDATASETSREQUEST']._serialized_end=1079
-  _globals['_LISTDATASETSRESPONSE']._serialized_start=1081
-  _globals['_LISTDATASETSRESPONSE']._serialized_end=1172
-  _globals['_DELETEDATASETREQUEST']._serialized_start=1174
-  _globals['_DELETEDATASETREQUEST']._serialized_end=1216
-  _globals['_DELETEDATASETRESPONSE']._serialized_start=1218
-  _globals['_DELETEDATASETRESPONSE']._serialized_end=1241
-  _globals['_COMPUTESTATISTICSREQUEST']._serialized_start=1243
-  _globals['_COMPUTESTATISTICSREQUEST']._serialized_end=1356
-  _globals['_COMPUTESTATISTICSRESPONSE']._serialized_start=1358
-  _globals['_COMPUTESTATISTICSRESPONSE']._serialized_end=1432
-  _globals['_COMPUTESTATISTICSRESULT']._serialized_start=1434
-  _globals['_COMPUTESTATISTICSRESULT']._serialized_end=1490
-  _globals['_DATASETSERVICE']._serialized_start=1493
-  _globals['_DATASETSERVICE']._serialized_end=2095
+  _globals['_DOWNLOADDATASETREQUEST']._serialized_end=949
+  _globals['_DOWNLOADDATASETRESPONSE']._serialized_start=951
+  _globals['_DOWNLOADDATASETRESPONSE']._serialized_end=1020
+  _globals['_LISTDATASETSREQUEST']._serialized_start=1022
+  _globals['_LISTDATASETSREQUEST']._serialized_end=1124
+  _globals['_LISTDATASETSRESPONSE']._serialized_start=1126
+  _globals['_LISTDATASETSRESPONSE']._serialized_end=1217
+  _globals['_DELETEDATASETREQUEST']._serialized_start=1219
+  _globals['_DELETEDATASETREQUEST']._serialized_end=1261
+  _globals['_DELETEDATASETRESPONSE']._serialized_start=1263
+  _globals['_DELETEDATASETRESPONSE']._serialized_end=1286
+  _globals['_COMPUTESTATISTICSREQUEST']._serialized_start=1288
+  _globals['_COMPUTESTATISTICSREQUEST']._serialized_end=1401
+  _globals['_COMPUTESTATISTICSRESPONSE']._serialized_start=1403
+  _globals['_COMPUTESTATISTICSRESPONSE']._serialized_end=1477
+  _globals['_COMPUTESTATISTICSRESULT']._serialized_start=1479
+  _globals['_COMPUTESTATISTICSRESULT']._serialized_end=1535
+  _globals['_DATASETSERVICE']._serialized_start=1538
+  _globals['_DATASETSERVICE']._serialized_end=2140
 # @@protoc_insertion_point(module_scope)

@@ -43,7 +43,7 @@ class Dataset(_message.Message):
     num_bytes: _builtins.int
     sha256: _builtins.str
     """Lowercase hex SHA-256 of the stored Arrow IPC stream, when it was stored with that
-    checksum (uploads with CHECKSUM_SHA256 or unspecified, operation results); else empty.
+    checksum (uploads with CHECKSUM_SHA256 or unspecified); else empty.
     """
     blake3: _builtins.str
     """Lowercase hex BLAKE3 of the stored Arrow IPC stream, when it was uploaded with
@@ -51,8 +51,8 @@ class Dataset(_message.Message):
     """
     xxh3_128: _builtins.str
     """XXH3-128 of the stored Arrow IPC stream (32 lowercase hex digits, canonical form), when
-    it was uploaded with CHECKSUM_XXH3_128; else empty. Exactly one of `sha256`, `blake3`
-    and `xxh3_128` is set.
+    it was uploaded with CHECKSUM_XXH3_128 or is an operation's result; else empty. Exactly
+    one of `sha256`, `blake3` and `xxh3_128` is set.
     """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
@@ -202,18 +202,27 @@ class DownloadDatasetRequest(_message.Message):
 
     DATASET_ID_FIELD_NUMBER: _builtins.int
     CHUNK_BYTES_FIELD_NUMBER: _builtins.int
+    CHECKSUM_FIELD_NUMBER: _builtins.int
     dataset_id: _builtins.str
     chunk_bytes: _builtins.int
     """Bytes per chunk; 0 means the server default (2 MiB). Clamped to [64 KiB, 4 MiB]."""
+    checksum: _common_pb2.Checksum.ValueType
+    """The checksum whose digest of the stream the last chunk carries (in its field of that
+    name); unspecified is SHA-256, what clients that predate this field read. Whichever is
+    asked, the server also checks the stored stream against the digest recorded when it
+    was stored, and ends the call with DATA_LOSS instead of the last chunk if they differ
+    (the file was damaged at rest).
+    """
     def __init__(
         self,
         *,
         dataset_id: _builtins.str = ...,
         chunk_bytes: _builtins.int = ...,
+        checksum: _common_pb2.Checksum.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_bytes", b"chunk_bytes", "dataset_id", b"dataset_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksum", b"checksum", "chunk_bytes", b"chunk_bytes", "dataset_id", b"dataset_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

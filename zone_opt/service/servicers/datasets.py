@@ -48,12 +48,13 @@ class DatasetServicer(datasets_pb2_grpc.DatasetServiceServicer):
     def DownloadDataset(
         self, request: datasets_pb2.DownloadDatasetRequest, context: grpc.ServicerContext
     ) -> Iterator[datasets_pb2.DownloadDatasetResponse]:
+        checksum = convert.checksum_from_proto(request.checksum, "checksum")
+        tenant = self.auth.tenant(context)
+        info = self.datasets.get(tenant, request.dataset_id)
         blocks = self.datasets.stream_bytes(
-            self.auth.tenant(context),
-            request.dataset_id,
-            convert.clamp_chunk_bytes(request.chunk_bytes),
+            tenant, request.dataset_id, convert.clamp_chunk_bytes(request.chunk_bytes)
         )
-        for chunk in convert.ipc_chunks(blocks):
+        for chunk in convert.ipc_chunks(blocks, checksum, recorded=info.recorded):
             yield datasets_pb2.DownloadDatasetResponse(chunk=chunk)
 
     def ListDatasets(
