@@ -20,6 +20,8 @@ pub mod dleq;
 pub mod elgamal;
 pub mod group;
 pub mod hash;
+#[cfg(target_arch = "x86_64")]
+pub mod mb;
 pub mod protocol;
 pub mod stream;
 pub mod table;
