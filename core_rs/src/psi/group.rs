@@ -191,7 +191,11 @@ fn mb_hash_mul_compress(
         let mut lanes = [[0_u8; 64]; 8];
         lanes[..group.len()].copy_from_slice(group);
         let enc = ifma.hash_mul_encode(&lanes, s);
-        out.extend(enc.iter().take(group.len()).map(|e| CompressedRistretto(*e)));
+        out.extend(
+            enc.iter()
+                .take(group.len())
+                .map(|e| CompressedRistretto(*e)),
+        );
     }
     out
 }

@@ -4,7 +4,7 @@
 //! product with a multiplication by 19. The limbs are fed to AVX-512 IFMA
 //! (`vpmadd52luq` / `vpmadd52huq`), which multiply the low 52 bits of each lane: every limb
 //! given to [`Fe::mul`] / [`Fe::square`] must be below 2^52. The "loose" invariant kept by
-//! every operation here is *each limb < 2^51 + 64* (see `carry`), which leaves one spare bit.
+//! every operation here is *each limb < 2^51 + 2^16* (see `carry`), below 2^52.
 //! The high half of an IFMA product has weight 2^52 = 2 * 2^51, hence the doubling of the
 //! `hi` accumulators.
 //!
@@ -65,8 +65,9 @@ fn reduce_columns(z: [__m512i; 10]) -> Fe {
         _mm512_add_epi64(z[3], mul19(z[8])),
         _mm512_add_epi64(z[4], mul19(z[9])),
     ];
-    // Round 1: carries below 2^11, limb 0 below 2^51 + 19 * 2^11; round 2: carries <= 1.
-    Fe(carry(carry(r)))
+    // One round: carries below 2^11, so limbs 1..4 < 2^51 + 2^11 and limb 0 below
+    // 2^51 + 19 * 2^11 < 2^51 + 2^16: loose.
+    Fe(carry(r))
 }
 
 impl Fe {
@@ -155,7 +156,7 @@ impl Fe {
     pub fn add(&self, b: &Fe) -> Fe {
         let a = &self.0;
         let b = &b.0;
-        // Loose + loose < 2^52 + 128: carries <= 2, result loose.
+        // Loose + loose < 2^52 + 2^17: carries <= 2, limb 0 gets at most 38: loose.
         Fe(carry([
             _mm512_add_epi64(a[0], b[0]),
             _mm512_add_epi64(a[1], b[1]),

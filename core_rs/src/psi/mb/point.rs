@@ -43,7 +43,7 @@ impl Ep {
 
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
-    pub fn to_cached(&self) -> Cached {
+    pub fn cached(&self) -> Cached {
         Cached {
             ypx: self.y.add(&self.x),
             ymx: self.y.sub(&self.x),
@@ -83,8 +83,10 @@ impl Ep {
         let c = zz.add(&zz);
         let e = self.x.add(&self.y).square().sub(&a).sub(&b);
         let g = b.sub(&a); // D + B with D = -A
-        let f = g.sub(&c);
-        let h = a.add(&b).neg(); // D - B
+                           // The formula's F = G - C and H = D - B = -(A + B); using -F and -H instead negates
+                           // all four coordinates, the same point in extended coordinates, one negation less.
+        let f = c.sub(&g);
+        let h = a.add(&b);
         Ep {
             x: e.mul(&f),
             y: g.mul(&h),
@@ -101,7 +103,7 @@ impl Ep {
         // table[j] = (j + 1) P.
         let p1 = *self;
         let p2 = p1.double::<true>();
-        let c1 = p1.to_cached();
+        let c1 = p1.cached();
         let p3 = p2.add_cached(&c1);
         let p4 = p2.double::<true>();
         let p5 = p4.add_cached(&c1);
@@ -110,13 +112,13 @@ impl Ep {
         let p8 = p4.double::<true>();
         let table = [
             c1,
-            p2.to_cached(),
-            p3.to_cached(),
-            p4.to_cached(),
-            p5.to_cached(),
-            p6.to_cached(),
-            p7.to_cached(),
-            p8.to_cached(),
+            p2.cached(),
+            p3.cached(),
+            p4.cached(),
+            p5.cached(),
+            p6.cached(),
+            p7.cached(),
+            p8.cached(),
         ];
         let mut q = Ep::identity().add_cached(&select(&table, digits.0[63]));
         for i in (0..63).rev() {

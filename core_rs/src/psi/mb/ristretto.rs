@@ -26,10 +26,7 @@ pub fn decode(bytes: &[[u8; 32]; 8]) -> (Ep, __mmask8) {
     let u1 = one.sub(&ss);
     let u2 = one.add(&ss);
     let u2_sqr = u2.square();
-    let v = Fe::splat(&super::D)
-        .mul(&u1.square())
-        .neg()
-        .sub(&u2_sqr);
+    let v = Fe::splat(&super::D).mul(&u1.square()).neg().sub(&u2_sqr);
     let (was_square, invsqrt) = Fe::sqrt_ratio_m1(&one, &v.mul(&u2_sqr));
     let den_x = invsqrt.mul(&u2);
     let den_y = invsqrt.mul(&den_x).mul(&v);
@@ -105,5 +102,5 @@ pub fn from_uniform_bytes(bytes: &[[u8; 64]; 8]) -> Ep {
     }
     let p1 = map(&Fe::from_bytes(&lo));
     let p2 = map(&Fe::from_bytes(&hi));
-    p1.add_cached(&p2.to_cached())
+    p1.add_cached(&p2.cached())
 }

@@ -106,18 +106,18 @@ fn ref_add(a: &[u64; 5], b: &[u64; 5]) -> [u64; 5] {
     ref_canonical(r)
 }
 
+#[target_feature(enable = "avx512f")]
 fn fe_canon(x: &Fe) -> [[u64; 5]; 8] {
-    // SAFETY (test): callers checked IFMA support.
-    unsafe { x.canonical().to_limbs() }
+    x.canonical().to_limbs()
 }
 
-/// Random loose limbs: any value up to the invariant's bound (< 2^51 + 64).
+/// Random loose limbs: any value up to the invariant's bound (< 2^51 + 2^16).
 fn random_loose(r: &mut Rng) -> [[u64; 5]; 8] {
     let mut out = [[0_u64; 5]; 8];
     for lane in &mut out {
         for l in lane.iter_mut() {
             *l = match r.next() % 8 {
-                0 => MASK51 + 1 + r.next() % 63,
+                0 => MASK51 + 1 + r.next() % 0xffff,
                 1 => MASK51,
                 2 => 0,
                 _ => r.next() & MASK51,
@@ -136,7 +136,11 @@ fn field_checks() {
             random_loose(&mut rng),
             random_loose(&mut rng),
         );
-        let (a, b, c) = (Fe::from_limbs(&la), Fe::from_limbs(&lb), Fe::from_limbs(&lc));
+        let (a, b, c) = (
+            Fe::from_limbs(&la),
+            Fe::from_limbs(&lb),
+            Fe::from_limbs(&lc),
+        );
         let ab = a.mul(&b);
         let got = fe_canon(&ab);
         for j in 0..8 {
@@ -172,7 +176,14 @@ fn field_checks() {
         let sel = a.select(0b1010_0101, &b);
         let (sa, sb, ss) = (fe_canon(&a), fe_canon(&b), fe_canon(&sel));
         for j in 0..8 {
-            assert_eq!(ss[j], if (0b1010_0101 >> j) & 1 == 1 { sb[j] } else { sa[j] });
+            assert_eq!(
+                ss[j],
+                if (0b1010_0101 >> j) & 1 == 1 {
+                    sb[j]
+                } else {
+                    sa[j]
+                }
+            );
         }
     }
 
@@ -209,20 +220,18 @@ fn field_checks() {
     let m1 = Fe::from_bytes(&[pm1; 8]);
     assert_eq!(m1.square().to_bytes(), [one; 8]);
 
-    // Every limb at the loose maximum 2^51 + 63: value 2^255 - 1 + 64 (1 + 2^51 + ... +
-    // 2^204) = 18 + 64 (...) mod p, i.e. limbs [82, 64, 64, 64, 64].
-    let top = Fe::from_limbs(&[[MASK51 + 64; 5]; 8]);
-    assert_eq!(fe_canon(&top), [[82, 64, 64, 64, 64]; 8]);
-    let mut lanes = [[0_u64; 5]; 8];
-    lanes[0] = [82, 64, 64, 64, 64];
-    let expect_sq = ref_mul(&lanes[0], &lanes[0]);
+    // Every limb at the loose maximum 2^51 + 2^16 - 1: value 2^255 - 1 + 2^16 (1 + 2^51 +
+    // ... + 2^204) = 18 + 2^16 (...) mod p, i.e. limbs [2^16 + 18, 2^16, 2^16, 2^16, 2^16].
+    const K: u64 = 1 << 16;
+    let top_limbs = [K + 18, K, K, K, K];
+    let top = Fe::from_limbs(&[[MASK51 + K; 5]; 8]);
+    assert_eq!(fe_canon(&top), [top_limbs; 8]);
+    let expect_sq = ref_mul(&top_limbs, &top_limbs);
+    assert_eq!(expect_sq, ref_mul(&[MASK51 + K; 5], &[MASK51 + K; 5]));
     assert_eq!(fe_canon(&top.square())[3], expect_sq);
     assert_eq!(fe_canon(&top.mul(&top))[5], expect_sq);
-    assert_eq!(
-        bytes_from_limbs(&[82, 64, 64, 64, 64]),
-        top.to_bytes()[0],
-        "to_bytes"
-    );
+    assert_eq!(fe_canon(&top.add(&top).sub(&top)), [top_limbs; 8]);
+    assert_eq!(bytes_from_limbs(&top_limbs), top.to_bytes()[0], "to_bytes");
 
     // The constants: SQRT_M1^2 = -1, d * 121666 = -121665, 2d = d + d,
     // SQRT_AD_MINUS_ONE^2 = -d - 1, INVSQRT_A_MINUS_D^2 (-1 - d) = 1,
@@ -286,12 +295,13 @@ fn digits_recompose() {
     let mut rng = Rng(2);
     let l_minus_1 = (-Scalar::ONE).to_bytes();
     let mut cases: Vec<[u8; 32]> = vec![[0; 32], Scalar::ONE.to_bytes(), l_minus_1];
-    cases.extend((0..500).map(|_| Scalar::from_bytes_mod_order_wide(&rng.bytes::<64>()).to_bytes()));
+    cases
+        .extend((0..500).map(|_| Scalar::from_bytes_mod_order_wide(&rng.bytes::<64>()).to_bytes()));
     for b in cases {
         let d = Digits::new(&b);
         let mut acc = Scalar::ZERO;
         for &x in d.0.iter().rev() {
-            acc = acc * Scalar::from(16_u64);
+            acc *= Scalar::from(16_u64);
             assert!((-8..=8).contains(&x));
             acc += if x < 0 {
                 -Scalar::from(u64::from(x.unsigned_abs()))
@@ -331,7 +341,10 @@ fn from_uniform_bytes_and_mul_equal_dalek() {
         let u: [[u8; 64]; 8] = core::array::from_fn(|_| rng.bytes::<64>());
         let got = t.hash_encode(&u);
         for (ui, g) in u.iter().zip(&got) {
-            assert_eq!(*g, RistrettoPoint::from_uniform_bytes(ui).compress().to_bytes());
+            assert_eq!(
+                *g,
+                RistrettoPoint::from_uniform_bytes(ui).compress().to_bytes()
+            );
         }
     }
     let mut checked = 0;
@@ -516,7 +529,11 @@ fn rfc9496_vectors() {
     let multiples: Vec<[u8; 32]> = MULTIPLES.iter().map(|h| hex32(h)).collect();
     let mut b = RistrettoPoint::default();
     for m in &multiples {
-        assert_eq!(b.compress().to_bytes(), *m, "dalek disagrees with the vector");
+        assert_eq!(
+            b.compress().to_bytes(),
+            *m,
+            "dalek disagrees with the vector"
+        );
         b += RISTRETTO_BASEPOINT_POINT;
     }
     for group in multiples.chunks(8) {
