@@ -104,7 +104,7 @@ fn mb_rows(
         .chunks(8)
         .map(|c| std::array::from_fn(|j| c[j].to_bytes()))
         .collect();
-    let digits = Digits::new(&s.0.to_bytes());
+    let digits = Digits::from_scalar(&s.0);
     let rows = [
         (
             "mb: from_uniform_bytes + encode",

@@ -60,7 +60,7 @@ fn mul_compress_half(points: &[RistrettoPoint], s_half: &Scalar) -> Vec<Compress
 pub fn hash_mul_compress(keys: &[Vec<u8>], s: &Scalar) -> CoreResult<Vec<CompressedRistretto>> {
     #[cfg(target_arch = "x86_64")]
     if let Some(ifma) = mb::Ifma::get() {
-        let digits = mb::Digits::new(&s.to_bytes());
+        let digits = mb::Digits::from_scalar(s);
         return keys
             .par_chunks(BATCH)
             .map(|chunk| {
@@ -152,7 +152,7 @@ pub fn decode_mul_compress(
     }
     #[cfg(target_arch = "x86_64")]
     if let Some(ifma) = mb::Ifma::get() {
-        let digits = mb::Digits::new(&s.to_bytes());
+        let digits = mb::Digits::from_scalar(s);
         return data
             .par_chunks(32 * BATCH)
             .enumerate()

@@ -28,18 +28,15 @@ const TWO_P: [u64; 5] = [
 pub struct Fe(pub [__m512i; 5]);
 
 #[inline]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512dq")]
 fn mul19(x: __m512i) -> __m512i {
-    // 19 x = x + 2 x + 16 x; used on values below 2^58 only.
-    _mm512_add_epi64(
-        _mm512_add_epi64(x, _mm512_slli_epi64::<1>(x)),
-        _mm512_slli_epi64::<4>(x),
-    )
+    // One `vpmullq`; used on values below 2^58 only.
+    _mm512_mullo_epi64(x, _mm512_set1_epi64(19))
 }
 
 /// One parallel carry round: limbs below 2^60 in, `limb < 2^51 + 19 * (max carry)` out.
 #[inline]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512dq")]
 fn carry(z: [__m512i; 5]) -> [__m512i; 5] {
     let m = _mm512_set1_epi64(MASK51 as i64);
     let c = z.map(|v| _mm512_srli_epi64::<51>(v));
@@ -55,7 +52,7 @@ fn carry(z: [__m512i; 5]) -> [__m512i; 5] {
 
 /// Reduce 10 product columns (weight 2^(51 k), each below 2^57) to a loose element.
 #[inline]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512dq")]
 fn reduce_columns(z: [__m512i; 10]) -> Fe {
     // 2^255 = 19: column k + 5 folds onto column k. Each sum stays below 2^62.
     let r = [
@@ -73,26 +70,26 @@ fn reduce_columns(z: [__m512i; 10]) -> Fe {
 impl Fe {
     /// The same element in all eight lanes, from radix-2^51 limbs (each below 2^51).
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub fn splat(l: &[u64; 5]) -> Fe {
         Fe(l.map(|x| _mm512_set1_epi64(x as i64)))
     }
 
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub fn zero() -> Fe {
         Fe([_mm512_setzero_si512(); 5])
     }
 
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub fn one() -> Fe {
         Fe::splat(&[1, 0, 0, 0, 0])
     }
 
     /// Eight elements from their radix-2^51 limbs, `lanes[j]` for lane `j` (loose limbs).
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub fn from_limbs(lanes: &[[u64; 5]; 8]) -> Fe {
         let limb = |i: usize| {
             _mm512_set_epi64(
@@ -111,7 +108,7 @@ impl Fe {
 
     /// The limbs of each lane as stored (not reduced).
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub fn to_limbs(self) -> [[u64; 5]; 8] {
         let mut v = [[0_u64; 8]; 5];
         for (dst, src) in v.iter_mut().zip(self.0) {
@@ -130,7 +127,7 @@ impl Fe {
     /// Eight elements from 32 little-endian bytes each; bit 255 is ignored (as RFC 9496's
     /// decoding and MAP do before their own checks). Values in [p, 2^255) are accepted here.
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub fn from_bytes(bytes: &[[u8; 32]; 8]) -> Fe {
         let mut lanes = [[0_u64; 5]; 8];
         for (l, b) in lanes.iter_mut().zip(bytes) {
@@ -141,7 +138,7 @@ impl Fe {
 
     /// Canonical little-endian encoding of each lane.
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub fn to_bytes(self) -> [[u8; 32]; 8] {
         let lanes = self.canonical().to_limbs();
         let mut out = [[0_u8; 32]; 8];
@@ -152,7 +149,7 @@ impl Fe {
     }
 
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub fn add(&self, b: &Fe) -> Fe {
         let a = &self.0;
         let b = &b.0;
@@ -167,7 +164,7 @@ impl Fe {
     }
 
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub fn sub(&self, b: &Fe) -> Fe {
         let a = &self.0;
         let b = &b.0;
@@ -183,14 +180,14 @@ impl Fe {
     }
 
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub fn neg(&self) -> Fe {
         Fe::zero().sub(self)
     }
 
     /// Product of loose elements (limbs < 2^52 as IFMA needs), loose result.
     #[inline]
-    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
     pub fn mul(&self, b: &Fe) -> Fe {
         let a = &self.0;
         let b = &b.0;
@@ -214,7 +211,7 @@ impl Fe {
 
     /// Square of a loose element, loose result (cross products computed once, doubled).
     #[inline]
-    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
     pub fn square(&self) -> Fe {
         let a = &self.0;
         let zero = _mm512_setzero_si512();
@@ -242,7 +239,7 @@ impl Fe {
 
     /// `self^(2^k)` for k >= 1.
     #[inline]
-    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
     pub fn pow2k(&self, k: u32) -> Fe {
         let mut r = self.square();
         for _ in 1..k {
@@ -253,7 +250,7 @@ impl Fe {
 
     /// The unique representative in [0, p), limbs below 2^51.
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub fn canonical(&self) -> Fe {
         let m = _mm512_set1_epi64(MASK51 as i64);
         let mut l = self.0;
@@ -283,14 +280,14 @@ impl Fe {
 
     /// Lanes whose canonical form is odd ("negative" in RFC 9496).
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub fn is_negative(&self) -> __mmask8 {
         _mm512_test_epi64_mask(self.canonical().0[0], _mm512_set1_epi64(1))
     }
 
     /// Lanes where `self == b` in the field.
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub fn ct_eq(&self, b: &Fe) -> __mmask8 {
         let a = self.canonical().0;
         let b = b.canonical().0;
@@ -302,14 +299,14 @@ impl Fe {
     }
 
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub fn is_zero(&self) -> __mmask8 {
         self.ct_eq(&Fe::zero())
     }
 
     /// `b` in the lanes of `mask`, `self` elsewhere.
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub fn select(&self, mask: __mmask8, b: &Fe) -> Fe {
         let a = &self.0;
         let b = &b.0;
@@ -324,21 +321,21 @@ impl Fe {
 
     /// `-self` in the lanes of `mask`, `self` elsewhere.
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub fn cond_neg(&self, mask: __mmask8) -> Fe {
         self.select(mask, &self.neg())
     }
 
     /// `|self|`: the non-negative one of `self`, `-self`.
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub fn abs(&self) -> Fe {
         self.cond_neg(self.is_negative())
     }
 
     /// `self^(2^252 - 3)` = `self^((p - 5) / 8)`.
     #[inline]
-    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
     pub fn pow_p58(&self) -> Fe {
         let x = self;
         let x2 = x.square();
@@ -360,7 +357,7 @@ impl Fe {
     /// `r = sqrt(u / v)` if that is a square, else `sqrt(i u / v)`; `(true, 0)` if `u = 0`,
     /// `(false, 0)` if `v = 0` and `u != 0`.
     #[inline]
-    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
     pub fn sqrt_ratio_m1(u: &Fe, v: &Fe) -> (__mmask8, Fe) {
         let sqrt_m1 = Fe::splat(&super::SQRT_M1);
         let v3 = v.square().mul(v);

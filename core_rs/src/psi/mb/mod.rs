@@ -13,10 +13,10 @@
 //!   masked blends for every digit, 4 doublings per digit; one scalar for all lanes);
 //! - `ristretto`: RFC 9496 §4.3 decode / encode / `from_uniform_bytes`.
 //!
-//! Dispatch: [`Ifma::get`] returns a token only when the CPU has `avx512f` and `avx512ifma`
-//! (checked once) and the environment variable `ZONE_OPT_PSI_SIMD` is not `0` (read once;
-//! `ZONE_OPT_PSI_SIMD=0` forces dalek's code path, e.g. to test it on an IFMA machine).
-//! Without a token, `group.rs` uses dalek.
+//! Dispatch: [`Ifma::get`] returns a token only when the CPU has `avx512f`, `avx512dq` and
+//! `avx512ifma` (checked once) and the environment variable `ZONE_OPT_PSI_SIMD` is not `0`
+//! (read once; `ZONE_OPT_PSI_SIMD=0` forces dalek's code path, e.g. to test it on an IFMA
+//! machine). Without a token, `group.rs` uses dalek.
 //!
 //! Constant time: everything touching the secret scalar or secret-derived points is
 //! branch-free vector code; only the validation of received (public) encodings branches.
@@ -84,7 +84,7 @@ const D_MINUS_ONE_SQ: [u64; 5] = [
     0x5968b37af66c2,
 ];
 
-/// Proof that the multi-buffer path may run: the CPU has AVX-512F and IFMA.
+/// Proof that the multi-buffer path may run: the CPU has AVX-512F, DQ and IFMA.
 #[derive(Clone, Copy, Debug)]
 pub struct Ifma(());
 
@@ -107,52 +107,53 @@ impl Ifma {
 
     fn cpu_has_ifma() -> bool {
         std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
             && std::arch::is_x86_feature_detected!("avx512ifma")
     }
 
     /// `encode(s * from_uniform_bytes(u))` for eight 64-byte strings.
     pub fn hash_mul_encode(self, uniform: &[[u8; 64]; 8], s: &Digits) -> [[u8; 32]; 8] {
-        // SAFETY: an `Ifma` exists only if the CPU has avx512f and avx512ifma.
+        // SAFETY: an `Ifma` exists only if the CPU has avx512f, avx512dq and avx512ifma.
         unsafe { hash_mul_encode(uniform, s) }
     }
 
     /// `encode(s * decode(e))` for eight encodings, and the mask of lanes that decoded
     /// (RFC 9496 validity; the identity counts as valid). Invalid lanes' outputs are garbage.
     pub fn decode_mul_encode(self, enc: &[[u8; 32]; 8], s: &Digits) -> ([[u8; 32]; 8], u8) {
-        // SAFETY: an `Ifma` exists only if the CPU has avx512f and avx512ifma.
+        // SAFETY: an `Ifma` exists only if the CPU has avx512f, avx512dq and avx512ifma.
         unsafe { decode_mul_encode(enc, s) }
     }
 
     /// `from_uniform_bytes` then encode (no multiplication), for tests and measurements.
     pub fn hash_encode(self, uniform: &[[u8; 64]; 8]) -> [[u8; 32]; 8] {
-        // SAFETY: an `Ifma` exists only if the CPU has avx512f and avx512ifma.
+        // SAFETY: an `Ifma` exists only if the CPU has avx512f, avx512dq and avx512ifma.
         unsafe { hash_encode(uniform) }
     }
 
     /// Decode then re-encode, and the validity mask, for tests and measurements.
     pub fn decode_encode(self, enc: &[[u8; 32]; 8]) -> ([[u8; 32]; 8], u8) {
-        // SAFETY: an `Ifma` exists only if the CPU has avx512f and avx512ifma.
+        // SAFETY: an `Ifma` exists only if the CPU has avx512f, avx512dq and avx512ifma.
         unsafe { decode_encode(enc) }
     }
 }
 
-#[target_feature(enable = "avx512f,avx512ifma")]
+#[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
 fn hash_mul_encode(uniform: &[[u8; 64]; 8], s: &Digits) -> [[u8; 32]; 8] {
     ristretto::encode(&ristretto::from_uniform_bytes(uniform).mul_digits(s))
 }
 
-#[target_feature(enable = "avx512f,avx512ifma")]
+#[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
 fn decode_mul_encode(enc: &[[u8; 32]; 8], s: &Digits) -> ([[u8; 32]; 8], u8) {
     let (p, valid) = ristretto::decode(enc);
     (ristretto::encode(&p.mul_digits(s)), valid)
 }
 
-#[target_feature(enable = "avx512f,avx512ifma")]
+#[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
 fn hash_encode(uniform: &[[u8; 64]; 8]) -> [[u8; 32]; 8] {
     ristretto::encode(&ristretto::from_uniform_bytes(uniform))
 }
 
-#[target_feature(enable = "avx512f,avx512ifma")]
+#[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
 fn decode_encode(enc: &[[u8; 32]; 8]) -> ([[u8; 32]; 8], u8) {
     let (p, valid) = ristretto::decode(enc);
     (ristretto::encode(&p), valid)

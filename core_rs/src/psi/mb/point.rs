@@ -31,7 +31,7 @@ pub struct Cached {
 
 impl Ep {
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub fn identity() -> Ep {
         Ep {
             x: Fe::zero(),
@@ -42,7 +42,7 @@ impl Ep {
     }
 
     #[inline]
-    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
     pub fn cached(&self) -> Cached {
         Cached {
             ypx: self.y.add(&self.x),
@@ -54,7 +54,7 @@ impl Ep {
 
     /// `self + q` (add-2008-hwcd-3).
     #[inline]
-    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
     pub fn add_cached(&self, q: &Cached) -> Ep {
         let a = self.y.sub(&self.x).mul(&q.ymx);
         let b = self.y.add(&self.x).mul(&q.ypx);
@@ -75,7 +75,7 @@ impl Ep {
     /// `2 self` (dbl-2008-hwcd, a = -1); `T` of the result only computed if `WITH_T`
     /// (the doubling formula does not read the input's `T`).
     #[inline]
-    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
     pub fn double<const WITH_T: bool>(&self) -> Ep {
         let a = self.x.square();
         let b = self.y.square();
@@ -98,7 +98,7 @@ impl Ep {
     /// `s P` in every lane for the secret scalar whose signed radix-16 digits are `digits`.
     /// Constant time: no branch or memory index depends on a digit.
     #[inline]
-    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
     pub fn mul_digits(&self, digits: &Digits) -> Ep {
         // table[j] = (j + 1) P.
         let p1 = *self;
@@ -136,7 +136,7 @@ impl Ep {
 /// `d P` from the table of `P..8P`, `d` in [-8, 8]: all eight entries are read and blended
 /// under lane masks computed in vector registers, then conditionally negated.
 #[inline]
-#[target_feature(enable = "avx512f,avx512ifma")]
+#[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
 fn select(table: &[Cached; 8], d: i8) -> Cached {
     let dv = _mm512_set1_epi64(i64::from(d));
     let negative = _mm512_cmplt_epi64_mask(dv, _mm512_setzero_si512());
@@ -172,6 +172,14 @@ fn select(table: &[Cached; 8], d: i8) -> Cached {
 pub struct Digits(pub(crate) [i8; 64]);
 
 impl Digits {
+    /// The digits of a scalar; its byte copy is wiped.
+    pub fn from_scalar(s: &curve25519_dalek::scalar::Scalar) -> Digits {
+        let mut bytes = s.to_bytes();
+        let d = Digits::new(&bytes);
+        bytes.zeroize();
+        d
+    }
+
     /// From the canonical little-endian bytes of a scalar (`Scalar::to_bytes`, below 2^253).
     pub fn new(bytes: &[u8; 32]) -> Digits {
         let mut e = [0_i8; 64];
@@ -187,7 +195,9 @@ impl Digits {
             *d -= carry << 4;
         }
         e[63] += carry;
-        Digits(e)
+        let d = Digits(e);
+        e.zeroize();
+        d
     }
 }
 

@@ -11,7 +11,7 @@ use super::point::Ep;
 /// garbage. The identity (all zeros) is valid here; callers refuse it separately.
 /// Branches only on the (public) encodings.
 #[inline]
-#[target_feature(enable = "avx512f,avx512ifma")]
+#[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
 pub fn decode(bytes: &[[u8; 32]; 8]) -> (Ep, __mmask8) {
     let mut canonical: __mmask8 = 0;
     for (j, b) in bytes.iter().enumerate() {
@@ -39,7 +39,7 @@ pub fn decode(bytes: &[[u8; 32]; 8]) -> (Ep, __mmask8) {
 
 /// RFC 9496 §4.3.2 encode: the 32-byte canonical encoding of each lane.
 #[inline]
-#[target_feature(enable = "avx512f,avx512ifma")]
+#[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
 pub fn encode(p: &Ep) -> [[u8; 32]; 8] {
     let sqrt_m1 = Fe::splat(&super::SQRT_M1);
     let u1 = p.z.add(&p.y).mul(&p.z.sub(&p.y));
@@ -62,7 +62,7 @@ pub fn encode(p: &Ep) -> [[u8; 32]; 8] {
 
 /// RFC 9496 §4.3.4 MAP of one 32-byte string per lane (bit 255 masked by `Fe::from_bytes`).
 #[inline]
-#[target_feature(enable = "avx512f,avx512ifma")]
+#[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
 fn map(t: &Fe) -> Ep {
     let one = Fe::one();
     let d = Fe::splat(&super::D);
@@ -92,7 +92,7 @@ fn map(t: &Fe) -> Ep {
 
 /// RFC 9496 §4.3.4 one-way map of 64 uniform bytes per lane: MAP of each half, added.
 #[inline]
-#[target_feature(enable = "avx512f,avx512ifma")]
+#[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
 pub fn from_uniform_bytes(bytes: &[[u8; 64]; 8]) -> Ep {
     let mut lo = [[0_u8; 32]; 8];
     let mut hi = [[0_u8; 32]; 8];

@@ -106,7 +106,7 @@ fn ref_add(a: &[u64; 5], b: &[u64; 5]) -> [u64; 5] {
     ref_canonical(r)
 }
 
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512dq")]
 fn fe_canon(x: &Fe) -> [[u64; 5]; 8] {
     x.canonical().to_limbs()
 }
@@ -127,7 +127,7 @@ fn random_loose(r: &mut Rng) -> [[u64; 5]; 8] {
     out
 }
 
-#[target_feature(enable = "avx512f,avx512ifma")]
+#[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
 fn field_checks() {
     let mut rng = Rng(1);
     for _ in 0..2000 {
@@ -286,7 +286,7 @@ fn field_arithmetic() {
     if ifma("field_arithmetic").is_none() {
         return;
     }
-    // SAFETY: the CPU has avx512f and avx512ifma (checked above).
+    // SAFETY: the CPU has avx512f, avx512dq and avx512ifma (checked above).
     unsafe { field_checks() }
 }
 
