@@ -215,24 +215,25 @@ impl Fe {
     pub fn square(&self) -> Fe {
         let a = &self.0;
         let zero = _mm512_setzero_si512();
-        let mut lo = [zero; 10];
-        let mut hi = [zero; 10];
-        let mut lo2 = [zero; 10];
-        let mut hi2 = [zero; 10];
+        // Accumulators by weight factor: x1 (low halves of a_i^2), x2 (high halves of a_i^2
+        // and low halves of the cross products a_i a_j, i < j, which count twice), x4 (high
+        // halves of the cross products).
+        let mut x1 = [zero; 10];
+        let mut x2 = [zero; 10];
+        let mut x4 = [zero; 10];
         for i in 0..5 {
-            lo[2 * i] = _mm512_madd52lo_epu64(lo[2 * i], a[i], a[i]);
-            hi[2 * i + 1] = _mm512_madd52hi_epu64(hi[2 * i + 1], a[i], a[i]);
+            x1[2 * i] = _mm512_madd52lo_epu64(x1[2 * i], a[i], a[i]);
+            x2[2 * i + 1] = _mm512_madd52hi_epu64(x2[2 * i + 1], a[i], a[i]);
             for j in i + 1..5 {
-                lo2[i + j] = _mm512_madd52lo_epu64(lo2[i + j], a[i], a[j]);
-                hi2[i + j + 1] = _mm512_madd52hi_epu64(hi2[i + j + 1], a[i], a[j]);
+                x2[i + j] = _mm512_madd52lo_epu64(x2[i + j], a[i], a[j]);
+                x4[i + j + 1] = _mm512_madd52hi_epu64(x4[i + j + 1], a[i], a[j]);
             }
         }
-        // Column k = lo + 2 hi + 2 lo2 + 4 hi2, the same bound as in `mul`.
+        // Column k = x1 + 2 x2 + 4 x4: the same terms as in `mul`, so the same bound.
         let mut z = [zero; 10];
         for k in 0..10 {
-            let single = _mm512_add_epi64(lo[k], _mm512_slli_epi64::<1>(hi[k]));
-            let cross = _mm512_add_epi64(lo2[k], _mm512_slli_epi64::<1>(hi2[k]));
-            z[k] = _mm512_add_epi64(single, _mm512_slli_epi64::<1>(cross));
+            let twice = _mm512_add_epi64(x2[k], _mm512_slli_epi64::<1>(x4[k]));
+            z[k] = _mm512_add_epi64(x1[k], _mm512_slli_epi64::<1>(twice));
         }
         reduce_columns(z)
     }
