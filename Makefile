@@ -35,10 +35,13 @@ build: $(SO_STAMP) ## Build the Rust extension (release) into zone_opt/_core
 .PHONY: test-rs
 test-rs: ## Run the Rust engine tests (no Python interpreter involved)
 	cargo test --workspace --quiet
+	@# PSI again on dalek's path (the multi-buffer one is the default on IFMA CPUs).
+	ZONE_OPT_PSI_SIMD=0 cargo test --workspace --quiet psi
 
 .PHONY: test-py
 test-py: build ## Run the Python tests
 	$(PY) -m pytest -q
+	ZONE_OPT_PSI_SIMD=0 $(PY) -m pytest -q tests -k "psi or privacy or join"
 
 .PHONY: test
 test: build test-rs test-py bench-smoke ## Set up, build, run every test (Rust, Python, benchmark smoke)

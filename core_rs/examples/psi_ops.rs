@@ -83,6 +83,81 @@ fn column(ids: &[String]) -> (Vec<i64>, Vec<u8>) {
     (offsets, data)
 }
 
+/// The multi-buffer (8-lane AVX-512 IFMA) operations, per point, single thread.
+#[cfg(target_arch = "x86_64")]
+fn mb_rows(
+    uniform: &[[u8; 64]],
+    compressed: &[curve25519_dalek::ristretto::CompressedRistretto],
+    s: &SecretScalar,
+) {
+    use _core::psi::mb::{Digits, Ifma};
+    let Some(t) = Ifma::detect() else {
+        println!("multi-buffer: skipped (no AVX-512 IFMA)");
+        return;
+    };
+    let m = uniform.len() / 8 * 8;
+    let u8s: Vec<[[u8; 64]; 8]> = uniform[..m]
+        .chunks(8)
+        .map(|c| std::array::from_fn(|j| c[j]))
+        .collect();
+    let e8s: Vec<[[u8; 32]; 8]> = compressed[..m]
+        .chunks(8)
+        .map(|c| std::array::from_fn(|j| c[j].to_bytes()))
+        .collect();
+    let digits = Digits::from_scalar(&s.0);
+    let rows = [
+        (
+            "mb: from_uniform_bytes + encode",
+            per_item(m, || {
+                for u in &u8s {
+                    black_box(t.hash_encode(u));
+                }
+            }),
+        ),
+        (
+            "mb: decode + encode",
+            per_item(m, || {
+                for e in &e8s {
+                    black_box(t.decode_encode(e));
+                }
+            }),
+        ),
+        (
+            "mb: from_uniform_bytes, * s, encode",
+            per_item(m, || {
+                for u in &u8s {
+                    black_box(t.hash_mul_encode(u, &digits));
+                }
+            }),
+        ),
+        (
+            "mb: decode, * s, encode",
+            per_item(m, || {
+                for e in &e8s {
+                    black_box(t.decode_mul_encode(e, &digits));
+                }
+            }),
+        ),
+    ];
+    println!("multi-buffer (8 lanes, AVX-512 IFMA), CPU us per point:");
+    for (name, us) in &rows {
+        println!("  {name:<46} {us:>8.3}");
+    }
+    println!(
+        "  {:<46} {:>8.3}",
+        "mb: * s alone (difference of the two above)",
+        rows[3].1 - rows[1].1
+    );
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn mb_rows(
+    _: &[[u8; 64]],
+    _: &[curve25519_dalek::ristretto::CompressedRistretto],
+    _: &SecretScalar,
+) {
+}
+
 fn main() {
     let log2: u32 = std::env::args()
         .nth(1)
@@ -173,6 +248,7 @@ fn main() {
     for (name, us) in &rows {
         println!("  {name:<46} {us:>8.3}");
     }
+    mb_rows(&uniform, &compressed, &s);
 
     // The whole intersection-mode protocol at n x n, 50 % overlap.
     let all = uscc_ids(n + n / 2, 2);
