@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
@@ -11,6 +14,7 @@ import pytest
 from zone_opt import matching
 from zone_opt.client import Client
 from zone_opt.errors import InvalidInputError, NotFoundError
+from zone_opt.service.server import Server, ServerSettings
 
 TABLES = ("spaces", "enterprises", "parks", "tenancies")
 
@@ -81,3 +85,97 @@ def test_cancel_stops_a_match_without_results(
     assert done.state == "SUCCEEDED"
     results = {d.dataset_id for d in alice.list() if d.kind == "result"}
     assert results == {done.result["assignments_dataset_id"], done.result["unmatched_dataset_id"]}
+
+
+# ---- compute slots: inline Recommend calls computing at once ---------------------------
+
+
+def _concurrent_recommends(
+    port: int, args: list[pa.Table], calls: int, timeout_s: float = 20
+) -> list[BaseException | None]:
+    outcomes: list[BaseException | None] = [None] * calls
+
+    def call(i: int) -> None:
+        with Client(f"127.0.0.1:{port}", token="token-alice", timeout_s=timeout_s) as client:
+            try:
+                client.recommend(*args, k=3)
+            except BaseException as exc:  # reported to the test
+                outcomes[i] = exc
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+class _Gauge:
+    """Wraps ``matching.recommend``: counts the calls inside it at once (each held 50 ms)."""
+
+    def __init__(self, real: Callable[..., pa.Table]) -> None:
+        self.real, self.inside, self.most = real, 0, 0
+        self.lock = threading.Lock()
+
+    def __call__(self, *args: object, **kwargs: object) -> pa.Table:
+        with self.lock:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+        try:
+            time.sleep(0.05)
+            return self.real(*args, **kwargs)
+        finally:
+            with self.lock:
+                self.inside -= 1
+
+
+@pytest.mark.parametrize("slots", [1, 3])
+def test_recommend_computes_at_most_the_compute_slots_at_once(
+    tmp_path: Path,
+    start: Callable[..., tuple[Server, int]],
+    sample: Callable[[str], pa.Table],
+    monkeypatch: pytest.MonkeyPatch,
+    slots: int,
+) -> None:
+    gauge = _Gauge(matching.recommend)
+    monkeypatch.setattr(matching, "recommend", gauge)
+    server, port = start(tmp_path / "data", compute_slots=slots)
+    try:
+        assert _concurrent_recommends(port, [sample(n) for n in TABLES], calls=8) == [None] * 8
+    finally:
+        server.stop(0.5)
+    assert gauge.most == slots  # never more, and 8 callers do fill every slot
+
+
+def test_a_call_waiting_for_a_slot_past_its_deadline_is_deadline_exceeded(
+    tmp_path: Path,
+    start: Callable[..., tuple[Server, int]],
+    sample: Callable[[str], pa.Table],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real: Callable[..., pa.Table] = matching.recommend
+    entered: list[float] = []
+
+    def slow(*args: object, **kwargs: object) -> pa.Table:
+        entered.append(time.monotonic())
+        time.sleep(1.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(matching, "recommend", slow)
+    server, port = start(tmp_path / "data", compute_slots=1)
+    try:
+        outcomes = _concurrent_recommends(port, [sample(n) for n in TABLES], 2, timeout_s=1.0)
+        time.sleep(1.0)  # the first call's computation ends; no second one starts
+    finally:
+        server.stop(0.5)
+    codes = sorted(type(e).__name__ for e in outcomes)
+    assert codes == ["DeadlineExceededError", "DeadlineExceededError"]
+    # One call held the slot and ran out of time inside; the other gave up waiting for
+    # the slot at its deadline, without computing.
+    assert len(entered) == 1
+
+
+def test_compute_slots_below_one_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        ServerSettings(data_dir=tmp_path, compute_slots=0).check()
+    assert err.value.violations[0].field == "compute_slots"

@@ -40,6 +40,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-concurrent-calls", type=int, default=64, help="admission limit")
     p.add_argument("--max-queue", type=int, default=256, help="queued jobs before refusing")
     p.add_argument("--job-workers", type=int, default=None, help="jobs run at once")
+    p.add_argument(
+        "--compute-slots",
+        type=int,
+        default=None,
+        help="CPU-heavy inline calls (Recommend) computing at once; default one per core",
+    )
     p.add_argument("--lease-s", type=float, default=30.0, help="job lease (seconds)")
     p.add_argument("--grace-s", type=float, default=10.0, help="shutdown drain period (seconds)")
     p.add_argument("--no-sample", action="store_true", help="do not preload the bundled sample")
@@ -68,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         max_concurrent_calls=args.max_concurrent_calls,
         max_queue=args.max_queue,
         job_workers=args.job_workers,
+        compute_slots=args.compute_slots,
         lease_s=args.lease_s,
         grace_s=args.grace_s,
         preload_sample=not args.no_sample,

@@ -57,6 +57,7 @@ from zone_opt.service.servicers.matching import MatchingServicer
 from zone_opt.service.servicers.operations import OperationsServicer
 from zone_opt.service.servicers.planning import PlanningServicer
 from zone_opt.service.servicers.privacy import PrivateJoinServicer
+from zone_opt.service.slots import ComputeSlots
 from zone_opt.service.store import Database, JobStore
 
 __all__ = ["SAMPLE_DIR", "Server", "ServerSettings", "create_server"]
@@ -98,6 +99,9 @@ class ServerSettings:
     max_concurrent_calls: int = 64
     max_queue: int = 256
     job_workers: int | None = None
+    #: CPU-heavy calls answered inline (``Recommend``) computing at once; None: one per
+    #: engine thread (the machine's cores). See :mod:`zone_opt.service.slots`.
+    compute_slots: int | None = None
     lease_s: float = 30.0
     grace_s: float = 10.0
     max_upload_bytes: int = 8 * 1024**3
@@ -108,6 +112,12 @@ class ServerSettings:
         """Refuse unsafe combinations (a public address needs TLS and tokens)."""
         if (self.tls_cert is None) != (self.tls_key is None):
             raise InvalidInputError.single("tls_cert", None, "--tls-cert and --tls-key go together")
+        if self.compute_slots is not None and self.compute_slots < 1:
+            raise InvalidInputError.single(
+                "compute_slots",
+                None,
+                f"--compute-slots must be at least 1, got {self.compute_slots}",
+            )
         if self.tls_client_ca is not None and self.tls_cert is None:
             raise InvalidInputError.single("tls_client_ca", None, "mutual TLS needs --tls-cert")
         if (
@@ -194,8 +204,9 @@ class Server:
         operations_pb2_grpc.add_OperationsServiceServicer_to_server(
             OperationsServicer(self.auth, self.pool), self.grpc
         )
+        self.slots = ComputeSlots(config.compute_slots or engine_threads)
         matching_pb2_grpc.add_MatchingServiceServicer_to_server(
-            MatchingServicer(self.auth, self.pool), self.grpc
+            MatchingServicer(self.auth, self.pool, self.slots), self.grpc
         )
         dispatch_pb2_grpc.add_DispatchServiceServicer_to_server(
             DispatchServicer(self.auth, self.pool), self.grpc

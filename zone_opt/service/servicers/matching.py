@@ -10,15 +10,17 @@ from zone_opt.errors import DeadlineExceededError
 from zone_opt.service import convert
 from zone_opt.service.auth import TokenAuth
 from zone_opt.service.jobs import WorkerPool
+from zone_opt.service.slots import ComputeSlots
 from zone_opt.service.tasks import matching_options
 
 __all__ = ["MatchingServicer"]
 
 
 class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
-    def __init__(self, auth: TokenAuth, pool: WorkerPool) -> None:
+    def __init__(self, auth: TokenAuth, pool: WorkerPool, slots: ComputeSlots) -> None:
         self.auth = auth
         self.pool = pool
+        self.slots = slots
 
     def Match(
         self, request: matching_pb2.MatchRequest, context: grpc.ServicerContext
@@ -43,12 +45,15 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
             if request.tenancies_ipc
             else None
         )
-        remaining = context.time_remaining()
-        if remaining is not None and remaining <= 0:
-            raise DeadlineExceededError("deadline passed before the work started")
         params: dict[str, object] = {"k": request.k}
         if request.HasField("now"):
             params["now"] = request.now.ToDatetime().isoformat()
         options = matching_options(params)
-        table = matching.recommend(spaces, enterprises, parks=parks, tenancies=tenancies, **options)
+        with self.slots.hold(context.time_remaining()):
+            remaining = context.time_remaining()
+            if remaining is not None and remaining <= 0:
+                raise DeadlineExceededError("deadline passed before the work started")
+            table = matching.recommend(
+                spaces, enterprises, parks=parks, tenancies=tenancies, **options
+            )
         return matching_pb2.RecommendResponse(recommendations_ipc=convert.table_to_ipc(table))
