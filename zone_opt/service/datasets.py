@@ -112,14 +112,7 @@ class DatasetInfo:
     @property
     def recorded(self) -> tuple[str, str] | None:
         """``(checksum, digest)`` the stored stream was recorded with (None if none was)."""
-        for name, digest in (
-            ("xxh3_128", self.xxh3_128),
-            ("blake3", self.blake3),
-            ("sha256", self.sha256),
-        ):
-            if digest:
-                return name, digest
-        return None
+        return next(((n, d) for n in CHECKSUMS if (d := getattr(self, n))), None)
 
 
 @dataclass(frozen=True)
@@ -574,11 +567,9 @@ class DatasetStore:
             kind,
             table.num_rows,
             size,
-            digest if checksum == "sha256" else "",
-            tuple(table.column_names),
-            time.time(),
-            digest if checksum == "blake3" else "",
-            digest if checksum == "xxh3_128" else "",
+            columns=tuple(table.column_names),
+            created_s=time.time(),
+            **{c: digest if c == checksum else "" for c in CHECKSUMS},
         )
         with self.db.transaction() as conn:
             conn.execute(
@@ -692,7 +683,7 @@ def _info(r: sqlite3.Row) -> DatasetInfo:
 
 def _declared(chunk: UploadChunk, checksum: str) -> str:
     """The digest ``chunk`` declares for ``checksum``; one for another checksum is refused."""
-    declared = {"sha256": chunk.sha256, "blake3": chunk.blake3, "xxh3_128": chunk.xxh3_128}
+    declared: dict[str, str] = {name: getattr(chunk, name) for name in CHECKSUMS}
     for name, digest in declared.items():
         if digest and name != checksum:
             raise InvalidInputError.single(

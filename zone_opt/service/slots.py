@@ -25,9 +25,7 @@ class ComputeSlots:
     """At most ``slots`` holders at once; the others wait, in no particular order."""
 
     def __init__(self, slots: int) -> None:
-        if slots < 1:
-            raise ValueError(f"compute slots must be at least 1, got {slots}")
-        self.slots = slots
+        self.slots = slots  # at least 1 (``ServerSettings.check``)
         self._free = threading.BoundedSemaphore(slots)
 
     @contextmanager
