@@ -137,7 +137,7 @@ def test_positive_rule_rejects_zero_area(region: Region) -> None:
 
 
 def test_min_above_max(region: Region) -> None:
-    table = _set(region.enterprises, "area_min_m2", 9, 1e9)
+    table = _set(region.enterprises, "area_min_m2", 9, 1e6)
     with pytest.raises(InvalidInputError) as info:
         validate_table(table, ENTERPRISES)
     assert "above area_max_m2" in _find(_violations(info), "enterprises.area_min_m2", 9).reason

@@ -81,11 +81,14 @@ BATCH_BYTES = 7 * MAX_CHUNK_BYTES // 8
 
 @dataclass(frozen=True)
 class TlsConfig:
-    """TLS files: the CA to trust (None: system roots), and a client pair for mutual TLS."""
+    """TLS files: the CA to trust (None: system roots), and a client pair for mutual TLS;
+    ``server_name``, the identity the server's certificate must carry when it is not the
+    host name of the address."""
 
     ca_cert: Path | None = None
     client_cert: Path | None = None
     client_key: Path | None = None
+    server_name: str | None = None
 
     def credentials(self) -> grpc.ChannelCredentials:
         return grpc.ssl_channel_credentials(
@@ -216,12 +219,14 @@ class Client:
         tls: TlsConfig | bool | None = None,
         timeout_s: float = 60.0,
     ) -> None:
-        options = [
+        options: list[tuple[str, int | str]] = [
             ("grpc.max_receive_message_length", 4 * 1024 * 1024),
             ("grpc.keepalive_time_ms", 60_000),
         ]
         if tls:
             config = tls if isinstance(tls, TlsConfig) else TlsConfig()
+            if config.server_name:
+                options.append(("grpc.ssl_target_name_override", config.server_name))
             self._channel = grpc.secure_channel(address, config.credentials(), options=options)
         else:
             self._channel = grpc.insecure_channel(address, options=options)
@@ -656,7 +661,7 @@ class Client:
         left_dataset_id: str,
         on: str,
         *,
-        peer_address: str,
+        peer: str,
         peer_dataset_id: str,
         peer_token: str = "",
         mode: PsiMode = "intersection",
@@ -668,13 +673,16 @@ class Client:
     ) -> dict[str, Any]:
         """Ask this server to join one of this tenant's datasets with a peer server's.
 
+        ``peer`` names a join peer the server's operator registered (the server dials no
+        other address); ``peer_token`` is presented there when the registration has none.
+
         Returns ``result_dataset_id`` and ``rows`` (intersection, labelled) and ``count`` /
         ``sum`` (cardinality, sum; absent when withheld).
         """
         request = privacy_pb2.RunJoinRequest(
             left_dataset_id=left_dataset_id,
             on=on,
-            peer_address=peer_address,
+            peer=peer,
             peer_token=peer_token,
             peer_dataset_id=peer_dataset_id,
             mode=join_mode_to_proto(mode),  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ __all__ = [
     "AlreadyExistsError",
     "CancelledError",
     "DeadlineExceededError",
+    "FailedPreconditionError",
     "InvalidInputError",
     "NotFoundError",
     "PrivacyPolicyError",
@@ -90,6 +91,17 @@ class InvalidInputError(ZoneOptError, ValueError):
 
 class NotFoundError(ZoneOptError, LookupError):
     """A dataset, operation or other named object does not exist (for this tenant)."""
+
+
+class FailedPreconditionError(ZoneOptError):
+    """The request is well formed but the state it refers to does not allow it (a dataset of
+    another kind than the field needs). ``subject`` names what is wrong (the request field)
+    and ``kind`` the precondition (e.g. ``"DATASET_KIND"``)."""
+
+    def __init__(self, message: str, subject: str = "", kind: str = "") -> None:
+        super().__init__(message)
+        self.subject = subject
+        self.kind = kind
 
 
 class PrivacyPolicyError(ZoneOptError):

@@ -72,10 +72,49 @@ class Range:
     high_open: bool = False
 
 
-NON_NEGATIVE = Range(low=0.0)
-POSITIVE = Range(low=0.0, low_open=True)
 LATITUDE = Range(low=-90.0, high=90.0)
 LONGITUDE = Range(low=-180.0, high=180.0)
+
+
+def up_to(high: float, *, positive: bool = False) -> Range:
+    """``0 <= x <= high`` (``0 < x`` when ``positive``): a physical quantity with a sane
+    ceiling. Every quantity has one, so NaN, infinities and absurd magnitudes (1e308 m2)
+    are refused at the edge instead of overflowing a score or a solver later."""
+    return Range(low=0.0, high=high, low_open=positive)
+
+
+# Sane ceilings, far above any real park, enterprise or asset but far below where
+# arithmetic on them loses meaning (every product of two of them stays below 1e30).
+#: A single space or plot: 10 km2.
+MAX_AREA_M2 = 1e7
+#: Floor live load (heavy industry is 20-50 kN/m2).
+MAX_FLOOR_LOAD_KN_M2 = 1e3
+#: Clear height or planning height limit (the tallest buildings are below 1 km).
+MAX_HEIGHT_M = 1e3
+#: Electrical supply or demand of a space, an enterprise or a park connection: 100 GVA.
+MAX_POWER_KVA = 1e8
+#: Rent per m2 per month.
+MAX_RENT_CNY_PER_M2_MONTH = 1e5
+#: Radius of search: half the Earth's circumference.
+MAX_RADIUS_KM = 2.0e4
+#: Annual output value of one enterprise (the largest groups report about 1e13 CNY).
+MAX_OUTPUT_CNY = 1e14
+#: Annual energy use of one enterprise or park, t coal equivalent.
+MAX_ENERGY_TCE = 1e9
+#: Annual emissions or carbon budget, t CO2e (China's total is about 1.2e10).
+MAX_CO2E_T = 1e11
+#: Energy metered in one hour by one enterprise: 100 GWh (a 100 GW load).
+MAX_HOURLY_KWH = 1e8
+#: Heat metered in one hour, GJ (360 TJ, the heat of the same 100 GW).
+MAX_HOURLY_GJ = 4e5
+#: Natural gas metered in one hour, standard m3.
+MAX_HOURLY_GAS_M3 = 1e7
+#: Rated power of one asset, kW (100 GW).
+MAX_ASSET_KW = 1e8
+#: Storage capacity of one asset, kWh (1 TWh).
+MAX_STORAGE_KWH = 1e9
+#: Emission factor of grid electricity, kg CO2 per kWh (coal plants are about 1).
+MAX_FACTOR_KG_PER_KWH = 10.0
 
 
 @dataclass(frozen=True)
@@ -132,8 +171,8 @@ PARKS = TableSpec(
     ranges={
         "lat": LATITUDE,
         "lon": LONGITUDE,
-        "power_capacity_kva": NON_NEGATIVE,
-        "carbon_budget_co2e_t": NON_NEGATIVE,
+        "power_capacity_kva": up_to(MAX_POWER_KVA),
+        "carbon_budget_co2e_t": up_to(MAX_CO2E_T),
     },
     choices={"grid_region": GRID_REGIONS},
     industry_columns=("permitted_industries",),
@@ -159,11 +198,11 @@ SPACES = TableSpec(
     key=("space_id",),
     references={"park_id": ("parks", "park_id")},
     ranges={
-        "area_m2": POSITIVE,
-        "floor_load_kn_m2": NON_NEGATIVE,
-        "ceiling_height_m": NON_NEGATIVE,
-        "power_kva": NON_NEGATIVE,
-        "rent_cny_per_m2_month": NON_NEGATIVE,
+        "area_m2": up_to(MAX_AREA_M2, positive=True),
+        "floor_load_kn_m2": up_to(MAX_FLOOR_LOAD_KN_M2),
+        "ceiling_height_m": up_to(MAX_HEIGHT_M),
+        "power_kva": up_to(MAX_POWER_KVA),
+        "rent_cny_per_m2_month": up_to(MAX_RENT_CNY_PER_M2_MONTH),
         "floor": Range(low=0.0, high=200.0),
     },
     choices={"kind": SPACE_KINDS},
@@ -196,18 +235,18 @@ ENTERPRISES = TableSpec(
     ),
     key=("enterprise_id",),
     ranges={
-        "area_min_m2": POSITIVE,
-        "area_max_m2": POSITIVE,
-        "min_floor_load_kn_m2": NON_NEGATIVE,
-        "min_ceiling_height_m": NON_NEGATIVE,
-        "power_need_kva": NON_NEGATIVE,
-        "max_rent_cny_per_m2_month": NON_NEGATIVE,
+        "area_min_m2": up_to(MAX_AREA_M2, positive=True),
+        "area_max_m2": up_to(MAX_AREA_M2, positive=True),
+        "min_floor_load_kn_m2": up_to(MAX_FLOOR_LOAD_KN_M2),
+        "min_ceiling_height_m": up_to(MAX_HEIGHT_M),
+        "power_need_kva": up_to(MAX_POWER_KVA),
+        "max_rent_cny_per_m2_month": up_to(MAX_RENT_CNY_PER_M2_MONTH),
         "preferred_lat": LATITUDE,
         "preferred_lon": LONGITUDE,
-        "radius_km": POSITIVE,
-        "annual_output_cny": NON_NEGATIVE,
-        "annual_energy_tce": NON_NEGATIVE,
-        "annual_co2e_t": NON_NEGATIVE,
+        "radius_km": up_to(MAX_RADIUS_KM, positive=True),
+        "annual_output_cny": up_to(MAX_OUTPUT_CNY),
+        "annual_energy_tce": up_to(MAX_ENERGY_TCE),
+        "annual_co2e_t": up_to(MAX_CO2E_T),
     },
     choices={"space_kinds": SPACE_KINDS},
     industry_columns=("industry_code", "supplier_industries", "customer_industries"),
@@ -247,7 +286,11 @@ METERS = TableSpec(
     ),
     key=("enterprise_id", "hour"),
     references={"enterprise_id": ("enterprises", "enterprise_id")},
-    ranges={"electricity_kwh": NON_NEGATIVE, "heat_gj": NON_NEGATIVE, "gas_m3": NON_NEGATIVE},
+    ranges={
+        "electricity_kwh": up_to(MAX_HOURLY_KWH),
+        "heat_gj": up_to(MAX_HOURLY_GJ),
+        "gas_m3": up_to(MAX_HOURLY_GAS_M3),
+    },
     uscc_columns=("enterprise_id",),
 )
 
@@ -267,9 +310,9 @@ PARK_ASSETS = TableSpec(
     key=("asset_id",),
     references={"park_id": ("parks", "park_id")},
     ranges={
-        "power_kw": NON_NEGATIVE,
-        "energy_kwh": NON_NEGATIVE,
-        "heat_kw": NON_NEGATIVE,
+        "power_kw": up_to(MAX_ASSET_KW),
+        "energy_kwh": up_to(MAX_STORAGE_KWH),
+        "heat_kw": up_to(MAX_ASSET_KW),
         "efficiency": Range(low=0.0, high=1.0, low_open=True),
     },
     choices={"kind": PARK_ASSET_KINDS},
@@ -287,7 +330,10 @@ GRID_FACTORS = TableSpec(
         ]
     ),
     key=("factor_set", "grid_region", "year"),
-    ranges={"co2e_kg_per_kwh": NON_NEGATIVE, "year": Range(low=1990.0, high=2100.0)},
+    ranges={
+        "co2e_kg_per_kwh": up_to(MAX_FACTOR_KG_PER_KWH),
+        "year": Range(low=1990.0, high=2100.0),
+    },
     choices={"grid_region": (*GRID_REGIONS, "national")},
 )
 

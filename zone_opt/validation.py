@@ -434,8 +434,49 @@ def _report(
 
 
 def _values(column: pa.ChunkedArray, rows: npt.NDArray[np.int64]) -> list[object]:
-    shown = rows[:MAX_ROWS_PER_RULE]
-    return list(column.take(pa.array(shown)).to_pylist())
+    """The values at the first ``rows``, as Python objects where Python can hold them (a
+    date past year 9999 cannot: those are shown as Arrow writes them)."""
+    taken = column.take(pa.array(rows[:MAX_ROWS_PER_RULE]))
+    try:
+        return list(taken.to_pylist())
+    except (ValueError, OverflowError):
+        if pa.types.is_date32(taken.type):
+            raw = pc.cast(taken, pa.int32()).to_pylist()
+            return [f"day {v} after 1970-01-01" for v in raw]
+        if pa.types.is_timestamp(taken.type):
+            raw = pc.cast(taken, pa.int64()).to_pylist()
+            return [f"{v} {taken.type.unit} after 1970-01-01" for v in raw]
+        return [str(v) for v in pc.cast(taken, pa.string(), safe=False).to_pylist()]
+
+
+#: Dates and hours outside these years are refused in every table (a typo such as 20260
+#: for 2026, or bytes that were never a date); Python cannot even hold years past 9999.
+MIN_YEAR, MAX_YEAR = 1900, 2200
+_EPOCH_DAYS_MIN = -25_567  # 1900-01-01
+_EPOCH_DAYS_MAX = 84_006  # 2200-12-31
+
+
+def _check_temporal(where: str, column: pa.ChunkedArray) -> list[Violation]:
+    """Dates (``date32``) and timestamps outside the years MIN_YEAR to MAX_YEAR. O(n)."""
+    if pa.types.is_date32(column.type):
+        days = pc.cast(column, pa.int32())
+    elif pa.types.is_timestamp(column.type):
+        per_day = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400 * 10**9}
+        days = pc.floor(
+            pc.divide(
+                pc.cast(pc.cast(column, pa.int64()), pa.float64(), safe=False),
+                per_day[column.type.unit],
+            )
+        )
+    else:
+        return []
+    bad = _rows(pc.or_(pc.less(days, _EPOCH_DAYS_MIN), pc.greater(days, _EPOCH_DAYS_MAX)))
+    return _report(
+        where,
+        bad,
+        (f"{v} is outside the years {MIN_YEAR} to {MAX_YEAR}" for v in _values(column, bad)),
+        f"outside the years {MIN_YEAR} to {MAX_YEAR}",
+    )
 
 
 def _check_rows(
@@ -457,6 +498,7 @@ def _check_rows(
             violations += _report(where, _rows(pc.is_null(column)), "null", "null")
         if fld.name in spec.ranges:
             violations += _check_range(where, column, spec.ranges[fld.name])
+        violations += _check_temporal(where, column)
         if fld.name in spec.choices:
             allowed = pa.array(spec.choices[fld.name], type=pa.string())
             words = ", ".join(spec.choices[fld.name])

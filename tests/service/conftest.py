@@ -6,13 +6,17 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import grpc
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+import xxhash
 
+from zone_opt.api.v1 import common_pb2, datasets_pb2
 from zone_opt.client import Client
 from zone_opt.schemas import TABLES
+from zone_opt.service.convert import kind_to_proto
 from zone_opt.service.server import SAMPLE_DIR, Server, ServerSettings, create_server
 from zone_opt.validation import validate_table
 
@@ -85,3 +89,43 @@ def sample_fixture() -> Callable[[str], pa.Table]:
 def meters_fixture() -> Callable[[int], pa.Table]:
     """``meters(copies)``: the sample meters repeated with shifted hours."""
     return _meters
+
+
+def _raw_upload(
+    channel: grpc.Channel, kind: str, data: bytes, digest: str | None = None
+) -> tuple[grpc.StatusCode, str]:
+    """Upload ``data`` as one chunk, bytes as they are (the client would refuse to send a
+    broken table); ``digest`` defaults to the XXH3-128 of ``data``. ``(code, details)``."""
+    call = channel.stream_unary(
+        "/zone_opt.api.v1.DatasetService/UploadDataset",
+        request_serializer=datasets_pb2.UploadDatasetRequest.SerializeToString,
+        response_deserializer=datasets_pb2.UploadDatasetResponse.FromString,
+    )
+    messages = [
+        datasets_pb2.UploadDatasetRequest(
+            header=datasets_pb2.UploadHeader(
+                name=f"raw {kind}",
+                kind=kind_to_proto(kind),  # type: ignore[arg-type]
+                checksum=common_pb2.CHECKSUM_XXH3_128,
+            )
+        ),
+        datasets_pb2.UploadDatasetRequest(
+            chunk=common_pb2.ArrowChunk(
+                ipc=data,
+                seq=0,
+                last=True,
+                xxh3_128=digest if digest is not None else xxhash.xxh3_128(data).hexdigest(),
+            )
+        ),
+    ]
+    try:
+        call(iter(messages), metadata=(("authorization", "Bearer token-alice"),), timeout=30)
+    except grpc.RpcError as err:
+        return err.code(), err.details() or ""
+    return grpc.StatusCode.OK, ""
+
+
+@pytest.fixture(name="raw_upload")
+def raw_upload_fixture() -> Callable[..., tuple[grpc.StatusCode, str]]:
+    """``raw_upload(channel, kind, data, digest=None) -> (code, details)``."""
+    return _raw_upload

@@ -13,6 +13,7 @@ import pytest
 from zone_opt.cli import main
 from zone_opt.client import Client
 from zone_opt.errors import NotFoundError, PrivacyPolicyError, ResourceExhaustedError
+from zone_opt.service.peers import JoinPeer, PeerRegistry
 from zone_opt.service.privacy import JoinPolicy
 from zone_opt.service.server import Server
 
@@ -22,7 +23,8 @@ def two_servers(
     tmp_path: Path, start: Callable[..., tuple[Server, int]]
 ) -> Iterator[tuple[int, int]]:
     sender = start(tmp_path / "sender")
-    receiver = start(tmp_path / "receiver")
+    peer = JoinPeer("sender", f"127.0.0.1:{sender[1]}", tls=False)
+    receiver = start(tmp_path / "receiver", join_peers=PeerRegistry({"sender": peer}))
     yield sender[1], receiver[1]
     receiver[0].stop(0.5)
     sender[0].stop(0.5)
@@ -70,7 +72,7 @@ def test_labelled_join_through_both_servers_with_policy_quota_and_audit(
         result = bob.run_join(
             ours_id,
             "enterprise_id",
-            peer_address=f"127.0.0.1:{sender_port}",
+            peer="sender",
             peer_token="token-bob",
             peer_dataset_id=theirs_id,
             mode="labelled",

@@ -20,6 +20,11 @@ from zone_opt.service.status import from_rpc_error
 RAISED: dict[str, BaseException] = {
     "invalid": errors.InvalidInputError(None, [("spaces.area_m2", 7, "must be positive")]),
     "not_found": errors.NotFoundError("dataset 'x' not found"),
+    "precondition": errors.FailedPreconditionError(
+        "meters_dataset_id: dataset 'x' holds a parks table; expected meters",
+        subject="meters_dataset_id",
+        kind="DATASET_KIND",
+    ),
     "exists": errors.AlreadyExistsError("request id reused"),
     "privacy": errors.PrivacyPolicyError("peer not allowed"),
     "verification": errors.VerificationError("proof rejected"),
@@ -33,6 +38,7 @@ RAISED: dict[str, BaseException] = {
 EXPECTED = {
     "invalid": (grpc.StatusCode.INVALID_ARGUMENT, errors.InvalidInputError),
     "not_found": (grpc.StatusCode.NOT_FOUND, errors.NotFoundError),
+    "precondition": (grpc.StatusCode.FAILED_PRECONDITION, errors.FailedPreconditionError),
     "exists": (grpc.StatusCode.ALREADY_EXISTS, errors.AlreadyExistsError),
     "privacy": (grpc.StatusCode.PERMISSION_DENIED, errors.PrivacyPolicyError),
     "verification": (grpc.StatusCode.DATA_LOSS, errors.VerificationError),
@@ -113,6 +119,9 @@ def test_each_error_class_maps_to_its_status(
     if name == "invalid":
         assert isinstance(received, errors.InvalidInputError)
         assert received.violations == (errors.Violation("spaces.area_m2", 7, "must be positive"),)
+    if name == "precondition":
+        assert isinstance(received, errors.FailedPreconditionError)
+        assert (received.subject, received.kind) == ("meters_dataset_id", "DATASET_KIND")
     if name == "exhausted":
         assert isinstance(received, errors.ResourceExhaustedError)
         assert received.retry_after_s == 2.5

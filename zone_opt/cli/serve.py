@@ -12,6 +12,7 @@ from typing import Any
 
 from zone_opt.service.allocator import keep_freed_memory
 from zone_opt.service.auth import load_tokens
+from zone_opt.service.peers import load_peers
 from zone_opt.service.server import DEMO_TENANT, ServerSettings, create_server
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--port", type=int, default=50051, help="port (0 picks a free one)")
     p.add_argument("--data-dir", type=Path, default=Path(".zone-opt-data"), help="state directory")
     p.add_argument("--tokens", type=Path, default=None, help="JSON file {token: tenant}")
+    p.add_argument(
+        "--join-peers",
+        type=Path,
+        default=None,
+        help="YAML/JSON file of the private-join peers RunJoin may dial (default: none)",
+    )
     p.add_argument("--tls-cert", type=Path, default=None, help="server certificate (PEM)")
     p.add_argument("--tls-key", type=Path, default=None, help="server private key (PEM)")
     p.add_argument("--tls-client-ca", type=Path, default=None, help="CA of client certs (mTLS)")
@@ -66,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         tokens=load_tokens(args.tokens),
+        join_peers=load_peers(args.join_peers),
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,

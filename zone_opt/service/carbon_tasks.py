@@ -39,9 +39,11 @@ def carbon_allocate(ctx: JobContext) -> dict[str, Any]:
     job, params = ctx.job, ctx.job.params
     ctx.checkpoint(0.0, "loading inputs")
     config = _config(params["park_yaml"])
-    meters = ctx.datasets.read(job.tenant, params["meters"])
+    meters = ctx.datasets.read(job.tenant, params["meters"], "meters", "meters_dataset_id")
     tables: dict[str, pa.Table] = {
-        name: ctx.datasets.read(job.tenant, params[name]) for name in _OPTIONAL if params.get(name)
+        name: ctx.datasets.read(job.tenant, params[name], name, f"{name}_dataset_id")
+        for name in _OPTIONAL
+        if params.get(name)
     }
     previous = bytes.fromhex(params.get("previous_head") or GENESIS.hex())
     ctx.checkpoint(0.2, "allocating")

@@ -29,6 +29,7 @@ from zone_opt.api.v1 import (
 )
 from zone_opt.errors import InvalidInputError, VerificationError
 from zone_opt.service.datasets import CHECKSUMS, RESULT_KIND, DatasetInfo, UploadChunk
+from zone_opt.service.ipc_stream import read_ipc_table
 from zone_opt.service.privacy import AuditEntry, JoinPolicy
 from zone_opt.service.store import Job
 
@@ -244,8 +245,10 @@ def dispatch_params(request: dispatch_pb2.DispatchRequest) -> dict[str, Any]:
     if not request.HasField("horizon"):
         raise InvalidInputError.single("horizon", None, "required")
     options = request.options
-    if options.mip_rel_gap < 0:
-        raise InvalidInputError.single("options.mip_rel_gap", None, "must be >= 0")
+    if not 0 <= options.mip_rel_gap < 1:  # NaN fails too
+        raise InvalidInputError.single(
+            "options.mip_rel_gap", None, f"must be in [0, 1), got {options.mip_rel_gap}"
+        )
     if options.workers not in (0, 1, 2):
         raise InvalidInputError.single("options.workers", None, "must be 1 or 2")
     params: dict[str, Any] = {
@@ -314,13 +317,19 @@ def plan_facilities_params(request: planning_pb2.PlanFacilitiesRequest) -> dict[
     if len(text.encode()) > 1 << 20:
         raise InvalidInputError.single("scenario_yaml", None, "larger than 1 MiB")
     opts = request.options
-    if opts.mip_rel_gap < 0 or opts.mip_rel_gap >= 1:
-        raise InvalidInputError.single("options.mip_rel_gap", None, "must be in [0, 1)")
+    if not 0 <= opts.mip_rel_gap < 1:  # NaN fails too
+        raise InvalidInputError.single(
+            "options.mip_rel_gap", None, f"must be in [0, 1), got {opts.mip_rel_gap}"
+        )
     sharing = []
+    known = planning_pb2.CostShareMethod.DESCRIPTOR.values_by_number
     for k, method in enumerate(opts.sharing):
-        if method == planning_pb2.COST_SHARE_METHOD_UNSPECIFIED:
-            raise InvalidInputError.single("options.sharing", k, "unspecified method")
-        name = planning_pb2.CostShareMethod.Name(method)
+        if method == planning_pb2.COST_SHARE_METHOD_UNSPECIFIED or method not in known:
+            names = ", ".join(v.name for v in list(known.values())[1:])
+            raise InvalidInputError.single(
+                f"options.sharing[{k}]", None, f"unknown cost-share method {method}; one of {names}"
+            )
+        name = known[method].name
         sharing.append(name.removeprefix("COST_SHARE_METHOD_").lower())
     params: dict[str, Any] = {
         "scenario_yaml": text,
@@ -345,11 +354,10 @@ def datetime_of(ts: timestamp_pb2.Timestamp) -> datetime:
 
 
 def table_from_ipc(data: bytes, field: str) -> pa.Table:
-    """A table from Arrow IPC stream bytes; INVALID_ARGUMENT naming ``field`` otherwise."""
-    try:
-        return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InvalidInputError.single(field, None, f"not an Arrow IPC stream: {exc}") from None
+    """A table from Arrow IPC stream bytes, every batch validated in full before use
+    (:func:`~zone_opt.service.ipc_stream.read_ipc_table`); INVALID_ARGUMENT naming
+    ``field`` otherwise."""
+    return read_ipc_table(data, field)
 
 
 def table_to_ipc(table: pa.Table) -> bytes:

@@ -39,12 +39,14 @@ import pyarrow as pa
 import xxhash
 
 from zone_opt.errors import (
+    FailedPreconditionError,
     InvalidInputError,
     NotFoundError,
     ResourceExhaustedError,
     VerificationError,
 )
 from zone_opt.schemas import TABLES, TableSpec
+from zone_opt.service.edge import bounded
 from zone_opt.service.ipc_stream import IpcStreamDecoder
 from zone_opt.service.store import Database
 from zone_opt.validation import BatchValidator
@@ -439,7 +441,7 @@ class DatasetStore:
             )
         tmp = self._tmp / f"{uuid.uuid4().hex}.part"
         try:
-            with _Sink(tmp, checksum) as sink:
+            with _disk_full_is_exhausted("upload"), _Sink(tmp, checksum) as sink:
                 with contextlib.closing(ReadAhead(chunks, READ_AHEAD_CHUNKS)) as ahead:
                     received = self._receive(sink, ahead, TABLES[kind])
                 # The hashing and writing of the last pieces and the fsync run on the sink's
@@ -462,21 +464,22 @@ class DatasetStore:
                     raise invalid or InvalidInputError.single("chunk.ipc", None, "no table")
                 synced.result()
             size = received.size
-            if not conformed.schema.equals(received.validator.schema):  # store it conformed
-                rewritten = tmp.with_suffix(".conformed")
-                digest, size = self._write_table(rewritten, conformed, checksum)
-                os.replace(rewritten, tmp)
-            return self._commit(
-                tmp=tmp,
-                dataset_id=uuid.uuid4().hex,
-                tenant=tenant,
-                name=name,
-                kind=kind,
-                table=conformed,
-                checksum=checksum,
-                digest=digest,
-                size=size,
-            )
+            with _disk_full_is_exhausted("upload"):
+                if not conformed.schema.equals(received.validator.schema):  # store conformed
+                    rewritten = tmp.with_suffix(".conformed")
+                    digest, size = self._write_table(rewritten, conformed, checksum)
+                    os.replace(rewritten, tmp)
+                return self._commit(
+                    tmp=tmp,
+                    dataset_id=uuid.uuid4().hex,
+                    tenant=tenant,
+                    name=name,
+                    kind=kind,
+                    table=conformed,
+                    checksum=checksum,
+                    digest=digest,
+                    size=size,
+                )
         finally:
             tmp.unlink(missing_ok=True)
             tmp.with_suffix(".conformed").unlink(missing_ok=True)
@@ -596,34 +599,50 @@ class DatasetStore:
         """Store a result table under a caller-chosen id (replacing it: idempotent)."""
         tmp = self._tmp / f"{uuid.uuid4().hex}.part"
         try:
-            digest, size = self._write_table(tmp, table, "xxh3_128")
-            return self._commit(
-                tmp=tmp,
-                dataset_id=dataset_id,
-                tenant=tenant,
-                name=name,
-                kind=RESULT_KIND,
-                table=table,
-                checksum="xxh3_128",
-                digest=digest,
-                size=size,
-            )
+            with _disk_full_is_exhausted("result"):
+                digest, size = self._write_table(tmp, table, "xxh3_128")
+                return self._commit(
+                    tmp=tmp,
+                    dataset_id=dataset_id,
+                    tenant=tenant,
+                    name=name,
+                    kind=RESULT_KIND,
+                    table=table,
+                    checksum="xxh3_128",
+                    digest=digest,
+                    size=size,
+                )
         finally:
             tmp.unlink(missing_ok=True)
 
-    def get(self, tenant: str, dataset_id: str) -> DatasetInfo:
-        """The tenant's dataset record; :class:`NotFoundError` otherwise (any tenant)."""
+    def get(
+        self, tenant: str, dataset_id: str, kind: str | None = None, field: str = "dataset_id"
+    ) -> DatasetInfo:
+        """The tenant's dataset record; :class:`NotFoundError` otherwise (any tenant).
+
+        With ``kind``, a dataset of another kind is :class:`FailedPreconditionError` naming
+        ``field`` (the request field that named it) and both kinds.
+        """
         with self.db.transaction() as conn:
             row = conn.execute(
                 "SELECT * FROM datasets WHERE dataset_id = ? AND tenant = ?", (dataset_id, tenant)
             ).fetchone()
         if row is None:
-            raise NotFoundError(f"dataset {dataset_id!r} not found")
-        return _info(row)
+            raise NotFoundError(f"dataset {bounded(dataset_id)!r} not found")
+        info = _info(row)
+        if kind is not None and info.kind != kind:
+            raise FailedPreconditionError(
+                f"{field}: dataset {dataset_id!r} holds a {info.kind} table; expected {kind}",
+                subject=field,
+                kind="DATASET_KIND",
+            )
+        return info
 
-    def read(self, tenant: str, dataset_id: str) -> pa.Table:
-        """The tenant's table (memory-mapped)."""
-        self.get(tenant, dataset_id)
+    def read(
+        self, tenant: str, dataset_id: str, kind: str | None = None, field: str = "dataset_id"
+    ) -> pa.Table:
+        """The tenant's table (memory-mapped); ``kind`` and ``field`` as :meth:`get`."""
+        self.get(tenant, dataset_id, kind, field)
         with pa.memory_map(str(self._path(dataset_id))) as source:
             return pa.ipc.open_stream(source).read_all()
 
@@ -663,6 +682,32 @@ class DatasetStore:
                 "SELECT COUNT(*) FROM datasets WHERE tenant = ?", (tenant,)
             ).fetchone()
         return int(n)
+
+
+#: errno values of a full disk (ENOSPC), an exhausted quota (EDQUOT) and a file over the
+#: size limit (EFBIG).
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+@contextlib.contextmanager
+def _disk_full_is_exhausted(what: str) -> Iterator[None]:
+    """A full disk while storing ``what`` becomes :class:`ResourceExhaustedError` (the
+    caller's ``finally`` removes the partial file; nothing stored before is touched)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _DISK_FULL:
+            raise ResourceExhaustedError(
+                f"the server's disk is full: {what} not stored ({os.strerror(exc.errno)})",
+                retry_after_s=60.0,
+            ) from None
+        raise
+    except sqlite3.OperationalError as exc:
+        if "full" in str(exc):  # SQLITE_FULL: "database or disk is full"
+            raise ResourceExhaustedError(
+                f"the server's disk is full: {what} not recorded ({exc})", retry_after_s=60.0
+            ) from None
+        raise
 
 
 def _info(r: sqlite3.Row) -> DatasetInfo:

@@ -7,9 +7,12 @@ One interceptor wraps every handler (unary and streaming alike) so that each cal
 2. is admitted only while fewer than ``max_concurrent_calls`` are in flight (else
    RESOURCE_EXHAUSTED with RetryInfo; health and reflection are never refused);
 3. carries a valid bearer token unless its service is public (else UNAUTHENTICATED);
-4. has any exception turned into its status by the one table of
+4. has its request checked by :func:`zone_opt.service.edge.check_request` (undecodable
+   bytes, unknown enum values, out-of-range timestamps and durations, non-finite numbers,
+   over-long ids: INVALID_ARGUMENT with field violations, after authentication);
+5. has any exception turned into its status by the one table of
    :mod:`zone_opt.service.status` (unknown ones into INTERNAL, logged with the request id);
-5. is counted and timed in :class:`~zone_opt.service.metrics.Metrics` and logged as one
+6. is counted and timed in :class:`~zone_opt.service.metrics.Metrics` and logged as one
    ``key=value`` line.
 """
 
@@ -19,13 +22,14 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import grpc
 
 from zone_opt.errors import ResourceExhaustedError
 from zone_opt.service.auth import PUBLIC_SERVICES, TokenAuth
+from zone_opt.service.edge import check_request, lenient
 from zone_opt.service.metrics import Metrics
 from zone_opt.service.status import status_of, to_status
 
@@ -105,6 +109,30 @@ class _Call:
         )
 
 
+def _checked(behavior: Behavior) -> Behavior:
+    """``behavior`` after the shared request checks (called once the call was admitted)."""
+
+    def call(request: Any, context: grpc.ServicerContext) -> Any:
+        check_request(request)
+        return behavior(request, context)
+
+    return call
+
+
+def _checked_stream(behavior: Behavior) -> Behavior:
+    """``behavior`` with each message of its request stream checked as it is read."""
+
+    def each(requests: Iterable[Any]) -> Iterator[Any]:
+        for request in requests:
+            check_request(request)
+            yield request
+
+    def call(requests: Iterable[Any], context: grpc.ServicerContext) -> Any:
+        return behavior(each(requests), context)
+
+    return call
+
+
 class ServiceInterceptor(grpc.ServerInterceptor):
     """See the module docstring."""
 
@@ -134,9 +162,13 @@ class ServiceInterceptor(grpc.ServerInterceptor):
             or handler.stream_stream
         )
         wrap = self._streaming if handler.response_streaming else self._unary
+        checked = _checked_stream if handler.request_streaming else _checked
+        deserialize = handler.request_deserializer
+        if deserialize is not None:
+            deserialize = lenient(deserialize, method.rsplit("/", 1)[-1] + " request")
         return make(
-            wrap(method, behavior),
-            request_deserializer=handler.request_deserializer,
+            wrap(method, checked(behavior)),
+            request_deserializer=deserialize,
             response_serializer=handler.response_serializer,
         )
 

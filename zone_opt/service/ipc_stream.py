@@ -9,7 +9,10 @@ validate record batches while the rest of the stream is still on the wire. A mes
 inside one piece is sliced without copying; only a message that straddles pieces is
 joined (each byte at most once), and one that does not start on an 8-byte boundary is
 copied to one that does. The decoder reads only the message framing; every
-message itself is decoded and checked by pyarrow.
+message itself is decoded by pyarrow, and every record batch is then validated in full
+(:func:`check_batch`: buffer sizes, offsets, list and string lengths, dictionary indices,
+UTF-8) before anything else touches it, so a crafted stream is INVALID_ARGUMENT and never
+reaches a compute kernel.
 
 Streams whose schema has dictionary-encoded fields (their dictionaries travel as separate
 messages) are buffered and decoded at :meth:`IpcStreamDecoder.finish` instead.
@@ -24,7 +27,7 @@ import pyarrow as pa
 
 from zone_opt.errors import InvalidInputError
 
-__all__ = ["IpcStreamDecoder"]
+__all__ = ["IpcStreamDecoder", "check_batch", "read_ipc_table"]
 
 _CONTINUATION = 0xFFFFFFFF
 #: Larger flatbuffer metadata than this is refused (real schemas are a few KiB).
@@ -35,11 +38,95 @@ _ALIGNMENT = 8
 _BODY_LENGTH_FIELD = 3
 
 
-def _invalid(reason: str) -> InvalidInputError:
-    return InvalidInputError.single("chunk.ipc", None, f"not an Arrow IPC stream: {reason}")
+def _invalid(reason: str, field: str = "chunk.ipc") -> InvalidInputError:
+    return InvalidInputError.single(field, None, f"not an Arrow IPC stream: {_bounded(reason)}")
 
 
-def _body_length(meta: memoryview) -> int:
+def check_batch(batch: pa.RecordBatch, field: str, index: int) -> pa.RecordBatch:
+    """``batch`` when it is structurally valid Arrow data; INVALID_ARGUMENT otherwise.
+
+    Arrow's full validation: every buffer large enough for its array, offsets in bounds
+    and non-decreasing, list and string lengths within their children, dictionary
+    indices within their dictionary, UTF-8 in string columns, nested types recursively.
+    The error names ``field``, the record batch (``index``, zero-based) and the column.
+    O(bytes of the batch).
+    """
+    try:
+        batch.validate(full=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+        where = ""
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            try:
+                column.validate(full=True)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+                where = f", column {_bounded(name)!r}"
+                break
+        raise InvalidInputError.single(
+            field, None, f"record batch {index}{where}: invalid Arrow data: {_bounded(str(exc))}"
+        ) from None
+    return batch
+
+
+def check_schema(schema: pa.Schema, field: str) -> pa.Schema:
+    """``schema`` when every field name, nested ones included, is UTF-8 text (Arrow does not
+    check the names it reads); INVALID_ARGUMENT naming ``field`` otherwise. O(fields)."""
+
+    def names(fields: list[pa.Field], depth: int) -> None:
+        for f in fields:
+            f.name  # noqa: B018 (decoding the name is the check)
+            t = f.type
+            if depth < _MAX_DEPTH and t.num_fields:
+                names([t.field(i) for i in range(t.num_fields)], depth + 1)
+
+    try:
+        names(list(schema), 0)
+    except UnicodeDecodeError:
+        raise InvalidInputError.single(field, None, "a column name is not UTF-8 text") from None
+    return schema
+
+
+#: Nesting depth of types checked (Arrow's IPC reader refuses deeper schemas).
+_MAX_DEPTH = 64
+
+
+def read_ipc_table(data: bytes | memoryview, field: str) -> pa.Table:
+    """A table from one whole Arrow IPC stream, every batch validated (:func:`check_batch`).
+
+    Errors are :class:`~zone_opt.errors.InvalidInputError` on ``field``. O(bytes).
+    """
+    decoder = IpcStreamDecoder(field)
+    batches = decoder.feed(data)
+    batches += decoder.finish()
+    if decoder.schema is None:  # pragma: no cover - finish() raises first
+        raise InvalidInputError.single(field, None, "not an Arrow IPC stream: no schema")
+    return pa.Table.from_batches(batches, schema=decoder.schema)
+
+
+def _check_rows(rows: int, size: int, field: str, index: int | None) -> None:
+    """Refuse a batch claiming more rows than its bytes can hold: every column of a real
+    table spends at least a bit per row, but a column of Arrow's null type spends nothing,
+    and conforming it to a typed column would allocate memory for every claimed row."""
+    if rows > _ROWS_PER_BYTE * size + _ROWS_SLACK:
+        which = "the stream" if index is None else f"record batch {index}"
+        raise InvalidInputError.single(
+            field, None, f"{which} claims {rows} rows in {size} bytes: not a table of this model"
+        )
+
+
+#: Rows a byte of IPC can carry at most in a table with one non-null-type column (a bit
+#: each), and the allowance for tiny batches.
+_ROWS_PER_BYTE = 8
+_ROWS_SLACK = 1024
+
+#: Longest piece of outside text (column names, Arrow's messages) repeated in an error.
+_MAX_ECHO = 200
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= _MAX_ECHO else f"{text[:_MAX_ECHO]}... ({len(text)} characters)"
+
+
+def _body_length(meta: memoryview, field: str) -> int:
     """``Message.bodyLength`` of a flatbuffer ``Message`` (0 when absent). O(1).
 
     Flatbuffer layout: a uint32 offset to the root table; the table starts with an int32
@@ -53,14 +140,14 @@ def _body_length(meta: memoryview) -> int:
         slot = 4 + 2 * _BODY_LENGTH_FIELD
         if vtable < 0 or vtable_size < slot + 2:
             return 0
-        (field,) = struct.unpack_from("<H", meta, vtable + slot)
-        if field == 0:
+        (offset,) = struct.unpack_from("<H", meta, vtable + slot)
+        if offset == 0:
             return 0
-        (length,) = struct.unpack_from("<q", meta, table + field)
+        (length,) = struct.unpack_from("<q", meta, table + offset)
     except struct.error:
-        raise _invalid("malformed message metadata") from None
+        raise _invalid("malformed message metadata", field) from None
     if length < 0:
-        raise _invalid("negative message body length")
+        raise _invalid("negative message body length", field)
     return int(length)
 
 
@@ -69,11 +156,14 @@ class IpcStreamDecoder:
 
     ``feed`` returns the batches completed by a piece; ``finish`` checks that the stream
     ended on a message boundary and returns what was left (all batches, for streams with
-    dictionaries). Errors are :class:`~zone_opt.errors.InvalidInputError` on ``chunk.ipc``.
+    dictionaries). Every record batch is validated in full (:func:`check_batch`) before it
+    is returned. Errors are :class:`~zone_opt.errors.InvalidInputError` on ``field``.
     Complexity: O(bytes) overall; O(1) Python work per message and per piece.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, field: str = "chunk.ipc") -> None:
+        self.field = field
+        self._batch_count = 0  # record batches decoded so far (for error messages)
         self._pieces: deque[memoryview] = deque()
         self._pending = 0  # bytes in _pieces
         self._need = 0  # bytes of the next whole message, once its framing is known
@@ -119,13 +209,19 @@ class IpcStreamDecoder:
         if self._buffered is not None:
             try:
                 reader = pa.ipc.open_stream(pa.py_buffer(b"".join(self._buffered)))
-                return list(reader)
-            except (pa.ArrowInvalid, OSError) as exc:
-                raise _invalid(str(exc)) from None
+                check_schema(reader.schema, self.field)
+                batches = list(reader)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, ValueError) as exc:
+                raise _invalid(str(exc), self.field) from None
+            size = sum(len(piece) for piece in self._buffered)
+            _check_rows(sum(b.num_rows for b in batches), size, self.field, None)
+            return [check_batch(b, self.field, i) for i, b in enumerate(batches)]
         if self._schema is None:
-            raise _invalid("no schema message")
+            raise _invalid("no schema message", self.field)
         if self._pending and not self._ended:
-            raise _invalid(f"stream ends inside a message ({self._pending} bytes left over)")
+            raise _invalid(
+                f"stream ends inside a message ({self._pending} bytes left over)", self.field
+            )
         return []
 
     # ---------------------------------------------------------------- framing
@@ -176,11 +272,11 @@ class IpcStreamDecoder:
                 self._ended = True
                 return None
             if meta_len < 0 or meta_len > _MAX_METADATA_BYTES:
-                raise _invalid(f"bad metadata length {meta_len}")
+                raise _invalid(f"bad metadata length {meta_len}", self.field)
             if self._pending < prefix + meta_len:
                 return None
             meta = self._peek(prefix + meta_len)[prefix:]
-            self._need = prefix + meta_len + _body_length(meta)
+            self._need = prefix + meta_len + _body_length(meta, self.field)
         if self._pending < self._need:
             return None
         need, self._need = self._need, 0
@@ -199,15 +295,20 @@ class IpcStreamDecoder:
             message = pa.ipc.read_message(buffer)
             if self._schema is None:
                 if message.type != "schema":
-                    raise _invalid(f"the first message is a {message.type}, not a schema")
-                self._schema = pa.ipc.read_schema(message)
+                    raise _invalid(
+                        f"the first message is a {message.type}, not a schema", self.field
+                    )
+                self._schema = check_schema(pa.ipc.read_schema(message), self.field)
                 if any(pa.types.is_dictionary(f.type) for f in self._schema):
                     self._buffered = [data]
                 return None
             if message.type != "record batch":
-                raise _invalid(f"unexpected {message.type} message")
-            return pa.ipc.read_record_batch(message, self._schema)
+                raise _invalid(f"unexpected {message.type} message", self.field)
+            batch = pa.ipc.read_record_batch(message, self._schema)
         except InvalidInputError:
             raise
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, ValueError) as exc:
-            raise _invalid(str(exc)) from None
+            raise _invalid(str(exc), self.field) from None
+        index, self._batch_count = self._batch_count, self._batch_count + 1
+        _check_rows(batch.num_rows, len(data), self.field, index)
+        return check_batch(batch, self.field, index)

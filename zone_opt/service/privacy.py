@@ -27,6 +27,7 @@ from zone_opt.errors import (
 )
 from zone_opt.privacy import PsiServer
 from zone_opt.service.datasets import DatasetStore
+from zone_opt.service.edge import bounded
 from zone_opt.service.store import Database
 
 __all__ = ["MODES", "AuditEntry", "JoinPolicy", "JoinSessions", "PolicyStore"]
@@ -123,12 +124,28 @@ class PolicyStore:
     def put(self, tenant: str, policy: JoinPolicy, datasets: DatasetStore) -> JoinPolicy:
         """Publish ``policy`` for a dataset ``tenant`` owns (NOT_FOUND otherwise)."""
         policy.check()
-        names = set(datasets.get(tenant, policy.dataset_id).columns)
-        missing = [c for c in (policy.key_column, *policy.payload_columns) if c not in names]
-        if missing:
-            raise InvalidInputError.single(
-                "policy.payload_columns", None, f"columns {missing} are not in the dataset"
+        columns = datasets.get(tenant, policy.dataset_id, field="policy.dataset_id").columns
+        names = set(columns)
+        violations = []
+        if policy.key_column not in names:
+            violations.append(
+                Violation(
+                    "policy.key_column",
+                    None,
+                    f"no column {bounded(policy.key_column)!r} in the dataset"
+                    f" (its columns: {', '.join(columns)})",
+                )
             )
+        violations += [
+            Violation(
+                f"policy.payload_columns[{i}]", None, f"no column {bounded(c)!r} in the dataset"
+            )
+            for i, c in enumerate(policy.payload_columns)
+            if c not in names
+        ]
+        error = InvalidInputError.collect(violations)
+        if error is not None:
+            raise error
         body = json.dumps(policy.__dict__, sort_keys=True)
         with self.db.transaction() as conn:
             row = conn.execute(

@@ -49,6 +49,7 @@ from zone_opt.service.datasets import DatasetStore, UploadChunk
 from zone_opt.service.interceptors import ServiceInterceptor
 from zone_opt.service.jobs import WorkerPool, pool_sizes
 from zone_opt.service.metrics import Metrics
+from zone_opt.service.peers import PeerRegistry
 from zone_opt.service.privacy import JoinSessions, PolicyStore
 from zone_opt.service.servicers.carbon import CarbonServicer
 from zone_opt.service.servicers.datasets import DatasetServicer, add_dataset_service
@@ -107,6 +108,8 @@ class ServerSettings:
     max_upload_bytes: int = 8 * 1024**3
     reflection: bool = True
     preload_sample: bool = True
+    #: Private-join peers RunJoin may dial (:mod:`zone_opt.service.peers`); none by default.
+    join_peers: PeerRegistry = field(default_factory=PeerRegistry)
 
     def check(self) -> None:
         """Refuse unsafe combinations (a public address needs TLS and tokens)."""
@@ -212,7 +215,13 @@ class Server:
             DispatchServicer(self.auth, self.pool), self.grpc
         )
         privacy_pb2_grpc.add_PrivateJoinServiceServicer_to_server(
-            PrivateJoinServicer(self.auth, self.datasets, self.join_policies, self.join_sessions),
+            PrivateJoinServicer(
+                self.auth,
+                self.datasets,
+                self.join_policies,
+                self.join_sessions,
+                config.join_peers,
+            ),
             self.grpc,
         )
         carbon_pb2_grpc.add_CarbonServiceServicer_to_server(

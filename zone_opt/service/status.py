@@ -22,6 +22,7 @@ from zone_opt.errors import (
     AlreadyExistsError,
     CancelledError,
     DeadlineExceededError,
+    FailedPreconditionError,
     InvalidInputError,
     NotFoundError,
     PrivacyPolicyError,
@@ -44,6 +45,7 @@ DOMAIN = "zone-opt.api.v1"
 TABLE: tuple[tuple[type[BaseException], grpc.StatusCode, str], ...] = (
     (InvalidInputError, grpc.StatusCode.INVALID_ARGUMENT, "INVALID_INPUT"),
     (NotFoundError, grpc.StatusCode.NOT_FOUND, "NOT_FOUND"),
+    (FailedPreconditionError, grpc.StatusCode.FAILED_PRECONDITION, "FAILED_PRECONDITION"),
     (AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS, "REQUEST_ID_REUSED"),
     (PrivacyPolicyError, grpc.StatusCode.PERMISSION_DENIED, "PRIVACY_POLICY"),
     (VerificationError, grpc.StatusCode.DATA_LOSS, "VERIFICATION_FAILED"),
@@ -59,6 +61,7 @@ TABLE: tuple[tuple[type[BaseException], grpc.StatusCode, str], ...] = (
 _CLIENT_CLASS: dict[grpc.StatusCode, type[ZoneOptError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidInputError,
     grpc.StatusCode.NOT_FOUND: NotFoundError,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
     grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
     grpc.StatusCode.PERMISSION_DENIED: PrivacyPolicyError,
     grpc.StatusCode.DATA_LOSS: VerificationError,
@@ -103,21 +106,22 @@ def to_status(exc: BaseException, request_id: str) -> RpcStatus:
         message = str(exc) or reason.lower()
         if code is grpc.StatusCode.INTERNAL:
             message = f"{message} (request id {request_id})"
+    message = _cut(message, MAX_MESSAGE_CHARS)
     info = error_details_pb2.ErrorInfo(
         reason=reason, domain=DOMAIN, metadata={"request_id": request_id}
     )
     details = [_pack(info)]
     if isinstance(exc, InvalidInputError) and exc.violations:
-        bad = error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field if v.row is None else f"{v.field}[{v.row}]",
-                    description=v.reason,
+        details.append(_pack(_bad_request(exc.violations)))
+    if isinstance(exc, FailedPreconditionError) and exc.subject:
+        failure = error_details_pb2.PreconditionFailure(
+            violations=[
+                error_details_pb2.PreconditionFailure.Violation(
+                    type=exc.kind, subject=exc.subject, description=message
                 )
-                for v in exc.violations[:100]
             ]
         )
-        details.append(_pack(bad))
+        details.append(_pack(failure))
     if isinstance(exc, ResourceExhaustedError) and exc.retry_after_s is not None:
         delay = duration_pb2.Duration()
         delay.FromTimedelta(timedelta(seconds=exc.retry_after_s))
@@ -129,6 +133,36 @@ def to_status(exc: BaseException, request_id: str) -> RpcStatus:
         details=message,
         trailing_metadata=(*converted.trailing_metadata, ("x-request-id", request_id)),
     )
+
+
+#: Bounds of what an error sends, so that the status always fits in gRPC's trailing
+#: metadata (8 KiB by default; the message travels percent-encoded, the details in
+#: base64): the message's characters, each field violation's, and the field violations'
+#: serialised bytes in all (one more says how many were left out).
+MAX_MESSAGE_CHARS = 500
+MAX_VIOLATION_CHARS = 200
+MAX_VIOLATIONS_BYTES = 3000
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 24]}... ({len(text)} characters)"
+
+
+def _bad_request(violations: tuple[Violation, ...]) -> error_details_pb2.BadRequest:
+    """Field violations for ``violations``, as many as fit in MAX_VIOLATIONS_BYTES."""
+    bad = error_details_pb2.BadRequest()
+    for i, v in enumerate(violations):
+        entry = error_details_pb2.BadRequest.FieldViolation(
+            field=_cut(v.field if v.row is None else f"{v.field}[{v.row}]", MAX_VIOLATION_CHARS),
+            description=_cut(v.reason, MAX_VIOLATION_CHARS),
+        )
+        if bad.ByteSize() + entry.ByteSize() > MAX_VIOLATIONS_BYTES:
+            bad.field_violations.add(
+                field="violations", description=f"{len(violations) - i} more not shown"
+            )
+            break
+        bad.field_violations.append(entry)
+    return bad
 
 
 def _violation(field_path: str, description: str) -> Violation:
@@ -144,6 +178,7 @@ def from_rpc_error(error: grpc.RpcError) -> ZoneOptError:
     status = rpc_status.from_call(error)
     violations: list[Violation] = []
     retry_after_s: float | None = None
+    precondition: tuple[str, str] = ("", "")
     for detail in status.details if status is not None else ():
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()
@@ -153,12 +188,19 @@ def from_rpc_error(error: grpc.RpcError) -> ZoneOptError:
             retry = error_details_pb2.RetryInfo()
             detail.Unpack(retry)
             retry_after_s = retry.retry_delay.ToTimedelta().total_seconds()
+        elif detail.Is(error_details_pb2.PreconditionFailure.DESCRIPTOR):
+            failure = error_details_pb2.PreconditionFailure()
+            detail.Unpack(failure)
+            if failure.violations:
+                precondition = (failure.violations[0].subject, failure.violations[0].type)
     cls = _CLIENT_CLASS.get(code, ServiceError)
     exc: ZoneOptError
     if cls is InvalidInputError:
         exc = InvalidInputError(message, violations)
     elif cls is ResourceExhaustedError:
         exc = ResourceExhaustedError(message, retry_after_s)
+    elif cls is FailedPreconditionError:
+        exc = FailedPreconditionError(message, *precondition)
     else:
         exc = cls(message)
     exc.status_code = code.name

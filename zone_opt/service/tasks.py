@@ -84,7 +84,9 @@ def match(ctx: JobContext) -> dict[str, Any]:
 
     def load(key: str) -> pa.Table | None:
         dataset_id = params.get(key) or ""
-        return ctx.datasets.read(job.tenant, dataset_id) if dataset_id else None
+        if not dataset_id:
+            return None
+        return ctx.datasets.read(job.tenant, dataset_id, key, f"{key}_dataset_id")
 
     spaces, enterprises, parks = load("spaces"), load("enterprises"), load("parks")
     tenancies = load("tenancies")

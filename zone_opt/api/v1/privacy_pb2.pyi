@@ -25,6 +25,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class _JoinMode:
@@ -353,21 +358,46 @@ class RunJoinRequest(_message.Message):
     VERIFIABLE_FIELD_NUMBER: _builtins.int
     VALUE_COLUMN_FIELD_NUMBER: _builtins.int
     PEER_TLS_FIELD_NUMBER: _builtins.int
+    PEER_FIELD_NUMBER: _builtins.int
     left_dataset_id: _builtins.str
     """The caller's dataset and its key column."""
     on: _builtins.str
-    peer_address: _builtins.str
-    """The peer server, the token this server presents there, the peer's dataset."""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def peer_address(self) -> _builtins.str:
+        """Deprecated and refused: this server dials only join peers its operator registered
+        (`zone-opt serve --join-peers`); a request naming an address is INVALID_ARGUMENT.
+        """
+
+    @peer_address.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def peer_address(self, value: _builtins.str) -> None:
+        """Deprecated and refused: this server dials only join peers its operator registered
+        (`zone-opt serve --join-peers`); a request naming an address is INVALID_ARGUMENT.
+        """
+
     peer_token: _builtins.str
+    """The token this server presents at the peer, when the peer's registration has none."""
     peer_dataset_id: _builtins.str
+    """The peer's dataset."""
     mode: Global___JoinMode.ValueType
     join: _builtins.str
     """"inner" (default) or "left" (labelled mode)."""
     verifiable: _builtins.bool
     value_column: _builtins.str
     """Sum mode: the caller's non-negative integer column to sum over the intersection."""
-    peer_tls: _builtins.bool
-    """Use TLS to reach the peer (with the system roots)."""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def peer_tls(self) -> _builtins.bool:
+        """Deprecated and ignored: the peer's registration says how to reach it."""
+
+    @peer_tls.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def peer_tls(self, value: _builtins.bool) -> None:
+        """Deprecated and ignored: the peer's registration says how to reach it."""
+
+    peer: _builtins.str
+    """The registered join peer to join with (its name in the server's peers file)."""
     @_builtins.property
     def columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -384,10 +414,11 @@ class RunJoinRequest(_message.Message):
         verifiable: _builtins.bool = ...,
         value_column: _builtins.str = ...,
         peer_tls: _builtins.bool = ...,
+        peer: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "join", b"join", "left_dataset_id", b"left_dataset_id", "mode", b"mode", "on", b"on", "peer_address", b"peer_address", "peer_dataset_id", b"peer_dataset_id", "peer_tls", b"peer_tls", "peer_token", b"peer_token", "value_column", b"value_column", "verifiable", b"verifiable"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "join", b"join", "left_dataset_id", b"left_dataset_id", "mode", b"mode", "on", b"on", "peer", b"peer", "peer_address", b"peer_address", "peer_dataset_id", b"peer_dataset_id", "peer_tls", b"peer_tls", "peer_token", b"peer_token", "value_column", b"value_column", "verifiable", b"verifiable"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,8 +25,8 @@ class CarbonServicer(carbon_pb2_grpc.CarbonServiceServicer):
         tenant = self.auth.tenant(context)
         params = convert.carbon_params(request)
         for key in ("meters", "tenancies", "spaces", "park_assets", "grid_factors"):
-            if params[key]:
-                self.pool.datasets.get(tenant, params[key])  # NOT_FOUND before queueing
+            if params[key]:  # NOT_FOUND or FAILED_PRECONDITION (kind) before queueing
+                self.pool.datasets.get(tenant, params[key], key, f"{key}_dataset_id")
         job = self.pool.submit(tenant, "carbon_allocate", params, request.request_id)
         return carbon_pb2.AllocateCarbonResponse(operation=convert.job_to_operation(job))
 

@@ -28,8 +28,8 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
         tenant = self.auth.tenant(context)
         params = convert.match_params(request)
         for key in ("spaces", "enterprises", "parks", "tenancies"):
-            if params[key]:
-                self.pool.datasets.get(tenant, params[key])  # NOT_FOUND before queueing
+            if params[key]:  # NOT_FOUND or FAILED_PRECONDITION (kind) before queueing
+                self.pool.datasets.get(tenant, params[key], key, f"{key}_dataset_id")
         job = self.pool.submit(tenant, "match", params, request.request_id)
         return matching_pb2.MatchResponse(operation=convert.job_to_operation(job))
 

@@ -3,8 +3,9 @@
 Sender side: the owner publishes a policy (SetJoinPolicy); a peer opens a session
 (OpenJoinSession streams the setup message) and has it evaluated once (EvaluateJoin). The
 receiver side (RunJoin) reads the caller's dataset, runs the receiving party of the
-protocol against the peer's server with :meth:`zone_opt.client.Client.private_join`, and
-stores the joined rows as a dataset of the caller. RunJoin runs inline (the peer token it
+protocol against a peer server the operator registered (:mod:`zone_opt.service.peers`;
+never an address a request wrote) with :meth:`zone_opt.client.Client.private_join`, and
+stores the joined rows as a dataset of the caller. RunJoin runs inline (a peer token it
 is given is never written to disk), bounded by the call's deadline.
 """
 
@@ -16,12 +17,13 @@ from collections.abc import Iterator
 import grpc
 
 from zone_opt.api.v1 import privacy_pb2, privacy_pb2_grpc
-from zone_opt.client import Client
+from zone_opt.client import Client, TlsConfig
 from zone_opt.errors import InvalidInputError
 from zone_opt.privacy import joined
 from zone_opt.service import convert
 from zone_opt.service.auth import TokenAuth
 from zone_opt.service.datasets import DatasetStore
+from zone_opt.service.peers import PeerRegistry
 from zone_opt.service.privacy import JoinSessions, PolicyStore
 
 __all__ = ["PrivateJoinServicer"]
@@ -34,8 +36,10 @@ class PrivateJoinServicer(privacy_pb2_grpc.PrivateJoinServiceServicer):
         datasets: DatasetStore,
         policies: PolicyStore,
         sessions: JoinSessions,
+        peers: PeerRegistry | None = None,
     ) -> None:
         self.auth = auth
+        self.peers = peers or PeerRegistry()
         self.datasets = datasets
         self.policies = policies
         self.sessions = sessions
@@ -87,11 +91,19 @@ class PrivateJoinServicer(privacy_pb2_grpc.PrivateJoinServiceServicer):
         self, request: privacy_pb2.RunJoinRequest, context: grpc.ServicerContext
     ) -> privacy_pb2.RunJoinResponse:
         tenant = self.auth.tenant(context)
+        if request.peer_address:  # checked first: nothing is looked up, nothing dialled
+            raise InvalidInputError.single(
+                "peer_address",
+                None,
+                "not accepted: this server dials only join peers its operator registered;"
+                " name one in 'peer'",
+            )
         mode = convert.join_mode_from_proto(request.mode, "mode")
-        for name in ("left_dataset_id", "on", "peer_address", "peer_dataset_id"):
+        for name in ("left_dataset_id", "on", "peer", "peer_dataset_id"):
             if not getattr(request, name):
                 raise InvalidInputError.single(name, None, "required")
-        left = self.datasets.read(tenant, request.left_dataset_id)
+        peer = self.peers.get(tenant, request.peer)
+        left = self.datasets.read(tenant, request.left_dataset_id, field="left_dataset_id")
         if request.on not in left.column_names:
             raise InvalidInputError.single("on", None, f"no column {request.on!r}")
         values = None
@@ -102,13 +114,14 @@ class PrivateJoinServicer(privacy_pb2_grpc.PrivateJoinServiceServicer):
                 )
             values = left.column(request.value_column)
         remaining = context.time_remaining()
+        tls = TlsConfig(ca_cert=peer.ca_file, server_name=peer.server_name) if peer.tls else None
         with Client(
-            request.peer_address,
-            token=request.peer_token or None,
-            tls=request.peer_tls,
+            peer.address,
+            token=peer.token or request.peer_token or None,
+            tls=tls,
             timeout_s=remaining if remaining else 600.0,
-        ) as peer:
-            result = peer.private_join(
+        ) as remote:
+            result = remote.private_join(
                 left.column(request.on),
                 request.peer_dataset_id,
                 mode=mode,  # type: ignore[arg-type]
