@@ -281,7 +281,13 @@ def _decode_records(
     n: int,
 ) -> pa.Table:
     """Split fixed-width records into typed Arrow columns (vectorised, no per-row Python)."""
-    schema = pa.ipc.read_schema(pa.py_buffer(schema_bytes))
+    # The schema and the values come from the peer: decoded, then checked like any bytes
+    # from outside (names UTF-8, every column valid Arrow data) before they are used.
+    try:
+        schema = pa.ipc.read_schema(pa.py_buffer(schema_bytes))
+        _ = schema.names  # decoding the names checks they are UTF-8
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
+        raise VerificationError(f"the sender's payload schema is not valid: {exc}") from None
     if len(schema) != len(widths):
         raise VerificationError("the sender's schema and column widths disagree")
     rows = records.reshape(n, record_len) if n else np.zeros((0, record_len), np.uint8)
@@ -310,5 +316,9 @@ def _decode_records(
             n,
             [bitmap, pa.py_buffer(offsets), pa.py_buffer(data)],
         )
-        arrays.append(text if text.type == field.type else pc.cast(text, field.type))
+        try:
+            text.validate(full=True)  # UTF-8 of string payloads
+            arrays.append(text if text.type == field.type else pc.cast(text, field.type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise VerificationError(f"payload column {field.name}: {exc}") from None
     return pa.Table.from_arrays(arrays, schema=schema)
