@@ -98,6 +98,15 @@ bench-psi-peers: ## Create .venv-psi-peers (openmined-psi, spu) for the psi suit
 	@test -x .venv-psi-peers/bin/python || $(PYTHON) -m venv .venv-psi-peers
 	.venv-psi-peers/bin/python -m pip install --quiet -r bench/psi_peers/requirements.txt
 
+FUZZ_EXAMPLES ?= 300
+FUZZ_SCALE ?= 5
+
+.PHONY: fuzz-py
+fuzz-py: build ## Fuzz the gRPC edge: every RPC's request (hypothesis) and mutated IPC uploads to a server process, a fresh seed each run
+	set -o pipefail; ZONE_OPT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) ZONE_OPT_EDGE_SCALE=$(FUZZ_SCALE) ZONE_OPT_EDGE_SEED=$$(date +%s) \
+		$(PY) -m pytest -q -s tests/service/test_fuzz_rpc.py tests/service/test_edge_corpus.py \
+		| sed -n 's/^[.sFE]*\(fuzz .*\)/\1/p; /passed\|failed/p'
+
 .PHONY: bench-smoke
 bench-smoke: build ## Run every benchmark suite at smoke size, checking correctness only
 	$(PY) -m bench --size smoke --check-only
