@@ -23,7 +23,6 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -51,25 +50,30 @@ from zone_opt.api.v1 import (
 )
 from zone_opt.errors import InvalidInputError, VerificationError
 from zone_opt.privacy import Mode as PsiMode
-from zone_opt.privacy import PsiClient, PsiResult, setup_key_kind
-from zone_opt.service.convert import (
-    MAX_CHUNK_BYTES,
-    encode_upload_chunk,
-    gather_message,
-    ipc_messages,
+from zone_opt.privacy import PsiResult
+from zone_opt.privacy.policy import JoinPolicy
+from zone_opt.rpc.channel import TlsConfig, open_channel
+from zone_opt.rpc.enums import (
+    MATCH_MODE_VALUES,
+    TABLE_KINDS,
     join_mode_to_proto,
-    join_policy_from_proto,
-    join_policy_to_proto,
     kind_from_proto,
     kind_to_proto,
-    message_chunks,
+)
+from zone_opt.rpc.ipc import (
+    MAX_CHUNK_BYTES,
+    ipc_messages,
     pack_pieces,
-    parse_upload_request,
     table_from_ipc,
     table_to_ipc,
 )
-from zone_opt.service.privacy import JoinPolicy
-from zone_opt.service.status import from_rpc_error
+from zone_opt.rpc.join import (
+    join_policy_from_proto,
+    join_policy_to_proto,
+    receive_join,
+)
+from zone_opt.rpc.status import from_rpc_error
+from zone_opt.rpc.upload import encode_upload_chunk, parse_upload_request
 
 __all__ = ["Client", "Dataset", "Operation", "TlsConfig", "planning_progress"]
 
@@ -77,29 +81,6 @@ T = TypeVar("T")
 CHUNK_BYTES = MAX_CHUNK_BYTES
 #: Bytes of Arrow data per record batch of an upload: one batch (and its metadata) per chunk.
 BATCH_BYTES = 7 * MAX_CHUNK_BYTES // 8
-
-
-@dataclass(frozen=True)
-class TlsConfig:
-    """TLS files: the CA to trust (None: system roots), and a client pair for mutual TLS;
-    ``server_name``, the identity the server's certificate must carry when it is not the
-    host name of the address."""
-
-    ca_cert: Path | None = None
-    client_cert: Path | None = None
-    client_key: Path | None = None
-    server_name: str | None = None
-
-    def credentials(self) -> grpc.ChannelCredentials:
-        return grpc.ssl_channel_credentials(
-            root_certificates=_read(self.ca_cert),
-            private_key=_read(self.client_key),
-            certificate_chain=_read(self.client_cert),
-        )
-
-
-def _read(path: Path | None) -> bytes | None:
-    return path.read_bytes() if path is not None else None
 
 
 @dataclass(frozen=True)
@@ -219,17 +200,7 @@ class Client:
         tls: TlsConfig | bool | None = None,
         timeout_s: float = 60.0,
     ) -> None:
-        options: list[tuple[str, int | str]] = [
-            ("grpc.max_receive_message_length", 4 * 1024 * 1024),
-            ("grpc.keepalive_time_ms", 60_000),
-        ]
-        if tls:
-            config = tls if isinstance(tls, TlsConfig) else TlsConfig()
-            if config.server_name:
-                options.append(("grpc.ssl_target_name_override", config.server_name))
-            self._channel = grpc.secure_channel(address, config.credentials(), options=options)
-        else:
-            self._channel = grpc.insecure_channel(address, options=options)
+        self._channel = open_channel(address, tls)
         self._token = token
         self.timeout_s = timeout_s
         self._datasets = datasets_pb2_grpc.DatasetServiceStub(self._channel)
@@ -283,7 +254,7 @@ class Client:
         """
         if not isinstance(table, pa.Table):
             raise InvalidInputError.single("table", None, "a pyarrow.Table")
-        kind_value = kind_to_proto(kind) if kind in _KIND_NAMES else 0
+        kind_value = kind_to_proto(kind) if kind in TABLE_KINDS else 0
         header = datasets_pb2.UploadDatasetRequest(
             header=datasets_pb2.UploadHeader(
                 name=name,
@@ -399,10 +370,10 @@ class Client:
         ``time_limit_s`` bounds the work once it starts: past it the operation fails with
         DEADLINE_EXCEEDED at its next stage boundary.
         """
-        if mode not in _MODES:
-            raise InvalidInputError.single("mode", None, f"one of {sorted(_MODES)}")
+        if mode not in MATCH_MODE_VALUES:
+            raise InvalidInputError.single("mode", None, f"one of {sorted(MATCH_MODE_VALUES)}")
         options = matching_pb2.MatchOptions(
-            mode=_MODES[mode],
+            mode=MATCH_MODE_VALUES[mode],
             k=k,
             weights=dict(weights or {}),
         )
@@ -625,36 +596,18 @@ class Client:
         canonicalised as the sender's policy says (read from the setup message's header).
         Messages travel in chunks of about 4 MiB; the keys never leave this process.
         """
-        timeout = timeout_s or self.timeout_s
-        open_request = privacy_pb2.OpenJoinSessionRequest(
-            dataset_id=dataset_id,
-            mode=join_mode_to_proto(mode),  # type: ignore[arg-type]
-            columns=list(columns),
+        return receive_join(
+            privacy_pb2_grpc.PrivateJoinServiceStub(self._channel),
+            self._metadata(),
+            keys,
+            dataset_id,
+            mode=mode,
+            columns=columns,
+            join=join,
             verifiable=verifiable,
+            values=values,
+            timeout_s=timeout_s or self.timeout_s,
         )
-        try:
-            session_id, setup = gather_message(
-                self._privacy.OpenJoinSession(
-                    open_request, timeout=timeout, metadata=self._metadata()
-                )
-            )
-            receiver = PsiClient(
-                keys,
-                mode=mode,
-                join=join,
-                values=values,
-                verifiable=verifiable,
-                key_kind=setup_key_kind(setup),
-            )
-            request = receiver.request(setup)
-            _, response = gather_message(
-                self._privacy.EvaluateJoin(
-                    message_chunks(session_id, request), timeout=timeout, metadata=self._metadata()
-                )
-            )
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None
-        return receiver.finish(setup, response)
 
     def run_join(
         self,
@@ -707,15 +660,3 @@ def _timestamp(when: datetime) -> timestamp_pb2.Timestamp:
     ts = timestamp_pb2.Timestamp()
     ts.FromDatetime(when)
     return ts
-
-
-_MODES = {"optimal": matching_pb2.MATCH_MODE_OPTIMAL, "stable": matching_pb2.MATCH_MODE_STABLE}
-_KIND_NAMES = {
-    "parks",
-    "spaces",
-    "enterprises",
-    "tenancies",
-    "meters",
-    "park_assets",
-    "grid_factors",
-}

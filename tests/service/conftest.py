@@ -15,8 +15,8 @@ import xxhash
 
 from zone_opt.api.v1 import common_pb2, datasets_pb2
 from zone_opt.client import Client
+from zone_opt.rpc.enums import kind_to_proto
 from zone_opt.schemas import TABLES
-from zone_opt.service.convert import kind_to_proto
 from zone_opt.service.server import SAMPLE_DIR, Server, ServerSettings, create_server
 from zone_opt.validation import validate_table
 

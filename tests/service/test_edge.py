@@ -36,11 +36,11 @@ from zone_opt.errors import (
     InvalidInputError,
     ResourceExhaustedError,
 )
+from zone_opt.privacy.policy import JoinPolicy
+from zone_opt.rpc.ipc import table_to_ipc
 from zone_opt.service import datasets as dataset_store
-from zone_opt.service.convert import table_to_ipc
 from zone_opt.service.edge import MAX_ID_CHARS
 from zone_opt.service.peers import JoinPeer, PeerRegistry, load_peers
-from zone_opt.service.privacy import JoinPolicy
 from zone_opt.service.server import Server
 
 MD = (("authorization", "Bearer token-alice"),)

@@ -30,7 +30,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from zone_opt.api.v1 import matching_pb2
 from zone_opt.client import Client
-from zone_opt.service.convert import table_to_ipc
+from zone_opt.rpc.ipc import table_to_ipc
 
 TOKENS = {"token-alice": "alice"}
 MD = (("authorization", "Bearer token-alice"),)

@@ -12,10 +12,10 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from zone_opt import errors
+from zone_opt.rpc.status import from_rpc_error
 from zone_opt.service.auth import TokenAuth
 from zone_opt.service.interceptors import ServiceInterceptor
 from zone_opt.service.metrics import Metrics
-from zone_opt.service.status import from_rpc_error
 
 RAISED: dict[str, BaseException] = {
     "invalid": errors.InvalidInputError(None, [("spaces.area_m2", 7, "must be positive")]),

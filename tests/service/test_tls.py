@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from zone_opt.client import Client, TlsConfig
+from zone_opt.client import Client
 from zone_opt.errors import InvalidInputError, ServiceError
+from zone_opt.rpc.channel import TlsConfig
 from zone_opt.service.server import Server, ServerSettings
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")

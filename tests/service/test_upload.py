@@ -26,15 +26,11 @@ from grpc_status import rpc_status
 from zone_opt.api.v1 import common_pb2, datasets_pb2, datasets_pb2_grpc
 from zone_opt.client import Client
 from zone_opt.errors import InvalidInputError, ResourceExhaustedError, VerificationError
+from zone_opt.rpc.checksums import CHECKSUMS
+from zone_opt.rpc.ipc import IpcStreamDecoder, ipc_messages, pack_pieces
+from zone_opt.rpc.upload import encode_upload_chunk, parse_upload_request
 from zone_opt.schemas import TABLES
-from zone_opt.service.convert import (
-    encode_upload_chunk,
-    ipc_messages,
-    pack_pieces,
-    parse_upload_request,
-)
-from zone_opt.service.datasets import CHECKSUMS, DIRECT_BLOCK_BYTES, STAGE_BYTES, _Sink
-from zone_opt.service.ipc_stream import IpcStreamDecoder
+from zone_opt.service.datasets import DIRECT_BLOCK_BYTES, STAGE_BYTES, _Sink
 from zone_opt.service.server import Server
 from zone_opt.validation import BatchValidator, validate_table
 

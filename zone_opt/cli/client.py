@@ -16,8 +16,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from zone_opt.client import Client, TlsConfig
+from zone_opt.client import Client
 from zone_opt.errors import UnauthenticatedError
+from zone_opt.rpc.channel import TlsConfig
 
 DEFAULT_DATA_DIR = Path(".zone-opt-data")
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "datasets" / "sample"

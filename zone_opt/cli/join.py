@@ -17,9 +17,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from zone_opt.client import Client, TlsConfig
+from zone_opt.client import Client
 from zone_opt.errors import InvalidInputError
 from zone_opt.privacy import joined
+from zone_opt.rpc.channel import TlsConfig
 
 
 def add_parser(sub: Any) -> None:

@@ -19,7 +19,6 @@ import contextlib
 import ctypes
 import errno
 import fcntl
-import hashlib
 import mmap
 import os
 import queue
@@ -32,11 +31,9 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
-import blake3
 import pyarrow as pa
-import xxhash
 
 from zone_opt.errors import (
     FailedPreconditionError,
@@ -45,16 +42,17 @@ from zone_opt.errors import (
     ResourceExhaustedError,
     VerificationError,
 )
+from zone_opt.rpc.checksums import CHECKSUMS
+from zone_opt.rpc.enums import RESULT_KIND
+from zone_opt.rpc.ipc import IpcStreamDecoder
+from zone_opt.rpc.upload import UploadChunk
 from zone_opt.schemas import TABLES, TableSpec
 from zone_opt.service.edge import bounded
-from zone_opt.service.ipc_stream import IpcStreamDecoder
 from zone_opt.service.store import Database
 from zone_opt.validation import BatchValidator
 
 __all__ = ["CHECKSUMS", "RESULT_KIND", "DatasetInfo", "DatasetStore", "ReadAhead", "UploadChunk"]
 
-#: Kind of tables the server writes (operation results); not accepted on upload.
-RESULT_KIND = "result"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS datasets (
@@ -72,24 +70,6 @@ CREATE TABLE IF NOT EXISTS datasets (
 );
 CREATE INDEX IF NOT EXISTS datasets_tenant ON datasets (tenant, created_s)
 """
-
-
-class _Hasher(Protocol):
-    def update(self, data: bytes | memoryview, /) -> object: ...
-    def hexdigest(self) -> str: ...
-
-
-#: Checksums of stored datasets, by name (``UploadHeader.checksum``), over the exact bytes
-#: of the IPC stream. SHA-256 is the default (what older clients send); BLAKE3 (one thread
-#: here) takes about a third of its CPU; both are cryptographic. XXH3-128 (the xxHash
-#: reference library) is a non-cryptographic 128-bit checksum at about a quarter of BLAKE3's
-#: CPU (6 against 24 ms per 100 MB here), for corruption in transit and on disk; what
-#: :class:`zone_opt.client.Client` sends. All three release the GIL.
-CHECKSUMS: dict[str, Callable[[], _Hasher]] = {
-    "sha256": hashlib.sha256,
-    "blake3": lambda: blake3.blake3(max_threads=1),
-    "xxh3_128": xxhash.xxh3_128,
-}
 
 
 @dataclass(frozen=True)
@@ -115,18 +95,6 @@ class DatasetInfo:
     def recorded(self) -> tuple[str, str] | None:
         """``(checksum, digest)`` the stored stream was recorded with (None if none was)."""
         return next(((n, d) for n in CHECKSUMS if (d := getattr(self, n))), None)
-
-
-@dataclass(frozen=True)
-class UploadChunk:
-    """One received piece of an IPC stream (see ``ArrowChunk`` in common.proto)."""
-
-    seq: int
-    ipc: bytes | memoryview
-    last: bool
-    sha256: str
-    blake3: str = ""
-    xxh3_128: str = ""
 
 
 @dataclass(frozen=True)

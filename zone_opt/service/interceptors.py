@@ -28,10 +28,10 @@ from typing import Any
 import grpc
 
 from zone_opt.errors import ResourceExhaustedError
+from zone_opt.rpc.status import status_of, to_status
 from zone_opt.service.auth import PUBLIC_SERVICES, TokenAuth
 from zone_opt.service.edge import check_request, lenient
 from zone_opt.service.metrics import Metrics
-from zone_opt.service.status import status_of, to_status
 
 __all__ = ["ServiceInterceptor"]
 

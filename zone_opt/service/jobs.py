@@ -31,8 +31,8 @@ from zone_opt.errors import (
     ResourceExhaustedError,
     ZoneOptError,
 )
+from zone_opt.rpc.status import status_of
 from zone_opt.service.datasets import DatasetStore
-from zone_opt.service.status import status_of
 from zone_opt.service.store import Job, JobState, JobStore
 
 __all__ = ["JobContext", "JobHandler", "WorkerPool", "pool_sizes"]

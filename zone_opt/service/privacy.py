@@ -26,14 +26,13 @@ from zone_opt.errors import (
     Violation,
 )
 from zone_opt.privacy import PsiServer
+from zone_opt.privacy.policy import AuditEntry, JoinPolicy
 from zone_opt.service.datasets import DatasetStore
 from zone_opt.service.edge import bounded
 from zone_opt.service.store import Database
 
-__all__ = ["MODES", "AuditEntry", "JoinPolicy", "JoinSessions", "PolicyStore"]
+__all__ = ["JoinSessions", "PolicyStore"]
 
-MODES = ("intersection", "labelled", "cardinality", "sum")
-DAY_S = 86_400
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS join_policies (
@@ -57,59 +56,6 @@ CREATE TABLE IF NOT EXISTS join_audit (
 );
 CREATE INDEX IF NOT EXISTS join_audit_quota ON join_audit (dataset_id, peer, opened_s)
 """
-
-
-@dataclass(frozen=True)
-class JoinPolicy:
-    """What peers may do with one dataset (see ``privacy.proto``)."""
-
-    dataset_id: str
-    key_column: str
-    allowed_peers: tuple[str, ...] = ()
-    modes: tuple[str, ...] = ("intersection",)
-    payload_columns: tuple[str, ...] = ()
-    quota_per_epoch: int = 0
-    epoch_seconds: int = DAY_S
-    min_intersection: int = 1
-    key_kind: str = "uscc"
-
-    def check(self) -> None:
-        """Refuse an inconsistent policy (one violation per problem)."""
-        problems: list[tuple[str, int | None, str]] = []
-        if not self.dataset_id:
-            problems.append(("policy.dataset_id", None, "required"))
-        if not self.key_column:
-            problems.append(("policy.key_column", None, "required"))
-        for i, mode in enumerate(self.modes):
-            if mode not in MODES:
-                problems.append(("policy.modes", i, f"unknown mode {mode!r}"))
-        if self.quota_per_epoch < 0:
-            problems.append(("policy.quota_per_epoch", None, "must be non-negative"))
-        if self.epoch_seconds <= 0:
-            problems.append(("policy.epoch_seconds", None, "must be positive"))
-        if self.min_intersection < 1:
-            problems.append(("policy.min_intersection", None, "must be at least 1"))
-        if self.key_kind not in ("uscc", "text"):
-            problems.append(("policy.key_kind", None, "must be 'uscc' or 'text'"))
-        error = InvalidInputError.collect([Violation(*p) for p in problems])
-        if error is not None:
-            raise error
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One session, as the owner sees it."""
-
-    session_id: str
-    peer: str
-    dataset_id: str
-    mode: str
-    columns: tuple[str, ...]
-    sender_keys: int
-    receiver_keys: int
-    opened_s: float
-    evaluated_s: float | None
-    outcome: str
 
 
 class PolicyStore:

@@ -41,11 +41,12 @@ from zone_opt.api.v1 import (
 )
 from zone_opt.config import settings as global_settings
 from zone_opt.errors import InvalidInputError, ZoneOptError
+from zone_opt.rpc.ipc import MAX_CHUNK_BYTES, table_to_ipc
+from zone_opt.rpc.upload import UploadChunk
 from zone_opt.schemas import TABLES
 from zone_opt.service import tasks
 from zone_opt.service.auth import TokenAuth, new_token
-from zone_opt.service.convert import MAX_CHUNK_BYTES, table_to_ipc
-from zone_opt.service.datasets import DatasetStore, UploadChunk
+from zone_opt.service.datasets import DatasetStore
 from zone_opt.service.interceptors import ServiceInterceptor
 from zone_opt.service.jobs import WorkerPool, pool_sizes
 from zone_opt.service.metrics import Metrics

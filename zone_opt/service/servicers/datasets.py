@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 
 from zone_opt.api.v1 import datasets_pb2, datasets_pb2_grpc
+from zone_opt.rpc import enums, ipc, upload
 from zone_opt.service import convert
 from zone_opt.service.auth import TokenAuth
 from zone_opt.service.datasets import DatasetStore
@@ -31,11 +32,11 @@ class DatasetServicer(datasets_pb2_grpc.DatasetServiceServicer):
 
     def UploadDataset(  # type: ignore[override]  # requests parsed by add_dataset_service
         self,
-        request_iterator: Iterator[convert.UploadPart],
+        request_iterator: Iterator[upload.UploadPart],
         context: grpc.ServicerContext,
     ) -> datasets_pb2.UploadDatasetResponse:
         tenant = self.auth.tenant(context)
-        name, kind, checksum, chunks = convert.upload_stream(request_iterator)
+        name, kind, checksum, chunks = upload.upload_stream(request_iterator)
         info = self.datasets.ingest(tenant, name, kind, chunks, checksum)
         return datasets_pb2.UploadDatasetResponse(dataset=convert.dataset_to_proto(info))
 
@@ -48,13 +49,13 @@ class DatasetServicer(datasets_pb2_grpc.DatasetServiceServicer):
     def DownloadDataset(
         self, request: datasets_pb2.DownloadDatasetRequest, context: grpc.ServicerContext
     ) -> Iterator[datasets_pb2.DownloadDatasetResponse]:
-        checksum = convert.checksum_from_proto(request.checksum, "checksum")
+        checksum = enums.checksum_from_proto(request.checksum, "checksum")
         tenant = self.auth.tenant(context)
         info = self.datasets.get(tenant, request.dataset_id)
         blocks = self.datasets.stream_bytes(
-            tenant, request.dataset_id, convert.clamp_chunk_bytes(request.chunk_bytes)
+            tenant, request.dataset_id, ipc.clamp_chunk_bytes(request.chunk_bytes)
         )
-        for chunk in convert.ipc_chunks(blocks, checksum, recorded=info.recorded):
+        for chunk in upload.ipc_chunks(blocks, checksum, recorded=info.recorded):
             yield datasets_pb2.DownloadDatasetResponse(chunk=chunk)
 
     def ListDatasets(
@@ -62,9 +63,7 @@ class DatasetServicer(datasets_pb2_grpc.DatasetServiceServicer):
     ) -> datasets_pb2.ListDatasetsResponse:
         limit, offset = page(request.page_size, request.page_token)
         kind = (
-            convert.kind_from_proto(request.kind, "kind", allow_result=True)
-            if request.kind
-            else None
+            enums.kind_from_proto(request.kind, "kind", allow_result=True) if request.kind else None
         )
         found = self.datasets.list(self.auth.tenant(context), kind, limit + 1, offset)
         return datasets_pb2.ListDatasetsResponse(
@@ -107,7 +106,7 @@ class _Registrar:
         adjusted = dict(handlers)
         adjusted["UploadDataset"] = grpc.stream_unary_rpc_method_handler(
             self.servicer.UploadDataset,
-            request_deserializer=convert.parse_upload_request,
+            request_deserializer=upload.parse_upload_request,
             response_serializer=datasets_pb2.UploadDatasetResponse.SerializeToString,
         )
         self.server.add_generic_rpc_handlers(
@@ -118,7 +117,7 @@ class _Registrar:
 
 def add_dataset_service(servicer: DatasetServicer, server: grpc.Server) -> None:
     """``add_DatasetServiceServicer_to_server``, except that UploadDataset's requests are
-    parsed by :func:`convert.parse_upload_request`: each chunk's Arrow bytes stay a view
+    parsed by :func:`upload.parse_upload_request`: each chunk's Arrow bytes stay a view
     into the received message instead of being copied twice by protobuf."""
     registrar: Any = _Registrar(server, servicer)
     datasets_pb2_grpc.add_DatasetServiceServicer_to_server(servicer, registrar)

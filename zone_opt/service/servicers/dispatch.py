@@ -8,6 +8,7 @@ import grpc
 
 from zone_opt.api.v1 import dispatch_pb2, dispatch_pb2_grpc
 from zone_opt.optimise.dispatch.scenario import scenario_from_yaml
+from zone_opt.rpc import ipc
 from zone_opt.service import convert
 from zone_opt.service.auth import TokenAuth
 from zone_opt.service.dispatch_tasks import profiles_frame
@@ -26,7 +27,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
     ) -> dispatch_pb2.DispatchResponse:
         tenant = self.auth.tenant(context)
         params = convert.dispatch_params(request)
-        table = convert.table_from_ipc(request.profiles_ipc, "profiles_ipc")
+        table = ipc.table_from_ipc(request.profiles_ipc, "profiles_ipc")
         # Validate the scenario and the horizon now: bad input is INVALID_ARGUMENT, not a
         # failed operation.
         scenario = scenario_from_yaml(params["scenario_yaml"], profiles_frame(table))

@@ -7,6 +7,7 @@ import grpc
 from zone_opt import matching
 from zone_opt.api.v1 import matching_pb2, matching_pb2_grpc
 from zone_opt.errors import DeadlineExceededError
+from zone_opt.rpc import ipc
 from zone_opt.service import convert
 from zone_opt.service.auth import TokenAuth
 from zone_opt.service.jobs import WorkerPool
@@ -37,11 +38,11 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
         self, request: matching_pb2.RecommendRequest, context: grpc.ServicerContext
     ) -> matching_pb2.RecommendResponse:
         self.auth.tenant(context)
-        spaces = convert.table_from_ipc(request.spaces_ipc, "spaces_ipc")
-        enterprises = convert.table_from_ipc(request.enterprises_ipc, "enterprises_ipc")
-        parks = convert.table_from_ipc(request.parks_ipc, "parks_ipc")
+        spaces = ipc.table_from_ipc(request.spaces_ipc, "spaces_ipc")
+        enterprises = ipc.table_from_ipc(request.enterprises_ipc, "enterprises_ipc")
+        parks = ipc.table_from_ipc(request.parks_ipc, "parks_ipc")
         tenancies = (
-            convert.table_from_ipc(request.tenancies_ipc, "tenancies_ipc")
+            ipc.table_from_ipc(request.tenancies_ipc, "tenancies_ipc")
             if request.tenancies_ipc
             else None
         )
@@ -56,4 +57,4 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
             table = matching.recommend(
                 spaces, enterprises, parks=parks, tenancies=tenancies, **options
             )
-        return matching_pb2.RecommendResponse(recommendations_ipc=convert.table_to_ipc(table))
+        return matching_pb2.RecommendResponse(recommendations_ipc=ipc.table_to_ipc(table))

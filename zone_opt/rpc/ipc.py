@@ -22,12 +22,25 @@ from __future__ import annotations
 
 import struct
 from collections import deque
+from collections.abc import Iterable, Iterator
 
 import pyarrow as pa
 
 from zone_opt.errors import InvalidInputError
 
-__all__ = ["IpcStreamDecoder", "check_batch", "read_ipc_table"]
+__all__ = [
+    "DEFAULT_CHUNK_BYTES",
+    "MAX_CHUNK_BYTES",
+    "IpcStreamDecoder",
+    "check_batch",
+    "check_schema",
+    "clamp_chunk_bytes",
+    "ipc_messages",
+    "pack_pieces",
+    "read_ipc_table",
+    "table_from_ipc",
+    "table_to_ipc",
+]
 
 _CONTINUATION = 0xFFFFFFFF
 #: Larger flatbuffer metadata than this is refused (real schemas are a few KiB).
@@ -312,3 +325,113 @@ class IpcStreamDecoder:
         index, self._batch_count = self._batch_count, self._batch_count + 1
         _check_rows(batch.num_rows, len(data), self.field, index)
         return check_batch(batch, self.field, index)
+
+
+#: Largest chunk of an IPC stream on the wire (the gRPC receive limit is 4 MiB a message).
+MAX_CHUNK_BYTES = 4 * 1024 * 1024 - 64 * 1024
+
+
+DEFAULT_CHUNK_BYTES = 2 * 1024 * 1024
+
+
+MIN_CHUNK_BYTES = 64 * 1024
+
+
+def table_from_ipc(data: bytes, field: str) -> pa.Table:
+    """A table from Arrow IPC stream bytes, every batch validated in full before use
+    (:func:`~zone_opt.service.ipc_stream.read_ipc_table`); INVALID_ARGUMENT naming
+    ``field`` otherwise."""
+    return read_ipc_table(data, field)
+
+
+def table_to_ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def clamp_chunk_bytes(requested: int) -> int:
+    if requested <= 0:
+        return DEFAULT_CHUNK_BYTES
+    return max(MIN_CHUNK_BYTES, min(MAX_CHUNK_BYTES, requested))
+
+
+#: The end-of-stream marker of an Arrow IPC stream.
+IPC_END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
+
+
+class _Parts:
+    """A write-only file for ``pa.PythonFile`` that keeps what pyarrow writes into it: the
+    small framing and metadata as ``bytes``, the record batches' buffers as zero-copy
+    ``pa.Buffer`` views of the table's memory."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self._parts: list[pa.Buffer | bytes] = []
+
+    def write(self, data: pa.Buffer | bytes) -> int:
+        self._parts.append(data)
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+    def close(self) -> None:
+        self.closed = True
+
+    def take(self) -> list[pa.Buffer | bytes]:
+        """The parts written since the last call."""
+        parts, self._parts = self._parts, []
+        return parts
+
+
+def ipc_messages(table: pa.Table, batch_bytes: int) -> Iterator[list[pa.Buffer | bytes]]:
+    """``table`` as the messages of one Arrow IPC stream, each as the parts pyarrow's stream
+    writer writes: schema (with the first batch when pyarrow writes it lazily), record
+    batches of about ``batch_bytes`` each, end-of-stream.
+    Byte for byte what ``pa.ipc.new_stream`` writes for the same batches; the batches'
+    buffers are views of the table's memory, not copies (only sliced offsets and bitmaps
+    are rewritten), so a chunk costs one copy: its join into the message sent.
+    O(bytes) of that copy, O(columns) parts a batch.
+    """
+    parts = _Parts()
+    rows = max(1, batch_bytes * table.num_rows // max(table.nbytes, 1))
+    with pa.ipc.new_stream(pa.PythonFile(parts, mode="w"), table.schema) as writer:
+        if schema := parts.take():
+            yield schema
+        for batch in table.to_batches(max_chunksize=rows):
+            writer.write_batch(batch)
+            yield parts.take()
+    yield parts.take()  # the end-of-stream marker
+
+
+def pack_pieces(
+    messages: Iterable[pa.Buffer | bytes | list[pa.Buffer | bytes]], max_bytes: int
+) -> Iterator[list[memoryview]]:
+    """Group consecutive messages (each a buffer, or a list of its parts) into pieces of at
+    most ``max_bytes``, cutting a message only when it does not fit in a piece of its own;
+    each piece is a list of views, joined by the caller."""
+    piece: list[memoryview] = []
+    size = 0
+    for message in messages:
+        views = [
+            memoryview(p).cast("B") for p in (message if isinstance(message, list) else [message])
+        ]
+        if size and size + sum(len(v) for v in views) > max_bytes:
+            yield piece
+            piece, size = [], 0
+        for part in views:
+            rest = part
+            while len(rest) > max_bytes - size:
+                if size < max_bytes:
+                    piece.append(rest[: max_bytes - size])
+                    rest = rest[max_bytes - size :]
+                yield piece
+                piece, size = [], 0
+            if len(rest):
+                piece.append(rest)
+                size += len(rest)
+    if piece or size == 0:
+        yield piece
