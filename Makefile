@@ -51,10 +51,11 @@ run: build ## Set up, build and start the gRPC server on its embedded defaults (
 	$(PY) -m zone_opt serve --data-dir ./.zone-opt-data
 
 .PHONY: lint
-lint: build proto-check ## ruff, ruff format --check, mypy --strict, stubtest, proto drift, cargo fmt --check, clippy
+lint: build proto-check ## ruff, ruff format --check, mypy --strict, import contracts, stubtest, proto drift, cargo fmt --check, clippy
 	$(VENV)/bin/ruff check zone_opt tests bench
 	$(VENV)/bin/ruff format --check zone_opt tests bench
 	$(VENV)/bin/mypy zone_opt tests bench
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m mypy.stubtest zone_opt._core --allowlist .mypy-stubtest-allowlist
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings

@@ -5,7 +5,7 @@
         spaces_id = client.upload(spaces, "spaces 2026-11", kind="spaces")
         op = client.submit_match(spaces_id, enterprises_id, parks_id, mode="stable")
         done = client.wait(op, timeout_s=600)
-        assignments = client.download(done.result["assignments_dataset_id"])
+        assignments = client.download(done.result.assignments_dataset_id)
 
 Every error the server sends is raised as the matching :mod:`zone_opt.errors` class
 (``InvalidInputError`` with its violations, ``NotFoundError``, ...) whose ``status_code``
@@ -21,7 +21,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -29,7 +29,8 @@ from typing import Any, Literal, TypeVar
 import grpc
 import pyarrow as pa
 import xxhash
-from google.protobuf import duration_pb2, json_format, timestamp_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf.message import Message
 
 from zone_opt.api.v1 import (
     carbon_pb2,
@@ -48,7 +49,7 @@ from zone_opt.api.v1 import (
     privacy_pb2,
     privacy_pb2_grpc,
 )
-from zone_opt.errors import InvalidInputError, VerificationError
+from zone_opt.errors import InvalidInputError, ServiceError, VerificationError
 from zone_opt.privacy import Mode as PsiMode
 from zone_opt.privacy import PsiResult
 from zone_opt.privacy.policy import JoinPolicy
@@ -72,12 +73,14 @@ from zone_opt.rpc.join import (
     join_policy_to_proto,
     receive_join,
 )
+from zone_opt.rpc.operations import unpack_result
 from zone_opt.rpc.status import from_rpc_error
 from zone_opt.rpc.upload import encode_upload_chunk, parse_upload_request
 
 __all__ = ["Client", "Dataset", "Operation", "TlsConfig", "planning_progress"]
 
 T = TypeVar("T")
+R = TypeVar("R", bound=Message)
 CHUNK_BYTES = MAX_CHUNK_BYTES
 #: Bytes of Arrow data per record batch of an upload: one batch (and its metadata) per chunk.
 BATCH_BYTES = 7 * MAX_CHUNK_BYTES // 8
@@ -104,7 +107,9 @@ class Dataset:
 
 @dataclass(frozen=True)
 class Operation:
-    """A long-running operation; ``result`` holds the response fields once it succeeded."""
+    """A long-running operation; once it succeeded, ``result`` is its typed result message
+    (``MatchResult``, ``DispatchResult``, ``AllocateCarbonResult``, ``PlanFacilitiesResult``
+    or ``ComputeStatisticsResult``: ints are ints, enums are enums), else None."""
 
     name: str
     kind: str
@@ -115,7 +120,20 @@ class Operation:
     attempts: int
     error_code: int = 0
     error_message: str = ""
-    result: dict[str, Any] = field(default_factory=dict)
+    result: Message | None = None
+
+    def result_as(self, cls: type[R]) -> R:
+        """``result``, checked to be a ``cls`` (e.g. ``matching_pb2.MatchResult``).
+
+        Raises:
+            ServiceError: the operation has no result (not done, or failed) or another one.
+        """
+        if not isinstance(self.result, cls):
+            got = type(self.result).__name__ if self.result is not None else "no result"
+            raise ServiceError(
+                f"{self.name} ({self.state}): {got}, not a {cls.__name__}; {self.error_message}"
+            )
+        return self.result
 
 
 def _payload(message: bytes) -> memoryview:
@@ -142,30 +160,6 @@ def _dataset(d: datasets_pb2.Dataset) -> Dataset:
 
 
 def _operation(op: operations_pb2.Operation) -> Operation:
-    result: dict[str, Any] = {}
-    if op.HasField("response") and op.response.Is(planning_pb2.PlanFacilitiesResult.DESCRIPTOR):
-        plan = planning_pb2.PlanFacilitiesResult()
-        op.response.Unpack(plan)
-        result = json_format.MessageToDict(
-            plan, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-        )
-    elif op.HasField("response"):
-        message: Any
-        if op.response.Is(matching_pb2.MatchResult.DESCRIPTOR):
-            message = matching_pb2.MatchResult()
-        elif op.response.Is(dispatch_pb2.DispatchResult.DESCRIPTOR):
-            message = dispatch_pb2.DispatchResult()
-        elif op.response.Is(carbon_pb2.AllocateCarbonResult.DESCRIPTOR):
-            message = carbon_pb2.AllocateCarbonResult()
-        else:
-            message = datasets_pb2.ComputeStatisticsResult()
-        op.response.Unpack(message)
-        result = {f.name: v for f, v in message.ListFields()}
-        for key in ("summary", "costs_cny", "emissions_t"):
-            if key in result:
-                result[key] = dict(result[key])
-        if "infeasibility" in result:
-            result["infeasibility"] = list(result["infeasibility"])
     state = operations_pb2.OperationState.Name(op.metadata.state).removeprefix("OPERATION_STATE_")
     return Operation(
         name=op.name,
@@ -177,7 +171,7 @@ def _operation(op: operations_pb2.Operation) -> Operation:
         attempts=op.metadata.attempts,
         error_code=op.error.code if op.HasField("error") else 0,
         error_message=op.error.message if op.HasField("error") else "",
-        result=result,
+        result=unpack_result(op.response) if op.HasField("response") else None,
     )
 
 

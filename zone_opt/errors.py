@@ -28,6 +28,7 @@ __all__ = [
     "VerificationError",
     "Violation",
     "ZoneOptError",
+    "bounded",
 ]
 
 
@@ -142,3 +143,12 @@ class UnauthenticatedError(ZoneOptError):
 
 class ServiceError(ZoneOptError):
     """A remote failure with no more specific class (INTERNAL, UNAVAILABLE, ...)."""
+
+
+#: Longest piece of request text an error message repeats.
+MAX_ECHO_CHARS = 80
+
+
+def bounded(text: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """``text`` as an error may repeat it: at most ``limit`` characters, with the length."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"

@@ -13,7 +13,7 @@
   serve`` with direct I/O and its allocator settings (``--malloc-retain-mb``), the Flight
   server with pyarrow's IPC writer through the page cache, glibc defaults. A second
   Flight server runs with the allocator settings ``zone-opt serve`` applies by default
-  (``zone_opt.service.allocator``), so the table shows how much of the gap that tuning
+  (``zone_opt.service.transport.allocator``), so the table shows how much of the gap that tuning
   alone closes; the target ratio is against Flight as shipped (the first).
   Throughput = params ``mb`` / wall seconds.
   Each contender's timed part is the upload call alone, from connecting to the
@@ -54,7 +54,7 @@ _FLIGHT_SERVER = textwrap.dedent(
     """
     import os, sys, pyarrow as pa, pyarrow.flight as fl
     if sys.argv[2] == "tuned":
-        from zone_opt.service.allocator import keep_freed_memory
+        from zone_opt.service.transport.allocator import keep_freed_memory
         keep_freed_memory(256 * 1024 * 1024)
     class Server(fl.FlightServerBase):
         def __init__(self, location, directory):

@@ -6,7 +6,7 @@ import platform
 
 import pytest
 
-from zone_opt.service.allocator import keep_freed_memory
+from zone_opt.service.transport.allocator import keep_freed_memory
 
 
 def test_zero_keeps_the_c_library_defaults() -> None:

@@ -32,11 +32,12 @@ from zone_opt.errors import (
     ResourceExhaustedError,
     UnauthenticatedError,
 )
-from zone_opt.service.datasets import DatasetStore
-from zone_opt.service.jobs import WorkerPool
+from zone_opt.service.jobs.runner import WorkerPool
+from zone_opt.service.operations import OPERATIONS, statistics
+from zone_opt.service.operations.statistics import StatisticsParams
 from zone_opt.service.server import SERVICE_NAMES, Server
-from zone_opt.service.store import Database, JobStore
-from zone_opt.service.tasks import handlers
+from zone_opt.service.storage.datasets import DatasetStore
+from zone_opt.service.storage.jobstore import Database, JobStore
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
@@ -218,7 +219,9 @@ def test_statistics_operation_and_idempotent_request_id(
         alice.submit_statistics(other, request_id="req-1")
     done = alice.wait(op, 30)
     assert (done.state, done.progress) == ("SUCCEEDED", 1.0)
-    stats = alice.download(done.result["statistics_dataset_id"]).to_pylist()
+    stats = alice.download(
+        done.result_as(datasets_pb2.ComputeStatisticsResult).statistics_dataset_id
+    ).to_pylist()
     by_column = {row["column"]: row for row in stats}
     kwh = table.column("electricity_kwh")
     assert by_column["electricity_kwh"]["count"] == table.num_rows
@@ -304,11 +307,11 @@ def test_job_queue_is_bounded_with_retry_info(tmp_path: Path) -> None:
     db = Database(tmp_path / "db.sqlite")
     store = JobStore(db)
     datasets = DatasetStore(tmp_path, db, max_upload_bytes=1 << 20)
-    pool = WorkerPool(store, datasets, handlers(), workers=1, max_queue=3)  # not started
+    pool = WorkerPool(store, datasets, OPERATIONS, workers=1, max_queue=3)  # not started
     for i in range(3):
-        pool.submit("t", "statistics", {"dataset_id": f"d{i}"}, request_id="")
+        pool.submit("t", statistics.OPERATION, StatisticsParams(f"d{i}"), request_id="")
     with pytest.raises(ResourceExhaustedError) as err:
-        pool.submit("t", "statistics", {"dataset_id": "d3"}, request_id="")
+        pool.submit("t", statistics.OPERATION, StatisticsParams("d3"), request_id="")
     assert err.value.retry_after_s is not None
     assert store.queue_depth() == 3  # the refused job was never stored
     db.close()

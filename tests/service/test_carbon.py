@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from zone_opt.api.v1 import carbon_pb2
 from zone_opt.carbon.park import allocate_park, load_park_config
 from zone_opt.client import Client
 from zone_opt.errors import InvalidInputError, NotFoundError
@@ -34,14 +35,15 @@ def test_allocate_operation_equals_the_library_and_proofs_verify(
     done = alice.wait(op, 120)
     assert done.state == "SUCCEEDED", done.error_message
     expected = allocate_park(dataclasses.replace(config, tables={}), meters, **tables)
-    assert done.result["audit_root"] == expected.audit_root
-    assert done.result["audit_head"] == expected.audit_head
-    assert done.result["balanced"] is True
-    rows = alice.download(done.result["rows_dataset_id"])
+    result = done.result_as(carbon_pb2.AllocateCarbonResult)
+    assert result.audit_root == expected.audit_root
+    assert result.audit_head == expected.audit_head
+    assert result.balanced is True
+    rows = alice.download(result.rows_dataset_id)
     assert rows.equals(expected.rows)
-    recon = alice.download(done.result["reconciliation_dataset_id"])
+    recon = alice.download(result.reconciliation_dataset_id)
     assert recon.equals(expected.reconciliation)
-    manifest = json.loads(done.result["manifest_json"])
+    manifest = json.loads(result.manifest_json)
     assert manifest["audit"]["merkle_root"] == expected.audit_root.hex()
     # A proof checks out over the wire; a tampered row or root does not.
     row, proof = expected.proof(7)
@@ -57,12 +59,12 @@ def test_allocate_operation_equals_the_library_and_proofs_verify(
             tenancies_id=ids["tenancies"],
             spaces_id=ids["spaces"],
             park_assets_id=ids["park_assets"],
-            previous_head=done.result["audit_head"],
+            previous_head=result.audit_head,
         ),
         120,
     )
-    assert again.result["audit_root"] == expected.audit_root
-    assert again.result["audit_head"] != expected.audit_head
+    assert again.result_as(carbon_pb2.AllocateCarbonResult).audit_root == expected.audit_root
+    assert again.result_as(carbon_pb2.AllocateCarbonResult).audit_head != expected.audit_head
     # Another tenant cannot use alice's datasets.
     with pytest.raises(NotFoundError):
         bob.submit_carbon_allocate(meters_id, "park_id: P00002\nstart: '2025-01-01'\n")

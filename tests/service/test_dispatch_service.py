@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from zone_opt.api.v1 import dispatch_pb2
 from zone_opt.client import Client
 from zone_opt.errors import InvalidInputError
 from zone_opt.optimise.dispatch import dispatch, load_scenario
@@ -30,14 +31,13 @@ def test_dispatch_operation_equals_the_library(alice: Client) -> None:
     assert done.state == "SUCCEEDED", done.error_message
     assert any("window 1 of 2" in o.stage for o in seen[:-1]) or done.progress == 1.0
     expected = dispatch(load_scenario(DATA / "milp.yaml"), "2025-07-14", 48, rolling_h=24)
-    assert done.result["objective_cny"] == pytest.approx(expected.objective_cny, rel=1e-6)
-    assert done.result["windows"] == 2
-    assert done.result["status"] == 1  # DISPATCH_STATUS_OPTIMAL
-    table = alice.download(done.result["timeseries_dataset_id"])
+    result = done.result_as(dispatch_pb2.DispatchResult)
+    assert result.objective_cny == pytest.approx(expected.objective_cny, rel=1e-6)
+    assert result.windows == 2
+    assert result.status == dispatch_pb2.DISPATCH_STATUS_OPTIMAL
+    table = alice.download(result.timeseries_dataset_id)
     assert table.num_rows == 48
-    assert sum(done.result["costs_cny"].values()) == pytest.approx(
-        done.result["objective_cny"], rel=1e-8
-    )
+    assert sum(result.costs_cny.values()) == pytest.approx(result.objective_cny, rel=1e-8)
 
 
 def test_dispatch_rejects_bad_input(alice: Client) -> None:

@@ -38,12 +38,13 @@ from zone_opt.errors import (
 )
 from zone_opt.privacy.policy import JoinPolicy
 from zone_opt.rpc.ipc import table_to_ipc
-from zone_opt.service import datasets as dataset_store
-from zone_opt.service.edge import MAX_ID_CHARS
-from zone_opt.service.peers import JoinPeer, PeerRegistry, load_peers
 from zone_opt.service.server import Server
+from zone_opt.service.storage import datasets as dataset_store
+from zone_opt.service.transport.edge import MAX_ID_CHARS
+from zone_opt.service.transport.peers import JoinPeer, PeerRegistry, load_peers
 
 MD = (("authorization", "Bearer token-alice"),)
+PARK_YAML = Path(__file__).resolve().parents[2] / "datasets" / "carbon_demo" / "park.yaml"
 
 
 @pytest.fixture
@@ -162,7 +163,7 @@ def test_dataset_of_the_wrong_kind_is_failed_precondition(alice: Client, sample:
     spaces = alice.upload(sample("spaces"), "spaces", kind="spaces")
     enterprises = alice.upload(sample("enterprises"), "enterprises", kind="enterprises")
     with pytest.raises(FailedPreconditionError) as info:
-        alice.submit_carbon_allocate(parks, park_yaml="park_id: P1\n")
+        alice.submit_carbon_allocate(parks, park_yaml=PARK_YAML.read_text(encoding="utf-8"))
     assert info.value.status_code == "FAILED_PRECONDITION"
     assert info.value.subject == "meters_dataset_id"
     assert "expected meters" in str(info.value)

@@ -18,9 +18,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from zone_opt.api.v1 import datasets_pb2
 from zone_opt.client import Client, Operation
 
 TOKENS = {"token-alice": "alice"}
+STATS = datasets_pb2.ComputeStatisticsResult
 
 
 def _serve(data_dir: Path, tokens: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -93,7 +95,7 @@ def test_kill_9_mid_job_loses_nothing_and_runs_nothing_twice(
             assert client.submit_statistics(dataset_id, request_id="r0") == acknowledged[0]
             results = [d for d in client.list() if d.kind == "result"]
             stats = {
-                name: client.download(op.result["statistics_dataset_id"])
+                name: client.download(op.result_as(STATS).statistics_dataset_id)
                 for name, op in zip(acknowledged, final, strict=True)
                 if op.state == "SUCCEEDED"
             }
@@ -110,7 +112,7 @@ def test_kill_9_mid_job_loses_nothing_and_runs_nothing_twice(
     succeeded = [op for op in final if op.state == "SUCCEEDED"]
     assert len(results) == len(succeeded)  # exactly one visible result per job
     assert {r.dataset_id for r in results} == {
-        op.result["statistics_dataset_id"] for op in succeeded
+        op.result_as(STATS).statistics_dataset_id for op in succeeded
     }
     assert len(list((data_dir / "tables").iterdir())) == 1 + len(succeeded)
     kwh_max = pc.max(table.column("electricity_kwh")).as_py()

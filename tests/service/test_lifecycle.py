@@ -17,7 +17,7 @@ from zone_opt.api.v1 import common_pb2, datasets_pb2, datasets_pb2_grpc
 from zone_opt.client import Client
 from zone_opt.errors import ServiceError, UnauthenticatedError
 from zone_opt.service.server import Server
-from zone_opt.service.store import Database, JobState, JobStore
+from zone_opt.service.storage.jobstore import Database, JobState, JobStore
 
 MD = (("authorization", "Bearer token-alice"),)
 

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from zone_opt import matching
+from zone_opt.api.v1 import matching_pb2
 from zone_opt.client import Client
 from zone_opt.errors import InvalidInputError, NotFoundError
 from zone_opt.service.server import Server, ServerSettings
@@ -37,7 +38,8 @@ def test_match_operation_equals_the_library(
     )
     done = alice.wait(op, 120)
     assert done.state == "SUCCEEDED", done.error_message
-    got = alice.download(done.result["assignments_dataset_id"])
+    result = done.result_as(matching_pb2.MatchResult)
+    got = alice.download(result.assignments_dataset_id)
     expected = matching.match(
         sample("spaces"),
         sample("enterprises"),
@@ -46,9 +48,10 @@ def test_match_operation_equals_the_library(
         mode=mode,
     )
     assert _sorted(got).equals(_sorted(expected.assignments))
-    unmatched = alice.download(done.result["unmatched_dataset_id"])
+    unmatched = alice.download(result.unmatched_dataset_id)
     assert unmatched.num_rows == expected.unmatched.num_rows
-    assert done.result["summary"]["n_matched"] == expected.summary.n_matched
+    assert result.statistics.n_matched == expected.summary.n_matched
+    assert result.summary["n_matched"] == expected.summary.n_matched  # the deprecated map
 
 
 def test_recommend_equals_the_library(alice: Client, sample: Callable[[str], pa.Table]) -> None:
@@ -67,10 +70,12 @@ def test_match_refuses_unknown_datasets_and_bad_options(
     with pytest.raises(InvalidInputError) as err:
         alice.submit_match(ids["spaces"], "", ids["parks"])
     assert err.value.violations[0].field == "enterprises_dataset_id"
-    op = alice.submit_match(ids["spaces"], ids["enterprises"], ids["parks"], weights={"nope": 1})
-    done = alice.wait(op, 60)
-    assert (done.state, done.error_code) == ("FAILED", 3)  # INVALID_ARGUMENT, with the reason
-    assert "nope" in done.error_message
+    # Refused when it arrives (INVALID_ARGUMENT with the reason), not a failed operation.
+    with pytest.raises(InvalidInputError) as err:
+        alice.submit_match(ids["spaces"], ids["enterprises"], ids["parks"], weights={"nope": 1})
+    assert err.value.status_code == "INVALID_ARGUMENT"
+    assert err.value.violations[0].field == "options.weights"
+    assert "nope" in str(err.value)
 
 
 def test_cancel_stops_a_match_without_results(
@@ -84,7 +89,8 @@ def test_cancel_stops_a_match_without_results(
     done = alice.wait(first, 120)
     assert done.state == "SUCCEEDED"
     results = {d.dataset_id for d in alice.list() if d.kind == "result"}
-    assert results == {done.result["assignments_dataset_id"], done.result["unmatched_dataset_id"]}
+    result = done.result_as(matching_pb2.MatchResult)
+    assert results == {result.assignments_dataset_id, result.unmatched_dataset_id}
 
 
 # ---- compute slots: inline Recommend calls computing at once ---------------------------

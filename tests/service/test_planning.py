@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from zone_opt.api.v1 import planning_pb2
 from zone_opt.client import Client, planning_progress
 from zone_opt.errors import InvalidInputError
 from zone_opt.optimise.facilities import read_orlib_cap
@@ -22,20 +23,21 @@ def test_plan_facilities_equals_the_library(alice: Client) -> None:
     done = alice.wait(op, 120)
     assert done.state == "SUCCEEDED", done.error_message
     _, scenarios = load_scenarios(EXAMPLE)
-    for sc, got in zip(scenarios, done.result["scenarios"], strict=True):
+    result = done.result_as(planning_pb2.PlanFacilitiesResult)
+    for sc, got in zip(scenarios, result.scenarios, strict=True):
         (ref,) = run_scenarios([type(sc)(sc.name, sc.problem, sc.players, ())])
-        assert got["name"] == sc.name
-        assert got["status"] == f"PLAN_STATUS_{ref.plan.status.name}"
+        assert got.name == sc.name
+        assert planning_pb2.PlanStatus.Name(got.status) == f"PLAN_STATUS_{ref.plan.status.name}"
         if ref.plan.feasible:
-            assert got["objective_cny"] == pytest.approx(ref.plan.objective_cny, rel=1e-6)
-            assert sorted(got["open_sites"]) == sorted(ref.plan.open_sites)
-            methods = [s["method"] for s in got["cost_shares"]]
+            assert got.objective_cny == pytest.approx(ref.plan.objective_cny, rel=1e-6)
+            assert sorted(got.open_sites) == sorted(ref.plan.open_sites)
+            methods = [planning_pb2.CostShareMethod.Name(s.method) for s in got.cost_shares]
             assert methods == ["COST_SHARE_METHOD_SHAPLEY", "COST_SHARE_METHOD_LEAST_CORE"]
-            shapley = got["cost_shares"][0]
-            total = sum(s["share_cny"] for s in shapley["shares"])
+            shapley = got.cost_shares[0]
+            total = sum(s.share_cny for s in shapley.shares)
             assert total == pytest.approx(ref.plan.objective_cny, rel=1e-6)
         else:
-            assert {u["park_id"] for u in got["unmet"]} == {u.demand_id for u in ref.plan.unmet}
+            assert {u.park_id for u in got.unmet} == {u.demand_id for u in ref.plan.unmet}
 
 
 def _orlib_scenario(name: str, parks: int) -> str:

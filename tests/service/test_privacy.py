@@ -14,8 +14,8 @@ from zone_opt.cli import main
 from zone_opt.client import Client
 from zone_opt.errors import NotFoundError, PrivacyPolicyError, ResourceExhaustedError
 from zone_opt.privacy.policy import JoinPolicy
-from zone_opt.service.peers import JoinPeer, PeerRegistry
 from zone_opt.service.server import Server
+from zone_opt.service.transport.peers import JoinPeer, PeerRegistry
 
 
 @pytest.fixture

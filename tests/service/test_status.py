@@ -13,9 +13,9 @@ from grpc_status import rpc_status
 
 from zone_opt import errors
 from zone_opt.rpc.status import from_rpc_error
-from zone_opt.service.auth import TokenAuth
-from zone_opt.service.interceptors import ServiceInterceptor
-from zone_opt.service.metrics import Metrics
+from zone_opt.service.transport.auth import TokenAuth
+from zone_opt.service.transport.interceptors import ServiceInterceptor
+from zone_opt.service.transport.metrics import Metrics
 
 RAISED: dict[str, BaseException] = {
     "invalid": errors.InvalidInputError(None, [("spaces.area_m2", 7, "must be positive")]),

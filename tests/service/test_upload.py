@@ -30,8 +30,8 @@ from zone_opt.rpc.checksums import CHECKSUMS
 from zone_opt.rpc.ipc import IpcStreamDecoder, ipc_messages, pack_pieces
 from zone_opt.rpc.upload import encode_upload_chunk, parse_upload_request
 from zone_opt.schemas import TABLES
-from zone_opt.service.datasets import DIRECT_BLOCK_BYTES, STAGE_BYTES, _Sink
 from zone_opt.service.server import Server
+from zone_opt.service.storage.datasets import DIRECT_BLOCK_BYTES, STAGE_BYTES, _Sink
 from zone_opt.validation import BatchValidator, validate_table
 
 MD = (("authorization", "Bearer token-alice"),)
@@ -525,8 +525,8 @@ def test_batch_validation_of_a_string_key_equals_validate_table(
 
 
 def test_a_data_dir_from_before_the_newer_checksums_opens_with_its_datasets(tmp_path: Path) -> None:
-    from zone_opt.service.datasets import DatasetStore  # noqa: PLC0415
-    from zone_opt.service.store import Database  # noqa: PLC0415
+    from zone_opt.service.storage.datasets import DatasetStore  # noqa: PLC0415
+    from zone_opt.service.storage.jobstore import Database  # noqa: PLC0415
 
     db = Database(tmp_path / "db.sqlite")
     with db.transaction() as conn:  # the table as it was created before the blake3 column

@@ -16,9 +16,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from zone_opt.client import Client
+from zone_opt.client import Client, Operation
 from zone_opt.errors import UnauthenticatedError
 from zone_opt.rpc.channel import TlsConfig
+from zone_opt.rpc.operations import to_python
 
 DEFAULT_DATA_DIR = Path(".zone-opt-data")
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "datasets" / "sample"
@@ -83,7 +84,10 @@ def _token(args: argparse.Namespace) -> str:
 
 
 def _print(value: Any) -> None:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if isinstance(value, Operation):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        value = {**fields, "result": to_python(value.result) if value.result else None}
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = dataclasses.asdict(value)
     print(json.dumps(value, default=str, ensure_ascii=False))
 

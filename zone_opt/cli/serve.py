@@ -10,10 +10,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from zone_opt.service.allocator import keep_freed_memory
-from zone_opt.service.auth import load_tokens
-from zone_opt.service.peers import load_peers
 from zone_opt.service.server import DEMO_TENANT, ServerSettings, create_server
+from zone_opt.service.transport.allocator import keep_freed_memory
+from zone_opt.service.transport.auth import load_tokens
+from zone_opt.service.transport.peers import load_peers
 
 log = logging.getLogger(__name__)
 

@@ -44,14 +44,9 @@ from zone_opt.errors import InvalidInputError, ZoneOptError
 from zone_opt.rpc.ipc import MAX_CHUNK_BYTES, table_to_ipc
 from zone_opt.rpc.upload import UploadChunk
 from zone_opt.schemas import TABLES
-from zone_opt.service import tasks
-from zone_opt.service.auth import TokenAuth, new_token
-from zone_opt.service.datasets import DatasetStore
-from zone_opt.service.interceptors import ServiceInterceptor
-from zone_opt.service.jobs import WorkerPool, pool_sizes
-from zone_opt.service.metrics import Metrics
-from zone_opt.service.peers import PeerRegistry
-from zone_opt.service.privacy import JoinSessions, PolicyStore
+from zone_opt.service.jobs.runner import WorkerPool, pool_sizes
+from zone_opt.service.operations import OPERATIONS
+from zone_opt.service.operations.join import JoinSessions
 from zone_opt.service.servicers.carbon import CarbonServicer
 from zone_opt.service.servicers.datasets import DatasetServicer, add_dataset_service
 from zone_opt.service.servicers.dispatch import DispatchServicer
@@ -59,8 +54,14 @@ from zone_opt.service.servicers.matching import MatchingServicer
 from zone_opt.service.servicers.operations import OperationsServicer
 from zone_opt.service.servicers.planning import PlanningServicer
 from zone_opt.service.servicers.privacy import PrivateJoinServicer
-from zone_opt.service.slots import ComputeSlots
-from zone_opt.service.store import Database, JobStore
+from zone_opt.service.storage.datasets import DatasetStore
+from zone_opt.service.storage.jobstore import Database, JobStore
+from zone_opt.service.storage.policies import PolicyStore
+from zone_opt.service.transport.admission import ComputeSlots
+from zone_opt.service.transport.auth import TokenAuth, new_token
+from zone_opt.service.transport.interceptors import ServiceInterceptor
+from zone_opt.service.transport.metrics import Metrics
+from zone_opt.service.transport.peers import PeerRegistry
 
 __all__ = ["SAMPLE_DIR", "Server", "ServerSettings", "create_server"]
 
@@ -102,14 +103,15 @@ class ServerSettings:
     max_queue: int = 256
     job_workers: int | None = None
     #: CPU-heavy calls answered inline (``Recommend``) computing at once; None: one per
-    #: engine thread (the machine's cores). See :mod:`zone_opt.service.slots`.
+    #: engine thread (the machine's cores). See :mod:`zone_opt.service.transport.admission`.
     compute_slots: int | None = None
     lease_s: float = 30.0
     grace_s: float = 10.0
     max_upload_bytes: int = 8 * 1024**3
     reflection: bool = True
     preload_sample: bool = True
-    #: Private-join peers RunJoin may dial (:mod:`zone_opt.service.peers`); none by default.
+    #: Private-join peers RunJoin may dial (:mod:`~zone_opt.service.transport.peers`); none
+    #: by default.
     join_peers: PeerRegistry = field(default_factory=PeerRegistry)
 
     def check(self) -> None:
@@ -179,7 +181,7 @@ class Server:
         self.pool = WorkerPool(
             self.jobs,
             self.datasets,
-            tasks.handlers(),
+            OPERATIONS,
             workers=workers,
             max_queue=config.max_queue,
             lease_s=config.lease_s,

@@ -20,6 +20,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class _MatchMode:
@@ -190,24 +195,108 @@ class MatchResult(_message.Message):
     ASSIGNMENTS_DATASET_ID_FIELD_NUMBER: _builtins.int
     UNMATCHED_DATASET_ID_FIELD_NUMBER: _builtins.int
     SUMMARY_FIELD_NUMBER: _builtins.int
+    STATISTICS_FIELD_NUMBER: _builtins.int
     assignments_dataset_id: _builtins.str
     unmatched_dataset_id: _builtins.str
     @_builtins.property
-    def summary(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]: ...
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def summary(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Deprecated: the same figures as `statistics`, every one a double (for clients from
+        before `statistics`); removed in v2.
+        """
+
+    @_builtins.property
+    def statistics(self) -> Global___MatchStatistics: ...
     def __init__(
         self,
         *,
         assignments_dataset_id: _builtins.str = ...,
         unmatched_dataset_id: _builtins.str = ...,
         summary: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        statistics: Global___MatchStatistics | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["statistics", b"statistics"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignments_dataset_id", b"assignments_dataset_id", "summary", b"summary", "unmatched_dataset_id", b"unmatched_dataset_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignments_dataset_id", b"assignments_dataset_id", "statistics", b"statistics", "summary", b"summary", "unmatched_dataset_id", b"unmatched_dataset_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MatchResult: _TypeAlias = MatchResult  # noqa: Y015
+
+@_typing.final
+class MatchStatistics(_message.Message):
+    """Counts and timings of one matching run (zone_opt.matching.MatchSummary)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class SecondsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    MODE_FIELD_NUMBER: _builtins.int
+    N_SEEKERS_FIELD_NUMBER: _builtins.int
+    N_SPACES_OFFERED_FIELD_NUMBER: _builtins.int
+    N_EDGES_FIELD_NUMBER: _builtins.int
+    N_MATCHED_FIELD_NUMBER: _builtins.int
+    N_NO_CANDIDATES_FIELD_NUMBER: _builtins.int
+    N_OUTCOMPETED_FIELD_NUMBER: _builtins.int
+    TOTAL_SCORE_FIELD_NUMBER: _builtins.int
+    SECONDS_FIELD_NUMBER: _builtins.int
+    mode: Global___MatchMode.ValueType
+    n_seekers: _builtins.int
+    """Enterprises taking part (tenants excluded unless asked)."""
+    n_spaces_offered: _builtins.int
+    """Spaces neither occupied nor taken."""
+    n_edges: _builtins.int
+    """Candidate pairs kept (at most k per enterprise)."""
+    n_matched: _builtins.int
+    """Enterprises assigned a space."""
+    n_no_candidates: _builtins.int
+    """Seekers no space passes the hard constraints for."""
+    n_outcompeted: _builtins.int
+    """Seekers with candidates left without a space."""
+    total_score: _builtins.int
+    """Sum of the integer scores of the assignment."""
+    @_builtins.property
+    def seconds(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Wall time per stage (candidates, solve, results), seconds."""
+
+    def __init__(
+        self,
+        *,
+        mode: Global___MatchMode.ValueType = ...,
+        n_seekers: _builtins.int = ...,
+        n_spaces_offered: _builtins.int = ...,
+        n_edges: _builtins.int = ...,
+        n_matched: _builtins.int = ...,
+        n_no_candidates: _builtins.int = ...,
+        n_outcompeted: _builtins.int = ...,
+        total_score: _builtins.int = ...,
+        seconds: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mode", b"mode", "n_edges", b"n_edges", "n_matched", b"n_matched", "n_no_candidates", b"n_no_candidates", "n_outcompeted", b"n_outcompeted", "n_seekers", b"n_seekers", "n_spaces_offered", b"n_spaces_offered", "seconds", b"seconds", "total_score", b"total_score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MatchStatistics: _TypeAlias = MatchStatistics  # noqa: Y015
 
 @_typing.final
 class RecommendRequest(_message.Message):

@@ -7,9 +7,9 @@ import grpc
 from zone_opt.api.v1 import carbon_pb2, carbon_pb2_grpc
 from zone_opt.carbon.audit import MerkleProof, verify
 from zone_opt.errors import InvalidInputError
-from zone_opt.service import convert
-from zone_opt.service.auth import TokenAuth
-from zone_opt.service.jobs import WorkerPool
+from zone_opt.service.jobs.runner import WorkerPool
+from zone_opt.service.operations import carbon, job_to_operation
+from zone_opt.service.transport.auth import TokenAuth
 
 __all__ = ["CarbonServicer"]
 
@@ -23,12 +23,10 @@ class CarbonServicer(carbon_pb2_grpc.CarbonServiceServicer):
         self, request: carbon_pb2.AllocateCarbonRequest, context: grpc.ServicerContext
     ) -> carbon_pb2.AllocateCarbonResponse:
         tenant = self.auth.tenant(context)
-        params = convert.carbon_params(request)
-        for key in ("meters", "tenancies", "spaces", "park_assets", "grid_factors"):
-            if params[key]:  # NOT_FOUND or FAILED_PRECONDITION (kind) before queueing
-                self.pool.datasets.get(tenant, params[key], key, f"{key}_dataset_id")
-        job = self.pool.submit(tenant, "carbon_allocate", params, request.request_id)
-        return carbon_pb2.AllocateCarbonResponse(operation=convert.job_to_operation(job))
+        params = carbon.CarbonParams.from_request(request)
+        params.check_datasets(self.pool.datasets, tenant)  # before queueing
+        job = self.pool.submit(tenant, carbon.OPERATION, params, request.request_id)
+        return carbon_pb2.AllocateCarbonResponse(operation=job_to_operation(job))
 
     def VerifyAuditProof(
         self, request: carbon_pb2.VerifyAuditProofRequest, context: grpc.ServicerContext

@@ -6,13 +6,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import grpc
+from google.protobuf import timestamp_pb2
 
 from zone_opt.api.v1 import datasets_pb2, datasets_pb2_grpc
 from zone_opt.rpc import enums, ipc, upload
-from zone_opt.service import convert
-from zone_opt.service.auth import TokenAuth
-from zone_opt.service.datasets import DatasetStore
-from zone_opt.service.jobs import WorkerPool
+from zone_opt.service.jobs.runner import WorkerPool
+from zone_opt.service.operations import job_to_operation, statistics
+from zone_opt.service.storage.datasets import DatasetInfo, DatasetStore
+from zone_opt.service.transport.auth import TokenAuth
 
 __all__ = ["DatasetServicer", "add_dataset_service"]
 
@@ -22,6 +23,24 @@ def page(size: int, token: str) -> tuple[int, int]:
     limit = 100 if size <= 0 else min(size, 1000)
     offset = int(token) if token.isdigit() else 0
     return limit, offset
+
+
+def dataset_to_proto(info: DatasetInfo) -> datasets_pb2.Dataset:
+    """The proto of a stored dataset's record."""
+    created = timestamp_pb2.Timestamp()
+    created.FromNanoseconds(int(info.created_s * 1e9))
+    return datasets_pb2.Dataset(
+        dataset_id=info.dataset_id,
+        name=info.name,
+        kind=enums.kind_to_proto(info.kind),  # type: ignore[arg-type]
+        num_rows=info.num_rows,
+        num_bytes=info.num_bytes,
+        sha256=info.sha256,
+        columns=list(info.columns),
+        create_time=created,
+        blake3=info.blake3,
+        xxh3_128=info.xxh3_128,
+    )
 
 
 class DatasetServicer(datasets_pb2_grpc.DatasetServiceServicer):
@@ -38,13 +57,13 @@ class DatasetServicer(datasets_pb2_grpc.DatasetServiceServicer):
         tenant = self.auth.tenant(context)
         name, kind, checksum, chunks = upload.upload_stream(request_iterator)
         info = self.datasets.ingest(tenant, name, kind, chunks, checksum)
-        return datasets_pb2.UploadDatasetResponse(dataset=convert.dataset_to_proto(info))
+        return datasets_pb2.UploadDatasetResponse(dataset=dataset_to_proto(info))
 
     def GetDataset(
         self, request: datasets_pb2.GetDatasetRequest, context: grpc.ServicerContext
     ) -> datasets_pb2.GetDatasetResponse:
         info = self.datasets.get(self.auth.tenant(context), request.dataset_id)
-        return datasets_pb2.GetDatasetResponse(dataset=convert.dataset_to_proto(info))
+        return datasets_pb2.GetDatasetResponse(dataset=dataset_to_proto(info))
 
     def DownloadDataset(
         self, request: datasets_pb2.DownloadDatasetRequest, context: grpc.ServicerContext
@@ -67,7 +86,7 @@ class DatasetServicer(datasets_pb2_grpc.DatasetServiceServicer):
         )
         found = self.datasets.list(self.auth.tenant(context), kind, limit + 1, offset)
         return datasets_pb2.ListDatasetsResponse(
-            datasets=[convert.dataset_to_proto(d) for d in found[:limit]],
+            datasets=[dataset_to_proto(d) for d in found[:limit]],
             next_page_token=str(offset + limit) if len(found) > limit else "",
         )
 
@@ -81,12 +100,10 @@ class DatasetServicer(datasets_pb2_grpc.DatasetServiceServicer):
         self, request: datasets_pb2.ComputeStatisticsRequest, context: grpc.ServicerContext
     ) -> datasets_pb2.ComputeStatisticsResponse:
         tenant = self.auth.tenant(context)
-        self.datasets.get(tenant, request.dataset_id)
-        params: dict[str, object] = {"dataset_id": request.dataset_id}
-        if request.HasField("time_limit"):
-            params["time_limit_s"] = convert.time_limit_s(request.time_limit, "time_limit")
-        job = self.pool.submit(tenant, "statistics", params, request.request_id)
-        return datasets_pb2.ComputeStatisticsResponse(operation=convert.job_to_operation(job))
+        params = statistics.StatisticsParams.from_request(request)
+        self.datasets.get(tenant, params.dataset_id)  # NOT_FOUND before queueing
+        job = self.pool.submit(tenant, statistics.OPERATION, params, request.request_id)
+        return datasets_pb2.ComputeStatisticsResponse(operation=job_to_operation(job))
 
 
 class _Registrar:

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import grpc
 
 from zone_opt.api.v1 import operations_pb2, operations_pb2_grpc
-from zone_opt.service import convert
-from zone_opt.service.auth import TokenAuth
-from zone_opt.service.jobs import WorkerPool
+from zone_opt.service.jobs.runner import WorkerPool
+from zone_opt.service.operations import job_id_of, job_to_operation
 from zone_opt.service.servicers.datasets import page
+from zone_opt.service.transport.auth import TokenAuth
 
 __all__ = ["OperationsServicer"]
 
@@ -25,8 +25,8 @@ class OperationsServicer(operations_pb2_grpc.OperationsServiceServicer):
         self.pool = pool
 
     def _get(self, name: str, context: grpc.ServicerContext) -> operations_pb2.Operation:
-        job = self.pool.store.get(self.auth.tenant(context), convert.job_id_of(name))
-        return convert.job_to_operation(job)
+        job = self.pool.store.get(self.auth.tenant(context), job_id_of(name))
+        return job_to_operation(job)
 
     def GetOperation(
         self, request: operations_pb2.GetOperationRequest, context: grpc.ServicerContext
@@ -39,7 +39,7 @@ class OperationsServicer(operations_pb2_grpc.OperationsServiceServicer):
         limit, offset = page(request.page_size, request.page_token)
         jobs = self.pool.store.list(self.auth.tenant(context), limit + 1, offset)
         return operations_pb2.ListOperationsResponse(
-            operations=[convert.job_to_operation(j) for j in jobs[:limit]],
+            operations=[job_to_operation(j) for j in jobs[:limit]],
             next_page_token=str(offset + limit) if len(jobs) > limit else "",
         )
 
@@ -64,8 +64,8 @@ class OperationsServicer(operations_pb2_grpc.OperationsServiceServicer):
     def CancelOperation(
         self, request: operations_pb2.CancelOperationRequest, context: grpc.ServicerContext
     ) -> operations_pb2.CancelOperationResponse:
-        job = self.pool.cancel(self.auth.tenant(context), convert.job_id_of(request.name))
-        return operations_pb2.CancelOperationResponse(operation=convert.job_to_operation(job))
+        job = self.pool.cancel(self.auth.tenant(context), job_id_of(request.name))
+        return operations_pb2.CancelOperationResponse(operation=job_to_operation(job))
 
     def WatchOperation(
         self, request: operations_pb2.WatchOperationRequest, context: grpc.ServicerContext

@@ -5,10 +5,9 @@ from __future__ import annotations
 import grpc
 
 from zone_opt.api.v1 import planning_pb2, planning_pb2_grpc
-from zone_opt.optimise.facilities.scenario import parse_scenarios
-from zone_opt.service import convert
-from zone_opt.service.auth import TokenAuth
-from zone_opt.service.jobs import WorkerPool
+from zone_opt.service.jobs.runner import WorkerPool
+from zone_opt.service.operations import facilities, job_to_operation
+from zone_opt.service.transport.auth import TokenAuth
 
 __all__ = ["PlanningServicer"]
 
@@ -22,7 +21,6 @@ class PlanningServicer(planning_pb2_grpc.PlanningServiceServicer):
         self, request: planning_pb2.PlanFacilitiesRequest, context: grpc.ServicerContext
     ) -> planning_pb2.PlanFacilitiesResponse:
         tenant = self.auth.tenant(context)
-        params = convert.plan_facilities_params(request)
-        parse_scenarios(params["scenario_yaml"])  # INVALID_ARGUMENT now, not in the job
-        job = self.pool.submit(tenant, "plan_facilities", params, request.request_id)
-        return planning_pb2.PlanFacilitiesResponse(operation=convert.job_to_operation(job))
+        params = facilities.PlanParams.from_request(request)
+        job = self.pool.submit(tenant, facilities.OPERATION, params, request.request_id)
+        return planning_pb2.PlanFacilitiesResponse(operation=job_to_operation(job))

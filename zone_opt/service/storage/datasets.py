@@ -41,14 +41,14 @@ from zone_opt.errors import (
     NotFoundError,
     ResourceExhaustedError,
     VerificationError,
+    bounded,
 )
 from zone_opt.rpc.checksums import CHECKSUMS
 from zone_opt.rpc.enums import RESULT_KIND
 from zone_opt.rpc.ipc import IpcStreamDecoder
 from zone_opt.rpc.upload import UploadChunk
 from zone_opt.schemas import TABLES, TableSpec
-from zone_opt.service.edge import bounded
-from zone_opt.service.store import Database
+from zone_opt.service.storage.jobstore import Database
 from zone_opt.validation import BatchValidator
 
 __all__ = ["CHECKSUMS", "RESULT_KIND", "DatasetInfo", "DatasetStore", "ReadAhead", "UploadChunk"]

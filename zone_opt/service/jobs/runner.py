@@ -1,6 +1,8 @@
-"""The worker pool that runs durable jobs from the :class:`~zone_opt.service.store.JobStore`.
+"""The worker pool that runs durable jobs from the job store
+(:class:`~zone_opt.service.storage.jobstore.JobStore`).
 
-``workers`` threads each claim a job (a lease), run its handler and record the outcome
+``workers`` threads each claim a job (a lease), run its operation's handler
+(:class:`~zone_opt.service.jobs.spec.OperationSpec`) and record the outcome
 with the lease's fencing token. A heartbeat thread extends the leases of running jobs
 and picks up cancel requests. Handlers are cooperative: they call
 :meth:`JobContext.checkpoint` between stages, which raises
@@ -21,9 +23,9 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from zone_opt.errors import (
     CancelledError,
@@ -32,12 +34,16 @@ from zone_opt.errors import (
     ZoneOptError,
 )
 from zone_opt.rpc.status import status_of
-from zone_opt.service.datasets import DatasetStore
-from zone_opt.service.store import Job, JobState, JobStore
+from zone_opt.service.storage.datasets import DatasetStore
+from zone_opt.service.storage.jobstore import Job, JobState, JobStore
 
-__all__ = ["JobContext", "JobHandler", "WorkerPool", "pool_sizes"]
+__all__ = ["JobContext", "WorkerPool", "pool_sizes"]
+
+if TYPE_CHECKING:
+    from zone_opt.service.jobs.spec import OperationSpec, Params
 
 log = logging.getLogger(__name__)
+P = TypeVar("P", bound="Params")
 
 
 def pool_sizes(cpus: int, job_workers: int | None) -> tuple[int, int]:
@@ -78,9 +84,6 @@ class JobContext:
             raise DeadlineExceededError(f"time limit of {limit} s passed at stage {stage!r}")
 
 
-JobHandler = Callable[[JobContext], dict[str, Any]]
-
-
 @dataclass
 class _Running:
     job: Job
@@ -94,7 +97,7 @@ class WorkerPool:
         self,
         store: JobStore,
         datasets: DatasetStore,
-        handlers: dict[str, JobHandler],
+        operations: Mapping[str, OperationSpec[Any, Any]],
         *,
         workers: int,
         max_queue: int,
@@ -102,7 +105,7 @@ class WorkerPool:
     ) -> None:
         self.store = store
         self.datasets = datasets
-        self.handlers = handlers
+        self.operations = operations
         self.workers = workers
         self.max_queue = max_queue
         self.lease_s = lease_s
@@ -136,15 +139,16 @@ class WorkerPool:
         hb.start()
         self._threads.append(hb)
 
-    def submit(self, tenant: str, kind: str, params: dict[str, Any], request_id: str) -> Job:
-        """Durably queue a job (committed before this returns)."""
-        if kind not in self.handlers:
-            raise ZoneOptError(f"no handler for job kind {kind!r}")
+    def submit(self, tenant: str, spec: OperationSpec[P, Any], params: P, request_id: str) -> Job:
+        """Durably queue a job of ``spec`` with ``params`` (committed before this returns;
+        the params in the spec's versioned encoding)."""
+        if self.operations.get(spec.kind) is not spec:
+            raise ZoneOptError(f"operation {spec.kind!r} is not registered with this pool")
         if self.store.queue_depth() >= self.max_queue:
             raise ResourceExhaustedError(
                 f"job queue full ({self.max_queue} queued)", retry_after_s=5.0
             )
-        job = self.store.submit(tenant, kind, params, request_id)
+        job = self.store.submit(tenant, spec.kind, spec.encode_params(params), request_id)
         self._notify()
         return job
 
@@ -188,7 +192,8 @@ class WorkerPool:
         try:
             if job.cancel_requested:
                 raise CancelledError("operation cancelled")
-            result = self.handlers[job.kind](context)
+            spec = self.operations[job.kind]
+            result = spec.encode_result(spec.run(context, spec.decode_params(job.params)))
         except _ShutdownInterruptError:
             self.store.requeue(job, "requeued: server shut down")
             log.info("event=job_requeued job=%s", job.job_id)

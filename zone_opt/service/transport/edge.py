@@ -1,6 +1,6 @@
 """Checks every request message passes before a handler sees it.
 
-The interceptor (:mod:`zone_opt.service.interceptors`) runs :func:`check_request` on each
+The interceptor (:mod:`zone_opt.service.transport.interceptors`) runs :func:`check_request` on each
 decoded request message, after authentication, so that rules shared by every RPC live in
 one place instead of in each handler:
 
@@ -16,7 +16,7 @@ one place instead of in each handler:
   :data:`MAX_ID_CHARS` characters; other strings and byte fields have their own limits in
   each handler (scenario texts 1 MiB, IPC bytes the message size limit).
 
-Errors never repeat unbounded input: :func:`bounded` cuts what is echoed.
+Errors never repeat unbounded input: :func:`zone_opt.errors.bounded` cuts what is echoed.
 """
 
 from __future__ import annotations
@@ -28,14 +28,12 @@ from typing import Any
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from zone_opt.errors import InvalidInputError, Violation
+from zone_opt.errors import InvalidInputError, Violation, bounded
 
-__all__ = ["MAX_ECHO_CHARS", "MAX_ID_CHARS", "Undecodable", "bounded", "check_request", "lenient"]
+__all__ = ["MAX_ID_CHARS", "Undecodable", "check_request", "lenient"]
 
 #: Longest identifier (dataset id, operation name, request id, peer name) a request may hold.
 MAX_ID_CHARS = 128
-#: Longest piece of request text an error message repeats.
-MAX_ECHO_CHARS = 80
 
 # google.protobuf.Timestamp: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
 _TIMESTAMP_MIN_S = -62_135_596_800
@@ -68,11 +66,6 @@ def lenient(parse: Any, message: str) -> Any:
             return Undecodable(message, len(data), type(exc).__name__)
 
     return parse_or_mark
-
-
-def bounded(text: str, limit: int = MAX_ECHO_CHARS) -> str:
-    """``text`` as an error may repeat it: at most ``limit`` characters, with the length."""
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def check_request(request: Any) -> None:

@@ -7,12 +7,12 @@ One interceptor wraps every handler (unary and streaming alike) so that each cal
 2. is admitted only while fewer than ``max_concurrent_calls`` are in flight (else
    RESOURCE_EXHAUSTED with RetryInfo; health and reflection are never refused);
 3. carries a valid bearer token unless its service is public (else UNAUTHENTICATED);
-4. has its request checked by :func:`zone_opt.service.edge.check_request` (undecodable
+4. has its request checked by :func:`zone_opt.service.transport.edge.check_request` (undecodable
    bytes, unknown enum values, out-of-range timestamps and durations, non-finite numbers,
    over-long ids: INVALID_ARGUMENT with field violations, after authentication);
 5. has any exception turned into its status by the one table of
    :mod:`zone_opt.service.status` (unknown ones into INTERNAL, logged with the request id);
-6. is counted and timed in :class:`~zone_opt.service.metrics.Metrics` and logged as one
+6. is counted and timed in :class:`~zone_opt.service.transport.metrics.Metrics` and logged as one
    ``key=value`` line.
 """
 
@@ -29,9 +29,9 @@ import grpc
 
 from zone_opt.errors import ResourceExhaustedError
 from zone_opt.rpc.status import status_of, to_status
-from zone_opt.service.auth import PUBLIC_SERVICES, TokenAuth
-from zone_opt.service.edge import check_request, lenient
-from zone_opt.service.metrics import Metrics
+from zone_opt.service.transport.auth import PUBLIC_SERVICES, TokenAuth
+from zone_opt.service.transport.edge import check_request, lenient
+from zone_opt.service.transport.metrics import Metrics
 
 __all__ = ["ServiceInterceptor"]
 

@@ -13,25 +13,21 @@ Policies and the audit log are SQLite tables in the server's database (WAL,
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 
 from zone_opt.errors import (
     InvalidInputError,
     NotFoundError,
-    PrivacyPolicyError,
     ResourceExhaustedError,
     Violation,
+    bounded,
 )
-from zone_opt.privacy import PsiServer
 from zone_opt.privacy.policy import AuditEntry, JoinPolicy
-from zone_opt.service.datasets import DatasetStore
-from zone_opt.service.edge import bounded
-from zone_opt.service.store import Database
+from zone_opt.service.storage.datasets import DatasetStore
+from zone_opt.service.storage.jobstore import Database
 
-__all__ = ["JoinSessions", "PolicyStore"]
+__all__ = ["PolicyStore"]
 
 
 _SCHEMA = """
@@ -207,95 +203,3 @@ class PolicyStore:
             )
             for r in rows
         ]
-
-
-@dataclass
-class _Session:
-    server: PsiServer
-    peer: str
-    created_s: float
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class JoinSessions:
-    """Open sessions of the sending side, in memory, each evaluated at most once."""
-
-    def __init__(self, policies: PolicyStore, datasets: DatasetStore, ttl_s: float = 600.0):
-        self.policies = policies
-        self.datasets = datasets
-        self.ttl_s = ttl_s
-        self._lock = threading.Lock()
-        self._open: dict[str, _Session] = {}
-
-    def open(
-        self, peer: str, dataset_id: str, mode: str, columns: tuple[str, ...], verifiable: bool
-    ) -> tuple[str, bytes]:
-        """Check the policy, start a session; ``(session_id, setup message)``.
-
-        Raises:
-            NotFoundError: no policy for the dataset.
-            PrivacyPolicyError: the peer, mode or a column is not allowed.
-            ResourceExhaustedError: the peer used its quota for this epoch.
-        """
-        owner, policy = self.policies.get(dataset_id)
-        why = None
-        if peer not in policy.allowed_peers:
-            why = f"peer {peer!r} may not join dataset {dataset_id}"
-        elif mode not in policy.modes:
-            why = f"mode {mode} is not allowed on dataset {dataset_id}"
-        elif mode == "labelled" and not columns:
-            why = "a labelled join names the payload columns it wants"
-        elif mode != "labelled" and columns:
-            why = "payload columns are only returned by a labelled join"
-        elif hidden := [c for c in columns if c not in policy.payload_columns]:
-            why = f"columns {hidden} are not released"
-        if why is not None:
-            self.policies.refuse(owner, peer, dataset_id, mode, why)
-            raise PrivacyPolicyError(why)
-        table = self.datasets.read(owner, dataset_id)
-        keys = table.column(policy.key_column)
-        payload = table.select(list(columns)) if mode == "labelled" else None
-        server = PsiServer(
-            keys,
-            payload,
-            mode=mode,  # type: ignore[arg-type]
-            verifiable=verifiable,
-            key_kind=policy.key_kind,  # type: ignore[arg-type]
-            min_intersection=policy.min_intersection,
-        )
-        now = time.time()
-        session_id = uuid.uuid4().hex
-        try:
-            self.policies.open_session(
-                session_id,
-                owner=owner,
-                peer=peer,
-                policy=policy,
-                mode=mode,
-                columns=columns,
-                sender_keys=server.distinct_count,
-                now_s=now,
-            )
-        except ResourceExhaustedError:
-            self.policies.refuse(owner, peer, dataset_id, mode, "quota")
-            raise
-        setup = server.setup_message()
-        with self._lock:
-            self._expire(now)
-            self._open[session_id] = _Session(server, peer, now)
-        return session_id, setup
-
-    def evaluate(self, peer: str, session_id: str, request: bytes) -> bytes:
-        """Answer a session's request, once; the session is closed afterwards."""
-        with self._lock:
-            self._expire(time.time())
-            session = self._open.pop(session_id, None)
-        if session is None or session.peer != peer:
-            raise NotFoundError(f"join session {session_id} not found (expired or used)")
-        response = session.server.respond(request)
-        self.policies.evaluated(session_id, session.server.receiver_count)
-        return response
-
-    def _expire(self, now: float) -> None:
-        for sid in [s for s, v in self._open.items() if now - v.created_s > self.ttl_s]:
-            del self._open[sid]

@@ -1,13 +1,13 @@
 """Compute slots: how many CPU-heavy calls answered inline (in the RPC thread, e.g.
 ``Recommend``) run at once.
 
-Admission control (:mod:`zone_opt.service.interceptors`) bounds the calls *in flight*; this
-bounds the ones *computing*. Past the number of cores, more concurrent computations only
-share the cores and the interpreter lock among more threads: each call takes longer and
-throughput falls (on 2 cores, ``Recommend`` served 64 concurrent callers at 31-35 requests/s
-against 60-64 for one caller). With a slot per core the others wait their turn, throughput
-stays at its single-caller level or above, and a waiting call whose deadline passes gives
-up with DEADLINE_EXCEEDED without having used any CPU.
+Admission control (:mod:`~zone_opt.service.transport.interceptors`) bounds the calls *in
+flight*; this bounds the ones *computing*. Past the number of cores, more concurrent
+computations only share the cores and the interpreter lock among more threads: each call
+takes longer and throughput falls (on 2 cores, ``Recommend`` served 64 concurrent callers
+at 31-35 requests/s against 60-64 for one caller). With a slot per core the others wait
+their turn, throughput stays at its single-caller level or above, and a waiting call whose
+deadline passes gives up with DEADLINE_EXCEEDED without having used any CPU.
 """
 
 from __future__ import annotations
