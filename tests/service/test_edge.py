@@ -39,7 +39,7 @@ from zone_opt.errors import (
 from zone_opt.privacy.policy import JoinPolicy
 from zone_opt.rpc.ipc import table_to_ipc
 from zone_opt.service.server import Server
-from zone_opt.service.storage import datasets as dataset_store
+from zone_opt.service.storage import files as storage_files
 from zone_opt.service.transport.edge import MAX_ID_CHARS
 from zone_opt.service.transport.peers import JoinPeer, PeerRegistry, load_peers
 
@@ -355,7 +355,7 @@ def test_full_disk_during_upload_is_resource_exhausted_and_loses_nothing(
     def full(self: object, piece: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(dataset_store._Sink, "_write", full)
+    monkeypatch.setattr(storage_files.Sink, "_write", full)
     with pytest.raises(ResourceExhaustedError) as info:
         alice.upload(sample("spaces"), "spaces", kind="spaces")
     assert info.value.status_code == "RESOURCE_EXHAUSTED"

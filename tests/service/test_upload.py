@@ -31,7 +31,7 @@ from zone_opt.rpc.ipc import IpcStreamDecoder, ipc_messages, pack_pieces
 from zone_opt.rpc.upload import encode_upload_chunk, parse_upload_request
 from zone_opt.schemas import TABLES
 from zone_opt.service.server import Server
-from zone_opt.service.storage.datasets import DIRECT_BLOCK_BYTES, STAGE_BYTES, _Sink
+from zone_opt.service.storage.files import DIRECT_BLOCK_BYTES, STAGE_BYTES, Sink
 from zone_opt.validation import BatchValidator, validate_table
 
 MD = (("authorization", "Bearer token-alice"),)
@@ -572,7 +572,7 @@ def test_sink_stores_and_hashes_exactly_the_pieces(
 ) -> None:
     pieces = _sink_pieces(1)
     path = tmp_path / "out.part"
-    with _Sink(path, checksum, direct=direct) as sink:
+    with Sink(path, checksum, direct=direct) as sink:
         assert sink.direct == (direct and _direct_io_works(tmp_path))
         for piece in pieces:
             sink.put(memoryview(piece))
@@ -602,7 +602,7 @@ def test_sink_falls_back_to_the_page_cache_when_direct_io_is_refused(
 
     monkeypatch.setattr(os, "write", write)
     path = tmp_path / "refused.part"
-    with _Sink(path, "blake3") as sink:
+    with Sink(path, "blake3") as sink:
         for piece in pieces:
             sink.put(piece)
         sink.sync().result()
@@ -616,7 +616,7 @@ def test_sink_falls_back_to_the_page_cache_when_direct_io_is_refused(
         return real_open(file, flags, mode)
 
     monkeypatch.setattr(os, "open", open_)
-    with _Sink(tmp_path / "cached.part", "sha256") as sink:
+    with Sink(tmp_path / "cached.part", "sha256") as sink:
         assert not sink.direct
         for piece in pieces:
             sink.put(piece)

@@ -1,7 +1,7 @@
 """The durable dataset store: Arrow IPC stream files under the data dir, records in SQLite.
 
 An upload is written to ``tmp/`` as its chunks arrive (with direct I/O where the file
-system allows it, see :class:`_Sink`), hashed over the same bytes with
+system allows it, see :class:`Sink`), hashed over the same bytes with
 the checksum its header chose (:data:`CHECKSUMS`: SHA-256, BLAKE3 or XXH3-128), decoded from memory
 batch by batch and validated against its table kind's schema
 (:class:`zone_opt.validation.BatchValidator`, the rules of
@@ -16,22 +16,15 @@ and delete is filtered by tenant, and another tenant's dataset is simply not fou
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
-import fcntl
-import mmap
 import os
-import queue
 import shutil
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
 
 import pyarrow as pa
 
@@ -48,10 +41,11 @@ from zone_opt.rpc.enums import RESULT_KIND
 from zone_opt.rpc.ipc import IpcStreamDecoder
 from zone_opt.rpc.upload import UploadChunk
 from zone_opt.schemas import TABLES, TableSpec
+from zone_opt.service.storage.files import READ_AHEAD_CHUNKS, ReadAhead, Sink, fsync_dir
 from zone_opt.service.storage.jobstore import Database
 from zone_opt.validation import BatchValidator
 
-__all__ = ["CHECKSUMS", "RESULT_KIND", "DatasetInfo", "DatasetStore", "ReadAhead", "UploadChunk"]
+__all__ = ["DatasetInfo", "DatasetStore"]
 
 
 _SCHEMA = """
@@ -107,247 +101,6 @@ class _Received:
     size: int
     validator: BatchValidator | None
     broken: InvalidInputError | None
-
-
-def _start_writeback() -> Callable[[int, int, int], object] | None:
-    """Linux ``sync_file_range(fd, offset, nbytes, SYNC_FILE_RANGE_WRITE)``: start writing
-    a written range to disk without waiting (None where libc lacks it)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        call = libc.sync_file_range
-    except (OSError, AttributeError):
-        return None
-    call.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
-    call.restype = ctypes.c_int
-    return lambda fd, offset, nbytes: call(fd, offset, nbytes, 2)  # SYNC_FILE_RANGE_WRITE
-
-
-_WRITEBACK = _start_writeback()
-#: Written bytes after which the sink asks the kernel to start writing them back.
-WRITEBACK_BYTES = 16 * 1024 * 1024
-#: Direct I/O transfers whole blocks from block-aligned memory; 4 KiB covers the logical
-#: block size of the disks and file systems in use (a larger one fails with EINVAL, and the
-#: sink then falls back to the page cache).
-DIRECT_BLOCK_BYTES = 4096
-#: Size of a direct-I/O staging buffer (page-aligned, whole blocks).
-STAGE_BYTES = 4 * 1024 * 1024
-_O_DIRECT: int = getattr(os, "O_DIRECT", 0)
-#: Staging buffers of finished uploads, kept for the next ones: memory the process has
-#: already touched, so a new upload's writes cause no page faults.
-_STAGES: queue.SimpleQueue[mmap.mmap] = queue.SimpleQueue()
-
-
-class _Sink:
-    """A file written and hashed (with ``checksum``) piece by piece on a helper thread, in
-    order.
-
-    ``put`` queues a piece and returns at once; ``digest`` waits for the queued pieces;
-    ``sync`` queues the flush and fsync; leaving the ``with`` block waits for the queued
-    work and closes the file (on errors too).
-
-    Where the file system supports it (Linux ``O_DIRECT``: ext4, xfs, btrfs), the pieces
-    are copied into a page-aligned staging buffer and written from it in whole blocks
-    straight to the disk, bypassing the page cache: no kernel copy into cache pages and no
-    writeback left for the final fsync (which still runs, for the file's size, its extents
-    and the disk's write cache). The last partial block is written through the page cache.
-    Elsewhere (tmpfs refuses ``O_DIRECT``), or if a direct write is refused, the pieces go
-    through the page cache, and every :data:`WRITEBACK_BYTES` the kernel is asked to start
-    writing them back (``sync_file_range``, not waited for), so the final fsync has only the
-    tail left to write.
-    """
-
-    def __init__(self, path: Path, checksum: str, direct: bool = True) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
-        self._fd = -1
-        if direct and _O_DIRECT:
-            with contextlib.suppress(OSError):  # EINVAL: no direct I/O on this file system
-                self._fd = os.open(path, flags | _O_DIRECT, 0o644)
-        self._direct = self._fd >= 0
-        if self._fd < 0:
-            self._fd = os.open(path, flags, 0o644)
-        self._stage: mmap.mmap | None = None
-        self._staged = 0  # bytes in the staging buffer, not yet written
-        self.checksum = checksum
-        self._hasher = CHECKSUMS[checksum]()
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zone-opt-sink")
-        self._pending: list[Future[None]] = []
-        self._written = 0  # bytes handed to the sink so far
-        self._flushed = 0  # bytes handed to writeback (page-cache path)
-
-    @property
-    def direct(self) -> bool:
-        """Whether the pieces written so far bypassed the page cache."""
-        return self._direct
-
-    def _write_all(self, data: memoryview) -> None:
-        while len(data):
-            data = data[os.write(self._fd, data) :]
-
-    def _to_page_cache(self) -> None:
-        """Leave direct I/O: write what is staged through the page cache from now on."""
-        if self._direct:
-            fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~_O_DIRECT)
-            self._direct = False
-        if self._stage is not None and self._staged:
-            self._write_all(memoryview(self._stage)[: self._staged])
-        self._staged = 0
-
-    def _write_staged_blocks(self) -> None:
-        """Write the whole blocks staged so far directly; keep the partial block staged."""
-        assert self._stage is not None
-        whole = self._staged - self._staged % DIRECT_BLOCK_BYTES
-        if not whole:
-            return
-        stage = memoryview(self._stage)
-        done = 0
-        try:
-            while done < whole:
-                done += os.write(self._fd, stage[done:whole])
-        except OSError as exc:
-            if exc.errno != errno.EINVAL:
-                raise
-            # Refused (a block size above DIRECT_BLOCK_BYTES): what was not written goes
-            # through the page cache, as everything after it.
-            stage[: self._staged - done] = stage[done : self._staged]
-            self._staged -= done
-            self._to_page_cache()
-            return
-        rest = self._staged - whole
-        stage[:rest] = stage[whole : self._staged]
-        self._staged = rest
-
-    def _stage_piece(self, piece: memoryview) -> None:
-        if self._stage is None:
-            try:
-                self._stage = _STAGES.get_nowait()
-            except queue.Empty:
-                self._stage = mmap.mmap(-1, STAGE_BYTES)
-        stage = memoryview(self._stage)
-        while len(piece) and self._direct:
-            n = min(len(piece), STAGE_BYTES - self._staged)
-            stage[self._staged : self._staged + n] = piece[:n]
-            self._staged += n
-            piece = piece[n:]
-            if self._staged == STAGE_BYTES or not len(piece):
-                self._write_staged_blocks()
-        if len(piece):  # direct I/O was given up part way
-            self._write_all(piece)
-
-    def _write(self, piece: bytes | memoryview) -> None:
-        view = memoryview(piece).cast("B")
-        self._hasher.update(view)  # both release the GIL for large pieces
-        self._written += len(view)
-        if self._direct:
-            self._stage_piece(view)
-            return
-        self._write_all(view)
-        if _WRITEBACK is not None and self._written - self._flushed >= WRITEBACK_BYTES:
-            _WRITEBACK(self._fd, self._flushed, self._written - self._flushed)
-            self._flushed = self._written
-
-    def _sync(self) -> None:
-        self._to_page_cache()  # the last partial block
-        os.fsync(self._fd)
-
-    def put(self, piece: bytes | memoryview) -> None:
-        self._pending.append(self._worker.submit(self._write, piece))
-        if len(self._pending) > 64:  # surface errors early, keep the list short
-            self._pending = [f for f in self._pending if not f.done() or f.result()]
-
-    def digest(self) -> str:
-        """Hex checksum of every piece (waits for them)."""
-        for future in self._pending:
-            future.result()
-        self._pending.clear()
-        return self._hasher.hexdigest()
-
-    def sync(self) -> Future[None]:
-        """Write what is staged, fsync the file, after the pieces queued so far."""
-        return self._worker.submit(self._sync)
-
-    def __enter__(self) -> _Sink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._worker.shutdown(wait=True)
-        os.close(self._fd)
-        if self._stage is not None:
-            _STAGES.put(self._stage)
-            self._stage = None
-
-
-T = TypeVar("T")
-
-#: Chunks of an upload received ahead of the one being decoded and validated.
-READ_AHEAD_CHUNKS = 4
-_DONE = object()
-
-
-class ReadAhead(Generic[T]):
-    """An iterator over ``items`` that a helper thread pulls up to ``depth`` ahead of the
-    consumer, so producing the next items overlaps consuming this one.
-
-    On the server, gRPC's request iterator receives the next message only when asked, so
-    without this the stream stalls (flow control) while a chunk is decoded and validated.
-    Exceptions of ``items`` reach the consumer in order. :meth:`close` (from any thread)
-    stops the helper at its next item and ends the iteration. Memory: ``depth`` items.
-    """
-
-    def __init__(self, items: Iterable[T], depth: int) -> None:
-        self._items = items
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._pull, name="zone-opt-read-ahead", daemon=True)
-        self._thread.start()
-
-    def _offer(self, item: object) -> bool:
-        while not self._stopped.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _pull(self) -> None:
-        try:
-            for item in self._items:
-                if not self._offer(item):
-                    return
-            outcome: object = _DONE
-        except BaseException as exc:  # handed to the consumer, raised there
-            outcome = exc
-        self._offer(outcome)
-
-    def __iter__(self) -> ReadAhead[T]:
-        return self
-
-    def __next__(self) -> T:
-        while True:
-            try:
-                item = self._queue.get(timeout=0.1)
-                break
-            except queue.Empty:
-                if self._stopped.is_set():
-                    raise StopIteration from None
-        if item is _DONE:
-            self._stopped.set()
-            raise StopIteration
-        if isinstance(item, BaseException):
-            self._stopped.set()
-            raise item
-        return item  # type: ignore[return-value]
-
-    def close(self) -> None:
-        self._stopped.set()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class DatasetStore:
@@ -409,7 +162,7 @@ class DatasetStore:
             )
         tmp = self._tmp / f"{uuid.uuid4().hex}.part"
         try:
-            with _disk_full_is_exhausted("upload"), _Sink(tmp, checksum) as sink:
+            with _disk_full_is_exhausted("upload"), Sink(tmp, checksum) as sink:
                 with contextlib.closing(ReadAhead(chunks, READ_AHEAD_CHUNKS)) as ahead:
                     received = self._receive(sink, ahead, TABLES[kind])
                 # The hashing and writing of the last pieces and the fsync run on the sink's
@@ -452,7 +205,7 @@ class DatasetStore:
             tmp.unlink(missing_ok=True)
             tmp.with_suffix(".conformed").unlink(missing_ok=True)
 
-    def _receive(self, sink: _Sink, chunks: Iterable[UploadChunk], spec: TableSpec) -> _Received:
+    def _receive(self, sink: Sink, chunks: Iterable[UploadChunk], spec: TableSpec) -> _Received:
         """Check, hash, write and decode the chunks as they arrive.
 
         Hashing and writing run on the sink's thread (both release the GIL), in chunk
@@ -530,7 +283,7 @@ class DatasetStore:
     ) -> DatasetInfo:
         final = self._path(dataset_id)
         os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         info = DatasetInfo(
             dataset_id,
             tenant,
