@@ -154,7 +154,7 @@ def test_upload_parser_keeps_the_payload_in_place_and_reports_garbage() -> None:
 
 
 def test_dictionary_encoding_matches_arrow() -> None:
-    from zone_opt.validation import _dictionary_encode  # noqa: PLC0415 (private helper)
+    from zone_opt.validation.keys import dictionary_encode  # noqa: PLC0415
 
     rng = np.random.default_rng(3)
     words = np.array(["", "a", "bb", "Ωmega", "a" * 40, "c"])
@@ -162,11 +162,11 @@ def test_dictionary_encoding_matches_arrow() -> None:
     for values in (grouped, words[rng.integers(0, len(words), 500)]):
         for kind in (pa.string(), pa.large_string()):
             column = pa.array(values.tolist(), kind).slice(3)  # an offset into the buffers
-            got, expected = _dictionary_encode(column), pc.dictionary_encode(column)
+            got, expected = dictionary_encode(column), pc.dictionary_encode(column)
             assert got.dictionary.equals(expected.dictionary)
             assert got.indices.to_pylist() == expected.indices.to_pylist()
     with_null = pa.array(["a", None, "a"])
-    assert _dictionary_encode(with_null).equals(pc.dictionary_encode(with_null))
+    assert dictionary_encode(with_null).equals(pc.dictionary_encode(with_null))
 
 
 def test_pieces_keep_messages_whole_unless_larger_than_a_piece() -> None:
@@ -507,9 +507,9 @@ def test_upload_over_the_size_limit_is_resource_exhausted(
 def test_batch_validation_of_a_string_key_equals_validate_table(
     sample: Callable[[str], pa.Table], monkeypatch: pytest.MonkeyPatch, small_dictionary: int
 ) -> None:
-    from zone_opt import validation  # noqa: PLC0415 (the class attribute is patched)
+    from zone_opt.validation import keys  # noqa: PLC0415 (the class attribute is patched)
 
-    monkeypatch.setattr(validation._KeyCodes, "SMALL_DICTIONARY", small_dictionary)
+    monkeypatch.setattr(keys.KeyCodes, "SMALL_DICTIONARY", small_dictionary)
     spec = TABLES["enterprises"]
     table = sample("enterprises")
     ids = table.column("enterprise_id").to_pylist()
