@@ -1,27 +1,12 @@
-"""A typed Python client of the zone-opt gRPC server.
-
-    from zone_opt.client import Client
-    with Client("127.0.0.1:50051", token=TOKEN) as client:
-        spaces_id = client.upload(spaces, "spaces 2026-11", kind="spaces")
-        op = client.submit_match(spaces_id, enterprises_id, parks_id, mode="stable")
-        done = client.wait(op, timeout_s=600)
-        assignments = client.download(done.result.assignments_dataset_id)
-
-Every error the server sends is raised as the matching :mod:`zone_opt.errors` class
-(``InvalidInputError`` with its violations, ``NotFoundError``, ...) whose ``status_code``
-names the gRPC status. Every call has a deadline (``timeout_s``); submissions carry a
-request id, so retrying one with the same ``request_id`` never starts a second job.
-"""
+"""The client: one connection to a zone-opt server, every service as typed methods."""
 
 from __future__ import annotations
 
 import builtins
 import itertools
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -30,7 +15,6 @@ import grpc
 import pyarrow as pa
 import xxhash
 from google.protobuf import duration_pb2, timestamp_pb2
-from google.protobuf.message import Message
 
 from zone_opt.api.v1 import (
     carbon_pb2,
@@ -49,7 +33,8 @@ from zone_opt.api.v1 import (
     privacy_pb2,
     privacy_pb2_grpc,
 )
-from zone_opt.errors import InvalidInputError, ServiceError, VerificationError
+from zone_opt.client.models import Dataset, Operation, dataset_of, operation_of
+from zone_opt.errors import InvalidInputError, VerificationError
 from zone_opt.privacy import Mode as PsiMode
 from zone_opt.privacy import PsiResult
 from zone_opt.privacy.policy import JoinPolicy
@@ -58,7 +43,6 @@ from zone_opt.rpc.enums import (
     MATCH_MODE_VALUES,
     TABLE_KINDS,
     join_mode_to_proto,
-    kind_from_proto,
     kind_to_proto,
 )
 from zone_opt.rpc.ipc import (
@@ -73,67 +57,15 @@ from zone_opt.rpc.join import (
     join_policy_to_proto,
     receive_join,
 )
-from zone_opt.rpc.operations import unpack_result
 from zone_opt.rpc.status import from_rpc_error
 from zone_opt.rpc.upload import encode_upload_chunk, parse_upload_request
 
-__all__ = ["Client", "Dataset", "Operation", "TlsConfig", "planning_progress"]
+__all__ = ["Client"]
 
 T = TypeVar("T")
-R = TypeVar("R", bound=Message)
 CHUNK_BYTES = MAX_CHUNK_BYTES
 #: Bytes of Arrow data per record batch of an upload: one batch (and its metadata) per chunk.
 BATCH_BYTES = 7 * MAX_CHUNK_BYTES // 8
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A stored dataset (no data)."""
-
-    dataset_id: str
-    name: str
-    kind: str
-    num_rows: int
-    num_bytes: int
-    sha256: str
-    columns: tuple[str, ...]
-    created: datetime
-    #: BLAKE3 of the stored stream for datasets uploaded with it, else empty.
-    blake3: str = ""
-    #: XXH3-128 of the stored stream for datasets uploaded with it (what :meth:`Client.upload`
-    #: sends), else empty; exactly one of ``sha256``, ``blake3`` and ``xxh3_128`` is set.
-    xxh3_128: str = ""
-
-
-@dataclass(frozen=True)
-class Operation:
-    """A long-running operation; once it succeeded, ``result`` is its typed result message
-    (``MatchResult``, ``DispatchResult``, ``AllocateCarbonResult``, ``PlanFacilitiesResult``
-    or ``ComputeStatisticsResult``: ints are ints, enums are enums), else None."""
-
-    name: str
-    kind: str
-    state: str  # QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED
-    done: bool
-    progress: float
-    stage: str
-    attempts: int
-    error_code: int = 0
-    error_message: str = ""
-    result: Message | None = None
-
-    def result_as(self, cls: type[R]) -> R:
-        """``result``, checked to be a ``cls`` (e.g. ``matching_pb2.MatchResult``).
-
-        Raises:
-            ServiceError: the operation has no result (not done, or failed) or another one.
-        """
-        if not isinstance(self.result, cls):
-            got = type(self.result).__name__ if self.result is not None else "no result"
-            raise ServiceError(
-                f"{self.name} ({self.state}): {got}, not a {cls.__name__}; {self.error_message}"
-            )
-        return self.result
 
 
 def _payload(message: bytes) -> memoryview:
@@ -142,46 +74,6 @@ def _payload(message: bytes) -> memoryview:
     if chunk is None:  # never for encode_upload_chunk's output
         raise AssertionError("not an encoded chunk")
     return memoryview(chunk.ipc)
-
-
-def _dataset(d: datasets_pb2.Dataset) -> Dataset:
-    return Dataset(
-        d.dataset_id,
-        d.name,
-        kind_from_proto(d.kind, "kind", allow_result=True),
-        d.num_rows,
-        d.num_bytes,
-        d.sha256,
-        tuple(d.columns),
-        d.create_time.ToDatetime(),
-        d.blake3,
-        d.xxh3_128,
-    )
-
-
-def _operation(op: operations_pb2.Operation) -> Operation:
-    state = operations_pb2.OperationState.Name(op.metadata.state).removeprefix("OPERATION_STATE_")
-    return Operation(
-        name=op.name,
-        kind=op.metadata.kind,
-        state=state,
-        done=op.done,
-        progress=op.metadata.progress,
-        stage=op.metadata.stage,
-        attempts=op.metadata.attempts,
-        error_code=op.error.code if op.HasField("error") else 0,
-        error_message=op.error.message if op.HasField("error") else "",
-        result=unpack_result(op.response) if op.HasField("response") else None,
-    )
-
-
-def planning_progress(op: Operation) -> dict[str, float] | None:
-    """``{"incumbent_cny", "bound_cny", "gap"}`` from a running PlanFacilities operation's
-    stage, or None when it reports none (not in a MILP right now)."""
-    found = dict(re.findall(r"(incumbent_cny|bound_cny|gap)=(-?inf|nan|[-+0-9.eE]+)", op.stage))
-    if len(found) != 3:
-        return None
-    return {key: float(value) for key, value in found.items()}
 
 
 class Client:
@@ -284,7 +176,7 @@ class Client:
 
     def describe(self, dataset_id: str) -> Dataset:
         request = datasets_pb2.GetDatasetRequest(dataset_id=dataset_id)
-        return _dataset(self._call(self._datasets.GetDataset, request).dataset)
+        return dataset_of(self._call(self._datasets.GetDataset, request).dataset)
 
     def download(self, dataset_id: str, timeout_s: float | None = None) -> pa.Table:
         """The dataset's table; checks chunk order and the stream's XXH3-128 (the server
@@ -328,7 +220,7 @@ class Client:
                 kind=kind_to_proto(kind) if kind else 0,  # type: ignore[arg-type]
             )
             response = self._call(self._datasets.ListDatasets, request)
-            found += [_dataset(d) for d in response.datasets]
+            found += [dataset_of(d) for d in response.datasets]
             token = response.next_page_token
             if not token:
                 return found
@@ -484,12 +376,12 @@ class Client:
 
     def get_operation(self, name: str) -> Operation:
         request = operations_pb2.GetOperationRequest(name=name)
-        return _operation(self._call(self._operations.GetOperation, request).operation)
+        return operation_of(self._call(self._operations.GetOperation, request).operation)
 
     def list_operations(self) -> builtins.list[Operation]:
         request = operations_pb2.ListOperationsRequest(page_size=1000)
         return [
-            _operation(o) for o in self._call(self._operations.ListOperations, request).operations
+            operation_of(o) for o in self._call(self._operations.ListOperations, request).operations
         ]
 
     def wait(self, name: str, timeout_s: float = 600.0) -> Operation:
@@ -502,7 +394,7 @@ class Client:
                 name=name,
                 timeout=duration_pb2.Duration(seconds=int(step), nanos=int(step % 1 * 1e9)),
             )
-            op = _operation(
+            op = operation_of(
                 self._call(self._operations.WaitOperation, request, timeout_s=step + 5.0).operation
             )
             if op.done or time.monotonic() >= deadline:
@@ -510,7 +402,7 @@ class Client:
 
     def cancel(self, name: str) -> Operation:
         request = operations_pb2.CancelOperationRequest(name=name)
-        return _operation(self._call(self._operations.CancelOperation, request).operation)
+        return operation_of(self._call(self._operations.CancelOperation, request).operation)
 
     def watch(self, name: str, timeout_s: float = 3600.0) -> Iterator[Operation]:
         """The operation's states as they change, until it is done."""
@@ -519,7 +411,7 @@ class Client:
             for message in self._operations.WatchOperation(
                 request, timeout=timeout_s, metadata=self._metadata()
             ):
-                yield _operation(message.operation)
+                yield operation_of(message.operation)
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
 

@@ -1,0 +1,111 @@
+"""What the client returns: datasets, operations with their typed results, and the
+progress a facility plan reports while it solves."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from google.protobuf.message import Message
+
+from zone_opt.api.v1 import datasets_pb2, operations_pb2
+from zone_opt.errors import ServiceError
+from zone_opt.rpc.enums import kind_from_proto
+from zone_opt.rpc.operations import unpack_result
+
+__all__ = ["Dataset", "Operation", "dataset_of", "operation_of", "planning_progress"]
+
+
+R = TypeVar("R", bound=Message)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A stored dataset (no data)."""
+
+    dataset_id: str
+    name: str
+    kind: str
+    num_rows: int
+    num_bytes: int
+    sha256: str
+    columns: tuple[str, ...]
+    created: datetime
+    #: BLAKE3 of the stored stream for datasets uploaded with it, else empty.
+    blake3: str = ""
+    #: XXH3-128 of the stored stream for datasets uploaded with it (what :meth:`Client.upload`
+    #: sends), else empty; exactly one of ``sha256``, ``blake3`` and ``xxh3_128`` is set.
+    xxh3_128: str = ""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A long-running operation; once it succeeded, ``result`` is its typed result message
+    (``MatchResult``, ``DispatchResult``, ``AllocateCarbonResult``, ``PlanFacilitiesResult``
+    or ``ComputeStatisticsResult``: ints are ints, enums are enums), else None."""
+
+    name: str
+    kind: str
+    state: str  # QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED
+    done: bool
+    progress: float
+    stage: str
+    attempts: int
+    error_code: int = 0
+    error_message: str = ""
+    result: Message | None = None
+
+    def result_as(self, cls: type[R]) -> R:
+        """``result``, checked to be a ``cls`` (e.g. ``matching_pb2.MatchResult``).
+
+        Raises:
+            ServiceError: the operation has no result (not done, or failed) or another one.
+        """
+        if not isinstance(self.result, cls):
+            got = type(self.result).__name__ if self.result is not None else "no result"
+            raise ServiceError(
+                f"{self.name} ({self.state}): {got}, not a {cls.__name__}; {self.error_message}"
+            )
+        return self.result
+
+
+def dataset_of(d: datasets_pb2.Dataset) -> Dataset:
+    return Dataset(
+        d.dataset_id,
+        d.name,
+        kind_from_proto(d.kind, "kind", allow_result=True),
+        d.num_rows,
+        d.num_bytes,
+        d.sha256,
+        tuple(d.columns),
+        d.create_time.ToDatetime(),
+        d.blake3,
+        d.xxh3_128,
+    )
+
+
+def operation_of(op: operations_pb2.Operation) -> Operation:
+    state = operations_pb2.OperationState.Name(op.metadata.state).removeprefix("OPERATION_STATE_")
+    return Operation(
+        name=op.name,
+        kind=op.metadata.kind,
+        state=state,
+        done=op.done,
+        progress=op.metadata.progress,
+        stage=op.metadata.stage,
+        attempts=op.metadata.attempts,
+        error_code=op.error.code if op.HasField("error") else 0,
+        error_message=op.error.message if op.HasField("error") else "",
+        result=unpack_result(op.response) if op.HasField("response") else None,
+    )
+
+
+def planning_progress(op: Operation) -> dict[str, float] | None:
+    """``{"incumbent_cny", "bound_cny", "gap"}`` from a running PlanFacilities operation's
+    stage, or None when it reports none (not in a MILP right now)."""
+    found = dict(re.findall(r"(incumbent_cny|bound_cny|gap)=(-?inf|nan|[-+0-9.eE]+)", op.stage))
+    if len(found) != 3:
+        return None
+    return {key: float(value) for key, value in found.items()}
