@@ -38,6 +38,7 @@ from zone_opt.errors import (
 )
 from zone_opt.privacy.policy import JoinPolicy
 from zone_opt.rpc.ipc import table_to_ipc
+from zone_opt.rpc.join import gather_message
 from zone_opt.service.server import Server
 from zone_opt.service.storage import files as storage_files
 from zone_opt.service.transport.edge import MAX_ID_CHARS
@@ -364,3 +365,12 @@ def test_full_disk_during_upload_is_resource_exhausted_and_loses_nothing(
     assert [d.dataset_id for d in alice.list()] == [kept]
     assert not list((server[0].config.data_dir / "tmp").iterdir())  # no partial file
     assert alice.download(kept).equals(sample("parks"))
+
+
+def test_a_join_message_past_its_limit_is_refused_before_it_is_held() -> None:
+    def chunks() -> Iterator[privacy_pb2.JoinMessageChunk]:
+        for seq in range(10**6):  # would be 4 GB; refused at the third chunk
+            yield privacy_pb2.JoinMessageChunk(data=b"x" * 4096, seq=seq)
+
+    with pytest.raises(ResourceExhaustedError):
+        gather_message(chunks(), max_bytes=10_000)

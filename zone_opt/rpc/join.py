@@ -13,7 +13,7 @@ import pyarrow as pa
 from google.protobuf import timestamp_pb2
 
 from zone_opt.api.v1 import privacy_pb2, privacy_pb2_grpc
-from zone_opt.errors import InvalidInputError
+from zone_opt.errors import InvalidInputError, ResourceExhaustedError
 from zone_opt.privacy import Mode, PsiClient, PsiResult, setup_key_kind
 from zone_opt.privacy.policy import AuditEntry, JoinPolicy
 from zone_opt.rpc.enums import join_mode_from_proto, join_mode_to_proto
@@ -94,16 +94,28 @@ def message_chunks(session_id: str, data: bytes) -> Iterator[privacy_pb2.JoinMes
         )
 
 
-def gather_message(chunks: Iterable[privacy_pb2.JoinMessageChunk]) -> tuple[str, bytes]:
-    """``(session_id, message)`` from chunks, checking their order."""
+#: Largest protocol message gathered from chunks (a DH request for 2^24 keys is 512 MiB;
+#: larger sets use the streaming protocol, one bucket per message).
+MAX_MESSAGE_BYTES = 1 << 30
+
+
+def gather_message(
+    chunks: Iterable[privacy_pb2.JoinMessageChunk], max_bytes: int = MAX_MESSAGE_BYTES
+) -> tuple[str, bytes]:
+    """``(session_id, message)`` from chunks, checking their order and total size
+    (RESOURCE_EXHAUSTED past ``max_bytes``, before it is held in memory)."""
     parts: list[bytes] = []
     session_id = ""
     last = False
+    size = 0
     for i, chunk in enumerate(chunks):
         if chunk.seq != i or last:
             raise InvalidInputError.single("chunk.seq", i, f"chunk {chunk.seq} arrived as {i}")
         if i == 0:
             session_id = chunk.session_id
+        size += len(chunk.data)
+        if size > max_bytes:
+            raise ResourceExhaustedError(f"join message larger than the limit of {max_bytes} bytes")
         parts.append(chunk.data)
         last = chunk.last
     if not last:
