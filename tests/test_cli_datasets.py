@@ -67,6 +67,11 @@ def test_demo_summarises_the_bundled_sample(capsys: pytest.CaptureFixture[str]) 
     assert "metered:" in text
 
 
+def test_demo_refuses_a_directory_without_a_region(tmp_path: Path) -> None:
+    """A directory the user names is never replaced by the sample: exit code 2."""
+    assert main(["demo", "--dir", str(tmp_path / "nonexistent")]) == 2
+
+
 def test_demo_runs_as_a_module() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "zone_opt", "demo"], capture_output=True, text=True, check=True

@@ -12,6 +12,8 @@ import pytest
 
 from zone_opt.datasets import (
     PRESETS,
+    SAMPLE_DIR,
+    TABLE_NAMES,
     Region,
     preset_region,
     pv_profile_kw_per_kwp,
@@ -260,3 +262,11 @@ def test_bad_arguments_are_refused() -> None:
         synthetic_region(0, 10, 10)
     with pytest.raises(ValueError, match="unknown cities"):
         synthetic_region(1, 10, 10, cities=["atlantis"])
+
+
+def test_the_bundled_sample_is_the_sample_preset() -> None:
+    """An installed package (no datasets/ folder) generates the sample region from its seed;
+    it must be the bundled one, table for table."""
+    bundled, generated = read_region(SAMPLE_DIR), preset_region("sample")
+    for name in TABLE_NAMES:
+        assert getattr(generated, name).equals(getattr(bundled, name)), name

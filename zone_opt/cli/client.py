@@ -17,12 +17,12 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from zone_opt.client import Client, Operation
+from zone_opt.datasets import read_region, sample_region
 from zone_opt.errors import UnauthenticatedError
 from zone_opt.rpc.channel import TlsConfig
 from zone_opt.rpc.operations import to_python
 
 DEFAULT_DATA_DIR = Path(".zone-opt-data")
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "datasets" / "sample"
 
 
 def add_parser(sub: Any) -> None:
@@ -60,7 +60,9 @@ def add_parser(sub: Any) -> None:
     match.add_argument("--k", type=int, default=0)
     match.add_argument("--wait", action="store_true")
     rec = cmds.add_parser("recommend", help="recommend from a directory of Parquet tables")
-    rec.add_argument("--dir", type=Path, default=SAMPLE_DIR, help="holds spaces/enterprises/parks")
+    rec.add_argument(
+        "--dir", type=Path, default=None, help="a region directory (default: the sample region)"
+    )
     rec.add_argument("--k", type=int, default=0)
     cmds.add_parser("operations", help="list operations")
     for name in ("operation", "cancel"):
@@ -124,11 +126,9 @@ def run(args: argparse.Namespace) -> int:
                 )
             _print(client.wait(name) if args.wait else client.get_operation(name))
         elif cmd == "recommend":
-            tables = {
-                n: pq.read_table(args.dir / f"{n}.parquet")
-                for n in ("spaces", "enterprises", "parks", "tenancies")
-                if (args.dir / f"{n}.parquet").exists()
-            }
+            region = sample_region() if args.dir is None else read_region(args.dir)
+            tables = {n: getattr(region, n) for n in ("spaces", "enterprises", "parks")}
+            tables["tenancies"] = region.tenancies
             result = client.recommend(
                 tables["spaces"],
                 tables["enterprises"],

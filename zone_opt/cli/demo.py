@@ -11,14 +11,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from zone_opt.datasets import Region, preset_region, read_region
-from zone_opt.errors import NotFoundError
+from zone_opt.datasets import Region, read_region, sample_region
 from zone_opt.industries import SECTION_OF_DIVISION, SECTIONS
 
 log = logging.getLogger(__name__)
-
-#: The bundled sample (``datasets/sample`` at the repository root).
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "datasets" / "sample"
 
 
 def add_parser(sub: Any) -> None:
@@ -28,17 +24,24 @@ def add_parser(sub: Any) -> None:
         help="load the bundled sample region, validate it and print a summary",
         description="Load datasets/sample (or regenerate it), validate it, summarise it.",
     )
-    parser.add_argument("--dir", type=Path, default=SAMPLE_DIR, help="region directory")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="region directory (default: the bundled sample, generated from its seed when the "
+        "package is installed without it)",
+    )
     parser.set_defaults(func=run)
 
 
-def load_sample(directory: Path = SAMPLE_DIR) -> Region:
-    """The validated region in ``directory``; the ``sample`` preset if it is absent."""
-    try:
-        return read_region(directory)
-    except NotFoundError:
-        log.warning("%s not found; generating the sample preset instead", directory)
-        return preset_region("sample").validate()
+def load_sample(directory: Path | None = None) -> Region:
+    """The validated region in ``directory``; the sample region when None.
+
+    Raises:
+        NotFoundError: ``directory`` holds no region (a directory the user named is never
+            replaced by the sample).
+    """
+    return sample_region() if directory is None else read_region(directory)
 
 
 def summary(region: Region) -> str:

@@ -1,6 +1,8 @@
-"""Named sizes of the synthetic region.
+"""Named sizes of the synthetic region, and the sample every demo starts from.
 
-``sample`` is bundled in ``datasets/sample/`` and drives the tests and the demo; ``city``
+``sample`` is bundled in ``datasets/sample/`` of a checkout (and regenerated, identical,
+from its seed where the package is installed without it: :func:`sample_region`) and drives
+the tests, the demo and the server's demo tenant; ``city``
 is a metropolitan platform (the Greater Bay Area core: 300 parks, 10^5 spaces, 10^6
 enterprises looking for or holding space); ``national`` is a platform over every city
 (4,500 parks, about Shenzhen's 4,420 industrial parks; 10^6 spaces; 10^7 enterprises).
@@ -10,13 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 from zone_opt.datasets.cities import GREATER_BAY_AREA
-from zone_opt.datasets.region import Region
+from zone_opt.datasets.region import Region, read_region
 from zone_opt.datasets.synthetic import synthetic_region
 
-__all__ = ["PRESETS", "Preset", "preset_region"]
+__all__ = ["PRESETS", "SAMPLE_DIR", "Preset", "preset_region", "sample_region"]
+
+#: The bundled sample in a checkout (``datasets/sample`` at the repository root).
+SAMPLE_DIR: Final[Path] = Path(__file__).resolve().parents[2] / "datasets" / "sample"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +61,12 @@ def preset_region(
         cities=p.cities,
         progress=progress,
     )
+
+
+def sample_region() -> Region:
+    """The sample region: the bundled files of a checkout, else (an installed package) the
+    ``sample`` preset generated from its seed, which is the same tables (a test checks
+    it). Validated either way."""
+    if SAMPLE_DIR.is_dir():
+        return read_region(SAMPLE_DIR)
+    return preset_region("sample").validate()

@@ -4,7 +4,9 @@ Embedded defaults, no external service: a data dir holding the SQLite database
 (datasets and jobs) and the stored tables; the worker pool; health (overall and per
 service, from real readiness) and reflection; the interceptor (request ids, tokens,
 admission, metrics, errors); Prometheus metrics on their own port. On first start the
-bundled sample (``datasets/sample``) is stored as datasets of the ``demo`` tenant.
+sample region (:func:`zone_opt.datasets.sample_region`: the bundled files of a checkout, or
+the same tables generated from their seed in an installed package) is stored as datasets
+of the ``demo`` tenant.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
-import pyarrow.parquet as pq
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -40,10 +41,10 @@ from zone_opt.api.v1 import (
     privacy_pb2_grpc,
 )
 from zone_opt.config import settings as global_settings
+from zone_opt.datasets import SAMPLE_DIR, TABLE_NAMES, sample_region
 from zone_opt.errors import InvalidInputError, ZoneOptError
 from zone_opt.rpc.ipc import MAX_CHUNK_BYTES, table_to_ipc
 from zone_opt.rpc.upload import UploadChunk
-from zone_opt.schemas import TABLES
 from zone_opt.service.jobs.runner import WorkerPool, pool_sizes
 from zone_opt.service.operations import OPERATIONS
 from zone_opt.service.operations.join import JoinSessions
@@ -68,7 +69,6 @@ __all__ = ["SAMPLE_DIR", "Server", "ServerSettings", "create_server"]
 log = logging.getLogger(__name__)
 
 #: The bundled sample preloaded for the demo tenant.
-SAMPLE_DIR = Path(zone_opt.__file__).resolve().parents[1] / "datasets" / "sample"
 DEMO_TENANT = "demo"
 
 SERVICE_NAMES = {
@@ -322,18 +322,17 @@ class Server:
         return bool(self.grpc.wait_for_termination(timeout_s))
 
 
-def preload_sample(datasets: DatasetStore, data_dir: Path, sample_dir: Path = SAMPLE_DIR) -> int:
-    """Store each ``<table>.parquet`` of the sample for the demo tenant, once per data dir."""
+def preload_sample(datasets: DatasetStore, data_dir: Path) -> int:
+    """Store each table of the sample region for the demo tenant, once per data dir."""
     marker = data_dir / "sample-preloaded"
-    if marker.exists() or not sample_dir.is_dir():
+    if marker.exists():
         return 0
+    region = sample_region()
     stored = 0
-    for path in sorted(sample_dir.glob("*.parquet")):
-        if path.stem not in TABLES:
-            continue
-        data = table_to_ipc(pq.read_table(path))
+    for name in sorted(TABLE_NAMES):
+        data = table_to_ipc(getattr(region, name))
         chunks = [UploadChunk(seq=0, ipc=data, last=True, sha256="")]
-        datasets.ingest(DEMO_TENANT, f"sample/{path.stem}", path.stem, chunks)
+        datasets.ingest(DEMO_TENANT, f"sample/{name}", name, chunks)
         stored += 1
     marker.write_text(f"{stored}\n", encoding="utf-8")
     os.sync()
