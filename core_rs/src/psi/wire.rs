@@ -89,6 +89,8 @@ impl Mode {
 
 pub const FLAG_VERIFIABLE: u8 = 1;
 pub const FLAG_USCC: u8 = 2;
+/// The session uses RFC 9497's `ristretto255-SHA512` suite (else zone-opt's older suite).
+pub const FLAG_RFC9497: u8 = 4;
 
 /// The decoded header of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
