@@ -8,6 +8,7 @@ Test-vector data copied from RFC 9497 Appendix A (also published as
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -203,9 +204,9 @@ NOT_CANONICAL_ELEMENT = b"\xed" + b"\xff" * 30 + b"\x7f"
         (lambda: rfc9497.finalize(b"x", bytes.fromhex(BLIND), NOT_CANONICAL_ELEMENT), "evaluated"),
     ],
 )
-def test_malformed_inputs_name_the_parameter(call: object, field: str) -> None:
+def test_malformed_inputs_name_the_parameter(call: Callable[[], object], field: str) -> None:
     with pytest.raises(InvalidInputError) as info:
-        call()  # type: ignore[operator]
+        call()
     assert info.value.violations[0].field == field
 
 
@@ -213,7 +214,7 @@ def test_malformed_batches_name_the_parameter_and_position() -> None:
     pk, blinded, evaluated, proof = _batch()
     sk = bytes.fromhex(VOPRF_SK)
     r = bytes.fromhex(R)
-    cases = [
+    cases: list[tuple[Callable[[], object], str, int | None]] = [
         (lambda: rfc9497.verify_proof(pk, blinded, evaluated[:1], proof), "evaluated", None),
         (lambda: rfc9497.verify_proof(pk, [], [], proof), "blinded", None),
         (lambda: rfc9497.verify_proof(pk, blinded, evaluated, proof[:63]), "proof", None),
@@ -224,7 +225,11 @@ def test_malformed_batches_name_the_parameter_and_position() -> None:
             0,
         ),
         (lambda: rfc9497.verify_proof(bytes(32), blinded, evaluated, proof), "pk", None),
-        (lambda: rfc9497.verify_proof(pk, blinded[0], evaluated, proof), "blinded", None),
+        (
+            lambda: rfc9497.verify_proof(pk, blinded[0], evaluated, proof),  # type: ignore[arg-type]
+            "blinded",
+            None,
+        ),
         (lambda: rfc9497.generate_proof(sk, pk, blinded, evaluated, bytes(32)), "r", None),
         (lambda: rfc9497.generate_proof(sk[::-1], pk, blinded, evaluated, r), "sk", None),
         (

@@ -84,14 +84,14 @@ fn weights(
             let index = (i as u64).to_be_bytes();
             hash_to_scalar_dst(
                 &[
-                &lp(64),
-                &seed,
-                &index[8 - t.index_len..],
-                &lp(32),
-                ci.as_bytes(),
-                &lp(32),
-                di.as_bytes(),
-                b"Composite",
+                    &lp(64),
+                    &seed,
+                    &index[8 - t.index_len..],
+                    &lp(32),
+                    ci.as_bytes(),
+                    &lp(32),
+                    di.as_bytes(),
+                    b"Composite",
                 ],
                 t.h2s_dst,
             )
@@ -118,17 +118,17 @@ fn challenge(
     let (m, z, t2, t3) = (m.compress(), z.compress(), t2.compress(), t3.compress());
     hash_to_scalar_dst(
         &[
-        &lp(32),
-        pk.as_bytes(),
-        &lp(32),
-        m.as_bytes(),
-        &lp(32),
-        z.as_bytes(),
-        &lp(32),
-        t2.as_bytes(),
-        &lp(32),
-        t3.as_bytes(),
-        b"Challenge",
+            &lp(32),
+            pk.as_bytes(),
+            &lp(32),
+            m.as_bytes(),
+            &lp(32),
+            z.as_bytes(),
+            &lp(32),
+            t2.as_bytes(),
+            &lp(32),
+            t3.as_bytes(),
+            b"Challenge",
         ],
         t.h2s_dst,
     )

@@ -777,7 +777,10 @@ impl Client {
         } else {
             Suite::ZoneOptV1
         };
-        let options = Options { suite, ..self.options };
+        let options = Options {
+            suite,
+            ..self.options
+        };
         options.validate()?;
         self.options = options;
         Ok(())
@@ -1004,7 +1007,10 @@ impl Client {
                 .par_iter()
                 .zip(u.par_iter())
                 .with_min_len(BATCH)
-                .map(|(k, p)| tags.find(&tag_of(&self.options.suite.output(k, p))).is_some())
+                .map(|(k, p)| {
+                    tags.find(&tag_of(&self.options.suite.output(k, p)))
+                        .is_some()
+                })
                 .collect();
             let indices = self
                 .row_to

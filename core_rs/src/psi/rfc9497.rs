@@ -50,8 +50,7 @@ macro_rules! labels {
     ($mode:literal) => {
         Labels {
             context: concat!("OPRFV1-", $mode, "-ristretto255-SHA512").as_bytes(),
-            hash_to_group: concat!("HashToGroup-OPRFV1-", $mode, "-ristretto255-SHA512")
-                .as_bytes(),
+            hash_to_group: concat!("HashToGroup-OPRFV1-", $mode, "-ristretto255-SHA512").as_bytes(),
             hash_to_scalar: concat!("HashToScalar-OPRFV1-", $mode, "-ristretto255-SHA512")
                 .as_bytes(),
             derive_key_pair: concat!("DeriveKeyPairOPRFV1-", $mode, "-ristretto255-SHA512")
@@ -129,7 +128,11 @@ pub fn scalar(bytes: &[u8], field: &str) -> CoreResult<Scalar> {
 pub fn nonzero_scalar(bytes: &[u8], field: &str) -> CoreResult<Scalar> {
     let s = scalar(bytes, field)?;
     if s == Scalar::ZERO {
-        return Err(CoreError::invalid(field, None, "the zero scalar is refused"));
+        return Err(CoreError::invalid(
+            field,
+            None,
+            "the zero scalar is refused",
+        ));
     }
     Ok(s)
 }

@@ -596,8 +596,14 @@ fn a_receiver_follows_the_setup_suite_unless_told_one() {
 fn proofs_split_at_the_transcript_batch_limit() {
     use curve25519_dalek::{RistrettoPoint, Scalar};
     assert_eq!(protocol::proof_count(&rfc9497::VOPRF_TRANSCRIPT, 0), 1);
-    assert_eq!(protocol::proof_count(&rfc9497::VOPRF_TRANSCRIPT, 1 << 16), 1);
-    assert_eq!(protocol::proof_count(&rfc9497::VOPRF_TRANSCRIPT, (1 << 16) + 1), 2);
+    assert_eq!(
+        protocol::proof_count(&rfc9497::VOPRF_TRANSCRIPT, 1 << 16),
+        1
+    );
+    assert_eq!(
+        protocol::proof_count(&rfc9497::VOPRF_TRANSCRIPT, (1 << 16) + 1),
+        2
+    );
     assert_eq!(protocol::proof_count(&dleq::ZONE_OPT_V1, 1 << 20), 1);
     // A one-byte index: 256 items per proof, so 600 items take three proofs.
     let t = dleq::Transcript {

@@ -412,7 +412,10 @@ fn rfc9497_derive_key_pair<'py>(
 ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
     let mode = RfcMode::parse(mode)?;
     let (sk, pk) = run_detached_here(py, || rfc9497::derive_key_pair(mode, seed, info))?;
-    Ok((PyBytes::new(py, sk.as_bytes()), PyBytes::new(py, pk.as_bytes())))
+    Ok((
+        PyBytes::new(py, sk.as_bytes()),
+        PyBytes::new(py, pk.as_bytes()),
+    ))
 }
 
 /// RFC 9497 `Blind(input)` of `mode` with the blind scalar given: the blinded element.

@@ -167,7 +167,9 @@ fn rfc9497_vectors_through_the_batched_group_operations() {
                 assert!(blinded.iter().all(|b| hex(b.as_bytes()) == v.blinded[i]));
                 let bytes: Vec<u8> = blinded.iter().flat_map(|b| b.to_bytes()).collect();
                 let evaluated = decode_mul_compress(&bytes, &sk, "blinded").unwrap();
-                assert!(evaluated.iter().all(|e| hex(e.as_bytes()) == v.evaluated[i]));
+                assert!(evaluated
+                    .iter()
+                    .all(|e| hex(e.as_bytes()) == v.evaluated[i]));
                 let ev: Vec<u8> = evaluated.iter().flat_map(|e| e.to_bytes()).collect();
                 let unblind = sc(v.blinds[i]).invert();
                 let u = decode_mul_compress(&ev, &unblind, "evaluated").unwrap();
@@ -190,7 +192,10 @@ fn tampered_proofs_and_evaluations_are_refused() {
     for byte in 0..64 {
         let mut bad = proof.clone();
         bad[byte] ^= 1;
-        assert!(verify_proof(&pk, &blinded, &evaluated, &bad).is_err(), "byte {byte}");
+        assert!(
+            verify_proof(&pk, &blinded, &evaluated, &bad).is_err(),
+            "byte {byte}"
+        );
     }
     // An evaluation under another key, swapped evaluations, another public key.
     let mut other = evaluated.clone();
@@ -213,24 +218,45 @@ fn bad_inputs_name_their_parameter() {
         CoreError::InvalidInput(v) => v[0].field.clone(),
         other => panic!("{other}"),
     };
-    assert_eq!(field(derive_key_pair(RfcMode::Oprf, &[0; 31], b"").unwrap_err()), "seed");
-    assert_eq!(field(scalar(&[0xff; 32], "blind_scalar").unwrap_err()), "blind_scalar");
+    assert_eq!(
+        field(derive_key_pair(RfcMode::Oprf, &[0; 31], b"").unwrap_err()),
+        "seed"
+    );
+    assert_eq!(
+        field(scalar(&[0xff; 32], "blind_scalar").unwrap_err()),
+        "blind_scalar"
+    );
     assert_eq!(field(nonzero_scalar(&[0; 32], "sk").unwrap_err()), "sk");
-    assert_eq!(field(element(&[0; 32], "blinded", None).unwrap_err()), "blinded");
+    assert_eq!(
+        field(element(&[0; 32], "blinded", None).unwrap_err()),
+        "blinded"
+    );
     let mut p = [0xff_u8; 32];
     p[0] = 0xed;
     p[31] = 0x7f;
-    assert_eq!(field(element(&p, "evaluated", Some(1)).unwrap_err()), "evaluated");
+    assert_eq!(
+        field(element(&p, "evaluated", Some(1)).unwrap_err()),
+        "evaluated"
+    );
     let long = vec![0_u8; MAX_INPUT_LEN + 1];
-    assert_eq!(field(blind(RfcMode::Oprf, &long, &Scalar::ONE).unwrap_err()), "input");
+    assert_eq!(
+        field(blind(RfcMode::Oprf, &long, &Scalar::ONE).unwrap_err()),
+        "input"
+    );
     assert_eq!(
         field(finalize(b"x", &Scalar::ZERO, &el(VOPRF[0].evaluated[0])).unwrap_err()),
         "blind_scalar"
     );
     let pk = CompressedRistretto(unhex(VOPRF_PK).try_into().unwrap());
     let b = [el(VOPRF[0].blinded[0])];
-    assert_eq!(field(verify_proof(&pk, &b, &[], &[0; 64]).unwrap_err()), "evaluated");
-    assert_eq!(field(verify_proof(&pk, &b, &b, &[0; 63]).unwrap_err()), "proof");
+    assert_eq!(
+        field(verify_proof(&pk, &b, &[], &[0; 64]).unwrap_err()),
+        "evaluated"
+    );
+    assert_eq!(
+        field(verify_proof(&pk, &b, &b, &[0; 63]).unwrap_err()),
+        "proof"
+    );
     assert_eq!(
         field(generate_proof(&sc(OPRF_SK), &pk, &b, &b, &Scalar::ONE).unwrap_err()),
         "pk"
