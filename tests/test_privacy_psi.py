@@ -316,3 +316,11 @@ def test_a_client_not_told_a_suite_reads_the_previous_format() -> None:
     strict = PsiClient(keys, key_kind="text", verifiable=True, suite="rfc9497")
     with pytest.raises(InvalidInputError, match="suite"):
         old2.respond(strict.request(old2.setup_message()))
+
+
+def test_keys_longer_than_finalize_allows_are_refused() -> None:
+    """RFC 9497's Finalize encodes the input length in two bytes: 65535 is the longest key."""
+    assert PsiClient(["a" * 65535], key_kind="text").suite == "zone-opt-v1"
+    with pytest.raises(InvalidInputError) as info:
+        PsiServer(["b", "a" * 65536], key_kind="text", verifiable=True)
+    assert (info.value.violations[0].field, info.value.violations[0].row) == ("keys", 1)
