@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zone_opt.errors import InvalidInputError, VerificationError
-from zone_opt.privacy import PsiClient, PsiResult, PsiServer
-from zone_opt.privacy.psi import Mode
+from zone_opt.privacy import PsiClient, PsiResult, PsiServer, rfc9497
+from zone_opt.privacy.psi import Mode, Suite, setup_suite
 
 KEY = st.one_of(
     st.text(alphabet="abcdeABCDE ", min_size=1, max_size=3),
@@ -250,3 +250,77 @@ def test_mismatched_modes_and_bad_arguments_are_refused() -> None:
         PsiServer(["a"], pa.table({"x": [1, 2]}), key_kind="text")
     with pytest.raises(InvalidInputError):
         PsiClient(["a"], mode="join", key_kind="text")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("suite", ["rfc9497", "zone-opt-v1"])
+@pytest.mark.parametrize("verifiable", [True, False])
+def test_both_suites_give_the_plain_intersection(suite: Suite, verifiable: bool) -> None:
+    keys = [f"k{i}" for i in range(40)]
+    payload = pa.table({"v": [f"v{i}" for i in range(40)]})
+    server = PsiServer(keys, payload, key_kind="text", verifiable=verifiable, suite=suite)
+    client = PsiClient(
+        [*keys[25:], "zz"], mode="labelled", key_kind="text", verifiable=verifiable, suite=suite
+    )
+    setup = server.setup_message()
+    assert setup_suite(setup) == suite == server.suite == client.suite
+    result = client.finish(setup, server.respond(client.request(setup)))
+    assert result.indices.tolist() == list(range(15))
+    assert result.payload is not None
+    assert result.payload.column("v").to_pylist() == [f"v{i}" for i in range(25, 40)]
+
+
+def test_verifiable_sessions_default_to_rfc9497() -> None:
+    server, client = sessions(verifiable=True)
+    assert server.suite == client.suite == "rfc9497"
+    plain_server, plain_client = sessions()
+    assert plain_server.suite == plain_client.suite == "zone-opt-v1"
+    with pytest.raises(InvalidInputError, match="suite"):
+        PsiServer(["a"], mode="cardinality", key_kind="text", suite="rfc9497")
+    with pytest.raises(InvalidInputError, match="suite"):
+        PsiClient(["a"], key_kind="text", suite="rfc9496")  # type: ignore[arg-type]
+
+
+def test_verifiable_join_is_an_rfc9497_voprf_session() -> None:
+    """The RFC's VerifyProof accepts the sender's proof over the receiver's blinded elements
+    and the sender's evaluations, as they travel in the messages."""
+    server, client = sessions(verifiable=True)
+    setup = server.setup_message()
+    request = client.request(setup)
+    response = server.respond(request)
+    pk = setup[40:72]
+    n = int.from_bytes(request[40:48], "little")
+    assert n == 30
+    blinded = [request[48 + 32 * i : 80 + 32 * i] for i in range(n)]
+    evaluated = [response[48 + 32 * i : 80 + 32 * i] for i in range(n)]
+    proof = response[48 + 32 * n :]
+    assert rfc9497.verify_proof(pk, blinded, evaluated, proof)
+    assert not rfc9497.verify_proof(pk, blinded, evaluated[::-1], proof)
+    assert client.finish(setup, response).indices.tolist() == list(range(15))
+
+
+def test_a_client_not_told_a_suite_reads_the_previous_format() -> None:
+    """A setup of the previous release's format (zone-opt-v1, no suite flag) is followed by
+    a client left on the default suite; a client told a suite refuses the other."""
+    keys = [f"k{i}" for i in range(30)]
+    old = PsiServer(
+        keys, mode="intersection", key_kind="text", verifiable=True, suite="zone-opt-v1"
+    )
+    setup = old.setup_message()
+    assert setup[7] & 4 == 0
+    assert setup_suite(setup) == "zone-opt-v1"
+    follower = PsiClient(keys[10:], key_kind="text", verifiable=True)
+    request = follower.request(setup)
+    assert follower.suite == "zone-opt-v1"
+    assert follower.finish(setup, old.respond(request)).indices.tolist() == list(range(20))
+    old2 = PsiServer(keys, key_kind="text", verifiable=True, suite="zone-opt-v1")
+    strict = PsiClient(keys, key_kind="text", verifiable=True, suite="rfc9497")
+    with pytest.raises(InvalidInputError, match="suite"):
+        old2.respond(strict.request(old2.setup_message()))
+
+
+def test_keys_longer_than_finalize_allows_are_refused() -> None:
+    """RFC 9497's Finalize encodes the input length in two bytes: 65535 is the longest key."""
+    assert PsiClient(["a" * 65535], key_kind="text").suite == "zone-opt-v1"
+    with pytest.raises(InvalidInputError) as info:
+        PsiServer(["b", "a" * 65536], key_kind="text", verifiable=True)
+    assert (info.value.violations[0].field, info.value.violations[0].row) == ("keys", 1)

@@ -12,7 +12,7 @@ use std::hint::black_box;
 
 use _core::psi::group::SecretScalar;
 use _core::psi::hash::{canonical_key, expand_message_xmd_64, oprf_output, DST_H2G};
-use _core::psi::{Client, KeyKind, Mode, Options, Server, StrColumn};
+use _core::psi::{Client, KeyKind, Mode, Options, Server, StrColumn, Suite};
 use curve25519_dalek::ristretto::RistrettoPoint;
 
 fn cpu(clock: libc::clockid_t) -> f64 {
@@ -258,6 +258,7 @@ fn main() {
         mode: Mode::Intersection,
         verifiable: false,
         key_kind: KeyKind::Uscc,
+        suite: Suite::ZoneOptV1,
     };
     let run = || -> Vec<(&'static str, f64, f64)> {
         let mut phases = Vec::new();

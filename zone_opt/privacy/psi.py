@@ -11,7 +11,14 @@ receiver (:class:`PsiClient`) holds keys and learns only what the mode allows:
 
 The sender learns the receiver's number of distinct keys (in sum mode also the
 intersection size). ``verifiable=True`` (intersection, labelled) makes the sender prove
-each evaluation with a batched DLEQ proof (RFC 9497), so a cheating sender is caught.
+each evaluation with a batched DLEQ proof, so a cheating sender is caught.
+
+Hash suite (``suite``): a verifiable session follows RFC 9497's ``ristretto255-SHA512``
+VOPRF exactly (``"rfc9497"``: its HashToGroup, Finalize and proof transcript, one proof per
+65536 evaluations; see :mod:`zone_opt.privacy.rfc9497`); intersection and labelled sessions
+may choose it too (RFC OPRF mode). The older zone-opt suite (``"zone-opt-v1"``) is the
+default without ``verifiable`` and stays readable for one release: the setup's header
+names its suite, and a client not told one follows it (``docs/psi-rfc9497.md``).
 
 Messages are bytes with a versioned header and session ids; each object serves one
 session (fresh keys), refuses a second request/response, and validates every received
@@ -36,10 +43,23 @@ import pyarrow.compute as pc
 from zone_opt import _core
 from zone_opt.errors import InvalidInputError, VerificationError
 
-__all__ = ["Mode", "PsiClient", "PsiResult", "PsiServer", "joined", "setup_key_kind"]
+__all__ = [
+    "Mode",
+    "PsiClient",
+    "PsiResult",
+    "PsiServer",
+    "Suite",
+    "joined",
+    "setup_key_kind",
+    "setup_suite",
+]
 
 Mode = Literal["intersection", "labelled", "cardinality", "sum"]
 KeyKind = Literal["uscc", "text"]
+Suite = Literal["rfc9497", "zone-opt-v1"]
+_SUITES = ("rfc9497", "zone-opt-v1")
+_FLAG_USCC = 2
+_FLAG_RFC9497 = 4
 _MODES = ("intersection", "labelled", "cardinality", "sum")
 
 KeysLike: TypeAlias = pa.Array | pa.ChunkedArray | npt.NDArray[np.str_] | list[str]
@@ -94,6 +114,12 @@ def _key_kind(kind: str) -> bool:
     return kind == "uscc"
 
 
+def _suite(suite: str | None) -> str | None:
+    if suite is not None and suite not in _SUITES:
+        raise InvalidInputError.single("suite", None, f"must be one of {', '.join(_SUITES)}")
+    return suite
+
+
 class PsiServer:
     """The sending party of one session.
 
@@ -108,6 +134,9 @@ class PsiServer:
         verifiable: prove every evaluation (intersection and labelled modes).
         key_kind: ``"uscc"`` (check the GB 32100-2015 check character) or ``"text"``.
         min_intersection: sum mode releases nothing below this many common keys.
+        suite: ``"rfc9497"`` (the default when verifiable; intersection and labelled modes)
+            or ``"zone-opt-v1"`` (the default otherwise, and the format of earlier
+            releases, still served for one release).
     """
 
     def __init__(
@@ -119,6 +148,7 @@ class PsiServer:
         verifiable: bool = False,
         key_kind: KeyKind = "uscc",
         min_intersection: int = 1,
+        suite: Suite | None = None,
     ) -> None:
         chosen = _mode(mode or ("labelled" if payload is not None else "intersection"))
         if min_intersection < 0:
@@ -146,6 +176,7 @@ class PsiServer:
             min_intersection,
             columns,
             schema,
+            _suite(suite),
         )
 
     def setup_message(self) -> bytes:
@@ -165,6 +196,11 @@ class PsiServer:
     def distinct_count(self) -> int:
         """Number of distinct canonical keys (what the receiver learns of this side's size)."""
         return self._core.distinct_len
+
+    @property
+    def suite(self) -> Suite:
+        """The session's hash suite."""
+        return self._core.suite  # type: ignore[return-value]
 
 
 def _is_binary(column: pa.ChunkedArray) -> bool:
@@ -206,6 +242,9 @@ class PsiClient:
             2^40, the bound of the decryption's discrete logarithm).
         verifiable: require the sender's DLEQ proof.
         key_kind: as for :class:`PsiServer`; both sides must agree.
+        suite: require this hash suite; ``None`` (the default) follows the one the setup
+            passed to :meth:`request` names (RFC 9497 when verifiable and no setup is given),
+            so setups of the previous release's format stay readable.
     """
 
     def __init__(
@@ -217,6 +256,7 @@ class PsiClient:
         values: pa.Array | pa.ChunkedArray | npt.NDArray[np.integer] | None = None,
         verifiable: bool = False,
         key_kind: KeyKind = "uscc",
+        suite: Suite | None = None,
     ) -> None:
         chosen = _mode(mode)
         if join not in ("inner", "left"):
@@ -237,12 +277,25 @@ class PsiClient:
             vals = np.ascontiguousarray(arr, dtype=np.uint64)
         self.mode: Mode = chosen  # type: ignore[assignment]
         self._core = _core.PsiReceiver(
-            offsets, data, chosen, verifiable, _key_kind(key_kind), join == "left", vals
+            offsets,
+            data,
+            chosen,
+            verifiable,
+            _key_kind(key_kind),
+            join == "left",
+            vals,
+            _suite(suite),
         )
 
     def request(self, setup: bytes | None = None) -> bytes:
-        """The blinded keys for the sender. Sum mode needs the sender's setup first."""
+        """The blinded keys for the sender. Sum mode needs the sender's setup first; with
+        the setup, a client not told a suite uses the setup's."""
         return self._core.request(setup)
+
+    @property
+    def suite(self) -> Suite:
+        """The session's hash suite (after :meth:`request`, the one it used)."""
+        return self._core.suite  # type: ignore[return-value]
 
     def finish(self, setup: bytes, response: bytes) -> PsiResult:
         """Check the messages belong to this session and compute the result."""
@@ -265,12 +318,21 @@ def joined(left: pa.Table, result: PsiResult) -> pa.Table:
     return out
 
 
+def _setup_flags(setup: bytes) -> int:
+    if len(setup) < 8 or setup[:4] != b"ZPSI":
+        raise InvalidInputError.single("setup", None, "not a zone-opt PSI message")
+    return setup[7]
+
+
 def setup_key_kind(setup: bytes) -> KeyKind:
     """The key kind a setup message was made with (its header's flags), so a receiver can
     canonicalise its keys the way the sender's policy says."""
-    if len(setup) < 8 or setup[:4] != b"ZPSI":
-        raise InvalidInputError.single("setup", None, "not a zone-opt PSI message")
-    return "uscc" if setup[7] & 2 else "text"
+    return "uscc" if _setup_flags(setup) & _FLAG_USCC else "text"
+
+
+def setup_suite(setup: bytes) -> Suite:
+    """The hash suite a setup message was made with (its header's flags)."""
+    return "rfc9497" if _setup_flags(setup) & _FLAG_RFC9497 else "zone-opt-v1"
 
 
 def _decode_records(

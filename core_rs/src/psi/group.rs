@@ -15,9 +15,9 @@ use curve25519_dalek::traits::Identity;
 use rayon::prelude::*;
 use zeroize::Zeroize;
 
-use super::hash::hash_to_group;
 #[cfg(target_arch = "x86_64")]
-use super::hash::{expand_message_xmd_64, DST_H2G};
+use super::hash::expand_message_xmd_64;
+use super::hash::{hash_to_group_dst, DST_H2G};
 #[cfg(target_arch = "x86_64")]
 use super::mb;
 use crate::error::{CoreError, CoreResult};
@@ -56,8 +56,17 @@ fn mul_compress_half(points: &[RistrettoPoint], s_half: &Scalar) -> Vec<Compress
     RistrettoPoint::double_and_compress_batch(&scaled)
 }
 
-/// `compress(s * H1(key))` for every key, in parallel batches.
+/// `compress(s * H1(key))` for every key, in parallel batches (H1 under zone-opt's DST).
 pub fn hash_mul_compress(keys: &[Vec<u8>], s: &Scalar) -> CoreResult<Vec<CompressedRistretto>> {
+    hash_mul_compress_dst(keys, s, DST_H2G)
+}
+
+/// `compress(s * hash_to_ristretto255(key, dst))` for every key, in parallel batches.
+pub fn hash_mul_compress_dst(
+    keys: &[Vec<u8>],
+    s: &Scalar,
+    dst: &[u8],
+) -> CoreResult<Vec<CompressedRistretto>> {
     #[cfg(target_arch = "x86_64")]
     if let Some(ifma) = mb::Ifma::get() {
         let digits = mb::Digits::from_scalar(s);
@@ -66,7 +75,7 @@ pub fn hash_mul_compress(keys: &[Vec<u8>], s: &Scalar) -> CoreResult<Vec<Compres
             .map(|chunk| {
                 let uniform = chunk
                     .iter()
-                    .map(|k| expand_message_xmd_64(&[k], DST_H2G))
+                    .map(|k| expand_message_xmd_64(&[k], dst))
                     .collect::<CoreResult<Vec<_>>>()?;
                 Ok(mb_hash_mul_compress(ifma, &uniform, &digits))
             })
@@ -79,7 +88,7 @@ pub fn hash_mul_compress(keys: &[Vec<u8>], s: &Scalar) -> CoreResult<Vec<Compres
         .map(|chunk| {
             let points = chunk
                 .iter()
-                .map(|k| hash_to_group(k))
+                .map(|k| hash_to_group_dst(k, dst))
                 .collect::<CoreResult<Vec<_>>>()?;
             Ok(mul_compress_half(&points, &half))
         })
@@ -259,6 +268,7 @@ pub fn random_permutation(n: usize) -> CoreResult<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::psi::hash::hash_to_group;
 
     #[test]
     fn batched_ops_equal_plain_ops() {

@@ -1,6 +1,6 @@
 //! Hashing: RFC 9380 `expand_message_xmd` with SHA-512, hash-to-group and hash-to-scalar
-//! for ristretto255 (`ristretto255_XMD:SHA-512_R255MAP_RO_`), the OPRF output hash, and
-//! key canonicalisation.
+//! for ristretto255 (`ristretto255_XMD:SHA-512_R255MAP_RO_`), the OPRF output hash, the
+//! session's hash [`Suite`] (zone-opt's or RFC 9497's), and key canonicalisation.
 //!
 //! Every hash carries its own domain-separation tag (DST) naming the application, the
 //! protocol version and the purpose, so no two uses of SHA-512 can collide.
@@ -10,6 +10,7 @@ use curve25519_dalek::scalar::Scalar;
 use sha2::{Digest, Sha512};
 use std::sync::LazyLock;
 
+use super::rfc9497::{finalize_hash, RfcMode};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{check_uscc, UsccProblem};
 
@@ -19,7 +20,7 @@ pub const DST_H2G: &[u8] = b"ZONE-OPT-PSI-V1-H2G-ristretto255_XMD:SHA-512_R255MA
 pub const DST_OUTPUT: &[u8] = b"ZONE-OPT-PSI-V1-OUTPUT";
 /// DST of the AEAD key derivation from an OPRF output and the session id.
 pub const DST_AEAD_KEY: &[u8] = b"ZONE-OPT-PSI-V1-AEAD-KEY";
-/// DST of hash-to-scalar (DLEQ composites and challenge).
+/// DST of hash-to-scalar (DLEQ composites and challenge) in the zone-opt suite.
 pub const DST_H2S: &[u8] = b"ZONE-OPT-PSI-V1-HashToScalar-ristretto255-SHA512";
 
 /// SHA-512 after absorbing `Z_pad` (128 zero bytes, one block): the common prefix of every
@@ -63,14 +64,88 @@ pub fn expand_message_xmd_64(msg: &[&[u8]], dst: &[u8]) -> CoreResult<[u8; 64]> 
 
 /// `hash_to_ristretto255(msg)` of RFC 9380 §6.8.1 / RFC 9496 §4.3.4 under [`DST_H2G`].
 pub fn hash_to_group(msg: &[u8]) -> CoreResult<RistrettoPoint> {
-    let uniform = expand_message_xmd_64(&[msg], DST_H2G)?;
+    hash_to_group_dst(msg, DST_H2G)
+}
+
+/// `hash_to_ristretto255(msg)` under the domain-separation tag `dst`.
+pub fn hash_to_group_dst(msg: &[u8], dst: &[u8]) -> CoreResult<RistrettoPoint> {
+    let uniform = expand_message_xmd_64(&[msg], dst)?;
     Ok(RistrettoPoint::from_uniform_bytes(&uniform))
 }
 
-/// RFC 9497 `HashToScalar`: `expand_message_xmd(msg, DST, 64)` reduced mod the group order.
-pub fn hash_to_scalar(msg: &[&[u8]]) -> CoreResult<Scalar> {
-    let uniform = expand_message_xmd_64(msg, DST_H2S)?;
+/// RFC 9497 `HashToScalar` for ristretto255: `expand_message_xmd(msg, dst, 64)` reduced mod
+/// the group order.
+pub fn hash_to_scalar_dst(msg: &[&[u8]], dst: &[u8]) -> CoreResult<Scalar> {
+    let uniform = expand_message_xmd_64(msg, dst)?;
     Ok(Scalar::from_bytes_mod_order_wide(&uniform))
+}
+
+/// The hash suite of an OPRF session: which hash-to-group DST, output hash and DLEQ
+/// transcript it uses. Setup messages carry it (the header's [`super::wire::FLAG_RFC9497`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suite {
+    /// zone-opt's own DSTs, output hash and DLEQ transcript (the format up to 0.x; still
+    /// read for one release, see `docs/psi-rfc9497.md`).
+    ZoneOptV1,
+    /// RFC 9497 `ristretto255-SHA512`: OPRF mode, or VOPRF mode when verifiable.
+    Rfc9497,
+}
+
+impl Suite {
+    pub fn parse(name: &str) -> CoreResult<Suite> {
+        match name {
+            "rfc9497" => Ok(Suite::Rfc9497),
+            "zone-opt-v1" => Ok(Suite::ZoneOptV1),
+            _ => Err(CoreError::invalid(
+                "suite",
+                None,
+                "must be rfc9497 or zone-opt-v1",
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::Rfc9497 => "rfc9497",
+            Suite::ZoneOptV1 => "zone-opt-v1",
+        }
+    }
+
+    /// The suite a session uses when none is named: RFC 9497 for verifiable sessions, the
+    /// zone-opt suite otherwise (streaming, cardinality and sum are zone-opt only).
+    pub fn default_for(verifiable: bool) -> Suite {
+        if verifiable {
+            Suite::Rfc9497
+        } else {
+            Suite::ZoneOptV1
+        }
+    }
+
+    /// The RFC 9497 mode (OPRF, or VOPRF when verifiable) of an RFC session.
+    pub fn rfc_mode(verifiable: bool) -> RfcMode {
+        if verifiable {
+            RfcMode::Voprf
+        } else {
+            RfcMode::Oprf
+        }
+    }
+
+    /// The DST of hash-to-group.
+    pub fn h2g_dst(self, verifiable: bool) -> &'static [u8] {
+        match self {
+            Suite::ZoneOptV1 => DST_H2G,
+            Suite::Rfc9497 => Suite::rfc_mode(verifiable).labels().hash_to_group,
+        }
+    }
+
+    /// The 64-byte OPRF output of a canonical key and its unblinded element: zone-opt's
+    /// [`oprf_output`] or RFC 9497 `Finalize`.
+    pub fn output(self, key: &[u8], u: &CompressedRistretto) -> [u8; 64] {
+        match self {
+            Suite::ZoneOptV1 => oprf_output(key, u),
+            Suite::Rfc9497 => finalize_hash(key, u),
+        }
+    }
 }
 
 /// The OPRF output `H2(key, U)` for a canonical key and `U = H1(key)^k` (compressed),

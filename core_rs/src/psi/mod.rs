@@ -12,6 +12,11 @@
 //!   Compute with exponential ElGamal), released only above a minimum intersection;
 //! - verifiable (intersection, labelled): a batched DLEQ proof of every evaluation.
 //!
+//! Hash suites: verifiable sessions follow RFC 9497 `ristretto255-SHA512` (VOPRF mode) by
+//! default, and any intersection or labelled session may (OPRF mode); `rfc9497.rs` holds
+//! the suite's functions and its test vectors. The older zone-opt suite stays readable for
+//! one release (`docs/psi-rfc9497.md`).
+//!
 //! Sets larger than memory: `stream.rs` runs the intersection bucket by bucket.
 //!
 //! Speed: the per-element group work (hash to the group, decode, multiply by the session
@@ -28,11 +33,12 @@ pub mod hash;
 #[cfg(target_arch = "x86_64")]
 pub mod mb;
 pub mod protocol;
+pub mod rfc9497;
 pub mod stream;
 pub mod table;
 pub mod wire;
 
-pub use hash::KeyKind;
+pub use hash::{KeyKind, Suite};
 pub use protocol::{Client, Options, Outcome, Payload, PayloadColumn, Server, StrColumn};
 pub use stream::{StreamClient, StreamServer};
 pub use wire::Mode;

@@ -1,6 +1,10 @@
 //! The two parties: [`Server`] (the sender, who holds the set and optional payload) and
 //! [`Client`] (the receiver, who learns what the mode allows).
 //!
+//! Hash suites ([`Suite`]): RFC 9497 `ristretto255-SHA512` (H1 is its `HashToGroup`, H2 its
+//! `Finalize`, the proof its VOPRF proof, one per 2^16 evaluations) or zone-opt's older
+//! suite. The setup's header names the suite; a receiver that was not told one follows it.
+//!
 //! Flow: `setup = server.setup_message()`, `request = client.request(..)`,
 //! `response = server.respond(request)`, `client.finish(setup, response)`.
 //!
@@ -19,15 +23,16 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload as AeadPayload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use zeroize::Zeroize;
 
-use super::dleq;
+use super::dleq::{self, Transcript};
 use super::elgamal::{self, Ciphertext, KeyPair};
 use super::group::{
-    decode_mul_compress, decode_points, hash_mul_compress, mul_compress, random_permutation,
+    decode_mul_compress, decode_points, hash_mul_compress_dst, mul_compress, random_permutation,
     SecretScalar, BATCH,
 };
-use super::hash::{aead_key, canonical_key, oprf_output, KeyKind};
+use super::hash::{aead_key, canonical_key, oprf_output, KeyKind, Suite};
+use super::rfc9497::{self, MAX_INPUT_LEN};
 use super::table::TagTable;
-use super::wire::{Header, Kind, Mode, Reader, FLAG_USCC, FLAG_VERIFIABLE};
+use super::wire::{Header, Kind, Mode, Reader, FLAG_RFC9497, FLAG_USCC, FLAG_VERIFIABLE};
 use super::TAG_LEN;
 use crate::error::{CoreError, CoreResult};
 
@@ -96,6 +101,8 @@ pub struct Options {
     pub mode: Mode,
     pub verifiable: bool,
     pub key_kind: KeyKind,
+    /// The hash suite ([`Suite::default_for`] gives the default).
+    pub suite: Suite,
 }
 
 impl Options {
@@ -106,6 +113,9 @@ impl Options {
         }
         if self.key_kind == KeyKind::Uscc {
             f |= FLAG_USCC;
+        }
+        if self.suite == Suite::Rfc9497 {
+            f |= FLAG_RFC9497;
         }
         f
     }
@@ -118,7 +128,25 @@ impl Options {
                 "verifiable evaluation is available in intersection and labelled modes (cardinality and sum shuffle the evaluations)",
             ));
         }
+        if self.suite == Suite::Rfc9497 && matches!(self.mode, Mode::Cardinality | Mode::Sum) {
+            return Err(CoreError::invalid(
+                "suite",
+                None,
+                "the RFC 9497 suite is available in intersection and labelled modes (cardinality and sum are zone-opt protocols)",
+            ));
+        }
         Ok(())
+    }
+
+    fn h2g_dst(&self) -> &'static [u8] {
+        self.suite.h2g_dst(self.verifiable)
+    }
+
+    fn transcript(&self) -> Transcript {
+        match self.suite {
+            Suite::Rfc9497 => rfc9497::VOPRF_TRANSCRIPT,
+            Suite::ZoneOptV1 => dleq::ZONE_OPT_V1,
+        }
     }
 
     pub(crate) fn check(&self, header: &Header, what: &str) -> CoreResult<()> {
@@ -137,7 +165,7 @@ impl Options {
             return Err(CoreError::invalid(
                 what,
                 None,
-                "verifiable / key-kind options differ between the parties",
+                "verifiable / key-kind / suite options differ between the parties",
             ));
         }
         Ok(())
@@ -150,14 +178,92 @@ pub(crate) fn session_id() -> CoreResult<[u8; 16]> {
     Ok(s)
 }
 
-/// Canonical keys of a column, in parallel (errors name the first bad row).
+/// Canonical keys of a column, in parallel (errors name the first bad row). A key may hold
+/// at most 65535 bytes (RFC 9497's `Finalize` encodes its length in two bytes).
 fn canonical_keys(col: StrColumn<'_>, kind: KeyKind, field: &str) -> CoreResult<Vec<Vec<u8>>> {
     col.check(field)?;
     (0..col.len())
         .into_par_iter()
         .with_min_len(BATCH)
-        .map(|i| canonical_key(col.get(i), kind, field, i))
+        .map(|i| {
+            let k = canonical_key(col.get(i), kind, field, i)?;
+            if k.len() > MAX_INPUT_LEN {
+                return Err(CoreError::invalid(
+                    field,
+                    Some(i),
+                    format!("a key holds at most {MAX_INPUT_LEN} bytes"),
+                ));
+            }
+            Ok(k)
+        })
         .collect()
+}
+
+/// Proofs in a response: one per `transcript.max_batch()` evaluations, at least one.
+pub(crate) fn proof_count(t: &Transcript, n: usize) -> usize {
+    n.div_ceil(t.max_batch()).max(1)
+}
+
+/// The item range of proof `i`.
+fn proof_range(t: &Transcript, n: usize, i: usize) -> std::ops::Range<usize> {
+    let max = t.max_batch();
+    (i.saturating_mul(max)).min(n)..((i + 1).saturating_mul(max)).min(n)
+}
+
+/// The proofs of a response, concatenated: one per [`proof_range`].
+pub(crate) fn prove_all(
+    t: &Transcript,
+    k: &curve25519_dalek::Scalar,
+    pk: &CompressedRistretto,
+    points: &[RistrettoPoint],
+    blinded: &[CompressedRistretto],
+    evaluated: &[CompressedRistretto],
+) -> CoreResult<Vec<u8>> {
+    let n = points.len();
+    let mut proofs = Vec::with_capacity(64 * proof_count(t, n));
+    for i in 0..proof_count(t, n) {
+        let r = proof_range(t, n, i);
+        proofs.extend_from_slice(&dleq::prove(
+            t,
+            k,
+            pk,
+            &points[r.clone()],
+            &blinded[r.clone()],
+            &evaluated[r],
+        )?);
+    }
+    Ok(proofs)
+}
+
+/// Check every proof of a response (`proofs` holds [`proof_count`] of them).
+pub(crate) fn verify_all(
+    t: &Transcript,
+    pk: &CompressedRistretto,
+    c_points: &[RistrettoPoint],
+    d_points: &[RistrettoPoint],
+    c: &[CompressedRistretto],
+    d: &[CompressedRistretto],
+    proofs: &[u8],
+) -> CoreResult<()> {
+    let n = c_points.len();
+    if proofs.len() != 64 * proof_count(t, n) {
+        return Err(CoreError::VerificationFailed(
+            "DLEQ proof: wrong number of proofs".into(),
+        ));
+    }
+    for (i, proof) in proofs.chunks(64).enumerate() {
+        let r = proof_range(t, n, i);
+        dleq::verify(
+            t,
+            pk,
+            &c_points[r.clone()],
+            &d_points[r.clone()],
+            &c[r.clone()],
+            &d[r],
+            proof,
+        )?;
+    }
+    Ok(())
 }
 
 /// Distinct keys in first-seen order, and the distinct index of every row.
@@ -189,12 +295,12 @@ pub(crate) fn tag_of(output: &[u8; 64]) -> [u8; TAG_LEN] {
 }
 
 /// In cardinality mode the receiver cannot tell which key an evaluation belongs to (they are
-/// shuffled), so its tags hash the group element alone.
-fn output_for(mode: Mode, key: &[u8], u: &CompressedRistretto) -> [u8; 64] {
-    if mode == Mode::Cardinality {
+/// shuffled), so its tags hash the group element alone (zone-opt suite only).
+fn output_for(options: &Options, key: &[u8], u: &CompressedRistretto) -> [u8; 64] {
+    if options.mode == Mode::Cardinality {
         oprf_output(&[], u)
     } else {
-        oprf_output(key, u)
+        options.suite.output(key, u)
     }
 }
 
@@ -340,6 +446,11 @@ impl Server {
         self.keys.len()
     }
 
+    /// The hash suite of this session.
+    pub fn suite(&self) -> Suite {
+        self.options.suite
+    }
+
     fn header(&self, kind: Kind, receiver_session: [u8; 16]) -> Header {
         Header {
             kind,
@@ -360,16 +471,16 @@ impl Server {
         if self.options.verifiable {
             out.extend_from_slice(self.public.as_bytes());
         }
-        let u = hash_mul_compress(&self.keys, &self.key.0)?;
+        let u = hash_mul_compress_dst(&self.keys, &self.key.0, self.options.h2g_dst())?;
         match self.options.mode {
             Mode::Intersection | Mode::Cardinality => {
-                let mode = self.options.mode;
+                let options = self.options;
                 let mut tags: Vec<[u8; TAG_LEN]> = self
                     .keys
                     .par_iter()
                     .zip(u.par_iter())
                     .with_min_len(BATCH)
-                    .map(|(k, p)| tag_of(&output_for(mode, k, p)))
+                    .map(|(k, p)| tag_of(&output_for(&options, k, p)))
                     .collect();
                 tags.par_sort_unstable();
                 out.extend_from_slice(&(tags.len() as u64).to_le_bytes());
@@ -403,6 +514,7 @@ impl Server {
         let plain_len = 4 + max_group * record_len;
         let ad = aad(&self.session, &payload.schema, &widths);
         let session = self.session;
+        let suite = self.options.suite;
         let mut entries: Vec<([u8; TAG_LEN], Vec<u8>)> = self
             .keys
             .par_iter()
@@ -410,7 +522,7 @@ impl Server {
             .zip(self.groups.par_iter())
             .with_min_len(256)
             .map(|((k, p), group)| {
-                let output = oprf_output(k, p);
+                let output = suite.output(k, p);
                 let mut plain = Vec::with_capacity(plain_len);
                 plain.extend_from_slice(&(group.len() as u32).to_le_bytes());
                 for &row in group {
@@ -483,8 +595,9 @@ impl Server {
                 .chunks(32)
                 .map(|b| CompressedRistretto::from_slice(b).unwrap_or_default())
                 .collect();
-            let proof = dleq::prove(&self.key.0, &self.public, &points, &blinded, &evaluated)?;
-            (evaluated, Some(proof))
+            let t = self.options.transcript();
+            let proofs = prove_all(&t, &self.key.0, &self.public, &points, &blinded, &evaluated)?;
+            (evaluated, Some(proofs))
         } else {
             // Decode, multiply and compress batch by batch: no decoded copy of the request.
             (decode_mul_compress(data, &self.key.0, "request")?, None)
@@ -574,6 +687,7 @@ pub struct Client {
     left_join: bool,
     elgamal: Option<KeyPair>,
     blinded: Vec<u8>,
+    follow_setup_suite: bool,
     requested: bool,
     finished: bool,
 }
@@ -635,9 +749,41 @@ impl Client {
             left_join,
             elgamal: None,
             blinded: Vec::new(),
+            follow_setup_suite: false,
             requested: false,
             finished: false,
         })
+    }
+
+    /// Use the hash suite the sender's setup names (when the other options agree) instead
+    /// of the configured one: a receiver that was not told a suite reads both formats.
+    pub fn follow_setup_suite(&mut self) {
+        self.follow_setup_suite = true;
+    }
+
+    /// The hash suite this session uses (after [`Self::request`], the one it followed).
+    pub fn suite(&self) -> Suite {
+        self.options.suite
+    }
+
+    fn adopt_setup_suite(&mut self, setup: &[u8]) -> CoreResult<()> {
+        let (sh, _) = Reader::open(setup, Kind::Setup)?;
+        if sh.flags & !FLAG_RFC9497 != self.options.flags() & !FLAG_RFC9497 {
+            // Other options differ: `finish` reports it.
+            return Ok(());
+        }
+        let suite = if sh.flags & FLAG_RFC9497 != 0 {
+            Suite::Rfc9497
+        } else {
+            Suite::ZoneOptV1
+        };
+        let options = Options {
+            suite,
+            ..self.options
+        };
+        options.validate()?;
+        self.options = options;
+        Ok(())
     }
 
     pub fn session(&self) -> [u8; 16] {
@@ -654,6 +800,9 @@ impl Client {
                 "this session already made its request",
             ));
         }
+        if let (true, Some(setup)) = (self.follow_setup_suite, setup) {
+            self.adopt_setup_suite(setup)?;
+        }
         let mut header = Header {
             kind: Kind::Request,
             mode: self.options.mode,
@@ -661,7 +810,7 @@ impl Client {
             sender_session: [0; 16],
             receiver_session: self.session,
         };
-        let blinded = hash_mul_compress(&self.keys, &self.blind.0)?;
+        let blinded = hash_mul_compress_dst(&self.keys, &self.blind.0, self.options.h2g_dst())?;
         let mut out = Vec::new();
         if self.options.mode == Mode::Sum {
             let setup = setup.ok_or_else(|| {
@@ -823,7 +972,8 @@ impl Client {
         let unblind = SecretScalar(self.blind.0.invert());
         let u = if let Some(pk) = public {
             let evaluated = decode_points(data, "response")?;
-            let proof = rr.bytes(64, "proof")?;
+            let t = self.options.transcript();
+            let proofs = rr.bytes(64 * proof_count(&t, n), "proofs")?;
             let c_points = decode_points(&self.blinded, "request")?;
             let c: Vec<CompressedRistretto> = self
                 .blinded
@@ -834,7 +984,7 @@ impl Client {
                 .chunks(32)
                 .map(|b| CompressedRistretto::from_slice(b).unwrap_or_default())
                 .collect();
-            dleq::verify(&pk, &c_points, &evaluated, &c, &d, proof)?;
+            verify_all(&t, &pk, &c_points, &evaluated, &c, &d, proofs)?;
             mul_compress(&evaluated, &unblind.0)
         } else {
             // Decode, unblind and compress batch by batch: no decoded copy of the response.
@@ -857,7 +1007,10 @@ impl Client {
                 .par_iter()
                 .zip(u.par_iter())
                 .with_min_len(BATCH)
-                .map(|(k, p)| tags.find(&tag_of(&oprf_output(k, p))).is_some())
+                .map(|(k, p)| {
+                    tags.find(&tag_of(&self.options.suite.output(k, p)))
+                        .is_some()
+                })
                 .collect();
             let indices = self
                 .row_to
@@ -876,7 +1029,7 @@ impl Client {
             .par_iter()
             .zip(u.par_iter())
             .with_min_len(BATCH)
-            .map(|(k, p)| output_for(mode, k, p))
+            .map(|(k, p)| output_for(&self.options, k, p))
             .collect();
         let hit: Vec<Option<usize>> = outputs
             .par_iter()

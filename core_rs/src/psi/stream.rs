@@ -556,6 +556,7 @@ mod tests {
             mode: Mode::Intersection,
             verifiable: false,
             key_kind: KeyKind::Text,
+            suite: crate::psi::Suite::ZoneOptV1,
         }
     }
 

@@ -3,6 +3,10 @@
 //!
 //! Header (40 bytes): `b"ZPSI"`, version (1), kind (1), mode (1), flags (1), the sender's
 //! session id (16), the receiver's session id (16).
+//!
+//! Flags: [`FLAG_VERIFIABLE`], [`FLAG_USCC`], [`FLAG_RFC9497`] (the hash suite: RFC 9497
+//! `ristretto255-SHA512` when set, zone-opt's older suite when clear, as earlier releases
+//! wrote it).
 
 use crate::error::{CoreError, CoreResult};
 
@@ -89,6 +93,8 @@ impl Mode {
 
 pub const FLAG_VERIFIABLE: u8 = 1;
 pub const FLAG_USCC: u8 = 2;
+/// The session uses RFC 9497's `ristretto255-SHA512` suite (else zone-opt's older suite).
+pub const FLAG_RFC9497: u8 = 4;
 
 /// The decoded header of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

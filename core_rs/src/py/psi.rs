@@ -1,16 +1,18 @@
-//! Bindings of `psi`: the sender and receiver state machines. Keys cross as Arrow
-//! large-string buffers (offsets + UTF-8 data), messages as bytes; every protocol step runs
-//! detached from the GIL on the engine pool.
+//! Bindings of `psi`: the sender and receiver state machines, and the RFC 9497 suite's
+//! operations (`rfc9497_*`). Keys cross as Arrow large-string buffers (offsets + UTF-8
+//! data), messages as bytes; every protocol step runs detached from the GIL on the engine
+//! pool.
 
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::detach::run_detached;
+use super::detach::{run_detached, run_detached_here};
 use crate::error::{CoreError, CoreResult};
+use crate::psi::rfc9497::{self, RfcMode};
 use crate::psi::{
     Client, KeyKind, Mode, Options, Payload, PayloadColumn, Server, StrColumn, StreamClient,
-    StreamServer,
+    StreamServer, Suite,
 };
 
 fn slice<'a, T: numpy::Element>(
@@ -22,10 +24,24 @@ fn slice<'a, T: numpy::Element>(
 }
 
 fn options(mode: &str, verifiable: bool, uscc: bool) -> CoreResult<Options> {
+    options_with_suite(mode, verifiable, uscc, None)
+}
+
+/// Options with the named suite, or the default for `verifiable` when `None`.
+fn options_with_suite(
+    mode: &str,
+    verifiable: bool,
+    uscc: bool,
+    suite: Option<&str>,
+) -> CoreResult<Options> {
     Ok(Options {
         mode: Mode::parse(mode)?,
         verifiable,
         key_kind: if uscc { KeyKind::Uscc } else { KeyKind::Text },
+        suite: match suite {
+            Some(name) => Suite::parse(name)?,
+            None => Suite::default_for(verifiable),
+        },
     })
 }
 
@@ -44,7 +60,7 @@ pub struct PsiSender {
 #[pymethods]
 impl PsiSender {
     #[new]
-    #[pyo3(signature = (offsets, data, mode, verifiable, uscc, min_intersection, payload=None, schema=Vec::new()))]
+    #[pyo3(signature = (offsets, data, mode, verifiable, uscc, min_intersection, payload=None, schema=Vec::new(), suite=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -56,8 +72,9 @@ impl PsiSender {
         min_intersection: u64,
         payload: Option<Vec<ColumnIn<'_>>>,
         schema: Vec<u8>,
+        suite: Option<&str>,
     ) -> PyResult<Self> {
-        let options = options(mode, verifiable, uscc)?;
+        let options = options_with_suite(mode, verifiable, uscc, suite)?;
         let payload = match payload {
             None => None,
             Some(cols) => {
@@ -104,6 +121,12 @@ impl PsiSender {
         self.inner.receiver_len()
     }
 
+    /// The hash suite (`"rfc9497"` or `"zone-opt-v1"`).
+    #[getter]
+    fn suite(&self) -> &'static str {
+        self.inner.suite().name()
+    }
+
     /// Number of distinct canonical keys.
     #[getter]
     fn distinct_len(&self) -> usize {
@@ -136,7 +159,7 @@ pub struct PsiReceiver {
 #[pymethods]
 impl PsiReceiver {
     #[new]
-    #[pyo3(signature = (offsets, data, mode, verifiable, uscc, left_join, values=None))]
+    #[pyo3(signature = (offsets, data, mode, verifiable, uscc, left_join, values=None, suite=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -147,8 +170,9 @@ impl PsiReceiver {
         uscc: bool,
         left_join: bool,
         values: Option<PyReadonlyArray1<'_, u64>>,
+        suite: Option<&str>,
     ) -> PyResult<Self> {
-        let options = options(mode, verifiable, uscc)?;
+        let options = options_with_suite(mode, verifiable, uscc, suite)?;
         let keys = StrColumn {
             offsets: slice(&offsets, "keys")?,
             data: slice(&data, "keys")?,
@@ -157,8 +181,17 @@ impl PsiReceiver {
             Some(v) => Some(slice(v, "values")?),
             None => None,
         };
-        let inner = run_detached(py, || Client::new(keys, values, options, left_join))?;
+        let mut inner = run_detached(py, || Client::new(keys, values, options, left_join))?;
+        if suite.is_none() {
+            inner.follow_setup_suite();
+        }
         Ok(Self { inner })
+    }
+
+    /// The hash suite (`"rfc9497"` or `"zone-opt-v1"`; after the request, the one used).
+    #[getter]
+    fn suite(&self) -> &'static str {
+        self.inner.suite().name()
     }
 
     /// The blinded request; sum mode needs the setup message first.
@@ -361,11 +394,131 @@ impl PsiStreamReceiver {
     }
 }
 
+fn points(items: &[Vec<u8>], field: &str) -> CoreResult<Vec<curve25519_dalek::RistrettoPoint>> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, b)| rfc9497::element(b, field, Some(i)))
+        .collect()
+}
+
+/// RFC 9497 `DeriveKeyPair(seed, info)` of `mode` (`"oprf"` or `"voprf"`): `(skS, pkS)`.
+#[pyfunction]
+fn rfc9497_derive_key_pair<'py>(
+    py: Python<'py>,
+    mode: &str,
+    seed: &[u8],
+    info: &[u8],
+) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    let mode = RfcMode::parse(mode)?;
+    let (sk, pk) = run_detached_here(py, || rfc9497::derive_key_pair(mode, seed, info))?;
+    Ok((
+        PyBytes::new(py, sk.as_bytes()),
+        PyBytes::new(py, pk.as_bytes()),
+    ))
+}
+
+/// RFC 9497 `Blind(input)` of `mode` with the blind scalar given: the blinded element.
+#[pyfunction]
+fn rfc9497_blind<'py>(
+    py: Python<'py>,
+    mode: &str,
+    input: &[u8],
+    blind_scalar: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    let mode = RfcMode::parse(mode)?;
+    let out = run_detached_here(py, || {
+        let blind = rfc9497::nonzero_scalar(blind_scalar, "blind_scalar")?;
+        rfc9497::blind(mode, input, &blind)
+    })?;
+    Ok(PyBytes::new(py, out.as_bytes()))
+}
+
+/// RFC 9497 `BlindEvaluate(skS, blindedElement)`: the evaluated element.
+#[pyfunction]
+fn rfc9497_blind_evaluate<'py>(
+    py: Python<'py>,
+    sk: &[u8],
+    blinded: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    let out = run_detached_here(py, || {
+        let sk = rfc9497::nonzero_scalar(sk, "sk")?;
+        let blinded = rfc9497::element(blinded, "blinded", None)?;
+        Ok(rfc9497::blind_evaluate(&sk, &blinded))
+    })?;
+    Ok(PyBytes::new(py, out.as_bytes()))
+}
+
+/// RFC 9497 `Finalize(input, blind, evaluatedElement)`: the 64-byte output.
+#[pyfunction]
+fn rfc9497_finalize<'py>(
+    py: Python<'py>,
+    input: &[u8],
+    blind_scalar: &[u8],
+    evaluated: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    let out = run_detached_here(py, || {
+        let blind = rfc9497::nonzero_scalar(blind_scalar, "blind_scalar")?;
+        let evaluated = rfc9497::element(evaluated, "evaluated", None)?;
+        rfc9497::finalize(input, &blind, &evaluated)
+    })?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// RFC 9497 `GenerateProof` (VOPRF) over a batch, with the nonce `r` given.
+#[pyfunction]
+fn rfc9497_generate_proof<'py>(
+    py: Python<'py>,
+    sk: &[u8],
+    pk: &[u8],
+    blinded: Vec<Vec<u8>>,
+    evaluated: Vec<Vec<u8>>,
+    r: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    let out = run_detached(py, || {
+        let sk = rfc9497::nonzero_scalar(sk, "sk")?;
+        let pk = rfc9497::element(pk, "pk", None)?.compress();
+        let r = rfc9497::nonzero_scalar(r, "r")?;
+        let c = points(&blinded, "blinded")?;
+        let d = points(&evaluated, "evaluated")?;
+        rfc9497::generate_proof(&sk, &pk, &c, &d, &r)
+    })?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// RFC 9497 `VerifyProof` (VOPRF) over a batch: `True` when the proof holds.
+#[pyfunction]
+fn rfc9497_verify_proof(
+    py: Python<'_>,
+    pk: &[u8],
+    blinded: Vec<Vec<u8>>,
+    evaluated: Vec<Vec<u8>>,
+    proof: &[u8],
+) -> PyResult<bool> {
+    let out = run_detached(py, || {
+        let pk = rfc9497::element(pk, "pk", None)?.compress();
+        let c = points(&blinded, "blinded")?;
+        let d = points(&evaluated, "evaluated")?;
+        match rfc9497::verify_proof(&pk, &c, &d, proof) {
+            Ok(()) => Ok(true),
+            Err(CoreError::VerificationFailed(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    })?;
+    Ok(out)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PsiSender>()?;
     m.add_class::<PsiReceiver>()?;
     m.add_class::<PsiStreamSender>()?;
     m.add_class::<PsiStreamReceiver>()?;
     m.add("PSI_TAG_LEN", crate::psi::TAG_LEN)?;
+    m.add_function(wrap_pyfunction!(rfc9497_derive_key_pair, m)?)?;
+    m.add_function(wrap_pyfunction!(rfc9497_blind, m)?)?;
+    m.add_function(wrap_pyfunction!(rfc9497_blind_evaluate, m)?)?;
+    m.add_function(wrap_pyfunction!(rfc9497_finalize, m)?)?;
+    m.add_function(wrap_pyfunction!(rfc9497_generate_proof, m)?)?;
+    m.add_function(wrap_pyfunction!(rfc9497_verify_proof, m)?)?;
     Ok(())
 }
