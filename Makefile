@@ -44,11 +44,23 @@ test-py: build ## Run the Python tests
 	ZONE_OPT_PSI_SIMD=0 $(PY) -m pytest -q tests -k "psi or privacy or join"
 
 .PHONY: test
-test: build test-rs test-py bench-smoke ## Set up, build, run every test (Rust, Python, benchmark smoke)
+test: build test-rs test-py bench-smoke wheel-smoke ## Set up, build, run every test (Rust, Python, benchmark smoke, installed wheel)
 
 .PHONY: run
 run: build ## Set up, build and start the gRPC server on its embedded defaults (demo token printed)
 	$(PY) -m zone_opt serve --data-dir ./.zone-opt-data
+
+.PHONY: wheel
+wheel: $(STAMP) ## Build the release wheel into dist/
+	rm -rf dist
+	$(VENV)/bin/maturin build --release --quiet --out dist
+
+.PHONY: wheel-smoke
+wheel-smoke: wheel ## Install the wheel into a fresh virtualenv with nothing else; run --help, demo, serve + health
+	rm -rf .venv-wheel
+	$(PYTHON) -m venv .venv-wheel
+	.venv-wheel/bin/python -m pip install --quiet dist/*.whl
+	cd $$(mktemp -d) && env -u PYTHONPATH $(CURDIR)/.venv-wheel/bin/python $(CURDIR)/tests/wheel_smoke.py
 
 .PHONY: lint
 lint: build proto-check ## ruff, ruff format --check, mypy --strict, import contracts, stubtest, proto drift, cargo fmt --check, clippy
