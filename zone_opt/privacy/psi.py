@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from zone_opt import _core
+from zone_opt.arguments import check_bytes, check_choice, check_flag, check_int
 from zone_opt.errors import InvalidInputError, VerificationError
 
 __all__ = ["Mode", "PsiClient", "PsiResult", "PsiServer", "joined", "setup_key_kind"]
@@ -71,8 +72,17 @@ def _string_buffers(
 
 
 def _keys(keys: KeysLike) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+    if keys is None or isinstance(keys, str | bytes):
+        raise InvalidInputError.single(
+            "keys", None, f"must be a column of strings, got {type(keys).__name__}"
+        )
     if not isinstance(keys, pa.Array | pa.ChunkedArray):
-        keys = pa.array(keys, type=pa.large_string())
+        try:
+            keys = pa.array(keys, type=pa.large_string())
+        except (TypeError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise InvalidInputError.single(
+                "keys", None, f"must be a column of strings: {str(exc)[:200]}"
+            ) from None
     if not (pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)):
         raise InvalidInputError.single("keys", None, f"must be strings, got {keys.type}")
     if keys.null_count:
@@ -83,15 +93,11 @@ def _keys(keys: KeysLike) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]
 
 
 def _mode(mode: str) -> str:
-    if mode not in _MODES:
-        raise InvalidInputError.single("mode", None, f"must be one of {', '.join(_MODES)}")
-    return mode
+    return check_choice("mode", mode, _MODES)
 
 
 def _key_kind(kind: str) -> bool:
-    if kind not in ("uscc", "text"):
-        raise InvalidInputError.single("key_kind", None, "must be 'uscc' or 'text'")
-    return kind == "uscc"
+    return check_choice("key_kind", kind, ("uscc", "text")) == "uscc"
 
 
 class PsiServer:
@@ -120,9 +126,15 @@ class PsiServer:
         key_kind: KeyKind = "uscc",
         min_intersection: int = 1,
     ) -> None:
-        chosen = _mode(mode or ("labelled" if payload is not None else "intersection"))
-        if min_intersection < 0:
-            raise InvalidInputError.single("min_intersection", None, "must be non-negative")
+        chosen = _mode(
+            ("labelled" if payload is not None else "intersection") if mode is None else mode
+        )
+        verifiable = check_flag("verifiable", verifiable)
+        min_intersection = check_int("min_intersection", min_intersection, low=0, high=2**64 - 1)
+        if payload is not None and not isinstance(payload, pa.Table):
+            raise InvalidInputError.single(
+                "payload", None, f"must be a pyarrow Table, got {type(payload).__name__}"
+            )
         offsets, data = _keys(keys)
         columns = None
         schema = b""
@@ -154,7 +166,7 @@ class PsiServer:
 
     def respond(self, request: bytes) -> bytes:
         """Evaluate the receiver's blinded keys; a session answers once."""
-        return self._core.respond(request)
+        return self._core.respond(check_bytes("request", request))
 
     @property
     def receiver_count(self) -> int:
@@ -219,8 +231,8 @@ class PsiClient:
         key_kind: KeyKind = "uscc",
     ) -> None:
         chosen = _mode(mode)
-        if join not in ("inner", "left"):
-            raise InvalidInputError.single("join", None, "must be 'inner' or 'left'")
+        join = check_choice("join", join, ("inner", "left"))
+        verifiable = check_flag("verifiable", verifiable)
         offsets, data = _keys(keys)
         vals = None
         if values is not None:
@@ -241,13 +253,14 @@ class PsiClient:
         )
 
     def request(self, setup: bytes | None = None) -> bytes:
-        """The blinded keys for the sender. Sum mode needs the sender's setup first."""
-        return self._core.request(setup)
+        """The blinded keys for the sender. Sum mode needs the sender's setup first; in the
+        other modes a setup given is checked (this mode and options), not needed."""
+        return self._core.request(None if setup is None else check_bytes("setup", setup))
 
     def finish(self, setup: bytes, response: bytes) -> PsiResult:
         """Check the messages belong to this session and compute the result."""
         indices, records, record_len, widths, schema, count, total = self._core.finish(
-            setup, response
+            check_bytes("setup", setup), check_bytes("response", response)
         )
         payload = None
         if self.mode == "labelled":
@@ -268,6 +281,7 @@ def joined(left: pa.Table, result: PsiResult) -> pa.Table:
 def setup_key_kind(setup: bytes) -> KeyKind:
     """The key kind a setup message was made with (its header's flags), so a receiver can
     canonicalise its keys the way the sender's policy says."""
+    setup = check_bytes("setup", setup)
     if len(setup) < 8 or setup[:4] != b"ZPSI":
         raise InvalidInputError.single("setup", None, "not a zone-opt PSI message")
     return "uscc" if setup[7] & 2 else "text"
@@ -281,7 +295,10 @@ def _decode_records(
     n: int,
 ) -> pa.Table:
     """Split fixed-width records into typed Arrow columns (vectorised, no per-row Python)."""
-    schema = pa.ipc.read_schema(pa.py_buffer(schema_bytes))
+    try:
+        schema = pa.ipc.read_schema(pa.py_buffer(schema_bytes))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError):
+        raise VerificationError("the sender's payload schema is not an Arrow schema") from None
     if len(schema) != len(widths):
         raise VerificationError("the sender's schema and column widths disagree")
     rows = records.reshape(n, record_len) if n else np.zeros((0, record_len), np.uint8)
