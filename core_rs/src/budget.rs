@@ -157,4 +157,50 @@ mod tests {
         assert!(memory_budget() >= 1 << 20);
         assert!(memory_budget() < usize::MAX);
     }
+
+    /// Issue 15: shapes within the documented index limits whose working memory no
+    /// machine of ours has (hundreds of GB) are refused by name instead of aborting in
+    /// the allocator.
+    #[test]
+    fn issue_15_shapes_are_refused_not_aborted() {
+        use crate::matching::{solve_sparse, stable::deferred_acceptance, Start};
+        let n = (1_usize << 32) - 2;
+        let e = solve_sparse(&[0], &[0], &[1], n, n, false, None, Start::Auction).unwrap_err();
+        assert!(
+            matches!(&e, CoreError::ResourceExhausted { field, .. } if field == "shape"),
+            "{e}"
+        );
+        let e = deferred_acceptance(&[0], &[0], &[1.0], &[1.0], &[1], Some(n)).unwrap_err();
+        assert!(
+            matches!(&e, CoreError::ResourceExhausted { field, .. } if field == "n_proposers"),
+            "{e}"
+        );
+    }
+
+    /// A declared tenants x hours that overflows is refused, not wrapped (found while
+    /// writing the carbon fuzz target).
+    #[test]
+    fn scope2_declared_size_overflow_is_invalid() {
+        use crate::carbon::scope2::{scope2, LossPolicy, PvSharing, Scope2Input};
+        let input = Scope2Input {
+            n: 4,
+            hours: usize::MAX / 2,
+            load_wh: &[],
+            pv_wh: &[],
+            pv_sharing: PvSharing::ProRata,
+            contract_wh: &[],
+            contract_share: &[],
+            certificate_wh: None,
+            gate_import_wh: None,
+            loss_policy: LossPolicy::Landlord,
+            location_ug_per_wh: 0,
+            residual_ug_per_wh: 0,
+            detail: false,
+        };
+        let e = scope2(&input).unwrap_err();
+        assert!(
+            e.to_string().contains("load_wh") && e.to_string().contains("overflows"),
+            "{e}"
+        );
+    }
 }
