@@ -64,13 +64,14 @@ $(CARGO_FUZZ):
 .PHONY: fuzz-tool
 fuzz-tool: $(CARGO_FUZZ) ## Install cargo-fuzz (once per version, cached in TOOLS)
 
-# $(call fuzz_run,seconds,extra libFuzzer flags): each target in turn from its corpus;
-# one line per target with its executions and executions per second; fails on a crash.
+# $(call fuzz_run,seconds,extra libFuzzer flags,corpus dirs): each target in turn, seeded by
+# the corpus dirs (new inputs go to the first); one line per target with its executions
+# and executions per second; fails on a crash.
 define fuzz_run
 	@mkdir -p target/fuzz-logs
 	@cd core_rs/fuzz && for t in $(FUZZ_TARGETS); do \
-		mkdir -p corpus/$$t; \
-		PATH="$(TOOLS)/bin:$$PATH" RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none $$t corpus/$$t -- \
+		dirs="$(foreach d,$(3),$(d)/$$t)"; mkdir -p $$dirs; \
+		PATH="$(TOOLS)/bin:$$PATH" RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none $$t $$dirs -- \
 			-max_total_time=$(1) -print_final_stats=1 -rss_limit_mb=2048 -max_len=4096 $(2) \
 			> ../../target/fuzz-logs/$$t.log 2>&1; rc=$$?; \
 		awk -v t=$$t -v rc=$$rc '/stat::number_of_executed_units/ {n=$$2} /stat::average_exec_per_sec/ {r=$$2} \
@@ -81,13 +82,13 @@ define fuzz_run
 endef
 
 .PHONY: fuzz
-fuzz: $(CARGO_FUZZ) ## Fuzz every target for FUZZ_SECONDS (default 60) each; prints executions per second
-	$(call fuzz_run,$(FUZZ_SECONDS),)
+fuzz: $(CARGO_FUZZ) ## Fuzz every target FUZZ_SECONDS (default 60), growing core_rs/fuzz/corpus; prints exec/s
+	$(call fuzz_run,$(FUZZ_SECONDS),,corpus)
 
 .PHONY: fuzz-smoke
 fuzz-smoke: $(CARGO_FUZZ) ## Replay fuzz regressions and corpus (cargo test), then fuzz each target FUZZ_SMOKE_SECONDS
 	cargo test --manifest-path $(FUZZ_MANIFEST) --target-dir target --no-default-features --quiet
-	$(call fuzz_run,$(FUZZ_SMOKE_SECONDS),-seed=1)
+	$(call fuzz_run,$(FUZZ_SMOKE_SECONDS),-seed=1,../../target/fuzz-corpus corpus)
 
 .PHONY: run
 run: build ## Set up, build and start the gRPC server on its embedded defaults (demo token printed)
