@@ -85,9 +85,12 @@ endef
 fuzz: $(CARGO_FUZZ) ## Fuzz every target FUZZ_SECONDS (default 60), growing core_rs/fuzz/corpus; prints exec/s
 	$(call fuzz_run,$(FUZZ_SECONDS),,corpus)
 
-.PHONY: fuzz-smoke
-fuzz-smoke: $(CARGO_FUZZ) ## Replay fuzz regressions and corpus (cargo test), then fuzz each target FUZZ_SMOKE_SECONDS
+.PHONY: fuzz-replay
+fuzz-replay: ## Replay the fuzz regressions and corpus through every harness (plain cargo test, no cargo-fuzz)
 	cargo test --manifest-path $(FUZZ_MANIFEST) --target-dir target --no-default-features --quiet
+
+.PHONY: fuzz-smoke
+fuzz-smoke: fuzz-replay $(CARGO_FUZZ) ## fuzz-replay, then fuzz each target FUZZ_SMOKE_SECONDS (default 5, seed 1)
 	$(call fuzz_run,$(FUZZ_SMOKE_SECONDS),-seed=1,../../target/fuzz-corpus corpus)
 
 .PHONY: run
