@@ -44,7 +44,57 @@ test-py: build ## Run the Python tests
 	ZONE_OPT_PSI_SIMD=0 $(PY) -m pytest -q tests -k "psi or privacy or join"
 
 .PHONY: test
-test: build test-rs test-py bench-smoke wheel-smoke ## Set up, build, run every test (Rust, Python, benchmark smoke, installed wheel)
+test: build test-rs test-py fuzz-smoke bench-smoke wheel-smoke ## Set up, build, run every test (Rust, Python, fuzz smoke, benchmark smoke, installed wheel)
+
+# Fuzzing (core_rs/fuzz, its own workspace): libFuzzer through cargo-fuzz on the stable
+# toolchain (RUSTC_BOOTSTRAP=1 admits the -Z flags cargo-fuzz passes; no sanitizer, as
+# ASan needs a nightly std; debug assertions stay on). cargo-fuzz is installed once per
+# version into a cache outside the clone (TOOLS), pinned and --locked.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_TARGETS := psi_wire sparse stable candidates carbon
+CARGO_FUZZ_VERSION := 0.13.2
+TOOLS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/zone-opt-tools/cargo-fuzz-$(CARGO_FUZZ_VERSION)
+CARGO_FUZZ := $(TOOLS)/bin/cargo-fuzz
+FUZZ_MANIFEST := core_rs/fuzz/Cargo.toml
+
+$(CARGO_FUZZ):
+	cargo install --quiet --locked --root $(TOOLS) --version $(CARGO_FUZZ_VERSION) cargo-fuzz
+
+.PHONY: fuzz-tool
+fuzz-tool: $(CARGO_FUZZ) ## Install cargo-fuzz (once per version, cached in TOOLS)
+
+# $(call fuzz_run,seconds,extra libFuzzer flags,corpus dirs): each target in turn, seeded by
+# the corpus dirs (new inputs go to the first); one line per target with its executions
+# and executions per second; fails on a crash.
+define fuzz_run
+	@mkdir -p target/fuzz-logs
+	@cd core_rs/fuzz && for t in $(FUZZ_TARGETS); do \
+		dirs="$(foreach d,$(3),$(d)/$$t)"; mkdir -p $$dirs; \
+		PATH="$(TOOLS)/bin:$$PATH" RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none $$t $$dirs -- \
+			-max_total_time=$(1) -print_final_stats=1 -rss_limit_mb=2048 -max_len=4096 $(2) \
+			> ../../target/fuzz-logs/$$t.log 2>&1; rc=$$?; \
+		awk -v t=$$t -v rc=$$rc '/stat::number_of_executed_units/ {n=$$2} /stat::average_exec_per_sec/ {r=$$2} \
+			END {printf "fuzz %-11s %10s runs %8s exec/s  %s\n", t, n, r, (rc == 0 ? "ok" : "CRASH: target/fuzz-logs/" t ".log, core_rs/fuzz/artifacts/" t "/")}' \
+			../../target/fuzz-logs/$$t.log; \
+		test $$rc -eq 0 || status=1; \
+	done; exit $${status:-0}
+endef
+
+.PHONY: fuzz
+fuzz: fuzz-rs fuzz-py ## Fuzz the engine (every Rust target FUZZ_SECONDS) and the gRPC edge (Python); prints exec/s
+
+.PHONY: fuzz-rs
+fuzz-rs: $(CARGO_FUZZ) ## Fuzz every Rust target FUZZ_SECONDS (default 60), growing core_rs/fuzz/corpus; prints exec/s
+	$(call fuzz_run,$(FUZZ_SECONDS),,corpus)
+
+.PHONY: fuzz-replay
+fuzz-replay: ## Replay the fuzz regressions and corpus through every harness (plain cargo test, no cargo-fuzz)
+	cargo test --manifest-path $(FUZZ_MANIFEST) --target-dir target --no-default-features --quiet
+
+.PHONY: fuzz-smoke
+fuzz-smoke: fuzz-replay $(CARGO_FUZZ) ## fuzz-replay, then fuzz each target FUZZ_SMOKE_SECONDS (default 5, seed 1)
+	$(call fuzz_run,$(FUZZ_SMOKE_SECONDS),-seed=1,../../target/fuzz-corpus corpus)
 
 .PHONY: run
 run: build ## Set up, build and start the gRPC server on its embedded defaults (demo token printed)
@@ -70,7 +120,9 @@ lint: build proto-check ## ruff, ruff format --check, mypy --strict, import cont
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m mypy.stubtest zone_opt._core --allowlist .mypy-stubtest-allowlist
 	cargo fmt --all -- --check
+	cargo fmt --manifest-path $(FUZZ_MANIFEST) -- --check
 	cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
+	cargo clippy --manifest-path $(FUZZ_MANIFEST) --target-dir target --no-default-features --all-targets --quiet -- -D warnings
 
 PROTOS := $(wildcard grpc/zone_opt/api/v1/*.proto)
 PROTO_INCLUDE = $(shell $(PY) -c 'import grpc_tools, os, google.rpc; print(os.path.dirname(grpc_tools.__file__) + "/_proto", os.path.dirname(os.path.dirname(list(google.rpc.__path__)[0])))')
@@ -126,4 +178,4 @@ bench-smoke: build ## Run every benchmark suite at smoke size, checking correctn
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtualenv
-	rm -rf $(VENV) target zone_opt/_core*.so .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) target zone_opt/_core*.so .mypy_cache .ruff_cache .pytest_cache core_rs/fuzz/target core_rs/fuzz/artifacts

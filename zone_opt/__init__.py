@@ -3,12 +3,19 @@
 The public API is re-exported here; the compiled core ``zone_opt._core`` is private.
 """
 
-from zone_opt._core import __version__, num_threads, set_num_threads
+from zone_opt._core import (
+    __version__,
+    memory_budget,
+    num_threads,
+    set_memory_budget,
+    set_num_threads,
+)
 from zone_opt.errors import (
     CancelledError,
     InvalidInputError,
     NotFoundError,
     PrivacyPolicyError,
+    ResourceExhaustedError,
     SolverError,
     VerificationError,
     Violation,
@@ -20,11 +27,14 @@ __all__ = [
     "InvalidInputError",
     "NotFoundError",
     "PrivacyPolicyError",
+    "ResourceExhaustedError",
     "SolverError",
     "VerificationError",
     "Violation",
     "ZoneOptError",
     "__version__",
+    "memory_budget",
     "num_threads",
+    "set_memory_budget",
     "set_num_threads",
 ]

@@ -12,6 +12,8 @@ USCC_WEIGHTS: list[int]
 
 def num_threads() -> int: ...
 def set_num_threads(n: int) -> None: ...
+def memory_budget() -> int: ...
+def set_memory_budget(bytes: int) -> None: ...
 def check_uscc_column(
     offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8]
 ) -> npt.NDArray[np.uint8]: ...
@@ -133,6 +135,7 @@ class CandidateIndex:
 # carbon
 CARBON_MAX_TOTAL_G: int
 CARBON_EXACT_MAX_TENANTS: int
+CARBON_SHAPLEY_MAX_SAMPLES: int
 CARBON_SCOPE2_MAX_FACTOR_UG_PER_WH: int
 
 def carbon_allocate_pro_rata(

@@ -38,6 +38,10 @@ pub enum CoreError {
     /// The caller's data breaks a documented precondition. Never a bug in the engine.
     #[error("invalid input: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     InvalidInput(Vec<Violation>),
+    /// An input size asks for more memory (or work) than the engine grants one call
+    /// (`budget.rs`): `field` names the argument whose size is too large.
+    #[error("resource exhausted: {field}: {reason}")]
+    ResourceExhausted { field: String, reason: String },
     /// A cancellation token was set while the work ran.
     #[error("cancelled")]
     Cancelled,

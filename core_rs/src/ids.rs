@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
+use crate::budget::{try_with_capacity, Need};
 use crate::error::{CoreError, CoreResult};
 
 /// The 31 characters of GB 32100-2015, in value order.
@@ -144,8 +145,10 @@ where
             "must hold n + 1 entries",
         ));
     };
+    // The codes, and at worst one map entry (slice, code, control byte) per row.
+    Need::new("offsets").items(n, 8 + 8 + 16 + 8 + 1).check()?;
     let mut index: HashMap<&[u8], i64> = HashMap::new();
-    let mut codes = Vec::with_capacity(n);
+    let mut codes = try_with_capacity("offsets", n)?;
     let mut firsts: Vec<i64> = Vec::new();
     let mut previous: Option<(&[u8], i64)> = None;
     for (row, pair) in offsets.windows(2).enumerate() {

@@ -3,6 +3,7 @@
 //! Engine modules know nothing of Python: `cargo test` runs them with no interpreter.
 //! The pyo3 bindings live only in `py/`, behind the `python` feature that maturin enables.
 
+pub mod budget;
 pub mod candidates;
 pub mod carbon;
 pub mod error;

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zone_opt import _core
+from zone_opt.arguments import check_flag, check_int
 from zone_opt.errors import InvalidInputError
 
 __all__ = [
@@ -24,6 +25,9 @@ __all__ = [
 
 #: The largest hourly total accepted by :func:`allocate_pro_rata`, grams (2^42).
 MAX_TOTAL_G: int = _core.CARBON_MAX_TOTAL_G
+#: Most permutations per hour :func:`shapley_allocation` samples (the cost is
+#: O(samples x tenants x log K) per hour).
+MAX_SHAPLEY_SAMPLES: int = _core.CARBON_SHAPLEY_MAX_SAMPLES
 
 
 def _int64_vector(values: npt.ArrayLike, field: str) -> npt.NDArray[np.int64]:
@@ -160,8 +164,9 @@ def shapley_allocation(
         emission_points: float64 (K,), non-negative grams CO2e per hour at each load point.
         exact: ``True`` exact (at most 24 tenants), ``False`` sampled, ``None`` exact up to
             20 tenants and sampled beyond.
-        samples: permutations per hour when sampling, even and >= 4 (default 32); each
-            random order is paired with its reverse (antithetic sampling).
+        samples: permutations per hour when sampling, even, from 4 to
+            :data:`MAX_SHAPLEY_SAMPLES` (65,536; default 32); each random order is paired
+            with its reverse (antithetic sampling).
         seed: seed of the per-hour random streams; results do not depend on thread count.
 
     Returns:
@@ -188,10 +193,11 @@ def shapley_allocation(
     loads = _float_array(use, "use", 2)
     xs = _float_array(load_points, "load_points", 1)
     ys = _float_array(emission_points, "emission_points", 1)
-    if samples is not None and samples < 0:
-        raise InvalidInputError.single("samples", None, f"{samples} must be positive")
-    if not 0 <= seed < 2**64:
-        raise InvalidInputError.single("seed", None, f"{seed} must be in [0, 2^64)")
+    if exact is not None:
+        exact = check_flag("exact", exact)
+    if samples is not None:
+        samples = check_int("samples", samples, low=4, high=MAX_SHAPLEY_SAMPLES)
+    seed = check_int("seed", seed, low=0, high=2**64 - 1)
     co2e_g, value_g, se_g, total_g, unallocated_g, was_exact, used_samples = _core.carbon_shapley(
         loads, xs, ys, exact, samples, seed
     )

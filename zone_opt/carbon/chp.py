@@ -31,6 +31,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
+from zone_opt.arguments import check_real
 from zone_opt.carbon.allocation import allocate_pro_rata_pooled
 from zone_opt.errors import InvalidInputError
 
@@ -96,20 +97,28 @@ def chp_split(
         raise InvalidInputError.single(
             "heat_gj", None, f"has {heat.size} hours, power_gj has {power.size}"
         )
-    method = ChpMethod(method)
+    try:
+        method = ChpMethod(method)
+    except ValueError:
+        shown = ", ".join(repr(m.value) for m in ChpMethod)
+        raise InvalidInputError.single("method", None, f"must be one of {shown}") from None
     parameters: dict[str, float] = {}
     if method is ChpMethod.EFFICIENCY:
         for name, value in (
             ("heat_efficiency", heat_efficiency),
             ("power_efficiency", power_efficiency),
         ):
-            if not 0 < value <= 1:
-                raise InvalidInputError.single(name, None, f"{value} must be in (0, 1]")
+            check_real(name, value, low=0.0, high=1.0, low_open=True)
         heat_weight, power_weight = heat / heat_efficiency, power / power_efficiency
         parameters = {"heat_efficiency": heat_efficiency, "power_efficiency": power_efficiency}
     elif method is ChpMethod.ENERGY_CONTENT:
         heat_weight, power_weight = heat, power
     else:
+        ambient_temperature_c = check_real(
+            "ambient_temperature_c", ambient_temperature_c, low=-_KELVIN, low_open=True
+        )
+        if steam_temperature_c is not None:
+            steam_temperature_c = check_real("steam_temperature_c", steam_temperature_c)
         if steam_temperature_c is None or not steam_temperature_c > ambient_temperature_c:
             raise InvalidInputError.single(
                 "steam_temperature_c",

@@ -47,6 +47,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from zone_opt import _core
+from zone_opt.arguments import check_choice, check_flag, check_int
 from zone_opt.carbon.allocation import MAX_TOTAL_G
 from zone_opt.carbon.audit import MerkleProof, PackedRows, merkle_root, proof, tenant_hour_rows
 from zone_opt.datasets.grid_factors import grid_factors_table
@@ -67,6 +68,10 @@ MARKET = "scope2-market"
 #: Largest energy accepted per tenant-hour or hour, Wh (2^42 Wh, 4.4 TWh).
 MAX_WH: int = MAX_TOTAL_G
 _UG_PER_G = 1_000_000
+#: Most tenants of one Scope 2 computation (the engine's limit).
+MAX_TENANTS: int = 2**18
+#: Most hours of one computation (about 119 years of hourly data).
+MAX_HOURS: int = 2**20
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,8 @@ def green_from_certificates(
             duplicate id, a tenant or hour out of range, or negative energy; or
             ``certificates`` for columns of different lengths.
     """
+    tenants = check_int("tenants", tenants, low=0, high=MAX_TENANTS)
+    hours = check_int("hours", hours, low=0, high=MAX_HOURS)
     ids = np.asarray(cert_id)
     who = np.asarray(tenant)
     when = np.asarray(hour)
@@ -428,14 +435,9 @@ def scope2_hourly(
         raise InvalidInputError.single(
             "gate_import_wh", None, f"has {gate.size} hours, load_wh has {hours}"
         )
-    if pv_sharing not in PV_SHARING:
-        raise InvalidInputError.single(
-            "pv_sharing", None, f"{pv_sharing!r} is not one of {', '.join(PV_SHARING)}"
-        )
-    if losses not in LOSS_POLICIES:
-        raise InvalidInputError.single(
-            "losses", None, f"{losses!r} is not one of {', '.join(LOSS_POLICIES)}"
-        )
+    pv_sharing = check_choice("pv_sharing", pv_sharing, PV_SHARING)
+    losses = check_choice("losses", losses, LOSS_POLICIES)
+    detail = check_flag("detail", detail)
     parts = _integers(pv_share, "pv_share", 1) if pv_sharing == "contract-share" else None
     if pv_sharing == "contract-share" and parts is None:
         raise InvalidInputError.single("pv_share", None, "contract-share needs pv_share")

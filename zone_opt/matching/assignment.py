@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zone_opt import _core
+from zone_opt.arguments import check_flag, check_int
 from zone_opt.errors import InvalidInputError, VerificationError
 
 __all__ = ["Assignment", "assign_dense", "assign_sparse"]
@@ -31,6 +32,10 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Significant bits kept when float scores are quantised for the sparse solver.
 FLOAT_SCORE_BITS = 40
+#: Largest ``n_rows`` or ``n_cols`` of :func:`assign_sparse` (indices are 32-bit, one value
+#: reserved). A shape within it whose working memory exceeds the engine's memory budget
+#: (:func:`zone_opt.memory_budget`) raises :class:`~zone_opt.errors.ResourceExhaustedError`.
+MAX_SPARSE_DIM = 2**32 - 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,12 +187,9 @@ def _index_array(field: str, values: Any, bound: int) -> IntArray:
 
 
 def _shape(shape: Any) -> tuple[int, int]:
-    try:
-        n_rows, n_cols = (int(v) for v in shape)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError.single("shape", None, "must be (n_rows, n_cols)") from exc
-    if n_rows < 0 or n_cols < 0:
-        raise InvalidInputError.single("shape", None, f"negative dimension in {shape!r}")
+    if not isinstance(shape, tuple | list) or len(shape) != 2:
+        raise InvalidInputError.single("shape", None, "must be (n_rows, n_cols)")
+    n_rows, n_cols = (check_int("shape", v, low=0, high=MAX_SPARSE_DIM) for v in shape)
     return n_rows, n_cols
 
 
@@ -221,6 +223,7 @@ def assign_dense(scores: Any, maximize: bool = True) -> Assignment:
         InvalidInputError: ``scores`` is not 2-D, not numeric, holds NaN or inf (naming the
             row), or integers too large to sum exactly.
     """
+    maximize = check_flag("maximize", maximize)
     s = _scores_array("scores", scores, 2)
     n, m = s.shape
     if s.dtype == np.int64:
@@ -306,10 +309,14 @@ def assign_sparse(
 
     Raises:
         InvalidInputError: mismatched lengths, indices negative or out of range, NaN or
-            infinite scores, wrong dtype or ndim, negative shape, or bad ``col_prices``;
-            the violation names the field and the row.
+            infinite scores, wrong dtype or ndim, a shape that is not two integers in
+            ``[0, MAX_SPARSE_DIM]``, a non-bool ``perfect``, or bad ``col_prices``; the
+            violation names the field and the row.
+        ResourceExhaustedError: the shape and edges need more working memory than the
+            engine's budget (:func:`zone_opt.memory_budget`); the message names ``shape``.
     """
     n_rows, n_cols = _shape(shape)
+    perfect = check_flag("perfect", perfect)
     r, c, w = _edges(rows, cols, scores, (n_rows, n_cols))
     is_float = w.dtype == np.float64
     if is_float:

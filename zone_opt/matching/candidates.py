@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from zone_opt import _core
+from zone_opt.arguments import check_date
 from zone_opt.errors import InvalidInputError
 from zone_opt.schemas import SPACE_KINDS
 
@@ -224,7 +225,7 @@ def build_index(
     budget; tenancies naming an enterprise not in ``enterprises`` count in the mix as
     unknown (no division, no emissions). O(rows) numpy/Arrow work.
     """
-    now_day = days_since_epoch(now)
+    now_day = days_since_epoch(check_date("now", now))
     park_ids = parks.column("park_id")
     n_parks, n_spaces, n_ent = parks.num_rows, spaces.num_rows, enterprises.num_rows
     space_park = _lookup(spaces.column("park_id"), park_ids, "spaces.park_id")

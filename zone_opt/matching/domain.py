@@ -30,6 +30,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from zone_opt.arguments import check_choice, check_date, check_flag, check_int
 from zone_opt.errors import InvalidInputError
 from zone_opt.industries import chain_affinity
 from zone_opt.matching.assignment import Assignment, assign_sparse
@@ -39,7 +40,11 @@ from zone_opt.matching.stable import deferred_acceptance
 from zone_opt.schemas import ENTERPRISES, PARKS, SPACES, TENANCIES, TableSpec
 from zone_opt.validation import validate_table
 
-__all__ = ["MatchResult", "MatchSummary", "Matcher", "match", "recommend"]
+__all__ = ["MAX_K", "MatchResult", "MatchSummary", "Matcher", "match", "recommend"]
+
+#: Largest ``k`` (candidates kept per enterprise); any ``k`` at least the number of spaces
+#: keeps every feasible space.
+MAX_K = 2**31 - 1
 
 Mode = Literal["optimal", "stable"]
 Progress = Callable[[str], None]
@@ -139,7 +144,7 @@ class Matcher:
         parks: ``PARKS`` table (coordinates, permitted industries, carbon budgets).
         tenancies: ``TENANCIES`` table (current tenants; optional).
         mode: ``"optimal"`` or ``"stable"``.
-        k: candidates kept per enterprise (best scores), >= 1.
+        k: candidates kept per enterprise (best scores), 1 to :data:`MAX_K`.
         weights: :class:`ScoreWeights` (default weights when ``None``).
         now: the matching date (default: today, UTC).
         include_tenants: let enterprises that hold a tenancy seek space too.
@@ -158,16 +163,15 @@ class Matcher:
         now: dt.date | None = None,
         include_tenants: bool = False,
     ) -> None:
-        if mode not in ("optimal", "stable"):
-            raise InvalidInputError.single("mode", None, f"must be optimal or stable, got {mode!r}")
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise InvalidInputError.single("k", None, f"must be an integer >= 1, got {k!r}")
+        mode = check_choice("mode", mode, ("optimal", "stable"))
+        k = check_int("k", k, low=1, high=MAX_K)
+        include_tenants = check_flag("include_tenants", include_tenants)
         if weights is not None and not isinstance(weights, ScoreWeights):
             raise InvalidInputError.single("weights", None, "must be a ScoreWeights")
         self.mode: Mode = mode
         self.k = k
         self.weights = weights or ScoreWeights()
-        self.now = now or dt.datetime.now(dt.UTC).date()
+        self.now = dt.datetime.now(dt.UTC).date() if now is None else check_date("now", now)
         self.tables: IndexedTables = build_index(
             _validate(spaces, SPACES, "spaces"),
             _validate(enterprises, ENTERPRISES, "enterprises"),
@@ -200,6 +204,7 @@ class Matcher:
         self, k: int, space_active: npt.NDArray[np.bool_] | None = None
     ) -> CandidateGraph:
         """The best ``k`` candidates of each seeker among the offered spaces."""
+        k = check_int("k", k, low=1, high=MAX_K)
         active = self.initial_space_active if space_active is None else space_active
         indptr, cols, scores, chain, reason, n_feasible = self.tables.index.generate(
             self.weights.as_tuple(),

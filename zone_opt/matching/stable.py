@@ -15,12 +15,17 @@ import numpy as np
 import numpy.typing as npt
 
 from zone_opt import _core
+from zone_opt.arguments import check_int
 from zone_opt.errors import InvalidInputError
 
 __all__ = ["blocking_pairs", "deferred_acceptance"]
 
 _IntArray = npt.NDArray[np.int64]
 _FloatArray = npt.NDArray[np.float64]
+
+
+#: Largest ``n_proposers`` of :func:`deferred_acceptance` (32-bit proposer indices).
+MAX_PROPOSERS = 2**32 - 1
 
 
 def _check_1d(arr: npt.NDArray[Any], name: str) -> None:
@@ -68,12 +73,17 @@ def deferred_acceptance(
 
     Raises:
         InvalidInputError: mismatched lengths, an index out of range, a NaN score, a
-            negative capacity or a duplicate pair, naming the field and edge.
+            negative capacity or a duplicate pair, naming the field and edge; an
+            ``n_proposers`` that is not an integer in ``[0, MAX_PROPOSERS]``.
+        ResourceExhaustedError: ``n_proposers`` and the pairs need more working memory
+            than the engine's budget (:func:`zone_opt.memory_budget`).
 
     Complexity: O(E log L) to sort the lists (parallel over proposers) plus
     O(E log cap) for the proposals; memory O(E + n + m). Runs in the Rust core with the
     GIL released.
     """
+    if n_proposers is not None:
+        n_proposers = check_int("n_proposers", n_proposers, low=0, high=MAX_PROPOSERS)
     return _core.deferred_acceptance(
         _ints(rows, "rows"),
         _ints(cols, "cols"),

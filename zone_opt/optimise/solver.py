@@ -21,6 +21,7 @@ import highspy
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from zone_opt.arguments import check_flag, check_int, check_real
 from zone_opt.errors import CancelledError, InvalidInputError
 
 __all__ = [
@@ -88,6 +89,25 @@ class SolveOptions:
     progress: Callable[[Progress], None] | None = None
     presolve: bool = True
     extra: dict[str, bool | int | float | str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_solve_limits(self.time_limit_s, self.mip_rel_gap, self.threads)
+        check_flag("presolve", self.presolve)
+
+
+#: Most solver threads an option may ask for.
+MAX_THREADS = 1024
+
+
+def check_solve_limits(time_limit_s: object, mip_rel_gap: object, threads: object) -> None:
+    """Refuse a time limit that is not a finite non-negative number of seconds (or None), a
+    relative gap that is NaN, infinite or negative, or a thread count outside
+    ``[1, MAX_THREADS]`` (or None); each error names the option."""
+    if time_limit_s is not None:
+        check_real("time_limit_s", time_limit_s, low=0.0)
+    check_real("mip_rel_gap", mip_rel_gap, low=0.0)
+    if threads is not None:
+        check_int("threads", threads, low=1, high=MAX_THREADS)
 
 
 @dataclass(frozen=True)

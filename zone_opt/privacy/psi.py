@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from zone_opt import _core
+from zone_opt.arguments import check_bytes, check_choice, check_flag, check_int
 from zone_opt.errors import InvalidInputError, VerificationError
 
 __all__ = [
@@ -91,8 +92,17 @@ def _string_buffers(
 
 
 def _keys(keys: KeysLike) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+    if keys is None or isinstance(keys, str | bytes):
+        raise InvalidInputError.single(
+            "keys", None, f"must be a column of strings, got {type(keys).__name__}"
+        )
     if not isinstance(keys, pa.Array | pa.ChunkedArray):
-        keys = pa.array(keys, type=pa.large_string())
+        try:
+            keys = pa.array(keys, type=pa.large_string())
+        except (TypeError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise InvalidInputError.single(
+                "keys", None, f"must be a column of strings: {str(exc)[:200]}"
+            ) from None
     if not (pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)):
         raise InvalidInputError.single("keys", None, f"must be strings, got {keys.type}")
     if keys.null_count:
@@ -103,15 +113,11 @@ def _keys(keys: KeysLike) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]
 
 
 def _mode(mode: str) -> str:
-    if mode not in _MODES:
-        raise InvalidInputError.single("mode", None, f"must be one of {', '.join(_MODES)}")
-    return mode
+    return check_choice("mode", mode, _MODES)
 
 
 def _key_kind(kind: str) -> bool:
-    if kind not in ("uscc", "text"):
-        raise InvalidInputError.single("key_kind", None, "must be 'uscc' or 'text'")
-    return kind == "uscc"
+    return check_choice("key_kind", kind, ("uscc", "text")) == "uscc"
 
 
 def _suite(suite: str | None) -> str | None:
@@ -150,9 +156,15 @@ class PsiServer:
         min_intersection: int = 1,
         suite: Suite | None = None,
     ) -> None:
-        chosen = _mode(mode or ("labelled" if payload is not None else "intersection"))
-        if min_intersection < 0:
-            raise InvalidInputError.single("min_intersection", None, "must be non-negative")
+        chosen = _mode(
+            ("labelled" if payload is not None else "intersection") if mode is None else mode
+        )
+        verifiable = check_flag("verifiable", verifiable)
+        min_intersection = check_int("min_intersection", min_intersection, low=0, high=2**64 - 1)
+        if payload is not None and not isinstance(payload, pa.Table):
+            raise InvalidInputError.single(
+                "payload", None, f"must be a pyarrow Table, got {type(payload).__name__}"
+            )
         offsets, data = _keys(keys)
         columns = None
         schema = b""
@@ -185,7 +197,7 @@ class PsiServer:
 
     def respond(self, request: bytes) -> bytes:
         """Evaluate the receiver's blinded keys; a session answers once."""
-        return self._core.respond(request)
+        return self._core.respond(check_bytes("request", request))
 
     @property
     def receiver_count(self) -> int:
@@ -259,8 +271,8 @@ class PsiClient:
         suite: Suite | None = None,
     ) -> None:
         chosen = _mode(mode)
-        if join not in ("inner", "left"):
-            raise InvalidInputError.single("join", None, "must be 'inner' or 'left'")
+        join = check_choice("join", join, ("inner", "left"))
+        verifiable = check_flag("verifiable", verifiable)
         offsets, data = _keys(keys)
         vals = None
         if values is not None:
@@ -289,8 +301,9 @@ class PsiClient:
 
     def request(self, setup: bytes | None = None) -> bytes:
         """The blinded keys for the sender. Sum mode needs the sender's setup first; with
-        the setup, a client not told a suite uses the setup's."""
-        return self._core.request(setup)
+        the setup, a client not told a suite uses the setup's, and in the other modes a
+        setup given is checked (this mode and options)."""
+        return self._core.request(None if setup is None else check_bytes("setup", setup))
 
     @property
     def suite(self) -> Suite:
@@ -300,7 +313,7 @@ class PsiClient:
     def finish(self, setup: bytes, response: bytes) -> PsiResult:
         """Check the messages belong to this session and compute the result."""
         indices, records, record_len, widths, schema, count, total = self._core.finish(
-            setup, response
+            check_bytes("setup", setup), check_bytes("response", response)
         )
         payload = None
         if self.mode == "labelled":
@@ -319,6 +332,7 @@ def joined(left: pa.Table, result: PsiResult) -> pa.Table:
 
 
 def _setup_flags(setup: bytes) -> int:
+    setup = check_bytes("setup", setup)
     if len(setup) < 8 or setup[:4] != b"ZPSI":
         raise InvalidInputError.single("setup", None, "not a zone-opt PSI message")
     return setup[7]

@@ -60,6 +60,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from zone_opt import _core
+from zone_opt.arguments import check_bytes, check_int
 from zone_opt.errors import InvalidInputError, VerificationError
 from zone_opt.privacy.psi import KeyKind, PsiResult, _key_kind, _string_buffers
 
@@ -127,10 +128,10 @@ def _batch_buffers(
 
 
 def _check(buckets: int, batch_rows: int) -> None:
-    if buckets < 1 or buckets & (buckets - 1) or buckets > 1 << 16:
+    buckets = check_int("buckets", buckets, low=1, high=1 << 16)
+    if buckets & (buckets - 1):
         raise InvalidInputError.single("buckets", None, "must be a power of two up to 65536")
-    if batch_rows < 1:
-        raise InvalidInputError.single("batch_rows", None, "must be positive")
+    check_int("batch_rows", batch_rows, low=1, high=2**31 - 1)
 
 
 def _tag_buckets(tags: npt.NDArray[np.uint8], buckets: int) -> npt.NDArray[np.int64]:
@@ -281,7 +282,7 @@ class StreamingPsiServer(_Party):
 
     def respond(self, request: bytes) -> bytes:
         """Evaluate one bucket's blinded keys (each bucket once, one receiver per session)."""
-        return self._core.respond_part(request)
+        return self._core.respond_part(check_bytes("request", request))
 
     @property
     def receiver_count(self) -> int:
@@ -354,7 +355,8 @@ class StreamingPsiClient(_Party):
             offsets = np.zeros(len(lengths) + 1, np.int64)
             np.cumsum(lengths, out=offsets[1:])
             request = self._core.request_part(b, offsets, data)
-            tags = self._core.receive_part(respond(request)).reshape(-1, TAG_LEN)
+            answer = check_bytes("response", respond(request))
+            tags = self._core.receive_part(answer).reshape(-1, TAG_LEN)
             for t, picked in _groups(_tag_buckets(tags, self.buckets), self.buckets):
                 self._tags.append(t, len(picked), row=rows[picked], tag=tags[picked])
 
@@ -370,7 +372,7 @@ class StreamingPsiClient(_Party):
             rows = self._tags.read(t, "row", np.int64)
             tags = self._tags.read(t, "tag", np.uint8)
             self._resident(len(rows))
-            matched.append(self._core.match_part(part, tags, rows))
+            matched.append(self._core.match_part(check_bytes("setup", part), tags, rows))
         if not self._core.is_complete:
             raise VerificationError(
                 f"the sender's setup ended after {len(matched)} of {self.buckets} parts"

@@ -17,6 +17,7 @@ pub mod score;
 pub use generate::{generate, score_pairs, Candidates, PairScores};
 pub use score::{Weights, COMPONENTS, SCORE_SCALE};
 
+use crate::budget::Need;
 use crate::error::{CoreError, CoreResult};
 use crate::geo::GridIndex;
 
@@ -371,6 +372,11 @@ impl CandidateIndex {
             }
         }
 
+        // Per park two rows of division shares and the space offsets; per space its slot.
+        Need::new("parks")
+            .items(np, 2 * N_DIVISIONS * 8 + 2 * 8 + 4)
+            .items(ns, 4)
+            .check()?;
         let grid = GridIndex::new(&parks.lat, &parks.lon, 0.5);
         let mut space_indptr = vec![0_usize; np + 1];
         for &p in &spaces.park {

@@ -35,6 +35,7 @@
 
 use rayon::prelude::*;
 
+use crate::budget::Need;
 use crate::carbon::scope2::{simd, zeroed_populated, Split, SplitScratch};
 use crate::error::{CoreError, CoreResult};
 
@@ -135,6 +136,8 @@ fn validate(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<()> {
 pub fn allocate_pro_rata(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<ProRata> {
     validate(total_g, use_, n)?;
     let hours = total_g.len();
+    // The result and the per-hour splits, each as large as `use_`.
+    Need::new("use").items(use_.len(), 8 + 16).check()?;
     if hours == 0 {
         return Ok(ProRata {
             n,

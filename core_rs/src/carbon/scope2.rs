@@ -38,6 +38,7 @@
 
 use rayon::prelude::*;
 
+use crate::budget::Need;
 use crate::carbon::pro_rata::MAX_TOTAL_G;
 use crate::error::{CoreError, CoreResult};
 
@@ -510,10 +511,17 @@ fn validate(input: &Scope2Input<'_>) -> CoreResult<Validated> {
             format!("{n} tenants exceed the limit of {MAX_TENANTS}"),
         ));
     }
-    check_len(input.load_wh, n * hours, "load_wh", "tenants x hours")?;
+    let cells = n.checked_mul(hours).ok_or_else(|| {
+        CoreError::invalid(
+            "load_wh",
+            None,
+            format!("{n} tenants x {hours} hours overflows"),
+        )
+    })?;
+    check_len(input.load_wh, cells, "load_wh", "tenants x hours")?;
     check_len(input.pv_wh, hours, "pv_wh", "hours")?;
     if let Some(z) = input.certificate_wh {
-        check_len(z, n * hours, "certificate_wh", "tenants x hours")?;
+        check_len(z, cells, "certificate_wh", "tenants x hours")?;
         check_range(z, "certificate_wh", hours)?;
     }
     if let Some(g) = input.gate_import_wh {
@@ -530,13 +538,13 @@ fn validate(input: &Scope2Input<'_>) -> CoreResult<Validated> {
         .unwrap_or(0);
     check_len(
         input.contract_wh,
-        contracts * hours,
+        contracts.saturating_mul(hours),
         "contract_wh",
         "contracts x hours",
     )?;
     check_len(
         input.contract_share,
-        contracts * n,
+        contracts.saturating_mul(n),
         "contract_share",
         "contracts x tenants",
     )?;
@@ -711,6 +719,10 @@ fn run<T: Cell>(input: &Scope2Input<'_>, checked: Validated) -> CoreResult<Scope
         ..
     } = checked;
     let (n, hours) = (input.n, input.hours);
+    // The six tenant-hour results and the per-tenant-hour scratch.
+    Need::new("load_wh")
+        .items(n, hours.saturating_mul(6 * std::mem::size_of::<T>() + 8))
+        .check()?;
     let gross_up = input.loss_policy == LossPolicy::GrossUp && input.gate_import_wh.is_some();
     let pv_parts_sum: i64 = match input.pv_sharing {
         PvSharing::ContractShare(parts) => parts.iter().sum(),

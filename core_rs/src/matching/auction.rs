@@ -434,6 +434,12 @@ fn forward_phase<S: Score, D: Score>(
 /// the caller has checked that every scaled score and starting price fits, which halves
 /// their random-access footprint. Memory: 20 (`i32`) or 32 bytes per row and per column
 /// for the caches, on top of the duals and mates.
+///
+/// Iterations: at most `1 + log_factor(eps_start)` phases (epsilon divides by `factor`
+/// down to `eps_stop`); within a phase every forward bid raises a price and every reverse
+/// bid a profit by at least epsilon, and both stay within `[0, scale * max|w|]`, so a
+/// phase ends after at most `(n_rows + n_cols) * scale * max|w| / eps` bids. The caller
+/// bounds `scale * max|w|` by [`super::sparse::max_abs_score`] of the shape.
 pub(crate) fn optional_auction<S: Score, D: Score>(
     g: &Graph<S>,
     n_cols: usize,

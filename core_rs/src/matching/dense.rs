@@ -92,7 +92,7 @@ pub fn solve_dense<C: Cost>(costs: &[C], n: usize, m: usize) -> CoreResult<Dense
             v,
         })
     } else {
-        let mut t = Vec::with_capacity(expected);
+        let mut t = crate::budget::try_with_capacity("scores", expected)?;
         for j in 0..m {
             t.extend((0..n).map(|i| costs[i * m + j]));
         }

@@ -33,6 +33,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use crate::budget::{try_filled, Need};
 use crate::error::{CoreError, CoreResult};
 
 const NONE: u32 = u32::MAX;
@@ -606,6 +607,13 @@ pub fn solve_sparse(
     }
     check_index("rows", rows, n_rows)?;
     check_index("cols", cols, n_cols)?;
+    // Working memory: the graph and its transpose (offsets, columns, scores), then per
+    // row and per column the duals, mates, search scratch and auction state.
+    Need::new("shape")
+        .items(rows.len(), 2 * (4 + 8))
+        .items(n_rows, 8 + 8 + 8 + 4 + 1 + 8 + 4 + 4 + 16)
+        .items(n_cols, 8 + 8 + 8 + 4 + 8 + 4 + 4 + 16 + 1)
+        .check()?;
     let limit = max_abs_score(n_rows, n_cols);
     let mut max_abs = 0i64;
     for (k, &w) in scores.iter().enumerate() {
@@ -626,7 +634,7 @@ pub fn solve_sparse(
     let cap = 2 * limit;
     let mut p: Vec<i64> = match col_prices {
         None => {
-            let p = vec![0; n_cols];
+            let p = try_filled("shape", n_cols, 0)?;
             huge_pages(&p);
             p
         }

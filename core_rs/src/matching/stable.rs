@@ -12,6 +12,7 @@
 
 use rayon::prelude::*;
 
+use crate::budget::Need;
 use crate::error::{CoreError, CoreResult};
 
 /// Map an f64 (not NaN) to a u64 whose unsigned order is the float's total order.
@@ -134,6 +135,12 @@ pub fn deferred_acceptance(
     )?;
     let m = capacities.len();
     let e = rows.len();
+    // Working memory: per proposer the list offsets (twice while filling), the next
+    // choice, the stack and the result; per edge one sorted entry.
+    Need::new("n_proposers")
+        .items(n, 8 + 8 + 4 + 4 + 8)
+        .items(e, std::mem::size_of::<Entry>())
+        .check()?;
 
     // CSR by proposer (counting sort, stable in edge order).
     let mut indptr = vec![0_usize; n + 1];

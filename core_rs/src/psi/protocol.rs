@@ -791,7 +791,8 @@ impl Client {
     }
 
     /// The blinded request. Sum mode needs the sender's setup first (it re-blinds the
-    /// sender's set); the other modes ignore `setup`.
+    /// sender's set); the other modes do not need `setup`, but one given must be a setup
+    /// of this mode and these options (so a garbage message is refused, not ignored).
     pub fn request(&mut self, setup: Option<&[u8]>) -> CoreResult<Vec<u8>> {
         if self.requested {
             return Err(CoreError::invalid(
@@ -802,6 +803,10 @@ impl Client {
         }
         if let (true, Some(setup)) = (self.follow_setup_suite, setup) {
             self.adopt_setup_suite(setup)?;
+        }
+        if let (Some(given), false) = (setup, self.options.mode == Mode::Sum) {
+            let (sh, _) = Reader::open(given, Kind::Setup)?;
+            self.options.check(&sh, "setup")?;
         }
         let mut header = Header {
             kind: Kind::Request,
@@ -949,13 +954,26 @@ impl Client {
                 widths.push(sr.u32("column width")?);
             }
             let max_group = sr.u32("largest group")? as usize;
-            let record_len: usize = widths.iter().map(|&w| RECORD_HEAD + w as usize).sum();
-            let entry = TAG_LEN + 4 + max_group * record_len + 16;
+            // Sizes announced by the sender: checked, an overflow is a malformed setup.
+            let entry = widths
+                .iter()
+                .try_fold(0_usize, |acc, &w| acc.checked_add(RECORD_HEAD + w as usize))
+                .and_then(|record_len| max_group.checked_mul(record_len))
+                .and_then(|group| group.checked_add(TAG_LEN + 4 + 16))
+                .ok_or_else(|| {
+                    CoreError::invalid(
+                        "setup",
+                        None,
+                        "the announced column widths and group size overflow an entry",
+                    )
+                })?;
             (schema, widths, max_group, entry)
         } else {
             (Vec::new(), Vec::new(), 0, TAG_LEN)
         };
-        let record_len: usize = widths.iter().map(|&w| RECORD_HEAD + w as usize).sum();
+        let record_len: usize = widths.iter().fold(0_usize, |acc, &w| {
+            acc.saturating_add(RECORD_HEAD + w as usize)
+        });
         let n_s = sr.count(entry_len, "sender table")?;
         let table = sr.bytes(n_s * entry_len, "sender table")?;
         let tags = TagTable::new(table, entry_len, 0, "setup")?;

@@ -629,4 +629,42 @@ fn proofs_split_at_the_transcript_batch_limit() {
     evaluated[550] = points[550] * (k + Scalar::ONE);
     let d: Vec<_> = evaluated.iter().map(|p| p.compress()).collect();
     assert!(protocol::verify_all(&t, &pk, &points, &evaluated, &c, &d, &proofs).is_err());
+/// A labelled setup announcing column widths and a group size whose entry size overflows
+/// is refused as invalid input naming the setup (it wrapped before, and panicked in debug
+/// builds).
+#[test]
+fn labelled_setup_with_overflowing_entry_size_is_refused() {
+    let keys: Vec<String> = vec!["A".into(), "B".into()];
+    let (ko, kd) = column(&keys);
+    let col = || StrColumn {
+        offsets: &ko,
+        data: &kd,
+    };
+    let payload = Payload {
+        columns: vec![PayloadColumn {
+            offsets: ko.clone(),
+            data: kd.clone(),
+            valid: None,
+        }],
+        schema: b"s".to_vec(),
+    };
+    let o = opts(Mode::Labelled, false);
+    let mut server = Server::new(col(), Some(payload), o, 1).unwrap();
+    let mut client = Client::new(col(), None, o, false).unwrap();
+    let setup = server.setup_message().unwrap();
+    let request = client.request(Some(&setup)).unwrap();
+    let response = server.respond(&request).unwrap();
+    // The genuine header, then: schema length 0, one column of width 2^32 - 1, groups of
+    // 2^32 - 1 rows, and no table.
+    let mut forged = setup[..wire::HEADER_LEN].to_vec();
+    for v in [0_u32, 1, u32::MAX, u32::MAX] {
+        forged.extend_from_slice(&v.to_le_bytes());
+    }
+    forged.extend_from_slice(&0_u64.to_le_bytes());
+    let e = client.finish(&forged, &response).unwrap_err();
+    assert!(
+        matches!(&e, crate::CoreError::InvalidInput(v) if v[0].field == "setup"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("overflow"), "{e}");
 }

@@ -381,5 +381,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add("CARBON_MAX_TOTAL_G", pro_rata::MAX_TOTAL_G)?;
     m.add("CARBON_EXACT_MAX_TENANTS", shapley::EXACT_MAX_TENANTS)?;
+    m.add("CARBON_SHAPLEY_MAX_SAMPLES", shapley::MAX_SAMPLES)?;
     Ok(())
 }

@@ -6,6 +6,7 @@ use crate::error::CoreError;
 
 pyo3::import_exception!(zone_opt.errors, InvalidInputError);
 pyo3::import_exception!(zone_opt.errors, CancelledError);
+pyo3::import_exception!(zone_opt.errors, ResourceExhaustedError);
 pyo3::import_exception!(zone_opt.errors, VerificationError);
 pyo3::import_exception!(zone_opt.errors, ZoneOptError);
 
@@ -20,6 +21,7 @@ impl From<CoreError> for PyErr {
                     .collect();
                 InvalidInputError::new_err((message, items))
             }
+            CoreError::ResourceExhausted { .. } => ResourceExhaustedError::new_err(err.to_string()),
             CoreError::Cancelled => CancelledError::new_err("cancelled"),
             CoreError::VerificationFailed(why) => VerificationError::new_err(why),
             CoreError::Internal(why) => ZoneOptError::new_err(format!("internal error: {why}")),

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from zone_opt.arguments import check_choice, check_datetime, check_flag, check_real
 from zone_opt.errors import InvalidInputError
 from zone_opt.optimise.dispatch.assets import Park, UnitState
 from zone_opt.optimise.dispatch.builder import ModelData, Structure, build_structure, fill
@@ -42,7 +43,14 @@ from zone_opt.optimise.dispatch.results import (
     timeseries,
 )
 from zone_opt.optimise.dispatch.scenario import Scenario
-from zone_opt.optimise.solver import HighsSolver, MatrixModel, Solution, SolveOptions, SolveStatus
+from zone_opt.optimise.solver import (
+    HighsSolver,
+    MatrixModel,
+    Solution,
+    SolveOptions,
+    SolveStatus,
+    check_solve_limits,
+)
 
 __all__ = ["DispatchOptions", "WindowProgress", "dispatch"]
 
@@ -75,6 +83,12 @@ class DispatchOptions:
     cancel: threading.Event | None = None
     on_window: Callable[[WindowProgress], None] | None = None
     binding: bool = True
+
+    def __post_init__(self) -> None:
+        check_solve_limits(self.time_limit_s, self.mip_rel_gap, self.threads)
+        check_choice("workers", self.workers, (1, 2))
+        check_flag("mip_start", self.mip_start)
+        check_flag("binding", self.binding)
 
     def solve_options(self) -> SolveOptions:
         return SolveOptions(
@@ -135,6 +149,23 @@ class _Solved:
     fill_s: float
     read_s: float
     infeasibility: list[str]
+
+
+#: Longest horizon :func:`dispatch` accepts, hours (ten years).
+MAX_HOURS = 10 * 8784.0
+#: Most rolling windows one :func:`dispatch` call solves.
+MAX_WINDOWS = 10_000
+
+
+def _timestamp(name: str, value: object) -> pd.Timestamp:
+    """A datetime or ISO 8601 string as a pandas timestamp (within pandas' range)."""
+    when = check_datetime(name, value)
+    try:
+        return pd.Timestamp(when)
+    except (ValueError, OverflowError):
+        raise InvalidInputError.single(
+            name, None, f"{when.isoformat()} is outside the supported range"
+        ) from None
 
 
 def _windows(
@@ -260,14 +291,25 @@ def dispatch(
     Infeasible or cancelled windows stop the run; the result then carries the status, the
     windows solved so far and, if infeasible, the conflicting constraints (HiGHS IIS).
     Complexity: HiGHS's time plus O(steps x assets) per window outside it.
+
+    Raises:
+        InvalidInputError: naming ``hours`` (not a finite number in ``(0, MAX_HOURS]``),
+            ``rolling_h`` (not finite and positive, or more than ``MAX_WINDOWS`` windows),
+            ``start`` (not a datetime or ISO 8601 string, or outside pandas' range) or an
+            option of :class:`DispatchOptions`.
     """
     opts = options or DispatchOptions()
-    if opts.workers not in (1, 2):
-        raise InvalidInputError.single("workers", None, "must be 1 or 2")
-    if rolling_h is not None and rolling_h <= 0:
-        raise InvalidInputError.single("rolling_h", None, "must be positive")
+    hours = check_real("hours", hours, low=0.0, high=MAX_HOURS, low_open=True)
+    if rolling_h is not None:
+        rolling_h = check_real("rolling_h", rolling_h, low=0.0, low_open=True)
+        if hours / rolling_h > MAX_WINDOWS:
+            raise InvalidInputError.single(
+                "rolling_h",
+                None,
+                f"{rolling_h} h cuts {hours} h into more than {MAX_WINDOWS} windows",
+            )
+    t0 = _timestamp("start", start)
     wall0 = time.perf_counter()
-    t0 = pd.Timestamp(start)
     plan = _windows(t0, hours, rolling_h)
     one_shot = len(plan) == 1
     cap = scenario.park.carbon.cap_t

@@ -6,6 +6,8 @@ import enum
 import time
 from dataclasses import replace
 
+from zone_opt.arguments import check_flag
+from zone_opt.errors import InvalidInputError
 from zone_opt.optimise.facilities.build import build_matrix
 from zone_opt.optimise.facilities.diagnose import diagnose_infeasible
 from zone_opt.optimise.facilities.large import solve_decomposed
@@ -70,7 +72,12 @@ def solve_facilities(
     skips that extra MILP). Deadline, cancellation and progress come with ``options``
     (default :data:`DEFAULT_OPTIONS`).
     """
-    which = Backend(backend)
+    try:
+        which = Backend(backend)
+    except ValueError:
+        known = ", ".join(repr(b.value) for b in Backend)
+        raise InvalidInputError.single("backend", None, f"must be one of {known}") from None
+    diagnose = check_flag("diagnose", diagnose)
     opts = options or DEFAULT_OPTIONS
     if which is Backend.DECOMPOSE:
         return solve_decomposed(problem, highs_options(opts))
