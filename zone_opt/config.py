@@ -33,16 +33,25 @@ class Settings:
         num_threads: size of the Rust engine's thread pool (``ZONE_OPT_NUM_THREADS``;
             default: the number of CPUs).
         log_level: logging level name (``ZONE_OPT_LOG_LEVEL``; default ``INFO``).
+        memory_budget_mb: working memory one engine call may ask for, MiB
+            (``ZONE_OPT_MEMORY_BUDGET_MB``; default None: the machine's physical memory).
+            A larger request is ``ResourceExhaustedError`` naming the argument.
     """
 
     num_threads: int
     log_level: str
+    memory_budget_mb: int | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
             num_threads=_int_env("ZONE_OPT_NUM_THREADS", os.cpu_count() or 1),
             log_level=os.environ.get("ZONE_OPT_LOG_LEVEL", "INFO").upper(),
+            memory_budget_mb=(
+                _int_env("ZONE_OPT_MEMORY_BUDGET_MB", 0)
+                if os.environ.get("ZONE_OPT_MEMORY_BUDGET_MB", "").strip()
+                else None
+            ),
         )
 
 

@@ -18,6 +18,8 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+import zone_opt
+import zone_opt.matching
 from zone_opt.api.v1 import (
     datasets_pb2,
     datasets_pb2_grpc,
@@ -374,3 +376,18 @@ def test_a_join_message_past_its_limit_is_refused_before_it_is_held() -> None:
 
     with pytest.raises(ResourceExhaustedError):
         gather_message(chunks(), max_bytes=10_000)
+
+
+def test_the_engine_memory_budget_comes_from_the_environment(
+    tmp_path: Path, start: Callable[..., tuple[Server, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = zone_opt.memory_budget()
+    monkeypatch.setenv("ZONE_OPT_MEMORY_BUDGET_MB", "64")
+    server, _ = start(tmp_path / "data")
+    try:
+        assert zone_opt.memory_budget() == 64 * 1024 * 1024
+        with pytest.raises(ResourceExhaustedError):  # 2 x 10^8 rows of prices: over 64 MiB
+            zone_opt.matching.assign_sparse([0], [0], [1.0], (200_000_000, 200_000_000))
+    finally:
+        server.stop(0.5)
+        zone_opt.set_memory_budget(before)

@@ -176,8 +176,11 @@ class Server:
         self.jobs = JobStore(self.db)
         self.join_policies = PolicyStore(self.db)
         self.join_sessions = JoinSessions(self.join_policies, self.datasets)
-        workers, engine_threads = pool_sizes(global_settings().num_threads, config.job_workers)
+        process = global_settings()
+        workers, engine_threads = pool_sizes(process.num_threads, config.job_workers)
         zone_opt.set_num_threads(engine_threads)
+        if process.memory_budget_mb is not None:
+            zone_opt.set_memory_budget(process.memory_budget_mb * 1024 * 1024)
         self.pool = WorkerPool(
             self.jobs,
             self.datasets,
