@@ -14,7 +14,7 @@ Every file is, whitespace separated::
 
 Two line layouts exist: :attr:`Layout.ROWS` (Yang; the demand row and each site's cost row
 on one line each) and :attr:`Layout.WRAPPED` (Holmberg: the demand block and each site's cost
-row wrapped at 10 values per line, a block's last line possibly shorter). The reader checks
+row wrapped over lines of at most 10 values, no line running across two blocks). The reader checks
 the layout line by line against the header and refuses a file that does not match, with an
 :class:`InvalidInputError` naming the file and the 1-based line: a missing or extra value,
 a non-numeric field (NUL padding, a stray word) or a short line is never read as data.
@@ -53,7 +53,8 @@ class Layout(enum.StrEnum):
     ROWS = "rows"
     """One line of ``n`` demands, then one line of ``n`` costs per site (Yang et al.)."""
     WRAPPED = "wrapped"
-    """Each block (demands, each site's cost row) wrapped at 10 values a line (Holmberg)."""
+    """Each block (demands, each site's cost row) wrapped over lines of at most 10 values,
+    a block ending at a line end (Holmberg: 10 a line; p67 alternates 6 and 4)."""
 
 
 def _fail(source: str, line: int | None, reason: str) -> InvalidInputError:
@@ -107,7 +108,6 @@ def parse_sscflp(text: str, layout: Layout | str, *, source: str, name: str) -> 
             )
         sites.append(_numbers(source, k, fields))
         pos += 1
-    per_line = n if lay is Layout.ROWS else WRAP
     blocks: list[list[float]] = []
     for b in range(1 + m):
         what = "demand block" if b == 0 else f"cost row of site {b}"
@@ -116,20 +116,32 @@ def parse_sscflp(text: str, layout: Layout | str, *, source: str, name: str) -> 
             if pos >= len(body):
                 raise _fail(source, None, f"ends inside the {what} ({len(block)} of {n} values)")
             k, fields = body[pos]
-            want = min(per_line, n - len(block))
-            if len(fields) != want:
+            left = n - len(block)
+            if lay is Layout.ROWS and len(fields) != n:
                 raise _fail(
                     source,
                     k,
-                    f"{what}: {len(fields)} fields, expected {want} "
-                    f"({lay.value} layout, {m} x {n})",
+                    f"{what}: {len(fields)} fields, expected {n} (rows layout, {m} x {n})",
+                )
+            if lay is Layout.WRAPPED and len(fields) > min(WRAP, left):
+                raise _fail(
+                    source,
+                    k,
+                    f"{what}: {len(fields)} fields, but a line holds at most "
+                    f"{WRAP} and {left} value(s) are left in the block "
+                    f"(wrapped layout, {m} x {n})",
                 )
             block.extend(_numbers(source, k, fields))
             pos += 1
         blocks.append(block)
     if pos != len(body):
         k, fields = body[pos]
-        raise _fail(source, k, f"{len(body) - pos} unexpected line(s) after the last cost row")
+        raise _fail(
+            source,
+            k,
+            f"{len(body) - pos} unexpected line(s) after the last cost row, "
+            f"starting {' '.join(fields)[:24]!r}",
+        )
     site_arr = np.array(sites)
     demand = np.array(blocks[0])
     whole = np.array(blocks[1:])  # (m, n)
