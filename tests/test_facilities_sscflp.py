@@ -73,7 +73,7 @@ def independent_cost(problem: FacilityProblem, plan: FacilityPlan) -> float:
         h.addVar(fixed[j, i], fixed[j, i])
         h.changeColCost(col, float(c[j, i]))
     h.changeColsIntegrality(m, np.arange(m, dtype=np.int32), np.ones(m, dtype=np.uint8))
-    for j in np.flatnonzero(d > 0):  # served once (parks without demand need nothing)
+    for j in np.flatnonzero(d > 0).tolist():  # served once (parks without demand: nothing)
         cols = m + j * m + np.arange(m)
         h.addRow(1.0, 1.0, m, cols.astype(np.int32), np.ones(m))
     for i in range(m):  # capacity, and x_ij <= y_i
