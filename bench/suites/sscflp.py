@@ -158,7 +158,35 @@ def results_table(report: dict[str, Any]) -> str:
                 wall,
             ]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", *summary_lines(report)]
     return "\n".join(lines) + "\n"
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """Per set and contender: instances, proven optimal, within 0.5 % / 1 % of the optimum,
+    the worst distance to the optimum and the largest certified gap."""
+    stats: dict[tuple[str, bool], list[Summary]] = {}
+    for case in report["cases"]:
+        set_name = case["case"].split("-")[0]
+        for r in case["results"]:
+            s = r["summary"] if r["status"] == "ok" else {}
+            stats.setdefault((set_name, r["ours"]), []).append(s)
+    out = [
+        "| set | contender | instances | proven | within 0.5 % | within 1 % | worst over opt"
+        " | largest gap |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (set_name, ours), rows in stats.items():
+        over = [s["over_optimum"] for s in rows if s.get("over_optimum") is not None]
+        gaps = [s["gap"] for s in rows if s.get("gap") is not None]
+        proven = sum(str(s.get("status", "")).lower() == "optimal" for s in rows)
+        out.append(
+            f"| {set_name} | {'ours' if ours else 'HiGHS alone'} | {len(rows)} | {proven}"
+            f" | {sum(o <= 0.005 for o in over)} | {sum(o <= 0.01 for o in over)}"
+            f" | {_pct(max(over) if len(over) == len(rows) else None)}"
+            f" | {_pct(max(gaps) if len(gaps) == len(rows) else None)} |"
+        )
+    return out
 
 
 if __name__ == "__main__":
