@@ -17,7 +17,8 @@ is not at it, so a wrong proof cannot pass. ``python -m bench.suites.sscflp`` tu
 limit, certified gap, time to proof, HiGHS at the limit).
 
 Full size runs every set (about 2 x 127 x 60 s worst case); ``SSCFLP_SETS`` (comma
-separated from ``holmberg,yang,orlib``) and ``SSCFLP_LIMIT_S`` narrow it.
+separated from ``holmberg,yang,orlib``), ``SSCFLP_MATCH`` (a substring of the case name,
+e.g. ``cap``) and ``SSCFLP_LIMIT_S`` narrow it (results are still written).
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ def sscflp_suite(size: str) -> list[Case]:
         return [_case(r, 20.0) for r in rows if (r.set_name, r.instance) in pick]
     sets = os.environ.get("SSCFLP_SETS", "holmberg,yang,orlib").split(",")
     limit_s = float(os.environ.get("SSCFLP_LIMIT_S", "60"))
-    return [_case(r, limit_s) for r in rows if r.set_name in sets]
+    match = os.environ.get("SSCFLP_MATCH", "")
+    return [_case(r, limit_s) for r in rows if r.set_name in sets and match in label(r)]
 
 
 def _pct(value: float | None) -> str:

@@ -79,6 +79,9 @@ LAGRANGE_SHARE = 0.2
 FINISH_HEURISTIC_EFFORT = 0.01
 """HiGHS's ``mip_heuristic_effort`` in the exact finish (its default is 0.05): the start is
 already good, the time is better spent on the bound."""
+LAGRANGE_SHARE_LARGE = 0.5
+"""The same for models above :data:`LP_ARCS` arcs, which start the ascent cold (no LP) and
+whose MIP finish rarely gets past the root on two cores: the ascent is worth more there."""
 KERNEL_SHARE = 0.2
 """Share of the time limit (of 100 s without one) for the kernel sub-MIP heuristic."""
 KERNEL_ARCS = 6
@@ -436,8 +439,11 @@ def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> Sing
     # --- 1+2. subgradient ascent with periodic repair + local search ---------------------
     lo = np.zeros(m, dtype=bool)
     hi = np.ones(m, dtype=bool)
-    lag_deadline = started + LAGRANGE_SHARE * limit if math.isfinite(limit) else math.inf
-    lp = _root_lp(fm, rel, options, lag_deadline) if fm.num_arcs <= LP_ARCS else None
+    large = fm.num_arcs > LP_ARCS
+    share = LAGRANGE_SHARE_LARGE if large else LAGRANGE_SHARE
+    lag_deadline = started + share * limit if math.isfinite(limit) else math.inf
+    lp = None if large else _root_lp(fm, rel, options, lag_deadline)
+    repair_every = 25 if large else 10
     u = rel.start() if lp is None else lp.u
     best_bound, best_u = -math.inf, u
     y_avg = np.zeros(m) if lp is None else lp.y.copy()
@@ -460,7 +466,7 @@ def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> Sing
             if stall >= 12:
                 step /= 2.0
                 stall = 0
-        if it <= 3 or it % 10 == 0:
+        if it <= 3 or it % repair_every == 0:
             a = plans.repair(x, y)
             if a is not None:
                 offer(plans.improve(a, min(deadline, lag_deadline + 1.0)))
