@@ -15,6 +15,7 @@ from zone_opt.optimise.facilities.options import DEFAULT_OPTIONS, PRESOLVE_RULE_
 from zone_opt.optimise.facilities.plan import FacilityPlan, UnmetDemand, decode_plan
 from zone_opt.optimise.facilities.problem import FacilityProblem
 from zone_opt.optimise.facilities.sitebb import SiteSearch, branch_on_sites
+from zone_opt.optimise.facilities.sscflp import solve_single_source
 from zone_opt.optimise.ortools_adapter import solve_ortools
 from zone_opt.optimise.solver import HighsSolver, Solution, SolveOptions, SolveStatus
 
@@ -25,7 +26,14 @@ class Backend(enum.StrEnum):
     """Which solver runs the matrix model."""
 
     HIGHS = "highs"
-    """HiGHS through :mod:`zone_opt.optimise.solver` (default; fastest here)."""
+    """HiGHS through :mod:`zone_opt.optimise.solver` (default; fastest here). One-type
+    single-source problems without a budget go to :attr:`SINGLE_SOURCE`."""
+    HIGHS_MIP = "highs_mip"
+    """The matrix model straight to the HiGHS MIP, whatever the problem (the plain anchor)."""
+    SINGLE_SOURCE = "single_source"
+    """Lagrangian bound, local search, penalty fixing and an exact HiGHS finish on the
+    reduced model, for one-type single-source problems without a budget
+    (:mod:`zone_opt.optimise.facilities.sscflp`)."""
     SCIP = "scip"
     """SCIP through OR-Tools' pywraplp (:mod:`zone_opt.optimise.ortools_adapter`)."""
     DECOMPOSE = "decompose"
@@ -67,10 +75,11 @@ def solve_facilities(
 
     Splittable demand is solved by branching on the sites over the strong LP
     (:mod:`.sitebb`), handing over to the HiGHS MIP past :data:`SITE_NODE_LIMIT` nodes;
-    single sourcing goes to the HiGHS MIP directly. Infeasible is a result: the plan's status
-    is INFEASIBLE and ``plan.unmet`` names the demand that cannot be met (``diagnose=False``
-    skips that extra MILP). Deadline, cancellation and progress come with ``options``
-    (default :data:`DEFAULT_OPTIONS`).
+    one-type single sourcing without a budget by :mod:`.sscflp` (Lagrangian bound, local
+    search, fixing, HiGHS on what is left), other single-source problems by the HiGHS MIP.
+    Infeasible is a result: the plan's status is INFEASIBLE and ``plan.unmet`` names the
+    demand that cannot be met (``diagnose=False`` skips that extra MILP). Deadline,
+    cancellation and progress come with ``options`` (default :data:`DEFAULT_OPTIONS`).
     """
     try:
         which = Backend(backend)
@@ -81,13 +90,20 @@ def solve_facilities(
     opts = options or DEFAULT_OPTIONS
     if which is Backend.DECOMPOSE:
         return solve_decomposed(problem, highs_options(opts))
+    dedicated = problem.single_source and problem.num_types == 1 and problem.budget_cny is None
+    if which is Backend.SINGLE_SOURCE or (which is Backend.HIGHS and dedicated):
+        if not dedicated:
+            raise InvalidInputError.single(
+                "backend", None, "single_source needs one type, single sourcing and no budget"
+            )
+        return _solve_single_source(problem, opts, diagnose, str(which))
     started = time.perf_counter()
     fm = build_matrix(problem)
     build_s = time.perf_counter() - started
     sol: Solution
     if which is Backend.SCIP:
         sol = solve_ortools(fm.model, opts)
-    elif problem.single_source:
+    elif problem.single_source or which is Backend.HIGHS_MIP:
         sol = HighsSolver(fm.model).solve(highs_options(opts))
     else:
         search = branch_on_sites(fm, opts, node_limit=SITE_NODE_LIMIT)
@@ -116,5 +132,32 @@ def solve_facilities(
         build_s=build_s,
         solve_s=sol.solve_s,
         message=sol.message,
+        unmet=unmet,
+    )
+
+
+def _solve_single_source(
+    problem: FacilityProblem, opts: SolveOptions, diagnose: bool, backend: str
+) -> FacilityPlan:
+    started = time.perf_counter()
+    res = solve_single_source(problem, opts)
+    unmet: tuple[UnmetDemand, ...] = ()
+    if res.status is SolveStatus.INFEASIBLE and diagnose:
+        unmet = diagnose_infeasible(res.matrix)
+    return decode_plan(
+        res.matrix,
+        res.x,
+        status=res.status,
+        objective=res.objective,
+        bound=res.bound,
+        gap=res.gap,
+        backend=backend,
+        build_s=0.0,
+        solve_s=time.perf_counter() - started,
+        message=(
+            f"{res.message}; Lagrangian bound {res.lagrangian_bound:.6g} in {res.lagrange_s:.2f} s"
+            f" ({res.iterations} steps), best plan before the MIP {res.heuristic_objective:.6g},"
+            f" {100 * res.fixed_arcs:.1f} % of arcs fixed"
+        ),
         unmet=unmet,
     )

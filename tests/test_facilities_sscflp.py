@@ -1,0 +1,245 @@
+"""The single-source method (:mod:`zone_opt.optimise.facilities.sscflp`) and the SSCFLP
+readers: published optima proven, bounds never above them, plans re-checked by an
+independent HiGHS evaluation, random instances against the HiGHS MIP, and files whose
+layout does not match their header refused with the file and line named."""
+
+from __future__ import annotations
+
+import math
+import sys
+import tarfile
+import threading
+from itertools import product
+from pathlib import Path
+
+import highspy
+import numpy as np
+import pytest
+
+from zone_opt.errors import CancelledError, InvalidInputError
+from zone_opt.optimise import SolveOptions, SolveStatus
+from zone_opt.optimise.facilities import FacilityPlan, FacilityProblem, solve_facilities
+from zone_opt.optimise.facilities.lagrange import SiteRelaxation
+from zone_opt.optimise.facilities.sscflp import _Knapsacks, solve_single_source
+from zone_opt.optimise.facilities.sscflp_files import (
+    Layout,
+    parse_sscflp,
+    read_sscflp,
+    read_sscflp_optima,
+    sscflp_members,
+)
+
+sys.path.insert(0, str(Path(__file__).parent))
+from facilities_data import random_problem
+
+DATA = Path(__file__).resolve().parents[1] / "datasets" / "sscflp"
+HOLMBERG = DATA / "holmberg.tar.xz"
+YANG = DATA / "yang.tar.xz"
+OPTIMA = {(o.set_name, o.instance, o.capacity): o for o in read_sscflp_optima(DATA / "optima.csv")}
+EXACT = SolveOptions(mip_rel_gap=1e-9)
+
+
+def _member_text(archive: Path, member: str) -> str:
+    with tarfile.open(archive) as tar:
+        handle = tar.extractfile(member)
+        assert handle is not None
+        return handle.read().decode("ascii")
+
+
+def independent_cost(problem: FacilityProblem, plan: FacilityPlan) -> float:
+    """The plan's cost by HiGHS on a model built here, with every assignment fixed to the
+    plan's (x_ij = 1 iff the plan serves j from i) and y free: HiGHS must find it feasible
+    (demand met once, capacity kept, only open sites used) and returns its cost."""
+    d = problem.demand[:, 0]
+    s = problem.capacity[:, 0]
+    f = np.asarray(problem.fixed_cost_cny)
+    per_unit = problem.transport_cost_cny_per_unit + problem.operating[:, 0][None, :]
+    c = per_unit * d[:, None]  # (n, m): cost of serving all of j's demand from i
+    n, m = c.shape
+    site = {sid: i for i, sid in enumerate(problem.site_ids)}
+    park = {pid: j for j, pid in enumerate(problem.demand_ids)}
+    fixed = np.zeros((n, m))
+    for a in plan.assignments:
+        assert a.fraction == pytest.approx(1.0)  # single source: whole demand
+        fixed[park[a.demand_id], site[a.site_id]] = 1.0
+    h = highspy.Highs()
+    h.silent()
+    inf = highspy.kHighsInf
+    for i in range(m):  # y_i, binary
+        h.addVar(0.0, 1.0)
+        h.changeColCost(i, float(f[i]))
+    for j, i in product(range(n), range(m)):  # x_ij fixed to the plan
+        col = m + j * m + i
+        h.addVar(fixed[j, i], fixed[j, i])
+        h.changeColCost(col, float(c[j, i]))
+    h.changeColsIntegrality(m, np.arange(m, dtype=np.int32), np.ones(m, dtype=np.uint8))
+    for j in np.flatnonzero(d > 0).tolist():  # served once (parks without demand: nothing)
+        cols = m + j * m + np.arange(m)
+        h.addRow(1.0, 1.0, m, cols.astype(np.int32), np.ones(m))
+    for i in range(m):  # capacity, and x_ij <= y_i
+        cols = np.concatenate([[i], m + np.arange(n) * m + i]).astype(np.int32)
+        h.addRow(-inf, 0.0, n + 1, cols, np.concatenate([[-s[i]], d]))
+        for j in range(n):
+            h.addRow(-inf, 0.0, 2, np.array([m + j * m + i, i], dtype=np.int32), [1.0, -1.0])
+    h.run()
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal, "plan infeasible"
+    return float(h.getInfo().objective_function_value)
+
+
+# --- data and reader ----------------------------------------------------------------------
+
+
+def test_optima_table() -> None:
+    sets = [o.set_name for o in OPTIMA.values()]
+    assert sets.count("holmberg") == 71
+    assert sets.count("yang") == 20
+    assert sets.count("orlib") == 36
+    assert OPTIMA[("holmberg", "p1", None)].optimum == 8848
+    assert OPTIMA[("yang", "p16", None)].optimum == 39318
+    assert OPTIMA[("orlib", "capa", 8000.0)].optimum == pytest.approx(19241056.93)
+
+
+@pytest.mark.parametrize(("archive", "layout"), [(HOLMBERG, "wrapped"), (YANG, "rows")])
+def test_every_file_matches_its_header_and_the_table(archive: Path, layout: str) -> None:
+    members = sscflp_members(archive)
+    set_name = archive.name.split(".")[0]
+    assert members == [f"p{k}" for k in range(1, len(members) + 1)]
+    for member in members:
+        p = read_sscflp(archive, layout, member=member)
+        row = OPTIMA[(set_name, member, None)]
+        assert (p.num_sites, p.num_demand) == (row.sites, row.customers)
+        assert p.single_source
+        assert p.name == member
+
+
+def _expect_refused(text: str, layout: str, line: int | None, words: str) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        parse_sscflp(text, layout, source="sample.txt", name="x")
+    message = str(err.value)
+    where = "sample.txt" if line is None else f"sample.txt, line {line}"
+    assert where in message
+    assert words in message
+
+
+def test_reader_refuses_what_does_not_match_the_header() -> None:
+    text = _member_text(HOLMBERG, "p1")  # 10 x 50: header, 10 site lines, 5 + 50 lines of 10
+    lines = text.splitlines()
+    assert sum(1 for ln in lines if ln.split()) == 66
+    end = len(lines) + 1 if text.endswith("\n") else len(lines)
+    # The published p47 carries NUL padding and a stray fragment after its last cost row.
+    _expect_refused(text + "\x00\x00\x0039.  336.\n", "wrapped", end, "unexpected line(s)")
+    _expect_refused(text + "\n  1.  2.\n", "wrapped", None, "unexpected line")
+    short = lines.copy()
+    short[20] = " ".join(short[20].split()[:-1])  # one cost value missing
+    # 49 values in site 1's cost row: the next line would run into site 2's row.
+    _expect_refused("\n".join(short), "wrapped", 22, "1 value(s) are left in the block")
+    shifted = lines.copy()
+    shifted[0] = "11 50"  # one site more than listed: a demand line is read as a site line
+    _expect_refused("\n".join(shifted), "wrapped", 12, "expected 2")
+    word = lines.copy()
+    word[11] = "abc " + " ".join(word[11].split()[1:])
+    _expect_refused("\n".join(word), "wrapped", 12, "field 1 'abc' is not a number")
+    _expect_refused("\n".join(lines[:40]), "wrapped", None, "ends inside the cost row")
+    _expect_refused("10 fifty\n", "wrapped", 1, "is not 'm n'")
+    # The same values in the other layout: refused, not silently re-read.
+    _expect_refused(text, "rows", 12, "expected 50")
+    yang = _member_text(YANG, "p1")
+    _expect_refused(yang, "wrapped", 32, "200 fields, but a line holds at most 10")
+
+
+def test_reader_error_names_archive_member(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    lines = _member_text(HOLMBERG, "p2").splitlines()
+    lines[11] = "\x00\x00" + lines[11].lstrip()  # NUL bytes glued to a demand
+    bad.write_text("\n".join(lines))
+    with pytest.raises(InvalidInputError, match=r"bad\.txt, line 12: field 1 .* not a number"):
+        read_sscflp(bad, Layout.WRAPPED)
+    with pytest.raises(InvalidInputError, match=r"holmberg\.tar\.xz:p99: no such member"):
+        read_sscflp(HOLMBERG, Layout.WRAPPED, member="p99")
+
+
+# --- the method -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("member", ["p1", "p2", "p3", "p4"])
+def test_holmberg_proven_at_published_optimum(member: str) -> None:
+    problem = read_sscflp(HOLMBERG, Layout.WRAPPED, member=member)
+    optimum = OPTIMA[("holmberg", member, None)].optimum
+    plan = solve_facilities(problem, options=SolveOptions(mip_rel_gap=1e-6, threads=1))
+    assert plan.backend == "highs"  # the default routes single source to the method
+    assert plan.status is SolveStatus.OPTIMAL
+    assert plan.objective_cny == pytest.approx(optimum, abs=1e-6)
+    assert plan.bound_cny <= optimum + 1e-9
+    assert independent_cost(problem, plan) == pytest.approx(plan.objective_cny, rel=1e-9)
+
+
+def test_time_limited_bound_stays_below_the_optimum() -> None:
+    problem = read_sscflp(HOLMBERG, Layout.WRAPPED, member="p25")  # 30 x 150
+    optimum = OPTIMA[("holmberg", "p25", None)].optimum
+    res = solve_single_source(problem, SolveOptions(time_limit_s=1.0, mip_rel_gap=1e-6))
+    assert res.status in (SolveStatus.FEASIBLE, SolveStatus.OPTIMAL)
+    assert res.lagrangian_bound <= res.bound <= optimum + 1e-9
+    assert res.objective >= optimum - 1e-9
+    assert res.bound <= res.objective
+
+
+RANDOM = [(seed, far) for seed in range(8) for far in (False, True)]
+
+
+@pytest.mark.parametrize(("seed", "far"), RANDOM)
+def test_random_instances_match_the_highs_mip(seed: int, far: bool) -> None:
+    problem = random_problem(seed, parks=14, sites=6, types=1, single_source=True, max_distance=far)
+    ours = solve_facilities(problem, backend="single_source", options=EXACT)
+    highs = solve_facilities(problem, backend="highs_mip", options=EXACT)
+    assert ours.status is highs.status
+    if highs.status is SolveStatus.INFEASIBLE:
+        return
+    assert highs.status is SolveStatus.OPTIMAL
+    assert ours.objective_cny == pytest.approx(highs.objective_cny, rel=1e-7)
+    assert ours.bound_cny <= highs.objective_cny * (1 + 1e-9)
+    assert independent_cost(problem, ours) == pytest.approx(ours.objective_cny, rel=1e-9)
+
+
+def test_infeasible_single_source_is_a_result() -> None:
+    p = random_problem(2, parks=8, sites=4, types=1, single_source=True)
+    tight = p.with_options(capacity=np.full((4, 1), float(p.demand.max()) - 0.5))
+    plan = solve_facilities(tight, backend="single_source")
+    assert plan.status is SolveStatus.INFEASIBLE
+    assert plan.unmet  # the diagnosis names the demand no site can take whole
+
+
+def test_cancel_before_start_raises() -> None:
+    cancel = threading.Event()
+    cancel.set()
+    problem = random_problem(1, types=1, single_source=True)
+    with pytest.raises(CancelledError):
+        solve_single_source(problem, SolveOptions(cancel=cancel))
+
+
+def test_dedicated_backend_refuses_other_problems() -> None:
+    with pytest.raises(InvalidInputError, match="single_source needs"):
+        solve_facilities(random_problem(1, types=2, single_source=True), backend="single_source")
+
+
+def test_knapsack_dp_is_exact() -> None:
+    """Each site's DP value and choice equal brute force over all subsets."""
+    rng = np.random.default_rng(7)
+    p = random_problem(4, parks=9, sites=3, types=1, single_source=True)
+    rel = SiteRelaxation(p)
+    knap = _Knapsacks(rel)
+    assert knap.exact
+    u = rel.cost.mean(axis=0) * rng.uniform(0.5, 1.5, rel.n)
+    v, x = knap.evaluate(u)
+    red = rel.cost - u[None, :]
+    subsets = np.array(list(product((0, 1), repeat=rel.n)), dtype=float)
+    weight = subsets @ rel.d
+    for i in range(rel.m):
+        values = np.where(weight <= rel.s[i], subsets @ red[i], math.inf)
+        assert v[i] - rel.f[i] == pytest.approx(min(0.0, values.min()), abs=1e-9)
+        assert x[i] @ rel.d <= rel.s[i] + 1e-9
+        assert x[i] @ red[i] == pytest.approx(v[i] - rel.f[i], abs=1e-9)
+        # K_i at a smaller capacity: the same brute force at that capacity.
+        half = np.floor(rel.s[i] / 2)
+        at = knap.at_capacity(np.full((rel.m, 1), half))[i, 0]
+        sub = np.where(weight <= half, subsets @ red[i], math.inf)
+        assert at == pytest.approx(min(0.0, sub.min()), abs=1e-9)
