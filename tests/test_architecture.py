@@ -55,7 +55,7 @@ def test_contracts_hold_on_the_tree(copy: Path) -> None:
         ("service/storage/datasets.py", "zone_opt.service.operations", "service layers"),
         ("service/transport/auth.py", "zone_opt.service.storage.jobstore", "transport is below"),
         ("rpc/enums.py", "zone_opt.client", "wire layer"),
-        ("client.py", "zone_opt.service.server", "client sits below"),
+        ("client/core.py", "zone_opt.service.server", "client sits below"),
         ("optimise/solver.py", "grpc", "MILP layer"),
     ],
 )
