@@ -43,8 +43,16 @@ test-py: build ## Run the Python tests
 	$(PY) -m pytest -q
 	ZONE_OPT_PSI_SIMD=0 $(PY) -m pytest -q tests -k "psi or privacy or join"
 
+.PHONY: bench-rs
+bench-rs: ## Criterion benches of the engine (core_rs/benches: matching, carbon, psi)
+	cargo bench --bench matching --bench carbon --bench psi
+
+.PHONY: bench-rs-smoke
+bench-rs-smoke: ## Run each criterion bench once (correctness of the bench code, no timing)
+	cargo bench --quiet --bench matching --bench carbon --bench psi -- --test
+
 .PHONY: test
-test: build test-rs test-py fuzz-smoke bench-smoke wheel-smoke ## Set up, build, run every test (Rust, Python, fuzz smoke, benchmark smoke, installed wheel)
+test: build test-rs test-py fuzz-smoke bench-smoke bench-rs-smoke wheel-smoke ## Set up, build, run every test (Rust, Python, fuzz smoke, benchmark smokes, installed wheel)
 
 # Fuzzing (core_rs/fuzz, its own workspace): libFuzzer through cargo-fuzz on the stable
 # toolchain (RUSTC_BOOTSTRAP=1 admits the -Z flags cargo-fuzz passes; no sanitizer, as
