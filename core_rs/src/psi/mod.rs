@@ -30,6 +30,7 @@ pub mod mb;
 pub mod protocol;
 pub mod stream;
 pub mod table;
+pub mod vole;
 pub mod wire;
 
 pub use hash::KeyKind;
