@@ -106,10 +106,17 @@ impl VolePsiReceiver {
         Ok(Self { inner })
     }
 
-    /// Answer the sender's setup (message 1 -> 2) or VOLE message (message 3 -> 4).
-    fn request<'py>(&mut self, py: Python<'py>, message: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    /// Answer the sender's setup (message 1 -> 2).
+    fn request<'py>(&mut self, py: Python<'py>, setup: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
         let inner = &mut self.inner;
-        let out = run_detached(py, || inner.request(message))?;
+        let out = run_detached(py, || inner.request(setup))?;
+        Ok(PyBytes::new(py, &out))
+    }
+
+    /// Answer the sender's VOLE message (message 3 -> 4).
+    fn correction<'py>(&mut self, py: Python<'py>, vole: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        let inner = &mut self.inner;
+        let out = run_detached(py, || inner.correction(vole))?;
         Ok(PyBytes::new(py, &out))
     }
 

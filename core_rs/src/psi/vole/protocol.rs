@@ -16,10 +16,10 @@
 //! match anywhere has probability at most 2^-40.
 
 use rayon::prelude::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
-use super::aeshash::{hash_key, tccr, Aes};
+use super::aeshash::{hash_key, tccr, tccr_many_same, Aes};
 use super::field::mul;
 use super::okvs::{self, decode, Hasher, Row};
 use super::ot::{
@@ -262,13 +262,19 @@ pub fn tag_len(n_r: usize, n_s: usize) -> usize {
     (((SIGMA + ceil_log2(n_r) + ceil_log2(n_s)) as usize).div_ceil(8)).min(16)
 }
 
-fn tag(v: u128, len: usize) -> u128 {
-    let t = tccr(v, TAG_TWEAK);
-    if len >= 16 {
-        t
+/// Truncated tags of VOLE outputs, in place (batched fixed-key AES).
+fn tags_in_place(v: &mut [u128], len: usize) {
+    let mask = if len >= 16 {
+        u128::MAX
     } else {
-        t & ((1_u128 << (8 * len)) - 1)
-    }
+        (1_u128 << (8 * len)) - 1
+    };
+    v.par_chunks_mut(4096).for_each(|ch| {
+        tccr_many_same(ch, TAG_TWEAK);
+        for t in ch.iter_mut() {
+            *t &= mask;
+        }
+    });
 }
 
 fn ot_context(sender: &[u8; 16]) -> [u8; 32] {
@@ -452,8 +458,9 @@ impl Server {
         let mut tags: Vec<u128> = rows
             .par_iter()
             .zip(values.par_iter())
-            .map(|(&row, &v)| tag(decode(&k, row) ^ mul(delta, v), len))
+            .map(|(&row, &v)| decode(&k, row) ^ mul(delta, v))
             .collect();
+        tags_in_place(&mut tags, len);
         tags.par_sort_unstable();
         let mut out = Vec::with_capacity(HEADER_LEN + 9 + tags.len() * len);
         header(
@@ -530,17 +537,28 @@ impl Client {
         self.sender_len
     }
 
-    /// Answer message 1 with message 2, or message 3 with message 4.
+    /// Answer message 1 (the setup) with message 2 (once).
     pub fn request(&mut self, msg: &[u8]) -> CoreResult<Vec<u8>> {
-        match (message_kind(msg)?, self.step) {
-            (Kind::Setup, Step::New) => self.ot(msg),
-            (Kind::Vole, Step::SetupSent) => self.correction(msg),
-            (k, _) => Err(CoreError::invalid(
-                k.name(),
+        if self.step != Step::New {
+            return Err(CoreError::invalid(
+                "setup",
                 None,
-                "out of order: the receiver answers one setup, then one vole message",
-            )),
+                "out of order: the receiver answers one setup",
+            ));
         }
+        self.ot(msg)
+    }
+
+    /// Answer message 3 (the VOLE message) with message 4 (once, after the request).
+    pub fn correction(&mut self, msg: &[u8]) -> CoreResult<Vec<u8>> {
+        if self.step != Step::SetupSent {
+            return Err(CoreError::invalid(
+                "vole",
+                None,
+                "out of order: the receiver answers one vole message, after its request",
+            ));
+        }
+        self.correct(msg)
     }
 
     fn ot(&mut self, msg: &[u8]) -> CoreResult<Vec<u8>> {
@@ -574,7 +592,7 @@ impl Client {
         Ok(out)
     }
 
-    fn correction(&mut self, msg: &[u8]) -> CoreResult<Vec<u8>> {
+    fn correct(&mut self, msg: &[u8]) -> CoreResult<Vec<u8>> {
         let (mut r, _, _) = Reader::open(
             msg,
             Kind::Vole,
@@ -614,10 +632,8 @@ impl Client {
             ))
         })?;
         let len = tag_len(self.keys.len(), self.sender_len);
-        self.own_tags = rows
-            .par_iter()
-            .map(|&row: &Row| tag(decode(&c, row), len))
-            .collect();
+        self.own_tags = rows.par_iter().map(|&row: &Row| decode(&c, row)).collect();
+        tags_in_place(&mut self.own_tags, len);
         let mut out = Vec::with_capacity(HEADER_LEN + 16 * (m + 1));
         header(
             &mut out,
@@ -680,14 +696,41 @@ impl Client {
         }
         let raw = r.bytes(self.sender_len * len, "tags")?;
         r.finish()?;
-        let mut theirs: HashSet<u128, Fast> =
-            HashSet::with_capacity_and_hasher(self.sender_len, Fast::default());
-        for c in raw.chunks_exact(len) {
-            let mut w = [0_u8; 16];
-            w[..len].copy_from_slice(c);
-            theirs.insert(u128::from_le_bytes(w));
+        // Sort both sides and merge: sequential memory access instead of a hash table.
+        let own = std::mem::take(&mut self.own_tags);
+        let (theirs, mine) = rayon::join(
+            || {
+                let mut t: Vec<u128> = raw
+                    .par_chunks_exact(len)
+                    .map(|c| {
+                        let mut w = [0_u8; 16];
+                        w[..len].copy_from_slice(c);
+                        u128::from_le_bytes(w)
+                    })
+                    .collect();
+                t.par_sort_unstable(); // already sorted by an honest sender
+                t
+            },
+            || {
+                let mut m: Vec<(u128, u32)> = own
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &t)| (t, i as u32))
+                    .collect();
+                m.par_sort_unstable();
+                m
+            },
+        );
+        let mut hit = vec![false; mine.len()];
+        let mut j = 0;
+        for &(t, i) in &mine {
+            while j < theirs.len() && theirs[j] < t {
+                j += 1;
+            }
+            if j < theirs.len() && theirs[j] == t {
+                hit[i as usize] = true;
+            }
         }
-        let hit: Vec<bool> = self.own_tags.iter().map(|t| theirs.contains(t)).collect();
         self.step = Step::Done;
         Ok(self
             .row_to
@@ -702,7 +745,7 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeSet, HashSet};
 
     fn column(keys: &[String]) -> (Vec<i64>, Vec<u8>) {
         let mut offsets = vec![0_i64];
@@ -737,7 +780,7 @@ mod tests {
         let m1 = s.setup_message().unwrap();
         let m2 = c.request(&m1).unwrap();
         let m3 = s.respond(&m2).unwrap();
-        let m4 = c.request(&m3).unwrap();
+        let m4 = c.correction(&m3).unwrap();
         let m5 = s.respond(&m4).unwrap();
         let rows = c.finish(&m1, &m5).unwrap();
         let ys_distinct: BTreeSet<String> = ys.iter().map(|y| y.trim().to_uppercase()).collect();
@@ -848,8 +891,14 @@ mod tests {
         assert!(s.respond(&m2).is_err(), "a second request is refused");
         let mut bad = m3.clone();
         bad.push(0);
-        assert!(c.request(&bad).is_err());
-        let m4 = c.request(&m3).unwrap();
+        assert!(c.correction(&bad).is_err());
+        assert!(c.correction(&m1).is_err(), "a setup is not a vole message");
+        assert!(c.request(&m3).is_err(), "the request step is over");
+        let m4 = c.correction(&m3).unwrap();
+        assert!(
+            c.correction(&m3).is_err(),
+            "a second vole message is refused"
+        );
         let mut huge = m4.clone();
         huge.truncate(HEADER_LEN + 10);
         assert!(s.respond(&huge).is_err());

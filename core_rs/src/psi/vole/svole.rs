@@ -201,11 +201,10 @@ pub fn receive(
     }
     let per = 2 * p.h + 1;
     let mut w = vec![0_u128; p.n()];
-    let mut e = vec![0_u128; p.n()];
-    w.par_chunks_mut(1 << p.h)
-        .zip(e.par_chunks_mut(1 << p.h))
+    let betas: Vec<u128> = w
+        .par_chunks_mut(1 << p.h)
         .enumerate()
-        .for_each(|(b, (out, noise))| {
+        .map(|(b, out)| {
             let m = &msg[b * per * 16..(b + 1) * per * 16];
             let alpha = choices.alphas[b];
             // Level by level: `level` holds every node but the one on alpha's path (0).
@@ -243,38 +242,100 @@ pub fn receive(
             let others = level.iter().fold(0, |acc, v| acc ^ v); // the path leaf is 0
             level[alpha] = d ^ c ^ others;
             out.copy_from_slice(&level);
-            noise[alpha] = beta;
-        });
-    let c = compress(w, p, code_seed);
-    let a = compress(e, p, code_seed);
-    Ok((a, c))
+            beta
+        })
+        .collect();
+    Ok(compress_with_noise(
+        w,
+        &choices.alphas,
+        &betas,
+        p,
+        code_seed,
+    ))
+}
+
+/// Pseudo-random positions of output `i` of a chunk: [`EXPAND_WEIGHT`] per output.
+struct Positions {
+    words: Vec<u128>,
+    n: u64,
+}
+
+const CHUNK: usize = 1 << 12;
+const WORDS: usize = EXPAND_WEIGHT.div_ceil(4);
+
+impl Positions {
+    fn new(prg: &Prg, chunk: usize, len: usize, n: usize) -> Self {
+        let mut words = vec![0_u128; len * WORDS];
+        prg.fill((chunk * CHUNK * WORDS) as u128, &mut words);
+        Self { words, n: n as u64 }
+    }
+
+    #[inline]
+    fn get(&self, i: usize, k: usize) -> usize {
+        let r = (self.words[i * WORDS + k / 4] >> (32 * (k % 4))) as u32;
+        ((r as u64 * self.n) >> 32) as usize
+    }
+}
+
+fn accumulate(v: &mut [u128]) {
+    for i in 1..v.len() {
+        v[i] ^= v[i - 1];
+    }
 }
 
 /// The expand-accumulate map `F^N -> F^m`: prefix sums, then each output the sum of
 /// [`EXPAND_WEIGHT`] pseudo-random positions drawn from `code_seed` (public).
 pub fn compress(mut v: Vec<u128>, p: &Params, code_seed: u128) -> Vec<u128> {
-    for i in 1..v.len() {
-        v[i] ^= v[i - 1];
-    }
-    let n = v.len() as u64;
+    accumulate(&mut v);
     let prg = Prg::new(code_seed);
     let mut out = vec![0_u128; p.m];
-    const CHUNK: usize = 1 << 12;
-    const WORDS: usize = EXPAND_WEIGHT.div_ceil(4);
     out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| {
-        let mut rnd = vec![0_u128; o.len() * WORDS];
-        prg.fill((c * CHUNK * WORDS) as u128, &mut rnd);
+        let pos = Positions::new(&prg, c, o.len(), v.len());
         for (i, oi) in o.iter_mut().enumerate() {
-            let mut acc = 0;
-            for k in 0..EXPAND_WEIGHT {
-                let r = (rnd[i * WORDS + k / 4] >> (32 * (k % 4))) as u32;
-                let pos = ((r as u64 * n) >> 32) as usize;
-                acc ^= v[pos];
-            }
-            *oi = acc;
+            *oi = (0..EXPAND_WEIGHT).fold(0, |acc, k| acc ^ v[pos.get(i, k)]);
         }
     });
     out
+}
+
+/// `(compress(e), compress(w))` where `e` is the regular noise vector (`betas[b]` at
+/// `b * 2^h + alphas[b]`, zero elsewhere). The prefix sums of `e` take one value per
+/// segment between noise positions, so `e` is never materialised: a position's
+/// accumulated value is `prefix[b + (offset >= alpha_b)]`, from a table in L1.
+pub fn compress_with_noise(
+    mut w: Vec<u128>,
+    alphas: &[usize],
+    betas: &[u128],
+    p: &Params,
+    code_seed: u128,
+) -> (Vec<u128>, Vec<u128>) {
+    accumulate(&mut w);
+    let mut prefix = vec![0_u128; betas.len() + 1];
+    for (b, beta) in betas.iter().enumerate() {
+        prefix[b + 1] = prefix[b] ^ beta;
+    }
+    let prg = Prg::new(code_seed);
+    let mut a = vec![0_u128; p.m];
+    let mut c = vec![0_u128; p.m];
+    let mask = (1_usize << p.h) - 1;
+    a.par_chunks_mut(CHUNK)
+        .zip(c.par_chunks_mut(CHUNK))
+        .enumerate()
+        .for_each(|(ch, (ao, co))| {
+            let pos = Positions::new(&prg, ch, ao.len(), w.len());
+            for i in 0..ao.len() {
+                let (mut av, mut cv) = (0, 0);
+                for k in 0..EXPAND_WEIGHT {
+                    let x = pos.get(i, k);
+                    cv ^= w[x];
+                    let b = x >> p.h;
+                    av ^= prefix[b + usize::from((x & mask) >= alphas[b])];
+                }
+                ao[i] = av;
+                co[i] = cv;
+            }
+        });
+    (a, c)
 }
 
 /// `C = B + A * delta` for every position (used by tests and debug checks).
@@ -331,6 +392,21 @@ mod tests {
                 assert!(distinct.len() > m * 99 / 100, "m = {m}");
             }
         }
+    }
+
+    #[test]
+    fn noise_compression_equals_dense_compression() {
+        let p = Params::new(5000).unwrap();
+        let ch = receiver_choices(&p).unwrap();
+        let betas: Vec<u128> = (0..p.t).map(|_| random_u128().unwrap()).collect();
+        let w: Vec<u128> = (0..p.n()).map(|i| i as u128 * 77).collect();
+        let mut e = vec![0_u128; p.n()];
+        for b in 0..p.t {
+            e[(b << p.h) + ch.alphas[b]] = betas[b];
+        }
+        let (a, c) = compress_with_noise(w.clone(), &ch.alphas, &betas, &p, 5);
+        assert_eq!(a, compress(e, &p, 5));
+        assert_eq!(c, compress(w, &p, 5));
     }
 
     #[test]
