@@ -29,7 +29,7 @@ def _free_port() -> int:
 
 
 def _party(
-    rank: int, ports: list[int], inputs: list[str], outdir: str, conn: Any, protocol: str
+    rank: int, ports: list[int], inputs: list[str], outdir: str, conn: Any, *, protocol: str
 ) -> None:
     from spu import psi  # type: ignore[import-not-found]  # noqa: PLC0415 (peer venv only)
     from spu.libspu import link  # type: ignore[import-not-found]  # noqa: PLC0415
@@ -83,7 +83,11 @@ def main(server_csv: str, client_csv: str, outdir: str, protocol: str = "ecdh") 
     ctx = mp.get_context("spawn")
     pipes = [ctx.Pipe(duplex=False) for _ in range(2)]
     procs = [
-        ctx.Process(target=_party, args=(r, ports, inputs, outdir, pipes[r][1], protocol))
+        ctx.Process(
+            target=_party,
+            args=(r, ports, inputs, outdir, pipes[r][1]),
+            kwargs={"protocol": protocol},
+        )
         for r in range(2)
     ]
     for p in procs:

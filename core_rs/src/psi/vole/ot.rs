@@ -253,9 +253,9 @@ mod tests {
         }
         let orig = w;
         transpose128(&mut w);
-        for r in 0..128 {
-            for c in 0..128 {
-                assert_eq!((w[r] >> c) & 1, (orig[c] >> r) & 1);
+        for (r, &row) in w.iter().enumerate() {
+            for (c, &col) in orig.iter().enumerate() {
+                assert_eq!((row >> c) & 1, (col >> r) & 1);
             }
         }
     }

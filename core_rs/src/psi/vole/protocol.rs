@@ -250,8 +250,10 @@ fn hashed_keys(col: StrColumn<'_>, kind: KeyKind) -> CoreResult<Vec<u128>> {
         .collect()
 }
 
-/// Upper bound on a peer's announced set size (2^32 keys).
-const MAX_SET: u64 = 1 << 32;
+/// Upper bound on a set size in this in-memory protocol (2^26 keys per side). The
+/// receiver's announced size alone sizes the sender's VOLE (up to `4 * 1.12 * n` 16-byte
+/// values), so it is bounded here; larger sets use the streaming DH protocol.
+pub const MAX_SET: u64 = 1 << 26;
 
 fn ceil_log2(n: usize) -> u32 {
     n.max(2).next_power_of_two().trailing_zeros()
@@ -297,7 +299,7 @@ fn announced(n: u64, what: &str) -> CoreResult<usize> {
         return Err(CoreError::invalid(
             what,
             None,
-            format!("announces {n} keys, more than {MAX_SET}"),
+            format!("{n} keys, more than the {MAX_SET} the vole protocol takes per side"),
         ));
     }
     Ok(n as usize)
@@ -331,6 +333,7 @@ impl Server {
         let mut keys = hashed_keys(keys, kind)?;
         keys.par_sort_unstable();
         keys.dedup();
+        announced(keys.len() as u64, "keys")?;
         Ok(Self {
             kind,
             session: session_id()?,
@@ -499,6 +502,7 @@ impl Client {
     /// A receiver over `keys` (one per row; duplicates allowed). O(n).
     pub fn new(keys: StrColumn<'_>, kind: KeyKind) -> CoreResult<Self> {
         let hashed = hashed_keys(keys, kind)?;
+        announced(hashed.len() as u64, "keys")?;
         let mut index: HashMap<u128, u32, Fast> =
             HashMap::with_capacity_and_hasher(hashed.len(), Fast::default());
         let mut distinct = Vec::new();
@@ -915,6 +919,43 @@ mod tests {
         assert_eq!(tag_len(0, 0), 6); // 40 + 1 + 1 bits
         assert_eq!(tag_len(1 << 20, 1 << 20), 10);
         assert_eq!(tag_len(1 << 32, 1 << 32), 13);
+    }
+
+    #[test]
+    fn an_announced_size_above_the_bound_is_refused_before_any_work() {
+        let (yo, yd) = column(&keys(0..10));
+        let (xo, xd) = column(&keys(0..10));
+        let mut s = Server::new(
+            StrColumn {
+                offsets: &yo,
+                data: &yd,
+            },
+            KeyKind::Text,
+        )
+        .unwrap();
+        let mut c = Client::new(
+            StrColumn {
+                offsets: &xo,
+                data: &xd,
+            },
+            KeyKind::Text,
+        )
+        .unwrap();
+        let m1 = s.setup_message().unwrap();
+        let mut m2 = c.request(&m1).unwrap();
+        m2[HEADER_LEN..HEADER_LEN + 8].copy_from_slice(&(MAX_SET + 1).to_le_bytes());
+        assert!(s.respond(&m2).is_err());
+        let mut big = m1.clone();
+        big[HEADER_LEN..HEADER_LEN + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        let mut c2 = Client::new(
+            StrColumn {
+                offsets: &xo,
+                data: &xd,
+            },
+            KeyKind::Text,
+        )
+        .unwrap();
+        assert!(c2.request(&big).is_err());
     }
 
     #[test]
