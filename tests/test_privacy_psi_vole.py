@@ -35,7 +35,8 @@ def session(server_keys: list[str], client_keys: list[str]) -> tuple[list[int], 
     response = server.respond(correction)
     result = client.finish(setup, response)
     assert result.indices.dtype == np.int64
-    assert result.count is None and result.payload is None
+    assert result.count is None
+    assert result.payload is None
     assert server.receiver_count == len({canon(k) for k in client_keys})
     return result.indices.tolist(), [setup, request, vole, correction, response]
 
@@ -120,7 +121,8 @@ def test_out_of_order_and_foreign_messages_are_refused() -> None:
     server = PsiServer(ids(0, 50), key_kind="text", protocol="vole")
     client = PsiClient(ids(25, 75), key_kind="text", protocol="vole")
     setup = server.setup_message()
-    assert setup_protocol(setup) == "vole" and setup_key_kind(setup) == "text"
+    assert setup_protocol(setup) == "vole"
+    assert setup_key_kind(setup) == "text"
     with pytest.raises(InvalidInputError):
         server.respond(setup)
     with pytest.raises(InvalidInputError):

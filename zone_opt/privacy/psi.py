@@ -31,9 +31,9 @@ receiver the intersection and the sender's number of distinct keys::
     correction = client.correction(vole)
     result = client.finish(setup, server.respond(correction))
 
-Costs of ``protocol="dh"``: O(n) group operations per side (about 4 scalar multiplications per element in
-total), run on the engine's thread pool with the GIL released; messages are about 76 bytes
-per element in intersection mode.
+Costs of ``protocol="dh"``: O(n) group operations per side (about 4 scalar
+multiplications per element in total), run on the engine's thread pool with the GIL
+released; messages are about 76 bytes per element in intersection mode.
 """
 
 from __future__ import annotations
