@@ -91,18 +91,14 @@ pub fn tccr_many_same(xs: &mut [u128], tweak: u128) {
 /// The GGM tree's length-doubling PRG: `(L(x) ^ x, R(x) ^ x)`, many parents at once.
 /// `children` must hold twice as many values as `parents`.
 pub fn ggm_expand(parents: &[u128], children: &mut [u128]) {
-    let n = parents.len();
-    let (left, right) = children.split_at_mut(n);
-    left.copy_from_slice(parents);
-    right[..n].copy_from_slice(parents);
-    GGM_LEFT.encrypt_many(left);
-    GGM_RIGHT.encrypt_many(&mut right[..n]);
+    let mut l = parents.to_vec();
+    let mut r = parents.to_vec();
+    GGM_LEFT.encrypt_many(&mut l);
+    GGM_RIGHT.encrypt_many(&mut r);
     // Interleave into child order 2i (left), 2i + 1 (right).
-    let l = left.to_vec();
-    let r = right[..n].to_vec();
-    for i in 0..n {
-        children[2 * i] = l[i] ^ parents[i];
-        children[2 * i + 1] = r[i] ^ parents[i];
+    for (i, p) in parents.iter().enumerate() {
+        children[2 * i] = l[i] ^ p;
+        children[2 * i + 1] = r[i] ^ p;
     }
 }
 

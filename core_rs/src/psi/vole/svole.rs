@@ -394,6 +394,31 @@ mod tests {
         }
     }
 
+    /// GF(2)-rank of 128-bit vectors (Gaussian elimination on a basis).
+    fn rank(vs: &[u128]) -> usize {
+        let mut basis: Vec<u128> = Vec::new();
+        for &v in vs {
+            let mut x = v;
+            for &b in &basis {
+                x = x.min(x ^ b);
+            }
+            if x != 0 {
+                basis.push(x);
+                basis.sort_unstable_by(|a, b| b.cmp(a));
+            }
+        }
+        basis.len()
+    }
+
+    #[test]
+    fn the_receivers_vector_spans_the_whole_field() {
+        // With a binary code every output lies in the GF(2)-span of the t noise values; t
+        // must reach 128 or A would sit in a subspace the sender could test for.
+        let (a, _, _, _, _) = run(20_000);
+        assert_eq!(rank(&a), 128);
+        assert_eq!(rank(&[1, 2, 3]), 2);
+    }
+
     #[test]
     fn noise_compression_equals_dense_compression() {
         let p = Params::new(5000).unwrap();
@@ -422,8 +447,10 @@ mod tests {
         let (smsg, b) = send(&p, &q, delta, 9).unwrap();
         let (a, c) = receive(&p, &t, &ch, &smsg, 9).unwrap();
         assert!(holds(&a, &b, &c, delta));
+        // Flip block 0's `d` (the receiver always reads it; of the two level sums it
+        // reads only the one its choice bit selects).
         let mut bad = smsg.clone();
-        bad[0] ^= 1;
+        bad[(2 * p.h) * 16] ^= 1;
         let (a2, c2) = receive(&p, &t, &ch, &bad, 9).unwrap();
         assert!(
             !holds(&a2, &b, &c2, delta),
