@@ -21,7 +21,7 @@ use std::hash::BuildHasherDefault;
 
 use super::aeshash::{hash_key, tccr, tccr_many_same, Aes};
 use super::field::mul;
-use super::okvs::{self, decode, Hasher, Row};
+use super::okvs::{self, Hasher};
 use super::ot::{
     base_send, iknp_receive, iknp_send, random_u128, BaseReceiver, BASE_OTS, RECEIVER_MSG_LEN,
 };
@@ -458,11 +458,10 @@ impl Server {
         let hasher = Hasher::new(seed, m);
         let (rows, values) = hasher.rows_values(&self.keys);
         let len = tag_len(self.receiver_len, self.keys.len());
-        let mut tags: Vec<u128> = rows
-            .par_iter()
+        let mut tags = okvs::decode_many(&k, &rows);
+        tags.par_iter_mut()
             .zip(values.par_iter())
-            .map(|(&row, &v)| decode(&k, row) ^ mul(delta, v))
-            .collect();
+            .for_each(|(t, &v)| *t ^= mul(delta, v));
         tags_in_place(&mut tags, len);
         tags.par_sort_unstable();
         let mut out = Vec::with_capacity(HEADER_LEN + 9 + tags.len() * len);
@@ -636,7 +635,7 @@ impl Client {
             ))
         })?;
         let len = tag_len(self.keys.len(), self.sender_len);
-        self.own_tags = rows.par_iter().map(|&row: &Row| decode(&c, row)).collect();
+        self.own_tags = okvs::decode_many(&c, &rows);
         tags_in_place(&mut self.own_tags, len);
         let mut out = Vec::with_capacity(HEADER_LEN + 16 * (m + 1));
         header(
