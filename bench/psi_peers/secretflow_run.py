@@ -1,7 +1,7 @@
-"""SecretFlow PSI (the ``spu==0.9.5`` wheel's libpsi), ECDH on curve 25519, two processes
-talking brpc over loopback.
+"""SecretFlow PSI (the ``spu==0.9.5`` wheel's libpsi), ECDH on curve 25519 or RR22 (VOLE),
+two processes talking brpc over loopback.
 
-Usage: ``python secretflow_run.py SERVER.csv CLIENT.csv OUTDIR``; run it inside
+Usage: ``python secretflow_run.py SERVER.csv CLIENT.csv OUTDIR [ecdh|rr22]``; run it inside
 ``unshare -n`` (after ``ip link set lo up``) so the loopback byte counters hold only this
 protocol's traffic, else bytes are reported as null. Prints one JSON line as
 ``openmined_run.py`` does; CPU is both parties' ``psi_execute`` plus the ``sort``
@@ -28,7 +28,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _party(rank: int, ports: list[int], inputs: list[str], outdir: str, conn: Any) -> None:
+def _party(
+    rank: int, ports: list[int], inputs: list[str], outdir: str, conn: Any, *, protocol: str
+) -> None:
     from spu import psi  # type: ignore[import-not-found]  # noqa: PLC0415 (peer venv only)
     from spu.libspu import link  # type: ignore[import-not-found]  # noqa: PLC0415
 
@@ -37,13 +39,19 @@ def _party(rank: int, ports: list[int], inputs: list[str], outdir: str, conn: An
     for i, port in enumerate(ports):
         desc.add_party(f"party{i}", f"127.0.0.1:{port}")
     lctx = link.create_brpc(desc, rank)
-    config = psi.PsiExecuteConfig(
-        protocol_conf=psi.PsiProtocolConfig(
+    if protocol == "rr22":
+        protocol_conf = psi.PsiProtocolConfig(
+            protocol=psi.PsiProtocol.PROTOCOL_RR22, receiver_rank=1, broadcast_result=False
+        )
+    else:
+        protocol_conf = psi.PsiProtocolConfig(
             protocol=psi.PsiProtocol.PROTOCOL_ECDH,
             receiver_rank=1,
             broadcast_result=False,
             ecdh_params=psi.EcdhParams(curve=psi.EllipticCurveType.CURVE_25519),
-        ),
+        )
+    config = psi.PsiExecuteConfig(
+        protocol_conf=protocol_conf,
         input_params=psi.InputParams(path=inputs[rank], selected_keys=["id"], keys_unique=True),
         output_params=psi.OutputParams(path=f"{outdir}/out{rank}.csv", disable_alignment=True),
         join_conf=psi.ResultJoinConfig(type=psi.ResultJoinType.JOIN_TYPE_INNER_JOIN),
@@ -66,7 +74,7 @@ def _lo_bytes() -> int | None:
     return None
 
 
-def main(server_csv: str, client_csv: str, outdir: str) -> None:
+def main(server_csv: str, client_csv: str, outdir: str, protocol: str = "ecdh") -> None:
     ports = [_free_port(), _free_port()]
     inputs = [server_csv, client_csv]
     isolated = os.environ.get("PSI_NETNS") == "1"
@@ -75,7 +83,12 @@ def main(server_csv: str, client_csv: str, outdir: str) -> None:
     ctx = mp.get_context("spawn")
     pipes = [ctx.Pipe(duplex=False) for _ in range(2)]
     procs = [
-        ctx.Process(target=_party, args=(r, ports, inputs, outdir, pipes[r][1])) for r in range(2)
+        ctx.Process(
+            target=_party,
+            args=(r, ports, inputs, outdir, pipes[r][1]),
+            kwargs={"protocol": protocol},
+        )
+        for r in range(2)
     ]
     for p in procs:
         p.start()
@@ -96,4 +109,4 @@ def main(server_csv: str, client_csv: str, outdir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3])
+    main(sys.argv[1], sys.argv[2], sys.argv[3], *sys.argv[4:5])

@@ -1,5 +1,5 @@
-"""Private set intersection: zone-opt against openmined-psi 2.0.6 and SecretFlow's ECDH PSI
-(the ``spu`` 0.9.5 wheel), side by side on the same ids.
+"""Private set intersection: zone-opt (DH-OPRF and VOLE modes) against openmined-psi 2.0.6
+and SecretFlow's ECDH and RR22 PSI (the ``spu`` 0.9.5 wheel), side by side on the same ids.
 
 Balanced sets of n valid 18-character unified social credit codes per side, 50 % overlap,
 at 2^16, 2^18 and 2^20 (smoke: 2^10, zone-opt and a plain set intersection only). Every
@@ -95,6 +95,31 @@ def _zone_opt(inst: Instance) -> dict[str, Any]:
     }
 
 
+def _zone_opt_vole(inst: Instance) -> dict[str, Any]:
+    """``protocol="vole"`` (RR22-style, five messages), Parquet read included."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    d = Path(inst["dir"])
+    server_ids = pq.read_table(d / "server.parquet").column("id")
+    client_ids = pq.read_table(d / "client.parquet").column("id")
+    server = PsiServer(server_ids, protocol="vole")
+    client = PsiClient(client_ids, protocol="vole")
+    setup = server.setup_message()
+    request = client.request(setup)
+    vole = server.respond(request)
+    correction = client.correction(vole)
+    response = server.respond(correction)
+    result = client.finish(setup, response)
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    matched = client_ids.take(pa.array(result.indices)).to_pylist()
+    return {
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "bytes": sum(map(len, (setup, request, vole, correction, response))),
+        "matched": len(matched),
+        "sha256": _digest(matched),
+    }
+
+
 STREAM_BUCKETS = 64
 
 
@@ -168,6 +193,12 @@ def _secretflow(inst: Instance) -> dict[str, Any]:
     return _peer("secretflow_run.py", [f"{d}/server.csv", f"{d}/client.csv", d], netns=True)
 
 
+def _secretflow_rr22(inst: Instance) -> dict[str, Any]:
+    d = inst["dir"]
+    args = [f"{d}/server.csv", f"{d}/client.csv", d, "rr22"]
+    return _peer("secretflow_run.py", args, netns=True)
+
+
 def _summarize(inst: Instance, out: dict[str, Any]) -> Summary:
     n = inst["n"]
     return {
@@ -185,7 +216,8 @@ _PEERS = () if PEERS_PY.exists() else ("psi_peers_venv_missing_run_make_bench_ps
 
 @suite("psi")
 def psi_suite(size: str) -> list[Case]:
-    """Balanced PSI, 18-char ids, 50 % overlap: zone-opt vs openmined-psi vs SecretFlow."""
+    """Balanced PSI, 18-char ids, 50 % overlap: zone-opt (DH, VOLE) vs openmined-psi vs
+    SecretFlow (ECDH, RR22)."""
     sizes = [1 << 10] if size == "smoke" else [1 << 16, 1 << 18, 1 << 20]
     cases = []
     for n in sizes:
@@ -193,6 +225,13 @@ def psi_suite(size: str) -> list[Case]:
             Contender(
                 "zone-opt PSI (intersection)",
                 run=_zone_opt,
+                summarize=_summarize,
+                ours=True,
+                timeout_s=900.0,
+            ),
+            Contender(
+                "zone-opt PSI (intersection, protocol=vole)",
+                run=_zone_opt_vole,
                 summarize=_summarize,
                 ours=True,
                 timeout_s=900.0,
@@ -218,6 +257,13 @@ def psi_suite(size: str) -> list[Case]:
                 Contender(
                     "SecretFlow ECDH-25519 (spu 0.9.5)",
                     run=_secretflow,
+                    summarize=_summarize,
+                    requires=_PEERS,
+                    timeout_s=900.0,
+                ),
+                Contender(
+                    "SecretFlow RR22 (spu 0.9.5)",
+                    run=_secretflow_rr22,
                     summarize=_summarize,
                     requires=_PEERS,
                     timeout_s=900.0,

@@ -36,6 +36,7 @@ pub mod protocol;
 pub mod rfc9497;
 pub mod stream;
 pub mod table;
+pub mod vole;
 pub mod wire;
 
 pub use hash::{KeyKind, Suite};

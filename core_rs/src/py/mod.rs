@@ -12,6 +12,7 @@ mod errors;
 mod ids;
 mod matching;
 mod psi;
+mod psi_vole;
 mod runtime;
 mod stable;
 
@@ -33,5 +34,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     candidates::register(m)?;
     carbon::register(m)?;
     psi::register(m)?;
+    psi_vole::register(m)?;
     Ok(())
 }
