@@ -5,6 +5,7 @@ use rayon::prelude::*;
 use super::offered::{EnterpriseParts, OfferedByPark, ParkTrig, KINDS};
 use super::{mask_has, score::Weights, CandidateIndex, Reason};
 use crate::error::{CoreError, CoreResult};
+use crate::geo::EARTH_RADIUS_KM;
 
 /// The candidate graph as CSR by enterprise, each row sorted by score (descending, then
 /// space index ascending).
@@ -284,8 +285,15 @@ fn for_each_park_in_radius(
 ) {
     let en = &ctx.ix.enterprises;
     let radius = en.radius_km[e];
+    // The great-circle distance is at least the meridian arc between the latitudes: a
+    // park farther than the radius in latitude alone (with a margin far above the
+    // rounding error) is skipped without the haversine.
+    let reach = radius * (1.0 + 1e-9) + 1e-9;
     let mut one = |p: u32| {
         let p = p as usize;
+        if (ctx.trig.lat_rad[p] - parts.lat_rad()).abs() * EARTH_RADIUS_KM > reach {
+            return;
+        }
         let dist = parts.distance_km(ctx.ix, ctx.trig, p);
         if dist <= radius {
             visit(p, dist);
@@ -303,9 +311,20 @@ fn for_each_park_in_radius(
 fn area_range(o: &OfferedByPark, g: usize, needs: &Needs) -> (usize, usize, usize, usize) {
     let (start, end) = (o.indptr[g], o.indptr[g + 1]);
     let areas = &o.area_m2[start..end];
-    let lo = areas.partition_point(|&a| a < needs.area_min);
-    let hi = lo + areas[lo..].partition_point(|&a| a <= needs.area_max);
-    (start, end, start + lo, start + hi)
+    let (lo, hi) = if areas.len() <= 256 {
+        // Sorted, so the counts are the partition points: a streaming, branch-free count
+        // beats a binary search whose every step waits on a load.
+        areas.iter().fold((0, 0), |(lo, hi), &a| {
+            (
+                lo + usize::from(a < needs.area_min),
+                hi + usize::from(a <= needs.area_max),
+            )
+        })
+    } else {
+        let lo = areas.partition_point(|&a| a < needs.area_min);
+        (lo, lo + areas[lo..].partition_point(|&a| a <= needs.area_max))
+    };
+    (start, end, start + lo, start + hi.max(lo))
 }
 
 /// Push every feasible candidate of enterprise `e` into `buf`.
@@ -322,10 +341,10 @@ fn scan_feasible(
             return;
         }
         let mut park_parts: Option<(f64, f64, f64)> = None;
-        for kind in 0..KINDS {
-            if (needs.kinds >> kind) & 1 == 0 {
-                continue;
-            }
+        let mut kinds = needs.kinds & o.kinds_present[p];
+        while kinds != 0 {
+            let kind = kinds.trailing_zeros() as usize;
+            kinds &= kinds - 1;
             let (_, _, lo, hi) = area_range(o, p * KINDS + kind, needs);
             let mut start = lo;
             while start < hi {

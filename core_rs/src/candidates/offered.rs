@@ -23,6 +23,8 @@ pub(super) struct OfferedByPark {
     pub available_from_day: Vec<i32>,
     pub hazardous_permit: Vec<bool>,
     pub space: Vec<u32>,
+    /// Per park, bit `kind` set when the park offers a space of that kind.
+    pub kinds_present: Vec<u8>,
 }
 
 impl OfferedByPark {
@@ -40,6 +42,7 @@ impl OfferedByPark {
             available_from_day: Vec::with_capacity(ns),
             hazardous_permit: Vec::with_capacity(ns),
             space: Vec::with_capacity(ns),
+            kinds_present: vec![0; np],
         };
         o.indptr.push(0);
         for p in 0..np {
@@ -60,6 +63,10 @@ impl OfferedByPark {
                     o.available_from_day.push(sp.available_from_day[su]);
                     o.hazardous_permit.push(sp.hazardous_permit[su]);
                     o.space.push(s);
+                }
+                let g = o.indptr.len() - 1;
+                if o.space.len() > o.indptr[g] {
+                    o.kinds_present[p] |= 1 << kind;
                 }
                 o.indptr.push(o.space.len());
             }
@@ -113,6 +120,12 @@ impl EnterpriseParts {
             w: weights.0,
             w_total: weights.0.iter().sum(),
         }
+    }
+
+    /// The enterprise's latitude, radians.
+    #[inline]
+    pub fn lat_rad(&self) -> f64 {
+        self.lat_rad
     }
 
     /// [`crate::geo::haversine_km`] from the enterprise to park `p`, km.

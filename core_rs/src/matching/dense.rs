@@ -69,14 +69,28 @@ impl Cost for i64 {
         lo >= -limit && hi <= limit
     }
     fn narrow(costs: &[Self], size: usize, negate: bool) -> Option<Vec<i32>> {
+        // One pass: truncating copy and range together (a wide matrix wastes the copy).
         let limit = exact_limit(30, size);
-        let (lo, hi) = min_max(costs);
-        if lo < -limit || hi > limit {
-            return None;
-        }
-        // In range, so the casts are exact.
         let sign = if negate { -1 } else { 1 };
-        Some(costs.par_iter().map(|&c| (sign * c) as i32).collect())
+        let mut out = vec![0_i32; costs.len()];
+        let (lo, hi) = out
+            .par_chunks_mut(1 << 16)
+            .zip(costs.par_chunks(1 << 16))
+            .map(|(o, c)| {
+                let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+                for (o, &c) in o.iter_mut().zip(c) {
+                    lo = lo.min(c);
+                    hi = hi.max(c);
+                    *o = c.wrapping_mul(sign) as i32;
+                }
+                (lo, hi)
+            })
+            .reduce(
+                || (i64::MAX, i64::MIN),
+                |(a, b), (c, d)| (a.min(c), b.max(d)),
+            );
+        // In range, so every truncation above was exact.
+        (lo >= -limit && hi <= limit).then_some(out)
     }
     fn widen(x: i32) -> Self {
         i64::from(x)
@@ -177,13 +191,7 @@ pub fn solve_dense_signed<C: Cost>(
             format!("{n} x {m} has a side of 2^32 - 1 or more"),
         ));
     }
-    if !C::all_usable(costs, n + m) {
-        for (k, &value) in costs.iter().enumerate() {
-            if let Some(why) = value.unusable(n + m) {
-                return Err(CoreError::invalid("scores", Some(k / m.max(1)), why));
-            }
-        }
-    }
+    // Narrowing checks its own (tighter) range; only a wide matrix needs the full check.
     if let Some(narrow) = C::narrow(costs, n + m, negate) {
         let s = oriented(&narrow, n, m);
         return Ok(DenseSolution {
@@ -192,6 +200,13 @@ pub fn solve_dense_signed<C: Cost>(
             u: s.u.into_iter().map(C::widen).collect(),
             v: s.v.into_iter().map(C::widen).collect(),
         });
+    }
+    if !C::all_usable(costs, n + m) {
+        for (k, &value) in costs.iter().enumerate() {
+            if let Some(why) = value.unusable(n + m) {
+                return Err(CoreError::invalid("scores", Some(k / m.max(1)), why));
+            }
+        }
     }
     if negate {
         let flipped: Vec<C> = costs.par_iter().map(|&c| C::ZERO - c).collect();
