@@ -50,7 +50,14 @@ struct Needs {
 /// The first hard constraint (after the radius) offered space `t` fails, or
 /// `HasCandidates`.
 #[inline]
-fn first_failure(n: &Needs, o: &OfferedByPark, t: usize, kind: u8, industry_ok: bool, now_day: i32) -> Reason {
+fn first_failure(
+    n: &Needs,
+    o: &OfferedByPark,
+    t: usize,
+    kind: u8,
+    industry_ok: bool,
+    now_day: i32,
+) -> Reason {
     let area = o.area_m2[t];
     if area < n.area_min || area > n.area_max {
         Reason::Area
@@ -232,11 +239,7 @@ fn chunk(
 
 /// Push every feasible `(score, space, chain)` of enterprise `e` into `buf`; return
 /// the reason.
-fn enterprise_candidates(
-    ctx: &Context<'_>,
-    e: usize,
-    buf: &mut Vec<(i64, u32, f64)>,
-) -> Reason {
+fn enterprise_candidates(ctx: &Context<'_>, e: usize, buf: &mut Vec<(i64, u32, f64)>) -> Reason {
     let en = &ctx.ix.enterprises;
     let needs = Needs {
         area_min: en.area_min_m2[e],
@@ -302,7 +305,9 @@ fn for_each_park_in_radius(
     if radius.is_infinite() {
         (0..ctx.ix.parks.lat.len() as u32).for_each(&mut one);
     } else {
-        ctx.ix.grid.for_each_near(en.lat[e], en.lon[e], radius, &mut one);
+        ctx.ix
+            .grid
+            .for_each_near(en.lat[e], en.lon[e], radius, &mut one);
     }
 }
 
@@ -322,7 +327,10 @@ fn area_range(o: &OfferedByPark, g: usize, needs: &Needs) -> (usize, usize, usiz
         })
     } else {
         let lo = areas.partition_point(|&a| a < needs.area_min);
-        (lo, lo + areas[lo..].partition_point(|&a| a <= needs.area_max))
+        (
+            lo,
+            lo + areas[lo..].partition_point(|&a| a <= needs.area_max),
+        )
     };
     (start, end, start + lo, start + hi.max(lo))
 }

@@ -134,7 +134,8 @@ impl EnterpriseParts {
         let (p1, p2) = (self.lat_rad, trig.lat_rad[p]);
         let dp = p2 - p1;
         let dl = (ix.parks.lon[p] - self.lon).to_radians();
-        let a = (dp / 2.0).sin().powi(2) + self.cos_lat * trig.cos_lat[p] * (dl / 2.0).sin().powi(2);
+        let a =
+            (dp / 2.0).sin().powi(2) + self.cos_lat * trig.cos_lat[p] * (dl / 2.0).sin().powi(2);
         2.0 * EARTH_RADIUS_KM * a.sqrt().min(1.0).asin()
     }
 
@@ -152,7 +153,14 @@ impl EnterpriseParts {
     /// The integer score of a space with the given rent and area, as
     /// [`Weights::score`] of [`CandidateIndex::components`].
     #[inline]
-    pub fn score(&self, distance_term: f64, rent: f64, area_m2: f64, chain: f64, carbon: f64) -> i64 {
+    pub fn score(
+        &self,
+        distance_term: f64,
+        rent: f64,
+        area_m2: f64,
+        chain: f64,
+        carbon: f64,
+    ) -> i64 {
         let mean = self.mean(distance_term, rent, area_m2, chain, carbon);
         1 + (SCORE_SCALE * mean.clamp(0.0, 1.0)).round() as i64
     }
@@ -227,7 +235,13 @@ mod tests {
             lat: (0..ne).map(|_| 22.0 + rnd()).collect(),
             lon: (0..ne).map(|_| 113.0 + rnd()).collect(),
             radius_km: (0..ne)
-                .map(|e| if e % 7 == 0 { f64::INFINITY } else { 5.0 + 100.0 * rnd() })
+                .map(|e| {
+                    if e % 7 == 0 {
+                        f64::INFINITY
+                    } else {
+                        5.0 + 100.0 * rnd()
+                    }
+                })
                 .collect(),
             hazardous_process: vec![false; ne],
             division: (0..ne).map(|e| (e % 97) as u8).collect(),

@@ -2,8 +2,8 @@
 //!
 //! Minimises `sum c[i][x[i]]` over matchings of size `min(n, m)`. Square problems use the
 //! full LAPJV (column reduction, reduction transfer, two passes of augmenting row
-//! reduction, then shortest augmenting paths); rectangular ones with `n < m` use the
-//! shortest-augmenting-path phase alone from zero column potentials, which keeps the
+//! reduction, then shortest augmenting paths); rectangular ones with `n < m` use a greedy
+//! row reduction at zero column potentials, then shortest augmenting paths, which keep the
 //! potentials of unmatched columns at zero; `n > m` is solved on the transpose, as scipy
 //! does. Worst case O(n^2 m) time, O(n m) for the transposed copy only when `n > m`.
 //! The core is in [`super::dense_lap`].
@@ -122,11 +122,9 @@ impl Cost for f64 {
         (!self.is_finite()).then(|| format!("{self} is not a finite number"))
     }
     fn all_usable(costs: &[Self], _size: usize) -> bool {
-        costs.par_chunks(1 << 16).all(|chunk| {
-            chunk
-                .iter()
-                .fold(true, |ok, &x| ok & ((x - x) == 0.0))
-        })
+        costs
+            .par_chunks(1 << 16)
+            .all(|chunk| chunk.iter().fold(true, |ok, &x| ok & x.is_finite()))
     }
     fn widen(x: i32) -> Self {
         f64::from(x)

@@ -38,7 +38,7 @@ pub(super) fn lap<C: Cost>(c: &[C], n: usize, m: usize) -> Lap<C> {
     let mut free: Vec<u32> = if n == m {
         init_square(avx2, c, n, &mut x, &mut y, &mut v)
     } else {
-        (0..n as u32).collect()
+        init_rect(avx2, c, n, m, &mut x, &mut y, &v)
     };
     free.reverse();
     let mut work = PathWork::new(m, avx2);
@@ -142,6 +142,34 @@ fn init_square<C: Cost>(
                     free.push(i0);
                 }
             }
+        }
+    }
+    free
+}
+
+/// Row reduction for `n < m` with every `v_j = 0`: each row takes the first column at its
+/// row minimum when no earlier row took it (`u_i` = the row minimum: every reduced cost
+/// stays >= 0 and the pair is tight, while `v` stays zero, as the rectangular certificate
+/// needs). Returns the rows left for shortest augmenting paths.
+fn init_rect<C: Cost>(
+    avx2: bool,
+    c: &[C],
+    n: usize,
+    m: usize,
+    x: &mut [u32],
+    y: &mut [u32],
+    v: &[C],
+) -> Vec<u32> {
+    let mut free = Vec::new();
+    for i in 0..n {
+        let row = &c[i * m..(i + 1) * m];
+        let umin = min_reduced(avx2, row, v);
+        let j = find_eq(row, v, umin, NONE);
+        if j != NONE && y[j as usize] == NONE {
+            x[i] = j;
+            y[j as usize] = i as u32;
+        } else {
+            free.push(i as u32);
         }
     }
     free
@@ -252,14 +280,19 @@ fn find_eq<C: Cost>(row: &[C], v: &[C], target: C, skip: u32) -> u32 {
     let (rc, vc) = (row.chunks_exact(LANES), v.chunks_exact(LANES));
     let mut base = 0;
     for (r, w) in rc.zip(vc) {
-        if r.iter().zip(w).fold(false, |a, (&r, &w)| a | (r - w == target)) {
+        if r.iter()
+            .zip(w)
+            .fold(false, |a, (&r, &w)| a | (r - w == target))
+        {
             if let Some(k) = (base..base + LANES).find(|&j| hit(j)) {
                 return k as u32;
             }
         }
         base += LANES;
     }
-    (base..row.len()).find(|&j| hit(j)).map_or(NONE, |j| j as u32)
+    (base..row.len())
+        .find(|&j| hit(j))
+        .map_or(NONE, |j| j as u32)
 }
 
 struct PathWork<C> {
