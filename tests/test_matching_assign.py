@@ -88,6 +88,44 @@ def test_dense_matches_scipy_and_certifies(
     assert_perturbations_fail(a, grid(scores), as_float)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 70),
+    m=st.integers(1, 70),
+    seed=st.integers(0, 2**32 - 1),
+    kind=st.sampled_from(["int1000", "tied", "float", "float_tied", "wide"]),
+    maximize=st.booleans(),
+)
+def test_dense_random_matrices_match_scipy(
+    *, n: int, m: int, seed: int, kind: str, maximize: bool
+) -> None:
+    """Random integer (narrowed to 32 bits in the core), heavily tied (values in 0..3),
+    float, tied float and wide-range integer (past the 32-bit range: the 64-bit core)
+    matrices, square and rectangular: scipy's optimum and a verified certificate."""
+    rng = np.random.default_rng(seed)
+    scores: npt.NDArray[Any]
+    if kind == "int1000":
+        scores = rng.integers(0, 1000, (n, m))
+    elif kind == "tied":
+        scores = rng.integers(0, 3, (n, m))
+    elif kind == "float":
+        scores = rng.random((n, m))
+    elif kind == "float_tied":
+        scores = rng.integers(0, 4, (n, m)) / 4.0
+    else:
+        scores = rng.integers(-(10**12), 10**12, (n, m))
+    a = assign_dense(scores, maximize=maximize)
+    r, c = linear_sum_assignment(scores, maximize=maximize)
+    assert a.n_matched == min(n, m)
+    if scores.dtype.kind == "f":
+        assert a.total == pytest.approx(float(scores[r, c].sum()), abs=1e-9 * (n + m))
+    else:
+        assert a.total == int(scores[r, c].sum())
+    rows = np.flatnonzero(a.row_to_col >= 0)
+    assert len(set(a.row_to_col[rows].tolist())) == rows.size
+    a.verify(*grid(scores))
+
+
 def test_dense_large_int_matches_scipy() -> None:
     rng = np.random.default_rng(7)
     for n, m in [(300, 300), (120, 400), (400, 90)]:

@@ -252,3 +252,43 @@ def test_bad_inputs_are_named() -> None:
 def test_kind_index_order_matches_schema() -> None:
     assert SPACE_KINDS[0] == "factory_floor"
     assert days_since_epoch(TODAY) == (TODAY - type(TODAY)(1970, 1, 1)).days
+
+
+def test_sample_preset_fast_generation_equals_the_reference_scoring() -> None:
+    """On the bundled sample preset, the generator (hoisted, column-wise filter and score)
+    gives bit for bit the scores and chain components of the reference path
+    (``score_pairs``: ``components`` and ``Weights::score`` pair by pair); the top 32 of
+    each enterprise is the head of its full list, and ``n_feasible`` counts that list."""
+    from zone_opt.datasets import preset_region  # noqa: PLC0415 (slow import, one test)
+    from zone_opt.industries import chain_affinity  # noqa: PLC0415
+
+    region = preset_region("sample")
+    ix = build_index(
+        region.spaces,
+        region.enterprises,
+        region.parks,
+        region.tenancies,
+        now=TODAY,
+        affinity=chain_affinity(),
+    )
+    w = ScoreWeights()
+    indptr, cols, scores, chain, _reason, n_feasible = ix.index.generate(
+        w.as_tuple(), 0, ix.now_day, ~ix.occupied, ~ix.tenant
+    )
+    assert cols.size > 1000
+    rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+    _dist, comps, again = ix.index.score_pairs(w.as_tuple(), rows, cols)
+    assert np.array_equal(again, scores)
+    assert np.array_equal(comps[:, COMPONENTS.index("chain")], chain)
+    assert np.array_equal(n_feasible, np.diff(indptr))
+    t_indptr, t_cols, t_scores, _, t_reason, t_feasible = ix.index.generate(
+        w.as_tuple(), 32, ix.now_day, ~ix.occupied, ~ix.tenant
+    )
+    assert np.array_equal(t_feasible, n_feasible)
+    assert np.array_equal(t_reason, _reason)
+    for e in range(indptr.size - 1):
+        a, b = indptr[e], indptr[e + 1]
+        c, d = t_indptr[e], t_indptr[e + 1]
+        assert d - c == min(32, b - a)
+        assert np.array_equal(t_cols[c:d], cols[a : a + (d - c)])
+        assert np.array_equal(t_scores[c:d], scores[a : a + (d - c)])

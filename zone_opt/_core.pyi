@@ -26,11 +26,13 @@ SPARSE_SCORE_SPAN: int
 
 def assign_dense_i64(
     costs: npt.NDArray[np.int64],
+    negate: bool = False,
 ) -> tuple[
     npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
 ]: ...
 def assign_dense_f64(
     costs: npt.NDArray[np.float64],
+    negate: bool = False,
 ) -> tuple[
     npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]
 ]: ...

@@ -1,5 +1,6 @@
-"""Exact assignment against its peers: dense LAP, sparse max-weight with an outside option,
-and the classic perfect sparse LAP (instances as in shared/reference/matching.md)."""
+"""Exact sparse assignment against its peers: sparse max-weight with an outside option,
+and the classic perfect sparse LAP (instances as in shared/reference/matching.md). The
+dense LAP has its own suite, ``matching_dense``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.harness import Case, Contender, Summary, suite
-from zone_opt.matching import Assignment, assign_dense, assign_sparse
+from zone_opt.matching import Assignment, assign_sparse
 
 IntArray = npt.NDArray[np.int64]
 
@@ -34,15 +35,7 @@ def make_sparse(n: int, k: int, seed: int) -> Sparse:
     return Sparse(n, rows, cols.ravel().astype(np.int64), scores)
 
 
-def make_dense(n: int, seed: int) -> IntArray:
-    return np.random.default_rng(seed).integers(0, 10**4, (n, n)).astype(np.int64)
-
-
 # --- zone-opt ---------------------------------------------------------------------------
-
-
-def ours_dense(costs: IntArray) -> Assignment:
-    return assign_dense(costs, maximize=False)
 
 
 def ours_sparse(inst: Sparse) -> Assignment:
@@ -60,28 +53,6 @@ def summarize_ours(inst: Any, a: Assignment) -> Summary:
 
 
 # --- peers ------------------------------------------------------------------------------
-
-
-def lap_lapjv(costs: IntArray) -> Any:
-    import lap  # noqa: PLC0415 (optional peer)
-
-    return lap.lapjv(costs.astype(np.float64))
-
-
-def summarize_lap(costs: IntArray, out: Any) -> Summary:
-    x = out[1]
-    return {"objective": int(costs[np.arange(len(x)), x].sum()), "matched": len(x)}
-
-
-def scipy_lsa(costs: IntArray) -> Any:
-    from scipy.optimize import linear_sum_assignment  # noqa: PLC0415 (optional peer)
-
-    return linear_sum_assignment(costs)
-
-
-def summarize_scipy_lsa(costs: IntArray, out: Any) -> Summary:
-    r, c = out
-    return {"objective": int(costs[r, c].sum()), "matched": len(r)}
 
 
 def ortools_mcf(inst: Sparse) -> tuple[int, int]:
@@ -145,19 +116,6 @@ def scipy_mwfbm(inst: Sparse) -> tuple[int, int]:
 # --- suite ------------------------------------------------------------------------------
 
 
-def dense_case(n: int) -> Case:
-    return Case(
-        name=f"dense_{n}x{n}",
-        make=lambda: make_dense(n, 11),
-        contenders=[
-            Contender("zone-opt assign_dense", ours_dense, summarize_ours, ours=True),
-            Contender("lap.lapjv", lap_lapjv, summarize_lap, requires=("lap",)),
-            Contender("scipy linear_sum_assignment", scipy_lsa, summarize_scipy_lsa),
-        ],
-        params={"n": n, "costs": "uniform int [0, 10^4)"},
-    )
-
-
 def bypass_case(n: int, mcf_timeout_s: float, with_scipy: bool) -> Case:
     peers = [
         Contender(
@@ -209,11 +167,10 @@ def perfect_case(n: int) -> Case:
 
 @suite("matching_assign")
 def matching_assign(size: str) -> list[Case]:
-    """Exact assignment: dense vs lap/scipy, sparse vs OR-Tools MCF/LSA and scipy."""
+    """Exact sparse assignment vs OR-Tools MCF/LSA and scipy."""
     if size == "smoke":
-        return [dense_case(200), bypass_case(1000, 60.0, True), perfect_case(1000)]
+        return [bypass_case(1000, 60.0, True), perfect_case(1000)]
     return [
-        dense_case(4000),
         bypass_case(10_000, 120.0, True),
         bypass_case(100_000, 120.0, False),
         perfect_case(100_000),

@@ -172,6 +172,17 @@ def _scores_array(field: str, values: Any, ndim: int) -> npt.NDArray[Any]:
     raise InvalidInputError.single(field, None, f"must be int64 or float64, got {arr.dtype}")
 
 
+def _dense_scores(values: Any) -> npt.NDArray[Any]:
+    """A C-contiguous int64 or float64 matrix, without a pass over the values: the core
+    validates them (finite, in range) where it reads them anyway."""
+    arr = np.asarray(values)
+    if arr.ndim != 2:
+        raise InvalidInputError.single("scores", None, f"must be 2-D, got {arr.ndim}-D")
+    if arr.dtype.kind == "f":
+        return np.ascontiguousarray(arr, dtype=np.float64)
+    return _scores_array("scores", arr, 2)
+
+
 def _index_array(field: str, values: Any, bound: int) -> IntArray:
     arr = np.asarray(values)
     if arr.ndim != 1:
@@ -224,16 +235,18 @@ def assign_dense(scores: Any, maximize: bool = True) -> Assignment:
             row), or integers too large to sum exactly.
     """
     maximize = check_flag("maximize", maximize)
-    s = _scores_array("scores", scores, 2)
+    s = _dense_scores(scores)
     n, m = s.shape
     if s.dtype == np.int64:
-        # The core checks the exact range (|score| * 8 * (n + m + 2) <= 2^62), naming the row.
-        x, y, ui, vi = _core.assign_dense_i64(-s if maximize else s)
+        # The core checks the exact range (|score| * 8 * (n + m + 2) <= 2^62), naming the row,
+        # and negates while it narrows the matrix (no negated copy here).
+        x, y, ui, vi = _core.assign_dense_i64(s, maximize)
         u, v = ui.astype(np.float64), vi.astype(np.float64)
         tol = 0.0
     else:
-        x, y, u, v = _core.assign_dense_f64(-s if maximize else s)
-        scale = float(np.abs(s).max()) if s.size else 0.0
+        # The core rejects NaN and infinity, naming the row.
+        x, y, u, v = _core.assign_dense_f64(s, maximize)
+        scale = max(abs(float(s.min())), abs(float(s.max()))) if s.size else 0.0
         tol = 1e-9 * max(1.0, scale) * (1 + min(n, m))
     matched = np.flatnonzero(x >= 0)
     picked = s[matched, x[matched]]

@@ -2,8 +2,10 @@
 
 use rayon::prelude::*;
 
+use super::offered::{EnterpriseParts, OfferedByPark, ParkTrig, KINDS};
 use super::{mask_has, score::Weights, CandidateIndex, Reason};
 use crate::error::{CoreError, CoreResult};
+use crate::geo::EARTH_RADIUS_KM;
 
 /// The candidate graph as CSR by enterprise, each row sorted by score (descending, then
 /// space index ascending).
@@ -32,73 +34,6 @@ pub struct PairScores {
     pub scores: Vec<i64>,
 }
 
-/// One offered space, packed for a cache-friendly scan of its park's group.
-#[derive(Clone, Copy)]
-struct Offered {
-    area_m2: f64,
-    floor_load_kn_m2: f64,
-    ceiling_height_m: f64,
-    power_kva: f64,
-    rent: f64,
-    available_from_day: i32,
-    space: u32,
-    kind: u8,
-    hazardous_permit: bool,
-}
-
-/// Number of space kinds a group index reserves per park.
-const KINDS: usize = 8;
-
-/// The offered spaces grouped by (park, kind): group `p * KINDS + kind` is
-/// `spaces[indptr[g]..indptr[g + 1]]`, sorted by area.
-struct OfferedByPark {
-    indptr: Vec<usize>,
-    spaces: Vec<Offered>,
-    /// `spaces[i].area_m2`, dense, for the binary search of an area range.
-    area: Vec<f64>,
-}
-
-impl OfferedByPark {
-    fn new(ix: &CandidateIndex, space_active: Option<&[bool]>) -> Self {
-        let np = ix.parks.lat.len();
-        let sp = &ix.spaces;
-        let mut indptr = Vec::with_capacity(np * KINDS + 1);
-        let mut spaces = Vec::with_capacity(ix.n_spaces());
-        indptr.push(0);
-        for p in 0..np {
-            // `space_of` is already sorted by area within each park; a stable pass per
-            // kind keeps that order inside each (park, kind) group.
-            let group = &ix.space_of[ix.space_indptr[p]..ix.space_indptr[p + 1]];
-            for kind in 0..KINDS as u8 {
-                for &s in group {
-                    let su = s as usize;
-                    if sp.kind[su] != kind || space_active.is_some_and(|a| !a[su]) {
-                        continue;
-                    }
-                    spaces.push(Offered {
-                        area_m2: sp.area_m2[su],
-                        floor_load_kn_m2: sp.floor_load_kn_m2[su],
-                        ceiling_height_m: sp.ceiling_height_m[su],
-                        power_kva: sp.power_kva[su],
-                        rent: sp.rent_cny_per_m2_month[su],
-                        available_from_day: sp.available_from_day[su],
-                        space: s,
-                        kind: sp.kind[su],
-                        hazardous_permit: sp.hazardous_permit[su],
-                    });
-                }
-                indptr.push(spaces.len());
-            }
-        }
-        let area = spaces.iter().map(|s| s.area_m2).collect();
-        Self {
-            indptr,
-            spaces,
-            area,
-        }
-    }
-}
-
 /// An enterprise's requirements, copied out once per enterprise.
 struct Needs {
     area_min: f64,
@@ -112,44 +47,63 @@ struct Needs {
     kinds: u8,
 }
 
-/// Whether a space passes every hard constraint after the radius and the area (which
-/// the caller's range already ensures): branch-free, for the fast pass.
+/// The first hard constraint (after the radius) offered space `t` fails, or
+/// `HasCandidates`.
 #[inline]
-fn passes(n: &Needs, s: &Offered, industry_ok: bool, now_day: i32) -> bool {
-    (s.floor_load_kn_m2 >= n.load)
-        & (s.ceiling_height_m >= n.height)
-        & (s.power_kva >= n.power)
-        & (s.rent <= n.rent)
-        & (!n.hazardous | s.hazardous_permit)
-        & industry_ok
-        & ((n.kinds >> s.kind) & 1 == 1)
-        & (s.available_from_day <= now_day)
-}
-
-/// The first hard constraint (after the radius) a space fails, or `HasCandidates`.
-#[inline]
-fn first_failure(n: &Needs, s: &Offered, industry_ok: bool, now_day: i32) -> Reason {
-    if s.area_m2 < n.area_min || s.area_m2 > n.area_max {
+fn first_failure(
+    n: &Needs,
+    o: &OfferedByPark,
+    t: usize,
+    kind: u8,
+    industry_ok: bool,
+    now_day: i32,
+) -> Reason {
+    let area = o.area_m2[t];
+    if area < n.area_min || area > n.area_max {
         Reason::Area
-    } else if s.floor_load_kn_m2 < n.load {
+    } else if o.floor_load_kn_m2[t] < n.load {
         Reason::FloorLoad
-    } else if s.ceiling_height_m < n.height {
+    } else if o.ceiling_height_m[t] < n.height {
         Reason::CeilingHeight
-    } else if s.power_kva < n.power {
+    } else if o.power_kva[t] < n.power {
         Reason::Power
-    } else if s.rent > n.rent {
+    } else if o.rent[t] > n.rent {
         Reason::Rent
-    } else if n.hazardous && !s.hazardous_permit {
+    } else if n.hazardous && !o.hazardous_permit[t] {
         Reason::HazardousPermit
     } else if !industry_ok {
         Reason::IndustryNotPermitted
-    } else if (n.kinds >> s.kind) & 1 == 0 {
+    } else if (n.kinds >> kind) & 1 == 0 {
         Reason::SpaceKind
-    } else if s.available_from_day > now_day {
+    } else if o.available_from_day[t] > now_day {
         Reason::NotAvailableYet
     } else {
         Reason::HasCandidates
     }
+}
+
+/// Bit `t - start` set for each offered space `t` in `start..end` (at most 64) that
+/// passes every hard constraint after the radius, the area (the caller's range), the
+/// industry and the kind (the caller's group): branch-free, so that it vectorises.
+#[inline]
+fn pass_bits(n: &Needs, o: &OfferedByPark, start: usize, end: usize, now_day: i32) -> u64 {
+    let load = &o.floor_load_kn_m2[start..end];
+    let height = &o.ceiling_height_m[start..end];
+    let power = &o.power_kva[start..end];
+    let rent = &o.rent[start..end];
+    let permit = &o.hazardous_permit[start..end];
+    let avail = &o.available_from_day[start..end];
+    let mut bits = 0_u64;
+    for t in 0..end - start {
+        let ok = (load[t] >= n.load)
+            & (height[t] >= n.height)
+            & (power[t] >= n.power)
+            & (rent[t] <= n.rent)
+            & (!n.hazardous | permit[t])
+            & (avail[t] <= now_day);
+        bits |= u64::from(ok) << t;
+    }
+    bits
 }
 
 struct Chunk {
@@ -200,80 +154,93 @@ pub fn generate(
     }
     let k = if k == 0 { usize::MAX } else { k };
     let n = ix.n_enterprises();
-    let offered = &OfferedByPark::new(ix, space_active);
-    const CHUNK: usize = 2048;
-    let chunks: Vec<Chunk> = (0..n.div_ceil(CHUNK))
-        .into_par_iter()
-        .map(|c| {
-            let range = c * CHUNK..((c + 1) * CHUNK).min(n);
-            let mut out = Chunk {
-                counts: Vec::with_capacity(range.len()),
-                cols: Vec::new(),
-                scores: Vec::new(),
-                chain: Vec::new(),
-                reason: Vec::with_capacity(range.len()),
-                n_feasible: Vec::with_capacity(range.len()),
-            };
-            let mut buf: Vec<(i64, u32, f64)> = Vec::new();
-            for e in range {
-                buf.clear();
-                let reason = if enterprise_active.is_some_and(|a| !a[e]) {
-                    Reason::Excluded
-                } else {
-                    enterprise_candidates(ix, weights, e, now_day, offered, &mut buf)
-                };
-                out.n_feasible.push(buf.len() as i64);
-                let cmp =
-                    |a: &(i64, u32, f64), b: &(i64, u32, f64)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
-                if buf.len() > k {
-                    buf.select_nth_unstable_by(k - 1, cmp);
-                    buf.truncate(k);
-                }
-                buf.sort_unstable_by(cmp);
-                out.counts.push(buf.len() as i64);
-                out.cols.extend(buf.iter().map(|&(_, s, _)| i64::from(s)));
-                out.scores.extend(buf.iter().map(|&(sc, _, _)| sc));
-                out.chain.extend(buf.iter().map(|&(_, _, ch)| ch));
-                out.reason.push(reason as u8);
-            }
-            out
-        })
-        .collect();
-    let total: usize = chunks.iter().map(|c| c.cols.len()).sum();
+    let ctx = Context {
+        ix,
+        weights,
+        now_day,
+        offered: &OfferedByPark::new(ix, space_active),
+        trig: &ParkTrig::new(ix),
+    };
     let mut res = Candidates {
         indptr: Vec::with_capacity(n + 1),
-        cols: Vec::with_capacity(total),
-        scores: Vec::with_capacity(total),
-        chain: Vec::with_capacity(total),
+        cols: Vec::new(),
+        scores: Vec::new(),
+        chain: Vec::new(),
         reason: Vec::with_capacity(n),
         n_feasible: Vec::with_capacity(n),
     };
     res.indptr.push(0);
     let mut acc = 0_i64;
-    for ch in chunks {
-        for c in ch.counts {
-            acc += c;
-            res.indptr.push(acc);
+    // Blocks of chunks, appended as each block ends: the per-chunk buffers alive at once
+    // cover one block, not the whole graph (the output is not held twice).
+    const CHUNK: usize = 2048;
+    const BLOCK: usize = 32 * CHUNK;
+    for first in (0..n).step_by(BLOCK) {
+        let last = (first + BLOCK).min(n);
+        let chunks: Vec<Chunk> = (first..last)
+            .step_by(CHUNK)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|c| chunk(&ctx, c..(c + CHUNK).min(last), k, enterprise_active))
+            .collect();
+        for ch in chunks {
+            for c in ch.counts {
+                acc += c;
+                res.indptr.push(acc);
+            }
+            res.cols.extend(ch.cols);
+            res.scores.extend(ch.scores);
+            res.chain.extend(ch.chain);
+            res.reason.extend(ch.reason);
+            res.n_feasible.extend(ch.n_feasible);
         }
-        res.cols.extend(ch.cols);
-        res.scores.extend(ch.scores);
-        res.chain.extend(ch.chain);
-        res.reason.extend(ch.reason);
-        res.n_feasible.extend(ch.n_feasible);
     }
     Ok(res)
 }
 
-/// Push every feasible `(score, space)` of enterprise `e` into `buf`; return the reason.
-fn enterprise_candidates(
-    ix: &CandidateIndex,
-    weights: &Weights,
-    e: usize,
-    now_day: i32,
-    offered: &OfferedByPark,
-    buf: &mut Vec<(i64, u32, f64)>,
-) -> Reason {
-    let en = &ix.enterprises;
+/// Candidates of the enterprises in `range`, best `k` of each, sorted.
+fn chunk(
+    ctx: &Context<'_>,
+    range: std::ops::Range<usize>,
+    k: usize,
+    enterprise_active: Option<&[bool]>,
+) -> Chunk {
+    let mut out = Chunk {
+        counts: Vec::with_capacity(range.len()),
+        cols: Vec::new(),
+        scores: Vec::new(),
+        chain: Vec::new(),
+        reason: Vec::with_capacity(range.len()),
+        n_feasible: Vec::with_capacity(range.len()),
+    };
+    let mut buf: Vec<(i64, u32, f64)> = Vec::new();
+    for e in range {
+        buf.clear();
+        let reason = if enterprise_active.is_some_and(|a| !a[e]) {
+            Reason::Excluded
+        } else {
+            enterprise_candidates(ctx, e, &mut buf)
+        };
+        out.n_feasible.push(buf.len() as i64);
+        let cmp = |a: &(i64, u32, f64), b: &(i64, u32, f64)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        if buf.len() > k {
+            buf.select_nth_unstable_by(k - 1, cmp);
+            buf.truncate(k);
+        }
+        buf.sort_unstable_by(cmp);
+        out.counts.push(buf.len() as i64);
+        out.cols.extend(buf.iter().map(|&(_, s, _)| i64::from(s)));
+        out.scores.extend(buf.iter().map(|&(sc, _, _)| sc));
+        out.chain.extend(buf.iter().map(|&(_, _, ch)| ch));
+        out.reason.push(reason as u8);
+    }
+    out
+}
+
+/// Push every feasible `(score, space, chain)` of enterprise `e` into `buf`; return
+/// the reason.
+fn enterprise_candidates(ctx: &Context<'_>, e: usize, buf: &mut Vec<(i64, u32, f64)>) -> Reason {
+    let en = &ctx.ix.enterprises;
     let needs = Needs {
         area_min: en.area_min_m2[e],
         area_max: en.area_max_m2[e],
@@ -285,24 +252,14 @@ fn enterprise_candidates(
         division: en.division[e],
         kinds: en.kinds_mask[e],
     };
-    // Fast pass: only the acceptable kinds can hold candidates.
-    let mut sink = Some(buf);
-    let _ = scan(
-        ix,
-        weights,
-        e,
-        &needs,
-        now_day,
-        offered,
-        needs.kinds,
-        &mut sink,
-    );
-    if sink.is_some_and(|b| !b.is_empty()) {
+    let parts = EnterpriseParts::new(ctx.ix, ctx.weights, e);
+    // Fast pass: only the acceptable kinds of the parks admitting the industry.
+    scan_feasible(ctx, e, &needs, &parts, buf);
+    if !buf.is_empty() {
         return Reason::HasCandidates;
     }
     // No candidate: a second pass over every kind finds the eliminating constraint.
-    let (any_park, any_space, worst) =
-        scan(ix, weights, e, &needs, now_day, offered, u8::MAX, &mut None);
+    let (any_park, any_space, worst) = scan_reason(ctx, e, &needs, &parts);
     if !any_park {
         Reason::NoParkInRadius
     } else if !any_space {
@@ -312,80 +269,142 @@ fn enterprise_candidates(
     }
 }
 
-/// Visit the parks in enterprise `e`'s radius and their offered spaces of the `kinds`;
-/// push feasible candidates into `sink` when given. Returns (a park is in the radius,
-/// it offers a space of those kinds, the largest first-failed constraint).
-#[allow(clippy::too_many_arguments)]
-fn scan(
-    ix: &CandidateIndex,
-    weights: &Weights,
-    e: usize,
-    needs: &Needs,
+/// What every enterprise's scan reads.
+struct Context<'a> {
+    ix: &'a CandidateIndex,
+    weights: &'a Weights,
     now_day: i32,
-    offered: &OfferedByPark,
-    kinds: u8,
-    sink: &mut Option<&mut Vec<(i64, u32, f64)>>,
-) -> (bool, bool, Reason) {
-    let en = &ix.enterprises;
+    offered: &'a OfferedByPark,
+    trig: &'a ParkTrig,
+}
+
+/// Call `visit(p, distance_km)` for each park within enterprise `e`'s radius.
+#[inline]
+fn for_each_park_in_radius(
+    ctx: &Context<'_>,
+    e: usize,
+    parts: &EnterpriseParts,
+    mut visit: impl FnMut(usize, f64),
+) {
+    let en = &ctx.ix.enterprises;
     let radius = en.radius_km[e];
-    let mut any_park = false;
-    let mut any_space = false;
-    let mut worst = Reason::HasCandidates;
-    let mut visit = |p: u32| {
+    // The great-circle distance is at least the meridian arc between the latitudes: a
+    // park farther than the radius in latitude alone (with a margin far above the
+    // rounding error) is skipped without the haversine.
+    let reach = radius * (1.0 + 1e-9) + 1e-9;
+    let mut one = |p: u32| {
         let p = p as usize;
-        let dist = ix.distance_km(e, p);
-        if dist > radius {
+        if (ctx.trig.lat_rad[p] - parts.lat_rad()).abs() * EARTH_RADIUS_KM > reach {
             return;
         }
-        any_park = true;
-        let industry_ok = mask_has(&ix.parks.industry_mask[p], needs.division);
-        let mut park_parts: Option<(f64, f64)> = None;
-        for kind in 0..KINDS {
-            if (kinds >> kind) & 1 == 0 {
-                continue;
-            }
-            let g = p * KINDS + kind;
-            let range = offered.indptr[g]..offered.indptr[g + 1];
-            if range.is_empty() {
-                continue;
-            }
-            any_space = true;
-            let group = &offered.spaces[range.clone()];
-            let areas = &offered.area[range];
-            // Only spaces inside the area range can pass; the others fail AREA, the
-            // first constraint, which matters for the reason only if nothing else is left.
-            // One binary search on the dense areas, then a forward scan to the range end.
-            let lo = areas.partition_point(|&a| a < needs.area_min);
-            let hi = lo
-                + areas[lo..]
-                    .iter()
-                    .take_while(|&&a| a <= needs.area_max)
-                    .count();
-            if hi - lo < group.len() {
-                worst = worst.max(Reason::Area);
-            }
-            if let Some(buf) = sink.as_deref_mut() {
-                for s in &group[lo..hi] {
-                    if passes(needs, s, industry_ok, now_day) {
-                        let (chain, carbon) =
-                            *park_parts.get_or_insert_with(|| (ix.chain(e, p), ix.carbon(e, p)));
-                        let c = ix.components(e, s.space as usize, dist, chain, carbon);
-                        buf.push((weights.score(&c), s.space, chain));
-                    }
-                }
-            } else {
-                for s in &group[lo..hi] {
-                    worst = worst.max(first_failure(needs, s, industry_ok, now_day));
-                }
-            }
+        let dist = parts.distance_km(ctx.ix, ctx.trig, p);
+        if dist <= radius {
+            visit(p, dist);
         }
     };
     if radius.is_infinite() {
-        (0..ix.parks.lat.len() as u32).for_each(&mut visit);
+        (0..ctx.ix.parks.lat.len() as u32).for_each(&mut one);
     } else {
-        ix.grid
-            .for_each_near(en.lat[e], en.lon[e], radius, &mut visit);
+        ctx.ix
+            .grid
+            .for_each_near(en.lat[e], en.lon[e], radius, &mut one);
     }
+}
+
+/// The index range of a group's spaces inside `[area_min, area_max]` (areas sorted).
+#[inline]
+fn area_range(o: &OfferedByPark, g: usize, needs: &Needs) -> (usize, usize, usize, usize) {
+    let (start, end) = (o.indptr[g], o.indptr[g + 1]);
+    let areas = &o.area_m2[start..end];
+    let (lo, hi) = if areas.len() <= 256 {
+        // Sorted, so the counts are the partition points: a streaming, branch-free count
+        // beats a binary search whose every step waits on a load.
+        areas.iter().fold((0, 0), |(lo, hi), &a| {
+            (
+                lo + usize::from(a < needs.area_min),
+                hi + usize::from(a <= needs.area_max),
+            )
+        })
+    } else {
+        let lo = areas.partition_point(|&a| a < needs.area_min);
+        (
+            lo,
+            lo + areas[lo..].partition_point(|&a| a <= needs.area_max),
+        )
+    };
+    (start, end, start + lo, start + hi.max(lo))
+}
+
+/// Push every feasible candidate of enterprise `e` into `buf`.
+fn scan_feasible(
+    ctx: &Context<'_>,
+    e: usize,
+    needs: &Needs,
+    parts: &EnterpriseParts,
+    buf: &mut Vec<(i64, u32, f64)>,
+) {
+    let (ix, o) = (ctx.ix, ctx.offered);
+    for_each_park_in_radius(ctx, e, parts, |p, dist| {
+        if !mask_has(&ix.parks.industry_mask[p], needs.division) {
+            return;
+        }
+        let mut park_parts: Option<(f64, f64, f64)> = None;
+        let mut kinds = needs.kinds & o.kinds_present[p];
+        while kinds != 0 {
+            let kind = kinds.trailing_zeros() as usize;
+            kinds &= kinds - 1;
+            let (_, _, lo, hi) = area_range(o, p * KINDS + kind, needs);
+            let mut start = lo;
+            while start < hi {
+                let end = (start + 64).min(hi);
+                let mut bits = pass_bits(needs, o, start, end, ctx.now_day);
+                while bits != 0 {
+                    let t = start + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let (term, chain, carbon) = *park_parts.get_or_insert_with(|| {
+                        (parts.distance_term(dist), ix.chain(e, p), ix.carbon(e, p))
+                    });
+                    let score = parts.score(term, o.rent[t], o.area_m2[t], chain, carbon);
+                    buf.push((score, o.space[t], chain));
+                }
+                start = end;
+            }
+        }
+    });
+}
+
+/// For an enterprise without candidates: (a park is in the radius, it offers a space of
+/// some kind, the largest first-failed constraint over those spaces).
+fn scan_reason(
+    ctx: &Context<'_>,
+    e: usize,
+    needs: &Needs,
+    parts: &EnterpriseParts,
+) -> (bool, bool, Reason) {
+    let (ix, o) = (ctx.ix, ctx.offered);
+    let mut any_park = false;
+    let mut any_space = false;
+    let mut worst = Reason::HasCandidates;
+    for_each_park_in_radius(ctx, e, parts, |p, _dist| {
+        any_park = true;
+        let industry_ok = mask_has(&ix.parks.industry_mask[p], needs.division);
+        for kind in 0..KINDS {
+            let (start, end, lo, hi) = area_range(o, p * KINDS + kind, needs);
+            if start == end {
+                continue;
+            }
+            any_space = true;
+            // Spaces outside the area range fail AREA, the first constraint, which
+            // matters only if nothing else is left.
+            if hi - lo < end - start {
+                worst = worst.max(Reason::Area);
+            }
+            for t in lo..hi {
+                let f = first_failure(needs, o, t, kind as u8, industry_ok, ctx.now_day);
+                worst = worst.max(f);
+            }
+        }
+    });
     (any_park, any_space, worst)
 }
 

@@ -12,6 +12,7 @@
 //! available by `now`.
 
 pub mod generate;
+mod offered;
 pub mod score;
 
 pub use generate::{generate, score_pairs, Candidates, PairScores};

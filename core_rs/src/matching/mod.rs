@@ -4,8 +4,9 @@
 
 mod auction;
 pub mod dense;
+mod dense_lap;
 pub mod sparse;
 pub mod stable;
 
-pub use dense::{solve_dense, Cost, DenseSolution};
+pub use dense::{solve_dense, solve_dense_signed, Cost, DenseSolution};
 pub use sparse::{solve_sparse, SparseSolution, Start};

@@ -13,6 +13,7 @@ type DenseOut<'py, C> = (Arr<'py, i64>, Arr<'py, i64>, Arr<'py, C>, Arr<'py, C>)
 fn dense<'py, C: Cost + numpy::Element>(
     py: Python<'py>,
     costs: PyReadonlyArray2<'py, C>,
+    negate: bool,
 ) -> PyResult<DenseOut<'py, C>> {
     let shape = costs.as_array().shape().to_vec();
     let (n, m) = (shape[0], shape[1]);
@@ -24,7 +25,7 @@ fn dense<'py, C: Cost + numpy::Element>(
         col_to_row,
         u,
         v,
-    } = run_detached(py, || matching::solve_dense(data, n, m))?;
+    } = run_detached(py, || matching::solve_dense_signed(data, n, m, negate))?;
     Ok((
         row_to_col.into_pyarray(py),
         col_to_row.into_pyarray(py),
@@ -33,22 +34,28 @@ fn dense<'py, C: Cost + numpy::Element>(
     ))
 }
 
-/// Minimum-cost assignment of a C-contiguous int64 matrix: (row_to_col, col_to_row, u, v).
+/// Minimum-cost assignment of a C-contiguous int64 matrix (of its negation when
+/// `negate`): (row_to_col, col_to_row, u, v).
 #[pyfunction]
+#[pyo3(signature = (costs, negate=false))]
 fn assign_dense_i64<'py>(
     py: Python<'py>,
     costs: PyReadonlyArray2<'py, i64>,
+    negate: bool,
 ) -> PyResult<DenseOut<'py, i64>> {
-    dense(py, costs)
+    dense(py, costs, negate)
 }
 
-/// Minimum-cost assignment of a C-contiguous float64 matrix: (row_to_col, col_to_row, u, v).
+/// Minimum-cost assignment of a C-contiguous float64 matrix (of its negation when
+/// `negate`): (row_to_col, col_to_row, u, v).
 #[pyfunction]
+#[pyo3(signature = (costs, negate=false))]
 fn assign_dense_f64<'py>(
     py: Python<'py>,
     costs: PyReadonlyArray2<'py, f64>,
+    negate: bool,
 ) -> PyResult<DenseOut<'py, f64>> {
-    dense(py, costs)
+    dense(py, costs, negate)
 }
 
 type SparseOut<'py> = (
