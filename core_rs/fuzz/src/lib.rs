@@ -25,7 +25,7 @@ use _core::matching::stable::deferred_acceptance;
 use _core::matching::{solve_sparse, Start};
 use _core::psi::{
     Client, KeyKind, Mode, Options, Payload, PayloadColumn, Server, StrColumn, StreamClient,
-    StreamServer,
+    StreamServer, Suite,
 };
 use arbitrary::{Arbitrary, Result, Unstructured};
 
@@ -164,10 +164,12 @@ fn options(mode: u8, verifiable: bool) -> Options {
         2 => Mode::Cardinality,
         _ => Mode::Sum,
     };
+    let verifiable = verifiable && matches!(mode, Mode::Intersection | Mode::Labelled);
     Options {
         mode,
-        verifiable: verifiable && matches!(mode, Mode::Intersection | Mode::Labelled),
+        verifiable,
         key_kind: KeyKind::Text,
+        suite: Suite::default_for(verifiable),
     }
 }
 

@@ -259,7 +259,7 @@ pub fn shapley_allocation(
         .collect();
     let mut total = Block::new(n);
     for block in blocks {
-        total.merge(&block?);
+        total.merge(&block?)?;
     }
     let present: Vec<usize> = (0..n).filter(|&i| total.present[i]).collect();
     let values: Vec<f64> = present.iter().map(|&i| total.value[i]).collect();
@@ -299,14 +299,15 @@ impl Block {
         }
     }
 
-    fn merge(&mut self, other: &Block) {
+    fn merge(&mut self, other: &Block) -> CoreResult<()> {
         for i in 0..self.value.len() {
             self.value[i] += other.value[i];
             self.var[i] += other.var[i];
             self.present[i] |= other.present[i];
         }
-        self.total_g += other.total_g;
-        self.unallocated_g += other.unallocated_g;
+        self.total_g = add_grams(self.total_g, other.total_g)?;
+        self.unallocated_g = add_grams(self.unallocated_g, other.unallocated_g)?;
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -334,9 +335,9 @@ impl Block {
             ));
         }
         let grams = curve.eval(load).round() as i64;
-        self.total_g += grams;
+        self.total_g = add_grams(self.total_g, grams)?;
         if players.is_empty() {
-            self.unallocated_g += grams;
+            self.unallocated_g = add_grams(self.unallocated_g, grams)?;
             return Ok(());
         }
         if samples == 0 {
@@ -569,6 +570,18 @@ pub fn round_to_total(values: &[f64], total: i64) -> Vec<i64> {
     out
 }
 
+/// `a + b` grams, or an error naming the emission points when the total passes 64 bits
+/// (emission points of astronomical size; found by fuzzing).
+fn add_grams(a: i64, b: i64) -> CoreResult<i64> {
+    a.checked_add(b).ok_or_else(|| {
+        CoreError::invalid(
+            "emission_points",
+            None,
+            "the emissions summed over the hours exceed 2^63 grams",
+        )
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::needless_range_loop)]
 mod tests {
@@ -606,6 +619,20 @@ mod tests {
             &[100.0, 200.0, 250.0, 250.0 + 0.2 * 9_499.999_999],
         )
         .unwrap()
+    }
+
+    /// Emission points so large that the hours' grams pass 2^63 are an error naming
+    /// them, not an overflow (a fuzzing find).
+    #[test]
+    fn totals_past_64_bits_are_an_error() {
+        let options = ShapleyOptions {
+            exact: Some(true),
+            samples: None,
+            seed: 0,
+        };
+        let e = shapley_allocation(&[1.0, 1.0], 1, 2, &[0.0, 2.0], &[0.0, 1.0e19], options)
+            .unwrap_err();
+        assert!(e.to_string().contains("emission_points"), "{e}");
     }
 
     #[test]
