@@ -198,6 +198,12 @@ pub fn shapley_allocation(
             ),
         ));
     }
+    // Every block of hours holds a value, a variance and a flag per tenant (with no hours,
+    // `use` says nothing about `n`, which must still fit).
+    let blocks = hours.div_ceil(BLOCK_HOURS) + 1;
+    crate::budget::Need::new("n")
+        .items(n, 17_usize.saturating_mul(blocks))
+        .check()?;
     if let Some((i, h, u)) = use_
         .par_chunks(hours.max(1))
         .enumerate()
@@ -619,6 +625,19 @@ mod tests {
             &[100.0, 200.0, 250.0, 250.0 + 0.2 * 9_499.999_999],
         )
         .unwrap()
+    }
+
+    /// With no hours, `use` bounds nothing: a huge tenant count is refused by the budget,
+    /// not a capacity overflow (a fuzzing find).
+    #[test]
+    fn tenants_without_hours_still_fit_the_budget() {
+        let options = ShapleyOptions {
+            exact: Some(true),
+            samples: None,
+            seed: 0,
+        };
+        let e = shapley_allocation(&[], 1 << 60, 0, &[0.0, 1.0], &[0.0, 1.0], options).unwrap_err();
+        assert!(matches!(e, CoreError::ResourceExhausted { .. }), "{e}");
     }
 
     /// Emission points so large that the hours' grams pass 2^63 are an error naming
