@@ -257,8 +257,11 @@ class PsiServer:
         return self._core.distinct_len
 
     @property
-    def suite(self) -> Suite:
-        """The session's hash suite."""
+    def suite(self) -> Suite | None:
+        """The session's hash suite (None for ``protocol="vole"``, which hashes no group
+        elements)."""
+        if isinstance(self._core, _core.VolePsiSender):
+            return None
         return self._core.suite  # type: ignore[return-value]
 
 
