@@ -36,20 +36,29 @@ _EPOCH_DAYS_MIN = -25_567  # 1900-01-01
 _EPOCH_DAYS_MAX = 84_006  # 2200-12-31
 
 
+_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400 * 10**9}
+
+
 def _check_temporal(where: str, column: pa.ChunkedArray) -> list[Violation]:
-    """Dates (``date32``) and timestamps outside the years MIN_YEAR to MAX_YEAR. O(n)."""
+    """Dates (``date32``) and timestamps outside the years MIN_YEAR to MAX_YEAR. O(n): one
+    min/max pass over the integers when every value is in range (the usual case)."""
+    if not (pa.types.is_date32(column.type) or pa.types.is_timestamp(column.type)):
+        return []
+    if len(column) > column.null_count:
+        per_day = 1 if pa.types.is_date32(column.type) else _PER_DAY[column.type.unit]
+        raw = pc.min_max(column.cast(pa.int32() if per_day == 1 else pa.int64()))
+        low, high = raw["min"].as_py(), raw["max"].as_py()
+        if _EPOCH_DAYS_MIN * per_day <= low and high < (_EPOCH_DAYS_MAX + 1) * per_day:
+            return []
     if pa.types.is_date32(column.type):
         days = pc.cast(column, pa.int32())
-    elif pa.types.is_timestamp(column.type):
-        per_day = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400 * 10**9}
+    else:
         days = pc.floor(
             pc.divide(
                 pc.cast(pc.cast(column, pa.int64()), pa.float64(), safe=False),
-                per_day[column.type.unit],
+                _PER_DAY[column.type.unit],
             )
         )
-    else:
-        return []
     bad = rows_of(pc.or_(pc.less(days, _EPOCH_DAYS_MIN), pc.greater(days, _EPOCH_DAYS_MAX)))
     return report(
         where,

@@ -96,26 +96,35 @@ def _walk(message: Message, prefix: str, out: list[Violation]) -> None:
     if full_name == "google.protobuf.Duration":
         _check_duration(message, prefix.rstrip("."), out)
         return
-    for fd, value in message.ListFields():
+    # Fields are read one by one and only where a rule applies: a bytes field (an inline
+    # IPC table) is never materialised here.
+    for fd in message.DESCRIPTOR.fields:
+        if fd.type == FieldDescriptor.TYPE_BYTES or (
+            fd.type == FieldDescriptor.TYPE_STRING and not _is_id(fd.name)
+        ):
+            continue
         path = f"{prefix}{fd.name}"
-        repeated = fd.is_repeated
         if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
             value_fd = fd.message_type.fields_by_name["value"]
-            for key, item in value.items():
+            for key, item in getattr(message, fd.name).items():
                 _check_scalar(value_fd, item, f"{path}[{bounded(str(key))!r}]", out)
                 if isinstance(item, Message):
                     _walk(item, f"{path}[{bounded(str(key))!r}].", out)
             continue
-        items = list(value) if repeated else [value]
-        for i, item in enumerate(items):
-            where = f"{path}[{i}]" if repeated else path
-            if fd.type == FieldDescriptor.TYPE_MESSAGE:
-                _walk(item, f"{where}.", out)
-            else:
-                _check_scalar(fd, item, where, out)
+        if fd.is_repeated:
+            for i, item in enumerate(getattr(message, fd.name)):
+                if fd.type == FieldDescriptor.TYPE_MESSAGE:
+                    _walk(item, f"{path}[{i}].", out)
+                else:
+                    _check_scalar(fd, item, f"{path}[{i}]", out)
+        elif fd.type == FieldDescriptor.TYPE_MESSAGE:
+            if message.HasField(fd.name):
+                _walk(getattr(message, fd.name), f"{path}.", out)
+        else:
+            _check_scalar(fd, getattr(message, fd.name), path, out)
 
 
-def _check_scalar(fd: FieldDescriptor, value: Any, where: str, out: list[Violation]) -> None:
+def _check_scalar(fd: Any, value: Any, where: str, out: list[Violation]) -> None:
     enum = fd.enum_type
     if enum is not None:
         if enum.values_by_number.get(value) is None:
