@@ -107,12 +107,18 @@ def read_ipc_table(data: bytes | memoryview, field: str) -> pa.Table:
 
     Errors are :class:`~zone_opt.errors.InvalidInputError` on ``field``. O(bytes).
     """
-    decoder = IpcStreamDecoder(field)
-    batches = decoder.feed(data)
-    batches += decoder.finish()
-    if decoder.schema is None:  # pragma: no cover - finish() raises first
-        raise InvalidInputError.single(field, None, "not an Arrow IPC stream: no schema")
-    return pa.Table.from_batches(batches, schema=decoder.schema)
+    # The whole stream is at hand: pyarrow's reader frames and decodes it (the same
+    # message decoders the incremental path calls), then the same checks run on the result.
+    try:
+        reader = pa.ipc.open_stream(pa.py_buffer(data))
+        schema = check_schema(reader.schema, field)
+        batches = list(reader)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, ValueError) as exc:
+        raise _invalid(str(exc), field) from None
+    _check_rows(sum(b.num_rows for b in batches), len(data), field, None)
+    return pa.Table.from_batches(
+        [check_batch(b, field, i) for i, b in enumerate(batches)], schema=schema
+    )
 
 
 def _check_rows(rows: int, size: int, field: str, index: int | None) -> None:
