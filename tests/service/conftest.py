@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -129,3 +132,44 @@ def _raw_upload(
 def raw_upload_fixture() -> Callable[..., tuple[grpc.StatusCode, str]]:
     """``raw_upload(channel, kind, data, digest=None) -> (code, details)``."""
     return _raw_upload
+
+
+def serve_process(data_dir: Path, tokens: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
+    """``zone-opt serve`` as a subprocess on a free loopback port (a crash ends that process,
+    not the test), its log appended to ``server.log`` beside ``data_dir``: ``(process, port)``."""
+    port_file = data_dir.parent / "port"
+    port_file.unlink(missing_ok=True)
+    log_path = data_dir.parent / "server.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "zone_opt",
+                "serve",
+                "--port",
+                "0",
+                "--port-file",
+                str(port_file),
+                "--data-dir",
+                str(data_dir),
+                "--tokens",
+                str(tokens),
+                "--no-sample",
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    deadline = time.monotonic() + 60
+    while not port_file.exists() or not port_file.read_text().strip():
+        assert proc.poll() is None, log_path.read_text()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return proc, int(port_file.read_text())
+
+
+@pytest.fixture(name="serve_process")
+def serve_process_fixture() -> Callable[..., tuple[subprocess.Popen[bytes], int]]:
+    """``serve_process(data_dir, tokens, *extra_args) -> (process, port)``."""
+    return serve_process

@@ -15,7 +15,6 @@ import json
 import os
 import random
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -45,36 +44,13 @@ ALLOWED = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+def served(
+    tmp_path: Path, serve_process: Callable[..., tuple[subprocess.Popen[bytes], int]]
+) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
     tokens = tmp_path / "tokens.json"
     tokens.write_text(json.dumps(TOKENS))
-    port_file, log_path = tmp_path / "port", tmp_path / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "zone_opt",
-                "serve",
-                "--port",
-                "0",
-                "--port-file",
-                str(port_file),
-                "--data-dir",
-                str(tmp_path / "data"),
-                "--tokens",
-                str(tokens),
-                "--no-sample",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-    deadline = time.monotonic() + 60
-    while not port_file.exists() or not port_file.read_text().strip():
-        assert proc.poll() is None, log_path.read_text()
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    yield proc, int(port_file.read_text()), log_path
+    proc, port = serve_process(tmp_path / "data", tokens)
+    yield proc, port, tmp_path / "server.log"
     proc.terminate()
     proc.wait(30)
 

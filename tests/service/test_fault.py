@@ -10,8 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,50 +23,21 @@ TOKENS = {"token-alice": "alice"}
 STATS = datasets_pb2.ComputeStatisticsResult
 
 
-def _serve(data_dir: Path, tokens: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port_file = data_dir.parent / "port"
-    port_file.unlink(missing_ok=True)
-    with open(data_dir.parent / "server.log", "ab") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "zone_opt",
-                "serve",
-                "--port",
-                "0",
-                "--port-file",
-                str(port_file),
-                "--data-dir",
-                str(data_dir),
-                "--tokens",
-                str(tokens),
-                "--no-sample",
-                "--job-workers",
-                "1",
-                "--lease-s",
-                "3",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-    deadline = time.monotonic() + 30
-    while not port_file.exists() or not port_file.read_text().strip():
-        assert proc.poll() is None, (data_dir.parent / "server.log").read_text()
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    return proc, int(port_file.read_text())
+#: One job worker and short leases: a killed server's jobs are taken over quickly.
+SERVE_ARGS = ("--job-workers", "1", "--lease-s", "3")
 
 
 def test_kill_9_mid_job_loses_nothing_and_runs_nothing_twice(
-    tmp_path: Path, meters: Callable[[int], pa.Table]
+    tmp_path: Path,
+    meters: Callable[[int], pa.Table],
+    serve_process: Callable[..., tuple[subprocess.Popen[bytes], int]],
 ) -> None:
     tokens = tmp_path / "tokens.json"
     tokens.write_text(json.dumps(TOKENS))
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     table = meters(6)
-    proc, port = _serve(data_dir, tokens)
+    proc, port = serve_process(data_dir, tokens, *SERVE_ARGS)
     try:
         with Client(f"127.0.0.1:{port}", token="token-alice", timeout_s=30) as client:
             dataset_id = client.upload(table, "meters", kind="meters")
@@ -86,7 +55,7 @@ def test_kill_9_mid_job_loses_nothing_and_runs_nothing_twice(
             proc.kill()
             proc.wait(10)
 
-    proc, port = _serve(data_dir, tokens)
+    proc, port = serve_process(data_dir, tokens, *SERVE_ARGS)
     try:
         with Client(f"127.0.0.1:{port}", token="token-alice", timeout_s=30) as client:
             final: list[Operation] = [client.wait(name, 60) for name in acknowledged]
