@@ -59,7 +59,7 @@ test: build test-rs test-py fuzz-smoke bench-smoke bench-rs-smoke wheel-smoke ##
 # ASan needs a nightly std; debug assertions stay on). cargo-fuzz is installed once per
 # version into a cache outside the clone (TOOLS), pinned and --locked.
 FUZZ_SECONDS ?= 60
-FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_SMOKE_RUNS ?= 10000
 FUZZ_TARGETS := psi_wire sparse stable candidates carbon
 CARGO_FUZZ_VERSION := 0.13.2
 TOOLS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/zone-opt-tools/cargo-fuzz-$(CARGO_FUZZ_VERSION)
@@ -101,8 +101,8 @@ fuzz-replay: ## Replay the fuzz regressions and corpus through every harness (pl
 	cargo test --manifest-path $(FUZZ_MANIFEST) --target-dir target --no-default-features --quiet
 
 .PHONY: fuzz-smoke
-fuzz-smoke: fuzz-replay $(CARGO_FUZZ) ## fuzz-replay, then fuzz each target FUZZ_SMOKE_SECONDS (default 5, seed 1)
-	$(call fuzz_run,$(FUZZ_SMOKE_SECONDS),-seed=1,../../target/fuzz-corpus corpus)
+fuzz-smoke: fuzz-replay $(CARGO_FUZZ) ## fuzz-replay, then FUZZ_SMOKE_RUNS inputs per target from seed 1 (the same inputs on every machine)
+	$(call fuzz_run,600,-seed=1 -runs=$(FUZZ_SMOKE_RUNS),../../target/fuzz-corpus corpus)
 
 .PHONY: run
 run: build ## Set up, build and start the gRPC server on its embedded defaults (demo token printed)

@@ -55,6 +55,9 @@ pub const DEFAULT_SAMPLES: usize = 32;
 /// 6.6e7 marginal evaluations; the standard error at this bound is already 1/45 of the
 /// default's.
 pub const MAX_SAMPLES: usize = 1 << 16;
+/// Most hours one call may cover (about 114 years of hourly meters). With no tenants
+/// `hours` is not bounded by the length of `use`, and the work is linear in it.
+pub const MAX_HOURS: usize = 1_000_000;
 /// Hours handled by one parallel task; fixed so the reduction order never changes.
 const BLOCK_HOURS: usize = 32;
 
@@ -188,6 +191,13 @@ pub fn shapley_allocation(
     options: ShapleyOptions,
 ) -> CoreResult<Shapley> {
     let curve = Curve::new(load_points, emission_points)?;
+    if hours > MAX_HOURS {
+        return Err(CoreError::invalid(
+            "hours",
+            None,
+            format!("{hours} is above the limit of {MAX_HOURS} hours per call"),
+        ));
+    }
     if use_.len() != n.saturating_mul(hours) {
         return Err(CoreError::invalid(
             "use",
@@ -638,6 +648,25 @@ mod tests {
         };
         let e = shapley_allocation(&[], 1 << 60, 0, &[0.0, 1.0], &[0.0, 1.0], options).unwrap_err();
         assert!(matches!(e, CoreError::ResourceExhausted { .. }), "{e}");
+    }
+
+    /// With no tenants `use` is empty whatever `hours` says; hours past the limit are an
+    /// error naming them, not a capacity overflow (a fuzzing find).
+    #[test]
+    fn hours_without_tenants_are_bounded() {
+        let options = ShapleyOptions {
+            exact: None,
+            samples: None,
+            seed: 0,
+        };
+        let e =
+            shapley_allocation(&[], 0, usize::MAX, &[0.0, 1.0], &[0.0, 1.0], options).unwrap_err();
+        assert!(
+            matches!(&e, CoreError::InvalidInput(v) if v[0].field == "hours"),
+            "{e}"
+        );
+        let r = shapley_allocation(&[], 0, 48, &[0.0, 1.0], &[2.0, 3.0], options).unwrap();
+        assert_eq!((r.total_g, r.unallocated_g), (96, 96));
     }
 
     /// Emission points so large that the hours' grams pass 2^63 are an error naming
