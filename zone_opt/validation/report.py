@@ -45,6 +45,8 @@ def report(
 def values_at(column: pa.ChunkedArray, rows: npt.NDArray[np.int64]) -> list[object]:
     """The values at the first ``rows``, as Python objects where Python can hold them (a
     date past year 9999 cannot: those are shown as Arrow writes them)."""
+    if not rows.size:
+        return []
     taken = column.take(pa.array(rows[:MAX_ROWS_PER_RULE]))
     try:
         return list(taken.to_pylist())

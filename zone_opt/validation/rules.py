@@ -182,17 +182,20 @@ def _check_membership(
     if isinstance(allowed, pa.ChunkedArray):
         allowed = allowed.combine_chunks()
     if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
-        flat_parts, parent_parts = [], []
-        base = 0
+        flat = pa.chunked_array(
+            [pc.list_flatten(chunk) for chunk in column.chunks], type=column.type.value_type
+        )
+        found = pc.is_in(flat, value_set=allowed)
+        if _all_true(found):  # the usual case: no row to number
+            return []
+        parent_parts, base = [], 0
         for chunk in column.chunks:
-            flat_parts.append(pc.list_flatten(chunk))
             parent_parts.append(
                 pc.list_parent_indices(chunk).to_numpy(zero_copy_only=False).astype(np.int64) + base
             )
             base += len(chunk)
-        flat = pa.chunked_array(flat_parts, type=column.type.value_type)
         parents = np.concatenate(parent_parts) if parent_parts else np.zeros(0, np.int64)
-        bad_items = rows_of(pc.invert(pc.is_in(flat, value_set=allowed)))
+        bad_items = rows_of(pc.invert(found))
         # One violation per row, quoting the row's first offending item.
         rows, first = np.unique(parents[bad_items], return_index=True)
         values = values_at(flat, bad_items[first]) if rows.size else []
@@ -202,8 +205,18 @@ def _check_membership(
             (f"item {v!r} {reason}" for v in values),
             reason,
         )
-    bad = rows_of(pc.and_(pc.invert(pc.is_in(column, value_set=allowed)), pc.is_valid(column)))
+    found = pc.is_in(column, value_set=allowed)
+    if not column.null_count and _all_true(found):  # the usual case: no row to number
+        return []
+    bad = rows_of(pc.and_(pc.invert(found), pc.is_valid(column)))
+    if not bad.size:
+        return []
     return report(where, bad, (f"{v!r} {reason}" for v in values_at(column, bad)), reason)
+
+
+def _all_true(mask: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether a boolean mask without nulls is true everywhere (an empty one is)."""
+    return bool(pc.all(mask).as_py() is not False)
 
 
 def _check_uscc(where: str, column: pa.ChunkedArray) -> list[Violation]:

@@ -159,6 +159,8 @@ def _conform(table: pa.Table, spec: TableSpec) -> tuple[pa.Table, list[Violation
     Returns the conformed table, the violations and the names of columns that could not be
     used (missing or of a wrong type; they are all-null in the table and skipped later).
     """
+    if table.schema.equals(spec.schema, check_metadata=True):
+        return table, [], set()  # already conformed (a table this package wrote): O(columns)
     violations: list[Violation] = []
     names = set(table.column_names)
     for extra in table.column_names:
