@@ -279,7 +279,7 @@ pub fn shapley_allocation(
     }
     let present: Vec<usize> = (0..n).filter(|&i| total.present[i]).collect();
     let values: Vec<f64> = present.iter().map(|&i| total.value[i]).collect();
-    let rounded = round_to_total(&values, total.total_g - total.unallocated_g);
+    let rounded = round_to_total(&values, total.total_g - total.unallocated_g)?;
     let mut co2e_g = vec![0_i64; n];
     for (&i, g) in present.iter().zip(rounded) {
         co2e_g[i] = g;
@@ -560,21 +560,38 @@ fn sampled_hour(
 }
 
 /// Integers closest to `values` (largest remainder, ties to the lower index) summing
-/// exactly to `total`.
-pub fn round_to_total(values: &[f64], total: i64) -> Vec<i64> {
+/// exactly to `total`. Sums are kept in 128 bits; values whose grams do not fit 64 bits
+/// (or are not finite) are an error naming the emission points that produced them.
+pub fn round_to_total(values: &[f64], total: i64) -> CoreResult<Vec<i64>> {
     let n = values.len();
     if n == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
+    let too_large = || {
+        CoreError::invalid(
+            "emission_points",
+            None,
+            "a tenant's allocated emissions exceed 2^63 grams",
+        )
+    };
     let sum: f64 = values.iter().sum();
     let shift = (total as f64 - sum) / n as f64;
     let shifted: Vec<f64> = values.iter().map(|v| v + shift).collect();
-    let mut out: Vec<i64> = shifted.iter().map(|v| v.floor() as i64).collect();
-    let mut left = total - out.iter().sum::<i64>();
-    let whole = left.div_euclid(n as i64);
+    // Beyond 2^64 in magnitude no value can be brought back into 64 bits by the whole-gram
+    // correction below (which is at most about the total); refusing them also keeps the
+    // 128-bit sum from overflowing.
+    if shifted
+        .iter()
+        .any(|v| !(v.abs() < 18_446_744_073_709_551_616.0))
+    {
+        return Err(too_large());
+    }
+    let mut out: Vec<i128> = shifted.iter().map(|v| v.floor() as i128).collect();
+    let mut left = i128::from(total) - out.iter().sum::<i128>();
+    let whole = left.div_euclid(n as i128);
     if whole != 0 {
         out.iter_mut().for_each(|g| *g += whole);
-        left -= whole * n as i64;
+        left -= whole * n as i128;
     }
     // Now 0 <= left < n: one more gram to the `left` largest fractional parts.
     let frac: Vec<f64> = shifted.iter().map(|v| v - v.floor()).collect();
@@ -583,7 +600,9 @@ pub fn round_to_total(values: &[f64], total: i64) -> Vec<i64> {
     for &i in &order[..left as usize] {
         out[i] += 1;
     }
-    out
+    out.into_iter()
+        .map(|g| i64::try_from(g).map_err(|_| too_large()))
+        .collect()
 }
 
 /// `a + b` grams, or an error naming the emission points when the total passes 64 bits
@@ -667,6 +686,20 @@ mod tests {
         );
         let r = shapley_allocation(&[], 0, 48, &[0.0, 1.0], &[2.0, 3.0], options).unwrap();
         assert_eq!((r.total_g, r.unallocated_g), (96, 96));
+    }
+
+    /// Values whose grams do not fit 64 bits are an error, not an overflow (a fuzzing
+    /// find); sums past 2^63 of values that each fit are exact (128-bit arithmetic).
+    #[test]
+    fn rounding_beyond_64_bits_is_an_error() {
+        assert!(round_to_total(&[1e19, -1e19], 0).is_err());
+        assert!(round_to_total(&[f64::NAN], 0).is_err());
+        let big = 4e18;
+        let r = round_to_total(&[big, big, big], i64::MAX).unwrap();
+        assert_eq!(
+            r.iter().map(|&g| i128::from(g)).sum::<i128>(),
+            i128::from(i64::MAX)
+        );
     }
 
     /// Emission points so large that the hours' grams pass 2^63 are an error naming
@@ -798,7 +831,7 @@ mod tests {
         #[test]
         fn round_to_total_is_exact(values in proptest::collection::vec(-1e6..1e6, 1..30), jitter in -50i64..50) {
             let total = values.iter().sum::<f64>().round() as i64 + jitter;
-            let r = round_to_total(&values, total);
+            let r = round_to_total(&values, total).unwrap();
             prop_assert_eq!(r.iter().sum::<i64>(), total);
             let shift = (total as f64 - values.iter().sum::<f64>()) / values.len() as f64;
             for (g, v) in r.iter().zip(&values) {
