@@ -8,6 +8,7 @@
 //! Functions here work on Arrow-layout string columns (offsets plus UTF-8 bytes) so that a
 //! million codes are checked without a Python object per row.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use rayon::prelude::*;
@@ -134,6 +135,12 @@ pub const USCC_SEQUENTIAL_ROWS: usize = 16_384;
 /// costs one comparison; any other row one lookup in a `HashMap` keyed by the standard
 /// library's randomly seeded SipHash, so crafted ids cannot force collisions. One
 /// sequential pass: O(bytes).
+///
+/// The column is validated in full on the way, as Arrow's full validation of a string
+/// array does: every offset range within `data` and non-decreasing (every row), every
+/// value UTF-8 text (checked once per distinct value: equal bytes are equally valid). So
+/// a column that passed only Arrow's structural checks can be encoded without a second
+/// pass over its bytes.
 pub fn dictionary_codes<O>(offsets: &[O], data: &[u8]) -> CoreResult<(Vec<i64>, Vec<i64>)>
 where
     O: Copy + Into<i64>,
@@ -163,11 +170,16 @@ where
         let code = match previous {
             Some((last, code)) if last == value => code,
             _ => {
-                let next = firsts.len() as i64;
-                let code = *index.entry(value).or_insert_with(|| {
-                    firsts.push(row as i64);
-                    next
-                });
+                let code = match index.entry(value) {
+                    Entry::Occupied(seen) => *seen.get(),
+                    Entry::Vacant(slot) => {
+                        if std::str::from_utf8(value).is_err() {
+                            return Err(CoreError::invalid("data", Some(row), "not UTF-8 text"));
+                        }
+                        firsts.push(row as i64);
+                        *slot.insert(firsts.len() as i64 - 1)
+                    }
+                };
                 previous = Some((value, code));
                 code
             }
@@ -251,5 +263,20 @@ mod tests {
         assert!(dictionary_codes(&[-1_i32, 2], b"abc").is_err());
         let (codes, firsts) = dictionary_codes(&[0_i32], b"").unwrap();
         assert!(codes.is_empty() && firsts.is_empty());
+    }
+
+    /// Bytes that are not UTF-8 are refused at the row where they first appear, whether
+    /// the value repeats or not; a multi-byte character cut by an offset is refused too.
+    #[test]
+    fn dictionary_codes_refuse_text_that_is_not_utf8() {
+        let data = b"ab\xffab\xff";
+        let e = dictionary_codes(&[0_i32, 2, 3, 5, 6], data).unwrap_err();
+        assert!(
+            e.to_string().contains("data (row 1): not UTF-8 text"),
+            "{e}"
+        );
+        let cut = "\u{4e2d}".as_bytes(); // 3 bytes
+        assert!(dictionary_codes(&[0_i32, 1, 3], cut).is_err());
+        assert!(dictionary_codes(&[0_i32, 3, 3], cut).is_ok());
     }
 }

@@ -238,6 +238,57 @@ def test_invalid_utf8_in_a_string_column_is_invalid_argument(
     assert "UTF8" in message
 
 
+def _meters_with_key(meters: pa.Table, ids: pa.Array) -> bytes:
+    """The meters table as one IPC stream with ``enterprise_id`` replaced by ``ids``."""
+    return _ipc_with(meters.combine_chunks(), "enterprise_id", ids)
+
+
+@pytest.mark.parametrize("nulls", [False, True], ids=["rust-encoding", "arrow-path"])
+def test_key_columns_validated_by_their_encoding_refuse_bad_bytes(
+    alice: Client, channel: grpc.Channel, sample: Any, raw_upload: Any, nulls: bool
+) -> None:
+    """An upload's string key columns are validated in full by the pass that encodes them
+    (not twice): bytes that are not UTF-8, or offsets past the data, are still refused
+    as INVALID_ARGUMENT naming the column, with or without nulls, and nothing is stored."""
+    meters = sample("meters").slice(0, 1000)
+    ids = meters.column("enterprise_id").combine_chunks()
+    n = len(ids)
+    validity = None
+    if nulls:
+        validity = pa.array([i != 7 for i in range(n)]).buffers()[1]
+    text = b"".join(v.encode() for v in ids.to_pylist())
+    offsets = ids.buffers()[1]
+    # One byte of row 500 turned into 0xFF: no longer UTF-8.
+    start = int.from_bytes(bytes(offsets)[4 * 500 : 4 * 501], "little")
+    broken = bytearray(text)
+    broken[start] = 0xFF
+    bad_utf8 = pa.Array.from_buffers(
+        pa.string(), n, [validity, offsets, pa.py_buffer(bytes(broken))], null_count=int(nulls)
+    )
+    code, message = raw_upload(channel, "meters", _meters_with_key(meters, bad_utf8))
+    assert code is grpc.StatusCode.INVALID_ARGUMENT
+    assert "enterprise_id" in message
+    assert "UTF" in message
+    # An offset in the middle going backwards (Arrow's structural check does not look).
+    backwards = bytearray(bytes(offsets)[: 4 * (n + 1)])
+    backwards[4 * 300 : 4 * 301] = (3).to_bytes(4, "little")
+    cut = pa.Array.from_buffers(
+        pa.string(),
+        n,
+        [validity, pa.py_buffer(bytes(backwards)), pa.py_buffer(text)],
+        null_count=int(nulls),
+    )
+    code, message = raw_upload(channel, "meters", _meters_with_key(meters, cut))
+    assert code is grpc.StatusCode.INVALID_ARGUMENT
+    assert "enterprise_id" in message
+    assert alice.list() == []
+    # The same table with valid bytes is stored (the deferral loses nothing valid).
+    if not nulls:
+        dataset_id = alice.upload(meters, "ok", kind="meters")
+        stored = alice.download(dataset_id).column("enterprise_id").combine_chunks()
+        assert stored.equals(ids)
+
+
 @pytest.mark.parametrize(
     ("kind", "column", "value"),
     [

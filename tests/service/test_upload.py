@@ -271,6 +271,61 @@ def test_batch_validation_equals_validate_table(meters: Callable[[int], pa.Table
         assert _violations(partial(_by_batches, bad, 50_000)) == expected, name
 
 
+def _bad_utf8_at(column: pa.Array, row: int) -> pa.Array:
+    """``column`` (string, no nulls) with one byte of ``row`` made 0xFF (not UTF-8)."""
+    _, offsets, data = column.buffers()
+    start = int(np.frombuffer(offsets, np.int32)[column.offset + row])
+    raw = bytearray(bytes(data))
+    raw[start] = 0xFF
+    return pa.Array.from_buffers(
+        column.type, len(column), [None, offsets, pa.py_buffer(bytes(raw))], offset=column.offset
+    )
+
+
+def test_deferred_key_columns_are_validated_by_the_batch_validator(
+    meters: Callable[[int], pa.Table],
+) -> None:
+    """With the key's string column deferred (left out of the decoder's full validation),
+    the batch validator still validates it in full: the same table and errors as without
+    deferral for good data; bytes that are not UTF-8 refused, naming the column and the
+    row across batches, whether the batch is encoded by the Rust pass, arrives after an
+    earlier batch broke a rule, or has a schema the validator cannot check batch by batch."""
+    spec = TABLES["meters"]
+    deferred = BatchValidator.encoded_columns(spec)
+    assert deferred == {"enterprise_id"}
+    table = meters(1).slice(0, 30_000).combine_chunks()
+
+    def by_batches(t: pa.Table) -> pa.Table:
+        validator = BatchValidator(spec, t.schema, deferred=deferred)
+        for batch in t.to_batches(max_chunksize=10_000):
+            validator.add(batch)
+        return validator.finish()
+
+    assert by_batches(table).equals(_by_batches(table, 10_000))
+    ids = table.column("enterprise_id").chunk(0)
+    bad = table.set_column(0, table.schema.field(0), _bad_utf8_at(ids, 25_000))
+    with pytest.raises(InvalidInputError) as info:
+        by_batches(bad)
+    (violation,) = info.value.violations
+    assert (violation.field, violation.row) == ("meters.enterprise_id", 25_000)
+    assert "UTF-8" in violation.reason
+    # An earlier batch breaks a range rule: later batches are no longer encoded one by one,
+    # yet their deferred column is still validated before anything reads it.
+    kwh = table.column("electricity_kwh").to_numpy().copy()
+    kwh[3] = -1.0
+    unclean = bad.set_column(2, table.schema.field(2), pa.array(kwh))
+    with pytest.raises(InvalidInputError, match="enterprise_id"):
+        by_batches(unclean)
+    # A schema that is not the spec's (large_string ids): validated by Arrow instead.
+    wide = bad.set_column(
+        0,
+        pa.field("enterprise_id", pa.large_string(), nullable=False),
+        bad.column(0).cast(pa.large_string(), safe=False),
+    )
+    with pytest.raises(InvalidInputError, match="enterprise_id"):
+        by_batches(wide)
+
+
 def test_batch_key_check_when_the_hour_step_shrinks_between_batches(
     meters: Callable[[int], pa.Table],
 ) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import struct
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 import pyarrow as pa
 
@@ -55,22 +55,33 @@ def _invalid(reason: str, field: str = "chunk.ipc") -> InvalidInputError:
     return InvalidInputError.single(field, None, f"not an Arrow IPC stream: {_bounded(reason)}")
 
 
-def check_batch(batch: pa.RecordBatch, field: str, index: int) -> pa.RecordBatch:
+def check_batch(
+    batch: pa.RecordBatch, field: str, index: int, *, deferred: Collection[str] = ()
+) -> pa.RecordBatch:
     """``batch`` when it is structurally valid Arrow data; INVALID_ARGUMENT otherwise.
 
     Arrow's full validation: every buffer large enough for its array, offsets in bounds
     and non-decreasing, list and string lengths within their children, dictionary
     indices within their dictionary, UTF-8 in string columns, nested types recursively.
-    The error names ``field``, the record batch (``index``, zero-based) and the column.
-    O(bytes of the batch).
+    Columns named in ``deferred`` get Arrow's structural checks only (buffer sizes): the
+    caller promises to validate them in full before anything else reads them (an upload's
+    key columns are, by the pass that encodes them). The error names ``field``, the
+    record batch (``index``, zero-based) and the column. O(bytes of the batch).
     """
+    skip = {name for name in deferred if batch.schema.get_field_index(name) >= 0}
     try:
-        batch.validate(full=True)
+        if skip:
+            batch.validate()
+            for name, column in zip(batch.schema.names, batch.columns, strict=True):
+                if name not in skip:
+                    column.validate(full=True)
+        else:
+            batch.validate(full=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
         where = ""
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             try:
-                column.validate(full=True)
+                column.validate(full=name not in skip)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
                 where = f", column {_bounded(name)!r}"
                 break
@@ -176,12 +187,15 @@ class IpcStreamDecoder:
     ``feed`` returns the batches completed by a piece; ``finish`` checks that the stream
     ended on a message boundary and returns what was left (all batches, for streams with
     dictionaries). Every record batch is validated in full (:func:`check_batch`) before it
-    is returned. Errors are :class:`~zone_opt.errors.InvalidInputError` on ``field``.
+    is returned, except the columns named in ``deferred``, which the consumer validates in
+    full itself before any other use. Errors are
+    :class:`~zone_opt.errors.InvalidInputError` on ``field``.
     Complexity: O(bytes) overall; O(1) Python work per message and per piece.
     """
 
-    def __init__(self, field: str = "chunk.ipc") -> None:
+    def __init__(self, field: str = "chunk.ipc", *, deferred: Collection[str] = ()) -> None:
         self.field = field
+        self.deferred = frozenset(deferred)  # see check_batch: the consumer validates these
         self._batch_count = 0  # record batches decoded so far (for error messages)
         self._pieces: deque[memoryview] = deque()
         self._pending = 0  # bytes in _pieces
@@ -330,7 +344,7 @@ class IpcStreamDecoder:
             raise _invalid(str(exc), self.field) from None
         index, self._batch_count = self._batch_count, self._batch_count + 1
         _check_rows(batch.num_rows, len(data), self.field, index)
-        return check_batch(batch, self.field, index)
+        return check_batch(batch, self.field, index, deferred=self.deferred)
 
 
 #: Largest chunk of an IPC stream on the wire (the gRPC receive limit is 4 MiB a message).

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from zone_opt import _core
-from zone_opt.errors import Violation
+from zone_opt.errors import InvalidInputError, Violation
 from zone_opt.schemas import TableSpec
 from zone_opt.validation.report import MAX_ROWS_PER_RULE, report
 
@@ -115,13 +115,31 @@ class KeyCodes:
         return shifted, (self._high - self._low) // step + 1, distinct
 
 
-def dictionary_encode(column: pa.Array) -> pa.DictionaryArray:
+def dictionary_encode(
+    column: pa.Array, *, validate: bool = False, where: str = "", first_row: int = 0
+) -> pa.DictionaryArray:
     """``pc.dictionary_encode(column)`` (dictionary in order of first appearance); a string
     column without nulls is encoded by the Rust core (:func:`_core.dictionary_codes`:
-    a grouped column costs one comparison per row), anything else by Arrow. O(bytes)."""
-    if column.null_count or not (
+    a grouped column costs one comparison per row), anything else by Arrow. O(bytes).
+
+    With ``validate``, ``column`` may have passed only Arrow's structural checks: it is
+    validated in full first (the Rust pass checks offsets and UTF-8 as it encodes, at no
+    extra pass; Arrow's path calls Arrow's full validation). A column that is not valid
+    Arrow data raises :class:`InvalidInputError` on ``where``, rows numbered from
+    ``first_row``.
+    """
+    rust = not column.null_count and (
         pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
-    ):
+    )
+    if not rust:
+        if validate:
+            try:
+                column.validate(full=True)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+                reason = str(exc)[:200]
+                raise InvalidInputError.single(
+                    where, None, f"invalid Arrow data: {reason}"
+                ) from None
         return pc.dictionary_encode(column)
     n = len(column)
     _, off_buf, data_buf = column.buffers()
@@ -132,7 +150,15 @@ def dictionary_encode(column: pa.Array) -> pa.DictionaryArray:
         else np.frombuffer(off_buf, dtype=np.int32, count=count)[column.offset :]
     )
     data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    codes, firsts = _core.dictionary_codes(offsets, data)
+    try:
+        codes, firsts = _core.dictionary_codes(offsets, data)
+    except InvalidInputError as exc:  # offsets or UTF-8: the row of the column it names
+        row = exc.violations[0].row if exc.violations else None
+        raise InvalidInputError.single(
+            where,
+            None if row is None else first_row + row,
+            f"invalid Arrow data: {exc.violations[0].reason if exc.violations else exc}",
+        ) from None
     return pa.DictionaryArray.from_arrays(pa.array(codes), column.take(pa.array(firsts)))
 
 

@@ -4,7 +4,7 @@ one error with every violation; the same for a table arriving batch by batch."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -96,31 +96,65 @@ class BatchValidator:
     Complexity: O(rows) over all batches, as :func:`validate_table`.
     """
 
-    def __init__(self, spec: TableSpec, schema: pa.Schema) -> None:
+    def __init__(
+        self, spec: TableSpec, schema: pa.Schema, *, deferred: Collection[str] = ()
+    ) -> None:
         self.spec = spec
         self.schema = schema
         self._batches: list[pa.RecordBatch] = []
         self._per_batch = schema.equals(spec.schema)  # names, order, types, nullability
         self._clean = True
         self._keys = {name: KeyCodes() for name in spec.key}
+        self._deferred = [name for name in schema.names if name in set(deferred)]
+        self._rows = 0
+
+    @staticmethod
+    def encoded_columns(spec: TableSpec) -> frozenset[str]:
+        """The key columns whose bytes :meth:`add` reads anyway (string keys, dictionary
+        encoded): a receiver may defer their full validation to it (``deferred``)."""
+        return frozenset(
+            f.name for f in spec.schema if f.name in spec.key and pa.types.is_string(f.type)
+        )
 
     def add(self, batch: pa.RecordBatch) -> None:
-        """Keep ``batch`` (of ``schema``) and check its row-local rules. O(batch rows)."""
+        """Keep ``batch`` (of ``schema``) and check its row-local rules. O(batch rows).
+
+        Columns named in ``deferred`` may arrive having passed only Arrow's structural
+        checks; they are validated in full here before anything else reads them (by the
+        pass that encodes a key column, else by Arrow). Raises :class:`InvalidInputError`
+        naming the column and row when they are not valid Arrow data.
+        """
+        first_row, self._rows = self._rows, self._rows + batch.num_rows
+        per_batch = self._per_batch and self._clean
+        encoded: dict[str, pa.DictionaryArray] = {}
+        for name in self._deferred:
+            column = batch.column(name)
+            where = f"{self.spec.name}.{name}"
+            if per_batch and name in self._keys and not integer_codes(column.type):
+                encoded[name] = dictionary_encode(
+                    column, validate=True, where=where, first_row=first_row
+                )
+            else:
+                try:
+                    column.validate(full=True)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+                    raise InvalidInputError.single(
+                        where, None, f"invalid Arrow data: {str(exc)[:200]}"
+                    ) from None
         self._batches.append(batch)
-        if not (self._per_batch and self._clean):
+        if not per_batch:
             return
-        encoded: set[str] = set()
         for name, key in self._keys.items():
             column = batch.column(name)
             if integer_codes(column.type):
                 key.add_integers(batch_codes(column))
             else:
-                key.add_encoded(dictionary_encode(column))
-                encoded.add(name)
+                key.add_encoded(encoded[name] if name in encoded else dictionary_encode(column))
         table = pa.Table.from_batches([batch], schema=self.schema)
-        # Credit codes of those encoded key columns are checked once, at finish(), on the
+        # Credit codes of the encoded key columns are checked once, at finish(), on the
         # distinct values of the whole table.
-        if check_rows(table, self.spec, {}, set(), key=False, uscc_skip=encoded):
+        uscc_skip = {name for name in self._keys if not integer_codes(batch.column(name).type)}
+        if check_rows(table, self.spec, {}, set(), key=False, uscc_skip=uscc_skip):
             self._clean = False  # finish() reports every violation, numbered globally
 
     def finish(self) -> pa.Table:

@@ -213,7 +213,9 @@ class DatasetStore:
         that is not valid IPC comes back in ``broken``, to be reported after the checksum
         was compared.
         """
-        decoder = IpcStreamDecoder()
+        # The key columns' full validation is left to the pass that encodes them (one read
+        # of their bytes instead of two); every other column is validated by the decoder.
+        decoder = IpcStreamDecoder(deferred=BatchValidator.encoded_columns(spec))
         validator: BatchValidator | None = None
         broken: InvalidInputError | None = None
         size, last, finished = 0, None, False
@@ -235,7 +237,7 @@ class DatasetStore:
                 try:
                     batches = decoder.feed(chunk.ipc)
                     if validator is None and decoder.schema is not None:
-                        validator = BatchValidator(spec, decoder.schema)
+                        validator = BatchValidator(spec, decoder.schema, deferred=decoder.deferred)
                     for batch in batches:
                         validator.add(batch)  # type: ignore[union-attr]
                 except InvalidInputError as exc:
@@ -247,7 +249,7 @@ class DatasetStore:
             try:
                 rest = decoder.finish()  # raises for a stream cut inside a message
                 if validator is None and decoder.schema is not None:
-                    validator = BatchValidator(spec, decoder.schema)
+                    validator = BatchValidator(spec, decoder.schema, deferred=decoder.deferred)
                 if validator is None:
                     raise InvalidInputError.single("chunk.ipc", None, "not an Arrow IPC stream")
                 for batch in rest:
