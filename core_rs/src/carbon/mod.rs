@@ -12,6 +12,7 @@ pub mod audit;
 pub mod pro_rata;
 pub mod scope2;
 pub mod shapley;
+pub mod split;
 
 pub use pro_rata::{allocate_pro_rata, ProRata};
 pub use shapley::{shapley_allocation, Shapley, ShapleyOptions};

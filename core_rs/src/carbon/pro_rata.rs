@@ -36,11 +36,9 @@
 use rayon::prelude::*;
 
 use crate::budget::Need;
-use crate::carbon::scope2::{simd, zeroed_populated, Split, SplitScratch};
+pub use crate::carbon::split::MAX_TOTAL_G;
+use crate::carbon::split::{round_half_even, simd, zeroed_populated, Split, SplitScratch};
 use crate::error::{CoreError, CoreResult};
-
-/// The largest hourly total accepted, in grams (2^42 g, about 4.4 million t CO2e).
-pub const MAX_TOTAL_G: i64 = 1 << 42;
 
 /// Hours handled by one parallel task.
 const BLOCK_HOURS: usize = 64;
@@ -75,15 +73,6 @@ pub(crate) fn frexp_exponent(x: f64) -> i32 {
 pub(crate) fn ldexp(x: f64, k: i32) -> f64 {
     let half = k / 2;
     x * pow2(half) * pow2(k - half)
-}
-
-/// `x.round_ties_even()` for `0 <= x <= 2^52` without a libm call (x86-64's baseline has
-/// no rounding instruction): adding 2^52 leaves no fraction bits, so the addition itself
-/// rounds to the nearest integer, ties to even, and the subtraction is exact.
-#[inline(always)]
-pub(crate) fn round_half_even(x: f64) -> f64 {
-    const TWO_52: f64 = 4_503_599_627_370_496.0;
-    (x + TWO_52) - TWO_52
 }
 
 fn pow2(k: i32) -> f64 {

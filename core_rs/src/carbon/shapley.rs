@@ -582,7 +582,7 @@ pub fn round_to_total(values: &[f64], total: i64) -> CoreResult<Vec<i64>> {
     // 128-bit sum from overflowing.
     if shifted
         .iter()
-        .any(|v| !(v.abs() < 18_446_744_073_709_551_616.0))
+        .any(|v| v.is_nan() || v.abs() >= 18_446_744_073_709_551_616.0)
     {
         return Err(too_large());
     }

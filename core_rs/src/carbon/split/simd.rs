@@ -4,8 +4,7 @@
 //! vector registers), which runs 8 tenant-hours per instruction. Both compute the same
 //! integers.
 
-use super::{grams_with, quota, Cell, Factor, Split};
-use crate::carbon::pro_rata::round_half_even;
+use super::{grams_with, quota, round_half_even, Cell, Factor, Split};
 
 /// Whether the AVX-512 variants may run on this CPU.
 pub(crate) fn avx512() -> bool {
@@ -256,7 +255,7 @@ mod avx512 {
 
 /// [`plain_row_kernel`], vectorised when `wide` (from [`avx512`]).
 #[allow(clippy::too_many_arguments)]
-pub(super) fn plain_row<const GREEN: bool, T: Cell>(
+pub(crate) fn plain_row<const GREEN: bool, T: Cell>(
     wide: bool,
     i: i64,
     load: &[i64],
@@ -319,7 +318,7 @@ pub(crate) fn pro_rata_row(
 }
 
 /// [`add_shares_kernel`], vectorised when `wide`.
-pub(super) fn add_shares(wide: bool, s: &SplitSlice<'_>, w: i64, k: i64, acc: &mut [i64]) {
+pub(crate) fn add_shares(wide: bool, s: &SplitSlice<'_>, w: i64, k: i64, acc: &mut [i64]) {
     #[cfg(target_arch = "x86_64")]
     if wide {
         // SAFETY: as in [`plain_row`].
@@ -330,7 +329,7 @@ pub(super) fn add_shares(wide: bool, s: &SplitSlice<'_>, w: i64, k: i64, acc: &m
 }
 
 /// [`quotas_kernel`], vectorised when the CPU allows.
-pub(super) fn quotas(split: &Split, weights: &[i64], q: &mut [i64], rem: &mut [i64]) -> i64 {
+pub(crate) fn quotas(split: &Split, weights: &[i64], q: &mut [i64], rem: &mut [i64]) -> i64 {
     #[cfg(target_arch = "x86_64")]
     if avx512() {
         // SAFETY: as in [`plain_row`].
