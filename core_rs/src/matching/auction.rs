@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 
-use super::sparse::{Graph, Score};
+use super::graph::{huge_pages, Graph, Score};
 
 const NONE: u32 = u32::MAX;
 /// Rounds per phase that reset the prices of objects nobody holds and re-queue free rows.
@@ -439,7 +439,7 @@ fn forward_phase<S: Score, D: Score>(
 /// down to `eps_stop`); within a phase every forward bid raises a price and every reverse
 /// bid a profit by at least epsilon, and both stay within `[0, scale * max|w|]`, so a
 /// phase ends after at most `(n_rows + n_cols) * scale * max|w| / eps` bids. The caller
-/// bounds `scale * max|w|` by [`super::sparse::max_abs_score`] of the shape.
+/// bounds `scale * max|w|` by [`super::graph::max_abs_score`] of the shape.
 pub(crate) fn optional_auction<S: Score, D: Score>(
     g: &Graph<S>,
     n_cols: usize,
@@ -451,7 +451,7 @@ pub(crate) fn optional_auction<S: Score, D: Score>(
     let mut x = vec![NONE; n];
     let mut y = vec![NONE; n_cols];
     let mut pi = vec![D::ZERO; n];
-    super::sparse::huge_pages(&pi);
+    huge_pages(&pi);
     let mut gt: Option<Graph<S>> = None;
     let mut eps = plan.eps_start.max(1);
     let mut queue: VecDeque<u32> = VecDeque::new();
@@ -459,8 +459,8 @@ pub(crate) fn optional_auction<S: Score, D: Score>(
     // Every forward phase's sweep scans every row, so the rows' caches need no reset.
     let mut row_tops = vec![Top2::STALE; n];
     let mut col_tops = vec![Top2::STALE; n_cols];
-    super::sparse::huge_pages(&row_tops);
-    super::sparse::huge_pages(&col_tops);
+    huge_pages(&row_tops);
+    huge_pages(&col_tops);
     loop {
         let mut forward = || {
             forward_phase(

@@ -18,133 +18,9 @@
 
 use rayon::prelude::*;
 
+pub use super::cost::Cost;
 use super::dense_lap::{lap, Lap, NONE};
 use crate::error::{CoreError, CoreResult};
-
-/// A cost type the dense solver runs on: `i64` (exact), `i32` (exact, internal) or `f64`.
-pub trait Cost:
-    Copy
-    + PartialOrd
-    + std::ops::Add<Output = Self>
-    + std::ops::Sub<Output = Self>
-    + Send
-    + Sync
-    + std::fmt::Debug
-{
-    const ZERO: Self;
-    const INF: Self;
-    /// Below every distance the solver reaches: marks settled columns.
-    const NEG: Self;
-    /// Why this entry cannot be solved exactly in a problem with `size` rows plus columns.
-    fn unusable(self, size: usize) -> Option<String>;
-    /// Whether every entry is usable (the fast, vectorised test before [`Cost::unusable`]
-    /// names the first bad one).
-    fn all_usable(costs: &[Self], size: usize) -> bool;
-    /// The costs (negated when `negate`) as `i32` when the exact 32-bit range holds them.
-    fn narrow(_costs: &[Self], _size: usize, _negate: bool) -> Option<Vec<i32>> {
-        None
-    }
-    /// A 32-bit result back in this type (only called when [`Cost::narrow`] succeeded).
-    fn widen(x: i32) -> Self;
-}
-
-/// Largest `|cost|` the solver accepts in a type of span `2^bits` for `size` rows plus
-/// columns: distances and potentials then stay within a quarter of the type's range.
-const fn exact_limit(bits: u32, size: usize) -> i64 {
-    (1_i64 << bits) / (8 * (size as i64 + 2))
-}
-
-impl Cost for i64 {
-    const ZERO: Self = 0;
-    const INF: Self = i64::MAX / 4;
-    const NEG: Self = i64::MIN / 4;
-    fn unusable(self, size: usize) -> Option<String> {
-        let limit = exact_limit(62, size);
-        (self.unsigned_abs() > limit as u64)
-            .then(|| format!("|{self}| exceeds {limit}, the exact range for this shape"))
-    }
-    fn all_usable(costs: &[Self], size: usize) -> bool {
-        let limit = exact_limit(62, size);
-        let (lo, hi) = min_max(costs);
-        lo >= -limit && hi <= limit
-    }
-    fn narrow(costs: &[Self], size: usize, negate: bool) -> Option<Vec<i32>> {
-        // One pass: truncating copy and range together (a wide matrix wastes the copy).
-        let limit = exact_limit(30, size);
-        let sign = if negate { -1 } else { 1 };
-        let mut out = vec![0_i32; costs.len()];
-        let (lo, hi) = out
-            .par_chunks_mut(1 << 16)
-            .zip(costs.par_chunks(1 << 16))
-            .map(|(o, c)| {
-                let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-                for (o, &c) in o.iter_mut().zip(c) {
-                    lo = lo.min(c);
-                    hi = hi.max(c);
-                    *o = c.wrapping_mul(sign) as i32;
-                }
-                (lo, hi)
-            })
-            .reduce(
-                || (i64::MAX, i64::MIN),
-                |(a, b), (c, d)| (a.min(c), b.max(d)),
-            );
-        // In range, so every truncation above was exact.
-        (lo >= -limit && hi <= limit).then_some(out)
-    }
-    fn widen(x: i32) -> Self {
-        i64::from(x)
-    }
-}
-
-impl Cost for i32 {
-    const ZERO: Self = 0;
-    const INF: Self = i32::MAX / 4;
-    const NEG: Self = i32::MIN / 4;
-    fn unusable(self, size: usize) -> Option<String> {
-        let limit = exact_limit(30, size);
-        (i64::from(self).abs() > limit)
-            .then(|| format!("|{self}| exceeds {limit}, the exact 32-bit range for this shape"))
-    }
-    fn all_usable(costs: &[Self], size: usize) -> bool {
-        costs.iter().all(|c| c.unusable(size).is_none())
-    }
-    fn widen(x: i32) -> Self {
-        x
-    }
-}
-
-impl Cost for f64 {
-    const ZERO: Self = 0.0;
-    const INF: Self = f64::INFINITY;
-    const NEG: Self = f64::NEG_INFINITY;
-    fn unusable(self, _size: usize) -> Option<String> {
-        (!self.is_finite()).then(|| format!("{self} is not a finite number"))
-    }
-    fn all_usable(costs: &[Self], _size: usize) -> bool {
-        costs
-            .par_chunks(1 << 16)
-            .all(|chunk| chunk.iter().fold(true, |ok, &x| ok & x.is_finite()))
-    }
-    fn widen(x: i32) -> Self {
-        f64::from(x)
-    }
-}
-
-/// The smallest and largest entry (`(i64::MAX, i64::MIN)` when empty), in parallel.
-fn min_max(costs: &[i64]) -> (i64, i64) {
-    costs
-        .par_chunks(1 << 16)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .fold((i64::MAX, i64::MIN), |(lo, hi), &c| (lo.min(c), hi.max(c)))
-        })
-        .reduce(
-            || (i64::MAX, i64::MIN),
-            |(a, b), (c, d)| (a.min(c), b.max(d)),
-        )
-}
 
 /// An optimal dense assignment in the orientation of the input.
 #[derive(Debug, Clone, PartialEq)]
@@ -249,6 +125,7 @@ fn to_i64(a: &[u32]) -> Vec<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matching::cost::exact_limit;
     use proptest::prelude::*;
 
     fn brute(c: &[i64], n: usize, m: usize) -> i64 {

@@ -8,7 +8,7 @@
 //! indices are `u32`: with 32-bit costs (the narrowed integer path) every lane of a
 //! kernel is 32 bits wide, eight to a vector.
 
-use super::dense::Cost;
+use super::cost::Cost;
 
 /// No row / no column.
 pub(super) const NONE: u32 = u32::MAX;

@@ -3,8 +3,11 @@
 //! matching (deferred acceptance with capacities).
 
 mod auction;
+mod cost;
 pub mod dense;
 mod dense_lap;
+mod graph;
+mod repair;
 pub mod sparse;
 pub mod stable;
 
