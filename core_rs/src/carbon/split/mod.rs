@@ -6,6 +6,8 @@
 
 use rayon::prelude::*;
 
+use crate::error::{CoreError, CoreResult};
+
 /// The largest hourly total accepted, in grams (2^42 g, about 4.4 million t CO2e).
 pub const MAX_TOTAL_G: i64 = 1 << 42;
 /// Micrograms in a gram (factors are integer micrograms per Wh).
@@ -260,6 +262,52 @@ pub(crate) struct SplitScratch {
     select: Vec<i64>,
     hist: Vec<usize>,
     bin: Vec<u16>,
+}
+
+/// Integers closest to `values` (largest remainder, ties to the lower index) summing
+/// exactly to `total`. Sums are kept in 128 bits; values whose grams do not fit 64 bits
+/// (or are not finite) are an error naming the emission points that produced them.
+pub fn round_to_total(values: &[f64], total: i64) -> CoreResult<Vec<i64>> {
+    let n = values.len();
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let too_large = || {
+        CoreError::invalid(
+            "emission_points",
+            None,
+            "a tenant's allocated emissions exceed 2^63 grams",
+        )
+    };
+    let sum: f64 = values.iter().sum();
+    let shift = (total as f64 - sum) / n as f64;
+    let shifted: Vec<f64> = values.iter().map(|v| v + shift).collect();
+    // Beyond 2^64 in magnitude no value can be brought back into 64 bits by the whole-gram
+    // correction below (which is at most about the total); refusing them also keeps the
+    // 128-bit sum from overflowing.
+    if shifted
+        .iter()
+        .any(|v| v.is_nan() || v.abs() >= 18_446_744_073_709_551_616.0)
+    {
+        return Err(too_large());
+    }
+    let mut out: Vec<i128> = shifted.iter().map(|v| v.floor() as i128).collect();
+    let mut left = i128::from(total) - out.iter().sum::<i128>();
+    let whole = left.div_euclid(n as i128);
+    if whole != 0 {
+        out.iter_mut().for_each(|g| *g += whole);
+        left -= whole * n as i128;
+    }
+    // Now 0 <= left < n: one more gram to the `left` largest fractional parts.
+    let frac: Vec<f64> = shifted.iter().map(|v| v - v.floor()).collect();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| frac[b].total_cmp(&frac[a]).then(a.cmp(&b)));
+    for &i in &order[..left as usize] {
+        out[i] += 1;
+    }
+    out.into_iter()
+        .map(|g| i64::try_from(g).map_err(|_| too_large()))
+        .collect()
 }
 
 #[cfg(test)]
