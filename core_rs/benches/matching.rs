@@ -5,7 +5,9 @@
 // A bench that fails must fail loudly, not time an error path.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use _core::matching::{solve_dense, solve_sparse, stable::deferred_acceptance, Start};
+use _core::matching::{
+    solve_dense, solve_sparse, stable::deferred_acceptance, SparseOptions, SparseProblem, Start,
+};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
 
@@ -54,10 +56,23 @@ fn sparse(c: &mut Criterion) {
                 &(),
                 |b, ()| {
                     b.iter(|| {
-                        solve_sparse(black_box(&r), &cl, &s, rows, cols, false, None, start)
-                            .unwrap()
-                            .row_to_col
-                            .len()
+                        solve_sparse(
+                            SparseProblem {
+                                rows: black_box(&r),
+                                cols: &cl,
+                                scores: &s,
+                                n_rows: rows,
+                                n_cols: cols,
+                            },
+                            SparseOptions {
+                                perfect: false,
+                                col_prices: None,
+                                start,
+                            },
+                        )
+                        .unwrap()
+                        .row_to_col
+                        .len()
                     })
                 },
             );

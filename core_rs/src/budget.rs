@@ -163,9 +163,25 @@ mod tests {
     /// the allocator.
     #[test]
     fn issue_15_shapes_are_refused_not_aborted() {
-        use crate::matching::{solve_sparse, stable::deferred_acceptance, Start};
+        use crate::matching::{
+            solve_sparse, stable::deferred_acceptance, SparseOptions, SparseProblem, Start,
+        };
         let n = (1_usize << 32) - 2;
-        let e = solve_sparse(&[0], &[0], &[1], n, n, false, None, Start::Auction).unwrap_err();
+        let e = solve_sparse(
+            SparseProblem {
+                rows: &[0],
+                cols: &[0],
+                scores: &[1],
+                n_rows: n,
+                n_cols: n,
+            },
+            SparseOptions {
+                perfect: false,
+                col_prices: None,
+                start: Start::Auction,
+            },
+        )
+        .unwrap_err();
         assert!(
             matches!(&e, CoreError::ResourceExhausted { field, .. } if field == "shape"),
             "{e}"

@@ -22,7 +22,7 @@ use _core::carbon::audit;
 use _core::carbon::scope2::{self, LossPolicy, PvSharing, Scope2Input};
 use _core::carbon::{allocate_pro_rata, shapley_allocation, ShapleyOptions};
 use _core::matching::stable::deferred_acceptance;
-use _core::matching::{solve_sparse, Start};
+use _core::matching::{solve_sparse, SparseOptions, SparseProblem, Start};
 use _core::psi::{
     Client, KeyKind, Mode, Options, Payload, PayloadColumn, Server, StrColumn, StreamClient,
     StreamServer, Suite,
@@ -326,14 +326,18 @@ fn sparse_case(u: &mut Unstructured<'_>) -> Result<()> {
         None
     };
     let Ok(sol) = solve_sparse(
-        &rows,
-        &cols,
-        &scores,
-        n_rows,
-        n_cols,
-        perfect,
-        prices.as_deref(),
-        start,
+        SparseProblem {
+            rows: &rows,
+            cols: &cols,
+            scores: &scores,
+            n_rows,
+            n_cols,
+        },
+        SparseOptions {
+            perfect,
+            col_prices: prices.as_deref(),
+            start,
+        },
     ) else {
         return Ok(());
     };

@@ -262,6 +262,14 @@ pub fn shapley_allocation(
         s
     };
 
+    let game = Game {
+        curve: &curve,
+        use_,
+        n,
+        hours,
+        samples,
+        seed: options.seed,
+    };
     let blocks: Vec<CoreResult<Block>> = (0..hours.div_ceil(BLOCK_HOURS))
         .into_par_iter()
         .map(|b| {
@@ -269,7 +277,7 @@ pub fn shapley_allocation(
             let h1 = (h0 + BLOCK_HOURS).min(hours);
             let mut block = Block::new(n);
             for h in h0..h1 {
-                block.add_hour(&curve, use_, n, hours, h, samples, options.seed)?;
+                block.add_hour(&game, h)?;
             }
             Ok(block)
         })
@@ -294,6 +302,18 @@ pub fn shapley_allocation(
         exact,
         samples,
     })
+}
+
+/// What every hour's game shares: the emission curve, the loads (`n x hours`, row-major)
+/// and how the values are computed (`samples` 0: exactly).
+#[derive(Clone, Copy)]
+struct Game<'a> {
+    curve: &'a Curve,
+    use_: &'a [f64],
+    n: usize,
+    hours: usize,
+    samples: usize,
+    seed: u64,
 }
 
 /// Per-tenant sums over a block of hours.
@@ -327,17 +347,15 @@ impl Block {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn add_hour(
-        &mut self,
-        curve: &Curve,
-        use_: &[f64],
-        n: usize,
-        hours: usize,
-        h: usize,
-        samples: usize,
-        seed: u64,
-    ) -> CoreResult<()> {
+    fn add_hour(&mut self, game: &Game<'_>, h: usize) -> CoreResult<()> {
+        let Game {
+            curve,
+            use_,
+            n,
+            hours,
+            samples,
+            seed,
+        } = *game;
         let players: Vec<usize> = (0..n).filter(|&i| use_[i * hours + h] > 0.0).collect();
         let loads: Vec<f64> = players.iter().map(|&i| use_[i * hours + h]).collect();
         let load: f64 = loads.iter().sum();

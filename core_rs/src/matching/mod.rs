@@ -12,4 +12,4 @@ pub mod sparse;
 pub mod stable;
 
 pub use dense::{solve_dense, solve_dense_signed, Cost, DenseSolution};
-pub use sparse::{solve_sparse, SparseSolution, Start};
+pub use sparse::{solve_sparse, SparseOptions, SparseProblem, SparseSolution, Start};

@@ -10,6 +10,15 @@ use super::graph::{Graph, Score, INF, NONE};
 /// Largest bucket queue of the phased repair (distances beyond use the heap).
 const BUCKETS: i64 = 1 << 16;
 
+/// The two sides' duals and mates a search reads and updates: near side `a`, `mate_a`;
+/// far side `b`, `mate_b`.
+pub(crate) struct Sides<'a> {
+    pub(crate) a: &'a mut [i64],
+    pub(crate) b: &'a mut [i64],
+    pub(crate) mate_a: &'a mut [u32],
+    pub(crate) mate_b: &'a mut [u32],
+}
+
 /// Scratch space of the shortest-path search, sized by the far side.
 pub(crate) struct Search {
     pub(crate) d: Vec<i64>,
@@ -116,17 +125,19 @@ pub(crate) enum End {
 /// Near side: duals `a`, mates `mate_a`; far side: duals `b`, mates `mate_b`. With
 /// `near_sink` a near node may end unmatched once its dual is zero. Returns false when
 /// no augmenting path exists (only possible without `near_sink`); nothing changes then.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn search<S: Score>(
     g: &Graph<S>,
     start: u32,
-    a: &mut [i64],
-    b: &mut [i64],
-    mate_a: &mut [u32],
-    mate_b: &mut [u32],
+    sides: Sides<'_>,
     near_sink: bool,
     s: &mut Search,
 ) -> bool {
+    let Sides {
+        a,
+        b,
+        mate_a,
+        mate_b,
+    } = sides;
     let mut best = if near_sink { a[start as usize] } else { INF };
     let mut sink_node = start;
     s.tree.push((start, 0));

@@ -70,6 +70,26 @@ fn check_index(field: &str, values: &[i64], bound: usize) -> CoreResult<()> {
     Ok(())
 }
 
+/// A sparse bipartite problem: edge `k` joins row `rows[k]` (of `n_rows`) to column
+/// `cols[k]` (of `n_cols`) with the integer score `scores[k]`.
+#[derive(Debug, Clone, Copy)]
+pub struct SparseProblem<'a> {
+    pub rows: &'a [i64],
+    pub cols: &'a [i64],
+    pub scores: &'a [i64],
+    pub n_rows: usize,
+    pub n_cols: usize,
+}
+
+/// How [`solve_sparse`] solves a [`SparseProblem`]: `perfect` (every row matched, or
+/// infeasible) or optional, column prices to warm-start from, and the start.
+#[derive(Debug, Clone, Copy)]
+pub struct SparseOptions<'a> {
+    pub perfect: bool,
+    pub col_prices: Option<&'a [f64]>,
+    pub start: Start,
+}
+
 /// How the sparse solver starts (see [`solve_sparse`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Start {
@@ -87,17 +107,22 @@ pub enum Start {
 /// `1 / F` (`SparseSolution::dual_scale` is `F`). `col_prices`, when given, warm-starts
 /// the column duals in score units (any non-negative values, e.g. a previous solution's
 /// prices divided by its `dual_scale`); the result is exactly optimal either way.
-#[allow(clippy::too_many_arguments)]
 pub fn solve_sparse(
-    rows: &[i64],
-    cols: &[i64],
-    scores: &[i64],
-    n_rows: usize,
-    n_cols: usize,
-    perfect: bool,
-    col_prices: Option<&[f64]>,
-    start: Start,
+    problem: SparseProblem<'_>,
+    options: SparseOptions<'_>,
 ) -> CoreResult<SparseSolution> {
+    let SparseProblem {
+        rows,
+        cols,
+        scores,
+        n_rows,
+        n_cols,
+    } = problem;
+    let SparseOptions {
+        perfect,
+        col_prices,
+        start,
+    } = options;
     if cols.len() != rows.len() {
         return Err(CoreError::invalid(
             "cols",
@@ -283,10 +308,12 @@ pub fn solve_sparse(
             || !search(
                 &g,
                 i as u32,
-                &mut u,
-                &mut p,
-                &mut x,
-                &mut y,
+                Sides {
+                    a: &mut u,
+                    b: &mut p,
+                    mate_a: &mut x,
+                    mate_b: &mut y,
+                },
                 !perfect,
                 &mut forward,
             )
@@ -440,10 +467,12 @@ fn solve_optional<S: Score>(
             search(
                 &g,
                 i as u32,
-                &mut u,
-                &mut p,
-                &mut x,
-                &mut y,
+                Sides {
+                    a: &mut u,
+                    b: &mut p,
+                    mate_a: &mut x,
+                    mate_b: &mut y,
+                },
                 true,
                 &mut forward,
             );

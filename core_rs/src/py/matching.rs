@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 
 use super::detach::run_detached;
 use crate::error::CoreError;
-use crate::matching::{self, Cost, DenseSolution};
+use crate::matching::{self, Cost, DenseSolution, SparseOptions, SparseProblem};
 
 type Arr<'py, T> = Bound<'py, PyArray1<T>>;
 type DenseOut<'py, C> = (Arr<'py, i64>, Arr<'py, i64>, Arr<'py, C>, Arr<'py, C>);
@@ -100,7 +100,20 @@ fn assign_sparse_i64<'py>(
         } else {
             matching::Start::Greedy
         };
-        matching::solve_sparse(rows, cols, scores, n_rows, n_cols, perfect, prices, start)
+        matching::solve_sparse(
+            SparseProblem {
+                rows,
+                cols,
+                scores,
+                n_rows,
+                n_cols,
+            },
+            SparseOptions {
+                perfect,
+                col_prices: prices,
+                start,
+            },
+        )
     })?;
     Ok((
         sol.row_to_col.into_pyarray(py),

@@ -112,7 +112,21 @@ fn run_with(
     start: Start,
 ) {
     let (rows, cols, w) = columns(edges);
-    let sol = solve_sparse(&rows, &cols, &w, n, m, perfect, warm, start).unwrap();
+    let sol = solve_sparse(
+        SparseProblem {
+            rows: &rows,
+            cols: &cols,
+            scores: &w,
+            n_rows: n,
+            n_cols: m,
+        },
+        SparseOptions {
+            perfect,
+            col_prices: warm,
+            start,
+        },
+    )
+    .unwrap();
     let mut dense = vec![None; n * m];
     for &(i, j, s) in edges {
         let cell = &mut dense[(i as usize) * m + j as usize];
@@ -146,15 +160,71 @@ fn tiny_cases() {
 
 #[test]
 fn bad_input_names_field_and_row() {
-    let e = solve_sparse(&[0, 5], &[0, 0], &[1, 1], 2, 2, false, None, Start::Auction).unwrap_err();
+    let e = solve_sparse(
+        SparseProblem {
+            rows: &[0, 5],
+            cols: &[0, 0],
+            scores: &[1, 1],
+            n_rows: 2,
+            n_cols: 2,
+        },
+        SparseOptions {
+            perfect: false,
+            col_prices: None,
+            start: Start::Auction,
+        },
+    )
+    .unwrap_err();
     assert_eq!(
         e.to_string(),
         "invalid input: rows (row 1): index 5 outside 0..2"
     );
-    let e = solve_sparse(&[0], &[-1], &[1], 2, 2, false, None, Start::Auction).unwrap_err();
+    let e = solve_sparse(
+        SparseProblem {
+            rows: &[0],
+            cols: &[-1],
+            scores: &[1],
+            n_rows: 2,
+            n_cols: 2,
+        },
+        SparseOptions {
+            perfect: false,
+            col_prices: None,
+            start: Start::Auction,
+        },
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("cols (row 0)"));
-    assert!(solve_sparse(&[0], &[0, 1], &[1], 2, 2, false, None, Start::Auction).is_err());
-    assert!(solve_sparse(&[0], &[0], &[i64::MAX], 2, 2, false, None, Start::Auction).is_err());
+    assert!(solve_sparse(
+        SparseProblem {
+            rows: &[0],
+            cols: &[0, 1],
+            scores: &[1],
+            n_rows: 2,
+            n_cols: 2
+        },
+        SparseOptions {
+            perfect: false,
+            col_prices: None,
+            start: Start::Auction
+        }
+    )
+    .is_err());
+    assert!(solve_sparse(
+        SparseProblem {
+            rows: &[0],
+            cols: &[0],
+            scores: &[i64::MAX],
+            n_rows: 2,
+            n_cols: 2
+        },
+        SparseOptions {
+            perfect: false,
+            col_prices: None,
+            start: Start::Auction
+        }
+    )
+    .is_err());
 }
 
 /// The phased repair alone, from both sides, starting from an empty matching and
@@ -252,7 +322,21 @@ fn optional_auction_alone_is_optimal() {
                 );
             }
         }
-        let exact = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Greedy).unwrap();
+        let exact = solve_sparse(
+            SparseProblem {
+                rows: &rows,
+                cols: &cols,
+                scores: &w,
+                n_rows: n,
+                n_cols: m,
+            },
+            SparseOptions {
+                perfect: false,
+                col_prices: None,
+                start: Start::Greedy,
+            },
+        )
+        .unwrap();
         assert_eq!(total, exact.total, "seed {seed}");
     }
 }
@@ -265,8 +349,36 @@ fn auction_and_shortest_paths_agree_on_larger_instances() {
         let (n, m) = (400, 380);
         let edges = instance(n, m, seed * 7919, 1, 1000, 4);
         let (rows, cols, w) = columns(&edges);
-        let a = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Auction).unwrap();
-        let b = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Greedy).unwrap();
+        let a = solve_sparse(
+            SparseProblem {
+                rows: &rows,
+                cols: &cols,
+                scores: &w,
+                n_rows: n,
+                n_cols: m,
+            },
+            SparseOptions {
+                perfect: false,
+                col_prices: None,
+                start: Start::Auction,
+            },
+        )
+        .unwrap();
+        let b = solve_sparse(
+            SparseProblem {
+                rows: &rows,
+                cols: &cols,
+                scores: &w,
+                n_rows: n,
+                n_cols: m,
+            },
+            SparseOptions {
+                perfect: false,
+                col_prices: None,
+                start: Start::Greedy,
+            },
+        )
+        .unwrap();
         assert_eq!(a.total, b.total);
         certify(&a, &rows, &cols, &w, false);
         certify(&b, &rows, &cols, &w, false);
@@ -312,12 +424,54 @@ fn wide_duals_when_scores_exceed_32_bits() {
         let edges = instance(n, m, seed * 101, 1, 50_000_000, 6);
         let (rows, cols, w) = columns(&edges);
         // F = 256 here, so the largest scaled score is near 1.3e10 > 2^31.
-        let a = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Auction).unwrap();
-        let b = solve_sparse(&rows, &cols, &w, n, m, false, None, Start::Greedy).unwrap();
+        let a = solve_sparse(
+            SparseProblem {
+                rows: &rows,
+                cols: &cols,
+                scores: &w,
+                n_rows: n,
+                n_cols: m,
+            },
+            SparseOptions {
+                perfect: false,
+                col_prices: None,
+                start: Start::Auction,
+            },
+        )
+        .unwrap();
+        let b = solve_sparse(
+            SparseProblem {
+                rows: &rows,
+                cols: &cols,
+                scores: &w,
+                n_rows: n,
+                n_cols: m,
+            },
+            SparseOptions {
+                perfect: false,
+                col_prices: None,
+                start: Start::Greedy,
+            },
+        )
+        .unwrap();
         assert_eq!(a.total, b.total);
         certify(&a, &rows, &cols, &w, false);
         let warm = vec![1e8; m];
-        let c = solve_sparse(&rows, &cols, &w, n, m, false, Some(&warm), Start::Auction).unwrap();
+        let c = solve_sparse(
+            SparseProblem {
+                rows: &rows,
+                cols: &cols,
+                scores: &w,
+                n_rows: n,
+                n_cols: m,
+            },
+            SparseOptions {
+                perfect: false,
+                col_prices: Some(&warm),
+                start: Start::Auction,
+            },
+        )
+        .unwrap();
         assert_eq!(c.total, b.total);
         certify(&c, &rows, &cols, &w, false);
     }
