@@ -169,8 +169,7 @@ pub fn allocate_pro_rata(total_g: &[i64], use_: &[f64], n: usize) -> CoreResult<
                     use_,
                     n,
                     hours,
-                    h0,
-                    h1,
+                    h0..h1,
                     (&scale_a, &scale_b),
                     scratch,
                 )
@@ -268,17 +267,16 @@ struct Scratch {
 /// The splits of the hours `h0..h1`: each hour's integer weights gathered hour-major
 /// (tiles of 8 tenants: each write fills a cache line, the reads are 8 sequential
 /// streams), then the largest-remainder split of its total over them.
-#[allow(clippy::too_many_arguments)]
 fn splits_of_block(
     total_g: &[i64],
     use_: &[f64],
     n: usize,
     hours: usize,
-    h0: usize,
-    h1: usize,
+    block: std::ops::Range<usize>,
     (scale_a, scale_b): (&[f64], &[f64]),
     scratch: &mut Scratch,
 ) -> Vec<Split> {
+    let (h0, h1) = (block.start, block.end);
     const TILE: usize = 8;
     let width = h1 - h0;
     let Scratch { weights, split } = scratch;

@@ -248,22 +248,35 @@ pub(crate) struct OptionalAuction<S: Score> {
     pub transposed: Option<Graph<S>>,
 }
 
+/// A bid: row `row` for its best column `col` (scaled score `score`), `second` the value
+/// of its second best.
+#[derive(Clone, Copy)]
+struct Bid {
+    row: u32,
+    col: u32,
+    score: i64,
+    second: i64,
+}
+
+/// The row profits `pi`, each row's column `x` and each column's row `y`.
+struct Holding<'a, D> {
+    pi: &'a mut [D],
+    x: &'a mut [u32],
+    y: &'a mut [u32],
+}
+
 /// One forward bid of the free row `i` for its best column `j1` (value `v1 > eps`,
 /// second best `v2`, scaled score `w1`): the row keeps a profit of `max(v2 - eps, 0)`,
 /// so the price rises by at least `eps`. Returns the row it displaces, if any.
-#[allow(clippy::too_many_arguments)]
 #[inline]
-fn bid<D: Score>(
-    i: u32,
-    j1: u32,
-    w1: i64,
-    v2: i64,
-    eps: i64,
-    prices: &mut [D],
-    pi: &mut [D],
-    x: &mut [u32],
-    y: &mut [u32],
-) -> Option<u32> {
+fn bid<D: Score>(b: Bid, eps: i64, prices: &mut [D], h: &mut Holding<'_, D>) -> Option<u32> {
+    let Bid {
+        row: i,
+        col: j1,
+        score: w1,
+        second: v2,
+    } = b;
+    let Holding { pi, x, y } = h;
     let profit = (v2 - eps).max(0);
     prices[j1 as usize] = D::from_i64(w1 - profit);
     pi[i as usize] = D::from_i64(profit);
@@ -362,47 +375,64 @@ fn prefetch_ahead<S: Score, D: Score>(
 /// The bids are memory-latency bound (a random row's edges, then the random prices of
 /// its columns, then the column's holder), so the queue is processed in order while the
 /// state of the bidders a few places behind is prefetched ([`prefetch_ahead`]).
-#[allow(clippy::too_many_arguments)]
 fn forward_phase<S: Score, D: Score>(
     g: &Graph<S>,
     f: i64,
     eps: i64,
     prices: &mut [D],
-    pi: &mut [D],
-    x: &mut [u32],
-    y: &mut [u32],
+    h: &mut Holding<'_, D>,
     tops: &mut [Top2<D>],
     queue: &mut VecDeque<u32>,
 ) {
     let n = g.n();
-    for i in 0..n {
+    for (i, top) in tops.iter_mut().enumerate().take(n) {
         if i + AHEAD_DUALS < n {
             for e in g.edges(i + AHEAD_DUALS) {
                 prefetch(&prices[g.adj[e] as usize]);
             }
         }
-        let (v1, v2, j1, w1) = best_scan(g, f, prices, i, &mut tops[i]);
-        let held = x[i];
+        let (v1, v2, j1, w1) = best_scan(g, f, prices, i, top);
+        let held = h.x[i];
         let violating = if held == NONE {
             v1 > eps
         } else {
-            pi[i].get() < v1 - eps
+            h.pi[i].get() < v1 - eps
         };
         if violating {
             if held != NONE {
-                y[held as usize] = NONE;
+                h.y[held as usize] = NONE;
             }
-            queue.extend(bid(i as u32, j1, w1, v2, eps, prices, pi, x, y));
+            queue.extend(bid(
+                Bid {
+                    row: i as u32,
+                    col: j1,
+                    score: w1,
+                    second: v2,
+                },
+                eps,
+                prices,
+                h,
+            ));
         }
     }
     while let Some(i) = queue.pop_front() {
         prefetch_ahead(g, prices, tops, eps, queue);
-        if x[i as usize] != NONE {
+        if h.x[i as usize] != NONE {
             continue;
         }
         let (v1, v2, j1, w1) = best_cached(g, f, prices, i as usize, eps, &mut tops[i as usize]);
         if v1 > eps {
-            queue.extend(bid(i, j1, w1, v2, eps, prices, pi, x, y));
+            queue.extend(bid(
+                Bid {
+                    row: i,
+                    col: j1,
+                    score: w1,
+                    second: v2,
+                },
+                eps,
+                prices,
+                h,
+            ));
         }
     }
 }
@@ -468,9 +498,11 @@ pub(crate) fn optional_auction<S: Score, D: Score>(
                 f,
                 eps,
                 prices,
-                &mut pi,
-                &mut x,
-                &mut y,
+                &mut Holding {
+                    pi: &mut pi,
+                    x: &mut x,
+                    y: &mut y,
+                },
                 &mut row_tops,
                 &mut queue,
             )

@@ -299,11 +299,15 @@ impl Rows<'_> {
                     load,
                     &pv,
                     &[],
-                    self.location,
-                    self.residual,
-                    location,
-                    market,
-                    matched_h,
+                    simd::Factors {
+                        location: self.location,
+                        residual: self.residual,
+                    },
+                    simd::PlainOut {
+                        location,
+                        market,
+                        matched: matched_h,
+                    },
                 )
             } else {
                 green_row.clear();
@@ -318,11 +322,15 @@ impl Rows<'_> {
                     load,
                     &pv,
                     green_row,
-                    self.location,
-                    self.residual,
-                    location,
-                    market,
-                    matched_h,
+                    simd::Factors {
+                        location: self.location,
+                        residual: self.residual,
+                    },
+                    simd::PlainOut {
+                        location,
+                        market,
+                        matched: matched_h,
+                    },
                 )
             };
             for (s, r) in sums.iter_mut().zip(row) {

@@ -76,22 +76,39 @@ fn share(s: &SplitSlice<'_>, j: usize, w: i64, k: i64) -> i64 {
 /// Annual sums of one tenant's row: load, PV, green, matched, location, market.
 pub(super) type RowSums = [i64; 6];
 
+/// A row's two emission factors: location-based and residual (market-based).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Factors {
+    pub(crate) location: Factor,
+    pub(crate) residual: Factor,
+}
+
+/// A row's outputs: location- and market-based grams, and matched energy (added to, when
+/// `GREEN`).
+pub(crate) struct PlainOut<'a, T> {
+    pub(crate) location: &'a mut [T],
+    pub(crate) market: &'a mut [T],
+    pub(crate) matched: &'a mut [i64],
+}
+
 /// One tenant's hours (pro rata PV, no certificates): its PV share of each hour from
 /// its load (position `i`), grid draw `d = L - PV`, matched `min(d, green)` (when
 /// `GREEN`; added to `matched`), location- and market-based grams.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn plain_row_kernel<const GREEN: bool, T: Cell>(
     i: i64,
     load: &[i64],
     pv: &SplitSlice<'_>,
     green: &[i64],
-    location: Factor,
-    residual: Factor,
-    out_location: &mut [T],
-    out_market: &mut [T],
-    matched: &mut [i64],
+    factors: Factors,
+    out: PlainOut<'_, T>,
 ) -> RowSums {
+    let Factors { location, residual } = factors;
+    let PlainOut {
+        location: out_location,
+        market: out_market,
+        matched,
+    } = out;
     let len = load.len();
     let (out_location, out_market) = (&mut out_location[..len], &mut out_market[..len]);
     let pv = SplitSlice {
@@ -199,30 +216,16 @@ fn quotas_kernel(split: &Split, weights: &[i64], q: &mut [i64], rem: &mut [i64])
 mod avx512 {
     use super::*;
 
-    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
     pub(super) unsafe fn plain_row<const GREEN: bool, T: Cell>(
         i: i64,
         load: &[i64],
         pv: &SplitSlice<'_>,
         green: &[i64],
-        location: Factor,
-        residual: Factor,
-        out_location: &mut [T],
-        out_market: &mut [T],
-        matched: &mut [i64],
+        factors: Factors,
+        out: PlainOut<'_, T>,
     ) -> RowSums {
-        plain_row_kernel::<GREEN, T>(
-            i,
-            load,
-            pv,
-            green,
-            location,
-            residual,
-            out_location,
-            out_market,
-            matched,
-        )
+        plain_row_kernel::<GREEN, T>(i, load, pv, green, factors, out)
     }
 
     #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
@@ -254,48 +257,22 @@ mod avx512 {
 }
 
 /// [`plain_row_kernel`], vectorised when `wide` (from [`avx512`]).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn plain_row<const GREEN: bool, T: Cell>(
     wide: bool,
     i: i64,
     load: &[i64],
     pv: &SplitSlice<'_>,
     green: &[i64],
-    location: Factor,
-    residual: Factor,
-    out_location: &mut [T],
-    out_market: &mut [T],
-    matched: &mut [i64],
+    factors: Factors,
+    out: PlainOut<'_, T>,
 ) -> RowSums {
     #[cfg(target_arch = "x86_64")]
     if wide {
         // SAFETY: `wide` is true only when the CPU reports the features ([`avx512`]).
-        return unsafe {
-            avx512::plain_row::<GREEN, T>(
-                i,
-                load,
-                pv,
-                green,
-                location,
-                residual,
-                out_location,
-                out_market,
-                matched,
-            )
-        };
+        return unsafe { avx512::plain_row::<GREEN, T>(i, load, pv, green, factors, out) };
     }
     let _ = wide;
-    plain_row_kernel::<GREEN, T>(
-        i,
-        load,
-        pv,
-        green,
-        location,
-        residual,
-        out_location,
-        out_market,
-        matched,
-    )
+    plain_row_kernel::<GREEN, T>(i, load, pv, green, factors, out)
 }
 
 /// [`pro_rata_row_kernel`], vectorised when `wide`.

@@ -85,8 +85,8 @@ proptest! {
             let (mut loc, mut mkt64, mut matched) = (vec![0_i64; len], vec![0_i64; len], vec![0_i64; len]);
             let (mut loc32, mut mkt) = (vec![0_i32; len], vec![0_i32; len]);
             let (f, r) = (Factor::new(550_000), Factor::new(609_600));
-            let a = simd::plain_row::<true, i64>(wide, i, &load, &pv, &green[..len], f, r, &mut loc, &mut mkt64, &mut matched);
-            let b = simd::plain_row::<false, i32>(wide, i, &load, &pv, &[], f, r, &mut loc32, &mut mkt, &mut []);
+            let a = simd::plain_row::<true, i64>(wide, i, &load, &pv, &green[..len], simd::Factors { location: f, residual: r }, simd::PlainOut { location: &mut loc, market: &mut mkt64, matched: &mut matched });
+            let b = simd::plain_row::<false, i32>(wide, i, &load, &pv, &[], simd::Factors { location: f, residual: r }, simd::PlainOut { location: &mut loc32, market: &mut mkt, matched: &mut [] });
             let mut acc = vec![0_i64; len];
             simd::add_shares(wide, &pv, 37, i, &mut acc);
             let uses: Vec<f64> = load.iter().map(|&l| l as f64 * 0.37).collect();
