@@ -289,6 +289,26 @@ def test_key_columns_validated_by_their_encoding_refuse_bad_bytes(
         assert stored.equals(ids)
 
 
+def test_a_duplicated_key_column_name_is_invalid_argument(
+    alice: Client, channel: grpc.Channel, sample: Any, raw_upload: Any
+) -> None:
+    """Two columns named ``enterprise_id`` (one of them not UTF-8): refused as
+    INVALID_ARGUMENT, never a lookup error, and nothing is stored."""
+    meters = sample("meters").slice(0, 100).combine_chunks()
+    ids = meters.column("enterprise_id").chunk(0)
+    raw = bytearray(bytes(ids.buffers()[2]))
+    raw[0] = 0xFF
+    bad = pa.Array.from_buffers(
+        pa.string(), len(ids), [None, ids.buffers()[1], pa.py_buffer(bytes(raw))]
+    )
+    for twin in (ids, bad):
+        doubled = meters.append_column("enterprise_id", twin)
+        code, message = raw_upload(channel, "meters", table_to_ipc(doubled))
+        assert code is grpc.StatusCode.INVALID_ARGUMENT, message
+        assert "enterprise_id" in message or "duplicate column names" in message
+    assert alice.list() == []
+
+
 @pytest.mark.parametrize(
     ("kind", "column", "value"),
     [

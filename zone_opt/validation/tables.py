@@ -105,7 +105,13 @@ class BatchValidator:
         self._per_batch = schema.equals(spec.schema)  # names, order, types, nullability
         self._clean = True
         self._keys = {name: KeyCodes() for name in spec.key}
-        self._deferred = [name for name in schema.names if name in set(deferred)]
+        # By position, and only names the schema holds once (a duplicated name is not
+        # deferred by the decoder: it cannot be looked up by name).
+        self._deferred = [
+            (i, name)
+            for i, name in enumerate(schema.names)
+            if name in set(deferred) and schema.get_field_index(name) >= 0
+        ]
         self._rows = 0
 
     @staticmethod
@@ -127,8 +133,8 @@ class BatchValidator:
         first_row, self._rows = self._rows, self._rows + batch.num_rows
         per_batch = self._per_batch and self._clean
         encoded: dict[str, pa.DictionaryArray] = {}
-        for name in self._deferred:
-            column = batch.column(name)
+        for index, name in self._deferred:
+            column = batch.column(index)
             where = f"{self.spec.name}.{name}"
             if per_batch and name in self._keys and not integer_codes(column.type):
                 encoded[name] = dictionary_encode(
