@@ -292,3 +292,75 @@ def test_sample_preset_fast_generation_equals_the_reference_scoring() -> None:
         assert d - c == min(32, b - a)
         assert np.array_equal(t_cols[c:d], cols[a : a + (d - c)])
         assert np.array_equal(t_scores[c:d], scores[a : a + (d - c)])
+
+
+def _columns(n: int) -> dict[str, dict[str, npt.NDArray[Any]]]:
+    """The three column tables of a minimal valid index: one park, one space, n enterprises."""
+    f = np.zeros(n, np.float64)
+    return {
+        "parks": {
+            "lat": np.array([31.0]),
+            "lon": np.array([121.0]),
+            "industry_mask": np.full((1, 2), np.iinfo(np.uint64).max, np.uint64),
+            "remaining_co2e_t": np.array([1e6]),
+            "tenant_indptr": np.zeros(2, np.int64),
+            "tenant_div": np.zeros(0, np.uint8),
+            "tenant_share": np.zeros(0, np.float64),
+        },
+        "spaces": {
+            "park": np.zeros(1, np.uint32),
+            "area_m2": np.array([1000.0]),
+            "floor_load_kn_m2": np.array([10.0]),
+            "ceiling_height_m": np.array([8.0]),
+            "power_kva": np.array([500.0]),
+            "rent_cny_per_m2_month": np.array([30.0]),
+            "hazardous_permit": np.array([True]),
+            "available_from_day": np.zeros(1, np.int32),
+            "kind": np.zeros(1, np.uint8),
+        },
+        "enterprises": {
+            "area_min_m2": f + 100.0,
+            "area_max_m2": f + 2000.0,
+            "min_floor_load_kn_m2": f,
+            "min_ceiling_height_m": f,
+            "power_need_kva": f,
+            "max_rent_cny_per_m2_month": f + 100.0,
+            "lat": f + 31.0,
+            "lon": f + 121.0,
+            "radius_km": f + 50.0,
+            "hazardous_process": np.zeros(n, np.bool_),
+            "division": np.ones(n, np.uint8),
+            "kinds_mask": np.ones(n, np.uint8),
+            "chain_mask": np.zeros((n, 2), np.uint64),
+            "annual_co2e_t": f,
+        },
+    }
+
+
+def test_the_index_binding_takes_named_column_tables_and_names_each_mistake() -> None:
+    """The binding takes three tables of named columns, not 31 keyword arrays: a missing
+    column, a name it does not read (a typo) and a wrong dtype are each an error naming
+    ``table.column``; the engine's own shape checks name the column too."""
+    from zone_opt import _core  # noqa: PLC0415 (the binding itself is under test)
+
+    def build(tables: dict[str, dict[str, npt.NDArray[Any]]]) -> Any:
+        return _core.CandidateIndex(**tables, affinity=np.zeros(0))
+
+    index = build(_columns(3))
+    assert (index.n_spaces, index.n_enterprises) == (1, 3)
+    cases: list[tuple[str, str, Any, str]] = [
+        ("parks", "lat", None, "parks.lat"),
+        ("spaces", "area_m", np.array([1.0]), "spaces.area_m"),
+        ("enterprises", "radius_km", np.zeros(3, np.int64), "enterprises.radius_km"),
+        ("enterprises", "chain_mask", np.zeros((3, 3), np.uint64), "enterprises.chain_mask"),
+        ("parks", "lon", np.array([121.0, 122.0]), "parks"),
+    ]
+    for table, column, value, field in cases:
+        tables = _columns(3)
+        if value is None:
+            del tables[table][column]
+        else:
+            tables[table][column] = value
+        with pytest.raises(InvalidInputError) as info:
+            build(tables)
+        assert any(v.field.startswith(field) for v in info.value.violations), (column, info.value)

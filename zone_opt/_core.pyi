@@ -1,4 +1,5 @@
 # Hand-written stub of the compiled module; `make lint` checks it with mypy.stubtest.
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -76,38 +77,26 @@ class CandidateIndex:
     def __new__(
         cls,
         *,
-        park_lat: npt.NDArray[np.float64],
-        park_lon: npt.NDArray[np.float64],
-        park_industry_mask: npt.NDArray[np.uint64],
-        park_remaining_co2e_t: npt.NDArray[np.float64],
-        park_tenant_indptr: npt.NDArray[np.int64],
-        park_tenant_div: npt.NDArray[np.uint8],
-        park_tenant_share: npt.NDArray[np.float64],
-        space_park: npt.NDArray[np.uint32],
-        space_area_m2: npt.NDArray[np.float64],
-        space_floor_load_kn_m2: npt.NDArray[np.float64],
-        space_ceiling_height_m: npt.NDArray[np.float64],
-        space_power_kva: npt.NDArray[np.float64],
-        space_rent_cny_per_m2_month: npt.NDArray[np.float64],
-        space_hazardous_permit: npt.NDArray[np.bool_],
-        space_available_from_day: npt.NDArray[np.int32],
-        space_kind: npt.NDArray[np.uint8],
-        ent_area_min_m2: npt.NDArray[np.float64],
-        ent_area_max_m2: npt.NDArray[np.float64],
-        ent_min_floor_load_kn_m2: npt.NDArray[np.float64],
-        ent_min_ceiling_height_m: npt.NDArray[np.float64],
-        ent_power_need_kva: npt.NDArray[np.float64],
-        ent_max_rent_cny_per_m2_month: npt.NDArray[np.float64],
-        ent_lat: npt.NDArray[np.float64],
-        ent_lon: npt.NDArray[np.float64],
-        ent_radius_km: npt.NDArray[np.float64],
-        ent_hazardous_process: npt.NDArray[np.bool_],
-        ent_division: npt.NDArray[np.uint8],
-        ent_kinds_mask: npt.NDArray[np.uint8],
-        ent_chain_mask: npt.NDArray[np.uint64],
-        ent_annual_co2e_t: npt.NDArray[np.float64],
+        parks: Mapping[str, npt.NDArray[Any]],
+        spaces: Mapping[str, npt.NDArray[Any]],
+        enterprises: Mapping[str, npt.NDArray[Any]],
         affinity: npt.NDArray[np.float64],
-    ) -> CandidateIndex: ...
+    ) -> CandidateIndex:
+        """The index over three tables of named columns (every column listed, no other):
+
+        - ``parks``: ``lat``, ``lon`` (float64, degrees), ``industry_mask`` (uint64 (n, 2)),
+          ``remaining_co2e_t`` (float64), ``tenant_indptr`` (int64, n + 1),
+          ``tenant_div`` (uint8), ``tenant_share`` (float64);
+        - ``spaces``: ``park`` (uint32), ``area_m2``, ``floor_load_kn_m2``,
+          ``ceiling_height_m``, ``power_kva``, ``rent_cny_per_m2_month`` (float64),
+          ``hazardous_permit`` (bool), ``available_from_day`` (int32, days since
+          1970-01-01), ``kind`` (uint8);
+        - ``enterprises``: ``area_min_m2``, ``area_max_m2``, ``min_floor_load_kn_m2``,
+          ``min_ceiling_height_m``, ``power_need_kva``, ``max_rent_cny_per_m2_month``,
+          ``lat``, ``lon``, ``radius_km`` (float64), ``hazardous_process`` (bool),
+          ``division`` (uint8), ``kinds_mask`` (uint8), ``chain_mask`` (uint64 (n, 2)),
+          ``annual_co2e_t`` (float64).
+        """
     @property
     def n_enterprises(self) -> int: ...
     @property

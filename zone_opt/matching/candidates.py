@@ -286,40 +286,48 @@ def build_index(
         else np.ascontiguousarray(np.asarray(affinity, dtype=np.float64).reshape(-1))
     )
     index = _core.CandidateIndex(
-        park_lat=_f64(parks, "lat"),
-        park_lon=_f64(parks, "lon"),
-        park_industry_mask=_list_masks(
-            parks.column("permitted_industries"), "parks.permitted_industries", empty_is_all=True
-        ),
-        park_remaining_co2e_t=np.ascontiguousarray(remaining),
-        park_tenant_indptr=tenant_indptr,
-        park_tenant_div=nz_div.astype(np.uint8),
-        park_tenant_share=np.ascontiguousarray(share[nz_park, nz_div]),
-        space_park=space_park.astype(np.uint32),
-        space_area_m2=_f64(spaces, "area_m2"),
-        space_floor_load_kn_m2=_f64(spaces, "floor_load_kn_m2"),
-        space_ceiling_height_m=_f64(spaces, "ceiling_height_m"),
-        space_power_kva=_f64(spaces, "power_kva"),
-        space_rent_cny_per_m2_month=_f64(spaces, "rent_cny_per_m2_month"),
-        space_hazardous_permit=_bool(spaces, "hazardous_permit"),
-        space_available_from_day=np.ascontiguousarray(
-            avail.to_numpy(zero_copy_only=False), dtype=np.int32
-        ),
-        space_kind=np.ascontiguousarray(kind.to_numpy(zero_copy_only=False), dtype=np.uint8),
-        ent_area_min_m2=_f64(enterprises, "area_min_m2"),
-        ent_area_max_m2=_f64(enterprises, "area_max_m2"),
-        ent_min_floor_load_kn_m2=_f64(enterprises, "min_floor_load_kn_m2"),
-        ent_min_ceiling_height_m=_f64(enterprises, "min_ceiling_height_m"),
-        ent_power_need_kva=_f64(enterprises, "power_need_kva"),
-        ent_max_rent_cny_per_m2_month=_f64(enterprises, "max_rent_cny_per_m2_month"),
-        ent_lat=_f64(enterprises, "preferred_lat"),
-        ent_lon=_f64(enterprises, "preferred_lon"),
-        ent_radius_km=_f64(enterprises, "radius_km"),
-        ent_hazardous_process=_bool(enterprises, "hazardous_process"),
-        ent_division=division.astype(np.uint8),
-        ent_kinds_mask=_kinds_mask(enterprises.column("space_kinds")),
-        ent_chain_mask=np.ascontiguousarray(chain_mask),
-        ent_annual_co2e_t=co2,
+        parks={
+            "lat": _f64(parks, "lat"),
+            "lon": _f64(parks, "lon"),
+            "industry_mask": _list_masks(
+                parks.column("permitted_industries"),
+                "parks.permitted_industries",
+                empty_is_all=True,
+            ),
+            "remaining_co2e_t": np.ascontiguousarray(remaining),
+            "tenant_indptr": tenant_indptr,
+            "tenant_div": nz_div.astype(np.uint8),
+            "tenant_share": np.ascontiguousarray(share[nz_park, nz_div]),
+        },
+        spaces={
+            "park": space_park.astype(np.uint32),
+            "area_m2": _f64(spaces, "area_m2"),
+            "floor_load_kn_m2": _f64(spaces, "floor_load_kn_m2"),
+            "ceiling_height_m": _f64(spaces, "ceiling_height_m"),
+            "power_kva": _f64(spaces, "power_kva"),
+            "rent_cny_per_m2_month": _f64(spaces, "rent_cny_per_m2_month"),
+            "hazardous_permit": _bool(spaces, "hazardous_permit"),
+            "available_from_day": np.ascontiguousarray(
+                avail.to_numpy(zero_copy_only=False), dtype=np.int32
+            ),
+            "kind": np.ascontiguousarray(kind.to_numpy(zero_copy_only=False), dtype=np.uint8),
+        },
+        enterprises={
+            "area_min_m2": _f64(enterprises, "area_min_m2"),
+            "area_max_m2": _f64(enterprises, "area_max_m2"),
+            "min_floor_load_kn_m2": _f64(enterprises, "min_floor_load_kn_m2"),
+            "min_ceiling_height_m": _f64(enterprises, "min_ceiling_height_m"),
+            "power_need_kva": _f64(enterprises, "power_need_kva"),
+            "max_rent_cny_per_m2_month": _f64(enterprises, "max_rent_cny_per_m2_month"),
+            "lat": _f64(enterprises, "preferred_lat"),
+            "lon": _f64(enterprises, "preferred_lon"),
+            "radius_km": _f64(enterprises, "radius_km"),
+            "hazardous_process": _bool(enterprises, "hazardous_process"),
+            "division": division.astype(np.uint8),
+            "kinds_mask": _kinds_mask(enterprises.column("space_kinds")),
+            "chain_mask": np.ascontiguousarray(chain_mask),
+            "annual_co2e_t": co2,
+        },
         affinity=aff,
     )
     return IndexedTables(

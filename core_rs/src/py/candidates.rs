@@ -2,6 +2,7 @@
 
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use super::detach::run_detached;
 use crate::candidates::{self as engine, DivisionMask, Weights};
@@ -38,89 +39,135 @@ pub struct PyCandidateIndex {
     inner: engine::CandidateIndex,
 }
 
+/// One table of columns by name (a `dict` of numpy arrays): each column taken once, by
+/// the name the caller's table uses; a missing column, a wrong dtype or a name the index
+/// does not read is an error naming `table.column`.
+struct Columns<'py> {
+    table: &'static str,
+    dict: Bound<'py, PyDict>,
+    taken: Vec<&'static str>,
+}
+
+impl<'py> Columns<'py> {
+    fn new(table: &'static str, dict: Bound<'py, PyDict>) -> Self {
+        Self {
+            table,
+            dict,
+            taken: Vec::new(),
+        }
+    }
+
+    fn field(&self, column: &str) -> String {
+        format!("{}.{column}", self.table)
+    }
+
+    fn item(&mut self, column: &'static str) -> PyResult<Bound<'py, PyAny>> {
+        self.taken.push(column);
+        self.dict
+            .get_item(column)?
+            .ok_or_else(|| CoreError::invalid(self.field(column), None, "missing").into())
+    }
+
+    fn vec<T: numpy::Element + Copy>(&mut self, column: &'static str) -> PyResult<Vec<T>> {
+        let item = self.item(column)?;
+        let field = self.field(column);
+        let array: PyReadonlyArray1<'py, T> = item.extract().map_err(|_| {
+            let dtype = std::any::type_name::<T>();
+            CoreError::invalid(field.as_str(), None, format!("must be a 1-d {dtype} array"))
+        })?;
+        vec1(&array, &field)
+    }
+
+    fn masks(&mut self, column: &'static str) -> PyResult<Vec<DivisionMask>> {
+        let item = self.item(column)?;
+        let field = self.field(column);
+        let array: PyReadonlyArray2<'py, u64> = item
+            .extract()
+            .map_err(|_| CoreError::invalid(field.as_str(), None, "must be a 2-d uint64 array"))?;
+        masks(&array, &field)
+    }
+
+    fn indptr(&mut self, column: &'static str) -> PyResult<Vec<usize>> {
+        let item = self.item(column)?;
+        let field = self.field(column);
+        let array: PyReadonlyArray1<'py, i64> = item
+            .extract()
+            .map_err(|_| CoreError::invalid(field.as_str(), None, "must be a 1-d int64 array"))?;
+        usizes(&array, &field)
+    }
+
+    /// Every key was read: a name the index does not know (a typo) is refused.
+    fn finish(self) -> PyResult<()> {
+        for key in self.dict.keys() {
+            let name: String = key.extract()?;
+            if !self.taken.contains(&name.as_str()) {
+                return Err(CoreError::invalid(
+                    self.field(&name),
+                    None,
+                    format!("not a column the index reads ({})", self.taken.join(", ")),
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+}
+
 #[pymethods]
 impl PyCandidateIndex {
+    /// The index over three tables of named columns (see the stub for each table's
+    /// columns, dtypes and units) and the division affinity matrix (97 x 97, or empty).
     #[new]
-    #[pyo3(signature = (
-        *, park_lat, park_lon, park_industry_mask, park_remaining_co2e_t, park_tenant_indptr,
-        park_tenant_div, park_tenant_share, space_park, space_area_m2, space_floor_load_kn_m2,
-        space_ceiling_height_m, space_power_kva, space_rent_cny_per_m2_month,
-        space_hazardous_permit, space_available_from_day, space_kind, ent_area_min_m2,
-        ent_area_max_m2, ent_min_floor_load_kn_m2, ent_min_ceiling_height_m, ent_power_need_kva,
-        ent_max_rent_cny_per_m2_month, ent_lat, ent_lon, ent_radius_km, ent_hazardous_process,
-        ent_division, ent_kinds_mask, ent_chain_mask, ent_annual_co2e_t, affinity
-    ))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (*, parks, spaces, enterprises, affinity))]
     fn new(
         py: Python<'_>,
-        park_lat: PyReadonlyArray1<'_, f64>,
-        park_lon: PyReadonlyArray1<'_, f64>,
-        park_industry_mask: PyReadonlyArray2<'_, u64>,
-        park_remaining_co2e_t: PyReadonlyArray1<'_, f64>,
-        park_tenant_indptr: PyReadonlyArray1<'_, i64>,
-        park_tenant_div: PyReadonlyArray1<'_, u8>,
-        park_tenant_share: PyReadonlyArray1<'_, f64>,
-        space_park: PyReadonlyArray1<'_, u32>,
-        space_area_m2: PyReadonlyArray1<'_, f64>,
-        space_floor_load_kn_m2: PyReadonlyArray1<'_, f64>,
-        space_ceiling_height_m: PyReadonlyArray1<'_, f64>,
-        space_power_kva: PyReadonlyArray1<'_, f64>,
-        space_rent_cny_per_m2_month: PyReadonlyArray1<'_, f64>,
-        space_hazardous_permit: PyReadonlyArray1<'_, bool>,
-        space_available_from_day: PyReadonlyArray1<'_, i32>,
-        space_kind: PyReadonlyArray1<'_, u8>,
-        ent_area_min_m2: PyReadonlyArray1<'_, f64>,
-        ent_area_max_m2: PyReadonlyArray1<'_, f64>,
-        ent_min_floor_load_kn_m2: PyReadonlyArray1<'_, f64>,
-        ent_min_ceiling_height_m: PyReadonlyArray1<'_, f64>,
-        ent_power_need_kva: PyReadonlyArray1<'_, f64>,
-        ent_max_rent_cny_per_m2_month: PyReadonlyArray1<'_, f64>,
-        ent_lat: PyReadonlyArray1<'_, f64>,
-        ent_lon: PyReadonlyArray1<'_, f64>,
-        ent_radius_km: PyReadonlyArray1<'_, f64>,
-        ent_hazardous_process: PyReadonlyArray1<'_, bool>,
-        ent_division: PyReadonlyArray1<'_, u8>,
-        ent_kinds_mask: PyReadonlyArray1<'_, u8>,
-        ent_chain_mask: PyReadonlyArray2<'_, u64>,
-        ent_annual_co2e_t: PyReadonlyArray1<'_, f64>,
+        parks: Bound<'_, PyDict>,
+        spaces: Bound<'_, PyDict>,
+        enterprises: Bound<'_, PyDict>,
         affinity: PyReadonlyArray1<'_, f64>,
     ) -> PyResult<Self> {
+        let mut p = Columns::new("parks", parks);
         let parks = engine::Parks {
-            lat: vec1(&park_lat, "park_lat")?,
-            lon: vec1(&park_lon, "park_lon")?,
-            industry_mask: masks(&park_industry_mask, "park_industry_mask")?,
-            remaining_co2e_t: vec1(&park_remaining_co2e_t, "park_remaining_co2e_t")?,
-            tenant_indptr: usizes(&park_tenant_indptr, "park_tenant_indptr")?,
-            tenant_div: vec1(&park_tenant_div, "park_tenant_div")?,
-            tenant_share: vec1(&park_tenant_share, "park_tenant_share")?,
+            lat: p.vec("lat")?,
+            lon: p.vec("lon")?,
+            industry_mask: p.masks("industry_mask")?,
+            remaining_co2e_t: p.vec("remaining_co2e_t")?,
+            tenant_indptr: p.indptr("tenant_indptr")?,
+            tenant_div: p.vec("tenant_div")?,
+            tenant_share: p.vec("tenant_share")?,
         };
+        p.finish()?;
+        let mut s = Columns::new("spaces", spaces);
         let spaces = engine::Spaces {
-            park: vec1(&space_park, "space_park")?,
-            area_m2: vec1(&space_area_m2, "space_area_m2")?,
-            floor_load_kn_m2: vec1(&space_floor_load_kn_m2, "space_floor_load_kn_m2")?,
-            ceiling_height_m: vec1(&space_ceiling_height_m, "space_ceiling_height_m")?,
-            power_kva: vec1(&space_power_kva, "space_power_kva")?,
-            rent_cny_per_m2_month: vec1(&space_rent_cny_per_m2_month, "space_rent")?,
-            hazardous_permit: vec1(&space_hazardous_permit, "space_hazardous_permit")?,
-            available_from_day: vec1(&space_available_from_day, "space_available_from_day")?,
-            kind: vec1(&space_kind, "space_kind")?,
+            park: s.vec("park")?,
+            area_m2: s.vec("area_m2")?,
+            floor_load_kn_m2: s.vec("floor_load_kn_m2")?,
+            ceiling_height_m: s.vec("ceiling_height_m")?,
+            power_kva: s.vec("power_kva")?,
+            rent_cny_per_m2_month: s.vec("rent_cny_per_m2_month")?,
+            hazardous_permit: s.vec("hazardous_permit")?,
+            available_from_day: s.vec("available_from_day")?,
+            kind: s.vec("kind")?,
         };
+        s.finish()?;
+        let mut e = Columns::new("enterprises", enterprises);
         let enterprises = engine::Enterprises {
-            area_min_m2: vec1(&ent_area_min_m2, "ent_area_min_m2")?,
-            area_max_m2: vec1(&ent_area_max_m2, "ent_area_max_m2")?,
-            min_floor_load_kn_m2: vec1(&ent_min_floor_load_kn_m2, "ent_min_floor_load_kn_m2")?,
-            min_ceiling_height_m: vec1(&ent_min_ceiling_height_m, "ent_min_ceiling_height_m")?,
-            power_need_kva: vec1(&ent_power_need_kva, "ent_power_need_kva")?,
-            max_rent_cny_per_m2_month: vec1(&ent_max_rent_cny_per_m2_month, "ent_max_rent")?,
-            lat: vec1(&ent_lat, "ent_lat")?,
-            lon: vec1(&ent_lon, "ent_lon")?,
-            radius_km: vec1(&ent_radius_km, "ent_radius_km")?,
-            hazardous_process: vec1(&ent_hazardous_process, "ent_hazardous_process")?,
-            division: vec1(&ent_division, "ent_division")?,
-            kinds_mask: vec1(&ent_kinds_mask, "ent_kinds_mask")?,
-            chain_mask: masks(&ent_chain_mask, "ent_chain_mask")?,
-            annual_co2e_t: vec1(&ent_annual_co2e_t, "ent_annual_co2e_t")?,
+            area_min_m2: e.vec("area_min_m2")?,
+            area_max_m2: e.vec("area_max_m2")?,
+            min_floor_load_kn_m2: e.vec("min_floor_load_kn_m2")?,
+            min_ceiling_height_m: e.vec("min_ceiling_height_m")?,
+            power_need_kva: e.vec("power_need_kva")?,
+            max_rent_cny_per_m2_month: e.vec("max_rent_cny_per_m2_month")?,
+            lat: e.vec("lat")?,
+            lon: e.vec("lon")?,
+            radius_km: e.vec("radius_km")?,
+            hazardous_process: e.vec("hazardous_process")?,
+            division: e.vec("division")?,
+            kinds_mask: e.vec("kinds_mask")?,
+            chain_mask: e.masks("chain_mask")?,
+            annual_co2e_t: e.vec("annual_co2e_t")?,
         };
+        e.finish()?;
         let affinity = vec1(&affinity, "affinity")?;
         let inner = run_detached(py, move || {
             engine::CandidateIndex::new(parks, spaces, enterprises, affinity)
