@@ -20,12 +20,12 @@ from zone_opt.optimise.dispatch import (
     dispatch,
     load_scenario,
 )
-from zone_opt.optimise.dispatch.builder import build
-from zone_opt.optimise.dispatch.charts import write_html, write_png
+from zone_opt.optimise.dispatch.build import build
 from zone_opt.optimise.dispatch.pyomo_model import solve_pyomo
+from zone_opt.optimise.dispatch.report import write_html, write_png
 from zone_opt.optimise.dispatch.results import extract_blocks
-from zone_opt.optimise.dispatch.run import next_state
 from zone_opt.optimise.dispatch.scenario import tou_price
+from zone_opt.optimise.dispatch.solve import next_state
 
 DATA = Path(__file__).resolve().parent.parent / "datasets" / "sip_park_1"
 

@@ -20,7 +20,7 @@ from zone_opt.errors import CancelledError, InvalidInputError
 from zone_opt.optimise import SolveOptions, SolveStatus
 from zone_opt.optimise.facilities import FacilityPlan, FacilityProblem, solve_facilities
 from zone_opt.optimise.facilities.lagrange import SiteRelaxation
-from zone_opt.optimise.facilities.sscflp import _Knapsacks, solve_single_source
+from zone_opt.optimise.facilities.sscflp import solve_single_source
 from zone_opt.optimise.facilities.sscflp_files import (
     Layout,
     parse_sscflp,
@@ -28,6 +28,7 @@ from zone_opt.optimise.facilities.sscflp_files import (
     read_sscflp_optima,
     sscflp_members,
 )
+from zone_opt.optimise.facilities.sscflp_plans import _Knapsacks
 
 sys.path.insert(0, str(Path(__file__).parent))
 from facilities_data import random_problem

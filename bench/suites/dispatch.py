@@ -31,7 +31,7 @@ from zone_opt.optimise.dispatch import (
     load_scenario,
 )
 from zone_opt.optimise.dispatch.pyomo_model import solve_pyomo
-from zone_opt.optimise.dispatch.run import next_state
+from zone_opt.optimise.dispatch.solve import next_state
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "datasets" / "sip_park_1"

@@ -17,7 +17,7 @@ from typing import Any
 from tqdm import tqdm
 
 from zone_opt.optimise.dispatch import DispatchOptions, WindowProgress, dispatch, load_scenario
-from zone_opt.optimise.dispatch.charts import write_html, write_png
+from zone_opt.optimise.dispatch.report import write_html, write_png
 
 log = logging.getLogger(__name__)
 

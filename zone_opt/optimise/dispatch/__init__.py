@@ -29,8 +29,8 @@ from zone_opt.optimise.dispatch.assets import (
 )
 from zone_opt.optimise.dispatch.inputs import DispatchState, HorizonInputs
 from zone_opt.optimise.dispatch.results import BindingConstraint, DispatchResult, WindowReport
-from zone_opt.optimise.dispatch.run import DispatchOptions, WindowProgress, dispatch
 from zone_opt.optimise.dispatch.scenario import Scenario, load_scenario, park_from_dict
+from zone_opt.optimise.dispatch.solve import DispatchOptions, WindowProgress, dispatch
 
 __all__ = [
     "Battery",

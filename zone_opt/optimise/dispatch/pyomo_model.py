@@ -1,6 +1,6 @@
 """The dispatch model written in pyomo: the readable reference and the users' extension point.
 
-Same variables, constraints and objective as :mod:`zone_opt.optimise.dispatch.builder`,
+Same variables, constraints and objective as :mod:`zone_opt.optimise.dispatch.build`,
 one named pyomo component per concern, built in the fixed order data -> variables ->
 constraints -> objective. Add your own constraints to the returned ``ConcreteModel`` before
 calling :func:`solve_pyomo`. Building is O(steps x assets) pyomo objects: fine for a week,
@@ -17,7 +17,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from zone_opt.optimise.dispatch.assets import Park
-from zone_opt.optimise.dispatch.builder import _steps
+from zone_opt.optimise.dispatch.build import _steps
 from zone_opt.optimise.dispatch.inputs import DispatchState, HorizonInputs
 
 __all__ = ["PyomoRun", "build_pyomo", "solve_pyomo"]

@@ -9,8 +9,13 @@ core, nucleolus); ``read_orlib_cap`` reads Beasley's OR-Library test instances.
 
 from zone_opt.optimise.facilities.build import FacilityMatrix, build_matrix
 from zone_opt.optimise.facilities.orlib import read_orlib_cap, read_orlib_optima
-from zone_opt.optimise.facilities.plan import Assignment, CostBreakdown, FacilityPlan, UnmetDemand
 from zone_opt.optimise.facilities.problem import FacilityProblem
+from zone_opt.optimise.facilities.results import (
+    Assignment,
+    CostBreakdown,
+    FacilityPlan,
+    UnmetDemand,
+)
 from zone_opt.optimise.facilities.solve import DEFAULT_OPTIONS, Backend, solve_facilities
 
 __all__ = [

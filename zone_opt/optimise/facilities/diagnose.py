@@ -14,7 +14,7 @@ import numpy as np
 
 from zone_opt.optimise.facilities.build import FacilityMatrix
 from zone_opt.optimise.facilities.options import highs_options
-from zone_opt.optimise.facilities.plan import UnmetDemand
+from zone_opt.optimise.facilities.results import UnmetDemand
 from zone_opt.optimise.solver import INF, HighsSolver, MatrixModel, SolveOptions
 
 __all__ = ["diagnose_infeasible"]

@@ -25,8 +25,8 @@ from numpy.typing import NDArray
 from zone_opt.errors import InvalidInputError, SolverError
 from zone_opt.optimise.facilities.build import FacilityMatrix, build_matrix
 from zone_opt.optimise.facilities.lagbb import lagrangian_branch_and_bound
-from zone_opt.optimise.facilities.plan import FacilityPlan, decode_plan
 from zone_opt.optimise.facilities.problem import FacilityProblem
+from zone_opt.optimise.facilities.results import FacilityPlan, decode_plan
 from zone_opt.optimise.solver import HighsSolver, SolveOptions, SolveStatus
 
 __all__ = ["solve_decomposed"]

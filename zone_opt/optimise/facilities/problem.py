@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from zone_opt.errors import InvalidInputError, Violation
+from zone_opt.optimise.facilities.validate import validate_problem
 
 __all__ = ["FacilityProblem"]
 
@@ -61,81 +61,7 @@ class FacilityProblem:
     name: str = field(default="facilities")
 
     def __post_init__(self) -> None:
-        violations: list[Violation] = []
-        ids = {
-            "demand_ids": tuple(str(x) for x in self.demand_ids),
-            "site_ids": tuple(str(x) for x in self.site_ids),
-            "facility_types": tuple(str(x) for x in self.facility_types),
-        }
-        for name, values in ids.items():
-            object.__setattr__(self, name, values)
-            seen: dict[str, int] = {}
-            for row, value in enumerate(values):
-                if value == "":
-                    violations.append(Violation(name, row, "empty id"))
-                elif value in seen:
-                    violations.append(
-                        Violation(name, row, f"duplicate id {value!r} (first at row {seen[value]})")
-                    )
-                else:
-                    seen[value] = row
-        n, m, k = len(ids["demand_ids"]), len(ids["site_ids"]), len(ids["facility_types"])
-        if n == 0:
-            violations.append(Violation("demand_ids", None, "no demand points"))
-        if m == 0:
-            violations.append(Violation("site_ids", None, "no candidate sites"))
-        if k == 0:
-            violations.append(Violation("facility_types", None, "no facility types"))
-        arrays: dict[str, tuple[tuple[int, ...], bool]] = {
-            "demand": ((n, k), True),
-            "capacity": ((m, k), True),
-            "fixed_cost_cny": ((m,), True),
-            "transport_cost_cny_per_unit": ((n, m), True),
-            "operating_cost_cny_per_unit": ((m, k), False),
-            "distance_km": ((n, m), False),
-            "demand_xy_km": ((n, 2), False),
-            "site_xy_km": ((m, 2), False),
-        }
-        for name, (shape, required) in arrays.items():
-            raw = getattr(self, name)
-            if raw is None:
-                if required:
-                    violations.append(Violation(name, None, "required"))
-                continue
-            arr = np.array(raw, dtype=np.float64)
-            if arr.ndim == 1 and len(shape) == 2 and shape[1] == 1:
-                arr = arr.reshape(-1, 1)
-            if arr.shape != shape:
-                violations.append(Violation(name, None, f"shape {arr.shape}, expected {shape}"))
-                continue
-            bad = ~np.isfinite(arr)
-            if name not in ("demand_xy_km", "site_xy_km"):
-                bad |= arr < 0
-            if bad.any():
-                row = int(np.argwhere(bad)[0][0])
-                violations.append(Violation(name, row, "must be a finite number >= 0"))
-            arr.setflags(write=False)
-            object.__setattr__(self, name, arr)
-        for name in ("max_distance_km", "budget_cny"):
-            value = getattr(self, name)
-            if value is not None and not (np.isfinite(value) and value >= 0):
-                violations.append(Violation(name, None, "must be a finite number >= 0"))
-        if self.max_distance_km is not None and self.distance_km is None:
-            violations.append(Violation("distance_km", None, "required with max_distance_km"))
-        if not violations:
-            total = self.demand.sum(axis=0)
-            supply = self.capacity.sum(axis=0)
-            for t in np.flatnonzero((total > 0) & (supply <= 0)):
-                violations.append(
-                    Violation(
-                        "capacity",
-                        None,
-                        f"no site has capacity for the demanded type {self.facility_types[t]!r}",
-                    )
-                )
-        error = InvalidInputError.collect(violations)
-        if error is not None:
-            raise error
+        validate_problem(self)  # normalises ids and arrays in place; raises every violation
 
     @property
     def num_demand(self) -> int:

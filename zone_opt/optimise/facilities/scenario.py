@@ -36,8 +36,8 @@ import yaml
 
 from zone_opt.errors import InvalidInputError, Violation
 from zone_opt.optimise.facilities.coalitions import CoalitionCosts
-from zone_opt.optimise.facilities.plan import FacilityPlan
 from zone_opt.optimise.facilities.problem import FacilityProblem
+from zone_opt.optimise.facilities.results import FacilityPlan
 from zone_opt.optimise.facilities.sharing import CostShares, ShareMethod, cost_shares
 from zone_opt.optimise.facilities.solve import DEFAULT_OPTIONS, solve_facilities
 from zone_opt.optimise.solver import SolveOptions

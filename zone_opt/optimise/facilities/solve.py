@@ -12,8 +12,8 @@ from zone_opt.optimise.facilities.build import build_matrix
 from zone_opt.optimise.facilities.diagnose import diagnose_infeasible
 from zone_opt.optimise.facilities.large import solve_decomposed
 from zone_opt.optimise.facilities.options import DEFAULT_OPTIONS, PRESOLVE_RULE_OFF, highs_options
-from zone_opt.optimise.facilities.plan import FacilityPlan, UnmetDemand, decode_plan
 from zone_opt.optimise.facilities.problem import FacilityProblem
+from zone_opt.optimise.facilities.results import FacilityPlan, UnmetDemand, decode_plan
 from zone_opt.optimise.facilities.sitebb import SiteSearch, branch_on_sites
 from zone_opt.optimise.facilities.sscflp import solve_single_source
 from zone_opt.optimise.ortools_adapter import solve_ortools
