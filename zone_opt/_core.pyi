@@ -38,11 +38,8 @@ def assign_dense_f64(
     npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]
 ]: ...
 def assign_sparse_i64(
-    rows: npt.NDArray[np.int64],
-    cols: npt.NDArray[np.int64],
-    scores: npt.NDArray[np.int64],
-    n_rows: int,
-    n_cols: int,
+    edges: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    shape: tuple[int, int],
     perfect: bool,
     col_prices: npt.NDArray[np.float64] | None = None,
     auction: bool = True,

@@ -355,7 +355,7 @@ def assign_sparse(
             raise InvalidInputError.single("col_prices", k_bad, "must be finite and >= 0")
         prices = np.minimum(qf * scale, 2.0**62)
     x, y, u, p, feasible, total_i, dual_scale = _core.assign_sparse_i64(
-        r, c, wi, n_rows, n_cols, perfect, prices
+        (r, c, wi), (n_rows, n_cols), perfect, prices
     )
     total: int | float
     if is_float:

@@ -68,24 +68,29 @@ type SparseOut<'py> = (
     i64,
 );
 
-/// Maximum-weight sparse matching over int64 edges:
+/// The edges of a sparse problem: `(rows, cols, scores)`, int64 arrays of equal length.
+type SparseEdges<'py> = (
+    PyReadonlyArray1<'py, i64>,
+    PyReadonlyArray1<'py, i64>,
+    PyReadonlyArray1<'py, i64>,
+);
+
+/// Maximum-weight sparse matching over int64 edges `(rows, cols, scores)` of a `shape`:
 /// (row_to_col, col_to_row, u, p, feasible, total, dual_scale): the duals are integers in
 /// units of 1 / dual_scale. `col_prices` are in score units; `auction=False` skips the
 /// auction start (shortest augmenting paths only).
 #[pyfunction]
-#[pyo3(signature = (rows, cols, scores, n_rows, n_cols, perfect, col_prices=None, auction=true))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (edges, shape, perfect, col_prices=None, auction=true))]
 fn assign_sparse_i64<'py>(
     py: Python<'py>,
-    rows: PyReadonlyArray1<'py, i64>,
-    cols: PyReadonlyArray1<'py, i64>,
-    scores: PyReadonlyArray1<'py, i64>,
-    n_rows: usize,
-    n_cols: usize,
+    edges: SparseEdges<'py>,
+    shape: (usize, usize),
     perfect: bool,
     col_prices: Option<PyReadonlyArray1<'py, f64>>,
     auction: bool,
 ) -> PyResult<SparseOut<'py>> {
+    let (rows, cols, scores) = edges;
+    let (n_rows, n_cols) = shape;
     let contiguous = |name: &'static str| CoreError::invalid(name, None, "must be contiguous");
     let rows = rows.as_slice().map_err(|_| contiguous("rows"))?;
     let cols = cols.as_slice().map_err(|_| contiguous("cols"))?;
