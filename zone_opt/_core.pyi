@@ -1,6 +1,6 @@
 # Hand-written stub of the compiled module; `make lint` checks it with mypy.stubtest.
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Required, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -139,20 +139,23 @@ def carbon_shapley(
 ) -> tuple[
     npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64], int, int, bool, int
 ]: ...
+
+class Scope2Options(TypedDict, total=False):
+    """The optional inputs and switches of :func:`carbon_scope2` (``detail`` required)."""
+
+    pv_share: npt.NDArray[np.int64] | None
+    pv_priority: npt.NDArray[np.uint64] | None
+    certificate_wh: npt.NDArray[np.int64] | None
+    gate_import_wh: npt.NDArray[np.int64] | None
+    gross_up_losses: bool
+    detail: Required[bool]
+
 def carbon_scope2(
     load_wh: npt.NDArray[np.int64],
     pv_wh: npt.NDArray[np.int64],
-    contract_wh: npt.NDArray[np.int64],
-    contract_share: npt.NDArray[np.int64],
-    location_ug_per_wh: int,
-    residual_ug_per_wh: int,
-    *,
-    pv_share: npt.NDArray[np.int64] | None = None,
-    pv_priority: npt.NDArray[np.uint64] | None = None,
-    certificate_wh: npt.NDArray[np.int64] | None = None,
-    gate_import_wh: npt.NDArray[np.int64] | None = None,
-    gross_up_losses: bool = False,
-    detail: bool = True,
+    contracts: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    factors_ug_per_wh: tuple[int, int],
+    options: Scope2Options,
 ) -> dict[str, Any]: ...
 def audit_merkle_root(offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8]) -> bytes: ...
 def audit_merkle_proof(

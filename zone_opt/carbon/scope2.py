@@ -456,16 +456,16 @@ def scope2_hourly(
         out = _core.carbon_scope2(
             load,
             pv,
-            contracts,
-            shares,
-            location_factor.co2e_ug_per_wh,
-            residual_factor.co2e_ug_per_wh,
-            pv_share=parts,
-            pv_priority=order,
-            certificate_wh=green,
-            gate_import_wh=gate,
-            gross_up_losses=losses == "gross-up",
-            detail=detail,
+            (contracts, shares),
+            (location_factor.co2e_ug_per_wh, residual_factor.co2e_ug_per_wh),
+            {
+                "pv_share": parts,
+                "pv_priority": order,
+                "certificate_wh": green,
+                "gate_import_wh": gate,
+                "gross_up_losses": losses == "gross-up",
+                "detail": detail,
+            },
         )
     except InvalidInputError as err:
         raise _renamed(err, {"certificate_wh": "green_wh"}) from None

@@ -225,28 +225,47 @@ fn cells<'py, T: numpy::Element + s2::Cell>(
 /// Scope 2 per tenant-hour (`carbon::scope2`): a dict of numpy arrays, `n x hours` for the
 /// tenant-hour results (int32 where every value fits, else int64: `scope2_compact`),
 /// `hours` for the hourly ones, `n` for the `tenant_*` totals (int64).
+/// The optional inputs and switches of [`carbon_scope2`], read from a `dict` by name
+/// (every key but `detail` optional): `pv_share` (int64, n) or `pv_priority` (uint64, n) for the PV
+/// key, `certificate_wh` (int64, n x hours), `gate_import_wh` (int64, hours),
+/// `gross_up_losses` (default false), and `detail` (required: whether the per tenant-hour
+/// PV and matched energy are returned).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct Scope2Options<'py> {
+    #[pyo3(default)]
+    pv_share: Option<PyReadonlyArray1<'py, i64>>,
+    #[pyo3(default)]
+    pv_priority: Option<PyReadonlyArray1<'py, u64>>,
+    #[pyo3(default)]
+    certificate_wh: Option<PyReadonlyArray2<'py, i64>>,
+    #[pyo3(default)]
+    gate_import_wh: Option<PyReadonlyArray1<'py, i64>>,
+    #[pyo3(default)]
+    gross_up_losses: bool,
+    detail: bool,
+}
+
 #[pyfunction]
-#[pyo3(signature = (
-    load_wh, pv_wh, contract_wh, contract_share, location_ug_per_wh, residual_ug_per_wh,
-    *, pv_share=None, pv_priority=None, certificate_wh=None, gate_import_wh=None,
-    gross_up_losses=false, detail=true,
-))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (load_wh, pv_wh, contracts, factors_ug_per_wh, options))]
 fn carbon_scope2<'py>(
     py: Python<'py>,
     load_wh: PyReadonlyArray2<'py, i64>,
     pv_wh: PyReadonlyArray1<'py, i64>,
-    contract_wh: PyReadonlyArray2<'py, i64>,
-    contract_share: PyReadonlyArray2<'py, i64>,
-    location_ug_per_wh: i64,
-    residual_ug_per_wh: i64,
-    pv_share: Option<PyReadonlyArray1<'py, i64>>,
-    pv_priority: Option<PyReadonlyArray1<'py, u64>>,
-    certificate_wh: Option<PyReadonlyArray2<'py, i64>>,
-    gate_import_wh: Option<PyReadonlyArray1<'py, i64>>,
-    gross_up_losses: bool,
-    detail: bool,
+    contracts: (PyReadonlyArray2<'py, i64>, PyReadonlyArray2<'py, i64>),
+    factors_ug_per_wh: (i64, i64),
+    options: Scope2Options<'py>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let (contract_wh, contract_share) = contracts;
+    let (location_ug_per_wh, residual_ug_per_wh) = factors_ug_per_wh;
+    let Scope2Options {
+        pv_share,
+        pv_priority,
+        certificate_wh,
+        gate_import_wh,
+        gross_up_losses,
+        detail,
+    } = options;
     let (n, hours) = (load_wh.shape()[0], load_wh.shape()[1]);
     if contract_wh.shape()[1] != hours && contract_wh.shape()[0] > 0 {
         return Err(CoreError::invalid(
