@@ -180,22 +180,28 @@ def rfc9497_verify_proof(
     pk: bytes, blinded: list[bytes], evaluated: list[bytes], proof: bytes
 ) -> bool: ...
 
+class PsiSessionOptions(TypedDict, total=False):
+    """The session options both parties give (``mode``, ``verifiable``, ``uscc``
+    required); ``min_intersection`` is the sender's, ``left_join`` the receiver's."""
+
+    mode: Required[str]
+    verifiable: Required[bool]
+    uscc: Required[bool]
+    suite: str | None
+    min_intersection: int
+    left_join: bool
+
 @final
 class PsiSender:
     def __new__(
         cls,
-        offsets: npt.NDArray[np.int64],
-        data: npt.NDArray[np.uint8],
-        mode: str,
-        verifiable: bool,
-        uscc: bool,
-        min_intersection: int,
+        keys: tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]],
+        options: PsiSessionOptions,
         payload: list[
             tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.bool_] | None]
         ]
         | None = None,
         schema: bytes = ...,
-        suite: str | None = None,
     ) -> PsiSender: ...
     def setup_message(self) -> bytes: ...
     def respond(self, request: bytes) -> bytes: ...
@@ -212,14 +218,9 @@ class PsiSender:
 class PsiReceiver:
     def __new__(
         cls,
-        offsets: npt.NDArray[np.int64],
-        data: npt.NDArray[np.uint8],
-        mode: str,
-        verifiable: bool,
-        uscc: bool,
-        left_join: bool,
+        keys: tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]],
+        options: PsiSessionOptions,
         values: npt.NDArray[np.uint64] | None = None,
-        suite: str | None = None,
     ) -> PsiReceiver: ...
     def request(self, setup: bytes | None = None) -> bytes: ...
     def finish(

@@ -224,15 +224,16 @@ class PsiServer:
             ]
             schema = payload.schema.remove_metadata().serialize().to_pybytes()
         self._core = _core.PsiSender(
-            offsets,
-            data,
-            chosen,
-            verifiable,
-            _key_kind(key_kind),
-            min_intersection,
+            (offsets, data),
+            {
+                "mode": chosen,
+                "verifiable": verifiable,
+                "uscc": _key_kind(key_kind),
+                "min_intersection": min_intersection,
+                "suite": _suite(suite),
+            },
             columns,
             schema,
-            _suite(suite),
         )
 
     def setup_message(self) -> bytes:
@@ -348,14 +349,15 @@ class PsiClient:
                 raise InvalidInputError.single("values", row, "must be non-negative")
             vals = np.ascontiguousarray(arr, dtype=np.uint64)
         self._core = _core.PsiReceiver(
-            offsets,
-            data,
-            chosen,
-            verifiable,
-            _key_kind(key_kind),
-            join == "left",
+            (offsets, data),
+            {
+                "mode": chosen,
+                "verifiable": verifiable,
+                "uscc": _key_kind(key_kind),
+                "left_join": join == "left",
+                "suite": _suite(suite),
+            },
             vals,
-            _suite(suite),
         )
 
     def request(self, setup: bytes | None = None) -> bytes:

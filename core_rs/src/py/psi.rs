@@ -45,6 +45,38 @@ fn options_with_suite(
     })
 }
 
+/// A key column as Arrow buffers: `(offsets, data)`.
+type KeysIn<'py> = (PyReadonlyArray1<'py, i64>, PyReadonlyArray1<'py, u8>);
+
+/// The session options both parties give, read from a `dict` by name: `mode`,
+/// `verifiable`, `uscc` (required); `suite` (default: per `verifiable`, and a receiver then
+/// follows the setup's); `min_intersection` (sender, default 0); `left_join` (receiver,
+/// default false).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct SessionOptions {
+    mode: String,
+    verifiable: bool,
+    uscc: bool,
+    #[pyo3(default)]
+    suite: Option<String>,
+    #[pyo3(default)]
+    min_intersection: u64,
+    #[pyo3(default)]
+    left_join: bool,
+}
+
+impl SessionOptions {
+    fn protocol(&self) -> PyResult<Options> {
+        Ok(options_with_suite(
+            &self.mode,
+            self.verifiable,
+            self.uscc,
+            self.suite.as_deref(),
+        )?)
+    }
+}
+
 type ColumnIn<'py> = (
     PyReadonlyArray1<'py, i64>,
     PyReadonlyArray1<'py, u8>,
@@ -60,21 +92,17 @@ pub struct PsiSender {
 #[pymethods]
 impl PsiSender {
     #[new]
-    #[pyo3(signature = (offsets, data, mode, verifiable, uscc, min_intersection, payload=None, schema=Vec::new(), suite=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (keys, options, payload=None, schema=Vec::new()))]
     fn new(
         py: Python<'_>,
-        offsets: PyReadonlyArray1<'_, i64>,
-        data: PyReadonlyArray1<'_, u8>,
-        mode: &str,
-        verifiable: bool,
-        uscc: bool,
-        min_intersection: u64,
+        keys: KeysIn<'_>,
+        options: SessionOptions,
         payload: Option<Vec<ColumnIn<'_>>>,
         schema: Vec<u8>,
-        suite: Option<&str>,
     ) -> PyResult<Self> {
-        let options = options_with_suite(mode, verifiable, uscc, suite)?;
+        let (offsets, data) = keys;
+        let min_intersection = options.min_intersection;
+        let options = options.protocol()?;
         let payload = match payload {
             None => None,
             Some(cols) => {
@@ -159,20 +187,16 @@ pub struct PsiReceiver {
 #[pymethods]
 impl PsiReceiver {
     #[new]
-    #[pyo3(signature = (offsets, data, mode, verifiable, uscc, left_join, values=None, suite=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (keys, options, values=None))]
     fn new(
         py: Python<'_>,
-        offsets: PyReadonlyArray1<'_, i64>,
-        data: PyReadonlyArray1<'_, u8>,
-        mode: &str,
-        verifiable: bool,
-        uscc: bool,
-        left_join: bool,
+        keys: KeysIn<'_>,
+        options: SessionOptions,
         values: Option<PyReadonlyArray1<'_, u64>>,
-        suite: Option<&str>,
     ) -> PyResult<Self> {
-        let options = options_with_suite(mode, verifiable, uscc, suite)?;
+        let (offsets, data) = keys;
+        let (left_join, follow) = (options.left_join, options.suite.is_none());
+        let options = options.protocol()?;
         let keys = StrColumn {
             offsets: slice(&offsets, "keys")?,
             data: slice(&data, "keys")?,
@@ -182,7 +206,7 @@ impl PsiReceiver {
             None => None,
         };
         let mut inner = run_detached(py, || Client::new(keys, values, options, left_join))?;
-        if suite.is_none() {
+        if follow {
             inner.follow_setup_suite();
         }
         Ok(Self { inner })
