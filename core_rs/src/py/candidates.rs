@@ -33,6 +33,24 @@ fn usizes(a: &PyReadonlyArray1<'_, i64>, name: &str) -> PyResult<Vec<usize>> {
         .collect()
 }
 
+/// What `generate` returns: CSR by enterprise (indptr, space columns, scores), then per
+/// pair the chain bits and per enterprise its reason code and feasible count.
+type Candidates<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<u8>>,
+    Bound<'py, PyArray1<i64>>,
+);
+
+/// What `score_pairs` returns: distance (km), the five components `(n, 5)`, the scores.
+type PairScores<'py> = (
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray2<f64>>,
+    Bound<'py, PyArray1<i64>>,
+);
+
 /// Parks, spaces and enterprises converted once for repeated candidate generation.
 #[pyclass(name = "CandidateIndex", module = "zone_opt._core", frozen)]
 pub struct PyCandidateIndex {
@@ -187,7 +205,6 @@ impl PyCandidateIndex {
 
     /// (indptr, cols, scores, chain, reason, n_feasible): CSR by enterprise, best k (0 = all).
     #[pyo3(signature = (weights, k, now_day, space_active=None, enterprise_active=None))]
-    #[allow(clippy::type_complexity)]
     fn generate<'py>(
         &self,
         py: Python<'py>,
@@ -196,14 +213,7 @@ impl PyCandidateIndex {
         now_day: i32,
         space_active: Option<PyReadonlyArray1<'py, bool>>,
         enterprise_active: Option<PyReadonlyArray1<'py, bool>>,
-    ) -> PyResult<(
-        Bound<'py, PyArray1<i64>>,
-        Bound<'py, PyArray1<i64>>,
-        Bound<'py, PyArray1<i64>>,
-        Bound<'py, PyArray1<f64>>,
-        Bound<'py, PyArray1<u8>>,
-        Bound<'py, PyArray1<i64>>,
-    )> {
+    ) -> PyResult<Candidates<'py>> {
         let active = match &space_active {
             Some(a) => Some(
                 a.as_slice()
@@ -233,18 +243,13 @@ impl PyCandidateIndex {
     }
 
     /// (distance_km, components (n, 5), scores) of the given pairs.
-    #[allow(clippy::type_complexity)]
     fn score_pairs<'py>(
         &self,
         py: Python<'py>,
         weights: [f64; 5],
         enterprise: PyReadonlyArray1<'py, i64>,
         space: PyReadonlyArray1<'py, i64>,
-    ) -> PyResult<(
-        Bound<'py, PyArray1<f64>>,
-        Bound<'py, PyArray2<f64>>,
-        Bound<'py, PyArray1<i64>>,
-    )> {
+    ) -> PyResult<PairScores<'py>> {
         let e = enterprise
             .as_slice()
             .map_err(|_| CoreError::invalid("enterprise", None, "must be contiguous"))?;
