@@ -115,6 +115,17 @@ class KeyCodes:
         return shifted, (self._high - self._low) // step + 1, distinct
 
 
+def validate_in_full(column: pa.Array, where: str) -> None:
+    """Arrow's full validation of ``column`` (offsets, lengths, UTF-8, dictionary indices);
+    :class:`InvalidInputError` on ``where`` when it fails. O(bytes)."""
+    try:
+        column.validate(full=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+        raise InvalidInputError.single(
+            where, None, f"invalid Arrow data: {str(exc)[:200]}"
+        ) from None
+
+
 def dictionary_encode(
     column: pa.Array, *, validate: bool = False, where: str = "", first_row: int = 0
 ) -> pa.DictionaryArray:
@@ -133,13 +144,7 @@ def dictionary_encode(
     )
     if not rust:
         if validate:
-            try:
-                column.validate(full=True)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
-                reason = str(exc)[:200]
-                raise InvalidInputError.single(
-                    where, None, f"invalid Arrow data: {reason}"
-                ) from None
+            validate_in_full(column, where)
         return pc.dictionary_encode(column)
     n = len(column)
     _, off_buf, data_buf = column.buffers()

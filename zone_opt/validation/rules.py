@@ -209,8 +209,6 @@ def _check_membership(
     if not column.null_count and _all_true(found):  # the usual case: no row to number
         return []
     bad = rows_of(pc.and_(pc.invert(found), pc.is_valid(column)))
-    if not bad.size:
-        return []
     return report(where, bad, (f"{v!r} {reason}" for v in values_at(column, bad)), reason)
 
 

@@ -17,6 +17,7 @@ from zone_opt.validation.keys import (
     check_key,
     dictionary_encode,
     integer_codes,
+    validate_in_full,
 )
 from zone_opt.validation.rules import check_rows, uscc_codes
 
@@ -107,10 +108,11 @@ class BatchValidator:
         self._keys = {name: KeyCodes() for name in spec.key}
         # By position, and only names the schema holds once (a duplicated name is not
         # deferred by the decoder: it cannot be looked up by name).
+        wanted = set(deferred)
         self._deferred = [
             (i, name)
             for i, name in enumerate(schema.names)
-            if name in set(deferred) and schema.get_field_index(name) >= 0
+            if name in wanted and schema.get_field_index(name) >= 0
         ]
         self._rows = 0
 
@@ -141,12 +143,7 @@ class BatchValidator:
                     column, validate=True, where=where, first_row=first_row
                 )
             else:
-                try:
-                    column.validate(full=True)
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
-                    raise InvalidInputError.single(
-                        where, None, f"invalid Arrow data: {str(exc)[:200]}"
-                    ) from None
+                validate_in_full(column, where)
         self._batches.append(batch)
         if not per_batch:
             return

@@ -23,6 +23,26 @@ fn slice<'a, T: numpy::Element>(
         .map_err(|_| CoreError::invalid(field, None, "must be a C-contiguous array"))
 }
 
+/// A key column from its Arrow buffers (`offsets`, UTF-8 `data`), borrowed in place.
+pub(super) fn key_column<'a>(
+    offsets: &'a PyReadonlyArray1<'_, i64>,
+    data: &'a PyReadonlyArray1<'_, u8>,
+) -> CoreResult<StrColumn<'a>> {
+    Ok(StrColumn {
+        offsets: slice(offsets, "keys")?,
+        data: slice(data, "keys")?,
+    })
+}
+
+/// How keys are canonicalised: unified social credit codes (checked) or plain text.
+pub(super) fn key_kind(uscc: bool) -> KeyKind {
+    if uscc {
+        KeyKind::Uscc
+    } else {
+        KeyKind::Text
+    }
+}
+
 fn options(mode: &str, verifiable: bool, uscc: bool) -> CoreResult<Options> {
     options_with_suite(mode, verifiable, uscc, None)
 }
@@ -37,7 +57,7 @@ fn options_with_suite(
     Ok(Options {
         mode: Mode::parse(mode)?,
         verifiable,
-        key_kind: if uscc { KeyKind::Uscc } else { KeyKind::Text },
+        key_kind: key_kind(uscc),
         suite: match suite {
             Some(name) => Suite::parse(name)?,
             None => Suite::default_for(verifiable),
@@ -121,10 +141,7 @@ impl PsiSender {
                 Some(Payload { columns, schema })
             }
         };
-        let keys = StrColumn {
-            offsets: slice(&offsets, "keys")?,
-            data: slice(&data, "keys")?,
-        };
+        let keys = key_column(&offsets, &data)?;
         let inner = run_detached(py, || Server::new(keys, payload, options, min_intersection))?;
         Ok(Self { inner })
     }
@@ -197,10 +214,7 @@ impl PsiReceiver {
         let (offsets, data) = keys;
         let (left_join, follow) = (options.left_join, options.suite.is_none());
         let options = options.protocol()?;
-        let keys = StrColumn {
-            offsets: slice(&offsets, "keys")?,
-            data: slice(&data, "keys")?,
-        };
+        let keys = key_column(&offsets, &data)?;
         let values = match &values {
             Some(v) => Some(slice(v, "values")?),
             None => None,
@@ -279,10 +293,7 @@ impl PsiStreamSender {
         data: PyReadonlyArray1<'py, u8>,
         first_row: usize,
     ) -> PyResult<Bound<'py, PyArray1<u8>>> {
-        let keys = StrColumn {
-            offsets: slice(&offsets, "keys")?,
-            data: slice(&data, "keys")?,
-        };
+        let keys = key_column(&offsets, &data)?;
         let inner = &self.inner;
         let out = run_detached(py, || inner.tags(keys, first_row))?;
         Ok(out.into_pyarray(py))
@@ -353,10 +364,7 @@ impl PsiStreamReceiver {
         data: PyReadonlyArray1<'py, u8>,
         first_row: usize,
     ) -> PyResult<Partitioned<'py>> {
-        let keys = StrColumn {
-            offsets: slice(&offsets, "keys")?,
-            data: slice(&data, "keys")?,
-        };
+        let keys = key_column(&offsets, &data)?;
         let inner = &self.inner;
         let (o, d, b) = run_detached(py, || inner.partition(keys, first_row))?;
         Ok((o.into_pyarray(py), d.into_pyarray(py), b.into_pyarray(py)))
@@ -370,10 +378,7 @@ impl PsiStreamReceiver {
         offsets: PyReadonlyArray1<'py, i64>,
         data: PyReadonlyArray1<'py, u8>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let keys = StrColumn {
-            offsets: slice(&offsets, "keys")?,
-            data: slice(&data, "keys")?,
-        };
+        let keys = key_column(&offsets, &data)?;
         let inner = &mut self.inner;
         let out = run_detached(py, || inner.request_part(part, keys))?;
         Ok(PyBytes::new(py, &out))

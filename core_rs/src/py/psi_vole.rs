@@ -7,31 +7,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use super::detach::run_detached;
-use crate::error::CoreError;
-use crate::psi::protocol::StrColumn;
+use super::psi::{key_column, key_kind};
 use crate::psi::vole::protocol::{Client, Server};
-use crate::psi::KeyKind;
-
-fn kind(uscc: bool) -> KeyKind {
-    if uscc {
-        KeyKind::Uscc
-    } else {
-        KeyKind::Text
-    }
-}
-
-fn column<'a>(
-    offsets: &'a PyReadonlyArray1<'_, i64>,
-    data: &'a PyReadonlyArray1<'_, u8>,
-) -> PyResult<StrColumn<'a>> {
-    let offsets = offsets
-        .as_slice()
-        .map_err(|_| CoreError::invalid("keys", None, "must be a C-contiguous array"))?;
-    let data = data
-        .as_slice()
-        .map_err(|_| CoreError::invalid("keys", None, "must be a C-contiguous array"))?;
-    Ok(StrColumn { offsets, data })
-}
 
 /// The sending party of one VOLE-PSI session (fresh delta per instance).
 #[pyclass(module = "zone_opt._core")]
@@ -48,8 +25,8 @@ impl VolePsiSender {
         data: PyReadonlyArray1<'_, u8>,
         uscc: bool,
     ) -> PyResult<Self> {
-        let keys = column(&offsets, &data)?;
-        let inner = run_detached(py, || Server::new(keys, kind(uscc)))?;
+        let keys = key_column(&offsets, &data)?;
+        let inner = run_detached(py, || Server::new(keys, key_kind(uscc)))?;
         Ok(Self { inner })
     }
 
@@ -101,8 +78,8 @@ impl VolePsiReceiver {
         data: PyReadonlyArray1<'_, u8>,
         uscc: bool,
     ) -> PyResult<Self> {
-        let keys = column(&offsets, &data)?;
-        let inner = run_detached(py, || Client::new(keys, kind(uscc)))?;
+        let keys = key_column(&offsets, &data)?;
+        let inner = run_detached(py, || Client::new(keys, key_kind(uscc)))?;
         Ok(Self { inner })
     }
 
