@@ -36,20 +36,20 @@ build: $(SO_STAMP) ## Build the Rust extension (release) into zone_opt/_core
 test-rs: ## Run the Rust engine tests (no Python interpreter involved)
 	cargo test --workspace --quiet
 	@# PSI again on dalek's path (the multi-buffer one is the default on IFMA CPUs).
-	ZONE_OPT_PSI_SIMD=0 cargo test --workspace --quiet psi
+	ZONE_OPT_JOIN_SIMD=0 cargo test --workspace --quiet join
 
 .PHONY: test-py
 test-py: build ## Run the Python tests
 	$(PY) -m pytest -q
-	ZONE_OPT_PSI_SIMD=0 $(PY) -m pytest -q tests -k "psi or privacy or join"
+	ZONE_OPT_JOIN_SIMD=0 $(PY) -m pytest -q tests -k "join"
 
 .PHONY: bench-rs
-bench-rs: ## Criterion benches of the engine (core_rs/benches: matching, carbon, psi)
-	cargo bench --bench matching --bench carbon --bench psi
+bench-rs: ## Criterion benches of the engine (core_rs/benches: matching, carbon, join)
+	cargo bench --bench matching --bench carbon --bench join
 
 .PHONY: bench-rs-smoke
 bench-rs-smoke: ## Run each criterion bench once (correctness of the bench code, no timing)
-	cargo bench --quiet --bench matching --bench carbon --bench psi -- --test
+	cargo bench --quiet --bench matching --bench carbon --bench join -- --test
 
 .PHONY: test
 test: build test-rs test-py fuzz-smoke bench-smoke bench-rs-smoke wheel-smoke ## Set up, build, run every test (Rust, Python, fuzz smoke, benchmark smokes, installed wheel)
@@ -60,7 +60,7 @@ test: build test-rs test-py fuzz-smoke bench-smoke bench-rs-smoke wheel-smoke ##
 # version into a cache outside the clone (TOOLS), pinned and --locked.
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_RUNS ?= 10000
-FUZZ_TARGETS := psi_wire sparse stable candidates carbon
+FUZZ_TARGETS := join_wire sparse stable candidates carbon
 CARGO_FUZZ_VERSION := 0.13.2
 TOOLS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/zone-opt-tools/cargo-fuzz-$(CARGO_FUZZ_VERSION)
 CARGO_FUZZ := $(TOOLS)/bin/cargo-fuzz
@@ -166,10 +166,10 @@ bench-pypsa-venv: ## Create .venv-pypsa: PyPSA 1.4 for the dispatch benchmark (i
 	.venv-pypsa/bin/pip install --quiet pypsa==1.4.0 linopy==0.10.1 highspy==1.15.1 \
 		pandas==3.1.1 numpy==2.4.6 xarray==2026.9.0
 
-.PHONY: bench-psi-peers
-bench-psi-peers: ## Create .venv-psi-peers (openmined-psi, spu) for the psi suite's peers
-	@test -x .venv-psi-peers/bin/python || $(PYTHON) -m venv .venv-psi-peers
-	.venv-psi-peers/bin/python -m pip install --quiet -r bench/psi_peers/requirements.txt
+.PHONY: bench-join-peers
+bench-join-peers: ## Create .venv-join-peers (openmined-psi, spu) for the join suite's peers
+	@test -x .venv-join-peers/bin/python || $(PYTHON) -m venv .venv-join-peers
+	.venv-join-peers/bin/python -m pip install --quiet -r bench/join_peers/requirements.txt
 
 FUZZ_EXAMPLES ?= 300
 FUZZ_SCALE ?= 5

@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 #: Packages allowed to import ``zone_opt._core`` (the engine wrappers and their helpers).
-CORE_IMPORTERS = ("matching", "carbon", "privacy", "datasets", "validation", "__init__.py")
+CORE_IMPORTERS = ("matching", "carbon", "join", "datasets", "validation", "__init__.py")
 
 
 def _lint(tree: Path) -> subprocess.CompletedProcess[str]:

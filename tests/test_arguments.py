@@ -27,12 +27,12 @@ from zone_opt.arguments import (
 from zone_opt.carbon import chp_split, green_from_certificates, shapley_allocation
 from zone_opt.carbon.allocation import MAX_SHAPLEY_SAMPLES
 from zone_opt.errors import InvalidInputError, ResourceExhaustedError, ZoneOptError
+from zone_opt.join import JoinReceiver, JoinSender, StreamingJoinSender
+from zone_opt.join.session import setup_key_kind
 from zone_opt.matching import Matcher, assign_dense, assign_sparse, deferred_acceptance
 from zone_opt.optimise import SolveOptions
 from zone_opt.optimise.dispatch import DispatchOptions, dispatch, load_scenario
 from zone_opt.optimise.facilities import solve_facilities
-from zone_opt.privacy import PsiClient, PsiServer, StreamingPsiServer
-from zone_opt.privacy.psi import setup_key_kind
 
 sys.path.insert(0, str(Path(__file__).parent))
 from matching_tables import make_tables
@@ -302,10 +302,10 @@ def test_green_from_certificates_sizes(tenants: Any, hours: Any, name: str) -> N
 @pytest.mark.parametrize("keys", [None, "K1", 5, [object()]])
 def test_psi_keys_of_the_wrong_type(keys: Any) -> None:
     with pytest.raises(InvalidInputError) as exc:
-        PsiServer(keys, key_kind="text")
+        JoinSender(keys, key_kind="text")
     refused(exc, "keys")
     with pytest.raises(InvalidInputError) as exc:
-        PsiClient(keys, key_kind="text")
+        JoinReceiver(keys, key_kind="text")
     refused(exc, "keys")
 
 
@@ -324,7 +324,7 @@ def test_psi_keys_of_the_wrong_type(keys: Any) -> None:
 def test_psi_server_scalars(kwargs: dict[str, Any], name: str) -> None:
     kwargs.setdefault("key_kind", "text")
     with pytest.raises(InvalidInputError) as exc:
-        PsiServer(["A", "B"], **kwargs)
+        JoinSender(["A", "B"], **kwargs)
     refused(exc, name)
 
 
@@ -332,36 +332,36 @@ def test_psi_server_scalars(kwargs: dict[str, Any], name: str) -> None:
 def test_garbage_setup_given_to_request_is_refused(mode: Any) -> None:
     values = [1, 2] if mode == "sum" else None
     for garbage in (b"garbage", b"ZPSI" + bytes(60), bytes(200)):
-        client = PsiClient(["A", "B"], mode=mode, values=values, key_kind="text")
+        client = JoinReceiver(["A", "B"], mode=mode, values=values, key_kind="text")
         with pytest.raises(InvalidInputError) as exc:
             client.request(garbage)
         refused(exc, "setup")
-    client = PsiClient(["A", "B"], mode=mode, values=values, key_kind="text")
+    client = JoinReceiver(["A", "B"], mode=mode, values=values, key_kind="text")
     with pytest.raises(InvalidInputError) as exc:
         client.request("a setup")  # type: ignore[arg-type]
     refused(exc, "setup")
 
 
 def test_a_setup_of_another_mode_given_to_request_is_refused() -> None:
-    setup = PsiServer(["A", "B"], mode="cardinality", key_kind="text").setup_message()
-    client = PsiClient(["A"], mode="intersection", key_kind="text")
+    setup = JoinSender(["A", "B"], mode="cardinality", key_kind="text").setup_message()
+    client = JoinReceiver(["A"], mode="intersection", key_kind="text")
     with pytest.raises(InvalidInputError) as exc:
         client.request(setup)
     refused(exc, "setup")
     # The right setup is accepted, and the session completes.
-    server = PsiServer(["A", "B"], key_kind="text")
+    server = JoinSender(["A", "B"], key_kind="text")
     setup = server.setup_message()
-    client = PsiClient(["A", "C"], key_kind="text")
+    client = JoinReceiver(["A", "C"], key_kind="text")
     result = client.finish(setup, server.respond(client.request(setup)))
     assert result.indices.tolist() == [0]
 
 
 def test_psi_messages_of_the_wrong_type() -> None:
-    server = PsiServer(["A"], key_kind="text")
+    server = JoinSender(["A"], key_kind="text")
     with pytest.raises(InvalidInputError) as exc:
         server.respond(None)  # type: ignore[arg-type]
     refused(exc, "request")
-    client = PsiClient(["A"], key_kind="text")
+    client = JoinReceiver(["A"], key_kind="text")
     with pytest.raises(InvalidInputError) as exc:
         client.finish(server.setup_message(), 42)  # type: ignore[arg-type]
     refused(exc, "response")
@@ -381,5 +381,5 @@ def test_psi_messages_of_the_wrong_type() -> None:
 )
 def test_streaming_sizes(kwargs: dict[str, Any], name: str) -> None:
     with pytest.raises(InvalidInputError) as exc:
-        StreamingPsiServer(pa.table({"k": ["A"]}), "k", key_kind="text", **kwargs)
+        StreamingJoinSender(pa.table({"k": ["A"]}), "k", key_kind="text", **kwargs)
     refused(exc, name)

@@ -228,9 +228,14 @@ def test_decomposition_fallback_for_several_types() -> None:
     assert lazy.objective_cny == pytest.approx(direct.objective_cny, rel=1e-7)
 
 
-def test_cli_writes_the_report(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["facilities"], ["plan", "facilities"]])
+def test_cli_writes_the_report(
+    tmp_path: Path, command: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
     example = Path(__file__).resolve().parents[1] / "datasets/facilities/example_scenario.yaml"
-    assert main(["plan", "facilities", str(example), "--out", str(tmp_path)]) == 0
+    assert main([*command, str(example), "--out", str(tmp_path)]) == 0
+    deprecated = [r for r in caplog.records if "deprecated" in r.getMessage()]
+    assert len(deprecated) == (command[0] == "plan")  # the old spelling warns, once
     md = (tmp_path / "report.md").read_text()
     page = (tmp_path / "report.html").read_text()
     _, scenarios = load_scenarios(example)

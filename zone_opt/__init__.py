@@ -10,11 +10,12 @@ from zone_opt._core import (
     set_memory_budget,
     set_num_threads,
 )
+from zone_opt._deprecated import renamed
 from zone_opt.errors import (
     CancelledError,
     InvalidInputError,
+    JoinPolicyError,
     NotFoundError,
-    PrivacyPolicyError,
     ResourceExhaustedError,
     SolverError,
     VerificationError,
@@ -22,11 +23,14 @@ from zone_opt.errors import (
     ZoneOptError,
 )
 
+#: Old names of renamed classes (DeprecationWarning until 0.2; see CHANGELOG.md).
+__getattr__ = renamed(__name__, {"PrivacyPolicyError": "zone_opt.errors:JoinPolicyError"})
+
 __all__ = [
     "CancelledError",
     "InvalidInputError",
+    "JoinPolicyError",
     "NotFoundError",
-    "PrivacyPolicyError",
     "ResourceExhaustedError",
     "SolverError",
     "VerificationError",

@@ -166,8 +166,8 @@ def audit_verify(
 ) -> bool: ...
 def audit_chain_head(previous: bytes, root: bytes) -> bytes: ...
 
-# psi (privacy-preserving joins)
-PSI_TAG_LEN: int
+# join (private joins: PSI protocols)
+JOIN_TAG_LEN: int
 
 def rfc9497_derive_key_pair(mode: str, seed: bytes, info: bytes) -> tuple[bytes, bytes]: ...
 def rfc9497_blind(mode: str, input: bytes, blind_scalar: bytes) -> bytes: ...
@@ -180,7 +180,7 @@ def rfc9497_verify_proof(
     pk: bytes, blinded: list[bytes], evaluated: list[bytes], proof: bytes
 ) -> bool: ...
 
-class PsiSessionOptions(TypedDict, total=False):
+class JoinSessionOptions(TypedDict, total=False):
     """The session options both parties give (``mode``, ``verifiable``, ``uscc``
     required); ``min_intersection`` is the sender's, ``left_join`` the receiver's."""
 
@@ -192,17 +192,17 @@ class PsiSessionOptions(TypedDict, total=False):
     left_join: bool
 
 @final
-class PsiSender:
+class JoinSender:
     def __new__(
         cls,
         keys: tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]],
-        options: PsiSessionOptions,
+        options: JoinSessionOptions,
         payload: list[
             tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.bool_] | None]
         ]
         | None = None,
         schema: bytes = ...,
-    ) -> PsiSender: ...
+    ) -> JoinSender: ...
     def setup_message(self) -> bytes: ...
     def respond(self, request: bytes) -> bytes: ...
     @property
@@ -215,13 +215,13 @@ class PsiSender:
     def session(self) -> bytes: ...
 
 @final
-class PsiReceiver:
+class JoinReceiver:
     def __new__(
         cls,
         keys: tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]],
-        options: PsiSessionOptions,
+        options: JoinSessionOptions,
         values: npt.NDArray[np.uint64] | None = None,
-    ) -> PsiReceiver: ...
+    ) -> JoinReceiver: ...
     def request(self, setup: bytes | None = None) -> bytes: ...
     def finish(
         self, setup: bytes, response: bytes
@@ -240,10 +240,10 @@ class PsiReceiver:
     def suite(self) -> str: ...
 
 @final
-class VolePsiSender:
+class VoleJoinSender:
     def __new__(
         cls, offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8], uscc: bool
-    ) -> VolePsiSender: ...
+    ) -> VoleJoinSender: ...
     def setup_message(self) -> bytes: ...
     def respond(self, message: bytes) -> bytes: ...
     @property
@@ -254,10 +254,10 @@ class VolePsiSender:
     def session(self) -> bytes: ...
 
 @final
-class VolePsiReceiver:
+class VoleJoinReceiver:
     def __new__(
         cls, offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8], uscc: bool
-    ) -> VolePsiReceiver: ...
+    ) -> VoleJoinReceiver: ...
     def request(self, setup: bytes) -> bytes: ...
     def correction(self, vole: bytes) -> bytes: ...
     def finish(self, setup: bytes, response: bytes) -> npt.NDArray[np.int64]: ...
@@ -267,8 +267,8 @@ class VolePsiReceiver:
     def session(self) -> bytes: ...
 
 @final
-class PsiStreamSender:
-    def __new__(cls, mode: str, verifiable: bool, uscc: bool, buckets: int) -> PsiStreamSender: ...
+class JoinStreamSender:
+    def __new__(cls, mode: str, verifiable: bool, uscc: bool, buckets: int) -> JoinStreamSender: ...
     def tags(
         self, offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8], first_row: int
     ) -> npt.NDArray[np.uint8]: ...
@@ -280,10 +280,10 @@ class PsiStreamSender:
     def session(self) -> bytes: ...
 
 @final
-class PsiStreamReceiver:
+class JoinStreamReceiver:
     def __new__(
         cls, mode: str, verifiable: bool, uscc: bool, buckets: int
-    ) -> PsiStreamReceiver: ...
+    ) -> JoinStreamReceiver: ...
     def partition(
         self, offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8], first_row: int
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.uint32]]: ...

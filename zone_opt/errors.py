@@ -13,14 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from zone_opt._deprecated import renamed
+
 __all__ = [
     "AlreadyExistsError",
     "CancelledError",
     "DeadlineExceededError",
     "FailedPreconditionError",
     "InvalidInputError",
+    "JoinPolicyError",
     "NotFoundError",
-    "PrivacyPolicyError",
     "ResourceExhaustedError",
     "ServiceError",
     "SolverError",
@@ -105,8 +107,12 @@ class FailedPreconditionError(ZoneOptError):
         self.kind = kind
 
 
-class PrivacyPolicyError(ZoneOptError):
-    """A privacy policy refuses the request (peer, mode, columns, quota)."""
+class JoinPolicyError(ZoneOptError):
+    """A join policy refuses the request (peer, mode, columns, quota)."""
+
+
+#: Old names of renamed classes (DeprecationWarning until 0.2; see CHANGELOG.md).
+__getattr__ = renamed(__name__, {"PrivacyPolicyError": "zone_opt.errors:JoinPolicyError"})
 
 
 class VerificationError(ZoneOptError):

@@ -9,9 +9,9 @@ pub mod carbon;
 pub mod error;
 pub mod geo;
 pub mod ids;
+pub mod join;
 pub mod matching;
 pub mod parallel;
-pub mod psi;
 
 pub use error::{CoreError, CoreResult, Violation};
 

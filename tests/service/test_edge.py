@@ -25,12 +25,12 @@ from zone_opt.api.v1 import (
     datasets_pb2_grpc,
     dispatch_pb2,
     dispatch_pb2_grpc,
+    facilities_pb2,
+    facilities_pb2_grpc,
+    join_pb2,
+    join_pb2_grpc,
     matching_pb2,
     matching_pb2_grpc,
-    planning_pb2,
-    planning_pb2_grpc,
-    privacy_pb2,
-    privacy_pb2_grpc,
 )
 from zone_opt.client import Client
 from zone_opt.errors import (
@@ -38,7 +38,7 @@ from zone_opt.errors import (
     InvalidInputError,
     ResourceExhaustedError,
 )
-from zone_opt.privacy.policy import JoinPolicy
+from zone_opt.join.policy import JoinPolicy
 from zone_opt.rpc.ipc import table_to_ipc
 from zone_opt.rpc.join import gather_message
 from zone_opt.service.server import Server
@@ -97,8 +97,8 @@ def test_undecodable_request_is_invalid_argument_after_authentication(
 
 
 def test_unknown_enum_value_is_invalid_argument_naming_the_field(channel: grpc.Channel) -> None:
-    stub = planning_pb2_grpc.PlanningServiceStub(channel)
-    request = planning_pb2.PlanFacilitiesRequest(scenario_yaml="scenarios: []")
+    stub = facilities_pb2_grpc.FacilitiesServiceStub(channel)
+    request = facilities_pb2.PlanFacilitiesRequest(scenario_yaml="scenarios: []")
     request.options.sharing.append(77)  # type: ignore[arg-type]
     code, _, fields = _fails(lambda: stub.PlanFacilities(request, metadata=MD, timeout=10))
     assert code is grpc.StatusCode.INVALID_ARGUMENT
@@ -118,10 +118,10 @@ def test_timestamp_out_of_range_is_invalid_argument(channel: grpc.Channel, secon
 
 
 def test_nan_gaps_are_invalid_argument(channel: grpc.Channel) -> None:
-    planning = planning_pb2_grpc.PlanningServiceStub(channel)
-    plan = planning_pb2.PlanFacilitiesRequest(scenario_yaml="scenarios: []")
+    facilities = facilities_pb2_grpc.FacilitiesServiceStub(channel)
+    plan = facilities_pb2.PlanFacilitiesRequest(scenario_yaml="scenarios: []")
     plan.options.mip_rel_gap = math.nan
-    code, _, fields = _fails(lambda: planning.PlanFacilities(plan, metadata=MD, timeout=10))
+    code, _, fields = _fails(lambda: facilities.PlanFacilities(plan, metadata=MD, timeout=10))
     assert (code, fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["options.mip_rel_gap"])
     dispatch = dispatch_pb2_grpc.DispatchServiceStub(channel)
     run = dispatch_pb2.DispatchRequest(scenario_yaml="x: 1", profiles_ipc=b"x")
@@ -367,12 +367,12 @@ def test_run_join_dials_no_address_a_request_wrote(
     try:
         with Client(f"127.0.0.1:{port}", token="token-alice", timeout_s=20) as alice:
             dataset = alice.upload(sample("enterprises"), "e", kind="enterprises")
-            stub = privacy_pb2_grpc.PrivateJoinServiceStub(alice._channel)
+            stub = join_pb2_grpc.JoinServiceStub(alice._channel)
             base = {
                 "left_dataset_id": dataset,
                 "on": "enterprise_id",
                 "peer_dataset_id": "theirs",
-                "mode": privacy_pb2.JOIN_MODE_INTERSECTION,
+                "mode": join_pb2.JOIN_MODE_INTERSECTION,
             }
             for extra, field in (
                 ({"peer_address": address}, "peer_address"),
@@ -381,7 +381,7 @@ def test_run_join_dials_no_address_a_request_wrote(
                 ({"peer": "partner"}, "peer"),  # registered, but for bob only
                 ({"peer_address": "http://[::1"}, "peer_address"),  # unparsable
             ):
-                request = privacy_pb2.RunJoinRequest(**base, **extra)  # type: ignore[arg-type]
+                request = join_pb2.RunJoinRequest(**base, **extra)  # type: ignore[arg-type]
                 code, _, fields = _fails(_run_join(stub, request))
                 assert (code, fields) == (grpc.StatusCode.INVALID_ARGUMENT, [field])
         with pytest.raises(TimeoutError):
@@ -391,7 +391,7 @@ def test_run_join_dials_no_address_a_request_wrote(
         server.stop(0.5)
 
 
-def _run_join(stub: Any, request: privacy_pb2.RunJoinRequest) -> Callable[[], object]:
+def _run_join(stub: Any, request: join_pb2.RunJoinRequest) -> Callable[[], object]:
     return lambda: stub.RunJoin(request, metadata=MD, timeout=10)
 
 
@@ -441,9 +441,9 @@ def test_full_disk_during_upload_is_resource_exhausted_and_loses_nothing(
 
 
 def test_a_join_message_past_its_limit_is_refused_before_it_is_held() -> None:
-    def chunks() -> Iterator[privacy_pb2.JoinMessageChunk]:
+    def chunks() -> Iterator[join_pb2.JoinMessageChunk]:
         for seq in range(10**6):  # would be 4 GB; refused at the third chunk
-            yield privacy_pb2.JoinMessageChunk(data=b"x" * 4096, seq=seq)
+            yield join_pb2.JoinMessageChunk(data=b"x" * 4096, seq=seq)
 
     with pytest.raises(ResourceExhaustedError):
         gather_message(chunks(), max_bytes=10_000)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from google.protobuf.message import Message
 
-from zone_opt.api.v1 import carbon_pb2, datasets_pb2, dispatch_pb2, matching_pb2, planning_pb2
+from zone_opt.api.v1 import carbon_pb2, datasets_pb2, dispatch_pb2, facilities_pb2, matching_pb2
 from zone_opt.rpc.operations import RESULT_TYPES, unpack_result
 from zone_opt.service.jobs.spec import OperationSpec
 from zone_opt.service.operations import OPERATIONS, job_to_operation
@@ -39,10 +39,10 @@ RESULTS: dict[str, Message] = {
     "carbon_allocate": carbon_pb2.AllocateCarbonResult(
         rows_dataset_id="r", audit_root=b"\x01" * 32, audit_head=b"\x02" * 32, balanced=True
     ),
-    "plan_facilities": planning_pb2.PlanFacilitiesResult(
+    "plan_facilities": facilities_pb2.PlanFacilitiesResult(
         scenarios=[
-            planning_pb2.ScenarioPlan(
-                name="s", status=planning_pb2.PLAN_STATUS_OPTIMAL, objective_cny=1.5
+            facilities_pb2.ScenarioPlan(
+                name="s", status=facilities_pb2.PLAN_STATUS_OPTIMAL, objective_cny=1.5
             )
         ]
     ),

@@ -24,7 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "dispatch",
     "join",
     "carbon",
-    "plan",
+    "facilities",
     "serve",
     "client",
 )

@@ -1,7 +1,7 @@
 """``zone-opt join``: a private join of a local Parquet file with a peer server's dataset.
 
 The keys never leave this process: this command runs the receiving party of the protocol
-(zone_opt.privacy) and talks to the peer's PrivateJoinService with the token the peer
+(zone_opt.join) and talks to the peer's PrivateJoinService with the token the peer
 issued (``--token``, else ``ZONE_OPT_PEER_TOKEN``). Intersection and labelled joins write
 the joined rows to ``--out`` (Parquet); cardinality and sum print one JSON line.
 """
@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from zone_opt.client import Client
 from zone_opt.errors import InvalidInputError
-from zone_opt.privacy import joined
+from zone_opt.join import joined
 from zone_opt.rpc.channel import TlsConfig
 
 

@@ -24,20 +24,20 @@ from zone_opt.api.v1 import (
     datasets_pb2_grpc,
     dispatch_pb2,
     dispatch_pb2_grpc,
+    facilities_pb2,
+    facilities_pb2_grpc,
+    join_pb2,
+    join_pb2_grpc,
     matching_pb2,
     matching_pb2_grpc,
     operations_pb2,
     operations_pb2_grpc,
-    planning_pb2,
-    planning_pb2_grpc,
-    privacy_pb2,
-    privacy_pb2_grpc,
 )
 from zone_opt.client.models import Dataset, Operation, dataset_of, operation_of
 from zone_opt.errors import InvalidInputError, VerificationError
-from zone_opt.privacy import Mode as PsiMode
-from zone_opt.privacy import PsiResult
-from zone_opt.privacy.policy import JoinPolicy
+from zone_opt.join import JoinResult
+from zone_opt.join import Mode as PsiMode
+from zone_opt.join.policy import JoinPolicy
 from zone_opt.rpc.channel import TlsConfig, open_channel
 from zone_opt.rpc.enums import (
     MATCH_MODE_VALUES,
@@ -99,9 +99,9 @@ class Client:
         self._operations = operations_pb2_grpc.OperationsServiceStub(self._channel)
         self._matching = matching_pb2_grpc.MatchingServiceStub(self._channel)
         self._dispatch = dispatch_pb2_grpc.DispatchServiceStub(self._channel)
-        self._privacy = privacy_pb2_grpc.PrivateJoinServiceStub(self._channel)
+        self._join = join_pb2_grpc.JoinServiceStub(self._channel)
         self._carbon = carbon_pb2_grpc.CarbonServiceStub(self._channel)
-        self._planning = planning_pb2_grpc.PlanningServiceStub(self._channel)
+        self._facilities = facilities_pb2_grpc.FacilitiesServiceStub(self._channel)
 
     def __enter__(self) -> Client:
         return self
@@ -358,21 +358,21 @@ class Client:
 
         ``sharing``: method names (``proportional``, ``shapley``, ``least_core``,
         ``nucleolus``); empty means those in the file. While the operation runs,
-        :func:`planning_progress` reads incumbent, bound and gap from it.
+        :func:`facilities_progress` reads incumbent, bound and gap from it.
         """
-        options = planning_pb2.PlanFacilitiesOptions(
+        options = facilities_pb2.PlanFacilitiesOptions(
             mip_rel_gap=mip_rel_gap,
             sharing=[
-                planning_pb2.CostShareMethod.Value(f"COST_SHARE_METHOD_{m.upper()}")
+                facilities_pb2.CostShareMethod.Value(f"COST_SHARE_METHOD_{m.upper()}")
                 for m in sharing
             ],
         )
         if time_limit_s is not None:
             options.time_limit.FromTimedelta(timedelta(seconds=time_limit_s))
-        request = planning_pb2.PlanFacilitiesRequest(
+        request = facilities_pb2.PlanFacilitiesRequest(
             request_id=request_id or uuid.uuid4().hex, scenario_yaml=scenario_yaml, options=options
         )
-        return self._call(self._planning.PlanFacilities, request).operation.name
+        return self._call(self._facilities.PlanFacilities, request).operation.name
 
     def get_operation(self, name: str) -> Operation:
         request = operations_pb2.GetOperationRequest(name=name)
@@ -443,19 +443,19 @@ class Client:
     # private joins
     def set_join_policy(self, policy: JoinPolicy) -> JoinPolicy:
         """Publish (or replace) the join policy of one of this tenant's datasets."""
-        request = privacy_pb2.SetJoinPolicyRequest(policy=join_policy_to_proto(policy))
-        response = self._call(self._privacy.SetJoinPolicy, request)
+        request = join_pb2.SetJoinPolicyRequest(policy=join_policy_to_proto(policy))
+        response = self._call(self._join.SetJoinPolicy, request)
         return join_policy_from_proto(response.policy)
 
     def join_audit(self, dataset_id: str, limit: int = 100) -> builtins.list[dict[str, Any]]:
         """Sessions run against one of this tenant's datasets, newest first (no keys)."""
-        request = privacy_pb2.ListJoinAuditRequest(dataset_id=dataset_id, limit=limit)
-        response = self._call(self._privacy.ListJoinAudit, request)
+        request = join_pb2.ListJoinAuditRequest(dataset_id=dataset_id, limit=limit)
+        response = self._call(self._join.ListJoinAudit, request)
         return [
             {
                 "session_id": e.session_id,
                 "peer": e.peer,
-                "mode": privacy_pb2.JoinMode.Name(e.mode).removeprefix("JOIN_MODE_").lower(),
+                "mode": join_pb2.JoinMode.Name(e.mode).removeprefix("JOIN_MODE_").lower(),
                 "columns": list(e.columns),
                 "sender_keys": e.sender_keys,
                 "receiver_keys": e.receiver_keys,
@@ -475,7 +475,7 @@ class Client:
         verifiable: bool = False,
         values: pa.Array | pa.ChunkedArray | None = None,
         timeout_s: float | None = None,
-    ) -> PsiResult:
+    ) -> JoinResult:
         """Run the receiving party of a private join against ``dataset_id`` on this server.
 
         This client's token must belong to a peer the dataset's policy allows. Keys are
@@ -483,7 +483,7 @@ class Client:
         Messages travel in chunks of about 4 MiB; the keys never leave this process.
         """
         return receive_join(
-            privacy_pb2_grpc.PrivateJoinServiceStub(self._channel),
+            join_pb2_grpc.JoinServiceStub(self._channel),
             self._metadata(),
             keys,
             dataset_id,
@@ -518,7 +518,7 @@ class Client:
         Returns ``result_dataset_id`` and ``rows`` (intersection, labelled) and ``count`` /
         ``sum`` (cardinality, sum; absent when withheld).
         """
-        request = privacy_pb2.RunJoinRequest(
+        request = join_pb2.RunJoinRequest(
             left_dataset_id=left_dataset_id,
             on=on,
             peer=peer,
@@ -530,7 +530,7 @@ class Client:
             verifiable=verifiable,
             value_column=value_column,
         )
-        response = self._call(self._privacy.RunJoin, request, timeout_s)
+        response = self._call(self._join.RunJoin, request, timeout_s)
         out: dict[str, Any] = {}
         if response.result_dataset_id:
             out["result_dataset_id"] = response.result_dataset_id

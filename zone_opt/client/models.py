@@ -15,7 +15,7 @@ from zone_opt.errors import ServiceError
 from zone_opt.rpc.enums import kind_from_proto
 from zone_opt.rpc.operations import unpack_result
 
-__all__ = ["Dataset", "Operation", "dataset_of", "operation_of", "planning_progress"]
+__all__ = ["Dataset", "Operation", "dataset_of", "facilities_progress", "operation_of"]
 
 
 R = TypeVar("R", bound=Message)
@@ -102,7 +102,7 @@ def operation_of(op: operations_pb2.Operation) -> Operation:
     )
 
 
-def planning_progress(op: Operation) -> dict[str, float] | None:
+def facilities_progress(op: Operation) -> dict[str, float] | None:
     """``{"incumbent_cny", "bound_cny", "gap"}`` from a running PlanFacilities operation's
     stage, or None when it reports none (not in a MILP right now)."""
     found = dict(re.findall(r"(incumbent_cny|bound_cny|gap)=(-?inf|nan|[-+0-9.eE]+)", op.stage))

@@ -1,36 +1,25 @@
-"""Privacy-preserving joins: "usable but not visible" data sharing between two parties.
+"""Deprecated: the private-join package's old name; use :mod:`zone_opt.join`.
 
-- :class:`PsiServer` / :class:`PsiClient`: one PSI session (intersection, labelled join,
-  cardinality, intersection-sum; optionally verifiable), messages as bytes; with
-  ``protocol="vole"`` the fast VOLE-based intersection (RR22).
-- :class:`PsiResult`: what the receiver learned (indices, payload, count, sum);
-  :func:`joined` appends the payload to the receiver's rows.
-- :class:`StreamingPsiServer` / :class:`StreamingPsiClient`: the intersection for sets
-  larger than memory, bucket by bucket from Parquet or record batches, bounded memory.
+Every old public name resolves to its new one with a DeprecationWarning until zone-opt 0.2
+(CHANGELOG.md lists the renames).
 """
 
-from zone_opt.privacy.psi import (
-    Mode,
-    Protocol,
-    PsiClient,
-    PsiResult,
-    PsiServer,
-    joined,
-    setup_key_kind,
-    setup_protocol,
-)
-from zone_opt.privacy.stream import StreamingPsiClient, StreamingPsiServer, StreamStats
+from zone_opt._deprecated import renamed
 
-__all__ = [
-    "Mode",
-    "Protocol",
-    "PsiClient",
-    "PsiResult",
-    "PsiServer",
-    "StreamStats",
-    "StreamingPsiClient",
-    "StreamingPsiServer",
-    "joined",
-    "setup_key_kind",
-    "setup_protocol",
-]
+__getattr__ = renamed(
+    __name__,
+    {
+        "PsiServer": "zone_opt.join:JoinSender",
+        "PsiClient": "zone_opt.join:JoinReceiver",
+        "PsiResult": "zone_opt.join:JoinResult",
+        "StreamingPsiServer": "zone_opt.join:StreamingJoinSender",
+        "StreamingPsiClient": "zone_opt.join:StreamingJoinReceiver",
+        "StreamStats": "zone_opt.join:StreamStats",
+        "Mode": "zone_opt.join:Mode",
+        "Protocol": "zone_opt.join:Protocol",
+        "joined": "zone_opt.join:joined",
+        "setup_key_kind": "zone_opt.join:setup_key_kind",
+        "setup_protocol": "zone_opt.join:setup_protocol",
+        "rfc9497": "zone_opt.join.rfc9497:",
+    },
+)

@@ -113,7 +113,7 @@ DISPATCH_STATUS = {
 }
 
 
-# privacy
+# join
 _JOIN_MODES = {1: "intersection", 2: "labelled", 3: "cardinality", 4: "sum"}
 
 

@@ -12,10 +12,10 @@ import grpc
 import pyarrow as pa
 from google.protobuf import timestamp_pb2
 
-from zone_opt.api.v1 import privacy_pb2, privacy_pb2_grpc
+from zone_opt.api.v1 import join_pb2, join_pb2_grpc
 from zone_opt.errors import InvalidInputError, ResourceExhaustedError
-from zone_opt.privacy import Mode, PsiClient, PsiResult, setup_key_kind
-from zone_opt.privacy.policy import AuditEntry, JoinPolicy
+from zone_opt.join import JoinReceiver, JoinResult, Mode, setup_key_kind
+from zone_opt.join.policy import AuditEntry, JoinPolicy
 from zone_opt.rpc.enums import join_mode_from_proto, join_mode_to_proto
 from zone_opt.rpc.ipc import MAX_CHUNK_BYTES
 from zone_opt.rpc.status import from_rpc_error
@@ -36,7 +36,7 @@ def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
     return ts
 
 
-def join_policy_from_proto(p: privacy_pb2.JoinPolicy) -> JoinPolicy:
+def join_policy_from_proto(p: join_pb2.JoinPolicy) -> JoinPolicy:
     return JoinPolicy(
         dataset_id=p.dataset_id,
         key_column=p.key_column,
@@ -50,8 +50,8 @@ def join_policy_from_proto(p: privacy_pb2.JoinPolicy) -> JoinPolicy:
     )
 
 
-def join_policy_to_proto(p: JoinPolicy) -> privacy_pb2.JoinPolicy:
-    return privacy_pb2.JoinPolicy(
+def join_policy_to_proto(p: JoinPolicy) -> join_pb2.JoinPolicy:
+    return join_pb2.JoinPolicy(
         dataset_id=p.dataset_id,
         key_column=p.key_column,
         allowed_peers=list(p.allowed_peers),
@@ -64,8 +64,8 @@ def join_policy_to_proto(p: JoinPolicy) -> privacy_pb2.JoinPolicy:
     )
 
 
-def audit_to_proto(e: AuditEntry) -> privacy_pb2.JoinAuditEntry:
-    entry = privacy_pb2.JoinAuditEntry(
+def audit_to_proto(e: AuditEntry) -> join_pb2.JoinAuditEntry:
+    entry = join_pb2.JoinAuditEntry(
         session_id=e.session_id,
         peer=e.peer,
         dataset_id=e.dataset_id,
@@ -81,12 +81,12 @@ def audit_to_proto(e: AuditEntry) -> privacy_pb2.JoinAuditEntry:
     return entry
 
 
-def message_chunks(session_id: str, data: bytes) -> Iterator[privacy_pb2.JoinMessageChunk]:
+def message_chunks(session_id: str, data: bytes) -> Iterator[join_pb2.JoinMessageChunk]:
     """A protocol message in chunks of at most MAX_CHUNK_BYTES (the first names the session)."""
     view = memoryview(data)
     starts = range(0, max(len(data), 1), MAX_CHUNK_BYTES)
     for seq, start in enumerate(starts):
-        yield privacy_pb2.JoinMessageChunk(
+        yield join_pb2.JoinMessageChunk(
             session_id=session_id if seq == 0 else "",
             data=bytes(view[start : start + MAX_CHUNK_BYTES]),
             seq=seq,
@@ -100,7 +100,7 @@ MAX_MESSAGE_BYTES = 1 << 30
 
 
 def gather_message(
-    chunks: Iterable[privacy_pb2.JoinMessageChunk], max_bytes: int = MAX_MESSAGE_BYTES
+    chunks: Iterable[join_pb2.JoinMessageChunk], max_bytes: int = MAX_MESSAGE_BYTES
 ) -> tuple[str, bytes]:
     """``(session_id, message)`` from chunks, checking their order and total size
     (RESOURCE_EXHAUSTED past ``max_bytes``, before it is held in memory)."""
@@ -126,7 +126,7 @@ def gather_message(
 
 
 def receive_join(
-    stub: privacy_pb2_grpc.PrivateJoinServiceStub,
+    stub: join_pb2_grpc.JoinServiceStub,
     metadata: tuple[tuple[str, str | bytes], ...],
     keys: pa.Array | pa.ChunkedArray,
     dataset_id: str,
@@ -137,7 +137,7 @@ def receive_join(
     verifiable: bool = False,
     values: pa.Array | pa.ChunkedArray | None = None,
     timeout_s: float = 600.0,
-) -> PsiResult:
+) -> JoinResult:
     """Run the receiving party of a private join against ``dataset_id`` on the sender's
     server behind ``stub`` (``metadata`` carries the token the sender knows us by).
 
@@ -145,7 +145,7 @@ def receive_join(
     header); messages travel in chunks of about 4 MiB; the keys never leave this process.
     Errors the sender sends are raised as their :mod:`zone_opt.errors` classes.
     """
-    open_request = privacy_pb2.OpenJoinSessionRequest(
+    open_request = join_pb2.OpenJoinSessionRequest(
         dataset_id=dataset_id,
         mode=join_mode_to_proto(mode),  # type: ignore[arg-type]
         columns=list(columns),
@@ -155,7 +155,7 @@ def receive_join(
         session_id, setup = gather_message(
             stub.OpenJoinSession(open_request, timeout=timeout_s, metadata=metadata)
         )
-        receiver = PsiClient(
+        receiver = JoinReceiver(
             keys,
             mode=mode,
             join=join,

@@ -8,7 +8,7 @@ from google.protobuf import any_pb2
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from zone_opt.api.v1 import carbon_pb2, datasets_pb2, dispatch_pb2, matching_pb2, planning_pb2
+from zone_opt.api.v1 import carbon_pb2, datasets_pb2, dispatch_pb2, facilities_pb2, matching_pb2
 from zone_opt.errors import ServiceError
 
 __all__ = ["RESULT_TYPES", "to_python", "unpack_result"]
@@ -20,7 +20,7 @@ RESULT_TYPES: dict[str, type[Message]] = {
         datasets_pb2.ComputeStatisticsResult,
         matching_pb2.MatchResult,
         carbon_pb2.AllocateCarbonResult,
-        planning_pb2.PlanFacilitiesResult,
+        facilities_pb2.PlanFacilitiesResult,
         dispatch_pb2.DispatchResult,
     )
 }

@@ -31,6 +31,10 @@ from zone_opt.api.v1 import (
     datasets_pb2,
     dispatch_pb2,
     dispatch_pb2_grpc,
+    facilities_pb2,
+    facilities_pb2_grpc,
+    join_pb2,
+    join_pb2_grpc,
     matching_pb2,
     matching_pb2_grpc,
     operations_pb2,
@@ -51,10 +55,10 @@ from zone_opt.service.operations.join import JoinSessions
 from zone_opt.service.servicers.carbon import CarbonServicer
 from zone_opt.service.servicers.datasets import DatasetServicer, add_dataset_service
 from zone_opt.service.servicers.dispatch import DispatchServicer
+from zone_opt.service.servicers.facilities import FacilitiesServicer
+from zone_opt.service.servicers.join import JoinServicer
 from zone_opt.service.servicers.matching import MatchingServicer
 from zone_opt.service.servicers.operations import OperationsServicer
-from zone_opt.service.servicers.planning import PlanningServicer
-from zone_opt.service.servicers.privacy import PrivateJoinServicer
 from zone_opt.service.storage.datasets import DatasetStore
 from zone_opt.service.storage.jobstore import Database, JobStore
 from zone_opt.service.storage.policies import PolicyStore
@@ -76,9 +80,16 @@ SERVICE_NAMES = {
     "operations": operations_pb2.DESCRIPTOR.services_by_name["OperationsService"].full_name,
     "matching": matching_pb2.DESCRIPTOR.services_by_name["MatchingService"].full_name,
     "dispatch": dispatch_pb2.DESCRIPTOR.services_by_name["DispatchService"].full_name,
-    "privacy": privacy_pb2.DESCRIPTOR.services_by_name["PrivateJoinService"].full_name,
+    "join": join_pb2.DESCRIPTOR.services_by_name["JoinService"].full_name,
     "carbon": carbon_pb2.DESCRIPTOR.services_by_name["CarbonService"].full_name,
-    "planning": planning_pb2.DESCRIPTOR.services_by_name["PlanningService"].full_name,
+    "facilities": facilities_pb2.DESCRIPTOR.services_by_name["FacilitiesService"].full_name,
+}
+
+#: Services renamed in v1 (grpc/README.md, "Renamed services"): each old name is served by
+#: the same servicer as its new one, with the same health, until the v2 API removes it.
+RENAMED_SERVICES = {
+    privacy_pb2.DESCRIPTOR.services_by_name["PrivateJoinService"].full_name: "join",
+    planning_pb2.DESCRIPTOR.services_by_name["PlanningService"].full_name: "facilities",
 }
 
 
@@ -192,7 +203,7 @@ class Server:
         self.metrics = Metrics()
         self.metrics.watch_queue(self.jobs.queue_depth)
         self.health = health.HealthServicer()
-        for name in ("", *SERVICE_NAMES.values()):
+        for name in ("", *SERVICE_NAMES.values(), *RENAMED_SERVICES):
             self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.grpc = grpc.server(
             futures.ThreadPoolExecutor(
@@ -220,26 +231,27 @@ class Server:
         dispatch_pb2_grpc.add_DispatchServiceServicer_to_server(
             DispatchServicer(self.auth, self.pool), self.grpc
         )
-        privacy_pb2_grpc.add_PrivateJoinServiceServicer_to_server(
-            PrivateJoinServicer(
-                self.auth,
-                self.datasets,
-                self.join_policies,
-                self.join_sessions,
-                config.join_peers,
-            ),
-            self.grpc,
+        join = JoinServicer(
+            self.auth, self.datasets, self.join_policies, self.join_sessions, config.join_peers
         )
+        join_pb2_grpc.add_JoinServiceServicer_to_server(join, self.grpc)
+        privacy_pb2_grpc.add_PrivateJoinServiceServicer_to_server(join, self.grpc)
         carbon_pb2_grpc.add_CarbonServiceServicer_to_server(
             CarbonServicer(self.auth, self.pool), self.grpc
         )
-        planning_pb2_grpc.add_PlanningServiceServicer_to_server(
-            PlanningServicer(self.auth, self.pool), self.grpc
-        )
+        facilities = FacilitiesServicer(self.auth, self.pool)
+        facilities_pb2_grpc.add_FacilitiesServiceServicer_to_server(facilities, self.grpc)
+        planning_pb2_grpc.add_PlanningServiceServicer_to_server(facilities, self.grpc)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         if config.reflection:
             reflection.enable_server_reflection(
-                (*SERVICE_NAMES.values(), health.SERVICE_NAME, reflection.SERVICE_NAME), self.grpc
+                (
+                    *SERVICE_NAMES.values(),
+                    *RENAMED_SERVICES,
+                    health.SERVICE_NAME,
+                    reflection.SERVICE_NAME,
+                ),
+                self.grpc,
             )
         address = f"{config.host}:{config.port}"
         if config.tls_cert is not None and config.tls_key is not None:
@@ -291,11 +303,12 @@ class Server:
             SERVICE_NAMES["operations"]: store_ok and pool_ok,
             SERVICE_NAMES["matching"]: store_ok and pool_ok,
             SERVICE_NAMES["dispatch"]: store_ok and pool_ok,
-            SERVICE_NAMES["privacy"]: store_ok,
+            SERVICE_NAMES["join"]: store_ok,
             SERVICE_NAMES["carbon"]: store_ok and pool_ok,
-            SERVICE_NAMES["planning"]: store_ok and pool_ok,
+            SERVICE_NAMES["facilities"]: store_ok and pool_ok,
             "": store_ok and pool_ok,
         }
+        states.update({old: states[SERVICE_NAMES[new]] for old, new in RENAMED_SERVICES.items()})
         for name, ok in states.items():
             self.health.set(name, serving if ok else not_serving)
 

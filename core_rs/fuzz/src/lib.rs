@@ -21,12 +21,12 @@ use _core::candidates::{generate, CandidateIndex, Enterprises, Parks, Spaces};
 use _core::carbon::audit;
 use _core::carbon::scope2::{self, LossPolicy, PvSharing, Scope2Input};
 use _core::carbon::{allocate_pro_rata, shapley_allocation, ShapleyOptions};
+use _core::join::{
+    KeyKind, Mode, Options, Payload, PayloadColumn, Receiver, Sender, StrColumn, StreamReceiver,
+    StreamSender, Suite,
+};
 use _core::matching::stable::deferred_acceptance;
 use _core::matching::{solve_sparse, SparseOptions, SparseProblem, Start};
-use _core::psi::{
-    Client, KeyKind, Mode, Options, Payload, PayloadColumn, Server, StrColumn, StreamClient,
-    StreamServer, Suite,
-};
 use arbitrary::{Arbitrary, Result, Unstructured};
 
 /// The engine's memory budget while fuzzing (libFuzzer's default RSS limit is 2 GiB).
@@ -131,19 +131,19 @@ fn mutate(genuine: &[u8], m: &Mutation) -> Vec<u8> {
 /// Which decoder receives the mutated message.
 #[derive(Arbitrary, Debug)]
 enum Target {
-    /// `Server::respond(request)`.
+    /// `Sender::respond(request)`.
     Request,
-    /// `Client::request(Some(setup))` (sum mode reads it, the others check its header).
+    /// `Receiver::request(Some(setup))` (sum mode reads it, the others check its header).
     SetupToRequest,
-    /// `Client::finish(setup, genuine response)`.
+    /// `Receiver::finish(setup, genuine response)`.
     SetupToFinish,
-    /// `Client::finish(genuine setup, response)`.
+    /// `Receiver::finish(genuine setup, response)`.
     Response,
-    /// `StreamServer::respond_part(request part)`.
+    /// `StreamSender::respond_part(request part)`.
     RequestPart,
-    /// `StreamClient::receive_part(response part)`.
+    /// `StreamReceiver::receive_part(response part)`.
     ResponsePart,
-    /// `StreamClient::match_part(setup part)`.
+    /// `StreamReceiver::match_part(setup part)`.
     SetupPart,
 }
 
@@ -175,7 +175,7 @@ fn options(mode: u8, verifiable: bool) -> Options {
 
 /// Every message decoder of the PSI protocol (one-shot and streaming), fed a genuine
 /// message of a real session, mutated.
-pub fn psi_wire(data: &[u8]) {
+pub fn join_wire(data: &[u8]) {
     init();
     let Ok(case) = PsiCase::arbitrary_take_rest(Unstructured::new(data)) else {
         return;
@@ -188,7 +188,7 @@ pub fn psi_wire(data: &[u8]) {
     let client_keys = key_column(nc, 2);
     match case.target {
         Target::RequestPart | Target::ResponsePart | Target::SetupPart => {
-            psi_stream(&case, &server_keys, &client_keys);
+            join_stream(&case, &server_keys, &client_keys);
             return;
         }
         _ => {}
@@ -205,8 +205,8 @@ pub fn psi_wire(data: &[u8]) {
     let values: Vec<u64> = (0..nc as u64).collect();
     let values = (opts.mode == Mode::Sum).then_some(values.as_slice());
     let (Ok(mut server), Ok(mut client)) = (
-        Server::new(col(&server_keys), payload, opts, 1),
-        Client::new(col(&client_keys), values, opts, false),
+        Sender::new(col(&server_keys), payload, opts, 1),
+        Receiver::new(col(&client_keys), values, opts, false),
     ) else {
         panic!("a session over valid keys must start");
     };
@@ -237,7 +237,7 @@ pub fn psi_wire(data: &[u8]) {
     }
 }
 
-fn psi_stream(
+fn join_stream(
     case: &PsiCase,
     server_keys: &(Vec<i64>, Vec<u8>),
     client_keys: &(Vec<i64>, Vec<u8>),
@@ -245,8 +245,8 @@ fn psi_stream(
     let opts = options(0, false);
     let buckets = 1_u32 << (case.mode % 3);
     let (Ok(mut server), Ok(mut client)) = (
-        StreamServer::new(opts, buckets),
-        StreamClient::new(opts, buckets),
+        StreamSender::new(opts, buckets),
+        StreamReceiver::new(opts, buckets),
     ) else {
         panic!("a streaming session must start");
     };

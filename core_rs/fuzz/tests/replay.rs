@@ -8,7 +8,7 @@ use std::path::Path;
 type Harness = fn(&[u8]);
 
 const TARGETS: [(&str, Harness); 5] = [
-    ("psi_wire", zone_opt_core_fuzz::psi_wire),
+    ("join_wire", zone_opt_core_fuzz::join_wire),
     ("sparse", zone_opt_core_fuzz::sparse),
     ("stable", zone_opt_core_fuzz::stable),
     ("candidates", zone_opt_core_fuzz::candidates),

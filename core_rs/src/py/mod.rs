@@ -10,9 +10,9 @@ mod carbon;
 mod detach;
 mod errors;
 mod ids;
+mod join;
+mod join_vole;
 mod matching;
-mod psi;
-mod psi_vole;
 mod runtime;
 mod stable;
 
@@ -33,7 +33,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     stable::register(m)?;
     candidates::register(m)?;
     carbon::register(m)?;
-    psi::register(m)?;
-    psi_vole::register(m)?;
+    join::register(m)?;
+    join_vole::register(m)?;
     Ok(())
 }

@@ -22,39 +22,18 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
-from zone_opt.api.v1 import operations_pb2 as zone__opt_dot_api_dot_v1_dot_operations__pb2
+from zone_opt.api.v1 import facilities_pb2 as zone__opt_dot_api_dot_v1_dot_facilities__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ezone_opt/api/v1/planning.proto\x12\x0fzone_opt.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a zone_opt/api/v1/operations.proto\"\x8e\x01\n\x15PlanFacilitiesOptions\x12-\n\ntime_limit\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0bmip_rel_gap\x18\x02 \x01(\x01\x12\x31\n\x07sharing\x18\x03 \x03(\x0e\x32 .zone_opt.api.v1.CostShareMethod\"{\n\x15PlanFacilitiesRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x15\n\rscenario_yaml\x18\x02 \x01(\t\x12\x37\n\x07options\x18\x03 \x01(\x0b\x32&.zone_opt.api.v1.PlanFacilitiesOptions\"G\n\x16PlanFacilitiesResponse\x12-\n\toperation\x18\x01 \x01(\x0b\x32\x1a.zone_opt.api.v1.Operation\"\xa6\x01\n\x12\x46\x61\x63ilityAssignment\x12\x0f\n\x07park_id\x18\x01 \x01(\t\x12\x0f\n\x07site_id\x18\x02 \x01(\t\x12\x15\n\rfacility_type\x18\x03 \x01(\t\x12\x10\n\x08\x66raction\x18\x04 \x01(\x01\x12\r\n\x05units\x18\x05 \x01(\x01\x12\x1a\n\x12transport_cost_cny\x18\x06 \x01(\x01\x12\x1a\n\x12operating_cost_cny\x18\x07 \x01(\x01\"Z\n\x0bUnmetDemand\x12\x0f\n\x07park_id\x18\x01 \x01(\t\x12\x15\n\rfacility_type\x18\x02 \x01(\t\x12\x13\n\x0bunmet_units\x18\x03 \x01(\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t\"u\n\rParkCostShare\x12\x0e\n\x06player\x18\x01 \x01(\t\x12\x11\n\tshare_cny\x18\x02 \x01(\x01\x12\x16\n\x0estandalone_cny\x18\x03 \x01(\x01\x12\x12\n\nsaving_cny\x18\x04 \x01(\x01\x12\x15\n\rstd_error_cny\x18\x05 \x01(\x01\"\xf4\x01\n\nCostShares\x12\x30\n\x06method\x18\x01 \x01(\x0e\x32 .zone_opt.api.v1.CostShareMethod\x12\x11\n\ttotal_cny\x18\x02 \x01(\x01\x12.\n\x06shares\x18\x03 \x03(\x0b\x32\x1e.zone_opt.api.v1.ParkCostShare\x12\x17\n\x0fworst_coalition\x18\x04 \x03(\t\x12\x18\n\x10worst_excess_cny\x18\x05 \x01(\x01\x12#\n\x16least_core_epsilon_cny\x18\x06 \x01(\x01H\x00\x88\x01\x01\x42\x19\n\x17_least_core_epsilon_cny\"\x9b\x03\n\x0cScenarioPlan\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x06status\x18\x02 \x01(\x0e\x32\x1b.zone_opt.api.v1.PlanStatus\x12\x15\n\robjective_cny\x18\x03 \x01(\x01\x12\x11\n\tbound_cny\x18\x04 \x01(\x01\x12\x0b\n\x03gap\x18\x05 \x01(\x01\x12\x12\n\nopen_sites\x18\x06 \x03(\t\x12\x38\n\x0b\x61ssignments\x18\x07 \x03(\x0b\x32#.zone_opt.api.v1.FacilityAssignment\x12\x16\n\x0e\x66ixed_cost_cny\x18\x08 \x01(\x01\x12\x1a\n\x12transport_cost_cny\x18\t \x01(\x01\x12\x1a\n\x12operating_cost_cny\x18\n \x01(\x01\x12\x1c\n\x14standalone_total_cny\x18\x0b \x01(\x01\x12+\n\x05unmet\x18\x0c \x03(\x0b\x32\x1c.zone_opt.api.v1.UnmetDemand\x12\x30\n\x0b\x63ost_shares\x18\r \x03(\x0b\x32\x1b.zone_opt.api.v1.CostShares\"H\n\x14PlanFacilitiesResult\x12\x30\n\tscenarios\x18\x01 \x03(\x0b\x32\x1d.zone_opt.api.v1.ScenarioPlan*\xe1\x01\n\nPlanStatus\x12\x1b\n\x17PLAN_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13PLAN_STATUS_OPTIMAL\x10\x01\x12\x18\n\x14PLAN_STATUS_FEASIBLE\x10\x02\x12\x1a\n\x16PLAN_STATUS_INFEASIBLE\x10\x03\x12\x1a\n\x16PLAN_STATUS_TIME_LIMIT\x10\x04\x12\x19\n\x15PLAN_STATUS_CANCELLED\x10\x05\x12\x15\n\x11PLAN_STATUS_ERROR\x10\x06\x12\x19\n\x15PLAN_STATUS_UNBOUNDED\x10\x07*\xba\x01\n\x0f\x43ostShareMethod\x12!\n\x1d\x43OST_SHARE_METHOD_UNSPECIFIED\x10\x00\x12\"\n\x1e\x43OST_SHARE_METHOD_PROPORTIONAL\x10\x01\x12\x1d\n\x19\x43OST_SHARE_METHOD_SHAPLEY\x10\x02\x12 \n\x1c\x43OST_SHARE_METHOD_LEAST_CORE\x10\x03\x12\x1f\n\x1b\x43OST_SHARE_METHOD_NUCLEOLUS\x10\x04\x32t\n\x0fPlanningService\x12\x61\n\x0ePlanFacilities\x12&.zone_opt.api.v1.PlanFacilitiesRequest\x1a\'.zone_opt.api.v1.PlanFacilitiesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ezone_opt/api/v1/planning.proto\x12\x0fzone_opt.api.v1\x1a zone_opt/api/v1/facilities.proto2y\n\x0fPlanningService\x12\x61\n\x0ePlanFacilities\x12&.zone_opt.api.v1.PlanFacilitiesRequest\x1a\'.zone_opt.api.v1.PlanFacilitiesResponse\x1a\x03\x88\x02\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'zone_opt.api.v1.planning_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PLANSTATUS']._serialized_start=1576
-  _globals['_PLANSTATUS']._serialized_end=1801
-  _globals['_COSTSHAREMETHOD']._serialized_start=1804
-  _globals['_COSTSHAREMETHOD']._serialized_end=1990
-  _globals['_PLANFACILITIESOPTIONS']._serialized_start=118
-  _globals['_PLANFACILITIESOPTIONS']._serialized_end=260
-  _globals['_PLANFACILITIESREQUEST']._serialized_start=262
-  _globals['_PLANFACILITIESREQUEST']._serialized_end=385
-  _globals['_PLANFACILITIESRESPONSE']._serialized_start=387
-  _globals['_PLANFACILITIESRESPONSE']._serialized_end=458
-  _globals['_FACILITYASSIGNMENT']._serialized_start=461
-  _globals['_FACILITYASSIGNMENT']._serialized_end=627
-  _globals['_UNMETDEMAND']._serialized_start=629
-  _globals['_UNMETDEMAND']._serialized_end=719
-  _globals['_PARKCOSTSHARE']._serialized_start=721
-  _globals['_PARKCOSTSHARE']._serialized_end=838
-  _globals['_COSTSHARES']._serialized_start=841
-  _globals['_COSTSHARES']._serialized_end=1085
-  _globals['_SCENARIOPLAN']._serialized_start=1088
-  _globals['_SCENARIOPLAN']._serialized_end=1499
-  _globals['_PLANFACILITIESRESULT']._serialized_start=1501
-  _globals['_PLANFACILITIESRESULT']._serialized_end=1573
-  _globals['_PLANNINGSERVICE']._serialized_start=1992
-  _globals['_PLANNINGSERVICE']._serialized_end=2108
+  _globals['_PLANNINGSERVICE']._loaded_options = None
+  _globals['_PLANNINGSERVICE']._serialized_options = b'\210\002\001'
+  _globals['_PLANNINGSERVICE']._serialized_start=85
+  _globals['_PLANNINGSERVICE']._serialized_end=206
 # @@protoc_insertion_point(module_scope)

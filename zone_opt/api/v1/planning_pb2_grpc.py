@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from zone_opt.api.v1 import planning_pb2 as zone__opt_dot_api_dot_v1_dot_planning__pb2
+from zone_opt.api.v1 import facilities_pb2 as zone__opt_dot_api_dot_v1_dot_facilities__pb2
 
 GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__
@@ -36,8 +36,8 @@ class PlanningServiceStub:
         """
         self.PlanFacilities = channel.unary_unary(
                 '/zone_opt.api.v1.PlanningService/PlanFacilities',
-                request_serializer=zone__opt_dot_api_dot_v1_dot_planning__pb2.PlanFacilitiesRequest.SerializeToString,
-                response_deserializer=zone__opt_dot_api_dot_v1_dot_planning__pb2.PlanFacilitiesResponse.FromString,
+                request_serializer=zone__opt_dot_api_dot_v1_dot_facilities__pb2.PlanFacilitiesRequest.SerializeToString,
+                response_deserializer=zone__opt_dot_api_dot_v1_dot_facilities__pb2.PlanFacilitiesResponse.FromString,
                 _registered_method=True)
 
 
@@ -58,8 +58,8 @@ def add_PlanningServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'PlanFacilities': grpc.unary_unary_rpc_method_handler(
                     servicer.PlanFacilities,
-                    request_deserializer=zone__opt_dot_api_dot_v1_dot_planning__pb2.PlanFacilitiesRequest.FromString,
-                    response_serializer=zone__opt_dot_api_dot_v1_dot_planning__pb2.PlanFacilitiesResponse.SerializeToString,
+                    request_deserializer=zone__opt_dot_api_dot_v1_dot_facilities__pb2.PlanFacilitiesRequest.FromString,
+                    response_serializer=zone__opt_dot_api_dot_v1_dot_facilities__pb2.PlanFacilitiesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,8 +87,8 @@ class PlanningService:
             request,
             target,
             '/zone_opt.api.v1.PlanningService/PlanFacilities',
-            zone__opt_dot_api_dot_v1_dot_planning__pb2.PlanFacilitiesRequest.SerializeToString,
-            zone__opt_dot_api_dot_v1_dot_planning__pb2.PlanFacilitiesResponse.FromString,
+            zone__opt_dot_api_dot_v1_dot_facilities__pb2.PlanFacilitiesRequest.SerializeToString,
+            zone__opt_dot_api_dot_v1_dot_facilities__pb2.PlanFacilitiesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from zone_opt.api.v1 import privacy_pb2 as zone__opt_dot_api_dot_v1_dot_privacy__pb2
+from zone_opt.api.v1 import join_pb2 as zone__opt_dot_api_dot_v1_dot_join__pb2
 
 GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__
@@ -36,33 +36,33 @@ class PrivateJoinServiceStub:
         """
         self.SetJoinPolicy = channel.unary_unary(
                 '/zone_opt.api.v1.PrivateJoinService/SetJoinPolicy',
-                request_serializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.SetJoinPolicyRequest.SerializeToString,
-                response_deserializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.SetJoinPolicyResponse.FromString,
+                request_serializer=zone__opt_dot_api_dot_v1_dot_join__pb2.SetJoinPolicyRequest.SerializeToString,
+                response_deserializer=zone__opt_dot_api_dot_v1_dot_join__pb2.SetJoinPolicyResponse.FromString,
                 _registered_method=True)
         self.GetJoinPolicy = channel.unary_unary(
                 '/zone_opt.api.v1.PrivateJoinService/GetJoinPolicy',
-                request_serializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.GetJoinPolicyRequest.SerializeToString,
-                response_deserializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.GetJoinPolicyResponse.FromString,
+                request_serializer=zone__opt_dot_api_dot_v1_dot_join__pb2.GetJoinPolicyRequest.SerializeToString,
+                response_deserializer=zone__opt_dot_api_dot_v1_dot_join__pb2.GetJoinPolicyResponse.FromString,
                 _registered_method=True)
         self.ListJoinAudit = channel.unary_unary(
                 '/zone_opt.api.v1.PrivateJoinService/ListJoinAudit',
-                request_serializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.ListJoinAuditRequest.SerializeToString,
-                response_deserializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.ListJoinAuditResponse.FromString,
+                request_serializer=zone__opt_dot_api_dot_v1_dot_join__pb2.ListJoinAuditRequest.SerializeToString,
+                response_deserializer=zone__opt_dot_api_dot_v1_dot_join__pb2.ListJoinAuditResponse.FromString,
                 _registered_method=True)
         self.OpenJoinSession = channel.unary_stream(
                 '/zone_opt.api.v1.PrivateJoinService/OpenJoinSession',
-                request_serializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.OpenJoinSessionRequest.SerializeToString,
-                response_deserializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.JoinMessageChunk.FromString,
+                request_serializer=zone__opt_dot_api_dot_v1_dot_join__pb2.OpenJoinSessionRequest.SerializeToString,
+                response_deserializer=zone__opt_dot_api_dot_v1_dot_join__pb2.JoinMessageChunk.FromString,
                 _registered_method=True)
         self.EvaluateJoin = channel.stream_stream(
                 '/zone_opt.api.v1.PrivateJoinService/EvaluateJoin',
-                request_serializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.JoinMessageChunk.SerializeToString,
-                response_deserializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.JoinMessageChunk.FromString,
+                request_serializer=zone__opt_dot_api_dot_v1_dot_join__pb2.JoinMessageChunk.SerializeToString,
+                response_deserializer=zone__opt_dot_api_dot_v1_dot_join__pb2.JoinMessageChunk.FromString,
                 _registered_method=True)
         self.RunJoin = channel.unary_unary(
                 '/zone_opt.api.v1.PrivateJoinService/RunJoin',
-                request_serializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.RunJoinRequest.SerializeToString,
-                response_deserializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.RunJoinResponse.FromString,
+                request_serializer=zone__opt_dot_api_dot_v1_dot_join__pb2.RunJoinRequest.SerializeToString,
+                response_deserializer=zone__opt_dot_api_dot_v1_dot_join__pb2.RunJoinResponse.FromString,
                 _registered_method=True)
 
 
@@ -118,33 +118,33 @@ def add_PrivateJoinServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'SetJoinPolicy': grpc.unary_unary_rpc_method_handler(
                     servicer.SetJoinPolicy,
-                    request_deserializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.SetJoinPolicyRequest.FromString,
-                    response_serializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.SetJoinPolicyResponse.SerializeToString,
+                    request_deserializer=zone__opt_dot_api_dot_v1_dot_join__pb2.SetJoinPolicyRequest.FromString,
+                    response_serializer=zone__opt_dot_api_dot_v1_dot_join__pb2.SetJoinPolicyResponse.SerializeToString,
             ),
             'GetJoinPolicy': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJoinPolicy,
-                    request_deserializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.GetJoinPolicyRequest.FromString,
-                    response_serializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.GetJoinPolicyResponse.SerializeToString,
+                    request_deserializer=zone__opt_dot_api_dot_v1_dot_join__pb2.GetJoinPolicyRequest.FromString,
+                    response_serializer=zone__opt_dot_api_dot_v1_dot_join__pb2.GetJoinPolicyResponse.SerializeToString,
             ),
             'ListJoinAudit': grpc.unary_unary_rpc_method_handler(
                     servicer.ListJoinAudit,
-                    request_deserializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.ListJoinAuditRequest.FromString,
-                    response_serializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.ListJoinAuditResponse.SerializeToString,
+                    request_deserializer=zone__opt_dot_api_dot_v1_dot_join__pb2.ListJoinAuditRequest.FromString,
+                    response_serializer=zone__opt_dot_api_dot_v1_dot_join__pb2.ListJoinAuditResponse.SerializeToString,
             ),
             'OpenJoinSession': grpc.unary_stream_rpc_method_handler(
                     servicer.OpenJoinSession,
-                    request_deserializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.OpenJoinSessionRequest.FromString,
-                    response_serializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.JoinMessageChunk.SerializeToString,
+                    request_deserializer=zone__opt_dot_api_dot_v1_dot_join__pb2.OpenJoinSessionRequest.FromString,
+                    response_serializer=zone__opt_dot_api_dot_v1_dot_join__pb2.JoinMessageChunk.SerializeToString,
             ),
             'EvaluateJoin': grpc.stream_stream_rpc_method_handler(
                     servicer.EvaluateJoin,
-                    request_deserializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.JoinMessageChunk.FromString,
-                    response_serializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.JoinMessageChunk.SerializeToString,
+                    request_deserializer=zone__opt_dot_api_dot_v1_dot_join__pb2.JoinMessageChunk.FromString,
+                    response_serializer=zone__opt_dot_api_dot_v1_dot_join__pb2.JoinMessageChunk.SerializeToString,
             ),
             'RunJoin': grpc.unary_unary_rpc_method_handler(
                     servicer.RunJoin,
-                    request_deserializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.RunJoinRequest.FromString,
-                    response_serializer=zone__opt_dot_api_dot_v1_dot_privacy__pb2.RunJoinResponse.SerializeToString,
+                    request_deserializer=zone__opt_dot_api_dot_v1_dot_join__pb2.RunJoinRequest.FromString,
+                    response_serializer=zone__opt_dot_api_dot_v1_dot_join__pb2.RunJoinResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -172,8 +172,8 @@ class PrivateJoinService:
             request,
             target,
             '/zone_opt.api.v1.PrivateJoinService/SetJoinPolicy',
-            zone__opt_dot_api_dot_v1_dot_privacy__pb2.SetJoinPolicyRequest.SerializeToString,
-            zone__opt_dot_api_dot_v1_dot_privacy__pb2.SetJoinPolicyResponse.FromString,
+            zone__opt_dot_api_dot_v1_dot_join__pb2.SetJoinPolicyRequest.SerializeToString,
+            zone__opt_dot_api_dot_v1_dot_join__pb2.SetJoinPolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -199,8 +199,8 @@ class PrivateJoinService:
             request,
             target,
             '/zone_opt.api.v1.PrivateJoinService/GetJoinPolicy',
-            zone__opt_dot_api_dot_v1_dot_privacy__pb2.GetJoinPolicyRequest.SerializeToString,
-            zone__opt_dot_api_dot_v1_dot_privacy__pb2.GetJoinPolicyResponse.FromString,
+            zone__opt_dot_api_dot_v1_dot_join__pb2.GetJoinPolicyRequest.SerializeToString,
+            zone__opt_dot_api_dot_v1_dot_join__pb2.GetJoinPolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -226,8 +226,8 @@ class PrivateJoinService:
             request,
             target,
             '/zone_opt.api.v1.PrivateJoinService/ListJoinAudit',
-            zone__opt_dot_api_dot_v1_dot_privacy__pb2.ListJoinAuditRequest.SerializeToString,
-            zone__opt_dot_api_dot_v1_dot_privacy__pb2.ListJoinAuditResponse.FromString,
+            zone__opt_dot_api_dot_v1_dot_join__pb2.ListJoinAuditRequest.SerializeToString,
+            zone__opt_dot_api_dot_v1_dot_join__pb2.ListJoinAuditResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -253,8 +253,8 @@ class PrivateJoinService:
             request,
             target,
             '/zone_opt.api.v1.PrivateJoinService/OpenJoinSession',
-            zone__opt_dot_api_dot_v1_dot_privacy__pb2.OpenJoinSessionRequest.SerializeToString,
-            zone__opt_dot_api_dot_v1_dot_privacy__pb2.JoinMessageChunk.FromString,
+            zone__opt_dot_api_dot_v1_dot_join__pb2.OpenJoinSessionRequest.SerializeToString,
+            zone__opt_dot_api_dot_v1_dot_join__pb2.JoinMessageChunk.FromString,
             options,
             channel_credentials,
             insecure,
@@ -280,8 +280,8 @@ class PrivateJoinService:
             request_iterator,
             target,
             '/zone_opt.api.v1.PrivateJoinService/EvaluateJoin',
-            zone__opt_dot_api_dot_v1_dot_privacy__pb2.JoinMessageChunk.SerializeToString,
-            zone__opt_dot_api_dot_v1_dot_privacy__pb2.JoinMessageChunk.FromString,
+            zone__opt_dot_api_dot_v1_dot_join__pb2.JoinMessageChunk.SerializeToString,
+            zone__opt_dot_api_dot_v1_dot_join__pb2.JoinMessageChunk.FromString,
             options,
             channel_credentials,
             insecure,
@@ -307,8 +307,8 @@ class PrivateJoinService:
             request,
             target,
             '/zone_opt.api.v1.PrivateJoinService/RunJoin',
-            zone__opt_dot_api_dot_v1_dot_privacy__pb2.RunJoinRequest.SerializeToString,
-            zone__opt_dot_api_dot_v1_dot_privacy__pb2.RunJoinResponse.FromString,
+            zone__opt_dot_api_dot_v1_dot_join__pb2.RunJoinRequest.SerializeToString,
+            zone__opt_dot_api_dot_v1_dot_join__pb2.RunJoinResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -19,7 +19,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from zone_opt.api.v1 import planning_pb2
+from zone_opt.api.v1 import facilities_pb2
 from zone_opt.errors import CancelledError, DeadlineExceededError, InvalidInputError
 from zone_opt.optimise.facilities.scenario import ScenarioResult, parse_scenarios, run_scenarios
 from zone_opt.optimise.facilities.sharing import ShareMethod
@@ -55,7 +55,7 @@ class PlanParams:
     time_limit_s: float | None = None
 
     @classmethod
-    def from_request(cls, request: planning_pb2.PlanFacilitiesRequest) -> PlanParams:
+    def from_request(cls, request: facilities_pb2.PlanFacilitiesRequest) -> PlanParams:
         text = required(request.scenario_yaml, "scenario_yaml")
         if len(text.encode()) > MAX_SCENARIO_BYTES:
             raise InvalidInputError.single("scenario_yaml", None, "larger than 1 MiB")
@@ -64,10 +64,10 @@ class PlanParams:
             raise InvalidInputError.single(
                 "options.mip_rel_gap", None, f"must be in [0, 1), got {opts.mip_rel_gap}"
             )
-        known = planning_pb2.CostShareMethod.DESCRIPTOR.values_by_number
+        known = facilities_pb2.CostShareMethod.DESCRIPTOR.values_by_number
         sharing = []
         for k, method in enumerate(opts.sharing):
-            if method == planning_pb2.COST_SHARE_METHOD_UNSPECIFIED or method not in known:
+            if method == facilities_pb2.COST_SHARE_METHOD_UNSPECIFIED or method not in known:
                 names = ", ".join(v.name for v in list(known.values())[1:])
                 raise InvalidInputError.single(
                     f"options.sharing[{k}]", None, f"unknown method {method}; one of {names}"
@@ -87,7 +87,7 @@ class PlanParams:
         return params
 
 
-def run(ctx: JobContext, params: PlanParams) -> planning_pb2.PlanFacilitiesResult:
+def run(ctx: JobContext, params: PlanParams) -> facilities_pb2.PlanFacilitiesResult:
     """Solve every scenario of the file; see the module docstring."""
     ctx.checkpoint(0.0, "reading scenarios")
     _, scenarios = parse_scenarios(params.scenario_yaml)
@@ -96,7 +96,7 @@ def run(ctx: JobContext, params: PlanParams) -> planning_pb2.PlanFacilitiesResul
         scenarios = [type(s)(s.name, s.problem, s.players, tuple(methods)) for s in scenarios]
     limit = params.time_limit_s
     started = time.monotonic()
-    out: list[planning_pb2.ScenarioPlan] = []
+    out: list[facilities_pb2.ScenarioPlan] = []
     for k, scenario in enumerate(scenarios):
         base = k / len(scenarios)
         ctx.checkpoint(base, f"{scenario.name}: solving")
@@ -134,25 +134,25 @@ def run(ctx: JobContext, params: PlanParams) -> planning_pb2.PlanFacilitiesResul
             raise DeadlineExceededError(f"time limit of {limit} s passed in {scenario.name!r}")
         out.append(_scenario_plan(result))
         ctx.checkpoint((k + 1) / len(scenarios), f"{scenario.name}: done")
-    return planning_pb2.PlanFacilitiesResult(scenarios=out)
+    return facilities_pb2.PlanFacilitiesResult(scenarios=out)
 
 
 def _num(value: float | None) -> float:
     return 0.0 if value is None or not math.isfinite(value) else float(value)
 
 
-def _scenario_plan(r: ScenarioResult) -> planning_pb2.ScenarioPlan:
+def _scenario_plan(r: ScenarioResult) -> facilities_pb2.ScenarioPlan:
     plan = r.plan
     cost = plan.cost
-    return planning_pb2.ScenarioPlan(
+    return facilities_pb2.ScenarioPlan(
         name=r.scenario.name,
-        status=planning_pb2.PlanStatus.Value(f"PLAN_STATUS_{plan.status.name}"),
+        status=facilities_pb2.PlanStatus.Value(f"PLAN_STATUS_{plan.status.name}"),
         objective_cny=_num(plan.objective_cny),
         bound_cny=_num(plan.bound_cny),
         gap=_num(plan.gap),
         open_sites=list(plan.open_sites),
         assignments=[
-            planning_pb2.FacilityAssignment(
+            facilities_pb2.FacilityAssignment(
                 park_id=a.demand_id,
                 site_id=a.site_id,
                 facility_type=a.facility_type,
@@ -168,7 +168,7 @@ def _scenario_plan(r: ScenarioResult) -> planning_pb2.ScenarioPlan:
         operating_cost_cny=_num(cost.operating_cny if cost else None),
         standalone_total_cny=_num(r.standalone_total_cny),
         unmet=[
-            planning_pb2.UnmetDemand(
+            facilities_pb2.UnmetDemand(
                 park_id=u.demand_id,
                 facility_type=u.facility_type,
                 unmet_units=_num(u.unmet_units),
@@ -177,11 +177,11 @@ def _scenario_plan(r: ScenarioResult) -> planning_pb2.ScenarioPlan:
             for u in plan.unmet
         ],
         cost_shares=[
-            planning_pb2.CostShares(
-                method=planning_pb2.CostShareMethod.Value(f"COST_SHARE_METHOD_{s.method.name}"),
+            facilities_pb2.CostShares(
+                method=facilities_pb2.CostShareMethod.Value(f"COST_SHARE_METHOD_{s.method.name}"),
                 total_cny=s.total_cny,
                 shares=[
-                    planning_pb2.ParkCostShare(
+                    facilities_pb2.ParkCostShare(
                         player=ps.park,
                         share_cny=ps.share_cny,
                         standalone_cny=ps.standalone_cny,
@@ -208,14 +208,14 @@ def _legacy_params(raw: Mapping[str, Any]) -> PlanParams:
     )
 
 
-def _legacy_result(raw: Mapping[str, Any]) -> planning_pb2.PlanFacilitiesResult:
-    return json_format.ParseDict(dict(raw), planning_pb2.PlanFacilitiesResult())
+def _legacy_result(raw: Mapping[str, Any]) -> facilities_pb2.PlanFacilitiesResult:
+    return json_format.ParseDict(dict(raw), facilities_pb2.PlanFacilitiesResult())
 
 
 OPERATION = OperationSpec(
     kind="plan_facilities",
     params_type=PlanParams,
-    result_type=planning_pb2.PlanFacilitiesResult,
+    result_type=facilities_pb2.PlanFacilitiesResult,
     run=run,
     legacy_params=_legacy_params,
     legacy_result=_legacy_result,

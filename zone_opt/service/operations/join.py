@@ -4,7 +4,7 @@ receiver's ``RunJoin`` against a registered peer, both answered inline.
 Sender side: the owner publishes a policy (:class:`~zone_opt.service.storage.policies.
 PolicyStore`); a peer (another tenant of this server) opens a session, which checks the
 policy (peer, mode, columns, quota per epoch), builds a fresh
-:class:`zone_opt.privacy.PsiServer` and writes an audit row; the session lives in memory
+:class:`zone_opt.join.JoinSender` and writes an audit row; the session lives in memory
 until evaluated once or expired. Receiver side (:func:`run_join`): the caller's dataset is
 joined with a peer server's through :func:`zone_opt.rpc.join.receive_join`, on a peer the
 operator registered (:mod:`zone_opt.service.transport.peers`), never an address a request
@@ -18,14 +18,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from zone_opt.api.v1 import privacy_pb2, privacy_pb2_grpc
+from zone_opt.api.v1 import join_pb2, join_pb2_grpc
 from zone_opt.errors import (
     InvalidInputError,
+    JoinPolicyError,
     NotFoundError,
-    PrivacyPolicyError,
     ResourceExhaustedError,
 )
-from zone_opt.privacy import PsiServer, joined
+from zone_opt.join import JoinSender, joined
 from zone_opt.rpc.channel import TlsConfig, open_channel
 from zone_opt.rpc.enums import join_mode_from_proto
 from zone_opt.rpc.join import receive_join
@@ -38,7 +38,7 @@ __all__ = ["JoinSessions", "run_join"]
 
 @dataclass
 class _Session:
-    server: PsiServer
+    server: JoinSender
     peer: str
     created_s: float
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -61,7 +61,7 @@ class JoinSessions:
 
         Raises:
             NotFoundError: no policy for the dataset.
-            PrivacyPolicyError: the peer, mode or a column is not allowed.
+            JoinPolicyError: the peer, mode or a column is not allowed.
             ResourceExhaustedError: the peer used its quota for this epoch.
         """
         owner, policy = self.policies.get(dataset_id)
@@ -78,11 +78,11 @@ class JoinSessions:
             why = f"columns {hidden} are not released"
         if why is not None:
             self.policies.refuse(owner, peer, dataset_id, mode, why)
-            raise PrivacyPolicyError(why)
+            raise JoinPolicyError(why)
         table = self.datasets.read(owner, dataset_id)
         keys = table.column(policy.key_column)
         payload = table.select(list(columns)) if mode == "labelled" else None
-        server = PsiServer(
+        server = JoinSender(
             keys,
             payload,
             mode=mode,  # type: ignore[arg-type]
@@ -129,12 +129,12 @@ class JoinSessions:
 
 
 def run_join(
-    request: privacy_pb2.RunJoinRequest,
+    request: join_pb2.RunJoinRequest,
     tenant: str,
     datasets: DatasetStore,
     peers: PeerRegistry,
     timeout_s: float,
-) -> privacy_pb2.RunJoinResponse:
+) -> join_pb2.RunJoinResponse:
     """Join ``tenant``'s dataset with a registered peer's; see the module docstring.
 
     A request naming a raw address (``peer_address``) is refused before anything is
@@ -169,7 +169,7 @@ def run_join(
     )
     with open_channel(peer.address, tls) as channel:
         result = receive_join(
-            privacy_pb2_grpc.PrivateJoinServiceStub(channel),
+            join_pb2_grpc.JoinServiceStub(channel),
             metadata,
             left.column(request.on),
             request.peer_dataset_id,
@@ -180,7 +180,7 @@ def run_join(
             values=values,
             timeout_s=timeout_s,
         )
-    response = privacy_pb2.RunJoinResponse()
+    response = join_pb2.RunJoinResponse()
     if mode in ("intersection", "labelled"):
         table = joined(left, result)
         result_id = uuid.uuid4().hex

@@ -2,7 +2,7 @@
 
 A dataset's owner publishes a :class:`JoinPolicy`; a peer (another tenant authenticated on
 this server) opens a session, which checks the policy (peer, mode, columns, quota per
-epoch), builds a fresh :class:`zone_opt.privacy.PsiServer` (a new key per session) and
+epoch), builds a fresh :class:`zone_opt.join.JoinSender` (a new key per session) and
 writes an audit row: who, when, mode, columns, set sizes, never keys or messages. The
 session lives in memory until evaluated once or expired.
 
@@ -23,7 +23,7 @@ from zone_opt.errors import (
     Violation,
     bounded,
 )
-from zone_opt.privacy.policy import AuditEntry, JoinPolicy
+from zone_opt.join.policy import AuditEntry, JoinPolicy
 from zone_opt.service.storage.datasets import DatasetStore
 from zone_opt.service.storage.jobstore import Database
 

@@ -1,5 +1,0 @@
-"""Peer PSI runners, executed with ``.venv-psi-peers/bin/python`` (``make bench-psi-peers``).
-
-openmined-psi pins protobuf 6.30.2 and spu brings jax and numpy 1.x, so neither can share
-the project's pinned environment; the ``psi`` suite runs these scripts in a subprocess.
-"""

@@ -1,4 +1,0 @@
-//! libFuzzer entry of the `psi_wire` harness (see `src/lib.rs`).
-#![no_main]
-
-libfuzzer_sys::fuzz_target!(|data: &[u8]| zone_opt_core_fuzz::psi_wire(data));

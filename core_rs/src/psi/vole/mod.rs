@@ -1,8 +1,0 @@
-//! Fast PSI on silent VOLE and an OKVS (the RR22 construction, semi-honest).
-//! See `docs/psi-vole.md`.
-pub mod aeshash;
-pub mod field;
-pub mod okvs;
-pub mod ot;
-pub mod protocol;
-pub mod svole;

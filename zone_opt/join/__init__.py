@@ -1,0 +1,36 @@
+"""Private joins: "usable but not visible" data sharing between two parties.
+
+- :class:`JoinSender` / :class:`JoinReceiver`: one PSI session (intersection, labelled join,
+  cardinality, intersection-sum; optionally verifiable), messages as bytes; with
+  ``protocol="vole"`` the fast VOLE-based intersection (RR22).
+- :class:`JoinResult`: what the receiver learned (indices, payload, count, sum);
+  :func:`joined` appends the payload to the receiver's rows.
+- :class:`StreamingJoinSender` / :class:`StreamingJoinReceiver`: the intersection for sets
+  larger than memory, bucket by bucket from Parquet or record batches, bounded memory.
+"""
+
+from zone_opt.join.session import (
+    JoinReceiver,
+    JoinResult,
+    JoinSender,
+    Mode,
+    Protocol,
+    joined,
+    setup_key_kind,
+    setup_protocol,
+)
+from zone_opt.join.stream import StreamingJoinReceiver, StreamingJoinSender, StreamStats
+
+__all__ = [
+    "JoinReceiver",
+    "JoinResult",
+    "JoinSender",
+    "Mode",
+    "Protocol",
+    "StreamStats",
+    "StreamingJoinReceiver",
+    "StreamingJoinSender",
+    "joined",
+    "setup_key_kind",
+    "setup_protocol",
+]
