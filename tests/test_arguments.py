@@ -29,7 +29,13 @@ from zone_opt.carbon.allocation import MAX_SHAPLEY_SAMPLES
 from zone_opt.errors import InvalidInputError, ResourceExhaustedError, ZoneOptError
 from zone_opt.join import JoinReceiver, JoinSender, StreamingJoinSender
 from zone_opt.join.session import setup_key_kind
-from zone_opt.matching import Matcher, assign_dense, assign_sparse, deferred_acceptance
+from zone_opt.matching import (
+    Matcher,
+    MatchOptions,
+    assign_dense,
+    assign_sparse,
+    deferred_acceptance,
+)
 from zone_opt.optimise import SolveOptions
 from zone_opt.optimise.dispatch import DispatchOptions, dispatch, load_scenario
 from zone_opt.optimise.facilities import solve_facilities
@@ -241,7 +247,7 @@ def test_solve_facilities_backend() -> None:
 def test_matcher_now(now: Any) -> None:
     t = make_tables(1)
     with pytest.raises(InvalidInputError) as exc:
-        Matcher(t.spaces, t.enterprises, parks=t.parks, now=now)
+        Matcher(t.spaces, t.enterprises, parks=t.parks, options=MatchOptions(now=now))
     refused(exc, "now")
 
 
@@ -257,7 +263,7 @@ def test_matcher_now(now: Any) -> None:
 def test_matcher_scalars(kwargs: dict[str, Any], name: str) -> None:
     t = make_tables(1)
     with pytest.raises(InvalidInputError) as exc:
-        Matcher(t.spaces, t.enterprises, parks=t.parks, **kwargs)
+        Matcher(t.spaces, t.enterprises, parks=t.parks, options=MatchOptions(**kwargs))
     refused(exc, name)
 
 

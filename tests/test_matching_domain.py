@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,14 @@ from scipy.optimize import linear_sum_assignment
 import zone_opt.matching as zm
 from zone_opt.cli import main
 from zone_opt.errors import InvalidInputError
-from zone_opt.matching import Matcher, ScoreWeights, blocking_pairs, match, recommend
+from zone_opt.matching import (
+    Matcher,
+    MatchOptions,
+    ScoreWeights,
+    blocking_pairs,
+    match,
+    recommend,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from matching_tables import TODAY, Tables, make_tables
@@ -29,8 +37,13 @@ def tables(seed: int) -> Tables:
     return make_tables(seed, n_parks=4, n_spaces=40, n_enterprises=80, n_tenancies=8)
 
 
-def kwargs(t: Tables, **extra: Any) -> dict[str, Any]:
-    return {"parks": t.parks, "tenancies": t.tenancies, "now": TODAY, **extra}
+def kwargs(t: Tables, **options: Any) -> dict[str, Any]:
+    """The tables and a MatchOptions (``now`` = TODAY unless given) of a call."""
+    return {
+        "parks": t.parks,
+        "tenancies": t.tenancies,
+        "options": MatchOptions(**{"now": TODAY, **options}),
+    }
 
 
 def graph_optimum(result: zm.MatchResult) -> int:
@@ -113,7 +126,7 @@ def test_optimal_equals_independent_optimum(seed: int) -> None:
 @pytest.mark.parametrize("mode", ["stable", pytest.param("optimal", marks=needs_assign)])
 def test_rematch_equals_cold_solve(mode: str) -> None:
     t = tables(7)
-    matcher = Matcher(t.spaces, t.enterprises, mode=mode, k=8, **kwargs(t))  # type: ignore[arg-type]
+    matcher = Matcher(t.spaces, t.enterprises, **kwargs(t, mode=mode, k=8))
     first = matcher.solve()
     taken = first.assignments.column("space_id").to_pylist()[:3]
     second = first.rematch(taken_space_ids=taken)
@@ -144,7 +157,7 @@ def test_rematch_equals_cold_solve(mode: str) -> None:
 def test_recommend_shapes_and_order() -> None:
     t = tables(3)
     k = 4
-    rec = recommend(t.spaces, t.enterprises, k=k, **kwargs(t))
+    rec = recommend(t.spaces, t.enterprises, **kwargs(t, k=k))
     assert rec.column_names[:6] == [
         "enterprise_id",
         "rank",
@@ -158,7 +171,7 @@ def test_recommend_shapes_and_order() -> None:
     for r in rows:
         by_ent.setdefault(r["enterprise_id"], []).append(r)
     assert by_ent
-    full = recommend(t.spaces, t.enterprises, k=1000, **kwargs(t))
+    full = recommend(t.spaces, t.enterprises, **kwargs(t, k=1000))
     n_all: dict[str, int] = {}
     for r in full.to_pylist():
         n_all[r["enterprise_id"]] = n_all.get(r["enterprise_id"], 0) + 1
@@ -171,8 +184,8 @@ def test_recommend_shapes_and_order() -> None:
 
 def test_weights_change_the_scores() -> None:
     t = tables(4)
-    a = recommend(t.spaces, t.enterprises, k=3, **kwargs(t))
-    b = recommend(t.spaces, t.enterprises, k=3, weights=ScoreWeights(1, 0, 0, 0, 0), **kwargs(t))
+    a = recommend(t.spaces, t.enterprises, **kwargs(t, k=3))
+    b = recommend(t.spaces, t.enterprises, **kwargs(t, k=3, weights=ScoreWeights(1, 0, 0, 0, 0)))
     dist = np.asarray(b.column("distance").to_pylist())
     assert np.allclose(np.asarray(b.column("score").to_pylist()), 1 + np.rint(1e6 * dist))
     assert a.column("score").to_pylist() != b.column("score").to_pylist()
@@ -181,16 +194,16 @@ def test_weights_change_the_scores() -> None:
 def test_bad_input_is_named() -> None:
     t = tables(1)
     with pytest.raises(InvalidInputError) as info:
-        match(t.spaces, t.enterprises, mode="greedy", **kwargs(t))  # type: ignore[arg-type]
+        match(t.spaces, t.enterprises, **kwargs(t, mode="greedy"))
     assert info.value.violations[0].field == "mode"
     with pytest.raises(InvalidInputError) as info:
-        match(t.spaces, t.enterprises, k=0, **kwargs(t))
+        match(t.spaces, t.enterprises, **kwargs(t, k=0))
     assert info.value.violations[0].field == "k"
     with pytest.raises(InvalidInputError):
         match(t.spaces.drop_columns(["area_m2"]), t.enterprises, **kwargs(t))
     with pytest.raises(InvalidInputError):
         match("spaces.parquet", t.enterprises, **kwargs(t))
-    result = match(t.spaces, t.enterprises, mode="stable", **kwargs(t))
+    result = match(t.spaces, t.enterprises, **kwargs(t, mode="stable"))
     with pytest.raises(InvalidInputError) as info:
         result.rematch(taken_space_ids=["no-such-space"])
     assert info.value.violations[0].field == "taken_space_ids"
@@ -199,7 +212,10 @@ def test_bad_input_is_named() -> None:
 def test_empty_tables() -> None:
     t = tables(2)
     result = match(
-        t.spaces.slice(0, 0), t.enterprises.slice(0, 0), parks=t.parks, now=TODAY, mode="stable"
+        t.spaces.slice(0, 0),
+        t.enterprises.slice(0, 0),
+        parks=t.parks,
+        options=MatchOptions(now=TODAY, mode="stable"),
     )
     assert result.assignments.num_rows == 0
     assert result.unmatched.num_rows == 0
@@ -223,9 +239,48 @@ def test_cli_writes_parquet_and_summary(tmp_path: Path, capsys: pytest.CaptureFi
     ]  # fmt: skip
     assert main(args) == 0
     got = pq.read_table(tmp_path / "out" / "assignments.parquet")
-    direct = match(t.spaces, t.enterprises, mode="stable", **kwargs(t))
+    direct = match(t.spaces, t.enterprises, **kwargs(t, mode="stable"))
     assert got.equals(direct.assignments)
     assert pq.read_table(tmp_path / "out" / "unmatched.parquet").equals(direct.unmatched)
     assert "enterprises matched" in capsys.readouterr().out
     bad = [*args[:2], str(tmp_path / "missing.parquet"), *args[3:]]
     assert main(bad) == 2
+
+
+def test_old_keyword_options_still_work_and_warn() -> None:
+    t = tables(6)
+    new = match(t.spaces, t.enterprises, **kwargs(t, mode="stable", k=8))
+    with pytest.warns(DeprecationWarning, match=r"match\(\.\.\., mode=, k=, now=\) is deprecated"):
+        old = match(
+            t.spaces, t.enterprises, parks=t.parks, tenancies=t.tenancies,
+            mode="stable", k=8, now=TODAY,
+        )  # fmt: skip
+    assert old.assignments.equals(new.assignments)
+    with pytest.warns(DeprecationWarning, match="recommend"):
+        old_rec = recommend(t.spaces, t.enterprises, parks=t.parks, k=3, now=TODAY)
+    assert old_rec.equals(
+        recommend(t.spaces, t.enterprises, parks=t.parks, options=MatchOptions(k=3, now=TODAY))
+    )
+    with pytest.raises(InvalidInputError) as info:  # both spellings at once
+        match(t.spaces, t.enterprises, parks=t.parks, options=MatchOptions(), k=3)
+    assert info.value.violations[0].field == "options"
+    with pytest.raises(TypeError, match="unexpected keyword argument 'kk'"):
+        match(t.spaces, t.enterprises, parks=t.parks, kk=3)
+
+
+def test_options_are_checked_when_made() -> None:
+    assert MatchOptions().k == 32
+    assert MatchOptions(now=dt.datetime(2026, 1, 2, 15, 0)).now == dt.date(2026, 1, 2)
+    for bad, field in (
+        ({"k": 0}, "k"),
+        ({"mode": "greedy"}, "mode"),
+        ({"weights": {"cost": 1.0}}, "weights"),
+        ({"include_tenants": 1}, "include_tenants"),
+        ({"now": "2026-01-01"}, "now"),
+    ):
+        with pytest.raises(InvalidInputError) as info:
+            MatchOptions(**bad)
+        assert info.value.violations[0].field == field
+    with pytest.raises(InvalidInputError) as info:
+        match(pa.table({}), pa.table({}), parks=pa.table({}), options={"k": 3})  # type: ignore[arg-type]
+    assert info.value.violations[0].field == "options"

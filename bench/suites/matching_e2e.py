@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from bench.harness import Case, Contender, Summary, suite
-from zone_opt.matching import match
+from zone_opt.matching import MatchOptions, match
 
 NOW = dt.date(2026, 11, 23)
 
@@ -32,9 +32,7 @@ def _run(mode: Literal["optimal", "stable"]) -> Any:
             region.enterprises,
             parks=region.parks,
             tenancies=region.tenancies,
-            mode=mode,
-            k=32,
-            now=NOW,
+            options=MatchOptions(mode=mode, k=32, now=NOW),
         )
 
     return run

@@ -5,16 +5,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
+import grpc
 import pyarrow as pa
 import pytest
 
 from zone_opt import matching
-from zone_opt.api.v1 import matching_pb2
+from zone_opt.api.v1 import matching_pb2, matching_pb2_grpc
 from zone_opt.client import Client
 from zone_opt.errors import InvalidInputError, NotFoundError
+from zone_opt.matching import MatchOptions
+from zone_opt.rpc.status import from_rpc_error
 from zone_opt.service.server import Server, ServerSettings
 
 TABLES = ("spaces", "enterprises", "parks", "tenancies")
@@ -34,7 +38,11 @@ def test_match_operation_equals_the_library(
 ) -> None:
     ids = _upload_all(alice, sample)
     op = alice.submit_match(
-        ids["spaces"], ids["enterprises"], ids["parks"], tenancies_id=ids["tenancies"], mode=mode
+        ids["spaces"],
+        ids["enterprises"],
+        ids["parks"],
+        tenancies_id=ids["tenancies"],
+        options=MatchOptions(mode=mode),
     )
     done = alice.wait(op, 120)
     assert done.state == "SUCCEEDED", done.error_message
@@ -45,7 +53,7 @@ def test_match_operation_equals_the_library(
         sample("enterprises"),
         parks=sample("parks"),
         tenancies=sample("tenancies"),
-        mode=mode,
+        options=MatchOptions(mode=mode),
     )
     assert _sorted(got).equals(_sorted(expected.assignments))
     unmatched = alice.download(result.unmatched_dataset_id)
@@ -56,9 +64,41 @@ def test_match_operation_equals_the_library(
 
 def test_recommend_equals_the_library(alice: Client, sample: Callable[[str], pa.Table]) -> None:
     args = [sample(n) for n in TABLES]
-    got = alice.recommend(*args, k=5)
-    expected = matching.recommend(args[0], args[1], parks=args[2], tenancies=args[3], k=5)
+    got = alice.recommend(*args, options=MatchOptions(k=5))
+    expected = matching.recommend(
+        args[0], args[1], parks=args[2], tenancies=args[3], options=MatchOptions(k=5)
+    )
     assert got.equals(expected)
+
+
+def test_every_option_travels_to_the_server(
+    alice: Client, sample: Callable[[str], pa.Table]
+) -> None:
+    """Weights, date and include_tenants reach the library as given (Match and Recommend)."""
+    options = MatchOptions(
+        mode="stable",
+        k=4,
+        weights=matching.ScoreWeights(distance=0.0, cost=1.0, size=0.5, chain=0.0, carbon=0.2),
+        now=date(2026, 3, 1),
+        include_tenants=True,
+    )
+    args = [sample(n) for n in TABLES]
+    expected = matching.recommend(
+        args[0], args[1], parks=args[2], tenancies=args[3], options=options
+    )
+    assert alice.recommend(*args, options=options).equals(expected)
+    default = matching.recommend(args[0], args[1], parks=args[2], tenancies=args[3])
+    assert not default.equals(expected)  # the options change the answer
+    ids = _upload_all(alice, sample)
+    op = alice.submit_match(
+        ids["spaces"], ids["enterprises"], ids["parks"], tenancies_id=ids["tenancies"],
+        options=options,
+    )  # fmt: skip
+    done = alice.wait(op, 120)
+    assert done.state == "SUCCEEDED", done.error_message
+    got = alice.download(done.result_as(matching_pb2.MatchResult).assignments_dataset_id)
+    direct = matching.match(args[0], args[1], parks=args[2], tenancies=args[3], options=options)
+    assert _sorted(got).equals(_sorted(direct.assignments))
 
 
 def test_match_refuses_unknown_datasets_and_bad_options(
@@ -71,11 +111,23 @@ def test_match_refuses_unknown_datasets_and_bad_options(
         alice.submit_match(ids["spaces"], "", ids["parks"])
     assert err.value.violations[0].field == "enterprises_dataset_id"
     # Refused when it arrives (INVALID_ARGUMENT with the reason), not a failed operation.
-    with pytest.raises(InvalidInputError) as err:
-        alice.submit_match(ids["spaces"], ids["enterprises"], ids["parks"], weights={"nope": 1})
-    assert err.value.status_code == "INVALID_ARGUMENT"
-    assert err.value.violations[0].field == "options.weights"
-    assert "nope" in str(err.value)
+    # (MatchOptions cannot spell an unknown criterion: sent as a raw request, as another
+    # language's client could.)
+    request = matching_pb2.MatchRequest(
+        request_id="unknown-criterion",
+        spaces_dataset_id=ids["spaces"],
+        enterprises_dataset_id=ids["enterprises"],
+        parks_dataset_id=ids["parks"],
+        options=matching_pb2.MatchOptions(weights={"nope": 1}),
+    )
+    stub = matching_pb2_grpc.MatchingServiceStub(alice._channel)
+    with pytest.raises(grpc.RpcError) as raw:
+        stub.Match(request, metadata=(("authorization", "Bearer token-alice"),), timeout=10)
+    error = from_rpc_error(raw.value)
+    assert isinstance(error, InvalidInputError)
+    assert error.status_code == "INVALID_ARGUMENT"
+    assert error.violations[0].field == "options.weights"
+    assert "nope" in str(error)
 
 
 def test_cancel_stops_a_match_without_results(
@@ -83,7 +135,9 @@ def test_cancel_stops_a_match_without_results(
 ) -> None:
     ids = _upload_all(alice, sample)
     first = alice.submit_match(ids["spaces"], ids["enterprises"], ids["parks"])
-    second = alice.submit_match(ids["spaces"], ids["enterprises"], ids["parks"], mode="stable")
+    second = alice.submit_match(
+        ids["spaces"], ids["enterprises"], ids["parks"], options=MatchOptions(mode="stable")
+    )
     alice.cancel(second)  # queued behind the first, or at its first stage boundary
     assert alice.wait(second, 60).state == "CANCELLED"
     done = alice.wait(first, 120)
@@ -104,7 +158,7 @@ def _concurrent_recommends(
     def call(i: int) -> None:
         with Client(f"127.0.0.1:{port}", token="token-alice", timeout_s=timeout_s) as client:
             try:
-                client.recommend(*args, k=3)
+                client.recommend(*args, options=MatchOptions(k=3))
             except BaseException as exc:  # reported to the test
                 outcomes[i] = exc
 

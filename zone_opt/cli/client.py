@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from zone_opt.client import Client, Operation
 from zone_opt.datasets import read_region, sample_region
 from zone_opt.errors import UnauthenticatedError
+from zone_opt.matching import MatchOptions
 from zone_opt.rpc.channel import TlsConfig
 from zone_opt.rpc.operations import to_python
 
@@ -57,13 +58,13 @@ def add_parser(sub: Any) -> None:
     match.add_argument("parks_id")
     match.add_argument("--tenancies-id", default="")
     match.add_argument("--mode", choices=["optimal", "stable"], default="optimal")
-    match.add_argument("--k", type=int, default=0)
+    match.add_argument("--k", type=int, default=32, help="candidates per enterprise")
     match.add_argument("--wait", action="store_true")
     rec = cmds.add_parser("recommend", help="recommend from a directory of Parquet tables")
     rec.add_argument(
         "--dir", type=Path, default=None, help="a region directory (default: the sample region)"
     )
-    rec.add_argument("--k", type=int, default=0)
+    rec.add_argument("--k", type=int, default=10, help="spaces recommended per enterprise")
     cmds.add_parser("operations", help="list operations")
     for name in ("operation", "cancel"):
         cmds.add_parser(name, help=f"{name} an operation").add_argument("name")
@@ -121,8 +122,7 @@ def run(args: argparse.Namespace) -> int:
                     args.enterprises_id,
                     args.parks_id,
                     tenancies_id=args.tenancies_id,
-                    mode=args.mode,
-                    k=args.k,
+                    options=MatchOptions(mode=args.mode, k=args.k),
                 )
             _print(client.wait(name) if args.wait else client.get_operation(name))
         elif cmd == "recommend":
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
                 tables["enterprises"],
                 tables["parks"],
                 tables.get("tenancies"),
-                k=args.k,
+                options=MatchOptions(k=args.k),
             )
             for row in result.slice(0, 20).to_pylist():
                 _print(row)

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from zone_opt.cli.io import read_parquet
-from zone_opt.matching import match
+from zone_opt.matching import MatchOptions, match
 
 STAGES = ("read", "candidates", "solve", "results", "write")
 
@@ -57,9 +57,7 @@ def run(args: argparse.Namespace) -> int:
             enterprises,
             parks=parks,
             tenancies=tenancies,
-            mode=args.mode,
-            k=args.k,
-            now=args.now,
+            options=MatchOptions(mode=args.mode, k=args.k, now=args.now),
             progress=stage,
         )
         stage("write")

@@ -3,7 +3,8 @@
     from zone_opt.client import Client
     with Client("127.0.0.1:50051", token=TOKEN) as client:
         spaces_id = client.upload(spaces, "spaces 2026-11", kind="spaces")
-        op = client.submit_match(spaces_id, enterprises_id, parks_id, mode="stable")
+        op = client.submit_match(spaces_id, enterprises_id, parks_id,
+                                 options=MatchOptions(mode="stable"))
         done = client.wait(op, timeout_s=600)
         assignments = client.download(done.result.assignments_dataset_id)
 

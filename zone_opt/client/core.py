@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import itertools
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -36,8 +37,10 @@ from zone_opt.api.v1 import (
 from zone_opt.client.models import Dataset, Operation, dataset_of, operation_of
 from zone_opt.errors import InvalidInputError, VerificationError
 from zone_opt.join import JoinResult
-from zone_opt.join import Mode as PsiMode
+from zone_opt.join import Mode as JoinMode
 from zone_opt.join.policy import JoinPolicy
+from zone_opt.matching.options import MatchOptions, resolve_options
+from zone_opt.matching.scoring import ScoreWeights
 from zone_opt.rpc.channel import TlsConfig, open_channel
 from zone_opt.rpc.enums import (
     MATCH_MODE_VALUES,
@@ -244,36 +247,29 @@ class Client:
         parks_id: str,
         *,
         tenancies_id: str = "",
-        mode: str = "optimal",
-        k: int = 0,
-        weights: Mapping[str, float] | None = None,
-        now: datetime | None = None,
+        options: MatchOptions | None = None,
         request_id: str | None = None,
         time_limit_s: float | None = None,
+        **deprecated: Any,
     ) -> str:
         """Start a match on stored datasets; returns the operation name.
 
-        ``time_limit_s`` bounds the work once it starts: past it the operation fails with
-        DEADLINE_EXCEEDED at its next stage boundary.
+        ``options`` is the library's :class:`~zone_opt.matching.MatchOptions` (mode, k,
+        weights, now, include_tenants), sent whole. ``time_limit_s`` bounds the work once
+        it starts: past it the operation fails with DEADLINE_EXCEEDED at its next stage
+        boundary. The keywords ``mode``, ``k``, ``weights``, ``now`` are deprecated.
         """
-        if mode not in MATCH_MODE_VALUES:
-            raise InvalidInputError.single("mode", None, f"one of {sorted(MATCH_MODE_VALUES)}")
-        options = matching_pb2.MatchOptions(
-            mode=MATCH_MODE_VALUES[mode],
-            k=k,
-            weights=dict(weights or {}),
-        )
-        if now is not None:
-            options.now.CopyFrom(_timestamp(now))
+        chosen = _match_options(options, deprecated, "submit_match", default_k=32)
+        proto = _match_options_proto(chosen)
         if time_limit_s is not None:
-            options.time_limit.FromTimedelta(timedelta(seconds=time_limit_s))
+            proto.time_limit.FromTimedelta(timedelta(seconds=time_limit_s))
         request = matching_pb2.MatchRequest(
             request_id=request_id or uuid.uuid4().hex,
             spaces_dataset_id=spaces_id,
             enterprises_dataset_id=enterprises_id,
             parks_dataset_id=parks_id,
             tenancies_dataset_id=tenancies_id,
-            options=options,
+            options=proto,
         )
         return self._call(self._matching.Match, request).operation.name
 
@@ -423,20 +419,25 @@ class Client:
         parks: pa.Table,
         tenancies: pa.Table | None = None,
         *,
-        k: int = 0,
-        now: datetime | None = None,
+        options: MatchOptions | None = None,
         timeout_s: float | None = None,
+        **deprecated: Any,
     ) -> pa.Table:
-        """Top-k enterprises per space for small inputs (each table under about 1 MiB)."""
+        """The best ``options.k`` spaces of each enterprise (10 when ``options`` is None),
+        as :func:`zone_opt.matching.recommend`, for small inputs (each table under about
+        1 MiB). The keywords ``k`` and ``now`` are deprecated."""
+        chosen = _match_options(options, deprecated, "recommend", default_k=10)
         request = matching_pb2.RecommendRequest(
             spaces_ipc=table_to_ipc(spaces),
             enterprises_ipc=table_to_ipc(enterprises),
             parks_ipc=table_to_ipc(parks),
             tenancies_ipc=table_to_ipc(tenancies) if tenancies is not None else b"",
-            k=k,
+            k=chosen.k,
+            weights=dataclasses.asdict(chosen.weights),
+            include_tenants=chosen.include_tenants,
         )
-        if now is not None:
-            request.now.CopyFrom(_timestamp(now))
+        if chosen.now is not None:
+            request.now.CopyFrom(_date_timestamp(chosen.now))
         response = self._call(self._matching.Recommend, request, timeout_s)
         return table_from_ipc(response.recommendations_ipc, "recommendations_ipc")
 
@@ -469,7 +470,7 @@ class Client:
         keys: pa.Array | pa.ChunkedArray,
         dataset_id: str,
         *,
-        mode: PsiMode = "intersection",
+        mode: JoinMode = "intersection",
         columns: tuple[str, ...] = (),
         join: Literal["inner", "left"] = "inner",
         verifiable: bool = False,
@@ -503,7 +504,7 @@ class Client:
         peer: str,
         peer_dataset_id: str,
         peer_token: str = "",
-        mode: PsiMode = "intersection",
+        mode: JoinMode = "intersection",
         columns: tuple[str, ...] = (),
         join: Literal["inner", "left"] = "inner",
         verifiable: bool = False,
@@ -540,6 +541,38 @@ class Client:
         if response.HasField("sum"):
             out["sum"] = response.sum
         return out
+
+
+def _match_options(
+    options: MatchOptions | None, deprecated: dict[str, Any], caller: str, *, default_k: int
+) -> MatchOptions:
+    """``options``, or the one the deprecated keywords spell in this client's old terms
+    (``k=0``: the default; ``weights``: a partial mapping of criteria)."""
+    legacy = {name: value for name, value in deprecated.items() if (name, value) != ("k", 0)}
+    weights = legacy.get("weights")
+    if isinstance(weights, Mapping):
+        try:
+            legacy["weights"] = ScoreWeights(**weights)
+        except TypeError as exc:
+            raise InvalidInputError.single("weights", None, str(exc)) from None
+    return resolve_options(options, legacy, caller=caller, default_k=default_k, stacklevel=4)
+
+
+def _match_options_proto(options: MatchOptions) -> matching_pb2.MatchOptions:
+    proto = matching_pb2.MatchOptions(
+        mode=MATCH_MODE_VALUES[options.mode],
+        k=options.k,
+        weights=dataclasses.asdict(options.weights),
+        include_tenants=options.include_tenants,
+    )
+    if options.now is not None:
+        proto.now.CopyFrom(_date_timestamp(options.now))
+    return proto
+
+
+def _date_timestamp(day: date) -> timestamp_pb2.Timestamp:
+    """Midnight UTC of ``day`` (the server reads the date back)."""
+    return _timestamp(datetime(day.year, day.month, day.day, tzinfo=UTC))
 
 
 def _timestamp(when: datetime) -> timestamp_pb2.Timestamp:

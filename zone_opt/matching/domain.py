@@ -14,39 +14,35 @@ the documented score of :mod:`zone_opt.matching.scoring`), solve, typed result o
   among the candidates.
 
 Occupied spaces (a tenancy active at ``now``) are not offered, and enterprises holding
-such a tenancy are tenants, not seekers (``include_tenants=True`` lets them seek too).
+such a tenancy are tenants, not seekers (``MatchOptions(include_tenants=True)`` lets them
+seek too). Every option is a field of :class:`~zone_opt.matching.options.MatchOptions`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from zone_opt.arguments import check_choice, check_date, check_flag, check_int
+from zone_opt.arguments import check_int
 from zone_opt.errors import InvalidInputError
 from zone_opt.industries import chain_affinity
 from zone_opt.matching.assignment import Assignment, assign_sparse
 from zone_opt.matching.candidates import CandidateGraph, IndexedTables, build_index
-from zone_opt.matching.scoring import COMPONENTS, REASONS, ScoreWeights
+from zone_opt.matching.options import MAX_K, MatchOptions, Mode, resolve_options
+from zone_opt.matching.scoring import COMPONENTS, REASONS
 from zone_opt.matching.stable import deferred_acceptance
 from zone_opt.schemas import ENTERPRISES, PARKS, SPACES, TENANCIES, TableSpec
 from zone_opt.validation import validate_table
 
-__all__ = ["MAX_K", "MatchResult", "MatchSummary", "Matcher", "match", "recommend"]
+__all__ = ["MAX_K", "MatchOptions", "MatchResult", "MatchSummary", "Matcher", "match", "recommend"]
 
-#: Largest ``k`` (candidates kept per enterprise); any ``k`` at least the number of spaces
-#: keeps every feasible space.
-MAX_K = 2**31 - 1
-
-Mode = Literal["optimal", "stable"]
 Progress = Callable[[str], None]
 
 
@@ -143,11 +139,9 @@ class Matcher:
         spaces, enterprises: tables under ``SPACES`` and ``ENTERPRISES``.
         parks: ``PARKS`` table (coordinates, permitted industries, carbon budgets).
         tenancies: ``TENANCIES`` table (current tenants; optional).
-        mode: ``"optimal"`` or ``"stable"``.
-        k: candidates kept per enterprise (best scores), 1 to :data:`MAX_K`.
-        weights: :class:`ScoreWeights` (default weights when ``None``).
-        now: the matching date (default: today, UTC).
-        include_tenants: let enterprises that hold a tenancy seek space too.
+        options: :class:`MatchOptions` (mode, k, weights, now, include_tenants); the
+            defaults when None. The same fields as keywords (``mode="stable"``) are
+            deprecated.
     """
 
     def __init__(
@@ -157,21 +151,14 @@ class Matcher:
         *,
         parks: pa.Table,
         tenancies: pa.Table | None = None,
-        mode: Mode = "optimal",
-        k: int = 32,
-        weights: ScoreWeights | None = None,
-        now: dt.date | None = None,
-        include_tenants: bool = False,
+        options: MatchOptions | None = None,
+        **deprecated: Any,
     ) -> None:
-        mode = check_choice("mode", mode, ("optimal", "stable"))
-        k = check_int("k", k, low=1, high=MAX_K)
-        include_tenants = check_flag("include_tenants", include_tenants)
-        if weights is not None and not isinstance(weights, ScoreWeights):
-            raise InvalidInputError.single("weights", None, "must be a ScoreWeights")
-        self.mode: Mode = mode
-        self.k = k
-        self.weights = weights or ScoreWeights()
-        self.now = dt.datetime.now(dt.UTC).date() if now is None else check_date("now", now)
+        self.options = resolve_options(options, deprecated, caller="Matcher")
+        self.mode: Mode = self.options.mode
+        self.k = self.options.k
+        self.weights = self.options.weights
+        self.now = self.options.date()
         self.tables: IndexedTables = build_index(
             _validate(spaces, SPACES, "spaces"),
             _validate(enterprises, ENTERPRISES, "enterprises"),
@@ -182,7 +169,7 @@ class Matcher:
         )
         self.enterprise_active = (
             np.ones(self.tables.tenant.size, dtype=np.bool_)
-            if include_tenants
+            if self.options.include_tenants
             else ~self.tables.tenant
         )
 
@@ -401,14 +388,12 @@ def match(
     *,
     parks: pa.Table,
     tenancies: pa.Table | None = None,
-    mode: Mode = "optimal",
-    k: int = 32,
-    weights: ScoreWeights | None = None,
-    now: dt.date | None = None,
-    include_tenants: bool = False,
+    options: MatchOptions | None = None,
     progress: Progress | None = None,
+    **deprecated: Any,
 ) -> MatchResult:
-    """Match enterprises to idle spaces; see :class:`Matcher` for the arguments.
+    """Match enterprises to idle spaces; see :class:`Matcher` for the arguments and
+    :class:`MatchOptions` for the options (``progress`` is told each stage's name).
 
     Returns a :class:`MatchResult` (assignments, unmatched with reasons, summary); call
     :meth:`MatchResult.rematch` when spaces are taken or released.
@@ -419,17 +404,8 @@ def match(
     Complexity: candidate generation O(sum over enterprises of the spaces in their
     radius) in parallel; the solve runs on at most ``k`` candidates per enterprise.
     """
-    matcher = Matcher(
-        spaces,
-        enterprises,
-        parks=parks,
-        tenancies=tenancies,
-        mode=mode,
-        k=k,
-        weights=weights,
-        now=now,
-        include_tenants=include_tenants,
-    )
+    options = resolve_options(options, deprecated, caller="match")
+    matcher = Matcher(spaces, enterprises, parks=parks, tenancies=tenancies, options=options)
     return matcher.solve(progress=progress)
 
 
@@ -439,29 +415,19 @@ def recommend(
     *,
     parks: pa.Table,
     tenancies: pa.Table | None = None,
-    k: int = 10,
-    weights: ScoreWeights | None = None,
-    now: dt.date | None = None,
-    include_tenants: bool = False,
+    options: MatchOptions | None = None,
+    **deprecated: Any,
 ) -> pa.Table:
-    """The best ``k`` feasible spaces of each seeking enterprise, by score.
+    """The best ``options.k`` feasible spaces of each seeking enterprise, by score (10 when
+    ``options`` is None; ``options.mode`` plays no part).
 
     Returns a table ``enterprise_id, rank`` (1 = best), ``space_id, park_id, score,
     distance_km`` and the five components; ties in score go to the earlier space row.
     Enterprises without candidates have no rows (see :func:`match` for reasons).
     """
-    matcher = Matcher(
-        spaces,
-        enterprises,
-        parks=parks,
-        tenancies=tenancies,
-        mode="stable",
-        k=k,
-        weights=weights,
-        now=now,
-        include_tenants=include_tenants,
-    )
-    graph = matcher.candidates(k)
+    options = resolve_options(options, deprecated, caller="recommend", default_k=10)
+    matcher = Matcher(spaces, enterprises, parks=parks, tenancies=tenancies, options=options)
+    graph = matcher.candidates(options.k)
     rows = graph.rows
     dist, comps, score = matcher.pair_scores(rows, graph.cols)
     rank = np.arange(rows.size, dtype=np.int64) - graph.indptr[rows] + 1

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from zone_opt.api.v1 import operations_pb2 as zone__opt_dot_api_dot_v1_dot_operations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ezone_opt/api/v1/matching.proto\x12\x0fzone_opt.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a zone_opt/api/v1/operations.proto\"\x88\x02\n\x0cMatchOptions\x12(\n\x04mode\x18\x01 \x01(\x0e\x32\x1a.zone_opt.api.v1.MatchMode\x12\t\n\x01k\x18\x02 \x01(\x05\x12;\n\x07weights\x18\x03 \x03(\x0b\x32*.zone_opt.api.v1.MatchOptions.WeightsEntry\x12\'\n\x03now\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\ntime_limit\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x1a.\n\x0cWeightsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xc5\x01\n\x0cMatchRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x19\n\x11spaces_dataset_id\x18\x02 \x01(\t\x12\x1e\n\x16\x65nterprises_dataset_id\x18\x03 \x01(\t\x12\x18\n\x10parks_dataset_id\x18\x04 \x01(\t\x12\x1c\n\x14tenancies_dataset_id\x18\x05 \x01(\t\x12.\n\x07options\x18\x06 \x01(\x0b\x32\x1d.zone_opt.api.v1.MatchOptions\">\n\rMatchResponse\x12-\n\toperation\x18\x01 \x01(\x0b\x32\x1a.zone_opt.api.v1.Operation\"\xf1\x01\n\x0bMatchResult\x12\x1e\n\x16\x61ssignments_dataset_id\x18\x01 \x01(\t\x12\x1c\n\x14unmatched_dataset_id\x18\x02 \x01(\t\x12>\n\x07summary\x18\x03 \x03(\x0b\x32).zone_opt.api.v1.MatchResult.SummaryEntryB\x02\x18\x01\x12\x34\n\nstatistics\x18\x04 \x01(\x0b\x32 .zone_opt.api.v1.MatchStatistics\x1a.\n\x0cSummaryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xc1\x02\n\x0fMatchStatistics\x12(\n\x04mode\x18\x01 \x01(\x0e\x32\x1a.zone_opt.api.v1.MatchMode\x12\x11\n\tn_seekers\x18\x02 \x01(\x03\x12\x18\n\x10n_spaces_offered\x18\x03 \x01(\x03\x12\x0f\n\x07n_edges\x18\x04 \x01(\x03\x12\x11\n\tn_matched\x18\x05 \x01(\x03\x12\x17\n\x0fn_no_candidates\x18\x06 \x01(\x03\x12\x15\n\rn_outcompeted\x18\x07 \x01(\x03\x12\x13\n\x0btotal_score\x18\x08 \x01(\x03\x12>\n\x07seconds\x18\t \x03(\x0b\x32-.zone_opt.api.v1.MatchStatistics.SecondsEntry\x1a.\n\x0cSecondsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x9d\x01\n\x10RecommendRequest\x12\x12\n\nspaces_ipc\x18\x01 \x01(\x0c\x12\x17\n\x0f\x65nterprises_ipc\x18\x02 \x01(\x0c\x12\x11\n\tparks_ipc\x18\x03 \x01(\x0c\x12\x15\n\rtenancies_ipc\x18\x04 \x01(\x0c\x12\t\n\x01k\x18\x05 \x01(\x05\x12\'\n\x03now\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"0\n\x11RecommendResponse\x12\x1b\n\x13recommendations_ipc\x18\x01 \x01(\x0c*V\n\tMatchMode\x12\x1a\n\x16MATCH_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12MATCH_MODE_OPTIMAL\x10\x01\x12\x15\n\x11MATCH_MODE_STABLE\x10\x02\x32\xad\x01\n\x0fMatchingService\x12\x46\n\x05Match\x12\x1d.zone_opt.api.v1.MatchRequest\x1a\x1e.zone_opt.api.v1.MatchResponse\x12R\n\tRecommend\x12!.zone_opt.api.v1.RecommendRequest\x1a\".zone_opt.api.v1.RecommendResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ezone_opt/api/v1/matching.proto\x12\x0fzone_opt.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a zone_opt/api/v1/operations.proto\"\xa1\x02\n\x0cMatchOptions\x12(\n\x04mode\x18\x01 \x01(\x0e\x32\x1a.zone_opt.api.v1.MatchMode\x12\t\n\x01k\x18\x02 \x01(\x05\x12;\n\x07weights\x18\x03 \x03(\x0b\x32*.zone_opt.api.v1.MatchOptions.WeightsEntry\x12\'\n\x03now\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\ntime_limit\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0finclude_tenants\x18\x06 \x01(\x08\x1a.\n\x0cWeightsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xc5\x01\n\x0cMatchRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x19\n\x11spaces_dataset_id\x18\x02 \x01(\t\x12\x1e\n\x16\x65nterprises_dataset_id\x18\x03 \x01(\t\x12\x18\n\x10parks_dataset_id\x18\x04 \x01(\t\x12\x1c\n\x14tenancies_dataset_id\x18\x05 \x01(\t\x12.\n\x07options\x18\x06 \x01(\x0b\x32\x1d.zone_opt.api.v1.MatchOptions\">\n\rMatchResponse\x12-\n\toperation\x18\x01 \x01(\x0b\x32\x1a.zone_opt.api.v1.Operation\"\xf1\x01\n\x0bMatchResult\x12\x1e\n\x16\x61ssignments_dataset_id\x18\x01 \x01(\t\x12\x1c\n\x14unmatched_dataset_id\x18\x02 \x01(\t\x12>\n\x07summary\x18\x03 \x03(\x0b\x32).zone_opt.api.v1.MatchResult.SummaryEntryB\x02\x18\x01\x12\x34\n\nstatistics\x18\x04 \x01(\x0b\x32 .zone_opt.api.v1.MatchStatistics\x1a.\n\x0cSummaryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xc1\x02\n\x0fMatchStatistics\x12(\n\x04mode\x18\x01 \x01(\x0e\x32\x1a.zone_opt.api.v1.MatchMode\x12\x11\n\tn_seekers\x18\x02 \x01(\x03\x12\x18\n\x10n_spaces_offered\x18\x03 \x01(\x03\x12\x0f\n\x07n_edges\x18\x04 \x01(\x03\x12\x11\n\tn_matched\x18\x05 \x01(\x03\x12\x17\n\x0fn_no_candidates\x18\x06 \x01(\x03\x12\x15\n\rn_outcompeted\x18\x07 \x01(\x03\x12\x13\n\x0btotal_score\x18\x08 \x01(\x03\x12>\n\x07seconds\x18\t \x03(\x0b\x32-.zone_opt.api.v1.MatchStatistics.SecondsEntry\x1a.\n\x0cSecondsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xa7\x02\n\x10RecommendRequest\x12\x12\n\nspaces_ipc\x18\x01 \x01(\x0c\x12\x17\n\x0f\x65nterprises_ipc\x18\x02 \x01(\x0c\x12\x11\n\tparks_ipc\x18\x03 \x01(\x0c\x12\x15\n\rtenancies_ipc\x18\x04 \x01(\x0c\x12\t\n\x01k\x18\x05 \x01(\x05\x12\'\n\x03now\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12?\n\x07weights\x18\x07 \x03(\x0b\x32..zone_opt.api.v1.RecommendRequest.WeightsEntry\x12\x17\n\x0finclude_tenants\x18\x08 \x01(\x08\x1a.\n\x0cWeightsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"0\n\x11RecommendResponse\x12\x1b\n\x13recommendations_ipc\x18\x01 \x01(\x0c*V\n\tMatchMode\x12\x1a\n\x16MATCH_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12MATCH_MODE_OPTIMAL\x10\x01\x12\x15\n\x11MATCH_MODE_STABLE\x10\x02\x32\xad\x01\n\x0fMatchingService\x12\x46\n\x05Match\x12\x1d.zone_opt.api.v1.MatchRequest\x1a\x1e.zone_opt.api.v1.MatchResponse\x12R\n\tRecommend\x12!.zone_opt.api.v1.RecommendRequest\x1a\".zone_opt.api.v1.RecommendResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,28 +42,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MATCHRESULT'].fields_by_name['summary']._serialized_options = b'\030\001'
   _globals['_MATCHSTATISTICS_SECONDSENTRY']._loaded_options = None
   _globals['_MATCHSTATISTICS_SECONDSENTRY']._serialized_options = b'8\001'
-  _globals['_MATCHMODE']._serialized_start=1459
-  _globals['_MATCHMODE']._serialized_end=1545
+  _globals['_RECOMMENDREQUEST_WEIGHTSENTRY']._loaded_options = None
+  _globals['_RECOMMENDREQUEST_WEIGHTSENTRY']._serialized_options = b'8\001'
+  _globals['_MATCHMODE']._serialized_start=1622
+  _globals['_MATCHMODE']._serialized_end=1708
   _globals['_MATCHOPTIONS']._serialized_start=151
-  _globals['_MATCHOPTIONS']._serialized_end=415
-  _globals['_MATCHOPTIONS_WEIGHTSENTRY']._serialized_start=369
-  _globals['_MATCHOPTIONS_WEIGHTSENTRY']._serialized_end=415
-  _globals['_MATCHREQUEST']._serialized_start=418
-  _globals['_MATCHREQUEST']._serialized_end=615
-  _globals['_MATCHRESPONSE']._serialized_start=617
-  _globals['_MATCHRESPONSE']._serialized_end=679
-  _globals['_MATCHRESULT']._serialized_start=682
-  _globals['_MATCHRESULT']._serialized_end=923
-  _globals['_MATCHRESULT_SUMMARYENTRY']._serialized_start=877
-  _globals['_MATCHRESULT_SUMMARYENTRY']._serialized_end=923
-  _globals['_MATCHSTATISTICS']._serialized_start=926
-  _globals['_MATCHSTATISTICS']._serialized_end=1247
-  _globals['_MATCHSTATISTICS_SECONDSENTRY']._serialized_start=1201
-  _globals['_MATCHSTATISTICS_SECONDSENTRY']._serialized_end=1247
-  _globals['_RECOMMENDREQUEST']._serialized_start=1250
-  _globals['_RECOMMENDREQUEST']._serialized_end=1407
-  _globals['_RECOMMENDRESPONSE']._serialized_start=1409
-  _globals['_RECOMMENDRESPONSE']._serialized_end=1457
-  _globals['_MATCHINGSERVICE']._serialized_start=1548
-  _globals['_MATCHINGSERVICE']._serialized_end=1721
+  _globals['_MATCHOPTIONS']._serialized_end=440
+  _globals['_MATCHOPTIONS_WEIGHTSENTRY']._serialized_start=394
+  _globals['_MATCHOPTIONS_WEIGHTSENTRY']._serialized_end=440
+  _globals['_MATCHREQUEST']._serialized_start=443
+  _globals['_MATCHREQUEST']._serialized_end=640
+  _globals['_MATCHRESPONSE']._serialized_start=642
+  _globals['_MATCHRESPONSE']._serialized_end=704
+  _globals['_MATCHRESULT']._serialized_start=707
+  _globals['_MATCHRESULT']._serialized_end=948
+  _globals['_MATCHRESULT_SUMMARYENTRY']._serialized_start=902
+  _globals['_MATCHRESULT_SUMMARYENTRY']._serialized_end=948
+  _globals['_MATCHSTATISTICS']._serialized_start=951
+  _globals['_MATCHSTATISTICS']._serialized_end=1272
+  _globals['_MATCHSTATISTICS_SECONDSENTRY']._serialized_start=1226
+  _globals['_MATCHSTATISTICS_SECONDSENTRY']._serialized_end=1272
+  _globals['_RECOMMENDREQUEST']._serialized_start=1275
+  _globals['_RECOMMENDREQUEST']._serialized_end=1570
+  _globals['_RECOMMENDREQUEST_WEIGHTSENTRY']._serialized_start=394
+  _globals['_RECOMMENDREQUEST_WEIGHTSENTRY']._serialized_end=440
+  _globals['_RECOMMENDRESPONSE']._serialized_start=1572
+  _globals['_RECOMMENDRESPONSE']._serialized_end=1620
+  _globals['_MATCHINGSERVICE']._serialized_start=1711
+  _globals['_MATCHINGSERVICE']._serialized_end=1884
 # @@protoc_insertion_point(module_scope)

@@ -75,9 +75,12 @@ class MatchOptions(_message.Message):
     WEIGHTS_FIELD_NUMBER: _builtins.int
     NOW_FIELD_NUMBER: _builtins.int
     TIME_LIMIT_FIELD_NUMBER: _builtins.int
+    INCLUDE_TENANTS_FIELD_NUMBER: _builtins.int
     mode: Global___MatchMode.ValueType
     k: _builtins.int
     """Candidates per space; 0 means the library default (32)."""
+    include_tenants: _builtins.bool
+    """Let enterprises that hold a tenancy at `now` seek space too (default: they do not)."""
     @_builtins.property
     def weights(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
         """Score weights by criterion name; empty means the library defaults."""
@@ -100,10 +103,11 @@ class MatchOptions(_message.Message):
         weights: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
         now: _timestamp_pb2.Timestamp | None = ...,
         time_limit: _duration_pb2.Duration | None = ...,
+        include_tenants: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["now", b"now", "time_limit", b"time_limit"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["k", b"k", "mode", b"mode", "now", b"now", "time_limit", b"time_limit", "weights", b"weights"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_tenants", b"include_tenants", "k", b"k", "mode", b"mode", "now", b"now", "time_limit", b"time_limit", "weights", b"weights"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -302,12 +306,34 @@ Global___MatchStatistics: _TypeAlias = MatchStatistics  # noqa: Y015
 class RecommendRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class WeightsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     SPACES_IPC_FIELD_NUMBER: _builtins.int
     ENTERPRISES_IPC_FIELD_NUMBER: _builtins.int
     PARKS_IPC_FIELD_NUMBER: _builtins.int
     TENANCIES_IPC_FIELD_NUMBER: _builtins.int
     K_FIELD_NUMBER: _builtins.int
     NOW_FIELD_NUMBER: _builtins.int
+    WEIGHTS_FIELD_NUMBER: _builtins.int
+    INCLUDE_TENANTS_FIELD_NUMBER: _builtins.int
     spaces_ipc: _builtins.bytes
     """Each an Arrow IPC stream of one table."""
     enterprises_ipc: _builtins.bytes
@@ -315,8 +341,14 @@ class RecommendRequest(_message.Message):
     tenancies_ipc: _builtins.bytes
     k: _builtins.int
     """0 means the library default (10)."""
+    include_tenants: _builtins.bool
+    """As in MatchOptions."""
     @_builtins.property
     def now(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def weights(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Score weights by criterion name, as in MatchOptions; empty means the defaults."""
+
     def __init__(
         self,
         *,
@@ -326,10 +358,12 @@ class RecommendRequest(_message.Message):
         tenancies_ipc: _builtins.bytes = ...,
         k: _builtins.int = ...,
         now: _timestamp_pb2.Timestamp | None = ...,
+        weights: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        include_tenants: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["now", b"now"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["enterprises_ipc", b"enterprises_ipc", "k", b"k", "now", b"now", "parks_ipc", b"parks_ipc", "spaces_ipc", b"spaces_ipc", "tenancies_ipc", b"tenancies_ipc"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enterprises_ipc", b"enterprises_ipc", "include_tenants", b"include_tenants", "k", b"k", "now", b"now", "parks_ipc", b"parks_ipc", "spaces_ipc", b"spaces_ipc", "tenancies_ipc", b"tenancies_ipc", "weights", b"weights"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

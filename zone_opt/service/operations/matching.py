@@ -48,12 +48,13 @@ class MatchParams:
     #: ISO date the availability of spaces is judged at; None for today.
     now: str | None = None
     time_limit_s: float | None = None
+    include_tenants: bool = False
 
     @classmethod
     def from_request(cls, request: matching_pb2.MatchRequest) -> MatchParams:
         options = request.options
         weights = dict(sorted(options.weights.items()))
-        _check_options(options.k, weights)
+        _check_options(options.k, weights, "options.")
         return cls(
             spaces_dataset_id=required(request.spaces_dataset_id, "spaces_dataset_id"),
             enterprises_dataset_id=required(
@@ -70,6 +71,7 @@ class MatchParams:
                 if options.HasField("time_limit")
                 else None
             ),
+            include_tenants=options.include_tenants,
         )
 
     def dataset_ids(self) -> dict[str, str]:
@@ -84,33 +86,43 @@ class MatchParams:
             datasets.get(tenant, dataset_id, table, f"{table}_dataset_id")
 
 
-def _check_options(k: int, weights: Mapping[str, float]) -> None:
+def _check_options(k: int, weights: Mapping[str, float], prefix: str) -> None:
+    """``k`` and the weights of a request, named under ``prefix`` (``"options."`` in a
+    MatchRequest, ``""`` in a RecommendRequest)."""
     if k < 0:
-        raise InvalidInputError.single("options.k", None, f"must be at least 0, got {k}")
+        raise InvalidInputError.single(f"{prefix}k", None, f"must be at least 0, got {k}")
     unknown = sorted(set(weights) - set(matching.COMPONENTS))
     if unknown:
         raise InvalidInputError.single(
-            "options.weights",
+            f"{prefix}weights",
             None,
             f"unknown criteria {unknown}; known: {sorted(matching.COMPONENTS)}",
         )
     for name, weight in weights.items():
         if not weight >= 0:
             raise InvalidInputError.single(
-                f"options.weights[{name!r}]", None, f"must be at least 0, got {weight}"
+                f"{prefix}weights[{name!r}]", None, f"must be at least 0, got {weight}"
             )
 
 
-def _options(k: int, weights: Mapping[str, float], now: date | None) -> dict[str, Any]:
-    """Keyword options of :func:`zone_opt.matching.match` / ``recommend``."""
-    options: dict[str, Any] = {}
-    if k:
-        options["k"] = k
-    if weights:
-        options["weights"] = matching.ScoreWeights(**weights)
-    if now is not None:
-        options["now"] = now
-    return options
+def _options(
+    mode: str,
+    k: int,
+    weights: Mapping[str, float],
+    now: date | None,
+    include_tenants: bool,
+    *,
+    default_k: int,
+) -> matching.MatchOptions:
+    """The library's options from a request's (checked) fields; 0 means the default ``k``,
+    a weight not given keeps its default."""
+    return matching.MatchOptions(
+        mode=mode,  # type: ignore[arg-type]
+        k=k or default_k,
+        weights=matching.ScoreWeights(**weights),
+        now=now,
+        include_tenants=include_tenants,
+    )
 
 
 def run(ctx: JobContext, params: MatchParams) -> matching_pb2.MatchResult:
@@ -128,16 +140,17 @@ def run(ctx: JobContext, params: MatchParams) -> matching_pb2.MatchResult:
         tables[table] = ctx.datasets.read(job.tenant, dataset_id, table, f"{table}_dataset_id")
     ctx.checkpoint(0.1, "matching")
     now = date.fromisoformat(params.now) if params.now else None
-    options = _options(params.k, params.weights, now)
+    options = _options(
+        params.mode, params.k, params.weights, now, params.include_tenants, default_k=32
+    )
     stages = iter(np.linspace(0.2, 0.85, 8))
     result = matching.match(
         tables["spaces"],
         tables["enterprises"],
         parks=tables["parks"],
         tenancies=tables["tenancies"],
-        mode=params.mode,  # type: ignore[arg-type]
+        options=options,
         progress=lambda stage: ctx.checkpoint(float(next(stages, 0.85)), f"match: {stage}"),
-        **options,
     )
     ctx.checkpoint(0.9, "storing results")
     assignments_id, unmatched_id = f"{job.job_id}-assignments", f"{job.job_id}-unmatched"
@@ -185,10 +198,13 @@ class Recommendation:
     tenancies: pa.Table | None
     k: int
     now: date | None
+    weights: dict[str, float]
+    include_tenants: bool
 
     @classmethod
     def from_request(cls, request: matching_pb2.RecommendRequest) -> Recommendation:
-        _check_options(request.k, {})
+        weights = dict(sorted(request.weights.items()))
+        _check_options(request.k, weights, "")
         return cls(
             spaces=table_from_ipc(request.spaces_ipc, "spaces_ipc"),
             enterprises=table_from_ipc(request.enterprises_ipc, "enterprises_ipc"),
@@ -200,6 +216,8 @@ class Recommendation:
             ),
             k=request.k,
             now=request.now.ToDatetime().date() if request.HasField("now") else None,
+            weights=weights,
+            include_tenants=request.include_tenants,
         )
 
     def run(self) -> matching_pb2.RecommendResponse:
@@ -209,7 +227,9 @@ class Recommendation:
             self.enterprises,
             parks=self.parks,
             tenancies=self.tenancies,
-            **_options(self.k, {}, self.now),
+            options=_options(
+                "optimal", self.k, self.weights, self.now, self.include_tenants, default_k=10
+            ),
         )
         return matching_pb2.RecommendResponse(recommendations_ipc=table_to_ipc(table))
 
