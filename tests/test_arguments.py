@@ -27,7 +27,7 @@ from zone_opt.arguments import (
 from zone_opt.carbon import chp_split, green_from_certificates, shapley_allocation
 from zone_opt.carbon.allocation import MAX_SHAPLEY_SAMPLES
 from zone_opt.errors import InvalidInputError, ResourceExhaustedError, ZoneOptError
-from zone_opt.join import JoinReceiver, JoinSender, StreamingJoinSender
+from zone_opt.join import JoinOptions, JoinReceiver, JoinSender, StreamingJoinSender
 from zone_opt.join.session import setup_key_kind
 from zone_opt.matching import (
     Matcher,
@@ -308,11 +308,14 @@ def test_green_from_certificates_sizes(tenants: Any, hours: Any, name: str) -> N
 @pytest.mark.parametrize("keys", [None, "K1", 5, [object()]])
 def test_psi_keys_of_the_wrong_type(keys: Any) -> None:
     with pytest.raises(InvalidInputError) as exc:
-        JoinSender(keys, key_kind="text")
+        JoinSender(keys, options=JoinOptions(key_kind="text"))
     refused(exc, "keys")
     with pytest.raises(InvalidInputError) as exc:
-        JoinReceiver(keys, key_kind="text")
+        JoinReceiver(keys, options=JoinOptions(key_kind="text"))
     refused(exc, "keys")
+
+
+SESSION_FIELDS = {"mode", "verifiable", "key_kind", "protocol", "suite"}
 
 
 @pytest.mark.parametrize(
@@ -328,9 +331,10 @@ def test_psi_keys_of_the_wrong_type(keys: Any) -> None:
     ],
 )
 def test_psi_server_scalars(kwargs: dict[str, Any], name: str) -> None:
-    kwargs.setdefault("key_kind", "text")
+    session = {"key_kind": "text"} | {k: v for k, v in kwargs.items() if k in SESSION_FIELDS}
+    other = {k: v for k, v in kwargs.items() if k not in SESSION_FIELDS}
     with pytest.raises(InvalidInputError) as exc:
-        JoinSender(["A", "B"], **kwargs)
+        JoinSender(["A", "B"], options=JoinOptions(**session), **other)
     refused(exc, name)
 
 
@@ -338,36 +342,42 @@ def test_psi_server_scalars(kwargs: dict[str, Any], name: str) -> None:
 def test_garbage_setup_given_to_request_is_refused(mode: Any) -> None:
     values = [1, 2] if mode == "sum" else None
     for garbage in (b"garbage", b"ZPSI" + bytes(60), bytes(200)):
-        client = JoinReceiver(["A", "B"], mode=mode, values=values, key_kind="text")
+        client = JoinReceiver(
+            ["A", "B"], values=values, options=JoinOptions(mode=mode, key_kind="text")
+        )
         with pytest.raises(InvalidInputError) as exc:
             client.request(garbage)
         refused(exc, "setup")
-    client = JoinReceiver(["A", "B"], mode=mode, values=values, key_kind="text")
+    client = JoinReceiver(
+        ["A", "B"], values=values, options=JoinOptions(mode=mode, key_kind="text")
+    )
     with pytest.raises(InvalidInputError) as exc:
         client.request("a setup")  # type: ignore[arg-type]
     refused(exc, "setup")
 
 
 def test_a_setup_of_another_mode_given_to_request_is_refused() -> None:
-    setup = JoinSender(["A", "B"], mode="cardinality", key_kind="text").setup_message()
-    client = JoinReceiver(["A"], mode="intersection", key_kind="text")
+    setup = JoinSender(
+        ["A", "B"], options=JoinOptions(mode="cardinality", key_kind="text")
+    ).setup_message()
+    client = JoinReceiver(["A"], options=JoinOptions(mode="intersection", key_kind="text"))
     with pytest.raises(InvalidInputError) as exc:
         client.request(setup)
     refused(exc, "setup")
     # The right setup is accepted, and the session completes.
-    server = JoinSender(["A", "B"], key_kind="text")
+    server = JoinSender(["A", "B"], options=JoinOptions(key_kind="text"))
     setup = server.setup_message()
-    client = JoinReceiver(["A", "C"], key_kind="text")
+    client = JoinReceiver(["A", "C"], options=JoinOptions(key_kind="text"))
     result = client.finish(setup, server.respond(client.request(setup)))
     assert result.indices.tolist() == [0]
 
 
 def test_psi_messages_of_the_wrong_type() -> None:
-    server = JoinSender(["A"], key_kind="text")
+    server = JoinSender(["A"], options=JoinOptions(key_kind="text"))
     with pytest.raises(InvalidInputError) as exc:
         server.respond(None)  # type: ignore[arg-type]
     refused(exc, "request")
-    client = JoinReceiver(["A"], key_kind="text")
+    client = JoinReceiver(["A"], options=JoinOptions(key_kind="text"))
     with pytest.raises(InvalidInputError) as exc:
         client.finish(server.setup_message(), 42)  # type: ignore[arg-type]
     refused(exc, "response")

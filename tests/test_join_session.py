@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -11,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zone_opt.errors import InvalidInputError, VerificationError
-from zone_opt.join import JoinReceiver, JoinResult, JoinSender, rfc9497
+from zone_opt.join import JoinOptions, JoinQuery, JoinReceiver, JoinResult, JoinSender, rfc9497
+from zone_opt.join.options import JoinType
 from zone_opt.join.session import Mode, Suite, setup_suite
 
 KEY = st.one_of(
@@ -32,26 +34,14 @@ def run(
     *,
     payload: pa.Table | None = None,
     values: np.ndarray | None = None,
-    join: str = "inner",
-    verifiable: bool = False,
+    join: JoinType = "inner",
     min_intersection: int = 1,
+    **session: Any,
 ) -> JoinResult:
-    server = JoinSender(
-        server_keys,
-        payload,
-        mode=mode,
-        key_kind="text",
-        verifiable=verifiable,
-        min_intersection=min_intersection,
-    )
-    client = JoinReceiver(
-        client_keys,
-        mode=mode,
-        key_kind="text",
-        values=values,
-        join=join,  # type: ignore[arg-type]
-        verifiable=verifiable,
-    )
+    """One in-memory session; ``session`` holds further JoinOptions (verifiable, suite)."""
+    options = JoinOptions(mode=mode, key_kind="text", **session)
+    server = JoinSender(server_keys, payload, options=options, min_intersection=min_intersection)
+    client = JoinReceiver(client_keys, options=options, values=values, join=join)
     setup = server.setup_message()
     request = client.request(setup)
     return client.finish(setup, server.respond(request))
@@ -77,7 +67,7 @@ def test_cardinality_equals_plain(s: list[str], c: list[str]) -> None:
 
 @settings(max_examples=30, deadline=None)
 @given(KEYS, KEYS, st.sampled_from(["inner", "left"]))
-def test_labelled_join_equals_plain_join(s: list[str], c: list[str], join: str) -> None:
+def test_labelled_join_equals_plain_join(s: list[str], c: list[str], join: JoinType) -> None:
     payload = pa.table(
         {
             "amount_cny": pa.array([i * 10 if i % 3 else None for i in range(len(s))], pa.int64()),
@@ -155,9 +145,13 @@ def test_sum_threshold_withholds_small_intersections() -> None:
 def sessions(
     mode: Mode = "intersection", verifiable: bool = False
 ) -> tuple[JoinSender, JoinReceiver]:
-    s = JoinSender([f"k{i}" for i in range(30)], mode=mode, key_kind="text", verifiable=verifiable)
+    s = JoinSender(
+        [f"k{i}" for i in range(30)],
+        options=JoinOptions(mode=mode, key_kind="text", verifiable=verifiable),
+    )
     c = JoinReceiver(
-        [f"k{i}" for i in range(15, 45)], mode=mode, key_kind="text", verifiable=verifiable
+        [f"k{i}" for i in range(15, 45)],
+        options=JoinOptions(mode=mode, key_kind="text", verifiable=verifiable),
     )
     return s, c
 
@@ -210,8 +204,8 @@ def test_malformed_truncated_wrong_session_and_replay_are_refused() -> None:
 def test_no_sender_message_bytes_equal_a_plain_hash_of_a_key() -> None:
     keys = [uscc(f"91110000{i:09d}") for i in range(300)]
     payload = pa.table({"secret": [f"S{k}" for k in keys]})
-    server = JoinSender(keys, payload, verifiable=True)
-    client = JoinReceiver(keys[::2], mode="labelled", verifiable=True)
+    server = JoinSender(keys, payload, options=JoinOptions(verifiable=True))
+    client = JoinReceiver(keys[::2], options=JoinOptions(mode="labelled", verifiable=True))
     setup = server.setup_message()
     response = server.respond(client.request())
     assert client.finish(setup, response).payload is not None
@@ -245,13 +239,13 @@ def test_mismatched_modes_and_bad_arguments_are_refused() -> None:
     with pytest.raises(InvalidInputError, match="mode"):
         server.respond(client.request())
     with pytest.raises(InvalidInputError):
-        JoinSender(["a"], mode="cardinality", verifiable=True, key_kind="text")
+        JoinSender(["a"], options=JoinOptions(mode="cardinality", verifiable=True, key_kind="text"))
     with pytest.raises(InvalidInputError):
-        JoinReceiver(pa.array(["a", None]), key_kind="text")
+        JoinReceiver(pa.array(["a", None]), options=JoinOptions(key_kind="text"))
     with pytest.raises(InvalidInputError):
-        JoinSender(["a"], pa.table({"x": [1, 2]}), key_kind="text")
+        JoinSender(["a"], pa.table({"x": [1, 2]}), options=JoinOptions(key_kind="text"))
     with pytest.raises(InvalidInputError):
-        JoinReceiver(["a"], mode="join", key_kind="text")  # type: ignore[arg-type]
+        JoinReceiver(["a"], options=JoinOptions(mode="join", key_kind="text"))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("suite", ["rfc9497", "zone-opt-v1"])
@@ -259,9 +253,12 @@ def test_mismatched_modes_and_bad_arguments_are_refused() -> None:
 def test_both_suites_give_the_plain_intersection(suite: Suite, verifiable: bool) -> None:
     keys = [f"k{i}" for i in range(40)]
     payload = pa.table({"v": [f"v{i}" for i in range(40)]})
-    server = JoinSender(keys, payload, key_kind="text", verifiable=verifiable, suite=suite)
+    server = JoinSender(
+        keys, payload, options=JoinOptions(key_kind="text", verifiable=verifiable, suite=suite)
+    )
     client = JoinReceiver(
-        [*keys[25:], "zz"], mode="labelled", key_kind="text", verifiable=verifiable, suite=suite
+        [*keys[25:], "zz"],
+        options=JoinOptions(mode="labelled", key_kind="text", verifiable=verifiable, suite=suite),
     )
     setup = server.setup_message()
     assert setup_suite(setup) == suite == server.suite == client.suite
@@ -277,9 +274,9 @@ def test_verifiable_sessions_default_to_rfc9497() -> None:
     plain_server, plain_client = sessions()
     assert plain_server.suite == plain_client.suite == "zone-opt-v1"
     with pytest.raises(InvalidInputError, match="suite"):
-        JoinSender(["a"], mode="cardinality", key_kind="text", suite="rfc9497")
+        JoinSender(["a"], options=JoinOptions(mode="cardinality", key_kind="text", suite="rfc9497"))
     with pytest.raises(InvalidInputError, match="suite"):
-        JoinReceiver(["a"], key_kind="text", suite="rfc9496")  # type: ignore[arg-type]
+        JoinReceiver(["a"], options=JoinOptions(key_kind="text", suite="rfc9496"))  # type: ignore[arg-type]
 
 
 def test_verifiable_join_is_an_rfc9497_voprf_session() -> None:
@@ -305,24 +302,76 @@ def test_a_client_not_told_a_suite_reads_the_previous_format() -> None:
     a client left on the default suite; a client told a suite refuses the other."""
     keys = [f"k{i}" for i in range(30)]
     old = JoinSender(
-        keys, mode="intersection", key_kind="text", verifiable=True, suite="zone-opt-v1"
+        keys,
+        options=JoinOptions(
+            mode="intersection", key_kind="text", verifiable=True, suite="zone-opt-v1"
+        ),
     )
     setup = old.setup_message()
     assert setup[7] & 4 == 0
     assert setup_suite(setup) == "zone-opt-v1"
-    follower = JoinReceiver(keys[10:], key_kind="text", verifiable=True)
+    follower = JoinReceiver(keys[10:], options=JoinOptions(key_kind="text", verifiable=True))
     request = follower.request(setup)
     assert follower.suite == "zone-opt-v1"
     assert follower.finish(setup, old.respond(request)).indices.tolist() == list(range(20))
-    old2 = JoinSender(keys, key_kind="text", verifiable=True, suite="zone-opt-v1")
-    strict = JoinReceiver(keys, key_kind="text", verifiable=True, suite="rfc9497")
+    old2 = JoinSender(
+        keys, options=JoinOptions(key_kind="text", verifiable=True, suite="zone-opt-v1")
+    )
+    strict = JoinReceiver(
+        keys, options=JoinOptions(key_kind="text", verifiable=True, suite="rfc9497")
+    )
     with pytest.raises(InvalidInputError, match="suite"):
         old2.respond(strict.request(old2.setup_message()))
 
 
 def test_keys_longer_than_finalize_allows_are_refused() -> None:
     """RFC 9497's Finalize encodes the input length in two bytes: 65535 is the longest key."""
-    assert JoinReceiver(["a" * 65535], key_kind="text").suite == "zone-opt-v1"
+    assert JoinReceiver(["a" * 65535], options=JoinOptions(key_kind="text")).suite == "zone-opt-v1"
     with pytest.raises(InvalidInputError) as info:
-        JoinSender(["b", "a" * 65536], key_kind="text", verifiable=True)
+        JoinSender(["b", "a" * 65536], options=JoinOptions(key_kind="text", verifiable=True))
     assert (info.value.violations[0].field, info.value.violations[0].row) == ("keys", 1)
+
+
+def test_options_are_checked_when_made() -> None:
+    option_cases: tuple[tuple[dict[str, Any], str], ...] = (
+        ({"mode": "everything"}, "mode"),
+        ({"verifiable": "yes"}, "verifiable"),
+        ({"key_kind": "phone"}, "key_kind"),
+        ({"protocol": "quantum"}, "protocol"),
+        ({"suite": "sha1"}, "suite"),
+    )
+    for bad, field in option_cases:
+        with pytest.raises(InvalidInputError) as info:
+            JoinOptions(**bad)
+        assert info.value.violations[0].field == field
+    query_cases: tuple[tuple[dict[str, Any], str], ...] = (
+        ({"mode": "all"}, "mode"),
+        ({"columns": "name"}, "columns"),
+        ({"columns": 3}, "columns"),
+        ({"join": "outer"}, "join"),
+    )
+    for bad, field in query_cases:
+        with pytest.raises(InvalidInputError) as info:
+            JoinQuery(**bad)
+        assert info.value.violations[0].field == field
+    assert JoinQuery(columns=["a"]).columns == ("a",)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError) as info:
+        JoinSender(["A"], options={"mode": "sum"})  # type: ignore[arg-type]
+    assert info.value.violations[0].field == "options"
+
+
+def test_old_keyword_options_still_work_and_warn() -> None:
+    keys = [f"k{i}" for i in range(20)]
+    new = run(keys, [*keys[10:], "x"], "intersection", verifiable=True)
+    with pytest.warns(DeprecationWarning, match="JoinSender"):
+        server = JoinSender(keys, key_kind="text", verifiable=True)
+    with pytest.warns(DeprecationWarning, match=r"JoinReceiver\(\.\.\., key_kind=, verifiable="):
+        client = JoinReceiver([*keys[10:], "x"], key_kind="text", verifiable=True)
+    setup = server.setup_message()
+    old = client.finish(setup, server.respond(client.request(setup)))
+    assert old.indices.tolist() == new.indices.tolist() == list(range(10))
+    with pytest.raises(InvalidInputError) as info:  # both spellings at once
+        JoinSender(keys, options=JoinOptions(), mode="sum")
+    assert info.value.violations[0].field == "options"
+    with pytest.raises(TypeError, match="unexpected keyword argument 'modes'"):
+        JoinReceiver(keys, modes="sum")

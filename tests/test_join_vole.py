@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zone_opt.errors import InvalidInputError
-from zone_opt.join import JoinReceiver, JoinSender, setup_key_kind, setup_protocol
+from zone_opt.join import JoinOptions, JoinReceiver, JoinSender, setup_key_kind, setup_protocol
 
 KEY = st.one_of(
     st.text(alphabet="abcdeABCDE ", min_size=1, max_size=3),
@@ -26,8 +26,8 @@ def canon(k: str) -> str:
 
 def session(server_keys: list[str], client_keys: list[str]) -> tuple[list[int], list[bytes]]:
     """Run the five messages; the receiver's rows and every message."""
-    server = JoinSender(server_keys, key_kind="text", protocol="vole")
-    client = JoinReceiver(client_keys, key_kind="text", protocol="vole")
+    server = JoinSender(server_keys, options=JoinOptions(key_kind="text", protocol="vole"))
+    client = JoinReceiver(client_keys, options=JoinOptions(key_kind="text", protocol="vole"))
     setup = server.setup_message()
     request = client.request(setup)
     vole = server.respond(request)
@@ -118,8 +118,8 @@ def test_bytes_per_element_at_2_to_16() -> None:
 
 
 def test_out_of_order_and_foreign_messages_are_refused() -> None:
-    server = JoinSender(ids(0, 50), key_kind="text", protocol="vole")
-    client = JoinReceiver(ids(25, 75), key_kind="text", protocol="vole")
+    server = JoinSender(ids(0, 50), options=JoinOptions(key_kind="text", protocol="vole"))
+    client = JoinReceiver(ids(25, 75), options=JoinOptions(key_kind="text", protocol="vole"))
     setup = server.setup_message()
     assert setup_protocol(setup) == "vole"
     assert setup_key_kind(setup) == "text"
@@ -141,18 +141,20 @@ def test_out_of_order_and_foreign_messages_are_refused() -> None:
         client.finish(setup, response[:-1])
     assert client.finish(setup, response).indices.tolist() == list(range(25))
     # A DH client cannot take a VOLE setup, nor the reverse.
-    dh = JoinReceiver(ids(0, 5), key_kind="text")
+    dh = JoinReceiver(ids(0, 5), options=JoinOptions(key_kind="text"))
     with pytest.raises(InvalidInputError):
         dh.finish(setup, response)
-    dh_server = JoinSender(ids(0, 5), key_kind="text")
+    dh_server = JoinSender(ids(0, 5), options=JoinOptions(key_kind="text"))
     assert setup_protocol(dh_server.setup_message()) == "dh"
     with pytest.raises(InvalidInputError):
-        JoinReceiver(ids(0, 5), key_kind="text", protocol="vole").request(dh_server.setup_message())
+        JoinReceiver(ids(0, 5), options=JoinOptions(key_kind="text", protocol="vole")).request(
+            dh_server.setup_message()
+        )
 
 
 def test_key_kind_mismatch_is_refused() -> None:
-    server = JoinSender(ids(0, 5), key_kind="text", protocol="vole")
-    client = JoinReceiver([], protocol="vole")  # key_kind="uscc"
+    server = JoinSender(ids(0, 5), options=JoinOptions(key_kind="text", protocol="vole"))
+    client = JoinReceiver([], options=JoinOptions(protocol="vole"))  # key_kind="uscc"
     with pytest.raises(InvalidInputError):
         client.request(server.setup_message())
 
@@ -166,7 +168,8 @@ def test_key_kind_mismatch_is_refused() -> None:
     ],
 )
 def test_unsupported_options_are_refused(kwargs: dict[str, object]) -> None:
+    options = JoinOptions(key_kind="text", protocol="vole", **kwargs)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError):
-        JoinSender(ids(0, 5), key_kind="text", protocol="vole", **kwargs)  # type: ignore[arg-type]
+        JoinSender(ids(0, 5), options=options)
     with pytest.raises(InvalidInputError):
-        JoinSender(ids(0, 5), key_kind="text", protocol="quantum")  # type: ignore[arg-type]
+        JoinSender(ids(0, 5), options=JoinOptions(key_kind="text", protocol="quantum"))  # type: ignore[arg-type]

@@ -37,7 +37,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.harness import Case, Contender, Summary, agree_on, suite
-from zone_opt.join import JoinReceiver, JoinSender, StreamingJoinReceiver, StreamingJoinSender
+from zone_opt.join import (
+    JoinOptions,
+    JoinReceiver,
+    JoinSender,
+    StreamingJoinReceiver,
+    StreamingJoinSender,
+)
 
 PEERS_PY = Path(__file__).resolve().parents[2] / ".venv-join-peers" / "bin" / "python"
 PEERS_DIR = Path(__file__).resolve().parents[1] / "join_peers"
@@ -101,8 +107,8 @@ def _zone_opt_vole(inst: Instance) -> dict[str, Any]:
     d = Path(inst["dir"])
     server_ids = pq.read_table(d / "server.parquet").column("id")
     client_ids = pq.read_table(d / "client.parquet").column("id")
-    server = JoinSender(server_ids, protocol="vole")
-    client = JoinReceiver(client_ids, protocol="vole")
+    server = JoinSender(server_ids, options=JoinOptions(protocol="vole"))
+    client = JoinReceiver(client_ids, options=JoinOptions(protocol="vole"))
     setup = server.setup_message()
     request = client.request(setup)
     vole = server.respond(request)

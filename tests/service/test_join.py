@@ -11,9 +11,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from zone_opt.cli import main
-from zone_opt.client import Client
-from zone_opt.errors import JoinPolicyError, NotFoundError, ResourceExhaustedError
-from zone_opt.join.policy import JoinPolicy
+from zone_opt.client import Client, PeerDataset
+from zone_opt.errors import (
+    InvalidInputError,
+    JoinPolicyError,
+    NotFoundError,
+    ResourceExhaustedError,
+)
+from zone_opt.join import JoinQuery
+from zone_opt.join.policy import AuditEntry, JoinPolicy
+from zone_opt.rpc.join import audit_from_proto, audit_to_proto
 from zone_opt.service.server import Server
 from zone_opt.service.transport.peers import JoinPeer, PeerRegistry
 
@@ -63,30 +70,31 @@ def test_labelled_join_through_both_servers_with_policy_quota_and_audit(
         # A column the policy does not release, a mode it does not allow.
         with pytest.raises(JoinPolicyError):
             bob_at_sender.private_join(
-                ours.column("enterprise_id"), theirs_id, mode="labelled", columns=("name",)
+                ours.column("enterprise_id"),
+                theirs_id,
+                query=JoinQuery(mode="labelled", columns=("name",)),
             )
         with pytest.raises(JoinPolicyError):
-            bob_at_sender.private_join(ours.column("enterprise_id"), theirs_id, mode="sum")
+            bob_at_sender.private_join(
+                ours.column("enterprise_id"), theirs_id, query=JoinQuery(mode="sum")
+            )
 
         ours_id = bob.upload(ours, "ours", kind="enterprises")
         result = bob.run_join(
             ours_id,
             "enterprise_id",
-            peer="sender",
-            peer_token="token-bob",
-            peer_dataset_id=theirs_id,
-            mode="labelled",
-            columns=("industry_code", "power_need_kva"),
-            verifiable=True,
+            PeerDataset("sender", theirs_id, token="token-bob"),
+            query=JoinQuery("labelled", ("industry_code", "power_need_kva"), verifiable=True),
         )
-        joined = bob.download(result["result_dataset_id"])
+        assert result.result_dataset_id is not None
+        joined = bob.download(result.result_dataset_id)
         theirs = enterprises.slice(0, 2 * n // 3)
         want = ours.select(["enterprise_id"]).join(
             theirs.select(["enterprise_id", "industry_code", "power_need_kva"]),
             "enterprise_id",
             join_type="inner",
         )
-        assert joined.num_rows == want.num_rows == result["rows"]
+        assert joined.num_rows == want.num_rows == result.rows
         got = sorted(
             zip(
                 joined.column("enterprise_id").to_pylist(),
@@ -106,7 +114,7 @@ def test_labelled_join_through_both_servers_with_policy_quota_and_audit(
         assert got == expected
 
         count = bob_at_sender.private_join(
-            ours.column("enterprise_id"), theirs_id, mode="cardinality"
+            ours.column("enterprise_id"), theirs_id, query=JoinQuery(mode="cardinality")
         )
         common = pc.is_in(ours.column("enterprise_id"), value_set=theirs.column("enterprise_id"))
         assert count.count == pc.sum(common).as_py()
@@ -117,13 +125,13 @@ def test_labelled_join_through_both_servers_with_policy_quota_and_audit(
             bob_at_sender.private_join(ours.column("enterprise_id"), theirs_id)
 
         audit = alice.join_audit(theirs_id)
-        evaluated = [e for e in audit if e["outcome"] == "evaluated"]
+        evaluated = [e for e in audit if e.outcome == "evaluated"]
         assert len(evaluated) == 3
-        assert {e["peer"] for e in evaluated} == {"bob"}
-        assert all(e["sender_keys"] == theirs.num_rows for e in evaluated)
-        assert all(e["receiver_keys"] == ours.num_rows for e in evaluated)
-        assert sum(e["outcome"].startswith("refused") for e in audit) == 4
-        assert sorted(e["mode"] for e in evaluated) == ["cardinality", "intersection", "labelled"]
+        assert {e.peer for e in evaluated} == {"bob"}
+        assert all(e.sender_keys == theirs.num_rows for e in evaluated)
+        assert all(e.receiver_keys == ours.num_rows for e in evaluated)
+        assert sum(e.outcome.startswith("refused") for e in audit) == 4
+        assert sorted(e.mode for e in evaluated) == ["cardinality", "intersection", "labelled"]
 
 
 def test_unknown_policy_and_sessions(two_servers: tuple[int, int]) -> None:
@@ -218,10 +226,60 @@ def test_sum_through_the_service_respects_the_minimum_intersection(
         alice.set_join_policy(policy)
         ours = ids.slice(60, 100)  # 40 common keys
         values = pa.array(list(range(100)), pa.int64())
-        got = bob.private_join(ours, theirs_id, mode="sum", values=values)
+        got = bob.private_join(ours, theirs_id, values=values, query=JoinQuery(mode="sum"))
         assert got.count == 40
         assert got.sum == sum(range(40))
         few = ids.slice(80, 100)  # 20 common keys: below the minimum, nothing released
-        got = bob.private_join(few, theirs_id, mode="sum", values=values)
+        got = bob.private_join(few, theirs_id, values=values, query=JoinQuery(mode="sum"))
         assert got.count is None
         assert got.sum is None
+
+
+def test_audit_entries_round_trip_through_the_wire() -> None:
+    entries = [
+        AuditEntry(
+            "s1", "bob", "d1", "labelled", ("a", "b"), 10, 7, 1_700_000_000.25, None, "open"
+        ),
+        AuditEntry("s2", "eve", "d1", "sum", (), 3, 4, 1.5, 2.75, "evaluated"),
+    ]
+    for entry in entries:
+        assert audit_from_proto(audit_to_proto(entry)) == entry
+
+
+def test_old_client_join_keywords_still_work_and_warn(
+    two_servers: tuple[int, int], sample: Callable[[str], pa.Table]
+) -> None:
+    sender_port, receiver_port = two_servers
+    enterprises = sample("enterprises")
+    with (
+        Client(f"127.0.0.1:{sender_port}", token="token-alice") as alice,
+        Client(f"127.0.0.1:{sender_port}", token="token-bob") as bob_at_sender,
+        Client(f"127.0.0.1:{receiver_port}", token="token-bob") as bob,
+    ):
+        theirs_id = alice.upload(enterprises, "theirs", kind="enterprises")
+        alice.set_join_policy(
+            JoinPolicy(
+                theirs_id, "enterprise_id", ("bob",), modes=("cardinality",), quota_per_epoch=5
+            )
+        )
+        keys = enterprises.column("enterprise_id").slice(0, 50)
+        with pytest.warns(DeprecationWarning, match="private_join"):
+            old = bob_at_sender.private_join(keys, theirs_id, mode="cardinality")
+        assert old.count == 50
+        ours_id = bob.upload(enterprises.slice(0, 30), "ours", kind="enterprises")
+        with (
+            pytest.warns(DeprecationWarning, match="peer_dataset_id"),
+            pytest.warns(DeprecationWarning, match=r"run_join\(\.\.\., mode=\).*query=JoinQuery"),
+        ):
+            run = bob.run_join(
+                ours_id,
+                "enterprise_id",
+                peer="sender",
+                peer_dataset_id=theirs_id,
+                peer_token="token-bob",
+                mode="cardinality",
+            )
+        assert (run.count, run.result_dataset_id, run.rows) == (30, None, None)
+        with pytest.raises(InvalidInputError) as info:
+            bob.run_join(ours_id, "enterprise_id", query=JoinQuery("cardinality"))
+        assert info.value.violations[0].field == "theirs"

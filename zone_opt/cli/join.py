@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from zone_opt.client import Client
 from zone_opt.errors import InvalidInputError
-from zone_opt.join import joined
+from zone_opt.join import JoinQuery, joined
 from zone_opt.rpc.channel import TlsConfig
 
 
@@ -67,11 +67,10 @@ def run(args: argparse.Namespace) -> int:
         result = peer.private_join(
             left.column(args.on),
             args.dataset,
-            mode=args.mode,
-            columns=columns,
-            join=args.join,
-            verifiable=args.verifiable,
             values=values,
+            query=JoinQuery(
+                mode=args.mode, columns=columns, join=args.join, verifiable=args.verifiable
+            ),
         )
     if args.mode in ("intersection", "labelled"):
         out = joined(left, result)

@@ -16,10 +16,24 @@ request id, so retrying one with the same ``request_id`` never starts a second j
 
 from zone_opt._deprecated import renamed
 from zone_opt.client.core import Client
-from zone_opt.client.models import Dataset, Operation, facilities_progress
+from zone_opt.client.models import (
+    Dataset,
+    JoinRun,
+    Operation,
+    PeerDataset,
+    facilities_progress,
+)
 from zone_opt.rpc.channel import TlsConfig
 
-__all__ = ["Client", "Dataset", "Operation", "TlsConfig", "facilities_progress"]
+__all__ = [
+    "Client",
+    "Dataset",
+    "JoinRun",
+    "Operation",
+    "PeerDataset",
+    "TlsConfig",
+    "facilities_progress",
+]
 
 #: Old names of renamed functions (DeprecationWarning until 0.2; see CHANGELOG.md).
 __getattr__ = renamed(__name__, {"planning_progress": "zone_opt.client.models:facilities_progress"})

@@ -7,16 +7,18 @@ import dataclasses
 import itertools
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import grpc
 import pyarrow as pa
 import xxhash
 from google.protobuf import duration_pb2, timestamp_pb2
 
+from zone_opt._deprecated import REMOVED_IN, options_from_keywords
 from zone_opt.api.v1 import (
     carbon_pb2,
     carbon_pb2_grpc,
@@ -34,11 +36,17 @@ from zone_opt.api.v1 import (
     operations_pb2,
     operations_pb2_grpc,
 )
-from zone_opt.client.models import Dataset, Operation, dataset_of, operation_of
+from zone_opt.client.models import (
+    Dataset,
+    JoinRun,
+    Operation,
+    PeerDataset,
+    dataset_of,
+    operation_of,
+)
 from zone_opt.errors import InvalidInputError, VerificationError
-from zone_opt.join import JoinResult
-from zone_opt.join import Mode as JoinMode
-from zone_opt.join.policy import JoinPolicy
+from zone_opt.join import JoinQuery, JoinResult
+from zone_opt.join.policy import AuditEntry, JoinPolicy
 from zone_opt.matching.options import MatchOptions, resolve_options
 from zone_opt.matching.scoring import ScoreWeights
 from zone_opt.rpc.channel import TlsConfig, open_channel
@@ -56,6 +64,7 @@ from zone_opt.rpc.ipc import (
     table_to_ipc,
 )
 from zone_opt.rpc.join import (
+    audit_from_proto,
     join_policy_from_proto,
     join_policy_to_proto,
     receive_join,
@@ -448,50 +457,39 @@ class Client:
         response = self._call(self._join.SetJoinPolicy, request)
         return join_policy_from_proto(response.policy)
 
-    def join_audit(self, dataset_id: str, limit: int = 100) -> builtins.list[dict[str, Any]]:
+    def join_audit(self, dataset_id: str, limit: int = 100) -> builtins.list[AuditEntry]:
         """Sessions run against one of this tenant's datasets, newest first (no keys)."""
         request = join_pb2.ListJoinAuditRequest(dataset_id=dataset_id, limit=limit)
         response = self._call(self._join.ListJoinAudit, request)
-        return [
-            {
-                "session_id": e.session_id,
-                "peer": e.peer,
-                "mode": join_pb2.JoinMode.Name(e.mode).removeprefix("JOIN_MODE_").lower(),
-                "columns": list(e.columns),
-                "sender_keys": e.sender_keys,
-                "receiver_keys": e.receiver_keys,
-                "outcome": e.outcome,
-            }
-            for e in response.entries
-        ]
+        return [audit_from_proto(e) for e in response.entries]
 
     def private_join(
         self,
         keys: pa.Array | pa.ChunkedArray,
         dataset_id: str,
         *,
-        mode: JoinMode = "intersection",
-        columns: tuple[str, ...] = (),
-        join: Literal["inner", "left"] = "inner",
-        verifiable: bool = False,
+        query: JoinQuery | None = None,
         values: pa.Array | pa.ChunkedArray | None = None,
         timeout_s: float | None = None,
+        **deprecated: Any,
     ) -> JoinResult:
-        """Run the receiving party of a private join against ``dataset_id`` on this server.
+        """Run the receiving party of a private join asking ``query`` (default: the
+        intersection) of ``dataset_id`` on this server.
 
         This client's token must belong to a peer the dataset's policy allows. Keys are
         canonicalised as the sender's policy says (read from the setup message's header).
-        Messages travel in chunks of about 4 MiB; the keys never leave this process.
+        Messages travel in chunks of about 4 MiB; the keys never leave this process. The
+        keywords ``mode``, ``columns``, ``join``, ``verifiable`` are deprecated.
         """
+        query = options_from_keywords(
+            JoinQuery, query, deprecated, caller="private_join", argname="query"
+        )
         return receive_join(
             join_pb2_grpc.JoinServiceStub(self._channel),
             self._metadata(),
             keys,
             dataset_id,
-            mode=mode,
-            columns=columns,
-            join=join,
-            verifiable=verifiable,
+            query,
             values=values,
             timeout_s=timeout_s or self.timeout_s,
         )
@@ -500,47 +498,69 @@ class Client:
         self,
         left_dataset_id: str,
         on: str,
+        theirs: PeerDataset | None = None,
         *,
-        peer: str,
-        peer_dataset_id: str,
-        peer_token: str = "",
-        mode: JoinMode = "intersection",
-        columns: tuple[str, ...] = (),
-        join: Literal["inner", "left"] = "inner",
-        verifiable: bool = False,
+        query: JoinQuery | None = None,
         value_column: str = "",
         timeout_s: float | None = None,
-    ) -> dict[str, Any]:
-        """Ask this server to join one of this tenant's datasets with a peer server's.
+        **deprecated: Any,
+    ) -> JoinRun:
+        """Ask this server to join one of this tenant's datasets (``left_dataset_id``, keys
+        in column ``on``) with a dataset on a peer server (``theirs``), asking ``query``
+        (default: the intersection); ``value_column`` is the left column summed in sum mode.
 
-        ``peer`` names a join peer the server's operator registered (the server dials no
-        other address); ``peer_token`` is presented there when the registration has none.
-
-        Returns ``result_dataset_id`` and ``rows`` (intersection, labelled) and ``count`` /
-        ``sum`` (cardinality, sum; absent when withheld).
+        The server dials only peers its operator registered. The joined rows are stored as
+        a dataset of this tenant. The keywords ``peer``, ``peer_dataset_id``,
+        ``peer_token``, ``mode``, ``columns``, ``join``, ``verifiable`` are deprecated.
         """
+        theirs, query = _run_join_arguments(theirs, query, deprecated)
         request = join_pb2.RunJoinRequest(
             left_dataset_id=left_dataset_id,
             on=on,
-            peer=peer,
-            peer_token=peer_token,
-            peer_dataset_id=peer_dataset_id,
-            mode=join_mode_to_proto(mode),  # type: ignore[arg-type]
-            columns=list(columns),
-            join=join,
-            verifiable=verifiable,
+            peer=theirs.peer,
+            peer_token=theirs.token,
+            peer_dataset_id=theirs.dataset_id,
+            mode=join_mode_to_proto(query.mode),  # type: ignore[arg-type]
+            columns=list(query.columns),
+            join=query.join,
+            verifiable=query.verifiable,
             value_column=value_column,
         )
         response = self._call(self._join.RunJoin, request, timeout_s)
-        out: dict[str, Any] = {}
-        if response.result_dataset_id:
-            out["result_dataset_id"] = response.result_dataset_id
-            out["rows"] = response.rows
-        if response.HasField("count"):
-            out["count"] = response.count
-        if response.HasField("sum"):
-            out["sum"] = response.sum
-        return out
+        stored = bool(response.result_dataset_id)
+        return JoinRun(
+            result_dataset_id=response.result_dataset_id if stored else None,
+            rows=response.rows if stored else None,
+            count=response.count if response.HasField("count") else None,
+            sum=response.sum if response.HasField("sum") else None,
+        )
+
+
+def _run_join_arguments(
+    theirs: PeerDataset | None, query: JoinQuery | None, deprecated: dict[str, Any]
+) -> tuple[PeerDataset, JoinQuery]:
+    """``run_join``'s peer dataset and query, from the deprecated keywords if need be."""
+    peer_keys = {"peer": "peer", "peer_dataset_id": "dataset_id", "peer_token": "token"}
+    old_peer = {peer_keys[k]: v for k, v in deprecated.items() if k in peer_keys}
+    old_query = {k: v for k, v in deprecated.items() if k not in peer_keys}
+    if old_peer:
+        if theirs is not None:
+            raise InvalidInputError.single(
+                "theirs", None, "give theirs=PeerDataset(...) or peer=..., not both"
+            )
+        warnings.warn(
+            "run_join(..., peer=, peer_dataset_id=, peer_token=) is deprecated and will be "
+            f"removed in zone-opt {REMOVED_IN}; pass theirs=PeerDataset(peer, dataset_id, token)",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+        theirs = PeerDataset(**old_peer)
+    if theirs is None:
+        raise InvalidInputError.single("theirs", None, "required: the peer and its dataset")
+    chosen = options_from_keywords(
+        JoinQuery, query, old_query, caller="run_join", stacklevel=4, argname="query"
+    )
+    return theirs, chosen
 
 
 def _match_options(

@@ -15,10 +15,41 @@ from zone_opt.errors import ServiceError
 from zone_opt.rpc.enums import kind_from_proto
 from zone_opt.rpc.operations import unpack_result
 
-__all__ = ["Dataset", "Operation", "dataset_of", "facilities_progress", "operation_of"]
+__all__ = [
+    "Dataset",
+    "JoinRun",
+    "Operation",
+    "PeerDataset",
+    "dataset_of",
+    "facilities_progress",
+    "operation_of",
+]
 
 
 R = TypeVar("R", bound=Message)
+
+
+@dataclass(frozen=True)
+class PeerDataset:
+    """A dataset on another zone-opt server that a join reads: the peer's name in this
+    server's registry (``zone-opt serve --join-peers``), the dataset id there, and the token
+    to present when the registration carries none."""
+
+    peer: str
+    dataset_id: str
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class JoinRun:
+    """What :meth:`Client.run_join` produced: the stored joined rows (intersection and
+    labelled modes), or the count and sum (cardinality and sum modes; None when the
+    sender withheld them)."""
+
+    result_dataset_id: str | None = None
+    rows: int | None = None
+    count: int | None = None
+    sum: int | None = None
 
 
 @dataclass(frozen=True)

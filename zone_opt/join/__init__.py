@@ -1,5 +1,7 @@
 """Private joins: "usable but not visible" data sharing between two parties.
 
+- :class:`JoinOptions`: what both parties of a session agree on (mode, verifiable, key
+  kind, protocol, suite); :class:`JoinQuery`: what a receiver asks of a server's dataset.
 - :class:`JoinSender` / :class:`JoinReceiver`: one PSI session (intersection, labelled join,
   cardinality, intersection-sum; optionally verifiable), messages as bytes; with
   ``protocol="vole"`` the fast VOLE-based intersection (RR22).
@@ -9,12 +11,11 @@
   larger than memory, bucket by bucket from Parquet or record batches, bounded memory.
 """
 
+from zone_opt.join.options import JoinOptions, JoinQuery, KeyKind, Mode, Protocol, Suite
 from zone_opt.join.session import (
     JoinReceiver,
     JoinResult,
     JoinSender,
-    Mode,
-    Protocol,
     joined,
     setup_key_kind,
     setup_protocol,
@@ -22,14 +23,18 @@ from zone_opt.join.session import (
 from zone_opt.join.stream import StreamingJoinReceiver, StreamingJoinSender, StreamStats
 
 __all__ = [
+    "JoinOptions",
+    "JoinQuery",
     "JoinReceiver",
     "JoinResult",
     "JoinSender",
+    "KeyKind",
     "Mode",
     "Protocol",
     "StreamStats",
     "StreamingJoinReceiver",
     "StreamingJoinSender",
+    "Suite",
     "joined",
     "setup_key_kind",
     "setup_protocol",

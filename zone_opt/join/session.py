@@ -46,7 +46,7 @@ released; messages are about 76 bytes per element in intersection mode.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -54,10 +54,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from zone_opt import _core
-from zone_opt.arguments import check_bytes, check_choice, check_flag, check_int
+from zone_opt._deprecated import options_from_keywords
+from zone_opt.arguments import check_bytes, check_choice, check_int
 from zone_opt.errors import InvalidInputError, VerificationError
+from zone_opt.join.options import JoinOptions, JoinType, KeyKind, Mode, Protocol, Suite
 
 __all__ = [
+    "JoinOptions",
     "JoinReceiver",
     "JoinResult",
     "JoinSender",
@@ -70,14 +73,8 @@ __all__ = [
     "setup_suite",
 ]
 
-Mode = Literal["intersection", "labelled", "cardinality", "sum"]
-Protocol = Literal["dh", "vole"]
-KeyKind = Literal["uscc", "text"]
-Suite = Literal["rfc9497", "zone-opt-v1"]
-_SUITES = ("rfc9497", "zone-opt-v1")
 _FLAG_USCC = 2
 _FLAG_RFC9497 = 4
-_MODES = ("intersection", "labelled", "cardinality", "sum")
 
 KeysLike: TypeAlias = pa.Array | pa.ChunkedArray | npt.NDArray[np.str_] | list[str]
 
@@ -128,14 +125,9 @@ def _keys(keys: KeysLike) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]
     return offsets, data
 
 
-def _mode(mode: str) -> str:
-    return check_choice("mode", mode, _MODES)
-
-
-def _protocol(protocol: str, mode: str, verifiable: bool, payload: bool) -> str:
-    if protocol not in ("dh", "vole"):
-        raise InvalidInputError.single("protocol", None, "must be 'dh' or 'vole'")
-    if protocol == "vole":
+def _check_vole(options: JoinOptions, mode: Mode, payload: bool) -> None:
+    """What ``protocol="vole"`` cannot do, refused naming the option."""
+    if options.protocol == "vole":
         if mode != "intersection":
             raise InvalidInputError.single(
                 "mode",
@@ -144,21 +136,10 @@ def _protocol(protocol: str, mode: str, verifiable: bool, payload: bool) -> str:
                 "OPRF on its own keys, so it cannot be kept from linking matches to keys "
                 "(cardinality and sum), and labels are not carried; use protocol='dh'",
             )
-        if verifiable or payload:
+        if options.verifiable or payload:
             raise InvalidInputError.single(
                 "protocol", None, "'vole' is semi-honest and carries no payload; use 'dh'"
             )
-    return protocol
-
-
-def _key_kind(kind: str) -> bool:
-    return check_choice("key_kind", kind, ("uscc", "text")) == "uscc"
-
-
-def _suite(suite: str | None) -> str | None:
-    if suite is not None and suite not in _SUITES:
-        raise InvalidInputError.single("suite", None, f"must be one of {', '.join(_SUITES)}")
-    return suite
 
 
 class JoinSender:
@@ -171,14 +152,10 @@ class JoinSender:
             matched rows (labelled mode). Values travel as text, padded per column to the
             column's longest value; rows sharing a key form one entry padded to the largest
             group, so the receiver learns the largest multiplicity, not each one.
-        mode: defaults to ``"labelled"`` with a payload, else ``"intersection"``.
-        verifiable: prove every evaluation (intersection and labelled modes).
-        key_kind: ``"uscc"`` (check the GB 32100-2015 check character) or ``"text"``.
+        options: :class:`JoinOptions` (mode, verifiable, key_kind, protocol, suite), which
+            the receiver's must match; the defaults when None (mode: ``"labelled"`` with a
+            payload, else ``"intersection"``). The same fields as keywords are deprecated.
         min_intersection: sum mode releases nothing below this many common keys.
-        suite: ``"rfc9497"`` (the default when verifiable; intersection and labelled modes)
-            or ``"zone-opt-v1"`` (the default otherwise, and the format of earlier
-            releases, still served for one release).
-        protocol: ``"dh"`` (DH-OPRF, every mode) or ``"vole"`` (RR22, intersection only).
     """
 
     def __init__(
@@ -186,30 +163,25 @@ class JoinSender:
         keys: KeysLike,
         payload: pa.Table | None = None,
         *,
-        mode: Mode | None = None,
-        verifiable: bool = False,
-        key_kind: KeyKind = "uscc",
+        options: JoinOptions | None = None,
         min_intersection: int = 1,
-        suite: Suite | None = None,
-        protocol: Protocol = "dh",
+        **deprecated: Any,
     ) -> None:
-        chosen = _mode(
-            ("labelled" if payload is not None else "intersection") if mode is None else mode
-        )
-        verifiable = check_flag("verifiable", verifiable)
-        self.protocol: Protocol = _protocol(  # type: ignore[assignment]
-            protocol, chosen, verifiable, payload is not None
-        )
+        options = options_from_keywords(JoinOptions, options, deprecated, caller="JoinSender")
+        mode = options.resolved_mode(has_payload=payload is not None)
+        _check_vole(options, mode, payload is not None)
+        self.protocol: Protocol = options.protocol
         min_intersection = check_int("min_intersection", min_intersection, low=0, high=2**64 - 1)
         if payload is not None and not isinstance(payload, pa.Table):
             raise InvalidInputError.single(
                 "payload", None, f"must be a pyarrow Table, got {type(payload).__name__}"
             )
         offsets, data = _keys(keys)
-        self.mode: Mode = chosen  # type: ignore[assignment]
+        self.mode: Mode = mode
         self._core: _core.JoinSender | _core.VoleJoinSender
+        uscc = options.key_kind == "uscc"
         if self.protocol == "vole":
-            self._core = _core.VoleJoinSender(offsets, data, _key_kind(key_kind))
+            self._core = _core.VoleJoinSender(offsets, data, uscc)
             return
         columns = None
         schema = b""
@@ -226,11 +198,11 @@ class JoinSender:
         self._core = _core.JoinSender(
             (offsets, data),
             {
-                "mode": chosen,
-                "verifiable": verifiable,
-                "uscc": _key_kind(key_kind),
+                "mode": mode,
+                "verifiable": options.verifiable,
+                "uscc": uscc,
                 "min_intersection": min_intersection,
-                "suite": _suite(suite),
+                "suite": options.suite,
             },
             columns,
             schema,
@@ -299,41 +271,36 @@ class JoinReceiver:
 
     Args:
         keys: the receiver's join keys (duplicates allowed).
-        mode: what to learn; must match the sender's.
+        options: :class:`JoinOptions`; must match the sender's (mode default
+            ``"intersection"``). With ``suite=None`` the receiver follows the suite the setup
+            passed to :meth:`request` names (RFC 9497 when verifiable and no setup is given),
+            so setups of the previous release's format stay readable. The same fields as
+            keywords are deprecated.
         join: labelled mode: ``"inner"`` or ``"left"``.
         values: sum mode: one non-negative integer per row (their total must stay below
             2^40, the bound of the decryption's discrete logarithm).
-        verifiable: require the sender's DLEQ proof.
-        key_kind: as for :class:`JoinSender`; both sides must agree.
-        suite: require this hash suite; ``None`` (the default) follows the one the setup
-            passed to :meth:`request` names (RFC 9497 when verifiable and no setup is given),
-            so setups of the previous release's format stay readable.
-        protocol: as for :class:`JoinSender`; both sides must agree.
     """
 
     def __init__(
         self,
         keys: KeysLike,
         *,
-        mode: Mode = "intersection",
-        join: Literal["inner", "left"] = "inner",
+        options: JoinOptions | None = None,
+        join: JoinType = "inner",
         values: pa.Array | pa.ChunkedArray | npt.NDArray[np.integer] | None = None,
-        verifiable: bool = False,
-        key_kind: KeyKind = "uscc",
-        suite: Suite | None = None,
-        protocol: Protocol = "dh",
+        **deprecated: Any,
     ) -> None:
-        chosen = _mode(mode)
+        options = options_from_keywords(JoinOptions, options, deprecated, caller="JoinReceiver")
+        mode = options.resolved_mode(has_payload=False)
         join = check_choice("join", join, ("inner", "left"))
-        verifiable = check_flag("verifiable", verifiable)
-        self.protocol: Protocol = _protocol(  # type: ignore[assignment]
-            protocol, chosen, verifiable, values is not None
-        )
+        _check_vole(options, mode, values is not None)
+        self.protocol: Protocol = options.protocol
         offsets, data = _keys(keys)
-        self.mode: Mode = chosen  # type: ignore[assignment]
+        self.mode: Mode = mode
         self._vole: _core.VoleJoinReceiver | None = None
+        uscc = options.key_kind == "uscc"
         if self.protocol == "vole":
-            self._vole = _core.VoleJoinReceiver(offsets, data, _key_kind(key_kind))
+            self._vole = _core.VoleJoinReceiver(offsets, data, uscc)
             return
         vals = None
         if values is not None:
@@ -351,11 +318,11 @@ class JoinReceiver:
         self._core = _core.JoinReceiver(
             (offsets, data),
             {
-                "mode": chosen,
-                "verifiable": verifiable,
-                "uscc": _key_kind(key_kind),
+                "mode": mode,
+                "verifiable": options.verifiable,
+                "uscc": uscc,
                 "left_join": join == "left",
-                "suite": _suite(suite),
+                "suite": options.suite,
             },
             vals,
         )

@@ -60,9 +60,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from zone_opt import _core
-from zone_opt.arguments import check_bytes, check_int
+from zone_opt.arguments import check_bytes, check_choice, check_int
 from zone_opt.errors import InvalidInputError, VerificationError
-from zone_opt.join.session import JoinResult, KeyKind, _key_kind, _string_buffers
+from zone_opt.join.options import KeyKind
+from zone_opt.join.session import JoinResult, _string_buffers
 
 __all__ = ["BatchSource", "StreamStats", "StreamingJoinReceiver", "StreamingJoinSender"]
 
@@ -125,6 +126,10 @@ def _batch_buffers(
         raise InvalidInputError.single("keys", first_row + row, "a key is null")
     offsets, data, _ = _string_buffers(keys, "keys")
     return offsets, data
+
+
+def _uscc(key_kind: str) -> bool:
+    return check_choice("key_kind", key_kind, ("uscc", "text")) == "uscc"
 
 
 def _check(buckets: int, batch_rows: int) -> None:
@@ -252,7 +257,7 @@ class StreamingJoinSender(_Party):
         spill_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(buckets, batch_rows, spill_dir)
-        self._core = _core.JoinStreamSender("intersection", False, _key_kind(key_kind), buckets)
+        self._core = _core.JoinStreamSender("intersection", False, _uscc(key_kind), buckets)
         self._tags = _Spill(self._dir, "tags")
         self._setup_started = False
         self._guarded(source, column)
@@ -314,7 +319,7 @@ class StreamingJoinReceiver(_Party):
         spill_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(buckets, batch_rows, spill_dir)
-        self._core = _core.JoinStreamReceiver("intersection", False, _key_kind(key_kind), buckets)
+        self._core = _core.JoinStreamReceiver("intersection", False, _uscc(key_kind), buckets)
         self._keys = _Spill(self._dir, "keys")
         self._tags = _Spill(self._dir, "tags")
         self._exchanged = False

@@ -13,11 +13,10 @@ zone-opt 0.2 and warn.
 from __future__ import annotations
 
 import datetime as dt
-import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from zone_opt._deprecated import REMOVED_IN
+from zone_opt._deprecated import options_from_keywords
 from zone_opt.arguments import check_choice, check_date, check_flag, check_int
 from zone_opt.errors import InvalidInputError
 from zone_opt.matching.scoring import ScoreWeights
@@ -66,9 +65,6 @@ class MatchOptions:
         return dt.datetime.now(dt.UTC).date() if self.now is None else self.now
 
 
-_FIELDS = frozenset(f.name for f in fields(MatchOptions))
-
-
 def resolve_options(
     options: MatchOptions | None,
     legacy: dict[str, Any],
@@ -77,34 +73,13 @@ def resolve_options(
     default_k: int = 32,
     stacklevel: int = 3,
 ) -> MatchOptions:
-    """The options of a call: ``options``, or those its deprecated keywords spell.
-
-    ``legacy`` holds the keyword arguments the caller received besides its own; each must be
-    a field of :class:`MatchOptions`, and they cannot be mixed with ``options``. The
-    warning points ``stacklevel`` frames up (3: the caller of ``caller``).
-    """
-    if not legacy:
-        return MatchOptions(k=default_k) if options is None else _checked(options)
-    unknown = sorted(set(legacy) - _FIELDS)
-    if unknown:
-        raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}")
-    if options is not None:
-        raise InvalidInputError.single(
-            "options", None, f"give options=MatchOptions(...) or {sorted(legacy)}, not both"
-        )
-    warnings.warn(
-        f"{caller}(..., {', '.join(f'{name}=' for name in legacy)}) is deprecated and will be "
-        f"removed in zone-opt {REMOVED_IN}; pass options=MatchOptions(...)",
-        DeprecationWarning,
-        stacklevel=stacklevel,
+    """The options of a call: ``options``, or those its deprecated keywords spell (see
+    :func:`zone_opt._deprecated.options_from_keywords`); ``default_k`` is the caller's."""
+    return options_from_keywords(
+        MatchOptions,
+        options,
+        legacy,
+        caller=caller,
+        defaults={"k": default_k},
+        stacklevel=stacklevel + 1,
     )
-    given = {name: value for name, value in legacy.items() if value is not None}
-    return MatchOptions(**{"k": default_k, **given})
-
-
-def _checked(options: object) -> MatchOptions:
-    if not isinstance(options, MatchOptions):
-        raise InvalidInputError.single(
-            "options", None, f"must be a MatchOptions, got {type(options).__name__}"
-        )
-    return options

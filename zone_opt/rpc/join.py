@@ -5,8 +5,8 @@ by the server's ``RunJoin`` against a registered peer).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
-from typing import Literal
 
 import grpc
 import pyarrow as pa
@@ -14,7 +14,7 @@ from google.protobuf import timestamp_pb2
 
 from zone_opt.api.v1 import join_pb2, join_pb2_grpc
 from zone_opt.errors import InvalidInputError, ResourceExhaustedError
-from zone_opt.join import JoinReceiver, JoinResult, Mode, setup_key_kind
+from zone_opt.join import JoinOptions, JoinQuery, JoinReceiver, JoinResult, setup_key_kind
 from zone_opt.join.policy import AuditEntry, JoinPolicy
 from zone_opt.rpc.enums import join_mode_from_proto, join_mode_to_proto
 from zone_opt.rpc.ipc import MAX_CHUNK_BYTES
@@ -31,9 +31,17 @@ __all__ = [
 
 
 def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromNanoseconds(int(seconds * 1e9))
-    return ts
+    """Epoch seconds as a Timestamp, whole seconds and nanoseconds apart (a float of
+    ~1.7e18 nanoseconds would lose its fraction); :func:`_seconds` reads it back."""
+    whole = math.floor(seconds)
+    nanos = round((seconds - whole) * 1e9)
+    if nanos >= 1_000_000_000:
+        whole, nanos = whole + 1, nanos - 1_000_000_000
+    return timestamp_pb2.Timestamp(seconds=whole, nanos=nanos)
+
+
+def _seconds(ts: timestamp_pb2.Timestamp) -> float:
+    return ts.seconds + ts.nanos / 1e9
 
 
 def join_policy_from_proto(p: join_pb2.JoinPolicy) -> JoinPolicy:
@@ -79,6 +87,26 @@ def audit_to_proto(e: AuditEntry) -> join_pb2.JoinAuditEntry:
     if e.evaluated_s is not None:
         entry.evaluated.CopyFrom(_timestamp(e.evaluated_s))
     return entry
+
+
+def audit_from_proto(e: join_pb2.JoinAuditEntry) -> AuditEntry:
+    """The :class:`AuditEntry` of a received entry (a mode this release does not know is
+    kept as its number)."""
+    known = e.mode in join_pb2.JoinMode.values()
+    return AuditEntry(
+        session_id=e.session_id,
+        peer=e.peer,
+        dataset_id=e.dataset_id,
+        mode=join_pb2.JoinMode.Name(e.mode).removeprefix("JOIN_MODE_").lower()
+        if known
+        else str(e.mode),
+        columns=tuple(e.columns),
+        sender_keys=e.sender_keys,
+        receiver_keys=e.receiver_keys,
+        opened_s=_seconds(e.opened),
+        evaluated_s=_seconds(e.evaluated) if e.HasField("evaluated") else None,
+        outcome=e.outcome,
+    )
 
 
 def message_chunks(session_id: str, data: bytes) -> Iterator[join_pb2.JoinMessageChunk]:
@@ -130,16 +158,13 @@ def receive_join(
     metadata: tuple[tuple[str, str | bytes], ...],
     keys: pa.Array | pa.ChunkedArray,
     dataset_id: str,
+    query: JoinQuery,
     *,
-    mode: Mode = "intersection",
-    columns: tuple[str, ...] = (),
-    join: Literal["inner", "left"] = "inner",
-    verifiable: bool = False,
     values: pa.Array | pa.ChunkedArray | None = None,
     timeout_s: float = 600.0,
 ) -> JoinResult:
-    """Run the receiving party of a private join against ``dataset_id`` on the sender's
-    server behind ``stub`` (``metadata`` carries the token the sender knows us by).
+    """Run the receiving party of a private join asking ``query`` of ``dataset_id`` on the
+    sender's server behind ``stub`` (``metadata`` carries the token the sender knows us by).
 
     Keys are canonicalised as the sender's policy says (read from the setup message's
     header); messages travel in chunks of about 4 MiB; the keys never leave this process.
@@ -147,22 +172,18 @@ def receive_join(
     """
     open_request = join_pb2.OpenJoinSessionRequest(
         dataset_id=dataset_id,
-        mode=join_mode_to_proto(mode),  # type: ignore[arg-type]
-        columns=list(columns),
-        verifiable=verifiable,
+        mode=join_mode_to_proto(query.mode),  # type: ignore[arg-type]
+        columns=list(query.columns),
+        verifiable=query.verifiable,
     )
     try:
         session_id, setup = gather_message(
             stub.OpenJoinSession(open_request, timeout=timeout_s, metadata=metadata)
         )
-        receiver = JoinReceiver(
-            keys,
-            mode=mode,
-            join=join,
-            values=values,
-            verifiable=verifiable,
-            key_kind=setup_key_kind(setup),
+        options = JoinOptions(
+            mode=query.mode, verifiable=query.verifiable, key_kind=setup_key_kind(setup)
         )
+        receiver = JoinReceiver(keys, options=options, join=query.join, values=values)
         request = receiver.request(setup)
         _, response = gather_message(
             stub.EvaluateJoin(

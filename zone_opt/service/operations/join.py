@@ -25,7 +25,7 @@ from zone_opt.errors import (
     NotFoundError,
     ResourceExhaustedError,
 )
-from zone_opt.join import JoinSender, joined
+from zone_opt.join import JoinOptions, JoinQuery, JoinSender, joined
 from zone_opt.rpc.channel import TlsConfig, open_channel
 from zone_opt.rpc.enums import join_mode_from_proto
 from zone_opt.rpc.join import receive_join
@@ -82,13 +82,13 @@ class JoinSessions:
         table = self.datasets.read(owner, dataset_id)
         keys = table.column(policy.key_column)
         payload = table.select(list(columns)) if mode == "labelled" else None
-        server = JoinSender(
-            keys,
-            payload,
+        options = JoinOptions(
             mode=mode,  # type: ignore[arg-type]
             verifiable=verifiable,
             key_kind=policy.key_kind,  # type: ignore[arg-type]
-            min_intersection=policy.min_intersection,
+        )
+        server = JoinSender(
+            keys, payload, options=options, min_intersection=policy.min_intersection
         )
         now = time.time()
         session_id = uuid.uuid4().hex
@@ -173,10 +173,12 @@ def run_join(
             metadata,
             left.column(request.on),
             request.peer_dataset_id,
-            mode=mode,  # type: ignore[arg-type]
-            columns=tuple(request.columns),
-            join=request.join or "inner",  # type: ignore[arg-type]
-            verifiable=request.verifiable,
+            JoinQuery(
+                mode=mode,  # type: ignore[arg-type]
+                columns=tuple(request.columns),
+                join=request.join or "inner",  # type: ignore[arg-type]
+                verifiable=request.verifiable,
+            ),
             values=values,
             timeout_s=timeout_s,
         )
