@@ -290,14 +290,10 @@ def build_structure(park: Park, inputs: HorizonInputs, cyclic: tuple[bool, ...])
         for b in integer_blocks:
             integer[b.start : b.start + b.size] = True
     model = MatrixModel.from_coo(
-        np.concatenate(coo.rows),
-        np.concatenate(coo.cols),
-        np.concatenate(coo.vals),
+        (np.concatenate(coo.rows), np.concatenate(coo.cols), np.concatenate(coo.vals)),
         cost=np.zeros(cols.total),
-        col_lower=np.zeros(cols.total),
-        col_upper=np.full(cols.total, INF),
-        row_lower=np.full(rows.total, -INF),
-        row_upper=np.full(rows.total, INF),
+        col_bounds=(np.zeros(cols.total), np.full(cols.total, INF)),
+        row_bounds=(np.full(rows.total, -INF), np.full(rows.total, INF)),
         integer=integer,
     )
     return Structure(

@@ -199,14 +199,10 @@ def build_matrix(problem: FacilityProblem, *, linking: bool = True) -> FacilityM
     if p.single_source:
         integer[m:] = True
     model = MatrixModel.from_coo(
-        np.concatenate(rows),
-        np.concatenate(cols),
-        np.concatenate(vals),
+        (np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)),
         cost=cost,
-        col_lower=0.0,
-        col_upper=1.0,
-        row_lower=np.concatenate(row_lo),
-        row_upper=np.concatenate(row_hi),
+        col_bounds=(0.0, 1.0),
+        row_bounds=(np.concatenate(row_lo), np.concatenate(row_hi)),
         integer=integer,
     )
     return FacilityMatrix(

@@ -293,7 +293,7 @@ def _core_lp(
     cost = np.zeros(p + 1)
     cost[p] = 1.0
     model = MatrixModel.from_coo(
-        ri, ci, a[ri, ci], cost=cost, col_lower=-INF, col_upper=INF, row_lower=lo, row_upper=hi
+        (ri, ci, a[ri, ci]), cost=cost, col_bounds=(-INF, INF), row_bounds=(lo, hi)
     )
     sol = HighsSolver(model).solve(SolveOptions(threads=1))
     if sol.x is None or sol.row_dual is None:
@@ -489,14 +489,10 @@ def separation_model(fm: FacilityMatrix, owner: NDArray[np.int64], p: int) -> Ma
         ]
     )
     return MatrixModel.from_coo(
-        all_rows,
-        all_cols,
-        all_vals,
+        (all_rows, all_cols, all_vals),
         cost=np.concatenate([base.cost, np.zeros(p)]),
-        col_lower=0.0,
-        col_upper=1.0,
-        row_lower=np.concatenate([row_lower, [1.0]]),
-        row_upper=np.concatenate([row_upper, [p - 1.0]]),
+        col_bounds=(0.0, 1.0),
+        row_bounds=(np.concatenate([row_lower, [1.0]]), np.concatenate([row_upper, [p - 1.0]])),
         integer=integer,
     )
 
