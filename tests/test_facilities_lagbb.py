@@ -21,7 +21,7 @@ from zone_opt.optimise.facilities import (
     read_orlib_optima,
 )
 from zone_opt.optimise.facilities.lagbb import lagrangian_branch_and_bound
-from zone_opt.optimise.facilities.lagrange import SiteRelaxation
+from zone_opt.optimise.facilities.lagrange import AscentSchedule, SiteRelaxation
 from zone_opt.optimise.facilities.options import highs_options
 from zone_opt.optimise.facilities.transport import Transport
 from zone_opt.optimise.solver import HighsSolver, Progress
@@ -109,7 +109,8 @@ def test_lagrangian_bound_is_below_the_optimum(name: str) -> None:
     rel = SiteRelaxation(problem)
     lo = np.zeros(rel.m, dtype=bool)
     hi = np.ones(rel.m, dtype=bool)
-    asc = rel.ascent(rel.start(), lo, hi, target=known, iterations=300, step=2.0, stall_limit=10)
+    schedule = AscentSchedule(iterations=300, step=2.0, stall_limit=10)
+    asc = rel.ascent(rel.start(), lo, hi, schedule, target=known)
     assert asc.bound <= known * (1 + 1e-9)
     assert asc.bound >= 0.9 * known  # a bound worth having, not just any number below
     # Any multipliers give a bound, e.g. random ones around the ascent's.
@@ -130,7 +131,8 @@ def test_penalties_are_below_the_optimum_with_the_site_forced(seed: int, unequal
     assert rel.equal is not unequal
     lo = np.zeros(rel.m, dtype=bool)
     hi = np.ones(rel.m, dtype=bool)
-    asc = rel.ascent(rel.start(), lo, hi, target=math.inf, iterations=200, step=2.0, stall_limit=10)
+    schedule = AscentSchedule(iterations=200, step=2.0, stall_limit=10)
+    asc = rel.ascent(rel.start(), lo, hi, schedule, target=math.inf)
     pen = rel.penalties(asc.v, asc.y, lo, hi)
     assert (pen > 0).any()  # the check below is not vacuous
     for i in range(rel.m):

@@ -16,7 +16,7 @@ from zone_opt.errors import InvalidInputError
 from zone_opt.optimise import SolveOptions, SolveStatus
 from zone_opt.optimise.facilities import FacilityProblem, read_orlib_cap, solve_facilities
 from zone_opt.optimise.facilities.coalitions import CoalitionCosts
-from zone_opt.optimise.facilities.sharing import cost_shares
+from zone_opt.optimise.facilities.sharing import ShareOptions, cost_shares
 
 sys.path.insert(0, str(Path(__file__).parent))
 from facilities_data import ORLIB, random_problem
@@ -114,12 +114,16 @@ def test_least_core_matches_lp_over_all_coalitions(seed: int) -> None:
     assert lp.status == 0
     scale = max(1.0, abs(ref[frozenset(parks)]))
     for exact_limit in (12, 0):  # enumeration oracle, then the separation MILP
-        result = cost_shares(problem, players, "least_core", exact_limit=exact_limit)
+        result = cost_shares(
+            problem, players, "least_core", share_options=ShareOptions(exact_limit=exact_limit)
+        )
         assert result.least_core_epsilon_cny is not None
         assert result.least_core_epsilon_cny == pytest.approx(lp.fun, abs=1e-6 * scale)
         # The split attains epsilon: its worst excess is epsilon.
         assert result.worst_excess_cny == pytest.approx(lp.fun, abs=1e-6 * scale)
-        nuc = cost_shares(problem, players, "nucleolus", exact_limit=exact_limit)
+        nuc = cost_shares(
+            problem, players, "nucleolus", share_options=ShareOptions(exact_limit=exact_limit)
+        )
         assert nuc.worst_excess_cny == pytest.approx(lp.fun, abs=1e-6 * scale)
         assert sum(s.share_cny for s in nuc.shares) == pytest.approx(ref[frozenset(parks)])
 
@@ -140,7 +144,12 @@ def test_sampled_shapley_is_close_to_exact() -> None:
     problem = read_orlib_cap(ORLIB / "cap133.txt").restrict(list(range(24)))
     players = {d: f"park{j // 4}" for j, d in enumerate(problem.demand_ids)}
     exact = cost_shares(problem, players, "shapley")
-    sampled = cost_shares(problem, players, "shapley", exact_limit=3, samples=60, seed=1)
+    sampled = cost_shares(
+        problem,
+        players,
+        "shapley",
+        share_options=ShareOptions(exact_limit=3, samples=60, seed=1),
+    )
     assert not sampled.exact
     for e, s in zip(exact.shares, sampled.shares, strict=True):
         assert s.std_error_cny is not None

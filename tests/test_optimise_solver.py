@@ -20,14 +20,10 @@ def _random_lp(seed: int, integer: bool) -> tuple[MatrixModel, np.ndarray, np.nd
     c = -rng.integers(1, 10, size=n).astype(float)
     rows, cols = np.nonzero(a)
     model = MatrixModel.from_coo(
-        rows,
-        cols,
-        a[rows, cols],
+        (rows, cols, a[rows, cols]),
         cost=c,
-        col_lower=0.0,
-        col_upper=3.0,
-        row_lower=-INF,
-        row_upper=b,
+        col_bounds=(0.0, 3.0),
+        row_bounds=(-INF, b),
         integer=np.full(n, integer),
     )
     return model, a.astype(float), b, c
@@ -70,14 +66,10 @@ def test_mip_matches_scipy_milp(seed: int) -> None:
 def test_duplicate_entries_are_summed_and_maximize() -> None:
     # max x + y s.t. (1+1) x + y <= 4, x,y in [0, 3]  -> x=0.5,y=3 -> 3.5
     model = MatrixModel.from_coo(
-        [0, 0, 0],
-        [0, 0, 1],
-        [1.0, 1.0, 1.0],
+        ([0, 0, 0], [0, 0, 1], [1.0, 1.0, 1.0]),
         cost=[1, 1],
-        col_lower=0,
-        col_upper=3,
-        row_lower=-INF,
-        row_upper=[4],
+        col_bounds=(0, 3),
+        row_bounds=(-INF, [4]),
         maximize=True,
     )
     sol = solve(model)
@@ -86,7 +78,7 @@ def test_duplicate_entries_are_summed_and_maximize() -> None:
 
 def test_infeasible_is_a_result() -> None:
     model = MatrixModel.from_coo(
-        [0], [0], [1.0], cost=[1.0], col_lower=0, col_upper=1, row_lower=[2], row_upper=[INF]
+        ([0], [0], [1.0]), cost=[1.0], col_bounds=(0, 1), row_bounds=([2], [INF])
     )
     sol = solve(model)
     assert sol.status is SolveStatus.INFEASIBLE
@@ -120,7 +112,7 @@ def test_cancel_before_start_raises_and_bad_shapes_name_field() -> None:
         solve(model, SolveOptions(cancel=event))
     with pytest.raises(InvalidInputError) as info:
         MatrixModel.from_coo(
-            [0], [5], [1.0], cost=[1.0], col_lower=0, col_upper=1, row_lower=[0], row_upper=[1]
+            ([0], [5], [1.0]), cost=[1.0], col_bounds=(0, 1), row_bounds=([0], [1])
         )
     assert info.value.violations[0].field == "cols"
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -37,17 +38,26 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "datasets" / "sip_park_1"
 PYPSA_PY = ROOT / ".venv-pypsa" / "bin" / "python"
 
-Instance = tuple[Scenario, str, float, float | None, float]  # scenario, start, hours, roll, gap
+
+@dataclass(frozen=True)
+class Instance:
+    """One dispatch run every contender makes: ``hours`` from ``start``, in windows of
+    ``rolling_h`` (None: one window), to the relative gap ``gap``."""
+
+    scenario: Scenario
+    start: str
+    hours: float
+    rolling_h: float | None
+    gap: float
 
 
 def _ours(inst: Instance, workers: int = 1) -> dict[str, float]:
-    scenario, start, hours, rolling, gap = inst
     r = dispatch(
-        scenario,
-        start,
-        hours,
-        rolling_h=rolling,
-        options=DispatchOptions(mip_rel_gap=gap, workers=workers, binding=False),
+        inst.scenario,
+        inst.start,
+        inst.hours,
+        rolling_h=inst.rolling_h,
+        options=DispatchOptions(mip_rel_gap=inst.gap, workers=workers, binding=False),
     )
     return {
         "objective": r.objective_cny,
@@ -62,16 +72,16 @@ def _ours(inst: Instance, workers: int = 1) -> dict[str, float]:
 
 def _pyomo(inst: Instance) -> dict[str, float]:
     """Plain pyomo: the textbook UC (start-up/shut-down binary), one model per window."""
-    scenario, start, hours, rolling, gap = inst
+    scenario, hours, rolling = inst.scenario, inst.hours, inst.rolling_h
     park = scenario.park
     step = rolling or hours
     done, total, build_s, solve_s = 0.0, 0.0, 0.0, 0.0
     state = DispatchState.initial(park, one_shot=rolling is None or rolling >= hours)
-    t0 = pd.Timestamp(start)
+    t0 = pd.Timestamp(inst.start)
     while done < hours - 1e-9:
         h = min(step, hours - done)
         inputs = scenario.horizon(t0 + pd.Timedelta(hours=done), h)
-        run = solve_pyomo(park, inputs, state, mip_rel_gap=gap, plain=True)
+        run = solve_pyomo(park, inputs, state, mip_rel_gap=inst.gap, plain=True)
         total += run.objective_cny
         build_s += run.build_s
         solve_s += run.solve_s
@@ -88,17 +98,16 @@ def _pyomo(inst: Instance) -> dict[str, float]:
 
 
 def _pypsa(inst: Instance) -> dict[str, float]:
-    scenario, start, hours, rolling, gap = inst
-    mode = "milp" if scenario.park.is_mip else "lp"
+    mode = "milp" if inst.scenario.park.is_mip else "lp"
     cmd = [
         str(PYPSA_PY),
         str(ROOT / "bench" / "peers" / "pypsa_dispatch.py"),
         str(DATA / "profiles_8760.csv"),
         mode,
-        str(start),
-        str(int(hours)),
-        str(int(rolling)) if rolling else "-",
-        str(gap),
+        str(inst.start),
+        str(int(inst.hours)),
+        str(int(inst.rolling_h)) if inst.rolling_h else "-",
+        str(inst.gap),
     ]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=1800)
     data = json.loads(out.stdout.strip().splitlines()[-1])
@@ -111,18 +120,13 @@ def _summary(_inst: Instance, out: dict[str, float]) -> Summary:
 
 def _case(
     name: str,
+    inst: Instance,
     *,
-    scenario: Scenario,
-    start: str,
-    hours: float,
-    rolling: float | None,
-    gap: float,
     pyomo: bool = True,
     pypsa: bool = True,
     parallel: bool = False,
     timeout_s: float = 600.0,
 ) -> Case:
-    inst: Instance = (scenario, start, hours, rolling, gap)
     contenders = [
         Contender(
             "zone-opt dispatch", run=_ours, summarize=_summary, ours=True, timeout_s=timeout_s
@@ -157,17 +161,17 @@ def _case(
                 timeout_s=timeout_s,
             )
         )
-    rel = 1e-6 if not scenario.park.is_mip else max(2 * gap, 1e-6)
+    rel = 1e-6 if not inst.scenario.park.is_mip else max(2 * inst.gap, 1e-6)
     return Case(
         name=name,
         make=lambda: inst,
         contenders=contenders,
         agree=agree_on("objective", rel_tol=rel),
         params={
-            "start": start,
-            "hours": hours,
-            "rolling_h": rolling,
-            "mip_rel_gap": gap,
+            "start": inst.start,
+            "hours": inst.hours,
+            "rolling_h": inst.rolling_h,
+            "mip_rel_gap": inst.gap,
             "python": sys.version.split()[0],
         },
     )
@@ -178,57 +182,22 @@ def dispatch_suite(size: str) -> list[Case]:
     """SIP-PARK-1 LP 24/168/8760 h, weekly rolling LP year, 168-h UC, rolling UC year."""
     lp = load_scenario(DATA / "lp.yaml")
     milp = load_scenario(DATA / "milp.yaml")
+    # Instance(scenario, start, hours, rolling_h, gap)
     if size == "smoke":
         return [
-            _case(
-                "lp-24h",
-                scenario=lp,
-                start="2025-07-14",
-                hours=24,
-                rolling=None,
-                gap=1e-6,
-                pypsa=False,
-            ),
-            _case(
-                "roll-lp-72h-daily",
-                scenario=lp,
-                start="2025-07-14",
-                hours=72,
-                rolling=24,
-                gap=1e-6,
-                pypsa=False,
-            ),
-            _case(
-                "milp-24h",
-                scenario=milp,
-                start="2025-07-14",
-                hours=24,
-                rolling=None,
-                gap=1e-6,
-                pypsa=False,
-            ),
+            _case("lp-24h", Instance(lp, "2025-07-14", 24, None, 1e-6), pypsa=False),
+            _case("roll-lp-72h-daily", Instance(lp, "2025-07-14", 72, 24, 1e-6), pypsa=False),
+            _case("milp-24h", Instance(milp, "2025-07-14", 24, None, 1e-6), pypsa=False),
         ]
     return [
-        _case("lp-24h", scenario=lp, start="2025-07-14", hours=24, rolling=None, gap=1e-6),
-        _case("lp-168h", scenario=lp, start="2025-07-14", hours=168, rolling=None, gap=1e-6),
-        _case("lp-8760h", scenario=lp, start="2025-01-01", hours=8760, rolling=None, gap=1e-6),
-        _case(
-            "roll-lp-8760h-weekly",
-            scenario=lp,
-            start="2025-01-01",
-            hours=8760,
-            rolling=168,
-            gap=1e-6,
-            parallel=True,
-        ),
-        _case("milp-168h", scenario=milp, start="2025-07-14", hours=168, rolling=None, gap=1e-6),
+        _case("lp-24h", Instance(lp, "2025-07-14", 24, None, 1e-6)),
+        _case("lp-168h", Instance(lp, "2025-07-14", 168, None, 1e-6)),
+        _case("lp-8760h", Instance(lp, "2025-01-01", 8760, None, 1e-6)),
+        _case("roll-lp-8760h-weekly", Instance(lp, "2025-01-01", 8760, 168, 1e-6), parallel=True),
+        _case("milp-168h", Instance(milp, "2025-07-14", 168, None, 1e-6)),
         _case(
             "roll-milp-8760h-weekly-gap1e-4",
-            scenario=milp,
-            start="2025-01-01",
-            hours=8760,
-            rolling=168,
-            gap=1e-4,
+            Instance(milp, "2025-01-01", 8760, 168, 1e-4),
             pyomo=False,
             pypsa=False,
             parallel=True,

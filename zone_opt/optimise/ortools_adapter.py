@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from ortools.linear_solver import pywraplp
@@ -44,6 +45,13 @@ def solve_ortools(
     solver = pywraplp.Solver.CreateSolver(solver_id)
     if solver is None:
         raise SolverError(f"OR-Tools has no solver {solver_id!r} in this build")
+    xs = _load(solver, model)
+    run = _run(solver, _parameters(solver, opts), opts.cancel)
+    return _solution(solver, model, xs, run, solver_id)
+
+
+def _load(solver: pywraplp.Solver, model: MatrixModel) -> list[pywraplp.Variable]:
+    """Variables, rows, coefficients and objective of ``model`` into ``solver``."""
     inf = solver.infinity()
 
     def bound(v: float) -> float:
@@ -75,26 +83,48 @@ def solve_ortools(
         objective.SetMaximization()
     else:
         objective.SetMinimization()
+    return xs
+
+
+def _parameters(solver: pywraplp.Solver, opts: SolveOptions) -> pywraplp.MPSolverParameters:
+    """The time limit and threads set on ``solver``; the relative gap as parameters."""
     if opts.time_limit_s:
         solver.SetTimeLimit(max(1, int(opts.time_limit_s * 1000)))
     if opts.threads:
         solver.SetNumThreads(int(opts.threads))
     params = pywraplp.MPSolverParameters()
     params.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, float(opts.mip_rel_gap))
+    return params
 
+
+@dataclass(frozen=True)
+class _Run:
+    code: int
+    """OR-Tools' result status."""
+    interrupted: bool
+    """Whether the cancel event stopped the solve."""
+    elapsed_s: float
+
+
+def _run(
+    solver: pywraplp.Solver,
+    params: pywraplp.MPSolverParameters,
+    cancel: threading.Event | None,
+) -> _Run:
+    """Solve; a watcher thread calls ``InterruptSolve`` when ``cancel`` is set."""
     done = threading.Event()
     interrupted = threading.Event()
 
     def watch() -> None:
-        assert opts.cancel is not None
+        assert cancel is not None
         while not done.is_set():
-            if opts.cancel.wait(0.05):
+            if cancel.wait(0.05):
                 interrupted.set()
                 solver.InterruptSolve()
                 return
 
     watcher = None
-    if opts.cancel is not None:
+    if cancel is not None:
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
     started = time.perf_counter()
@@ -104,10 +134,22 @@ def solve_ortools(
         done.set()
         if watcher is not None:
             watcher.join()
-    elapsed = time.perf_counter() - started
+    return _Run(code, interrupted.is_set(), time.perf_counter() - started)
+
+
+def _solution(
+    solver: pywraplp.Solver,
+    model: MatrixModel,
+    xs: list[pywraplp.Variable],
+    run: _Run,
+    solver_id: str,
+) -> Solution:
+    """The :class:`Solution` of a finished run: status, values, bound, gap, row activity."""
+    code = run.code
     status = _STATUS.get(code, SolveStatus.ERROR)
-    if interrupted.is_set() and status is not SolveStatus.OPTIMAL:
+    if run.interrupted and status is not SolveStatus.OPTIMAL:
         status = SolveStatus.CANCELLED
+    objective = solver.Objective()
     x = None
     obj = float("nan")
     if code in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
@@ -132,7 +174,7 @@ def solve_ortools(
         row_activity=activity,
         row_dual=None,
         col_dual=None,
-        solve_s=elapsed,
+        solve_s=run.elapsed_s,
         nodes=int(solver.nodes()) if is_mip else 0,
         message=f"OR-Tools {solver_id}: status {code}",
     )

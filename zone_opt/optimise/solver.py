@@ -146,26 +146,27 @@ class MatrixModel:
     @classmethod
     def from_coo(
         cls,
-        rows: ArrayLike,
-        cols: ArrayLike,
-        values: ArrayLike,
+        coo: tuple[ArrayLike, ArrayLike, ArrayLike],
         *,
         cost: ArrayLike,
-        col_lower: ArrayLike,
-        col_upper: ArrayLike,
-        row_lower: ArrayLike,
-        row_upper: ArrayLike,
+        col_bounds: tuple[ArrayLike, ArrayLike],
+        row_bounds: tuple[ArrayLike, ArrayLike],
         integer: ArrayLike | None = None,
         maximize: bool = False,
         offset: float = 0.0,
     ) -> MatrixModel:
-        """Build from coordinate triplets; duplicate (row, col) entries are summed.
+        """Build from coordinate triplets ``coo = (rows, cols, values)``; duplicate (row, col)
+        entries are summed.
 
-        Bounds are arrays or scalars (broadcast); the row count is the longer of
-        ``row_lower`` and ``row_upper``, the column count the length of ``cost``.
+        ``col_bounds`` and ``row_bounds`` are ``(lower, upper)`` pairs of arrays or scalars
+        (broadcast); the row count is the longer of the two row bounds, the column count the
+        length of ``cost``.
 
         O(nnz log nnz). Shapes are checked here, once, so HiGHS never sees a malformed model.
         """
+        rows, cols, values = coo
+        col_lower, col_upper = col_bounds
+        row_lower, row_upper = row_bounds
         c = np.ascontiguousarray(cost, dtype=np.float64)
         n = c.shape[0]
         r = np.asarray(rows, dtype=np.int64).ravel()

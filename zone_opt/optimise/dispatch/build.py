@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from zone_opt.optimise.dispatch.assets import Park
+from zone_opt.optimise.dispatch.assets import Chp, Park, UnitState
 from zone_opt.optimise.dispatch.inputs import DispatchState, HorizonInputs
 from zone_opt.optimise.solver import INF, MatrixModel
 
@@ -148,168 +148,282 @@ def _steps(hours: float, dt_h: float) -> int:
     return max(1, math.ceil(hours / dt_h - 1e-9))
 
 
+@dataclass(frozen=True)
+class _Columns:
+    """Every block of columns, in the model's column order."""
+
+    renewables: list[Block]
+    grid_import: Block
+    grid_export: Block
+    chp_fuel: list[Block]
+    boiler_fuel: list[Block]
+    charge: list[Block]
+    discharge: list[Block]
+    soc: list[Block]
+    process: list[Block]
+    unserved_electricity: Block
+    unserved_heat: Block
+    vent: Block
+    on: dict[int, Block]
+    """Commitment columns (``on``, ``startup``, ``shutdown``) of the committable CHPs, by index."""
+    startup: dict[int, Block]
+    shutdown: dict[int, Block]
+    peak: Block | None
+
+
+@dataclass
+class _Rows:
+    """The rows of a structure being built: their blocks, the matrix triplets, the steps."""
+
+    alloc: _Alloc
+    coo: _Coo
+    t: I64
+    dt_h: float
+
+    def add(self, name: str, size: int) -> Block:
+        return self.alloc.add(name, size)
+
+
 def build_structure(park: Park, inputs: HorizonInputs, cyclic: tuple[bool, ...]) -> Structure:
     """Columns, rows and the constraint matrix for ``park`` over ``inputs``' shape.
 
     O(steps x assets). The result depends only on ``inputs.structure_key()`` and ``cyclic``.
     """
-    n, dt = inputs.n_steps, inputs.dt_h
-    t = np.arange(n, dtype=np.int64)
-    cols, rows, coo = _Alloc(), _Alloc(), _Coo()
-    integer_blocks: list[Block] = []
-
-    ren = [cols.add(f"{r.name}.output", n) for r in park.renewables]
-    imp = cols.add("grid.import", n)
-    exp = cols.add("grid.export", n)
-    fuel = [cols.add(f"{c.name}.fuel", n) for c in park.chps]
-    boil = [cols.add(f"{b.name}.fuel", n) for b in park.boilers]
-    ch = [cols.add(f"{b.name}.charge", n) for b in park.batteries]
-    dis = [cols.add(f"{b.name}.discharge", n) for b in park.batteries]
-    soc = [cols.add(f"{b.name}.soc", n) for b in park.batteries]
-    proc = [cols.add(f"{p.name}.power", n) for p in park.processes]
-    shed_e = cols.add("unserved.electricity", n)
-    shed_h = cols.add("unserved.heat", n)
-    vent = cols.add("heat.vent", n)
-    on: dict[int, Block] = {}
-    su: dict[int, Block] = {}
-    sd: dict[int, Block] = {}
-    for k, c in enumerate(park.chps):
-        if c.committable:
-            on[k] = cols.add(f"{c.name}.on", n)
-            su[k] = cols.add(f"{c.name}.startup", n)
-            sd[k] = cols.add(f"{c.name}.shutdown", n)
-            integer_blocks.append(on[k])
-    peak = cols.add("grid.peak", 1) if park.grid.tariff.demand_charge_cny_per_mw > 0 else None
-
-    # Balances.
-    bal_e = rows.add("balance.electricity", n)
-    for b in ren:
-        coo.add(bal_e.start + t, b.start + t, 1.0)
-    coo.add(bal_e.start + t, imp.start + t, 1.0)
-    coo.add(bal_e.start + t, exp.start + t, -1.0)
-    for k, c in enumerate(park.chps):
-        coo.add(bal_e.start + t, fuel[k].start + t, c.eta_electric)
-    for k in range(len(park.batteries)):
-        coo.add(bal_e.start + t, dis[k].start + t, 1.0)
-        coo.add(bal_e.start + t, ch[k].start + t, -1.0)
-    for b in proc:
-        coo.add(bal_e.start + t, b.start + t, -1.0)
-    coo.add(bal_e.start + t, shed_e.start + t, 1.0)
-
-    bal_h = rows.add("balance.heat", n)
-    for k, c in enumerate(park.chps):
-        if c.eta_heat:
-            coo.add(bal_h.start + t, fuel[k].start + t, c.eta_heat)
-    for k, bo in enumerate(park.boilers):
-        coo.add(bal_h.start + t, boil[k].start + t, bo.eta)
-    coo.add(bal_h.start + t, vent.start + t, -1.0)
-    coo.add(bal_h.start + t, shed_h.start + t, 1.0)
-
-    # Batteries.
-    for k, bat in enumerate(park.batteries):
-        r = rows.add(f"{bat.name}.soc", n)
-        coo.add(r.start + t, soc[k].start + t, 1.0)
-        coo.add(r.start + t, ch[k].start + t, -bat.eta_charge * dt)
-        coo.add(r.start + t, dis[k].start + t, dt / bat.eta_discharge)
-        keep = 1.0 - bat.standing_loss_per_h * dt
-        coo.add(r.start + t[1:], soc[k].start + t[:-1], -keep)
-        if cyclic[k]:
-            coo.add(r.start, soc[k].start + n - 1, -keep)
-
-    # Shiftable processes: one energy row per calendar day in the horizon.
-    for k, p in enumerate(park.processes):
-        r = rows.add(f"{p.name}.energy", inputs.n_periods)
-        coo.add(r.start + inputs.period, proc[k].start + t, dt)
-
-    # CHPs.
-    mu_steps: list[int] = []
-    md_steps: list[int] = []
-    for k, c in enumerate(park.chps):
-        g = fuel[k]
-        cap = c.fuel_max_mw
-        mu, md = _steps(c.min_up_h, dt), _steps(c.min_down_h, dt)
-        mu_steps.append(mu)
-        md_steps.append(md)
-        if not c.committable:
-            if c.ramp_pu_per_h is not None:
-                r = rows.add(f"{c.name}.ramp", n)
-                coo.add(r.start + t, g.start + t, 1.0)
-                coo.add(r.start + t[1:], g.start + t[:-1], -1.0)
-            continue
-        u, s_up, s_dn = on[k], su[k], sd[k]
-        r = rows.add(f"{c.name}.capacity_min", n)  # g - pmin P u >= 0
-        coo.add(r.start + t, g.start + t, 1.0)
-        coo.add(r.start + t, u.start + t, -c.p_min_pu * cap)
-        r = rows.add(f"{c.name}.capacity_max", n)  # g - P u <= 0
-        coo.add(r.start + t, g.start + t, 1.0)
-        coo.add(r.start + t, u.start + t, -cap)
-        r = rows.add(f"{c.name}.transition", n)  # u_t - u_{t-1} - su_t + sd_t = 0
-        coo.add(r.start + t, u.start + t, 1.0)
-        coo.add(r.start + t[1:], u.start + t[:-1], -1.0)
-        coo.add(r.start + t, s_up.start + t, -1.0)
-        coo.add(r.start + t, s_dn.start + t, 1.0)
-        r = rows.add(f"{c.name}.min_up", n)  # Σ_{k<MU} su_{t-k} - u_t <= -hist
-        lag_t, lag_s = _lags(n, mu)
-        coo.add(r.start + lag_t, s_up.start + lag_s, 1.0)
-        coo.add(r.start + t, u.start + t, -1.0)
-        r = rows.add(f"{c.name}.min_down", n)  # Σ_{k<MD} sd_{t-k} + u_t <= 1 - hist
-        lag_t, lag_s = _lags(n, md)
-        coo.add(r.start + lag_t, s_dn.start + lag_s, 1.0)
-        coo.add(r.start + t, u.start + t, 1.0)
-        if c.ramp_pu_per_h is not None:
-            ramp = c.ramp_pu_per_h * cap * dt
-            sup, sdn = c.startup_ramp_pu * cap, c.shutdown_ramp_pu * cap
-            r = rows.add(f"{c.name}.ramp_up", n)
-            # g_t - g_{t-1} - SU u_t + (SU - R) u_{t-1} <= 0
-            coo.add(r.start + t, g.start + t, 1.0)
-            coo.add(r.start + t[1:], g.start + t[:-1], -1.0)
-            coo.add(r.start + t, u.start + t, -sup)
-            coo.add(r.start + t[1:], u.start + t[:-1], sup - ramp)
-            r = rows.add(f"{c.name}.ramp_down", n)
-            # g_t - g_{t-1} + (R - SD) u_t + SD u_{t-1} >= 0
-            coo.add(r.start + t, g.start + t, 1.0)
-            coo.add(r.start + t[1:], g.start + t[:-1], -1.0)
-            coo.add(r.start + t, u.start + t, ramp - sdn)
-            coo.add(r.start + t[1:], u.start + t[:-1], sdn)
-
+    n = inputs.n_steps
+    alloc = _Alloc()
+    c = _columns(park, n, alloc)
+    rows = _Rows(_Alloc(), _Coo(), np.arange(n, dtype=np.int64), inputs.dt_h)
+    _electricity_balance(park, c, rows)
+    _heat_balance(park, c, rows)
+    _battery_rows(park, c, rows, cyclic)
+    _process_rows(park, c, rows, inputs)
+    mu_steps, md_steps = _chp_rows(park, c, rows)
     if inputs.carbon_cap_t is not None:
-        r = rows.add("carbon.cap", 1)
-        coo.add(r.start, imp.start + t, 0.0)  # coefficients are data: intensity x dt
-        for k in range(len(park.chps)):
-            coo.add(r.start, fuel[k].start + t, park.chps[k].emission_t_per_mwh * dt)
-        for k in range(len(park.boilers)):
-            coo.add(r.start, boil[k].start + t, park.boilers[k].emission_t_per_mwh * dt)
-    if peak is not None:
-        r = rows.add("grid.peak", n)  # import_t - peak <= 0
-        coo.add(r.start + t, imp.start + t, 1.0)
-        coo.add(r.start + t, peak.start, -1.0)
-
-    integer = None
-    if integer_blocks:
-        integer = np.zeros(cols.total, dtype=bool)
-        for b in integer_blocks:
-            integer[b.start : b.start + b.size] = True
-    model = MatrixModel.from_coo(
-        np.concatenate(coo.rows),
-        np.concatenate(coo.cols),
-        np.concatenate(coo.vals),
-        cost=np.zeros(cols.total),
-        col_lower=np.zeros(cols.total),
-        col_upper=np.full(cols.total, INF),
-        row_lower=np.full(rows.total, -INF),
-        row_upper=np.full(rows.total, INF),
-        integer=integer,
-    )
+        _carbon_cap_row(park, c, rows)
+    if c.peak is not None:
+        _peak_rows(c.grid_import, c.peak, rows)
     return Structure(
         park=park,
         n_steps=n,
-        dt_h=dt,
-        cols=cols.blocks,
-        rows=rows.blocks,
-        model=model,
-        min_up_steps=tuple(mu_steps),
-        min_down_steps=tuple(md_steps),
+        dt_h=inputs.dt_h,
+        cols=alloc.blocks,
+        rows=rows.alloc.blocks,
+        model=_placeholder_model(alloc.total, rows, list(c.on.values())),
+        min_up_steps=mu_steps,
+        min_down_steps=md_steps,
         cyclic=cyclic,
+    )
+
+
+def _columns(park: Park, n: int, cols: _Alloc) -> _Columns:
+    """Allocate every column block of ``park`` over ``n`` steps."""
+    renewables = [cols.add(f"{r.name}.output", n) for r in park.renewables]
+    grid_import = cols.add("grid.import", n)
+    grid_export = cols.add("grid.export", n)
+    chp_fuel = [cols.add(f"{c.name}.fuel", n) for c in park.chps]
+    boiler_fuel = [cols.add(f"{b.name}.fuel", n) for b in park.boilers]
+    charge = [cols.add(f"{b.name}.charge", n) for b in park.batteries]
+    discharge = [cols.add(f"{b.name}.discharge", n) for b in park.batteries]
+    soc = [cols.add(f"{b.name}.soc", n) for b in park.batteries]
+    process = [cols.add(f"{p.name}.power", n) for p in park.processes]
+    unserved_electricity = cols.add("unserved.electricity", n)
+    unserved_heat = cols.add("unserved.heat", n)
+    vent = cols.add("heat.vent", n)
+    on: dict[int, Block] = {}
+    startup: dict[int, Block] = {}
+    shutdown: dict[int, Block] = {}
+    for k, c in enumerate(park.chps):
+        if c.committable:
+            on[k] = cols.add(f"{c.name}.on", n)
+            startup[k] = cols.add(f"{c.name}.startup", n)
+            shutdown[k] = cols.add(f"{c.name}.shutdown", n)
+    peak = cols.add("grid.peak", 1) if park.grid.tariff.demand_charge_cny_per_mw > 0 else None
+    return _Columns(
+        renewables=renewables,
+        grid_import=grid_import,
+        grid_export=grid_export,
+        chp_fuel=chp_fuel,
+        boiler_fuel=boiler_fuel,
+        charge=charge,
+        discharge=discharge,
+        soc=soc,
+        process=process,
+        unserved_electricity=unserved_electricity,
+        unserved_heat=unserved_heat,
+        vent=vent,
+        on=on,
+        startup=startup,
+        shutdown=shutdown,
+        peak=peak,
+    )
+
+
+def _electricity_balance(park: Park, c: _Columns, rows: _Rows) -> None:
+    """Σ renewables + import - export + Σ η_e·g + Σ (dis - ch) - Σ proc + shed_e = load."""
+    t, coo = rows.t, rows.coo
+    r = rows.add("balance.electricity", t.size)
+    for b in c.renewables:
+        coo.add(r.start + t, b.start + t, 1.0)
+    coo.add(r.start + t, c.grid_import.start + t, 1.0)
+    coo.add(r.start + t, c.grid_export.start + t, -1.0)
+    for k, chp in enumerate(park.chps):
+        coo.add(r.start + t, c.chp_fuel[k].start + t, chp.eta_electric)
+    for k in range(len(park.batteries)):
+        coo.add(r.start + t, c.discharge[k].start + t, 1.0)
+        coo.add(r.start + t, c.charge[k].start + t, -1.0)
+    for b in c.process:
+        coo.add(r.start + t, b.start + t, -1.0)
+    coo.add(r.start + t, c.unserved_electricity.start + t, 1.0)
+
+
+def _heat_balance(park: Park, c: _Columns, rows: _Rows) -> None:
+    """Σ η_h·g + Σ η_b·b - vent + shed_h = heat load."""
+    t, coo = rows.t, rows.coo
+    r = rows.add("balance.heat", t.size)
+    for k, chp in enumerate(park.chps):
+        if chp.eta_heat:
+            coo.add(r.start + t, c.chp_fuel[k].start + t, chp.eta_heat)
+    for k, bo in enumerate(park.boilers):
+        coo.add(r.start + t, c.boiler_fuel[k].start + t, bo.eta)
+    coo.add(r.start + t, c.vent.start + t, -1.0)
+    coo.add(r.start + t, c.unserved_heat.start + t, 1.0)
+
+
+def _battery_rows(park: Park, c: _Columns, rows: _Rows, cyclic: tuple[bool, ...]) -> None:
+    """soc_t - (1-σdt)·soc_{t-1} - η_c·dt·ch_t + dt/η_d·dis_t = 0 (the first row's right-hand
+    side is data; a cyclic battery's first row takes the last step's soc instead)."""
+    t, coo, dt = rows.t, rows.coo, rows.dt_h
+    n = t.size
+    for k, bat in enumerate(park.batteries):
+        r = rows.add(f"{bat.name}.soc", n)
+        soc = c.soc[k]
+        coo.add(r.start + t, soc.start + t, 1.0)
+        coo.add(r.start + t, c.charge[k].start + t, -bat.eta_charge * dt)
+        coo.add(r.start + t, c.discharge[k].start + t, dt / bat.eta_discharge)
+        keep = 1.0 - bat.standing_loss_per_h * dt
+        coo.add(r.start + t[1:], soc.start + t[:-1], -keep)
+        if cyclic[k]:
+            coo.add(r.start, soc.start + n - 1, -keep)
+
+
+def _process_rows(park: Park, c: _Columns, rows: _Rows, inputs: HorizonInputs) -> None:
+    """Shiftable processes: one energy row per calendar day in the horizon."""
+    t = rows.t
+    for k, p in enumerate(park.processes):
+        r = rows.add(f"{p.name}.energy", inputs.n_periods)
+        rows.coo.add(r.start + inputs.period, c.process[k].start + t, rows.dt_h)
+
+
+def _chp_rows(park: Park, c: _Columns, rows: _Rows) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Ramp rows of the free-running CHPs, unit commitment rows of the committable ones.
+
+    Returns each CHP's minimum up and down time in steps.
+    """
+    mu_steps: list[int] = []
+    md_steps: list[int] = []
+    for k, chp in enumerate(park.chps):
+        mu_steps.append(_steps(chp.min_up_h, rows.dt_h))
+        md_steps.append(_steps(chp.min_down_h, rows.dt_h))
+        if not chp.committable:
+            if chp.ramp_pu_per_h is not None:
+                _ramp_rows(chp.name, c.chp_fuel[k], rows)
+            continue
+        _commitment_rows(chp, k, c, rows, (mu_steps[-1], md_steps[-1]))
+        if chp.ramp_pu_per_h is not None:
+            ramp_mw = chp.ramp_pu_per_h * chp.fuel_max_mw * rows.dt_h
+            _commitment_ramp_rows(chp, ramp_mw, c.chp_fuel[k], c.on[k], rows)
+    return tuple(mu_steps), tuple(md_steps)
+
+
+def _ramp_rows(name: str, g: Block, rows: _Rows) -> None:
+    """-R·P·dt <= g_t - g_{t-1} <= R·P·dt (bounds are data)."""
+    t, coo = rows.t, rows.coo
+    r = rows.add(f"{name}.ramp", t.size)
+    coo.add(r.start + t, g.start + t, 1.0)
+    coo.add(r.start + t[1:], g.start + t[:-1], -1.0)
+
+
+def _commitment_rows(
+    chp: Chp, k: int, c: _Columns, rows: _Rows, min_steps: tuple[int, int]
+) -> None:
+    """3-bin unit commitment: capacity, transition, minimum up and down time."""
+    t, coo, n = rows.t, rows.coo, rows.t.size
+    g, u, s_up, s_dn = c.chp_fuel[k], c.on[k], c.startup[k], c.shutdown[k]
+    cap = chp.fuel_max_mw
+    mu, md = min_steps
+    r = rows.add(f"{chp.name}.capacity_min", n)  # g - pmin P u >= 0
+    coo.add(r.start + t, g.start + t, 1.0)
+    coo.add(r.start + t, u.start + t, -chp.p_min_pu * cap)
+    r = rows.add(f"{chp.name}.capacity_max", n)  # g - P u <= 0
+    coo.add(r.start + t, g.start + t, 1.0)
+    coo.add(r.start + t, u.start + t, -cap)
+    r = rows.add(f"{chp.name}.transition", n)  # u_t - u_{t-1} - su_t + sd_t = 0
+    coo.add(r.start + t, u.start + t, 1.0)
+    coo.add(r.start + t[1:], u.start + t[:-1], -1.0)
+    coo.add(r.start + t, s_up.start + t, -1.0)
+    coo.add(r.start + t, s_dn.start + t, 1.0)
+    r = rows.add(f"{chp.name}.min_up", n)  # Σ_{k<MU} su_{t-k} - u_t <= -hist
+    lag_t, lag_s = _lags(n, mu)
+    coo.add(r.start + lag_t, s_up.start + lag_s, 1.0)
+    coo.add(r.start + t, u.start + t, -1.0)
+    r = rows.add(f"{chp.name}.min_down", n)  # Σ_{k<MD} sd_{t-k} + u_t <= 1 - hist
+    lag_t, lag_s = _lags(n, md)
+    coo.add(r.start + lag_t, s_dn.start + lag_s, 1.0)
+    coo.add(r.start + t, u.start + t, 1.0)
+
+
+def _commitment_ramp_rows(chp: Chp, ramp_mw: float, g: Block, u: Block, rows: _Rows) -> None:
+    """Ramps of a committable CHP (``ramp_mw`` per step), with start-up and shut-down ramps."""
+    t, coo, n = rows.t, rows.coo, rows.t.size
+    cap, ramp = chp.fuel_max_mw, ramp_mw
+    sup, sdn = chp.startup_ramp_pu * cap, chp.shutdown_ramp_pu * cap
+    r = rows.add(f"{chp.name}.ramp_up", n)
+    # g_t - g_{t-1} - SU u_t + (SU - R) u_{t-1} <= 0
+    coo.add(r.start + t, g.start + t, 1.0)
+    coo.add(r.start + t[1:], g.start + t[:-1], -1.0)
+    coo.add(r.start + t, u.start + t, -sup)
+    coo.add(r.start + t[1:], u.start + t[:-1], sup - ramp)
+    r = rows.add(f"{chp.name}.ramp_down", n)
+    # g_t - g_{t-1} + (R - SD) u_t + SD u_{t-1} >= 0
+    coo.add(r.start + t, g.start + t, 1.0)
+    coo.add(r.start + t[1:], g.start + t[:-1], -1.0)
+    coo.add(r.start + t, u.start + t, ramp - sdn)
+    coo.add(r.start + t[1:], u.start + t[:-1], sdn)
+
+
+def _carbon_cap_row(park: Park, c: _Columns, rows: _Rows) -> None:
+    """Σ_t dt·(intensity_t·import_t + Σ e·g_t + Σ e·b_t) <= cap (import coefficients are data)."""
+    t, coo, dt = rows.t, rows.coo, rows.dt_h
+    r = rows.add("carbon.cap", 1)
+    coo.add(r.start, c.grid_import.start + t, 0.0)  # coefficients are data: intensity x dt
+    for k in range(len(park.chps)):
+        coo.add(r.start, c.chp_fuel[k].start + t, park.chps[k].emission_t_per_mwh * dt)
+    for k in range(len(park.boilers)):
+        coo.add(r.start, c.boiler_fuel[k].start + t, park.boilers[k].emission_t_per_mwh * dt)
+
+
+def _peak_rows(grid_import: Block, peak: Block, rows: _Rows) -> None:
+    """import_t - peak <= 0 (the demand charge's billed peak)."""
+    t = rows.t
+    r = rows.add("grid.peak", t.size)
+    rows.coo.add(r.start + t, grid_import.start + t, 1.0)
+    rows.coo.add(r.start + t, peak.start, -1.0)
+
+
+def _placeholder_model(num_cols: int, rows: _Rows, integer_blocks: list[Block]) -> MatrixModel:
+    """The matrix of ``rows`` with placeholder bounds and costs; ``integer_blocks`` integer."""
+    integer = None
+    if integer_blocks:
+        integer = np.zeros(num_cols, dtype=bool)
+        for b in integer_blocks:
+            integer[b.start : b.start + b.size] = True
+    coo, num_rows = rows.coo, rows.alloc.total
+    return MatrixModel.from_coo(
+        (np.concatenate(coo.rows), np.concatenate(coo.cols), np.concatenate(coo.vals)),
+        cost=np.zeros(num_cols),
+        col_bounds=(np.zeros(num_cols), np.full(num_cols, INF)),
+        row_bounds=(np.full(num_rows, -INF), np.full(num_rows, INF)),
+        integer=integer,
     )
 
 
@@ -329,117 +443,180 @@ def carbon_cap_coefficients(structure: Structure, inputs: HorizonInputs) -> tupl
     return imp.index, inputs.intensity_t_per_mwh * inputs.dt_h
 
 
-def fill(structure: Structure, inputs: HorizonInputs, state: DispatchState) -> ModelData:
-    """Bounds and costs of ``structure`` for ``inputs`` starting from ``state``. O(columns)."""
-    park, n, dt = structure.park, structure.n_steps, structure.dt_h
-    cost = np.zeros(structure.num_cols)
-    lo = np.zeros(structure.num_cols)
-    hi = np.full(structure.num_cols, INF)
-    rlo = np.full(structure.num_rows, -INF)
-    rhi = np.full(structure.num_rows, INF)
+@dataclass
+class _Fill:
+    """The bound and cost arrays of a :class:`ModelData` being filled, written by block name."""
 
-    def put(arr: F64, name: str, values: F64 | float) -> None:
-        b = structure.cols[name]
+    structure: Structure
+    cost: F64
+    lo: F64
+    hi: F64
+    rlo: F64
+    rhi: F64
+
+    @classmethod
+    def empty(cls, structure: Structure) -> _Fill:
+        return cls(
+            structure,
+            cost=np.zeros(structure.num_cols),
+            lo=np.zeros(structure.num_cols),
+            hi=np.full(structure.num_cols, INF),
+            rlo=np.full(structure.num_rows, -INF),
+            rhi=np.full(structure.num_rows, INF),
+        )
+
+    def put(self, arr: F64, name: str, values: F64 | float) -> None:
+        b = self.structure.cols[name]
         arr[b.start : b.start + b.size] = values
 
-    def rput(name: str, lower: F64 | float, upper: F64 | float) -> None:
-        b = structure.rows[name]
-        rlo[b.start : b.start + b.size] = lower
-        rhi[b.start : b.start + b.size] = upper
+    def rput(self, name: str, lower: F64 | float, upper: F64 | float) -> None:
+        b = self.structure.rows[name]
+        self.rlo[b.start : b.start + b.size] = lower
+        self.rhi[b.start : b.start + b.size] = upper
 
+    def row0(self, name: str) -> int:
+        """The first row of block ``name`` (the one that carries the initial state)."""
+        return self.structure.rows[name].start
+
+    def data(self) -> ModelData:
+        return ModelData(
+            cost=self.cost,
+            col_lower=self.lo,
+            col_upper=self.hi,
+            row_lower=self.rlo,
+            row_upper=self.rhi,
+        )
+
+
+def fill(structure: Structure, inputs: HorizonInputs, state: DispatchState) -> ModelData:
+    """Bounds and costs of ``structure`` for ``inputs`` starting from ``state``. O(columns)."""
+    f = _Fill.empty(structure)
+    park = structure.park
+    _fill_supply(f, inputs)
+    _fill_batteries(f, state)
+    _fill_processes(f, inputs)
+    _fill_slack_and_balances(f, inputs)
+    for k, c in enumerate(park.chps):
+        if c.committable:
+            _fill_commitment(f, k, state.units[k])
+        elif c.ramp_pu_per_h is not None:
+            _fill_ramp(
+                f, c.name, c.ramp_pu_per_h * c.fuel_max_mw * f.structure.dt_h, state.units[k]
+            )
+    if "carbon.cap" in structure.rows and inputs.carbon_cap_t is not None:
+        f.rput("carbon.cap", -INF, inputs.carbon_cap_t)
+    if "grid.peak" in structure.rows:
+        f.rput("grid.peak", -INF, 0.0)
+        f.put(f.cost, "grid.peak", park.grid.tariff.demand_charge_cny_per_mw)
+    return f.data()
+
+
+def _fill_supply(f: _Fill, inputs: HorizonInputs) -> None:
+    """Renewable availability, grid limits and prices, fuel limits and costs (with carbon)."""
+    park, dt = f.structure.park, f.structure.dt_h
     cp = park.carbon.price_cny_per_t
     for k, r in enumerate(park.renewables):
-        put(hi, f"{r.name}.output", r.capacity_mw * inputs.cf[k])
-    put(hi, "grid.import", park.grid.import_max_mw)
-    put(cost, "grid.import", dt * (inputs.price_cny_per_mwh + cp * inputs.intensity_t_per_mwh))
-    put(hi, "grid.export", park.grid.export_max_mw)
-    put(cost, "grid.export", -dt * inputs.export_price_cny_per_mwh)
+        f.put(f.hi, f"{r.name}.output", r.capacity_mw * inputs.cf[k])
+    f.put(f.hi, "grid.import", park.grid.import_max_mw)
+    f.put(f.cost, "grid.import", dt * (inputs.price_cny_per_mwh + cp * inputs.intensity_t_per_mwh))
+    f.put(f.hi, "grid.export", park.grid.export_max_mw)
+    f.put(f.cost, "grid.export", -dt * inputs.export_price_cny_per_mwh)
     for c in park.chps:
-        put(hi, f"{c.name}.fuel", c.fuel_max_mw)
-        put(cost, f"{c.name}.fuel", dt * (c.fuel_cost_cny_per_mwh + cp * c.emission_t_per_mwh))
+        f.put(f.hi, f"{c.name}.fuel", c.fuel_max_mw)
+        f.put(f.cost, f"{c.name}.fuel", dt * (c.fuel_cost_cny_per_mwh + cp * c.emission_t_per_mwh))
     for bo in park.boilers:
-        put(hi, f"{bo.name}.fuel", bo.fuel_max_mw)
-        put(cost, f"{bo.name}.fuel", dt * (bo.fuel_cost_cny_per_mwh + cp * bo.emission_t_per_mwh))
+        f.put(f.hi, f"{bo.name}.fuel", bo.fuel_max_mw)
+        f.put(
+            f.cost, f"{bo.name}.fuel", dt * (bo.fuel_cost_cny_per_mwh + cp * bo.emission_t_per_mwh)
+        )
+
+
+def _fill_batteries(f: _Fill, state: DispatchState) -> None:
+    """Power and SoC limits, the end-of-horizon SoC floor, the initial SoC of acyclic ones."""
+    park, n, dt = f.structure.park, f.structure.n_steps, f.structure.dt_h
     for k, b in enumerate(park.batteries):
-        put(hi, f"{b.name}.charge", b.charge_mw)
-        put(hi, f"{b.name}.discharge", b.discharge_mw)
-        put(cost, f"{b.name}.discharge", dt * b.discharge_cost_cny_per_mwh)
-        put(lo, f"{b.name}.soc", b.soc_min_mwh)
-        put(hi, f"{b.name}.soc", b.soc_upper_mwh)
+        f.put(f.hi, f"{b.name}.charge", b.charge_mw)
+        f.put(f.hi, f"{b.name}.discharge", b.discharge_mw)
+        f.put(f.cost, f"{b.name}.discharge", dt * b.discharge_cost_cny_per_mwh)
+        f.put(f.lo, f"{b.name}.soc", b.soc_min_mwh)
+        f.put(f.hi, f"{b.name}.soc", b.soc_upper_mwh)
         if b.end_soc_min_mwh is not None:
-            lo[structure.cols[f"{b.name}.soc"].start + n - 1] = max(
+            f.lo[f.structure.cols[f"{b.name}.soc"].start + n - 1] = max(
                 b.soc_min_mwh, b.end_soc_min_mwh
             )
-        row = structure.rows[f"{b.name}.soc"]
-        rlo[row.start : row.start + n] = 0.0
-        rhi[row.start : row.start + n] = 0.0
-        if not structure.cyclic[k]:
+        f.rput(f"{b.name}.soc", 0.0, 0.0)
+        if not f.structure.cyclic[k]:
+            r0 = f.row0(f"{b.name}.soc")
             init = state.soc_mwh[k] * (1.0 - b.standing_loss_per_h * dt)
-            rlo[row.start] = rhi[row.start] = init
-    for k, p in enumerate(park.processes):
-        put(hi, f"{p.name}.power", p.power_mw * inputs.window[k])
+            f.rlo[r0] = f.rhi[r0] = init
+
+
+def _fill_processes(f: _Fill, inputs: HorizonInputs) -> None:
+    """Each shiftable process's power window and its energy per day."""
+    for k, p in enumerate(f.structure.park.processes):
+        f.put(f.hi, f"{p.name}.power", p.power_mw * inputs.window[k])
         energy = p.energy_mwh_per_day * inputs.period_share[k]
-        rput(f"{p.name}.energy", energy, energy)
-    s = park.slack
-    put(hi, "unserved.electricity", s.unserved_max_mw)
-    put(hi, "unserved.heat", s.unserved_max_mw)
-    put(cost, "unserved.electricity", dt * s.unserved_cost_cny_per_mwh)
-    put(cost, "unserved.heat", dt * s.unserved_cost_cny_per_mwh)
-    put(hi, "heat.vent", s.vent_max_mwth)
-    put(cost, "heat.vent", dt * s.vent_cost_cny_per_mwh)
-    rput("balance.electricity", inputs.load_mw, inputs.load_mw)
-    rput("balance.heat", inputs.heat_load_mwth, inputs.heat_load_mwth)
+        f.rput(f"{p.name}.energy", energy, energy)
 
-    for k, c in enumerate(park.chps):
-        unit = state.units[k]
-        cap = c.fuel_max_mw
-        u_prev = 1.0 if unit.is_on else 0.0
-        g_prev = unit.output_mw_fuel if unit.is_on else 0.0
-        if not c.committable:
-            if c.ramp_pu_per_h is not None:
-                ramp = c.ramp_pu_per_h * cap * dt
-                rput(f"{c.name}.ramp", -ramp, ramp)
-                r0 = structure.rows[f"{c.name}.ramp"].start
-                if unit.output_mw_fuel is None:
-                    rlo[r0], rhi[r0] = -INF, INF
-                else:
-                    rlo[r0], rhi[r0] = unit.output_mw_fuel - ramp, unit.output_mw_fuel + ramp
-            continue
-        put(hi, f"{c.name}.on", 1.0)
-        put(hi, f"{c.name}.startup", 1.0)
-        put(hi, f"{c.name}.shutdown", 1.0)
-        put(cost, f"{c.name}.startup", c.startup_cost_cny)
-        put(cost, f"{c.name}.shutdown", c.shutdown_cost_cny)
-        rput(f"{c.name}.capacity_min", 0.0, INF)
-        rput(f"{c.name}.capacity_max", -INF, 0.0)
-        rput(f"{c.name}.transition", 0.0, 0.0)
-        r0 = structure.rows[f"{c.name}.transition"].start
-        rlo[r0] = rhi[r0] = u_prev
-        t = np.arange(n)
-        mu, md = structure.min_up_steps[k], structure.min_down_steps[k]
-        hist_up = (t < mu - unit.steps_in_state) if unit.is_on else np.zeros(n, dtype=bool)
-        hist_dn = (t < md - unit.steps_in_state) if not unit.is_on else np.zeros(n, dtype=bool)
-        rput(f"{c.name}.min_up", -INF, -hist_up.astype(np.float64))
-        rput(f"{c.name}.min_down", -INF, 1.0 - hist_dn.astype(np.float64))
-        if c.ramp_pu_per_h is not None:
-            ramp = c.ramp_pu_per_h * cap * dt
-            sup, sdn = c.startup_ramp_pu * cap, c.shutdown_ramp_pu * cap
-            rput(f"{c.name}.ramp_up", -INF, 0.0)
-            rput(f"{c.name}.ramp_down", 0.0, INF)
-            up0 = structure.rows[f"{c.name}.ramp_up"].start
-            dn0 = structure.rows[f"{c.name}.ramp_down"].start
-            if g_prev is None:
-                rhi[up0], rlo[dn0] = INF, -INF
-            else:
-                rhi[up0] = g_prev + u_prev * (ramp - sup)
-                rlo[dn0] = g_prev - sdn * u_prev
 
-    if "carbon.cap" in structure.rows and inputs.carbon_cap_t is not None:
-        rput("carbon.cap", -INF, inputs.carbon_cap_t)
-    if "grid.peak" in structure.rows:
-        rput("grid.peak", -INF, 0.0)
-        put(cost, "grid.peak", park.grid.tariff.demand_charge_cny_per_mw)
-    return ModelData(cost=cost, col_lower=lo, col_upper=hi, row_lower=rlo, row_upper=rhi)
+def _fill_slack_and_balances(f: _Fill, inputs: HorizonInputs) -> None:
+    """Unserved energy and venting (limits, penalties) and the loads the balances meet."""
+    s, dt = f.structure.park.slack, f.structure.dt_h
+    f.put(f.hi, "unserved.electricity", s.unserved_max_mw)
+    f.put(f.hi, "unserved.heat", s.unserved_max_mw)
+    f.put(f.cost, "unserved.electricity", dt * s.unserved_cost_cny_per_mwh)
+    f.put(f.cost, "unserved.heat", dt * s.unserved_cost_cny_per_mwh)
+    f.put(f.hi, "heat.vent", s.vent_max_mwth)
+    f.put(f.cost, "heat.vent", dt * s.vent_cost_cny_per_mwh)
+    f.rput("balance.electricity", inputs.load_mw, inputs.load_mw)
+    f.rput("balance.heat", inputs.heat_load_mwth, inputs.heat_load_mwth)
+
+
+def _fill_ramp(f: _Fill, name: str, ramp_mw: float, unit: UnitState) -> None:
+    """A free-running CHP's ramp rows; the first is relative to the carried output (if any)."""
+    f.rput(f"{name}.ramp", -ramp_mw, ramp_mw)
+    r0 = f.row0(f"{name}.ramp")
+    if unit.output_mw_fuel is None:
+        f.rlo[r0], f.rhi[r0] = -INF, INF
+    else:
+        f.rlo[r0], f.rhi[r0] = unit.output_mw_fuel - ramp_mw, unit.output_mw_fuel + ramp_mw
+
+
+def _fill_commitment(f: _Fill, k: int, unit: UnitState) -> None:
+    """A committable CHP's binaries, start-up/shut-down costs and the rows carrying its
+    state before the horizon (on/off, time in that state, last output)."""
+    c, n = f.structure.park.chps[k], f.structure.n_steps
+    u_prev = 1.0 if unit.is_on else 0.0
+    f.put(f.hi, f"{c.name}.on", 1.0)
+    f.put(f.hi, f"{c.name}.startup", 1.0)
+    f.put(f.hi, f"{c.name}.shutdown", 1.0)
+    f.put(f.cost, f"{c.name}.startup", c.startup_cost_cny)
+    f.put(f.cost, f"{c.name}.shutdown", c.shutdown_cost_cny)
+    f.rput(f"{c.name}.capacity_min", 0.0, INF)
+    f.rput(f"{c.name}.capacity_max", -INF, 0.0)
+    f.rput(f"{c.name}.transition", 0.0, 0.0)
+    r0 = f.row0(f"{c.name}.transition")
+    f.rlo[r0] = f.rhi[r0] = u_prev
+    t = np.arange(n)
+    mu, md = f.structure.min_up_steps[k], f.structure.min_down_steps[k]
+    hist_up = (t < mu - unit.steps_in_state) if unit.is_on else np.zeros(n, dtype=bool)
+    hist_dn = (t < md - unit.steps_in_state) if not unit.is_on else np.zeros(n, dtype=bool)
+    f.rput(f"{c.name}.min_up", -INF, -hist_up.astype(np.float64))
+    f.rput(f"{c.name}.min_down", -INF, 1.0 - hist_dn.astype(np.float64))
+    if c.ramp_pu_per_h is None:
+        return
+    cap = c.fuel_max_mw
+    ramp = c.ramp_pu_per_h * cap * f.structure.dt_h
+    sup, sdn = c.startup_ramp_pu * cap, c.shutdown_ramp_pu * cap
+    f.rput(f"{c.name}.ramp_up", -INF, 0.0)
+    f.rput(f"{c.name}.ramp_down", 0.0, INF)
+    up0, dn0 = f.row0(f"{c.name}.ramp_up"), f.row0(f"{c.name}.ramp_down")
+    g_prev = unit.output_mw_fuel if unit.is_on else 0.0
+    if g_prev is None:
+        f.rhi[up0], f.rlo[dn0] = INF, -INF
+    else:
+        f.rhi[up0] = g_prev + u_prev * (ramp - sup)
+        f.rlo[dn0] = g_prev - sdn * u_prev
 
 
 def build(park: Park, inputs: HorizonInputs, state: DispatchState) -> tuple[Structure, MatrixModel]:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 
-from zone_opt.optimise.dispatch.assets import Park
+from zone_opt.optimise.dispatch.assets import Park, UnitState
 from zone_opt.optimise.dispatch.build import _steps
 from zone_opt.optimise.dispatch.inputs import DispatchState, HorizonInputs
 
@@ -32,25 +32,46 @@ def build_pyomo(
     shut-down binary, transitions as two inequalities) instead of the tight 3-bin form
     (only ``u`` binary, ``u_t - u_{t-1} = su_t - sd_t``); same optimum, slower MILP.
     """
-    n, dt = inputs.n_steps, inputs.dt_h
-    cp = park.carbon.price_cny_per_t
     m = pyo.ConcreteModel(name=park.name)
-    m.T = pyo.RangeSet(0, n - 1)
-    ren_i = range(len(park.renewables))
-    bat_i = range(len(park.batteries))
-    chp_i = range(len(park.chps))
-    boil_i = range(len(park.boilers))
-    proc_i = range(len(park.processes))
-    uc_i = [k for k in chp_i if park.chps[k].committable]
+    m.T = pyo.RangeSet(0, inputs.n_steps - 1)
+    _variables(m, park, inputs, plain)
+    _balances(m, park, inputs)
+    _storage(m, park, inputs, state)
+    _processes(m, park, inputs)
+    # CHPs: ramps (non-committable) and unit commitment (3-bin, only u integer).
+    m.ramp = pyo.ConstraintList()
+    m.uc = pyo.ConstraintList()
+    for k, c in enumerate(park.chps):
+        if c.committable:
+            _unit_commitment(m, park, k, inputs.dt_h, state.units[k], plain=plain)
+        elif c.ramp_pu_per_h is not None:
+            _chp_ramp(m, k, c.ramp_pu_per_h * c.fuel_max_mw * inputs.dt_h, state.units[k])
+    if inputs.carbon_cap_t is not None:
+        _carbon_cap(m, park, inputs, inputs.carbon_cap_t)
+    _objective(m, park, inputs)
+    return m
 
-    # Variables with their bounds.
+
+def _committable(park: Park) -> list[int]:
+    return [k for k, c in enumerate(park.chps) if c.committable]
+
+
+def _variables(m: Any, park: Park, inputs: HorizonInputs, plain: bool) -> None:
+    """Every variable with its bounds (and the demand charge's peak with its definition)."""
+    n = inputs.n_steps
+    bat_i = range(len(park.batteries))
+    uc_i = _committable(park)
     m.ren = pyo.Var(
-        ren_i, m.T, bounds=lambda _, r, t: (0, park.renewables[r].capacity_mw * inputs.cf[r, t])
+        range(len(park.renewables)),
+        m.T,
+        bounds=lambda _, r, t: (0, park.renewables[r].capacity_mw * inputs.cf[r, t]),
     )
     m.imp = pyo.Var(m.T, bounds=(0, park.grid.import_max_mw))
     m.exp = pyo.Var(m.T, bounds=(0, park.grid.export_max_mw))
-    m.g = pyo.Var(chp_i, m.T, bounds=lambda _, k, t: (0, park.chps[k].fuel_max_mw))
-    m.b = pyo.Var(boil_i, m.T, bounds=lambda _, k, t: (0, park.boilers[k].fuel_max_mw))
+    m.g = pyo.Var(range(len(park.chps)), m.T, bounds=lambda _, k, t: (0, park.chps[k].fuel_max_mw))
+    m.b = pyo.Var(
+        range(len(park.boilers)), m.T, bounds=lambda _, k, t: (0, park.boilers[k].fuel_max_mw)
+    )
     m.ch = pyo.Var(bat_i, m.T, bounds=lambda _, k, t: (0, park.batteries[k].charge_mw))
     m.dis = pyo.Var(bat_i, m.T, bounds=lambda _, k, t: (0, park.batteries[k].discharge_mw))
 
@@ -63,7 +84,9 @@ def build_pyomo(
 
     m.soc = pyo.Var(bat_i, m.T, bounds=soc_bounds)
     m.proc = pyo.Var(
-        proc_i, m.T, bounds=lambda _, k, t: (0, park.processes[k].power_mw * inputs.window[k, t])
+        range(len(park.processes)),
+        m.T,
+        bounds=lambda _, k, t: (0, park.processes[k].power_mw * inputs.window[k, t]),
     )
     m.shed_e = pyo.Var(m.T, bounds=(0, park.slack.unserved_max_mw))
     m.shed_h = pyo.Var(m.T, bounds=(0, park.slack.unserved_max_mw))
@@ -71,21 +94,24 @@ def build_pyomo(
     m.u = pyo.Var(uc_i, m.T, within=pyo.Binary)
     m.su = pyo.Var(uc_i, m.T, within=pyo.Binary if plain else pyo.UnitInterval)
     m.sd = pyo.Var(uc_i, m.T, within=pyo.Binary if plain else pyo.UnitInterval)
-    charge = park.grid.tariff.demand_charge_cny_per_mw
-    if charge > 0:
+    if park.grid.tariff.demand_charge_cny_per_mw > 0:
         m.peak = pyo.Var(bounds=(0, None))
         m.peak_def = pyo.Constraint(m.T, rule=lambda m, t: m.imp[t] <= m.peak)
 
-    # Balances.
+
+def _balances(m: Any, park: Park, inputs: HorizonInputs) -> None:
+    """Electricity and heat balances per step."""
+    chp_i = range(len(park.chps))
+    bat_i = range(len(park.batteries))
     m.balance_e = pyo.Constraint(
         m.T,
         rule=lambda m, t: (
-            sum(m.ren[r, t] for r in ren_i)
+            sum(m.ren[r, t] for r in range(len(park.renewables)))
             + m.imp[t]
             - m.exp[t]
             + sum(park.chps[k].eta_electric * m.g[k, t] for k in chp_i)
             + sum(m.dis[k, t] - m.ch[k, t] for k in bat_i)
-            - sum(m.proc[k, t] for k in proc_i)
+            - sum(m.proc[k, t] for k in range(len(park.processes)))
             + m.shed_e[t]
             == float(inputs.load_mw[t])
         ),
@@ -94,14 +120,18 @@ def build_pyomo(
         m.T,
         rule=lambda m, t: (
             sum(park.chps[k].eta_heat * m.g[k, t] for k in chp_i)
-            + sum(park.boilers[k].eta * m.b[k, t] for k in boil_i)
+            + sum(park.boilers[k].eta * m.b[k, t] for k in range(len(park.boilers)))
             - m.vent[t]
             + m.shed_h[t]
             == float(inputs.heat_load_mwth[t])
         ),
     )
 
-    # Storage.
+
+def _storage(m: Any, park: Park, inputs: HorizonInputs, state: DispatchState) -> None:
+    """Battery state of charge, from the carried SoC or cyclic."""
+    n, dt = inputs.n_steps, inputs.dt_h
+
     def soc_rule(m: Any, k: int, t: int) -> Any:
         b = park.batteries[k]
         keep = 1.0 - b.standing_loss_per_h * dt
@@ -116,12 +146,15 @@ def build_pyomo(
             == prev + b.eta_charge * dt * m.ch[k, t] - dt / b.eta_discharge * m.dis[k, t]
         )
 
-    m.storage = pyo.Constraint(bat_i, m.T, rule=soc_rule)
+    m.storage = pyo.Constraint(range(len(park.batteries)), m.T, rule=soc_rule)
 
-    # Shiftable processes: daily energy.
+
+def _processes(m: Any, park: Park, inputs: HorizonInputs) -> None:
+    """Shiftable processes: daily energy."""
+    dt = inputs.dt_h
     m.D = pyo.RangeSet(0, inputs.n_periods - 1)
     m.process_energy = pyo.Constraint(
-        proc_i,
+        range(len(park.processes)),
         m.D,
         rule=lambda m, k, d: (
             sum(dt * m.proc[k, t] for t in np.flatnonzero(inputs.period == d).tolist())
@@ -129,69 +162,75 @@ def build_pyomo(
         ),
     )
 
-    # CHPs: ramps (non-committable) and unit commitment (3-bin, only u integer).
-    m.ramp = pyo.ConstraintList()
-    m.uc = pyo.ConstraintList()
-    for k in chp_i:
-        c, init = park.chps[k], state.units[k]
-        cap = c.fuel_max_mw
-        if not c.committable:
-            if c.ramp_pu_per_h is None:
-                continue
+
+def _chp_ramp(m: Any, k: int, ramp_mw: float, init: UnitState) -> None:
+    """A free-running CHP's ramp limits, the first relative to the carried output (if any)."""
+    for t in m.T:
+        prev = m.g[k, t - 1] if t > 0 else init.output_mw_fuel
+        if prev is not None:
+            m.ramp.add(pyo.inequality(-ramp_mw, m.g[k, t] - prev, ramp_mw))
+
+
+def _unit_commitment(
+    m: Any, park: Park, k: int, dt: float, init: UnitState, *, plain: bool
+) -> None:
+    """Capacity, transitions, minimum up/down times and ramps of committable CHP ``k``."""
+    c = park.chps[k]
+    cap = c.fuel_max_mw
+    u_prev = 1.0 if init.is_on else 0.0
+    g_prev = init.output_mw_fuel if init.is_on else 0.0
+    mu, md = _steps(c.min_up_h, dt), _steps(c.min_down_h, dt)
+    for t in m.T:
+        up = m.u[k, t - 1] if t > 0 else u_prev
+        m.uc.add(m.g[k, t] >= c.p_min_pu * cap * m.u[k, t])
+        m.uc.add(m.g[k, t] <= cap * m.u[k, t])
+        if plain:
+            m.uc.add(m.su[k, t] >= m.u[k, t] - up)
+            m.uc.add(m.sd[k, t] >= up - m.u[k, t])
+        else:
+            m.uc.add(m.u[k, t] - up == m.su[k, t] - m.sd[k, t])
+        hist_up = 1 if (init.is_on and t < mu - init.steps_in_state) else 0
+        hist_dn = 1 if (not init.is_on and t < md - init.steps_in_state) else 0
+        m.uc.add(sum(m.su[k, t - j] for j in range(mu) if t - j >= 0) + hist_up <= m.u[k, t])
+        m.uc.add(sum(m.sd[k, t - j] for j in range(md) if t - j >= 0) + hist_dn <= 1 - m.u[k, t])
+        if c.ramp_pu_per_h is not None:
             r = c.ramp_pu_per_h * cap * dt
-            for t in range(n):
-                prev = m.g[k, t - 1] if t > 0 else init.output_mw_fuel
-                if prev is not None:
-                    m.ramp.add(pyo.inequality(-r, m.g[k, t] - prev, r))
-            continue
-        u_prev = 1.0 if init.is_on else 0.0
-        g_prev = init.output_mw_fuel if init.is_on else 0.0
-        mu, md = _steps(c.min_up_h, dt), _steps(c.min_down_h, dt)
-        for t in range(n):
-            up = m.u[k, t - 1] if t > 0 else u_prev
-            m.uc.add(m.g[k, t] >= c.p_min_pu * cap * m.u[k, t])
-            m.uc.add(m.g[k, t] <= cap * m.u[k, t])
-            if plain:
-                m.uc.add(m.su[k, t] >= m.u[k, t] - up)
-                m.uc.add(m.sd[k, t] >= up - m.u[k, t])
-            else:
-                m.uc.add(m.u[k, t] - up == m.su[k, t] - m.sd[k, t])
-            hist_up = 1 if (init.is_on and t < mu - init.steps_in_state) else 0
-            hist_dn = 1 if (not init.is_on and t < md - init.steps_in_state) else 0
-            m.uc.add(sum(m.su[k, t - j] for j in range(mu) if t - j >= 0) + hist_up <= m.u[k, t])
-            m.uc.add(
-                sum(m.sd[k, t - j] for j in range(md) if t - j >= 0) + hist_dn <= 1 - m.u[k, t]
+            gp = m.g[k, t - 1] if t > 0 else g_prev
+            if gp is None:
+                continue
+            m.ramp.add(m.g[k, t] - gp <= r * up + c.startup_ramp_pu * cap * (m.u[k, t] - up))
+            m.ramp.add(
+                m.g[k, t] - gp >= -r * m.u[k, t] - c.shutdown_ramp_pu * cap * (up - m.u[k, t])
             )
-            if c.ramp_pu_per_h is not None:
-                r = c.ramp_pu_per_h * cap * dt
-                gp = m.g[k, t - 1] if t > 0 else g_prev
-                if gp is None:
-                    continue
-                m.ramp.add(m.g[k, t] - gp <= r * up + c.startup_ramp_pu * cap * (m.u[k, t] - up))
-                m.ramp.add(
-                    m.g[k, t] - gp >= -r * m.u[k, t] - c.shutdown_ramp_pu * cap * (up - m.u[k, t])
-                )
 
-    if inputs.carbon_cap_t is not None:
-        m.carbon_cap = pyo.Constraint(
-            expr=(
-                sum(dt * float(inputs.intensity_t_per_mwh[t]) * m.imp[t] for t in range(n))
-                + sum(
-                    dt * park.chps[k].emission_t_per_mwh * m.g[k, t]
-                    for k in chp_i
-                    for t in range(n)
-                )
-                + sum(
-                    dt * park.boilers[k].emission_t_per_mwh * m.b[k, t]
-                    for k in boil_i
-                    for t in range(n)
-                )
-                <= inputs.carbon_cap_t
+
+def _carbon_cap(m: Any, park: Park, inputs: HorizonInputs, cap_t: float) -> None:
+    """Emissions of grid import, CHPs and boilers over the horizon at most ``cap_t``."""
+    n, dt = inputs.n_steps, inputs.dt_h
+    m.carbon_cap = pyo.Constraint(
+        expr=(
+            sum(dt * float(inputs.intensity_t_per_mwh[t]) * m.imp[t] for t in range(n))
+            + sum(
+                dt * park.chps[k].emission_t_per_mwh * m.g[k, t]
+                for k in range(len(park.chps))
+                for t in range(n)
             )
+            + sum(
+                dt * park.boilers[k].emission_t_per_mwh * m.b[k, t]
+                for k in range(len(park.boilers))
+                for t in range(n)
+            )
+            <= cap_t
         )
+    )
 
-    # Objective (CNY).
+
+def _objective(m: Any, park: Park, inputs: HorizonInputs) -> None:
+    """Cost (CNY): energy, fuel and carbon, storage wear, penalties, start-ups, demand charge."""
+    n, dt = inputs.n_steps, inputs.dt_h
+    cp = park.carbon.price_cny_per_t
     s = park.slack
+    charge = park.grid.tariff.demand_charge_cny_per_mw
     m.cost = pyo.Objective(
         expr=(
             sum(
@@ -221,14 +260,13 @@ def build_pyomo(
             + sum(
                 park.chps[k].startup_cost_cny * m.su[k, t]
                 + park.chps[k].shutdown_cost_cny * m.sd[k, t]
-                for k in uc_i
+                for k in _committable(park)
                 for t in range(n)
             )
             + (charge * m.peak if charge > 0 else 0)
         ),
         sense=pyo.minimize,
     )
-    return m
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from zone_opt.errors import InvalidInputError, Violation
-from zone_opt.optimise.dispatch.assets import Park
+from zone_opt.optimise.dispatch.assets import Battery, Chp, Park
 from zone_opt.optimise.dispatch.inputs import HorizonInputs
 
 __all__ = ["validate_horizon", "validate_park"]
@@ -60,87 +60,21 @@ def validate_park(park: Park, profiles: pd.DataFrame) -> None:
     out: list[Violation] = []
     _column(out, profiles, "load_column", park.load_column)
     _column(out, profiles, "heat_load_column", park.heat_load_column, (0.0, math.inf))
-    g = park.grid
-    _nonneg(out, "grid.import_max_mw", g.import_max_mw)
-    _nonneg(out, "grid.export_max_mw", g.export_max_mw)
-    _nonneg(out, "grid.tariff.demand_charge_cny_per_mw", g.tariff.demand_charge_cny_per_mw)
-    if g.tariff.price_column is None:
-        covered = np.zeros(24, dtype=int)
-        for h0, h1, _ in g.tariff.periods:
-            if not 0 <= h0 < h1 <= 24:
-                out.append(Violation("grid.tariff.periods", None, f"bad hours {h0}..{h1}"))
-                continue
-            covered[h0:h1] += 1
-        if (covered != 1).any():
-            out.append(
-                Violation("grid.tariff.periods", None, "periods must cover 0..24 exactly once")
-            )
-    else:
-        _column(out, profiles, "grid.tariff.price_column", g.tariff.price_column)
+    _check_grid(out, park, profiles)
     _column(out, profiles, "carbon.intensity_column", park.carbon.intensity_column, (0.0, math.inf))
     _nonneg(out, "carbon.price_cny_per_t", park.carbon.price_cny_per_t)
     _nonneg(out, "carbon.cap_t", park.carbon.cap_t)
-    names: list[str] = [
-        a.name  # type: ignore[attr-defined]
-        for a in (*park.renewables, *park.batteries, *park.chps, *park.boilers, *park.processes)
-    ]
-    for name in {n for n in names if names.count(n) > 1}:
-        out.append(Violation("name", None, f"asset name {name!r} used twice"))
+    _check_names(out, park)
     for i, r in enumerate(park.renewables):
         _nonneg(out, f"renewables[{i}].capacity_mw", r.capacity_mw)
         _column(out, profiles, f"renewables[{i}].cf_column", r.cf_column, (0.0, 1.0))
     for i, b in enumerate(park.batteries):
-        f = f"batteries[{i}]"
-        for key in (
-            "energy_mwh",
-            "charge_mw",
-            "discharge_mw",
-            "soc_min_mwh",
-            "initial_soc_mwh",
-            "standing_loss_per_h",
-            "discharge_cost_cny_per_mwh",
-        ):
-            _nonneg(out, f"{f}.{key}", getattr(b, key))
-        _eff(out, f"{f}.eta_charge", b.eta_charge)
-        _eff(out, f"{f}.eta_discharge", b.eta_discharge)
-        if not b.soc_min_mwh <= b.soc_upper_mwh <= max(b.energy_mwh, 0):
-            out.append(Violation(f"{f}.soc_max_mwh", None, "need soc_min <= soc_max <= energy"))
-        if not b.soc_min_mwh <= b.initial_soc_mwh <= b.soc_upper_mwh:
-            out.append(Violation(f"{f}.initial_soc_mwh", None, "outside the SoC bounds"))
-        if b.end_soc_min_mwh is not None and b.end_soc_min_mwh > b.soc_upper_mwh:
-            out.append(Violation(f"{f}.end_soc_min_mwh", None, "above the SoC upper bound"))
+        _check_battery(out, f"batteries[{i}]", b)
     for i, c in enumerate(park.chps):
-        f = f"chps[{i}]"
-        for key in (
-            "electric_mw",
-            "fuel_cost_cny_per_mwh",
-            "emission_t_per_mwh",
-            "startup_cost_cny",
-            "shutdown_cost_cny",
-            "min_up_h",
-            "min_down_h",
-        ):
-            _nonneg(out, f"{f}.{key}", getattr(c, key))
-        _eff(out, f"{f}.eta_electric", c.eta_electric)
-        if not (c.eta_heat >= 0 and c.eta_electric + c.eta_heat <= 1.0 + 1e-9):
-            out.append(Violation(f"{f}.eta_heat", None, "need eta_heat >= 0, eta_e + eta_h <= 1"))
-        if not 0 <= c.p_min_pu <= 1:
-            out.append(Violation(f"{f}.p_min_pu", None, "must be in [0, 1]"))
-        if c.p_min_pu > 0 and not c.committable:
-            out.append(Violation(f"{f}.p_min_pu", None, "a minimum output needs committable"))
-        _nonneg(out, f"{f}.ramp_pu_per_h", c.ramp_pu_per_h)
-        _nonneg(out, f"{f}.startup_ramp_pu", c.startup_ramp_pu)
-        _nonneg(out, f"{f}.shutdown_ramp_pu", c.shutdown_ramp_pu)
-        s = c.initial
-        if s.steps_in_state < 0:
-            out.append(Violation(f"{f}.initial.steps_in_state", None, "must be >= 0"))
-        if s.output_mw_fuel is not None and not 0 <= s.output_mw_fuel <= c.fuel_max_mw * (
-            1 if s.is_on else 0
-        ):
-            out.append(Violation(f"{f}.initial.output_mw_fuel", None, "outside 0..P (0 if off)"))
+        _check_chp(out, f"chps[{i}]", c)
     for i, bo in enumerate(park.boilers):
         f = f"boilers[{i}]"
-        for key in ("heat_mwth", "fuel_cost_cny_per_mwh", "emission_t_per_mwh"):
+        for key in _BOILER_NONNEG:
             _nonneg(out, f"{f}.{key}", getattr(bo, key))
         _eff(out, f"{f}.eta", bo.eta)
     for i, p in enumerate(park.processes):
@@ -148,16 +82,104 @@ def validate_park(park: Park, profiles: pd.DataFrame) -> None:
         _nonneg(out, f"{f}.energy_mwh_per_day", p.energy_mwh_per_day)
         _nonneg(out, f"{f}.power_mw", p.power_mw)
         _column(out, profiles, f"{f}.window_column", p.window_column, (0.0, 1.0))
-    for key in (
-        "unserved_cost_cny_per_mwh",
-        "unserved_max_mw",
-        "vent_max_mwth",
-        "vent_cost_cny_per_mwh",
-    ):
+    for key in _SLACK_NONNEG:
         _nonneg(out, f"slack.{key}", getattr(park.slack, key))
     err = InvalidInputError.collect(out)
     if err is not None:
         raise err
+
+
+_BATTERY_NONNEG = (
+    "energy_mwh",
+    "charge_mw",
+    "discharge_mw",
+    "soc_min_mwh",
+    "initial_soc_mwh",
+    "standing_loss_per_h",
+    "discharge_cost_cny_per_mwh",
+)
+_CHP_NONNEG = (
+    "electric_mw",
+    "fuel_cost_cny_per_mwh",
+    "emission_t_per_mwh",
+    "startup_cost_cny",
+    "shutdown_cost_cny",
+    "min_up_h",
+    "min_down_h",
+)
+_BOILER_NONNEG = ("heat_mwth", "fuel_cost_cny_per_mwh", "emission_t_per_mwh")
+_SLACK_NONNEG = (
+    "unserved_cost_cny_per_mwh",
+    "unserved_max_mw",
+    "vent_max_mwth",
+    "vent_cost_cny_per_mwh",
+)
+
+
+def _check_grid(out: list[Violation], park: Park, profiles: pd.DataFrame) -> None:
+    """Grid limits and the tariff: a price column, or time-of-use periods covering the day."""
+    g = park.grid
+    _nonneg(out, "grid.import_max_mw", g.import_max_mw)
+    _nonneg(out, "grid.export_max_mw", g.export_max_mw)
+    _nonneg(out, "grid.tariff.demand_charge_cny_per_mw", g.tariff.demand_charge_cny_per_mw)
+    if g.tariff.price_column is not None:
+        _column(out, profiles, "grid.tariff.price_column", g.tariff.price_column)
+        return
+    covered = np.zeros(24, dtype=int)
+    for h0, h1, _ in g.tariff.periods:
+        if not 0 <= h0 < h1 <= 24:
+            out.append(Violation("grid.tariff.periods", None, f"bad hours {h0}..{h1}"))
+            continue
+        covered[h0:h1] += 1
+    if (covered != 1).any():
+        out.append(Violation("grid.tariff.periods", None, "periods must cover 0..24 exactly once"))
+
+
+def _check_names(out: list[Violation], park: Park) -> None:
+    """Asset names are unique across every kind of asset."""
+    names: list[str] = [
+        a.name  # type: ignore[attr-defined]
+        for a in (*park.renewables, *park.batteries, *park.chps, *park.boilers, *park.processes)
+    ]
+    for name in {n for n in names if names.count(n) > 1}:
+        out.append(Violation("name", None, f"asset name {name!r} used twice"))
+
+
+def _check_battery(out: list[Violation], f: str, b: Battery) -> None:
+    """Non-negative sizes and costs, efficiencies, and consistent SoC bounds."""
+    for key in _BATTERY_NONNEG:
+        _nonneg(out, f"{f}.{key}", getattr(b, key))
+    _eff(out, f"{f}.eta_charge", b.eta_charge)
+    _eff(out, f"{f}.eta_discharge", b.eta_discharge)
+    if not b.soc_min_mwh <= b.soc_upper_mwh <= max(b.energy_mwh, 0):
+        out.append(Violation(f"{f}.soc_max_mwh", None, "need soc_min <= soc_max <= energy"))
+    if not b.soc_min_mwh <= b.initial_soc_mwh <= b.soc_upper_mwh:
+        out.append(Violation(f"{f}.initial_soc_mwh", None, "outside the SoC bounds"))
+    if b.end_soc_min_mwh is not None and b.end_soc_min_mwh > b.soc_upper_mwh:
+        out.append(Violation(f"{f}.end_soc_min_mwh", None, "above the SoC upper bound"))
+
+
+def _check_chp(out: list[Violation], f: str, c: Chp) -> None:
+    """Non-negative sizes, costs and times, efficiencies, minimum output, ramps, initial state."""
+    for key in _CHP_NONNEG:
+        _nonneg(out, f"{f}.{key}", getattr(c, key))
+    _eff(out, f"{f}.eta_electric", c.eta_electric)
+    if not (c.eta_heat >= 0 and c.eta_electric + c.eta_heat <= 1.0 + 1e-9):
+        out.append(Violation(f"{f}.eta_heat", None, "need eta_heat >= 0, eta_e + eta_h <= 1"))
+    if not 0 <= c.p_min_pu <= 1:
+        out.append(Violation(f"{f}.p_min_pu", None, "must be in [0, 1]"))
+    if c.p_min_pu > 0 and not c.committable:
+        out.append(Violation(f"{f}.p_min_pu", None, "a minimum output needs committable"))
+    _nonneg(out, f"{f}.ramp_pu_per_h", c.ramp_pu_per_h)
+    _nonneg(out, f"{f}.startup_ramp_pu", c.startup_ramp_pu)
+    _nonneg(out, f"{f}.shutdown_ramp_pu", c.shutdown_ramp_pu)
+    s = c.initial
+    if s.steps_in_state < 0:
+        out.append(Violation(f"{f}.initial.steps_in_state", None, "must be >= 0"))
+    if s.output_mw_fuel is not None and not 0 <= s.output_mw_fuel <= c.fuel_max_mw * (
+        1 if s.is_on else 0
+    ):
+        out.append(Violation(f"{f}.initial.output_mw_fuel", None, "outside 0..P (0 if off)"))
 
 
 def validate_horizon(park: Park, inputs: HorizonInputs) -> None:

@@ -114,110 +114,82 @@ class FacilityMatrix:
         return np.full(k, -INF), np.zeros(k), starts, index, value
 
 
+@dataclass(frozen=True)
+class _Arcs:
+    """The model's arcs (park j, site i, type t) and what serving one in full brings."""
+
+    demand: I64
+    site: I64
+    type: I64
+    amount: F64
+    transport: F64
+    operating: F64
+    cols: I64
+    """Each arc's x column (after the m site columns)."""
+
+    @property
+    def size(self) -> int:
+        return int(self.demand.shape[0])
+
+
+class _Rows:
+    """Matrix triplets and row bounds collected block by block; rows are numbered in order."""
+
+    def __init__(self) -> None:
+        self.rows: list[I64] = []
+        self.cols: list[I64] = []
+        self.vals: list[F64] = []
+        self.lower: list[F64] = []
+        self.upper: list[F64] = []
+        self.count = 0
+
+    def block(self, lower: F64, upper: F64) -> int:
+        """Append a block of rows with these bounds; returns its first row."""
+        first = self.count
+        self.lower.append(lower)
+        self.upper.append(upper)
+        self.count += int(lower.shape[0])
+        return first
+
+    def add(self, rows: I64, cols: I64, vals: F64) -> None:
+        self.rows.append(rows)
+        self.cols.append(cols)
+        self.vals.append(vals)
+
+
 def build_matrix(problem: FacilityProblem, *, linking: bool = True) -> FacilityMatrix:
     """Assemble the facility MILP of ``problem`` (see the module docstring). O(arcs)."""
     p = problem
-    m, k = p.num_sites, p.num_types
-    reach = p.reachable()
-    demand_mask = p.demand > 0  # (n, k)
-    cap_mask = p.capacity > 0  # (m, k)
-    # Arcs (j, i, t): demand j,t > 0, capacity i,t > 0, i reachable from j.
-    allowed = demand_mask[:, None, :] & cap_mask[None, :, :] & reach[:, :, None]
-    arc_demand, arc_site, arc_type = (a.astype(np.int64) for a in np.nonzero(allowed))
-    n_arcs = arc_demand.shape[0]
-    amount = p.demand[arc_demand, arc_type]
-    transport = amount * p.transport_cost_cny_per_unit[arc_demand, arc_site]
-    operating = amount * p.operating[arc_site, arc_type]
-
-    x0 = m  # first x column
-    arc_cols = x0 + np.arange(n_arcs, dtype=np.int64)
-
-    # 1. demand rows, numbered over (j, t) pairs with demand.
-    dem_j, dem_t = (a.astype(np.int64) for a in np.nonzero(demand_mask))
-    dem_index = -np.ones(demand_mask.shape, dtype=np.int64)
-    dem_index[dem_j, dem_t] = np.arange(dem_j.shape[0])
-    n_dem = dem_j.shape[0]
-    r1 = dem_index[arc_demand, arc_type]
-
-    # 2. capacity rows per (i, t) that has at least one arc.
-    used = np.zeros((m, k), dtype=bool)
-    used[arc_site, arc_type] = True
-    cap_i, cap_t = (a.astype(np.int64) for a in np.nonzero(used))
-    cap_index = -np.ones((m, k), dtype=np.int64)
-    cap_index[cap_i, cap_t] = n_dem + np.arange(cap_i.shape[0])
-    first_cap = n_dem
-    n_cap = cap_i.shape[0]
-    r2_x = cap_index[arc_site, arc_type]
-
-    # 3. aggregate capacity rows per demanded type.
-    agg_types = np.flatnonzero(demand_mask.any(axis=0)).astype(np.int64)
-    first_agg = n_dem + n_cap
-    agg_site, agg_pos = np.nonzero(cap_mask[:, agg_types])
-    total_demand = p.demand.sum(axis=0)
-
-    next_row = first_agg + agg_types.shape[0]
-    budget_row = None
-    if p.budget_cny is not None:
-        budget_row = next_row
-        next_row += 1
-    first_link = None
-    if linking:
-        first_link = next_row
-        next_row += n_arcs
-
-    rows = [r1, r2_x, cap_i * 0 + np.arange(first_cap, first_cap + n_cap), first_agg + agg_pos]
-    cols = [arc_cols, arc_cols, cap_i, agg_site.astype(np.int64)]
-    vals = [
-        np.ones(n_arcs),
-        amount,
-        -p.capacity[cap_i, cap_t],
-        p.capacity[agg_site, agg_types[agg_pos]],
-    ]
-    row_lo = [
-        np.ones(n_dem),
-        np.full(n_cap, -INF),
-        total_demand[agg_types],
-    ]
-    row_hi = [np.ones(n_dem), np.zeros(n_cap), np.full(agg_types.shape[0], INF)]
-    if budget_row is not None:
-        rows.append(np.full(m, budget_row, dtype=np.int64))
-        cols.append(np.arange(m, dtype=np.int64))
-        vals.append(np.asarray(p.fixed_cost_cny, dtype=np.float64))
-        row_lo.append(np.array([-INF]))
-        row_hi.append(np.array([float(p.budget_cny or 0.0)]))
-    if first_link is not None:
-        link = first_link + np.arange(n_arcs, dtype=np.int64)
-        rows += [link, link]
-        cols += [arc_cols, arc_site]
-        vals += [np.ones(n_arcs), -np.ones(n_arcs)]
-        row_lo.append(np.full(n_arcs, -INF))
-        row_hi.append(np.zeros(n_arcs))
-
-    cost = np.concatenate([np.asarray(p.fixed_cost_cny, dtype=np.float64), transport + operating])
-    integer = np.zeros(m + n_arcs, dtype=bool)
+    m = p.num_sites
+    arcs = _arcs(p)
+    out = _Rows()
+    dem_j, dem_t = _demand_rows(p, arcs, out)
+    cap_i, cap_t, first_cap = _capacity_rows(p, arcs, out)
+    agg_types, first_agg = _aggregate_rows(p, out)
+    budget_row = _budget_row(p, out)
+    first_link = _link_rows(arcs, out) if linking else None
+    integer = np.zeros(m + arcs.size, dtype=bool)
     integer[:m] = True
     if p.single_source:
         integer[m:] = True
     model = MatrixModel.from_coo(
-        np.concatenate(rows),
-        np.concatenate(cols),
-        np.concatenate(vals),
-        cost=cost,
-        col_lower=0.0,
-        col_upper=1.0,
-        row_lower=np.concatenate(row_lo),
-        row_upper=np.concatenate(row_hi),
+        (np.concatenate(out.rows), np.concatenate(out.cols), np.concatenate(out.vals)),
+        cost=np.concatenate(
+            [np.asarray(p.fixed_cost_cny, dtype=np.float64), arcs.transport + arcs.operating]
+        ),
+        col_bounds=(0.0, 1.0),
+        row_bounds=(np.concatenate(out.lower), np.concatenate(out.upper)),
         integer=integer,
     )
     return FacilityMatrix(
         problem=p,
         model=model,
-        arc_demand=arc_demand,
-        arc_site=arc_site,
-        arc_type=arc_type,
-        arc_amount=amount,
-        arc_transport_cny=transport,
-        arc_operating_cny=operating,
+        arc_demand=arcs.demand,
+        arc_site=arcs.site,
+        arc_type=arcs.type,
+        arc_amount=arcs.amount,
+        arc_transport_cny=arcs.transport,
+        arc_operating_cny=arcs.operating,
         demand_row_park=dem_j,
         demand_row_type=dem_t,
         capacity_row_site=cap_i,
@@ -228,3 +200,80 @@ def build_matrix(problem: FacilityProblem, *, linking: bool = True) -> FacilityM
         budget_row=budget_row,
         first_link_row=first_link,
     )
+
+
+def _arcs(p: FacilityProblem) -> _Arcs:
+    """Arcs (j, i, t): demand j,t > 0, capacity i,t > 0, i reachable from j."""
+    allowed = (p.demand > 0)[:, None, :] & (p.capacity > 0)[None, :, :] & p.reachable()[:, :, None]
+    demand, site, type_ = (a.astype(np.int64) for a in np.nonzero(allowed))
+    amount = p.demand[demand, type_]
+    return _Arcs(
+        demand=demand,
+        site=site,
+        type=type_,
+        amount=amount,
+        transport=amount * p.transport_cost_cny_per_unit[demand, site],
+        operating=amount * p.operating[site, type_],
+        cols=p.num_sites + np.arange(demand.shape[0], dtype=np.int64),
+    )
+
+
+def _demand_rows(p: FacilityProblem, arcs: _Arcs, out: _Rows) -> tuple[I64, I64]:
+    """1. ``sum_i x_(j,i,t) = 1`` per (j, t) with demand; returns each row's (j, t)."""
+    demand_mask = p.demand > 0
+    dem_j, dem_t = (a.astype(np.int64) for a in np.nonzero(demand_mask))
+    n_dem = dem_j.shape[0]
+    first = out.block(np.ones(n_dem), np.ones(n_dem))
+    dem_index = -np.ones(demand_mask.shape, dtype=np.int64)
+    dem_index[dem_j, dem_t] = first + np.arange(n_dem)
+    out.add(dem_index[arcs.demand, arcs.type], arcs.cols, np.ones(arcs.size))
+    return dem_j, dem_t
+
+
+def _capacity_rows(p: FacilityProblem, arcs: _Arcs, out: _Rows) -> tuple[I64, I64, int]:
+    """2. ``sum_j d_jt x_(j,i,t) - s_it y_i <= 0`` per (i, t) with arcs; returns each row's
+    (i, t) and the first row."""
+    used = np.zeros((p.num_sites, p.num_types), dtype=bool)
+    used[arcs.site, arcs.type] = True
+    cap_i, cap_t = (a.astype(np.int64) for a in np.nonzero(used))
+    n_cap = cap_i.shape[0]
+    first = out.block(np.full(n_cap, -INF), np.zeros(n_cap))
+    cap_index = -np.ones((p.num_sites, p.num_types), dtype=np.int64)
+    cap_index[cap_i, cap_t] = first + np.arange(n_cap)
+    out.add(cap_index[arcs.site, arcs.type], arcs.cols, arcs.amount)
+    out.add(cap_i * 0 + np.arange(first, first + n_cap), cap_i, -p.capacity[cap_i, cap_t])
+    return cap_i, cap_t, first
+
+
+def _aggregate_rows(p: FacilityProblem, out: _Rows) -> tuple[I64, int]:
+    """3. ``sum_i s_it y_i >= D_t`` per demanded type (a valid cut); returns the types and
+    the first row."""
+    agg_types = np.flatnonzero((p.demand > 0).any(axis=0)).astype(np.int64)
+    agg_site, agg_pos = np.nonzero((p.capacity > 0)[:, agg_types])
+    total_demand = p.demand.sum(axis=0)
+    first = out.block(total_demand[agg_types], np.full(agg_types.shape[0], INF))
+    out.add(first + agg_pos, agg_site.astype(np.int64), p.capacity[agg_site, agg_types[agg_pos]])
+    return agg_types, first
+
+
+def _budget_row(p: FacilityProblem, out: _Rows) -> int | None:
+    """4. ``sum_i f_i y_i <= B`` when a budget is set; returns its row."""
+    if p.budget_cny is None:
+        return None
+    m = p.num_sites
+    row = out.block(np.array([-INF]), np.array([float(p.budget_cny or 0.0)]))
+    out.add(
+        np.full(m, row, dtype=np.int64),
+        np.arange(m, dtype=np.int64),
+        np.asarray(p.fixed_cost_cny, dtype=np.float64),
+    )
+    return row
+
+
+def _link_rows(arcs: _Arcs, out: _Rows) -> int:
+    """5. ``x_a - y_i <= 0`` per arc; returns the first row."""
+    first = out.block(np.full(arcs.size, -INF), np.zeros(arcs.size))
+    link = first + np.arange(arcs.size, dtype=np.int64)
+    out.add(link, arcs.cols, np.ones(arcs.size))
+    out.add(link, arcs.site, -np.ones(arcs.size))
+    return first

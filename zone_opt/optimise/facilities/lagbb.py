@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from zone_opt.errors import CancelledError
-from zone_opt.optimise.facilities.lagrange import Ascent, SiteRelaxation
+from zone_opt.optimise.facilities.lagrange import Ascent, AscentSchedule, SiteRelaxation
 from zone_opt.optimise.facilities.problem import FacilityProblem
 from zone_opt.optimise.facilities.transport import Transport, TransportPlan
 from zone_opt.optimise.solver import Progress, SolveOptions, SolveStatus
@@ -70,6 +70,14 @@ class _Node:
     u: F64 = field(compare=False)
 
 
+FIRST_ASCENT = AscentSchedule(iterations=400, step=2.0, stall_limit=20, min_step=1e-3)
+"""The first ascent, from the starting multipliers before any plan exists."""
+ROOT_ASCENT = AscentSchedule(iterations=300, step=1.0, stall_limit=20, min_step=1e-3)
+"""The root's ascent, from the first ascent's multipliers towards the first plan's cutoff."""
+LEAF_ASCENT = AscentSchedule(iterations=15, step=0.5, stall_limit=3)
+"""The short ascent that tries to prove an enumerated completion worse than the cutoff."""
+
+
 def lagrangian_branch_and_bound(
     problem: FacilityProblem,
     options: SolveOptions,
@@ -88,106 +96,154 @@ def lagrangian_branch_and_bound(
         raise CancelledError("solve cancelled before it started")
     started = time.perf_counter()
     deadline = math.inf if options.time_limit_s is None else started + options.time_limit_s
-    gap = options.mip_rel_gap
     rel = SiteRelaxation(problem)
     tr = Transport(rel, problem.budget_cny)
-    m = rel.m
-    lo0 = np.zeros(m, dtype=bool)
-    hi0 = np.ones(m, dtype=bool)
-    state = _State(rel, tr, gap, started, options)
+    state = _State(rel, tr, options.mip_rel_gap, started, options)
     if not np.isfinite(rel.cost[rel.s > 0]).any(axis=0).all():
         return state.result(SolveStatus.INFEASIBLE, math.inf)  # a park no site can serve
-
-    first = rel.ascent(
-        rel.start(),
-        lo0,
-        hi0,
-        target=math.inf,
-        iterations=400,
-        step=2.0,
-        stall_limit=20,
-        min_step=1e-3,
-        deadline=deadline,
-    )
+    lo0, hi0 = np.zeros(rel.m, dtype=bool), np.ones(rel.m, dtype=bool)  # no site fixed
+    first = rel.ascent(rel.start(), lo0, hi0, FIRST_ASCENT, target=math.inf, deadline=deadline)
     if not math.isfinite(first.bound):
         return state.result(SolveStatus.INFEASIBLE, first.bound)
+    root = _root(state, first, deadline)
+    node_ascent = AscentSchedule(iterations=node_iterations, step=0.5, stall_limit=5)
+    search = _Search(state, problem.budget_cny, deadline, enumerate_free, node_ascent)
+    return search.run(root)
+
+
+def _root(state: _State, first: Ascent, deadline: float) -> Ascent:
+    """The root bound: a first plan by local search from the sites the first ascent opens,
+    then an ascent from its multipliers towards that plan's cutoff (kept if better)."""
+    rel = state.rel
     state.frontier = first.bound
-    state.offer(tr.local_search(first.y > 1e-9, deadline=deadline))
-    state.heuristic_s = time.perf_counter() - started
+    state.offer(state.tr.local_search(first.y > 1e-9, deadline=deadline))
+    state.heuristic_s = time.perf_counter() - state.started
     state.first_objective = state.ub
     root = rel.ascent(
         first.u,
-        lo0,
-        hi0,
+        np.zeros(rel.m, dtype=bool),
+        np.ones(rel.m, dtype=bool),
+        ROOT_ASCENT,
         target=state.cutoff,
         cutoff=state.cutoff,
-        iterations=300,
-        step=1.0,
-        stall_limit=20,
-        min_step=1e-3,
         deadline=deadline,
     )
     if root.bound < first.bound:
         root = first
     state.root_bound = root.bound
-    heap: list[_Node] = []
-    node: _Node | None = _Node(root.bound, 0, lo0, hi0, root.u)
-    pre: Ascent | None = root
-    order = 1
-    while node is not None or heap:
-        if node is None:
-            node = heapq.heappop(heap)
-        current, node = node, None
-        # Best first, and a child's bound is never below its parent's: this is the least
-        # bound of all open nodes.
-        state.frontier = max(state.frontier, current.bound)
-        if current.bound >= state.cutoff:
-            state.prune(current.bound)
-            continue
-        if options.cancel is not None and options.cancel.is_set():
-            heap.append(current)
-            return state.stopped(SolveStatus.CANCELLED, heap)
-        if time.perf_counter() > deadline:
-            heap.append(current)
-            return state.stopped(SolveStatus.TIME_LIMIT, heap)
-        state.nodes += 1
-        lo, hi = current.lo, current.hi
-        asc = pre or rel.ascent(
-            current.u,
-            lo,
-            hi,
-            target=state.cutoff,
-            cutoff=state.cutoff,
-            iterations=node_iterations,
-            step=0.5,
-            stall_limit=5,
-            deadline=deadline,
+    return root
+
+
+class _Search:
+    """The best-first search over the nodes below the root."""
+
+    def __init__(
+        self,
+        state: _State,
+        budget_cny: float | None,
+        deadline: float,
+        enumerate_free: int,
+        node_ascent: AscentSchedule,
+    ) -> None:
+        self.state = state
+        self.budget_cny = budget_cny
+        self.deadline = deadline
+        self.enumerate_free = enumerate_free
+        self.node_ascent = node_ascent
+        self.heap: list[_Node] = []
+        self.order = 1
+
+    def run(self, root: Ascent) -> LagrangianSearch:
+        """Take nodes best bound first until none is left, time runs out or the caller
+        cancels. The root's bound is ``root`` (already computed)."""
+        state, heap = self.state, self.heap
+        m = state.rel.m
+        heapq.heappush(
+            heap, _Node(root.bound, 0, np.zeros(m, dtype=bool), np.ones(m, dtype=bool), root.u)
         )
-        pre = None
+        pre: Ascent | None = root
+        while heap:
+            current = heapq.heappop(heap)
+            # Best first, and a child's bound is never below its parent's: this is the least
+            # bound of all open nodes.
+            state.frontier = max(state.frontier, current.bound)
+            if current.bound >= state.cutoff:
+                state.prune(current.bound)
+                continue
+            stop = self._interrupted()
+            if stop is not None:
+                heap.append(current)
+                return state.stopped(stop, heap)
+            state.nodes += 1
+            asc = pre or self._bound(current)
+            pre = None
+            stopped = self._expand(current, asc)
+            if stopped is not None:
+                return stopped
+        if state.best is None:
+            return state.result(SolveStatus.INFEASIBLE, math.inf)
+        return state.result(SolveStatus.OPTIMAL, min(state.ub, state.lowest_pruned))
+
+    def _interrupted(self) -> SolveStatus | None:
+        cancel = self.state.options.cancel
+        if cancel is not None and cancel.is_set():
+            return SolveStatus.CANCELLED
+        if time.perf_counter() > self.deadline:
+            return SolveStatus.TIME_LIMIT
+        return None
+
+    def _bound(self, node: _Node) -> Ascent:
+        """The node's Lagrangian bound, warm-started at its parent's multipliers."""
+        cutoff = self.state.cutoff
+        return self.state.rel.ascent(
+            node.u,
+            node.lo,
+            node.hi,
+            self.node_ascent,
+            target=cutoff,
+            cutoff=cutoff,
+            deadline=self.deadline,
+        )
+
+    def _expand(self, node: _Node, asc: Ascent) -> LagrangianSearch | None:
+        """Prune, improve the plan, fix by penalties, then enumerate or branch. Returns the
+        result if the search has to stop here (out of time within an enumeration)."""
+        state = self.state
         if asc.bound >= state.cutoff:
             state.prune(asc.bound)
-            continue
+            return None
         sites = asc.y > 1e-9
-        plan = tr.solve(sites)
+        plan = state.tr.solve(sites)
         if plan is not None and plan.cost < state.ub:
-            state.offer(tr.local_search(sites, deadline=deadline))
-        pen = rel.penalties(asc.v, asc.y, lo, hi)
-        lifted = asc.bound + pen
+            state.offer(state.tr.local_search(sites, deadline=self.deadline))
+        lo, hi = self._fix_by_penalties(node, asc)
+        if self.budget_cny is not None and float(state.rel.f @ lo) > self.budget_cny:
+            return None  # no plan keeps these sites open within the budget
+        free = np.flatnonzero(hi & ~lo)
+        if free.size <= self.enumerate_free:
+            left = state.enumerate(lo, free, asc, self.deadline)
+            if left < math.inf:  # out of time with completions unsolved
+                self.heap.append(_Node(left, 0, lo, hi, asc.u))
+                return state.stopped(SolveStatus.TIME_LIMIT, self.heap)
+            return None
+        self._branch(lo, hi, free, asc)
+        return None
+
+    def _fix_by_penalties(self, node: _Node, asc: Ascent) -> tuple[B, B]:
+        """Fix each free site whose flip alone lifts the bound to the cutoff; returns the
+        node's (lo, hi) after fixing."""
+        state, lo, hi = self.state, node.lo, node.hi
+        lifted = asc.bound + state.rel.penalties(asc.v, asc.y, lo, hi)
         fix = (hi & ~lo) & (lifted >= state.cutoff)
         if fix.any():
             state.prune(float(lifted[fix].min()))
             chosen = asc.y > 0.5
             lo = lo | (fix & chosen)
             hi = hi & ~(fix & ~chosen)
-        if problem.budget_cny is not None and float(rel.f @ lo) > problem.budget_cny:
-            continue  # no plan keeps these sites open within the budget
-        free = np.flatnonzero(hi & ~lo)
-        if free.size <= enumerate_free:
-            left = state.enumerate(lo, free, asc, deadline)
-            if left < math.inf:  # out of time with completions unsolved
-                heap.append(_Node(left, 0, lo, hi, asc.u))
-                return state.stopped(SolveStatus.TIME_LIMIT, heap)
-            continue
+        return lo, hi
+
+    def _branch(self, lo: B, hi: B, free: NDArray[np.intp], asc: Ascent) -> None:
+        """Two children on the free site whose smoothed relaxation value is closest to 1/2."""
         score = np.abs(asc.y_average[free] - 0.5)
         i = int(free[np.argmin(score)])
         for value in (True, False):
@@ -196,11 +252,8 @@ def lagrangian_branch_and_bound(
                 clo[i] = True
             else:
                 chi[i] = False
-            heapq.heappush(heap, _Node(asc.bound, order, clo, chi, asc.u))
-            order += 1
-    if state.best is None:
-        return state.result(SolveStatus.INFEASIBLE, math.inf)
-    return state.result(SolveStatus.OPTIMAL, min(state.ub, state.lowest_pruned))
+            heapq.heappush(self.heap, _Node(asc.bound, self.order, clo, chi, asc.u))
+            self.order += 1
 
 
 class _State:
@@ -222,7 +275,6 @@ class _State:
         self.cutoff = math.inf
         self.lowest_pruned = math.inf
         self.nodes = 0
-        self.leaf_iterations = 15
         self.frontier = -math.inf
         """A lower bound on every open node (for progress reports)."""
         self.root_bound = -math.inf
@@ -271,14 +323,7 @@ class _State:
                 # A short ascent with every site fixed (only those sites' knapsacks) often
                 # proves the completion worse than the cutoff without its LP.
                 leaf = self.rel.ascent(
-                    asc.u,
-                    ys[c],
-                    ys[c],
-                    target=self.cutoff,
-                    cutoff=self.cutoff,
-                    iterations=self.leaf_iterations,
-                    step=0.5,
-                    stall_limit=3,
+                    asc.u, ys[c], ys[c], LEAF_ASCENT, target=self.cutoff, cutoff=self.cutoff
                 )
                 if leaf.bound >= self.cutoff:
                     self.prune(leaf.bound)

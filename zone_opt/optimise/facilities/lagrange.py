@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from zone_opt.optimise.facilities.problem import FacilityProblem
 
-__all__ = ["Ascent", "Knapsacks", "SiteRelaxation"]
+__all__ = ["Ascent", "AscentSchedule", "Knapsacks", "SiteRelaxation"]
 
 F64 = NDArray[np.float64]
 B = NDArray[np.bool_]
@@ -61,6 +61,18 @@ class Ascent:
     y: F64
     y_average: F64
     iterations: int
+
+
+@dataclass(frozen=True)
+class AscentSchedule:
+    """The step rule of a subgradient ascent: at most ``iterations`` evaluations, starting
+    from the step factor ``step``, halved after ``stall_limit`` non-improving steps; the
+    ascent stops when the factor falls below ``min_step``."""
+
+    iterations: int
+    step: float
+    stall_limit: int
+    min_step: float = 5e-3
 
 
 class SiteRelaxation:
@@ -179,23 +191,22 @@ class SiteRelaxation:
         u: F64,
         lo: B,
         hi: B,
+        schedule: AscentSchedule,
         *,
         target: float,
         cutoff: float = math.inf,
-        iterations: int,
-        step: float,
-        stall_limit: int,
-        min_step: float = 5e-3,
         deadline: float = math.inf,
     ) -> Ascent:
         """Subgradient ascent with Polyak steps towards ``target`` from ``u`` (an infinite
         target: 1 % above the best bound so far, for the first ascent without a plan).
 
-        Stops at ``cutoff`` (the bound proves what the caller needs), after ``iterations``,
-        when the step factor (halved after ``stall_limit`` non-improving steps) falls below
-        ``min_step``, or at ``deadline`` (a ``time.perf_counter`` value; at least one
-        iteration runs). O(iterations * (m n + k log k)).
+        Stops at ``cutoff`` (the bound proves what the caller needs), when ``schedule`` ends
+        (its iterations used, or its step factor too small), or at ``deadline`` (a
+        ``time.perf_counter`` value; at least one iteration runs).
+        O(iterations * (m n + k log k)).
         """
+        iterations, step = schedule.iterations, schedule.step
+        stall_limit, min_step = schedule.stall_limit, schedule.min_step
         best = -math.inf
         best_u, best_v = u, self.f
         best_y = np.zeros(self.m)

@@ -27,7 +27,7 @@ from zone_opt.optimise.facilities.build import FacilityMatrix, build_matrix
 from zone_opt.optimise.facilities.lagbb import lagrangian_branch_and_bound
 from zone_opt.optimise.facilities.problem import FacilityProblem
 from zone_opt.optimise.facilities.results import FacilityPlan, decode_plan
-from zone_opt.optimise.solver import HighsSolver, SolveOptions, SolveStatus
+from zone_opt.optimise.solver import HighsSolver, Solution, SolveOptions, SolveStatus
 
 __all__ = ["solve_decomposed"]
 
@@ -45,8 +45,9 @@ def solve_decomposed(problem: FacilityProblem, options: SolveOptions) -> Facilit
 
 def _transport(
     problem: FacilityProblem, sites: NDArray[np.bool_]
-) -> tuple[float, FacilityMatrix, NDArray[np.float64]] | None:
-    """Cheapest service with exactly ``sites`` open (an LP); None if they cannot serve all."""
+) -> tuple[FacilityMatrix, Solution] | None:
+    """Cheapest service with exactly ``sites`` open (the matrix of the sites kept and its
+    LP solution); None if they cannot serve all."""
     rows = np.flatnonzero(sites)
     sub = problem.restrict_sites(rows).with_options(budget_cny=None)
     fm = build_matrix(sub, linking=False)
@@ -60,7 +61,7 @@ def _transport(
         and float(problem.fixed_cost_cny[rows].sum()) > problem.budget_cny
     ):
         return None
-    return sol.objective, fm, sol.x
+    return fm, sol
 
 
 def _solve_lagrangian(problem: FacilityProblem, options: SolveOptions) -> FacilityPlan:
@@ -76,7 +77,8 @@ def _solve_lagrangian(problem: FacilityProblem, options: SolveOptions) -> Facili
     found = _transport(problem, search.sites)
     if found is None:  # cannot happen for a plan the search solved; kept as a guard
         raise SolverError("the transportation LP of the best plan did not solve")
-    objective, fm, x = found
+    fm, sol = found
+    objective = sol.objective
     bound = min(search.bound, objective)
     gap = max(0.0, (objective - bound) / max(abs(objective), 1e-9))
     status = search.status
@@ -87,18 +89,16 @@ def _solve_lagrangian(problem: FacilityProblem, options: SolveOptions) -> Facili
         f"transportation LPs; root bound {search.root_bound:.3f}, first plan "
         f"{search.first_objective:.3f} after {search.heuristic_s:.1f} s; {search.status}"
     )
-    return decode_plan(
-        fm,
-        x,
+    outcome = replace(
+        sol,
         status=status,
-        objective=objective,
         bound=bound,
         gap=gap,
-        backend="decompose",
-        build_s=0.0,
         solve_s=time.perf_counter() - started,
+        nodes=search.nodes,
         message=message,
     )
+    return decode_plan(fm, outcome, backend="decompose", build_s=0.0)
 
 
 def solve_lazy_linking(
@@ -129,18 +129,16 @@ def solve_lazy_linking(
         sol = solver.solve(lp_opts)
         rounds += 1
         if sol.x is None or sol.status is not SolveStatus.OPTIMAL:
-            return decode_plan(
-                fm,
-                None,
-                status=sol.status,
+            failed = replace(
+                sol,
                 objective=float("nan"),
                 bound=float("-inf"),
                 gap=float("inf"),
-                backend="decompose",
-                build_s=build_s,
+                x=None,
                 solve_s=time.perf_counter() - started,
                 message=f"LP round {rounds}: {sol.message}",
             )
+            return decode_plan(fm, failed, backend="decompose", build_s=build_s)
         lp_bound = sol.objective
         x, y = sol.x[m:], sol.x[:m]
         violation = x - y[fm.arc_site]
@@ -167,15 +165,10 @@ def solve_lazy_linking(
         f"{rounds} LP rounds added {int(added.sum())} of {fm.num_arcs} linking rows in "
         f"{lp_s:.1f} s (strong LP bound {lp_bound:.3f}); {mip.message}"
     )
-    return decode_plan(
-        fm,
-        mip.x,
-        status=mip.status,
-        objective=mip.objective,
+    final = replace(
+        mip,
         bound=max(mip.bound, lp_bound) if np.isfinite(mip.bound) else lp_bound,
-        gap=mip.gap,
-        backend="decompose",
-        build_s=build_s,
         solve_s=elapsed,
         message=message,
     )
+    return decode_plan(fm, final, backend="decompose", build_s=build_s)

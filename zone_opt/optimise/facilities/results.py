@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
-from numpy.typing import NDArray
 
 from zone_opt.optimise.facilities.build import FacilityMatrix
-from zone_opt.optimise.solver import SolveStatus
+from zone_opt.optimise.solver import Solution, SolveStatus
 
 __all__ = ["Assignment", "CostBreakdown", "FacilityPlan", "UnmetDemand", "decode_plan"]
 
@@ -73,35 +72,32 @@ class FacilityPlan:
 
 def decode_plan(
     fm: FacilityMatrix,
-    x: NDArray[np.float64] | None,
+    sol: Solution,
     *,
-    status: SolveStatus,
-    objective: float,
-    bound: float,
-    gap: float,
     backend: str,
     build_s: float,
-    solve_s: float,
-    message: str = "",
     unmet: tuple[UnmetDemand, ...] = (),
 ) -> FacilityPlan:
-    """Read a column vector of the matrix model into a plan. O(arcs)."""
+    """Read a solution of the matrix model into a plan; its status, objective, bound, gap,
+    solve time and message are the plan's. O(arcs)."""
     p = fm.problem
-    if x is None or not status.has_solution:
-        return FacilityPlan(
-            status=status,
-            objective_cny=objective,
-            bound_cny=bound,
-            gap=gap,
-            open_sites=(),
-            assignments=(),
-            cost=None,
-            backend=backend,
-            build_s=build_s,
-            solve_s=solve_s,
-            message=message,
-            unmet=unmet,
-        )
+    x = sol.x
+    header = FacilityPlan(
+        status=sol.status,
+        objective_cny=sol.objective,
+        bound_cny=sol.bound,
+        gap=sol.gap,
+        open_sites=(),
+        assignments=(),
+        cost=None,
+        backend=backend,
+        build_s=build_s,
+        solve_s=sol.solve_s,
+        message=sol.message,
+        unmet=unmet,
+    )
+    if x is None or not sol.status.has_solution:
+        return header
     m = fm.num_sites
     y = x[:m] > 0.5
     xa = np.clip(x[m:], 0.0, 1.0)
@@ -123,17 +119,9 @@ def decode_plan(
         transport_cny=float(fm.arc_transport_cny @ xa),
         operating_cny=float(fm.arc_operating_cny @ xa),
     )
-    return FacilityPlan(
-        status=status,
-        objective_cny=objective,
-        bound_cny=bound,
-        gap=gap,
+    return replace(
+        header,
         open_sites=tuple(p.site_ids[i] for i in np.flatnonzero(y)),
         assignments=assignments,
         cost=cost,
-        backend=backend,
-        build_s=build_s,
-        solve_s=solve_s,
-        message=message,
-        unmet=unmet,
     )

@@ -1,12 +1,14 @@
 """Who pays what: splitting the grand plan's cost among parks.
 
-``cost_shares(problem, players, method)`` with ``players`` mapping each demand id to a park:
+``cost_shares(problem, players, method)`` with ``players`` mapping each demand id to a park
+(:class:`ShareOptions` sets the enumeration limit and the Shapley sampling):
 
 * ``proportional``: each park pays its own transport and operating cost in the joint plan
   plus each open site's fixed cost in proportion to the units it draws there (the
   practitioners' default; it need not be individually rational);
 * ``shapley``: average marginal cost over all join orders; exact by enumerating the 2^p
-  coalitions (p <= ``exact_limit``), else by permutation sampling with standard errors;
+  coalitions (p <= ``ShareOptions.exact_limit``), else by permutation sampling with
+  standard errors;
 * ``least_core``: minimise the largest coalition excess ``x(S) - c(S)`` (epsilon <= 0
   means the core is non-empty), by constraint generation;
 * ``nucleolus``: lexicographically minimise the excesses, a sequence of least-core LPs.
@@ -28,7 +30,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,7 +41,14 @@ from zone_opt.optimise.facilities.coalitions import CoalitionCosts, popcount
 from zone_opt.optimise.facilities.problem import FacilityProblem
 from zone_opt.optimise.solver import INF, HighsSolver, MatrixModel, SolveOptions, SolveStatus
 
-__all__ = ["CostShares", "ParkShare", "ShareMethod", "cost_shares", "separation_model"]
+__all__ = [
+    "CostShares",
+    "ParkShare",
+    "ShareMethod",
+    "ShareOptions",
+    "cost_shares",
+    "separation_model",
+]
 
 F64 = NDArray[np.float64]
 
@@ -49,6 +58,20 @@ class ShareMethod(enum.StrEnum):
     SHAPLEY = "shapley"
     LEAST_CORE = "least_core"
     NUCLEOLUS = "nucleolus"
+
+
+@dataclass(frozen=True)
+class ShareOptions:
+    """How a split is computed.
+
+    ``exact_limit``: up to this many parks every coalition is solved (2^p - 1 MILPs) and the
+    core methods' oracle enumerates them; beyond it Shapley samples ``samples`` random join
+    orders (from ``seed``) and the core methods use the MILP separation oracle.
+    """
+
+    exact_limit: int = 12
+    samples: int = 200
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -99,23 +122,22 @@ def cost_shares(
     *,
     options: SolveOptions | None = None,
     workers: int = 2,
-    exact_limit: int = 12,
-    samples: int = 200,
-    seed: int = 0,
+    share_options: ShareOptions | None = None,
     costs: CoalitionCosts | None = None,
 ) -> CostShares:
     """Split the cost of the optimal joint plan among the parks in ``players``.
 
-    ``players`` maps every demand id to a park name. ``exact_limit``: up to this many parks
-    every coalition is solved (2^p - 1 MILPs, warm-started, over ``workers`` threads);
-    beyond it Shapley samples ``samples`` permutations and the core methods use the MILP
-    separation oracle. Pass ``costs`` to reuse coalition values across methods.
+    ``players`` maps every demand id to a park name. Coalitions are solved with ``options``
+    (warm-started, over ``workers`` threads); ``share_options`` (default
+    :class:`ShareOptions`) says when to enumerate and how to sample. Pass ``costs`` to reuse
+    coalition values across methods.
     """
     started = time.perf_counter()
     which = ShareMethod(method)
+    settings = share_options or ShareOptions()
     cc = costs or CoalitionCosts(problem, players, options=options, workers=workers)
     p = cc.num_players
-    exact = p <= exact_limit
+    exact = p <= settings.exact_limit
     game = _Game(cc, exact)
     grand = cc.value(cc.grand)
     if not grand.status.has_solution:
@@ -133,8 +155,8 @@ def cost_shares(
         if exact:
             x = _shapley_exact(game.cost, p)
         else:
-            x, errors = _shapley_sampled(cc, samples, seed)
-            n_samples = samples
+            x, errors = _shapley_sampled(cc, settings.samples, settings.seed)
+            n_samples = settings.samples
     elif which is ShareMethod.LEAST_CORE:
         x, eps = _least_core(game, total)
     else:
@@ -265,27 +287,48 @@ def _proportional(cc: CoalitionCosts) -> F64:
     return out
 
 
-def _core_lp(
-    *,
-    rows: list[NDArray[np.float64]],
-    rhs: list[float],
-    fixed_rows: list[NDArray[np.float64]],
-    fixed_rhs: list[float],
-    total: float,
-    p: int,
-) -> tuple[F64, float, F64]:
+@dataclass
+class _Coalitions:
+    """Rows ``x(S)`` of a least-core LP: each coalition's membership vector, right-hand
+    side and bit mask."""
+
+    vectors: list[F64] = field(default_factory=list)
+    rhs: list[float] = field(default_factory=list)
+    masks: list[int] = field(default_factory=list)
+
+    @classmethod
+    def singletons(cls, game: _Game) -> _Coalitions:
+        masks = [1 << k for k in range(game.p)]
+        vectors = [np.eye(game.p)[k] for k in range(game.p)]
+        return cls(vectors, [game.lower(m) for m in masks], masks)
+
+    def add(self, vector: F64, rhs: float, mask: int) -> None:
+        self.vectors.append(vector)
+        self.rhs.append(rhs)
+        self.masks.append(mask)
+
+    def kept(self, keep: NDArray[np.bool_]) -> _Coalitions:
+        """The rows where ``keep`` is true."""
+        return _Coalitions(
+            [r for r, k in zip(self.vectors, keep, strict=True) if k],
+            [b for b, k in zip(self.rhs, keep, strict=True) if k],
+            [m for m, k in zip(self.masks, keep, strict=True) if k],
+        )
+
+
+def _core_lp(rows: _Coalitions, fixed: _Coalitions, total: float, p: int) -> tuple[F64, float, F64]:
     """min eps s.t. x(N) = total, x(F) = rhs_F (fixed), x(S) - eps <= rhs_S. -> (x, eps, duals)."""
-    n_rows = 1 + len(fixed_rows) + len(rows)
+    n_rows = 1 + len(fixed.vectors) + len(rows.vectors)
     a = np.zeros((n_rows, p + 1))
     a[0, :p] = 1.0
     lo = np.full(n_rows, -INF)
     hi = np.empty(n_rows)
     lo[0] = hi[0] = total
-    for r, (v, b) in enumerate(zip(fixed_rows, fixed_rhs, strict=True), start=1):
+    for r, (v, b) in enumerate(zip(fixed.vectors, fixed.rhs, strict=True), start=1):
         a[r, :p] = v
         lo[r] = hi[r] = b
-    base = 1 + len(fixed_rows)
-    for r, (v, b) in enumerate(zip(rows, rhs, strict=True), start=base):
+    base = 1 + len(fixed.vectors)
+    for r, (v, b) in enumerate(zip(rows.vectors, rows.rhs, strict=True), start=base):
         a[r, :p] = v
         a[r, p] = -1.0
         hi[r] = b
@@ -293,7 +336,7 @@ def _core_lp(
     cost = np.zeros(p + 1)
     cost[p] = 1.0
     model = MatrixModel.from_coo(
-        ri, ci, a[ri, ci], cost=cost, col_lower=-INF, col_upper=INF, row_lower=lo, row_upper=hi
+        (ri, ci, a[ri, ci]), cost=cost, col_bounds=(-INF, INF), row_bounds=(lo, hi)
     )
     sol = HighsSolver(model).solve(SolveOptions(threads=1))
     if sol.x is None or sol.row_dual is None:
@@ -302,46 +345,30 @@ def _core_lp(
 
 
 def _generate(
-    *,
     game: _Game,
     total: float,
-    fixed_rows: list[F64],
-    fixed_rhs: list[float],
+    rows: _Coalitions,
+    *,
+    fixed: _Coalitions,
     excluded: Callable[[NDArray[np.float64]], NDArray[np.bool_]] | None,
-    rows: list[F64],
-    rhs: list[float],
-    masks: list[int],
 ) -> tuple[F64, float, F64]:
-    """Constraint generation for one (least-core) LP stage."""
+    """Constraint generation for one (least-core) LP stage; adds the coalitions it
+    generates to ``rows``."""
     p = game.p
     tol = 1e-7 * max(1.0, abs(total))
     while True:
-        x, eps, duals = _core_lp(
-            rows=rows, rhs=rhs, fixed_rows=fixed_rows, fixed_rhs=fixed_rhs, total=total, p=p
-        )
+        x, eps, duals = _core_lp(rows, fixed, total, p)
         mask, excess = game.most_violated(x, excluded)
-        if excess <= eps + tol or mask in masks:
+        if excess <= eps + tol or mask in rows.masks:
             return x, eps, duals
-        rows.append(np.array([(mask >> k) & 1 for k in range(p)], dtype=np.float64))
-        rhs.append(game.lower(mask))
-        masks.append(mask)
+        rows.add(
+            np.array([(mask >> k) & 1 for k in range(p)], dtype=np.float64), game.lower(mask), mask
+        )
 
 
 def _least_core(game: _Game, total: float) -> tuple[F64, float]:
-    p = game.p
-    masks = [1 << k for k in range(p)]
-    rows = [np.eye(p)[k] for k in range(p)]
-    rhs = [game.lower(m) for m in masks]
-    x, eps, _ = _generate(
-        game=game,
-        total=total,
-        fixed_rows=[],
-        fixed_rhs=[],
-        excluded=None,
-        rows=rows,
-        rhs=rhs,
-        masks=masks,
-    )
+    rows = _Coalitions.singletons(game)
+    x, eps, _ = _generate(game, total, rows, fixed=_Coalitions(), excluded=None)
     return x, eps
 
 
@@ -349,43 +376,28 @@ def _nucleolus(game: _Game, total: float) -> tuple[F64, float]:
     """Maschler-Peleg-Shapley sequence; each stage fixes the coalitions whose rows carry a
     positive dual (tight in every optimum) and excludes coalitions in their span."""
     p = game.p
-    fixed_rows: list[F64] = []
-    fixed_rhs: list[float] = []
+    fixed = _Coalitions()
     basis = np.ones((1, p)) / np.sqrt(p)  # orthonormal rows spanning fixed vectors and 1
 
     def in_span(vectors: NDArray[np.float64]) -> NDArray[np.bool_]:
         resid = vectors - (vectors @ basis.T) @ basis
         return np.asarray(np.abs(resid).max(axis=1) < 1e-9)
 
-    masks = [1 << k for k in range(p)]
-    rows = [np.eye(p)[k] for k in range(p)]
-    rhs = [game.lower(m) for m in masks]
+    rows = _Coalitions.singletons(game)
     first_eps: float | None = None
     x = np.zeros(p)
     for _ in range(p):
-        keep = ~in_span(np.array(rows)) if rows else np.zeros(0, dtype=bool)
-        rows = [r for r, k in zip(rows, keep, strict=True) if k]
-        rhs = [b for b, k in zip(rhs, keep, strict=True) if k]
-        masks = [m for m, k in zip(masks, keep, strict=True) if k]
-        x, eps, duals = _generate(
-            game=game,
-            total=total,
-            fixed_rows=fixed_rows,
-            fixed_rhs=fixed_rhs,
-            excluded=in_span,
-            rows=rows,
-            rhs=rhs,
-            masks=masks,
-        )
+        keep = ~in_span(np.array(rows.vectors)) if rows.vectors else np.zeros(0, dtype=bool)
+        rows = rows.kept(keep)
+        x, eps, duals = _generate(game, total, rows, fixed=fixed, excluded=in_span)
         if first_eps is None:
             first_eps = eps
-        tight = [i for i in range(len(rows)) if abs(duals[i]) > 1e-9]
+        tight = [i for i in range(len(rows.vectors)) if abs(duals[i]) > 1e-9]
         if not tight:
             break
         for i in tight:
-            fixed_rows.append(rows[i])
-            fixed_rhs.append(rhs[i] + eps)
-            v = rows[i] - (rows[i] @ basis.T) @ basis
+            fixed.add(rows.vectors[i], rows.rhs[i] + eps, rows.masks[i])
+            v = rows.vectors[i] - (rows.vectors[i] @ basis.T) @ basis
             norm = float(np.linalg.norm(v))
             if norm > 1e-9:
                 basis = np.vstack([basis, v / norm])
@@ -489,14 +501,10 @@ def separation_model(fm: FacilityMatrix, owner: NDArray[np.int64], p: int) -> Ma
         ]
     )
     return MatrixModel.from_coo(
-        all_rows,
-        all_cols,
-        all_vals,
+        (all_rows, all_cols, all_vals),
         cost=np.concatenate([base.cost, np.zeros(p)]),
-        col_lower=0.0,
-        col_upper=1.0,
-        row_lower=np.concatenate([row_lower, [1.0]]),
-        row_upper=np.concatenate([row_upper, [p - 1.0]]),
+        col_bounds=(0.0, 1.0),
+        row_bounds=(np.concatenate([row_lower, [1.0]]), np.concatenate([row_upper, [p - 1.0]])),
         integer=integer,
     )
 

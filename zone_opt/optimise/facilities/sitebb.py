@@ -106,98 +106,144 @@ def branch_on_sites(
         )
     if options.cancel is not None and options.cancel.is_set():
         raise CancelledError("solve cancelled before it started")
-    started = time.perf_counter()
-    deadline = None if options.time_limit_s is None else started + options.time_limit_s
-    lp = _LeanLp(fm)
-    m = fm.num_sites
-    cost = fm.model.cost
-    weight = cost[:m] + 1.0
-    budget = fm.problem.budget_cny
-    gap = options.mip_rel_gap
-    best = float("inf")
-    best_x: F64 | None = None
-    if start is not None:
-        best, best_x = float(cost @ start), np.asarray(start, dtype=np.float64)
-    lowest_pruned = float("inf")
-    heap: list[tuple[float, int, F64, F64]] = [(-float("inf"), 0, np.zeros(m), np.ones(m))]
-    counter = 1
-    nodes = 0
+    return _Search(fm, options, start).run(node_limit)
 
-    def stopped(status: SolveStatus, limit: bool = False) -> SiteSearch:
-        if best_x is not None and status is SolveStatus.TIME_LIMIT:
+
+_Open = tuple[float, int, F64, F64]
+"""An open node: (parent's LP bound, tie-break counter, site lower bounds, upper bounds)."""
+
+
+class _Search:
+    """Incumbent, open nodes and the least bound of everything pruned."""
+
+    def __init__(self, fm: FacilityMatrix, options: SolveOptions, start: F64 | None) -> None:
+        self.started = time.perf_counter()
+        self.options = options
+        self.deadline = (
+            None if options.time_limit_s is None else self.started + options.time_limit_s
+        )
+        self.lp = _LeanLp(fm)
+        self.m = fm.num_sites
+        self.cost = fm.model.cost
+        self.weight = self.cost[: self.m] + 1.0
+        self.budget = fm.problem.budget_cny
+        self.gap = options.mip_rel_gap
+        self.best = float("inf")
+        self.best_x: F64 | None = None
+        if start is not None:
+            self.best, self.best_x = float(self.cost @ start), np.asarray(start, dtype=np.float64)
+        self.lowest_pruned = float("inf")
+        self.heap: list[_Open] = [(-float("inf"), 0, np.zeros(self.m), np.ones(self.m))]
+        self.counter = 1
+        self.nodes = 0
+
+    def run(self, node_limit: int) -> SiteSearch:
+        heap = self.heap
+        while heap:
+            parent, _, lo, hi = heapq.heappop(heap)
+            cutoff = self._cutoff()
+            if parent >= cutoff:
+                self._prune(parent)
+                continue
+            if self.nodes >= node_limit:
+                heapq.heappush(heap, (parent, 0, lo, hi))
+                return self._stopped(SolveStatus.TIME_LIMIT, limit=True)
+            stop = self._interrupted()
+            if stop is not None:
+                return self._stopped(stop)
+            self.nodes += 1
+            solved = self.lp.solve(lo, hi)
+            if isinstance(solved, SolveStatus):
+                if solved is SolveStatus.INFEASIBLE:
+                    continue
+                return self._stopped(SolveStatus.ERROR)
+            self._expand(solved, lo, hi, cutoff)
+        if self.best_x is None:
+            return SiteSearch(
+                SolveStatus.INFEASIBLE, float("inf"), float("inf"), None, self.nodes, False
+            )
+        bound = min(self.best, self.lowest_pruned)
+        return SiteSearch(SolveStatus.OPTIMAL, self.best, bound, self.best_x, self.nodes, False)
+
+    def _cutoff(self) -> float:
+        return self.best - self.gap * abs(self.best)
+
+    def _prune(self, bound: float) -> None:
+        self.lowest_pruned = min(self.lowest_pruned, bound)
+
+    def _interrupted(self) -> SolveStatus | None:
+        if self.options.cancel is not None and self.options.cancel.is_set():
+            return SolveStatus.CANCELLED
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            return SolveStatus.TIME_LIMIT
+        return None
+
+    def _stopped(self, status: SolveStatus, limit: bool = False) -> SiteSearch:
+        if self.best_x is not None and status is SolveStatus.TIME_LIMIT:
             status = SolveStatus.FEASIBLE
-        low = min([best, lowest_pruned] + [h[0] for h in heap])
-        return SiteSearch(status, best, low, best_x, nodes, limit)
+        low = min([self.best, self.lowest_pruned] + [h[0] for h in self.heap])
+        return SiteSearch(status, self.best, low, self.best_x, self.nodes, limit)
 
-    def improved(value: float, x: F64) -> None:
-        nonlocal best, best_x
-        best, best_x = value, x
-        if options.progress is not None:
-            low = min([lowest_pruned, value] + [h[0] for h in heap])
-            options.progress(
+    def _improved(self, value: float, x: F64) -> None:
+        self.best, self.best_x = value, x
+        progress = self.options.progress
+        if progress is not None:
+            low = min([self.lowest_pruned, value] + [h[0] for h in self.heap])
+            progress(
                 Progress(
                     incumbent=value,
                     bound=low,
                     gap=max(0.0, (value - low) / max(abs(value), 1e-9)),
-                    elapsed_s=time.perf_counter() - started,
-                    nodes=nodes,
+                    elapsed_s=time.perf_counter() - self.started,
+                    nodes=self.nodes,
                 )
             )
 
-    while heap:
-        parent, _, lo, hi = heapq.heappop(heap)
-        cutoff = best - gap * abs(best)
-        if parent >= cutoff:
-            lowest_pruned = min(lowest_pruned, parent)
-            continue
-        if nodes >= node_limit:
-            heapq.heappush(heap, (parent, 0, lo, hi))
-            return stopped(SolveStatus.TIME_LIMIT, limit=True)
-        if options.cancel is not None and options.cancel.is_set():
-            return stopped(SolveStatus.CANCELLED)
-        if deadline is not None and time.perf_counter() > deadline:
-            return stopped(SolveStatus.TIME_LIMIT)
-        nodes += 1
-        solved = lp.solve(lo, hi)
-        if isinstance(solved, SolveStatus):
-            if solved is SolveStatus.INFEASIBLE:
-                continue
-            return stopped(SolveStatus.ERROR)
+    def _expand(self, solved: tuple[float, F64, F64], lo: F64, hi: F64, cutoff: float) -> None:
+        """Prune by the LP bound, take an integral LP or its rounding as a plan, fix by
+        reduced costs, then branch on the most fractional (cost-weighted) free site."""
         z, x, reduced = solved
         if z >= cutoff:
-            lowest_pruned = min(lowest_pruned, z)
-            continue
+            self._prune(z)
+            return
+        m = self.m
         y = x[:m]
         frac = np.minimum(y, 1.0 - y)
         if frac.max() < 1e-7:
             x = x.copy()
             x[:m] = np.round(y)
-            improved(z, x)
-            continue
+            self._improved(z, x)
+            return
         # Rounding every fractional site up keeps the LP's x feasible (within the budget).
         up = x.copy()
         up[:m] = np.where(y > 1e-9, 1.0, 0.0)
-        rounded = float(cost @ up)
-        if rounded < best and (budget is None or float(cost[:m] @ up[:m]) <= budget):
-            improved(rounded, up)
-            cutoff = best - gap * abs(best)
+        rounded = float(self.cost @ up)
+        budget = self.budget
+        if rounded < self.best and (budget is None or float(self.cost[:m] @ up[:m]) <= budget):
+            self._improved(rounded, up)
+            cutoff = self._cutoff()
+        lo, hi = self._fix_by_reduced_costs(z, y, reduced, (lo, hi), cutoff)
+        i = int(np.argmax(frac * self.weight * (hi > lo)))
+        for value in (1.0, 0.0):
+            clo, chi = lo.copy(), hi.copy()
+            clo[i] = chi[i] = value
+            heapq.heappush(self.heap, (z, self.counter, clo, chi))
+            self.counter += 1
+
+    def _fix_by_reduced_costs(
+        self, z: float, y: F64, reduced: F64, bounds: tuple[F64, F64], cutoff: float
+    ) -> tuple[F64, F64]:
+        """Fix each free site at its bound whose reduced cost alone lifts the LP bound ``z``
+        to the cutoff; returns the node's site bounds after fixing."""
+        lo, hi = bounds
         free = hi > lo
         # Forcing a site off its bound raises the LP bound by at least |reduced cost|.
         lifted = z + np.abs(reduced)
         close = free & (y < 1e-9) & (reduced > 0) & (lifted >= cutoff)
         keep = free & (y > 1.0 - 1e-9) & (reduced < 0) & (lifted >= cutoff)
         if close.any() or keep.any():
-            lowest_pruned = min(lowest_pruned, float(lifted[close | keep].min()))
+            self._prune(float(lifted[close | keep].min()))
             lo, hi = lo.copy(), hi.copy()
             hi[close] = 0.0
             lo[keep] = 1.0
-            free = hi > lo
-        i = int(np.argmax(frac * weight * free))
-        for value in (1.0, 0.0):
-            clo, chi = lo.copy(), hi.copy()
-            clo[i] = chi[i] = value
-            heapq.heappush(heap, (z, counter, clo, chi))
-            counter += 1
-    if best_x is None:
-        return SiteSearch(SolveStatus.INFEASIBLE, float("inf"), float("inf"), None, nodes, False)
-    return SiteSearch(SolveStatus.OPTIMAL, best, min(best, lowest_pruned), best_x, nodes, False)
+        return lo, hi

@@ -121,19 +121,7 @@ def solve_facilities(
     unmet: tuple[UnmetDemand, ...] = ()
     if sol.status is SolveStatus.INFEASIBLE and diagnose:
         unmet = diagnose_infeasible(fm)
-    return decode_plan(
-        fm,
-        sol.x,
-        status=sol.status,
-        objective=sol.objective,
-        bound=sol.bound,
-        gap=sol.gap,
-        backend=str(which),
-        build_s=build_s,
-        solve_s=sol.solve_s,
-        message=sol.message,
-        unmet=unmet,
-    )
+    return decode_plan(fm, sol, backend=str(which), build_s=build_s, unmet=unmet)
 
 
 def _solve_single_source(
@@ -144,20 +132,21 @@ def _solve_single_source(
     unmet: tuple[UnmetDemand, ...] = ()
     if res.status is SolveStatus.INFEASIBLE and diagnose:
         unmet = diagnose_infeasible(res.matrix)
-    return decode_plan(
-        res.matrix,
-        res.x,
+    sol = Solution(
         status=res.status,
         objective=res.objective,
         bound=res.bound,
         gap=res.gap,
-        backend=backend,
-        build_s=0.0,
+        x=res.x,
+        row_activity=None,
+        row_dual=None,
+        col_dual=None,
         solve_s=time.perf_counter() - started,
+        nodes=0,
         message=(
             f"{res.message}; Lagrangian bound {res.lagrangian_bound:.6g} in {res.lagrange_s:.2f} s"
             f" ({res.iterations} steps), best plan before the MIP {res.heuristic_objective:.6g},"
             f" {100 * res.fixed_arcs:.1f} % of arcs fixed"
         ),
-        unmet=unmet,
     )
+    return decode_plan(res.matrix, sol, backend=backend, build_s=0.0, unmet=unmet)

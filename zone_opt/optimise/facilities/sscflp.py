@@ -62,12 +62,14 @@ from zone_opt.optimise.facilities.problem import FacilityProblem
 from zone_opt.optimise.facilities.sscflp_lp import (
     _arc_customers,
     _column_vector,
+    _Guide,
     _kernel,
     _proven,
     _root_lp,
+    _RootLp,
 )
 from zone_opt.optimise.facilities.sscflp_plans import _Knapsacks, _Plans
-from zone_opt.optimise.solver import HighsSolver, Progress, SolveOptions, SolveStatus
+from zone_opt.optimise.solver import HighsSolver, Progress, Solution, SolveOptions, SolveStatus
 
 __all__ = ["SingleSourceResult", "solve_single_source"]
 
@@ -149,47 +151,146 @@ def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> Sing
         raise CancelledError("solve cancelled before it started")
     started = time.perf_counter()
     limit = math.inf if options.time_limit_s is None else float(options.time_limit_s)
-    deadline = started + limit
-    gap = options.mip_rel_gap
     rel = SiteRelaxation(problem)
     fm = build_matrix(problem)
-    integral = _integral(rel)
+    setup = _Setup(fm, rel, options, _integral(rel), started, limit)
+    gap, integral = setup.gap, setup.integral
     fits = np.isfinite(rel.cost) & (rel.s[:, None] >= rel.d[None, :])
     if not fits.any(axis=0).all():
         return _infeasible(fm, rel, options, started, 0)  # a customer no site takes whole
     knap = _Knapsacks(rel)
-    plans = _Plans(rel)
-    m, n = rel.m, rel.n
+    inc = _Incumbent(_Plans(rel), options, started)
 
-    best_a: I64 | None = None
-    ub = math.inf
+    # --- 1+2. subgradient ascent with periodic repair + local search ---------------------
+    lp = None if setup.large else _root_lp(fm, rel, options, setup.lag_deadline)
+    lag = _ascent(setup, knap, inc, lp)
+    if not lag.feasible:
+        return _infeasible(fm, rel, options, started, lag.iterations)
+    lagrangian = lag.bound if lp is None else max(lag.bound, lp.value - 1e-9 * abs(lp.value))
+    if integral and math.isfinite(lagrangian):
+        lagrangian = math.ceil(lagrangian - 1e-6)
+    lag_s = time.perf_counter() - started
+    run = _Run(fm, rel, options, gap, integral, lagrangian, inc.ub, 0.0, lag_s, lag.iterations)
+    best_a = inc.best_a
+    if best_a is None:
+        # No plan yet: the HiGHS MIP on the whole model decides (it may be infeasible).
+        return _finish(
+            run, None, ub=math.inf, cutoff=math.inf, fixing=None, deadline=setup.deadline
+        )
+    if not _proven(inc.ub, lagrangian, gap, integral) and not (
+        options.cancel is not None and options.cancel.is_set()
+    ):
+        kernel_end = time.perf_counter() + KERNEL_SHARE * (limit if math.isfinite(limit) else 100.0)
+        y_avg = lag.y_avg if lp is None else np.maximum(lag.y_avg, lp.y)
+        guide = _Guide(red=rel.cost - lag.u[None, :], y_avg=y_avg, lp=lp)
+        inc.offer(_kernel(fm, rel, best_a, guide, options=options, end=kernel_end), lag.bound)
+        if inc.best_a is not None:
+            best_a = inc.best_a
+    run = replace(run, heuristic=inc.ub)
+    if _proven(inc.ub, lagrangian, gap, integral):
+        return _outcome(
+            run,
+            _column_vector(fm, rel, best_a),
+            objective=inc.ub,
+            bound=min(lagrangian, inc.ub),
+            status=SolveStatus.OPTIMAL,
+            mip_s=0.0,
+            message="proved by the Lagrangian bound",
+        )
 
-    def offer(a: I64 | None) -> None:
-        nonlocal best_a, ub
+    # --- 3. penalty fixing with the best multipliers -------------------------------------
+    cutoff = _cutoff(inc.ub, gap, integral)
+    fixing = _penalty_fixing(setup, knap, lag.u, best_a, lp=lp, cutoff=cutoff)
+
+    # --- 4. the exact finish on what survives -------------------------------------------
+    run = replace(run, fixed_share=float(fixing[0].mean()))
+    return _finish(run, best_a, ub=inc.ub, cutoff=cutoff, fixing=fixing, deadline=setup.deadline)
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """A run's fixed context: the model, its relaxation, the options and the time budget."""
+
+    fm: FacilityMatrix
+    rel: SiteRelaxation
+    options: SolveOptions
+    integral: bool
+    started: float
+    limit: float
+    """The time limit in seconds (``inf``: none)."""
+
+    @property
+    def gap(self) -> float:
+        return self.options.mip_rel_gap
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.limit
+
+    @property
+    def large(self) -> bool:
+        """Above :data:`LP_ARCS` arcs: no root LP, a longer ascent."""
+        return self.fm.num_arcs > LP_ARCS
+
+    @property
+    def lag_deadline(self) -> float:
+        """When the Lagrangian phase (ascent and local search) ends."""
+        share = LAGRANGE_SHARE_LARGE if self.large else LAGRANGE_SHARE
+        return self.started + share * self.limit if math.isfinite(self.limit) else math.inf
+
+
+class _Incumbent:
+    """The best plan so far (a site per customer) and its cost; reports improvements."""
+
+    def __init__(self, plans: _Plans, options: SolveOptions, started: float) -> None:
+        self.plans = plans
+        self.options = options
+        self.started = started
+        self.best_a: I64 | None = None
+        self.ub = math.inf
+
+    def offer(self, a: I64 | None, bound: float) -> None:
+        """Keep plan ``a`` if it is better; ``bound`` is the best bound for the progress report."""
         if a is None:
             return
-        value = plans.cost(a)
+        ub = self.ub
+        value = self.plans.cost(a)
         if value < ub - 1e-9 * max(1.0, abs(ub) if math.isfinite(ub) else 1.0):
-            best_a, ub = a.copy(), value
-            if options.progress is not None:
-                options.progress(
+            self.best_a, self.ub = a.copy(), value
+            if self.options.progress is not None:
+                self.options.progress(
                     Progress(
-                        incumbent=ub,
-                        bound=best_bound,
-                        gap=max(0.0, (ub - best_bound) / max(abs(ub), 1e-9)),
-                        elapsed_s=time.perf_counter() - started,
+                        incumbent=value,
+                        bound=bound,
+                        gap=max(0.0, (value - bound) / max(abs(value), 1e-9)),
+                        elapsed_s=time.perf_counter() - self.started,
                         nodes=0,
                     )
                 )
 
-    # --- 1+2. subgradient ascent with periodic repair + local search ---------------------
+
+@dataclass(frozen=True)
+class _Lagrangian:
+    """What the ascent leaves: the best bound ``L*`` and its multipliers, the smoothed site
+    choice, the iterations used; not ``feasible`` if the sites cannot hold the demand."""
+
+    bound: float
+    u: F64
+    y_avg: F64
+    iterations: int
+    feasible: bool = True
+
+
+def _ascent(setup: _Setup, knap: _Knapsacks, inc: _Incumbent, lp: _RootLp | None) -> _Lagrangian:
+    """Subgradient ascent (Polyak steps towards the incumbent) on the 0-1 knapsack
+    relaxation, repairing and improving the relaxed solution into plans every few steps."""
+    rel, options = setup.rel, setup.options
+    m = rel.m
     lo = np.zeros(m, dtype=bool)
     hi = np.ones(m, dtype=bool)
-    large = fm.num_arcs > LP_ARCS
-    share = LAGRANGE_SHARE_LARGE if large else LAGRANGE_SHARE
-    lag_deadline = started + share * limit if math.isfinite(limit) else math.inf
-    lp = None if large else _root_lp(fm, rel, options, lag_deadline)
-    repair_every = 25 if large else 10
+    lag_deadline = setup.lag_deadline
+    search_end = min(setup.deadline, lag_deadline + 1.0)
+    repair_every = 25 if setup.large else 10
     u = rel.start() if lp is None else lp.u
     best_bound, best_u = -math.inf, u
     y_avg = np.zeros(m) if lp is None else lp.y.copy()
@@ -202,7 +303,7 @@ def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> Sing
         v, x = knap.evaluate(u)
         value, y = rel.choose(v, lo, hi)
         if not math.isfinite(value):
-            return _infeasible(fm, rel, options, started, it)
+            return _Lagrangian(best_bound, best_u, y_avg, it, feasible=False)
         bound = float(u.sum()) + value
         y_avg = y if it == 1 and lp is None else 0.9 * y_avg + 0.1 * y
         if bound > best_bound + 1e-9 * abs(bound):
@@ -213,13 +314,14 @@ def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> Sing
                 step /= 2.0
                 stall = 0
         if it <= 3 or it % repair_every == 0:
-            a = plans.repair(x, y)
+            a = inc.plans.repair(x, y)
             if a is not None:
-                offer(plans.improve(a, min(deadline, lag_deadline + 1.0)))
+                inc.offer(inc.plans.improve(a, search_end), best_bound)
         now = time.perf_counter()
         if step < 2e-3 or now > lag_deadline:
             break
-        if math.isfinite(ub) and best_bound >= _cutoff(ub, gap, integral):
+        ub = inc.ub
+        if math.isfinite(ub) and best_bound >= _cutoff(ub, setup.gap, setup.integral):
             break
         g = 1.0 - (x * y[:, None]).sum(axis=0)
         norm = float(g @ g)
@@ -227,41 +329,21 @@ def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> Sing
             break
         target = ub if math.isfinite(ub) else best_bound + 0.02 * abs(best_bound)
         u = u + step * max(target - bound, 1e-6 * abs(bound)) / norm * g
-    lagrangian = best_bound if lp is None else max(best_bound, lp.value - 1e-9 * abs(lp.value))
-    if integral and math.isfinite(lagrangian):
-        lagrangian = math.ceil(lagrangian - 1e-6)
-    lag_s = time.perf_counter() - started
-    run = _Run(fm, rel, options, gap, integral, lagrangian, ub, 0.0, lag_s, it)
-    if best_a is None:
-        # No plan yet: the HiGHS MIP on the whole model decides (it may be infeasible).
-        return _finish(run, None, ub=math.inf, cutoff=math.inf, fixing=None, deadline=deadline)
-    if not _proven(ub, lagrangian, gap, integral) and not (
-        options.cancel is not None and options.cancel.is_set()
-    ):
-        kernel_end = time.perf_counter() + KERNEL_SHARE * (limit if math.isfinite(limit) else 100.0)
-        if lp is not None:
-            y_avg = np.maximum(y_avg, lp.y)
-        red = rel.cost - best_u[None, :]
-        offer(
-            _kernel(fm, rel, best_a, red=red, y_avg=y_avg, lp=lp, options=options, end=kernel_end)
-        )
-    run = replace(run, heuristic=ub)
-    if _proven(ub, lagrangian, gap, integral):
-        x_best = _column_vector(fm, rel, best_a)
-        return _outcome(
-            run,
-            x_best,
-            objective=ub,
-            bound=min(lagrangian, ub),
-            status=SolveStatus.OPTIMAL,
-            mip_s=0.0,
-            message="proved by the Lagrangian bound",
-        )
+    return _Lagrangian(best_bound, best_u, y_avg, it)
 
-    # --- 3. penalty fixing with the best multipliers -------------------------------------
-    v, x = knap.evaluate(best_u)
-    cutoff = _cutoff(ub, gap, integral)
-    base = float(best_u.sum())
+
+def _penalty_fixing(
+    setup: _Setup, knap: _Knapsacks, u: F64, a: I64, *, lp: _RootLp | None, cutoff: float
+) -> tuple[B, B, B]:
+    """The arcs and sites that no plan below ``cutoff`` uses (Lagrangian penalties at
+    multipliers ``u``, and LP reduced costs), and the sites every such plan opens; the arcs
+    and sites of plan ``a`` are kept. Returns ``(arc_out, site_out, site_in)``."""
+    rel = setup.rel
+    m, n = rel.m, rel.n
+    lo = np.zeros(m, dtype=bool)
+    hi = np.ones(m, dtype=bool)
+    v, _ = knap.evaluate(u)
+    base = float(u.sum())
     rest = np.empty(m)  # R_i: the site choice with i open, its own value left out
     close = np.empty(m)  # bound with site i closed
     for i in range(m):
@@ -273,12 +355,12 @@ def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> Sing
         hi_i = hi.copy()
         hi_i[i] = False
         close[i], _ = rel.choose(v, lo, hi_i)
-    red = rel.cost - best_u[None, :]
+    red = rel.cost - u[None, :]
     k_at = knap.at_capacity(rel.s[:, None] - rel.d[None, :])
     arc_bound = base + rel.f[:, None] + red + k_at + rest[:, None]
     open_bound = base + v + rest
     used = np.zeros((m, n), dtype=bool)
-    used[best_a, np.arange(n)] = True
+    used[a, np.arange(n)] = True
     in_plan = used.any(axis=1)
     site_out = open_bound >= cutoff
     site_in = base + close >= cutoff
@@ -291,11 +373,7 @@ def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> Sing
         site_in |= (lp.y >= 1 - 1e-9) & (z - lp.y_reduced >= cutoff)
     site_out &= ~in_plan
     arc_out = (arc_out | site_out[:, None]) & ~used
-
-    # --- 4. the exact finish on what survives -------------------------------------------
-    run = replace(run, fixed_share=float(arc_out.mean()))
-    fixing = (arc_out, site_out, site_in)
-    return _finish(run, best_a, ub=ub, cutoff=cutoff, fixing=fixing, deadline=deadline)
+    return arc_out, site_out, site_in
 
 
 @dataclass(frozen=True)
@@ -326,24 +404,14 @@ def _finish(
     """HiGHS on the model with the fixings applied, from plan ``a``; the bound is
     ``max(L*, min(cutoff, HiGHS bound))`` (see the module docstring)."""
     fm, rel, options = run.fm, run.rel, run.options
-    m = fm.num_sites
     solver = HighsSolver(fm.model)
     if fixing is not None:
-        arc_out, site_out, site_in = fixing
-        local, ok = _arc_customers(fm, rel)
-        drop = arc_out[fm.arc_site, np.maximum(local, 0)] & ok
-        if drop.any():
-            solver.set_col_bounds(m + np.flatnonzero(drop), 0.0, 0.0)
-        if site_out.any():
-            solver.set_col_bounds(np.flatnonzero(site_out), 0.0, 0.0)
-        if site_in.any():
-            solver.set_col_bounds(np.flatnonzero(site_in), 1.0, 1.0)
+        _apply_fixing(solver, run, fixing)
     x: F64 | None = None
     if a is not None:
         x = _column_vector(fm, rel, a)
         solver.set_start(x)
     objective, bound = ub, run.lagrangian
-    status = SolveStatus.FEASIBLE if a is not None else SolveStatus.TIME_LIMIT
     message = "Lagrangian phase only"
     mip_started = time.perf_counter()
     left = deadline - mip_started
@@ -355,41 +423,63 @@ def _finish(
         message = f"HiGHS on the reduced model: {sol.message}, {sol.nodes} nodes"
         if sol.x is not None and sol.status.has_solution and sol.objective < objective:
             objective, x = sol.objective, sol.x
-        # Every plan below the cutoff survives the fixing: min(cutoff, its bound) is valid.
-        if sol.status is SolveStatus.INFEASIBLE:
-            mip_bound = math.inf  # no plan below the cutoff
-            if a is None:
-                return _outcome(
-                    run,
-                    None,
-                    objective=math.nan,
-                    bound=math.inf,
-                    status=SolveStatus.INFEASIBLE,
-                    mip_s=time.perf_counter() - mip_started,
-                    message=message,
-                )
-        elif sol.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE, SolveStatus.TIME_LIMIT):
-            mip_bound = sol.bound if math.isfinite(sol.bound) else -math.inf
-        else:
-            mip_bound = -math.inf
+        if sol.status is SolveStatus.INFEASIBLE and a is None:
+            return _outcome(
+                run,
+                None,
+                objective=math.nan,
+                bound=math.inf,
+                status=SolveStatus.INFEASIBLE,
+                mip_s=time.perf_counter() - mip_started,
+                message=message,
+            )
         cancelled = sol.status is SolveStatus.CANCELLED
-        bound = max(bound, min(cutoff, mip_bound))
+        # Every plan below the cutoff survives the fixing: min(cutoff, its bound) is valid.
+        bound = max(bound, min(cutoff, _mip_bound(sol)))
     if run.integral and math.isfinite(bound):
         bound = math.ceil(bound - 1e-6)
     if x is not None:
         bound = min(bound, objective)
-        if cancelled:
-            status = SolveStatus.CANCELLED
-        elif _proven(objective, bound, run.gap, run.integral):
-            status = SolveStatus.OPTIMAL
-        else:
-            status = SolveStatus.FEASIBLE
-    elif cancelled:
-        status = SolveStatus.CANCELLED
+    status = _final_status(run, x, objective, bound, cancelled)
     mip_s = time.perf_counter() - mip_started
     return _outcome(
         run, x, objective=objective, bound=bound, status=status, mip_s=mip_s, message=message
     )
+
+
+def _apply_fixing(solver: HighsSolver, run: _Run, fixing: tuple[B, B, B]) -> None:
+    """Fix the removed arcs and sites to 0 and the forced sites to 1."""
+    fm = run.fm
+    arc_out, site_out, site_in = fixing
+    local, ok = _arc_customers(fm, run.rel)
+    drop = arc_out[fm.arc_site, np.maximum(local, 0)] & ok
+    if drop.any():
+        solver.set_col_bounds(fm.num_sites + np.flatnonzero(drop), 0.0, 0.0)
+    if site_out.any():
+        solver.set_col_bounds(np.flatnonzero(site_out), 0.0, 0.0)
+    if site_in.any():
+        solver.set_col_bounds(np.flatnonzero(site_in), 1.0, 1.0)
+
+
+def _mip_bound(sol: Solution) -> float:
+    """HiGHS's bound on the plans that survived the fixing (``inf``: there are none)."""
+    if sol.status is SolveStatus.INFEASIBLE:
+        return math.inf  # no plan below the cutoff
+    if sol.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE, SolveStatus.TIME_LIMIT):
+        return sol.bound if math.isfinite(sol.bound) else -math.inf
+    return -math.inf
+
+
+def _final_status(
+    run: _Run, x: F64 | None, objective: float, bound: float, cancelled: bool
+) -> SolveStatus:
+    if cancelled:
+        return SolveStatus.CANCELLED
+    if x is None:
+        return SolveStatus.TIME_LIMIT
+    if _proven(objective, bound, run.gap, run.integral):
+        return SolveStatus.OPTIMAL
+    return SolveStatus.FEASIBLE
 
 
 def _outcome(

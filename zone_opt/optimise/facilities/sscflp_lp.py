@@ -71,14 +71,23 @@ def _proven(ub: float, bound: float, gap: float, integral: bool) -> bool:
     return ub - bound <= gap * abs(ub) or (integral and ub - bound < 1.0 - 1e-6)
 
 
+@dataclass(frozen=True)
+class _Guide:
+    """What the relaxations say about where good plans lie: ``red`` (m, n) the arcs' reduced
+    costs at the best multipliers, ``y_avg`` (m,) the smoothed site choice of the ascent,
+    ``lp`` the root LP (None if not solved)."""
+
+    red: F64
+    y_avg: F64
+    lp: _RootLp | None
+
+
 def _kernel(
     fm: FacilityMatrix,
     rel: SiteRelaxation,
     a: I64,
+    guide: _Guide,
     *,
-    red: F64,
-    y_avg: F64,
-    lp: _RootLp | None,
     options: SolveOptions,
     end: float,
 ) -> I64 | None:
@@ -90,6 +99,7 @@ def _kernel(
     if left < 0.05:
         return None
     m, n = rel.m, rel.n
+    red, y_avg, lp = guide.red, guide.y_avg, guide.lp
     sites = (y_avg > 0.02) | np.isin(np.arange(m), a)
     score = np.where(sites[:, None] & np.isfinite(rel.cost), red, math.inf)
     k = min(KERNEL_ARCS, int(sites.sum()))

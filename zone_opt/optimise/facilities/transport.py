@@ -92,14 +92,17 @@ class Transport:
             site, park = np.nonzero(active)
             cols = site.size
             model = MatrixModel.from_coo(
-                np.concatenate([park, n + site]),
-                np.concatenate([np.arange(cols), np.arange(cols)]),
-                np.concatenate([np.ones(cols), rel.d[park]]),
+                (
+                    np.concatenate([park, n + site]),
+                    np.concatenate([np.arange(cols), np.arange(cols)]),
+                    np.concatenate([np.ones(cols), rel.d[park]]),
+                ),
                 cost=cost[site, park],
-                col_lower=0.0,
-                col_upper=1.0,
-                row_lower=np.concatenate([np.ones(n), np.full(k, -INF)]),
-                row_upper=np.concatenate([np.ones(n), rel.s[rows]]),
+                col_bounds=(0.0, 1.0),
+                row_bounds=(
+                    np.concatenate([np.ones(n), np.full(k, -INF)]),
+                    np.concatenate([np.ones(n), rel.s[rows]]),
+                ),
             )
             sol = HighsSolver(model).solve(_LP)
             if sol.status is SolveStatus.INFEASIBLE:
