@@ -10,11 +10,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+import zone_opt.datasets
 from zone_opt.datasets import (
     PRESETS,
     SAMPLE_DIR,
     TABLE_NAMES,
     Region,
+    RegionSize,
     preset_region,
     pv_profile_kw_per_kwp,
     read_region,
@@ -42,11 +44,11 @@ def test_bundled_sample_is_the_sample_preset_and_valid(sample: Region) -> None:
 
 
 def test_same_seed_same_region_other_seed_other_region(sample: Region) -> None:
-    again = synthetic_region(6, 1_000, 2_000, 168, 0)
+    again = synthetic_region(RegionSize(6, 1_000, 2_000, 168), seed=0)
     assert all(
         a.equals(b) for a, b in zip(sample.tables().values(), again.tables().values(), strict=False)
     )
-    other = synthetic_region(6, 1_000, 2_000, 168, 1)
+    other = synthetic_region(RegionSize(6, 1_000, 2_000, 168), seed=1)
     assert not other.enterprises.equals(sample.enterprises)
     other.validate()
 
@@ -56,7 +58,7 @@ def test_same_seed_same_region_other_seed_other_region(sample: Region) -> None:
     [(1, 1, 1, 0), (3, 50, 10, 5), (40, 2_000, 30_000, 0)],
 )
 def test_other_sizes_are_valid(parks: int, spaces: int, enterprises: int, hours: int) -> None:
-    region = synthetic_region(parks, spaces, enterprises, hours, seed=3)
+    region = synthetic_region(RegionSize(parks, spaces, enterprises, hours), seed=3)
     region.validate()
     assert region.parks.num_rows == parks
     assert region.spaces.num_rows == spaces
@@ -242,7 +244,7 @@ def test_assets_are_sized_to_their_park(sample: Region) -> None:
 
 
 def test_parquet_round_trip(tmp_path: Path) -> None:
-    region = synthetic_region(2, 30, 40, 3, seed=5, start=date(2024, 7, 1))
+    region = synthetic_region(RegionSize(2, 30, 40, 3), seed=5, start=date(2024, 7, 1))
     write_region(region, tmp_path)
     back = read_region(tmp_path)
     assert all(
@@ -259,9 +261,25 @@ def test_presets_are_documented_sizes() -> None:
 
 def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="n_parks"):
-        synthetic_region(0, 10, 10)
+        RegionSize(0, 10, 10)
     with pytest.raises(ValueError, match="unknown cities"):
-        synthetic_region(1, 10, 10, cities=["atlantis"])
+        synthetic_region(RegionSize(1, 10, 10, cities=("atlantis",)))
+
+
+def test_the_old_positional_spelling_still_works_and_warns(sample: Region) -> None:
+    with pytest.warns(DeprecationWarning, match="RegionSize"):
+        again = synthetic_region(6, 1_000, 2_000, 168, 0)
+    assert again.enterprises.equals(sample.enterprises)
+    with pytest.warns(DeprecationWarning, match="RegionSize"):
+        named = synthetic_region(n_parks=6, n_spaces=1_000, n_enterprises=2_000, hours=168)
+    assert named.enterprises.equals(sample.enterprises)
+    with (
+        pytest.warns(DeprecationWarning, match="RegionSize"),
+        pytest.raises(ValueError, match="n_parks"),
+    ):
+        synthetic_region(0, 10, 10)
+    with pytest.warns(DeprecationWarning, match="Preset"):
+        assert zone_opt.datasets.Preset is RegionSize
 
 
 def test_the_bundled_sample_is_the_sample_preset() -> None:

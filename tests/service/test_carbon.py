@@ -11,7 +11,7 @@ import pytest
 
 from zone_opt.api.v1 import carbon_pb2
 from zone_opt.carbon.park import allocate_park, load_park_config
-from zone_opt.client import Client
+from zone_opt.client import CarbonInputs, Client
 from zone_opt.errors import InvalidInputError, NotFoundError
 
 DEMO = Path(__file__).resolve().parents[2] / "datasets" / "carbon_demo"
@@ -28,9 +28,11 @@ def test_allocate_operation_equals_the_library_and_proofs_verify(
     op = alice.submit_carbon_allocate(
         meters_id,
         (DEMO / "park.yaml").read_text(encoding="utf-8"),
-        tenancies_id=ids["tenancies"],
-        spaces_id=ids["spaces"],
-        park_assets_id=ids["park_assets"],
+        inputs=CarbonInputs(
+            tenancies_id=ids["tenancies"],
+            spaces_id=ids["spaces"],
+            park_assets_id=ids["park_assets"],
+        ),
     )
     done = alice.wait(op, 120)
     assert done.state == "SUCCEEDED", done.error_message
@@ -56,10 +58,12 @@ def test_allocate_operation_equals_the_library_and_proofs_verify(
         alice.submit_carbon_allocate(
             meters_id,
             (DEMO / "park.yaml").read_text(encoding="utf-8"),
-            tenancies_id=ids["tenancies"],
-            spaces_id=ids["spaces"],
-            park_assets_id=ids["park_assets"],
             previous_head=result.audit_head,
+            inputs=CarbonInputs(
+                tenancies_id=ids["tenancies"],
+                spaces_id=ids["spaces"],
+                park_assets_id=ids["park_assets"],
+            ),
         ),
         120,
     )
@@ -84,3 +88,14 @@ def test_bad_requests_are_invalid_argument(alice: Client) -> None:
     done = alice.wait(op, 60)
     assert done.state == "FAILED"
     assert "factor_set" in done.error_message
+
+
+def test_old_carbon_keywords_still_work_and_warn(alice: Client) -> None:
+    meters_id = alice.upload(pq.read_table(DEMO / "meters.parquet"), "meters", kind="meters")
+    park_yaml = (DEMO / "park.yaml").read_text(encoding="utf-8")
+    with (
+        pytest.warns(DeprecationWarning, match="tenancies_id"),
+        pytest.raises(NotFoundError) as err,
+    ):
+        alice.submit_carbon_allocate(meters_id, park_yaml, tenancies_id="no-such-dataset")
+    assert "tenancies_dataset_id" in str(err.value) or "no-such-dataset" in str(err.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from zone_opt.api.v1 import dispatch_pb2
-from zone_opt.client import Client
+from zone_opt.client import Client, DispatchRunOptions
 from zone_opt.errors import InvalidInputError
 from zone_opt.optimise.dispatch import dispatch, load_scenario
 
@@ -24,7 +25,11 @@ def _profiles() -> pa.Table:
 def test_dispatch_operation_equals_the_library(alice: Client) -> None:
     yaml_text = (DATA / "milp.yaml").read_text()
     op = alice.submit_dispatch(
-        yaml_text, _profiles(), datetime(2025, 7, 14), 48, rolling_h=24, mip_rel_gap=1e-6
+        yaml_text,
+        _profiles(),
+        datetime(2025, 7, 14),
+        48,
+        options=DispatchRunOptions(rolling_h=24, mip_rel_gap=1e-6),
     )
     seen = list(alice.watch(op, 120))
     done = seen[-1]
@@ -49,3 +54,21 @@ def test_dispatch_rejects_bad_input(alice: Client) -> None:
     with pytest.raises(InvalidInputError) as err:
         alice.submit_dispatch(yaml_text, _profiles(), datetime(2025, 12, 31), 48)
     assert any(v.field == "hours" for v in err.value.violations)
+
+
+def test_old_dispatch_keywords_still_work_and_warn(alice: Client) -> None:
+    yaml_text = (DATA / "lp.yaml").read_text()
+    with pytest.warns(DeprecationWarning, match=r"submit_dispatch\(\.\.\., rolling_h=\)"):
+        op = alice.submit_dispatch(
+            yaml_text, _profiles(), datetime(2025, 7, 14), 24, rolling_h=24, workers=0
+        )
+    assert alice.wait(op, 120).state == "SUCCEEDED"
+    with (
+        pytest.warns(DeprecationWarning, match="workers="),
+        pytest.raises(InvalidInputError) as err,
+    ):
+        alice.submit_dispatch(yaml_text, _profiles(), datetime(2025, 7, 14), 24, workers=3)
+    assert err.value.violations[0].field == "workers"
+    with pytest.raises(InvalidInputError) as err:
+        DispatchRunOptions(mip_rel_gap=math.nan)
+    assert err.value.violations[0].field == "mip_rel_gap"

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,57 +96,71 @@ def _print(value: Any) -> None:
     print(json.dumps(value, default=str, ensure_ascii=False))
 
 
+def _list(client: Client, args: argparse.Namespace) -> None:
+    for d in client.list():
+        _print(d)
+
+
+def _upload(client: Client, args: argparse.Namespace) -> None:
+    table = pq.read_table(args.path)
+    _print({"dataset_id": client.upload(table, args.name or args.path.stem, args.kind)})
+
+
+def _submitted(client: Client, args: argparse.Namespace, name: str) -> None:
+    _print(client.wait(name) if args.wait else client.get_operation(name))
+
+
+def _match(client: Client, args: argparse.Namespace) -> None:
+    name = client.submit_match(
+        args.spaces_id,
+        args.enterprises_id,
+        args.parks_id,
+        tenancies_id=args.tenancies_id,
+        options=MatchOptions(mode=args.mode, k=args.k),
+    )
+    _submitted(client, args, name)
+
+
+def _recommend(client: Client, args: argparse.Namespace) -> None:
+    region = sample_region() if args.dir is None else read_region(args.dir)
+    result = client.recommend(
+        region.spaces,
+        region.enterprises,
+        region.parks,
+        region.tenancies,
+        options=MatchOptions(k=args.k),
+    )
+    for row in result.slice(0, 20).to_pylist():
+        _print(row)
+    print(f"# {result.num_rows} rows", file=sys.stderr)
+
+
+def _operations(client: Client, args: argparse.Namespace) -> None:
+    for op in client.list_operations():
+        _print(op)
+
+
+#: Each ``zone-opt client`` subcommand's action on a connected client.
+ACTIONS: dict[str, Callable[[Client, argparse.Namespace], None]] = {
+    "list": _list,
+    "describe": lambda c, a: _print(c.describe(a.dataset_id)),
+    "delete": lambda c, a: c.delete(a.dataset_id),
+    "upload": _upload,
+    "download": lambda c, a: pq.write_table(c.download(a.dataset_id), a.out),
+    "stats": lambda c, a: _submitted(c, a, c.submit_statistics(a.dataset_id)),
+    "match": _match,
+    "recommend": _recommend,
+    "operations": _operations,
+    "operation": lambda c, a: _print(c.get_operation(a.name)),
+    "cancel": lambda c, a: _print(c.cancel(a.name)),
+    "wait": lambda c, a: _print(c.wait(a.name, a.wait_s)),
+}
+
+
 def run(args: argparse.Namespace) -> int:
     tls: TlsConfig | None = None
     if args.tls_ca or args.tls_cert:
         tls = TlsConfig(args.tls_ca, args.tls_cert, args.tls_key)
     with Client(args.address, token=_token(args), tls=tls, timeout_s=args.timeout_s) as client:
-        cmd = args.client_command
-        if cmd == "list":
-            for d in client.list():
-                _print(d)
-        elif cmd == "describe":
-            _print(client.describe(args.dataset_id))
-        elif cmd == "delete":
-            client.delete(args.dataset_id)
-        elif cmd == "upload":
-            table = pq.read_table(args.path)
-            _print({"dataset_id": client.upload(table, args.name or args.path.stem, args.kind)})
-        elif cmd == "download":
-            pq.write_table(client.download(args.dataset_id), args.out)
-        elif cmd in ("stats", "match"):
-            if cmd == "stats":
-                name = client.submit_statistics(args.dataset_id)
-            else:
-                name = client.submit_match(
-                    args.spaces_id,
-                    args.enterprises_id,
-                    args.parks_id,
-                    tenancies_id=args.tenancies_id,
-                    options=MatchOptions(mode=args.mode, k=args.k),
-                )
-            _print(client.wait(name) if args.wait else client.get_operation(name))
-        elif cmd == "recommend":
-            region = sample_region() if args.dir is None else read_region(args.dir)
-            tables = {n: getattr(region, n) for n in ("spaces", "enterprises", "parks")}
-            tables["tenancies"] = region.tenancies
-            result = client.recommend(
-                tables["spaces"],
-                tables["enterprises"],
-                tables["parks"],
-                tables.get("tenancies"),
-                options=MatchOptions(k=args.k),
-            )
-            for row in result.slice(0, 20).to_pylist():
-                _print(row)
-            print(f"# {result.num_rows} rows", file=sys.stderr)
-        elif cmd == "operations":
-            for op in client.list_operations():
-                _print(op)
-        elif cmd == "operation":
-            _print(client.get_operation(args.name))
-        elif cmd == "cancel":
-            _print(client.cancel(args.name))
-        elif cmd == "wait":
-            _print(client.wait(args.name, args.wait_s))
+        ACTIONS[args.client_command](client, args)
     return 0

@@ -17,7 +17,9 @@ request id, so retrying one with the same ``request_id`` never starts a second j
 from zone_opt._deprecated import renamed
 from zone_opt.client.core import Client
 from zone_opt.client.models import (
+    CarbonInputs,
     Dataset,
+    DispatchRunOptions,
     JoinRun,
     Operation,
     PeerDataset,
@@ -26,8 +28,10 @@ from zone_opt.client.models import (
 from zone_opt.rpc.channel import TlsConfig
 
 __all__ = [
+    "CarbonInputs",
     "Client",
     "Dataset",
+    "DispatchRunOptions",
     "JoinRun",
     "Operation",
     "PeerDataset",

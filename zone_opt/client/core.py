@@ -37,7 +37,9 @@ from zone_opt.api.v1 import (
     operations_pb2_grpc,
 )
 from zone_opt.client.models import (
+    CarbonInputs,
     Dataset,
+    DispatchRunOptions,
     JoinRun,
     Operation,
     PeerDataset,
@@ -289,24 +291,31 @@ class Client:
         start: datetime,
         hours: float,
         *,
-        rolling_h: float | None = None,
-        mip_rel_gap: float = 0.0,
-        workers: int = 0,
-        time_limit_s: float | None = None,
+        options: DispatchRunOptions | None = None,
         request_id: str | None = None,
+        **deprecated: Any,
     ) -> str:
         """Start a park dispatch run (scenario YAML text + profile table with a ``time``
-        column); returns the operation name. Progress is reported per rolling window."""
-        options = dispatch_pb2.DispatchOptions(mip_rel_gap=mip_rel_gap, workers=workers)
-        if rolling_h is not None:
-            options.rolling.FromTimedelta(timedelta(hours=rolling_h))
-        if time_limit_s is not None:
-            options.time_limit.FromTimedelta(timedelta(seconds=time_limit_s))
+        column) of ``hours`` from ``start``; returns the operation name. Progress is
+        reported per rolling window. The keywords ``rolling_h``, ``mip_rel_gap``,
+        ``workers``, ``time_limit_s`` are deprecated (fields of ``options``)."""
+        legacy = {k: v for k, v in deprecated.items() if (k, v) not in _CLIENT_ZERO_DEFAULTS}
+        chosen = options_from_keywords(
+            DispatchRunOptions, options, legacy, caller="submit_dispatch"
+        )
+        proto = dispatch_pb2.DispatchOptions(mip_rel_gap=chosen.mip_rel_gap, workers=chosen.workers)
+        for field, value in (
+            ("rolling", chosen.rolling_h and chosen.rolling_h * 3600.0),
+            ("window_time_limit", chosen.window_time_limit_s),
+            ("time_limit", chosen.time_limit_s),
+        ):
+            if value is not None:
+                getattr(proto, field).FromTimedelta(timedelta(seconds=value))
         request = dispatch_pb2.DispatchRequest(
             request_id=request_id or uuid.uuid4().hex,
             scenario_yaml=scenario_yaml,
             profiles_ipc=table_to_ipc(profiles),
-            options=options,
+            options=proto,
         )
         request.start.CopyFrom(_timestamp(start))
         request.horizon.FromTimedelta(timedelta(hours=hours))
@@ -317,26 +326,31 @@ class Client:
         meters_id: str,
         park_yaml: str,
         *,
-        tenancies_id: str = "",
-        spaces_id: str = "",
-        park_assets_id: str = "",
-        grid_factors_id: str = "",
+        inputs: CarbonInputs | None = None,
         previous_head: bytes = b"",
         request_id: str | None = None,
+        **deprecated: Any,
     ) -> str:
-        """Start a park's carbon allocation on stored datasets; returns the operation name.
+        """Start a park's carbon allocation on stored datasets (the meters, and the
+        tenancies, spaces, park assets and grid factors ``inputs`` names); returns the
+        operation name. ``previous_head`` chains this run's audit log to the last one's.
 
         The finished operation's ``result`` holds the rows / annual / KPI / reconciliation
-        dataset ids, ``manifest_json``, ``audit_root``, ``audit_head`` and ``balanced``.
+        dataset ids, ``manifest_json``, ``audit_root``, ``audit_head`` and ``balanced``. The
+        keywords ``tenancies_id``, ``spaces_id``, ``park_assets_id``, ``grid_factors_id``
+        are deprecated (fields of ``inputs``).
         """
+        chosen = options_from_keywords(
+            CarbonInputs, inputs, deprecated, caller="submit_carbon_allocate", argname="inputs"
+        )
         request = carbon_pb2.AllocateCarbonRequest(
             request_id=request_id or uuid.uuid4().hex,
             meters_dataset_id=meters_id,
             park_yaml=park_yaml,
-            tenancies_dataset_id=tenancies_id,
-            spaces_dataset_id=spaces_id,
-            park_assets_dataset_id=park_assets_id,
-            grid_factors_dataset_id=grid_factors_id,
+            tenancies_dataset_id=chosen.tenancies_id,
+            spaces_dataset_id=chosen.spaces_id,
+            park_assets_dataset_id=chosen.park_assets_id,
+            grid_factors_dataset_id=chosen.grid_factors_id,
             previous_head=previous_head,
         )
         return self._call(self._carbon.AllocateCarbon, request).operation.name
@@ -534,6 +548,10 @@ class Client:
             count=response.count if response.HasField("count") else None,
             sum=response.sum if response.HasField("sum") else None,
         )
+
+
+#: Old keyword values that meant "the server's default" (kept out of the options they spell).
+_CLIENT_ZERO_DEFAULTS = {("mip_rel_gap", 0.0), ("workers", 0), ("k", 0)}
 
 
 def _run_join_arguments(

@@ -11,12 +11,15 @@ from typing import TypeVar
 from google.protobuf.message import Message
 
 from zone_opt.api.v1 import datasets_pb2, operations_pb2
+from zone_opt.arguments import check_choice, check_real
 from zone_opt.errors import ServiceError
 from zone_opt.rpc.enums import kind_from_proto
 from zone_opt.rpc.operations import unpack_result
 
 __all__ = [
+    "CarbonInputs",
     "Dataset",
+    "DispatchRunOptions",
     "JoinRun",
     "Operation",
     "PeerDataset",
@@ -27,6 +30,45 @@ __all__ = [
 
 
 R = TypeVar("R", bound=Message)
+
+
+@dataclass(frozen=True)
+class DispatchRunOptions:
+    """How the server runs a dispatch (``DispatchOptions`` on the wire), checked when made.
+
+    Attributes:
+        rolling_h: window length of a rolling horizon; None: one model for the horizon.
+        mip_rel_gap: HiGHS's relative MIP gap, in [0, 1).
+        workers: 1 or 2 windows solved in parallel.
+        window_time_limit_s: HiGHS's time limit per window; None: none.
+        time_limit_s: the whole operation's limit once it starts (past it the operation
+            fails with DEADLINE_EXCEEDED at its next window); None: none.
+    """
+
+    rolling_h: float | None = None
+    mip_rel_gap: float = 1e-4
+    workers: int = 1
+    window_time_limit_s: float | None = None
+    time_limit_s: float | None = None
+
+    def __post_init__(self) -> None:
+        check_real("mip_rel_gap", self.mip_rel_gap, low=0.0, high=1.0)
+        check_choice("workers", self.workers, (1, 2))
+        for name in ("rolling_h", "window_time_limit_s", "time_limit_s"):
+            value = getattr(self, name)
+            if value is not None:
+                check_real(name, value, low=0.0, low_open=True)
+
+
+@dataclass(frozen=True)
+class CarbonInputs:
+    """The datasets of a carbon allocation besides its meters, each optional (ids of this
+    tenant's datasets; empty: not given)."""
+
+    tenancies_id: str = ""
+    spaces_id: str = ""
+    park_assets_id: str = ""
+    grid_factors_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -10,36 +10,30 @@ enterprises looking for or holding space); ``national`` is a platform over every
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from zone_opt._deprecated import renamed
 from zone_opt.datasets.cities import GREATER_BAY_AREA
 from zone_opt.datasets.region import Region, read_region
-from zone_opt.datasets.synthetic import synthetic_region
+from zone_opt.datasets.synthetic import RegionSize, synthetic_region
 
-__all__ = ["PRESETS", "SAMPLE_DIR", "Preset", "preset_region", "sample_region"]
+__all__ = ["PRESETS", "SAMPLE_DIR", "preset_region", "sample_region"]
+
+#: Old names of renamed classes (DeprecationWarning until 0.2; see CHANGELOG.md).
+__getattr__ = renamed(__name__, {"Preset": "zone_opt.datasets.synthetic:RegionSize"})
 
 #: The bundled sample in a checkout (``datasets/sample`` at the repository root).
 SAMPLE_DIR: Final[Path] = Path(__file__).resolve().parents[2] / "datasets" / "sample"
 
 
-@dataclass(frozen=True, slots=True)
-class Preset:
-    """Arguments of :func:`synthetic_region` for a named size."""
-
-    n_parks: int
-    n_spaces: int
-    n_enterprises: int
-    hours: int
-    cities: tuple[str, ...] | None = None
-
-
-PRESETS: Final[dict[str, Preset]] = {
-    "sample": Preset(6, 1_000, 2_000, 168),
-    "city": Preset(300, 100_000, 1_000_000, 0, GREATER_BAY_AREA),
-    "national": Preset(4_500, 1_000_000, 10_000_000, 0),
+#: The named sizes of :func:`preset_region`.
+PRESETS: Final[dict[str, RegionSize]] = {
+    "sample": RegionSize(6, 1_000, 2_000, 168),
+    "city": RegionSize(300, 100_000, 1_000_000, 0, GREATER_BAY_AREA),
+    "national": RegionSize(4_500, 1_000_000, 10_000_000, 0),
 }
 
 
@@ -51,16 +45,10 @@ def preset_region(
     progress: Callable[[str], None] | None = None,
 ) -> Region:
     """The synthetic region of preset ``name`` (``hours`` overrides the preset's)."""
-    p = PRESETS[name]
-    return synthetic_region(
-        p.n_parks,
-        p.n_spaces,
-        p.n_enterprises,
-        p.hours if hours is None else hours,
-        seed,
-        cities=p.cities,
-        progress=progress,
-    )
+    size = PRESETS[name]
+    if hours is not None:
+        size = dataclasses.replace(size, hours=hours)
+    return synthetic_region(size, seed=seed, progress=progress)
 
 
 def sample_region() -> Region:

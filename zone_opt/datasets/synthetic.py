@@ -7,12 +7,17 @@ Python object per row. ``datasets/README.md`` documents each distribution and it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from zone_opt._deprecated import REMOVED_IN
+from zone_opt.arguments import check_int
 from zone_opt.datasets.builders import (
     _assets,
     _Enterprises,
@@ -21,48 +26,78 @@ from zone_opt.datasets.builders import (
     _Spaces,
     _Tenancy,
 )
-from zone_opt.datasets.draws import (
-    _cities,
-)
+from zone_opt.datasets.draws import _cities
 from zone_opt.datasets.grid_factors import grid_factors_table
 from zone_opt.datasets.region import Region
-from zone_opt.schemas import (
-    TENANCIES,
-)
+from zone_opt.errors import InvalidInputError
+from zone_opt.schemas import TENANCIES
 
-__all__ = ["synthetic_region"]
+__all__ = ["RegionSize", "synthetic_region"]
+
+
+@dataclass(frozen=True, slots=True)
+class RegionSize:
+    """How large a synthetic region is, checked when made.
+
+    Attributes:
+        n_parks: parks, placed around the chosen cities (each city gets one before any gets
+            a second); at least 1.
+        n_spaces: spaces, spread over parks with lognormal park sizes; at least 1.
+        n_enterprises: enterprises; about 80 % of spaces are let, one tenant each, the
+            other enterprises are looking for space; at least 1.
+        hours: hourly meter readings per tenant (0: none).
+        cities: keys of :data:`~zone_opt.datasets.cities.CITIES` to use (None: all).
+    """
+
+    n_parks: int
+    n_spaces: int
+    n_enterprises: int
+    hours: int = 0
+    cities: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("n_parks", "n_spaces", "n_enterprises"):
+            check_int(name, getattr(self, name), low=1)
+        check_int("hours", self.hours, low=0)
+        if self.cities is not None:
+            object.__setattr__(self, "cities", tuple(self.cities))
 
 
 def synthetic_region(
-    n_parks: int,
-    n_spaces: int,
-    n_enterprises: int,
-    hours: int = 0,
+    size: RegionSize | int | None = None,
+    *legacy: int,
     seed: int = 0,
-    *,
     start: date = date(2025, 1, 1),
-    cities: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    **deprecated: Any,
 ) -> Region:
-    """A synthetic but realistic region, valid under every table's ``TableSpec``.
+    """A synthetic but realistic region of ``size``, valid under every table's ``TableSpec``.
 
     Args:
-        n_parks: parks, placed around the chosen cities (each city gets one before any
-            gets a second).
-        n_spaces: spaces, spread over parks with lognormal park sizes.
-        n_enterprises: enterprises; about 80 % of spaces are let, one tenant each, the
-            other enterprises are looking for space.
-        hours: hourly meter readings per tenant from ``start`` 00:00 Asia/Shanghai (0: none).
+        size: the numbers of parks, spaces, enterprises, meter hours and the cities.
         seed: the seed; equal arguments give equal tables.
-        start: the region's "today": leases run across it, availability is relative to it.
-        cities: keys of :data:`~zone_opt.datasets.cities.CITIES` to use (default all).
+        start: the region's "today": leases run across it, availability is relative to it;
+            meters start at its 00:00 Asia/Shanghai.
         progress: called with each table's name once it is built.
+
+    The old spelling ``synthetic_region(n_parks, n_spaces, n_enterprises, hours, seed,
+    cities=...)`` still works until zone-opt 0.2 and warns.
 
     Complexity: O(n_spaces + n_enterprises + tenants * hours) time and memory.
     """
-    if min(n_parks, n_spaces, n_enterprises) < 1 or hours < 0:
-        raise ValueError("n_parks, n_spaces and n_enterprises must be >= 1, hours >= 0")
-    chosen = _cities(cities)
+    if size is None and not deprecated:
+        raise InvalidInputError.single("size", None, "required: a RegionSize")
+    if not isinstance(size, RegionSize):
+        size, seed = _legacy_size(size, legacy, seed, deprecated)
+    elif legacy or deprecated:
+        raise InvalidInputError.single("size", None, "give a RegionSize or the old arguments")
+    n_parks, n_spaces, n_enterprises, hours = (
+        size.n_parks,
+        size.n_spaces,
+        size.n_enterprises,
+        size.hours,
+    )
+    chosen = _cities(size.cities)
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
     report = progress or (lambda _name: None)
 
@@ -105,3 +140,26 @@ def synthetic_region(
         park_assets=assets_table,
         grid_factors=factors,
     )
+
+
+def _legacy_size(
+    n_parks: int | None, legacy: tuple[int, ...], seed: int, deprecated: dict[str, Any]
+) -> tuple[RegionSize, int]:
+    """The size and seed the old positional spelling gave (with a DeprecationWarning)."""
+    names = ("n_spaces", "n_enterprises", "hours", "seed")
+    if len(legacy) > len(names):
+        raise TypeError(f"synthetic_region() takes at most 5 positional arguments ({legacy})")
+    first = {} if n_parks is None else {"n_parks": n_parks}
+    given = {**first, **dict(zip(names, legacy, strict=False)), **deprecated}
+    unknown = sorted(set(given) - {"n_parks", *names, "cities"})
+    if unknown:
+        raise TypeError(f"synthetic_region() got an unexpected keyword argument {unknown[0]!r}")
+    warnings.warn(
+        "synthetic_region(n_parks, n_spaces, n_enterprises, hours, seed, cities=...) is "
+        f"deprecated and will be removed in zone-opt {REMOVED_IN}; pass "
+        "synthetic_region(RegionSize(n_parks, n_spaces, n_enterprises, hours, cities), seed)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    seed = int(given.pop("seed", seed))
+    return RegionSize(**given), seed

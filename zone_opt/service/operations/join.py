@@ -26,6 +26,7 @@ from zone_opt.errors import (
     ResourceExhaustedError,
 )
 from zone_opt.join import JoinOptions, JoinQuery, JoinSender, joined
+from zone_opt.join.policy import AuditEntry
 from zone_opt.rpc.channel import TlsConfig, open_channel
 from zone_opt.rpc.enums import join_mode_from_proto
 from zone_opt.rpc.join import receive_join
@@ -93,16 +94,19 @@ class JoinSessions:
         now = time.time()
         session_id = uuid.uuid4().hex
         try:
-            self.policies.open_session(
-                session_id,
-                owner=owner,
+            opened = AuditEntry(
+                session_id=session_id,
                 peer=peer,
-                policy=policy,
+                dataset_id=dataset_id,
                 mode=mode,
                 columns=columns,
                 sender_keys=server.distinct_count,
-                now_s=now,
+                receiver_keys=0,
+                opened_s=now,
+                evaluated_s=None,
+                outcome="opened",
             )
+            self.policies.open_session(opened, owner=owner, policy=policy)
         except ResourceExhaustedError:
             self.policies.refuse(owner, peer, dataset_id, mode, "quota")
             raise

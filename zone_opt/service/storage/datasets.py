@@ -190,17 +190,9 @@ class DatasetStore:
                     rewritten = tmp.with_suffix(".conformed")
                     digest, size = self._write_table(rewritten, conformed, checksum)
                     os.replace(rewritten, tmp)
-                return self._commit(
-                    tmp=tmp,
-                    dataset_id=uuid.uuid4().hex,
-                    tenant=tenant,
-                    name=name,
-                    kind=kind,
-                    table=conformed,
-                    checksum=checksum,
-                    digest=digest,
-                    size=size,
-                )
+                stored = _Stored(checksum, digest, size)
+                info = _record(uuid.uuid4().hex, tenant, name, kind, table=conformed, stored=stored)
+                return self._commit(tmp, info)
         finally:
             tmp.unlink(missing_ok=True)
             tmp.with_suffix(".conformed").unlink(missing_ok=True)
@@ -270,33 +262,11 @@ class DatasetStore:
                 hasher.update(block)
         return hasher.hexdigest(), path.stat().st_size
 
-    def _commit(
-        self,
-        *,
-        tmp: Path,
-        dataset_id: str,
-        tenant: str,
-        name: str,
-        kind: str,
-        table: pa.Table,
-        checksum: str,
-        digest: str,
-        size: int,
-    ) -> DatasetInfo:
-        final = self._path(dataset_id)
+    def _commit(self, tmp: Path, info: DatasetInfo) -> DatasetInfo:
+        """Move the written file ``tmp`` into place (durably) and record ``info``."""
+        final = self._path(info.dataset_id)
         os.replace(tmp, final)
         fsync_dir(final.parent)
-        info = DatasetInfo(
-            dataset_id,
-            tenant,
-            name,
-            kind,
-            table.num_rows,
-            size,
-            columns=tuple(table.column_names),
-            created_s=time.time(),
-            **{c: digest if c == checksum else "" for c in CHECKSUMS},
-        )
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO datasets (dataset_id, tenant, name, kind, num_rows,"
@@ -304,11 +274,11 @@ class DatasetStore:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     info.dataset_id,
-                    tenant,
-                    name,
-                    kind,
+                    info.tenant,
+                    info.name,
+                    info.kind,
                     info.num_rows,
-                    size,
+                    info.num_bytes,
                     info.sha256,
                     "\x1f".join(info.columns),
                     info.created_s,
@@ -324,17 +294,9 @@ class DatasetStore:
         try:
             with _disk_full_is_exhausted("result"):
                 digest, size = self._write_table(tmp, table, "xxh3_128")
-                return self._commit(
-                    tmp=tmp,
-                    dataset_id=dataset_id,
-                    tenant=tenant,
-                    name=name,
-                    kind=RESULT_KIND,
-                    table=table,
-                    checksum="xxh3_128",
-                    digest=digest,
-                    size=size,
-                )
+                stored = _Stored("xxh3_128", digest, size)
+                info = _record(dataset_id, tenant, name, RESULT_KIND, table=table, stored=stored)
+                return self._commit(tmp, info)
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -458,3 +420,29 @@ def _declared(chunk: UploadChunk, checksum: str) -> str:
                 f"chunk.{name}", chunk.seq, f"the upload's header chose the checksum {checksum}"
             )
     return declared[checksum]
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """A table's file once written: the name of its checksum, the digest and its bytes."""
+
+    checksum: str
+    digest: str
+    size: int
+
+
+def _record(
+    dataset_id: str, tenant: str, name: str, kind: str, *, table: pa.Table, stored: _Stored
+) -> DatasetInfo:
+    """The record of a dataset about to be committed."""
+    return DatasetInfo(
+        dataset_id,
+        tenant,
+        name,
+        kind,
+        table.num_rows,
+        stored.size,
+        columns=tuple(table.column_names),
+        created_s=time.time(),
+        **{c: stored.digest if c == stored.checksum else "" for c in CHECKSUMS},
+    )

@@ -121,19 +121,9 @@ class PolicyStore:
             raise NotFoundError(f"no join policy for dataset {dataset_id}")
         return policy
 
-    def open_session(
-        self,
-        session_id: str,
-        *,
-        owner: str,
-        peer: str,
-        policy: JoinPolicy,
-        mode: str,
-        columns: tuple[str, ...],
-        sender_keys: int,
-        now_s: float,
-    ) -> None:
+    def open_session(self, entry: AuditEntry, *, owner: str, policy: JoinPolicy) -> None:
         """Record a session, atomically with the quota check of its epoch."""
+        now_s, peer = entry.opened_s, entry.peer
         epoch_start = now_s - now_s % policy.epoch_seconds
         with self.db.transaction() as conn:
             used = conn.execute(
@@ -151,13 +141,13 @@ class PolicyStore:
                 "INSERT INTO join_audit (session_id, dataset_id, owner, peer, mode, columns, "
                 "sender_keys, opened_s, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'opened')",
                 (
-                    session_id,
+                    entry.session_id,
                     policy.dataset_id,
                     owner,
                     peer,
-                    mode,
-                    json.dumps(columns),
-                    sender_keys,
+                    entry.mode,
+                    json.dumps(entry.columns),
+                    entry.sender_keys,
                     now_s,
                 ),
             )
