@@ -10,7 +10,7 @@ audit trail.
   PV shared and green power matched hour by hour; :func:`grid_factor` looks up the
   versioned MEE factor sets; :func:`green_from_certificates` refuses double claims.
 - :func:`chp_split`: CHP emissions between heat and power (efficiency, energy-content,
-  exergy methods), exact per hour.
+  exergy methods, chosen with :class:`ChpOptions`), exact per hour.
 - :func:`allocate_park`: a park's accounting over the foundation tables (meters,
   tenancies, park_assets, grid_factors): per tenant x hour x scope x source rows, annual
   totals, KPIs, an exact reconciliation, the manifest and a chained Merkle root;
@@ -35,7 +35,7 @@ from zone_opt.carbon.audit import (
     tenant_hour_rows,
     verify,
 )
-from zone_opt.carbon.chp import ChpMethod, ChpSplit, chp_split
+from zone_opt.carbon.chp import ChpMethod, ChpOptions, ChpSplit, chp_split
 from zone_opt.carbon.park import (
     ParkCarbonConfig,
     ParkCarbonResult,
@@ -53,6 +53,7 @@ from zone_opt.carbon.scope2 import (
 __all__ = [
     "GENESIS",
     "ChpMethod",
+    "ChpOptions",
     "ChpSplit",
     "GridFactor",
     "MerkleProof",

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zone_opt.carbon.allocation import allocate_pro_rata_pooled
-from zone_opt.carbon.chp import ChpMethod, chp_split
+from zone_opt.carbon.chp import ChpMethod, ChpOptions, chp_split
 from zone_opt.carbon.park.config import ParkCarbonConfig, invalid, plain
 from zone_opt.carbon.park.inputs import Grids
 from zone_opt.carbon.park.ledger import Ledger, flat_split, split_rows, wide
@@ -136,15 +136,13 @@ def chp(run: Run) -> None:
     total_g = np.floor(fuel_gj * float(spec.get("fuel_co2e_kg_per_gj", 56.1)) * 1000 + 0.5)
     method = ChpMethod(str(spec.get("method", "efficiency")))
     steam = spec.get("steam_temperature_c")
-    split = chp_split(
-        total_g.astype(np.int64),
-        power_gj,
-        gate_heat,
+    options = ChpOptions(
         method=method,
         heat_efficiency=float(spec.get("heat_efficiency", 0.80)),
         power_efficiency=float(spec.get("power_efficiency", 0.35)),
         steam_temperature_c=float(steam) if steam is not None else None,
     )
+    split = chp_split(total_g.astype(np.int64), power_gj, gate_heat, options=options)
     weights = np.vstack([grids.heat_gj, (gate_heat - delivered)[None, :]])
     heat_alloc, pool = split_rows(split.heat_g, weights)
     for m in BOTH:
