@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from bench.harness import Case, Contender, Summary, agree_on, suite
 from zone_opt.carbon import (
+    Scope2Options,
     ShapleyAllocation,
     allocate_pro_rata_pooled,
     grid_factor,
@@ -134,11 +135,13 @@ def _zone_opt_scope2(inst: Scope2Instance) -> Scope2Output:
         inst["pv"],
         location_factor=_LOCATION,
         residual_factor=_RESIDUAL,
-        contract_wh=inst["contract_wh"],
-        contract_share=inst["contract_share"],
-        gate_import_wh=inst["gate"],
-        losses="landlord",
-        detail=False,
+        options=Scope2Options(
+            contract_wh=inst["contract_wh"],
+            contract_share=inst["contract_share"],
+            gate_import_wh=inst["gate"],
+            losses="landlord",
+            detail=False,
+        ),
     )
     return {
         "location_g": r.location_g,

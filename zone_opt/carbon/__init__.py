@@ -7,7 +7,8 @@ audit trail.
 - :func:`merkle_root`, :func:`proof`, :func:`verify`, :func:`chain_head`: an RFC 6962
   Merkle tree over canonical result rows (:func:`canonical_row`).
 - :func:`scope2_hourly`: Scope 2 location- and market-based per tenant-hour, with on-site
-  PV shared and green power matched hour by hour; :func:`grid_factor` looks up the
+  PV shared and green power matched hour by hour (how: :class:`Scope2Options`);
+  :func:`grid_factor` looks up the
   versioned MEE factor sets; :func:`green_from_certificates` refuses double claims.
 - :func:`chp_split`: CHP emissions between heat and power (efficiency, energy-content,
   exergy methods, chosen with :class:`ChpOptions`), exact per hour.
@@ -44,6 +45,7 @@ from zone_opt.carbon.park import (
 )
 from zone_opt.carbon.scope2 import (
     GridFactor,
+    Scope2Options,
     Scope2Result,
     green_from_certificates,
     grid_factor,
@@ -61,6 +63,7 @@ __all__ = [
     "ParkCarbonConfig",
     "ParkCarbonResult",
     "ProRataAllocation",
+    "Scope2Options",
     "Scope2Result",
     "ShapleyAllocation",
     "allocate_park",
