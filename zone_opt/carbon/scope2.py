@@ -367,7 +367,7 @@ def _digest(*arrays: npt.NDArray[Any] | None) -> str:
 
 
 def _integers(values: npt.ArrayLike | None, field: str, ndim: int) -> I64 | None:
-    """An int64 C-contiguous array of ``ndim`` dimensions (ranges are checked by the core)."""
+    """An int64 C-contiguous array of ``ndim`` dimensions (the engine checks the rest)."""
     if values is None:
         return None
     array = np.asarray(values)
@@ -495,14 +495,10 @@ def scope2_hourly(
     pv = _integers(pv_wh, "pv_wh", 1)
     if load is None or pv is None:
         raise InvalidInputError.single("load_wh", None, "load_wh and pv_wh are required")
-    n, hours = load.shape
-    if pv.shape != (hours,):
-        raise InvalidInputError.single("pv_wh", None, f"has {pv.size} hours, load_wh has {hours}")
     green = _integers(green_wh, "green_wh", 2)
-    if green is not None and green.shape != load.shape:
-        raise InvalidInputError.single(
-            "green_wh", None, f"has shape {green.shape}, load_wh has {load.shape}"
-        )
+    # Shapes against the load, and every range, are the engine's to check (its errors name
+    # the fields; certificate_wh is the caller's green_wh).
+    n, hours = load.shape
     contracts = _held(options.contract_wh)
     if contracts is None:
         contracts = np.zeros((0, hours), dtype=np.int64)
@@ -510,10 +506,6 @@ def scope2_hourly(
     if shares is None:
         shares = np.zeros((contracts.shape[0], n), dtype=np.int64)
     gate = _held(options.gate_import_wh)
-    if gate is not None and gate.shape != (hours,):
-        raise InvalidInputError.single(
-            "gate_import_wh", None, f"has {gate.size} hours, load_wh has {hours}"
-        )
     parts = _held(options.pv_share) if options.pv_sharing == "contract-share" else None
     ranked = _held(options.pv_priority) if options.pv_sharing == "priority" else None
     order = None if ranked is None else ranked.astype(np.uint64)
