@@ -50,6 +50,19 @@ def parks(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+def _options(case: dict[str, Any], gate: I64 | None, *, detail: bool = True) -> Scope2Options:
+    return Scope2Options(
+        pv_sharing=case["pv_sharing"],
+        pv_share=case["pv_share"],
+        pv_priority=case["pv_priority"],
+        contract_wh=case["contract_wh"],
+        contract_share=case["contract_share"],
+        gate_import_wh=gate,
+        losses=case["losses"],
+        detail=detail,
+    )
+
+
 def _run(case: dict[str, Any], gate: I64 | None, *, detail: bool = True) -> Any:
     return scope2_hourly(
         case["load"],
@@ -57,16 +70,7 @@ def _run(case: dict[str, Any], gate: I64 | None, *, detail: bool = True) -> Any:
         case["green"],
         location_factor=EAST,
         residual_factor=RESIDUAL,
-        options=Scope2Options(
-            pv_sharing=case["pv_sharing"],
-            pv_share=case["pv_share"],
-            pv_priority=case["pv_priority"],
-            contract_wh=case["contract_wh"],
-            contract_share=case["contract_share"],
-            gate_import_wh=gate,
-            losses=case["losses"],
-            detail=detail,
-        ),
+        options=_options(case, gate, detail=detail),
     )
 
 
@@ -77,19 +81,13 @@ def test_rust_and_numpy_agree_exactly_and_balances_hold(case: dict[str, Any]) ->
     first = _run(case, None)
     gate = (load - first.pv_wh).sum(axis=0) + case["extra_loss"]
     r = _run(case, gate)
-    mode = case["pv_sharing"]
     ref = scope2_numpy(
         load,
         case["pv"],
-        case["contract_wh"],
-        case["contract_share"],
-        location_ug_per_wh=EAST.co2e_ug_per_wh,
-        residual_ug_per_wh=RESIDUAL.co2e_ug_per_wh,
-        pv_share=case["pv_share"] if mode == "contract-share" else None,
-        pv_priority=case["pv_priority"].astype(np.uint64) if mode == "priority" else None,
-        certificate_wh=case["green"],
-        gate_import_wh=gate,
-        gross_up_losses=case["losses"] == "gross-up",
+        case["green"],
+        location_factor=EAST,
+        residual_factor=RESIDUAL,
+        options=_options(case, gate),
     )
     lean = _run(case, gate, detail=False)  # the engine's faster paths without detail
     for name, expected in ref.items():
