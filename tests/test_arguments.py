@@ -24,7 +24,7 @@ from zone_opt.arguments import (
     check_int,
     check_real,
 )
-from zone_opt.carbon import chp_split, green_from_certificates, shapley_allocation
+from zone_opt.carbon import ChpOptions, chp_split, green_from_certificates, shapley_allocation
 from zone_opt.carbon.allocation import MAX_SHAPLEY_SAMPLES
 from zone_opt.errors import InvalidInputError, ResourceExhaustedError, ZoneOptError
 from zone_opt.join import JoinOptions, JoinReceiver, JoinSender, StreamingJoinSender
@@ -288,7 +288,7 @@ def test_assign_flags() -> None:
 )
 def test_chp_split_scalars(kwargs: dict[str, Any], name: str) -> None:
     with pytest.raises(InvalidInputError) as exc:
-        chp_split([100], [1.0], [1.0], **kwargs)
+        chp_split([100], [1.0], [1.0], options=ChpOptions(**kwargs))
     refused(exc, name)
 
 

@@ -238,6 +238,16 @@ def test_unknown_factor_set_and_bad_config() -> None:
     )
 
 
+def test_pv_key_and_loss_policy_are_checked_when_the_park_file_is_read() -> None:
+    for overrides, field in (
+        ({"pv": {"kwp": 0, "sharing": "sunny"}}, "park.pv.sharing"),
+        ({"grid": {"factor_set": "MEE-2023", "losses": "nobody"}}, "park.grid.losses"),
+    ):
+        with pytest.raises(InvalidInputError) as info:
+            _small(**overrides)
+        assert info.value.violations[0].field == field
+
+
 @st.composite
 def small_parks(draw: st.DrawFn) -> tuple[ParkCarbonConfig, pa.Table]:
     tenants = [f"9132050{k:011d}" for k in range(draw(st.integers(1, 4)))]

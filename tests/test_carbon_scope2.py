@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from zone_opt.carbon import (
     GridFactor,
+    Scope2Options,
     canonical_row,
     green_from_certificates,
     grid_factor,
@@ -219,3 +220,26 @@ def test_result_rows_are_audited() -> None:
         r.proof("scope1", 0, 0)
     with pytest.raises(InvalidInputError):
         r.proof("scope2-market", 2, 0)
+
+
+@pytest.mark.parametrize(
+    ("pv", "green", "options", "field"),
+    [
+        ([0], None, Scope2Options(), "pv_wh"),
+        ([0, 0], [[0, 0, 0], [0, 0, 0]], Scope2Options(), "green_wh"),
+        ([0, 0], None, Scope2Options(gate_import_wh=[100, 100, 100]), "gate_import_wh"),
+        ([0, 0], None, Scope2Options(contract_wh=[[1]], contract_share=[[1, 1]]), "contract_wh"),
+    ],
+)
+def test_a_shape_that_does_not_fit_the_load_names_the_field(
+    pv: list[int], green: list[list[int]] | None, options: Scope2Options, field: str
+) -> None:
+    # The engine checks shapes against the load (2 tenants x 2 hours) and names the
+    # caller's fields.
+    with pytest.raises(InvalidInputError) as info:
+        scope2_hourly(
+            [[1, 2], [3, 4]], pv, green, location_factor=EAST, residual_factor=RESIDUAL,
+            options=options,
+        )  # fmt: skip
+    v = info.value.violations[0]
+    assert (v.field, v.row) == (field, None), v

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zone_opt.carbon import grid_factor, scope2_hourly
+from zone_opt.carbon import Scope2Options, Scope2Result, grid_factor, scope2_hourly
 from zone_opt.carbon.reference import scope2_numpy, split_largest_remainder
 from zone_opt.errors import InvalidInputError
 
@@ -49,13 +50,8 @@ def parks(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-def _run(case: dict[str, Any], gate: I64 | None, *, detail: bool = True) -> Any:
-    return scope2_hourly(
-        case["load"],
-        case["pv"],
-        case["green"],
-        location_factor=EAST,
-        residual_factor=RESIDUAL,
+def _options(case: dict[str, Any], gate: I64 | None, *, detail: bool = True) -> Scope2Options:
+    return Scope2Options(
         pv_sharing=case["pv_sharing"],
         pv_share=case["pv_share"],
         pv_priority=case["pv_priority"],
@@ -67,6 +63,17 @@ def _run(case: dict[str, Any], gate: I64 | None, *, detail: bool = True) -> Any:
     )
 
 
+def _run(case: dict[str, Any], gate: I64 | None, *, detail: bool = True) -> Any:
+    return scope2_hourly(
+        case["load"],
+        case["pv"],
+        case["green"],
+        location_factor=EAST,
+        residual_factor=RESIDUAL,
+        options=_options(case, gate, detail=detail),
+    )
+
+
 @settings(max_examples=120, deadline=None)
 @given(parks())
 def test_rust_and_numpy_agree_exactly_and_balances_hold(case: dict[str, Any]) -> None:
@@ -74,19 +81,13 @@ def test_rust_and_numpy_agree_exactly_and_balances_hold(case: dict[str, Any]) ->
     first = _run(case, None)
     gate = (load - first.pv_wh).sum(axis=0) + case["extra_loss"]
     r = _run(case, gate)
-    mode = case["pv_sharing"]
     ref = scope2_numpy(
         load,
         case["pv"],
-        case["contract_wh"],
-        case["contract_share"],
-        location_ug_per_wh=EAST.co2e_ug_per_wh,
-        residual_ug_per_wh=RESIDUAL.co2e_ug_per_wh,
-        pv_share=case["pv_share"] if mode == "contract-share" else None,
-        pv_priority=case["pv_priority"].astype(np.uint64) if mode == "priority" else None,
-        certificate_wh=case["green"],
-        gate_import_wh=gate,
-        gross_up_losses=case["losses"] == "gross-up",
+        case["green"],
+        location_factor=EAST,
+        residual_factor=RESIDUAL,
+        options=_options(case, gate),
     )
     lean = _run(case, gate, detail=False)  # the engine's faster paths without detail
     for name, expected in ref.items():
@@ -126,14 +127,14 @@ def test_priority_contract_share_and_gross_up_by_hand() -> None:
     # the last 1 000.
     r = scope2_hourly(
         load, [2500], location_factor=EAST, residual_factor=RESIDUAL,
-        pv_sharing="priority", pv_priority=[2, 0, 1],
+        options=Scope2Options(pv_sharing="priority", pv_priority=[2, 0, 1]),
     )  # fmt: skip
     assert r.pv_wh is not None
     assert r.pv_wh[:, 0].tolist() == [1000, 1000, 500]
     # Shares 1:1:2 entitle 625, 625, 1 250; tenant 2 uses its 500, 750 Wh are exported.
     r = scope2_hourly(
         load, [2500], location_factor=EAST, residual_factor=RESIDUAL,
-        pv_sharing="contract-share", pv_share=[1, 1, 2],
+        options=Scope2Options(pv_sharing="contract-share", pv_share=[1, 1, 2]),
     )  # fmt: skip
     assert r.pv_wh is not None
     assert r.pv_wh[:, 0].tolist() == [625, 625, 500]
@@ -143,7 +144,8 @@ def test_priority_contract_share_and_gross_up_by_hand() -> None:
     # 41.25 / 13.75 -> 41 / 14 and 45.75 / 15.25 -> 46 / 15.
     r = scope2_hourly(
         [[3000], [1000]], [2000], [[500], [0]], location_factor=EAST,
-        residual_factor=RESIDUAL, gate_import_wh=[2100], losses="gross-up",
+        residual_factor=RESIDUAL,
+        options=Scope2Options(gate_import_wh=[2100], losses="gross-up"),
     )  # fmt: skip
     assert r.loss_location_g is not None
     assert r.loss_market_g is not None
@@ -159,7 +161,7 @@ def test_contracts_match_hourly_without_carry_by_hand() -> None:
     # as excess; annual matching would have counted all 333.
     r = scope2_hourly(
         [[200, 200], [1000, 1000]], [0, 0], location_factor=EAST, residual_factor=RESIDUAL,
-        contract_wh=[[1000, 0]], contract_share=[[1, 2]],
+        options=Scope2Options(contract_wh=[[1000, 0]], contract_share=[[1, 2]]),
     )  # fmt: skip
     assert r.matched_wh is not None
     assert r.matched_wh.tolist() == [[200, 0], [667, 0]]
@@ -198,8 +200,11 @@ def test_split_reference_by_hand() -> None:
 def test_bad_input_names_field_and_row(kwargs: dict[str, Any], field: str, row: int | None) -> None:
     args: dict[str, Any] = {"load_wh": [[10, 10], [10, 10]], "pv_wh": [0, 0]}
     args.update(kwargs)
+    inputs = {k: args.pop(k) for k in ("load_wh", "pv_wh", "green_wh") if k in args}
     with pytest.raises(InvalidInputError) as info:
-        scope2_hourly(location_factor=EAST, residual_factor=RESIDUAL, **args)
+        scope2_hourly(
+            location_factor=EAST, residual_factor=RESIDUAL, options=Scope2Options(**args), **inputs
+        )
     v = info.value.violations[0]
     assert (v.field, v.row) == (field, row), v
 
@@ -221,3 +226,75 @@ def test_results_are_int32_where_they_fit_and_int64_otherwise() -> None:
     assert wide.location_g.dtype == np.int64
     assert wide.location_g[1, 1] == (2**31 * 550_000 + 500_000) // 1_000_000
     assert wide.location_g[0].tolist() == [825, 6]
+
+
+def test_old_keyword_options_still_work_and_warn() -> None:
+    load, pv = [[1000, 0], [3000, 200], [500, 700]], [2500, 100]
+    spelled: dict[str, Any] = {
+        "pv_sharing": "priority",
+        "pv_priority": [2, 0, 1],
+        "contract_wh": [[400, 300]],
+        "contract_share": [[1, 2, 0]],
+        "gate_import_wh": [3000, 1000],
+        "losses": "gross-up",
+        "detail": True,
+    }
+    new = scope2_hourly(
+        load, pv, location_factor=EAST, residual_factor=RESIDUAL, options=Scope2Options(**spelled)
+    )
+    with pytest.warns(
+        DeprecationWarning, match=r"scope2_hourly\(\.\.\., pv_sharing=, .*detail=\) is deprecated"
+    ):
+        old = scope2_hourly(load, pv, location_factor=EAST, residual_factor=RESIDUAL, **spelled)
+    for f in fields(Scope2Result):
+        got, expected = getattr(old, f.name), getattr(new, f.name)
+        if isinstance(expected, np.ndarray):
+            np.testing.assert_array_equal(got, expected, err_msg=f.name)
+            assert got.dtype == expected.dtype, f.name
+        elif f.name != "inputs":
+            assert got == expected, f.name
+    assert old.manifest == new.manifest
+    assert old.loss_location_g is not None  # the options did reach the engine
+    with pytest.raises(InvalidInputError) as info:  # both spellings at once
+        scope2_hourly(
+            load,
+            pv,
+            location_factor=EAST,
+            residual_factor=RESIDUAL,
+            options=Scope2Options(),
+            losses="gross-up",
+        )
+    assert info.value.violations[0].field == "options"
+    with pytest.raises(TypeError, match="unexpected keyword argument 'gross_up_losses'"):
+        scope2_hourly(
+            load, pv, location_factor=EAST, residual_factor=RESIDUAL, gross_up_losses=True
+        )
+
+
+def test_scope2_options_are_checked_when_made() -> None:
+    options = Scope2Options(pv_sharing="priority", pv_priority=[1, 0], contract_wh=[[1, 2]])
+    assert isinstance(options.contract_wh, np.ndarray)
+    assert options.contract_wh.dtype == np.int64
+    assert Scope2Options(pv_share=[1.5]).pv_sharing == "pro-rata"  # pv_share unused: unchecked
+    for bad, field, row in (
+        ({"pv_sharing": "sunny"}, "pv_sharing", None),
+        ({"losses": "nobody"}, "losses", None),
+        ({"detail": 1}, "detail", None),
+        ({"pv_sharing": "contract-share"}, "pv_share", None),
+        ({"pv_sharing": "contract-share", "pv_share": [1.5, 1]}, "pv_share", None),
+        ({"pv_sharing": "priority"}, "pv_priority", None),
+        ({"pv_sharing": "priority", "pv_priority": [1, -1]}, "pv_priority", 1),
+        ({"contract_wh": [1, 2]}, "contract_wh", None),
+        ({"contract_share": [[0.5]]}, "contract_share", None),
+        ({"gate_import_wh": [[1]]}, "gate_import_wh", None),
+    ):
+        with pytest.raises(InvalidInputError) as info:
+            Scope2Options(**bad)
+        v = info.value.violations[0]
+        assert (v.field, v.row) == (field, row), v
+    with pytest.raises(InvalidInputError) as info:
+        scope2_hourly(
+            [[1]], [0], location_factor=EAST, residual_factor=RESIDUAL,
+            options={"detail": True},  # type: ignore[arg-type]
+        )  # fmt: skip
+    assert info.value.violations[0].field == "options"

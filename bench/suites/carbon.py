@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from bench.harness import Case, Contender, Summary, agree_on, suite
 from zone_opt.carbon import (
+    Scope2Options,
     ShapleyAllocation,
     allocate_pro_rata_pooled,
     grid_factor,
@@ -128,17 +129,23 @@ def _scope2_instance(n: int, hours: int) -> Scope2Instance:
     }
 
 
+def _scope2_options(inst: Scope2Instance) -> Scope2Options:
+    return Scope2Options(
+        contract_wh=inst["contract_wh"],
+        contract_share=inst["contract_share"],
+        gate_import_wh=inst["gate"],
+        losses="landlord",
+        detail=False,
+    )
+
+
 def _zone_opt_scope2(inst: Scope2Instance) -> Scope2Output:
     r = scope2_hourly(
         inst["load"],
         inst["pv"],
         location_factor=_LOCATION,
         residual_factor=_RESIDUAL,
-        contract_wh=inst["contract_wh"],
-        contract_share=inst["contract_share"],
-        gate_import_wh=inst["gate"],
-        losses="landlord",
-        detail=False,
+        options=_scope2_options(inst),
     )
     return {
         "location_g": r.location_g,
@@ -156,13 +163,9 @@ def _numpy_scope2(inst: Scope2Instance) -> Scope2Output:
     return scope2_numpy(
         inst["load"],
         inst["pv"],
-        inst["contract_wh"],
-        inst["contract_share"],
-        location_ug_per_wh=_LOCATION.co2e_ug_per_wh,
-        residual_ug_per_wh=_RESIDUAL.co2e_ug_per_wh,
-        gate_import_wh=inst["gate"],
-        gross_up_losses=False,
-        detail=False,
+        location_factor=_LOCATION,
+        residual_factor=_RESIDUAL,
+        options=_scope2_options(inst),
     )
 
 

@@ -7,10 +7,11 @@ audit trail.
 - :func:`merkle_root`, :func:`proof`, :func:`verify`, :func:`chain_head`: an RFC 6962
   Merkle tree over canonical result rows (:func:`canonical_row`).
 - :func:`scope2_hourly`: Scope 2 location- and market-based per tenant-hour, with on-site
-  PV shared and green power matched hour by hour; :func:`grid_factor` looks up the
+  PV shared and green power matched hour by hour (how: :class:`Scope2Options`);
+  :func:`grid_factor` looks up the
   versioned MEE factor sets; :func:`green_from_certificates` refuses double claims.
 - :func:`chp_split`: CHP emissions between heat and power (efficiency, energy-content,
-  exergy methods), exact per hour.
+  exergy methods, chosen with :class:`ChpOptions`), exact per hour.
 - :func:`allocate_park`: a park's accounting over the foundation tables (meters,
   tenancies, park_assets, grid_factors): per tenant x hour x scope x source rows, annual
   totals, KPIs, an exact reconciliation, the manifest and a chained Merkle root;
@@ -35,7 +36,7 @@ from zone_opt.carbon.audit import (
     tenant_hour_rows,
     verify,
 )
-from zone_opt.carbon.chp import ChpMethod, ChpSplit, chp_split
+from zone_opt.carbon.chp import ChpMethod, ChpOptions, ChpSplit, chp_split
 from zone_opt.carbon.park import (
     ParkCarbonConfig,
     ParkCarbonResult,
@@ -44,6 +45,7 @@ from zone_opt.carbon.park import (
 )
 from zone_opt.carbon.scope2 import (
     GridFactor,
+    Scope2Options,
     Scope2Result,
     green_from_certificates,
     grid_factor,
@@ -53,6 +55,7 @@ from zone_opt.carbon.scope2 import (
 __all__ = [
     "GENESIS",
     "ChpMethod",
+    "ChpOptions",
     "ChpSplit",
     "GridFactor",
     "MerkleProof",
@@ -60,6 +63,7 @@ __all__ = [
     "ParkCarbonConfig",
     "ParkCarbonResult",
     "ProRataAllocation",
+    "Scope2Options",
     "Scope2Result",
     "ShapleyAllocation",
     "allocate_park",

@@ -12,7 +12,11 @@ Each hour's ``E_h`` is divided by those weights with the largest-remainder rule 
 :func:`allocate_pro_rata`, so ``heat_g + power_g == total_g`` exactly in every hour with
 output; an hour with neither heat nor power leaves its emissions in ``unallocated_g``.
 Heat or steam then goes to its users by metered GJ with :func:`allocate_pro_rata`
-(``allocate_pro_rata(split.heat_g, use_gj)``).
+(``allocate_pro_rata(split.heat_g, use_gj)``). The method and its parameters are one
+:class:`ChpOptions`, checked when it is made::
+
+    split = chp_split(total_g, power_gj, heat_gj,
+                      options=ChpOptions(ChpMethod.EXERGY_CARNOT, steam_temperature_c=180.0))
 
 Worked example (the carbon reference, own numbers, checked by hand): ``E = 10 000 t``,
 ``P = 72 000 GJ`` (20 000 MWh), ``H = 90 000 GJ``. Efficiency: ``E_H = 10 000 * 112 500 /
@@ -27,15 +31,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from zone_opt.arguments import check_real
+from zone_opt.carbon._legacy import resolve_options
 from zone_opt.carbon.allocation import allocate_pro_rata_pooled
 from zone_opt.errors import InvalidInputError
 
-__all__ = ["ChpMethod", "ChpSplit", "chp_split"]
+__all__ = ["ChpMethod", "ChpOptions", "ChpSplit", "chp_split"]
 
 _KELVIN = 273.15
 
@@ -60,6 +66,88 @@ class ChpSplit:
     parameters: dict[str, float]
 
 
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ChpOptions:
+    """How :func:`chp_split` divides a CHP plant's emissions; each value is checked when the
+    object is made (an :class:`InvalidInputError` naming the field).
+
+    Attributes:
+        method: the :class:`ChpMethod` (its value as a string is accepted too).
+        heat_efficiency, power_efficiency: ``e_H`` and ``e_P`` of the efficiency method,
+            in (0, 1].
+        steam_temperature_c: the steam temperature, degrees C; required by
+            ``exergy_carnot``, and then above ``ambient_temperature_c``.
+        ambient_temperature_c: the ambient (reference) temperature, degrees C, above
+            absolute zero.
+
+    Only the parameters of ``method`` are used (and recorded in :attr:`ChpSplit.parameters`).
+    """
+
+    method: ChpMethod = ChpMethod.EFFICIENCY
+    heat_efficiency: float = 0.80
+    power_efficiency: float = 0.35
+    steam_temperature_c: float | None = None
+    ambient_temperature_c: float = 25.0
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        try:
+            set_(self, "method", ChpMethod(self.method))
+        except ValueError:
+            shown = ", ".join(repr(m.value) for m in ChpMethod)
+            raise InvalidInputError.single("method", None, f"must be one of {shown}") from None
+        for name in ("heat_efficiency", "power_efficiency"):
+            value = check_real(name, getattr(self, name), low=0.0, high=1.0, low_open=True)
+            set_(self, name, value)
+        ambient = check_real(
+            "ambient_temperature_c", self.ambient_temperature_c, low=-_KELVIN, low_open=True
+        )
+        set_(self, "ambient_temperature_c", ambient)
+        steam = self.steam_temperature_c
+        if steam is not None:
+            steam = check_real("steam_temperature_c", steam)
+            set_(self, "steam_temperature_c", steam)
+        if self.method is ChpMethod.EXERGY_CARNOT and (steam is None or not steam > ambient):
+            raise InvalidInputError.single(
+                "steam_temperature_c",
+                None,
+                f"{steam} C must be given and above the ambient {ambient} C",
+            )
+
+    def weights(self, heat_gj: F64, power_gj: F64) -> tuple[F64, F64]:
+        """The heat and power weights of each hour under :attr:`method`."""
+        steam = self.steam_temperature_c
+        if self.method is ChpMethod.EFFICIENCY:
+            return heat_gj / self.heat_efficiency, power_gj / self.power_efficiency
+        if self.method is ChpMethod.EXERGY_CARNOT and steam is not None:
+            return heat_gj * _carnot(steam, self.ambient_temperature_c), power_gj
+        return heat_gj, power_gj
+
+    def parameters(self) -> dict[str, float]:
+        """The parameters :attr:`method` uses (for exergy, with the Carnot factor)."""
+        steam = self.steam_temperature_c
+        if self.method is ChpMethod.EFFICIENCY:
+            return {
+                "heat_efficiency": self.heat_efficiency,
+                "power_efficiency": self.power_efficiency,
+            }
+        if self.method is ChpMethod.EXERGY_CARNOT and steam is not None:
+            return {
+                "steam_temperature_c": steam,
+                "ambient_temperature_c": self.ambient_temperature_c,
+                "carnot_factor": _carnot(steam, self.ambient_temperature_c),
+            }
+        return {}
+
+
+def _carnot(steam_temperature_c: float, ambient_temperature_c: float) -> float:
+    """The Carnot factor ``1 - T0 / T_steam`` (kelvin)."""
+    return 1 - (ambient_temperature_c + _KELVIN) / (steam_temperature_c + _KELVIN)
+
+
 def _energy(values: npt.ArrayLike, field: str) -> npt.NDArray[np.float64]:
     array = np.ascontiguousarray(values, dtype=np.float64)
     if array.ndim != 1:
@@ -76,68 +164,34 @@ def chp_split(
     power_gj: npt.ArrayLike,
     heat_gj: npt.ArrayLike,
     *,
-    method: ChpMethod = ChpMethod.EFFICIENCY,
-    heat_efficiency: float = 0.80,
-    power_efficiency: float = 0.35,
-    steam_temperature_c: float | None = None,
-    ambient_temperature_c: float = 25.0,
+    options: ChpOptions | None = None,
+    **deprecated: Any,
 ) -> ChpSplit:
     """Split each hour's CHP emissions ``total_g`` (int64 (H,), grams) between heat and
-    power by ``method``; ``power_gj`` and ``heat_gj`` are float64 (H,) outputs in GJ
-    (1 MWh = 3.6 GJ). ``steam_temperature_c`` is required for ``exergy_carnot``.
+    power; ``power_gj`` and ``heat_gj`` are float64 (H,) outputs in GJ (1 MWh = 3.6 GJ).
+
+    ``options`` (:class:`ChpOptions`: the method and its parameters; the defaults when
+    None) says how. The same fields as keywords (``method=..., heat_efficiency=...``) are
+    deprecated and will be removed in zone-opt 0.2.
 
     Raises:
         InvalidInputError: naming ``power_gj`` / ``heat_gj`` and the hour (negative, NaN),
-            ``total_g`` and the hour, a length mismatch, an efficiency outside (0, 1], or a
-            steam temperature missing or not above ambient.
+            ``total_g`` and the hour, or a length mismatch; ``options`` when it is not a
+            :class:`ChpOptions` or is given together with the deprecated keywords.
     """
+    options = resolve_options(ChpOptions, options, deprecated, caller="chp_split")
     power = _energy(power_gj, "power_gj")
     heat = _energy(heat_gj, "heat_gj")
     if power.shape != heat.shape:
         raise InvalidInputError.single(
             "heat_gj", None, f"has {heat.size} hours, power_gj has {power.size}"
         )
-    try:
-        method = ChpMethod(method)
-    except ValueError:
-        shown = ", ".join(repr(m.value) for m in ChpMethod)
-        raise InvalidInputError.single("method", None, f"must be one of {shown}") from None
-    parameters: dict[str, float] = {}
-    if method is ChpMethod.EFFICIENCY:
-        for name, value in (
-            ("heat_efficiency", heat_efficiency),
-            ("power_efficiency", power_efficiency),
-        ):
-            check_real(name, value, low=0.0, high=1.0, low_open=True)
-        heat_weight, power_weight = heat / heat_efficiency, power / power_efficiency
-        parameters = {"heat_efficiency": heat_efficiency, "power_efficiency": power_efficiency}
-    elif method is ChpMethod.ENERGY_CONTENT:
-        heat_weight, power_weight = heat, power
-    else:
-        ambient_temperature_c = check_real(
-            "ambient_temperature_c", ambient_temperature_c, low=-_KELVIN, low_open=True
-        )
-        if steam_temperature_c is not None:
-            steam_temperature_c = check_real("steam_temperature_c", steam_temperature_c)
-        if steam_temperature_c is None or not steam_temperature_c > ambient_temperature_c:
-            raise InvalidInputError.single(
-                "steam_temperature_c",
-                None,
-                f"{steam_temperature_c} C must be given and above the ambient "
-                f"{ambient_temperature_c} C",
-            )
-        carnot = 1 - (ambient_temperature_c + _KELVIN) / (steam_temperature_c + _KELVIN)
-        heat_weight, power_weight = heat * carnot, power
-        parameters = {
-            "steam_temperature_c": steam_temperature_c,
-            "ambient_temperature_c": ambient_temperature_c,
-            "carnot_factor": carnot,
-        }
+    heat_weight, power_weight = options.weights(heat, power)
     split = allocate_pro_rata_pooled(total_g, np.stack([heat_weight, power_weight]))
     return ChpSplit(
         heat_g=split.alloc_g[0],
         power_g=split.alloc_g[1],
         unallocated_g=split.unallocated_g,
-        method=method,
-        parameters=parameters,
+        method=options.method,
+        parameters=options.parameters(),
     )

@@ -26,6 +26,15 @@ balance is exact. For hour ``h`` and tenant ``i``:
   ``round(loss_h * EF)`` per method, kept by the landlord (``losses="landlord"``) or
   grossed up on the tenants by grid draw (``"gross-up"``, largest remainder).
 
+The sharing key, the contracts, the gate meter, the loss policy and ``detail`` are one
+:class:`Scope2Options`, checked when it is made::
+
+    result = scope2_hourly(load_wh, pv_wh, green_wh,
+                           location_factor=grid_factor("MEE-2023", "east"),
+                           residual_factor=grid_factor("MEE-2023-residual"),
+                           options=Scope2Options(pv_sharing="priority", pv_priority=[2, 0, 1],
+                                                 gate_import_wh=gate_wh, losses="gross-up"))
+
 Per hour and method the park's inventory is ``sum_i g_ih + loss_g_h`` and equals
 ``sum_i (g_ih + loss share_ih) + landlord_h`` exactly. Matching scores: hourly
 ``HMS_i = sum_h (PV_ih + M_ih) / sum_h L_ih`` and, for comparison, annual ``(sum_h PV_ih +
@@ -40,7 +49,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -48,13 +57,19 @@ import pyarrow as pa
 
 from zone_opt import _core
 from zone_opt.arguments import check_choice, check_flag, check_int
+from zone_opt.carbon._legacy import resolve_options
 from zone_opt.carbon.allocation import MAX_TOTAL_G
 from zone_opt.carbon.audit import MerkleProof, PackedRows, merkle_root, proof, tenant_hour_rows
 from zone_opt.datasets.grid_factors import grid_factors_table
 from zone_opt.errors import InvalidInputError
 
 __all__ = [
+    "LOSS_POLICIES",
+    "PV_SHARING",
     "GridFactor",
+    "LossPolicy",
+    "PvSharing",
+    "Scope2Options",
     "Scope2Result",
     "green_from_certificates",
     "grid_factor",
@@ -190,10 +205,14 @@ def green_from_certificates(
     return green
 
 
+#: How on-site PV is shared among tenants (:attr:`Scope2Options.pv_sharing`).
+PvSharing = Literal["pro-rata", "contract-share", "priority"]
+#: Who carries the emissions of distribution losses (:attr:`Scope2Options.losses`).
+LossPolicy = Literal["landlord", "gross-up"]
 #: PV sharing keys of :func:`scope2_hourly`.
-PV_SHARING = ("pro-rata", "contract-share", "priority")
+PV_SHARING: tuple[PvSharing, ...] = ("pro-rata", "contract-share", "priority")
 #: Loss policies of :func:`scope2_hourly`.
-LOSS_POLICIES = ("landlord", "gross-up")
+LOSS_POLICIES: tuple[LossPolicy, ...] = ("landlord", "gross-up")
 
 I64 = npt.NDArray[np.int64]
 #: The (N, H) results: int32 when every value is known to fit (see :class:`Scope2Result`),
@@ -274,7 +293,9 @@ class Scope2Result:
     def residual_wh(self) -> I64:
         """(N, H) grid draw not covered by PV or green energy (needs ``detail``)."""
         if self.pv_wh is None or self.matched_wh is None:
-            raise InvalidInputError.single("detail", None, "run scope2_hourly with detail=True")
+            raise InvalidInputError.single(
+                "detail", None, "run scope2_hourly with options=Scope2Options(detail=True)"
+            )
         return np.asarray(self.load_wh - self.pv_wh - self.matched_wh, dtype=np.int64)
 
     @property
@@ -346,7 +367,7 @@ def _digest(*arrays: npt.NDArray[Any] | None) -> str:
 
 
 def _integers(values: npt.ArrayLike | None, field: str, ndim: int) -> I64 | None:
-    """An int64 C-contiguous array of ``ndim`` dimensions (ranges are checked by the core)."""
+    """An int64 C-contiguous array of ``ndim`` dimensions (the engine checks the rest)."""
     if values is None:
         return None
     array = np.asarray(values)
@@ -363,6 +384,73 @@ def _renamed(err: InvalidInputError, names: dict[str, str]) -> InvalidInputError
     )
 
 
+@dataclass(frozen=True, eq=False)
+class Scope2Options:
+    """How :func:`scope2_hourly` shares on-site PV, which green contracts it matches and
+    how it treats distribution losses; each choice, flag and array is checked when the
+    object is made (an :class:`InvalidInputError` naming the field).
+
+    Attributes:
+        pv_sharing: ``"pro-rata"`` (to load), ``"contract-share"`` (by ``pv_share``) or
+            ``"priority"`` (in the order of ``pv_priority``).
+        pv_share: int (N,), each tenant's integer parts of the PV; required by
+            ``"contract-share"``, ignored otherwise.
+        pv_priority: int (N,), the tenant indices in the order they are served; required
+            by ``"priority"``, ignored otherwise.
+        contract_wh: int (C, H), hourly volume of each green contract, Wh.
+        contract_share: int (C, N), each tenant's integer parts of each contract.
+        gate_import_wh: int (H,), the park's grid import at the gate meter, Wh; the
+            difference to the tenants' grid draw is losses.
+        losses: ``"landlord"`` (the landlord keeps the loss emissions) or ``"gross-up"``
+            (spread on the tenants by grid draw); see the module documentation.
+        detail: also return PV and matched energy per tenant-hour.
+
+    The arrays used are held as int64 C-contiguous arrays (not copied when they already
+    are); their values and their shapes against the load are checked by the engine when
+    :func:`scope2_hourly` runs, each error naming the field. Arrays are not compared:
+    two options objects are equal only when they are the same object.
+    """
+
+    pv_sharing: PvSharing = "pro-rata"
+    pv_share: npt.ArrayLike | None = None
+    pv_priority: npt.ArrayLike | None = None
+    contract_wh: npt.ArrayLike | None = None
+    contract_share: npt.ArrayLike | None = None
+    gate_import_wh: npt.ArrayLike | None = None
+    losses: LossPolicy = "landlord"
+    detail: bool = True
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        for name, ndim in (("contract_wh", 2), ("contract_share", 2), ("gate_import_wh", 1)):
+            set_(self, name, _integers(getattr(self, name), name, ndim))
+        set_(self, "pv_sharing", check_choice("pv_sharing", self.pv_sharing, PV_SHARING))
+        set_(self, "losses", check_choice("losses", self.losses, LOSS_POLICIES))
+        set_(self, "detail", check_flag("detail", self.detail))
+        if self.pv_sharing == "contract-share":
+            set_(self, "pv_share", _needed(self.pv_share, "pv_share", "contract-share"))
+        elif self.pv_sharing == "priority":
+            ranked = _needed(self.pv_priority, "pv_priority", "priority")
+            bad = np.flatnonzero(ranked < 0)
+            if bad.size:
+                raise InvalidInputError.single(
+                    "pv_priority", int(bad[0]), f"{ranked[bad[0]]} is not a tenant index"
+                )
+            set_(self, "pv_priority", ranked)
+
+
+def _needed(values: npt.ArrayLike | None, field: str, pv_sharing: str) -> I64:
+    array = _integers(values, field, 1)
+    if array is None:
+        raise InvalidInputError.single(field, None, f"{pv_sharing} needs {field}")
+    return array
+
+
+def _held(values: npt.ArrayLike | None) -> I64 | None:
+    """An array :class:`Scope2Options` checked, as int64 (no copy: it already is)."""
+    return None if values is None else np.asarray(values, dtype=np.int64)
+
+
 def scope2_hourly(
     load_wh: npt.ArrayLike,
     pv_wh: npt.ArrayLike,
@@ -370,14 +458,8 @@ def scope2_hourly(
     *,
     location_factor: GridFactor,
     residual_factor: GridFactor,
-    pv_sharing: str = "pro-rata",
-    pv_share: npt.ArrayLike | None = None,
-    pv_priority: npt.ArrayLike | None = None,
-    contract_wh: npt.ArrayLike | None = None,
-    contract_share: npt.ArrayLike | None = None,
-    gate_import_wh: npt.ArrayLike | None = None,
-    losses: str = "landlord",
-    detail: bool = True,
+    options: Scope2Options | None = None,
+    **deprecated: Any,
 ) -> Scope2Result:
     """Scope 2 per tenant-hour, both methods; see the module documentation for the rules.
 
@@ -389,15 +471,10 @@ def scope2_hourly(
         location_factor: the grid factor for location-based (e.g. ``MEE-2023`` east).
         residual_factor: the residual-mix factor for market-based (e.g.
             ``MEE-2023-residual``).
-        pv_sharing: ``"pro-rata"`` (to load), ``"contract-share"`` (needs ``pv_share``,
-            int (N,) parts) or ``"priority"`` (needs ``pv_priority``, the tenant indices in
-            the order they are served).
-        contract_wh: int (C, H), hourly volume of each green contract, Wh.
-        contract_share: int (C, N), each tenant's integer parts of each contract.
-        gate_import_wh: int (H,), the park's grid import at the gate meter, Wh; the
-            difference to the tenants' grid draw is losses.
-        losses: ``"landlord"`` or ``"gross-up"`` (see the module documentation).
-        detail: also return PV and matched energy per tenant-hour.
+        options: :class:`Scope2Options` (PV sharing key, green contracts, gate meter, loss
+            policy, detail); the defaults when None. The same fields as keywords
+            (``pv_sharing="priority", pv_priority=...``) are deprecated and will be
+            removed in zone-opt 0.2.
 
     Worked example, checked by hand (``tests/test_carbon_scope2.py``): two tenants, one
     hour, loads 3 000 and 1 000 Wh, PV 2 000 Wh, tenant 0 holds 500 Wh of green power.
@@ -410,48 +487,29 @@ def scope2_hourly(
             ``pv_wh`` / ``gate_import_wh`` and the hour, ``contract_wh`` /
             ``contract_share`` and the contract, for negative, non-integer or too large
             energy, mismatched shapes, an invalid sharing key, or a gate meter reading less
-            than the tenants' grid draw.
+            than the tenants' grid draw; ``options`` when it is not a
+            :class:`Scope2Options` or is given together with the deprecated keywords.
     """
+    options = resolve_options(Scope2Options, options, deprecated, caller="scope2_hourly")
     load = _integers(load_wh, "load_wh", 2)
     pv = _integers(pv_wh, "pv_wh", 1)
     if load is None or pv is None:
         raise InvalidInputError.single("load_wh", None, "load_wh and pv_wh are required")
-    n, hours = load.shape
-    if pv.shape != (hours,):
-        raise InvalidInputError.single("pv_wh", None, f"has {pv.size} hours, load_wh has {hours}")
     green = _integers(green_wh, "green_wh", 2)
-    if green is not None and green.shape != load.shape:
-        raise InvalidInputError.single(
-            "green_wh", None, f"has shape {green.shape}, load_wh has {load.shape}"
-        )
-    contracts = _integers(contract_wh, "contract_wh", 2)
-    shares = _integers(contract_share, "contract_share", 2)
+    # Shapes against the load, and every range, are the engine's to check (its errors name
+    # the fields; certificate_wh is the caller's green_wh).
+    n, hours = load.shape
+    contracts = _held(options.contract_wh)
     if contracts is None:
         contracts = np.zeros((0, hours), dtype=np.int64)
+    shares = _held(options.contract_share)
     if shares is None:
         shares = np.zeros((contracts.shape[0], n), dtype=np.int64)
-    gate = _integers(gate_import_wh, "gate_import_wh", 1)
-    if gate is not None and gate.shape != (hours,):
-        raise InvalidInputError.single(
-            "gate_import_wh", None, f"has {gate.size} hours, load_wh has {hours}"
-        )
-    pv_sharing = check_choice("pv_sharing", pv_sharing, PV_SHARING)
-    losses = check_choice("losses", losses, LOSS_POLICIES)
-    detail = check_flag("detail", detail)
-    parts = _integers(pv_share, "pv_share", 1) if pv_sharing == "contract-share" else None
-    if pv_sharing == "contract-share" and parts is None:
-        raise InvalidInputError.single("pv_share", None, "contract-share needs pv_share")
-    order = None
-    if pv_sharing == "priority":
-        ranked = _integers(pv_priority, "pv_priority", 1)
-        if ranked is None:
-            raise InvalidInputError.single("pv_priority", None, "priority needs pv_priority")
-        bad = np.flatnonzero(ranked < 0)
-        if bad.size:
-            raise InvalidInputError.single(
-                "pv_priority", int(bad[0]), f"{ranked[bad[0]]} is not a tenant index"
-            )
-        order = ranked.astype(np.uint64)
+    gate = _held(options.gate_import_wh)
+    parts = _held(options.pv_share) if options.pv_sharing == "contract-share" else None
+    ranked = _held(options.pv_priority) if options.pv_sharing == "priority" else None
+    order = None if ranked is None else ranked.astype(np.uint64)
+    gross_up = options.losses == "gross-up"
     try:
         out = _core.carbon_scope2(
             load,
@@ -463,13 +521,13 @@ def scope2_hourly(
                 "pv_priority": order,
                 "certificate_wh": green,
                 "gate_import_wh": gate,
-                "gross_up_losses": losses == "gross-up",
-                "detail": detail,
+                "gross_up_losses": gross_up,
+                "detail": options.detail,
             },
         )
     except InvalidInputError as err:
         raise _renamed(err, {"certificate_wh": "green_wh"}) from None
-    gross = losses == "gross-up" and gate is not None
+    detail, gross = options.detail, gross_up and gate is not None
     return Scope2Result(
         load_wh=load,
         location_g=out["location_g"],
@@ -497,23 +555,30 @@ def scope2_hourly(
         tenant_loss_market_g=out["tenant_loss_market_g"],
         location_factor=location_factor,
         residual_factor=residual_factor,
-        method={
-            "method": "scope2-hourly/v2",
-            "pv_sharing": {
-                "pro-rata": "pro-rata to load, largest remainder, surplus exported",
-                "contract-share": "fixed parts, largest remainder, unused share exported",
-                "priority": "fixed priority order, surplus exported",
-            }[pv_sharing],
-            "green_matching": "hourly, no carry across hours; contracts split by parts",
-            "losses": "none metered"
-            if gate is None
-            else {"landlord": "kept by the landlord", "gross-up": "grossed up by grid draw"}[
-                losses
-            ],
-            "location_factor": f"{location_factor.factor_set}/{location_factor.grid_region}"
-            f" = {location_factor.co2e_kg_per_kwh} kg/kWh ({location_factor.source})",
-            "residual_factor": f"{residual_factor.factor_set}/{residual_factor.grid_region}"
-            f" = {residual_factor.co2e_kg_per_kwh} kg/kWh ({residual_factor.source})",
-        },
+        method=_method(options, gate is not None, location_factor, residual_factor),
         inputs=(load, pv, green, contracts, shares, gate, parts, order),
     )
+
+
+def _method(
+    options: Scope2Options, metered: bool, location_factor: GridFactor, residual_factor: GridFactor
+) -> dict[str, str]:
+    """The method record of a result: the rules applied and the factors used."""
+    return {
+        "method": "scope2-hourly/v2",
+        "pv_sharing": {
+            "pro-rata": "pro-rata to load, largest remainder, surplus exported",
+            "contract-share": "fixed parts, largest remainder, unused share exported",
+            "priority": "fixed priority order, surplus exported",
+        }[options.pv_sharing],
+        "green_matching": "hourly, no carry across hours; contracts split by parts",
+        "losses": {"landlord": "kept by the landlord", "gross-up": "grossed up by grid draw"}[
+            options.losses
+        ]
+        if metered
+        else "none metered",
+        "location_factor": f"{location_factor.factor_set}/{location_factor.grid_region}"
+        f" = {location_factor.co2e_kg_per_kwh} kg/kWh ({location_factor.source})",
+        "residual_factor": f"{residual_factor.factor_set}/{residual_factor.grid_region}"
+        f" = {residual_factor.co2e_kg_per_kwh} kg/kWh ({residual_factor.source})",
+    }

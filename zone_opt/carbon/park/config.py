@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from zone_opt.arguments import check_choice
+from zone_opt.carbon.scope2 import LOSS_POLICIES, PV_SHARING, LossPolicy, PvSharing
 from zone_opt.errors import InvalidInputError
 
 __all__ = [
@@ -100,9 +102,10 @@ class ParkCarbonConfig:
         factor_set, grid_region: location-based factor (``grid_factors``).
         residual_factor_set: market-based residual factor (``grid_factors``, national).
         loss_pct: distribution losses as a percentage of the tenants' grid draw.
-        losses: ``landlord`` or ``gross-up``.
+        losses: ``landlord`` or ``gross-up`` (:attr:`Scope2Options.losses`).
         pv_kwp: on-site PV capacity (default: the park's ``pv`` assets in ``park_assets``).
-        pv_sharing, pv_shares, pv_priority: the PV key and its parameters (enterprise ids).
+        pv_sharing, pv_shares, pv_priority: the PV key (:attr:`Scope2Options.pv_sharing`)
+            and its parameters (enterprise ids).
         contracts: green-power contracts.
         chp: CHP parameters (``None``: heat is not accounted).
         facilities: shared facilities.
@@ -122,9 +125,9 @@ class ParkCarbonConfig:
     grid_region: str
     residual_factor_set: str
     loss_pct: float = 0.0
-    losses: str = "landlord"
+    losses: LossPolicy = "landlord"
     pv_kwp: float | None = None
-    pv_sharing: str = "pro-rata"
+    pv_sharing: PvSharing = "pro-rata"
     pv_shares: dict[str, int] = field(default_factory=dict)
     pv_priority: tuple[str, ...] = ()
     contracts: tuple[Contract, ...] = ()
@@ -204,9 +207,9 @@ class ParkCarbonConfig:
             grid_region=str(grid.get("grid_region", "national")),
             residual_factor_set=str(grid.get("residual_factor_set", "MEE-2023-residual")),
             loss_pct=float(grid.get("loss_pct", 0.0)),
-            losses=str(grid.get("losses", "landlord")),
+            losses=check_choice("park.grid.losses", grid.get("losses", "landlord"), LOSS_POLICIES),
             pv_kwp=float(pv["kwp"]) if pv.get("kwp") is not None else None,
-            pv_sharing=str(pv.get("sharing", "pro-rata")),
+            pv_sharing=check_choice("park.pv.sharing", pv.get("sharing", "pro-rata"), PV_SHARING),
             pv_shares={str(e): int(v) for e, v in (pv.get("shares", {}) or {}).items()},
             pv_priority=tuple(str(e) for e in pv.get("priority", []) or []),
             contracts=tuple(contracts),

@@ -4,18 +4,18 @@ natural gas (Scope 1), the park CHP's heat, and shared facilities (Scope 3)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from zone_opt.carbon.allocation import allocate_pro_rata_pooled
-from zone_opt.carbon.chp import ChpMethod, chp_split
+from zone_opt.carbon.chp import ChpMethod, ChpOptions, chp_split
 from zone_opt.carbon.park.config import ParkCarbonConfig, invalid, plain
 from zone_opt.carbon.park.inputs import Grids
 from zone_opt.carbon.park.ledger import Ledger, flat_split, split_rows, wide
-from zone_opt.carbon.scope2 import Scope2Result, scope2_hourly
+from zone_opt.carbon.scope2 import Scope2Options, Scope2Result, scope2_hourly
 
 __all__ = ["BOTH", "Run", "chp", "electricity", "facilities", "natural_gas"]
 
@@ -68,28 +68,42 @@ def electricity(
             if e not in index:
                 raise invalid("park.contracts.holders", c, f"{e} is not a tenant of the park")
             contract_share[c, index[e]] = parts
-    pv_kwargs: dict[str, Any] = {"pv_sharing": config.pv_sharing}
+    pv_share: npt.ArrayLike | None = None
+    pv_priority: npt.ArrayLike | None = None
     if config.pv_sharing == "contract-share":
-        pv_kwargs["pv_share"] = np.array([config.pv_shares.get(e, 0) for e in run.tenants])
+        pv_share = np.array([config.pv_shares.get(e, 0) for e in run.tenants])
     elif config.pv_sharing == "priority":
         missing = [e for e in config.pv_priority if e not in index]
         if missing:
             raise invalid("park.pv.priority", None, f"{missing[0]} is not a tenant of the park")
         listed = [index[e] for e in config.pv_priority]
-        pv_kwargs["pv_priority"] = listed + [i for i in range(n) if i not in set(listed)]
-    common = {
-        "location_factor": location_factor,
-        "residual_factor": residual_factor,
-        "contract_wh": contract_wh,
-        "contract_share": contract_share,
-        **pv_kwargs,
-    }
+        pv_priority = listed + [i for i in range(n) if i not in set(listed)]
+    # First without the gate meter, for the PV exported; then with it (the losses).
+    options = Scope2Options(
+        pv_sharing=config.pv_sharing,
+        pv_share=pv_share,
+        pv_priority=pv_priority,
+        contract_wh=contract_wh,
+        contract_share=contract_share,
+        detail=False,
+    )
     load_wh = run.grids.electricity_wh
-    first = scope2_hourly(load_wh, pv, detail=False, **common)
+    first = scope2_hourly(
+        load_wh,
+        pv,
+        location_factor=location_factor,
+        residual_factor=residual_factor,
+        options=options,
+    )
     draw = load_wh.sum(axis=0) - (pv - first.export_wh)
     gate = draw + np.rint(draw * config.loss_pct / 100.0).astype(np.int64)
+    metered = replace(options, gate_import_wh=gate, losses=config.losses, detail=True)
     s2 = scope2_hourly(
-        load_wh, pv, gate_import_wh=gate, losses=config.losses, detail=True, **common
+        load_wh,
+        pv,
+        location_factor=location_factor,
+        residual_factor=residual_factor,
+        options=metered,
     )
     build = run.ledger
     build.add(("location",), "scope2-location", "grid-electricity", wide(s2.location_g))
@@ -136,15 +150,13 @@ def chp(run: Run) -> None:
     total_g = np.floor(fuel_gj * float(spec.get("fuel_co2e_kg_per_gj", 56.1)) * 1000 + 0.5)
     method = ChpMethod(str(spec.get("method", "efficiency")))
     steam = spec.get("steam_temperature_c")
-    split = chp_split(
-        total_g.astype(np.int64),
-        power_gj,
-        gate_heat,
+    options = ChpOptions(
         method=method,
         heat_efficiency=float(spec.get("heat_efficiency", 0.80)),
         power_efficiency=float(spec.get("power_efficiency", 0.35)),
         steam_temperature_c=float(steam) if steam is not None else None,
     )
+    split = chp_split(total_g.astype(np.int64), power_gj, gate_heat, options=options)
     weights = np.vstack([grids.heat_gj, (gate_heat - delivered)[None, :]])
     heat_alloc, pool = split_rows(split.heat_g, weights)
     for m in BOTH:
