@@ -12,11 +12,14 @@ import dataclasses
 import importlib
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = ["REMOVED_IN", "options_from_keywords", "renamed"]
 
-T = TypeVar("T")
+_Options = TypeVar("_Options", bound="DataclassInstance")
 
 #: The release that removes every name kept here.
 REMOVED_IN = "0.2"
@@ -44,15 +47,15 @@ def renamed(module: str, names: dict[str, str]) -> Callable[[str], object]:
 
 
 def options_from_keywords(
-    cls: type[T],
-    options: T | None,
+    cls: type[_Options],
+    options: _Options | None,
     legacy: dict[str, Any],
     *,
     caller: str,
     defaults: dict[str, Any] | None = None,
     stacklevel: int = 3,
     argname: str = "options",
-) -> T:
+) -> _Options:
     """The options object of a call: ``options``, or the one its deprecated keywords spell.
 
     ``legacy`` holds the keyword arguments a function received besides its own (its
@@ -73,7 +76,7 @@ def options_from_keywords(
                 argname, None, f"must be a {cls.__name__}, got {type(options).__name__}"
             )
         return options
-    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(legacy) - known)
     if unknown:
         raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}")

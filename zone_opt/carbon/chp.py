@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from zone_opt._deprecated import options_from_keywords
 from zone_opt.arguments import check_real
-from zone_opt.carbon._legacy import resolve_options
 from zone_opt.carbon.allocation import allocate_pro_rata_pooled
 from zone_opt.errors import InvalidInputError
 
@@ -179,7 +179,7 @@ def chp_split(
             ``total_g`` and the hour, or a length mismatch; ``options`` when it is not a
             :class:`ChpOptions` or is given together with the deprecated keywords.
     """
-    options = resolve_options(ChpOptions, options, deprecated, caller="chp_split")
+    options = options_from_keywords(ChpOptions, options, deprecated, caller="chp_split")
     power = _energy(power_gj, "power_gj")
     heat = _energy(heat_gj, "heat_gj")
     if power.shape != heat.shape:

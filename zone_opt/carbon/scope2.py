@@ -56,8 +56,8 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from zone_opt import _core
+from zone_opt._deprecated import options_from_keywords
 from zone_opt.arguments import check_choice, check_flag, check_int
-from zone_opt.carbon._legacy import resolve_options
 from zone_opt.carbon.allocation import MAX_TOTAL_G
 from zone_opt.carbon.audit import MerkleProof, PackedRows, merkle_root, proof, tenant_hour_rows
 from zone_opt.datasets.grid_factors import grid_factors_table
@@ -490,7 +490,7 @@ def scope2_hourly(
             than the tenants' grid draw; ``options`` when it is not a
             :class:`Scope2Options` or is given together with the deprecated keywords.
     """
-    options = resolve_options(Scope2Options, options, deprecated, caller="scope2_hourly")
+    options = options_from_keywords(Scope2Options, options, deprecated, caller="scope2_hourly")
     load = _integers(load_wh, "load_wh", 2)
     pv = _integers(pv_wh, "pv_wh", 1)
     if load is None or pv is None:
