@@ -74,7 +74,7 @@ def test_progress_and_cancel(alice: Client) -> None:
             break
         time.sleep(0.05)
     assert seen is not None, "no incumbent/bound/gap reported"
-    assert seen["bound_cny"] <= seen["incumbent_cny"] + 1e-6
+    assert seen.bound_cny <= seen.incumbent_cny + 1e-6
     alice.cancel(op)
     done = alice.wait(op, 60)
     assert done.state == "CANCELLED"

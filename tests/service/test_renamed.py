@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 import zone_opt
 import zone_opt.client
+import zone_opt.client.models
 import zone_opt.errors
 import zone_opt.join
 import zone_opt.join.rfc9497
@@ -30,7 +31,7 @@ from zone_opt.api.v1 import (
     planning_pb2_grpc,
     privacy_pb2_grpc,
 )
-from zone_opt.client import Client
+from zone_opt.client import Client, Operation
 from zone_opt.join.policy import JoinPolicy
 from zone_opt.rpc.join import join_policy_from_proto, join_policy_to_proto
 from zone_opt.service.server import RENAMED_SERVICES, SERVICE_NAMES, Server
@@ -101,7 +102,7 @@ def test_the_old_planning_service_gives_the_same_answer(server: tuple[Server, in
         (zone_opt.privacy, "StreamingPsiClient", zone_opt.join.StreamingJoinReceiver),
         (zone_opt.errors, "PrivacyPolicyError", zone_opt.errors.JoinPolicyError),
         (zone_opt, "PrivacyPolicyError", zone_opt.errors.JoinPolicyError),
-        (zone_opt.client, "planning_progress", zone_opt.client.facilities_progress),
+        (zone_opt.client, "planning_progress", zone_opt.client.models.planning_progress),
     ],
 )
 def test_old_python_names_resolve_to_the_new_with_a_warning(
@@ -118,3 +119,16 @@ def test_old_submodule_and_unknown_names() -> None:
         warnings.simplefilter("error")
         with pytest.raises(AttributeError, match="no attribute 'PsiNothing'"):
             _ = zone_opt.privacy.PsiNothing
+
+
+def test_the_old_progress_reader_still_returns_its_dict() -> None:
+    op = Operation(
+        name="op", kind="plan_facilities", state="RUNNING", done=False, progress=0.5,
+        stage="base: incumbent_cny=120.5 bound_cny=100 gap=0.17", attempts=1,
+    )  # fmt: skip
+    progress = zone_opt.client.facilities_progress(op)
+    assert progress == zone_opt.client.FacilitiesProgress(120.5, 100.0, 0.17)
+    with pytest.warns(DeprecationWarning, match="planning_progress"):
+        old = zone_opt.client.planning_progress
+    assert callable(old)
+    assert old(op) == {"incumbent_cny": 120.5, "bound_cny": 100.0, "gap": 0.17}

@@ -20,6 +20,7 @@ from zone_opt.client.models import (
     CarbonInputs,
     Dataset,
     DispatchRunOptions,
+    FacilitiesProgress,
     JoinRun,
     Operation,
     PeerDataset,
@@ -32,6 +33,7 @@ __all__ = [
     "Client",
     "Dataset",
     "DispatchRunOptions",
+    "FacilitiesProgress",
     "JoinRun",
     "Operation",
     "PeerDataset",
@@ -40,4 +42,4 @@ __all__ = [
 ]
 
 #: Old names of renamed functions (DeprecationWarning until 0.2; see CHANGELOG.md).
-__getattr__ = renamed(__name__, {"planning_progress": "zone_opt.client.models:facilities_progress"})
+__getattr__ = renamed(__name__, {"planning_progress": "zone_opt.client.models:planning_progress"})

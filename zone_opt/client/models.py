@@ -3,6 +3,7 @@ progress a facility plan reports while it solves."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ __all__ = [
     "CarbonInputs",
     "Dataset",
     "DispatchRunOptions",
+    "FacilitiesProgress",
     "JoinRun",
     "Operation",
     "PeerDataset",
@@ -175,10 +177,25 @@ def operation_of(op: operations_pb2.Operation) -> Operation:
     )
 
 
-def facilities_progress(op: Operation) -> dict[str, float] | None:
-    """``{"incumbent_cny", "bound_cny", "gap"}`` from a running PlanFacilities operation's
+@dataclass(frozen=True)
+class FacilitiesProgress:
+    """Where a running PlanFacilities operation's MILP stands (CNY; ``gap`` relative)."""
+
+    incumbent_cny: float
+    bound_cny: float
+    gap: float
+
+
+def facilities_progress(op: Operation) -> FacilitiesProgress | None:
+    """The incumbent, bound and gap of a running PlanFacilities operation, read from its
     stage, or None when it reports none (not in a MILP right now)."""
     found = dict(re.findall(r"(incumbent_cny|bound_cny|gap)=(-?inf|nan|[-+0-9.eE]+)", op.stage))
     if len(found) != 3:
         return None
-    return {key: float(value) for key, value in found.items()}
+    return FacilitiesProgress(**{key: float(value) for key, value in found.items()})
+
+
+def planning_progress(op: Operation) -> dict[str, float] | None:
+    """Deprecated (until 0.2): :func:`facilities_progress` as a dict."""
+    progress = facilities_progress(op)
+    return None if progress is None else dataclasses.asdict(progress)
