@@ -57,6 +57,7 @@ def test_contracts_hold_on_the_tree(copy: Path) -> None:
         ("rpc/enums.py", "zone_opt.client", "wire layer"),
         ("client/core.py", "zone_opt.service.server", "client sits below"),
         ("optimise/solver.py", "grpc", "MILP layer"),
+        ("cli/join.py", "zone_opt.privacy", "deprecated zone_opt.privacy"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(
