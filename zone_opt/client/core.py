@@ -7,18 +7,17 @@ import dataclasses
 import itertools
 import time
 import uuid
-import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
 
 import grpc
 import pyarrow as pa
 import xxhash
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import duration_pb2
 
-from zone_opt._deprecated import REMOVED_IN, options_from_keywords
+from zone_opt._deprecated import options_from_keywords
 from zone_opt.api.v1 import (
     carbon_pb2,
     carbon_pb2_grpc,
@@ -46,14 +45,20 @@ from zone_opt.client.models import (
     dataset_of,
     operation_of,
 )
+from zone_opt.client.requests import (
+    date_timestamp,
+    match_options,
+    match_options_proto,
+    run_join_arguments,
+    timestamp,
+    without_zero_defaults,
+)
 from zone_opt.errors import InvalidInputError, VerificationError
 from zone_opt.join import JoinQuery, JoinResult
 from zone_opt.join.policy import AuditEntry, JoinPolicy
-from zone_opt.matching.options import MatchOptions, resolve_options
-from zone_opt.matching.scoring import ScoreWeights
+from zone_opt.matching.options import MatchOptions
 from zone_opt.rpc.channel import TlsConfig, open_channel
 from zone_opt.rpc.enums import (
-    MATCH_MODE_VALUES,
     TABLE_KINDS,
     join_mode_to_proto,
     kind_to_proto,
@@ -270,8 +275,8 @@ class Client:
         it starts: past it the operation fails with DEADLINE_EXCEEDED at its next stage
         boundary. The keywords ``mode``, ``k``, ``weights``, ``now`` are deprecated.
         """
-        chosen = _match_options(options, deprecated, "submit_match", default_k=32)
-        proto = _match_options_proto(chosen)
+        chosen = match_options(options, deprecated, "submit_match", default_k=32)
+        proto = match_options_proto(chosen)
         if time_limit_s is not None:
             proto.time_limit.FromTimedelta(timedelta(seconds=time_limit_s))
         request = matching_pb2.MatchRequest(
@@ -299,7 +304,7 @@ class Client:
         column) of ``hours`` from ``start``; returns the operation name. Progress is
         reported per rolling window. The keywords ``rolling_h``, ``mip_rel_gap``,
         ``workers``, ``time_limit_s`` are deprecated (fields of ``options``)."""
-        legacy = {k: v for k, v in deprecated.items() if (k, v) not in _CLIENT_ZERO_DEFAULTS}
+        legacy = without_zero_defaults(deprecated)
         chosen = options_from_keywords(
             DispatchRunOptions, options, legacy, caller="submit_dispatch"
         )
@@ -317,7 +322,7 @@ class Client:
             profiles_ipc=table_to_ipc(profiles),
             options=proto,
         )
-        request.start.CopyFrom(_timestamp(start))
+        request.start.CopyFrom(timestamp(start))
         request.horizon.FromTimedelta(timedelta(hours=hours))
         return self._call(self._dispatch.Dispatch, request).operation.name
 
@@ -449,7 +454,7 @@ class Client:
         """The best ``options.k`` spaces of each enterprise (10 when ``options`` is None),
         as :func:`zone_opt.matching.recommend`, for small inputs (each table under about
         1 MiB). The keywords ``k`` and ``now`` are deprecated."""
-        chosen = _match_options(options, deprecated, "recommend", default_k=10)
+        chosen = match_options(options, deprecated, "recommend", default_k=10)
         request = matching_pb2.RecommendRequest(
             spaces_ipc=table_to_ipc(spaces),
             enterprises_ipc=table_to_ipc(enterprises),
@@ -460,7 +465,7 @@ class Client:
             include_tenants=chosen.include_tenants,
         )
         if chosen.now is not None:
-            request.now.CopyFrom(_date_timestamp(chosen.now))
+            request.now.CopyFrom(date_timestamp(chosen.now))
         response = self._call(self._matching.Recommend, request, timeout_s)
         return table_from_ipc(response.recommendations_ipc, "recommendations_ipc")
 
@@ -527,7 +532,7 @@ class Client:
         a dataset of this tenant. The keywords ``peer``, ``peer_dataset_id``,
         ``peer_token``, ``mode``, ``columns``, ``join``, ``verifiable`` are deprecated.
         """
-        theirs, query = _run_join_arguments(theirs, query, deprecated)
+        theirs, query = run_join_arguments(theirs, query, deprecated)
         request = join_pb2.RunJoinRequest(
             left_dataset_id=left_dataset_id,
             on=on,
@@ -548,72 +553,3 @@ class Client:
             count=response.count if response.HasField("count") else None,
             sum=response.sum if response.HasField("sum") else None,
         )
-
-
-#: Old keyword values that meant "the server's default" (kept out of the options they spell).
-_CLIENT_ZERO_DEFAULTS = {("mip_rel_gap", 0.0), ("workers", 0), ("k", 0)}
-
-
-def _run_join_arguments(
-    theirs: PeerDataset | None, query: JoinQuery | None, deprecated: dict[str, Any]
-) -> tuple[PeerDataset, JoinQuery]:
-    """``run_join``'s peer dataset and query, from the deprecated keywords if need be."""
-    peer_keys = {"peer": "peer", "peer_dataset_id": "dataset_id", "peer_token": "token"}
-    old_peer = {peer_keys[k]: v for k, v in deprecated.items() if k in peer_keys}
-    old_query = {k: v for k, v in deprecated.items() if k not in peer_keys}
-    if old_peer:
-        if theirs is not None:
-            raise InvalidInputError.single(
-                "theirs", None, "give theirs=PeerDataset(...) or peer=..., not both"
-            )
-        warnings.warn(
-            "run_join(..., peer=, peer_dataset_id=, peer_token=) is deprecated and will be "
-            f"removed in zone-opt {REMOVED_IN}; pass theirs=PeerDataset(peer, dataset_id, token)",
-            DeprecationWarning,
-            stacklevel=4,
-        )
-        theirs = PeerDataset(**old_peer)
-    if theirs is None:
-        raise InvalidInputError.single("theirs", None, "required: the peer and its dataset")
-    chosen = options_from_keywords(
-        JoinQuery, query, old_query, caller="run_join", stacklevel=4, argname="query"
-    )
-    return theirs, chosen
-
-
-def _match_options(
-    options: MatchOptions | None, deprecated: dict[str, Any], caller: str, *, default_k: int
-) -> MatchOptions:
-    """``options``, or the one the deprecated keywords spell in this client's old terms
-    (``k=0``: the default; ``weights``: a partial mapping of criteria)."""
-    legacy = {name: value for name, value in deprecated.items() if (name, value) != ("k", 0)}
-    weights = legacy.get("weights")
-    if isinstance(weights, Mapping):
-        try:
-            legacy["weights"] = ScoreWeights(**weights)
-        except TypeError as exc:
-            raise InvalidInputError.single("weights", None, str(exc)) from None
-    return resolve_options(options, legacy, caller=caller, default_k=default_k, stacklevel=4)
-
-
-def _match_options_proto(options: MatchOptions) -> matching_pb2.MatchOptions:
-    proto = matching_pb2.MatchOptions(
-        mode=MATCH_MODE_VALUES[options.mode],
-        k=options.k,
-        weights=dataclasses.asdict(options.weights),
-        include_tenants=options.include_tenants,
-    )
-    if options.now is not None:
-        proto.now.CopyFrom(_date_timestamp(options.now))
-    return proto
-
-
-def _date_timestamp(day: date) -> timestamp_pb2.Timestamp:
-    """Midnight UTC of ``day`` (the server reads the date back)."""
-    return _timestamp(datetime(day.year, day.month, day.day, tzinfo=UTC))
-
-
-def _timestamp(when: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(when)
-    return ts

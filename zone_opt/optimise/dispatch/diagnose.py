@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import highspy
 
-from zone_opt.optimise.dispatch.build import Structure
+from zone_opt.optimise.dispatch.structure import Structure
 from zone_opt.optimise.solver import HighsSolver
 
 __all__ = ["conflicting_constraints"]

@@ -17,8 +17,8 @@ import numpy as np
 import pyomo.environ as pyo
 
 from zone_opt.optimise.dispatch.assets import Park, UnitState
-from zone_opt.optimise.dispatch.build import _steps
 from zone_opt.optimise.dispatch.inputs import DispatchState, HorizonInputs
+from zone_opt.optimise.dispatch.structure import _steps
 
 __all__ = ["PyomoRun", "build_pyomo", "solve_pyomo"]
 

@@ -18,8 +18,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from zone_opt.optimise.dispatch.assets import Park
-from zone_opt.optimise.dispatch.build import Structure
 from zone_opt.optimise.dispatch.inputs import HorizonInputs
+from zone_opt.optimise.dispatch.structure import Structure
 from zone_opt.optimise.solver import SolveStatus
 
 __all__ = ["BindingConstraint", "DispatchResult", "WindowReport", "extract_blocks"]

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from zone_opt.arguments import check_choice, check_datetime, check_flag, check_real
 from zone_opt.errors import InvalidInputError
 from zone_opt.optimise.dispatch.assets import Park, UnitState
-from zone_opt.optimise.dispatch.build import ModelData, Structure, build_structure, fill
+from zone_opt.optimise.dispatch.build import fill
 from zone_opt.optimise.dispatch.diagnose import conflicting_constraints
 from zone_opt.optimise.dispatch.inputs import DispatchState, HorizonInputs
 from zone_opt.optimise.dispatch.results import (
@@ -43,6 +43,7 @@ from zone_opt.optimise.dispatch.results import (
     timeseries,
 )
 from zone_opt.optimise.dispatch.scenario import Scenario
+from zone_opt.optimise.dispatch.structure import ModelData, Structure, build_structure
 from zone_opt.optimise.solver import (
     HighsSolver,
     MatrixModel,
