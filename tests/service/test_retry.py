@@ -432,3 +432,26 @@ def test_no_retry_without_retry_info_nor_with_retries_off(
     with _client(server[1], off, RetryPolicy.none()) as client, pytest.raises(ServiceError):
         client.list()
     assert len(off.attempts) == 1
+
+
+def test_an_upload_waits_for_a_server_that_starts_late(
+    tmp_path: Path,
+    start: Callable[..., tuple[Server, int]],
+    sample: Callable[[str], pa.Table],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Not idempotent, so never resent after UNAVAILABLE: sent once the channel connects."""
+    port = _free_port()
+    started: list[Server] = []
+    timer = threading.Timer(1.0, lambda: started.append(start(tmp_path / "d", port=port)[0]))
+    caplog.set_level(logging.INFO, logger="zone_opt.client")
+    with Client(f"127.0.0.1:{port}", token="token-alice", timeout_s=15, retry=QUICK) as client:
+        timer.start()
+        try:
+            stored = client.upload(sample("parks"), "parks", kind="parks")
+            assert [d.dataset_id for d in client.list()] == [stored]
+        finally:
+            timer.join()
+            for server in started:
+                server.stop(0.5)
+    assert [r for r in _retries(caplog) if r["rpc"] == "UploadDataset"] == []
