@@ -154,6 +154,7 @@ class Client:
         self.close()
 
     def close(self) -> None:
+        """Close the channel (calls in flight are cancelled)."""
         self._channel.close()
 
     def _metadata(self) -> Metadata:
@@ -260,6 +261,7 @@ class Client:
         return response.dataset.dataset_id
 
     def describe(self, dataset_id: str) -> Dataset:
+        """The dataset's record (kind, rows, bytes, columns, checksum; no data)."""
         request = datasets_pb2.GetDatasetRequest(dataset_id=dataset_id)
         return dataset_of(
             self._call(self._datasets.GetDataset, request, safety=Safety.IDEMPOTENT).dataset
@@ -296,6 +298,7 @@ class Client:
         return table_from_ipc(b"".join(parts), "download")
 
     def delete(self, dataset_id: str) -> None:
+        """Delete a dataset (its file and its record); never retried (not idempotent)."""
         self._call(
             self._datasets.DeleteDataset, datasets_pb2.DeleteDatasetRequest(dataset_id=dataset_id)
         )
@@ -477,12 +480,14 @@ class Client:
         ).operation.name
 
     def get_operation(self, name: str) -> Operation:
+        """The operation's current state (and its typed result once it succeeded)."""
         request = operations_pb2.GetOperationRequest(name=name)
         return operation_of(
             self._call(self._operations.GetOperation, request, safety=Safety.IDEMPOTENT).operation
         )
 
     def list_operations(self) -> builtins.list[Operation]:
+        """The caller's operations, newest first (up to 1,000)."""
         request = operations_pb2.ListOperationsRequest(page_size=1000)
         response = self._call(self._operations.ListOperations, request, safety=Safety.IDEMPOTENT)
         return [operation_of(o) for o in response.operations]
@@ -508,6 +513,7 @@ class Client:
                 return op
 
     def cancel(self, name: str) -> Operation:
+        """Cancel an operation: at once when queued, at its next stage when running."""
         request = operations_pb2.CancelOperationRequest(name=name)
         response = self._call(self._operations.CancelOperation, request, safety=Safety.IDEMPOTENT)
         return operation_of(response.operation)
