@@ -102,7 +102,8 @@ class Client:
     Every call has a deadline: ``timeout_s`` unless the method takes its own. Within it,
     idempotent calls (reads, and submissions, which carry a request id) are retried on
     UNAVAILABLE and on RESOURCE_EXHAUSTED with RetryInfo, as ``retry`` says
-    (:class:`~zone_opt.client.RetryPolicy`; ``RetryPolicy.none()`` turns retries off); see
+    (:class:`~zone_opt.client.RetryPolicy`; the default ``RetryPolicy()`` makes at most 5
+    attempts, backing off from 0.1 s to 5 s; ``RetryPolicy.none()`` turns retries off); see
     :mod:`zone_opt.client.retry` for which call is retried when. ``interceptors``: gRPC
     client interceptors around the channel (tracing, metrics), first outermost.
     """
