@@ -122,15 +122,19 @@ wheel-smoke: wheel ## Install the wheel into a fresh virtualenv with nothing els
 
 .PHONY: lint
 lint: build proto-check ## ruff, ruff format --check, mypy --strict, import contracts, stubtest, proto drift, cargo fmt --check, clippy
-	$(VENV)/bin/ruff check zone_opt tests bench
-	$(VENV)/bin/ruff format --check zone_opt tests bench
-	$(VENV)/bin/mypy zone_opt tests bench
+	$(VENV)/bin/ruff check zone_opt tests bench docs/gen
+	$(VENV)/bin/ruff format --check zone_opt tests bench docs/gen
+	$(VENV)/bin/mypy zone_opt tests bench docs/gen
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m mypy.stubtest zone_opt._core --allowlist .mypy-stubtest-allowlist
 	cargo fmt --all -- --check
 	cargo fmt --manifest-path $(FUZZ_MANIFEST) -- --check
 	cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 	cargo clippy --manifest-path $(FUZZ_MANIFEST) --target-dir target --no-default-features --all-targets --quiet -- -D warnings
+
+.PHONY: docs
+docs: build ## Build the docs site into site/ (mkdocs --strict; API, gRPC and CLI references generated from the code)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 PROTOS := $(wildcard grpc/zone_opt/api/v1/*.proto)
 PROTO_INCLUDE = $(shell $(PY) -c 'import grpc_tools, os, google.rpc; print(os.path.dirname(grpc_tools.__file__) + "/_proto", os.path.dirname(os.path.dirname(list(google.rpc.__path__)[0])))')
@@ -152,8 +156,8 @@ proto-check: install ## Fail if the committed generated code differs from the .p
 
 .PHONY: format
 format: install ## Format Python and Rust sources
-	$(VENV)/bin/ruff format zone_opt tests bench
-	$(VENV)/bin/ruff check --fix zone_opt tests bench
+	$(VENV)/bin/ruff format zone_opt tests bench docs/gen
+	$(VENV)/bin/ruff check --fix zone_opt tests bench docs/gen
 	cargo fmt --all
 
 .PHONY: bench

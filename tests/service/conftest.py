@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pyarrow as pa
@@ -27,14 +28,15 @@ TOKENS = {"token-alice": "alice", "token-bob": "bob"}
 
 
 def _start(tmp: Path, **overrides: object) -> tuple[Server, int]:
-    config = ServerSettings(
-        data_dir=tmp,
-        port=0,
-        tokens=dict(TOKENS),
-        preload_sample=False,
-        grace_s=2.0,
-        **overrides,  # type: ignore[arg-type]
-    )
+    """A started server on ``tmp`` (port 0 unless ``port`` is given; settings overridden)."""
+    settings: dict[str, Any] = {
+        "port": 0,
+        "tokens": dict(TOKENS),
+        "preload_sample": False,
+        "grace_s": 2.0,
+        **overrides,
+    }
+    config = ServerSettings(data_dir=tmp, **settings)
     server, port = create_server(config)
     server.start()
     return server, port

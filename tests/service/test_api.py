@@ -24,7 +24,7 @@ from zone_opt.api.v1 import (
     matching_pb2,
     matching_pb2_grpc,
 )
-from zone_opt.client import Client
+from zone_opt.client import Client, RetryPolicy
 from zone_opt.errors import (
     AlreadyExistsError,
     InvalidInputError,
@@ -280,7 +280,10 @@ def test_flood_beyond_admission_limit_is_resource_exhausted_with_retry_info(
                 stub.UploadDataset.future(blocked(), metadata=md, timeout=15) for _ in range(2)
             ]
             time.sleep(0.5)
-            with Client(f"127.0.0.1:{port}", token="token-alice") as client:
+            # Without retries: the refusal itself is under test (test_retry.py waits it out).
+            with Client(
+                f"127.0.0.1:{port}", token="token-alice", retry=RetryPolicy.none()
+            ) as client:
                 with pytest.raises(ResourceExhaustedError) as err:
                     client.list()
                 assert err.value.status_code == "RESOURCE_EXHAUSTED"

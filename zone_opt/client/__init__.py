@@ -12,6 +12,10 @@ Every error the server sends is raised as the matching :mod:`zone_opt.errors` cl
 (``InvalidInputError`` with its violations, ``NotFoundError``, ...) whose ``status_code``
 names the gRPC status. Every call has a deadline (``timeout_s``); submissions carry a
 request id, so retrying one with the same ``request_id`` never starts a second job.
+Within the deadline, reads and submissions are retried on UNAVAILABLE and on
+RESOURCE_EXHAUSTED with RetryInfo (``Client(..., retry=RetryPolicy(...))``;
+``RetryPolicy.none()`` turns retries off; :mod:`zone_opt.client.retry` says which call is
+retried when).
 """
 
 from zone_opt._deprecated import renamed
@@ -26,6 +30,7 @@ from zone_opt.client.models import (
     PeerDataset,
     facilities_progress,
 )
+from zone_opt.client.retry import RetryPolicy
 from zone_opt.rpc.channel import TlsConfig
 
 __all__ = [
@@ -37,6 +42,7 @@ __all__ = [
     "JoinRun",
     "Operation",
     "PeerDataset",
+    "RetryPolicy",
     "TlsConfig",
     "facilities_progress",
 ]

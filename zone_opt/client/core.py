@@ -7,10 +7,9 @@ import dataclasses
 import itertools
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 import pyarrow as pa
@@ -20,21 +19,16 @@ from google.protobuf import duration_pb2
 from zone_opt._deprecated import options_from_keywords
 from zone_opt.api.v1 import (
     carbon_pb2,
-    carbon_pb2_grpc,
     common_pb2,
     datasets_pb2,
-    datasets_pb2_grpc,
     dispatch_pb2,
-    dispatch_pb2_grpc,
     facilities_pb2,
-    facilities_pb2_grpc,
     join_pb2,
     join_pb2_grpc,
     matching_pb2,
-    matching_pb2_grpc,
     operations_pb2,
-    operations_pb2_grpc,
 )
+from zone_opt.client.connection import Connection, Metadata
 from zone_opt.client.models import (
     CarbonInputs,
     Dataset,
@@ -53,11 +47,11 @@ from zone_opt.client.requests import (
     timestamp,
     without_zero_defaults,
 )
+from zone_opt.client.retry import Safety
 from zone_opt.errors import InvalidInputError, VerificationError
 from zone_opt.join import JoinQuery, JoinResult
 from zone_opt.join.policy import AuditEntry, JoinPolicy
 from zone_opt.matching.options import MatchOptions
-from zone_opt.rpc.channel import TlsConfig, open_channel
 from zone_opt.rpc.enums import (
     TABLE_KINDS,
     join_mode_to_proto,
@@ -81,7 +75,6 @@ from zone_opt.rpc.upload import encode_upload_chunk, parse_upload_request
 
 __all__ = ["Client"]
 
-T = TypeVar("T")
 CHUNK_BYTES = MAX_CHUNK_BYTES
 #: Bytes of Arrow data per record batch of an upload: one batch (and its metadata) per chunk.
 BATCH_BYTES = 7 * MAX_CHUNK_BYTES // 8
@@ -95,55 +88,17 @@ def _payload(message: bytes) -> memoryview:
     return memoryview(chunk.ipc)
 
 
-class Client:
-    """A connection to a zone-opt server (thread-safe; reuse one per process)."""
+class Client(Connection):
+    """A connection to a zone-opt server (thread-safe; reuse one per process).
 
-    def __init__(
-        self,
-        address: str,
-        token: str | None = None,
-        tls: TlsConfig | bool | None = None,
-        timeout_s: float = 60.0,
-    ) -> None:
-        self._channel = open_channel(address, tls)
-        self._token = token
-        self.timeout_s = timeout_s
-        self._datasets = datasets_pb2_grpc.DatasetServiceStub(self._channel)
-        # UploadDataset with requests serialised by convert.encode_upload_chunk (bytes).
-        self._upload: Any = self._channel.stream_unary(
-            "/zone_opt.api.v1.DatasetService/UploadDataset",
-            request_serializer=None,
-            response_deserializer=datasets_pb2.UploadDatasetResponse.FromString,
-        )
-        self._operations = operations_pb2_grpc.OperationsServiceStub(self._channel)
-        self._matching = matching_pb2_grpc.MatchingServiceStub(self._channel)
-        self._dispatch = dispatch_pb2_grpc.DispatchServiceStub(self._channel)
-        self._join = join_pb2_grpc.JoinServiceStub(self._channel)
-        self._carbon = carbon_pb2_grpc.CarbonServiceStub(self._channel)
-        self._facilities = facilities_pb2_grpc.FacilitiesServiceStub(self._channel)
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(
-        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._channel.close()
-
-    def _metadata(self) -> tuple[tuple[str, str], ...]:
-        md: tuple[tuple[str, str], ...] = (("x-request-id", uuid.uuid4().hex),)
-        if self._token:
-            md += (("authorization", f"Bearer {self._token}"),)
-        return md
-
-    def _call(self, method: Callable[..., T], request: Any, timeout_s: float | None = None) -> T:
-        try:
-            return method(request, timeout=timeout_s or self.timeout_s, metadata=self._metadata())
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None
+    Every call has a deadline: ``timeout_s`` unless the method takes its own. Within it,
+    idempotent calls (reads, and submissions, which carry a request id) are retried on
+    UNAVAILABLE and on RESOURCE_EXHAUSTED with RetryInfo, as ``retry`` says
+    (:class:`~zone_opt.client.RetryPolicy`; the default ``RetryPolicy()`` makes at most 5
+    attempts, backing off from 0.1 s to 5 s; ``RetryPolicy.none()`` turns retries off); see
+    :mod:`zone_opt.client.retry` for which call is retried when. ``interceptors``: gRPC
+    client interceptors around the channel (tracing, metrics), first outermost.
+    """
 
     # datasets
     def upload(self, table: pa.Table, name: str, kind: str) -> str:
@@ -189,13 +144,25 @@ class Client:
 
         # gRPC's sending thread builds each chunk as it needs it: a helper thread building
         # the next one ahead cost more CPU (thread hand-offs) than it saved in wall time,
-        # the server being the slower side.
-        response: datasets_pb2.UploadDatasetResponse = self._call(self._upload, requests())
+        # the server being the slower side. Not idempotent (each upload is a new dataset):
+        # sent once connected, and again only after a refusal (zone_opt.client.retry).
+        wait_for_ready = self.retry.retries and "UNAVAILABLE" in self.retry.codes
+        response: datasets_pb2.UploadDatasetResponse = self._attempts(
+            "UploadDataset",
+            lambda left, md: self._upload(
+                requests(), timeout=left, metadata=md, wait_for_ready=wait_for_ready
+            ),
+            None,
+            Safety.REFUSED_ONLY,
+        )
         return response.dataset.dataset_id
 
     def describe(self, dataset_id: str) -> Dataset:
+        """The dataset's record (kind, rows, bytes, columns, checksum; no data)."""
         request = datasets_pb2.GetDatasetRequest(dataset_id=dataset_id)
-        return dataset_of(self._call(self._datasets.GetDataset, request).dataset)
+        return dataset_of(
+            self._call(self._datasets.GetDataset, request, safety=Safety.IDEMPOTENT).dataset
+        )
 
     def download(self, dataset_id: str, timeout_s: float | None = None) -> pa.Table:
         """The dataset's table; checks chunk order and the stream's XXH3-128 (the server
@@ -204,26 +171,31 @@ class Client:
         request = datasets_pb2.DownloadDatasetRequest(
             dataset_id=dataset_id, checksum=common_pb2.CHECKSUM_XXH3_128
         )
-        try:
-            stream = self._datasets.DownloadDataset(
-                request, timeout=timeout_s or self.timeout_s, metadata=self._metadata()
-            )
+
+        def attempt(left: float, md: Metadata) -> tuple[list[bytes], str, str]:
+            # A retry starts the stream again: nothing was handed to the caller yet.
             parts: list[bytes] = []
             hasher = xxhash.xxh3_128()
             declared = ""
-            for i, message in enumerate(stream):
+            for i, message in enumerate(
+                self._datasets.DownloadDataset(request, timeout=left, metadata=md)
+            ):
                 if message.chunk.seq != i:
                     raise VerificationError(f"chunk {message.chunk.seq} arrived as {i}")
                 hasher.update(message.chunk.ipc)
                 parts.append(message.chunk.ipc)
                 declared = message.chunk.xxh3_128
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None
-        if declared != hasher.hexdigest():
+            return parts, declared, hasher.hexdigest()
+
+        parts, declared, digest = self._attempts(
+            "DownloadDataset", attempt, timeout_s, Safety.IDEMPOTENT
+        )
+        if declared != digest:
             raise VerificationError("download checksum mismatch")
         return table_from_ipc(b"".join(parts), "download")
 
     def delete(self, dataset_id: str) -> None:
+        """Delete a dataset (its file and its record); never retried (not idempotent)."""
         self._call(
             self._datasets.DeleteDataset, datasets_pb2.DeleteDatasetRequest(dataset_id=dataset_id)
         )
@@ -238,7 +210,7 @@ class Client:
                 page_token=token,
                 kind=kind_to_proto(kind) if kind else 0,  # type: ignore[arg-type]
             )
-            response = self._call(self._datasets.ListDatasets, request)
+            response = self._call(self._datasets.ListDatasets, request, safety=Safety.IDEMPOTENT)
             found += [dataset_of(d) for d in response.datasets]
             token = response.next_page_token
             if not token:
@@ -254,7 +226,9 @@ class Client:
         )
         if time_limit_s is not None:
             request.time_limit.FromTimedelta(timedelta(seconds=time_limit_s))
-        return self._call(self._datasets.ComputeStatistics, request).operation.name
+        return self._call(
+            self._datasets.ComputeStatistics, request, safety=Safety.IDEMPOTENT
+        ).operation.name
 
     def submit_match(
         self,
@@ -287,7 +261,7 @@ class Client:
             tenancies_dataset_id=tenancies_id,
             options=proto,
         )
-        return self._call(self._matching.Match, request).operation.name
+        return self._call(self._matching.Match, request, safety=Safety.IDEMPOTENT).operation.name
 
     def submit_dispatch(
         self,
@@ -324,7 +298,7 @@ class Client:
         )
         request.start.CopyFrom(timestamp(start))
         request.horizon.FromTimedelta(timedelta(hours=hours))
-        return self._call(self._dispatch.Dispatch, request).operation.name
+        return self._call(self._dispatch.Dispatch, request, safety=Safety.IDEMPOTENT).operation.name
 
     def submit_carbon_allocate(
         self,
@@ -358,7 +332,9 @@ class Client:
             grid_factors_dataset_id=chosen.grid_factors_id,
             previous_head=previous_head,
         )
-        return self._call(self._carbon.AllocateCarbon, request).operation.name
+        return self._call(
+            self._carbon.AllocateCarbon, request, safety=Safety.IDEMPOTENT
+        ).operation.name
 
     def verify_audit_proof(
         self, row: bytes, index: int, tree_size: int, path: Sequence[bytes], root: bytes
@@ -367,7 +343,7 @@ class Client:
         request = carbon_pb2.VerifyAuditProofRequest(
             row=row, index=index, tree_size=tree_size, path=list(path), root=root
         )
-        return self._call(self._carbon.VerifyAuditProof, request).valid
+        return self._call(self._carbon.VerifyAuditProof, request, safety=Safety.IDEMPOTENT).valid
 
     def submit_plan_facilities(
         self,
@@ -396,17 +372,22 @@ class Client:
         request = facilities_pb2.PlanFacilitiesRequest(
             request_id=request_id or uuid.uuid4().hex, scenario_yaml=scenario_yaml, options=options
         )
-        return self._call(self._facilities.PlanFacilities, request).operation.name
+        return self._call(
+            self._facilities.PlanFacilities, request, safety=Safety.IDEMPOTENT
+        ).operation.name
 
     def get_operation(self, name: str) -> Operation:
+        """The operation's current state (and its typed result once it succeeded)."""
         request = operations_pb2.GetOperationRequest(name=name)
-        return operation_of(self._call(self._operations.GetOperation, request).operation)
+        return operation_of(
+            self._call(self._operations.GetOperation, request, safety=Safety.IDEMPOTENT).operation
+        )
 
     def list_operations(self) -> builtins.list[Operation]:
+        """The caller's operations, newest first (up to 1,000)."""
         request = operations_pb2.ListOperationsRequest(page_size=1000)
-        return [
-            operation_of(o) for o in self._call(self._operations.ListOperations, request).operations
-        ]
+        response = self._call(self._operations.ListOperations, request, safety=Safety.IDEMPOTENT)
+        return [operation_of(o) for o in response.operations]
 
     def wait(self, name: str, timeout_s: float = 600.0) -> Operation:
         """The operation once done, or its latest state when ``timeout_s`` passes."""
@@ -418,23 +399,40 @@ class Client:
                 name=name,
                 timeout=duration_pb2.Duration(seconds=int(step), nanos=int(step % 1 * 1e9)),
             )
-            op = operation_of(
-                self._call(self._operations.WaitOperation, request, timeout_s=step + 5.0).operation
+            response = self._call(
+                self._operations.WaitOperation,
+                request,
+                timeout_s=step + 5.0,
+                safety=Safety.IDEMPOTENT,
             )
+            op = operation_of(response.operation)
             if op.done or time.monotonic() >= deadline:
                 return op
 
     def cancel(self, name: str) -> Operation:
+        """Cancel an operation: at once when queued, at its next stage when running."""
         request = operations_pb2.CancelOperationRequest(name=name)
-        return operation_of(self._call(self._operations.CancelOperation, request).operation)
+        response = self._call(self._operations.CancelOperation, request, safety=Safety.IDEMPOTENT)
+        return operation_of(response.operation)
 
     def watch(self, name: str, timeout_s: float = 3600.0) -> Iterator[Operation]:
-        """The operation's states as they change, until it is done."""
+        """The operation's states as they change, until it is done.
+
+        Opening the stream is retried until its first state arrives; after that a
+        failure is raised (the states already seen were handed out: gRPC's rule for
+        retrying streams)."""
         request = operations_pb2.WatchOperationRequest(name=name)
+
+        def attempt(left: float, md: Metadata) -> tuple[Any, Any]:
+            stream = self._operations.WatchOperation(request, timeout=left, metadata=md)
+            return next(stream, None), stream
+
+        first, stream = self._attempts("WatchOperation", attempt, timeout_s, Safety.IDEMPOTENT)
+        if first is None:
+            return
+        yield operation_of(first.operation)
         try:
-            for message in self._operations.WatchOperation(
-                request, timeout=timeout_s, metadata=self._metadata()
-            ):
+            for message in stream:
                 yield operation_of(message.operation)
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
@@ -466,7 +464,9 @@ class Client:
         )
         if chosen.now is not None:
             request.now.CopyFrom(date_timestamp(chosen.now))
-        response = self._call(self._matching.Recommend, request, timeout_s)
+        response = self._call(
+            self._matching.Recommend, request, timeout_s, safety=Safety.IDEMPOTENT
+        )
         return table_from_ipc(response.recommendations_ipc, "recommendations_ipc")
 
     # private joins

@@ -136,7 +136,8 @@ class Matcher:
     """Matching over fixed tables: holds the converted index; solves and re-solves.
 
     Args:
-        spaces, enterprises: tables under ``SPACES`` and ``ENTERPRISES``.
+        spaces: table under ``SPACES``.
+        enterprises: table under ``ENTERPRISES``.
         parks: ``PARKS`` table (coordinates, permitted industries, carbon budgets).
         tenancies: ``TENANCIES`` table (current tenants; optional).
         options: :class:`MatchOptions` (mode, k, weights, now, include_tenants); the

@@ -62,7 +62,9 @@ def deferred_acceptance(
     """The proposer-optimal stable matching (Gale-Shapley, hospital-resident form).
 
     Args:
-        rows, cols: the acceptable pairs (proposer index, receiver index), int64.
+        rows: the acceptable pairs' proposer indices, int64.
+        cols: the acceptable pairs' receiver indices, int64 (pair ``k`` is
+            ``(rows[k], cols[k])``).
         proposer_scores: how much the proposer likes each pair (higher first).
         receiver_scores: how much the receiver likes each pair (higher first).
         capacities: seats per receiver (>= 0); ``len(capacities)`` receivers.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -33,15 +35,37 @@ def _read(path: Path | None) -> bytes | None:
     return path.read_bytes() if path is not None else None
 
 
-def open_channel(address: str, tls: TlsConfig | bool | None) -> grpc.Channel:
-    """A channel to ``address``: TLS with ``tls`` (True: the system roots), else plaintext."""
+def open_channel(
+    address: str,
+    tls: TlsConfig | bool | None,
+    *,
+    reconnect_backoff_s: tuple[float, float] | None = None,
+    interceptors: Sequence[Any] = (),
+) -> grpc.Channel:
+    """A channel to ``address``: TLS with ``tls`` (True: the system roots), else plaintext.
+
+    ``reconnect_backoff_s``: ``(initial, max)`` of the channel's own backoff between
+    connection attempts once a connection failed (gRPC's defaults are 1 s and 120 s: a
+    server that came back would not be seen for up to two minutes, whatever the caller's
+    retries). A client that retries UNAVAILABLE sets it to its retry backoff, so that its
+    retries reach a server as soon as it is back. ``interceptors``: gRPC client
+    interceptors wrapped around the channel, first outermost (tracing, tests).
+    """
     options: list[tuple[str, int | str]] = [
         ("grpc.max_receive_message_length", 4 * 1024 * 1024),
         ("grpc.keepalive_time_ms", 60_000),
     ]
+    if reconnect_backoff_s is not None:
+        initial, most = reconnect_backoff_s
+        options += [
+            ("grpc.initial_reconnect_backoff_ms", max(1, round(initial * 1000))),
+            ("grpc.max_reconnect_backoff_ms", max(1, round(most * 1000))),
+        ]
     if tls:
         config = tls if isinstance(tls, TlsConfig) else TlsConfig()
         if config.server_name:
             options.append(("grpc.ssl_target_name_override", config.server_name))
-        return grpc.secure_channel(address, config.credentials(), options=options)
-    return grpc.insecure_channel(address, options=options)
+        channel = grpc.secure_channel(address, config.credentials(), options=options)
+    else:
+        channel = grpc.insecure_channel(address, options=options)
+    return grpc.intercept_channel(channel, *interceptors) if interceptors else channel

@@ -35,7 +35,15 @@ from zone_opt.errors import (
     ZoneOptError,
 )
 
-__all__ = ["DOMAIN", "TABLE", "RpcStatus", "from_rpc_error", "status_of", "to_status"]
+__all__ = [
+    "DOMAIN",
+    "TABLE",
+    "RpcStatus",
+    "from_rpc_error",
+    "retry_delay_s",
+    "status_of",
+    "to_status",
+]
 
 #: ``google.rpc.ErrorInfo.domain`` of every error this server sends.
 DOMAIN = "zone-opt.api.v1"
@@ -169,6 +177,21 @@ def _violation(field_path: str, description: str) -> Violation:
     name, _, rest = field_path.partition("[")
     row = int(rest.rstrip("]")) if rest.rstrip("]").isdigit() else None
     return Violation(name if row is not None else field_path, row, description)
+
+
+def retry_delay_s(error: grpc.RpcError) -> float | None:
+    """The delay a received error's ``google.rpc.RetryInfo`` asks for, in seconds, or
+    ``None`` when it carries none (a status the server did not mark as worth retrying)."""
+    try:
+        status = rpc_status.from_call(error)
+    except (ValueError, AttributeError):  # details that disagree with the code; no call
+        return None
+    for detail in status.details if status is not None else ():
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            return float(retry.retry_delay.ToTimedelta().total_seconds())
+    return None
 
 
 def from_rpc_error(error: grpc.RpcError) -> ZoneOptError:
