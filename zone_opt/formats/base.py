@@ -363,6 +363,9 @@ def _syntax(exc: yaml.YAMLError) -> tuple[int | None, str]:
     """The line and a one-line reason of a YAML syntax error."""
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    if context and problem.startswith("but "):
+        problem = f"{context}, {problem}"
     if mark is None:
         return None, f"not valid YAML: {problem}"
     return mark.line + 1, f"not valid YAML: {problem} (column {mark.column + 1})"
@@ -471,7 +474,7 @@ class Format(Generic[M]):
             try:
                 model = self.model.model_validate(doc.data, context=dict(context or {}))
             except ValidationError as exc:
-                found += [self._problem(e, doc) for e in exc.errors()]
+                found += _one_per_typo([self._problem(e, doc) for e in exc.errors()])
             else:
                 if not found:
                     return model, doc
@@ -580,6 +583,22 @@ class Format(Generic[M]):
             moved = True
             out.append(self.violation(path, line, v.reason, doc.source))
         return InvalidInputError(None, out) if moved else error
+
+
+_TYPO = re.compile(r"^unknown key; did you mean '(.+)'\?$")
+
+
+def _one_per_typo(
+    problems: list[tuple[KeyPath, int | None, str]],
+) -> list[tuple[KeyPath, int | None, str]]:
+    """Problems without the "is required" of a key whose misspelling is reported: a typo
+    is one mistake, not two."""
+    meant = set()
+    for path, _, reason in problems:
+        match = _TYPO.match(reason)
+        if match is not None:
+            meant.add((*path[:-1], match[1]))
+    return [p for p in problems if not (p[2] == "is required" and p[0] in meant)]
 
 
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
