@@ -101,7 +101,7 @@ PeerName = Annotated[
     Text(
         max_length=64,
         numbers=False,
-        pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
         rule="a name of 1-64 letters, digits, '.', '_' or '-'",
     ),
 ]

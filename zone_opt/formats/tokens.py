@@ -26,7 +26,7 @@ Token = Annotated[
         max_length=4096,
         numbers=False,
         secret=True,
-        pattern=r"\S+",
+        pattern=r"^\S+$",
         rule="a token of visible characters (no spaces)",
     ),
 ]
@@ -36,7 +36,7 @@ Tenant = Annotated[
     Text(
         max_length=128,
         numbers=False,
-        pattern=r"[^\x00-\x1f\x7f]+",
+        pattern=r"^[^\x00-\x1f\x7f]+$",
         rule="a tenant name without control characters",
     ),
 ]
