@@ -469,7 +469,8 @@ class Format(Generic[M]):
             found.append(((), None, f"is empty: expected a {self.title}{self._see()}"))
         elif not isinstance(doc.data, dict):
             line = 1 if doc.lines else None
-            found.append(((), line, f"must be a mapping of keys, got {show(doc.data)}"))
+            got = f"a {type(doc.data).__name__}" if self.secret_keys else show(doc.data)
+            found.append(((), line, f"must be a mapping of keys, got {got}"))
         else:
             try:
                 model = self.model.model_validate(doc.data, context=dict(context or {}))
@@ -591,14 +592,22 @@ _TYPO = re.compile(r"^unknown key; did you mean '(.+)'\?$")
 def _one_per_typo(
     problems: list[tuple[KeyPath, int | None, str]],
 ) -> list[tuple[KeyPath, int | None, str]]:
-    """Problems without the "is required" of a key whose misspelling is reported: a typo
-    is one mistake, not two."""
-    meant = set()
-    for path, _, reason in problems:
+    """Problems where the "is required" of a key whose misspelling is reported says so:
+    both are listed (the key is missing), and the reader sees they are one mistake."""
+    meant: dict[KeyPath, tuple[Key, int | None]] = {}
+    for path, line, reason in problems:
         match = _TYPO.match(reason)
         if match is not None:
-            meant.add((*path[:-1], match[1]))
-    return [p for p in problems if not (p[2] == "is required" and p[0] in meant)]
+            meant[(*path[:-1], match[1])] = (path[-1], line)
+    out = []
+    for path, line, reason in problems:
+        said = reason
+        if reason == "is required" and path in meant:
+            typo, where = meant[path]
+            on = f" on line {where}" if where is not None else ""
+            said = f"is required (misspelt as {str(typo)!r}{on}?)"
+        out.append((path, line, said))
+    return out
 
 
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")

@@ -11,7 +11,7 @@ import datetime as dt
 import difflib
 from typing import Annotated, Any, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_core import CoreSchema, core_schema
 
 from zone_opt.formats.base import (
@@ -180,15 +180,13 @@ class FacilityEntry(Model):
     """Its emissions per year (spread evenly over the hours)."""
     split_by: Annotated[Literal["energy", "exergy", "fixed"], Choice()] = "fixed"
     """How the emissions are split among the products."""
-    products: list[ProductEntry]
+    products: Annotated[list[ProductEntry], Field(min_length=1)]
     """The products (at least one)."""
     keys: dict[Id, dict[Label, Weight]] = no_entries()
     """Per enterprise, its amount of each allocation key."""
 
     @model_validator(mode="after")
     def _weights_and_keys(self) -> FacilityEntry:
-        if not self.products:
-            raise fail("needs at least one product", "products")
         weight = {
             "energy": [p.energy_gj for p in self.products],
             "exergy": [p.energy_gj * p.exergy_factor for p in self.products],
