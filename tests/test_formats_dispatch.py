@@ -62,12 +62,13 @@ def _line(fragment: str) -> int:
 def test_unknown_key_suggests_the_known_one(
     scenario_with: Callable[..., Callable[[], object]],
 ) -> None:
-    got = one(scenario_with("import_max_mw: 80", "import_max_mv: 80"))
-    assert got.endswith(
-        f"lp.yaml:{_line('import_max_mw')}: grid.import_max_mv: unknown key; "
-        "did you mean 'import_max_mw'?"
-    )
-    # ... and a required key now missing is not reported twice: it is its own problem.
+    found = problems(scenario_with("import_max_mw: 80", "import_max_mv: 80"))
+    line = _line("import_max_mw")
+    assert [f.split("/")[-1] for f in found] == [
+        f"lp.yaml:{line - 1}: grid.import_max_mw: is required (misspelt as 'import_max_mv' "
+        f"on line {line}?)",
+        f"lp.yaml:{line}: grid.import_max_mv: unknown key; did you mean 'import_max_mw'?",
+    ]
 
 
 def test_months_by_name(scenario_with: Callable[..., Callable[[], object]]) -> None:
@@ -253,8 +254,10 @@ def test_text_from_a_request_names_the_line_in_the_reason() -> None:
     )
     with pytest.raises(InvalidInputError) as info:
         park_from_dict({**yaml.safe_load(LP), "grid": {"import_max_mw": 1, "exprt_max_mw": 1}})
-    # The typo is one problem: the key it misspells is not reported missing as well.
-    assert [v.field for v in info.value.violations] == ["grid.exprt_max_mw"]
+    assert [(v.field, v.reason) for v in info.value.violations] == [
+        ("grid.export_max_mw", "is required (misspelt as 'exprt_max_mw'?)"),
+        ("grid.exprt_max_mw", "unknown key; did you mean 'export_max_mw'?"),
+    ]
 
 
 def _reference_park(data: dict[str, object], name: str) -> Park:
