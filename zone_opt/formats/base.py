@@ -296,7 +296,6 @@ class Model(BaseModel):
         extra="forbid",
         frozen=True,
         use_attribute_docstrings=True,
-        hide_input_in_errors=False,
     )
 
 
