@@ -88,4 +88,7 @@ def test_bad_scenario_is_invalid_argument(alice: Client) -> None:
     bad = EXAMPLE.read_text().replace("demand: {testing: 900,", "demand: {testing: -900,")
     with pytest.raises(InvalidInputError) as err:
         alice.submit_plan_facilities(bad)
-    assert err.value.violations[0].field == "demand"
+    # Named by the key the planner wrote (before the scenario schema: the engine's array,
+    # "demand" row 0).
+    assert err.value.violations[0].field == "parks[0].demand.testing"
+    assert err.value.violations[0].reason.startswith("-900 must be >= 0 units/year (line ")

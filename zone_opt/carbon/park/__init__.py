@@ -54,6 +54,7 @@ from zone_opt.carbon.park.config import (
     ParkCarbonConfig,
     Product,
     load_park_config,
+    parse_park_config,
 )
 from zone_opt.carbon.park.ledger import EXPORT, LANDLORD, ROWS_SCHEMA
 
@@ -70,4 +71,5 @@ __all__ = [
     "Product",
     "allocate_park",
     "load_park_config",
+    "parse_park_config",
 ]

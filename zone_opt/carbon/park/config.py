@@ -8,11 +8,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from zone_opt.arguments import check_choice
-from zone_opt.carbon.scope2 import LOSS_POLICIES, PV_SHARING, LossPolicy, PvSharing
+from zone_opt.carbon.scope2 import LossPolicy, PvSharing
 from zone_opt.errors import InvalidInputError
+from zone_opt.formats.carbon_park import (
+    CARBON_PARK,
+    ChpSection,
+    ContractEntry,
+    FacilityEntry,
+    GridSection,
+    KpiSection,
+    ParkFile,
+    PvSection,
+)
 
 __all__ = [
     "DEFAULT_GAS_G_PER_M3",
@@ -23,6 +30,7 @@ __all__ = [
     "Product",
     "invalid",
     "load_park_config",
+    "parse_park_config",
     "plain",
 ]
 
@@ -44,17 +52,6 @@ DEFAULT_GAS_G_PER_M3 = 2162.0
 def invalid(field_: str, row: int | None, reason: str) -> InvalidInputError:
     """An error naming one field of the park file or of the inputs."""
     return InvalidInputError.single(field_, row, reason)
-
-
-def typed(mapping: Mapping[str, Any], key: str, kind: type, default: Any, where: str) -> Any:
-    value = mapping.get(key, default)
-    if value is None and default is None:
-        return None
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise invalid(f"{where}.{key}", None, f"must be {kind.__name__}, got {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -143,85 +140,40 @@ class ParkCarbonConfig:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> ParkCarbonConfig:
-        """Build from a parsed YAML mapping; errors name the YAML key (``park.<key>``)."""
-        if not isinstance(raw, Mapping):
-            raise invalid("park", None, "the park configuration must be a mapping")
-        grid = raw.get("grid", {})
-        pv = raw.get("pv", {}) or {}
-        kpi = raw.get("kpi", {}) or {}
-        contracts = []
-        for k, c in enumerate(raw.get("contracts", []) or []):
-            holders = c.get("holders", {})
-            if not holders or any(not isinstance(v, int) or v < 0 for v in holders.values()):
-                raise invalid("park.contracts.holders", k, "needs non-negative integer parts")
-            profile = c.get("profile", "flat")
-            if profile not in ("flat", "solar"):
-                raise invalid("park.contracts.profile", k, f"{profile!r} is not flat or solar")
-            contracts.append(
-                Contract(
-                    contract_id=str(c.get("id", f"contract-{k}")),
-                    annual_mwh=float(typed(c, "annual_mwh", float, None, "park.contracts")),
-                    profile=profile,
-                    holders={str(e): int(v) for e, v in holders.items()},
-                )
-            )
-        facilities = []
-        for k, f in enumerate(raw.get("facilities", []) or []):
-            split_by = f.get("split_by", "fixed")
-            if split_by not in ("energy", "exergy", "fixed"):
-                raise invalid(
-                    "park.facilities.split_by", k, f"{split_by!r} is not energy/exergy/fixed"
-                )
-            products = tuple(
-                Product(
-                    name=str(p["name"]),
-                    key=str(p["key"]),
-                    energy_gj=float(p.get("energy_gj", 0.0)),
-                    exergy_factor=float(p.get("exergy_factor", 1.0)),
-                    share=float(p.get("share", 0.0)),
-                )
-                for p in f.get("products", [])
-            )
-            if not products:
-                raise invalid("park.facilities.products", k, "a facility needs products")
-            facilities.append(
-                Facility(
-                    facility_id=str(f.get("id", f"facility-{k}")),
-                    annual_co2e_t=float(typed(f, "annual_co2e_t", float, None, "park.facilities")),
-                    split_by=split_by,
-                    products=products,
-                    keys={
-                        str(e): {str(a): float(b) for a, b in v.items()}
-                        for e, v in (f.get("keys", {}) or {}).items()
-                    },
-                )
-            )
-        for name in ("park_id", "start"):
-            if name not in raw:
-                raise invalid(f"park.{name}", None, "is required")
+        """Build from a parsed YAML mapping, checked against the park format
+        (:data:`zone_opt.formats.carbon_park.CARBON_PARK`); errors name the key
+        (``park.<key path>``)."""
+        return cls.from_file(CARBON_PARK.from_data(raw))
+
+    @classmethod
+    def from_file(cls, file: ParkFile) -> ParkCarbonConfig:
+        """Build from a validated park file."""
+        grid = file.grid if file.grid is not None else GridSection()
+        pv = file.pv if file.pv is not None else PvSection()
+        kpi = file.kpi if file.kpi is not None else KpiSection()
         return cls(
-            park_id=str(raw["park_id"]),
-            start=str(raw["start"]),
-            hours=int(typed(raw, "hours", int, 8760, "park")),
-            factor_set=str(grid.get("factor_set", "MEE-2023")),
-            grid_region=str(grid.get("grid_region", "national")),
-            residual_factor_set=str(grid.get("residual_factor_set", "MEE-2023-residual")),
-            loss_pct=float(grid.get("loss_pct", 0.0)),
-            losses=check_choice("park.grid.losses", grid.get("losses", "landlord"), LOSS_POLICIES),
-            pv_kwp=float(pv["kwp"]) if pv.get("kwp") is not None else None,
-            pv_sharing=check_choice("park.pv.sharing", pv.get("sharing", "pro-rata"), PV_SHARING),
-            pv_shares={str(e): int(v) for e, v in (pv.get("shares", {}) or {}).items()},
-            pv_priority=tuple(str(e) for e in pv.get("priority", []) or []),
-            contracts=tuple(contracts),
-            chp=dict(raw["chp"]) if raw.get("chp") else None,
-            facilities=tuple(facilities),
-            gas_g_per_m3=float(raw.get("gas_g_per_m3", DEFAULT_GAS_G_PER_M3)),
-            tce={**DEFAULT_TCE, **{k: float(v) for k, v in kpi.get("tce", {}).items()}},
-            output_cny={str(e): float(v) for e, v in (kpi.get("output_cny", {}) or {}).items()},
-            tenants=tuple(str(e) for e in raw.get("tenants", []) or []),
-            lat=float(raw.get("lat", 31.3)),
-            lon=float(raw.get("lon", 120.6)),
-            tables={str(k): str(v) for k, v in (raw.get("tables", {}) or {}).items()},
+            park_id=file.park_id,
+            start=file.start,
+            hours=int(file.hours),
+            factor_set=grid.factor_set,
+            grid_region=grid.grid_region,
+            residual_factor_set=grid.residual_factor_set,
+            loss_pct=float(grid.loss_pct),
+            losses=grid.losses,
+            pv_kwp=float(pv.kwp) if pv.kwp is not None else None,
+            pv_sharing=pv.sharing,
+            pv_shares={e: int(v) for e, v in pv.shares.items()},
+            pv_priority=tuple(pv.priority),
+            contracts=tuple(_contract(k, c) for k, c in enumerate(file.contracts or ())),
+            chp=_chp(file.chp),
+            facilities=tuple(_facility(k, f) for k, f in enumerate(file.facilities or ())),
+            gas_g_per_m3=float(file.gas_g_per_m3),
+            tce={**DEFAULT_TCE, **{k: float(v) for k, v in kpi.tce.items()}},
+            output_cny={e: float(v) for e, v in kpi.output_cny.items()},
+            tenants=tuple(file.tenants or ()),
+            lat=float(file.lat),
+            lon=float(file.lon),
+            tables={str(k): v for k, v in file.tables.items()},
         )
 
     def canonical(self) -> bytes:
@@ -239,13 +191,59 @@ def plain(value: Any) -> Any:
     return value
 
 
+def _contract(k: int, c: ContractEntry) -> Contract:
+    return Contract(
+        contract_id=c.id if c.id is not None else f"contract-{k}",
+        annual_mwh=float(c.annual_mwh),
+        profile=c.profile,
+        holders={e: int(v) for e, v in c.holders.items()},
+    )
+
+
+def _facility(k: int, f: FacilityEntry) -> Facility:
+    return Facility(
+        facility_id=f.id if f.id is not None else f"facility-{k}",
+        annual_co2e_t=float(f.annual_co2e_t),
+        split_by=f.split_by,
+        products=tuple(
+            Product(
+                name=p.name,
+                key=p.key,
+                energy_gj=float(p.energy_gj),
+                exergy_factor=float(p.exergy_factor),
+                share=float(p.share),
+            )
+            for p in f.products
+        ),
+        keys={e: {a: float(b) for a, b in v.items()} for e, v in f.keys.items()},
+    )
+
+
+def _chp(chp: ChpSection | None) -> dict[str, float | str] | None:
+    """The keys the file gives, as it gives them (they feed the manifest); an empty
+    section means no CHP."""
+    if chp is None or not chp.model_fields_set:
+        return None
+    return {k: getattr(chp, k) for k in type(chp).model_fields if k in chp.model_fields_set}
+
+
+def parse_park_config(text: str) -> ParkCarbonConfig:
+    """A park file from YAML text (a request's field); problems name ``park.<key path>``
+    with the line at the end of the reason. Table paths are kept as written."""
+    file, _ = CARBON_PARK.parse(text)
+    return ParkCarbonConfig.from_file(file)
+
+
 def load_park_config(path: str | Path) -> ParkCarbonConfig:
-    """Read a park YAML file (see ``datasets/carbon_demo/park.yaml``)."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise invalid("park", None, f"cannot read {path}: {exc}") from None
-    config = ParkCarbonConfig.from_dict(raw)
+    """Read a park YAML file (see ``datasets/carbon_demo/park.yaml`` and the reference
+    ``docs/formats/carbon-park.md``); table paths are resolved against its folder.
+
+    Raises:
+        InvalidInputError: naming the file, the line, the key path and the rule of every
+            problem.
+    """
+    file, _ = CARBON_PARK.load(Path(path))
+    config = ParkCarbonConfig.from_file(file)
     base = Path(path).parent
     tables = {k: str((base / v).resolve()) for k, v in config.tables.items()}
     return replace(config, tables=tables)

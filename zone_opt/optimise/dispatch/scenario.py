@@ -2,8 +2,11 @@
 
 A scenario file names the profile table (relative to the YAML), the model resolution
 (60 or 15 minutes; hourly profiles are repeated to 15 minutes) and every asset; see
-``datasets/sip_park_1/lp.yaml``. :meth:`Scenario.horizon` cuts the arrays of one horizon
-(start, hours) and checks that the profiles cover it. Unknown keys are errors.
+``datasets/sip_park_1/lp.yaml`` and its reference ``docs/formats/dispatch-scenario.md``.
+The file is checked by :data:`zone_opt.formats.dispatch.DISPATCH` (unknown keys, types,
+physical bounds: each problem names the file, line and key path) before the park is
+built. :meth:`Scenario.horizon` cuts the arrays of one horizon (start, hours) and checks
+that the profiles cover it.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from numpy.typing import ArrayLike
+from pydantic import BaseModel
 
 from zone_opt.errors import InvalidInputError, NotFoundError
+from zone_opt.formats.base import Document
+from zone_opt.formats.dispatch import DISPATCH, ChpFile, ScenarioFile, TariffFile
 from zone_opt.optimise.dispatch.assets import (
     Battery,
     Boiler,
@@ -41,6 +46,7 @@ __all__ = [
     "Scenario",
     "load_scenario",
     "park_from_dict",
+    "park_from_file",
     "read_profiles",
     "scenario_from_yaml",
     "tou_price",
@@ -219,104 +225,78 @@ def tou_price(tariff: Tariff, index: pd.DatetimeIndex) -> np.ndarray[Any, np.dty
     return price
 
 
-# ---- YAML -------------------------------------------------------------------------------
-
-_NESTED: dict[str, Any] = {
-    "renewables": Renewable,
-    "batteries": Battery,
-    "chps": Chp,
-    "boilers": Boiler,
-    "processes": ShiftableProcess,
-}
+# ---- the scenario file ------------------------------------------------------------------
 
 
-def _make(cls: Any, data: Any, path: str) -> Any:
-    if not isinstance(data, Mapping):
-        raise InvalidInputError.single(path, None, "expected a mapping")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise InvalidInputError.single(f"{path}.{unknown[0]}", None, "unknown key")
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        sub = f"{path}.{key}"
-        if key == "initial":
-            kwargs[key] = _make(UnitState, value, sub)
-        elif key == "tariff":
-            kwargs[key] = _make(Tariff, value, sub)
-        elif key == "periods":
-            kwargs[key] = tuple((int(a), int(b), float(c)) for a, b, c in value)
-        elif key in ("critical_peak_months",):
-            kwargs[key] = tuple(int(v) for v in value)
-        elif key == "critical_peak_hours":
-            kwargs[key] = (int(value[0]), int(value[1]))
-        else:
-            kwargs[key] = value
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise InvalidInputError.single(path, None, str(exc)) from exc
+def _given(model: BaseModel) -> dict[str, Any]:
+    """The keys the file set (null: not set), so the dataclasses' defaults apply."""
+    return {k: v for k in sorted(model.model_fields_set) if (v := getattr(model, k)) is not None}
+
+
+def _tariff(file: TariffFile) -> Tariff:
+    kwargs = _given(file)
+    if "periods" in kwargs:
+        kwargs["periods"] = tuple((int(a), int(b), float(c)) for a, b, c in file.periods)
+    if "critical_peak_months" in kwargs:
+        kwargs["critical_peak_months"] = tuple(int(m) for m in file.critical_peak_months)
+    if file.critical_peak_hours is not None:
+        h0, h1 = file.critical_peak_hours
+        kwargs["critical_peak_hours"] = (int(h0), int(h1))
+    return Tariff(**kwargs)
+
+
+def _chp(file: ChpFile) -> Chp:
+    kwargs = _given(file)
+    if file.initial is not None:
+        kwargs["initial"] = UnitState(**_given(file.initial))
+    return Chp(**kwargs)
+
+
+def park_from_file(file: ScenarioFile, name: str = "park") -> Park:
+    """The :class:`Park` of a validated scenario file (``name`` unless the file names it)."""
+    grid = _given(file.grid)
+    if file.grid.tariff is not None:
+        grid["tariff"] = _tariff(file.grid.tariff)
+    return Park(
+        name=file.name if file.name is not None else name,
+        load_column=file.load_column,
+        heat_load_column=file.heat_load_column,
+        grid=Grid(**grid),
+        carbon=Carbon(**_given(file.carbon)),
+        renewables=tuple(Renewable(**_given(r)) for r in file.renewables or ()),
+        batteries=tuple(Battery(**_given(b)) for b in file.batteries or ()),
+        chps=tuple(_chp(c) for c in file.chps or ()),
+        boilers=tuple(Boiler(**_given(b)) for b in file.boilers or ()),
+        processes=tuple(ShiftableProcess(**_given(p)) for p in file.processes or ()),
+        slack=Slack(**_given(file.slack)) if file.slack is not None else Slack(),
+    )
 
 
 def park_from_dict(data: Mapping[str, Any], name: str = "park") -> Park:
-    """A :class:`Park` from a scenario file's mapping (keys as the dataclass fields)."""
-    kwargs: dict[str, Any] = {"name": str(data.get("name", name))}
-    for key in ("load_column", "heat_load_column"):
-        kwargs[key] = data.get(key)
-    if kwargs["load_column"] is None:
-        raise InvalidInputError.single("load_column", None, "required")
-    for key in ("grid", "carbon"):
-        if key not in data:
-            raise InvalidInputError.single(key, None, "required")
-    kwargs["grid"] = _make(Grid, data["grid"], "grid")
-    kwargs["carbon"] = _make(Carbon, data["carbon"], "carbon")
-    if "slack" in data:
-        kwargs["slack"] = _make(Slack, data["slack"], "slack")
-    for key, cls in _NESTED.items():
-        items = data.get(key) or []
-        kwargs[key] = tuple(_make(cls, item, f"{key}[{i}]") for i, item in enumerate(items))
-    return Park(**kwargs)
+    """A :class:`Park` from a scenario file's mapping (keys as the dataclass fields),
+    checked against the scenario format (:data:`zone_opt.formats.dispatch.DISPATCH`)."""
+    return park_from_file(DISPATCH.from_data(dict(data)), name)
 
 
-_TOP = {
-    "name",
-    "profiles",
-    "resolution_min",
-    "timezone",
-    "description",
-    "load_column",
-    "heat_load_column",
-    "grid",
-    "carbon",
-    "slack",
-    *_NESTED,
-}
-
-
-def _parse(text: str) -> dict[str, Any]:
+def _scenario(file: ScenarioFile, doc: Document, profiles: pd.DataFrame, name: str) -> Scenario:
+    """The scenario of a validated file; the park's problems against the profiles name the
+    file's line where they are about one of its keys."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InvalidInputError.single("scenario", None, f"not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InvalidInputError.single("scenario", None, "expected a mapping")
-    unknown = sorted(set(data) - _TOP)
-    if unknown:
-        raise InvalidInputError.single(unknown[0], None, "unknown key")
-    return data
+        return Scenario.create(
+            park_from_file(file, name),
+            profiles,
+            resolution_min=file.resolution_min,
+            name=file.name if file.name is not None else name,
+        )
+    except InvalidInputError as exc:
+        raise DISPATCH.locate(exc, doc) from None
 
 
 def scenario_from_yaml(text: str, profiles: pd.DataFrame, *, name: str = "park") -> Scenario:
     """A scenario from YAML text and an already-read profile table (its ``profiles`` key is
-    not used)."""
-    data = _parse(text)
-    park = park_from_dict(data, name=str(data.get("name", name)))
-    return Scenario.create(
-        park,
-        profiles,
-        resolution_min=int(data.get("resolution_min", 60)),
-        name=str(data.get("name", name)),
-    )
+    not used). Problems name the key path, with the line at the end of the reason."""
+    file, doc = DISPATCH.parse(text)
+    return _scenario(file, doc, profiles, name)
 
 
 def read_profiles(path: Path) -> pd.DataFrame:
@@ -332,18 +312,25 @@ def read_profiles(path: Path) -> pd.DataFrame:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read a scenario YAML and its profile table (CSV with a time column first, or Parquet)."""
+    """Read a scenario YAML and its profile table (CSV with a time column first, or Parquet).
+
+    Raises:
+        NotFoundError: no scenario file, or no profile table where it says.
+        InvalidInputError: naming the file, the line, the key path and the rule of every
+            problem (the format: ``docs/formats/dispatch-scenario.md``).
+    """
     p = Path(path)
     if not p.is_file():
         raise NotFoundError(f"no such scenario file {p}")
-    text = p.read_text(encoding="utf-8")
-    data = _parse(text)
-    if "profiles" not in data:
-        raise InvalidInputError.single("profiles", None, "required")
-    prof = p.parent / str(data["profiles"])
+    file, doc = DISPATCH.load(p)
+    if file.profiles is None:
+        raise DISPATCH.error(
+            doc, doc.source, [(("profiles",), None, "is required: the profile table's path")]
+        )
+    prof = p.parent / file.profiles
     if not prof.is_file():
-        raise NotFoundError(f"profiles: no such file {prof}")
-    return scenario_from_yaml(text, read_profiles(prof), name=p.stem)
+        raise NotFoundError(f"{p}:{doc.line(('profiles',))}: profiles: no such file {prof}")
+    return _scenario(file, doc, read_profiles(prof), p.stem)
 
 
 def to_dict(obj: Any) -> Any:

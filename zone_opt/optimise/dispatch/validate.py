@@ -1,7 +1,9 @@
 """The dispatch layer's input rules, checked once at its edge.
 
 :func:`validate_park` checks the assets against each other and the profile table (columns
-present, finite, in range; capacities non-negative; efficiencies in (0, 1]; consistent
+present, numeric, finite and within the bounds of their kind,
+``zone_opt.formats.dispatch.PROFILE_RULES``, naming column, row and time; capacities
+finite and non-negative; efficiencies in (0, 1]; consistent
 SoC bounds and unit states). :func:`validate_horizon` checks one horizon's arrays (lengths,
 each shiftable process's daily energy fits its window). Every problem becomes a
 ``Violation`` naming the field (``chps[0].p_min_pu``, ``profiles.pv_cf``) and, for
@@ -10,13 +12,15 @@ per-step or per-day problems, the row. O(assets + profile cells).
 
 from __future__ import annotations
 
+import difflib
 import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from zone_opt.errors import InvalidInputError, Violation
+from zone_opt.errors import InvalidInputError, Violation, bounded
+from zone_opt.formats.dispatch import PROFILE_RULES
 from zone_opt.optimise.dispatch.assets import Battery, Chp, Park
 from zone_opt.optimise.dispatch.inputs import HorizonInputs
 
@@ -24,8 +28,10 @@ __all__ = ["validate_horizon", "validate_park"]
 
 
 def _nonneg(out: list[Violation], field: str, value: float | None) -> None:
-    if value is not None and not (isinstance(value, int | float) and value >= 0):
-        out.append(Violation(field, None, f"must be a non-negative number, got {value!r}"))
+    if value is not None and not (
+        isinstance(value, int | float) and math.isfinite(value) and value >= 0
+    ):
+        out.append(Violation(field, None, f"must be a finite number >= 0, got {value!r}"))
 
 
 def _eff(out: list[Violation], field: str, value: float) -> None:
@@ -38,36 +44,50 @@ def _column(
     profiles: pd.DataFrame,
     field: str,
     column: str | None,
-    bounds: tuple[float, float] = (-math.inf, math.inf),
 ) -> None:
-    lo, hi = bounds
+    """The profile column ``column`` (named by ``field``) exists, is numeric and every value
+    is finite and within the bounds of its kind (:data:`PROFILE_RULES`)."""
     if column is None:
         return
     if column not in profiles.columns:
-        out.append(Violation(field, None, f"profile column {column!r} not in the profiles"))
+        names = [str(c) for c in profiles.columns]
+        close = difflib.get_close_matches(str(column), names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; columns: {', '.join(names)}"
+        out.append(Violation(field, None, f"profile column {column!r} not in the profiles{hint}"))
         return
-    values: Any = profiles[column].to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(values) | (values < lo) | (values > hi)
-    if bad.any():
-        row = int(np.argmax(bad))
-        out.append(
-            Violation(f"profiles.{column}", row, f"value {values[row]!r} outside [{lo:g}, {hi:g}]")
-        )
+    rule = PROFILE_RULES[field.rsplit(".", 1)[-1]]
+    raw = profiles[column]
+    values: Any = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    text = np.isnan(values) & raw.notna().to_numpy()
+    bad = ~np.isfinite(values) | (values < rule.low) | (values > rule.high)
+    if not bad.any():
+        return
+    row = int(np.argmax(bad))
+    at = f" at {profiles.index[row]}"
+    more = int(bad.sum()) - 1
+    also = f" ({more} more rows)" if more else ""
+    if text[row]:
+        reason = f"{bounded(repr(raw.iloc[row]), 40)}{at} is not a number"
+    elif not np.isfinite(values[row]):
+        reason = f"{values[row]}{at} is not a finite number"
+    else:
+        reason = f"{values[row]:g}{at} is outside {rule.describe()}"
+    out.append(Violation(f"profiles.{column}", row, reason + also))
 
 
 def validate_park(park: Park, profiles: pd.DataFrame) -> None:
     """Raise InvalidInputError listing every problem of ``park`` against ``profiles``."""
     out: list[Violation] = []
     _column(out, profiles, "load_column", park.load_column)
-    _column(out, profiles, "heat_load_column", park.heat_load_column, (0.0, math.inf))
+    _column(out, profiles, "heat_load_column", park.heat_load_column)
     _check_grid(out, park, profiles)
-    _column(out, profiles, "carbon.intensity_column", park.carbon.intensity_column, (0.0, math.inf))
+    _column(out, profiles, "carbon.intensity_column", park.carbon.intensity_column)
     _nonneg(out, "carbon.price_cny_per_t", park.carbon.price_cny_per_t)
     _nonneg(out, "carbon.cap_t", park.carbon.cap_t)
     _check_names(out, park)
     for i, r in enumerate(park.renewables):
         _nonneg(out, f"renewables[{i}].capacity_mw", r.capacity_mw)
-        _column(out, profiles, f"renewables[{i}].cf_column", r.cf_column, (0.0, 1.0))
+        _column(out, profiles, f"renewables[{i}].cf_column", r.cf_column)
     for i, b in enumerate(park.batteries):
         _check_battery(out, f"batteries[{i}]", b)
     for i, c in enumerate(park.chps):
@@ -81,7 +101,7 @@ def validate_park(park: Park, profiles: pd.DataFrame) -> None:
         f = f"processes[{i}]"
         _nonneg(out, f"{f}.energy_mwh_per_day", p.energy_mwh_per_day)
         _nonneg(out, f"{f}.power_mw", p.power_mw)
-        _column(out, profiles, f"{f}.window_column", p.window_column, (0.0, 1.0))
+        _column(out, profiles, f"{f}.window_column", p.window_column)
     for key in _SLACK_NONNEG:
         _nonneg(out, f"slack.{key}", getattr(park.slack, key))
     err = InvalidInputError.collect(out)

@@ -19,7 +19,10 @@ YAML layout (units in the keys; see ``datasets/facilities/example_scenario.yaml`
       - {name: budget 20M, budget_cny: 2.0e7}
       - {name: within 25 km, max_distance_km: 25, single_source: true}
 
-A park's ``player`` (default: its id) is who pays: parks of one player share a bill.
+The file is checked by :data:`zone_opt.formats.facilities.FACILITIES` (unknown keys,
+types, physical bounds; each problem names the file, line and key path; reference:
+``docs/formats/facilities-scenario.md``). A park's ``player`` (default: its id) is who
+pays: parks of one player share a bill.
 Top-level ``budget_cny``, ``max_distance_km`` and ``single_source`` apply to every scenario
 unless it overrides them. Each scenario also reports the stand-alone total (every player
 planning alone) so the saving of the joint plan is visible.
@@ -32,9 +35,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from zone_opt.errors import InvalidInputError, Violation
+from zone_opt.errors import InvalidInputError
+from zone_opt.formats.base import Document
+from zone_opt.formats.facilities import FACILITIES, FacilitiesFile, ScenarioEntry
 from zone_opt.optimise.facilities.coalitions import CoalitionCosts
 from zone_opt.optimise.facilities.problem import FacilityProblem
 from zone_opt.optimise.facilities.results import FacilityPlan
@@ -64,110 +68,87 @@ class ScenarioResult:
 
 
 def load_scenarios(path: str | Path) -> tuple[str, list[Scenario]]:
-    """Read and validate a scenario file; returns (region name, scenarios)."""
+    """Read and validate a scenario file; returns (region name, scenarios).
+
+    Raises:
+        InvalidInputError: naming the file, the line, the key path and the rule of every
+            problem (the format: ``docs/formats/facilities-scenario.md``).
+    """
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise InvalidInputError.single("scenario", None, f"{p}: {exc}") from None
-    return parse_scenarios(text, default_name=p.stem)
+    file, doc = FACILITIES.load(p)
+    return _scenarios(file, doc, p.stem)
 
 
 def parse_scenarios(text: str, *, default_name: str = "scenario") -> tuple[str, list[Scenario]]:
-    """Validate scenario YAML text; returns (region name, scenarios)."""
+    """Validate scenario YAML text; returns (region name, scenarios). Problems name the key
+    path, with the line at the end of the reason."""
+    file, doc = FACILITIES.parse(text)
+    return _scenarios(file, doc, default_name)
+
+
+def _scenarios(
+    file: FacilitiesFile, doc: Document, default_name: str
+) -> tuple[str, list[Scenario]]:
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InvalidInputError.single("scenario", None, f"not valid YAML: {exc}") from None
-    if not isinstance(doc, dict):
-        raise InvalidInputError.single("scenario", None, "not a YAML mapping")
-    parks = _list(doc, "parks")
-    sites = _list(doc, "sites")
-    violations: list[Violation] = []
-    types: list[str] = []
-    for section, rows, key in (("parks", parks, "demand"), ("sites", sites, "capacity")):
-        for r, row in enumerate(rows):
-            values = row.get(key, {})
-            if not isinstance(values, dict):
-                violations.append(Violation(f"{section}.{key}", r, "must map type -> amount"))
-                continue
-            types += [str(t) for t in values if str(t) not in types]
-            for coord in ("x_km", "y_km"):
-                if not _is_number(row.get(coord)):
-                    violations.append(Violation(f"{section}.{coord}", r, "required number"))
-            if "id" not in row:
-                violations.append(Violation(f"{section}.id", r, "required"))
-    for r, row in enumerate(sites):
-        if not _is_number(row.get("fixed_cost_cny")):
-            violations.append(Violation("sites.fixed_cost_cny", r, "required number"))
-    rate = doc.get("transport_cost_cny_per_unit_km")
-    if not _is_number(rate):
-        violations.append(Violation("transport_cost_cny_per_unit_km", None, "required number"))
-    error = InvalidInputError.collect(violations)
-    if error is not None:
-        raise error
-
-    def table(rows: list[dict[str, Any]], key: str) -> np.ndarray:
-        return np.array(
-            [[float(row.get(key, {}).get(t, 0.0)) for t in types] for row in rows], dtype=float
-        )
-
-    park_xy = np.array([[float(r["x_km"]), float(r["y_km"])] for r in parks])
-    site_xy = np.array([[float(r["x_km"]), float(r["y_km"])] for r in sites])
-    dist = np.linalg.norm(park_xy[:, None, :] - site_xy[None, :, :], axis=2)
-    base = FacilityProblem(
-        demand_ids=tuple(str(r["id"]) for r in parks),
-        site_ids=tuple(str(r["id"]) for r in sites),
-        facility_types=tuple(types),
-        demand=table(parks, "demand"),
-        capacity=table(sites, "capacity"),
-        fixed_cost_cny=np.array([float(r["fixed_cost_cny"]) for r in sites]),
-        transport_cost_cny_per_unit=float(rate) * dist,  # type: ignore[arg-type]
-        operating_cost_cny_per_unit=table(sites, "operating_cost_cny_per_unit"),
-        distance_km=dist,
-        demand_xy_km=park_xy,
-        site_xy_km=site_xy,
-        name=str(doc.get("name", default_name)),
-        **_options(doc),
+        base = _problem(file, default_name)
+    except InvalidInputError as exc:
+        raise FACILITIES.locate(exc, doc) from None
+    players = {p.id: p.player if p.player is not None else p.id for p in file.parks}
+    methods = tuple(
+        ShareMethod(m) for m in (file.sharing if file.sharing is not None else _DEFAULT_SHARING)
     )
-    players = {str(r["id"]): str(r.get("player", r["id"])) for r in parks}
-    methods = tuple(ShareMethod(m) for m in doc.get("sharing", ["proportional", "shapley"]))
     out = []
-    for r, sc in enumerate(doc.get("scenarios") or [{"name": "joint plan"}]):
-        if not isinstance(sc, dict) or "name" not in sc:
-            raise InvalidInputError.single("scenarios", r, "each scenario needs a name")
-        changes = _options(sc)
-        problem = base.with_options(**changes, name=str(sc["name"])) if changes else base
-        sharing = tuple(ShareMethod(m) for m in sc.get("sharing", [m.value for m in methods]))
-        out.append(Scenario(str(sc["name"]), problem, players, sharing))
+    for entry in file.scenarios or [ScenarioEntry(name="joint plan")]:
+        changes = _options(entry)
+        problem = base.with_options(**changes, name=entry.name) if changes else base
+        sharing = (
+            tuple(ShareMethod(m) for m in entry.sharing) if entry.sharing is not None else methods
+        )
+        out.append(Scenario(entry.name, problem, players, sharing))
     return base.name, out
 
 
-def _options(doc: dict[str, Any]) -> dict[str, Any]:
+_DEFAULT_SHARING = ("proportional", "shapley")
+
+
+def _problem(file: FacilitiesFile, default_name: str) -> FacilityProblem:
+    """The base problem: facility types in order of first mention, parks' demand and sites'
+    capacity and operating cost per type (0 where not given), straight-line distances."""
+    types: list[str] = []
+    for row in (*(p.demand for p in file.parks), *(s.capacity for s in file.sites)):
+        types += [t for t in row if t not in types]
+
+    def table(rows: list[dict[str, float]]) -> np.ndarray:
+        return np.array([[float(row.get(t, 0.0)) for t in types] for row in rows], dtype=float)
+
+    park_xy = np.array([[float(r.x_km), float(r.y_km)] for r in file.parks])
+    site_xy = np.array([[float(r.x_km), float(r.y_km)] for r in file.sites])
+    dist = np.linalg.norm(park_xy[:, None, :] - site_xy[None, :, :], axis=2)
+    return FacilityProblem(
+        demand_ids=tuple(r.id for r in file.parks),
+        site_ids=tuple(r.id for r in file.sites),
+        facility_types=tuple(types),
+        demand=table([r.demand for r in file.parks]),
+        capacity=table([r.capacity for r in file.sites]),
+        fixed_cost_cny=np.array([float(r.fixed_cost_cny) for r in file.sites]),
+        transport_cost_cny_per_unit=float(file.transport_cost_cny_per_unit_km) * dist,
+        operating_cost_cny_per_unit=table([r.operating_cost_cny_per_unit for r in file.sites]),
+        distance_km=dist,
+        demand_xy_km=park_xy,
+        site_xy_km=site_xy,
+        name=file.name if file.name is not None else default_name,
+        **_options(file),
+    )
+
+
+def _options(entry: FacilitiesFile | ScenarioEntry) -> dict[str, Any]:
+    """The options ``entry`` sets (the top level's apply to every scenario)."""
     out: dict[str, Any] = {}
     for key in _OPTION_KEYS:
-        if key in doc:
-            value = doc[key]
+        value = getattr(entry, key)
+        if value is not None:
             out[key] = bool(value) if key == "single_source" else float(value)
     return out
-
-
-def _is_number(value: object) -> bool:
-    """Numbers, and strings YAML 1.1 leaves unparsed such as ``4.5e6``."""
-    if isinstance(value, bool):
-        return False
-    try:
-        float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _list(doc: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    rows = doc.get(key)
-    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
-        raise InvalidInputError.single(key, None, "a non-empty list of mappings is required")
-    return rows
 
 
 def run_scenarios(

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-import yaml
 
 from zone_opt.api.v1 import carbon_pb2
 from zone_opt.carbon.audit import GENESIS
-from zone_opt.carbon.park import ParkCarbonConfig, allocate_park
+from zone_opt.carbon.park import ParkCarbonConfig, allocate_park, parse_park_config
 from zone_opt.errors import InvalidInputError
 from zone_opt.service.jobs.runner import JobContext
 from zone_opt.service.jobs.spec import OperationSpec
@@ -80,20 +79,7 @@ class CarbonParams:
 
     def config(self) -> ParkCarbonConfig:
         """The park file, parsed and checked (its tables come from the datasets)."""
-        try:
-            raw = yaml.safe_load(self.park_yaml)
-        except yaml.YAMLError as exc:
-            raise InvalidInputError.single("park_yaml", None, f"not YAML: {exc}") from None
-        try:
-            config = ParkCarbonConfig.from_dict(raw if raw is not None else {})
-        except InvalidInputError:
-            raise
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            raise InvalidInputError.single(
-                "park_yaml", None, f"not a park file: {reason}"
-            ) from None
-        return dataclasses.replace(config, tables={})
+        return dataclasses.replace(parse_park_config(self.park_yaml), tables={})
 
 
 def run(ctx: JobContext, params: CarbonParams) -> carbon_pb2.AllocateCarbonResult:

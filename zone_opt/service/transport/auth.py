@@ -1,8 +1,9 @@
 """Bearer tokens mapped to tenants.
 
 Tokens come from a JSON file ``{token: tenant}`` (``--tokens FILE``) or the environment
-variable ``ZONE_OPT_TOKENS`` holding the same JSON. They are kept only as SHA-256 digests,
-and a presented token is hashed and compared against each digest with
+variable ``ZONE_OPT_TOKENS`` holding the same JSON, read and checked by
+:func:`zone_opt.formats.tokens.load_tokens` (re-exported here). They are kept only as
+SHA-256 digests, and a presented token is hashed and compared against each digest with
 :func:`hmac.compare_digest` (constant time), so neither the lookup nor the comparison
 leaks a token through timing. Health and reflection are the only methods callable
 without a token (:data:`PUBLIC_SERVICES`).
@@ -12,15 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import os
 import secrets
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import grpc
 
-from zone_opt.errors import InvalidInputError, UnauthenticatedError
+from zone_opt.errors import UnauthenticatedError
+from zone_opt.formats.tokens import load_tokens
 
 __all__ = ["PUBLIC_SERVICES", "TokenAuth", "load_tokens"]
 
@@ -32,25 +31,6 @@ PUBLIC_SERVICES = frozenset(
         "grpc.reflection.v1.ServerReflection",
     }
 )
-
-
-def load_tokens(path: Path | None, env: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """``{token: tenant}`` from ``path``, else from ``ZONE_OPT_TOKENS``, else empty."""
-    if path is not None:
-        raw, where = path.read_text(encoding="utf-8"), str(path)
-    elif env.get("ZONE_OPT_TOKENS"):
-        raw, where = env["ZONE_OPT_TOKENS"], "ZONE_OPT_TOKENS"
-    else:
-        return {}
-    try:
-        tokens = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError.single(where, None, f"not JSON: {exc}") from None
-    if not isinstance(tokens, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and k and v for k, v in tokens.items()
-    ):
-        raise InvalidInputError.single(where, None, "must be a JSON object {token: tenant}")
-    return tokens
 
 
 def new_token() -> str:
