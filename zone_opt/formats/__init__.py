@@ -23,9 +23,10 @@ its reference page (``docs/formats/<name>.md``) are generated from the models by
 
 from typing import Any
 
-from zone_opt.formats.base import Document, Format
+from zone_opt.formats.base import Format
 from zone_opt.formats.carbon_park import CARBON_PARK
 from zone_opt.formats.dispatch import DISPATCH
+from zone_opt.formats.document import Document
 from zone_opt.formats.facilities import FACILITIES
 from zone_opt.formats.peers import PEERS
 from zone_opt.formats.tokens import TOKENS

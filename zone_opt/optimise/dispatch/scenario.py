@@ -24,8 +24,8 @@ from numpy.typing import ArrayLike
 from pydantic import BaseModel
 
 from zone_opt.errors import InvalidInputError, NotFoundError
-from zone_opt.formats.base import Document
 from zone_opt.formats.dispatch import DISPATCH, ChpFile, ScenarioFile, TariffFile
+from zone_opt.formats.document import Document
 from zone_opt.optimise.dispatch.assets import (
     Battery,
     Boiler,

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from zone_opt.errors import InvalidInputError
-from zone_opt.formats.base import Document
+from zone_opt.formats.document import Document
 from zone_opt.formats.facilities import FACILITIES, FacilitiesFile, ScenarioEntry
 from zone_opt.optimise.facilities.coalitions import CoalitionCosts
 from zone_opt.optimise.facilities.problem import FacilityProblem
