@@ -49,6 +49,7 @@ def command() -> None:
 def generate(preset: str, out: Path, seed: int, hours: int | None, no_progress: bool) -> int:
     from zone_opt.datasets import TABLE_NAMES, preset_region, write_region
 
+    log.info("generating preset %r (seed %d)", preset, seed)
     with progress_bar("generate", len(TABLE_NAMES), enabled=not no_progress) as bar:
         region = preset_region(preset, seed, hours=hours, progress=lambda n: bar.advance(status=n))
     with (

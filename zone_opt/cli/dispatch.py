@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ import click
 from zone_opt.cli.io import reading, staged_dir
 from zone_opt.cli.params import DATETIME, GAP, INPUT_FILE, OUTPUT_DIR, POSITIVE, gathered
 from zone_opt.cli.params import options_named as named
-from zone_opt.cli.progress import cancel_on_interrupt, progress_bar
+from zone_opt.cli.progress import progress_bar, solve_interruptibly
 
 if TYPE_CHECKING:
     from zone_opt.optimise.dispatch import DispatchResult
@@ -104,8 +105,8 @@ def command(args: DispatchArgs) -> int:
             status = f"{r.start[:10]} {r.status} {r.objective_cny:,.0f} CNY"
             bar.update(p.done, total=p.total, status=status)
 
-        log.info("solving %g h from %s", args.hours, args.start.isoformat())
-        with cancel_on_interrupt() as cancel, named(OPTION_NAMES):
+        def solve(cancel: threading.Event) -> DispatchResult:
+            log.info("solving %g h from %s", args.hours, args.start.isoformat())
             options = DispatchOptions(
                 mip_rel_gap=args.gap,
                 time_limit_s=args.time_limit,
@@ -113,9 +114,12 @@ def command(args: DispatchArgs) -> int:
                 cancel=cancel,
                 on_window=on_window,
             )
-            result = dispatch(
+            return dispatch(
                 scenario, args.start, args.hours, rolling_h=args.rolling, options=options
             )
+
+        with named(OPTION_NAMES):
+            result = solve_interruptibly(solve)
     with staged_dir(args.out) as stage:
         write(result, stage, charts=not args.no_charts)
     summary = result.summary()

@@ -35,7 +35,7 @@ class ExitCode(IntEnum):
     BAD_INPUT = 2
     #: the server failed or could not be reached
     SERVER = 3
-    #: a bug in zone-opt (run with --debug for the traceback)
+    #: a bug in zone-opt (``zone-opt --debug ...`` shows the traceback)
     INTERNAL = 4
     #: interrupted (Ctrl-C); no partial output file is left
     INTERRUPTED = 130
@@ -48,7 +48,7 @@ Exit codes:
   1    infeasible, no solution, or cancelled
   2    bad input (option, file, table row, YAML field)
   3    server error (unreachable, internal, overloaded)
-  4    internal error (run with --debug for the traceback)
+  4    internal error (`zone-opt --debug ...` shows the traceback)
   130  interrupted (Ctrl-C); no partial output is left
 
 \b
@@ -125,7 +125,10 @@ def _headline(exc: BaseException, code: ExitCode) -> str:
     if code is ExitCode.SERVER and not isinstance(exc, ZoneOptError):
         return f"server error: {exc}"
     if code is ExitCode.INTERNAL:
-        return f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"
+        return (
+            f"internal error: {type(exc).__name__}: {exc} "
+            "(run `zone-opt --debug ...` for the traceback)"
+        )
     if isinstance(exc, ZoneOptError) and exc.status_code is not None:
         return f"{exc} (server status {exc.status_code})"
     return str(exc) or type(exc).__name__
@@ -158,5 +161,5 @@ def report(exc: BaseException, *, debug: bool = False) -> int:
 
 def interrupted() -> int:
     """Say that Ctrl-C stopped the command; its exit code."""
-    sys.stderr.write("\ninterrupted (Ctrl-C): stopped; no partial output file is left\n")
+    sys.stderr.write("interrupted (Ctrl-C): stopped; no partial output file is left\n")
     return ExitCode.INTERRUPTED

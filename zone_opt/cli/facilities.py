@@ -6,6 +6,7 @@ The old spelling ``zone-opt plan facilities ...`` still works until zone-opt 0.2
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,7 +16,7 @@ import click
 from zone_opt._deprecated import REMOVED_IN
 from zone_opt.cli.io import reading, staged_dir
 from zone_opt.cli.params import INPUT_FILE, OUTPUT_DIR, POSITIVE
-from zone_opt.cli.progress import cancel_on_interrupt
+from zone_opt.cli.progress import solve_interruptibly
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +77,21 @@ def plan_facilities(scenario: Path, out: Path, time_limit_s: float | None, worke
 def run_facilities(scenario: Path, out: Path, time_limit_s: float | None, workers: int) -> int:
     """Solve, report, print the two report paths; exit code 1 if no scenario has a plan."""
     from zone_opt.optimise.facilities.report import write_report
-    from zone_opt.optimise.facilities.scenario import load_scenarios, run_scenarios
+    from zone_opt.optimise.facilities.scenario import (
+        ScenarioResult,
+        load_scenarios,
+        run_scenarios,
+    )
     from zone_opt.optimise.solver import SolveOptions
 
     with reading(scenario, "SCENARIO"):
         region, scenarios = load_scenarios(scenario)
-    with cancel_on_interrupt() as cancel:
+
+    def solve(cancel: threading.Event) -> list[ScenarioResult]:
         options = SolveOptions(mip_rel_gap=1e-6, time_limit_s=time_limit_s, cancel=cancel)
-        results = run_scenarios(scenarios, options, workers=workers)
+        return run_scenarios(scenarios, options, workers=workers)
+
+    results = solve_interruptibly(solve)
     with staged_dir(out) as stage:
         write_report(region, results, stage)
     for r in results:

@@ -18,7 +18,7 @@ import click
 
 from zone_opt.cli.io import read_parquet, staged_dir
 from zone_opt.cli.params import DATE, INPUT_FILE, OUTPUT_DIR, gathered, options_named
-from zone_opt.cli.progress import progress_bar
+from zone_opt.cli.progress import in_worker, progress_bar
 
 if TYPE_CHECKING:
     from zone_opt.matching import MatchResult
@@ -117,9 +117,11 @@ def command(args: MatchArgs) -> int:
         tenancies = None if args.tenancies is None else read_parquet(args.tenancies, "--tenancies")
         with options_named(OPTION_NAMES):
             options = MatchOptions(mode=args.mode, k=args.k, now=args.now)
-            result = match(
-                spaces, enterprises, parks=parks, tenancies=tenancies, options=options,
-                progress=stage,
+            result = in_worker(
+                lambda: match(
+                    spaces, enterprises, parks=parks, tenancies=tenancies, options=options,
+                    progress=stage,
+                )
             )  # fmt: skip
         stage("write")
         with staged_dir(args.out) as stage_dir:

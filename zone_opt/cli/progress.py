@@ -1,4 +1,5 @@
-"""Progress bars on stderr (rich), and Ctrl-C as a cancel request to a solver.
+"""Progress bars on stderr (rich), and Ctrl-C answered at once, as a cancel request to a
+solver where the solver takes one.
 
 A bar is drawn only when stderr is a terminal (or ``FORCE_COLOR`` is set) and the user did
 not pass ``--no-progress``: piped output and logs stay clean. rich is imported on use.
@@ -9,17 +10,19 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from zone_opt.errors import CancelledError
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-__all__ = ["Bar", "cancel_on_interrupt", "progress_bar"]
+__all__ = ["Bar", "cancel_on_interrupt", "in_worker", "progress_bar", "solve_interruptibly"]
+
+T = TypeVar("T")
 
 
 class Bar:
@@ -71,6 +74,39 @@ def progress_bar(description: str, total: float | None, *, enabled: bool = True)
         console=console,
     ) as progress:
         yield Bar(progress, progress.add_task(description, total=total, status=""))
+
+
+def in_worker(work: Callable[[], T]) -> T:
+    """``work()`` run in a worker thread while this (the main) thread waits for it, so that
+    Ctrl-C is answered at once even while the work is inside a solver or the Rust engine
+    (Python runs signal handlers in the main thread only). A Ctrl-C that raises
+    :class:`KeyboardInterrupt` here leaves the worker (a daemon) to end with the process."""
+    if threading.current_thread() is not threading.main_thread():
+        return work()
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=target, name="zone-opt-work", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.1)
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+def solve_interruptibly(work: Callable[[threading.Event], T]) -> T:
+    """``work(cancel)`` in a worker thread (:func:`in_worker`), for solvers that poll a
+    cancel event: the first Ctrl-C sets it (the solver stops at its next check), a second
+    one stops at once; either way :class:`KeyboardInterrupt` is raised once the work ends."""
+    with cancel_on_interrupt() as cancel:
+        return in_worker(lambda: work(cancel))
 
 
 @contextmanager
