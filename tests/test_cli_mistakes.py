@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -320,3 +321,28 @@ def test_ctrl_c_while_generating_writes_nothing(tmp_path: Path) -> None:
     assert "interrupted (Ctrl-C)" in err
     assert "Traceback" not in out + err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_serve_on_a_port_in_use_names_the_port(tmp_path: Path) -> None:
+    """In a process of its own: a server that failed to bind leaves its data-dir lock open
+    (zone_opt.service.server), harmless as the process ends."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = ["serve", "--port", str(port), "--no-sample", "--data-dir", "d"]
+        proc = _start(argv, tmp_path)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == ExitCode.BAD_INPUT, err
+    assert f"--port: cannot listen on 127.0.0.1:{port}" in err
+    assert "Traceback" not in out + err
+
+
+def test_no_token_says_where_one_comes_from(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ZONE_OPT_TOKEN", raising=False)
+    err = run("client", "--data-dir", tmp_path, "list", code=2)
+    assert "--token" in err
+    assert "ZONE_OPT_TOKEN" in err
+    assert str(tmp_path / "demo-token") in err

@@ -13,6 +13,7 @@ import click
 
 from zone_opt.cli.io import reading
 from zone_opt.cli.params import INPUT_FILE, POSITIVE, gathered
+from zone_opt.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,14 @@ def command(args: ServeArgs) -> int:
         grace_s=args.grace_s,
         preload_sample=not args.no_sample,
     )
-    server, port = create_server(config)
+    try:
+        server, port = create_server(config)
+    except RuntimeError as exc:
+        if "Failed to bind" not in str(exc):
+            raise
+        raise InvalidInputError.single(
+            "--port", None, f"cannot listen on {args.host}:{args.port}: in use or not available"
+        ) from exc
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

@@ -82,8 +82,8 @@ class Connection:
         if demo.exists():
             return demo.read_text(encoding="utf-8").strip()
         raise UnauthenticatedError(
-            f"no token: pass --token, set ZONE_OPT_TOKEN, or run from the directory of a "
-            f"local server's {self.data_dir}"
+            f"no token: pass --token or set ZONE_OPT_TOKEN (a local server's demo token is "
+            f"read from {demo}, which does not exist)"
         )
 
     def open(self) -> Client:
