@@ -346,3 +346,9 @@ def test_no_token_says_where_one_comes_from(
     assert "--token" in err
     assert "ZONE_OPT_TOKEN" in err
     assert str(tmp_path / "demo-token") in err
+
+
+def test_a_bad_environment_variable_is_named(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZONE_OPT_NUM_THREADS", "many")
+    err = run("demo", code=2)
+    assert "ZONE_OPT_NUM_THREADS='many' is not an integer" in err

@@ -127,11 +127,14 @@ def cli(ctx: click.Context, log_level: str | None, debug: bool) -> None:
         state.debug = debug
     from zone_opt.config import settings
 
-    logging.basicConfig(
-        level=(log_level or settings().log_level).upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    try:  # a ZONE_OPT_* variable that does not parse is the user's to fix
+        logging.basicConfig(
+            level=(log_level or settings().log_level).upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+    except ValueError as exc:
+        raise click.UsageError(f"environment: {exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -57,7 +57,6 @@ def command(scenario: Path, out: Path, time_limit_s: float | None, workers: int)
 @click.group(
     short_help="Deprecated: use `zone-opt facilities`.",
     help=f"Deprecated (removed in zone-opt {REMOVED_IN}): use `zone-opt facilities`.",
-    deprecated=True,
 )
 def plan() -> None:
     pass
