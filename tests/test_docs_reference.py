@@ -1,10 +1,9 @@
 """The generators of the docs' reference pages (``docs/gen``): every RPC and message of the
-protos, every command of the CLI (argparse today, click after the port), and the mkdocs
+protos, every command of the CLI (click), and the mkdocs
 hooks that add them and the format pages to the site."""
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 import textwrap
@@ -12,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import click
 import pytest
 
 from zone_opt.api.v1 import (
@@ -23,7 +23,7 @@ from zone_opt.api.v1 import (
     matching_pb2,
     operations_pb2,
 )
-from zone_opt.cli import build_parser
+from zone_opt.cli import cli
 
 GEN = Path(__file__).resolve().parent.parent / "docs" / "gen"
 
@@ -66,26 +66,28 @@ def test_the_grpc_page_has_every_rpc_and_message_with_its_comment() -> None:
     assert "| `UploadDataset` | stream [`UploadDatasetRequest`]" in page
 
 
-def _argparse_paths() -> set[tuple[str, ...]]:
+def _click_paths() -> set[tuple[str, ...]]:
+    """Every visible command path of the CLI, walked through click (commands load lazily)."""
     found: set[tuple[str, ...]] = set()
 
-    def walk(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> None:
+    def walk(command: click.Command, ctx: click.Context, path: tuple[str, ...]) -> None:
         found.add(path)
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for name, sub in action.choices.items():
-                    walk(sub, (*path, name))
+        if isinstance(command, click.Group):
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                if sub is not None and not sub.hidden:
+                    walk(sub, click.Context(sub, info_name=name, parent=ctx), (*path, name))
 
-    walk(build_parser(), ())
+    walk(cli, click.Context(cli, info_name="zone-opt"), ())
     return found
 
 
 def test_the_cli_page_has_every_command_and_its_help() -> None:
     commands = cli_reference.commands()
-    assert {c.path for c in commands} == _argparse_paths()
+    assert {c.path for c in commands} == _click_paths()
     by_path = {c.path: c for c in commands}
     assert "--max-concurrent-calls" in by_path[("serve",)].help
-    assert by_path[("client", "upload")].help.startswith("usage: zone-opt client upload")
+    assert by_path[("client", "upload")].help.startswith("Usage: zone-opt client upload")
     page = cli_reference.render()
     assert "## `zone-opt serve` {#cmd-serve}" in page
     assert "### `zone-opt carbon allocate` {#cmd-carbon-allocate}" in page

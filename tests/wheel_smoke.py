@@ -3,9 +3,11 @@ fresh virtualenv that holds the wheel and nothing else, from a directory outside
 checkout (so nothing of the source tree or its ``datasets/`` folder is on hand).
 
 Checks, failing with a message and exit code 1 at the first problem:
-``zone-opt --help`` and ``--version``; ``zone-opt demo`` (the sample region generated from
-its seed); ``zone-opt serve`` on a free loopback port with a fresh data dir: health SERVING,
-the demo tenant's sample datasets listed, then SIGTERM ends it with exit code 0.
+``zone-opt --help`` (its wall time printed: the command line imports no heavy library
+before a command runs) and ``--version``; a mistake (a missing file) exits with code 2 and
+no traceback; ``zone-opt demo`` (the sample region generated from its seed); ``zone-opt
+serve`` on a free loopback port with a fresh data dir: health SERVING, the demo tenant's
+sample datasets listed, then SIGTERM ends it with exit code 0.
 """
 
 from __future__ import annotations
@@ -97,8 +99,24 @@ def main() -> None:
     where = Path(zone_opt.__file__).resolve()
     if "site-packages" not in where.parts:
         sys.exit(f"zone_opt comes from {where}, not from the installed wheel")
-    _run("--help")
+    walls = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        usage = _run("--help")
+        walls.append(time.perf_counter() - t0)
+    if "Usage: zone-opt" not in usage or "Exit codes" not in usage:
+        sys.exit(f"zone-opt --help printed no usage:\n{usage}")
+    print(f"zone-opt --help: {min(walls):.3f} s wall (best of 3)")
     print(_run("--version").strip())
+    mistake = subprocess.run(
+        [str(ZONE_OPT), "demo", "--dir", "/nonexistent"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mistake.returncode != 2 or "Traceback" in mistake.stderr or "--dir" not in mistake.stderr:
+        sys.exit(f"zone-opt demo --dir /nonexistent: exit {mistake.returncode}\n{mistake.stderr}")
+    print("ok: a mistake exits with code 2 and a message")
     summary = _run("demo")
     if "parks: 6" not in summary:
         sys.exit(f"demo printed no sample summary:\n{summary}")

@@ -5,6 +5,7 @@ The public API is re-exported here; the compiled core ``zone_opt._core`` is priv
 
 from zone_opt._core import (
     __version__,
+    build_profile,
     memory_budget,
     num_threads,
     set_memory_budget,
@@ -37,6 +38,7 @@ __all__ = [
     "Violation",
     "ZoneOptError",
     "__version__",
+    "build_profile",
     "memory_budget",
     "num_threads",
     "set_memory_budget",

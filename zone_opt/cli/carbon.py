@@ -15,43 +15,34 @@ Run it on the bundled demo::
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
+import click
 
-from zone_opt.carbon.audit import GENESIS
-from zone_opt.carbon.park import ParkCarbonResult, allocate_park, load_park_config
-from zone_opt.cli.io import read_parquet
+from zone_opt.cli.io import read_parquet, reading, staged_dir
+from zone_opt.cli.params import INPUT_FILE, OUTPUT_DIR
 from zone_opt.errors import InvalidInputError
 
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-def add_parser(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("carbon", help="carbon accounting of a park")
-    actions = p.add_subparsers(dest="carbon_command", metavar="ACTION", required=True)
-    a: argparse.ArgumentParser = actions.add_parser(
-        "allocate", help="allocate a park's emissions per tenant, hour, scope and source"
-    )
-    a.add_argument("--meters", type=Path, required=True, help="meters Parquet file")
-    a.add_argument("--park", type=Path, required=True, help="park YAML file")
-    a.add_argument("--out", type=Path, required=True, help="output directory")
-    a.add_argument(
-        "--chain",
-        type=Path,
-        default=None,
-        help="JSON-lines ledger of heads (default OUT/chain.jsonl)",
-    )
-    a.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
-    a.set_defaults(func=run)
+    from zone_opt.carbon.park import ParkCarbonConfig, ParkCarbonResult
+
+#: Tables a park YAML may name (``tables:``) that the allocation reads.
+PARK_TABLES = ("tenancies", "spaces", "park_assets", "grid_factors")
+
+
+@click.group(help="Carbon accounting of a park.")
+def command() -> None:
+    pass
 
 
 def previous_head(chain: Path, park_id: str) -> bytes:
-    """The last head recorded for ``park_id`` in the ledger, or :data:`GENESIS`."""
+    """The last head recorded for ``park_id`` in the ledger, or ``GENESIS``."""
+    from zone_opt.carbon.audit import GENESIS
+
     if not chain.is_file():
         return GENESIS
     head = GENESIS
@@ -69,14 +60,14 @@ def previous_head(chain: Path, park_id: str) -> bytes:
 
 def chart(result: ParkCarbonResult, path: Path) -> None:
     """A stacked area chart of the park's market-based hourly emissions by source, kg."""
-    # Imported here: matplotlib takes a noticeable time to import, and every other
-    # subcommand (and `zone-opt --help`) would pay for it.
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
+    import numpy as np
+    import pyarrow.compute as pc
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
-    hourly = result.hourly.filter(pa.compute.equal(result.hourly["method"], "market"))
+    hourly = result.hourly.filter(pc.equal(result.hourly["method"], "market"))
     sources = sorted(set(hourly["source"].to_pylist()))
     frame = hourly.to_pydict()
     hours = sorted(set(frame["hour"]))
@@ -96,20 +87,55 @@ def chart(result: ParkCarbonResult, path: Path) -> None:
     plt.close(fig)
 
 
-def run(args: argparse.Namespace) -> int:
-    config = load_park_config(args.park)
-    meters = read_parquet(args.meters, "--meters")
-    tables = {
+@command.command(
+    help="Allocate a park's emissions per tenant, hour, scope and source, in integer grams "
+    "that reconcile exactly. Writes rows, annual, kpis, reconciliation and hourly Parquet "
+    "files, reconciliation.csv, manifest.json and hourly_emissions.png to OUT, and chains "
+    "the run's audit head to the park's previous run in the --chain ledger. Exit code 1 "
+    "when the reconciliation does not balance."
+)
+@click.option("--meters", type=INPUT_FILE, required=True, help="Meters Parquet file (hourly).")
+@click.option("--park", type=INPUT_FILE, required=True, help="Park YAML file.")
+@click.option("--out", type=OUTPUT_DIR, required=True, help="Output directory.")
+@click.option(
+    "--chain",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    show_default="OUT/chain.jsonl",
+    help="JSON-lines ledger of audit heads, appended to.",
+)
+@click.option("--no-chart", is_flag=True, help="Skip the PNG chart.")
+def allocate(meters: Path, park: Path, out: Path, chain: Path | None, no_chart: bool) -> int:
+    from zone_opt.carbon.park import allocate_park, load_park_config
+
+    with reading(park, "--park"):
+        config = load_park_config(park)
+    table = read_parquet(meters, "--meters")
+    if table.num_rows == 0:
+        raise InvalidInputError.single("--meters", None, f"{meters}: no rows")
+    tables = _park_tables(config)
+    ledger = chain if chain is not None else out / "chain.jsonl"
+    result = allocate_park(
+        config, table, previous_head=previous_head(ledger, config.park_id), **tables
+    )
+    with staged_dir(out) as stage:
+        _write(result, stage, chart_too=not no_chart)
+    _append_head(ledger, config.park_id, result)
+    return _print_summary(config.park_id, result, out)
+
+
+def _park_tables(config: ParkCarbonConfig) -> dict[str, pa.Table]:
+    return {
         name: read_parquet(Path(path), f"park.tables.{name}")
         for name, path in config.tables.items()
-        if name in ("tenancies", "spaces", "park_assets", "grid_factors")
+        if name in PARK_TABLES
     }
-    chain = args.chain if args.chain is not None else args.out / "chain.jsonl"
-    result = allocate_park(
-        config, meters, previous_head=previous_head(chain, config.park_id), **tables
-    )
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+
+
+def _write(result: ParkCarbonResult, out: Path, *, chart_too: bool) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
     pq.write_table(result.rows, out / "rows.parquet")
     pq.write_table(result.annual, out / "annual.parquet")
     pq.write_table(result.kpis, out / "kpis.parquet")
@@ -119,24 +145,27 @@ def run(args: argparse.Namespace) -> int:
     (out / "manifest.json").write_text(
         json.dumps(result.manifest, indent=2, ensure_ascii=False), encoding="utf-8"
     )
-    if not args.no_chart:
+    if chart_too:
         chart(result, out / "hourly_emissions.png")
-    with chain.open("a", encoding="utf-8") as ledger:
-        ledger.write(
-            json.dumps(
-                {
-                    "park_id": config.park_id,
-                    "root": result.audit_root.hex(),
-                    "previous": result.previous_head.hex(),
-                    "head": result.audit_head.hex(),
-                }
-            )
-            + "\n"
-        )
+
+
+def _append_head(ledger: Path, park_id: str, result: ParkCarbonResult) -> None:
+    entry = {
+        "park_id": park_id,
+        "root": result.audit_root.hex(),
+        "previous": result.previous_head.hex(),
+        "head": result.audit_head.hex(),
+    }
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    with ledger.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def _print_summary(park_id: str, result: ParkCarbonResult, out: Path) -> int:
     park = result.kpis.to_pylist()[-1]
     balanced = all(result.reconciliation["balanced"].to_pylist())
-    print(
-        f"park {config.park_id}: {result.rows.num_rows} rows, "
+    click.echo(
+        f"park {park_id}: {result.rows.num_rows} rows, "
         f"{park['co2e_location_t']:.3f} t location-based, {park['co2e_market_t']:.3f} t "
         f"market-based, {park['co2e_market_t_per_tce']:.3f} t/tce, clean electricity "
         f"{park['clean_electricity_share']:.1%}; reconciliation "

@@ -2,78 +2,74 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
-from typing import Any
 
-from tqdm import tqdm
+import click
 
-from zone_opt.datasets import PRESETS, TABLE_NAMES, preset_region, read_region, write_region
+from zone_opt.cli.io import read_region, staged_dir
+from zone_opt.cli.params import INPUT_DIR, OUTPUT_DIR
+from zone_opt.cli.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
-
-def add_parser(sub: Any) -> None:
-    """Register ``datasets generate`` and ``datasets validate``."""
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "datasets", help="generate or validate synthetic regions (Parquet)"
-    )
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    gen = actions.add_parser(
-        "generate",
-        help="generate a preset region and write one Parquet file per table",
-        description="Generate a synthetic region (see datasets/README.md) as Parquet files.",
-    )
-    gen.add_argument(
-        "--preset",
-        choices=sorted(PRESETS),
-        default="sample",
-        help="size: sample (6 parks), city (10^5 spaces, 10^6 enterprises), national",
-    )
-    gen.add_argument("--out", type=Path, required=True, help="output directory")
-    gen.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    gen.add_argument(
-        "--hours",
-        type=int,
-        default=None,
-        help="hourly meter readings per tenant (default: preset's)",
-    )
-    gen.set_defaults(func=generate)
-    val = actions.add_parser(
-        "validate",
-        help="validate the Parquet tables of a region directory",
-        description="Validate every table of a region and the references between them.",
-    )
-    val.add_argument("directory", type=Path)
-    val.set_defaults(func=validate)
+#: ``zone_opt.datasets.PRESETS``, spelled here so that ``--help`` imports no pyarrow
+#: (tests/test_cli_help.py checks they agree).
+PRESET_NAMES = ("city", "national", "sample")
 
 
-def generate(args: argparse.Namespace) -> int:
-    """Build the preset region with a progress bar, then write it with another."""
-    with tqdm(total=len(TABLE_NAMES), desc="generate", unit="table") as bar:
+@click.group(
+    short_help="Generate or validate synthetic regions.",
+    help="Generate or validate synthetic regions (one Parquet file per table).",
+)
+def command() -> None:
+    pass
 
-        def built(name: str) -> None:
-            bar.set_postfix_str(name)
-            bar.update()
 
-        region = preset_region(args.preset, args.seed, hours=args.hours, progress=built)
-    with tqdm(total=len(TABLE_NAMES), desc="write", unit="table") as bar:
+@command.command(
+    help="Generate a preset region and write one Parquet file per table to OUT "
+    "(see datasets/README.md for the tables and their distributions)."
+)
+@click.option(
+    "--preset",
+    type=click.Choice(PRESET_NAMES),
+    default="sample",
+    help="Size: sample (6 parks), city (300 parks, 10^5 spaces, 10^6 enterprises), national.",
+)
+@click.option("--out", type=OUTPUT_DIR, required=True, help="Output directory.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, help="Random seed.")
+@click.option(
+    "--hours",
+    type=click.IntRange(min=0),
+    default=None,
+    show_default="the preset's",
+    help="Hourly meter readings per tenant, h.",
+)
+@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
+def generate(preset: str, out: Path, seed: int, hours: int | None, no_progress: bool) -> int:
+    from zone_opt.datasets import TABLE_NAMES, preset_region, write_region
 
-        def written(name: str) -> None:
-            bar.set_postfix_str(name)
-            bar.update()
-
-        write_region(region, args.out, progress=written)
+    log.info("generating preset %r (seed %d)", preset, seed)
+    with progress_bar("generate", len(TABLE_NAMES), enabled=not no_progress) as bar:
+        region = preset_region(preset, seed, hours=hours, progress=lambda n: bar.advance(status=n))
+    with (
+        progress_bar("write", len(TABLE_NAMES), enabled=not no_progress) as bar,
+        staged_dir(out) as stage,
+    ):
+        write_region(region, stage, progress=lambda n: bar.advance(status=n))
     for name, table in region.tables().items():
         log.info("%s: %d rows", name, table.num_rows)
-    print(f"wrote preset {args.preset!r} (seed {args.seed}) to {args.out}")
+    click.echo(f"wrote preset {preset!r} (seed {seed}) to {out}")
     return 0
 
 
-def validate(args: argparse.Namespace) -> int:
-    """Read and validate a region; errors surface as InvalidInputError (exit code 2)."""
-    region = read_region(args.directory)
+@command.command(
+    help="Validate every table of the region in DIRECTORY and the references between them; "
+    "each problem names table.column and row."
+)
+@click.argument("directory", type=INPUT_DIR)
+def validate(directory: Path) -> int:
+    region = read_region(directory, "DIRECTORY")
     for name, table in region.tables().items():
-        print(f"{name}: {table.num_rows} rows, valid")
+        click.echo(f"{name}: {table.num_rows} rows, valid")
     return 0

@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+import click
 
-from zone_opt.datasets import Region, read_region, sample_region
-from zone_opt.industries import SECTION_OF_DIVISION, SECTIONS
+from zone_opt.cli.io import read_region
+from zone_opt.cli.params import INPUT_DIR
+
+if TYPE_CHECKING:
+    from zone_opt.datasets import Region
 
 log = logging.getLogger(__name__)
-
-
-def add_parser(sub: Any) -> None:
-    """Register ``demo``."""
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "demo",
-        help="load the bundled sample region, validate it and print a summary",
-        description="Load datasets/sample (or regenerate it), validate it, summarise it.",
-    )
-    parser.add_argument(
-        "--dir",
-        type=Path,
-        default=None,
-        help="region directory (default: the bundled sample, generated from its seed when the "
-        "package is installed without it)",
-    )
-    parser.set_defaults(func=run)
 
 
 def load_sample(directory: Path | None = None) -> Region:
@@ -41,11 +24,19 @@ def load_sample(directory: Path | None = None) -> Region:
         NotFoundError: ``directory`` holds no region (a directory the user named is never
             replaced by the sample).
     """
-    return sample_region() if directory is None else read_region(directory)
+    from zone_opt.datasets import sample_region
+
+    return sample_region() if directory is None else read_region(directory, "--dir")
 
 
 def summary(region: Region) -> str:
     """A readable multi-line summary of a region."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from zone_opt.industries import SECTION_OF_DIVISION, SECTIONS
+
     spaces, ents = region.spaces, region.enterprises
     let = pc.is_in(spaces.column("space_id"), value_set=region.tenancies.column("space_id"))
     area = spaces.column("area_m2")
@@ -89,8 +80,19 @@ def summary(region: Region) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Print the summary of the region in ``args.dir``."""
-    region = load_sample(args.dir)
-    print(summary(region))
+@click.command(
+    short_help="Summarise the bundled sample region (or --dir).",
+    help="Load the bundled sample region (generated from its seed when the package was "
+    "installed without it) or the region in --dir, validate it and print a summary.",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=INPUT_DIR,
+    default=None,
+    show_default="the bundled sample",
+    help="Region directory (one Parquet file per table).",
+)
+def command(directory: Path | None) -> int:
+    click.echo(summary(load_sample(directory)))
     return 0

@@ -3,73 +3,139 @@
 Reads the scenario YAML, solves ``--hours`` from ``--start`` in one model or in
 ``--rolling`` windows (progress per window), and writes to ``--out``: ``summary.json``
 (objective_cny, status, mip_gap, build_s, solve_s, breakdowns, per-window reports),
-``timeseries.parquet``, ``dispatch.png`` and ``dispatch.html``.
+``timeseries.parquet``, ``dispatch.png`` and ``dispatch.html``. Ctrl-C stops the solver
+at its next check and writes nothing (exit code 130).
 """
 
 from __future__ import annotations
 
-import argparse
+import datetime as dt
 import json
 import logging
+import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
+import click
 
-from zone_opt.optimise.dispatch import DispatchOptions, WindowProgress, dispatch, load_scenario
-from zone_opt.optimise.dispatch.report import write_html, write_png
+from zone_opt.cli.io import reading, staged_dir
+from zone_opt.cli.params import DATETIME, GAP, INPUT_FILE, OUTPUT_DIR, POSITIVE, gathered
+from zone_opt.cli.params import options_named as named
+from zone_opt.cli.progress import progress_bar, solve_interruptibly
+
+if TYPE_CHECKING:
+    from zone_opt.optimise.dispatch import DispatchResult
 
 log = logging.getLogger(__name__)
 
+#: Library parameter -> the option that sets it (errors name the option).
+OPTION_NAMES = {
+    "hours": "--hours",
+    "rolling_h": "--rolling",
+    "start": "--start",
+    "mip_rel_gap": "--gap",
+    "time_limit_s": "--time-limit",
+    "workers": "--workers",
+}
 
-def add_parser(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser(
-        "dispatch", help="park energy dispatch / unit commitment from a scenario YAML"
+
+@dataclass(frozen=True)
+class DispatchArgs:
+    scenario: Path
+    start: dt.datetime
+    hours: float
+    rolling: float | None
+    out: Path
+    gap: float
+    time_limit: float | None
+    workers: int
+    no_charts: bool
+    no_progress: bool
+
+
+@click.command(
+    short_help="Park energy dispatch and unit commitment.",
+    help="Park energy dispatch and unit commitment: the cheapest schedule of the scenario "
+    "in SCENARIO (YAML, e.g. datasets/sip_park_1/lp.yaml) for --hours from --start. Writes "
+    "summary.json, timeseries.parquet, dispatch.png and dispatch.html to OUT. Exit code 1 "
+    "when the scenario has no feasible schedule.",
+)
+@click.argument("scenario", type=INPUT_FILE)
+@click.option(
+    "--start", type=DATETIME, required=True, help="First step, e.g. 2025-07-14 or 2025-07-14T06:00."
+)
+@click.option("--hours", type=POSITIVE, required=True, help="Horizon, h.")
+@click.option(
+    "--rolling",
+    type=POSITIVE,
+    default=None,
+    show_default="one model for the horizon",
+    help="Window length of a rolling horizon, h.",
+)
+@click.option("--out", type=OUTPUT_DIR, required=True, help="Output directory.")
+@click.option("--gap", type=GAP, default=1e-4, help="Relative MIP gap at which a window stops.")
+@click.option(
+    "--time-limit",
+    type=POSITIVE,
+    default=None,
+    show_default="none",
+    help="Solver time limit per window, s.",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 2), default=1, help="Windows solved in parallel (1 or 2)."
+)
+@click.option("--no-charts", is_flag=True, help="Skip the PNG and HTML charts.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@gathered(DispatchArgs)
+def command(args: DispatchArgs) -> int:
+    from zone_opt.optimise.dispatch import (
+        DispatchOptions,
+        WindowProgress,
+        dispatch,
+        load_scenario,
     )
-    p.add_argument("scenario", type=Path, help="scenario YAML (e.g. datasets/sip_park_1/lp.yaml)")
-    p.add_argument("--start", required=True, help="first step, e.g. 2025-07-14 or 2025-07-14T06:00")
-    p.add_argument("--hours", type=float, required=True, help="horizon length in hours")
-    p.add_argument("--rolling", type=float, default=None, help="window length in hours")
-    p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--gap", type=float, default=1e-4, help="MIP relative gap (default 1e-4)")
-    p.add_argument("--time-limit", type=float, default=None, help="seconds per window")
-    p.add_argument("--workers", type=int, choices=(1, 2), default=1, help="parallel windows")
-    p.add_argument("--no-charts", action="store_true", help="skip the PNG and HTML charts")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.set_defaults(func=run)
 
-
-def run(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.scenario)
-    with tqdm(desc="dispatch", unit="window", disable=args.no_progress) as bar:
+    with reading(args.scenario, "SCENARIO"):
+        scenario = load_scenario(args.scenario)
+    with progress_bar("dispatch", None, enabled=not args.no_progress) as bar:
 
         def on_window(p: WindowProgress) -> None:
-            bar.total = p.total
-            bar.set_postfix_str(
-                f"{p.report.start[:10]} {p.report.status} {p.report.objective_cny:,.0f} CNY"
-            )
-            bar.update(p.done - bar.n)
+            r = p.report
+            status = f"{r.start[:10]} {r.status} {r.objective_cny:,.0f} CNY"
+            bar.update(p.done, total=p.total, status=status)
 
-        result = dispatch(
-            scenario,
-            args.start,
-            args.hours,
-            rolling_h=args.rolling,
-            options=DispatchOptions(
+        def solve(cancel: threading.Event) -> DispatchResult:
+            log.info("solving %g h from %s", args.hours, args.start.isoformat())
+            options = DispatchOptions(
                 mip_rel_gap=args.gap,
                 time_limit_s=args.time_limit,
                 workers=args.workers,
+                cancel=cancel,
                 on_window=on_window,
-            ),
-        )
-    paths = result.write(args.out)
-    if not args.no_charts and not result.timeseries.empty:
-        write_png(result, args.out / "dispatch.png")
-        write_html(result, args.out / "dispatch.html")
+            )
+            return dispatch(
+                scenario, args.start, args.hours, rolling_h=args.rolling, options=options
+            )
+
+        with named(OPTION_NAMES):
+            result = solve_interruptibly(solve)
+    with staged_dir(args.out) as stage:
+        write(result, stage, charts=not args.no_charts)
     summary = result.summary()
     brief = {k: summary[k] for k in ("status", "objective_cny", "mip_gap", "build_s", "solve_s")}
-    print(json.dumps(brief, indent=2))
+    click.echo(json.dumps(brief, indent=2))
     if result.infeasibility:
         log.error("infeasible; conflicting constraints: %s", ", ".join(result.infeasibility))
-    log.info("wrote %s", paths["summary"].parent)
+    log.info("wrote %s", args.out)
     return 0 if result.status.has_solution else 1
+
+
+def write(result: DispatchResult, out: Path, *, charts: bool) -> None:
+    """The run's files in ``out``: summary, time series and (``charts``) PNG and HTML."""
+    result.write(out)
+    if charts and not result.timeseries.empty:
+        from zone_opt.optimise.dispatch.report import write_html, write_png
+
+        write_png(result, out / "dispatch.png")
+        write_html(result, out / "dispatch.html")

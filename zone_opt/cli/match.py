@@ -1,83 +1,155 @@
 """``zone-opt match``: match enterprises to idle spaces from Parquet tables.
 
 Reads the tables, runs :func:`zone_opt.matching.match` with a progress bar over its
-stages, writes ``assignments.parquet`` and ``unmatched.parquet`` to ``--out`` and prints a
-summary.
+stages, writes ``assignments.parquet``, ``unmatched.parquet`` and ``summary.json`` to
+``--out`` and prints a summary.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-import pyarrow.parquet as pq
-from tqdm import tqdm
+import click
 
-from zone_opt.cli.io import read_parquet
-from zone_opt.matching import MatchOptions, match
+from zone_opt.cli.io import read_parquet, staged_dir
+from zone_opt.cli.params import DATE, INPUT_FILE, OUTPUT_DIR, gathered, options_named
+from zone_opt.cli.progress import in_worker, progress_bar
+
+if TYPE_CHECKING:
+    from zone_opt.matching import MatchResult
 
 STAGES = ("read", "candidates", "solve", "results", "write")
 
+#: Library parameter -> the option that sets it (errors name the option).
+OPTION_NAMES = {"k": "--k", "mode": "--mode", "now": "--now"}
 
-def add_parser(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser(
-        "match", help="match enterprises to idle spaces (optimal or stable)"
-    )
-    p.add_argument("--spaces", type=Path, required=True, help="spaces Parquet file")
-    p.add_argument("--enterprises", type=Path, required=True, help="enterprises Parquet file")
-    p.add_argument("--parks", type=Path, required=True, help="parks Parquet file")
-    p.add_argument("--tenancies", type=Path, default=None, help="tenancies Parquet file")
-    p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--mode", choices=("optimal", "stable"), default="optimal")
-    p.add_argument("--k", type=int, default=32, help="candidates per enterprise (default 32)")
-    p.add_argument("--now", type=dt.date.fromisoformat, default=None, help="date, YYYY-MM-DD")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.set_defaults(func=run)
+#: The table options of match and recommend: name, what the file holds, required.
+TABLE_OPTIONS = (
+    ("spaces", "spaces (idle and let)", True),
+    ("enterprises", "enterprises (seekers and tenants)", True),
+    ("parks", "parks", True),
+    ("tenancies", "tenancies (who occupies which space)", False),
+)
 
 
-def run(args: argparse.Namespace) -> int:
-    with tqdm(total=len(STAGES), desc="match", disable=args.no_progress, unit="stage") as bar:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def table_options(*, required: bool = True) -> Callable[[F], F]:
+    """``--spaces``, ``--enterprises``, ``--parks`` (files, ``required`` unless the command
+    has another source) and ``--tenancies``."""
+
+    def decorate(f: F) -> F:
+        for name, what, needed in reversed(TABLE_OPTIONS):
+            f = click.option(
+                f"--{name}",
+                type=INPUT_FILE,
+                required=needed and required,
+                default=None,
+                show_default=False if needed and required else "none",
+                help=f"Parquet file of the {what}.",
+            )(f)
+        return f
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class MatchArgs:
+    spaces: Path
+    enterprises: Path
+    parks: Path
+    tenancies: Path | None
+    out: Path
+    mode: Literal["optimal", "stable"]
+    k: int
+    now: dt.date | None
+    no_progress: bool
+
+
+@click.command(
+    short_help="Match enterprises to idle spaces.",
+    help="Match enterprises to idle spaces (optimal assignment or stable matching) and "
+    "write assignments.parquet, unmatched.parquet and summary.json to OUT.",
+)
+@table_options()
+@click.option("--out", type=OUTPUT_DIR, required=True, help="Output directory.")
+@click.option(
+    "--mode",
+    type=click.Choice(["optimal", "stable"]),
+    default="optimal",
+    help="optimal: the largest total score; stable: no enterprise and space prefer each "
+    "other to what they got (deferred acceptance).",
+)
+@click.option(
+    "--k",
+    type=click.IntRange(min=1),
+    default=32,
+    help="Candidate spaces considered per enterprise (its best k by score).",
+)
+@click.option(
+    "--now",
+    type=DATE,
+    default=None,
+    show_default="today, UTC",
+    help="The matching date: tenancies active then hold their spaces.",
+)
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@gathered(MatchArgs)
+def command(args: MatchArgs) -> int:
+    from zone_opt.matching import MatchOptions, match
+
+    with progress_bar("match", len(STAGES) - 1, enabled=not args.no_progress) as bar:
 
         def stage(name: str) -> None:
-            bar.set_postfix_str(name)
-            if name != "read":
-                bar.update(1)
+            if name in STAGES:
+                bar.update(STAGES.index(name), status=name)
 
         stage("read")
         spaces = read_parquet(args.spaces, "--spaces")
         enterprises = read_parquet(args.enterprises, "--enterprises")
         parks = read_parquet(args.parks, "--parks")
         tenancies = None if args.tenancies is None else read_parquet(args.tenancies, "--tenancies")
-        result = match(
-            spaces,
-            enterprises,
-            parks=parks,
-            tenancies=tenancies,
-            options=MatchOptions(mode=args.mode, k=args.k, now=args.now),
-            progress=stage,
-        )
+        with options_named(OPTION_NAMES):
+            options = MatchOptions(mode=args.mode, k=args.k, now=args.now)
+            result = in_worker(
+                lambda: match(
+                    spaces, enterprises, parks=parks, tenancies=tenancies, options=options,
+                    progress=stage,
+                )
+            )  # fmt: skip
         stage("write")
-        args.out.mkdir(parents=True, exist_ok=True)
-        pq.write_table(result.assignments, args.out / "assignments.parquet")
-        pq.write_table(result.unmatched, args.out / "unmatched.parquet")
-        summary = asdict(result.summary)
-        (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
-        bar.update(1)
+        with staged_dir(args.out) as stage_dir:
+            write(result, stage_dir)
+        bar.update(len(STAGES) - 1, status="done")
+    print_summary(result, args.out)
+    return 0
+
+
+def write(result: MatchResult, out: Path) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(result.assignments, out / "assignments.parquet")
+    pq.write_table(result.unmatched, out / "unmatched.parquet")
+    (out / "summary.json").write_text(json.dumps(asdict(result.summary), indent=2))
+
+
+def print_summary(result: MatchResult, out: Path) -> None:
     s = result.summary
     reasons = result.unmatched.group_by("constraint").aggregate([("enterprise_id", "count")])
-    print(
+    click.echo(
         f"{s.mode}: {s.n_matched} of {s.n_seekers} enterprises matched to "
         f"{s.n_spaces_offered} offered spaces ({s.n_edges} candidate pairs), "
         f"total score {s.total_score}"
     )
-    print(f"unmatched: {s.n_no_candidates} without candidates, {s.n_outcompeted} outcompeted")
+    click.echo(f"unmatched: {s.n_no_candidates} without candidates, {s.n_outcompeted} outcompeted")
     for row in sorted(reasons.to_pylist(), key=lambda r: -int(r["enterprise_id_count"])):
         if row["constraint"] is not None:
-            print(f"  {row['constraint']}: {row['enterprise_id_count']}")
-    print("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in s.seconds.items()))
-    print(f"wrote {args.out / 'assignments.parquet'} and {args.out / 'unmatched.parquet'}")
-    return 0
+            click.echo(f"  {row['constraint']}: {row['enterprise_id_count']}")
+    click.echo("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in s.seconds.items()))
+    click.echo(f"wrote {out / 'assignments.parquet'} and {out / 'unmatched.parquet'}")

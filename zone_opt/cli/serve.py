@@ -2,78 +2,162 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
-from zone_opt.service.server import DEMO_TENANT, ServerSettings, create_server
-from zone_opt.service.transport.allocator import keep_freed_memory
-from zone_opt.service.transport.auth import load_tokens
-from zone_opt.service.transport.peers import load_peers
+import click
+
+from zone_opt.cli.io import reading
+from zone_opt.cli.params import INPUT_FILE, POSITIVE, gathered
+from zone_opt.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
-
-def add_parser(sub: Any) -> None:
-    """Register ``serve``."""
-    p: argparse.ArgumentParser = sub.add_parser(
-        "serve",
-        help="run the gRPC server (datasets, operations, matching)",
-        description=(
-            "Serve the zone-opt gRPC API. Without --tokens (or ZONE_OPT_TOKENS) a demo token "
-            "for the 'demo' tenant is generated, kept in DATA_DIR/demo-token and logged; the "
-            "bundled sample is preloaded as that tenant's datasets on first start."
-        ),
-    )
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
-    p.add_argument("--port", type=int, default=50051, help="port (0 picks a free one)")
-    p.add_argument("--data-dir", type=Path, default=Path(".zone-opt-data"), help="state directory")
-    p.add_argument("--tokens", type=Path, default=None, help="JSON file {token: tenant}")
-    p.add_argument(
-        "--join-peers",
-        type=Path,
-        default=None,
-        help="YAML/JSON file of the private-join peers RunJoin may dial (default: none)",
-    )
-    p.add_argument("--tls-cert", type=Path, default=None, help="server certificate (PEM)")
-    p.add_argument("--tls-key", type=Path, default=None, help="server private key (PEM)")
-    p.add_argument("--tls-client-ca", type=Path, default=None, help="CA of client certs (mTLS)")
-    p.add_argument("--insecure", action="store_true", help="allow a public address without TLS")
-    p.add_argument("--metrics-port", type=int, default=None, help="Prometheus /metrics port")
-    p.add_argument("--max-concurrent-calls", type=int, default=64, help="admission limit")
-    p.add_argument("--max-queue", type=int, default=256, help="queued jobs before refusing")
-    p.add_argument("--job-workers", type=int, default=None, help="jobs run at once")
-    p.add_argument(
-        "--compute-slots",
-        type=int,
-        default=None,
-        help="CPU-heavy inline calls (Recommend) computing at once; default one per core",
-    )
-    p.add_argument("--lease-s", type=float, default=30.0, help="job lease (seconds)")
-    p.add_argument("--grace-s", type=float, default=10.0, help="shutdown drain period (seconds)")
-    p.add_argument("--no-sample", action="store_true", help="do not preload the bundled sample")
-    p.add_argument("--port-file", type=Path, default=None, help="write the bound port here")
-    p.add_argument(
-        "--malloc-retain-mb",
-        type=int,
-        default=256,
-        help="freed memory kept for reuse by large buffers (glibc; 0: its defaults)",
-    )
-    p.set_defaults(func=run)
+PORT = click.IntRange(0, 65535)
 
 
-def run(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class ServeArgs:
+    host: str
+    port: int
+    data_dir: Path
+    tokens: Path | None
+    join_peers: Path | None
+    tls_cert: Path | None
+    tls_key: Path | None
+    tls_client_ca: Path | None
+    insecure: bool
+    metrics_port: int | None
+    max_concurrent_calls: int
+    max_queue: int
+    job_workers: int | None
+    compute_slots: int | None
+    lease_s: float
+    grace_s: float
+    no_sample: bool
+    port_file: Path | None
+    malloc_retain_mb: int
+
+
+@click.command(
+    short_help="Run the gRPC server.",
+    help="Serve the zone-opt gRPC API (datasets, operations, matching, join, carbon, "
+    "facilities, dispatch) until SIGTERM or Ctrl-C. Without --tokens (or ZONE_OPT_TOKENS) a "
+    "demo token for the 'demo' tenant is generated, kept in DATA_DIR/demo-token and logged; "
+    "the bundled sample is preloaded as that tenant's datasets on first start.",
+)
+@click.option("--host", default="127.0.0.1", help="Address to bind.")
+@click.option("--port", type=PORT, default=50051, help="Port; 0 picks a free one.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".zone-opt-data"),
+    help="State directory (SQLite job store, stored datasets, demo token).",
+)
+@click.option(
+    "--tokens",
+    type=INPUT_FILE,
+    default=None,
+    show_default="ZONE_OPT_TOKENS, else a demo token",
+    help="JSON file {token: tenant}.",
+)
+@click.option(
+    "--join-peers",
+    type=INPUT_FILE,
+    default=None,
+    show_default="none",
+    help="YAML or JSON file of the private-join peers RunJoin may dial.",
+)
+@click.option(
+    "--tls-cert",
+    type=INPUT_FILE,
+    default=None,
+    show_default="no TLS",
+    help="Server certificate (PEM).",
+)
+@click.option(
+    "--tls-key",
+    type=INPUT_FILE,
+    default=None,
+    show_default="no TLS",
+    help="Server private key (PEM).",
+)
+@click.option(
+    "--tls-client-ca",
+    type=INPUT_FILE,
+    default=None,
+    show_default="no client certificates",
+    help="CA of client certificates (mutual TLS).",
+)
+@click.option("--insecure", is_flag=True, help="Allow a non-loopback --host without TLS.")
+@click.option(
+    "--metrics-port",
+    type=PORT,
+    default=None,
+    show_default="no metrics",
+    help="Port of the Prometheus /metrics endpoint.",
+)
+@click.option(
+    "--max-concurrent-calls",
+    type=click.IntRange(min=1),
+    default=64,
+    help="Calls in flight at once.",
+)
+@click.option(
+    "--max-queue", type=click.IntRange(min=1), default=256, help="Queued jobs before refusing."
+)
+@click.option(
+    "--job-workers",
+    type=click.IntRange(min=1),
+    default=None,
+    show_default="from the cores",
+    help="Jobs run at once.",
+)
+@click.option(
+    "--compute-slots",
+    type=click.IntRange(min=1),
+    default=None,
+    show_default="one per core",
+    help="CPU-heavy inline calls (Recommend) computing at once.",
+)
+@click.option("--lease-s", type=POSITIVE, default=30.0, help="Job lease, s.")
+@click.option("--grace-s", type=POSITIVE, default=10.0, help="Shutdown drain period, s.")
+@click.option("--no-sample", is_flag=True, help="Do not preload the bundled sample.")
+@click.option(
+    "--port-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    show_default="none",
+    help="Write the bound port to this file once serving.",
+)
+@click.option(
+    "--malloc-retain-mb",
+    type=click.IntRange(min=0),
+    default=256,
+    help="Freed memory kept for reuse by large buffers, MiB (glibc; 0: its defaults).",
+)
+@gathered(ServeArgs)
+def command(args: ServeArgs) -> int:
+    from zone_opt.service.server import DEMO_TENANT, ServerSettings, create_server
+    from zone_opt.service.transport.allocator import keep_freed_memory
+    from zone_opt.service.transport.auth import load_tokens
+    from zone_opt.service.transport.peers import load_peers
+
     keep_freed_memory(args.malloc_retain_mb * 1024 * 1024)
+    with reading(args.tokens, "--tokens"):
+        tokens = load_tokens(args.tokens)
+    with reading(args.join_peers, "--join-peers"):
+        peers = load_peers(args.join_peers)
     config = ServerSettings(
         data_dir=args.data_dir,
         host=args.host,
         port=args.port,
-        tokens=load_tokens(args.tokens),
-        join_peers=load_peers(args.join_peers),
+        tokens=tokens,
+        join_peers=peers,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
@@ -87,7 +171,14 @@ def run(args: argparse.Namespace) -> int:
         grace_s=args.grace_s,
         preload_sample=not args.no_sample,
     )
-    server, port = create_server(config)
+    try:
+        server, port = create_server(config)
+    except RuntimeError as exc:
+        if "Failed to bind" not in str(exc):
+            raise
+        raise InvalidInputError.single(
+            "--port", None, f"cannot listen on {args.host}:{args.port}: in use or not available"
+        ) from exc
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
