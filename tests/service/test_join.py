@@ -59,6 +59,9 @@ def test_labelled_join_through_both_servers_with_policy_quota_and_audit(
             quota_per_epoch=3,
         )
         assert alice.set_join_policy(policy) == policy
+        assert alice.get_join_policy(theirs_id) == policy
+        with pytest.raises(NotFoundError):  # another tenant's dataset
+            bob_at_sender.get_join_policy(theirs_id)
         # Another tenant can neither read nor replace the policy.
         with pytest.raises(NotFoundError):
             bob_at_sender.set_join_policy(policy)

@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2
 
 from zone_opt.api.v1 import common_pb2, datasets_pb2, datasets_pb2_grpc
 from zone_opt.client import Client
-from zone_opt.errors import ServiceError, UnauthenticatedError
+from zone_opt.errors import ServiceError, UnauthenticatedError, ZoneOptError
 from zone_opt.service.server import Server
 from zone_opt.service.storage.jobstore import Database, JobState, JobStore
 
@@ -117,3 +117,20 @@ def test_shutdown_checkpoints_a_running_job_and_the_next_start_finishes_it(
     assert requeued.state in ("QUEUED", "RUNNING", "SUCCEEDED")  # picked up on start
     assert done.state == "SUCCEEDED"
     assert done.attempts == 1  # a checkpointed job is requeued, not counted as a failed attempt
+
+
+def test_a_data_dir_is_held_by_one_server_and_given_back_when_a_start_fails(
+    tmp_path: Path, start: Callable[..., tuple[Server, int]]
+) -> None:
+    first, port = start(tmp_path / "a")
+    try:
+        with pytest.raises(ZoneOptError, match="used by another server"):
+            start(tmp_path / "a")
+        # Another data dir on the first server's port: the bind fails ...
+        with pytest.raises(RuntimeError, match="bind"):
+            start(tmp_path / "b", port=port)
+    finally:
+        first.stop(0.5)
+    # ... and leaves the data dir free: a server starts on it.
+    again, _ = start(tmp_path / "b")
+    again.stop(0.5)

@@ -476,6 +476,12 @@ class Client(Connection):
         response = self._call(self._join.SetJoinPolicy, request)
         return join_policy_from_proto(response.policy)
 
+    def get_join_policy(self, dataset_id: str) -> JoinPolicy:
+        """The join policy of one of this tenant's datasets (NOT_FOUND for another's)."""
+        request = join_pb2.GetJoinPolicyRequest(dataset_id=dataset_id)
+        response = self._call(self._join.GetJoinPolicy, request, safety=Safety.IDEMPOTENT)
+        return join_policy_from_proto(response.policy)
+
     def join_audit(self, dataset_id: str, limit: int = 100) -> builtins.list[AuditEntry]:
         """Sessions run against one of this tenant's datasets, newest first (no keys)."""
         request = join_pb2.ListJoinAuditRequest(dataset_id=dataset_id, limit=limit)

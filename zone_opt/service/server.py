@@ -172,6 +172,18 @@ class Server:
         except OSError:
             self._lock_file.close()
             raise ZoneOptError(f"data dir {config.data_dir} is used by another server") from None
+        try:
+            self._build(config)
+        except BaseException:
+            # A port in use, a bad certificate: give the data dir back (its lock, the store).
+            if hasattr(self, "db"):
+                self.db.close()
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            raise
+
+    def _build(self, config: ServerSettings) -> None:
+        """Everything but the data dir's lock: stores, pool, gRPC server, bound port."""
         tokens = dict(config.tokens)
         self.demo_token: str | None = None
         if not tokens:
@@ -218,6 +230,9 @@ class Server:
                 ("grpc.http2.min_recv_ping_interval_without_data_ms", 30_000),
                 ("grpc.max_connection_age_ms", 30 * 60_000),
                 ("grpc.max_connection_age_grace_ms", 60_000),
+                # A port another process serves is an error, not shared traffic (gRPC sets
+                # SO_REUSEPORT by default: two servers would split the calls silently).
+                ("grpc.so_reuseport", 0),
             ],
         )
         add_dataset_service(DatasetServicer(self.auth, self.datasets, self.pool), self.grpc)

@@ -13,7 +13,6 @@ from zone_opt.cli.params import gathered
 
 if TYPE_CHECKING:
     from zone_opt.client import Client
-    from zone_opt.join.policy import JoinPolicy
 
 __all__ = ["COMMANDS"]
 
@@ -103,29 +102,11 @@ def set_policy(client: Client, args: PolicyArgs) -> int:
     return 0
 
 
-def _get_policy(client: Client, dataset_id: str) -> JoinPolicy:
-    """The policy the server holds for ``dataset_id``.
-
-    zone_opt.client has no ``get_join_policy`` yet: until it does, the RPC is called on the
-    client's channel, with its metadata and error mapping.
-    """
-    getter = getattr(client, "get_join_policy", None)
-    if getter is not None:
-        found: JoinPolicy = getter(dataset_id)
-        return found
-    from zone_opt.api.v1 import join_pb2
-    from zone_opt.rpc.join import join_policy_from_proto
-
-    request = join_pb2.GetJoinPolicyRequest(dataset_id=dataset_id)
-    response = client._call(client._join.GetJoinPolicy, request)
-    return join_policy_from_proto(response.policy)
-
-
 @join_policy.command("get", help="Show the join policy of a dataset.")
 @click.argument("dataset_id")
 @connected
 def get_policy(client: Client, dataset_id: str) -> int:
-    emit(_get_policy(client, dataset_id))
+    emit(client.get_join_policy(dataset_id))
     return 0
 
 
