@@ -344,7 +344,8 @@ pub(crate) fn hashed_keys(
 
 /// Upper bound on a set size in this in-memory protocol (2^26 keys per side). The
 /// receiver's announced size alone sizes the sender's VOLE (up to `4 * 1.12 * n` 16-byte
-/// values), so it is bounded here; larger sets use the streaming DH protocol.
+/// values), so it is bounded here; larger sets stream (`join::vole::stream`, a session per
+/// bucket).
 pub const MAX_SET: u64 = 1 << 26;
 
 fn ceil_log2(n: usize) -> u32 {
