@@ -12,6 +12,20 @@ Parquet; its streaming contender reads them in record batches and runs bucket by
 (64 buckets), so its extra memory shows the bound. ``python -m bench.join_wall`` times the
 2^20 wall-time target alone, phase by phase.
 
+Two VOLE contenders beyond the in-memory one:
+
+- **over gRPC**: ``Client.private_join(..., query=JoinQuery(protocol="vole"))`` against a
+  ``zone-opt serve`` subprocess on loopback holding the server's ids (a tenancies dataset
+  uploaded untimed, by a helper process, with a policy allowing VOLE). CPU is the client
+  process's plus the server process's (``/proc/<pid>/stat``); bytes are the serialised
+  protobuf messages of every call both ways (a client interceptor: the protocol messages
+  and their chunk framing; HTTP/2 frame headers, 9 bytes per frame of up to 16 KiB, not
+  counted); the wall time includes reading the receiver's ids from Parquet, the server's
+  reading its dataset, and both sides' protocol work.
+- **streamed**: ``StreamingJoinSender/Receiver(protocol="vole")`` from the Parquet files,
+  one RR22 session per bucket of about 2^16 keys (``n >> 16`` buckets; each bucket costs a
+  fixed ~1 MB of OT-extension messages, so smaller buckets trade bytes for memory).
+
 The peers cannot share the project's pinned environment (openmined-psi pins protobuf
 6.30.2, spu brings jax and numpy 1.x): ``make bench-join-peers`` creates
 ``.venv-join-peers``; without it they are reported as unavailable.
@@ -19,26 +33,33 @@ The peers cannot share the project's pinned environment (openmined-psi pins prot
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.harness import Case, Contender, Summary, agree_on, suite
+from zone_opt.client import Client
 from zone_opt.join import (
     JoinOptions,
+    JoinQuery,
     JoinReceiver,
     JoinSender,
     StreamingJoinReceiver,
@@ -72,7 +93,151 @@ def _instance(n: int) -> Instance:
         pq.write_table(pa.table({"id": pa.array(values, pa.string())}), tmp / f"{name}.parquet")
         (tmp / f"{name}.txt").write_text("\n".join(values) + "\n", encoding="utf-8")
         (tmp / f"{name}.csv").write_text("id\n" + "\n".join(values) + "\n", encoding="utf-8")
-    return {"n": n, "dir": str(tmp), "server": server, "client": client}
+    join_server = _JoinServer.get()
+    dataset_id = join_server.publish(tmp / "server.parquet")
+    return {
+        "n": n,
+        "dir": str(tmp),
+        "server": server,
+        "client": client,
+        "port": join_server.port,
+        "server_pid": join_server.pid,
+        "dataset_id": dataset_id,
+    }
+
+
+# ---- a zone-opt server on loopback (for the gRPC contender) ------------------------------
+
+_TOKENS = {"bench-owner": "owner", "bench-peer": "peer"}
+
+# Run in a helper process so the benchmark process (which forks the contenders) never
+# opens a gRPC channel: the server's ids as a tenancies dataset, and a policy for "peer".
+_PUBLISH = textwrap.dedent(
+    """
+    import datetime, sys
+    import pyarrow as pa, pyarrow.parquet as pq
+    from zone_opt.client import Client
+    from zone_opt.join.policy import JoinPolicy
+    port, path = sys.argv[1], sys.argv[2]
+    ids = pq.read_table(path).column("id")
+    n = len(ids)
+    table = pa.table({
+        "enterprise_id": ids,
+        "space_id": pa.array([f"S-{i}" for i in range(n)]),
+        "start": pa.array([datetime.date(2026, 1, 1)] * n, pa.date32()),
+        "end": pa.array([datetime.date(2027, 1, 1)] * n, pa.date32()),
+    })
+    with Client(f"127.0.0.1:{port}", token="bench-owner", timeout_s=900) as owner:
+        dataset_id = owner.upload(table, "bench ids", kind="tenancies")
+        owner.set_join_policy(JoinPolicy(
+            dataset_id, "enterprise_id", ("peer",), quota_per_epoch=100_000,
+            protocols=("dh", "vole"),
+        ))
+    print(dataset_id)
+    """
+)
+
+
+class _JoinServer:
+    """``zone-opt serve`` on a free loopback port with an owner and a peer tenant, started
+    once per benchmark process (from a case's ``make``), stopped at exit."""
+
+    _instance: _JoinServer | None = None
+
+    def __init__(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="zone-opt-join-bench-"))
+        tokens = self.tmp / "tokens.json"
+        tokens.write_text(json.dumps(_TOKENS))
+        port_file = self.tmp / "port"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "zone_opt",
+                "serve",
+                "--port",
+                "0",
+                "--port-file",
+                str(port_file),
+                "--data-dir",
+                str(self.tmp / "data"),
+                "--tokens",
+                str(tokens),
+                "--no-sample",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        atexit.register(self.close)
+        deadline = time.monotonic() + 60
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("zone-opt serve did not start")
+            time.sleep(0.05)
+        self.port = int(port_file.read_text())
+        self.pid = self.proc.pid
+
+    @classmethod
+    def get(cls) -> _JoinServer:
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+    def publish(self, parquet: Path) -> str:
+        """Upload the ids of ``parquet`` and allow the peer to join them (untimed)."""
+        out = subprocess.run(
+            [sys.executable, "-c", _PUBLISH, str(self.port), str(parquet)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return out.stdout.strip().splitlines()[-1]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _Bytes(grpc.UnaryStreamClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Sums the serialised size of every message of the streaming calls, both ways."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def _count(self, messages: Iterator[Any]) -> Iterator[Any]:
+        for message in messages:
+            self.total += message.ByteSize()
+            yield message
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        self.total += request.ByteSize()
+        return self._count(continuation(details, request))
+
+    def intercept_stream_stream(
+        self, continuation: Any, details: Any, request_iterator: Iterator[Any]
+    ) -> Any:
+        return self._count(continuation(details, self._count(request_iterator)))
+
+
+class _CountingClient(Client):
+    """A :class:`Client` whose channel counts the bytes of the join's messages."""
+
+    def __init__(self, address: str, token: str, timeout_s: float) -> None:
+        super().__init__(address, token=token, timeout_s=timeout_s)
+        self.bytes = _Bytes()
+        self._channel = grpc.intercept_channel(self._channel, self.bytes)
 
 
 def _digest(matched: list[str]) -> str:
@@ -121,6 +286,61 @@ def _zone_opt_vole(inst: Instance) -> dict[str, Any]:
         "cpu_s": cpu,
         "wall_s": wall,
         "bytes": sum(map(len, (setup, request, vole, correction, response))),
+        "matched": len(matched),
+        "sha256": _digest(matched),
+    }
+
+
+def _zone_opt_vole_grpc(inst: Instance) -> dict[str, Any]:
+    """``Client.private_join`` with ``protocol="vole"`` against the loopback server."""
+    pid = inst["server_pid"]
+    server_cpu = _cpu_s(pid)
+    c0, t0 = time.process_time(), time.perf_counter()
+    client_ids = pq.read_table(Path(inst["dir"]) / "client.parquet").column("id")
+    peer = _CountingClient(f"127.0.0.1:{inst['port']}", "bench-peer", 900.0)
+    with peer:
+        result = peer.private_join(client_ids, inst["dataset_id"], query=JoinQuery(protocol="vole"))
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0 + _cpu_s(pid) - server_cpu
+    matched = client_ids.take(pa.array(result.indices)).to_pylist()
+    return {
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "bytes": peer.bytes.total,
+        "matched": len(matched),
+        "sha256": _digest(matched),
+    }
+
+
+def _zone_opt_vole_streaming(inst: Instance) -> dict[str, Any]:
+    """The VOLE protocol bucket by bucket from the Parquet files, ~2^16 keys a bucket."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    d = Path(inst["dir"])
+    buckets = max(1, inst["n"] >> 16)
+    with (
+        StreamingJoinSender(d / "server.parquet", "id", buckets=buckets, protocol="vole") as s,
+        StreamingJoinReceiver(d / "client.parquet", "id", buckets=buckets, protocol="vole") as c,
+    ):
+        sizes = [0]
+
+        def respond(message: bytes) -> bytes:
+            answer = s.respond(message)
+            sizes[0] += len(message) + len(answer)
+            return answer
+
+        def setup_parts() -> Iterator[bytes]:
+            for part in s.setup_parts():
+                sizes[0] += len(part)
+                yield part
+
+        result = c.run(respond, setup_parts())
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    client_ids = pq.read_table(d / "client.parquet").column("id")
+    matched = client_ids.take(pa.array(result.indices)).to_pylist()
+    return {
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "bytes": sizes[0],
         "matched": len(matched),
         "sha256": _digest(matched),
     }
@@ -222,8 +442,8 @@ _PEERS = () if PEERS_PY.exists() else ("join_peers_venv_missing_run_make_bench_j
 
 @suite("join")
 def join_suite(size: str) -> list[Case]:
-    """Balanced PSI, 18-char ids, 50 % overlap: zone-opt (DH, VOLE) vs openmined-psi vs
-    SecretFlow (ECDH, RR22)."""
+    """Balanced PSI, 18-char ids, 50 % overlap: zone-opt (DH, VOLE in memory, over gRPC and
+    streamed) vs openmined-psi vs SecretFlow (ECDH, RR22)."""
     sizes = [1 << 10] if size == "smoke" else [1 << 16, 1 << 18, 1 << 20]
     cases = []
     for n in sizes:
@@ -238,6 +458,20 @@ def join_suite(size: str) -> list[Case]:
             Contender(
                 "zone-opt PSI (intersection, protocol=vole)",
                 run=_zone_opt_vole,
+                summarize=_summarize,
+                ours=True,
+                timeout_s=900.0,
+            ),
+            Contender(
+                "zone-opt PSI (protocol=vole) over gRPC (Client.private_join, loopback)",
+                run=_zone_opt_vole_grpc,
+                summarize=_summarize,
+                ours=True,
+                timeout_s=900.0,
+            ),
+            Contender(
+                f"zone-opt streaming PSI (protocol=vole, {max(1, n >> 16)} buckets)",
+                run=_zone_opt_vole_streaming,
                 summarize=_summarize,
                 ours=True,
                 timeout_s=900.0,

@@ -79,7 +79,10 @@ def test_labelled_join_through_both_servers_with_policy_quota_and_audit(
             )
         with pytest.raises(JoinPolicyError):
             bob_at_sender.private_join(
-                ours.column("enterprise_id"), theirs_id, query=JoinQuery(mode="sum")
+                ours.column("enterprise_id"),
+                theirs_id,
+                query=JoinQuery(mode="sum"),
+                values=pa.array([1] * ours.num_rows),
             )
 
         ours_id = bob.upload(ours, "ours", kind="enterprises")
@@ -244,6 +247,7 @@ def test_audit_entries_round_trip_through_the_wire() -> None:
             "s1", "bob", "d1", "labelled", ("a", "b"), 10, 7, 1_700_000_000.25, None, "open"
         ),
         AuditEntry("s2", "eve", "d1", "sum", (), 3, 4, 1.5, 2.75, "evaluated"),
+        AuditEntry("s3", "bob", "d2", "intersection", (), 9, 8, 3.0, 4.0, "evaluated", "vole"),
     ]
     for entry in entries:
         assert audit_from_proto(audit_to_proto(entry)) == entry

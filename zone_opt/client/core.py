@@ -55,6 +55,7 @@ from zone_opt.matching.options import MatchOptions
 from zone_opt.rpc.enums import (
     TABLE_KINDS,
     join_mode_to_proto,
+    join_protocol_to_proto,
     kind_to_proto,
 )
 from zone_opt.rpc.ipc import (
@@ -499,12 +500,17 @@ class Client(Connection):
         **deprecated: Any,
     ) -> JoinResult:
         """Run the receiving party of a private join asking ``query`` (default: the
-        intersection) of ``dataset_id`` on this server.
+        intersection over DH) of ``dataset_id`` on this server.
 
-        This client's token must belong to a peer the dataset's policy allows. Keys are
-        canonicalised as the sender's policy says (read from the setup message's header).
-        Messages travel in chunks of about 4 MiB; the keys never leave this process. The
-        keywords ``mode``, ``columns``, ``join``, ``verifiable`` are deprecated.
+        This client's token must belong to a peer the dataset's policy allows, for the
+        query's mode and protocol (``JoinQuery(protocol="vole")``: the VOLE-based
+        intersection, two round trips after the setup). Keys are canonicalised and checked
+        as ``query.key_kind`` before anything is sent: a bad key is an
+        :class:`InvalidInputError` naming ``keys`` and its row, and the server opens no
+        session and counts no quota; a dataset of another key kind is refused
+        (:class:`~zone_opt.errors.FailedPreconditionError` naming ``key_kind``). Messages
+        travel in chunks of about 4 MiB; the keys never leave this process. The keywords
+        ``mode``, ``columns``, ``join``, ``verifiable`` are deprecated.
         """
         query = options_from_keywords(
             JoinQuery, query, deprecated, caller="private_join", argname="query"
@@ -534,8 +540,10 @@ class Client(Connection):
         in column ``on``) with a dataset on a peer server (``theirs``), asking ``query``
         (default: the intersection); ``value_column`` is the left column summed in sum mode.
 
-        The server dials only peers its operator registered. The joined rows are stored as
-        a dataset of this tenant. The keywords ``peer``, ``peer_dataset_id``,
+        The server dials only peers its operator registered, and checks this tenant's keys
+        as ``query.key_kind`` before it opens a session there (``query.protocol`` chooses DH
+        or VOLE, as for :meth:`private_join`). The joined rows are stored as a dataset of
+        this tenant. The keywords ``peer``, ``peer_dataset_id``,
         ``peer_token``, ``mode``, ``columns``, ``join``, ``verifiable`` are deprecated.
         """
         theirs, query = run_join_arguments(theirs, query, deprecated)
@@ -550,6 +558,8 @@ class Client(Connection):
             join=query.join,
             verifiable=query.verifiable,
             value_column=value_column,
+            protocol=join_protocol_to_proto(query.protocol),
+            key_kind=query.key_kind,
         )
         response = self._call(self._join.RunJoin, request, timeout_s)
         stored = bool(response.result_dataset_id)

@@ -8,7 +8,8 @@
 - :class:`JoinResult`: what the receiver learned (indices, payload, count, sum);
   :func:`joined` appends the payload to the receiver's rows.
 - :class:`StreamingJoinSender` / :class:`StreamingJoinReceiver`: the intersection for sets
-  larger than memory, bucket by bucket from Parquet or record batches, bounded memory.
+  larger than memory, bucket by bucket from Parquet or record batches, bounded memory
+  (``protocol="dh"`` or ``"vole"``: one RR22 session per padded bucket).
 """
 
 from zone_opt.join.options import JoinOptions, JoinQuery, KeyKind, Mode, Protocol, Suite

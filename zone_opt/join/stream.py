@@ -7,40 +7,56 @@ the intersection one bucket at a time::
 
     with StreamingJoinSender("theirs.parquet", "enterprise_id", buckets=64) as server, \\
          StreamingJoinReceiver("ours.parquet", "enterprise_id", buckets=64) as client:
-        client.exchange(server.respond)             # one request/response per bucket
-        result = client.finish(server.setup_parts())  # one setup part per bucket
+        result = client.run(server.respond, server.setup_parts())
     result.indices                                  # int64 rows of ours.parquet, ascending
 
-The result is the in-memory :class:`~zone_opt.join.JoinReceiver`'s in intersection mode
-(the same OPRF, one sender key and one receiver blind per session).
+Both protocols of the in-memory join stream (``protocol=``, the same on both sides):
+
+- ``"dh"`` (default): the DH-OPRF of :class:`~zone_opt.join.JoinReceiver` in intersection
+  mode (one sender key and one receiver blind per session). ``run`` is
+  ``client.exchange(server.respond)`` (one request/response per bucket), then
+  ``client.finish(server.setup_parts())`` (one setup part per bucket).
+- ``"vole"``: the VOLE-based PSI (RR22, semi-honest, ``docs/join-vole.md``), one whole
+  five-message session per bucket, in order. ``run`` is
+  ``client.exchange(server.respond, server.setup_parts())`` (per bucket: the setup part,
+  then two calls of ``respond``: request -> VOLE message, correction -> tags), then
+  ``client.finish()``. About 30 bytes and a few microseconds of CPU per element, plus a
+  fixed ~1 MB of messages per bucket: choose buckets of ``2^16`` keys or more.
 
 **What the buckets reveal.** Nothing beyond the in-memory protocol:
 
-- the sender's table is split by the first bits of its 12-byte OPRF tags, which are
+- DH: the sender's table is split by the first bits of its 12-byte OPRF tags, which are
   pseudo-random and sent in full anyway: the concatenated setup parts are the in-memory
-  setup's sorted tag list;
-- the receiver's keys are split by a keyed hash under a key drawn per session that never
-  leaves the receiver, so equal keys share a bucket (the receiver de-duplicates per bucket,
-  as in memory) and the sender, who sees one request per bucket, learns the receiver's
-  number of distinct keys split at random into ``buckets`` parts: its total, as in memory,
-  and nothing about which keys. A public bucket hash would not do: with it, per-bucket
-  counts tell a party that knows all but one of the other's keys about
-  ``log2(buckets)`` bits of the last one.
+  setup's sorted tag list. The receiver's keys are split by a keyed hash under a key drawn
+  per session that never leaves the receiver, so equal keys share a bucket (the receiver
+  de-duplicates per bucket, as in memory) and the sender, who sees one request per bucket,
+  learns the receiver's number of distinct keys split at random into ``buckets`` parts:
+  its total, as in memory, and nothing about which keys. A public bucket hash would not
+  do: with it, per-bucket counts tell a party that knows all but one of the other's keys
+  about ``log2(buckets)`` bits of the last one.
+- VOLE: a key must meet its match in the same bucket's session, so both parties bucket by
+  one public hash of the key; per-bucket counts would then leak as above, so **every
+  bucket is padded** with random dummy keys to one size, a bound of the party's distinct
+  count that a bucket exceeds with probability below 2^-40 (about 3 % over the mean for
+  2^16 keys per bucket; an over-full bucket is refused naming ``buckets``, never sent).
+  Each side learns the other's padded size (``buckets`` times one bound: less than the
+  in-memory protocol's exact distinct count) and the receiver which of its rows match.
 
-The sender learns the receiver's number of distinct keys; the receiver learns the sender's
-number of distinct keys and which of its rows match. Streaming is intersection mode only
-(not labelled, cardinality, sum or verifiable).
+Streaming is intersection mode only (not labelled, cardinality, sum or verifiable).
 
 **Memory.** At most one record batch (``batch_rows`` keys) or one bucket (about
 ``n / buckets`` keys, where ``n`` is the party's row count) is resident at a time, plus the
 matched row numbers (8 bytes each); :attr:`StreamStats.peak_resident_rows` records the
-largest. Choose ``buckets`` about ``n / rows_that_fit``. Disk: the spill files hold about
-``n * (12 + key bytes + 16)`` bytes, in ``spill_dir`` (default: the system's temporary
-directory), removed by :meth:`close` or on exit from the ``with`` block.
+largest. With ``protocol="vole"`` a bucket's session holds its VOLE (about 60 bytes per
+padded key on the sender, 100 on the receiver, while it runs). Choose ``buckets`` about
+``n / rows_that_fit``. Disk: the spill files hold about ``n * (12 + key bytes + 16)``
+bytes (DH) or ``n * 24`` (VOLE: 16-byte key hashes and row numbers), in ``spill_dir``
+(default: the system's temporary directory), removed by :meth:`close` or on exit from the
+``with`` block.
 
-Cost: the in-memory protocol's group operations (about 4 scalar multiplications per
-element, both parties together, on the engine's pool with the GIL released), plus writing
-and reading the spill files once or twice per row.
+Cost: the in-memory protocol's (DH: about 4 scalar multiplications per element, both
+parties together; VOLE: AES and GF(2^128) work), on the engine's pool with the GIL
+released, plus writing and reading the spill files once or twice per row.
 """
 
 from __future__ import annotations
@@ -62,7 +78,7 @@ import pyarrow.parquet as pq
 from zone_opt import _core
 from zone_opt.arguments import check_bytes, check_choice, check_int
 from zone_opt.errors import InvalidInputError, VerificationError
-from zone_opt.join.options import KeyKind
+from zone_opt.join.options import KeyKind, Protocol
 from zone_opt.join.session import JoinResult, _string_buffers
 
 __all__ = ["BatchSource", "StreamStats", "StreamingJoinReceiver", "StreamingJoinSender"]
@@ -132,6 +148,22 @@ def _uscc(key_kind: str) -> bool:
     return check_choice("key_kind", key_kind, ("uscc", "text")) == "uscc"
 
 
+def _protocol(protocol: str) -> Protocol:
+    if protocol not in ("dh", "vole"):
+        raise InvalidInputError.single("protocol", None, "must be 'dh' or 'vole'")
+    return protocol  # type: ignore[return-value]
+
+
+HASH_LEN = 16
+
+
+def _distinct_hashes(hashes: npt.NDArray[np.uint8]) -> int:
+    """Number of distinct 16-byte key hashes in a flat byte array."""
+    if not len(hashes):
+        return 0
+    return len(np.unique(hashes.view(np.uint64).reshape(-1, 2), axis=0))
+
+
 def _check(buckets: int, batch_rows: int) -> None:
     buckets = check_int("buckets", buckets, low=1, high=1 << 16)
     if buckets & (buckets - 1):
@@ -175,13 +207,24 @@ class _Spill:
                 f.write(np.ascontiguousarray(array).tobytes())
         self.rows[bucket] = self.rows.get(bucket, 0) + rows
 
-    def read(self, bucket: int, part: str, dtype: type[np.generic]) -> npt.NDArray[Any]:
+    def read(
+        self, bucket: int, part: str, dtype: type[np.generic], keep: bool = False
+    ) -> npt.NDArray[Any]:
+        """One bucket's part, then its file is removed (kept with ``keep``)."""
         path = self.path(bucket, part)
         if not path.exists():
             return np.zeros(0, dtype)
         out = np.fromfile(path, dtype=dtype)
-        path.unlink()
+        if not keep:
+            path.unlink()
         return out
+
+    def distinct_hashes(self, buckets: int, part: str) -> int:
+        """Distinct 16-byte hashes over every bucket (duplicates share a bucket), one
+        bucket resident at a time."""
+        return sum(
+            _distinct_hashes(self.read(b, part, np.uint8, keep=True)) for b in range(buckets)
+        )
 
     @property
     def largest(self) -> int:
@@ -234,8 +277,10 @@ class _Party:
 class StreamingJoinSender(_Party):
     """The sender of a streaming intersection session.
 
-    Reads ``source`` once on construction: each record batch's keys are hashed, evaluated
-    under this session's key and spilled as 12-byte tags by tag prefix.
+    Reads ``source`` once on construction: each record batch's keys are canonicalised and
+    spilled by bucket: DH: evaluated under this session's key, as 12-byte tags, by tag
+    prefix; VOLE: as 16-byte key hashes, by their public bucket hash (then the distinct
+    keys are counted, one bucket at a time, to fix the padded bucket size).
 
     Args:
         source: a Parquet path, an Arrow table or an iterable of record batches.
@@ -243,6 +288,7 @@ class StreamingJoinSender(_Party):
         buckets: power of two, up to 65536; must equal the receiver's.
         batch_rows: rows per record batch read (larger batches are sliced).
         key_kind: ``"uscc"`` or ``"text"``, as for :class:`~zone_opt.join.JoinSender`.
+        protocol: ``"dh"`` or ``"vole"``; must equal the receiver's.
         spill_dir: where the private temporary directory goes.
     """
 
@@ -254,10 +300,16 @@ class StreamingJoinSender(_Party):
         buckets: int = 64,
         batch_rows: int = DEFAULT_BATCH_ROWS,
         key_kind: KeyKind = "uscc",
+        protocol: Protocol = "dh",
         spill_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        self.protocol = _protocol(protocol)
         super().__init__(buckets, batch_rows, spill_dir)
-        self._core = _core.JoinStreamSender("intersection", False, _uscc(key_kind), buckets)
+        self._core: _core.JoinStreamSender | _core.VoleStreamSender
+        if self.protocol == "vole":
+            self._core = _core.VoleStreamSender(_uscc(key_kind), buckets)
+        else:
+            self._core = _core.JoinStreamSender("intersection", False, _uscc(key_kind), buckets)
         self._tags = _Spill(self._dir, "tags")
         self._setup_started = False
         self._guarded(source, column)
@@ -266,32 +318,52 @@ class StreamingJoinSender(_Party):
         for keys in _key_arrays(source, column, self.batch_rows):
             self._resident(len(keys))
             offsets, data = _batch_buffers(keys, self._rows)
-            tags = self._core.tags(offsets, data, self._rows).reshape(-1, TAG_LEN)
-            for b, rows in _groups(_tag_buckets(tags, self.buckets), self.buckets):
-                self._tags.append(b, len(rows), tag=tags[rows])
+            if isinstance(self._core, _core.VoleStreamSender):
+                hashes, bucket = self._core.hash_batch(offsets, data, self._rows)
+                rows16 = hashes.reshape(-1, HASH_LEN)
+                for b, rows in _groups(bucket, self.buckets):
+                    self._tags.append(b, len(rows), hash=rows16[rows])
+            else:
+                tags = self._core.tags(offsets, data, self._rows).reshape(-1, TAG_LEN)
+                for b, rows in _groups(_tag_buckets(tags, self.buckets), self.buckets):
+                    self._tags.append(b, len(rows), tag=tags[rows])
             self._rows += len(keys)
+        if isinstance(self._core, _core.VoleStreamSender):
+            self._core.begin(self._tags.distinct_hashes(self.buckets, "hash"))
 
     def setup_parts(self) -> Iterator[bytes]:
         """The sender's table, one message per bucket in order (each sorted, duplicates
         removed); each bucket's spill file is read once and deleted, so the parts can be
-        produced once per session."""
+        produced once per session.
+
+        ``protocol="vole"``: bucket ``b + 1``'s setup is made (its session opened) only
+        after bucket ``b`` was answered, so one bucket is resident."""
         if self._setup_started:
             raise InvalidInputError.single(
                 "setup_parts", None, "this session's setup parts were already produced"
             )
         self._setup_started = True
         for b in range(self.buckets):
+            if isinstance(self._core, _core.VoleStreamSender):
+                hashes = self._tags.read(b, "hash", np.uint8)
+                self._resident(len(hashes) // HASH_LEN)
+                yield self._core.setup_part(b, hashes)
+                continue
             tags = self._tags.read(b, "tag", np.uint8)
             self._resident(len(tags) // TAG_LEN)
             yield self._core.setup_part(b, tags)
 
     def respond(self, request: bytes) -> bytes:
-        """Evaluate one bucket's blinded keys (each bucket once, one receiver per session)."""
+        """Evaluate one bucket's blinded keys (each bucket once, one receiver per session).
+
+        ``protocol="vole"``: answer the open bucket's request (with its VOLE message), then
+        its correction (with its tags, which closes the bucket)."""
         return self._core.respond_part(check_bytes("request", request))
 
     @property
     def receiver_count(self) -> int:
-        """The receiver's number of distinct keys, over the buckets answered so far."""
+        """The receiver's number of distinct keys, over the buckets answered so far
+        (``protocol="vole"``: its padded bucket size times the buckets answered)."""
         return self._core.receiver_len
 
     @property
@@ -303,7 +375,9 @@ class StreamingJoinReceiver(_Party):
     """The receiver of a streaming intersection session.
 
     Reads ``source`` once on construction: each record batch's keys are canonicalised and
-    spilled to the bucket of a secret keyed hash, with their row numbers.
+    spilled with their row numbers, DH: as canonical keys, to the bucket of a secret keyed
+    hash; VOLE: as 16-byte key hashes, to the bucket of their public hash (then its
+    distinct keys are counted to fix the padded bucket size).
 
     Args: as for :class:`StreamingJoinSender`.
     """
@@ -316,41 +390,88 @@ class StreamingJoinReceiver(_Party):
         buckets: int = 64,
         batch_rows: int = DEFAULT_BATCH_ROWS,
         key_kind: KeyKind = "uscc",
+        protocol: Protocol = "dh",
         spill_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        self.protocol = _protocol(protocol)
         super().__init__(buckets, batch_rows, spill_dir)
-        self._core = _core.JoinStreamReceiver("intersection", False, _uscc(key_kind), buckets)
+        self._core: _core.JoinStreamReceiver | _core.VoleStreamReceiver
+        if self.protocol == "vole":
+            self._core = _core.VoleStreamReceiver(_uscc(key_kind), buckets)
+        else:
+            self._core = _core.JoinStreamReceiver("intersection", False, _uscc(key_kind), buckets)
         self._keys = _Spill(self._dir, "keys")
         self._tags = _Spill(self._dir, "tags")
         self._exchanged = False
+        self._matched: list[npt.NDArray[np.int64]] = []
         self._guarded(source, column)
 
     def _read(self, source: BatchSource, column: str) -> None:
         for keys in _key_arrays(source, column, self.batch_rows):
             self._resident(len(keys))
             offsets, data = _batch_buffers(keys, self._rows)
-            canon_offsets, canon_data, bucket = self._core.partition(offsets, data, self._rows)
-            lengths = np.diff(canon_offsets)
-            for b, rows in _groups(bucket, self.buckets):
-                # The bytes of the bucket's keys, gathered in one vectorised take.
-                taken = lengths[rows]
-                picked = np.repeat(canon_offsets[rows] - np.cumsum(taken) + taken, taken)
-                picked += np.arange(len(picked), dtype=np.int64)
-                self._keys.append(
-                    b,
-                    len(rows),
-                    row=rows.astype(np.int64) + self._rows,
-                    len=taken.astype(np.uint32),
-                    data=canon_data[picked],
-                )
+            if isinstance(self._core, _core.VoleStreamReceiver):
+                hashes, bucket = self._core.hash_batch(offsets, data, self._rows)
+                rows16 = hashes.reshape(-1, HASH_LEN)
+                for b, rows in _groups(bucket, self.buckets):
+                    self._keys.append(
+                        b, len(rows), row=rows.astype(np.int64) + self._rows, hash=rows16[rows]
+                    )
+            else:
+                self._spill_canonical(self._core, offsets, data)
             self._rows += len(keys)
+        if isinstance(self._core, _core.VoleStreamReceiver):
+            self._core.begin(self._keys.distinct_hashes(self.buckets, "hash"))
 
-    def exchange(self, respond: Callable[[bytes], bytes]) -> None:
-        """Run every bucket's request through ``respond`` (the sender's
-        :meth:`StreamingJoinSender.respond`, or a call to it over the network), unblind the
-        answers and spill the tags by tag prefix. One bucket is resident at a time."""
+    def _spill_canonical(
+        self,
+        engine: _core.JoinStreamReceiver,
+        offsets: npt.NDArray[np.int64],
+        data: npt.NDArray[np.uint8],
+    ) -> None:
+        """DH: one batch's canonical keys, to the buckets of the secret hash."""
+        canon_offsets, canon_data, bucket = engine.partition(offsets, data, self._rows)
+        lengths = np.diff(canon_offsets)
+        for b, rows in _groups(bucket, self.buckets):
+            # The bytes of the bucket's keys, gathered in one vectorised take.
+            taken = lengths[rows]
+            picked = np.repeat(canon_offsets[rows] - np.cumsum(taken) + taken, taken)
+            picked += np.arange(len(picked), dtype=np.int64)
+            self._keys.append(
+                b,
+                len(rows),
+                row=rows.astype(np.int64) + self._rows,
+                len=taken.astype(np.uint32),
+                data=canon_data[picked],
+            )
+
+    def exchange(
+        self, respond: Callable[[bytes], bytes], setup_parts: Iterable[bytes] | None = None
+    ) -> None:
+        """Run every bucket's messages through ``respond`` (the sender's
+        :meth:`StreamingJoinSender.respond`, or a call to it over the network), one bucket
+        resident at a time.
+
+        DH: one request per bucket; the answers are unblinded and the tags spilled by tag
+        prefix for :meth:`finish`. VOLE: ``setup_parts`` (the sender's
+        :meth:`StreamingJoinSender.setup_parts`) is required; per bucket its setup part,
+        then the request and the correction through ``respond``, and the bucket's matches.
+        """
         if self._exchanged:
             raise InvalidInputError.single("exchange", None, "this session already exchanged")
+        engine = self._core
+        if isinstance(engine, _core.VoleStreamReceiver):
+            if setup_parts is None:
+                raise InvalidInputError.single(
+                    "setup_parts", None, "protocol='vole' needs the sender's setup parts here"
+                )
+            self._exchanged = True
+            self._exchange_vole(engine, respond, setup_parts)
+            return
+        if setup_parts is not None:
+            raise InvalidInputError.single(
+                "setup_parts", None, "protocol='dh' takes the setup parts in finish()"
+            )
         self._exchanged = True
         for b in range(self.buckets):
             rows = self._keys.read(b, "row", np.int64)
@@ -359,17 +480,54 @@ class StreamingJoinReceiver(_Party):
             self._resident(len(rows))
             offsets = np.zeros(len(lengths) + 1, np.int64)
             np.cumsum(lengths, out=offsets[1:])
-            request = self._core.request_part(b, offsets, data)
+            request = engine.request_part(b, offsets, data)
             answer = check_bytes("response", respond(request))
-            tags = self._core.receive_part(answer).reshape(-1, TAG_LEN)
+            tags = engine.receive_part(answer).reshape(-1, TAG_LEN)
             for t, picked in _groups(_tag_buckets(tags, self.buckets), self.buckets):
                 self._tags.append(t, len(picked), row=rows[picked], tag=tags[picked])
 
-    def finish(self, setup_parts: Iterable[bytes]) -> JoinResult:
-        """Look the tags up in the sender's setup parts (in order, one bucket resident at a
-        time) and return the matched rows, ascending."""
+    def _exchange_vole(
+        self,
+        engine: _core.VoleStreamReceiver,
+        respond: Callable[[bytes], bytes],
+        setup_parts: Iterable[bytes],
+    ) -> None:
+        """VOLE: the five messages of each bucket's session, in order."""
+        parts = iter(setup_parts)
+        for b in range(self.buckets):
+            setup = next(parts, None)
+            if setup is None:
+                raise VerificationError(
+                    f"the sender's setup ended after {b} of {self.buckets} parts"
+                )
+            rows = self._keys.read(b, "row", np.int64)
+            hashes = self._keys.read(b, "hash", np.uint8)
+            self._resident(len(rows))
+            request = engine.request_part(check_bytes("setup", setup), hashes)
+            vole = check_bytes("vole", respond(request))
+            correction = engine.correction_part(vole)
+            response = check_bytes("response", respond(correction))
+            self._matched.append(rows[engine.finish_part(response)])
+        if next(parts, None) is not None:
+            raise VerificationError(f"the sender sent more than {self.buckets} setup parts")
+
+    def finish(self, setup_parts: Iterable[bytes] | None = None) -> JoinResult:
+        """The matched rows, ascending. DH: look the tags up in the sender's setup parts (in
+        order, one bucket resident at a time). VOLE: no argument (the buckets were matched
+        during :meth:`exchange`)."""
         if not self._exchanged:
             raise InvalidInputError.single("finish", None, "call exchange() first")
+        engine = self._core
+        if isinstance(engine, _core.VoleStreamReceiver):
+            if setup_parts is not None:
+                raise InvalidInputError.single(
+                    "setup_parts", None, "protocol='vole' takes the setup parts in exchange()"
+                )
+            if not engine.is_complete:
+                raise VerificationError("the exchange did not finish every bucket")
+            return _result(self._matched)
+        if setup_parts is None:
+            raise InvalidInputError.single("setup_parts", None, "protocol='dh' needs them here")
         matched = []
         for t, part in enumerate(setup_parts):
             if t >= self.buckets:
@@ -377,14 +535,27 @@ class StreamingJoinReceiver(_Party):
             rows = self._tags.read(t, "row", np.int64)
             tags = self._tags.read(t, "tag", np.uint8)
             self._resident(len(rows))
-            matched.append(self._core.match_part(check_bytes("setup", part), tags, rows))
-        if not self._core.is_complete:
+            matched.append(engine.match_part(check_bytes("setup", part), tags, rows))
+        if not engine.is_complete:
             raise VerificationError(
                 f"the sender's setup ended after {len(matched)} of {self.buckets} parts"
             )
-        indices = np.sort(np.concatenate(matched)) if matched else np.zeros(0, np.int64)
-        return JoinResult(indices=indices.astype(np.int64, copy=False))
+        return _result(matched)
+
+    def run(self, respond: Callable[[bytes], bytes], setup_parts: Iterable[bytes]) -> JoinResult:
+        """The whole session, either protocol: :meth:`exchange` and :meth:`finish` in the
+        order the protocol needs."""
+        if self.protocol == "vole":
+            self.exchange(respond, setup_parts)
+            return self.finish()
+        self.exchange(respond)
+        return self.finish(setup_parts)
 
     @property
     def stats(self) -> StreamStats:
         return self._stats(max(self._keys.largest, self._tags.largest))
+
+
+def _result(matched: list[npt.NDArray[np.int64]]) -> JoinResult:
+    indices = np.sort(np.concatenate(matched)) if matched else np.zeros(0, np.int64)
+    return JoinResult(indices=indices.astype(np.int64, copy=False))

@@ -7,7 +7,7 @@ numbers before a handler runs, so these maps see only declared ones from a serve
 
 from __future__ import annotations
 
-from zone_opt.api.v1 import common_pb2, matching_pb2
+from zone_opt.api.v1 import common_pb2, join_pb2, matching_pb2
 from zone_opt.errors import InvalidInputError
 
 __all__ = [
@@ -20,6 +20,8 @@ __all__ = [
     "checksum_from_proto",
     "join_mode_from_proto",
     "join_mode_to_proto",
+    "join_protocol_from_proto",
+    "join_protocol_to_proto",
     "kind_from_proto",
     "kind_to_proto",
 ]
@@ -126,3 +128,23 @@ def join_mode_from_proto(value: int, field: str) -> str:
 
 def join_mode_to_proto(mode: str) -> int:
     return {v: k for k, v in _JOIN_MODES.items()}[mode]
+
+
+# JoinProtocol: UNSPECIFIED is DH, what clients sent before the field existed.
+_JOIN_PROTOCOLS: dict[int, str] = {
+    join_pb2.JOIN_PROTOCOL_UNSPECIFIED: "dh",
+    join_pb2.JOIN_PROTOCOL_DH: "dh",
+    join_pb2.JOIN_PROTOCOL_VOLE: "vole",
+}
+_JOIN_PROTOCOL_VALUES = {"dh": join_pb2.JOIN_PROTOCOL_DH, "vole": join_pb2.JOIN_PROTOCOL_VOLE}
+
+
+def join_protocol_from_proto(value: int, field: str) -> str:
+    """``JoinProtocol`` -> ``"dh" | "vole"`` (unspecified: ``"dh"``)."""
+    if value not in _JOIN_PROTOCOLS:
+        raise InvalidInputError.single(field, None, f"unknown join protocol {value}")
+    return _JOIN_PROTOCOLS[value]
+
+
+def join_protocol_to_proto(protocol: str) -> join_pb2.JoinProtocol.ValueType:
+    return _JOIN_PROTOCOL_VALUES[protocol]

@@ -5,8 +5,10 @@ by the server's ``RunJoin`` against a registered peer).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import grpc
 import pyarrow as pa
@@ -14,9 +16,20 @@ from google.protobuf import timestamp_pb2
 
 from zone_opt.api.v1 import join_pb2, join_pb2_grpc
 from zone_opt.errors import InvalidInputError, ResourceExhaustedError
-from zone_opt.join import JoinOptions, JoinQuery, JoinReceiver, JoinResult, setup_key_kind
+from zone_opt.join import (
+    JoinQuery,
+    JoinReceiver,
+    JoinResult,
+    setup_key_kind,
+    setup_protocol,
+)
 from zone_opt.join.policy import AuditEntry, JoinPolicy
-from zone_opt.rpc.enums import join_mode_from_proto, join_mode_to_proto
+from zone_opt.rpc.enums import (
+    join_mode_from_proto,
+    join_mode_to_proto,
+    join_protocol_from_proto,
+    join_protocol_to_proto,
+)
 from zone_opt.rpc.ipc import MAX_CHUNK_BYTES
 from zone_opt.rpc.status import from_rpc_error
 
@@ -27,6 +40,7 @@ __all__ = [
     "join_policy_to_proto",
     "message_chunks",
     "receive_join",
+    "receive_join_following_setup",
 ]
 
 
@@ -55,6 +69,10 @@ def join_policy_from_proto(p: join_pb2.JoinPolicy) -> JoinPolicy:
         epoch_seconds=p.epoch_seconds or 86_400,
         min_intersection=p.min_intersection or 1,
         key_kind=p.key_kind or "uscc",
+        protocols=tuple(
+            join_protocol_from_proto(v, f"policy.protocols[{i}]") for i, v in enumerate(p.protocols)
+        )
+        or ("dh",),
     )
 
 
@@ -69,6 +87,7 @@ def join_policy_to_proto(p: JoinPolicy) -> join_pb2.JoinPolicy:
         epoch_seconds=p.epoch_seconds,
         min_intersection=p.min_intersection,
         key_kind=p.key_kind,
+        protocols=[join_protocol_to_proto(v) for v in p.protocols],
     )
 
 
@@ -83,6 +102,7 @@ def audit_to_proto(e: AuditEntry) -> join_pb2.JoinAuditEntry:
         receiver_keys=e.receiver_keys,
         opened=_timestamp(e.opened_s),
         outcome=e.outcome,
+        protocol=join_protocol_to_proto(e.protocol),
     )
     if e.evaluated_s is not None:
         entry.evaluated.CopyFrom(_timestamp(e.evaluated_s))
@@ -90,9 +110,14 @@ def audit_to_proto(e: AuditEntry) -> join_pb2.JoinAuditEntry:
 
 
 def audit_from_proto(e: join_pb2.JoinAuditEntry) -> AuditEntry:
-    """The :class:`AuditEntry` of a received entry (a mode this release does not know is
-    kept as its number)."""
+    """The :class:`AuditEntry` of a received entry (a mode or protocol this release does
+    not know is kept as its number)."""
     known = e.mode in join_pb2.JoinMode.values()
+    protocol = (
+        join_protocol_from_proto(e.protocol, "protocol")
+        if e.protocol in join_pb2.JoinProtocol.values()
+        else str(e.protocol)
+    )
     return AuditEntry(
         session_id=e.session_id,
         peer=e.peer,
@@ -106,6 +131,7 @@ def audit_from_proto(e: join_pb2.JoinAuditEntry) -> AuditEntry:
         opened_s=_seconds(e.opened),
         evaluated_s=_seconds(e.evaluated) if e.HasField("evaluated") else None,
         outcome=e.outcome,
+        protocol=protocol,
     )
 
 
@@ -153,6 +179,89 @@ def gather_message(
     return session_id, b"".join(parts)
 
 
+@dataclass(frozen=True)
+class _Sender:
+    """The sender's server behind ``stub``, as this receiver calls it (errors it sends are
+    raised as their :mod:`zone_opt.errors` classes)."""
+
+    stub: join_pb2_grpc.JoinServiceStub
+    metadata: tuple[tuple[str, str | bytes], ...]
+    timeout_s: float
+
+    def open(self, request: join_pb2.OpenJoinSessionRequest) -> tuple[str, bytes]:
+        """``(session_id, setup)``."""
+        try:
+            return gather_message(
+                self.stub.OpenJoinSession(request, timeout=self.timeout_s, metadata=self.metadata)
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+
+    def evaluate(self, session_id: str, message: bytes) -> bytes:
+        """The sender's answer to one message of the session."""
+        try:
+            _, answer = gather_message(
+                self.stub.EvaluateJoin(
+                    message_chunks(session_id, message),
+                    timeout=self.timeout_s,
+                    metadata=self.metadata,
+                )
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        return answer
+
+
+def _open_request(
+    dataset_id: str, query: JoinQuery, key_kind: str
+) -> join_pb2.OpenJoinSessionRequest:
+    return join_pb2.OpenJoinSessionRequest(
+        dataset_id=dataset_id,
+        mode=join_mode_to_proto(query.mode),  # type: ignore[arg-type]
+        columns=list(query.columns),
+        verifiable=query.verifiable,
+        protocol=join_protocol_to_proto(query.protocol),
+        key_kind=key_kind,
+    )
+
+
+def _check_protocol(setup: bytes, query: JoinQuery) -> None:
+    """The session the server opened runs the protocol asked for (a server from before
+    ``OpenJoinSessionRequest.protocol`` ignores it)."""
+    protocol = setup_protocol(setup)
+    if protocol != query.protocol:
+        raise InvalidInputError.single(
+            "protocol",
+            None,
+            f"the server opened a {protocol!r} session for a {query.protocol!r} query: it "
+            "predates JoinQuery.protocol (upgrade it, or ask with protocol='dh')",
+        )
+
+
+def _check_setup(setup: bytes, query: JoinQuery) -> None:
+    """The session the server opened is the one asked for: protocol and key kind."""
+    _check_protocol(setup, query)
+    key_kind = setup_key_kind(setup)
+    if key_kind != query.key_kind:
+        raise InvalidInputError.single(
+            "key_kind",
+            None,
+            f"the dataset's keys are {key_kind!r}, the query says {query.key_kind!r} (the "
+            "server predates JoinQuery.key_kind and did not check it); ask again with "
+            f"key_kind={key_kind!r}",
+        )
+
+
+def _run(sender: _Sender, session_id: str, setup: bytes, receiver: JoinReceiver) -> JoinResult:
+    """The receiver's side of an opened session: DH one evaluation, VOLE two."""
+    if receiver.protocol == "vole":
+        vole = sender.evaluate(session_id, receiver.request(setup))
+        response = sender.evaluate(session_id, receiver.correction(vole))
+    else:
+        response = sender.evaluate(session_id, receiver.request(setup))
+    return receiver.finish(setup, response)
+
+
 def receive_join(
     stub: join_pb2_grpc.JoinServiceStub,
     metadata: tuple[tuple[str, str | bytes], ...],
@@ -166,30 +275,38 @@ def receive_join(
     """Run the receiving party of a private join asking ``query`` of ``dataset_id`` on the
     sender's server behind ``stub`` (``metadata`` carries the token the sender knows us by).
 
-    Keys are canonicalised as the sender's policy says (read from the setup message's
-    header); messages travel in chunks of about 4 MiB; the keys never leave this process.
-    Errors the sender sends are raised as their :mod:`zone_opt.errors` classes.
+    The keys are canonicalised and checked as ``query.key_kind`` (and the values of sum
+    mode) before anything is sent: bad keys are an :class:`InvalidInputError` naming
+    ``keys`` and the row, and the sender opens no session and counts no quota. The sender
+    refuses a query whose key kind or protocol its policy does not allow. Messages travel
+    in chunks of about 4 MiB; the keys never leave this process. ``protocol="vole"``
+    evaluates the session twice (request, then correction). Errors the sender sends are
+    raised as their :mod:`zone_opt.errors` classes.
     """
-    open_request = join_pb2.OpenJoinSessionRequest(
-        dataset_id=dataset_id,
-        mode=join_mode_to_proto(query.mode),  # type: ignore[arg-type]
-        columns=list(query.columns),
-        verifiable=query.verifiable,
-    )
-    try:
-        session_id, setup = gather_message(
-            stub.OpenJoinSession(open_request, timeout=timeout_s, metadata=metadata)
-        )
-        options = JoinOptions(
-            mode=query.mode, verifiable=query.verifiable, key_kind=setup_key_kind(setup)
-        )
-        receiver = JoinReceiver(keys, options=options, join=query.join, values=values)
-        request = receiver.request(setup)
-        _, response = gather_message(
-            stub.EvaluateJoin(
-                message_chunks(session_id, request), timeout=timeout_s, metadata=metadata
-            )
-        )
-    except grpc.RpcError as exc:
-        raise from_rpc_error(exc) from None
-    return receiver.finish(setup, response)
+    receiver = JoinReceiver(keys, options=query.options(), join=query.join, values=values)
+    sender = _Sender(stub, metadata, timeout_s)
+    session_id, setup = sender.open(_open_request(dataset_id, query, query.key_kind))
+    _check_setup(setup, query)
+    return _run(sender, session_id, setup, receiver)
+
+
+def receive_join_following_setup(
+    stub: join_pb2_grpc.JoinServiceStub,
+    metadata: tuple[tuple[str, str | bytes], ...],
+    keys: pa.Array | pa.ChunkedArray,
+    dataset_id: str,
+    query: JoinQuery,
+    *,
+    values: pa.Array | pa.ChunkedArray | None = None,
+    timeout_s: float = 600.0,
+) -> JoinResult:
+    """:func:`receive_join` for a ``RunJoin`` from a client that predates
+    ``RunJoinRequest.key_kind``: the keys are canonicalised as the sender's setup names
+    (``query.key_kind`` is not used), so they are checked only after the session is
+    opened, as those releases did. Until zone-opt 0.2."""
+    sender = _Sender(stub, metadata, timeout_s)
+    session_id, setup = sender.open(_open_request(dataset_id, query, ""))
+    _check_protocol(setup, query)
+    options = dataclasses.replace(query.options(), key_kind=setup_key_kind(setup))
+    receiver = JoinReceiver(keys, options=options, join=query.join, values=values)
+    return _run(sender, session_id, setup, receiver)

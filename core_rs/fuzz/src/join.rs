@@ -1,6 +1,10 @@
 //! The `join_wire` harness: every join message decoder, given genuine, replaced, fuzzed,
 //! edited, cut or extended messages of a real session.
 
+use _core::join::vole::protocol::{Receiver as VoleReceiver, Sender as VoleSender};
+use _core::join::vole::stream::{
+    StreamReceiver as VoleStreamReceiver, StreamSender as VoleStreamSender,
+};
 use _core::join::{
     KeyKind, Mode, Options, Payload, PayloadColumn, Receiver, Sender, StrColumn, StreamReceiver,
     StreamSender, Suite,
@@ -84,6 +88,13 @@ enum Target {
     ResponsePart,
     /// `StreamReceiver::match_part(setup part)`.
     SetupPart,
+    /// VOLE: one of the five messages of a whole session (`mode % 6`: the setup given to
+    /// `request`, the request, the VOLE message, the correction, the response, the setup
+    /// given to `finish`), the others genuine.
+    Vole,
+    /// VOLE streaming: the same, for one bucket's part (`mode % 5`, the setup to
+    /// `request_part`).
+    VolePart,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -128,6 +139,14 @@ pub fn join_wire(data: &[u8]) {
     match case.target {
         Target::RequestPart | Target::ResponsePart | Target::SetupPart => {
             join_stream(&case, &server_keys, &client_keys);
+            return;
+        }
+        Target::Vole => {
+            join_vole(&case, &server_keys, &client_keys);
+            return;
+        }
+        Target::VolePart => {
+            join_vole_part(&case, &server_keys, &client_keys);
             return;
         }
         _ => {}
@@ -223,3 +242,116 @@ fn join_stream(
 }
 
 // --- Matching ------------------------------------------------------------------------
+
+/// A whole VOLE session over valid keys, one message of it mutated (`case.mode % 6`).
+fn join_vole(case: &PsiCase, server_keys: &(Vec<i64>, Vec<u8>), client_keys: &(Vec<i64>, Vec<u8>)) {
+    let (Ok(mut s), Ok(mut r)) = (
+        VoleSender::new(col(server_keys), KeyKind::Text),
+        VoleReceiver::new(col(client_keys), KeyKind::Text),
+    ) else {
+        panic!("a VOLE session over valid keys must start");
+    };
+    let step = case.mode % 6;
+    let fuzzed = |genuine: &[u8]| mutate(genuine, &case.mutation);
+    let Ok(setup) = s.setup_message() else {
+        panic!("VOLE setup of a valid session");
+    };
+    if step == 0 {
+        let _ = r.request(&fuzzed(&setup));
+        return;
+    }
+    let Ok(request) = r.request(&setup) else {
+        panic!("VOLE request of a valid session");
+    };
+    if step == 1 {
+        let _ = s.respond(&fuzzed(&request));
+        return;
+    }
+    let Ok(vole) = s.respond(&request) else {
+        panic!("VOLE message of a valid session");
+    };
+    if step == 2 {
+        let _ = r.correction(&fuzzed(&vole));
+        return;
+    }
+    let Ok(correction) = r.correction(&vole) else {
+        panic!("VOLE correction of a valid session");
+    };
+    if step == 3 {
+        let _ = s.respond(&fuzzed(&correction));
+        return;
+    }
+    let Ok(response) = s.respond(&correction) else {
+        panic!("VOLE response of a valid session");
+    };
+    let _ = match step {
+        4 => r.finish(&setup, &fuzzed(&response)),
+        _ => r.finish(&fuzzed(&setup), &response),
+    };
+}
+
+/// Bucket 0 of a streaming VOLE session over valid keys, one message mutated.
+fn join_vole_part(
+    case: &PsiCase,
+    server_keys: &(Vec<i64>, Vec<u8>),
+    client_keys: &(Vec<i64>, Vec<u8>),
+) {
+    let buckets = 1_u32 << (case.n_server % 3);
+    let (Ok(mut s), Ok(mut r)) = (
+        VoleStreamSender::new(KeyKind::Text, buckets),
+        VoleStreamReceiver::new(KeyKind::Text, buckets),
+    ) else {
+        panic!("a streaming VOLE session must start");
+    };
+    let (Ok((theirs, tb)), Ok((mine, mb))) = (
+        s.hash_batch(col(server_keys), 0),
+        r.hash_batch(col(client_keys), 0),
+    ) else {
+        panic!("hashes of valid keys");
+    };
+    let (Ok(()), Ok(())) = (s.begin(theirs.len() as u64), r.begin(mine.len() as u64)) else {
+        panic!("begin of a valid session");
+    };
+    let in_bucket = |h: &[u128], b: &[u32]| -> Vec<u128> {
+        h.iter()
+            .zip(b)
+            .filter(|(_, &k)| k == 0)
+            .map(|(&x, _)| x)
+            .collect()
+    };
+    let (theirs, mine) = (in_bucket(&theirs, &tb), in_bucket(&mine, &mb));
+    let fuzzed = |genuine: &[u8]| mutate(genuine, &case.mutation);
+    let step = case.mode % 5;
+    let Ok(setup) = s.setup_part(0, theirs) else {
+        panic!("setup part of a valid session");
+    };
+    if step == 0 {
+        let _ = r.request_part(&fuzzed(&setup), &mine);
+        return;
+    }
+    let Ok(request) = r.request_part(&setup, &mine) else {
+        panic!("request part of a valid session");
+    };
+    if step == 1 {
+        let _ = s.respond_part(&fuzzed(&request));
+        return;
+    }
+    let Ok(vole) = s.respond_part(&request) else {
+        panic!("VOLE part of a valid session");
+    };
+    if step == 2 {
+        let _ = r.correction_part(&fuzzed(&vole));
+        return;
+    }
+    let Ok(correction) = r.correction_part(&vole) else {
+        panic!("correction part of a valid session");
+    };
+    if step == 3 {
+        let _ = s.respond_part(&fuzzed(&correction));
+        return;
+    }
+    let Ok(response) = s.respond_part(&correction) else {
+        panic!("response part of a valid session");
+    };
+    let _ = r.finish_part(&fuzzed(&response));
+}

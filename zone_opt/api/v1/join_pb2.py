@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1azone_opt/api/v1/join.proto\x12\x0fzone_opt.api.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x01\n\nJoinPolicy\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x12\n\nkey_column\x18\x02 \x01(\t\x12\x15\n\rallowed_peers\x18\x03 \x03(\t\x12(\n\x05modes\x18\x04 \x03(\x0e\x32\x19.zone_opt.api.v1.JoinMode\x12\x17\n\x0fpayload_columns\x18\x05 \x03(\t\x12\x17\n\x0fquota_per_epoch\x18\x06 \x01(\x03\x12\x15\n\repoch_seconds\x18\x07 \x01(\x03\x12\x18\n\x10min_intersection\x18\x08 \x01(\x03\x12\x10\n\x08key_kind\x18\t \x01(\t\"C\n\x14SetJoinPolicyRequest\x12+\n\x06policy\x18\x01 \x01(\x0b\x32\x1b.zone_opt.api.v1.JoinPolicy\"D\n\x15SetJoinPolicyResponse\x12+\n\x06policy\x18\x01 \x01(\x0b\x32\x1b.zone_opt.api.v1.JoinPolicy\"*\n\x14GetJoinPolicyRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\"D\n\x15GetJoinPolicyResponse\x12+\n\x06policy\x18\x01 \x01(\x0b\x32\x1b.zone_opt.api.v1.JoinPolicy\"\x98\x02\n\x0eJoinAuditEntry\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04peer\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\'\n\x04mode\x18\x04 \x01(\x0e\x32\x19.zone_opt.api.v1.JoinMode\x12\x0f\n\x07\x63olumns\x18\x05 \x03(\t\x12\x13\n\x0bsender_keys\x18\x06 \x01(\x03\x12\x15\n\rreceiver_keys\x18\x07 \x01(\x03\x12*\n\x06opened\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tevaluated\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07outcome\x18\n \x01(\t\"9\n\x14ListJoinAuditRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"I\n\x15ListJoinAuditResponse\x12\x30\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1f.zone_opt.api.v1.JoinAuditEntry\"z\n\x16OpenJoinSessionRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\'\n\x04mode\x18\x02 \x01(\x0e\x32\x19.zone_opt.api.v1.JoinMode\x12\x0f\n\x07\x63olumns\x18\x03 \x03(\t\x12\x12\n\nverifiable\x18\x04 \x01(\x08\"O\n\x10JoinMessageChunk\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0b\n\x03seq\x18\x03 \x01(\x05\x12\x0c\n\x04last\x18\x04 \x01(\x08\"\x92\x02\n\x0eRunJoinRequest\x12\x17\n\x0fleft_dataset_id\x18\x01 \x01(\t\x12\n\n\x02on\x18\x02 \x01(\t\x12\x18\n\x0cpeer_address\x18\x03 \x01(\tB\x02\x18\x01\x12\x12\n\npeer_token\x18\x04 \x01(\t\x12\x17\n\x0fpeer_dataset_id\x18\x05 \x01(\t\x12\'\n\x04mode\x18\x06 \x01(\x0e\x32\x19.zone_opt.api.v1.JoinMode\x12\x0f\n\x07\x63olumns\x18\x07 \x03(\t\x12\x0c\n\x04join\x18\x08 \x01(\t\x12\x12\n\nverifiable\x18\t \x01(\x08\x12\x14\n\x0cvalue_column\x18\n \x01(\t\x12\x14\n\x08peer_tls\x18\x0b \x01(\x08\x42\x02\x18\x01\x12\x0c\n\x04peer\x18\x0c \x01(\t\"r\n\x0fRunJoinResponse\x12\x19\n\x11result_dataset_id\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\x03\x12\x12\n\x05\x63ount\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x10\n\x03sum\x18\x04 \x01(\x03H\x01\x88\x01\x01\x42\x08\n\x06_countB\x06\n\x04_sum*\x87\x01\n\x08JoinMode\x12\x19\n\x15JOIN_MODE_UNSPECIFIED\x10\x00\x12\x1a\n\x16JOIN_MODE_INTERSECTION\x10\x01\x12\x16\n\x12JOIN_MODE_LABELLED\x10\x02\x12\x19\n\x15JOIN_MODE_CARDINALITY\x10\x03\x12\x11\n\rJOIN_MODE_SUM\x10\x04\x32\xb6\x04\n\x0bJoinService\x12^\n\rSetJoinPolicy\x12%.zone_opt.api.v1.SetJoinPolicyRequest\x1a&.zone_opt.api.v1.SetJoinPolicyResponse\x12^\n\rGetJoinPolicy\x12%.zone_opt.api.v1.GetJoinPolicyRequest\x1a&.zone_opt.api.v1.GetJoinPolicyResponse\x12^\n\rListJoinAudit\x12%.zone_opt.api.v1.ListJoinAuditRequest\x1a&.zone_opt.api.v1.ListJoinAuditResponse\x12_\n\x0fOpenJoinSession\x12\'.zone_opt.api.v1.OpenJoinSessionRequest\x1a!.zone_opt.api.v1.JoinMessageChunk0\x01\x12X\n\x0c\x45valuateJoin\x12!.zone_opt.api.v1.JoinMessageChunk\x1a!.zone_opt.api.v1.JoinMessageChunk(\x01\x30\x01\x12L\n\x07RunJoin\x12\x1f.zone_opt.api.v1.RunJoinRequest\x1a .zone_opt.api.v1.RunJoinResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1azone_opt/api/v1/join.proto\x12\x0fzone_opt.api.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x02\n\nJoinPolicy\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x12\n\nkey_column\x18\x02 \x01(\t\x12\x15\n\rallowed_peers\x18\x03 \x03(\t\x12(\n\x05modes\x18\x04 \x03(\x0e\x32\x19.zone_opt.api.v1.JoinMode\x12\x17\n\x0fpayload_columns\x18\x05 \x03(\t\x12\x17\n\x0fquota_per_epoch\x18\x06 \x01(\x03\x12\x15\n\repoch_seconds\x18\x07 \x01(\x03\x12\x18\n\x10min_intersection\x18\x08 \x01(\x03\x12\x10\n\x08key_kind\x18\t \x01(\t\x12\x30\n\tprotocols\x18\n \x03(\x0e\x32\x1d.zone_opt.api.v1.JoinProtocol\"C\n\x14SetJoinPolicyRequest\x12+\n\x06policy\x18\x01 \x01(\x0b\x32\x1b.zone_opt.api.v1.JoinPolicy\"D\n\x15SetJoinPolicyResponse\x12+\n\x06policy\x18\x01 \x01(\x0b\x32\x1b.zone_opt.api.v1.JoinPolicy\"*\n\x14GetJoinPolicyRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\"D\n\x15GetJoinPolicyResponse\x12+\n\x06policy\x18\x01 \x01(\x0b\x32\x1b.zone_opt.api.v1.JoinPolicy\"\xc9\x02\n\x0eJoinAuditEntry\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04peer\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\'\n\x04mode\x18\x04 \x01(\x0e\x32\x19.zone_opt.api.v1.JoinMode\x12\x0f\n\x07\x63olumns\x18\x05 \x03(\t\x12\x13\n\x0bsender_keys\x18\x06 \x01(\x03\x12\x15\n\rreceiver_keys\x18\x07 \x01(\x03\x12*\n\x06opened\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tevaluated\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07outcome\x18\n \x01(\t\x12/\n\x08protocol\x18\x0b \x01(\x0e\x32\x1d.zone_opt.api.v1.JoinProtocol\"9\n\x14ListJoinAuditRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"I\n\x15ListJoinAuditResponse\x12\x30\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1f.zone_opt.api.v1.JoinAuditEntry\"\xbd\x01\n\x16OpenJoinSessionRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\'\n\x04mode\x18\x02 \x01(\x0e\x32\x19.zone_opt.api.v1.JoinMode\x12\x0f\n\x07\x63olumns\x18\x03 \x03(\t\x12\x12\n\nverifiable\x18\x04 \x01(\x08\x12/\n\x08protocol\x18\x05 \x01(\x0e\x32\x1d.zone_opt.api.v1.JoinProtocol\x12\x10\n\x08key_kind\x18\x06 \x01(\t\"O\n\x10JoinMessageChunk\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0b\n\x03seq\x18\x03 \x01(\x05\x12\x0c\n\x04last\x18\x04 \x01(\x08\"\xd5\x02\n\x0eRunJoinRequest\x12\x17\n\x0fleft_dataset_id\x18\x01 \x01(\t\x12\n\n\x02on\x18\x02 \x01(\t\x12\x18\n\x0cpeer_address\x18\x03 \x01(\tB\x02\x18\x01\x12\x12\n\npeer_token\x18\x04 \x01(\t\x12\x17\n\x0fpeer_dataset_id\x18\x05 \x01(\t\x12\'\n\x04mode\x18\x06 \x01(\x0e\x32\x19.zone_opt.api.v1.JoinMode\x12\x0f\n\x07\x63olumns\x18\x07 \x03(\t\x12\x0c\n\x04join\x18\x08 \x01(\t\x12\x12\n\nverifiable\x18\t \x01(\x08\x12\x14\n\x0cvalue_column\x18\n \x01(\t\x12\x14\n\x08peer_tls\x18\x0b \x01(\x08\x42\x02\x18\x01\x12\x0c\n\x04peer\x18\x0c \x01(\t\x12/\n\x08protocol\x18\r \x01(\x0e\x32\x1d.zone_opt.api.v1.JoinProtocol\x12\x10\n\x08key_kind\x18\x0e \x01(\t\"r\n\x0fRunJoinResponse\x12\x19\n\x11result_dataset_id\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\x03\x12\x12\n\x05\x63ount\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x10\n\x03sum\x18\x04 \x01(\x03H\x01\x88\x01\x01\x42\x08\n\x06_countB\x06\n\x04_sum*\x87\x01\n\x08JoinMode\x12\x19\n\x15JOIN_MODE_UNSPECIFIED\x10\x00\x12\x1a\n\x16JOIN_MODE_INTERSECTION\x10\x01\x12\x16\n\x12JOIN_MODE_LABELLED\x10\x02\x12\x19\n\x15JOIN_MODE_CARDINALITY\x10\x03\x12\x11\n\rJOIN_MODE_SUM\x10\x04*[\n\x0cJoinProtocol\x12\x1d\n\x19JOIN_PROTOCOL_UNSPECIFIED\x10\x00\x12\x14\n\x10JOIN_PROTOCOL_DH\x10\x01\x12\x16\n\x12JOIN_PROTOCOL_VOLE\x10\x02\x32\xb6\x04\n\x0bJoinService\x12^\n\rSetJoinPolicy\x12%.zone_opt.api.v1.SetJoinPolicyRequest\x1a&.zone_opt.api.v1.SetJoinPolicyResponse\x12^\n\rGetJoinPolicy\x12%.zone_opt.api.v1.GetJoinPolicyRequest\x1a&.zone_opt.api.v1.GetJoinPolicyResponse\x12^\n\rListJoinAudit\x12%.zone_opt.api.v1.ListJoinAuditRequest\x1a&.zone_opt.api.v1.ListJoinAuditResponse\x12_\n\x0fOpenJoinSession\x12\'.zone_opt.api.v1.OpenJoinSessionRequest\x1a!.zone_opt.api.v1.JoinMessageChunk0\x01\x12X\n\x0c\x45valuateJoin\x12!.zone_opt.api.v1.JoinMessageChunk\x1a!.zone_opt.api.v1.JoinMessageChunk(\x01\x30\x01\x12L\n\x07RunJoin\x12\x1f.zone_opt.api.v1.RunJoinRequest\x1a .zone_opt.api.v1.RunJoinResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,32 +36,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RUNJOINREQUEST'].fields_by_name['peer_address']._serialized_options = b'\030\001'
   _globals['_RUNJOINREQUEST'].fields_by_name['peer_tls']._loaded_options = None
   _globals['_RUNJOINREQUEST'].fields_by_name['peer_tls']._serialized_options = b'\030\001'
-  _globals['_JOINMODE']._serialized_start=1586
-  _globals['_JOINMODE']._serialized_end=1721
+  _globals['_JOINMODE']._serialized_start=1820
+  _globals['_JOINMODE']._serialized_end=1955
+  _globals['_JOINPROTOCOL']._serialized_start=1957
+  _globals['_JOINPROTOCOL']._serialized_end=2048
   _globals['_JOINPOLICY']._serialized_start=81
-  _globals['_JOINPOLICY']._serialized_end=315
-  _globals['_SETJOINPOLICYREQUEST']._serialized_start=317
-  _globals['_SETJOINPOLICYREQUEST']._serialized_end=384
-  _globals['_SETJOINPOLICYRESPONSE']._serialized_start=386
-  _globals['_SETJOINPOLICYRESPONSE']._serialized_end=454
-  _globals['_GETJOINPOLICYREQUEST']._serialized_start=456
-  _globals['_GETJOINPOLICYREQUEST']._serialized_end=498
-  _globals['_GETJOINPOLICYRESPONSE']._serialized_start=500
-  _globals['_GETJOINPOLICYRESPONSE']._serialized_end=568
-  _globals['_JOINAUDITENTRY']._serialized_start=571
-  _globals['_JOINAUDITENTRY']._serialized_end=851
-  _globals['_LISTJOINAUDITREQUEST']._serialized_start=853
-  _globals['_LISTJOINAUDITREQUEST']._serialized_end=910
-  _globals['_LISTJOINAUDITRESPONSE']._serialized_start=912
-  _globals['_LISTJOINAUDITRESPONSE']._serialized_end=985
-  _globals['_OPENJOINSESSIONREQUEST']._serialized_start=987
-  _globals['_OPENJOINSESSIONREQUEST']._serialized_end=1109
-  _globals['_JOINMESSAGECHUNK']._serialized_start=1111
-  _globals['_JOINMESSAGECHUNK']._serialized_end=1190
-  _globals['_RUNJOINREQUEST']._serialized_start=1193
-  _globals['_RUNJOINREQUEST']._serialized_end=1467
-  _globals['_RUNJOINRESPONSE']._serialized_start=1469
-  _globals['_RUNJOINRESPONSE']._serialized_end=1583
-  _globals['_JOINSERVICE']._serialized_start=1724
-  _globals['_JOINSERVICE']._serialized_end=2290
+  _globals['_JOINPOLICY']._serialized_end=365
+  _globals['_SETJOINPOLICYREQUEST']._serialized_start=367
+  _globals['_SETJOINPOLICYREQUEST']._serialized_end=434
+  _globals['_SETJOINPOLICYRESPONSE']._serialized_start=436
+  _globals['_SETJOINPOLICYRESPONSE']._serialized_end=504
+  _globals['_GETJOINPOLICYREQUEST']._serialized_start=506
+  _globals['_GETJOINPOLICYREQUEST']._serialized_end=548
+  _globals['_GETJOINPOLICYRESPONSE']._serialized_start=550
+  _globals['_GETJOINPOLICYRESPONSE']._serialized_end=618
+  _globals['_JOINAUDITENTRY']._serialized_start=621
+  _globals['_JOINAUDITENTRY']._serialized_end=950
+  _globals['_LISTJOINAUDITREQUEST']._serialized_start=952
+  _globals['_LISTJOINAUDITREQUEST']._serialized_end=1009
+  _globals['_LISTJOINAUDITRESPONSE']._serialized_start=1011
+  _globals['_LISTJOINAUDITRESPONSE']._serialized_end=1084
+  _globals['_OPENJOINSESSIONREQUEST']._serialized_start=1087
+  _globals['_OPENJOINSESSIONREQUEST']._serialized_end=1276
+  _globals['_JOINMESSAGECHUNK']._serialized_start=1278
+  _globals['_JOINMESSAGECHUNK']._serialized_end=1357
+  _globals['_RUNJOINREQUEST']._serialized_start=1360
+  _globals['_RUNJOINREQUEST']._serialized_end=1701
+  _globals['_RUNJOINRESPONSE']._serialized_start=1703
+  _globals['_RUNJOINRESPONSE']._serialized_end=1817
+  _globals['_JOINSERVICE']._serialized_start=2051
+  _globals['_JOINSERVICE']._serialized_end=2617
 # @@protoc_insertion_point(module_scope)

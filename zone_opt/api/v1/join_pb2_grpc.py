@@ -99,7 +99,8 @@ class JoinServiceServicer:
 
     def EvaluateJoin(self, request_iterator, context):
         """Peer: send the blinded request (chunks, the first naming the session); streams the
-        response. A session is evaluated once.
+        response. A DH session is evaluated once; a VOLE session twice (the request, answered
+        with the VOLE message; then the correction, answered with the tags), in that order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -8,6 +8,12 @@ The sending party's owner publishes a JoinPolicy per dataset. A receiving party'
 peer token it was given, then sends its blinded keys and finishes locally: the sender
 never sees the receiver's keys, the receiver learns what the mode allows. Every session
 gets a fresh key and is written to the sender's audit log (never keys).
+
+Two protocols (docs/join-vole.md): DH-OPRF (every mode; three messages: setup, request,
+response) and VOLE (RR22, intersection only; five: setup, request, vole, correction,
+response). A session is OpenJoinSession (the setup), then EvaluateJoin once (DH: request
+-> response) or twice on the same session (VOLE: request -> vole, then correction ->
+response); each message names its protocol and kind in its own header.
 """
 
 from collections import abc as _abc
@@ -48,7 +54,8 @@ class JoinServiceStub:
     """Peer: open a session on a dataset the policy lets it join; streams the setup message."""
     EvaluateJoin: _grpc.StreamStreamMultiCallable[_join_pb2.JoinMessageChunk, _join_pb2.JoinMessageChunk]
     """Peer: send the blinded request (chunks, the first naming the session); streams the
-    response. A session is evaluated once.
+    response. A DH session is evaluated once; a VOLE session twice (the request, answered
+    with the VOLE message; then the correction, answered with the tags), in that order.
     """
     RunJoin: _grpc.UnaryUnaryMultiCallable[_join_pb2.RunJoinRequest, _join_pb2.RunJoinResponse]
     """Receiver's tenant: run a join of its dataset against a peer server's dataset; the
@@ -68,7 +75,8 @@ class JoinServiceAsyncStub(JoinServiceStub):
     """Peer: open a session on a dataset the policy lets it join; streams the setup message."""
     EvaluateJoin: _aio.StreamStreamMultiCallable[_join_pb2.JoinMessageChunk, _join_pb2.JoinMessageChunk]  # type: ignore[assignment]
     """Peer: send the blinded request (chunks, the first naming the session); streams the
-    response. A session is evaluated once.
+    response. A DH session is evaluated once; a VOLE session twice (the request, answered
+    with the VOLE message; then the correction, answered with the tags), in that order.
     """
     RunJoin: _aio.UnaryUnaryMultiCallable[_join_pb2.RunJoinRequest, _join_pb2.RunJoinResponse]  # type: ignore[assignment]
     """Receiver's tenant: run a join of its dataset against a peer server's dataset; the
@@ -115,7 +123,8 @@ class JoinServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_join_pb2.JoinMessageChunk], _abc.AsyncIterator[_join_pb2.JoinMessageChunk]]:
         """Peer: send the blinded request (chunks, the first naming the session); streams the
-        response. A session is evaluated once.
+        response. A DH session is evaluated once; a VOLE session twice (the request, answered
+        with the VOLE message; then the correction, answered with the tags), in that order.
         """
 
     @_abc_1.abstractmethod

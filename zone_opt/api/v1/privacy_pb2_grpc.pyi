@@ -50,7 +50,8 @@ class PrivateJoinServiceStub:
     """Peer: open a session on a dataset the policy lets it join; streams the setup message."""
     EvaluateJoin: _grpc.StreamStreamMultiCallable[_join_pb2.JoinMessageChunk, _join_pb2.JoinMessageChunk]
     """Peer: send the blinded request (chunks, the first naming the session); streams the
-    response. A session is evaluated once.
+    response. A DH session is evaluated once; a VOLE session twice (the request, answered
+    with the VOLE message; then the correction, answered with the tags), in that order.
     """
     RunJoin: _grpc.UnaryUnaryMultiCallable[_join_pb2.RunJoinRequest, _join_pb2.RunJoinResponse]
     """Receiver's tenant: run a join of its dataset against a peer server's dataset; the
@@ -71,7 +72,8 @@ class PrivateJoinServiceAsyncStub(PrivateJoinServiceStub):
     """Peer: open a session on a dataset the policy lets it join; streams the setup message."""
     EvaluateJoin: _aio.StreamStreamMultiCallable[_join_pb2.JoinMessageChunk, _join_pb2.JoinMessageChunk]  # type: ignore[assignment]
     """Peer: send the blinded request (chunks, the first naming the session); streams the
-    response. A session is evaluated once.
+    response. A DH session is evaluated once; a VOLE session twice (the request, answered
+    with the VOLE message; then the correction, answered with the tags), in that order.
     """
     RunJoin: _aio.UnaryUnaryMultiCallable[_join_pb2.RunJoinRequest, _join_pb2.RunJoinResponse]  # type: ignore[assignment]
     """Receiver's tenant: run a join of its dataset against a peer server's dataset; the
@@ -119,7 +121,8 @@ class PrivateJoinServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_join_pb2.JoinMessageChunk], _abc.AsyncIterator[_join_pb2.JoinMessageChunk]]:
         """Peer: send the blinded request (chunks, the first naming the session); streams the
-        response. A session is evaluated once.
+        response. A DH session is evaluated once; a VOLE session twice (the request, answered
+        with the VOLE message; then the correction, answered with the tags), in that order.
         """
 
     @_abc_1.abstractmethod

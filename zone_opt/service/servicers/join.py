@@ -2,8 +2,9 @@
 and audit; the receiver's RunJoin.
 
 Sender side: the owner publishes a policy (SetJoinPolicy); a peer opens a session
-(OpenJoinSession streams the setup message) and has it evaluated once (EvaluateJoin); the
-sessions and RunJoin are :mod:`zone_opt.service.operations.join`. The
+(OpenJoinSession streams the setup message) and has it evaluated (EvaluateJoin: once for
+DH, twice for VOLE, request then correction); the sessions and RunJoin are
+:mod:`zone_opt.service.operations.join`. The
 receiver side (RunJoin) reads the caller's dataset, runs the receiving party of the
 protocol against a peer server the operator registered (:mod:`zone_opt.service.transport.peers`;
 never an address a request wrote) with :func:`zone_opt.rpc.join.receive_join`, and
@@ -18,8 +19,8 @@ from collections.abc import Iterator
 import grpc
 
 from zone_opt.api.v1 import join_pb2, join_pb2_grpc, privacy_pb2_grpc
-from zone_opt.rpc import enums, join
-from zone_opt.service.operations.join import JoinSessions, run_join
+from zone_opt.rpc import join
+from zone_opt.service.operations.join import JoinSessions, SessionParams, run_join
 from zone_opt.service.storage.datasets import DatasetStore
 from zone_opt.service.storage.policies import PolicyStore
 from zone_opt.service.transport.auth import TokenAuth
@@ -70,10 +71,8 @@ class JoinServicer(join_pb2_grpc.JoinServiceServicer, privacy_pb2_grpc.PrivateJo
         self, request: join_pb2.OpenJoinSessionRequest, context: grpc.ServicerContext
     ) -> Iterator[join_pb2.JoinMessageChunk]:
         peer = self.auth.tenant(context)
-        mode = enums.join_mode_from_proto(request.mode, "mode")
-        session_id, setup = self.sessions.open(
-            peer, request.dataset_id, mode, tuple(request.columns), request.verifiable
-        )
+        params = SessionParams.from_request(request)
+        session_id, setup = self.sessions.open(peer, params)
         yield from join.message_chunks(session_id, setup)
 
     def EvaluateJoin(

@@ -1,10 +1,11 @@
 """Join policies, sessions and the audit log of the sending side of private joins.
 
 A dataset's owner publishes a :class:`JoinPolicy`; a peer (another tenant authenticated on
-this server) opens a session, which checks the policy (peer, mode, columns, quota per
-epoch), builds a fresh :class:`zone_opt.join.JoinSender` (a new key per session) and
-writes an audit row: who, when, mode, columns, set sizes, never keys or messages. The
-session lives in memory until evaluated once or expired.
+this server) opens a session, which checks the policy (peer, mode, columns, protocol, key
+kind, quota per epoch), builds a fresh :class:`zone_opt.join.JoinSender` (a new key per
+session) and writes an audit row: who, when, mode, protocol, columns, set sizes, never
+keys or messages. The session lives in memory until evaluated (DH once, VOLE twice) or
+expired.
 
 Policies and the audit log are SQLite tables in the server's database (WAL,
 ``synchronous=FULL``), each method one short transaction.
@@ -48,7 +49,8 @@ CREATE TABLE IF NOT EXISTS join_audit (
     receiver_keys INTEGER NOT NULL DEFAULT 0,
     opened_s REAL NOT NULL,
     evaluated_s REAL,
-    outcome TEXT NOT NULL
+    outcome TEXT NOT NULL,
+    protocol TEXT NOT NULL DEFAULT 'dh'
 );
 CREATE INDEX IF NOT EXISTS join_audit_quota ON join_audit (dataset_id, peer, opened_s)
 """
@@ -62,6 +64,11 @@ class PolicyStore:
         with db.transaction() as conn:
             for statement in _SCHEMA.split(";"):
                 conn.execute(statement)
+            columns = {row["name"] for row in conn.execute("PRAGMA table_info(join_audit)")}
+            if "protocol" not in columns:  # a data dir from before the VOLE protocol
+                conn.execute(
+                    "ALTER TABLE join_audit ADD COLUMN protocol TEXT NOT NULL DEFAULT 'dh'"
+                )
 
     def put(self, tenant: str, policy: JoinPolicy, datasets: DatasetStore) -> JoinPolicy:
         """Publish ``policy`` for a dataset ``tenant`` owns (NOT_FOUND otherwise)."""
@@ -112,6 +119,9 @@ class PolicyStore:
         raw = json.loads(row["policy"])
         for key in ("allowed_peers", "modes", "payload_columns"):
             raw[key] = tuple(raw[key])
+        # A policy stored before the field allows DH only (JoinPolicy's default).
+        if "protocols" in raw:
+            raw["protocols"] = tuple(raw["protocols"])
         return row["tenant"], JoinPolicy(**raw)
 
     def owned(self, tenant: str, dataset_id: str) -> JoinPolicy:
@@ -139,7 +149,8 @@ class PolicyStore:
                 )
             conn.execute(
                 "INSERT INTO join_audit (session_id, dataset_id, owner, peer, mode, columns, "
-                "sender_keys, opened_s, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'opened')",
+                "sender_keys, opened_s, outcome, protocol) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'opened', ?)",
                 (
                     entry.session_id,
                     policy.dataset_id,
@@ -149,16 +160,37 @@ class PolicyStore:
                     json.dumps(entry.columns),
                     entry.sender_keys,
                     now_s,
+                    entry.protocol,
                 ),
             )
 
-    def refuse(self, owner: str, peer: str, dataset_id: str, mode: str, why: str) -> None:
+    def refuse(
+        self, owner: str, peer: str, dataset_id: str, mode: str, why: str, protocol: str = "dh"
+    ) -> None:
         """Record a refused attempt (it does not count against the quota)."""
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO join_audit (session_id, dataset_id, owner, peer, mode, columns, "
-                "sender_keys, opened_s, outcome) VALUES (?, ?, ?, ?, ?, '[]', 0, ?, ?)",
-                (uuid.uuid4().hex, dataset_id, owner, peer, mode, time.time(), f"refused: {why}"),
+                "sender_keys, opened_s, outcome, protocol) "
+                "VALUES (?, ?, ?, ?, ?, '[]', 0, ?, ?, ?)",
+                (
+                    uuid.uuid4().hex,
+                    dataset_id,
+                    owner,
+                    peer,
+                    mode,
+                    time.time(),
+                    f"refused: {why}",
+                    protocol,
+                ),
+            )
+
+    def requested(self, session_id: str, receiver_keys: int) -> None:
+        """A VOLE session's first step: the receiver announced its number of keys."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE join_audit SET receiver_keys = ? WHERE session_id = ?",
+                (receiver_keys, session_id),
             )
 
     def evaluated(self, session_id: str, receiver_keys: int) -> None:
@@ -190,6 +222,7 @@ class PolicyStore:
                 opened_s=r["opened_s"],
                 evaluated_s=r["evaluated_s"],
                 outcome=r["outcome"],
+                protocol=r["protocol"],
             )
             for r in rows
         ]

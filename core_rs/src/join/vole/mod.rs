@@ -5,4 +5,5 @@ pub mod field;
 pub mod okvs;
 pub mod ot;
 pub mod protocol;
+pub mod stream;
 pub mod svole;

@@ -18,7 +18,7 @@
 use rayon::prelude::*;
 use std::hash::BuildHasherDefault;
 
-use super::aeshash::{hash_key, tccr, tccr_many_same};
+use super::aeshash::{hash_key, tccr, tccr_many_same, Prg};
 use super::ot::random_u128;
 use crate::error::{CoreError, CoreResult};
 use crate::join::hash::{canonical_key, KeyKind};
@@ -30,6 +30,11 @@ pub const HEADER_LEN: usize = 40;
 /// Statistical security parameter (bits).
 pub const SIGMA: u32 = 40;
 const FLAG_USCC: u8 = 2;
+/// Flag bit of a message that belongs to one bucket of a streaming session: a part header
+/// ([`Part`], [`PART_LEN`] bytes) follows the 40-byte header.
+pub const FLAG_PART: u8 = 8;
+/// Bytes of a part header: the sender's stream id, the bucket, the bucket count.
+pub const PART_LEN: usize = 24;
 const MODE_INTERSECTION: u8 = 1;
 const TAG_TWEAK: u128 = 0x7a6f_6e65_2d6f_7074_2d76_6f6c_652d_7461; // "zone-opt-vole-ta"
 const MAX_OKVS_ATTEMPTS: usize = 16;
@@ -90,14 +95,85 @@ pub fn message_kind(data: &[u8]) -> CoreResult<Kind> {
     Kind::from_u8(data[5]).ok_or_else(|| CoreError::invalid("message", None, "unknown kind"))
 }
 
-fn header(out: &mut Vec<u8>, kind: Kind, flags: u8, s: &[u8; 16], r: &[u8; 16]) {
+/// One bucket of a streaming session (`join::vole::stream`): every message of the bucket's
+/// session carries it after the header, so parts of other buckets or streams are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    /// The sender's stream id (random per streaming session).
+    pub stream: [u8; 16],
+    pub bucket: u32,
+    pub buckets: u32,
+}
+
+impl Part {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.stream);
+        out.extend_from_slice(&self.bucket.to_le_bytes());
+        out.extend_from_slice(&self.buckets.to_le_bytes());
+    }
+
+    fn parse(b: &[u8]) -> Part {
+        let mut stream = [0_u8; 16];
+        stream.copy_from_slice(&b[..16]);
+        let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        Part {
+            stream,
+            bucket: word(16),
+            buckets: word(20),
+        }
+    }
+
+    /// The part header of a message (magic and version checked); an error when the
+    /// message is not a streaming part.
+    pub fn of(data: &[u8]) -> CoreResult<Part> {
+        message_kind(data)?;
+        if data[7] & FLAG_PART == 0 || data.len() < HEADER_LEN + PART_LEN {
+            return Err(CoreError::invalid(
+                "message",
+                None,
+                "not a part of a streaming VOLE session",
+            ));
+        }
+        Ok(Part::parse(&data[HEADER_LEN..HEADER_LEN + PART_LEN]))
+    }
+
+    /// Extra tag bits so that a false match anywhere in the stream stays below 2^-sigma.
+    fn tag_bits(part: Option<&Part>) -> u32 {
+        part.map_or(0, |p| p.buckets.max(1).next_power_of_two().trailing_zeros())
+    }
+}
+
+fn header(
+    out: &mut Vec<u8>,
+    kind: Kind,
+    flags: u8,
+    (s, r): (&[u8; 16], &[u8; 16]),
+    part: Option<&Part>,
+) {
     out.extend_from_slice(MAGIC);
     out.push(VERSION);
     out.push(kind as u8);
     out.push(MODE_INTERSECTION);
-    out.push(flags);
+    out.push(if part.is_some() {
+        flags | FLAG_PART
+    } else {
+        flags
+    });
     out.extend_from_slice(s);
     out.extend_from_slice(r);
+    if let Some(p) = part {
+        p.write(out);
+    }
+}
+
+/// What a received message must carry: its kind, this party's flags, the session ids
+/// already known, and the part (streaming) or none (a whole session).
+struct Expect<'e> {
+    kind: Kind,
+    flags: u8,
+    sender: Option<&'e [u8; 16]>,
+    receiver: Option<&'e [u8; 16]>,
+    part: Option<&'e Part>,
 }
 
 struct Reader<'a> {
@@ -107,17 +183,11 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    /// Check the header: kind, mode, flags, and the session ids we already know.
-    fn open(
-        data: &'a [u8],
-        kind: Kind,
-        flags: u8,
-        sender: Option<&[u8; 16]>,
-        receiver: Option<&[u8; 16]>,
-    ) -> CoreResult<(Reader<'a>, [u8; 16], [u8; 16])> {
-        let what = kind.name();
+    /// Check the header: kind, mode, flags, the session ids we already know and the part.
+    fn open(data: &'a [u8], e: Expect<'_>) -> CoreResult<(Reader<'a>, [u8; 16], [u8; 16])> {
+        let what = e.kind.name();
         let got = message_kind(data)?;
-        if got != kind {
+        if got != e.kind {
             return Err(CoreError::invalid(
                 what,
                 None,
@@ -127,7 +197,19 @@ impl<'a> Reader<'a> {
         if data[6] != MODE_INTERSECTION {
             return Err(CoreError::invalid(what, None, "unknown mode"));
         }
-        if data[7] != flags {
+        let part_flag = if e.part.is_some() { FLAG_PART } else { 0 };
+        if data[7] & FLAG_PART != part_flag {
+            return Err(CoreError::invalid(
+                what,
+                None,
+                if part_flag == 0 {
+                    "a part of a streaming session arrived in a whole session"
+                } else {
+                    "a whole session's message arrived in a streaming session"
+                },
+            ));
+        }
+        if data[7] != e.flags | part_flag {
             return Err(CoreError::invalid(
                 what,
                 None,
@@ -138,22 +220,33 @@ impl<'a> Reader<'a> {
         s.copy_from_slice(&data[8..24]);
         let mut r = [0_u8; 16];
         r.copy_from_slice(&data[24..40]);
-        if sender.is_some_and(|x| *x != s) || receiver.is_some_and(|x| *x != r) {
+        if e.sender.is_some_and(|x| *x != s) || e.receiver.is_some_and(|x| *x != r) {
             return Err(CoreError::invalid(
                 what,
                 None,
                 "the message belongs to another session",
             ));
         }
-        Ok((
-            Reader {
-                data,
-                pos: HEADER_LEN,
-                what,
-            },
-            s,
-            r,
-        ))
+        let mut reader = Reader {
+            data,
+            pos: HEADER_LEN,
+            what,
+        };
+        if let Some(want) = e.part {
+            let got = Part::parse(reader.bytes(PART_LEN, "part header")?);
+            if got != *want {
+                return Err(CoreError::invalid(
+                    what,
+                    None,
+                    format!(
+                        "the message belongs to bucket {} of {} of another stream or bucket \
+                         (this is bucket {} of {})",
+                        got.bucket, got.buckets, want.bucket, want.buckets
+                    ),
+                ));
+            }
+        }
+        Ok((reader, s, r))
     }
 
     fn bytes(&mut self, n: usize, field: &str) -> CoreResult<&'a [u8]> {
@@ -226,7 +319,7 @@ impl std::hash::Hasher for RandomBits {
 
 type Fast = BuildHasherDefault<RandomBits>;
 
-fn flags(kind: KeyKind) -> u8 {
+pub(crate) fn flags(kind: KeyKind) -> u8 {
     if kind == KeyKind::Uscc {
         FLAG_USCC
     } else {
@@ -234,19 +327,25 @@ fn flags(kind: KeyKind) -> u8 {
     }
 }
 
-/// Canonicalise and hash every row's key (parallel; errors name the first bad row).
-fn hashed_keys(col: StrColumn<'_>, kind: KeyKind) -> CoreResult<Vec<u128>> {
+/// Canonicalise and hash every row's key (parallel; errors name the first bad row,
+/// counted from `first_row`).
+pub(crate) fn hashed_keys(
+    col: StrColumn<'_>,
+    kind: KeyKind,
+    first_row: usize,
+) -> CoreResult<Vec<u128>> {
     col.check("keys")?;
     (0..col.len())
         .into_par_iter()
         .with_min_len(1024)
-        .map(|i| canonical_key(col.get(i), kind, "keys", i).map(|k| hash_key(&k)))
+        .map(|i| canonical_key(col.get(i), kind, "keys", first_row + i).map(|k| hash_key(&k)))
         .collect()
 }
 
 /// Upper bound on a set size in this in-memory protocol (2^26 keys per side). The
 /// receiver's announced size alone sizes the sender's VOLE (up to `4 * 1.12 * n` 16-byte
-/// values), so it is bounded here; larger sets use the streaming DH protocol.
+/// values), so it is bounded here; larger sets stream (`join::vole::stream`, a session per
+/// bucket).
 pub const MAX_SET: u64 = 1 << 26;
 
 fn ceil_log2(n: usize) -> u32 {
@@ -255,7 +354,40 @@ fn ceil_log2(n: usize) -> u32 {
 
 /// Bytes of a tag for these set sizes: `sigma + log2 n_r + log2 n_s` bits, at most 16.
 pub fn tag_len(n_r: usize, n_s: usize) -> usize {
-    (((SIGMA + ceil_log2(n_r) + ceil_log2(n_s)) as usize).div_ceil(8)).min(16)
+    tag_len_bits(n_r, n_s, 0)
+}
+
+/// [`tag_len`] with `extra` more bits (a stream's `log2 buckets`: one comparison per bucket).
+fn tag_len_bits(n_r: usize, n_s: usize, extra: u32) -> usize {
+    (((SIGMA + extra + ceil_log2(n_r) + ceil_log2(n_s)) as usize).div_ceil(8)).min(16)
+}
+
+/// Append random values to `keys` until it holds `to` (a streaming bucket's dummy keys:
+/// uniform 128-bit values, which match a real key hash with probability 2^-128 each).
+fn pad(keys: &mut Vec<u128>, to: usize) -> CoreResult<()> {
+    let start = keys.len();
+    if start >= to {
+        return Ok(());
+    }
+    keys.resize(to, 0);
+    Prg::new(random_u128()?).fill(0, &mut keys[start..]);
+    Ok(())
+}
+
+/// A bucket's distinct keys must fit its padded size (see `stream::bucket_bound`).
+fn check_fits(distinct: usize, pad_to: usize, part: &Part) -> CoreResult<()> {
+    if distinct > pad_to {
+        return Err(CoreError::invalid(
+            "buckets",
+            None,
+            format!(
+                "bucket {} of {} holds {distinct} distinct keys, more than its padded size \
+                 {pad_to} (a chance below 2^-40 for any set); choose another bucket count",
+                part.bucket, part.buckets
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Truncated tags of VOLE outputs, in place (batched fixed-key AES).

@@ -23,13 +23,30 @@ pub struct Receiver {
     t: Vec<u128>,
     choices: Option<ReceiverChoices>,
     own_tags: Vec<u128>,
+    part: Option<Part>,
     step: Step,
 }
 
 impl Receiver {
     /// A receiver over `keys` (one per row; duplicates allowed). O(n).
     pub fn new(keys: StrColumn<'_>, kind: KeyKind) -> CoreResult<Self> {
-        let hashed = hashed_keys(keys, kind)?;
+        let hashed = hashed_keys(keys, kind, 0)?;
+        Self::over(&hashed, kind, None)
+    }
+
+    /// The receiver of one bucket of a streaming session, over the bucket's key hashes
+    /// (one per row; duplicates allowed), padded with random values to `pad_to` distinct
+    /// keys so that the sender learns the padded size only. [`Receiver::finish`] returns
+    /// positions in `hashes`.
+    pub fn for_part(hashes: &[u128], kind: KeyKind, part: Part, pad_to: usize) -> CoreResult<Self> {
+        let mut receiver = Self::over(hashes, kind, Some(part))?;
+        check_fits(receiver.keys.len(), pad_to, &part)?;
+        announced(pad_to as u64, "buckets")?;
+        pad(&mut receiver.keys, pad_to)?;
+        Ok(receiver)
+    }
+
+    fn over(hashed: &[u128], kind: KeyKind, part: Option<Part>) -> CoreResult<Self> {
         announced(hashed.len() as u64, "keys")?;
         let mut index: HashMap<u128, u32, Fast> =
             HashMap::with_capacity_and_hasher(hashed.len(), Fast::default());
@@ -56,8 +73,32 @@ impl Receiver {
             t: Vec::new(),
             choices: None,
             own_tags: Vec::new(),
+            part,
             step: Step::New,
         })
+    }
+
+    fn expect<'e>(
+        &'e self,
+        kind: Kind,
+        sender: Option<&'e [u8; 16]>,
+        receiver: Option<&'e [u8; 16]>,
+    ) -> Expect<'e> {
+        Expect {
+            kind,
+            flags: flags(self.kind),
+            sender,
+            receiver,
+            part: self.part.as_ref(),
+        }
+    }
+
+    fn tag_len(&self) -> usize {
+        tag_len_bits(
+            self.keys.len(),
+            self.sender_len,
+            Part::tag_bits(self.part.as_ref()),
+        )
     }
 
     pub fn session(&self) -> [u8; 16] {
@@ -94,7 +135,7 @@ impl Receiver {
     }
 
     fn ot(&mut self, msg: &[u8]) -> CoreResult<Vec<u8>> {
-        let (mut r, sender, _) = Reader::open(msg, Kind::Setup, flags(self.kind), None, None)?;
+        let (mut r, sender, _) = Reader::open(msg, self.expect(Kind::Setup, None, None))?;
         let n_s = announced(r.u64("sender size")?, "setup")?;
         let base_msg = r.bytes(BASE_OTS * RECEIVER_MSG_LEN, "base-OT message")?;
         r.finish()?;
@@ -102,13 +143,13 @@ impl Receiver {
         let params = Params::new(okvs::columns(self.keys.len()))?;
         let choices = svole::receiver_choices(&params)?;
         let (u, t) = iknp_receive(&pairs, &choices.bits);
-        let mut out = Vec::with_capacity(HEADER_LEN + 40 + u.len() * 16);
+        let mut out = Vec::with_capacity(HEADER_LEN + PART_LEN + 40 + u.len() * 16);
         header(
             &mut out,
             Kind::Request,
             flags(self.kind),
-            &sender,
-            &self.session,
+            (&sender, &self.session),
+            self.part.as_ref(),
         );
         out.extend_from_slice(&(self.keys.len() as u64).to_le_bytes());
         out.extend_from_slice(&point);
@@ -127,10 +168,7 @@ impl Receiver {
     fn correct(&mut self, msg: &[u8]) -> CoreResult<Vec<u8>> {
         let (mut r, _, _) = Reader::open(
             msg,
-            Kind::Vole,
-            flags(self.kind),
-            Some(&self.sender_session),
-            Some(&self.session),
+            self.expect(Kind::Vole, Some(&self.sender_session), Some(&self.session)),
         )?;
         let (Some(params), Some(choices)) = (self.params, self.choices.as_ref()) else {
             return Err(CoreError::Internal("no OT state".into()));
@@ -163,16 +201,16 @@ impl Receiver {
                 "the OKVS could not be solved in {MAX_OKVS_ATTEMPTS} attempts"
             ))
         })?;
-        let len = tag_len(self.keys.len(), self.sender_len);
+        let len = self.tag_len();
         self.own_tags = okvs::decode_many(&c, &rows);
         tags_in_place(&mut self.own_tags, len);
-        let mut out = Vec::with_capacity(HEADER_LEN + 16 * (m + 1));
+        let mut out = Vec::with_capacity(HEADER_LEN + PART_LEN + 16 * (m + 1));
         header(
             &mut out,
             Kind::Correction,
             flags(self.kind),
-            &self.sender_session,
-            &self.session,
+            (&self.sender_session, &self.session),
+            self.part.as_ref(),
         );
         out.extend_from_slice(&okvs_seed.to_le_bytes());
         let masked: Vec<u8> = p
@@ -194,7 +232,7 @@ impl Receiver {
                 "out of order: finish needs the correction sent first, and runs once",
             ));
         }
-        let (_, s, _) = Reader::open(setup, Kind::Setup, flags(self.kind), None, None)?;
+        let (_, s, _) = Reader::open(setup, self.expect(Kind::Setup, None, None))?;
         if s != self.sender_session {
             return Err(CoreError::invalid(
                 "setup",
@@ -204,13 +242,14 @@ impl Receiver {
         }
         let (mut r, _, _) = Reader::open(
             response,
-            Kind::Response,
-            flags(self.kind),
-            Some(&self.sender_session),
-            Some(&self.session),
+            self.expect(
+                Kind::Response,
+                Some(&self.sender_session),
+                Some(&self.session),
+            ),
         )?;
         let len = r.bytes(1, "tag length")?[0] as usize;
-        let want = tag_len(self.keys.len(), self.sender_len);
+        let want = self.tag_len();
         if len != want {
             return Err(CoreError::invalid(
                 "response",

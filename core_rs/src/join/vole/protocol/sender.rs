@@ -21,15 +21,37 @@ pub struct Sender {
     setup: Option<Vec<u8>>,
     b: Vec<u128>,
     receiver_len: usize,
+    part: Option<Part>,
     step: Step,
 }
 
 impl Sender {
     /// A sender over `keys` (one per row; duplicates allowed). O(n).
     pub fn new(keys: StrColumn<'_>, kind: KeyKind) -> CoreResult<Self> {
-        let mut keys = hashed_keys(keys, kind)?;
+        let mut keys = hashed_keys(keys, kind, 0)?;
         keys.par_sort_unstable();
         keys.dedup();
+        Self::over(keys, kind, None)
+    }
+
+    /// The sender of one bucket of a streaming session, over the bucket's key hashes
+    /// (`hash_key` of canonical keys; duplicates allowed), padded with random values to
+    /// `pad_to` keys so that the receiver learns the padded size only. O(n log n).
+    pub fn for_part(
+        mut hashes: Vec<u128>,
+        kind: KeyKind,
+        part: Part,
+        pad_to: usize,
+    ) -> CoreResult<Self> {
+        hashes.par_sort_unstable();
+        hashes.dedup();
+        check_fits(hashes.len(), pad_to, &part)?;
+        announced(pad_to as u64, "buckets")?;
+        pad(&mut hashes, pad_to)?;
+        Self::over(hashes, kind, Some(part))
+    }
+
+    fn over(keys: Vec<u128>, kind: KeyKind, part: Option<Part>) -> CoreResult<Self> {
         announced(keys.len() as u64, "keys")?;
         Ok(Self {
             kind,
@@ -41,8 +63,24 @@ impl Sender {
             setup: None,
             b: Vec::new(),
             receiver_len: 0,
+            part,
             step: Step::New,
         })
+    }
+
+    /// The response was sent: the session is over.
+    pub fn is_done(&self) -> bool {
+        self.step == Step::Done
+    }
+
+    fn expect<'e>(&'e self, kind: Kind, receiver: Option<&'e [u8; 16]>) -> Expect<'e> {
+        Expect {
+            kind,
+            flags: flags(self.kind),
+            sender: Some(&self.session),
+            receiver,
+            part: self.part.as_ref(),
+        }
     }
 
     pub fn session(&self) -> [u8; 16] {
@@ -64,13 +102,13 @@ impl Sender {
             return Ok(s.clone());
         }
         let (base, msg) = BaseReceiver::new(self.delta, ot_context(&self.session))?;
-        let mut out = Vec::with_capacity(HEADER_LEN + 8 + msg.len());
+        let mut out = Vec::with_capacity(HEADER_LEN + PART_LEN + 8 + msg.len());
         header(
             &mut out,
             Kind::Setup,
             flags(self.kind),
-            &self.session,
-            &[0; 16],
+            (&self.session, &[0; 16]),
+            self.part.as_ref(),
         );
         out.extend_from_slice(&(self.keys.len() as u64).to_le_bytes());
         out.extend_from_slice(&msg);
@@ -94,13 +132,7 @@ impl Sender {
     }
 
     fn vole(&mut self, msg: &[u8]) -> CoreResult<Vec<u8>> {
-        let (mut r, _, receiver) = Reader::open(
-            msg,
-            Kind::Request,
-            flags(self.kind),
-            Some(&self.session),
-            None,
-        )?;
+        let (mut r, _, receiver) = Reader::open(msg, self.expect(Kind::Request, None))?;
         let n_r = announced(r.u64("receiver size")?, "request")?;
         let params = Params::new(okvs::columns(n_r))?;
         let point = r.bytes(32, "base-OT point")?;
@@ -118,13 +150,13 @@ impl Sender {
         self.b = b;
         self.receiver_session = receiver;
         self.receiver_len = n_r;
-        let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+        let mut out = Vec::with_capacity(HEADER_LEN + PART_LEN + body.len());
         header(
             &mut out,
             Kind::Vole,
             flags(self.kind),
-            &self.session,
-            &receiver,
+            (&self.session, &receiver),
+            self.part.as_ref(),
         );
         out.extend_from_slice(&body);
         self.step = Step::VoleSent;
@@ -134,10 +166,7 @@ impl Sender {
     fn tags(&mut self, msg: &[u8]) -> CoreResult<Vec<u8>> {
         let (mut r, _, _) = Reader::open(
             msg,
-            Kind::Correction,
-            flags(self.kind),
-            Some(&self.session),
-            Some(&self.receiver_session),
+            self.expect(Kind::Correction, Some(&self.receiver_session)),
         )?;
         let m = self.b.len();
         let seed = r.u128s(1, "OKVS seed")?[0];
@@ -154,20 +183,24 @@ impl Sender {
         self.b = Vec::new();
         let hasher = Hasher::new(seed, m);
         let (rows, values) = hasher.rows_values(&self.keys);
-        let len = tag_len(self.receiver_len, self.keys.len());
+        let len = tag_len_bits(
+            self.receiver_len,
+            self.keys.len(),
+            Part::tag_bits(self.part.as_ref()),
+        );
         let mut tags = okvs::decode_many(&k, &rows);
         tags.par_iter_mut()
             .zip(values.par_iter())
             .for_each(|(t, &v)| *t ^= mul(delta, v));
         tags_in_place(&mut tags, len);
         tags.par_sort_unstable();
-        let mut out = Vec::with_capacity(HEADER_LEN + 9 + tags.len() * len);
+        let mut out = Vec::with_capacity(HEADER_LEN + PART_LEN + 9 + tags.len() * len);
         header(
             &mut out,
             Kind::Response,
             flags(self.kind),
-            &self.session,
-            &self.receiver_session,
+            (&self.session, &self.receiver_session),
+            self.part.as_ref(),
         );
         out.push(len as u8);
         out.extend_from_slice(&(tags.len() as u64).to_le_bytes());
