@@ -15,10 +15,12 @@ import grpc
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from zone_opt import _core
 from zone_opt.api.v1 import join_pb2, join_pb2_grpc
+from zone_opt.cli import main
 from zone_opt.client import Client, PeerDataset
 from zone_opt.errors import (
     FailedPreconditionError,
@@ -558,3 +560,35 @@ def test_what_each_side_sees_over_grpc_is_what_the_vole_note_says(
     # The receiver's messages hold no tag of the sender's (nothing it learned flows back).
     sent_by_receiver = request + correction
     assert not any(t in sent_by_receiver for t in first_tags[:200])
+
+
+def test_the_cli_joins_with_vole(
+    two_servers: tuple[int, int],
+    sample: Callable[[str], pa.Table],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sender_port, _ = two_servers
+    enterprises = sample("enterprises")
+    n = enterprises.num_rows
+    theirs, ours = enterprises.slice(0, n // 2), enterprises.slice(n // 4)
+    with Client(f"127.0.0.1:{sender_port}", token="token-alice") as alice:
+        theirs_id = alice.upload(theirs, "theirs", kind="enterprises")
+        alice.set_join_policy(_policy(theirs_id))
+        left, out = tmp_path / "left.parquet", tmp_path / "joined.parquet"
+        pq.write_table(ours.select(["enterprise_id", "name"]), left)
+        argv = [
+            "join", "--left", str(left), "--on", "enterprise_id",
+            "--peer", f"127.0.0.1:{sender_port}", "--dataset", theirs_id,
+            "--protocol", "vole", "--token", "token-bob", "--out", str(out),
+        ]  # fmt: skip
+        assert main(argv) == 0
+        assert [e.protocol for e in alice.join_audit(theirs_id)] == ["vole"]
+    joined = pq.read_table(out).column("enterprise_id").to_pylist()
+    keys = ours.column("enterprise_id")
+    assert sorted(joined) == sorted(
+        keys.take(pa.array(_expected(keys, theirs.column("enterprise_id")))).to_pylist()
+    )
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["rows"] == len(joined)
+    # VOLE computes the intersection only: the CLI refuses another mode before any session.
+    assert main([*argv[:-2], "--mode", "cardinality"]) == 2

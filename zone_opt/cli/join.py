@@ -35,6 +35,8 @@ class JoinArgs:
     join: Literal["inner", "left"]
     values: str
     verifiable: bool
+    protocol: Literal["dh", "vole"]
+    key_kind: Literal["uscc", "text"]
     token: str | None
     tls_ca: Path | None
     out: Path | None
@@ -52,7 +54,20 @@ class JoinArgs:
 @click.option("--on", required=True, help="Its key column, e.g. enterprise_id.")
 @click.option("--peer", required=True, help="HOST:PORT of the peer's zone-opt server.")
 @click.option("--dataset", required=True, help="The peer's dataset id.")
-# A `--protocol [dh|vole]` option belongs here once JoinQuery carries the protocol.
+@click.option(
+    "--protocol",
+    type=click.Choice(["dh", "vole"]),
+    default="dh",
+    help="dh: every mode; vole: the fast intersection (RR22, semi-honest; intersection "
+    "mode only, and the peer's join policy must allow it).",
+)
+@click.option(
+    "--key-kind",
+    type=click.Choice(["uscc", "text"]),
+    default="uscc",
+    help="How the peer's dataset canonicalises its keys (its join policy says); your keys "
+    "are checked as this before anything is sent.",
+)
 @click.option(
     "--mode",
     type=click.Choice(MODES),
@@ -125,6 +140,8 @@ def command(args: JoinArgs) -> int:
         columns=tuple(c for c in args.columns.split(",") if c),
         join=args.join,
         verifiable=args.verifiable,
+        protocol=args.protocol,
+        key_kind=args.key_kind,
     )
     token = args.token or os.environ.get("ZONE_OPT_PEER_TOKEN")
     tls = TlsConfig(ca_cert=args.tls_ca) if args.tls_ca else None
