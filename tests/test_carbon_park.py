@@ -208,6 +208,10 @@ def test_cli_runs_the_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         ([(A, 0, 1.0, 0.0, 0.0), (A, 5, 1.0, 0.0, 0.0)], "meters.hour", 1),
         ([(A, 0, 1.0, 0.0, 0.0), (A, -1, 1.0, 0.0, 0.0)], "meters.hour", 1),
         ([(A, 1, 1.0, 0.0, 0.0), (B, 0, 1.0, 0.0, 0.0), (A, 1, 2.0, 0.0, 0.0)], "meters.hour", 2),
+        # Beyond the meters table's ceilings: named in kWh, never an overflowed Wh count.
+        ([(A, 0, 1.0, 0.0, 0.0), (B, 1, 1e300, 0.0, 0.0)], "meters.electricity_kwh", 1),
+        ([(A, 0, 1.0, 1e9, 0.0)], "meters.heat_gj", 0),
+        ([(A, 0, 1.0, 0.0, float("inf"))], "meters.gas_m3", 0),
     ],
 )
 def test_bad_meters_name_table_column_and_row(
