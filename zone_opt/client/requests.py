@@ -71,7 +71,7 @@ def match_options(
 ) -> MatchOptions:
     """``options``, or the one the deprecated keywords spell in this client's old terms
     (``k=0``: the default; ``weights``: a partial mapping of criteria)."""
-    legacy = {name: value for name, value in deprecated.items() if (name, value) != ("k", 0)}
+    legacy = without_zero_defaults(deprecated)
     weights = legacy.get("weights")
     if isinstance(weights, Mapping):
         try:

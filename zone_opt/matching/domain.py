@@ -36,7 +36,7 @@ from zone_opt.industries import chain_affinity
 from zone_opt.matching.assignment import Assignment, assign_sparse
 from zone_opt.matching.candidates import CandidateGraph, IndexedTables, build_index
 from zone_opt.matching.options import MAX_K, MatchOptions, Mode, resolve_options
-from zone_opt.matching.scoring import COMPONENTS, REASONS
+from zone_opt.matching.scoring import COMPONENTS, REASONS, ScoreWeights
 from zone_opt.matching.stable import deferred_acceptance
 from zone_opt.schemas import ENTERPRISES, PARKS, SPACES, TENANCIES, TableSpec
 from zone_opt.validation import validate_table
@@ -156,9 +156,8 @@ class Matcher:
         **deprecated: Any,
     ) -> None:
         self.options = resolve_options(options, deprecated, caller="Matcher")
-        self.mode: Mode = self.options.mode
-        self.k = self.options.k
-        self.weights = self.options.weights
+        #: The matching date, fixed when the matcher is made (today when ``options.now``
+        #: is None).
         self.now = self.options.date()
         self.tables: IndexedTables = build_index(
             _validate(spaces, SPACES, "spaces"),
@@ -173,6 +172,18 @@ class Matcher:
             if self.options.include_tenants
             else ~self.tables.tenant
         )
+
+    @property
+    def mode(self) -> Mode:
+        return self.options.mode
+
+    @property
+    def k(self) -> int:
+        return self.options.k
+
+    @property
+    def weights(self) -> ScoreWeights:
+        return self.options.weights
 
     @property
     def initial_space_active(self) -> npt.NDArray[np.bool_]:

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 
 from zone_opt.carbon.park.config import ParkCarbonConfig, invalid
 from zone_opt.datasets.solar import pv_profile_kw_per_kwp
-from zone_opt.schemas import MAX_HOURLY_GAS_M3, MAX_HOURLY_GJ, MAX_HOURLY_KWH
+from zone_opt.schemas import METERS
 
 __all__ = ["HOUR_S", "Grids", "meter_grids", "park_tenants", "period_s_of", "pv_wh"]
 
@@ -111,20 +111,17 @@ def meter_grids(meters: pa.Table, tenants: list[str], period_s: npt.NDArray[np.i
             f"duplicates row {int(dup_rows[0])} (same enterprise, hour)",
         )
     grids = []
-    for name, unit, ceiling in (
-        ("electricity_kwh", "kWh", MAX_HOURLY_KWH),
-        ("heat_gj", "GJ", MAX_HOURLY_GJ),
-        ("gas_m3", "m3", MAX_HOURLY_GAS_M3),
-    ):
+    for name, unit in (("electricity_kwh", "kWh"), ("heat_gj", "GJ"), ("gas_m3", "m3")):
         column = meters[name]
         values = pc.fill_null(column, np.nan).to_numpy(zero_copy_only=False).astype(np.float64)
         bad = np.flatnonzero(mine & ~(np.isfinite(values) & (values >= 0)))
         if bad.size:
             row = int(bad[0])
             raise invalid(f"meters.{name}", row, f"{values[row]} must be finite and non-negative")
-        # The meters table's ceilings (zone_opt.schemas), in the user's units, before any
-        # conversion to integer Wh could overflow.
-        over = np.flatnonzero(mine & (values > ceiling))
+        # The meters table's own ceiling (zone_opt.schemas.METERS), in the user's units,
+        # before any conversion to integer Wh could overflow.
+        ceiling = METERS.ranges[name].high
+        over = np.flatnonzero(mine & (values > (np.inf if ceiling is None else ceiling)))
         if over.size:
             row = int(over[0])
             raise invalid(
