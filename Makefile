@@ -38,8 +38,17 @@ test-rs: ## Run the Rust engine tests (no Python interpreter involved)
 	@# PSI again on dalek's path (the multi-buffer one is the default on IFMA CPUs).
 	ZONE_OPT_JOIN_SIMD=0 cargo test --workspace --quiet join
 
+# The browser test of the HTML reports drives the system's Chromium through Playwright
+# (no browser download): Debian's package, installed here when missing.
+.PHONY: browser
+browser: ## Install headless Chromium (Debian's chromium) for the report browser test
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
+	@chromium --version 2>/dev/null || chromium-browser --version
+
 .PHONY: test-py
-test-py: build ## Run the Python tests
+test-py: build browser ## Run the Python tests
 	$(PY) -m pytest -q
 	ZONE_OPT_JOIN_SIMD=0 $(PY) -m pytest -q tests -k "join"
 
