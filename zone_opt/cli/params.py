@@ -32,6 +32,7 @@ __all__ = [
     "FiniteFloat",
     "IsoDateTime",
     "gathered",
+    "lang_option",
     "options_named",
 ]
 
@@ -120,6 +121,20 @@ INPUT_DIR = click.Path(exists=True, file_okay=False, readable=True, path_type=Pa
 OUTPUT_DIR = click.Path(file_okay=False, writable=True, path_type=Path)
 #: A file to write (an existing directory is refused).
 OUTPUT_FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def lang_option(f: F) -> F:
+    """``--lang en|zh``: the language of a command's report labels (names stay as given)."""
+    option = click.option(
+        "--lang",
+        type=click.Choice(["en", "zh"]),
+        default="en",
+        show_default=True,
+        help="Language of the report's labels and headings: en (English) or zh (中文).",
+    )
+    return option(f)
 
 
 @contextmanager
