@@ -16,6 +16,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, sync_playwright
 
+#: Where browser tests save their screenshots (kept after the run, for people to look at).
+SCREENSHOTS = Path(
+    os.environ.get(
+        "ZONE_OPT_SCREENSHOTS",
+        Path(__file__).resolve().parents[1] / "target" / "report-screenshots",
+    )
+)
+
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
