@@ -205,8 +205,8 @@ class Report:
         return template.render(
             report=self,
             lang="zh-CN" if self.lang == "zh" else "en",
-            font_css=font_face_css(self._text()),
-            fallback=FALLBACK,
+            font_css=Markup(font_face_css(self._text())),
+            fallback=Markup(FALLBACK),
             bundle=Markup(_bundle()),
             specs={c.name: Markup(_script_json(self._spec(c))) for c in self.charts},
             embed=Markup(_script_json(embed)),
