@@ -147,7 +147,11 @@ def _strip_units(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_xlsx(path: Path) -> dict[str, pd.DataFrame]:
-    """Every sheet of an export, headers without their units."""
+    """Every sheet of an export, headers without their units.
+
+    Values are those written; a float column whose values are whole numbers reads back as
+    integers (a workbook stores numbers, not their types).
+    """
     sheets = pd.read_excel(path, sheet_name=None, engine="openpyxl")
     return {name: _strip_units(frame) for name, frame in sheets.items()}
 
