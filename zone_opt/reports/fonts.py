@@ -14,6 +14,7 @@ import argparse
 import base64
 import functools
 import io
+import logging
 from pathlib import Path
 
 import vl_convert
@@ -27,6 +28,8 @@ FONT_FILE = FONT_DIR / "NotoSansSC-Regular-GB2312.otf"
 #: The family name inside the font file; charts and pages ask for it by this name.
 FONT_FAMILY = "Noto Sans CJK SC"
 #: What pages fall back to for characters outside the subset.
+# fontTools logs every subset it makes at INFO; a command's stderr is for the user.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 FALLBACK = "'Noto Sans CJK SC', 'Noto Sans SC', 'PingFang SC', 'Microsoft YaHei', sans-serif"
 
 

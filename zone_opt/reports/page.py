@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol, cast
 
 import altair as alt
 import jinja2
+import numpy as np
 import pandas as pd
 import vl_convert
 from altair.utils._importers import vl_version_for_vl_convert
@@ -68,6 +69,8 @@ class Table:
     digits: Mapping[str, int] = field(default_factory=dict)
     #: columns holding fractions, shown as percentages
     percent: Sequence[str] = ()
+    #: how booleans read; set to the report's language when the table joins a section
+    yes_no: tuple[str, str] = ("yes", "no")
 
     def header(self, column: str) -> str:
         title = self.titles.get(column, column)
@@ -77,12 +80,12 @@ class Table:
     def cell(self, column: str, value: object) -> str:
         if value is None or (isinstance(value, float) and pd.isna(value)):
             return number(None)
-        if isinstance(value, bool):
-            return "✓" if value else "✗"
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, (bool, np.bool_)):
+            return self.yes_no[0] if value else self.yes_no[1]
+        if isinstance(value, (int, float, np.integer, np.floating)):
             if column in self.percent:
                 return f"{number(100.0 * float(value), self.digits.get(column, 1))} %"
-            return number(value, self.digits.get(column, 0))
+            return number(float(value), self.digits.get(column, 0))
         return str(value)
 
     def rows(self) -> Iterator[tuple[tuple[str, bool], ...]]:
@@ -91,7 +94,8 @@ class Table:
             yield tuple(
                 (
                     self.cell(col, v),
-                    isinstance(v, (int, float)) and not isinstance(v, bool),
+                    isinstance(v, (int, float, np.integer, np.floating))
+                    and not isinstance(v, (bool, np.bool_)),
                 )
                 for col, v in zip(self.frame.columns, record, strict=True)
             )
@@ -107,6 +111,7 @@ class Chart:
 @dataclass
 class Section:
     title: str
+    lang: Lang = "en"
     blocks: list[tuple[str, Any]] = field(default_factory=list)
 
     @property
@@ -131,6 +136,8 @@ class Section:
         return self
 
     def table(self, table: Table) -> Section:
+        labels = COMMON.labels(self.lang)
+        table.yes_no = (labels("yes"), labels("no"))
         self.blocks.append(("table", table))
         return self
 
@@ -151,7 +158,7 @@ class Report:
     sections: list[Section] = field(default_factory=list)
 
     def section(self, title: str) -> Section:
-        s = Section(title)
+        s = Section(title, self.lang)
         self.sections.append(s)
         return s
 
@@ -335,7 +342,7 @@ nav { font-size: 13px; margin: 8px 0 16px; } nav a { margin-right: 12px; color: 
 .kpi { border: 1px solid var(--rule); border-radius: 6px; padding: 8px 12px; min-width: 150px; }
 .kpi .label { color: var(--muted); font-size: 12px; } .kpi .value { font-size: 20px; }
 .kpi .unit { color: var(--muted); font-size: 12px; margin-left: 4px; }
-.kpi .note { color: var(--muted); font-size: 11px; }
+.kpi .kpi-note { color: var(--muted); font-size: 11px; max-width: 260px; }
 .kpi.good { border-left: 4px solid #59a14f; } .kpi.bad { border-left: 4px solid #e15759; }
 .note { background: #fff7e0; border-left: 4px solid #edc948; padding: 6px 10px; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-size: 13px; }
@@ -373,7 +380,7 @@ figure { margin: 8px 0 20px; } figcaption { color: var(--muted); font-size: 12px
 {% elif kind == "kpis" %}<div class="kpis">{% for k in b %}
 <div class="kpi {{ k.verdict }}"><div class="label">{{ k.label }}</div>
 <div><span class="value">{{ k.value }}</span><span class="unit">{{ k.unit }}</span></div>
-{% if k.note %}<div class="note">{{ k.note }}</div>{% endif %}</div>{% endfor %}</div>
+{% if k.note %}<div class="kpi-note">{{ k.note }}</div>{% endif %}</div>{% endfor %}</div>
 {% elif kind == "table" %}<table id="table-{{ b.name }}" data-table="{{ b.name }}">
 {% if b.caption %}<caption>{{ b.caption }}</caption>{% endif %}
 <thead><tr>{% for c in b.frame.columns %}
