@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from pathlib import Path
@@ -241,6 +242,12 @@ def test_cli_writes_the_report(
     _, scenarios = load_scenarios(example)
     for sc in scenarios:
         assert f"## {sc.name}" in md
-    assert "Cost shares: shapley" in md
+    assert "## joint plan: cost shares" in md
+    assert "Recommended: " in md
     assert "Demand that cannot be met" in md  # the too-small budget scenario
-    assert page.count("<svg") >= 2 * 3
+    # charts are Vega-Lite specs drawn by the page (no hand-written SVG): the scenario costs,
+    # and a map and the cost shares per scenario with a plan
+    assert page.count('<div id="chart-') == 1 + 2 * 3
+    assert "<svg" not in re.sub(r"<script\b.*?</script>", "", page, flags=re.S)
+    assert len(list((tmp_path / "charts").glob("report-*.png"))) == 1 + 2 * 3
+    assert (tmp_path / "facilities.xlsx").is_file()

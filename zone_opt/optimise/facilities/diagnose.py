@@ -41,8 +41,8 @@ def diagnose_infeasible(
             best = float((p.capacity[:, t] * reach[j]).max())
             if p.demand[j, t] > best + 1e-9:
                 why = (
-                    f"single sourcing: demand {p.demand[j, t]:g} exceeds the largest reachable "
-                    f"site capacity {best:g}"
+                    f"single sourcing: demand {_amount(p.demand[j, t])} exceeds the largest "
+                    f"reachable site capacity {_amount(best)}"
                 )
                 out.append(
                     UnmetDemand(p.demand_ids[j], p.facility_types[t], float(p.demand[j, t]), why)
@@ -64,17 +64,24 @@ def diagnose_infeasible(
         j, t = int(fm.demand_row_park[r]), int(fm.demand_row_type[r])
         if total_cap[t] + 1e-9 < total_demand[t]:
             why = (
-                f"total capacity {total_cap[t]:g} of all sites is below total demand "
-                f"{total_demand[t]:g} for this type"
+                f"total capacity {_amount(total_cap[t])} of all sites is below total demand "
+                f"{_amount(total_demand[t])} for this type"
             )
         elif p.budget_cny is not None:
-            why = f"the budget {p.budget_cny:g} CNY cannot open enough reachable capacity"
+            why = f"the budget {_amount(p.budget_cny)} CNY cannot open enough reachable capacity"
         else:
             why = "reachable capacity is short (distance limit or single sourcing)"
         out.append(
             UnmetDemand(p.demand_ids[j], p.facility_types[t], float(slack[r] * p.demand[j, t]), why)
         )
     return tuple(out)
+
+
+def _amount(value: float) -> str:
+    """``8000000.0`` -> ``"8,000,000"`` (never ``8e+06``); two decimals when fractional."""
+    x = float(value)
+    whole = abs(x - round(x)) <= 1e-9 * max(1.0, abs(x))
+    return f"{x:,.0f}" if whole else f"{x:,.2f}"
 
 
 def _elastic(fm: FacilityMatrix) -> MatrixModel:

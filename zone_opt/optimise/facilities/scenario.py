@@ -30,6 +30,7 @@ planning alone) so the saving of the joint plan is visible.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,14 @@ from zone_opt.optimise.facilities.sharing import CostShares, ShareMethod, cost_s
 from zone_opt.optimise.facilities.solve import DEFAULT_OPTIONS, solve_facilities
 from zone_opt.optimise.solver import SolveOptions
 
-__all__ = ["Scenario", "ScenarioResult", "load_scenarios", "parse_scenarios", "run_scenarios"]
+__all__ = [
+    "Scenario",
+    "ScenarioResult",
+    "StageHook",
+    "load_scenarios",
+    "parse_scenarios",
+    "run_scenarios",
+]
 
 _OPTION_KEYS = ("budget_cny", "max_distance_km", "single_source")
 
@@ -151,22 +159,41 @@ def _options(entry: FacilitiesFile | ScenarioEntry) -> dict[str, Any]:
     return out
 
 
+#: ``on_stage(scenario, stage)`` hears each scenario's stages: "plan" (the joint MILP
+#: starts), "alone" (stand-alone costs), a ShareMethod value (that split starts), "done".
+StageHook = Callable[[Scenario, str], None]
+
+
 def run_scenarios(
-    scenarios: list[Scenario], options: SolveOptions | None = None, *, workers: int = 2
+    scenarios: list[Scenario],
+    options: SolveOptions | None = None,
+    *,
+    workers: int = 2,
+    on_stage: StageHook | None = None,
 ) -> list[ScenarioResult]:
-    """Solve each scenario's joint plan, its stand-alone total and the requested splits."""
+    """Solve each scenario's joint plan, its stand-alone total and the requested splits;
+    ``on_stage`` (optional) is told where each scenario stands (:data:`StageHook`)."""
     opts = options or DEFAULT_OPTIONS
+
+    def stage(sc: Scenario, name: str) -> None:
+        if on_stage is not None:
+            on_stage(sc, name)
+
     results = []
     for sc in scenarios:
+        stage(sc, "plan")
         plan = solve_facilities(sc.problem, options=opts)
         standalone = None
         shares: list[CostShares] = []
         if plan.feasible:
+            stage(sc, "alone")
             cc = CoalitionCosts(sc.problem, sc.players, options=opts, workers=workers)
             singles = [cc.value(1 << k) for k in range(cc.num_players)]
             if all(v.status.has_solution for v in singles):
                 standalone = float(sum(v.cost_cny for v in singles))
                 for method in sc.sharing:
+                    stage(sc, method.value)
                     shares.append(cost_shares(sc.problem, sc.players, method, costs=cc))
         results.append(ScenarioResult(sc, plan, standalone, tuple(shares)))
+        stage(sc, "done")
     return results

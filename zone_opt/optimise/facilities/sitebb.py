@@ -184,11 +184,13 @@ class _Search:
         low = min([self.best, self.lowest_pruned] + [h[0] for h in self.heap])
         return SiteSearch(status, self.best, low, self.best_x, self.nodes, limit)
 
-    def _improved(self, value: float, x: F64) -> None:
+    def _improved(self, value: float, x: F64, node_bound: float = float("inf")) -> None:
+        """A better plan; ``node_bound`` is the LP bound of the node being expanded (not yet
+        on the heap as its children), so the reported bound stays a bound."""
         self.best, self.best_x = value, x
         progress = self.options.progress
         if progress is not None:
-            low = min([self.lowest_pruned, value] + [h[0] for h in self.heap])
+            low = min([self.lowest_pruned, value, node_bound] + [h[0] for h in self.heap])
             progress(
                 Progress(
                     incumbent=value,
@@ -220,7 +222,7 @@ class _Search:
         rounded = float(self.cost @ up)
         budget = self.budget
         if rounded < self.best and (budget is None or float(self.cost[:m] @ up[:m]) <= budget):
-            self._improved(rounded, up)
+            self._improved(rounded, up, node_bound=z)
             cutoff = self._cutoff()
         lo, hi = self._fix_by_reduced_costs(z, y, reduced, (lo, hi), cutoff)
         i = int(np.argmax(frac * self.weight * (hi > lo)))
