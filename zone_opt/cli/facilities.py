@@ -194,8 +194,6 @@ def run_facilities(args: FacilitiesArgs) -> int:
     from zone_opt.reports import check_lang
 
     lang = check_lang(args.lang)
-    # The report's font subsetting logs every table at INFO: not the user's business.
-    logging.getLogger("fontTools").setLevel(logging.WARNING)
     with reading(args.scenario, "SCENARIO"):
         region, scenarios = load_scenarios(args.scenario)
     interactive = not args.no_progress and _interactive()
