@@ -400,9 +400,12 @@ const embedOptions = {{ embed }};
 const specs = {
 {% for name, spec in specs.items() %}"{{ name }}": {{ spec }},
 {% endfor %}};
-for (const [name, spec] of Object.entries(specs)) {
-  vegaEmbed("#chart-" + name, spec, embedOptions).catch(console.error);
-}
+// Vega measures legend and axis labels when it draws: only once the embedded font is in.
+document.fonts.ready.then(() => {
+  for (const [name, spec] of Object.entries(specs)) {
+    vegaEmbed("#chart-" + name, spec, embedOptions).catch(console.error);
+  }
+});
 </script>
 </body>
 </html>
