@@ -167,7 +167,9 @@ def period_bars(
     if temporal:
         bars = bars.add_params(_zoom())
     zero = alt.Chart(pd.DataFrame({"value": [0.0]})).mark_rule(color="#666").encode(y="value:Q")
-    return cast(alt.LayerChart, alt.layer(bars, zero).properties(height=260))
+    # Few labelled periods (months): spread them over the full width, not 20 px steps.
+    size = {"height": 260} if temporal else {"height": 260, "width": 720}
+    return cast(alt.LayerChart, alt.layer(bars, zero).properties(**size))
 
 
 def soc_heatmap(frame: pd.DataFrame, axes: Axes) -> alt.Chart:

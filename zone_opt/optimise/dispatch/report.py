@@ -47,6 +47,7 @@ from zone_opt.reports import (
     Report,
     Section,
     Table,
+    category_colours,
     number,
     percent,
     series_colours,
@@ -226,18 +227,19 @@ def _long_section(report: Report, view: _View) -> None:
     daily = tables.energy_by_period(result, "D")
     monthly = tables.energy_by_period(result, "MS")
     energy = {s.energy_column: (view.name(s), s.sign) for s in view.power}
+    bars = {k: v for k, v in view.power_colours.items() if k != t("load")}  # no load bar
     s = report.section(t("long"))
     s.paragraph(t("long_how"))
     axes = Axes(t("day"), t("energy_mwh"), t("flow"))
     s.chart(
         "daily-energy",
-        period_bars(_period_long(daily, energy), view.power_colours, axes, temporal=True),
+        period_bars(_period_long(daily, energy), bars, axes, temporal=True),
         t("cap.daily"),
     )
     axes = Axes(t("month"), t("energy_mwh"), t("flow"))
     s.chart(
         "monthly-energy",
-        period_bars(_period_long(monthly, energy), view.power_colours, axes, temporal=False),
+        period_bars(_period_long(monthly, energy), bars, axes, temporal=False),
         t("cap.monthly"),
     )
     cost_cols = [c for c in tables.hourly_costs(result).columns if (daily[c].abs() > 1e-6).any()]
@@ -257,9 +259,9 @@ def _long_section(report: Report, view: _View) -> None:
     curves = tables.duration_curves(result)
     names = {k: t(k) for k in ("load", "grid_import", "net_load")}
     curves = curves.assign(series=curves["curve"].map(names)).rename(columns={"mw": "value"})
-    colours = series_colours(
-        [(names["load"], "load"), (names["grid_import"], "grid_import"), (names["net_load"], "")]
-    )
+    # Net load has no kind of its own: the palette's orange, apart from the grid's slate.
+    colours = series_colours([(names["load"], "load"), (names["grid_import"], "grid_import")])
+    colours[names["net_load"]] = category_colours(["", names["net_load"]])[names["net_load"]]
     axes = Axes(t("hours_at_or_above"), t("power_mw"), t("series"))
     s.chart("duration", duration_chart(curves, colours, axes), t("cap.duration"))
     _monthly_table(s, view, monthly)
