@@ -38,6 +38,15 @@ class Axes:
     """Tooltip title of the value (defaults to ``y``)."""
 
 
+#: Room right of the legend: the page may measure labels before its embedded font has
+#: loaded, and the wider glyphs would be clipped at the drawing's edge without it.
+PADDING = {"left": 5, "top": 5, "bottom": 5, "right": 40}
+
+
+#: A day axis: month-day labels, dropped rather than overlapped.
+_DAYS = alt.Axis(format="%m-%d", labelOverlap="greedy")
+
+
 def _zoom() -> Any:
     return alt.selection_interval(bind="scales", encodings=["x"])
 
@@ -78,7 +87,7 @@ def balance_chart(
         .encode(x=x, y="value:Q", color=_colour(colours, axes.legend), tooltip=tooltip)
     )
     zero = alt.Chart(pd.DataFrame({"value": [0.0]})).mark_rule(color="#666").encode(y="value:Q")
-    return cast(alt.LayerChart, alt.layer(area, zero, load).properties(height=300))
+    return cast(alt.LayerChart, alt.layer(area, zero, load).properties(height=300, padding=PADDING))
 
 
 def soc_chart(frame: pd.DataFrame, colours: dict[str, str], axes: Axes) -> alt.Chart:
@@ -97,7 +106,7 @@ def soc_chart(frame: pd.DataFrame, colours: dict[str, str], axes: Axes) -> alt.C
             ],
         )
         .add_params(_zoom())
-        .properties(height=180)
+        .properties(height=180, padding=PADDING)
     )
     return cast(alt.Chart, chart)
 
@@ -134,7 +143,9 @@ def price_chart(
         if k == 0:
             layer = layer.add_params(_zoom())
         layers.append(layer)
-    chart = alt.layer(*layers).resolve_scale(y="independent").properties(height=180)
+    chart = (
+        alt.layer(*layers).resolve_scale(y="independent").properties(height=180, padding=PADDING)
+    )
     return cast(alt.LayerChart, chart)
 
 
@@ -144,7 +155,7 @@ def period_bars(
     """Stacked bars per period (``period``, ``series``, ``value``, ``order``): positive
     above zero, negative below. ``temporal``: periods are dates (zoomable), else labels."""
     if temporal:
-        x = alt.X("yearmonthdate(period):T", title=axes.x)
+        x = alt.X("yearmonthdate(period):T", title=axes.x, axis=_DAYS)
         period_tip = alt.Tooltip("yearmonthdate(period):T", title=axes.x, format="%Y-%m-%d")
     else:
         x = alt.X("period:O", title=axes.x, axis=alt.Axis(labelAngle=0))
@@ -168,8 +179,8 @@ def period_bars(
         bars = bars.add_params(_zoom())
     zero = alt.Chart(pd.DataFrame({"value": [0.0]})).mark_rule(color="#666").encode(y="value:Q")
     # Few labelled periods (months): spread them over the full width, not 20 px steps.
-    size = {"height": 260} if temporal else {"height": 260, "width": 720}
-    return cast(alt.LayerChart, alt.layer(bars, zero).properties(**size))
+    size: dict[str, Any] = {"height": 260} if temporal else {"height": 260, "width": 720}
+    return cast(alt.LayerChart, alt.layer(bars, zero).properties(padding=PADDING, **size))
 
 
 def soc_heatmap(frame: pd.DataFrame, axes: Axes) -> alt.Chart:
@@ -178,7 +189,7 @@ def soc_heatmap(frame: pd.DataFrame, axes: Axes) -> alt.Chart:
         alt.Chart(frame)
         .mark_rect()
         .encode(
-            x=alt.X("yearmonthdate(time):T", title=axes.x),
+            x=alt.X("yearmonthdate(time):T", title=axes.x, axis=_DAYS),
             y=alt.Y("hours(time):O", title=axes.y),
             color=alt.Color("mean(value):Q", title=axes.legend, scale=alt.Scale(scheme="purples")),
             tooltip=[
@@ -187,7 +198,7 @@ def soc_heatmap(frame: pd.DataFrame, axes: Axes) -> alt.Chart:
                 alt.Tooltip("mean(value):Q", title=axes.legend, format=",.1f"),
             ],
         )
-        .properties(height=260)
+        .properties(height=260, padding=PADDING)
     )
     return cast(alt.Chart, chart)
 
@@ -208,6 +219,6 @@ def duration_chart(frame: pd.DataFrame, colours: dict[str, str], axes: Axes) -> 
             ],
         )
         .add_params(alt.selection_interval(bind="scales"))
-        .properties(height=240)
+        .properties(height=240, padding=PADDING)
     )
     return cast(alt.Chart, chart)
