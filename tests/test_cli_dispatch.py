@@ -43,8 +43,10 @@ def test_dispatch_writes_summary_series_and_charts(
     assert printed["objective_cny"] == pytest.approx(summary["objective_cny"])
     series = pd.read_parquet(out / "timeseries.parquet")
     assert len(series) == 72
-    assert (out / "dispatch.png").stat().st_size > 10_000
-    assert "<svg" in (out / "dispatch.html").read_text()
+    assert (out / "charts" / "report-electricity.png").stat().st_size > 10_000
+    assert "vegaEmbed" in (out / "report.html").read_text(encoding="utf-8")
+    assert (out / "dispatch.xlsx").is_file()
+    assert len(pd.read_csv(out / "dispatch-schedule.csv", encoding="utf-8-sig")) == 72
 
 
 def test_dispatch_bad_scenario_exits_2(tmp_path: Path) -> None:

@@ -2,8 +2,11 @@
 
 Reads the scenario YAML, solves ``--hours`` from ``--start`` in one model or in
 ``--rolling`` windows (progress per window), and writes to ``--out``: ``summary.json``
-(objective_cny, status, mip_gap, build_s, solve_s, breakdowns, per-window reports),
-``timeseries.parquet``, ``dispatch.png`` and ``dispatch.html``. Ctrl-C stops the solver
+(strict JSON: objective_cny, status, mip_gap, build_s, solve_s, breakdowns, per-window
+reports, the conflicting constraints when infeasible), ``timeseries.parquet``, the report
+(``report.html``, ``report.md``, ``charts/report-*.png``, in ``--lang``; the week shown in
+detail starts at ``--week-start``) and its exports (``dispatch-<table>.csv``,
+``dispatch.xlsx``). Ctrl-C stops the solver
 at its next check and writes nothing (exit code 130).
 """
 
@@ -20,9 +23,18 @@ from typing import TYPE_CHECKING
 import click
 
 from zone_opt.cli.io import reading, staged_dir
-from zone_opt.cli.params import DATETIME, GAP, INPUT_FILE, OUTPUT_DIR, POSITIVE, gathered
+from zone_opt.cli.params import (
+    DATETIME,
+    GAP,
+    INPUT_FILE,
+    OUTPUT_DIR,
+    POSITIVE,
+    gathered,
+    lang_option,
+)
 from zone_opt.cli.params import options_named as named
 from zone_opt.cli.progress import progress_bar, solve_interruptibly
+from zone_opt.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from zone_opt.optimise.dispatch import DispatchResult
@@ -37,6 +49,7 @@ OPTION_NAMES = {
     "mip_rel_gap": "--gap",
     "time_limit_s": "--time-limit",
     "workers": "--workers",
+    "week_start": "--week-start",
 }
 
 
@@ -52,14 +65,17 @@ class DispatchArgs:
     workers: int
     no_charts: bool
     no_progress: bool
+    week_start: dt.datetime | None
+    lang: str
 
 
 @click.command(
     short_help="Park energy dispatch and unit commitment.",
     help="Park energy dispatch and unit commitment: the cheapest schedule of the scenario "
     "in SCENARIO (YAML, e.g. datasets/sip_park_1/lp.yaml) for --hours from --start. Writes "
-    "summary.json, timeseries.parquet, dispatch.png and dispatch.html to OUT. Exit code 1 "
-    "when the scenario has no feasible schedule.",
+    "summary.json, timeseries.parquet, the report (report.html, report.md, charts/*.png) and "
+    "its exports (dispatch-*.csv, dispatch.xlsx) to OUT. Exit code 1 when the scenario has no "
+    "feasible schedule (the report then names the conflicting constraints).",
 )
 @click.argument("scenario", type=INPUT_FILE)
 @click.option(
@@ -85,7 +101,17 @@ class DispatchArgs:
 @click.option(
     "--workers", type=click.IntRange(1, 2), default=1, help="Windows solved in parallel (1 or 2)."
 )
-@click.option("--no-charts", is_flag=True, help="Skip the PNG and HTML charts.")
+@click.option(
+    "--week-start",
+    type=DATETIME,
+    default=None,
+    show_default="the first step",
+    help="First step of the week the report shows hour by hour, e.g. 2025-07-14.",
+)
+@lang_option
+@click.option(
+    "--no-charts", is_flag=True, help="Skip the report and its exports (summary and series only)."
+)
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @gathered(DispatchArgs)
 def command(args: DispatchArgs) -> int:
@@ -96,6 +122,7 @@ def command(args: DispatchArgs) -> int:
         load_scenario,
     )
 
+    _check_week(args)
     with reading(args.scenario, "SCENARIO"):
         scenario = load_scenario(args.scenario)
     with progress_bar("dispatch", None, enabled=not args.no_progress) as bar:
@@ -120,22 +147,44 @@ def command(args: DispatchArgs) -> int:
 
         with named(OPTION_NAMES):
             result = solve_interruptibly(solve)
-    with staged_dir(args.out) as stage:
-        write(result, stage, charts=not args.no_charts)
+    with staged_dir(args.out) as stage, named(OPTION_NAMES):
+        write(result, stage, charts=not args.no_charts, week_start=args.week_start, lang=args.lang)
     summary = result.summary()
     brief = {k: summary[k] for k in ("status", "objective_cny", "mip_gap", "build_s", "solve_s")}
     click.echo(json.dumps(brief, indent=2))
     if result.infeasibility:
-        log.error("infeasible; conflicting constraints: %s", ", ".join(result.infeasibility))
+        log.error("infeasible; conflicting constraints:\n  %s", "\n  ".join(result.infeasibility))
     log.info("wrote %s", args.out)
     return 0 if result.status.has_solution else 1
 
 
-def write(result: DispatchResult, out: Path, *, charts: bool) -> None:
-    """The run's files in ``out``: summary, time series and (``charts``) PNG and HTML."""
-    result.write(out)
-    if charts and not result.timeseries.empty:
-        from zone_opt.optimise.dispatch.report import write_html, write_png
+def _check_week(args: DispatchArgs) -> None:
+    """``--week-start`` inside the horizon (checked before solving)."""
+    if args.week_start is None:
+        return
+    end = args.start + dt.timedelta(hours=args.hours)
+    if not args.start <= args.week_start < end:
+        raise InvalidInputError.single(
+            "--week-start",
+            None,
+            f"{args.week_start.isoformat()} is outside the horizon "
+            f"{args.start.isoformat()} .. {end.isoformat()}",
+        )
 
-        write_png(result, out / "dispatch.png")
-        write_html(result, out / "dispatch.html")
+
+def write(
+    result: DispatchResult,
+    out: Path,
+    *,
+    charts: bool,
+    week_start: dt.datetime | None = None,
+    lang: str = "en",
+) -> None:
+    """The run's files in ``out``: summary, time series and (``charts``) the report and its
+    exports (an infeasible run's report names the conflicting constraints)."""
+    result.write(out)
+    if charts:
+        from zone_opt.optimise.dispatch.report import ReportOptions, write_report
+        from zone_opt.reports import check_lang
+
+        write_report(result, out, ReportOptions(lang=check_lang(lang), week_start=week_start))

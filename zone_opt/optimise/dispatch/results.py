@@ -8,7 +8,6 @@ Units: columns end in ``_mw``/``_mwth``/``_mwh``/``_cny``/``_t``; time is naive 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,11 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from zone_opt.optimise.dispatch.assets import Park
+from zone_opt.optimise.dispatch.diagnose import Conflict
 from zone_opt.optimise.dispatch.inputs import HorizonInputs
 from zone_opt.optimise.dispatch.structure import Structure
 from zone_opt.optimise.solver import SolveStatus
+from zone_opt.reports.exports import write_json
 
 __all__ = ["BindingConstraint", "DispatchResult", "WindowReport", "extract_blocks"]
 
@@ -70,7 +71,9 @@ class DispatchResult:
     windows: list[WindowReport]
     binding: list[BindingConstraint] = field(default_factory=list)
     infeasibility: list[str] = field(default_factory=list)
-    """When infeasible: the names of the rows and column bounds in HiGHS's IIS."""
+    """When infeasible: one English sentence per conflict (never empty then)."""
+    conflicts: list[Conflict] = field(default_factory=list)
+    """When infeasible: the conflicting constraints with the data behind them."""
     message: str = ""
 
     @property
@@ -184,6 +187,7 @@ class DispatchResult:
             "energy_balance": self.energy_balance(),
             "binding_constraints": [b.__dict__ for b in self.binding],
             "infeasibility": self.infeasibility,
+            "conflicts": [{**c.__dict__, "text": c.describe("en")} for c in self.conflicts],
             "message": self.message,
             "window_reports": [{**w.__dict__, "status": str(w.status)} for w in self.windows],
         }
@@ -196,7 +200,7 @@ class DispatchResult:
         frame = self.timeseries.copy()
         frame.index.name = "time"
         frame.to_parquet(paths["timeseries"])
-        paths["summary"].write_text(json.dumps(self.summary(), indent=2, default=float) + "\n")
+        write_json(paths["summary"], self.summary())
         return paths
 
 

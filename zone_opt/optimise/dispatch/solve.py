@@ -32,7 +32,7 @@ from zone_opt.arguments import check_choice, check_datetime, check_flag, check_r
 from zone_opt.errors import InvalidInputError
 from zone_opt.optimise.dispatch.assets import Park, UnitState
 from zone_opt.optimise.dispatch.build import fill
-from zone_opt.optimise.dispatch.diagnose import conflicting_constraints
+from zone_opt.optimise.dispatch.diagnose import Conflict, diagnose
 from zone_opt.optimise.dispatch.inputs import DispatchState, HorizonInputs
 from zone_opt.optimise.dispatch.results import (
     BindingConstraint,
@@ -149,7 +149,7 @@ class _Solved:
     end_state: DispatchState | None
     fill_s: float
     read_s: float
-    infeasibility: list[str]
+    conflicts: list[Conflict]
 
 
 #: Longest horizon :func:`dispatch` accepts, hours (ten years).
@@ -258,13 +258,13 @@ class _Runner:
         sol = wm.solver.solve(self.options.solve_options())
         t2 = time.perf_counter()
         blocks = end = None
-        iis: list[str] = []
+        iis: list[Conflict] = []
         if sol.status.has_solution and sol.x is not None:
             blocks = extract_blocks(wm.structure, sol.x)
             end = next_state(self.park, wm.structure, blocks, state)
             wm.last_x = sol.x
         elif sol.status is SolveStatus.INFEASIBLE:
-            iis = conflicting_constraints(wm.solver, wm.structure)
+            iis = diagnose(wm.solver, wm.structure, wm.data, inputs.time, message=sol.message)
         t3 = time.perf_counter()
         return _Solved(
             inputs, state, sol, wm.structure, wm.data, blocks, end, t1 - t0, t3 - t2, iis
@@ -453,6 +453,7 @@ def _assemble(
         timeseries=frame,
         windows=reports,
         binding=binding,
-        infeasibility=bad[0].infeasibility if bad else [],
+        infeasibility=[c.describe("en") for c in bad[0].conflicts] if bad else [],
+        conflicts=bad[0].conflicts if bad else [],
         message=bad[0].solution.message if bad else "",
     )
