@@ -44,6 +44,8 @@ PADDING = {"left": 5, "top": 5, "bottom": 5, "right": 40}
 
 
 #: A day axis: month-day labels, dropped rather than overlapped.
+# A week's time axis: one labelled tick a day (weekday and date), in the report's locale.
+_WEEK = alt.Axis(format="%a %d %b", tickCount={"interval": "day", "step": 1}, labelAngle=0)
 _DAYS = alt.Axis(format="%m-%d", labelOverlap="greedy")
 
 
@@ -66,7 +68,7 @@ def balance_chart(
     """Stacked flows (``time``, ``series``, ``value``, ``order``; supply > 0, extra demand
     < 0, stacked separately above and below zero) with ``line`` (``time``, ``series``,
     ``value``: the load) drawn over them as a step line."""
-    x = alt.X("time:T", title=axes.x)
+    x = alt.X("time:T", title=axes.x, axis=_WEEK)
     tip_value = alt.Tooltip("value:Q", title=axes.value or axes.y, format=",.2f")
     tooltip = [alt.Tooltip("time:T", title=axes.x, format="%Y-%m-%d %H:%M"), "series:N", tip_value]
     area = (
@@ -96,7 +98,7 @@ def soc_chart(frame: pd.DataFrame, colours: dict[str, str], axes: Axes) -> alt.C
         alt.Chart(frame)
         .mark_line(strokeWidth=1.8)
         .encode(
-            x=alt.X("time:T", title=axes.x),
+            x=alt.X("time:T", title=axes.x, axis=_WEEK),
             y=alt.Y("value:Q", title=axes.y),
             color=_colour(colours, axes.legend, "stroke"),
             tooltip=[
@@ -126,7 +128,7 @@ def price_chart(
             alt.Chart(part)
             .mark_line(interpolate="step-after", strokeWidth=1.6)
             .encode(
-                x=alt.X("time:T", title=ax.x),
+                x=alt.X("time:T", title=ax.x, axis=_WEEK),
                 y=alt.Y(
                     "value:Q",
                     title=ax.y,
