@@ -2,27 +2,30 @@
 
 Writes to ``--out``: ``rows.parquet`` (tenant x hour x scope x source), ``annual.parquet``,
 ``kpis.parquet``, ``reconciliation.parquet`` (and ``.csv``), ``hourly.parquet``,
-``manifest.json`` (methods, factor sets, input digests, Merkle root and chained head) and
-``hourly_emissions.png`` (the park's hourly emissions by source, market-based). The run is
-chained to the last head recorded for the same park in ``--chain`` (default
-``<out>/chain.jsonl``), and appended to it.
+``manifest.json`` (methods, factor sets, input digests, Merkle root and chained head) and,
+unless ``--no-report``, the report in ``--lang`` (:mod:`zone_opt.carbon.report`):
+``report.html`` / ``.md`` / ``charts/``, ``tenants/<enterprise_id>.html`` / ``.md`` and
+``carbon-<table>.csv`` / ``carbon.xlsx``. The run is chained to the last head recorded for
+the same park in ``--chain`` (default ``<out>/chain.jsonl``), and appended to it.
 
 Run it on the bundled demo::
 
     zone-opt carbon allocate --meters datasets/carbon_demo/meters.parquet \\
-        --park datasets/carbon_demo/park.yaml --out out/carbon
+        --park datasets/carbon_demo/park.yaml \\
+        --enterprises datasets/sample/enterprises.parquet --out out/carbon
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from zone_opt.cli.io import read_parquet, reading, staged_dir
-from zone_opt.cli.params import INPUT_FILE, OUTPUT_DIR
+from zone_opt.cli.params import INPUT_FILE, OUTPUT_DIR, gathered, lang_option
 from zone_opt.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -58,41 +61,25 @@ def previous_head(chain: Path, park_id: str) -> bytes:
     return head
 
 
-def chart(result: ParkCarbonResult, path: Path) -> None:
-    """A stacked area chart of the park's market-based hourly emissions by source, kg."""
-    import matplotlib
-    import numpy as np
-    import pyarrow.compute as pc
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    hourly = result.hourly.filter(pc.equal(result.hourly["method"], "market"))
-    sources = sorted(set(hourly["source"].to_pylist()))
-    frame = hourly.to_pydict()
-    hours = sorted(set(frame["hour"]))
-    index = {h: k for k, h in enumerate(hours)}
-    stack = np.zeros((len(sources), len(hours)))
-    for h, s, g in zip(frame["hour"], frame["source"], frame["co2e_g"], strict=True):
-        stack[sources.index(s), index[h]] += g / 1000.0
-    fig, ax = plt.subplots(figsize=(11, 4.5))
-    ax.stackplot(hours, stack, labels=sources, linewidth=0)
-    ax.set_ylabel("kg CO2e per hour (market-based)")
-    ax.set_title(f"Park {result.manifest['park_id']}: hourly emissions by source")
-    ax.legend(loc="upper left", fontsize=8, ncol=2)
-    ax.margins(x=0)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+@dataclass(frozen=True)
+class AllocateArgs:
+    meters: Path
+    park: Path
+    out: Path
+    chain: Path | None
+    enterprises: Path | None
+    lang: str
+    no_report: bool
+    no_chart: bool
 
 
 @command.command(
     help="Allocate a park's emissions per tenant, hour, scope and source, in integer grams "
     "that reconcile exactly. Writes rows, annual, kpis, reconciliation and hourly Parquet "
-    "files, reconciliation.csv, manifest.json and hourly_emissions.png to OUT, and chains "
-    "the run's audit head to the park's previous run in the --chain ledger. Exit code 1 "
-    "when the reconciliation does not balance."
+    "files, reconciliation.csv and manifest.json to OUT, and the report: report.html (with "
+    "report.md and charts/*.png), a printable page per tenant in tenants/, and the tables as "
+    "carbon-<table>.csv and carbon.xlsx. Chains the run's audit head to the park's previous "
+    "run in the --chain ledger. Exit code 1 when the reconciliation does not balance."
 )
 @click.option("--meters", type=INPUT_FILE, required=True, help="Meters Parquet file (hourly).")
 @click.option("--park", type=INPUT_FILE, required=True, help="Park YAML file.")
@@ -104,24 +91,51 @@ def chart(result: ParkCarbonResult, path: Path) -> None:
     show_default="OUT/chain.jsonl",
     help="JSON-lines ledger of audit heads, appended to.",
 )
-@click.option("--no-chart", is_flag=True, help="Skip the PNG chart.")
-def allocate(meters: Path, park: Path, out: Path, chain: Path | None, no_chart: bool) -> int:
+@click.option(
+    "--enterprises",
+    type=INPUT_FILE,
+    default=None,
+    show_default="tenants shown by id",
+    help="Enterprises Parquet file (enterprise_id, name): the tenants' names in the report.",
+)
+@lang_option
+@click.option(
+    "--no-report", is_flag=True, help="Skip the report, the tenant pages and the CSV/Excel files."
+)
+@click.option("--no-chart", is_flag=True, hidden=True, help="Deprecated: --no-report.")
+@gathered(AllocateArgs)
+def allocate(args: AllocateArgs) -> int:
     from zone_opt.carbon.park import allocate_park, load_park_config
 
-    with reading(park, "--park"):
-        config = load_park_config(park)
-    table = read_parquet(meters, "--meters")
+    with reading(args.park, "--park"):
+        config = load_park_config(args.park)
+    table = read_parquet(args.meters, "--meters")
     if table.num_rows == 0:
-        raise InvalidInputError.single("--meters", None, f"{meters}: no rows")
+        raise InvalidInputError.single("--meters", None, f"{args.meters}: no rows")
+    names = _names(args.enterprises) if args.enterprises is not None else {}
     tables = _park_tables(config)
-    ledger = chain if chain is not None else out / "chain.jsonl"
+    ledger = args.chain if args.chain is not None else args.out / "chain.jsonl"
     result = allocate_park(
         config, table, previous_head=previous_head(ledger, config.park_id), **tables
     )
-    with staged_dir(out) as stage:
-        _write(result, stage, chart_too=not no_chart)
+    with staged_dir(args.out) as stage:
+        _write(result, stage)
+        if not (args.no_report or args.no_chart):
+            from zone_opt.carbon.report import write_reports
+            from zone_opt.reports import check_lang
+
+            write_reports(result, stage, lang=check_lang(args.lang), names=names)
     _append_head(ledger, config.park_id, result)
-    return _print_summary(config.park_id, result, out)
+    return _print_summary(config.park_id, result, args.out)
+
+
+def _names(path: Path) -> dict[str, str]:
+    """enterprise_id -> name from an enterprises table."""
+    table = read_parquet(path, "--enterprises")
+    for column in ("enterprise_id", "name"):
+        if column not in table.column_names:
+            raise InvalidInputError.single(f"--enterprises.{column}", None, "column is missing")
+    return dict(zip(table["enterprise_id"].to_pylist(), table["name"].to_pylist(), strict=True))
 
 
 def _park_tables(config: ParkCarbonConfig) -> dict[str, pa.Table]:
@@ -132,7 +146,7 @@ def _park_tables(config: ParkCarbonConfig) -> dict[str, pa.Table]:
     }
 
 
-def _write(result: ParkCarbonResult, out: Path, *, chart_too: bool) -> None:
+def _write(result: ParkCarbonResult, out: Path) -> None:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
@@ -145,8 +159,6 @@ def _write(result: ParkCarbonResult, out: Path, *, chart_too: bool) -> None:
     (out / "manifest.json").write_text(
         json.dumps(result.manifest, indent=2, ensure_ascii=False), encoding="utf-8"
     )
-    if chart_too:
-        chart(result, out / "hourly_emissions.png")
 
 
 def _append_head(ledger: Path, park_id: str, result: ParkCarbonResult) -> None:
