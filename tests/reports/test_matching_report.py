@@ -175,6 +175,11 @@ def test_key_figures_follow_the_summary(run: Run) -> None:
     assert 0 < f.area_share < 1
     html = (run.out / "report.html").read_text(encoding="utf-8")
     assert f"{s.n_matched:,} of {s.n_seekers:,} seeking enterprises" in html
+    area = run.result.assignments.to_pandas()["space_id"].map(_area_of_spaces(run))
+    per_park = area.groupby(run.result.assignments["park_id"].to_numpy()).sum()
+    parks = run.inputs.parks.to_pandas().set_index("park_id")["name"]
+    most = parks[per_park.idxmax()]
+    assert f"{most} let the most space: {per_park.max():,.0f} m²" in html
 
 
 def _strict(text: str) -> object:

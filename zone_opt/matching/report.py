@@ -262,11 +262,15 @@ def _glance(report: Report, result: MatchResult, tables: MatchTables, t: Labels)
 def _parks(report: Report, tables: MatchTables, t: Labels, caps: Caps) -> None:
     section = report.section(t("sec.parks"))
     by_park = tables.by_park
-    shares = by_park.dropna(subset=["matched_area_share"])
-    if not shares.empty:
-        best = shares.loc[shares["matched_area_share"].idxmax()]
+    if tables.figures.matched > 0:
+        most = by_park.loc[by_park["matched_area_m2"].idxmax()]
         section.paragraph(
-            t("parks.text", best=best["park_name"], share=percent(best["matched_area_share"]))
+            t(
+                "parks.text",
+                most=most["park_name"],
+                area=number(most["matched_area_m2"]),
+                share=percent(most["matched_area_share"]),
+            )
         )
     if len(by_park) > caps.parks:
         section.note(t("parks.capped", n=caps.parks, other=t("other_parks")))
@@ -352,7 +356,7 @@ def _reasons(report: Report, tables: MatchTables, t: Labels) -> None:
 
 def _weights_text(weights: tuple[float, ...], t: Labels) -> str:
     total = sum(weights)
-    return ", ".join(
+    return t("list_sep").join(
         f"{t(f'comp.{name}')} {percent(w / total, 0)}"
         for name, w in zip(COMPONENTS, weights, strict=True)
     )
@@ -421,6 +425,6 @@ def _top_matches(report: Report, tables: MatchTables, t: Labels, caps: Caps) -> 
 
 def _files(report: Report, files: FileNotes, t: Labels) -> None:
     section = report.section(t("sec.files"))
-    section.paragraph(t("files.text", xlsx=files.xlsx, csv=", ".join(files.csv)))
+    section.paragraph(t("files.text", xlsx=files.xlsx, csv=t("list_sep").join(files.csv)))
     if files.too_long:
-        section.note(t("files.large", names=", ".join(files.too_long)))
+        section.note(t("files.large", names=t("list_sep").join(files.too_long)))

@@ -201,8 +201,10 @@ LABELS = Catalogue(
         "sec.parks": ("Matched space by park", "各园区闲置空间匹配情况"),
         "parks.text": (
             "Idle floor area of each park, split into the part that found a tenant and the "
-            "part still idle. {best} matched the largest share ({share}).",
-            "各园区闲置面积中已匹配与仍闲置的部分。{best} 匹配率最高（{share}）。",
+            "part still idle; the share matched is printed at the end of each bar. {most} "
+            "let the most space: {area} m², {share} of its idle area.",
+            "各园区闲置面积中已匹配与仍闲置的部分，条形末端为匹配率。{most} 匹配面积最大："
+            "{area} m²，占其闲置面积的 {share}。",
         ),
         "parks.capped": (
             "The {n} parks with the most idle area are drawn; the rest are summed as "
@@ -276,6 +278,7 @@ LABELS = Catalogue(
         "fit_axis": ("mean fit (points of 100)", "平均匹配度（满分 100）"),
         "component_axis": ("component value (0–1)", "分项值 (0–1)"),
         "component": ("component", "分项"),
+        "list_sep": (", ", "、"),
         "comp.distance": ("distance", "距离"),
         "comp.cost": ("rent", "租金"),
         "comp.size": ("size fit", "面积适配"),

@@ -211,8 +211,9 @@ def _assignments(
 
 def _explained(frame: pd.DataFrame, t: Labels) -> pd.DataFrame:
     codes = frame["reason_code"]
-    frame["reason_label"] = codes.map(lambda c: t(reason_keys(c)[0]))
-    frame["explanation"] = codes.map(lambda c: t(reason_keys(c)[1]))
+    present = codes.unique()
+    frame["reason_label"] = codes.map({c: t(reason_keys(c)[0]) for c in present})
+    frame["explanation"] = codes.map({c: t(reason_keys(c)[1]) for c in present})
     return frame
 
 
