@@ -2,25 +2,36 @@
 
 Reads the tables, runs :func:`zone_opt.matching.match` with a progress bar over its
 stages, writes ``assignments.parquet``, ``unmatched.parquet`` and ``summary.json`` to
-``--out`` and prints a summary.
+``--out``, then the planner's report (``report.html``, ``report.md``, ``charts/``) and its
+exports (``matching.xlsx``, ``matching-<table>.csv``) in ``--lang`` unless
+``--no-report``, and prints a summary.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 
 from zone_opt.cli.io import read_parquet, staged_dir
-from zone_opt.cli.params import DATE, INPUT_FILE, OUTPUT_DIR, gathered, options_named
+from zone_opt.cli.params import (
+    DATE,
+    INPUT_FILE,
+    OUTPUT_DIR,
+    gathered,
+    lang_option,
+    options_named,
+)
 from zone_opt.cli.progress import in_worker, progress_bar
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from zone_opt.matching import MatchResult
 
 STAGES = ("read", "candidates", "solve", "results", "write")
@@ -69,13 +80,17 @@ class MatchArgs:
     mode: Literal["optimal", "stable"]
     k: int
     now: dt.date | None
+    lang: Literal["en", "zh"]
+    no_report: bool
     no_progress: bool
 
 
 @click.command(
     short_help="Match enterprises to idle spaces.",
     help="Match enterprises to idle spaces (optimal assignment or stable matching) and "
-    "write assignments.parquet, unmatched.parquet and summary.json to OUT.",
+    "write assignments.parquet, unmatched.parquet and summary.json to OUT, with a report "
+    "(report.html, report.md, charts/) and its tables as matching.xlsx and "
+    "matching-<table>.csv.",
 )
 @table_options()
 @click.option("--out", type=OUTPUT_DIR, required=True, help="Output directory.")
@@ -98,6 +113,13 @@ class MatchArgs:
     default=None,
     show_default="today, UTC",
     help="The matching date: tenancies active then hold their spaces.",
+)
+@lang_option
+@click.option(
+    "--no-report",
+    is_flag=True,
+    help="Write only the Parquet files and summary.json: no report, no spreadsheet "
+    "exports (for very large runs).",
 )
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @gathered(MatchArgs)
@@ -125,18 +147,35 @@ def command(args: MatchArgs) -> int:
             )  # fmt: skip
         stage("write")
         with staged_dir(args.out) as stage_dir:
-            write(result, stage_dir)
+            write(result, stage_dir, Tables(spaces, enterprises, parks), args)
         bar.update(len(STAGES) - 1, status="done")
     print_summary(result, args.out)
     return 0
 
 
-def write(result: MatchResult, out: Path) -> None:
+@dataclass(frozen=True)
+class Tables:
+    """The input tables the report reads names from."""
+
+    spaces: pa.Table
+    enterprises: pa.Table
+    parks: pa.Table
+
+
+def write(result: MatchResult, out: Path, tables: Tables, args: MatchArgs) -> None:
     import pyarrow.parquet as pq
+
+    from zone_opt.matching.report import ReportOptions, write_match_outputs
+    from zone_opt.matching.report_tables import MatchInputs
 
     pq.write_table(result.assignments, out / "assignments.parquet")
     pq.write_table(result.unmatched, out / "unmatched.parquet")
-    (out / "summary.json").write_text(json.dumps(asdict(result.summary), indent=2))
+    inputs = MatchInputs(tables.spaces, tables.enterprises, tables.parks)
+    options = ReportOptions(lang=args.lang, report=not args.no_report)
+    # fontTools logs every glyph of the page's font subset at INFO: not the user's news.
+    fonttools = logging.getLogger("fontTools")
+    fonttools.setLevel(max(logging.WARNING, logging.getLogger().getEffectiveLevel()))
+    write_match_outputs(result, inputs, out, options)
 
 
 def print_summary(result: MatchResult, out: Path) -> None:
@@ -153,3 +192,5 @@ def print_summary(result: MatchResult, out: Path) -> None:
             click.echo(f"  {row['constraint']}: {row['enterprise_id_count']}")
     click.echo("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in s.seconds.items()))
     click.echo(f"wrote {out / 'assignments.parquet'} and {out / 'unmatched.parquet'}")
+    if (out / "report.html").exists():
+        click.echo(f"report: {out / 'report.html'}; tables: {out / 'matching.xlsx'}")

@@ -41,9 +41,23 @@ from zone_opt.matching.stable import deferred_acceptance
 from zone_opt.schemas import ENTERPRISES, PARKS, SPACES, TENANCIES, TableSpec
 from zone_opt.validation import validate_table
 
-__all__ = ["MAX_K", "MatchOptions", "MatchResult", "MatchSummary", "Matcher", "match", "recommend"]
+__all__ = [
+    "MAX_K",
+    "UNMATCHED_REASONS",
+    "MatchOptions",
+    "MatchResult",
+    "MatchSummary",
+    "Matcher",
+    "match",
+    "recommend",
+]
 
 Progress = Callable[[str], None]
+
+#: ``unmatched.reason``: no space passes the enterprise's hard constraints (``constraint``
+#: names the one that removed its last candidate), or it had candidates and the
+#: assignment gave every one of them to another enterprise.
+UNMATCHED_REASONS: tuple[str, ...] = ("NO_CANDIDATES", "OUTCOMPETED")
 
 
 def _validate(table: pa.Table, spec: TableSpec, argument: str) -> pa.Table:
@@ -338,7 +352,7 @@ class Matcher:
         unmatched = pa.table(
             {
                 "enterprise_id": t.enterprise_ids.take(pa.array(lost)),
-                "reason": pa.array(np.where(no_cand, "NO_CANDIDATES", "OUTCOMPETED"), pa.string()),
+                "reason": pa.array(np.where(no_cand, *UNMATCHED_REASONS), pa.string()),
                 "constraint": pa.array(reasons[graph.reason[lost]], pa.string(), mask=~no_cand),
                 "n_candidates": pa.array(graph.n_feasible[lost], pa.int64()),
             }
