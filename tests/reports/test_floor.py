@@ -189,6 +189,11 @@ def test_exports_round_trip(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(xlsx["spaces"], frame)
     pd.testing.assert_frame_equal(xlsx["schedule"], arrow.to_pandas())
     pd.testing.assert_frame_equal(read_csv(out.csv["spaces"]), frame)
+    codes = pd.DataFrame({"industry_code": ["01", "02"], "n": [2, 3]})
+    coded = write_tables({"codes": codes}, tmp_path, "codes")
+    pd.testing.assert_frame_equal(read_xlsx(coded.xlsx, text=["industry_code"])["codes"], codes)
+    pd.testing.assert_frame_equal(read_csv(coded.csv["codes"], text=["industry_code"]), codes)
+    assert read_csv(coded.csv["codes"])["industry_code"].tolist() != codes["industry_code"].tolist()
     header = out.csv["spaces"].read_bytes().splitlines()[0]
     assert header.startswith(b"\xef\xbb\xbf")  # BOM: spreadsheets read the Chinese names
     assert "area_m2 (m²)" in header.decode("utf-8-sig")

@@ -174,12 +174,17 @@ def _append_head(ledger: Path, park_id: str, result: ParkCarbonResult) -> None:
 
 
 def _print_summary(park_id: str, result: ParkCarbonResult, out: Path) -> int:
+    from zone_opt.carbon.report.data import indicators
+
     park = result.kpis.to_pylist()[-1]
+    own = indicators(result)
     balanced = all(result.reconciliation["balanced"].to_pylist())
     click.echo(
         f"park {park_id}: {result.rows.num_rows} rows, "
         f"{park['co2e_location_t']:.3f} t location-based, {park['co2e_market_t']:.3f} t "
-        f"market-based, {park['co2e_market_t_per_tce']:.3f} t/tce, clean electricity "
+        f"market-based, {park['co2e_market_t_per_tce']:.3f} t/tce with the exported share "
+        f"({own.intensity_t_per_tce:.3f} t/tce without it, the zero-carbon indicator), "
+        f"clean electricity "
         f"{park['clean_electricity_share']:.1%}; reconciliation "
         f"{'balanced' if balanced else 'NOT balanced'}; root {result.audit_root.hex()[:16]}, "
         f"head {result.audit_head.hex()[:16]} -> {out}"

@@ -10,7 +10,6 @@ exports (``matching.xlsx``, ``matching-<table>.csv``) in ``--lang`` unless
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,9 +171,6 @@ def write(result: MatchResult, out: Path, tables: Tables, args: MatchArgs) -> No
     pq.write_table(result.unmatched, out / "unmatched.parquet")
     inputs = MatchInputs(tables.spaces, tables.enterprises, tables.parks)
     options = ReportOptions(lang=args.lang, report=not args.no_report)
-    # fontTools logs every glyph of the page's font subset at INFO: not the user's news.
-    fonttools = logging.getLogger("fontTools")
-    fonttools.setLevel(max(logging.WARNING, logging.getLogger().getEffectiveLevel()))
     write_match_outputs(result, inputs, out, options)
 
 

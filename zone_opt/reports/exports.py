@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,19 +146,37 @@ def _strip_units(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.set_axis(names, axis=1)
 
 
-def read_xlsx(path: Path) -> dict[str, pd.DataFrame]:
+def _text_dtypes(headers: list[str], text: Sequence[str]) -> dict[str, type[str]]:
+    wanted = set(text)
+    out: dict[str, type[str]] = {}
+    for header in headers:
+        m = _UNIT_IN_HEADER.match(header)
+        if (m["name"] if m else header) in wanted:
+            out[header] = str
+    return out
+
+
+def read_xlsx(path: Path, *, text: Sequence[str] = ()) -> dict[str, pd.DataFrame]:
     """Every sheet of an export, headers without their units.
 
     Values are those written; a float column whose values are whole numbers reads back as
-    integers (a workbook stores numbers, not their types).
+    integers (a workbook stores numbers, not their types). Columns named in ``text`` are
+    read as text (codes such as ``"01"`` keep their leading zeros).
     """
-    sheets = pd.read_excel(path, sheet_name=None, engine="openpyxl")
-    return {name: _strip_units(frame) for name, frame in sheets.items()}
+    heads = pd.read_excel(path, sheet_name=None, engine="openpyxl", nrows=0)
+    out = {}
+    for name, head in heads.items():
+        dtype = _text_dtypes(list(map(str, head.columns)), text)
+        frame = pd.read_excel(path, sheet_name=name, engine="openpyxl", dtype=dtype or None)
+        out[str(name)] = _strip_units(frame)
+    return out
 
 
-def read_csv(path: Path) -> pd.DataFrame:
-    """One CSV export, headers without their units."""
-    return _strip_units(pd.read_csv(path, encoding="utf-8-sig"))
+def read_csv(path: Path, *, text: Sequence[str] = ()) -> pd.DataFrame:
+    """One CSV export, headers without their units; ``text`` columns read as text."""
+    head = pd.read_csv(path, encoding="utf-8-sig", nrows=0)
+    dtype = _text_dtypes(list(map(str, head.columns)), text)
+    return _strip_units(pd.read_csv(path, encoding="utf-8-sig", dtype=dtype or None))
 
 
 def strict(value: Any) -> Any:
