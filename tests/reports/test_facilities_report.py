@@ -5,7 +5,6 @@ browser. Built from the bundled example scenario (solved once, ~2 s)."""
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from playwright.sync_api import Browser
+from report_browser import SCREENSHOTS, open_report
 
 from zone_opt.cli import main
 from zone_opt.optimise.facilities.advice import Rule, in_core, recommend
@@ -28,12 +28,6 @@ from zone_opt.optimise.facilities.scenario import ScenarioResult, load_scenarios
 from zone_opt.optimise.facilities.sharing import CostShares, ShareMethod
 from zone_opt.optimise.solver import SolveOptions
 from zone_opt.reports import Report, number, read_csv, read_xlsx
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import report_browser
-from report_browser import SCREENSHOTS, open_report
-
-browser = report_browser.browser  # the session fixture, here under its own name
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "datasets/facilities/example_scenario.yaml"
 Solved = tuple[str, list[ScenarioResult]]

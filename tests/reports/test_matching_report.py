@@ -11,7 +11,6 @@ import dataclasses
 import datetime as dt
 import json
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,8 @@ import openpyxl
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from playwright.sync_api import Browser
+from report_browser import SCREENSHOTS, open_report
 
 from zone_opt.cli import main
 from zone_opt.datasets import read_region
@@ -43,11 +44,6 @@ from zone_opt.matching.report_charts import (
 from zone_opt.matching.report_labels import LABELS, REASON_TEXT, SPACE_REASONS, reason_keys
 from zone_opt.matching.report_tables import MatchInputs
 from zone_opt.reports import read_csv, read_xlsx
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from report_browser import SCREENSHOTS, browser, open_report
-
-__all__ = ["browser"]  # the session fixture, used by name
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "datasets" / "sample"
@@ -342,7 +338,7 @@ def test_no_report_writes_the_parquet_files_and_summary_only(tmp_path: Path) -> 
     assert "matched_area_share" in summary
 
 
-def test_the_reports_open_in_a_browser(browser, run: Run, zh_out: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_reports_open_in_a_browser(browser: Browser, run: Run, zh_out: Path) -> None:
     for html, name in ((run.out, "matching-report"), (zh_out, "matching-report-zh")):
         opened = open_report(browser, html / "report.html", SCREENSHOTS / f"{name}.png")
         assert opened.errors == []
