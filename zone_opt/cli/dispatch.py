@@ -63,6 +63,7 @@ class DispatchArgs:
     gap: float
     time_limit: float | None
     workers: int
+    no_report: bool
     no_charts: bool
     no_progress: bool
     week_start: dt.datetime | None
@@ -110,8 +111,9 @@ class DispatchArgs:
 )
 @lang_option
 @click.option(
-    "--no-charts", is_flag=True, help="Skip the report and its exports (summary and series only)."
+    "--no-report", is_flag=True, help="Skip the report and its exports (summary and series only)."
 )
+@click.option("--no-charts", is_flag=True, hidden=True, help="Deprecated: --no-report.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @gathered(DispatchArgs)
 def command(args: DispatchArgs) -> int:
@@ -148,7 +150,13 @@ def command(args: DispatchArgs) -> int:
         with named(OPTION_NAMES):
             result = solve_interruptibly(solve)
     with staged_dir(args.out) as stage, named(OPTION_NAMES):
-        write(result, stage, charts=not args.no_charts, week_start=args.week_start, lang=args.lang)
+        write(
+            result,
+            stage,
+            charts=not (args.no_report or args.no_charts),
+            week_start=args.week_start,
+            lang=args.lang,
+        )
     summary = result.summary()
     brief = {k: summary[k] for k in ("status", "objective_cny", "mip_gap", "build_s", "solve_s")}
     click.echo(json.dumps(brief, indent=2))
