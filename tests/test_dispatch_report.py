@@ -233,7 +233,9 @@ def test_cli_lang_and_week_start(tmp_path: Path) -> None:
     assert main([*args, "--week-start", "2025-08-01"]) == 2
 
 
-def test_cli_infeasible_writes_the_reason(tmp_path: Path) -> None:
+def test_cli_infeasible_writes_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = (DATA / "lp.yaml").read_text(encoding="utf-8")
     text = text.replace("profiles_8760.csv", str(DATA / "profiles_8760.csv"))
     text = text.replace("cyclic: true ", "end_soc_min_mwh: 90\n    charge_mw: 2 #")
@@ -250,6 +252,9 @@ def test_cli_infeasible_writes_the_reason(tmp_path: Path) -> None:
         ]
     )
     assert code == 1
+    printed = strict_json(capsys.readouterr().out)  # the brief on stdout is strict JSON too
+    assert isinstance(printed, dict)
+    assert printed["objective_cny"] is None
     summary = strict_json((out / "summary.json").read_text(encoding="utf-8"))
     assert isinstance(summary, dict)
     assert summary["status"] == "infeasible"

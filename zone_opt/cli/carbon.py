@@ -150,15 +150,15 @@ def _write(result: ParkCarbonResult, out: Path) -> None:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
+    from zone_opt.reports import write_json
+
     pq.write_table(result.rows, out / "rows.parquet")
     pq.write_table(result.annual, out / "annual.parquet")
     pq.write_table(result.kpis, out / "kpis.parquet")
     pq.write_table(result.reconciliation, out / "reconciliation.parquet")
     pacsv.write_csv(result.reconciliation, out / "reconciliation.csv")
     pq.write_table(result.hourly, out / "hourly.parquet")
-    (out / "manifest.json").write_text(
-        json.dumps(result.manifest, indent=2, ensure_ascii=False), encoding="utf-8"
-    )
+    write_json(out / "manifest.json", result.manifest)
 
 
 def _append_head(ledger: Path, park_id: str, result: ParkCarbonResult) -> None:

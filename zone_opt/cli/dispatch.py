@@ -159,7 +159,9 @@ def command(args: DispatchArgs) -> int:
         )
     summary = result.summary()
     brief = {k: summary[k] for k in ("status", "objective_cny", "mip_gap", "build_s", "solve_s")}
-    click.echo(json.dumps(brief, indent=2))
+    from zone_opt.reports import strict
+
+    click.echo(json.dumps(strict(brief), indent=2, allow_nan=False))
     if result.infeasibility:
         log.error("infeasible; conflicting constraints:\n  %s", "\n  ".join(result.infeasibility))
     log.info("wrote %s", args.out)
