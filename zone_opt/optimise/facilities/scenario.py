@@ -31,12 +31,13 @@ planning alone) so the saving of the joint plan is visible.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from zone_opt.distributed.executor import Executor, LocalExecutor
 from zone_opt.errors import InvalidInputError
 from zone_opt.formats.document import Document
 from zone_opt.formats.facilities import FACILITIES, FacilitiesFile, ScenarioEntry
@@ -54,6 +55,7 @@ __all__ = [
     "load_scenarios",
     "parse_scenarios",
     "run_scenarios",
+    "solve_scenario",
 ]
 
 _OPTION_KEYS = ("budget_cny", "max_distance_km", "single_source")
@@ -161,6 +163,7 @@ def _options(entry: FacilitiesFile | ScenarioEntry) -> dict[str, Any]:
 
 #: ``on_stage(scenario, stage)`` hears each scenario's stages: "plan" (the joint MILP
 #: starts), "alone" (stand-alone costs), a ShareMethod value (that split starts), "done".
+#: When scenarios run as tasks of a remote executor, it hears only "plan" (sent) and "done".
 StageHook = Callable[[Scenario, str], None]
 
 
@@ -170,30 +173,54 @@ def run_scenarios(
     *,
     workers: int = 2,
     on_stage: StageHook | None = None,
+    executor: Executor | None = None,
 ) -> list[ScenarioResult]:
     """Solve each scenario's joint plan, its stand-alone total and the requested splits;
-    ``on_stage`` (optional) is told where each scenario stands (:data:`StageHook`)."""
+    ``on_stage`` (optional) is told where each scenario stands (:data:`StageHook`).
+
+    Scenarios are independent. On ``executor`` (default: ``workers`` threads here) they
+    run in turn, each one's coalitions spread over the executor; on a remote executor
+    (Ray) with at least as many scenarios as workers, each scenario is one task instead
+    (its coalitions solved in turn inside it). Either way the results are those of the
+    serial run (timings aside): every solve is the same pure function of the same inputs.
+    """
     opts = options or DEFAULT_OPTIONS
+    ex = executor or LocalExecutor(max(1, int(workers)))
 
     def stage(sc: Scenario, name: str) -> None:
         if on_stage is not None:
             on_stage(sc, name)
 
-    results = []
-    for sc in scenarios:
-        stage(sc, "plan")
-        plan = solve_facilities(sc.problem, options=opts)
-        standalone = None
-        shares: list[CostShares] = []
-        if plan.feasible:
-            stage(sc, "alone")
-            cc = CoalitionCosts(sc.problem, sc.players, options=opts, workers=workers)
-            singles = [cc.value(1 << k) for k in range(cc.num_players)]
-            if all(v.status.has_solution for v in singles):
-                standalone = float(sum(v.cost_cny for v in singles))
-                for method in sc.sharing:
-                    stage(sc, method.value)
-                    shares.append(cost_shares(sc.problem, sc.players, method, costs=cc))
-        results.append(ScenarioResult(sc, plan, standalone, tuple(shares)))
-        stage(sc, "done")
-    return results
+    if ex.remote and len(scenarios) > 1 and len(scenarios) >= ex.workers:
+        for sc in scenarios:
+            stage(sc, "plan")
+        shipped = replace(opts, cancel=None, progress=None)
+        results = ex.map(solve_scenario, shipped, scenarios)
+        for sc in scenarios:
+            stage(sc, "done")
+        return results
+    return [_scenario(sc, opts, ex, stage) for sc in scenarios]
+
+
+def solve_scenario(options: SolveOptions, scenario: Scenario) -> ScenarioResult:
+    """One scenario, all on this thread (a task of a sweep: a pure function)."""
+    return _scenario(scenario, options, LocalExecutor(1), lambda _sc, _name: None)
+
+
+def _scenario(sc: Scenario, opts: SolveOptions, ex: Executor, stage: StageHook) -> ScenarioResult:
+    """The joint plan, then (if feasible) the stand-alone costs and each split."""
+    stage(sc, "plan")
+    plan = solve_facilities(sc.problem, options=opts)
+    standalone = None
+    shares: list[CostShares] = []
+    if plan.feasible:
+        stage(sc, "alone")
+        cc = CoalitionCosts(sc.problem, sc.players, options=opts, executor=ex)
+        singles = [cc.value(1 << k) for k in range(cc.num_players)]
+        if all(v.status.has_solution for v in singles):
+            standalone = float(sum(v.cost_cny for v in singles))
+            for method in sc.sharing:
+                stage(sc, method.value)
+                shares.append(cost_shares(sc.problem, sc.players, method, costs=cc))
+    stage(sc, "done")
+    return ScenarioResult(sc, plan, standalone, tuple(shares))

@@ -1,0 +1,22 @@
+"""Run the engines' independent work on threads here or on a Ray cluster, with identical
+results (:mod:`zone_opt.distributed.executor`). Ray is the optional extra
+``zone-opt[ray]``; nothing here imports it until a Ray executor is made.
+
+What runs through an executor today: the coalition values of cost-sharing games
+(:class:`~zone_opt.optimise.facilities.coalitions.CoalitionCosts`, one round per coalition
+size) and facility scenario sweeps
+(:func:`~zone_opt.optimise.facilities.scenario.run_scenarios`).
+"""
+
+from zone_opt.distributed.executor import BACKENDS, Backend, Executor, LocalExecutor, executor
+from zone_opt.distributed.ray_backend import RayExecutor, RayUnavailableError
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "Executor",
+    "LocalExecutor",
+    "RayExecutor",
+    "RayUnavailableError",
+    "executor",
+]
