@@ -24,6 +24,20 @@ $(STAMP): requirements/lock.txt pyproject.toml
 .PHONY: install
 install: $(STAMP) ## Create .venv with the pinned Python dependencies
 
+# The Ray extra (zone_opt.distributed's Ray backend): pinned in requirements/ray.txt and
+# installed with the lock as constraints, so nothing the lock pins moves; once per content
+# of both files, like $(STAMP).
+RAY_STAMP := $(VENV)/.ray-$(shell cat requirements/lock.txt requirements/ray.txt | cksum | cut -d' ' -f1)
+
+$(RAY_STAMP): $(STAMP) requirements/ray.txt
+	$(PY) -m pip install --quiet -r requirements/ray.txt -c requirements/lock.txt
+	$(PY) -m pip check
+	@rm -f $(VENV)/.ray-*
+	@touch $@
+
+.PHONY: ray
+ray: $(RAY_STAMP) ## Install the Ray extra into .venv (requirements/ray.txt; the Ray tests need it)
+
 $(SO_STAMP): $(STAMP) $(RUST_SOURCES) pyproject.toml
 	rm -f zone_opt/_core*.so
 	$(VENV)/bin/maturin develop --release --quiet
@@ -48,7 +62,7 @@ browser: ## Install headless Chromium (Debian's chromium) for the report browser
 	@chromium --version 2>/dev/null || chromium-browser --version
 
 .PHONY: test-py
-test-py: build browser ## Run the Python tests
+test-py: build browser ray ## Run the Python tests
 	$(PY) -m pytest -q
 	ZONE_OPT_JOIN_SIMD=0 $(PY) -m pytest -q tests -k "join"
 

@@ -10,10 +10,11 @@ whose worker died gives the same value.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from zone_opt.errors import FailedPreconditionError, InvalidInputError
 
@@ -42,10 +43,9 @@ class RayUnavailableError(FailedPreconditionError, ImportError):
 
 def _import_ray() -> ModuleType:
     try:
-        import ray
+        return importlib.import_module("ray")
     except ImportError as exc:
         raise RayUnavailableError from exc
-    return ray
 
 
 def _apply_chunk(fn: Callable[[S, T], R], shared: S, chunk: Sequence[T]) -> list[R]:
@@ -113,7 +113,3 @@ class RayExecutor:
 
     def __repr__(self) -> str:
         return f"RayExecutor(workers={self._workers})"
-
-    def _cluster(self) -> dict[str, Any]:
-        """The cluster's resources (CPU, memory, nodes), for logs."""
-        return dict(self._ray.cluster_resources())

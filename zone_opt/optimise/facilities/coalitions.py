@@ -70,7 +70,6 @@ def popcount(masks: NDArray[np.int64]) -> NDArray[np.int64]:
     return out
 
 
-
 @dataclass(frozen=True)
 class CoalitionGame:
     """What every coalition solve of a round shares (sent once per round).

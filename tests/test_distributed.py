@@ -1,0 +1,159 @@
+"""The executor interface and its local backend, without Ray: order, errors, the factory,
+the missing-extra error, and that coalition values and scenario sweeps do not depend on
+the executor (a stand-in "remote" executor pickles everything across, as Ray would)."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import pytest
+from distributed_cases import game, same_results, sweep, values_bytes
+
+from zone_opt.distributed import (
+    Executor,
+    LocalExecutor,
+    RayUnavailableError,
+    executor,
+)
+from zone_opt.errors import FailedPreconditionError, InvalidInputError
+from zone_opt.optimise import SolveOptions
+from zone_opt.optimise.facilities.coalitions import CoalitionCosts
+from zone_opt.optimise.facilities.scenario import run_scenarios
+from zone_opt.optimise.facilities.sharing import ShareOptions, cost_shares
+
+S = TypeVar("S")
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class PicklingExecutor(LocalExecutor):
+    """A local executor that behaves as a remote one: the function, the shared context,
+    each item and each result cross a pickle round trip (what Ray does to them)."""
+
+    @property
+    def remote(self) -> bool:
+        return True
+
+    def map(self, fn: Callable[[S, T], R], shared: S, items: Sequence[T]) -> list[R]:
+        shipped_fn, shipped_shared, shipped = pickle.loads(pickle.dumps((fn, shared, items)))
+        out = super().map(shipped_fn, shipped_shared, shipped)
+        result: list[R] = pickle.loads(pickle.dumps(out))
+        return result
+
+
+def _slow_square(shared: float, x: int) -> float:
+    threading.Event().wait(0.002 * ((7 * x) % 5))  # finish out of order
+    return shared * x * x
+
+
+def _fail_on_three(_shared: None, x: int) -> int:
+    if x == 3:
+        raise InvalidInputError.single("x", x, "three")
+    return x
+
+
+def test_local_results_in_submission_order() -> None:
+    items = list(range(20))
+    expected = [0.5 * x * x for x in items]
+    for workers in (1, 2, 4):
+        assert LocalExecutor(workers).map(_slow_square, 0.5, items) == expected
+    assert LocalExecutor(2).map(_slow_square, 1.0, []) == []
+
+
+def test_local_executor_is_an_executor_and_the_default() -> None:
+    ex = executor()
+    assert isinstance(ex, Executor)
+    assert isinstance(ex, LocalExecutor)
+    assert (ex.name, ex.workers, ex.remote) == ("local", 2, False)
+    assert executor("local", workers=3).workers == 3
+    ex.close()
+
+
+def test_a_task_error_is_raised_with_its_type() -> None:
+    with pytest.raises(InvalidInputError, match="three"):
+        LocalExecutor(2).map(_fail_on_three, None, list(range(6)))
+
+
+@pytest.mark.parametrize("workers", [0, -1, True, 1.5])
+def test_workers_must_be_a_positive_integer(workers: object) -> None:
+    with pytest.raises(InvalidInputError, match="workers"):
+        LocalExecutor(workers)  # type: ignore[arg-type]
+
+
+def test_factory_refuses_unknown_backends_and_stray_addresses() -> None:
+    with pytest.raises(InvalidInputError, match="unknown backend 'dask'"):
+        executor("dask")
+    with pytest.raises(InvalidInputError, match="needs the ray backend"):
+        executor("local", address="ray://head:10001")
+
+
+def test_ray_without_the_extra_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    with pytest.raises(RayUnavailableError, match=r"pip install 'zone-opt\[ray\]'") as caught:
+        executor("ray")
+    assert isinstance(caught.value, FailedPreconditionError)
+    assert isinstance(caught.value, ImportError)
+
+
+def test_importing_zone_opt_does_not_import_ray() -> None:
+    code = "import sys, zone_opt.distributed, zone_opt.optimise.facilities.scenario; "
+    code += "sys.exit('ray' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_coalition_values_do_not_depend_on_the_executor() -> None:
+    problem, players = game(11)
+    reference = values_bytes(CoalitionCosts(problem, players, executor=LocalExecutor(1)))
+    for ex in (LocalExecutor(2), PicklingExecutor(2)):
+        assert values_bytes(CoalitionCosts(problem, players, executor=ex)) == reference
+
+
+def test_sampled_shapley_does_not_depend_on_the_executor() -> None:
+    problem, players = game(12)
+    settings = ShareOptions(exact_limit=3, samples=16, seed=7)
+    shares = [
+        cost_shares(
+            problem,
+            players,
+            "shapley",
+            share_options=settings,
+            costs=CoalitionCosts(problem, players, executor=ex),
+        )
+        for ex in (LocalExecutor(1), PicklingExecutor(2))
+    ]
+    assert [s.share_cny for s in shares[0].shares] == [s.share_cny for s in shares[1].shares]
+    assert shares[0].coalitions_solved == shares[1].coalitions_solved
+
+
+def test_sweep_as_tasks_equals_the_serial_run() -> None:
+    scenarios = sweep(13)
+    stages: list[tuple[str, str]] = []
+    serial = run_scenarios(scenarios, workers=1)
+    tasks = run_scenarios(
+        scenarios,
+        executor=PicklingExecutor(2),
+        on_stage=lambda sc, st: stages.append((sc.name, st)),
+    )
+    assert same_results(serial, tasks)
+    # fewer scenarios than workers: scenarios in turn, their coalitions spread instead
+    assert same_results(serial, run_scenarios(scenarios, executor=PicklingExecutor(4)))
+    assert stages == [(s.name, "plan") for s in scenarios] + [(s.name, "done") for s in scenarios]
+    assert all(r.shares for r in serial)
+
+
+def test_cancel_and_progress_stay_on_the_driver() -> None:
+    """A remote round ships the options without the cancel event (it cannot be pickled)."""
+    problem, players = game(14, parks=3)
+    cancel = threading.Event()
+    cc = CoalitionCosts(
+        problem, players, options=SolveOptions(cancel=cancel), executor=PicklingExecutor(2)
+    )
+    assert cc.game(remote=True).options.cancel is None
+    assert cc.game().options.cancel is cancel
+    cc.all_values()
+    assert cc.solves == 7

@@ -1,0 +1,87 @@
+"""The Ray backend on a simulated 2-node cluster (``ray_cluster``, one CPU per node): the
+same plan gives bitwise the same coalition values as the local backend, and a facility
+scenario sweep equals the serial run. Skipped where Ray is not installed (``make ray``)."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Iterator
+
+import pytest
+from distributed_cases import game, same_results, sweep, values_bytes
+
+from zone_opt.distributed import Executor, LocalExecutor, RayExecutor, executor
+from zone_opt.errors import InvalidInputError
+from zone_opt.optimise.facilities.coalitions import CoalitionCosts
+from zone_opt.optimise.facilities.scenario import run_scenarios
+from zone_opt.optimise.facilities.sharing import ShareOptions, cost_shares
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(scope="module")
+def ray_executor(ray_cluster: str) -> Iterator[Executor]:
+    """The Ray backend on the session's cluster (attached: it leaves the cluster up)."""
+    ex = executor("ray", address=ray_cluster)
+    yield ex
+    ex.close()
+
+
+def _node_after_a_pause(_shared: None, _item: int) -> str:
+    ray = importlib.import_module("ray")
+    threading.Event().wait(0.3)  # holds the node's one CPU, so the next task goes elsewhere
+    return str(ray.get_runtime_context().get_node_id())
+
+
+def _fail_on_three(_shared: None, x: int) -> int:
+    if x == 3:
+        raise InvalidInputError.single("x", x, "three")
+    return x
+
+
+def test_the_executor_spans_both_nodes(ray_executor: Executor) -> None:
+    assert isinstance(ray_executor, RayExecutor)
+    assert (ray_executor.name, ray_executor.workers, ray_executor.remote) == ("ray", 2, True)
+    nodes = ray_executor.map(_node_after_a_pause, None, list(range(4)))
+    assert len(set(nodes)) == 2
+
+
+def test_a_task_error_is_raised_with_its_type(ray_executor: Executor) -> None:
+    with pytest.raises(InvalidInputError, match="three"):
+        ray_executor.map(_fail_on_three, None, list(range(6)))
+
+
+def test_coalition_values_bitwise_equal_to_local(ray_executor: Executor) -> None:
+    for seed, kw in ((21, {}), (22, {"single_source": True, "parks": 5})):
+        problem, players = game(seed, **kw)
+        local = CoalitionCosts(problem, players, executor=LocalExecutor(2))
+        remote = CoalitionCosts(problem, players, executor=ray_executor)
+        assert values_bytes(remote) == values_bytes(local)
+        assert remote.solves == local.solves
+
+
+def test_sampled_shapley_equal_to_local(ray_executor: Executor) -> None:
+    problem, players = game(23, parks=7)
+    settings = ShareOptions(exact_limit=4, samples=24, seed=3)
+    shares = [
+        cost_shares(
+            problem,
+            players,
+            "shapley",
+            share_options=settings,
+            costs=CoalitionCosts(problem, players, executor=ex),
+        )
+        for ex in (LocalExecutor(2), ray_executor)
+    ]
+    assert [s.share_cny for s in shares[0].shares] == [s.share_cny for s in shares[1].shares]
+    assert [s.std_error_cny for s in shares[0].shares] == [
+        s.std_error_cny for s in shares[1].shares
+    ]
+
+
+def test_scenario_sweep_equal_to_the_serial_run(ray_executor: Executor) -> None:
+    scenarios = sweep(24, n=3)
+    serial = run_scenarios(scenarios, workers=1)
+    assert same_results(serial, run_scenarios(scenarios, executor=ray_executor))
+    assert all(r.shares for r in serial)
