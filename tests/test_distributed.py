@@ -9,11 +9,14 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from click.testing import CliRunner
 from distributed_cases import game, same_results, sweep, values_bytes
 
+from zone_opt.cli import cli
 from zone_opt.distributed import (
     Executor,
     LocalExecutor,
@@ -26,6 +29,7 @@ from zone_opt.optimise.facilities.coalitions import CoalitionCosts
 from zone_opt.optimise.facilities.scenario import run_scenarios
 from zone_opt.optimise.facilities.sharing import ShareOptions, cost_shares
 
+SCENARIO = Path(__file__).resolve().parents[1] / "datasets" / "facilities" / "example_scenario.yaml"
 S = TypeVar("S")
 T = TypeVar("T")
 R = TypeVar("R")
@@ -157,3 +161,19 @@ def test_cancel_and_progress_stay_on_the_driver() -> None:
     assert cc.game().options.cancel is cancel
     cc.all_values()
     assert cc.solves == 7
+
+
+def test_cli_ray_address_needs_the_ray_executor(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["facilities", str(SCENARIO), "--out", str(tmp_path / "out"), "--ray-address", "local"],
+    )
+    assert result.exit_code == 2
+    assert "--ray-address needs --executor ray" in result.output
+
+
+def test_cli_help_names_the_executors() -> None:
+    result = CliRunner().invoke(cli, ["facilities", "--help"])
+    assert result.exit_code == 0
+    assert "--executor [local|ray]" in result.output
+    assert "--ray-address ADDRESS" in result.output

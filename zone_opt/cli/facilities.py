@@ -10,11 +10,12 @@ The old spelling ``zone-opt plan facilities ...`` still works until zone-opt 0.2
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,6 +28,7 @@ from zone_opt.cli.params import INPUT_FILE, OUTPUT_DIR, POSITIVE, gathered, lang
 from zone_opt.cli.progress import Bar, progress_bar, solve_interruptibly
 
 if TYPE_CHECKING:
+    from zone_opt.distributed import Executor
     from zone_opt.optimise.facilities.scenario import Scenario, ScenarioResult
     from zone_opt.optimise.solver import Progress
 
@@ -53,6 +55,8 @@ class FacilitiesArgs:
     out: Path
     time_limit_s: float | None
     workers: int
+    executor: str
+    ray_address: str | None
     lang: str
     no_progress: bool
 
@@ -64,7 +68,22 @@ def _arguments(f: F) -> F:
         "--workers",
         type=click.IntRange(min=1),
         default=2,
-        help="Threads solving coalitions in parallel (cost shares).",
+        help="Threads solving coalitions in parallel (cost shares; --executor local).",
+    )(f)
+    f = click.option(
+        "--ray-address",
+        metavar="ADDRESS",
+        default=None,
+        help="Ray cluster to attach to (ray://HOST:10001 or HOST:6379), or `local` to start "
+        "a private Ray in this process (the default with --executor ray).",
+    )(f)
+    f = click.option(
+        "--executor",
+        type=click.Choice(["local", "ray"]),
+        default="local",
+        show_default=True,
+        help="Where coalitions are solved: threads here, or tasks on Ray (needs "
+        "pip install 'zone-opt[ray]'). Results are identical.",
     )(f)
     f = click.option(
         "--time-limit-s",
@@ -186,16 +205,55 @@ def _interactive() -> bool:
 def run_facilities(args: FacilitiesArgs) -> int:
     """Solve, report, print the report's paths; exit code 1 if no scenario has a plan."""
     from zone_opt.optimise.facilities.report import write_report
-    from zone_opt.optimise.facilities.scenario import (
-        load_scenarios,
-        run_scenarios,
-    )
-    from zone_opt.optimise.solver import SolveOptions
+    from zone_opt.optimise.facilities.scenario import load_scenarios
     from zone_opt.reports import check_lang
 
     lang = check_lang(args.lang)
     with reading(args.scenario, "SCENARIO"):
         region, scenarios = load_scenarios(args.scenario)
+    with _executor(args) as ex:
+        results = _solve_all(args, scenarios, ex)
+    with staged_dir(args.out) as stage:
+        write_report(region, results, stage, lang=lang)
+    for r in results:
+        log.info(
+            "scenario=%r status=%s total_cny=%.0f standalone_cny=%s",
+            r.scenario.name,
+            r.plan.status,
+            r.plan.objective_cny,
+            "-" if r.standalone_total_cny is None else f"{r.standalone_total_cny:.0f}",
+        )
+    for name in ("report.html", "report.md", "facilities.xlsx"):
+        click.echo(args.out / name)
+    return 0 if any(r.plan.feasible for r in results) else 1
+
+
+@contextlib.contextmanager
+def _executor(args: FacilitiesArgs) -> Iterator[Executor]:
+    """The executor of ``--executor``/``--ray-address``, closed afterwards (made here, on
+    the main thread: Ray starts there)."""
+    from zone_opt.distributed import executor
+
+    if args.ray_address is not None and args.executor != "ray":
+        raise click.UsageError("--ray-address needs --executor ray")
+    if args.executor == "ray":
+        ex = executor("ray", address=args.ray_address)
+        log.info("executor=ray workers=%d", ex.workers)
+    else:
+        ex = executor("local", workers=args.workers)
+    try:
+        yield ex
+    finally:
+        ex.close()
+
+
+def _solve_all(
+    args: FacilitiesArgs, scenarios: list[Scenario], ex: Executor
+) -> list[ScenarioResult]:
+    """Each scenario in turn (joint plan here, with progress), its coalitions on ``ex``."""
+    from zone_opt.optimise.facilities.scenario import run_scenarios
+    from zone_opt.optimise.solver import SolveOptions
+
     interactive = not args.no_progress and _interactive()
     with progress_bar("facilities", len(scenarios), enabled=interactive) as bar:
         echo = None if args.no_progress or interactive else _echo_err
@@ -214,25 +272,12 @@ def run_facilities(args: FacilitiesArgs) -> int:
                 (result,) = run_scenarios(
                     [scenario],
                     options,
-                    workers=args.workers,
                     on_stage=None if quiet else reporter.stage,
+                    executor=ex,
                 )
                 if not quiet:
                     reporter.finished(result)
                 results.append(result)
             return results
 
-        results = solve_interruptibly(solve)
-    with staged_dir(args.out) as stage:
-        write_report(region, results, stage, lang=lang)
-    for r in results:
-        log.info(
-            "scenario=%r status=%s total_cny=%.0f standalone_cny=%s",
-            r.scenario.name,
-            r.plan.status,
-            r.plan.objective_cny,
-            "-" if r.standalone_total_cny is None else f"{r.standalone_total_cny:.0f}",
-        )
-    for name in ("report.html", "report.md", "facilities.xlsx"):
-        click.echo(args.out / name)
-    return 0 if any(r.plan.feasible for r in results) else 1
+        return solve_interruptibly(solve)

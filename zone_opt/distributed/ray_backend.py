@@ -74,7 +74,8 @@ class RayExecutor:
         if self._owns:
             local = address in (None, "local")
             ray.init(
-                address=None if local else address,
+                # "local": always a new private Ray, never one found via RAY_ADDRESS
+                address="local" if local else address,
                 num_cpus=workers if local else None,
                 include_dashboard=False if local else None,
                 log_to_driver=False,
