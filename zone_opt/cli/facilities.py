@@ -74,8 +74,9 @@ def _arguments(f: F) -> F:
         "--ray-address",
         metavar="ADDRESS",
         default=None,
+        show_default="local, with --executor ray",
         help="Ray cluster to attach to (ray://HOST:10001 or HOST:6379), or `local` to start "
-        "a private Ray in this process (the default with --executor ray).",
+        "a private Ray in this process.",
     )(f)
     f = click.option(
         "--executor",
