@@ -28,6 +28,13 @@ pub trait Cost:
     }
     /// A 32-bit result back in this type (only called when [`Cost::narrow`] succeeded).
     fn widen(x: i32) -> Self;
+    /// An integer as wide as this type, for positions kept beside values in vector lanes.
+    type Lane: Copy + std::ops::Add<Output = Self::Lane> + Send + Sync;
+    /// Position `j` as a [`Cost::Lane`], exactly (`j < 2^30` for `i32`, which
+    /// [`Cost::narrow`] guarantees).
+    fn lane(j: usize) -> Self::Lane;
+    /// The position that [`Cost::lane`] made.
+    fn unlane(x: Self::Lane) -> u32;
 }
 
 /// Largest `|cost|` the solver accepts in a type of span `2^bits` for `size` rows plus
@@ -52,9 +59,14 @@ impl Cost for i64 {
     }
     fn narrow(costs: &[Self], size: usize, negate: bool) -> Option<Vec<i32>> {
         // One pass: truncating copy and range together (a wide matrix wastes the copy).
+        if size >= 1 << 30 {
+            return None; // columns must fit the i32 lanes of the kernels
+        }
         let limit = exact_limit(30, size);
         let sign = if negate { -1 } else { 1 };
         let mut out = vec![0_i32; costs.len()];
+        // Fresh zero pages, not touched yet: fault them in 2 MiB at a time.
+        super::graph::huge_pages(&out);
         let (lo, hi) = out
             .par_chunks_mut(1 << 16)
             .zip(costs.par_chunks(1 << 16))
@@ -74,6 +86,13 @@ impl Cost for i64 {
         // In range, so every truncation above was exact.
         (lo >= -limit && hi <= limit).then_some(out)
     }
+    type Lane = i64;
+    fn lane(j: usize) -> i64 {
+        j as i64
+    }
+    fn unlane(x: i64) -> u32 {
+        x as u32
+    }
     fn widen(x: i32) -> Self {
         i64::from(x)
     }
@@ -91,6 +110,13 @@ impl Cost for i32 {
     fn all_usable(costs: &[Self], size: usize) -> bool {
         costs.iter().all(|c| c.unusable(size).is_none())
     }
+    type Lane = i32;
+    fn lane(j: usize) -> i32 {
+        j as i32
+    }
+    fn unlane(x: i32) -> u32 {
+        x as u32
+    }
     fn widen(x: i32) -> Self {
         x
     }
@@ -107,6 +133,13 @@ impl Cost for f64 {
         costs
             .par_chunks(1 << 16)
             .all(|chunk| chunk.iter().fold(true, |ok, &x| ok & x.is_finite()))
+    }
+    type Lane = i64;
+    fn lane(j: usize) -> i64 {
+        j as i64
+    }
+    fn unlane(x: i64) -> u32 {
+        x as u32
     }
     fn widen(x: i32) -> Self {
         f64::from(x)

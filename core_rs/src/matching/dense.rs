@@ -102,10 +102,7 @@ fn oriented<C: Cost>(costs: &[C], n: usize, m: usize) -> CoreResult<DenseSolutio
             v,
         })
     } else {
-        let mut t = crate::budget::try_with_capacity("scores", costs.len())?;
-        for j in 0..m {
-            t.extend((0..n).map(|i| costs[i * m + j]));
-        }
+        let t = transpose(costs, n, m)?;
         let Lap { x, y, u, v } = lap(&t, m, n);
         Ok(DenseSolution {
             row_to_col: to_i64(&y),
@@ -114,6 +111,42 @@ fn oriented<C: Cost>(costs: &[C], n: usize, m: usize) -> CoreResult<DenseSolutio
             v: u,
         })
     }
+}
+
+/// The `m x n` transpose of the row-major `n x m` matrix `c` (`n >= 1`): strips of
+/// `TILE` columns in parallel, each through `TILE x TILE` blocks staged in a small
+/// buffer, so that every cache line is read, and written, in one burst (rows a power
+/// of two apart share cache sets: a direct strided copy evicts its own lines).
+pub(super) fn transpose<C: Cost>(c: &[C], n: usize, m: usize) -> CoreResult<Vec<C>> {
+    const TILE: usize = 16;
+    let len = c.len();
+    let mut t = crate::budget::try_with_capacity("scores", len)?;
+    super::graph::huge_pages(&t.spare_capacity_mut()[..len]);
+    t.spare_capacity_mut()[..len]
+        .par_chunks_mut(TILE * n)
+        .enumerate()
+        .for_each(|(b, out)| {
+            let j0 = b * TILE;
+            let w = out.len() / n;
+            let mut block = [C::ZERO; TILE * TILE];
+            for i0 in (0..n).step_by(TILE) {
+                let h = TILE.min(n - i0);
+                for ii in 0..h {
+                    let start = (i0 + ii) * m + j0;
+                    block[ii * TILE..ii * TILE + w].copy_from_slice(&c[start..start + w]);
+                }
+                for jj in 0..w {
+                    let dst = &mut out[jj * n + i0..jj * n + i0 + h];
+                    for (ii, slot) in dst.iter_mut().enumerate() {
+                        *slot = std::mem::MaybeUninit::new(block[ii * TILE + jj]);
+                    }
+                }
+            }
+        });
+    // SAFETY: the strips cover `t[..len]` (`len = m * n`, one strip per `TILE` columns,
+    // each of `w * n` slots), and every slot `jj * n + i` of a strip was written above.
+    unsafe { t.set_len(len) };
+    Ok(t)
 }
 
 fn to_i64(a: &[u32]) -> Vec<i64> {

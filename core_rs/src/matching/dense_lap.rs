@@ -9,6 +9,9 @@
 //! kernel is 32 bits wide, eight to a vector.
 
 use super::cost::Cost;
+use super::dense_kernels::{
+    collect_ties, column_min, find_eq, has_avx2, min_reduced, relax, umins,
+};
 
 /// No row / no column.
 pub(super) const NONE: u32 = u32::MAX;
@@ -38,7 +41,9 @@ pub(super) fn lap<C: Cost>(c: &[C], n: usize, m: usize) -> Lap<C> {
     let mut free: Vec<u32> = if n == m {
         init_square(avx2, c, n, &mut x, &mut y, &mut v)
     } else {
-        init_rect(avx2, c, n, m, &mut x, &mut y, &v)
+        // Every v_j = 0: free columns keep it, matched ones only go down, as the
+        // rectangular certificate needs.
+        augmenting_row_reduction(avx2, c, m, &mut x, &mut y, &mut v, (0..n as u32).collect())
     };
     free.reverse();
     let mut work = PathWork::new(m, avx2);
@@ -102,7 +107,26 @@ fn init_square<C: Cost>(
             }
         }
     }
-    // Augmenting row reduction, two passes.
+    augmenting_row_reduction(avx2, c, n, x, y, v, free)
+}
+
+/// Jonker and Volgenant's augmenting row reduction, two passes over the free rows of the
+/// row-major `c` with rows of `m` columns: each row takes the column of its smallest
+/// reduced cost, lowering that column's potential to the second smallest so that the
+/// row stays at its minimum; the row it displaces goes next. Every assigned row stays
+/// at its row minimum and only columns that end up matched change potential (free
+/// columns keep theirs, as the rectangular certificate needs). Returns the rows still
+/// free.
+fn augmenting_row_reduction<C: Cost>(
+    avx2: bool,
+    c: &[C],
+    m: usize,
+    x: &mut [u32],
+    y: &mut [u32],
+    v: &mut [C],
+    mut free: Vec<u32>,
+) -> Vec<u32> {
+    let n = x.len();
     for _ in 0..2 {
         let mut queue = std::mem::take(&mut free);
         let mut k = 0;
@@ -110,13 +134,13 @@ fn init_square<C: Cost>(
         while k < queue.len() {
             let i = queue[k] as usize;
             k += 1;
-            let row = &c[i * n..(i + 1) * n];
+            let row = &c[i * m..(i + 1) * m];
             // The smallest and second smallest reduced cost, then where they are: the
             // first column at the minimum, and the first other column at the second.
-            let (umin, usubmin) = two_min(avx2, row, v);
-            let mut j1 = find_eq(row, v, umin, NONE);
-            let j2 = if usubmin < C::INF {
-                find_eq(row, v, usubmin, j1)
+            let (umin, mut j1, usubmin) = umins(avx2, row, v);
+            // Another column at the minimum, needed on a tie only.
+            let j2 = if usubmin == umin {
+                find_eq(row, v, umin, j1)
             } else {
                 NONE
             };
@@ -147,157 +171,9 @@ fn init_square<C: Cost>(
     free
 }
 
-/// Row reduction for `n < m` with every `v_j = 0`: each row takes the first column at its
-/// row minimum when no earlier row took it (`u_i` = the row minimum: every reduced cost
-/// stays >= 0 and the pair is tight, while `v` stays zero, as the rectangular certificate
-/// needs). Returns the rows left for shortest augmenting paths.
-fn init_rect<C: Cost>(
-    avx2: bool,
-    c: &[C],
-    n: usize,
-    m: usize,
-    x: &mut [u32],
-    y: &mut [u32],
-    v: &[C],
-) -> Vec<u32> {
-    let mut free = Vec::new();
-    for i in 0..n {
-        let row = &c[i * m..(i + 1) * m];
-        let umin = min_reduced(avx2, row, v);
-        let j = find_eq(row, v, umin, NONE);
-        if j != NONE && y[j as usize] == NONE {
-            x[i] = j;
-            y[j as usize] = i as u32;
-        } else {
-            free.push(i as u32);
-        }
-    }
-    free
-}
-
-/// Expands to a safe dispatcher `$name` that runs `$kernel` compiled with AVX2 when the
-/// caller says the CPU has it (`avx2`, from [`has_avx2`]), else the portable build.
-macro_rules! dispatch {
-    ($name:ident, $avx:ident, $kernel:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2")]
-        unsafe fn $avx<C: Cost>($($arg: $ty),*) -> $ret {
-            $kernel($($arg),*)
-        }
-
-        fn $name<C: Cost>(avx2: bool, $($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            if avx2 {
-                // SAFETY: `avx2` is true only when the running CPU reports AVX2 (`has_avx2`).
-                return unsafe { $avx($($arg),*) };
-            }
-            let _ = avx2;
-            $kernel($($arg),*)
-        }
-    };
-}
-
-/// `v_j = min(v_j, row_j)`, `argmin_j = i` where it improves: branch-free so it vectorises.
-#[inline(always)]
-fn column_min_kernel<C: Cost>(row: &[C], i: u32, v: &mut [C], argmin: &mut [u32]) {
-    let m = v.len();
-    let (row, argmin) = (&row[..m], &mut argmin[..m]);
-    for j in 0..m {
-        let better = row[j] < v[j];
-        v[j] = if better { row[j] } else { v[j] };
-        argmin[j] = if better { i } else { argmin[j] };
-    }
-}
-dispatch!(column_min, column_min_avx2, column_min_kernel,
-    (row: &[C], i: u32, v: &mut [C], argmin: &mut [u32]) -> ());
-
-/// Lanes of the reduction kernels.
-const LANES: usize = 16;
-
-/// `min_j (row_j - v_j)` over equal-length slices, `C::INF` when empty.
-#[inline(always)]
-fn min_reduced_kernel<C: Cost>(row: &[C], v: &[C]) -> C {
-    let mut acc = [C::INF; LANES];
-    let (rc, vc) = (row.chunks_exact(LANES), v.chunks_exact(LANES));
-    let (rr, vr) = (rc.remainder(), vc.remainder());
-    for (r, w) in rc.zip(vc) {
-        for k in 0..LANES {
-            let h = r[k] - w[k];
-            acc[k] = if h < acc[k] { h } else { acc[k] };
-        }
-    }
-    for (&r, &w) in rr.iter().zip(vr) {
-        let h = r - w;
-        acc[0] = if h < acc[0] { h } else { acc[0] };
-    }
-    acc.into_iter()
-        .fold(C::INF, |a, b| if b < a { b } else { a })
-}
-dispatch!(min_reduced, min_reduced_avx2, min_reduced_kernel, (row: &[C], v: &[C]) -> C);
-
-/// The smallest and the second smallest of `row_j - v_j` (equal on a tie; the second is
-/// `C::INF` with fewer than two columns). Each lane keeps its own two smallest.
-#[inline(always)]
-fn two_min_kernel<C: Cost>(row: &[C], v: &[C]) -> (C, C) {
-    let mut m1 = [C::INF; LANES];
-    let mut m2 = [C::INF; LANES];
-    let (rc, vc) = (row.chunks_exact(LANES), v.chunks_exact(LANES));
-    let (rr, vr) = (rc.remainder(), vc.remainder());
-    for (r, w) in rc.zip(vc) {
-        for k in 0..LANES {
-            let h = r[k] - w[k];
-            let lower = h < m1[k];
-            let hi = if lower { m1[k] } else { h };
-            m1[k] = if lower { h } else { m1[k] };
-            m2[k] = if hi < m2[k] { hi } else { m2[k] };
-        }
-    }
-    let mut a = C::INF;
-    let mut b = C::INF;
-    let mut push = |h: C| {
-        if h < a {
-            b = a;
-            a = h;
-        } else if h < b {
-            b = h;
-        }
-    };
-    for (&r, &w) in rr.iter().zip(vr) {
-        push(r - w);
-    }
-    for k in 0..LANES {
-        push(m1[k]);
-        push(m2[k]);
-    }
-    (a, b)
-}
-dispatch!(two_min, two_min_avx2, two_min_kernel, (row: &[C], v: &[C]) -> (C, C));
-
-/// The first column `j != skip` with `row_j - v_j == target` (`NONE` if there is none),
-/// testing sixteen at a time.
-fn find_eq<C: Cost>(row: &[C], v: &[C], target: C, skip: u32) -> u32 {
-    let hit = |j: usize| j as u32 != skip && row[j] - v[j] == target;
-    let (rc, vc) = (row.chunks_exact(LANES), v.chunks_exact(LANES));
-    let mut base = 0;
-    for (r, w) in rc.zip(vc) {
-        if r.iter()
-            .zip(w)
-            .fold(false, |a, (&r, &w)| a | (r - w == target))
-        {
-            if let Some(k) = (base..base + LANES).find(|&j| hit(j)) {
-                return k as u32;
-            }
-        }
-        base += LANES;
-    }
-    (base..row.len())
-        .find(|&j| hit(j))
-        .map_or(NONE, |j| j as u32)
-}
-
-struct PathWork<C> {
+struct PathWork<C: Cost> {
     d: Vec<C>,
-    pred: Vec<u32>,
+    pred: Vec<C::Lane>,
     /// Columns whose distance is final, with that distance.
     scanned: Vec<(u32, C)>,
     /// The batch of columns at the current minimum distance.
@@ -312,68 +188,11 @@ impl<C: Cost> PathWork<C> {
     fn new(m: usize, avx2: bool) -> Self {
         Self {
             d: vec![C::ZERO; m],
-            pred: vec![0; m],
+            pred: vec![C::lane(0); m],
             scanned: Vec::new(),
             ready: Vec::new(),
             ties: Vec::new(),
             avx2,
-        }
-    }
-}
-
-pub(super) fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// Relax every column through row `i` (`d_j = min(d_j, row_j - v_j - h)`, `pred_j = i`
-/// where it improves) and return the minimum distance among the unscanned columns.
-/// Scanned columns hold `C::NEG`, which no candidate undercuts. Branch-free over
-/// contiguous slices so that it vectorises.
-#[inline(always)]
-fn relax_kernel<C: Cost>(row: &[C], v: &[C], h: C, i: u32, d: &mut [C], pred: &mut [u32]) -> C {
-    let m = d.len();
-    let (row, v, pred) = (&row[..m], &v[..m], &mut pred[..m]);
-    let mut min = C::INF;
-    for j in 0..m {
-        let cand = row[j] - v[j] - h;
-        let old = d[j];
-        let better = cand < old;
-        let new = if better { cand } else { old };
-        d[j] = new;
-        pred[j] = if better { i } else { pred[j] };
-        let key = if new > C::NEG { new } else { C::INF };
-        min = if key < min { key } else { min };
-    }
-    min
-}
-dispatch!(relax, relax_avx2, relax_kernel,
-    (row: &[C], v: &[C], h: C, i: u32, d: &mut [C], pred: &mut [u32]) -> C);
-
-/// Push every column with `d_j == min` onto `ready`, testing sixteen at a time.
-fn collect_ties<C: Cost>(d: &[C], min: C, ready: &mut Vec<u32>) {
-    ready.clear();
-    let mut chunks = d.chunks_exact(LANES);
-    let mut base = 0u32;
-    for chunk in &mut chunks {
-        if chunk.iter().fold(false, |a, &x| a | (x == min)) {
-            for (k, &x) in chunk.iter().enumerate() {
-                if x == min {
-                    ready.push(base + k as u32);
-                }
-            }
-        }
-        base += LANES as u32;
-    }
-    for (k, &x) in chunks.remainder().iter().enumerate() {
-        if x == min {
-            ready.push(base + k as u32);
         }
     }
 }
@@ -402,7 +221,15 @@ fn augment<C: Cost>(
     scanned.clear();
     d.fill(C::INF);
     let fu = f as usize;
-    let mut min = relax(avx2, &c[fu * m..(fu + 1) * m], v, C::ZERO, f, d, pred);
+    let mut min = relax(
+        avx2,
+        &c[fu * m..(fu + 1) * m],
+        v,
+        C::ZERO,
+        C::lane(fu),
+        d,
+        pred,
+    );
     let end = 'search: loop {
         collect_ties(d, min, ready);
         if let Some(&j) = ready.iter().find(|&&j| y[j as usize] == NONE) {
@@ -425,7 +252,7 @@ fn augment<C: Cost>(
             let ri = &c[iu * m..(iu + 1) * m];
             let h = ri[j1] - v[j1] - min;
             // Each pass sees the updates of the previous ones: the last minimum is global.
-            next = relax(avx2, ri, v, h, i, d, pred);
+            next = relax(avx2, ri, v, h, C::lane(iu), d, pred);
             if next == min {
                 collect_ties(d, min, ties);
                 if let Some(&j) = ties.iter().find(|&&j| y[j as usize] == NONE) {
@@ -446,7 +273,7 @@ fn augment<C: Cost>(
     }
     let mut j = end;
     loop {
-        let i = pred[j as usize];
+        let i = C::unlane(pred[j as usize]);
         y[j as usize] = i;
         let next = x[i as usize];
         x[i as usize] = j;
