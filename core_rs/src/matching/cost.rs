@@ -19,11 +19,12 @@ pub trait Cost:
     const NEG: Self;
     /// Why this entry cannot be solved exactly in a problem with `size` rows plus columns.
     fn unusable(self, size: usize) -> Option<String>;
-    /// Whether every entry is usable (the fast, vectorised test before [`Cost::unusable`]
-    /// names the first bad one).
-    fn all_usable(costs: &[Self], size: usize) -> bool;
-    /// The costs (negated when `negate`) as `i32` when the exact 32-bit range holds them.
-    fn narrow(_costs: &[Self], _size: usize, _negate: bool) -> Option<Vec<i32>> {
+    /// The largest `|cost|` when every entry is usable, else `None` (the fast, vectorised
+    /// test before [`Cost::unusable`] names the first bad one).
+    fn usable_max_abs(costs: &[Self], size: usize) -> Option<f64>;
+    /// The costs (negated when `negate`) as `i32` when the exact 32-bit range holds them,
+    /// with the largest `|cost|`.
+    fn narrow(_costs: &[Self], _size: usize, _negate: bool) -> Option<(Vec<i32>, f64)> {
         None
     }
     /// A 32-bit result back in this type (only called when [`Cost::narrow`] succeeded).
@@ -52,12 +53,12 @@ impl Cost for i64 {
         (self.unsigned_abs() > limit as u64)
             .then(|| format!("|{self}| exceeds {limit}, the exact range for this shape"))
     }
-    fn all_usable(costs: &[Self], size: usize) -> bool {
+    fn usable_max_abs(costs: &[Self], size: usize) -> Option<f64> {
         let limit = exact_limit(62, size);
         let (lo, hi) = min_max(costs);
-        lo >= -limit && hi <= limit
+        (lo >= -limit && hi <= limit).then(|| max_abs(lo, hi))
     }
-    fn narrow(costs: &[Self], size: usize, negate: bool) -> Option<Vec<i32>> {
+    fn narrow(costs: &[Self], size: usize, negate: bool) -> Option<(Vec<i32>, f64)> {
         // One pass: truncating copy and range together (a wide matrix wastes the copy).
         if size >= 1 << 30 {
             return None; // columns must fit the i32 lanes of the kernels
@@ -84,7 +85,7 @@ impl Cost for i64 {
                 |(a, b), (c, d)| (a.min(c), b.max(d)),
             );
         // In range, so every truncation above was exact.
-        (lo >= -limit && hi <= limit).then_some(out)
+        (lo >= -limit && hi <= limit).then(|| (out, max_abs(lo, hi)))
     }
     type Lane = i64;
     fn lane(j: usize) -> i64 {
@@ -107,8 +108,12 @@ impl Cost for i32 {
         (i64::from(self).abs() > limit)
             .then(|| format!("|{self}| exceeds {limit}, the exact 32-bit range for this shape"))
     }
-    fn all_usable(costs: &[Self], size: usize) -> bool {
-        costs.iter().all(|c| c.unusable(size).is_none())
+    fn usable_max_abs(costs: &[Self], size: usize) -> Option<f64> {
+        costs.iter().all(|c| c.unusable(size).is_none()).then(|| {
+            costs
+                .iter()
+                .fold(0.0, |a: f64, &c| a.max(f64::from(c).abs()))
+        })
     }
     type Lane = i32;
     fn lane(j: usize) -> i32 {
@@ -129,10 +134,34 @@ impl Cost for f64 {
     fn unusable(self, _size: usize) -> Option<String> {
         (!self.is_finite()).then(|| format!("{self} is not a finite number"))
     }
-    fn all_usable(costs: &[Self], _size: usize) -> bool {
+    fn usable_max_abs(costs: &[Self], _size: usize) -> Option<f64> {
+        // In lanes, so that it vectorises: `x * 0` is 0 for a finite `x` and NaN for a
+        // NaN or an infinity, so a lane's sum of them stays 0 only over finite entries.
+        const L: usize = 8;
+        let chunk_max = |chunk: &[f64]| {
+            let mut top = [0.0f64; L];
+            let mut poison = [0.0f64; L];
+            let lanes = chunk.chunks_exact(L);
+            let rest = lanes.remainder();
+            for c in lanes {
+                for k in 0..L {
+                    let a = c[k].abs();
+                    poison[k] += c[k] * 0.0;
+                    top[k] = if a > top[k] { a } else { top[k] };
+                }
+            }
+            let mut all = poison.iter().all(|&p| p == 0.0);
+            let mut best = top.iter().fold(0.0f64, |a, &b| a.max(b));
+            for &x in rest {
+                all &= x.is_finite();
+                best = best.max(x.abs());
+            }
+            all.then_some(best)
+        };
         costs
-            .par_chunks(1 << 16)
-            .all(|chunk| chunk.iter().fold(true, |ok, &x| ok & x.is_finite()))
+            .par_chunks(1 << 18)
+            .map(chunk_max)
+            .reduce(|| Some(0.0), |a, b| Some(a?.max(b?)))
     }
     type Lane = i64;
     fn lane(j: usize) -> i64 {
@@ -144,6 +173,11 @@ impl Cost for f64 {
     fn widen(x: i32) -> Self {
         f64::from(x)
     }
+}
+
+/// `max(|lo|, |hi|)` as `f64`.
+fn max_abs(lo: i64, hi: i64) -> f64 {
+    lo.unsigned_abs().max(hi.unsigned_abs()) as f64
 }
 
 /// The smallest and largest entry (`(i64::MAX, i64::MIN)` when empty), in parallel.

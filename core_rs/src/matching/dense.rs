@@ -33,6 +33,8 @@ pub struct DenseSolution<C> {
     pub u: Vec<C>,
     /// Column potentials `v`.
     pub v: Vec<C>,
+    /// The largest `|cost|` (for round-off tolerances of float costs).
+    pub max_abs: f64,
 }
 
 /// Solve `min sum c[i][x_i]` for the row-major `n x m` matrix `costs`.
@@ -66,28 +68,35 @@ pub fn solve_dense_signed<C: Cost>(
         ));
     }
     // Narrowing checks its own (tighter) range; only a wide matrix needs the full check.
-    if let Some(narrow) = C::narrow(costs, n + m, negate) {
+    if let Some((narrow, max_abs)) = C::narrow(costs, n + m, negate) {
         let s = oriented(&narrow, n, m)?;
         return Ok(DenseSolution {
             row_to_col: s.row_to_col,
             col_to_row: s.col_to_row,
             u: s.u.into_iter().map(C::widen).collect(),
             v: s.v.into_iter().map(C::widen).collect(),
+            max_abs,
         });
     }
-    if !C::all_usable(costs, n + m) {
+    let Some(max_abs) = C::usable_max_abs(costs, n + m) else {
         for (k, &value) in costs.iter().enumerate() {
             if let Some(why) = value.unusable(n + m) {
                 return Err(CoreError::invalid("scores", Some(k / m.max(1)), why));
             }
         }
-    }
-    if negate {
+        return Err(CoreError::invalid(
+            "scores",
+            None,
+            "holds an unusable entry",
+        ));
+    };
+    let s = if negate {
         let flipped: Vec<C> = costs.par_iter().map(|&c| C::ZERO - c).collect();
         oriented(&flipped, n, m)
     } else {
         oriented(costs, n, m)
-    }
+    }?;
+    Ok(DenseSolution { max_abs, ..s })
 }
 
 /// LAPJV in the orientation with no more rows than columns, mapped back (the transpose,
@@ -100,6 +109,7 @@ fn oriented<C: Cost>(costs: &[C], n: usize, m: usize) -> CoreResult<DenseSolutio
             col_to_row: to_i64(&y),
             u,
             v,
+            max_abs: 0.0,
         })
     } else {
         let t = transpose(costs, n, m)?;
@@ -109,6 +119,7 @@ fn oriented<C: Cost>(costs: &[C], n: usize, m: usize) -> CoreResult<DenseSolutio
             col_to_row: to_i64(&x),
             u: v,
             v: u,
+            max_abs: 0.0,
         })
     }
 }
@@ -117,7 +128,7 @@ fn oriented<C: Cost>(costs: &[C], n: usize, m: usize) -> CoreResult<DenseSolutio
 /// `TILE` columns in parallel, each through `TILE x TILE` blocks staged in a small
 /// buffer, so that every cache line is read, and written, in one burst (rows a power
 /// of two apart share cache sets: a direct strided copy evicts its own lines).
-pub(super) fn transpose<C: Cost>(c: &[C], n: usize, m: usize) -> CoreResult<Vec<C>> {
+fn transpose<C: Cost>(c: &[C], n: usize, m: usize) -> CoreResult<Vec<C>> {
     const TILE: usize = 16;
     let len = c.len();
     let mut t = crate::budget::try_with_capacity("scores", len)?;
