@@ -68,18 +68,11 @@ impl Cost for i64 {
         let mut out = vec![0_i32; costs.len()];
         // Fresh zero pages, not touched yet: fault them in 2 MiB at a time.
         super::graph::huge_pages(&out);
+        let avx2 = super::dense_kernels::has_avx2();
         let (lo, hi) = out
             .par_chunks_mut(1 << 16)
             .zip(costs.par_chunks(1 << 16))
-            .map(|(o, c)| {
-                let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-                for (o, &c) in o.iter_mut().zip(c) {
-                    lo = lo.min(c);
-                    hi = hi.max(c);
-                    *o = c.wrapping_mul(sign) as i32;
-                }
-                (lo, hi)
-            })
+            .map(|(o, c)| narrow_chunk(avx2, o, c, sign))
             .reduce(
                 || (i64::MAX, i64::MIN),
                 |(a, b), (c, d)| (a.min(c), b.max(d)),
@@ -173,6 +166,46 @@ impl Cost for f64 {
     fn widen(x: i32) -> Self {
         f64::from(x)
     }
+}
+
+/// `o = (c * sign) as i32` (truncating) and the range of `c`, in lanes so that it
+/// vectorises; with AVX2 when the CPU has it (64-bit compares need SSE4.2 at least).
+fn narrow_chunk(avx2: bool, o: &mut [i32], c: &[i64], sign: i64) -> (i64, i64) {
+    #[inline(always)]
+    fn kernel(o: &mut [i32], c: &[i64], sign: i64) -> (i64, i64) {
+        const L: usize = 8;
+        let mut lo = [i64::MAX; L];
+        let mut hi = [i64::MIN; L];
+        let split = c.len() - c.len() % L;
+        for (oo, cc) in o[..split].chunks_exact_mut(L).zip(c[..split].chunks_exact(L)) {
+            for k in 0..L {
+                lo[k] = lo[k].min(cc[k]);
+                hi[k] = hi[k].max(cc[k]);
+                oo[k] = cc[k].wrapping_mul(sign) as i32;
+            }
+        }
+        let (mut a, mut b) = (i64::MAX, i64::MIN);
+        for k in 0..L {
+            (a, b) = (a.min(lo[k]), b.max(hi[k]));
+        }
+        for (oo, &cc) in o[split..].iter_mut().zip(&c[split..]) {
+            (a, b) = (a.min(cc), b.max(cc));
+            *oo = cc.wrapping_mul(sign) as i32;
+        }
+        (a, b)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn kernel_avx2(o: &mut [i32], c: &[i64], sign: i64) -> (i64, i64) {
+        kernel(o, c, sign)
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` is true only when the running CPU reports AVX2 (`has_avx2`).
+        return unsafe { kernel_avx2(o, c, sign) };
+    }
+    let _ = avx2;
+    kernel(o, c, sign)
 }
 
 /// `max(|lo|, |hi|)` as `f64`.
