@@ -177,7 +177,10 @@ fn narrow_chunk(avx2: bool, o: &mut [i32], c: &[i64], sign: i64) -> (i64, i64) {
         let mut lo = [i64::MAX; L];
         let mut hi = [i64::MIN; L];
         let split = c.len() - c.len() % L;
-        for (oo, cc) in o[..split].chunks_exact_mut(L).zip(c[..split].chunks_exact(L)) {
+        for (oo, cc) in o[..split]
+            .chunks_exact_mut(L)
+            .zip(c[..split].chunks_exact(L))
+        {
             for k in 0..L {
                 lo[k] = lo[k].min(cc[k]);
                 hi[k] = hi[k].max(cc[k]);

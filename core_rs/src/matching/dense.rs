@@ -343,6 +343,32 @@ mod tests {
             prop_assert_eq!(tf, total as f64);
         }
 
+        /// Few ties (a wide range), so long augmenting paths whose predecessors are
+        /// recovered after the search: the three cores still agree, certificates checked.
+        #[test]
+        fn long_paths_agree(
+            n in 1usize..70, m in 1usize..70, seed in any::<u64>(), range in 1000i64..1_000_000,
+        ) {
+            let mut s = seed | 1;
+            let c: Vec<i64> = (0..n * m).map(|_| {
+                s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+                (s % (range as u64)) as i64
+            }).collect();
+            let narrowed = solve_dense(&c, n, m).unwrap();
+            let total: i64 = (0..n)
+                .filter(|&i| narrowed.row_to_col[i] >= 0)
+                .map(|i| c[i * m + narrowed.row_to_col[i] as usize])
+                .sum();
+            prop_assert_eq!(total, wide_total(&c, n, m));
+            let f: Vec<f64> = c.iter().map(|&x| x as f64).collect();
+            let sf = solve_dense(&f, n, m).unwrap();
+            let tf: f64 = (0..n)
+                .filter(|&i| sf.row_to_col[i] >= 0)
+                .map(|i| f[i * m + sf.row_to_col[i] as usize])
+                .sum();
+            prop_assert_eq!(tf, total as f64);
+        }
+
         #[test]
         fn matches_brute_force(n in 0usize..7, m in 0usize..7, seed in any::<u64>(), range in 1i64..20) {
             let mut s = seed | 1;

@@ -150,59 +150,45 @@ pub(super) fn find_eq<C: Cost>(row: &[C], v: &[C], target: C, skip: u32) -> u32 
         .map_or(NONE, |j| j as u32)
 }
 
-/// Relax every column through row `i` (`d_j = min(d_j, row_j - v_j - h)`, `pred_j = i`
-/// where it improves) and return the minimum distance among the unscanned columns.
-/// Scanned columns hold `C::NEG`, which no candidate undercuts. Branch-free, in lanes
-/// with their own minimum and with `pred` as wide as `C`, so that it vectorises for
-/// floats too (a single running float minimum, or 32-bit `pred` beside 64-bit distances,
-/// keeps LLVM to scalar code with a branch per column).
+/// Relax every column through one row (`d_j = min(d_j, row_j - v_j - h)`) and return the
+/// minimum distance among the unscanned columns. Scanned columns hold `C::NEG`, which no
+/// candidate undercuts. No predecessor is written here (the path is recovered once the
+/// search ends, see `dense_lap::augment`): three streams in, one out. Branch-free, in
+/// lanes with their own minimum and stored back whole, so that it vectorises for floats
+/// too (a single running float minimum, or a store under a condition, keeps LLVM to
+/// scalar code with a branch per column).
 #[inline(always)]
-fn relax_kernel<C: Cost>(
-    row: &[C],
-    v: &[C],
-    h: C,
-    i: C::Lane,
-    d: &mut [C],
-    pred: &mut [C::Lane],
-) -> C {
+fn relax_kernel<C: Cost>(row: &[C], v: &[C], h: C, d: &mut [C]) -> C {
     const L: usize = UMIN_LANES;
     let m = d.len();
-    let (row, v, pred) = (&row[..m], &v[..m], &mut pred[..m]);
-    let step = |r: C, w: C, d: &mut C, p: &mut C::Lane, acc: &mut C| {
+    let (row, v) = (&row[..m], &v[..m]);
+    let step = |r: C, w: C, old: C, acc: &mut C| {
         let cand = r - w - h;
-        let old = *d;
-        let better = cand < old;
-        let new = if better { cand } else { old };
-        *d = new;
-        *p = if better { i } else { *p };
+        let new = if cand < old { cand } else { old };
         let key = if new > C::NEG { new } else { C::INF };
         *acc = if key < *acc { key } else { *acc };
+        new
     };
     let mut acc = [C::INF; L];
     let split = m - m % L;
     let lanes = row[..split]
         .chunks_exact(L)
         .zip(v[..split].chunks_exact(L))
-        .zip(d[..split].chunks_exact_mut(L))
-        .zip(pred[..split].chunks_exact_mut(L));
-    for (((r, w), dd), pp) in lanes {
-        // Into copies, stored back whole: a store under `better` would become a branch.
-        let mut nd: [C; L] = std::array::from_fn(|k| dd[k]);
-        let mut np: [C::Lane; L] = std::array::from_fn(|k| pp[k]);
+        .zip(d[..split].chunks_exact_mut(L));
+    for ((r, w), dd) in lanes {
+        let mut nd = [C::ZERO; L];
         for k in 0..L {
-            step(r[k], w[k], &mut nd[k], &mut np[k], &mut acc[k]);
+            nd[k] = step(r[k], w[k], dd[k], &mut acc[k]);
         }
         dd.copy_from_slice(&nd);
-        pp.copy_from_slice(&np);
     }
     let mut min = C::INF;
     for j in split..m {
-        step(row[j], v[j], &mut d[j], &mut pred[j], &mut min);
+        d[j] = step(row[j], v[j], d[j], &mut min);
     }
     acc.into_iter().fold(min, |a, b| if b < a { b } else { a })
 }
-dispatch!(relax, relax_avx2, relax_kernel,
-    (row: &[C], v: &[C], h: C, i: C::Lane, d: &mut [C], pred: &mut [C::Lane]) -> C);
+dispatch!(relax, relax_avx2, relax_kernel, (row: &[C], v: &[C], h: C, d: &mut [C]) -> C);
 
 /// Push every column with `d_j == min` onto `ready`, testing sixteen at a time.
 pub(super) fn collect_ties<C: Cost>(d: &[C], min: C, ready: &mut Vec<u32>) {

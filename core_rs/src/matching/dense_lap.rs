@@ -173,13 +173,20 @@ fn augmenting_row_reduction<C: Cost>(
 
 struct PathWork<C: Cost> {
     d: Vec<C>,
-    pred: Vec<C::Lane>,
-    /// Columns whose distance is final, with that distance.
-    scanned: Vec<(u32, C)>,
+    /// The final distance of each settled column, and how many rows were scanned when it
+    /// settled (its predecessor is one of those).
+    fin: Vec<C>,
+    when: Vec<u32>,
+    /// Rows scanned, in order, with the offset `h` of their relaxation.
+    rows: Vec<(u32, C)>,
+    /// Columns whose distance is final.
+    scanned: Vec<u32>,
     /// The batch of columns at the current minimum distance.
     ready: Vec<u32>,
     /// Columns a relaxation brought to the current minimum.
     ties: Vec<u32>,
+    /// The augmenting path, (column, row) pairs from its free end.
+    path: Vec<(u32, u32)>,
     /// Whether the AVX2 variant of the kernels may run.
     avx2: bool,
 }
@@ -188,12 +195,31 @@ impl<C: Cost> PathWork<C> {
     fn new(m: usize, avx2: bool) -> Self {
         Self {
             d: vec![C::ZERO; m],
-            pred: vec![C::lane(0); m],
+            fin: vec![C::ZERO; m],
+            when: vec![0; m],
+            rows: Vec::new(),
             scanned: Vec::new(),
             ready: Vec::new(),
             ties: Vec::new(),
+            path: Vec::new(),
             avx2,
         }
+    }
+
+    /// Column `j` is final at distance `dist`.
+    fn settle(&mut self, j: u32, dist: C) {
+        let ju = j as usize;
+        self.d[ju] = C::NEG;
+        self.fin[ju] = dist;
+        self.when[ju] = self.rows.len() as u32;
+        self.scanned.push(j);
+    }
+
+    /// Scan row `i` with offset `h`: relax every column through it.
+    fn scan(&mut self, c: &[C], m: usize, v: &[C], i: u32, h: C) -> C {
+        self.rows.push((i, h));
+        let iu = i as usize;
+        relax(self.avx2, &c[iu * m..(iu + 1) * m], v, h, &mut self.d)
     }
 }
 
@@ -209,35 +235,19 @@ fn augment<C: Cost>(
     v: &mut [C],
     w: &mut PathWork<C>,
 ) {
-    let PathWork {
-        d,
-        pred,
-        scanned,
-        ready,
-        ties,
-        avx2,
-    } = w;
-    let avx2 = *avx2;
-    scanned.clear();
-    d.fill(C::INF);
-    let fu = f as usize;
-    let mut min = relax(
-        avx2,
-        &c[fu * m..(fu + 1) * m],
-        v,
-        C::ZERO,
-        C::lane(fu),
-        d,
-        pred,
-    );
+    w.scanned.clear();
+    w.rows.clear();
+    w.d.fill(C::INF);
+    let mut min = w.scan(c, m, v, f, C::ZERO);
+    let mut ready = std::mem::take(&mut w.ready);
+    let mut ties = std::mem::take(&mut w.ties);
     let end = 'search: loop {
-        collect_ties(d, min, ready);
+        collect_ties(&w.d, min, &mut ready);
         if let Some(&j) = ready.iter().find(|&&j| y[j as usize] == NONE) {
             break j;
         }
         for &j in ready.iter() {
-            d[j as usize] = C::NEG;
-            scanned.push((j, min));
+            w.settle(j, min);
         }
         // Scan the batch as a work list: a relaxation that brings more columns to the
         // current minimum (ties, common with integer costs) ends the search at once if
@@ -248,38 +258,48 @@ fn augment<C: Cost>(
             let j1 = ready[k] as usize;
             k += 1;
             let i = y[j1];
-            let iu = i as usize;
-            let ri = &c[iu * m..(iu + 1) * m];
-            let h = ri[j1] - v[j1] - min;
+            let h = c[i as usize * m + j1] - v[j1] - min;
             // Each pass sees the updates of the previous ones: the last minimum is global.
-            next = relax(avx2, ri, v, h, C::lane(iu), d, pred);
+            next = w.scan(c, m, v, i, h);
             if next == min {
-                collect_ties(d, min, ties);
+                collect_ties(&w.d, min, &mut ties);
                 if let Some(&j) = ties.iter().find(|&&j| y[j as usize] == NONE) {
                     break 'search j;
                 }
                 for &j in ties.iter() {
-                    d[j as usize] = C::NEG;
-                    scanned.push((j, min));
+                    w.settle(j, min);
                 }
-                ready.extend_from_slice(ties);
+                ready.extend_from_slice(&ties);
             }
         }
         min = next;
     };
-    // Scanned columns get their potentials raised to keep edges tight.
-    for &(j, dj) in scanned.iter() {
-        v[j as usize] = v[j as usize] + dj - min;
-    }
-    let mut j = end;
+    (w.ready, w.ties) = (ready, ties);
+    // The path back from `end`: each column's predecessor is a row scanned before it
+    // settled whose relaxation gives exactly its final distance (the kernel's arithmetic,
+    // repeated). Found before the potentials change.
+    w.path.clear();
+    let (mut j, mut dj, mut k) = (end, min, w.rows.len());
     loop {
-        let i = C::unlane(pred[j as usize]);
-        y[j as usize] = i;
-        let next = x[i as usize];
-        x[i as usize] = j;
+        let ju = j as usize;
+        let i = w.rows[..k]
+            .iter()
+            .find(|&&(i, h)| c[i as usize * m + ju] - v[ju] - h == dj)
+            .map_or(f, |&(i, _)| i);
+        w.path.push((j, i));
         if i == f {
             break;
         }
-        j = next;
+        j = x[i as usize];
+        (dj, k) = (w.fin[j as usize], w.when[j as usize] as usize);
+    }
+    // Scanned columns get their potentials raised to keep edges tight.
+    for &j in w.scanned.iter() {
+        let ju = j as usize;
+        v[ju] = v[ju] + w.fin[ju] - min;
+    }
+    for &(j, i) in w.path.iter() {
+        y[j as usize] = i;
+        x[i as usize] = j;
     }
 }
