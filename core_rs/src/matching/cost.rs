@@ -128,29 +128,8 @@ impl Cost for f64 {
         (!self.is_finite()).then(|| format!("{self} is not a finite number"))
     }
     fn usable_max_abs(costs: &[Self], _size: usize) -> Option<f64> {
-        // In lanes, so that it vectorises: `x * 0` is 0 for a finite `x` and NaN for a
-        // NaN or an infinity, so a lane's sum of them stays 0 only over finite entries.
-        const L: usize = 8;
-        let chunk_max = |chunk: &[f64]| {
-            let mut top = [0.0f64; L];
-            let mut poison = [0.0f64; L];
-            let lanes = chunk.chunks_exact(L);
-            let rest = lanes.remainder();
-            for c in lanes {
-                for k in 0..L {
-                    let a = c[k].abs();
-                    poison[k] += c[k] * 0.0;
-                    top[k] = if a > top[k] { a } else { top[k] };
-                }
-            }
-            let mut all = poison.iter().all(|&p| p == 0.0);
-            let mut best = top.iter().fold(0.0f64, |a, &b| a.max(b));
-            for &x in rest {
-                all &= x.is_finite();
-                best = best.max(x.abs());
-            }
-            all.then_some(best)
-        };
+        let avx2 = super::dense_kernels::has_avx2();
+        let chunk_max = |chunk: &[f64]| finite_max_abs(avx2, chunk);
         costs
             .par_chunks(1 << 18)
             .map(chunk_max)
@@ -209,6 +188,46 @@ fn narrow_chunk(avx2: bool, o: &mut [i32], c: &[i64], sign: i64) -> (i64, i64) {
     }
     let _ = avx2;
     kernel(o, c, sign)
+}
+
+/// The largest `|x|` when every `x` is finite. In lanes, so that it vectorises (with AVX2
+/// when the CPU has it): `x * 0` is 0 for a finite `x` and NaN for a NaN or an infinity,
+/// so a lane's sum of them stays 0 only over finite entries.
+fn finite_max_abs(avx2: bool, chunk: &[f64]) -> Option<f64> {
+    #[inline(always)]
+    fn kernel(chunk: &[f64]) -> Option<f64> {
+        const L: usize = 8;
+        let mut top = [0.0f64; L];
+        let mut poison = [0.0f64; L];
+        let lanes = chunk.chunks_exact(L);
+        let rest = lanes.remainder();
+        for c in lanes {
+            for k in 0..L {
+                let a = c[k].abs();
+                poison[k] += c[k] * 0.0;
+                top[k] = if a > top[k] { a } else { top[k] };
+            }
+        }
+        let mut all = poison.iter().all(|&p| p == 0.0);
+        let mut best = top.iter().fold(0.0f64, |a, &b| a.max(b));
+        for &x in rest {
+            all &= x.is_finite();
+            best = best.max(x.abs());
+        }
+        all.then_some(best)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn kernel_avx2(chunk: &[f64]) -> Option<f64> {
+        kernel(chunk)
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` is true only when the running CPU reports AVX2 (`has_avx2`).
+        return unsafe { kernel_avx2(chunk) };
+    }
+    let _ = avx2;
+    kernel(chunk)
 }
 
 /// `max(|lo|, |hi|)` as `f64`.
