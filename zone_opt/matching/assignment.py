@@ -240,13 +240,12 @@ def assign_dense(scores: Any, maximize: bool = True) -> Assignment:
     if s.dtype == np.int64:
         # The core checks the exact range (|score| * 8 * (n + m + 2) <= 2^62), naming the row,
         # and negates while it narrows the matrix (no negated copy here).
-        x, y, ui, vi = _core.assign_dense_i64(s, maximize)
+        x, y, ui, vi, _ = _core.assign_dense_i64(s, maximize)
         u, v = ui.astype(np.float64), vi.astype(np.float64)
         tol = 0.0
     else:
-        # The core rejects NaN and infinity, naming the row.
-        x, y, u, v = _core.assign_dense_f64(s, maximize)
-        scale = max(abs(float(s.min())), abs(float(s.max()))) if s.size else 0.0
+        # The core rejects NaN and infinity, naming the row, and returns max |score|.
+        x, y, u, v, scale = _core.assign_dense_f64(s, maximize)
         tol = 1e-9 * max(1.0, scale) * (1 + min(n, m))
     matched = np.flatnonzero(x >= 0)
     picked = s[matched, x[matched]]

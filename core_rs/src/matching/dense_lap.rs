@@ -9,6 +9,9 @@
 //! kernel is 32 bits wide, eight to a vector.
 
 use super::cost::Cost;
+use super::dense_kernels::{
+    collect_ties, column_min, find_eq, has_avx2, min_reduced, relax, umins,
+};
 
 /// No row / no column.
 pub(super) const NONE: u32 = u32::MAX;
@@ -38,7 +41,9 @@ pub(super) fn lap<C: Cost>(c: &[C], n: usize, m: usize) -> Lap<C> {
     let mut free: Vec<u32> = if n == m {
         init_square(avx2, c, n, &mut x, &mut y, &mut v)
     } else {
-        init_rect(avx2, c, n, m, &mut x, &mut y, &v)
+        // Every v_j = 0: free columns keep it, matched ones only go down, as the
+        // rectangular certificate needs.
+        augmenting_row_reduction(avx2, c, m, &mut x, &mut y, &mut v, (0..n as u32).collect())
     };
     free.reverse();
     let mut work = PathWork::new(m, avx2);
@@ -102,7 +107,26 @@ fn init_square<C: Cost>(
             }
         }
     }
-    // Augmenting row reduction, two passes.
+    augmenting_row_reduction(avx2, c, n, x, y, v, free)
+}
+
+/// Jonker and Volgenant's augmenting row reduction, two passes over the free rows of the
+/// row-major `c` with rows of `m` columns: each row takes the column of its smallest
+/// reduced cost, lowering that column's potential to the second smallest so that the
+/// row stays at its minimum; the row it displaces goes next. Every assigned row stays
+/// at its row minimum and only columns that end up matched change potential (free
+/// columns keep theirs, as the rectangular certificate needs). Returns the rows still
+/// free.
+fn augmenting_row_reduction<C: Cost>(
+    avx2: bool,
+    c: &[C],
+    m: usize,
+    x: &mut [u32],
+    y: &mut [u32],
+    v: &mut [C],
+    mut free: Vec<u32>,
+) -> Vec<u32> {
+    let n = x.len();
     for _ in 0..2 {
         let mut queue = std::mem::take(&mut free);
         let mut k = 0;
@@ -110,13 +134,13 @@ fn init_square<C: Cost>(
         while k < queue.len() {
             let i = queue[k] as usize;
             k += 1;
-            let row = &c[i * n..(i + 1) * n];
+            let row = &c[i * m..(i + 1) * m];
             // The smallest and second smallest reduced cost, then where they are: the
             // first column at the minimum, and the first other column at the second.
-            let (umin, usubmin) = two_min(avx2, row, v);
-            let mut j1 = find_eq(row, v, umin, NONE);
-            let j2 = if usubmin < C::INF {
-                find_eq(row, v, usubmin, j1)
+            let (umin, mut j1, usubmin) = umins(avx2, row, v);
+            // Another column at the minimum, needed on a tie only.
+            let j2 = if usubmin == umin {
+                find_eq(row, v, umin, j1)
             } else {
                 NONE
             };
@@ -147,163 +171,22 @@ fn init_square<C: Cost>(
     free
 }
 
-/// Row reduction for `n < m` with every `v_j = 0`: each row takes the first column at its
-/// row minimum when no earlier row took it (`u_i` = the row minimum: every reduced cost
-/// stays >= 0 and the pair is tight, while `v` stays zero, as the rectangular certificate
-/// needs). Returns the rows left for shortest augmenting paths.
-fn init_rect<C: Cost>(
-    avx2: bool,
-    c: &[C],
-    n: usize,
-    m: usize,
-    x: &mut [u32],
-    y: &mut [u32],
-    v: &[C],
-) -> Vec<u32> {
-    let mut free = Vec::new();
-    for i in 0..n {
-        let row = &c[i * m..(i + 1) * m];
-        let umin = min_reduced(avx2, row, v);
-        let j = find_eq(row, v, umin, NONE);
-        if j != NONE && y[j as usize] == NONE {
-            x[i] = j;
-            y[j as usize] = i as u32;
-        } else {
-            free.push(i as u32);
-        }
-    }
-    free
-}
-
-/// Expands to a safe dispatcher `$name` that runs `$kernel` compiled with AVX2 when the
-/// caller says the CPU has it (`avx2`, from [`has_avx2`]), else the portable build.
-macro_rules! dispatch {
-    ($name:ident, $avx:ident, $kernel:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2")]
-        unsafe fn $avx<C: Cost>($($arg: $ty),*) -> $ret {
-            $kernel($($arg),*)
-        }
-
-        fn $name<C: Cost>(avx2: bool, $($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            if avx2 {
-                // SAFETY: `avx2` is true only when the running CPU reports AVX2 (`has_avx2`).
-                return unsafe { $avx($($arg),*) };
-            }
-            let _ = avx2;
-            $kernel($($arg),*)
-        }
-    };
-}
-
-/// `v_j = min(v_j, row_j)`, `argmin_j = i` where it improves: branch-free so it vectorises.
-#[inline(always)]
-fn column_min_kernel<C: Cost>(row: &[C], i: u32, v: &mut [C], argmin: &mut [u32]) {
-    let m = v.len();
-    let (row, argmin) = (&row[..m], &mut argmin[..m]);
-    for j in 0..m {
-        let better = row[j] < v[j];
-        v[j] = if better { row[j] } else { v[j] };
-        argmin[j] = if better { i } else { argmin[j] };
-    }
-}
-dispatch!(column_min, column_min_avx2, column_min_kernel,
-    (row: &[C], i: u32, v: &mut [C], argmin: &mut [u32]) -> ());
-
-/// Lanes of the reduction kernels.
-const LANES: usize = 16;
-
-/// `min_j (row_j - v_j)` over equal-length slices, `C::INF` when empty.
-#[inline(always)]
-fn min_reduced_kernel<C: Cost>(row: &[C], v: &[C]) -> C {
-    let mut acc = [C::INF; LANES];
-    let (rc, vc) = (row.chunks_exact(LANES), v.chunks_exact(LANES));
-    let (rr, vr) = (rc.remainder(), vc.remainder());
-    for (r, w) in rc.zip(vc) {
-        for k in 0..LANES {
-            let h = r[k] - w[k];
-            acc[k] = if h < acc[k] { h } else { acc[k] };
-        }
-    }
-    for (&r, &w) in rr.iter().zip(vr) {
-        let h = r - w;
-        acc[0] = if h < acc[0] { h } else { acc[0] };
-    }
-    acc.into_iter()
-        .fold(C::INF, |a, b| if b < a { b } else { a })
-}
-dispatch!(min_reduced, min_reduced_avx2, min_reduced_kernel, (row: &[C], v: &[C]) -> C);
-
-/// The smallest and the second smallest of `row_j - v_j` (equal on a tie; the second is
-/// `C::INF` with fewer than two columns). Each lane keeps its own two smallest.
-#[inline(always)]
-fn two_min_kernel<C: Cost>(row: &[C], v: &[C]) -> (C, C) {
-    let mut m1 = [C::INF; LANES];
-    let mut m2 = [C::INF; LANES];
-    let (rc, vc) = (row.chunks_exact(LANES), v.chunks_exact(LANES));
-    let (rr, vr) = (rc.remainder(), vc.remainder());
-    for (r, w) in rc.zip(vc) {
-        for k in 0..LANES {
-            let h = r[k] - w[k];
-            let lower = h < m1[k];
-            let hi = if lower { m1[k] } else { h };
-            m1[k] = if lower { h } else { m1[k] };
-            m2[k] = if hi < m2[k] { hi } else { m2[k] };
-        }
-    }
-    let mut a = C::INF;
-    let mut b = C::INF;
-    let mut push = |h: C| {
-        if h < a {
-            b = a;
-            a = h;
-        } else if h < b {
-            b = h;
-        }
-    };
-    for (&r, &w) in rr.iter().zip(vr) {
-        push(r - w);
-    }
-    for k in 0..LANES {
-        push(m1[k]);
-        push(m2[k]);
-    }
-    (a, b)
-}
-dispatch!(two_min, two_min_avx2, two_min_kernel, (row: &[C], v: &[C]) -> (C, C));
-
-/// The first column `j != skip` with `row_j - v_j == target` (`NONE` if there is none),
-/// testing sixteen at a time.
-fn find_eq<C: Cost>(row: &[C], v: &[C], target: C, skip: u32) -> u32 {
-    let hit = |j: usize| j as u32 != skip && row[j] - v[j] == target;
-    let (rc, vc) = (row.chunks_exact(LANES), v.chunks_exact(LANES));
-    let mut base = 0;
-    for (r, w) in rc.zip(vc) {
-        if r.iter()
-            .zip(w)
-            .fold(false, |a, (&r, &w)| a | (r - w == target))
-        {
-            if let Some(k) = (base..base + LANES).find(|&j| hit(j)) {
-                return k as u32;
-            }
-        }
-        base += LANES;
-    }
-    (base..row.len())
-        .find(|&j| hit(j))
-        .map_or(NONE, |j| j as u32)
-}
-
-struct PathWork<C> {
+struct PathWork<C: Cost> {
     d: Vec<C>,
-    pred: Vec<u32>,
-    /// Columns whose distance is final, with that distance.
-    scanned: Vec<(u32, C)>,
+    /// The final distance of each settled column, and how many rows were scanned when it
+    /// settled (its predecessor is one of those).
+    fin: Vec<C>,
+    when: Vec<u32>,
+    /// Rows scanned, in order, with the offset `h` of their relaxation.
+    rows: Vec<(u32, C)>,
+    /// Columns whose distance is final.
+    scanned: Vec<u32>,
     /// The batch of columns at the current minimum distance.
     ready: Vec<u32>,
     /// Columns a relaxation brought to the current minimum.
     ties: Vec<u32>,
+    /// The augmenting path, (column, row) pairs from its free end.
+    path: Vec<(u32, u32)>,
     /// Whether the AVX2 variant of the kernels may run.
     avx2: bool,
 }
@@ -312,69 +195,31 @@ impl<C: Cost> PathWork<C> {
     fn new(m: usize, avx2: bool) -> Self {
         Self {
             d: vec![C::ZERO; m],
-            pred: vec![0; m],
+            fin: vec![C::ZERO; m],
+            when: vec![0; m],
+            rows: Vec::new(),
             scanned: Vec::new(),
             ready: Vec::new(),
             ties: Vec::new(),
+            path: Vec::new(),
             avx2,
         }
     }
-}
 
-pub(super) fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
+    /// Column `j` is final at distance `dist`.
+    fn settle(&mut self, j: u32, dist: C) {
+        let ju = j as usize;
+        self.d[ju] = C::NEG;
+        self.fin[ju] = dist;
+        self.when[ju] = self.rows.len() as u32;
+        self.scanned.push(j);
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
 
-/// Relax every column through row `i` (`d_j = min(d_j, row_j - v_j - h)`, `pred_j = i`
-/// where it improves) and return the minimum distance among the unscanned columns.
-/// Scanned columns hold `C::NEG`, which no candidate undercuts. Branch-free over
-/// contiguous slices so that it vectorises.
-#[inline(always)]
-fn relax_kernel<C: Cost>(row: &[C], v: &[C], h: C, i: u32, d: &mut [C], pred: &mut [u32]) -> C {
-    let m = d.len();
-    let (row, v, pred) = (&row[..m], &v[..m], &mut pred[..m]);
-    let mut min = C::INF;
-    for j in 0..m {
-        let cand = row[j] - v[j] - h;
-        let old = d[j];
-        let better = cand < old;
-        let new = if better { cand } else { old };
-        d[j] = new;
-        pred[j] = if better { i } else { pred[j] };
-        let key = if new > C::NEG { new } else { C::INF };
-        min = if key < min { key } else { min };
-    }
-    min
-}
-dispatch!(relax, relax_avx2, relax_kernel,
-    (row: &[C], v: &[C], h: C, i: u32, d: &mut [C], pred: &mut [u32]) -> C);
-
-/// Push every column with `d_j == min` onto `ready`, testing sixteen at a time.
-fn collect_ties<C: Cost>(d: &[C], min: C, ready: &mut Vec<u32>) {
-    ready.clear();
-    let mut chunks = d.chunks_exact(LANES);
-    let mut base = 0u32;
-    for chunk in &mut chunks {
-        if chunk.iter().fold(false, |a, &x| a | (x == min)) {
-            for (k, &x) in chunk.iter().enumerate() {
-                if x == min {
-                    ready.push(base + k as u32);
-                }
-            }
-        }
-        base += LANES as u32;
-    }
-    for (k, &x) in chunks.remainder().iter().enumerate() {
-        if x == min {
-            ready.push(base + k as u32);
-        }
+    /// Scan row `i` with offset `h`: relax every column through it.
+    fn scan(&mut self, c: &[C], m: usize, v: &[C], i: u32, h: C) -> C {
+        self.rows.push((i, h));
+        let iu = i as usize;
+        relax(self.avx2, &c[iu * m..(iu + 1) * m], v, h, &mut self.d)
     }
 }
 
@@ -390,27 +235,19 @@ fn augment<C: Cost>(
     v: &mut [C],
     w: &mut PathWork<C>,
 ) {
-    let PathWork {
-        d,
-        pred,
-        scanned,
-        ready,
-        ties,
-        avx2,
-    } = w;
-    let avx2 = *avx2;
-    scanned.clear();
-    d.fill(C::INF);
-    let fu = f as usize;
-    let mut min = relax(avx2, &c[fu * m..(fu + 1) * m], v, C::ZERO, f, d, pred);
+    w.scanned.clear();
+    w.rows.clear();
+    w.d.fill(C::INF);
+    let mut min = w.scan(c, m, v, f, C::ZERO);
+    let mut ready = std::mem::take(&mut w.ready);
+    let mut ties = std::mem::take(&mut w.ties);
     let end = 'search: loop {
-        collect_ties(d, min, ready);
+        collect_ties(&w.d, min, &mut ready);
         if let Some(&j) = ready.iter().find(|&&j| y[j as usize] == NONE) {
             break j;
         }
         for &j in ready.iter() {
-            d[j as usize] = C::NEG;
-            scanned.push((j, min));
+            w.settle(j, min);
         }
         // Scan the batch as a work list: a relaxation that brings more columns to the
         // current minimum (ties, common with integer costs) ends the search at once if
@@ -421,38 +258,48 @@ fn augment<C: Cost>(
             let j1 = ready[k] as usize;
             k += 1;
             let i = y[j1];
-            let iu = i as usize;
-            let ri = &c[iu * m..(iu + 1) * m];
-            let h = ri[j1] - v[j1] - min;
+            let h = c[i as usize * m + j1] - v[j1] - min;
             // Each pass sees the updates of the previous ones: the last minimum is global.
-            next = relax(avx2, ri, v, h, i, d, pred);
+            next = w.scan(c, m, v, i, h);
             if next == min {
-                collect_ties(d, min, ties);
+                collect_ties(&w.d, min, &mut ties);
                 if let Some(&j) = ties.iter().find(|&&j| y[j as usize] == NONE) {
                     break 'search j;
                 }
                 for &j in ties.iter() {
-                    d[j as usize] = C::NEG;
-                    scanned.push((j, min));
+                    w.settle(j, min);
                 }
-                ready.extend_from_slice(ties);
+                ready.extend_from_slice(&ties);
             }
         }
         min = next;
     };
-    // Scanned columns get their potentials raised to keep edges tight.
-    for &(j, dj) in scanned.iter() {
-        v[j as usize] = v[j as usize] + dj - min;
-    }
-    let mut j = end;
+    (w.ready, w.ties) = (ready, ties);
+    // The path back from `end`: each column's predecessor is a row scanned before it
+    // settled whose relaxation gives exactly its final distance (the kernel's arithmetic,
+    // repeated). Found before the potentials change.
+    w.path.clear();
+    let (mut j, mut dj, mut k) = (end, min, w.rows.len());
     loop {
-        let i = pred[j as usize];
-        y[j as usize] = i;
-        let next = x[i as usize];
-        x[i as usize] = j;
+        let ju = j as usize;
+        let i = w.rows[..k]
+            .iter()
+            .find(|&&(i, h)| c[i as usize * m + ju] - v[ju] - h == dj)
+            .map_or(f, |&(i, _)| i);
+        w.path.push((j, i));
         if i == f {
             break;
         }
-        j = next;
+        j = x[i as usize];
+        (dj, k) = (w.fin[j as usize], w.when[j as usize] as usize);
+    }
+    // Scanned columns get their potentials raised to keep edges tight.
+    for &j in w.scanned.iter() {
+        let ju = j as usize;
+        v[ju] = v[ju] + w.fin[ju] - min;
+    }
+    for &(j, i) in w.path.iter() {
+        y[j as usize] = i;
+        x[i as usize] = j;
     }
 }

@@ -5,6 +5,7 @@
 mod auction;
 mod cost;
 pub mod dense;
+mod dense_kernels;
 mod dense_lap;
 mod graph;
 mod repair;

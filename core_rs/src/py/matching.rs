@@ -8,7 +8,7 @@ use crate::error::CoreError;
 use crate::matching::{self, Cost, DenseSolution, SparseOptions, SparseProblem};
 
 type Arr<'py, T> = Bound<'py, PyArray1<T>>;
-type DenseOut<'py, C> = (Arr<'py, i64>, Arr<'py, i64>, Arr<'py, C>, Arr<'py, C>);
+type DenseOut<'py, C> = (Arr<'py, i64>, Arr<'py, i64>, Arr<'py, C>, Arr<'py, C>, f64);
 
 fn dense<'py, C: Cost + numpy::Element>(
     py: Python<'py>,
@@ -25,17 +25,19 @@ fn dense<'py, C: Cost + numpy::Element>(
         col_to_row,
         u,
         v,
+        max_abs,
     } = run_detached(py, || matching::solve_dense_signed(data, n, m, negate))?;
     Ok((
         row_to_col.into_pyarray(py),
         col_to_row.into_pyarray(py),
         u.into_pyarray(py),
         v.into_pyarray(py),
+        max_abs,
     ))
 }
 
 /// Minimum-cost assignment of a C-contiguous int64 matrix (of its negation when
-/// `negate`): (row_to_col, col_to_row, u, v).
+/// `negate`): (row_to_col, col_to_row, u, v, max |cost|).
 #[pyfunction]
 #[pyo3(signature = (costs, negate=false))]
 fn assign_dense_i64<'py>(
@@ -47,7 +49,7 @@ fn assign_dense_i64<'py>(
 }
 
 /// Minimum-cost assignment of a C-contiguous float64 matrix (of its negation when
-/// `negate`): (row_to_col, col_to_row, u, v).
+/// `negate`): (row_to_col, col_to_row, u, v, max |cost|).
 #[pyfunction]
 #[pyo3(signature = (costs, negate=false))]
 fn assign_dense_f64<'py>(
