@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 from facilities_data import random_problem
 
+from zone_opt.distributed import Executor
 from zone_opt.optimise.facilities.coalitions import CoalitionCosts
 from zone_opt.optimise.facilities.problem import FacilityProblem
 from zone_opt.optimise.facilities.scenario import Scenario, ScenarioResult
-from zone_opt.optimise.facilities.sharing import ShareMethod
+from zone_opt.optimise.facilities.sharing import CostShares, ShareMethod, ShareOptions, cost_shares
 
 #: Fields that measure time, not the result.
 TIMINGS = ("elapsed_s", "build_s", "solve_s")
@@ -27,6 +28,25 @@ def values_bytes(cc: CoalitionCosts) -> tuple[bytes, bytes]:
     """Every coalition's cost and bound, as bytes (equal means bitwise equal)."""
     cost, bound = cc.all_values()
     return cost.tobytes(), bound.tobytes()
+
+
+def sampled_shapley(
+    problem: FacilityProblem,
+    players: dict[str, str],
+    settings: ShareOptions,
+    executors: tuple[Executor, ...],
+) -> list[CostShares]:
+    """Sampled Shapley shares of one game, once per executor."""
+    return [
+        cost_shares(
+            problem,
+            players,
+            "shapley",
+            share_options=settings,
+            costs=CoalitionCosts(problem, players, executor=ex),
+        )
+        for ex in executors
+    ]
 
 
 def sweep(seed: int, n: int = 2) -> list[Scenario]:

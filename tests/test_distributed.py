@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import pytest
 from click.testing import CliRunner
-from distributed_cases import game, same_results, sweep, values_bytes
+from distributed_cases import game, same_results, sampled_shapley, sweep, values_bytes
 
 from zone_opt.cli import cli
 from zone_opt.distributed import (
@@ -27,7 +27,7 @@ from zone_opt.errors import FailedPreconditionError, InvalidInputError
 from zone_opt.optimise import SolveOptions
 from zone_opt.optimise.facilities.coalitions import CoalitionCosts
 from zone_opt.optimise.facilities.scenario import run_scenarios
-from zone_opt.optimise.facilities.sharing import ShareOptions, cost_shares
+from zone_opt.optimise.facilities.sharing import ShareOptions
 
 SCENARIO = Path(__file__).resolve().parents[1] / "datasets" / "facilities" / "example_scenario.yaml"
 S = TypeVar("S")
@@ -120,16 +120,7 @@ def test_coalition_values_do_not_depend_on_the_executor() -> None:
 def test_sampled_shapley_does_not_depend_on_the_executor() -> None:
     problem, players = game(12)
     settings = ShareOptions(exact_limit=3, samples=16, seed=7)
-    shares = [
-        cost_shares(
-            problem,
-            players,
-            "shapley",
-            share_options=settings,
-            costs=CoalitionCosts(problem, players, executor=ex),
-        )
-        for ex in (LocalExecutor(1), PicklingExecutor(2))
-    ]
+    shares = sampled_shapley(problem, players, settings, (LocalExecutor(1), PicklingExecutor(2)))
     assert [s.share_cny for s in shares[0].shares] == [s.share_cny for s in shares[1].shares]
     assert shares[0].coalitions_solved == shares[1].coalitions_solved
 

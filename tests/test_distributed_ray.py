@@ -9,13 +9,13 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from distributed_cases import game, same_results, sweep, values_bytes
+from distributed_cases import game, same_results, sampled_shapley, sweep, values_bytes
 
 from zone_opt.distributed import Executor, LocalExecutor, RayExecutor, executor
 from zone_opt.errors import InvalidInputError
 from zone_opt.optimise.facilities.coalitions import CoalitionCosts
 from zone_opt.optimise.facilities.scenario import run_scenarios
-from zone_opt.optimise.facilities.sharing import ShareOptions, cost_shares
+from zone_opt.optimise.facilities.sharing import ShareOptions
 
 pytestmark = pytest.mark.ray
 
@@ -64,16 +64,7 @@ def test_coalition_values_bitwise_equal_to_local(ray_executor: Executor) -> None
 def test_sampled_shapley_equal_to_local(ray_executor: Executor) -> None:
     problem, players = game(23, parks=7)
     settings = ShareOptions(exact_limit=4, samples=24, seed=3)
-    shares = [
-        cost_shares(
-            problem,
-            players,
-            "shapley",
-            share_options=settings,
-            costs=CoalitionCosts(problem, players, executor=ex),
-        )
-        for ex in (LocalExecutor(2), ray_executor)
-    ]
+    shares = sampled_shapley(problem, players, settings, (LocalExecutor(2), ray_executor))
     assert [s.share_cny for s in shares[0].shares] == [s.share_cny for s in shares[1].shares]
     assert [s.std_error_cny for s in shares[0].shares] == [
         s.std_error_cny for s in shares[1].shares

@@ -264,6 +264,20 @@ mod tests {
         assert!(s.row_to_col.iter().all(|&j| j >= 0));
     }
 
+    /// `len` costs in `[low, high)` from a xorshift64 stream seeded by `seed`.
+    fn xorshift_costs(len: usize, seed: u64, low: i64, high: i64) -> Vec<i64> {
+        let mut s = seed | 1;
+        let span = (high - low) as u64;
+        (0..len)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s % span) as i64 + low
+            })
+            .collect()
+    }
+
     /// Optimal total of the `i64` core without narrowing, its certificate checked.
     fn wide_total(c: &[i64], n: usize, m: usize) -> i64 {
         let s = oriented(c, n, m).unwrap();
@@ -316,11 +330,7 @@ mod tests {
         fn narrowed_wide_and_float_agree(
             n in 1usize..40, m in 1usize..40, seed in any::<u64>(), range in 1i64..6,
         ) {
-            let mut s = seed | 1;
-            let c: Vec<i64> = (0..n * m).map(|_| {
-                s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-                (s % (range as u64)) as i64
-            }).collect();
+            let c = xorshift_costs(n * m, seed, 0, range);
             let narrowed = solve_dense(&c, n, m).unwrap();
             let mut total = 0;
             for i in 0..n {
@@ -349,11 +359,7 @@ mod tests {
         fn long_paths_agree(
             n in 1usize..70, m in 1usize..70, seed in any::<u64>(), range in 1000i64..1_000_000,
         ) {
-            let mut s = seed | 1;
-            let c: Vec<i64> = (0..n * m).map(|_| {
-                s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-                (s % (range as u64)) as i64
-            }).collect();
+            let c = xorshift_costs(n * m, seed, 0, range);
             let narrowed = solve_dense(&c, n, m).unwrap();
             let total: i64 = (0..n)
                 .filter(|&i| narrowed.row_to_col[i] >= 0)
@@ -371,11 +377,7 @@ mod tests {
 
         #[test]
         fn matches_brute_force(n in 0usize..7, m in 0usize..7, seed in any::<u64>(), range in 1i64..20) {
-            let mut s = seed | 1;
-            let c: Vec<i64> = (0..n * m).map(|_| {
-                s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-                (s % (2 * range as u64)) as i64 - range
-            }).collect();
+            let c = xorshift_costs(n * m, seed, -range, range);
             check(&c, n, m);
         }
     }
