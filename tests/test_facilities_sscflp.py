@@ -16,6 +16,7 @@ import highspy
 import numpy as np
 import pytest
 
+from zone_opt import _core
 from zone_opt.errors import CancelledError, InvalidInputError
 from zone_opt.optimise import SolveOptions, SolveStatus
 from zone_opt.optimise.facilities import FacilityPlan, FacilityProblem, solve_facilities
@@ -244,3 +245,69 @@ def test_knapsack_dp_is_exact() -> None:
         at = knap.at_capacity(np.full((rel.m, 1), half))[i, 0]
         sub = np.where(weight <= half, subsets @ red[i], math.inf)
         assert at == pytest.approx(min(0.0, sub.min()), abs=1e-9)
+
+
+def _enumerate_optimum(cost: np.ndarray, d: np.ndarray, s: np.ndarray, f: np.ndarray) -> float:
+    """The cheapest feasible single-source plan by enumerating every site per customer."""
+    m, n = cost.shape
+    best = math.inf
+    for plan in product(range(m), repeat=n):
+        a = np.array(plan)
+        if not np.all(np.isfinite(cost[a, np.arange(n)])):
+            continue
+        load = np.bincount(a, weights=d, minlength=m)
+        if np.all(load <= s):
+            best = min(best, float(f[load > 0].sum() + cost[a, np.arange(n)].sum()))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_plan_search_reaches_the_enumerated_optimum(seed: int) -> None:
+    """The Rust tabu search from a poor start (everyone on the nearest site, overloads and
+    all) returns a feasible plan whose reported cost is its true cost, at the optimum of
+    instances small enough to enumerate."""
+    rng = np.random.default_rng(seed)
+    m, n = 4, 7
+    cost = rng.integers(0, 30, size=(m, n)).astype(np.float64)
+    cost[rng.random((m, n)) < 0.1] = math.inf
+    d = rng.integers(1, 10, size=n).astype(np.float64)
+    s = np.full(m, math.ceil(d.sum() / 2)) + rng.integers(0, 5, size=m).astype(np.float64)
+    f = rng.integers(10, 50, size=m).astype(np.float64)
+    optimum = _enumerate_optimum(cost, d, s, f)
+    start = np.argmin(cost, axis=0).astype(np.int64)
+    found = _core.single_source_search(
+        cost, d, s, f, start, time_limit_s=10.0, max_iterations=3000, stall_iterations=50, seed=1
+    )
+    if not math.isfinite(optimum):
+        assert found is None
+        return
+    assert found is not None
+    a, value, _iterations = found
+    load = np.bincount(a, weights=d, minlength=m)
+    assert np.all(load <= s)
+    assert value == pytest.approx(f[load > 0].sum() + cost[a, np.arange(n)].sum())
+    assert value == pytest.approx(optimum)
+
+
+def test_plan_search_refuses_bad_input_by_field() -> None:
+    cost = np.ones((2, 3))
+    d, s, f = np.ones(3), np.full(2, 5.0), np.ones(2)
+    start = np.zeros(3, dtype=np.int64)
+
+    def search(
+        cost: np.ndarray, d: np.ndarray, s: np.ndarray, f: np.ndarray, start: np.ndarray
+    ) -> object:
+        return _core.single_source_search(
+            cost, d, s, f, start, time_limit_s=1.0, max_iterations=10, stall_iterations=5
+        )
+
+    with pytest.raises(InvalidInputError, match="demand"):
+        search(cost, np.array([1.0, -1.0, 1.0]), s, f, start)
+    with pytest.raises(InvalidInputError, match="start"):
+        search(cost, d, s, f, np.array([0, 2, 0], dtype=np.int64))
+    with pytest.raises(InvalidInputError, match="cost"):
+        search(np.ones((3, 3)), d, s, f, start)
+    bad = cost.copy()
+    bad[1, 2] = math.nan
+    with pytest.raises(InvalidInputError, match="cost"):
+        search(bad, d, s, f, start)

@@ -174,6 +174,21 @@ def audit_verify(
 ) -> bool: ...
 def audit_chain_head(previous: bytes, root: bytes) -> bytes: ...
 
+# --- facilities: single-source plan search ---
+def single_source_search(
+    cost: npt.NDArray[np.float64],
+    demand: npt.NDArray[np.float64],
+    capacity: npt.NDArray[np.float64],
+    fixed: npt.NDArray[np.float64],
+    start: npt.NDArray[np.int64],
+    *,
+    time_limit_s: float,
+    max_iterations: int,
+    stall_iterations: int,
+    seed: int = 0,
+    stop_at_cost: float = ...,
+) -> tuple[npt.NDArray[np.int64], float, int] | None: ...
+
 # join (private joins: PSI protocols)
 JOIN_TAG_LEN: int
 

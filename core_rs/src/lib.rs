@@ -7,6 +7,7 @@ pub mod budget;
 pub mod candidates;
 pub mod carbon;
 pub mod error;
+pub mod facilities;
 pub mod geo;
 pub mod ids;
 pub mod join;

@@ -9,6 +9,7 @@ mod candidates;
 mod carbon;
 mod detach;
 mod errors;
+mod facilities;
 mod ids;
 mod join;
 mod join_vole;
@@ -33,6 +34,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     stable::register(m)?;
     candidates::register(m)?;
     carbon::register(m)?;
+    facilities::register(m)?;
     join::register(m)?;
     join_vole::register(m)?;
     Ok(())

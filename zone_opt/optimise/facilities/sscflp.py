@@ -22,8 +22,10 @@ what a MIP solver does well on a *small* model. So the method is a hybrid:
    (capa/b/c: 100 x 1000 x 14001 cells) the continuous knapsack is used (the LP bound).
 2. **Plans.** Every few ascent steps the relaxed solution is repaired into a plan (keep the
    relaxation's open sites, give each customer one of the sites whose knapsack took it, place
-   the rest by regret) and improved by local search: best-improvement shifts of one customer,
-   swaps of two customers between sites, and closing a site whose customers fit elsewhere.
+   the rest by regret) and improved by an iterated tabu search in the Rust core (shifts of
+   one customer and swaps of two, through overloaded plans at an oscillating price per unit
+   of overload, and site closing/opening when it stalls: Ho 2015, Delmaire et al. 1999); the
+   best plan of the ascent then gets a longer search of its own.
 3. **Fixing.** With the best multipliers, forcing customer j onto site i costs at least
    ``L_ij = sum u + f_i + (c_ij - u_j) + K_i(s_i - d_j) + R_i`` (``K_i(c)``: the knapsack at
    capacity c, read from the same DP row; ``R_i``: the rest of the site choice with i open),
@@ -89,6 +91,11 @@ already good, the time is better spent on the bound."""
 LAGRANGE_SHARE_LARGE = 0.5
 """The same for models above :data:`LP_ARCS` arcs, which start the ascent cold (no LP) and
 whose MIP finish rarely gets past the root on two cores: the ascent is worth more there."""
+SEARCH_SHARE = 0.2
+"""Share of the time limit (of 50 s without one) for one long tabu search from the best
+plan of the ascent (its repaired plans get short ones)."""
+SEARCH_ITERATIONS = 200_000
+"""Move budget of that search (its time share usually binds first)."""
 KERNEL_SHARE = 0.2
 """Share of the time limit (of 100 s without one) for the kernel sub-MIP heuristic."""
 
@@ -177,6 +184,17 @@ def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> Sing
         return _finish(
             run, None, ub=math.inf, cutoff=math.inf, fixing=None, deadline=setup.deadline
         )
+    if not _proven(inc.ub, lagrangian, gap, integral) and not (
+        options.cancel is not None and options.cancel.is_set()
+    ):
+        search_end = time.perf_counter() + SEARCH_SHARE * (limit if math.isfinite(limit) else 50.0)
+        # A plan within the gap of the bound would end the solve: the search stops there.
+        target = lagrangian + gap * abs(lagrangian)
+        found = inc.plans.improve(
+            best_a, search_end, iterations=SEARCH_ITERATIONS, stop_at_cost=target
+        )
+        inc.offer(found, lag.bound)
+        best_a = inc.best_a if inc.best_a is not None else best_a
     if not _proven(inc.ub, lagrangian, gap, integral) and not (
         options.cancel is not None and options.cancel.is_set()
     ):

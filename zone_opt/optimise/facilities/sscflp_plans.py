@@ -1,5 +1,5 @@
 """Single-source facility location: the Lagrangian subproblems (one knapsack per site)
-and the primal plans repaired from them, kept best-first."""
+and the primal plans repaired from them and improved by tabu search."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
+from zone_opt import _core
 from zone_opt.optimise.facilities.lagrange import SiteRelaxation
 
 F64 = NDArray[np.float64]
@@ -18,6 +19,11 @@ I64 = NDArray[np.int64]
 DP_CELLS = 60_000_000
 """Largest ``customers x sites x (capacity + 1)`` for the exact 0-1 knapsack DP (its
 decision table is that many bytes); larger instances use the continuous knapsack."""
+IMPROVE_ITERATIONS = 500
+"""Tabu-search moves spent on each plan repaired during the ascent (about 0.25 s at
+80 x 400): enough to settle the plan's allocation and try a few site changes."""
+STALL_ITERATIONS = 100
+"""Moves without a better plan before the search changes the open sites."""
 
 
 class _Knapsacks:
@@ -112,9 +118,13 @@ class _Plans:
 
     def __init__(self, rel: SiteRelaxation) -> None:
         self.c = rel.cost  # (m, n), inf where unreachable
-        self.d, self.s, self.f = rel.d, rel.s, rel.f
+        self.d, self.s, self.f = (
+            np.ascontiguousarray(v, dtype=np.float64) for v in (rel.d, rel.s, rel.f)
+        )
         self.m, self.n = rel.m, rel.n
         self.cols = np.arange(self.n)
+        self._cost = np.ascontiguousarray(self.c, dtype=np.float64)
+        self._seed = 0
 
     def cost(self, a: I64) -> float:
         load = np.bincount(a, weights=self.d, minlength=self.m)
@@ -147,131 +157,35 @@ class _Plans:
             opened[i] = True
         return a
 
-    def improve(self, a: I64, deadline: float) -> I64:
-        """Local search to a local optimum (or the deadline): shifts, swaps, site closing."""
-        a = a.copy()
-        while time.perf_counter() < deadline:
-            if self._shift(a) or self._swap(a) or self._close(a) or self._open(a):
-                continue
-            break
-        return a
-
-    def _load(self, a: I64) -> F64:
-        return np.asarray(np.bincount(a, weights=self.d, minlength=self.m), dtype=np.float64)
-
-    def _shift(self, a: I64) -> bool:
-        c, d, f = self.c, self.d, self.f
-        load = self._load(a)
-        res = self.s - load
-        here = c[a, self.cols]
-        leaving = np.where(np.abs(load[a] - d) <= 1e-9, f[a], 0.0)  # a_j closes if j leaves
-        delta = c - here[None, :] + np.where(load <= 1e-9, f, 0.0)[:, None] - leaving[None, :]
-        delta[(res[:, None] < d[None, :] - 1e-9) | (np.arange(self.m)[:, None] == a[None, :])] = (
-            math.inf
+    def improve(
+        self,
+        a: I64,
+        deadline: float,
+        *,
+        iterations: int = IMPROVE_ITERATIONS,
+        stop_at_cost: float = -math.inf,
+    ) -> I64:
+        """The best plan an iterated tabu search (Rust, ``_core.single_source_search``:
+        shifts and swaps of customers with an oscillating overload price, site closing and
+        opening when it stalls) meets from ``a`` within ``iterations`` moves or the deadline;
+        ``a`` itself if it meets nothing better. Each call draws the next seed, so a run is
+        reproducible when the iteration budgets bind before the deadlines. The search stops
+        at a plan costing at most ``stop_at_cost`` (a proven bound)."""
+        self._seed += 1
+        left = max(0.0, deadline - time.perf_counter())
+        found = _core.single_source_search(
+            self._cost,
+            self.d,
+            self.s,
+            self.f,
+            a.astype(np.int64),
+            time_limit_s=left,
+            max_iterations=iterations,
+            stall_iterations=STALL_ITERATIONS,
+            seed=self._seed,
+            stop_at_cost=stop_at_cost,
         )
-        best_i = np.argmin(delta, axis=0)
-        best = delta[best_i, self.cols]
-        moved = False
-        for j in np.flatnonzero(best < -1e-9)[np.argsort(best[best < -1e-9], kind="stable")]:
-            i, k = int(best_i[j]), int(a[j])
-            # Re-check against the loads changed by earlier moves of this pass.
-            if res[i] < d[j] - 1e-9:
-                continue
-            gain = c[i, j] - c[k, j] + (f[i] if load[i] <= 1e-9 else 0.0)
-            gain -= f[k] if abs(load[k] - d[j]) <= 1e-9 else 0.0
-            if gain >= -1e-9:
-                continue
-            a[j] = i
-            load[i] += d[j]
-            load[k] -= d[j]
-            res[i] -= d[j]
-            res[k] += d[j]
-            moved = True
-        return moved
-
-    def _swap(self, a: I64) -> bool:
-        """Improving swaps of two customers between sites: all candidate pairs scored at
-        once, then applied best first, each re-checked against the loads it finds."""
-        c, d = self.c, self.d
-        load = self._load(a)
-        res = self.s - load
-        here = c[a, self.cols]
-        cross = c[a]  # cross[j2, j1] = c[a_j2, j1]: j1 moved to j2's site
-        delta = cross + cross.T - here[None, :] - here[:, None]
-        r = res[a]
-        ok = (r[:, None] + d[:, None] - d[None, :] >= -1e-9) & (
-            r[None, :] + d[None, :] - d[:, None] >= -1e-9
-        )
-        ok &= a[:, None] != a[None, :]
-        ok &= delta < -1e-9
-        j2s, j1s = np.nonzero(np.triu(ok))
-        if j2s.size == 0:
-            return False
-        order = np.argsort(delta[j2s, j1s], kind="stable")[: 4 * self.n]
-        touched = np.zeros(self.n, dtype=bool)
-        moved = False
-        for j2, j1 in zip(j2s[order].tolist(), j1s[order].tolist(), strict=True):
-            if touched[j1] or touched[j2]:
-                continue
-            i1, i2 = int(a[j1]), int(a[j2])
-            if res[i1] + d[j1] - d[j2] < -1e-9 or res[i2] + d[j2] - d[j1] < -1e-9:
-                continue
-            a[j1], a[j2] = i2, i1
-            res[i1] += d[j1] - d[j2]
-            res[i2] += d[j2] - d[j1]
-            touched[j1] = touched[j2] = True
-            moved = True
-        return moved
-
-    def _open(self, a: I64) -> bool:
-        """Open the closed site whose opening pays most: it takes the customers it saves
-        most on (best saving per unit of demand first, within its capacity), and sites
-        left empty close."""
-        c, d, f = self.c, self.d, self.f
-        load = self._load(a)
-        here = c[a, self.cols]
-        best_gain, best_moves = -1e-9, np.empty(0, dtype=np.int64)
-        best_i = -1
-        for i in np.flatnonzero(load <= 1e-9):
-            save = here - c[i]
-            cand = np.flatnonzero(save > 0)
-            if cand.size == 0:
-                continue
-            cand = cand[np.argsort(-save[cand] / d[cand], kind="stable")]
-            fits = np.cumsum(d[cand]) <= self.s[i] + 1e-9
-            take = cand[fits]
-            if take.size == 0:
-                continue
-            gain = float(save[take].sum()) - f[i]
-            left = load - np.bincount(a[take], weights=d[take], minlength=self.m)
-            gain += float(f[(load > 1e-9) & (left <= 1e-9)].sum())
-            if gain > best_gain:
-                best_gain, best_moves, best_i = gain, take, int(i)
-        if best_i < 0:
-            return False
-        a[best_moves] = best_i
-        return True
-
-    def _close(self, a: I64) -> bool:
-        c, d, f = self.c, self.d, self.f
-        load = self._load(a)
-        for i in np.flatnonzero(load > 0)[np.argsort(-f[load > 0], kind="stable")]:
-            members = np.flatnonzero(a == i)
-            res = self.s - load
-            res[i] = -math.inf
-            gain = -f[i]
-            moves: list[tuple[int, int]] = []
-            for j in members[np.argsort(-d[members], kind="stable")]:
-                cand = np.where((res >= d[j]) & (load > 0), c[:, j], math.inf)
-                k = int(np.argmin(cand))
-                if not math.isfinite(cand[k]):
-                    break
-                gain += cand[k] - c[i, j]
-                res[k] -= d[j]
-                moves.append((int(j), k))
-            else:
-                if gain < -1e-9:
-                    for j, k in moves:
-                        a[j] = k
-                    return True
-        return False
+        if found is None:
+            return a
+        b = found[0]
+        return b if self.cost(b) < self.cost(a) else a
