@@ -82,11 +82,12 @@ __all__ = [
 
 REPORT_STEM = "report"
 EXPORT_STEM = "matching"
-#: Rows a table may have to get a sheet in ``matching.xlsx``; a longer one (e.g. the
-#: unmatched enterprises of a city-wide run) is in its CSV file only. A planner filters
-#: a sheet of 100,000 matches; a million rows is neither quick to open nor to write
-#: (Excel's own limit is :data:`EXCEL_MAX_ROWS`).
-SHEET_ROWS = 100_000
+#: Rows a table may have to get a sheet in ``matching.xlsx``; a longer one (the matches
+#: and unmatched enterprises of a city-wide run) is in its CSV file only (UTF-8 with a BOM:
+#: it opens in Excel as it is), and the workbook's ``csv_only`` sheet says so. The
+#: workbook is for reading and filtering; openpyxl writes about 10^4 rows a second, so
+#: a sheet of 10^5 rows would cost the run as much as the matching itself.
+SHEET_ROWS = 10_000
 
 
 @dataclass(frozen=True)

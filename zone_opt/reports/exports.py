@@ -26,7 +26,6 @@ import pyarrow.csv as pacsv
 from openpyxl.utils import get_column_letter
 
 from zone_opt.arguments import check_int
-from zone_opt.reports.xlsx import sheetable, write_workbook
 
 __all__ = [
     "EXCEL_MAX_ROWS",
@@ -128,9 +127,9 @@ def write_tables(
 
     A table of more than ``sheet_rows`` rows (at most :data:`EXCEL_MAX_ROWS`) is in its CSV
     file only; the workbook then ends with a ``csv_only`` sheet naming each such table, its
-    rows and its file. Arrow tables are written as CSV by Arrow's writer, frames by pandas.
-    The workbook is written by :func:`zone_opt.reports.xlsx.write_workbook` when every sheet
-    holds text, numbers and booleans only, else by openpyxl. O(cells).
+    rows and its file. Arrow tables are written as CSV by Arrow's writer, frames by pandas;
+    the workbook by openpyxl (tens of microseconds a cell: keep ``sheet_rows`` to what a
+    person reads in a spreadsheet). O(cells).
     """
     sheet_rows = check_int("sheet_rows", sheet_rows, low=1, high=EXCEL_MAX_ROWS)
     units = units or {}
@@ -186,28 +185,7 @@ def _blank_nan(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.if_else(pc.is_nan(column), pa.scalar(None, column.type), column)
 
 
-def _arrow_sheets(sheets: Mapping[str, pd.DataFrame | pa.Table]) -> dict[str, pa.Table] | None:
-    """The sheets as Arrow tables the fast writer takes, or ``None``."""
-    out = {}
-    for name, table in sheets.items():
-        try:
-            arrow = (
-                table
-                if isinstance(table, pa.Table)
-                else pa.Table.from_pandas(table, preserve_index=False)
-            )
-        except (pa.ArrowException, TypeError, ValueError):
-            return None
-        if not sheetable(arrow):
-            return None
-        out[name] = arrow
-    return out
-
-
 def _write_workbook(path: Path, sheets: Mapping[str, pd.DataFrame | pa.Table]) -> Path:
-    arrow = _arrow_sheets(sheets)
-    if arrow is not None:
-        return write_workbook(path, arrow)
     with pd.ExcelWriter(path, engine="openpyxl") as book:
         for sheet, table in sheets.items():
             frame = _frame(table)
