@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from playwright.sync_api import Browser
@@ -42,7 +44,7 @@ from zone_opt.matching.report_charts import (
     spread_data,
 )
 from zone_opt.matching.report_labels import LABELS, REASON_TEXT, SPACE_REASONS, reason_keys
-from zone_opt.matching.report_tables import MatchInputs
+from zone_opt.matching.report_tables import MatchInputs, MatchTables, match_tables
 from zone_opt.reports import read_csv, read_xlsx
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +60,22 @@ class Run:
     inputs: MatchInputs
     written: Written
     out: Path
+
+    @property
+    def tables(self) -> MatchTables:
+        assert self.written.tables is not None
+        return self.written.tables
+
+
+def _pandas(table: pd.DataFrame | pa.Table) -> pd.DataFrame:
+    """A frame of the table, dictionary-encoded text as plain text."""
+    if isinstance(table, pd.DataFrame):
+        return table
+    plain = [
+        pc.cast(c, c.type.value_type) if pa.types.is_dictionary(c.type) else c
+        for c in table.columns
+    ]
+    return pa.table(plain, names=table.column_names).to_pandas()
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +113,7 @@ def test_matched_area_per_park_sums_the_assignments_areas(run: Run) -> None:
     assignments = run.result.assignments.to_pandas()
     area = assignments["space_id"].map(_area_of_spaces(run))
     expected = area.groupby(assignments["park_id"]).sum()
-    by_park = run.written.tables.by_park.set_index("park_id")
+    by_park = run.tables.by_park.set_index("park_id")
     assert len(by_park) == run.inputs.parks.num_rows
     got = by_park["matched_area_m2"]
     pd.testing.assert_series_equal(
@@ -132,7 +150,7 @@ def test_unmatched_counts_by_reason_equal_the_unmatched_table(run: Run) -> None:
     assert space_rows["count"].sum() == s.n_spaces_offered - s.n_matched
     assert set(space_rows["reason_code"]) <= set(SPACE_REASONS)
     # a NOT_CHOSEN space was on someone's shortlist, a NO_SEEKER one on nobody's
-    spaces = run.written.tables.unmatched_spaces
+    spaces = _pandas(run.tables.unmatched_spaces)
     shortlisted = np.bincount(run.result.graph.cols, minlength=run.result.space_active.size)
     rows = run.result.matcher.space_rows(spaces["space_id"], "space_id")
     assert ((shortlisted[rows] > 0) == (spaces["reason_code"] == "NOT_CHOSEN")).all()
@@ -154,7 +172,7 @@ def test_every_reason_code_is_explained_in_both_languages(code: str) -> None:
 
 
 def test_the_codes_shown_are_explained_in_the_reports_language(run: Run, zh_out: Path) -> None:
-    en = run.written.tables.by_reason
+    en = run.tables.by_reason
     assert set(en["reason_code"]) <= set(REASON_TEXT)
     for row in en.itertuples():
         assert row.explanation == REASON_TEXT[row.reason_code][1][0]
@@ -164,7 +182,7 @@ def test_the_codes_shown_are_explained_in_the_reports_language(run: Run, zh_out:
 
 
 def test_key_figures_follow_the_summary(run: Run) -> None:
-    f, s = run.written.tables.figures, run.result.summary
+    f, s = run.tables.figures, run.result.summary
     assert (f.matched, f.seekers, f.idle_spaces) == (s.n_matched, s.n_seekers, s.n_spaces_offered)
     assert f.total_score == s.total_score == run.result.assignments["score"].to_numpy().sum()
     assert f.demand_share == pytest.approx(s.n_matched / s.n_seekers)
@@ -190,7 +208,7 @@ def test_summary_json_is_strict_and_keeps_its_keys(run: Run) -> None:
     assert isinstance(summary, dict)
     old = dataclasses.asdict(run.result.summary)
     assert {k: summary[k] for k in old} == json.loads(json.dumps(old))
-    assert summary["matched_area_m2"] == pytest.approx(run.written.tables.figures.matched_area_m2)
+    assert summary["matched_area_m2"] == pytest.approx(run.tables.figures.matched_area_m2)
     unmatched = run.result.unmatched.to_pandas()
     assert sum(summary["unmatched_enterprises_by_reason"].values()) == len(unmatched)
 
@@ -221,11 +239,11 @@ def _codes_as_numbers(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_exports_read_back_to_the_same_tables(run: Run) -> None:
-    tables = run.written.tables.exports()
+    tables = run.tables.exports()
     sheets = read_xlsx(run.out / f"{EXPORT_STEM}.xlsx")
     assert list(sheets) == list(tables)
-    for name, frame in tables.items():
-        expected = frame.reset_index(drop=True)
+    for name, table in tables.items():
+        expected = _pandas(table).reset_index(drop=True)
         pd.testing.assert_frame_equal(_codes_as_numbers(sheets[name]), _codes_as_numbers(expected))
         back = read_csv(run.out / f"{EXPORT_STEM}-{name}.csv")
         pd.testing.assert_frame_equal(_codes_as_numbers(back), _codes_as_numbers(expected))
@@ -240,7 +258,7 @@ def test_exports_read_back_to_the_same_tables(run: Run) -> None:
 
 
 def test_chart_data_match_the_result(run: Run) -> None:
-    tables, caps = run.written.tables, Caps()
+    tables, caps = run.tables, Caps()
     t = LABELS.labels("en")
     parks = park_data(tables, t, caps)
     matched = parks.loc[parks["state"] == t("matched"), "area_m2"].sum()
@@ -272,7 +290,7 @@ def test_chart_data_match_the_result(run: Run) -> None:
 
 
 def test_caps_keep_totals_and_the_best_matches(run: Run) -> None:
-    tables = run.written.tables
+    tables = run.tables
     caps = Caps(parks=2, industries=3, top_parks=2, top_per_park=2)
     t = LABELS.labels("en")
     parks = park_data(tables, t, caps)
@@ -282,7 +300,7 @@ def test_caps_keep_totals_and_the_best_matches(run: Run) -> None:
     assert industry_data(tables, t, caps)["industry"].nunique() == 4
     top = top_matches(tables, caps)
     assert len(top) == 4
-    assignments = tables.assignments
+    assignments = _pandas(tables.assignments)
     for park, rows in top.groupby("park_name"):
         best = assignments.loc[assignments["park_name"] == park, "fit_pct"].nlargest(2)
         assert np.allclose(sorted(rows["fit_pct"], reverse=True), best.to_numpy())
@@ -295,7 +313,7 @@ def test_top_matches_are_real_assignments(run: Run) -> None:
     shown = run.written.report.tables["top_matches"] if run.written.report else None
     assert shown is not None
     assert len(shown) > 0
-    assignments = run.written.tables.assignments.set_index("space_id")
+    assignments = _pandas(run.tables.assignments).set_index("space_id")
     for row in shown.itertuples():
         assert assignments.loc[row.space_id, "enterprise_name"] == row.enterprise_name
         assert assignments.loc[row.space_id, "fit_pct"] == pytest.approx(row.fit_pct)
@@ -345,3 +363,52 @@ def test_the_reports_open_in_a_browser(browser: Browser, run: Run, zh_out: Path)
         assert opened.charts == 6
         assert opened.tables == 4
         assert opened.screenshot.stat().st_size > 0
+
+
+def test_a_table_above_the_sheet_cap_is_in_its_csv_file_only(run: Run, tmp_path: Path) -> None:
+    cap = 50
+    options = ReportOptions(png=False, sheet_rows=cap)
+    written = write_match_outputs(run.result, run.inputs, tmp_path, options)
+    assert written.tables is not None
+    exports = written.tables.exports()
+    long = [name for name, table in exports.items() if len(table) > cap]
+    assert "unmatched_enterprises" in long
+    assert "by_park" not in long  # the cap splits the tables: not vacuous
+    sheets = read_xlsx(tmp_path / f"{EXPORT_STEM}.xlsx")
+    assert list(sheets) == [*(name for name in exports if name not in long), "csv_only"]
+    listed = sheets["csv_only"]
+    assert list(listed["table"]) == long
+    assert list(listed["rows"]) == [len(exports[name]) for name in long]
+    assert list(listed["csv_file"]) == [f"{EXPORT_STEM}-{name}.csv" for name in long]
+    for name in long:  # the full table, every row, in its CSV file
+        back = read_csv(tmp_path / f"{EXPORT_STEM}-{name}.csv")
+        expected = _pandas(exports[name])
+        pd.testing.assert_frame_equal(_codes_as_numbers(back), _codes_as_numbers(expected))
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert f"had more than {cap} rows: they are in their CSV files only" in html
+    assert all(name in html for name in long)
+
+
+def test_no_report_gives_the_same_figures_without_the_tables(run: Run, tmp_path: Path) -> None:
+    written = write_match_outputs(run.result, run.inputs, tmp_path, ReportOptions(report=False))
+    assert written.tables is None
+    assert written.figures == run.tables.figures
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+def test_the_tables_follow_the_ids_not_the_row_order(run: Run) -> None:
+    rng = np.random.default_rng(7)
+
+    def shuffled(table: pa.Table) -> pa.Table:
+        return table.take(pa.array(rng.permutation(table.num_rows)))
+
+    inputs = MatchInputs(
+        shuffled(run.inputs.spaces), shuffled(run.inputs.enterprises), shuffled(run.inputs.parks)
+    )
+    tables = match_tables(run.result, inputs)
+    assert tables.assignments.equals(run.tables.assignments)
+    assert tables.unmatched_enterprises.equals(run.tables.unmatched_enterprises)
+    assert tables.unmatched_spaces.equals(run.tables.unmatched_spaces)
+    pd.testing.assert_frame_equal(tables.by_park, run.tables.by_park)
+    pd.testing.assert_frame_equal(tables.by_industry, run.tables.by_industry)
+    assert tables.figures == run.tables.figures

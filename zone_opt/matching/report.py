@@ -9,9 +9,11 @@
   matched area per park, placed enterprises per industry, unmatched enterprises and spaces
   per reason with what each reason means, what the matches scored on, and the best
   matches of each park;
-* ``matching.xlsx`` (one sheet per table) and ``matching-<table>.csv``: the per-park,
-  per-industry and per-reason summaries, every assignment and every unmatched enterprise
-  and space with its reason code and explanation.
+* ``matching-<table>.csv`` and ``matching.xlsx``: the per-park, per-industry and
+  per-reason summaries, every assignment and every unmatched enterprise and space with its
+  reason code and explanation. Every table is in its CSV file in full; the workbook has a
+  sheet per table of at most :data:`SHEET_ROWS` rows (longer ones are listed on its
+  ``csv_only`` sheet and in the report).
 
 Labels are English or Chinese (``lang``); park and enterprise names are printed as given.
 Charts and the report's tables read aggregated rows only (capped by :class:`Caps`).
@@ -24,14 +26,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.compute as pc
 
 from zone_opt.matching.domain import MatchResult
 from zone_opt.matching.report_charts import (
     Caps,
+    busiest_parks,
     components_by_park_chart,
     components_by_park_data,
     industry_chart,
     industry_data,
+    matches_in,
     park_chart,
     park_data,
     reason_chart,
@@ -39,9 +44,17 @@ from zone_opt.matching.report_charts import (
     spread_data,
 )
 from zone_opt.matching.report_labels import LABELS
-from zone_opt.matching.report_tables import MatchInputs, MatchTables, match_tables
+from zone_opt.matching.report_tables import (
+    Figures,
+    MatchInputs,
+    MatchRows,
+    MatchTables,
+    match_figures,
+    match_tables,
+)
 from zone_opt.matching.scoring import COMPONENTS
 from zone_opt.reports import (
+    EXCEL_MAX_ROWS,
     Kpi,
     Labels,
     Lang,
@@ -49,6 +62,7 @@ from zone_opt.reports import (
     Table,
     number,
     percent,
+    prepare_bundle,
     write_json,
     write_tables,
 )
@@ -57,6 +71,7 @@ __all__ = [
     "EXCEL_MAX_ROWS",
     "EXPORT_STEM",
     "REPORT_STEM",
+    "SHEET_ROWS",
     "Caps",
     "ReportOptions",
     "Written",
@@ -67,8 +82,12 @@ __all__ = [
 
 REPORT_STEM = "report"
 EXPORT_STEM = "matching"
-#: Data rows a spreadsheet sheet holds (1,048,576 rows less the header).
-EXCEL_MAX_ROWS = 1_048_575
+#: Rows a table may have to get a sheet in ``matching.xlsx``; a longer one (the matches
+#: and unmatched enterprises of a city-wide run) is in its CSV file only (UTF-8 with a BOM:
+#: it opens in Excel as it is), and the workbook's ``csv_only`` sheet says so. The
+#: workbook is for reading and filtering; openpyxl writes about 10^4 rows a second, so
+#: a sheet of 10^5 rows would cost the run as much as the matching itself.
+SHEET_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -81,27 +100,32 @@ class ReportOptions:
             ``summary.json`` only, e.g. for ``--no-report`` on very large runs).
         png: draw a PNG per chart (the slow part of the report: ~0.3 s a chart).
         caps: rows kept in charts and the report's tables.
+        sheet_rows: the most rows of a table written to the workbook (see
+            :data:`SHEET_ROWS`); every table is in its CSV file in full.
     """
 
     lang: Lang = "en"
     report: bool = True
     png: bool = True
     caps: Caps = field(default_factory=Caps)
+    sheet_rows: int = SHEET_ROWS
 
 
 @dataclass(frozen=True)
 class Written:
-    """The files written and the tables they came from."""
+    """The files written and the tables they came from (``tables`` and ``report`` are
+    ``None`` when only ``summary.json`` was written)."""
 
     summary: Path
     files: list[Path]
-    tables: MatchTables
+    figures: Figures
+    tables: MatchTables | None
     report: Report | None
 
 
-def summary_json(result: MatchResult, tables: MatchTables) -> dict[str, Any]:
+def summary_json(result: MatchResult, figures: Figures) -> dict[str, Any]:
     """The summary's keys unchanged, then the planner's figures (areas m2, shares 0-1)."""
-    f = tables.figures
+    f = figures
     return {
         **asdict(result.summary),
         "n_spaces_matched": f.matched,
@@ -113,44 +137,46 @@ def summary_json(result: MatchResult, tables: MatchTables) -> dict[str, Any]:
         "requested_area_m2": f.wanted_area_m2,
         "placed_requested_area_m2": f.placed_wanted_area_m2,
         "mean_fit_pct": f.mean_fit_pct,
-        "unmatched_enterprises_by_reason": _counts(tables.unmatched_enterprises["reason_code"]),
-        "unmatched_spaces_by_reason": _counts(tables.unmatched_spaces["reason_code"]),
+        "unmatched_enterprises_by_reason": f.enterprise_reasons,
+        "unmatched_spaces_by_reason": f.space_reasons,
     }
-
-
-def _counts(codes: pd.Series) -> dict[str, int]:
-    """Code -> count, most frequent first."""
-    counts = codes.value_counts(sort=True)
-    return {str(code): int(n) for code, n in counts.items()}
 
 
 def write_match_outputs(
     result: MatchResult, inputs: MatchInputs, out: Path, options: ReportOptions | None = None
 ) -> Written:
     """Write ``summary.json`` and (unless ``options.report`` is off) the exports and the
-    report into ``out``. O(spaces + enterprises) plus the spreadsheet writer."""
+    report into ``out``. O(spaces + enterprises + assignments): summary.json needs the
+    figures only; tables above ``options.sheet_rows`` rows go to CSV, not the workbook."""
     options = options or ReportOptions()
     out.mkdir(parents=True, exist_ok=True)
-    tables = match_tables(result, inputs, options.lang)
-    summary = write_json(out / "summary.json", summary_json(result, tables))
+    rows = MatchRows(result, inputs)
     if not options.report:
-        return Written(summary=summary, files=[summary], tables=tables, report=None)
-    exports = tables.exports()
-    too_long = [name for name, frame in exports.items() if len(frame) > EXCEL_MAX_ROWS]
+        figures = match_figures(rows)
+        summary = write_json(out / "summary.json", summary_json(result, figures))
+        return Written(summary=summary, files=[summary], figures=figures, tables=None, report=None)
+    prepare_bundle()  # the page's script, built while the tables are
+    tables = match_tables(result, inputs, options.lang, rows)
+    summary = write_json(out / "summary.json", summary_json(result, tables.figures))
     exported = write_tables(
-        {name: frame for name, frame in exports.items() if name not in too_long},
+        tables.exports(),
         out,
         EXPORT_STEM,
-        units={name: {"fit_pct": "of 100"} for name in exports},
+        units={name: {"fit_pct": "of 100"} for name in tables.exports()},
+        sheet_rows=options.sheet_rows,
     )
     files = FileNotes(
-        xlsx=exported.xlsx.name, csv=[p.name for p in exported.csv.values()], too_long=too_long
+        xlsx=exported.xlsx.name,
+        csv=[p.name for p in exported.csv.values()],
+        csv_only=list(exported.csv_only),
+        sheet_rows=options.sheet_rows,
     )
     report = build_report(result, tables, options, files)
     written = report.write(out, REPORT_STEM, png=options.png)
     return Written(
         summary=summary,
         files=[summary, exported.xlsx, *exported.csv.values(), *written],
+        figures=tables.figures,
         tables=tables,
         report=report,
     )
@@ -158,11 +184,12 @@ def write_match_outputs(
 
 @dataclass(frozen=True)
 class FileNotes:
-    """The export files the report points to."""
+    """The export files the report points to, and the tables left out of the workbook."""
 
     xlsx: str
     csv: list[str]
-    too_long: list[str]
+    csv_only: list[str] = field(default_factory=list)
+    sheet_rows: int = SHEET_ROWS
 
 
 def build_report(
@@ -368,7 +395,7 @@ def _scores(
     section = report.section(t("sec.scores"))
     weights = result.matcher.weights.as_tuple()
     section.paragraph(t("scores.text", weights=_weights_text(weights, t)))
-    if tables.assignments.empty:
+    if tables.assignments.num_rows == 0:
         section.note(t("no_matches"))
         return
     by_park = components_by_park_data(tables, weights, t, caps)
@@ -380,25 +407,23 @@ def _scores(
 def top_matches(tables: MatchTables, caps: Caps) -> pd.DataFrame:
     """The best ``caps.top_per_park`` matches by fit of the ``caps.top_parks`` parks with
     the most matches, parks in the order of the per-park table."""
-    frame = tables.assignments
-    busiest = set(frame["park_name"].value_counts(sort=True).index[: caps.top_parks])
-    order = {name: i for i, name in enumerate(tables.by_park["park_name"])}
-    chosen = frame.loc[frame["park_name"].isin(busiest)].assign(
-        _park=lambda d: d["park_name"].map(order)
-    )
-    chosen = chosen.sort_values(["_park", "score", "enterprise_id"], ascending=[True, False, True])
-    best = chosen.groupby("_park", sort=False).head(caps.top_per_park)
     columns = ["park_name", "enterprise_name", "industry_code", "space_id", "kind", "area_m2"]
     columns += ["fit_pct", "distance_km"]
+    parks = busiest_parks(tables, caps.top_parks)
+    chosen = matches_in(tables, parks, [*columns, "score", "enterprise_id"])
+    order = {name: i for i, name in enumerate(tables.by_park["park_name"])}
+    chosen["_park"] = chosen["park_name"].map(order)
+    chosen = chosen.sort_values(["_park", "score", "enterprise_id"], ascending=[True, False, True])
+    best = chosen.groupby("_park", sort=False).head(caps.top_per_park)
     return best[columns].reset_index(drop=True)
 
 
 def _top_matches(report: Report, tables: MatchTables, t: Labels, caps: Caps) -> None:
     section = report.section(t("sec.top"))
-    if tables.assignments.empty:
+    if tables.assignments.num_rows == 0:
         section.note(t("no_matches"))
         return
-    parks = min(caps.top_parks, tables.assignments["park_name"].nunique())
+    parks = min(caps.top_parks, pc.count_distinct(tables.assignments.column("park_name")).as_py())
     section.paragraph(t("top.text", n=caps.top_per_park, parks=parks))
     frame = top_matches(tables, caps)
     frame["kind"] = frame["kind"].map(lambda k: t(f"kind.{k}"))
@@ -426,5 +451,6 @@ def _top_matches(report: Report, tables: MatchTables, t: Labels, caps: Caps) -> 
 def _files(report: Report, files: FileNotes, t: Labels) -> None:
     section = report.section(t("sec.files"))
     section.paragraph(t("files.text", xlsx=files.xlsx, csv=t("list_sep").join(files.csv)))
-    if files.too_long:
-        section.note(t("files.large", names=t("list_sep").join(files.too_long)))
+    if files.csv_only:
+        names = t("list_sep").join(files.csv_only)
+        section.note(t("files.csv_only", names=names, rows=number(files.sheet_rows)))

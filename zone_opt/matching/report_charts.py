@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import altair as alt
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from zone_opt.matching.report_tables import MatchTables, component_points
 from zone_opt.matching.scoring import COMPONENTS
@@ -19,11 +21,13 @@ from zone_opt.reports import Labels, category_colours, colour_scale, percent, se
 
 __all__ = [
     "Caps",
+    "busiest_parks",
     "component_colours",
     "components_by_park_chart",
     "components_by_park_data",
     "industry_chart",
     "industry_data",
+    "matches_in",
     "park_chart",
     "park_data",
     "reason_chart",
@@ -185,17 +189,29 @@ def reason_chart(counts: pd.DataFrame, t: Labels, *, kind: str, x_title: str) ->
     return alt.LayerChart(layer=[bars, text], width=560)
 
 
+def busiest_parks(tables: MatchTables, n: int) -> list[str]:
+    """The names of the ``n`` parks with the most matches (ties: the first seen)."""
+    counts = pc.value_counts(tables.assignments.column("park_name")).to_pylist()
+    ranked = sorted(counts, key=lambda c: -int(c["counts"]))  # stable: first seen first
+    return [str(c["values"]) for c in ranked[:n]]
+
+
+def matches_in(tables: MatchTables, parks: list[str], columns: list[str]) -> pd.DataFrame:
+    """``columns`` of the matches in ``parks`` (a frame of those rows only)."""
+    frame = tables.assignments
+    chosen = frame.filter(pc.is_in(frame.column("park_name"), value_set=pa.array(parks)))
+    return chosen.select(columns).to_pandas()
+
+
 def components_by_park_data(
     tables: MatchTables, weights: tuple[float, ...], t: Labels, caps: Caps
 ) -> pd.DataFrame:
     """Long rows ``park, component, points``: each park's mean weighted contribution of
     each component (points of 100; a park's points sum to its mean fit)."""
-    frame = tables.assignments
-    if frame.empty:
+    if tables.assignments.num_rows == 0:
         return pd.DataFrame({"park": [], "component": [], "points": [], "order": []})
-    busiest = frame["park_name"].value_counts(sort=True).index[: caps.top_parks]
-    frame = frame.loc[frame["park_name"].isin(busiest)]
-    points = component_points(frame, weights).groupby(frame["park_name"]).mean()
+    frame = matches_in(tables, busiest_parks(tables, caps.top_parks), ["park_name", *COMPONENTS])
+    points = component_points(frame, weights).groupby(frame["park_name"].to_numpy()).mean()
     points = points.loc[[p for p in tables.by_park["park_name"] if p in points.index]]
     rows = [
         {"park": park, "component": t(f"comp.{name}"), "points": float(value), "order": i}
@@ -236,7 +252,7 @@ def spread_data(tables: MatchTables, t: Labels) -> pd.DataFrame:
     frame = tables.assignments
     rows = []
     for name in COMPONENTS:
-        values = frame[name].to_numpy(dtype=np.float64)
+        values = np.asarray(frame.column(name), dtype=np.float64)
         q = np.quantile(values, [0.0, 0.25, 0.5, 0.75, 1.0]) if values.size else [np.nan] * 5
         rows.append(
             {

@@ -323,9 +323,11 @@ LABELS = Catalogue(
             "files: {csv}.",
             "本报告的数据表见 {xlsx}（每表一页）及 CSV 文件：{csv}。",
         ),
-        "files.large": (
-            "{names} had more rows than a spreadsheet holds; they are in the Parquet files only.",
-            "{names} 的行数超出电子表格上限，仅保存在 Parquet 文件中。",
+        "files.csv_only": (
+            "{names} had more than {rows} rows: they are in their CSV files only, not in the "
+            "workbook (its csv_only sheet lists them).",
+            "{names} 超过 {rows} 行：仅保存为 CSV 文件，未放入工作簿"
+            "（工作簿的 csv_only 页列出这些表）。",
         ),
     },
     COMMON,

@@ -2,29 +2,50 @@
 
 :func:`match_tables` joins a :class:`~zone_opt.matching.MatchResult` with the names in the
 input tables (park and enterprise names as given, the space kind, the enterprise's industry
-and requested area) and aggregates it with pandas: the report draws from these frames and
-the exports write them, so the two always agree. Every step is a vectorised pass over the
-rows (O(spaces + enterprises + assignments)); nothing here grows with the candidate graph
-beyond one ``bincount`` over its columns.
+and requested area): the report draws from these tables and the exports write them, so the
+two always agree. The joins are ``take``s on row indices (the result knows each match's
+enterprise and space row; :func:`rows_of` checks that against the ids in one compare), so
+no string key is hashed per row and no row becomes a Python object: the row tables
+(assignments, unmatched enterprises and spaces) stay Arrow tables, and the summaries (per
+park, per industry, per reason) are small pandas frames built from ``bincount`` and Arrow
+``group_by``. :func:`match_figures` gives the headline numbers and reason counts of
+``summary.json`` without building any row table. Everything is O(spaces + enterprises +
+assignments); nothing grows with the candidate graph beyond one ``bincount`` over its
+columns.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from zone_opt.errors import InvalidInputError
 from zone_opt.industries import DIVISIONS
 from zone_opt.matching.domain import MatchResult
 from zone_opt.matching.report_labels import LABELS, SPACE_REASONS, reason_keys
 from zone_opt.matching.scoring import COMPONENTS, SCORE_SCALE
 from zone_opt.reports import Labels, Lang
 
-__all__ = ["Figures", "MatchInputs", "MatchTables", "fit_pct", "match_tables"]
+__all__ = [
+    "Figures",
+    "MatchInputs",
+    "MatchRows",
+    "MatchTables",
+    "fit_pct",
+    "match_figures",
+    "match_tables",
+    "rows_of",
+]
+
+Rows = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -38,7 +59,8 @@ class MatchInputs:
 
 @dataclass(frozen=True)
 class Figures:
-    """The headline numbers of one run (areas in m2, fit in points of 100)."""
+    """The headline numbers of one run (areas in m2, fit in points of 100) and the count of
+    each reason code (most frequent first) of the unmatched enterprises and spaces."""
 
     seekers: int
     matched: int
@@ -50,6 +72,8 @@ class Figures:
     n_edges: int
     total_score: int
     mean_fit_pct: float
+    enterprise_reasons: dict[str, int] = field(default_factory=dict)
+    space_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def area_share(self) -> float:
@@ -70,30 +94,31 @@ class Figures:
 
 @dataclass(frozen=True)
 class MatchTables:
-    """The frames of the report and the exports (labels in one language).
+    """The tables of the report and the exports (labels in one language).
 
     Attributes:
-        assignments: every match with names, space kind and area, ``fit_pct``.
+        assignments: every match with names, space kind and area, ``fit_pct`` (Arrow).
         unmatched_enterprises: every seeker without a space, its ``reason_code`` (the
-            constraint for ``NO_CANDIDATES``, else ``OUTCOMPETED``) and what it means.
+            constraint for ``NO_CANDIDATES``, else ``OUTCOMPETED``) and what it means
+            (Arrow; label and explanation dictionary-encoded).
         unmatched_spaces: every offered space without a tenant, ``NO_SEEKER`` or
-            ``NOT_CHOSEN``, and how many seekers had it on their shortlist.
+            ``NOT_CHOSEN``, and how many seekers had it on their shortlist (Arrow).
         by_park: idle and matched spaces and area per park, every park of the input.
         by_industry: seekers and placed enterprises per industry division.
         by_reason: counts per reason code, enterprises and spaces.
         figures: the headline numbers.
     """
 
-    assignments: pd.DataFrame
-    unmatched_enterprises: pd.DataFrame
-    unmatched_spaces: pd.DataFrame
+    assignments: pa.Table
+    unmatched_enterprises: pa.Table
+    unmatched_spaces: pa.Table
     by_park: pd.DataFrame
     by_industry: pd.DataFrame
     by_reason: pd.DataFrame
     figures: Figures
 
-    def exports(self) -> dict[str, pd.DataFrame]:
-        """Table name -> frame, in the order of the workbook's sheets."""
+    def exports(self) -> dict[str, pd.DataFrame | pa.Table]:
+        """Table name -> table, in the order of the workbook's sheets."""
         return {
             "by_park": self.by_park,
             "by_industry": self.by_industry,
@@ -108,169 +133,298 @@ def _share(part: float, whole: float) -> float:
     return part / whole if whole > 0 else math.nan
 
 
-def fit_pct(score: pd.Series | np.ndarray[Any, Any]) -> Any:
+def fit_pct(score: Any) -> Any:
     """The integer score as the weighted mean of the components, in points of 100."""
     return (np.asarray(score, dtype=np.float64) - 1.0) * (100.0 / SCORE_SCALE)
 
 
-def match_tables(result: MatchResult, inputs: MatchInputs, lang: Lang = "en") -> MatchTables:
-    """The result joined with its inputs' names and aggregated per park, industry, reason."""
-    t = LABELS.labels(lang)
-    parks = _parks(inputs.parks)
-    spaces = _spaces(result, inputs.spaces)
-    seekers = _seekers(result, inputs.enterprises)
-    assignments = _assignments(result, spaces, seekers, parks)
-    unmatched_enterprises = _unmatched_enterprises(result, seekers, t)
-    unmatched_spaces = _unmatched_spaces(spaces, parks, t)
-    placed = seekers["placed"].to_numpy()
-    figures = Figures(
-        seekers=len(seekers),
-        matched=len(assignments),
-        idle_spaces=int(spaces["offered"].sum()),
-        idle_area_m2=float(spaces.loc[spaces["offered"], "area_m2"].sum()),
-        matched_area_m2=float(assignments["area_m2"].sum()),
-        wanted_area_m2=float(seekers["area_min_m2"].sum()),
-        placed_wanted_area_m2=float(seekers.loc[placed, "area_min_m2"].sum()),
+def rows_of(values: Any, ids: Any, guess: Rows | None = None) -> Rows:
+    """The row of each of ``values`` in the id column ``ids``.
+
+    ``guess`` (``None``: ``ids`` in their own order) is checked with one compare of
+    ``ids.take(guess)`` against ``values``; only if it is wrong are the rows looked up with
+    one ``index_in`` hash pass. An id missing from ``ids`` is an error: the result was not
+    matched from these tables.
+    """
+    values = pc.cast(values, ids.type) if values.type != ids.type else values
+    if guess is None:
+        if len(values) == len(ids) and values.equals(ids):
+            return np.arange(len(ids), dtype=np.int64)
+    elif guess.size == len(values) and ids.take(pa.array(guess)).equals(values):
+        return guess
+    found = pc.index_in(values, value_set=ids)
+    if found.null_count:
+        raise InvalidInputError.single("inputs", None, "the result names ids not in the tables")
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class MatchRows:
+    """Where each row of the result is: engine rows and the input tables' rows.
+
+    Engine rows are the matcher's (``result.row_to_col``); ``*_input`` map them to the
+    rows of :class:`MatchInputs` (the identity when the tables were matched as given).
+    """
+
+    result: MatchResult
+    inputs: MatchInputs
+
+    @cached_property
+    def enterprise_input(self) -> Rows:
+        t = self.result.matcher.tables
+        return rows_of(t.enterprise_ids, self.inputs.enterprises.column("enterprise_id"))
+
+    @cached_property
+    def space_input(self) -> Rows:
+        t = self.result.matcher.tables
+        return rows_of(t.space_ids, self.inputs.spaces.column("space_id"))
+
+    @cached_property
+    def park_input(self) -> Rows:
+        t = self.result.matcher.tables
+        return rows_of(t.park_ids, self.inputs.parks.column("park_id"))
+
+    @cached_property
+    def matched(self) -> Rows:
+        """Engine enterprise row of each assignment, in the assignments' order."""
+        r = self.result
+        guess = np.nonzero(r.row_to_col >= 0)[0].astype(np.int64)
+        return rows_of(
+            r.assignments.column("enterprise_id"), r.matcher.tables.enterprise_ids, guess
+        )
+
+    @cached_property
+    def matched_space(self) -> Rows:
+        """Engine space row of each assignment."""
+        return self.result.row_to_col[self.matched]
+
+    @cached_property
+    def seeking(self) -> npt.NDArray[np.bool_]:
+        return np.asarray(self.result.matcher.enterprise_active, dtype=np.bool_)
+
+    @cached_property
+    def offered(self) -> npt.NDArray[np.bool_]:
+        return np.asarray(self.result.space_active, dtype=np.bool_)
+
+    @cached_property
+    def space_taken(self) -> npt.NDArray[np.bool_]:
+        taken = np.zeros(self.offered.size, dtype=np.bool_)
+        taken[self.matched_space] = True
+        return taken
+
+    @cached_property
+    def area_m2(self) -> npt.NDArray[np.float64]:
+        return np.asarray(self.result.matcher.tables.space_area_m2, dtype=np.float64)
+
+    @cached_property
+    def fit(self) -> npt.NDArray[np.float64]:
+        """``fit_pct`` of each assignment."""
+        return np.asarray(fit_pct(self.result.assignments.column("score")), dtype=np.float64)
+
+    @cached_property
+    def n_shortlisted(self) -> Rows:
+        cols = self.result.graph.cols
+        return np.bincount(cols, minlength=self.offered.size).astype(np.int64)
+
+    @cached_property
+    def left_spaces(self) -> Rows:
+        """Engine rows of the offered spaces no one took, in table order."""
+        return np.nonzero(self.offered & ~self.space_taken)[0].astype(np.int64)
+
+    @cached_property
+    def park_names(self) -> pa.Array:
+        """Name of each engine park row; a name two parks share gets its id appended."""
+        parks = self.inputs.parks.take(pa.array(self.park_input))
+        frame = parks.select(["park_id", "name"]).to_pandas()
+        shared = frame["name"].duplicated(keep=False)
+        frame.loc[shared, "name"] = frame["name"] + " (" + frame["park_id"] + ")"
+        return pa.array(frame["name"], pa.string())
+
+    def enterprise_column(self, name: str, engine_rows: Rows) -> pa.ChunkedArray:
+        """Column ``name`` of the input enterprises at the given engine rows."""
+        rows = self.enterprise_input[engine_rows]
+        return self.inputs.enterprises.column(name).take(pa.array(rows))
+
+    def space_column(self, name: str, engine_rows: Rows) -> pa.ChunkedArray:
+        rows = self.space_input[engine_rows]
+        return self.inputs.spaces.column(name).take(pa.array(rows))
+
+
+def _counts(codes: pa.ChunkedArray | pa.Array) -> dict[str, int]:
+    """Code -> count, most frequent first (ties by code)."""
+    counts = pc.value_counts(codes).to_pylist()
+    pairs = sorted(
+        ((str(c["values"]), int(c["counts"])) for c in counts), key=lambda p: (-p[1], p[0])
+    )
+    return dict(pairs)
+
+
+def _enterprise_codes(result: MatchResult) -> pa.ChunkedArray:
+    unmatched = result.unmatched
+    return pc.coalesce(unmatched.column("constraint"), unmatched.column("reason"))
+
+
+def _space_codes(rows: MatchRows) -> pa.DictionaryArray:
+    chosen = (rows.n_shortlisted[rows.left_spaces] > 0).astype(np.int8)
+    no_seeker, not_chosen = SPACE_REASONS
+    return pa.DictionaryArray.from_arrays(pa.array(chosen), pa.array([no_seeker, not_chosen]))
+
+
+def match_figures(rows: MatchRows) -> Figures:
+    """The headline numbers and reason counts alone (no row table). O(rows)."""
+    result = rows.result
+    seekers = np.nonzero(rows.seeking)[0]
+    placed = result.row_to_col[seekers] >= 0
+    wanted = rows.enterprise_column("area_min_m2", seekers).to_numpy()
+    wanted = np.asarray(wanted, dtype=np.float64)
+    area = rows.area_m2
+    space_codes = _space_codes(rows)
+    return Figures(
+        seekers=int(seekers.size),
+        matched=int(rows.matched.size),
+        idle_spaces=int(rows.offered.sum()),
+        idle_area_m2=float(area[rows.offered].sum()),
+        matched_area_m2=float(area[rows.matched_space].sum()),
+        wanted_area_m2=float(wanted.sum()),
+        placed_wanted_area_m2=float(wanted[placed].sum()),
         n_edges=result.summary.n_edges,
         total_score=result.summary.total_score,
-        mean_fit_pct=float(assignments["fit_pct"].mean()) if len(assignments) else math.nan,
+        mean_fit_pct=float(rows.fit.mean()) if rows.fit.size else math.nan,
+        enterprise_reasons=_counts(_enterprise_codes(result)),
+        space_reasons=_counts(space_codes.dictionary.take(space_codes.indices)),
     )
+
+
+def match_tables(
+    result: MatchResult, inputs: MatchInputs, lang: Lang = "en", rows: MatchRows | None = None
+) -> MatchTables:
+    """The result joined with its inputs' names and aggregated per park, industry, reason."""
+    t = LABELS.labels(lang)
+    rows = rows or MatchRows(result, inputs)
+    figures = match_figures(rows)
+    assignments = _assignments(rows)
+    unmatched_enterprises = _unmatched_enterprises(rows, t)
+    unmatched_spaces = _unmatched_spaces(rows, t)
     return MatchTables(
         assignments=assignments,
         unmatched_enterprises=unmatched_enterprises,
         unmatched_spaces=unmatched_spaces,
-        by_park=_by_park(spaces, assignments, parks),
-        by_industry=_by_industry(seekers, assignments, lang),
-        by_reason=_by_reason(unmatched_enterprises, unmatched_spaces, t),
+        by_park=_by_park(rows),
+        by_industry=_by_industry(rows, assignments, lang),
+        by_reason=_by_reason(figures, t),
         figures=figures,
     )
 
 
-def _parks(parks: pa.Table) -> pd.DataFrame:
-    """``park_id, park_name``; a name shared by two parks gets its id appended."""
-    frame = parks.select(["park_id", "name"]).to_pandas().rename(columns={"name": "park_name"})
-    shared = frame["park_name"].duplicated(keep=False)
-    frame.loc[shared, "park_name"] = frame["park_name"] + " (" + frame["park_id"] + ")"
-    return frame
+def _assignments(rows: MatchRows) -> pa.Table:
+    a = rows.result.assignments
+    sp = rows.matched_space
+    space_park = rows.result.matcher.tables.space_park
+    columns: dict[str, Any] = {
+        "enterprise_id": a.column("enterprise_id"),
+        "enterprise_name": rows.enterprise_column("name", rows.matched),
+        "industry_code": rows.enterprise_column("industry_code", rows.matched),
+        "space_id": a.column("space_id"),
+        "park_id": a.column("park_id"),
+        "park_name": rows.park_names.take(pa.array(space_park[sp])),
+        "kind": rows.space_column("kind", sp),
+        "area_m2": pa.array(rows.area_m2[sp], pa.float64()),
+        "score": a.column("score"),
+        "fit_pct": pa.array(rows.fit, pa.float64()),
+        "distance_km": a.column("distance_km"),
+    }
+    for name in a.column_names:
+        if name not in columns:
+            columns[name] = a.column(name)
+    return pa.table(columns)
 
 
-def _spaces(result: MatchResult, spaces: pa.Table) -> pd.DataFrame:
-    """Every space row: id, park, kind, area, offered, matched, seekers shortlisting it."""
-    t = result.matcher.tables
-    n = t.occupied.size
-    matched = np.zeros(n, dtype=np.bool_)
-    matched[result.row_to_col[result.row_to_col >= 0]] = True
-    frame = pd.DataFrame(
+def _explained(codes: pa.Array | pa.ChunkedArray, t: Labels) -> tuple[pa.Array, pa.Array]:
+    """Each code's short label and explanation, dictionary-encoded (a handful of texts)."""
+    encoded = pc.dictionary_encode(codes)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks() if encoded.num_chunks else pa.array([], pa.string())
+        encoded = pc.dictionary_encode(encoded)
+    present = [str(c) for c in encoded.dictionary.to_pylist()]
+    label = pa.array([t(reason_keys(c)[0]) for c in present], pa.string())
+    why = pa.array([t(reason_keys(c)[1]) for c in present], pa.string())
+    return (
+        pa.DictionaryArray.from_arrays(encoded.indices, label),
+        pa.DictionaryArray.from_arrays(encoded.indices, why),
+    )
+
+
+def _unmatched_enterprises(rows: MatchRows, t: Labels) -> pa.Table:
+    result = rows.result
+    u = result.unmatched
+    guess = np.nonzero(rows.seeking & (result.row_to_col < 0))[0].astype(np.int64)
+    lost = rows_of(u.column("enterprise_id"), result.matcher.tables.enterprise_ids, guess)
+    codes = _enterprise_codes(result)
+    label, why = _explained(codes, t)
+    return pa.table(
         {
-            "space_id": t.space_ids.to_numpy(),
-            "park_id": t.park_ids.take(pa.array(t.space_park)).to_numpy(),
-            "area_m2": t.space_area_m2,
-            "offered": np.asarray(result.space_active, dtype=np.bool_),
-            "matched": matched,
-            "n_shortlisted": np.bincount(result.graph.cols, minlength=n).astype(np.int64),
+            "enterprise_id": u.column("enterprise_id"),
+            "enterprise_name": rows.enterprise_column("name", lost),
+            "industry_code": rows.enterprise_column("industry_code", lost),
+            "reason_code": codes,
+            "reason_label": label,
+            "explanation": why,
+            "reason": u.column("reason"),
+            "constraint": u.column("constraint"),
+            "n_candidates": u.column("n_candidates"),
         }
     )
-    kinds = spaces.select(["space_id", "kind"]).to_pandas()
-    return frame.merge(kinds, on="space_id", how="left", validate="one_to_one")
 
 
-def _seekers(result: MatchResult, enterprises: pa.Table) -> pd.DataFrame:
-    """The seeking enterprises: id, name, industry, requested area, placed or not."""
-    t = result.matcher.tables
-    seeking = np.asarray(result.matcher.enterprise_active, dtype=np.bool_)
-    frame = pd.DataFrame(
+def _unmatched_spaces(rows: MatchRows, t: Labels) -> pa.Table:
+    left = rows.left_spaces
+    tables = rows.result.matcher.tables
+    park = pa.array(tables.space_park[left])
+    codes = _space_codes(rows)
+    label, why = _explained(codes.dictionary.take(codes.indices), t)
+    return pa.table(
         {
-            "enterprise_id": t.enterprise_ids.to_numpy()[seeking],
-            "placed": (result.row_to_col >= 0)[seeking],
+            "space_id": tables.space_ids.take(pa.array(left)),
+            "park_id": tables.park_ids.take(park),
+            "park_name": rows.park_names.take(park),
+            "kind": rows.space_column("kind", left),
+            "area_m2": pa.array(rows.area_m2[left], pa.float64()),
+            "reason_code": codes.dictionary.take(codes.indices),
+            "reason_label": label,
+            "explanation": why,
+            "n_shortlisted": pa.array(rows.n_shortlisted[left], pa.int64()),
         }
     )
-    names = enterprises.select(["enterprise_id", "name", "industry_code", "area_min_m2"])
-    named = names.to_pandas().rename(columns={"name": "enterprise_name"})
-    return frame.merge(named, on="enterprise_id", how="left", validate="one_to_one")
 
 
-def _assignments(
-    result: MatchResult, spaces: pd.DataFrame, seekers: pd.DataFrame, parks: pd.DataFrame
-) -> pd.DataFrame:
-    frame = result.assignments.to_pandas()
-    frame = frame.merge(
-        seekers[["enterprise_id", "enterprise_name", "industry_code"]],
-        on="enterprise_id",
-        how="left",
-        validate="one_to_one",
-    )
-    frame = frame.merge(
-        spaces[["space_id", "kind", "area_m2"]], on="space_id", how="left", validate="one_to_one"
-    )
-    frame = frame.merge(parks, on="park_id", how="left", validate="many_to_one")
-    frame["fit_pct"] = fit_pct(frame["score"])
-    first = ["enterprise_id", "enterprise_name", "industry_code", "space_id", "park_id"]
-    first += ["park_name", "kind", "area_m2", "score", "fit_pct", "distance_km"]
-    return frame[first + [c for c in frame.columns if c not in first]]
-
-
-def _explained(frame: pd.DataFrame, t: Labels) -> pd.DataFrame:
-    codes = frame["reason_code"]
-    present = codes.unique()
-    frame["reason_label"] = codes.map({c: t(reason_keys(c)[0]) for c in present})
-    frame["explanation"] = codes.map({c: t(reason_keys(c)[1]) for c in present})
-    return frame
-
-
-def _unmatched_enterprises(result: MatchResult, seekers: pd.DataFrame, t: Labels) -> pd.DataFrame:
-    frame = result.unmatched.to_pandas()
-    frame["reason_code"] = frame["constraint"].fillna(frame["reason"])
-    frame = frame.merge(
-        seekers[["enterprise_id", "enterprise_name", "industry_code"]],
-        on="enterprise_id",
-        how="left",
-        validate="one_to_one",
-    )
-    frame = _explained(frame, t)
-    order = ["enterprise_id", "enterprise_name", "industry_code", "reason_code", "reason_label"]
-    order += ["explanation", "reason", "constraint", "n_candidates"]
-    return frame[order]
-
-
-def _unmatched_spaces(spaces: pd.DataFrame, parks: pd.DataFrame, t: Labels) -> pd.DataFrame:
-    left = spaces.loc[spaces["offered"] & ~spaces["matched"]].copy()
-    no_seeker, not_chosen = SPACE_REASONS
-    left["reason_code"] = np.where(left["n_shortlisted"] > 0, not_chosen, no_seeker)
-    left = left.merge(parks, on="park_id", how="left", validate="many_to_one")
-    left = _explained(left, t)
-    order = ["space_id", "park_id", "park_name", "kind", "area_m2", "reason_code"]
-    order += ["reason_label", "explanation", "n_shortlisted"]
-    return left[order].reset_index(drop=True)
-
-
-def _by_park(spaces: pd.DataFrame, assignments: pd.DataFrame, parks: pd.DataFrame) -> pd.DataFrame:
-    idle = spaces.loc[spaces["offered"]]
-    groups = idle.groupby("park_id")
+def _by_park(rows: MatchRows) -> pd.DataFrame:
+    tables = rows.result.matcher.tables
+    n = len(tables.park_ids)
+    park = np.asarray(tables.space_park, dtype=np.int64)
+    idle = rows.offered
+    let = idle & rows.space_taken
+    area = rows.area_m2
+    matches = np.bincount(park[rows.matched_space], minlength=n)
+    fit_sum = np.bincount(park[rows.matched_space], weights=rows.fit, minlength=n)
+    idle_area = np.bincount(park[idle], weights=area[idle], minlength=n)
+    matched_area = np.bincount(park[let], weights=area[let], minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(idle_area > 0, matched_area / idle_area, np.nan)
+        mean_fit = np.where(matches > 0, fit_sum / matches, np.nan)
     frame = pd.DataFrame(
         {
-            "idle_spaces": groups.size(),
-            "matched_spaces": groups["matched"].sum(),
-            "idle_area_m2": groups["area_m2"].sum(),
-            "matched_area_m2": idle["area_m2"]
-            .where(idle["matched"], 0.0)
-            .groupby(idle["park_id"])
-            .sum(),
-            "mean_fit_pct": assignments.groupby("park_id")["fit_pct"].mean(),
+            "park_id": tables.park_ids.to_pandas(),
+            "park_name": rows.park_names.to_pandas(),
+            "idle_spaces": np.bincount(park[idle], minlength=n).astype(np.int64),
+            "matched_spaces": np.bincount(park[let], minlength=n).astype(np.int64),
+            "idle_area_m2": idle_area,
+            "matched_area_m2": matched_area,
+            "matched_area_share": share,
+            "mean_fit_pct": mean_fit,
         }
     )
-    frame = parks.set_index("park_id").join(frame, how="left")
-    counts = ["idle_spaces", "matched_spaces"]
-    frame[counts] = frame[counts].fillna(0).astype(np.int64)
-    areas = ["idle_area_m2", "matched_area_m2"]
-    frame[areas] = frame[areas].fillna(0.0)
-    idle_area = frame["idle_area_m2"].where(frame["idle_area_m2"] > 0)
-    frame["matched_area_share"] = frame["matched_area_m2"] / idle_area
-    frame = frame.reset_index().sort_values(
-        ["idle_area_m2", "park_id"], ascending=[False, True], kind="stable"
-    )
-    order = ["park_id", "park_name", "idle_spaces", "matched_spaces", "idle_area_m2"]
-    order += ["matched_area_m2", "matched_area_share", "mean_fit_pct"]
-    return frame[order].reset_index(drop=True)
+    frame = frame.sort_values(["idle_area_m2", "park_id"], ascending=[False, True], kind="stable")
+    return frame.reset_index(drop=True)
 
 
 def industry_names(lang: Lang) -> dict[str, str]:
@@ -278,18 +432,33 @@ def industry_names(lang: Lang) -> dict[str, str]:
     return {code: f"{code} {zh if lang == 'zh' else en}" for code, _s, zh, en in DIVISIONS}
 
 
-def _by_industry(seekers: pd.DataFrame, assignments: pd.DataFrame, lang: Lang) -> pd.DataFrame:
-    groups = seekers.groupby("industry_code")
+def _by_industry(rows: MatchRows, assignments: pa.Table, lang: Lang) -> pd.DataFrame:
+    seekers = np.nonzero(rows.seeking)[0]
+    placed = (rows.result.row_to_col[seekers] >= 0).astype(np.int64)
+    codes = rows.enterprise_column("industry_code", seekers)
+    grouped = (
+        pa.table({"industry_code": codes, "placed": placed})
+        .group_by("industry_code")
+        .aggregate([("placed", "count"), ("placed", "sum")])
+        .to_pandas()
+    )
+    area = (
+        assignments.select(["industry_code", "area_m2"])
+        .group_by("industry_code")
+        .aggregate([("area_m2", "sum")])
+        .to_pandas()
+        .set_index("industry_code")["area_m2_sum"]
+    )
+    codes_present = grouped["industry_code"]
     frame = pd.DataFrame(
         {
-            "seekers": groups.size(),
-            "placed": groups["placed"].sum().astype(np.int64),
-            "placed_area_m2": assignments.groupby("industry_code")["area_m2"].sum(),
+            "industry_code": codes_present,
+            "seekers": grouped["placed_count"].astype(np.int64),
+            "placed": grouped["placed_sum"].astype(np.int64),
+            "placed_area_m2": codes_present.map(area).fillna(0.0).astype(np.float64),
         }
     )
-    frame["placed_area_m2"] = frame["placed_area_m2"].fillna(0.0)
     frame["placed_share"] = frame["placed"] / frame["seekers"]
-    frame = frame.reset_index()
     names = industry_names(lang)
     frame.insert(1, "industry", frame["industry_code"].map(lambda c: names.get(c, c)))
     frame = frame.sort_values(["seekers", "industry_code"], ascending=[False, True], kind="stable")
@@ -297,28 +466,38 @@ def _by_industry(seekers: pd.DataFrame, assignments: pd.DataFrame, lang: Lang) -
     return frame[order].reset_index(drop=True)
 
 
-def _by_reason(enterprises: pd.DataFrame, spaces: pd.DataFrame, t: Labels) -> pd.DataFrame:
+def _by_reason(figures: Figures, t: Labels) -> pd.DataFrame:
     parts = []
-    for side, frame in (("enterprise", enterprises), ("space", spaces)):
-        counts = frame["reason_code"].value_counts(sort=False)
-        part = pd.DataFrame({"reason_code": counts.index.astype(str), "count": counts.to_numpy()})
-        part.insert(0, "applies_to", t(f"side.{side}"))
-        parts.append(part.sort_values(["count", "reason_code"], ascending=[False, True]))
-    frame = pd.concat(parts, ignore_index=True)
+    for side, counts in (
+        ("enterprise", figures.enterprise_reasons),
+        ("space", figures.space_reasons),
+    ):
+        for code, count in counts.items():
+            label_key, why_key = reason_keys(code)
+            parts.append(
+                {
+                    "applies_to": t(f"side.{side}"),
+                    "reason_code": code,
+                    "reason_label": t(label_key),
+                    "count": count,
+                    "explanation": t(why_key),
+                }
+            )
+    columns = ["applies_to", "reason_code", "reason_label", "count", "explanation"]
+    frame = pd.DataFrame(parts, columns=columns)
     frame["count"] = frame["count"].astype(np.int64)
-    return _explained(frame, t)[
-        ["applies_to", "reason_code", "reason_label", "count", "explanation"]
-    ]
+    return frame
 
 
-def component_points(assignments: pd.DataFrame, weights: tuple[float, ...]) -> pd.DataFrame:
+def component_points(
+    assignments: pa.Table | pd.DataFrame, weights: tuple[float, ...]
+) -> pd.DataFrame:
     """Each match's weighted component contributions, in points of 100 (they sum to the
     match's ``fit_pct`` up to the score's 1e-6 quantisation)."""
     total = float(sum(weights))
     return pd.DataFrame(
         {
-            name: assignments[name].to_numpy(dtype=np.float64) * (100.0 * w / total)
+            name: np.asarray(assignments[name], dtype=np.float64) * (100.0 * w / total)
             for name, w in zip(COMPONENTS, weights, strict=True)
-        },
-        index=assignments.index,
+        }
     )

@@ -11,6 +11,7 @@ capabilities (``optimise.dispatch.report``, ``optimise.facilities.report``,
 from __future__ import annotations
 
 from zone_opt.reports.exports import (
+    EXCEL_MAX_ROWS,
     Exported,
     read_csv,
     read_xlsx,
@@ -21,7 +22,7 @@ from zone_opt.reports.exports import (
 )
 from zone_opt.reports.i18n import COMMON, LANGS, Catalogue, Labels, Lang, check_lang
 from zone_opt.reports.numbers import MISSING, number, percent, signed
-from zone_opt.reports.page import Kpi, Report, Section, Table, slug, write_png
+from zone_opt.reports.page import Kpi, Report, Section, Table, prepare_bundle, slug, write_png
 from zone_opt.reports.theme import (
     KIND_COLOURS,
     category_colours,
@@ -32,6 +33,7 @@ from zone_opt.reports.theme import (
 
 __all__ = [
     "COMMON",
+    "EXCEL_MAX_ROWS",
     "KIND_COLOURS",
     "LANGS",
     "MISSING",
@@ -48,6 +50,7 @@ __all__ = [
     "colour_scale",
     "number",
     "percent",
+    "prepare_bundle",
     "read_csv",
     "read_xlsx",
     "series_colours",

@@ -10,6 +10,7 @@ JavaScript's ``JSON.parse`` accepts.
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import re
@@ -20,9 +21,14 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from openpyxl.utils import get_column_letter
 
+from zone_opt.arguments import check_int
+
 __all__ = [
+    "EXCEL_MAX_ROWS",
     "Exported",
     "read_csv",
     "read_xlsx",
@@ -63,6 +69,8 @@ SUFFIX_UNITS: dict[str, str] = {
     "_fraction": "fraction",
     "_units": "units",
 }
+#: Data rows an Excel sheet holds (1,048,576 rows less the header).
+EXCEL_MAX_ROWS = 1_048_575
 _UNIT_IN_HEADER = re.compile(r"^(?P<name>.*?) \((?P<unit>[^()]*)\)$")
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
@@ -79,9 +87,9 @@ def _frame(table: pd.DataFrame | pa.Table) -> pd.DataFrame:
     return table.to_pandas() if isinstance(table, pa.Table) else table
 
 
-def _headers(frame: pd.DataFrame, units: Mapping[str, str]) -> list[str]:
+def _headers(columns: Sequence[object], units: Mapping[str, str]) -> list[str]:
     out = []
-    for column in map(str, frame.columns):
+    for column in map(str, columns):
         unit = units.get(column) or unit_of(column)
         out.append(f"{column} ({unit})" if unit else column)
     return out
@@ -99,10 +107,12 @@ def _sheet_name(name: str, taken: set[str]) -> str:
 
 @dataclass(frozen=True)
 class Exported:
-    """Where the tables went: one CSV per table and the workbook."""
+    """Where the tables went: one CSV per table and the workbook; ``csv_only`` names the
+    tables too long for a sheet (in their CSV files only)."""
 
     csv: dict[str, Path]
     xlsx: Path
+    csv_only: tuple[str, ...] = ()
 
 
 def write_tables(
@@ -111,24 +121,77 @@ def write_tables(
     stem: str,
     *,
     units: Mapping[str, Mapping[str, str]] | None = None,
+    sheet_rows: int = EXCEL_MAX_ROWS,
 ) -> Exported:
-    """``stem-<table>.csv`` for each table and ``stem.xlsx`` with a sheet per table."""
+    """``stem-<table>.csv`` for each table and ``stem.xlsx`` with a sheet per table.
+
+    A table of more than ``sheet_rows`` rows (at most :data:`EXCEL_MAX_ROWS`) is in its CSV
+    file only; the workbook then ends with a ``csv_only`` sheet naming each such table, its
+    rows and its file. Arrow tables are written as CSV by Arrow's writer, frames by pandas;
+    the workbook by openpyxl (tens of microseconds a cell: keep ``sheet_rows`` to what a
+    person reads in a spreadsheet). O(cells).
+    """
+    sheet_rows = check_int("sheet_rows", sheet_rows, low=1, high=EXCEL_MAX_ROWS)
     units = units or {}
     out.mkdir(parents=True, exist_ok=True)
     csv_paths: dict[str, Path] = {}
-    xlsx = out / f"{stem}.xlsx"
+    sheets: dict[str, pd.DataFrame | pa.Table] = {}
     taken: set[str] = set()
-    with pd.ExcelWriter(xlsx, engine="openpyxl") as book:
-        for name, table in tables.items():
+    too_long: list[tuple[str, int]] = []
+    for name, table in tables.items():
+        headers = _headers(_columns(table), units.get(name, {}))
+        path = out / f"{stem}-{name}.csv"
+        csv_paths[name] = _write_csv(table, headers, path)
+        if len(table) > sheet_rows:
+            too_long.append((name, len(table)))
+            continue
+        sheet = _sheet_name(name, taken)
+        sheets[sheet] = (
+            table.rename_columns(headers)
+            if isinstance(table, pa.Table)
+            else table.set_axis(headers, axis=1)
+        )
+    if too_long:
+        sheets[_sheet_name("csv_only", taken)] = pd.DataFrame(
+            {
+                "table": [name for name, _ in too_long],
+                "rows": [n for _, n in too_long],
+                "csv_file": [csv_paths[name].name for name, _ in too_long],
+            }
+        )
+    xlsx = _write_workbook(out / f"{stem}.xlsx", sheets)
+    return Exported(csv=csv_paths, xlsx=xlsx, csv_only=tuple(name for name, _ in too_long))
+
+
+def _columns(table: pd.DataFrame | pa.Table) -> list[object]:
+    return list(table.column_names if isinstance(table, pa.Table) else table.columns)
+
+
+def _write_csv(table: pd.DataFrame | pa.Table, headers: list[str], path: Path) -> Path:
+    """UTF-8 with a byte-order mark; NaN and nulls are empty cells."""
+    if not isinstance(table, pa.Table):
+        table.set_axis(headers, axis=1).to_csv(path, index=False, encoding="utf-8-sig")
+        return path
+    columns = [_blank_nan(table.column(i)) for i in range(table.num_columns)]
+    with path.open("wb") as f:
+        f.write(codecs.BOM_UTF8)
+        pacsv.write_csv(pa.table(columns, names=headers), f)
+    return path
+
+
+def _blank_nan(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    if not pa.types.is_floating(column.type):
+        return column
+    return pc.if_else(pc.is_nan(column), pa.scalar(None, column.type), column)
+
+
+def _write_workbook(path: Path, sheets: Mapping[str, pd.DataFrame | pa.Table]) -> Path:
+    with pd.ExcelWriter(path, engine="openpyxl") as book:
+        for sheet, table in sheets.items():
             frame = _frame(table)
-            headed = frame.set_axis(_headers(frame, units.get(name, {})), axis=1)
-            path = out / f"{stem}-{name}.csv"
-            headed.to_csv(path, index=False, encoding="utf-8-sig")
-            csv_paths[name] = path
-            sheet = _sheet_name(name, taken)
-            headed.to_excel(book, sheet_name=sheet, index=False, freeze_panes=(1, 0))
-            _fit_columns(book.sheets[sheet], headed)
-    return Exported(csv=csv_paths, xlsx=xlsx)
+            frame.to_excel(book, sheet_name=sheet, index=False, freeze_panes=(1, 0))
+            _fit_columns(book.sheets[sheet], frame)
+    return path
 
 
 def _fit_columns(sheet: Any, frame: pd.DataFrame) -> None:

@@ -10,10 +10,11 @@ frames stay on the report (``Report.tables``) so tests compare them with the res
 
 from __future__ import annotations
 
-import functools
 import json
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
@@ -32,7 +33,7 @@ from zone_opt.reports.i18n import COMMON, Lang
 from zone_opt.reports.numbers import number
 from zone_opt.reports.theme import vega_config
 
-__all__ = ["Chart", "Kpi", "Report", "Section", "Table", "slug"]
+__all__ = ["Chart", "Kpi", "Report", "Section", "Table", "prepare_bundle", "slug"]
 
 
 class AltairChart(Protocol):
@@ -251,21 +252,26 @@ class Report:
     def write(
         self, out: Path, stem: str = "report", *, png: bool = True, markdown: bool = True
     ) -> list[Path]:
-        """Write ``stem.html`` (and ``stem.md``, ``charts/<chart>.png``); return the paths."""
+        """Write ``stem.html`` (and ``stem.md``, ``charts/<chart>.png``); return the paths.
+
+        The PNGs are drawn on a worker thread while the page is built (vl-convert releases
+        the GIL), so the two overlap on a second core."""
         out.mkdir(parents=True, exist_ok=True)
-        written: list[Path] = []
         html_path = out / f"{stem}.html"
-        html_path.write_text(self.html(), encoding="utf-8")
-        written.append(html_path)
         images: dict[str, str] = {}
-        if png:
-            folder = out / "charts"
-            folder.mkdir(exist_ok=True)
-            for chart in self.charts:
-                path = folder / f"{stem}-{chart.name}.png"
-                write_png(self._spec(chart), path, lang=self.lang)
-                images[chart.name] = f"charts/{path.name}"
-                written.append(path)
+        pngs: list[Path] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-png") as pool:
+            drawn = []
+            if png:
+                folder = out / "charts"
+                folder.mkdir(exist_ok=True)
+                for chart in self.charts:
+                    path = folder / f"{stem}-{chart.name}.png"
+                    drawn.append(pool.submit(write_png, self._spec(chart), path, lang=self.lang))
+                    images[chart.name] = f"charts/{path.name}"
+            html_path.write_text(self.html(), encoding="utf-8")
+            pngs = [future.result() for future in drawn]
+        written = [html_path, *pngs]
         if markdown:
             md = out / f"{stem}.md"
             md.write_text(self.markdown(images), encoding="utf-8")
@@ -288,13 +294,47 @@ def write_png(spec: Mapping[str, Any], path: Path, *, lang: Lang = "en", scale: 
     return path
 
 
-@functools.cache
+class _Bundle:
+    """vega-embed, Vega-Lite and Vega in one script (vl-convert's build, ~0.9 MB, ~2 s of
+    CPU once per process), built on a background thread from the first :meth:`start`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._future: Future[str] | None = None
+
+    def start(self) -> Future[str]:
+        with self._lock:
+            if self._future is None:
+                future: Future[str] = Future()
+                thread = threading.Thread(
+                    target=self._build, args=(future,), name="vega-bundle", daemon=True
+                )
+                thread.start()
+                self._future = future
+            return self._future
+
+    @staticmethod
+    def _build(future: Future[str]) -> None:
+        # vl-convert's stub marks `snippet` required; at run time it is optional (its
+        # default snippet puts vegaEmbed on window), as Altair's own inline template calls it.
+        make = cast(Callable[..., str], vl_convert.javascript_bundle)
+        try:
+            future.set_result(make(vl_version=vl_version_for_vl_convert()))
+        except BaseException as exc:  # handed to the thread that waits for the bundle
+            future.set_exception(exc)
+
+
+_BUNDLE = _Bundle()
+
+
+def prepare_bundle() -> None:
+    """Start building the page's script bundle in the background (vl-convert releases the
+    GIL): a report written later in this process waits only for what is left of it."""
+    _BUNDLE.start()
+
+
 def _bundle() -> str:
-    """vega-embed, Vega-Lite and Vega in one script (vl-convert's build, ~0.9 MB)."""
-    # vl-convert's stub marks `snippet` required; at run time it is optional (its default
-    # snippet puts vegaEmbed on window), as Altair's own inline template calls it.
-    make = cast(Callable[..., str], vl_convert.javascript_bundle)
-    return make(vl_version=vl_version_for_vl_convert())
+    return _BUNDLE.start().result()
 
 
 def _script_json(value: object) -> str:
