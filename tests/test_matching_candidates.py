@@ -15,7 +15,13 @@ import pytest
 
 from zone_opt.errors import InvalidInputError
 from zone_opt.matching import COMPONENTS, REASONS, SCORE_SCALE, ScoreWeights
-from zone_opt.matching.candidates import build_index, days_since_epoch
+from zone_opt.matching.candidates import (
+    _division_index,
+    _kinds_mask,
+    _list_masks,
+    build_index,
+    days_since_epoch,
+)
 from zone_opt.schemas import SPACE_KINDS
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -364,3 +370,66 @@ def test_the_index_binding_takes_named_column_tables_and_names_each_mistake() ->
         with pytest.raises(InvalidInputError) as info:
             build(tables)
         assert any(v.field.startswith(field) for v in info.value.violations), (column, info.value)
+
+
+def _reference_masks(lists: list[list[str]], empty_is_all: bool) -> npt.NDArray[np.uint64]:
+    out = np.zeros((len(lists), 2), np.uint64)
+    for i, codes in enumerate(lists):
+        if not codes and empty_is_all:
+            out[i] = np.uint64(2**64 - 1)
+        for code in codes:
+            d = int(code) - 1
+            out[i, d // 64] |= np.uint64(1) << np.uint64(d % 64)
+    return out
+
+
+def test_division_masks_from_the_string_buffers_equal_a_per_value_reference() -> None:
+    """The codes are read straight from Arrow's buffers: chunked, sliced, null and empty
+    lists, large strings give the per-value answer; a bad code still names its row."""
+    rng = np.random.default_rng(3)
+    lists = [
+        [f"{d:02d}" for d in rng.choice(np.arange(1, 98), size=int(rng.integers(0, 6)))]
+        if i % 7
+        else None
+        for i in range(500)
+    ]
+    typ = pa.list_(pa.string())
+    col = pa.chunked_array([pa.array(lists[:200], typ), pa.array(lists[200:], typ)])
+    for column, values in ((col, lists), (col.slice(13, 400), lists[13:413])):
+        for empty_is_all in (False, True):
+            got = _list_masks(column, "f", empty_is_all=empty_is_all)
+            want = _reference_masks([v or [] for v in values], empty_is_all)
+            np.testing.assert_array_equal(got, want)
+    codes = pa.array([f"{d:02d}" for d in rng.integers(1, 98, size=300)])
+    for arr in (
+        codes,
+        codes.slice(7),
+        codes.cast(pa.large_string()),
+        pa.chunked_array([codes[:100], codes[100:]]),
+    ):
+        want_idx = [int(c) - 1 for c in arr.to_pylist()]
+        np.testing.assert_array_equal(_division_index(arr, "f"), want_idx)
+    for bad, row in (
+        (["01", "00"], 1),
+        (["98", "01"], 0),
+        (["01", "1"], 1),
+        (["ab"], 0),
+        (["01", "01", "123"], 2),
+        (["01", None], 1),
+    ):
+        with pytest.raises(InvalidInputError) as info:
+            _division_index(pa.array(bad, pa.string()), "f")
+        assert info.value.violations[0].row == row
+    kinds = [
+        [str(k) for k in rng.choice(SPACE_KINDS, size=int(rng.integers(0, 3)), replace=False)]
+        if i % 5
+        else None
+        for i in range(300)
+    ]
+    want_kinds = [0xFF if not v else sum(1 << SPACE_KINDS.index(k) for k in v) for v in kinds]
+    got_kinds = _kinds_mask(pa.chunked_array([pa.array(kinds, typ)]))
+    np.testing.assert_array_equal(got_kinds, want_kinds)
+    unknown = pa.chunked_array([pa.array([["lab"], [], ["lab", "moon"]], typ)])
+    with pytest.raises(InvalidInputError) as info:
+        _kinds_mask(unknown)
+    assert info.value.violations[0].row == 2

@@ -183,13 +183,15 @@ def _dense_scores(values: Any) -> npt.NDArray[Any]:
     return _scores_array("scores", arr, 2)
 
 
-def _index_array(field: str, values: Any, bound: int) -> IntArray:
+def _index_array(field: str, values: Any, bound: int, *, check_range: bool = True) -> IntArray:
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise InvalidInputError.single(field, None, f"must be 1-D, got {arr.ndim}-D")
     if arr.dtype.kind not in "iu" and not (arr.size == 0 and arr.dtype.kind == "f"):
         raise InvalidInputError.single(field, None, f"must be integers, got {arr.dtype}")
     out = np.ascontiguousarray(arr, dtype=np.int64)
+    if not check_range:
+        return out
     bad = (out < 0) | (out >= bound)
     if bad.any():
         k = _first_bad_row(bad)
@@ -205,10 +207,10 @@ def _shape(shape: Any) -> tuple[int, int]:
 
 
 def _edges(
-    rows: Any, cols: Any, scores: Any, shape: tuple[int, int]
+    rows: Any, cols: Any, scores: Any, shape: tuple[int, int], *, check_range: bool = True
 ) -> tuple[IntArray, IntArray, npt.NDArray[Any]]:
-    r = _index_array("rows", rows, shape[0])
-    c = _index_array("cols", cols, shape[1])
+    r = _index_array("rows", rows, shape[0], check_range=check_range)
+    c = _index_array("cols", cols, shape[1], check_range=check_range)
     w = _scores_array("scores", scores, 1)
     if len(c) != len(r):
         raise InvalidInputError.single("cols", None, f"has {len(c)} entries, rows has {len(r)}")
@@ -329,7 +331,9 @@ def assign_sparse(
     """
     n_rows, n_cols = _shape(shape)
     perfect = check_flag("perfect", perfect)
-    r, c, w = _edges(rows, cols, scores, (n_rows, n_cols))
+    # The core checks every index against the shape, naming the field and the row as
+    # _index_array would (two passes over the edges saved here).
+    r, c, w = _edges(rows, cols, scores, (n_rows, n_cols), check_range=False)
     is_float = w.dtype == np.float64
     if is_float:
         max_abs = float(np.abs(w).max()) if w.size else 0.0

@@ -69,8 +69,42 @@ def _first_null(col: pa.ChunkedArray) -> int:
     return int(np.nonzero(col.is_null().to_numpy(zero_copy_only=False))[0][0])
 
 
+def _two_digit_codes(arr: pa.Array) -> npt.NDArray[np.int64] | None:
+    """Index 0..96 of each code when every value is two ASCII digits "01".."97" and none
+    is null, read straight from the string buffers (no per-value cast); else ``None``."""
+    if arr.null_count or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    n = len(arr)
+    width = 8 if pa.types.is_large_string(arr.type) else 4
+    offsets_buf, data_buf = arr.buffers()[1], arr.buffers()[2]
+    if offsets_buf is None or data_buf is None:
+        return None
+    offsets = np.frombuffer(
+        offsets_buf,
+        dtype=np.int64 if width == 8 else np.int32,
+        count=n + 1,
+        offset=arr.offset * width,
+    )
+    first = int(offsets[0])
+    if int(offsets[-1]) - first != 2 * n or np.any(np.diff(offsets) != 2):
+        return None
+    digits = np.frombuffer(data_buf, dtype=np.uint8, count=2 * n, offset=first).reshape(n, 2)
+    if np.any((digits < 48) | (digits > 57)):
+        return None
+    idx = (digits[:, 0].astype(np.int64) - 48) * 10 + (digits[:, 1].astype(np.int64) - 48) - 1
+    if np.any((idx < 0) | (idx >= N_DIVISIONS)):
+        return None
+    return idx
+
+
 def _division_index(codes: pa.ChunkedArray | pa.Array, field: str) -> npt.NDArray[np.int64]:
     """Index 0..96 of each GB/T 4754-2017 division code ("01".."97")."""
+    combined = codes.combine_chunks() if isinstance(codes, pa.ChunkedArray) else codes
+    fast = _two_digit_codes(combined)
+    if fast is not None:
+        return fast
+    # Some code is malformed (or the column is not plain strings): the checks below name
+    # the first bad row.
     arr = pc.cast(codes, pa.string()) if len(codes) else pa.array([], pa.string())
     ok = pc.and_(pc.equal(pc.utf8_length(arr), 2), pc.utf8_is_digit(arr))
     ok_np = pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
@@ -97,20 +131,19 @@ def _list_masks(
     if n == 0:
         return out
     arr = pc.fill_null(arr, pa.scalar([], arr.type))
-    values = pc.list_flatten(arr)
-    parents = pc.list_parent_indices(arr).to_numpy(zero_copy_only=False).astype(np.int64)
-    idx = _division_index(values, field)
-    # Numpy has no unsigned bitwise scatter-or; use np.bitwise_or.at per word.
-    for word in (0, 1):
-        sel = (idx // 64) == word
-        np.bitwise_or.at(
-            out[:, word],
-            parents[sel],
-            np.left_shift(np.uint64(1), (idx[sel] % 64).astype(np.uint64)),
-        )
+    idx = _division_index(pc.list_flatten(arr), field)
+    lengths = np.asarray(pc.list_value_length(arr).to_numpy(zero_copy_only=False), dtype=np.int64)
+    # The flattened values are each row's list, in row order: OR each row's run of bits
+    # (reduceat over the starts of the non-empty rows).
+    nonempty = lengths > 0
+    starts = (np.cumsum(lengths) - lengths)[nonempty]
+    bits = np.left_shift(np.uint64(1), (idx % 64).astype(np.uint64))
+    if idx.size:
+        for word in (0, 1):
+            vals = np.where((idx // 64) == word, bits, np.uint64(0))
+            out[nonempty, word] = np.bitwise_or.reduceat(vals, starts)
     if empty_is_all:
-        lengths = pc.list_value_length(arr).to_numpy(zero_copy_only=False)
-        out[lengths == 0] = np.uint64(0xFFFFFFFFFFFFFFFF)
+        out[~nonempty] = np.uint64(0xFFFFFFFFFFFFFFFF)
     return out
 
 
@@ -121,15 +154,18 @@ def _kinds_mask(column: pa.ChunkedArray) -> npt.NDArray[np.uint8]:
     if n == 0:
         return out
     arr = pc.fill_null(arr, pa.scalar([], arr.type))
-    values = pc.list_flatten(arr)
-    parents = pc.list_parent_indices(arr).to_numpy(zero_copy_only=False).astype(np.int64)
-    kind = pc.index_in(values, value_set=pa.array(SPACE_KINDS)).to_numpy(zero_copy_only=False)
-    if np.isnan(kind.astype(np.float64)).any():
-        row = int(parents[np.isnan(kind.astype(np.float64))][0])
+    kind = pc.index_in(pc.list_flatten(arr), value_set=pa.array(SPACE_KINDS))
+    lengths = np.asarray(pc.list_value_length(arr).to_numpy(zero_copy_only=False), dtype=np.int64)
+    if kind.null_count:
+        parents = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        row = int(parents[_first_null(pa.chunked_array([kind]))])
         raise InvalidInputError.single("enterprises.space_kinds", row, "unknown space kind")
-    np.bitwise_or.at(out, parents, np.left_shift(np.uint8(1), kind.astype(np.uint8)))
-    lengths = pc.list_value_length(arr).to_numpy(zero_copy_only=False)
-    out[lengths == 0] = np.uint8(0xFF)
+    # Each row's kinds are a run of the flattened values: OR the runs (see _list_masks).
+    nonempty = lengths > 0
+    bits = np.left_shift(np.uint8(1), kind.to_numpy(zero_copy_only=False).astype(np.uint8))
+    if bits.size:
+        out[nonempty] = np.bitwise_or.reduceat(bits, (np.cumsum(lengths) - lengths)[nonempty])
+    out[~nonempty] = np.uint8(0xFF)
     return out
 
 

@@ -2,10 +2,10 @@
 
 use rayon::prelude::*;
 
-use super::offered::{EnterpriseParts, OfferedByPark, ParkTrig, KINDS};
-use super::{mask_has, score::Weights, CandidateIndex, Reason};
+use super::offered::{OfferedByPark, ParkTrig};
+use super::scan::{best_first, enterprise_candidates, Context, Scratch};
+use super::{score::Weights, CandidateIndex, Reason};
 use crate::error::{CoreError, CoreResult};
-use crate::geo::EARTH_RADIUS_KM;
 
 /// The candidate graph as CSR by enterprise, each row sorted by score (descending, then
 /// space index ascending).
@@ -32,78 +32,6 @@ pub struct PairScores {
     /// Row-major `n x 5` in the order of [`super::COMPONENTS`].
     pub components: Vec<f64>,
     pub scores: Vec<i64>,
-}
-
-/// An enterprise's requirements, copied out once per enterprise.
-struct Needs {
-    area_min: f64,
-    area_max: f64,
-    load: f64,
-    height: f64,
-    power: f64,
-    rent: f64,
-    hazardous: bool,
-    division: u8,
-    kinds: u8,
-}
-
-/// The first hard constraint (after the radius) offered space `t` fails, or
-/// `HasCandidates`.
-#[inline]
-fn first_failure(
-    n: &Needs,
-    o: &OfferedByPark,
-    t: usize,
-    kind: u8,
-    industry_ok: bool,
-    now_day: i32,
-) -> Reason {
-    let area = o.area_m2[t];
-    if area < n.area_min || area > n.area_max {
-        Reason::Area
-    } else if o.floor_load_kn_m2[t] < n.load {
-        Reason::FloorLoad
-    } else if o.ceiling_height_m[t] < n.height {
-        Reason::CeilingHeight
-    } else if o.power_kva[t] < n.power {
-        Reason::Power
-    } else if o.rent[t] > n.rent {
-        Reason::Rent
-    } else if n.hazardous && !o.hazardous_permit[t] {
-        Reason::HazardousPermit
-    } else if !industry_ok {
-        Reason::IndustryNotPermitted
-    } else if (n.kinds >> kind) & 1 == 0 {
-        Reason::SpaceKind
-    } else if o.available_from_day[t] > now_day {
-        Reason::NotAvailableYet
-    } else {
-        Reason::HasCandidates
-    }
-}
-
-/// Bit `t - start` set for each offered space `t` in `start..end` (at most 64) that
-/// passes every hard constraint after the radius, the area (the caller's range), the
-/// industry and the kind (the caller's group): branch-free, so that it vectorises.
-#[inline]
-fn pass_bits(n: &Needs, o: &OfferedByPark, start: usize, end: usize, now_day: i32) -> u64 {
-    let load = &o.floor_load_kn_m2[start..end];
-    let height = &o.ceiling_height_m[start..end];
-    let power = &o.power_kva[start..end];
-    let rent = &o.rent[start..end];
-    let permit = &o.hazardous_permit[start..end];
-    let avail = &o.available_from_day[start..end];
-    let mut bits = 0_u64;
-    for t in 0..end - start {
-        let ok = (load[t] >= n.load)
-            & (height[t] >= n.height)
-            & (power[t] >= n.power)
-            & (rent[t] <= n.rent)
-            & (!n.hazardous | permit[t])
-            & (avail[t] <= now_day);
-        bits |= u64::from(ok) << t;
-    }
-    bits
 }
 
 struct Chunk {
@@ -213,21 +141,21 @@ fn chunk(
         reason: Vec::with_capacity(range.len()),
         n_feasible: Vec::with_capacity(range.len()),
     };
-    let mut buf: Vec<(i64, u32, f64)> = Vec::new();
+    let mut scratch = Scratch::default();
     for e in range {
-        buf.clear();
-        let reason = if enterprise_active.is_some_and(|a| !a[e]) {
-            Reason::Excluded
+        let (reason, n_feasible) = if enterprise_active.is_some_and(|a| !a[e]) {
+            scratch.buf.clear();
+            (Reason::Excluded, 0)
         } else {
-            enterprise_candidates(ctx, e, &mut buf)
+            enterprise_candidates(ctx, e, &mut scratch)
         };
-        out.n_feasible.push(buf.len() as i64);
-        let cmp = |a: &(i64, u32, f64), b: &(i64, u32, f64)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        out.n_feasible.push(n_feasible as i64);
+        let buf = &mut scratch.buf;
         if buf.len() > k {
-            buf.select_nth_unstable_by(k - 1, cmp);
+            buf.select_nth_unstable_by(k - 1, best_first);
             buf.truncate(k);
         }
-        buf.sort_unstable_by(cmp);
+        buf.sort_unstable_by(best_first);
         out.counts.push(buf.len() as i64);
         out.cols.extend(buf.iter().map(|&(_, s, _)| i64::from(s)));
         out.scores.extend(buf.iter().map(|&(sc, _, _)| sc));
@@ -235,177 +163,6 @@ fn chunk(
         out.reason.push(reason as u8);
     }
     out
-}
-
-/// Push every feasible `(score, space, chain)` of enterprise `e` into `buf`; return
-/// the reason.
-fn enterprise_candidates(ctx: &Context<'_>, e: usize, buf: &mut Vec<(i64, u32, f64)>) -> Reason {
-    let en = &ctx.ix.enterprises;
-    let needs = Needs {
-        area_min: en.area_min_m2[e],
-        area_max: en.area_max_m2[e],
-        load: en.min_floor_load_kn_m2[e],
-        height: en.min_ceiling_height_m[e],
-        power: en.power_need_kva[e],
-        rent: en.max_rent_cny_per_m2_month[e],
-        hazardous: en.hazardous_process[e],
-        division: en.division[e],
-        kinds: en.kinds_mask[e],
-    };
-    let parts = EnterpriseParts::new(ctx.ix, ctx.weights, e);
-    // Fast pass: only the acceptable kinds of the parks admitting the industry.
-    scan_feasible(ctx, e, &needs, &parts, buf);
-    if !buf.is_empty() {
-        return Reason::HasCandidates;
-    }
-    // No candidate: a second pass over every kind finds the eliminating constraint.
-    let (any_park, any_space, worst) = scan_reason(ctx, e, &needs, &parts);
-    if !any_park {
-        Reason::NoParkInRadius
-    } else if !any_space {
-        Reason::NoSpaceInRadius
-    } else {
-        worst
-    }
-}
-
-/// What every enterprise's scan reads.
-struct Context<'a> {
-    ix: &'a CandidateIndex,
-    weights: &'a Weights,
-    now_day: i32,
-    offered: &'a OfferedByPark,
-    trig: &'a ParkTrig,
-}
-
-/// Call `visit(p, distance_km)` for each park within enterprise `e`'s radius.
-#[inline]
-fn for_each_park_in_radius(
-    ctx: &Context<'_>,
-    e: usize,
-    parts: &EnterpriseParts,
-    mut visit: impl FnMut(usize, f64),
-) {
-    let en = &ctx.ix.enterprises;
-    let radius = en.radius_km[e];
-    // The great-circle distance is at least the meridian arc between the latitudes: a
-    // park farther than the radius in latitude alone (with a margin far above the
-    // rounding error) is skipped without the haversine.
-    let reach = radius * (1.0 + 1e-9) + 1e-9;
-    let mut one = |p: u32| {
-        let p = p as usize;
-        if (ctx.trig.lat_rad[p] - parts.lat_rad()).abs() * EARTH_RADIUS_KM > reach {
-            return;
-        }
-        let dist = parts.distance_km(ctx.ix, ctx.trig, p);
-        if dist <= radius {
-            visit(p, dist);
-        }
-    };
-    if radius.is_infinite() {
-        (0..ctx.ix.parks.lat.len() as u32).for_each(&mut one);
-    } else {
-        ctx.ix
-            .grid
-            .for_each_near(en.lat[e], en.lon[e], radius, &mut one);
-    }
-}
-
-/// The index range of a group's spaces inside `[area_min, area_max]` (areas sorted).
-#[inline]
-fn area_range(o: &OfferedByPark, g: usize, needs: &Needs) -> (usize, usize, usize, usize) {
-    let (start, end) = (o.indptr[g], o.indptr[g + 1]);
-    let areas = &o.area_m2[start..end];
-    let (lo, hi) = if areas.len() <= 256 {
-        // Sorted, so the counts are the partition points: a streaming, branch-free count
-        // beats a binary search whose every step waits on a load.
-        areas.iter().fold((0, 0), |(lo, hi), &a| {
-            (
-                lo + usize::from(a < needs.area_min),
-                hi + usize::from(a <= needs.area_max),
-            )
-        })
-    } else {
-        let lo = areas.partition_point(|&a| a < needs.area_min);
-        (
-            lo,
-            lo + areas[lo..].partition_point(|&a| a <= needs.area_max),
-        )
-    };
-    (start, end, start + lo, start + hi.max(lo))
-}
-
-/// Push every feasible candidate of enterprise `e` into `buf`.
-fn scan_feasible(
-    ctx: &Context<'_>,
-    e: usize,
-    needs: &Needs,
-    parts: &EnterpriseParts,
-    buf: &mut Vec<(i64, u32, f64)>,
-) {
-    let (ix, o) = (ctx.ix, ctx.offered);
-    for_each_park_in_radius(ctx, e, parts, |p, dist| {
-        if !mask_has(&ix.parks.industry_mask[p], needs.division) {
-            return;
-        }
-        let mut park_parts: Option<(f64, f64, f64)> = None;
-        let mut kinds = needs.kinds & o.kinds_present[p];
-        while kinds != 0 {
-            let kind = kinds.trailing_zeros() as usize;
-            kinds &= kinds - 1;
-            let (_, _, lo, hi) = area_range(o, p * KINDS + kind, needs);
-            let mut start = lo;
-            while start < hi {
-                let end = (start + 64).min(hi);
-                let mut bits = pass_bits(needs, o, start, end, ctx.now_day);
-                while bits != 0 {
-                    let t = start + bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    let (term, chain, carbon) = *park_parts.get_or_insert_with(|| {
-                        (parts.distance_term(dist), ix.chain(e, p), ix.carbon(e, p))
-                    });
-                    let score = parts.score(term, o.rent[t], o.area_m2[t], chain, carbon);
-                    buf.push((score, o.space[t], chain));
-                }
-                start = end;
-            }
-        }
-    });
-}
-
-/// For an enterprise without candidates: (a park is in the radius, it offers a space of
-/// some kind, the largest first-failed constraint over those spaces).
-fn scan_reason(
-    ctx: &Context<'_>,
-    e: usize,
-    needs: &Needs,
-    parts: &EnterpriseParts,
-) -> (bool, bool, Reason) {
-    let (ix, o) = (ctx.ix, ctx.offered);
-    let mut any_park = false;
-    let mut any_space = false;
-    let mut worst = Reason::HasCandidates;
-    for_each_park_in_radius(ctx, e, parts, |p, _dist| {
-        any_park = true;
-        let industry_ok = mask_has(&ix.parks.industry_mask[p], needs.division);
-        for kind in 0..KINDS {
-            let (start, end, lo, hi) = area_range(o, p * KINDS + kind, needs);
-            if start == end {
-                continue;
-            }
-            any_space = true;
-            // Spaces outside the area range fail AREA, the first constraint, which
-            // matters only if nothing else is left.
-            if hi - lo < end - start {
-                worst = worst.max(Reason::Area);
-            }
-            for t in lo..hi {
-                let f = first_failure(needs, o, t, kind as u8, industry_ok, ctx.now_day);
-                worst = worst.max(f);
-            }
-        }
-    });
-    (any_park, any_space, worst)
 }
 
 /// Distance, components and score of the pairs `(enterprise[i], space[i])`, whether or

@@ -1,8 +1,8 @@
 //! Candidate generation for space-to-enterprise matching.
 //!
 //! For each enterprise, the spaces passing every hard constraint, scored by
-//! [`score`] and cut to the best `k`. Parks are found with a grid index
-//! ([`crate::geo::GridIndex`]); spaces inherit their park's coordinates. Enterprises run
+//! [`score`] and cut to the best `k`. Parks are found in the latitude window of the
+//! radius, then by distance; spaces inherit their park's coordinates. Enterprises run
 //! in parallel on the engine pool.
 //!
 //! The hard constraints, in the fixed order used for reason codes:
@@ -13,14 +13,16 @@
 
 pub mod generate;
 mod offered;
+mod scan;
 pub mod score;
+#[cfg(test)]
+mod tests;
 
 pub use generate::{generate, score_pairs, Candidates, PairScores};
 pub use score::{Weights, COMPONENTS, SCORE_SCALE};
 
 use crate::budget::Need;
 use crate::error::{CoreError, CoreResult};
-use crate::geo::GridIndex;
 
 /// Number of GB/T 4754-2017 divisions (codes "01" to "97" map to indices 0 to 96).
 pub const N_DIVISIONS: usize = 97;
@@ -136,7 +138,6 @@ pub struct CandidateIndex {
     pub enterprises: Enterprises,
     /// Row-major `N_DIVISIONS x N_DIVISIONS` affinity in [0, 1] (empty: all zero).
     pub affinity: Vec<f64>,
-    pub(crate) grid: GridIndex,
     /// Spaces grouped by park, each group sorted by area (then index):
     /// `space_of[space_indptr[p]..space_indptr[p+1]]`.
     pub(crate) space_indptr: Vec<usize>,
@@ -170,7 +171,7 @@ fn check_finite(field: &str, v: &[f64], allow_inf: bool) -> CoreResult<()> {
 }
 
 impl CandidateIndex {
-    /// Validate the arrays and build the park grid and the per-park space lists.
+    /// Validate the arrays and build the per-park space lists and division tables.
     pub fn new(
         parks: Parks,
         spaces: Spaces,
@@ -378,7 +379,6 @@ impl CandidateIndex {
             .items(np, 2 * N_DIVISIONS * 8 + 2 * 8 + 4)
             .items(ns, 4)
             .check()?;
-        let grid = GridIndex::new(&parks.lat, &parks.lon, 0.5);
         let mut space_indptr = vec![0_usize; np + 1];
         for &p in &spaces.park {
             space_indptr[p as usize + 1] += 1;
@@ -422,7 +422,6 @@ impl CandidateIndex {
             spaces,
             enterprises,
             affinity,
-            grid,
             space_indptr,
             space_of,
             park_share,

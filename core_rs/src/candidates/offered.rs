@@ -76,24 +76,68 @@ impl OfferedByPark {
 }
 
 /// Per park: latitude in radians and its cosine (the enterprise-independent half of the
-/// haversine formula).
+/// haversine formula), and the park's point on the unit sphere (for the chord pre-filter).
 pub(super) struct ParkTrig {
     pub lat_rad: Vec<f64>,
     pub cos_lat: Vec<f64>,
+    pub unit: Vec<[f64; 3]>,
+    /// Park rows by increasing latitude, and their latitudes (radians) in that order.
+    pub by_lat: Vec<u32>,
+    pub lat_sorted: Vec<f64>,
+}
+
+/// The point at `(lat_rad, lon_deg)` on the unit sphere.
+fn unit_vector(lat_rad: f64, cos_lat: f64, lon_deg: f64) -> [f64; 3] {
+    let lon = lon_deg.to_radians();
+    [cos_lat * lon.cos(), cos_lat * lon.sin(), lat_rad.sin()]
 }
 
 impl ParkTrig {
     pub fn new(ix: &CandidateIndex) -> Self {
         let lat_rad: Vec<f64> = ix.parks.lat.iter().map(|l| l.to_radians()).collect();
-        let cos_lat = lat_rad.iter().map(|p| p.cos()).collect();
-        Self { lat_rad, cos_lat }
+        let cos_lat: Vec<f64> = lat_rad.iter().map(|p| p.cos()).collect();
+        let unit = (0..lat_rad.len())
+            .map(|p| unit_vector(lat_rad[p], cos_lat[p], ix.parks.lon[p]))
+            .collect();
+        let mut by_lat: Vec<u32> = (0..lat_rad.len() as u32).collect();
+        by_lat.sort_unstable_by(|&a, &b| lat_rad[a as usize].total_cmp(&lat_rad[b as usize]));
+        let lat_sorted = by_lat.iter().map(|&p| lat_rad[p as usize]).collect();
+        Self {
+            lat_rad,
+            cos_lat,
+            unit,
+            by_lat,
+            lat_sorted,
+        }
     }
+}
+
+/// The largest squared chord (unit sphere) of a great-circle distance `radius_km`, with
+/// margins (1e-6 relative, 1e-9 absolute, i.e. 6 mm) far above the rounding error of both
+/// the chord and the haversine; `+inf` when the radius reaches half the globe.
+fn chord_bound_sq(radius_km: f64) -> f64 {
+    let half_angle = radius_km / (2.0 * EARTH_RADIUS_KM) * (1.0 + 1e-6);
+    if half_angle >= std::f64::consts::FRAC_PI_2 || half_angle.is_nan() {
+        return f64::INFINITY;
+    }
+    let chord = 2.0 * half_angle.sin() + 1e-9;
+    chord * chord
+}
+
+/// `x.round() as i64` for `0 <= x < 2^52` without the libm call: the fraction `x - trunc(x)`
+/// is exact there, and halves round up (away from zero), as `f64::round` does.
+#[inline]
+pub(super) fn round_nonneg(x: f64) -> i64 {
+    let t = x as i64;
+    t + i64::from(x - t as f64 >= 0.5)
 }
 
 /// An enterprise's side of the distance and the score.
 pub(super) struct EnterpriseParts {
     lat_rad: f64,
     cos_lat: f64,
+    unit: [f64; 3],
+    chord_max_sq: f64,
     lon: f64,
     radius: f64,
     max_rent: f64,
@@ -109,9 +153,12 @@ impl EnterpriseParts {
         let lat_rad = en.lat[e].to_radians();
         let (lo, hi) = (en.area_min_m2[e], en.area_max_m2[e]);
         let half = (hi - lo) / 2.0;
+        let cos_lat = lat_rad.cos();
         Self {
             lat_rad,
-            cos_lat: lat_rad.cos(),
+            cos_lat,
+            unit: unit_vector(lat_rad, cos_lat, en.lon[e]),
+            chord_max_sq: chord_bound_sq(en.radius_km[e]),
             lon: en.lon[e],
             radius: en.radius_km[e],
             max_rent: en.max_rent_cny_per_m2_month[e],
@@ -126,6 +173,20 @@ impl EnterpriseParts {
     #[inline]
     pub fn lat_rad(&self) -> f64 {
         self.lat_rad
+    }
+
+    /// Whether park `p` may lie within the radius: `false` only when the chord to it is
+    /// longer than the radius' chord plus the margins (then the haversine exceeds the
+    /// radius too).
+    #[inline]
+    pub fn chord_may_reach(&self, trig: &ParkTrig, p: usize) -> bool {
+        let q = &trig.unit[p];
+        let (dx, dy, dz) = (
+            self.unit[0] - q[0],
+            self.unit[1] - q[1],
+            self.unit[2] - q[2],
+        );
+        dx * dx + dy * dy + dz * dz <= self.chord_max_sq
     }
 
     /// [`crate::geo::haversine_km`] from the enterprise to park `p`, km.
@@ -162,7 +223,7 @@ impl EnterpriseParts {
         carbon: f64,
     ) -> i64 {
         let mean = self.mean(distance_term, rent, area_m2, chain, carbon);
-        1 + (SCORE_SCALE * mean.clamp(0.0, 1.0)).round() as i64
+        1 + round_nonneg(SCORE_SCALE * mean.clamp(0.0, 1.0))
     }
 
     /// The weighted mean of the components, summed in [`Weights::score`]'s order.
