@@ -16,11 +16,11 @@ import highspy
 import numpy as np
 import pytest
 
-from zone_opt import _core
 from zone_opt.errors import CancelledError, InvalidInputError
 from zone_opt.optimise import SolveOptions, SolveStatus
 from zone_opt.optimise.facilities import FacilityPlan, FacilityProblem, solve_facilities
 from zone_opt.optimise.facilities.lagrange import SiteRelaxation
+from zone_opt.optimise.facilities.plan_search import SearchLimits, search_plan
 from zone_opt.optimise.facilities.sscflp import solve_single_source
 from zone_opt.optimise.facilities.sscflp_files import (
     Layout,
@@ -275,14 +275,13 @@ def test_plan_search_reaches_the_enumerated_optimum(seed: int) -> None:
     f = rng.integers(10, 50, size=m).astype(np.float64)
     optimum = _enumerate_optimum(cost, d, s, f)
     start = np.argmin(cost, axis=0).astype(np.int64)
-    found = _core.single_source_search(
-        cost, d, s, f, start, time_limit_s=10.0, max_iterations=3000, stall_iterations=50, seed=1
-    )
+    limits = SearchLimits(time_limit_s=10.0, iterations=3000, stall_iterations=50, seed=1)
+    found = search_plan(cost, d, s, f, start, limits)
     if not math.isfinite(optimum):
         assert found is None
         return
     assert found is not None
-    a, value, _iterations = found
+    a, value = found.assign, found.cost
     load = np.bincount(a, weights=d, minlength=m)
     assert np.all(load <= s)
     assert value == pytest.approx(f[load > 0].sum() + cost[a, np.arange(n)].sum())
@@ -294,12 +293,12 @@ def test_plan_search_refuses_bad_input_by_field() -> None:
     d, s, f = np.ones(3), np.full(2, 5.0), np.ones(2)
     start = np.zeros(3, dtype=np.int64)
 
+    limits = SearchLimits(time_limit_s=1.0, iterations=10, stall_iterations=5)
+
     def search(
         cost: np.ndarray, d: np.ndarray, s: np.ndarray, f: np.ndarray, start: np.ndarray
     ) -> object:
-        return _core.single_source_search(
-            cost, d, s, f, start, time_limit_s=1.0, max_iterations=10, stall_iterations=5
-        )
+        return search_plan(cost, d, s, f, start, limits)
 
     with pytest.raises(InvalidInputError, match="demand"):
         search(cost, np.array([1.0, -1.0, 1.0]), s, f, start)

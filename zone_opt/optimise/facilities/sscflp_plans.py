@@ -9,8 +9,8 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
-from zone_opt import _core
 from zone_opt.optimise.facilities.lagrange import SiteRelaxation
+from zone_opt.optimise.facilities.plan_search import SearchLimits, search_plan
 
 F64 = NDArray[np.float64]
 B = NDArray[np.bool_]
@@ -165,7 +165,7 @@ class _Plans:
         iterations: int = IMPROVE_ITERATIONS,
         stop_at_cost: float = -math.inf,
     ) -> I64:
-        """The best plan an iterated tabu search (Rust, ``_core.single_source_search``:
+        """The best plan an iterated tabu search (Rust, :func:`~.plan_search.search_plan`:
         shifts and swaps of customers with an oscillating overload price, site closing and
         opening when it stalls) meets from ``a`` within ``iterations`` moves or the deadline;
         ``a`` itself if it meets nothing better. Each call draws the next seed, so a run is
@@ -173,19 +173,15 @@ class _Plans:
         at a plan costing at most ``stop_at_cost`` (a proven bound)."""
         self._seed += 1
         left = max(0.0, deadline - time.perf_counter())
-        found = _core.single_source_search(
-            self._cost,
-            self.d,
-            self.s,
-            self.f,
-            a.astype(np.int64),
+        limits = SearchLimits(
             time_limit_s=left,
-            max_iterations=iterations,
+            iterations=iterations,
             stall_iterations=STALL_ITERATIONS,
             seed=self._seed,
             stop_at_cost=stop_at_cost,
         )
+        found = search_plan(self._cost, self.d, self.s, self.f, a, limits)
         if found is None:
             return a
-        b = found[0]
+        b = found.assign
         return b if self.cost(b) < self.cost(a) else a
