@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,10 @@ OBJECT_STORE_BYTES = 100 * 1024**2
 #: Ray's environment for the cluster's processes: the memory monitor (which kills workers
 #: when the machine runs low, as a shared CI runner may) off, no usage stats.
 RAY_ENV = {"RAY_memory_monitor_refresh_ms": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+#: Each node's resources (one CPU: a round of two tasks runs on both nodes).
+NODE = {"num_cpus": 1, "object_store_memory": OBJECT_STORE_BYTES}
+#: The session's cluster, for the tests that remove a node (``ray_nodes``).
+_clusters: list[Any] = []
 
 
 @pytest.fixture(scope="session")
@@ -50,15 +55,16 @@ def ray_cluster() -> Iterator[str]:
     env = {**RAY_ENV, "RAY_TMPDIR": temp_dir, "PYTHONPATH": path}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    node = {"num_cpus": 1, "object_store_memory": OBJECT_STORE_BYTES}
     cluster = cluster_utils.Cluster()
+    _clusters.append(cluster)
     try:
-        cluster.add_node(**node, include_dashboard=False)
-        cluster.add_node(**node)
+        cluster.add_node(**NODE, include_dashboard=False)
+        cluster.add_node(**NODE)
         cluster.wait_for_nodes()
         ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
         yield cluster.address
     finally:
+        _clusters.remove(cluster)
         ray.shutdown()
         cluster.shutdown()
         for key, value in saved.items():
@@ -67,3 +73,15 @@ def ray_cluster() -> Iterator[str]:
             else:
                 os.environ[key] = value
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def ray_nodes(ray_cluster: str) -> Iterator[Any]:
+    """The session cluster's ``ray.cluster_utils.Cluster`` (``head_node``,
+    ``worker_nodes``, ``remove_node``). A test may remove its worker node: afterwards a
+    fresh one takes its place, so the cluster has two nodes again for the next test."""
+    (cluster,) = _clusters
+    yield cluster
+    if len(cluster.worker_nodes) < 1:
+        cluster.add_node(**NODE)
+        cluster.wait_for_nodes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from zone_opt.client import Client, facilities_progress
 from zone_opt.errors import InvalidInputError
 from zone_opt.optimise.facilities import read_orlib_cap
 from zone_opt.optimise.facilities.scenario import load_scenarios, run_scenarios
+from zone_opt.service.operations import job_id_of
+from zone_opt.service.server import Server
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "datasets" / "facilities" / "example_scenario.yaml"
 ORLIB = Path(__file__).resolve().parents[2] / "datasets" / "orlib_cflp"
@@ -38,6 +41,21 @@ def test_plan_facilities_equals_the_library(alice: Client) -> None:
             assert total == pytest.approx(ref.plan.objective_cny, rel=1e-6)
         else:
             assert {u.park_id for u in got.unmet} == {u.demand_id for u in ref.plan.unmet}
+
+
+def test_each_scenario_is_one_committed_shard(server: tuple[Server, int], alice: Client) -> None:
+    """WatchOperation follows the shards ("shard k of 4"); the job's manifest holds one
+    row per scenario, each file hashing to its recorded SHA-256."""
+    op = alice.submit_plan_facilities(EXAMPLE.read_text(), sharing=["shapley"])
+    seen = list(alice.watch(op, 120))
+    assert seen[-1].state == "SUCCEEDED", seen[-1].error_message
+    assert any(re.match(r"shard [1-4] of 4: ", o.stage) for o in seen[:-1])
+    store = server[0].jobs
+    records = store.shards(job_id_of(op))
+    assert [r.shard_key for r in records] == [f"scenario-{k:06d}" for k in range(4)]
+    result = seen[-1].result_as(facilities_pb2.PlanFacilitiesResult)
+    for record, plan in zip(records, result.scenarios, strict=True):
+        assert store.read_shard(record) == plan.SerializeToString(deterministic=True)
 
 
 def _orlib_scenario(name: str, parks: int) -> str:

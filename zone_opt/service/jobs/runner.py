@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from zone_opt.distributed.executor import Executor, LocalExecutor
 from zone_opt.errors import (
     CancelledError,
     DeadlineExceededError,
@@ -36,6 +37,7 @@ from zone_opt.errors import (
 from zone_opt.rpc.status import status_of
 from zone_opt.service.storage.datasets import DatasetStore
 from zone_opt.service.storage.jobstore import Job, JobState, JobStore
+from zone_opt.service.storage.shards import ShardRecord
 
 __all__ = ["JobContext", "WorkerPool", "pool_sizes"]
 
@@ -57,11 +59,14 @@ class _ShutdownInterruptError(CancelledError):
 
 
 class JobContext:
-    """What a handler sees: its job, the dataset store and a cooperative checkpoint."""
+    """What a handler sees: its job, the dataset store, the pool's executor (for sharded
+    work: :mod:`zone_opt.service.jobs.sharded`), shard commits under the job's fencing
+    token and a cooperative checkpoint."""
 
     def __init__(self, pool: WorkerPool, job: Job) -> None:
         self.job = job
         self.datasets = pool.datasets
+        self.executor = pool.executor
         self._pool = pool
         self.cancelled = threading.Event()
         limit = job.params.get("time_limit_s")
@@ -70,6 +75,19 @@ class JobContext:
     def report(self, progress: float, stage: str) -> None:
         """Record progress without any check (safe inside solver callbacks)."""
         self._pool.progress(self.job, progress, stage)
+
+    def commit_shard(self, shard_key: str, data: bytes, rows: int) -> ShardRecord:
+        """Commit one shard of this job under its lease's generation
+        (:meth:`JobStore.commit_shard`; refused once the lease was taken over)."""
+        return self._pool.store.commit_shard(self.job, shard_key, data, rows)
+
+    def committed_shards(self) -> tuple[ShardRecord, ...]:
+        """The shards of this job committed so far, by any attempt, by key."""
+        return self._pool.store.shards(self.job.job_id)
+
+    def read_shard(self, record: ShardRecord) -> bytes:
+        """A committed shard's bytes (checked against its recorded SHA-256)."""
+        return self._pool.store.read_shard(record)
 
     def checkpoint(self, progress: float, stage: str) -> None:
         """Record progress; raise CancelledError if the job was cancelled or must stop,
@@ -102,8 +120,12 @@ class WorkerPool:
         workers: int,
         max_queue: int,
         lease_s: float = 30.0,
+        executor: Executor | None = None,
     ) -> None:
+        """``executor``: where sharded jobs run their shards (default: in turn on the job
+        worker's thread, ``LocalExecutor(1)``); the pool does not close it."""
         self.store = store
+        self.executor: Executor = executor or LocalExecutor(1)
         self.datasets = datasets
         self.operations = operations
         self.workers = workers

@@ -6,6 +6,13 @@ operation's stage becomes ``"<scenario>: incumbent_cny=.. bound_cny=.. gap=.."``
 stand-alone and coalition costs and the requested cost splits. The job's cancel event is
 the solver's cancel event, so a cancel stops a running MILP within one HiGHS callback; the
 time limit is also the solver's. Result: a typed ``PlanFacilitiesResult``.
+
+Each scenario is one shard of the job (:mod:`zone_opt.service.jobs.sharded`): its
+``ScenarioPlan`` is committed to the job's shard manifest as it is solved (stage
+``"shard k of N: <scenario>: committed"``), a job resumed after its worker died solves only
+the scenarios not committed yet, and the result is read back from the manifest in file
+order. Scenarios run in turn on the job worker's thread, or as tasks of the pool's remote
+executor (Ray), where a solve reports no incumbent and is not cut short by a cancel.
 """
 
 from __future__ import annotations
@@ -14,17 +21,24 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from google.protobuf import json_format
 
 from zone_opt.api.v1 import facilities_pb2
-from zone_opt.errors import CancelledError, DeadlineExceededError, InvalidInputError
-from zone_opt.optimise.facilities.scenario import ScenarioResult, parse_scenarios, run_scenarios
+from zone_opt.errors import InvalidInputError
+from zone_opt.optimise.facilities.scenario import (
+    Scenario,
+    ScenarioResult,
+    parse_scenarios,
+    run_scenarios,
+    solve_scenario,
+)
 from zone_opt.optimise.facilities.sharing import ShareMethod
 from zone_opt.optimise.solver import Progress, SolveOptions
 from zone_opt.service.jobs.runner import JobContext
+from zone_opt.service.jobs.sharded import ShardPlan, run_sharded, shard_keys
 from zone_opt.service.jobs.spec import OperationSpec
 from zone_opt.service.operations.fields import required, time_limit_s
 
@@ -88,25 +102,62 @@ class PlanParams:
 
 
 def run(ctx: JobContext, params: PlanParams) -> facilities_pb2.PlanFacilitiesResult:
-    """Solve every scenario of the file; see the module docstring."""
+    """Solve every scenario of the file, each one shard of the job; see the module
+    docstring."""
     ctx.checkpoint(0.0, "reading scenarios")
     _, scenarios = parse_scenarios(params.scenario_yaml)
     methods = [ShareMethod(m) for m in params.sharing]
     if methods:
         scenarios = [type(s)(s.name, s.problem, s.players, tuple(methods)) for s in scenarios]
-    limit = params.time_limit_s
-    started = time.monotonic()
-    out: list[facilities_pb2.ScenarioPlan] = []
-    for k, scenario in enumerate(scenarios):
-        base = k / len(scenarios)
-        ctx.checkpoint(base, f"{scenario.name}: solving")
+    options = SolveOptions(mip_rel_gap=params.mip_rel_gap or 1e-6)
+    if ctx.executor.remote:
+        shards = run_sharded(ctx, ctx.executor, _remote_plan(ctx, scenarios, options))
+    else:
+        shards = run_sharded(ctx, ctx.executor, _local_plan(ctx, scenarios, options))
+    return facilities_pb2.PlanFacilitiesResult(
+        scenarios=[facilities_pb2.ScenarioPlan.FromString(data) for data in shards]
+    )
 
-        def report(
-            p: Progress,
-            name: str = scenario.name,
-            base: float = base,
-            last: list[float] = [0.0],  # noqa: B006
-        ) -> None:
+
+def _remaining_s(ctx: JobContext) -> float | None:
+    """The job's time left, for the next solve (at least 10 ms); None without a limit."""
+    if ctx.deadline is None:
+        return None
+    return max(0.01, ctx.deadline - time.monotonic())
+
+
+def _encode(result: ScenarioResult) -> tuple[bytes, int]:
+    """A scenario's shard: its ``ScenarioPlan`` (deterministic bytes), one row."""
+    return _scenario_plan(result).SerializeToString(deterministic=True), 1
+
+
+def _remote_plan(
+    ctx: JobContext, scenarios: list[Scenario], options: SolveOptions
+) -> ShardPlan[SolveOptions, Scenario, ScenarioResult]:
+    """Each scenario a task of a remote executor (``solve_scenario``; no progress, no
+    cancel inside a solve: the round finishes first)."""
+    return ShardPlan(
+        keys=shard_keys(len(scenarios), "scenario"),
+        labels=[s.name for s in scenarios],
+        items=scenarios,
+        fn=solve_scenario,
+        shared=lambda: replace(options, time_limit_s=_remaining_s(ctx)),
+        encode=_encode,
+    )
+
+
+def _local_plan(
+    ctx: JobContext, scenarios: list[Scenario], options: SolveOptions
+) -> ShardPlan[None, tuple[int, Scenario], ScenarioResult]:
+    """Each scenario a shard solved here: the job's cancel event reaches the solver and
+    HiGHS reports each improved plan as the stage."""
+    total = len(scenarios)
+
+    def solve(_shared: None, item: tuple[int, Scenario]) -> ScenarioResult:
+        k, scenario = item
+        last = [0.0]
+
+        def report(p: Progress) -> None:
             now = time.monotonic()
             if now - last[0] < 0.2 or not math.isfinite(p.incumbent):
                 return
@@ -114,27 +165,24 @@ def run(ctx: JobContext, params: PlanParams) -> facilities_pb2.PlanFacilitiesRes
             # Record only: an exception must not escape a HiGHS callback; a cancel reaches
             # the solver through the shared cancel event instead.
             try:
-                ctx.report(base + 0.5 / len(scenarios), progress_stage(name, p))
+                ctx.report((k + 0.5) / total, progress_stage(scenario.name, p))
             except Exception:  # the store may be closing at shutdown
                 log.debug("progress not recorded", exc_info=True)
 
-        remaining = None
-        if limit:
-            remaining = max(0.01, float(limit) - (time.monotonic() - started))
-        options = SolveOptions(
-            mip_rel_gap=params.mip_rel_gap or 1e-6,
-            time_limit_s=remaining,
-            cancel=ctx.cancelled,
-            progress=report,
+        solve_options = replace(
+            options, time_limit_s=_remaining_s(ctx), cancel=ctx.cancelled, progress=report
         )
-        (result,) = run_scenarios([scenario], options, workers=1)
-        if ctx.cancelled.is_set():
-            raise CancelledError("operation cancelled")
-        if limit and time.monotonic() - started > float(limit):
-            raise DeadlineExceededError(f"time limit of {limit} s passed in {scenario.name!r}")
-        out.append(_scenario_plan(result))
-        ctx.checkpoint((k + 1) / len(scenarios), f"{scenario.name}: done")
-    return facilities_pb2.PlanFacilitiesResult(scenarios=out)
+        (result,) = run_scenarios([scenario], solve_options, workers=1)
+        return result
+
+    return ShardPlan(
+        keys=shard_keys(total, "scenario"),
+        labels=[s.name for s in scenarios],
+        items=list(enumerate(scenarios)),
+        fn=solve,
+        shared=lambda: None,
+        encode=_encode,
+    )
 
 
 def _num(value: float | None) -> float:

@@ -12,6 +12,10 @@ the same request id with the same body returns the existing job, a different bod
 
 Every method is one short transaction on one connection guarded by a lock: O(log n)
 index lookups, no method holds the lock while work runs.
+
+Sharded jobs also keep a manifest of committed shards (the ``shards`` table, files under
+``shards_root``; :mod:`zone_opt.service.storage.shards`): :meth:`JobStore.commit_shard`
+commits one under the same fencing token, so a stale attempt's commit is refused.
 """
 
 from __future__ import annotations
@@ -30,6 +34,15 @@ from pathlib import Path
 from typing import Any
 
 from zone_opt.errors import AlreadyExistsError, NotFoundError
+from zone_opt.service.storage.shards import SCHEMA as SHARDS_SCHEMA
+from zone_opt.service.storage.shards import (
+    ShardCommit,
+    ShardFiles,
+    ShardRecord,
+    commit_shard,
+    committed_shards,
+    delete_shards,
+)
 
 __all__ = ["Database", "Job", "JobState", "JobStore"]
 
@@ -162,11 +175,15 @@ CREATE INDEX IF NOT EXISTS jobs_tenant ON jobs (tenant, created_s);
 class JobStore:
     """Durable jobs on a :class:`Database`."""
 
-    def __init__(self, db: Database, max_attempts: int = 3) -> None:
+    def __init__(
+        self, db: Database, max_attempts: int = 3, shards_root: Path | None = None
+    ) -> None:
+        """``shards_root``: where shard files go (default: ``shards`` beside the database)."""
         self.db = db
         self.max_attempts = max_attempts
+        self.shard_files = ShardFiles(shards_root or db.path.parent / "shards")
         with db.transaction() as conn:
-            for statement in _SCHEMA.split(";"):
+            for statement in (*_SCHEMA.split(";"), SHARDS_SCHEMA):
                 if statement.strip():
                     conn.execute(statement)
 
@@ -360,3 +377,27 @@ class JobStore:
                 "UPDATE jobs SET lease_expires_s = 0 WHERE state = ?", (int(JobState.RUNNING),)
             )
         return cur.rowcount
+
+    def commit_shard(self, job: Job, shard_key: str, data: bytes, rows: int) -> ShardRecord:
+        """Commit one shard's output under ``job``'s fencing token (its generation): written,
+        fsynced, renamed and recorded, or
+        :class:`~zone_opt.service.storage.shards.StaleShardCommitError` (nothing left
+        behind) when the job is no longer RUNNING at that generation. Idempotent: a key
+        already committed returns its existing row."""
+        commit = ShardCommit(job.job_id, job.generation, shard_key, data, rows)
+        with self.db.transaction() as conn:
+            return commit_shard(conn, self.shard_files, commit)
+
+    def shards(self, job_id: str) -> tuple[ShardRecord, ...]:
+        """The committed shards of a job, by key."""
+        with self.db.transaction() as conn:
+            return tuple(committed_shards(conn, job_id))
+
+    def read_shard(self, record: ShardRecord) -> bytes:
+        """A committed shard's bytes, checked against its recorded SHA-256."""
+        return self.shard_files.read(record)
+
+    def delete_shards(self, job_id: str) -> int:
+        """Drop a job's shard manifest and files (with the job's other outputs)."""
+        with self.db.transaction() as conn:
+            return delete_shards(conn, self.shard_files, job_id)
