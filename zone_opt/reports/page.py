@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, Protocol
 
 import altair as alt
 import jinja2
@@ -28,6 +27,7 @@ from altair.utils._importers import vl_version_for_vl_convert
 from markupsafe import Markup
 
 from zone_opt import __version__
+from zone_opt.reports.bundle import bundle_text, prepare_bundle
 from zone_opt.reports.fonts import FALLBACK, font_face_css, register_static_font
 from zone_opt.reports.i18n import COMMON, Lang
 from zone_opt.reports.numbers import number
@@ -215,7 +215,7 @@ class Report:
             lang="zh-CN" if self.lang == "zh" else "en",
             font_css=Markup(font_face_css(self._text())),
             fallback=Markup(FALLBACK),
-            bundle=Markup(_bundle()),
+            bundle=Markup(bundle_text()),
             specs={c.name: Markup(_script_json(self._spec(c))) for c in self.charts},
             embed=Markup(_script_json(embed)),
             contents=COMMON.labels(self.lang)("contents"),
@@ -292,49 +292,6 @@ def write_png(spec: Mapping[str, Any], path: Path, *, lang: Lang = "en", scale: 
     )
     path.write_bytes(data)
     return path
-
-
-class _Bundle:
-    """vega-embed, Vega-Lite and Vega in one script (vl-convert's build, ~0.9 MB, ~2 s of
-    CPU once per process), built on a background thread from the first :meth:`start`."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._future: Future[str] | None = None
-
-    def start(self) -> Future[str]:
-        with self._lock:
-            if self._future is None:
-                future: Future[str] = Future()
-                thread = threading.Thread(
-                    target=self._build, args=(future,), name="vega-bundle", daemon=True
-                )
-                thread.start()
-                self._future = future
-            return self._future
-
-    @staticmethod
-    def _build(future: Future[str]) -> None:
-        # vl-convert's stub marks `snippet` required; at run time it is optional (its
-        # default snippet puts vegaEmbed on window), as Altair's own inline template calls it.
-        make = cast(Callable[..., str], vl_convert.javascript_bundle)
-        try:
-            future.set_result(make(vl_version=vl_version_for_vl_convert()))
-        except BaseException as exc:  # handed to the thread that waits for the bundle
-            future.set_exception(exc)
-
-
-_BUNDLE = _Bundle()
-
-
-def prepare_bundle() -> None:
-    """Start building the page's script bundle in the background (vl-convert releases the
-    GIL): a report written later in this process waits only for what is left of it."""
-    _BUNDLE.start()
-
-
-def _bundle() -> str:
-    return _BUNDLE.start().result()
 
 
 def _script_json(value: object) -> str:
