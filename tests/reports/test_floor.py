@@ -27,6 +27,7 @@ from zone_opt.reports import (
     Table,
     check_lang,
     colour_scale,
+    export_plan,
     number,
     percent,
     read_csv,
@@ -201,6 +202,20 @@ def test_exports_round_trip(tmp_path: Path) -> None:
     assert unit_of("co2e_kg") == "kg"
     assert unit_of("grid_import_mwh") == "MWh"
     assert unit_of("name") is None
+
+
+def test_export_plan_names_what_write_tables_writes(tmp_path: Path) -> None:
+    tables = {
+        "long": pa.table({"x": list(range(7))}),
+        "short": pd.DataFrame({"y": [1.0, 2.0]}),
+    }
+    plan = export_plan(tables, "stem", sheet_rows=5)
+    out = write_tables(tables, tmp_path, "stem", sheet_rows=5)
+    assert {name: path.name for name, path in out.csv.items()} == plan.csv
+    assert out.xlsx.name == plan.xlsx
+    assert out.csv_only == plan.csv_only == ("long",)
+    assert all((tmp_path / name).is_file() for name in plan.csv.values())
+    assert set(read_xlsx(out.xlsx)) == {"short", "csv_only"}
 
 
 def test_json_is_strict(tmp_path: Path) -> None:

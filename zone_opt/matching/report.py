@@ -21,6 +21,7 @@ Charts and the report's tables read aggregated rows only (capped by :class:`Caps
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,7 @@ from zone_opt.reports import (
     Lang,
     Report,
     Table,
+    export_plan,
     number,
     percent,
     prepare_bundle,
@@ -158,21 +160,29 @@ def write_match_outputs(
     prepare_bundle()  # the page's script, built while the tables are
     tables = match_tables(result, inputs, options.lang, rows)
     summary = write_json(out / "summary.json", summary_json(result, tables.figures))
-    exported = write_tables(
-        tables.exports(),
-        out,
-        EXPORT_STEM,
-        units={name: {"fit_pct": "of 100"} for name in tables.exports()},
-        sheet_rows=options.sheet_rows,
-    )
+    exports = tables.exports()
+    plan = export_plan(exports, EXPORT_STEM, options.sheet_rows)
     files = FileNotes(
-        xlsx=exported.xlsx.name,
-        csv=[p.name for p in exported.csv.values()],
-        csv_only=list(exported.csv_only),
+        xlsx=plan.xlsx,
+        csv=list(plan.csv.values()),
+        csv_only=list(plan.csv_only),
         sheet_rows=options.sheet_rows,
     )
-    report = build_report(result, tables, options, files)
-    written = report.write(out, REPORT_STEM, png=options.png)
+    # The exports (Arrow's CSV writer releases the GIL) are written while the report is
+    # built and its charts drawn: the files are named by the plan, so the report need not
+    # wait for them.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="match-exports") as pool:
+        exporting = pool.submit(
+            write_tables,
+            exports,
+            out,
+            EXPORT_STEM,
+            units={name: {"fit_pct": "of 100"} for name in exports},
+            sheet_rows=options.sheet_rows,
+        )
+        report = build_report(result, tables, options, files)
+        written = report.write(out, REPORT_STEM, png=options.png)
+        exported = exporting.result()
     return Written(
         summary=summary,
         files=[summary, exported.xlsx, *exported.csv.values(), *written],

@@ -29,7 +29,9 @@ from zone_opt.arguments import check_int
 
 __all__ = [
     "EXCEL_MAX_ROWS",
+    "ExportPlan",
     "Exported",
+    "export_plan",
     "read_csv",
     "read_xlsx",
     "strict",
@@ -106,6 +108,29 @@ def _sheet_name(name: str, taken: set[str]) -> str:
 
 
 @dataclass(frozen=True)
+class ExportPlan:
+    """The files :func:`write_tables` will write, known before it runs (so a report can
+    name them while they are being written): CSV file name per table, the workbook's name,
+    the tables too long for a sheet."""
+
+    csv: dict[str, str]
+    xlsx: str
+    csv_only: tuple[str, ...]
+
+
+def export_plan(
+    tables: Mapping[str, pd.DataFrame | pa.Table], stem: str, sheet_rows: int = EXCEL_MAX_ROWS
+) -> ExportPlan:
+    """What :func:`write_tables` writes for these tables (same names, same cap)."""
+    sheet_rows = check_int("sheet_rows", sheet_rows, low=1, high=EXCEL_MAX_ROWS)
+    return ExportPlan(
+        csv={name: f"{stem}-{name}.csv" for name in tables},
+        xlsx=f"{stem}.xlsx",
+        csv_only=tuple(name for name, table in tables.items() if len(table) > sheet_rows),
+    )
+
+
+@dataclass(frozen=True)
 class Exported:
     """Where the tables went: one CSV per table and the workbook; ``csv_only`` names the
     tables too long for a sheet (in their CSV files only)."""
@@ -131,7 +156,7 @@ def write_tables(
     the workbook by openpyxl (tens of microseconds a cell: keep ``sheet_rows`` to what a
     person reads in a spreadsheet). O(cells).
     """
-    sheet_rows = check_int("sheet_rows", sheet_rows, low=1, high=EXCEL_MAX_ROWS)
+    plan = export_plan(tables, stem, sheet_rows)
     units = units or {}
     out.mkdir(parents=True, exist_ok=True)
     csv_paths: dict[str, Path] = {}
@@ -140,9 +165,8 @@ def write_tables(
     too_long: list[tuple[str, int]] = []
     for name, table in tables.items():
         headers = _headers(_columns(table), units.get(name, {}))
-        path = out / f"{stem}-{name}.csv"
-        csv_paths[name] = _write_csv(table, headers, path)
-        if len(table) > sheet_rows:
+        csv_paths[name] = _write_csv(table, headers, out / plan.csv[name])
+        if name in plan.csv_only:
             too_long.append((name, len(table)))
             continue
         sheet = _sheet_name(name, taken)
@@ -159,7 +183,7 @@ def write_tables(
                 "csv_file": [csv_paths[name].name for name, _ in too_long],
             }
         )
-    xlsx = _write_workbook(out / f"{stem}.xlsx", sheets)
+    xlsx = _write_workbook(out / plan.xlsx, sheets)
     return Exported(csv=csv_paths, xlsx=xlsx, csv_only=tuple(name for name, _ in too_long))
 
 
