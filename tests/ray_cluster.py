@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from zone_opt.distributed import Executor, executor
+
 TESTS = Path(__file__).resolve().parent
 #: Ray's minimum object store per node (ray_constants.OBJECT_STORE_MINIMUM_MEMORY_BYTES).
 OBJECT_STORE_BYTES = 100 * 1024**2
@@ -85,3 +87,11 @@ def ray_nodes(ray_cluster: str) -> Iterator[Any]:
     if len(cluster.worker_nodes) < 1:
         cluster.add_node(**NODE)
         cluster.wait_for_nodes()
+
+
+@pytest.fixture(scope="module")
+def ray_executor(ray_cluster: str) -> Iterator[Executor]:
+    """The Ray backend on the session's cluster (attached: it leaves the cluster up)."""
+    ex = executor("ray", address=ray_cluster)
+    yield ex
+    ex.close()

@@ -6,26 +6,17 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Iterator
 
 import pytest
 from distributed_cases import game, same_results, sampled_shapley, sweep, values_bytes
 
-from zone_opt.distributed import Executor, LocalExecutor, RayExecutor, executor
+from zone_opt.distributed import Executor, LocalExecutor, RayExecutor
 from zone_opt.errors import InvalidInputError
 from zone_opt.optimise.facilities.coalitions import CoalitionCosts
 from zone_opt.optimise.facilities.scenario import run_scenarios
 from zone_opt.optimise.facilities.sharing import ShareOptions
 
 pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module")
-def ray_executor(ray_cluster: str) -> Iterator[Executor]:
-    """The Ray backend on the session's cluster (attached: it leaves the cluster up)."""
-    ex = executor("ray", address=ray_cluster)
-    yield ex
-    ex.close()
 
 
 def _node_after_a_pause(_shared: None, _item: int) -> str:

@@ -7,25 +7,17 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from shard_cases import PausingExecutor, manifest_checks, open_store, run_to_end, submit_example
 
-from zone_opt.distributed import Executor, LocalExecutor, executor
+from zone_opt.distributed import Executor, LocalExecutor
 from zone_opt.service.jobs.sharded import shard_keys
 from zone_opt.service.storage.jobstore import Job, JobState
 
 pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module")
-def ray_executor(ray_cluster: str) -> Iterator[Executor]:
-    ex = executor("ray", address=ray_cluster)
-    yield ex
-    ex.close()
 
 
 @pytest.fixture(scope="module")
