@@ -5,14 +5,10 @@ use std::time::Duration;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 
+use super::arrays::slice;
 use super::detach::run_detached_here;
 use crate::error::CoreError;
 use crate::facilities::single_source::{self, Instance, Plan, SearchOptions};
-
-fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyResult<&'a [T]> {
-    a.as_slice()
-        .map_err(|_| CoreError::invalid(name, None, "must be contiguous").into())
-}
 
 type Found<'py> = Option<(Bound<'py, PyArray1<i64>>, f64, u64)>;
 

@@ -7,6 +7,7 @@ use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use super::arrays::slice;
 use super::detach::{run_detached, run_detached_here};
 use crate::error::{CoreError, CoreResult};
 use crate::join::rfc9497::{self, RfcMode};
@@ -14,14 +15,6 @@ use crate::join::{
     KeyKind, Mode, Options, Payload, PayloadColumn, Receiver, Sender, StrColumn, StreamReceiver,
     StreamSender, Suite,
 };
-
-fn slice<'a, T: numpy::Element>(
-    a: &'a PyReadonlyArray1<'_, T>,
-    field: &str,
-) -> CoreResult<&'a [T]> {
-    a.as_slice()
-        .map_err(|_| CoreError::invalid(field, None, "must be a C-contiguous array"))
-}
 
 /// A key column from its Arrow buffers (`offsets`, UTF-8 `data`), borrowed in place.
 pub(super) fn key_column<'a>(

@@ -5,6 +5,7 @@
 
 use pyo3::prelude::*;
 
+mod arrays;
 mod candidates;
 mod carbon;
 mod detach;

@@ -3,14 +3,9 @@
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 
+use super::arrays::slice;
 use super::detach::run_detached;
-use crate::error::CoreError;
 use crate::matching::stable;
-
-fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyResult<&'a [T]> {
-    a.as_slice()
-        .map_err(|_| CoreError::invalid(name, None, "must be contiguous").into())
-}
 
 /// Proposer-optimal stable matching (hospital-resident); per proposer its receiver or -1.
 #[pyfunction]
