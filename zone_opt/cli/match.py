@@ -125,6 +125,12 @@ class MatchArgs:
 def command(args: MatchArgs) -> int:
     from zone_opt.matching import MatchOptions, match
 
+    if not args.no_report:
+        from zone_opt.reports import prepare_bundle, prepare_drawing
+
+        # The page's script and the chart-drawing process, made ready while we read.
+        prepare_bundle()
+        prepare_drawing()
     with progress_bar("match", len(STAGES) - 1, enabled=not args.no_progress) as bar:
 
         def stage(name: str) -> None:

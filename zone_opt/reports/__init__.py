@@ -10,6 +10,7 @@ capabilities (``optimise.dispatch.report``, ``optimise.facilities.report``,
 
 from __future__ import annotations
 
+from zone_opt.reports.drawing import prepare_drawing, write_png
 from zone_opt.reports.exports import (
     EXCEL_MAX_ROWS,
     Exported,
@@ -24,7 +25,7 @@ from zone_opt.reports.exports import (
 )
 from zone_opt.reports.i18n import COMMON, LANGS, Catalogue, Labels, Lang, check_lang
 from zone_opt.reports.numbers import MISSING, number, percent, signed
-from zone_opt.reports.page import Kpi, Report, Section, Table, prepare_bundle, slug, write_png
+from zone_opt.reports.page import Kpi, Report, Section, Table, prepare_bundle, slug
 from zone_opt.reports.theme import (
     KIND_COLOURS,
     category_colours,
@@ -55,6 +56,7 @@ __all__ = [
     "number",
     "percent",
     "prepare_bundle",
+    "prepare_drawing",
     "read_csv",
     "read_xlsx",
     "series_colours",

@@ -13,22 +13,21 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import altair as alt
 import jinja2
 import numpy as np
 import pandas as pd
 import vl_convert
-from altair.utils._importers import vl_version_for_vl_convert
 from markupsafe import Markup
 
 from zone_opt import __version__
 from zone_opt.reports.bundle import bundle_text, prepare_bundle
-from zone_opt.reports.fonts import FALLBACK, font_face_css, register_static_font
+from zone_opt.reports.drawing import PngJob, draw_pngs
+from zone_opt.reports.fonts import FALLBACK, font_face_css
 from zone_opt.reports.i18n import COMMON, Lang
 from zone_opt.reports.numbers import number
 from zone_opt.reports.theme import vega_config
@@ -254,44 +253,28 @@ class Report:
     ) -> list[Path]:
         """Write ``stem.html`` (and ``stem.md``, ``charts/<chart>.png``); return the paths.
 
-        The PNGs are drawn on a worker thread while the page is built (vl-convert releases
-        the GIL), so the two overlap on a second core."""
+        The PNGs are drawn by the drawing process while the page is built here
+        (:mod:`zone_opt.reports.drawing`), so the two overlap on a second core."""
         out.mkdir(parents=True, exist_ok=True)
         html_path = out / f"{stem}.html"
         images: dict[str, str] = {}
-        pngs: list[Path] = []
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-png") as pool:
-            drawn = []
-            if png:
-                folder = out / "charts"
-                folder.mkdir(exist_ok=True)
-                for chart in self.charts:
-                    path = folder / f"{stem}-{chart.name}.png"
-                    drawn.append(pool.submit(write_png, self._spec(chart), path, lang=self.lang))
-                    images[chart.name] = f"charts/{path.name}"
-            html_path.write_text(self.html(), encoding="utf-8")
-            pngs = [future.result() for future in drawn]
+        jobs: list[PngJob] = []
+        if png:
+            folder = out / "charts"
+            folder.mkdir(exist_ok=True)
+            for chart in self.charts:
+                path = folder / f"{stem}-{chart.name}.png"
+                jobs.append(PngJob(self._spec(chart), path, self.lang))
+                images[chart.name] = f"charts/{path.name}"
+        drawing = draw_pngs(jobs)
+        html_path.write_text(self.html(), encoding="utf-8")
+        pngs = drawing.result()
         written = [html_path, *pngs]
         if markdown:
             md = out / f"{stem}.md"
             md.write_text(self.markdown(images), encoding="utf-8")
             written.append(md)
         return written
-
-
-def write_png(spec: Mapping[str, Any], path: Path, *, lang: Lang = "en", scale: float = 2) -> Path:
-    """Draw one Vega-Lite spec to PNG with the report font. O(marks)."""
-    register_static_font()
-    locale: Literal["zh-CN", "en-US"] = "zh-CN" if lang == "zh" else "en-US"
-    data = vl_convert.vegalite_to_png(
-        dict(spec),
-        vl_version=vl_version_for_vl_convert(),
-        scale=scale,
-        format_locale=locale,
-        time_format_locale=locale,
-    )
-    path.write_bytes(data)
-    return path
 
 
 def _script_json(value: object) -> str:
