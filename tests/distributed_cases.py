@@ -45,6 +45,18 @@ class PicklingExecutor(LocalExecutor):
         return result
 
 
+class RecordingExecutor(PicklingExecutor):
+    """Records each round's shared context and items (what a task receives)."""
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        self.rounds: list[tuple[object, list[object]]] = []
+
+    def map(self, fn: Callable[[S, T], R], shared: S, items: Sequence[T]) -> list[R]:
+        self.rounds.append((shared, list(items)))
+        return super().map(fn, shared, items)
+
+
 def game(seed: int, parks: int = 6, **kw: Any) -> tuple[FacilityProblem, dict[str, str]]:
     problem = random_problem(seed, parks=parks, **kw)
     return problem, {d: d for d in problem.demand_ids}

@@ -13,7 +13,13 @@ from typing import TypeVar
 
 import pytest
 from click.testing import CliRunner
-from distributed_cases import SIP_PARK, PicklingExecutor, dispatch_fingerprint, dispatch_variants
+from distributed_cases import (
+    SIP_PARK,
+    PicklingExecutor,
+    RecordingExecutor,
+    dispatch_fingerprint,
+    dispatch_variants,
+)
 
 from zone_opt.cli import cli
 from zone_opt.distributed import LocalExecutor
@@ -44,18 +50,6 @@ def variants() -> list[Scenario]:
 def serial(variants: list[Scenario]) -> list[DispatchResult]:
     """``dispatch`` on each scenario in turn: what every sweep must equal."""
     return [dispatch(s, START, HOURS, rolling_h=ROLLING_H) for s in variants]
-
-
-class RecordingExecutor(PicklingExecutor):
-    """Records each round's shared context and items (what a task receives)."""
-
-    def __init__(self, workers: int) -> None:
-        super().__init__(workers)
-        self.rounds: list[tuple[object, list[object]]] = []
-
-    def map(self, fn: Callable[[S, T], R], shared: S, items: Sequence[T]) -> list[R]:
-        self.rounds.append((shared, list(items)))
-        return super().map(fn, shared, items)
 
 
 def test_the_variants_differ_and_one_is_infeasible(serial: list[DispatchResult]) -> None:

@@ -22,7 +22,7 @@ from distributed_cases import (
 from zone_opt.distributed import Executor, LocalExecutor, RayExecutor
 from zone_opt.errors import InvalidInputError
 from zone_opt.optimise.dispatch import dispatch, dispatch_sweep
-from zone_opt.optimise.facilities.coalitions import CoalitionCosts
+from zone_opt.optimise.facilities.coalitions import CoalitionCosts, exact_player_cap
 from zone_opt.optimise.facilities.scenario import run_scenarios
 from zone_opt.optimise.facilities.sharing import ShareOptions
 
@@ -70,6 +70,11 @@ def test_sampled_shapley_equal_to_local(ray_executor: Executor) -> None:
     assert [s.std_error_cny for s in shares[0].shares] == [
         s.std_error_cny for s in shares[1].shares
     ]
+
+
+def test_the_two_node_cluster_lifts_the_exact_cap_by_one(ray_executor: Executor) -> None:
+    assert exact_player_cap(LocalExecutor(2)) == 16
+    assert exact_player_cap(ray_executor) == 17
 
 
 def test_scenario_sweep_equal_to_the_serial_run(ray_executor: Executor) -> None:
