@@ -4,17 +4,21 @@ the executor (a stand-in "remote" executor pickles everything across, as Ray wou
 
 from __future__ import annotations
 
-import pickle
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from click.testing import CliRunner
-from distributed_cases import game, same_results, sampled_shapley, sweep, values_bytes
+from distributed_cases import (
+    PicklingExecutor,
+    game,
+    same_results,
+    sampled_shapley,
+    sweep,
+    values_bytes,
+)
 
 from zone_opt.cli import cli
 from zone_opt.distributed import (
@@ -30,24 +34,6 @@ from zone_opt.optimise.facilities.scenario import run_scenarios
 from zone_opt.optimise.facilities.sharing import ShareOptions
 
 SCENARIO = Path(__file__).resolve().parents[1] / "datasets" / "facilities" / "example_scenario.yaml"
-S = TypeVar("S")
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-class PicklingExecutor(LocalExecutor):
-    """A local executor that behaves as a remote one: the function, the shared context,
-    each item and each result cross a pickle round trip (what Ray does to them)."""
-
-    @property
-    def remote(self) -> bool:
-        return True
-
-    def map(self, fn: Callable[[S, T], R], shared: S, items: Sequence[T]) -> list[R]:
-        shipped_fn, shipped_shared, shipped = pickle.loads(pickle.dumps((fn, shared, items)))
-        out = super().map(shipped_fn, shipped_shared, shipped)
-        result: list[R] = pickle.loads(pickle.dumps(out))
-        return result
 
 
 def _slow_square(shared: float, x: int) -> float:

@@ -1,6 +1,7 @@
 """The Ray backend on a simulated 2-node cluster (``ray_cluster``, one CPU per node): the
-same plan gives bitwise the same coalition values as the local backend, and a facility
-scenario sweep equals the serial run. Skipped where Ray is not installed (``make ray``)."""
+same plan gives bitwise the same coalition values as the local backend, and facility
+and dispatch scenario sweeps equal the serial run. Skipped where Ray is not installed
+(``make ray``)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,20 @@ import importlib
 import threading
 
 import pytest
-from distributed_cases import game, same_results, sampled_shapley, sweep, values_bytes
+from distributed_cases import (
+    dispatch_fingerprint,
+    dispatch_variants,
+    game,
+    same_results,
+    sampled_shapley,
+    sweep,
+    values_bytes,
+)
 
 from zone_opt.distributed import Executor, LocalExecutor, RayExecutor
 from zone_opt.errors import InvalidInputError
-from zone_opt.optimise.facilities.coalitions import CoalitionCosts
+from zone_opt.optimise.dispatch import dispatch, dispatch_sweep
+from zone_opt.optimise.facilities.coalitions import CoalitionCosts, exact_player_cap
 from zone_opt.optimise.facilities.scenario import run_scenarios
 from zone_opt.optimise.facilities.sharing import ShareOptions
 
@@ -62,8 +72,24 @@ def test_sampled_shapley_equal_to_local(ray_executor: Executor) -> None:
     ]
 
 
+def test_the_two_node_cluster_lifts_the_exact_cap_by_one(ray_executor: Executor) -> None:
+    assert exact_player_cap(LocalExecutor(2)) == 16
+    assert exact_player_cap(ray_executor) == 17
+
+
 def test_scenario_sweep_equal_to_the_serial_run(ray_executor: Executor) -> None:
     scenarios = sweep(24, n=3)
     serial = run_scenarios(scenarios, workers=1)
     assert same_results(serial, run_scenarios(scenarios, executor=ray_executor))
     assert all(r.shares for r in serial)
+
+
+def test_dispatch_sweep_equal_to_the_serial_run(ray_executor: Executor) -> None:
+    """Each scenario's chain of windows one task on the 2-node cluster: the schedules,
+    window statuses and objectives equal ``dispatch`` in turn, bit for bit; the
+    infeasible scenario comes back as a result."""
+    scenarios = dispatch_variants()
+    serial = [dispatch(s, "2025-07-14", 48, rolling_h=24) for s in scenarios]
+    swept = dispatch_sweep(scenarios, "2025-07-14", 48, rolling_h=24, executor=ray_executor)
+    assert [dispatch_fingerprint(r) for r in swept] == [dispatch_fingerprint(r) for r in serial]
+    assert sum(not r.status.has_solution for r in swept) == 1

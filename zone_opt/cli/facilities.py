@@ -10,12 +10,11 @@ The old spelling ``zone-opt plan facilities ...`` still works until zone-opt 0.2
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,6 +22,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from zone_opt._deprecated import REMOVED_IN
+from zone_opt.cli.executors import (
+    check_executor_options,
+    executor_from_options,
+    executor_options,
+)
 from zone_opt.cli.io import reading, staged_dir
 from zone_opt.cli.params import INPUT_FILE, OUTPUT_DIR, POSITIVE, gathered, lang_option
 from zone_opt.cli.progress import Bar, progress_bar, solve_interruptibly
@@ -70,22 +74,7 @@ def _arguments(f: F) -> F:
         default=2,
         help="Threads solving coalitions in parallel (cost shares; --executor local).",
     )(f)
-    f = click.option(
-        "--ray-address",
-        metavar="ADDRESS",
-        default=None,
-        show_default="local, with --executor ray",
-        help="Ray cluster to attach to (ray://HOST:10001 or HOST:6379), or `local` to start "
-        "a private Ray in this process.",
-    )(f)
-    f = click.option(
-        "--executor",
-        type=click.Choice(["local", "ray"]),
-        default="local",
-        show_default=True,
-        help="Where coalitions are solved: threads here, or tasks on Ray (needs "
-        "pip install 'zone-opt[ray]'). Results are identical.",
-    )(f)
+    f = executor_options("Where coalitions are solved")(f)
     f = click.option(
         "--time-limit-s",
         type=POSITIVE,
@@ -210,9 +199,10 @@ def run_facilities(args: FacilitiesArgs) -> int:
     from zone_opt.reports import check_lang
 
     lang = check_lang(args.lang)
+    check_executor_options(args.executor, args.ray_address)
     with reading(args.scenario, "SCENARIO"):
         region, scenarios = load_scenarios(args.scenario)
-    with _executor(args) as ex:
+    with executor_from_options(args.executor, args.ray_address, local_workers=args.workers) as ex:
         results = _solve_all(args, scenarios, ex)
     with staged_dir(args.out) as stage:
         write_report(region, results, stage, lang=lang)
@@ -227,25 +217,6 @@ def run_facilities(args: FacilitiesArgs) -> int:
     for name in ("report.html", "report.md", "facilities.xlsx"):
         click.echo(args.out / name)
     return 0 if any(r.plan.feasible for r in results) else 1
-
-
-@contextlib.contextmanager
-def _executor(args: FacilitiesArgs) -> Iterator[Executor]:
-    """The executor of ``--executor``/``--ray-address``, closed afterwards (made here, on
-    the main thread: Ray starts there)."""
-    from zone_opt.distributed import executor
-
-    if args.ray_address is not None and args.executor != "ray":
-        raise click.UsageError("--ray-address needs --executor ray")
-    if args.executor == "ray":
-        ex = executor("ray", address=args.ray_address)
-        log.info("executor=ray workers=%d", ex.workers)
-    else:
-        ex = executor("local", workers=args.workers)
-    try:
-        yield ex
-    finally:
-        ex.close()
 
 
 def _solve_all(

@@ -1,4 +1,5 @@
-"""``zone-opt serve``: run the gRPC server on embedded defaults until SIGTERM or Ctrl-C."""
+"""``zone-opt serve``: run the gRPC server on embedded defaults until SIGTERM or Ctrl-C;
+with ``--ray-address`` its sharded operations run their shards as tasks on Ray."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ class ServeArgs:
     no_sample: bool
     port_file: Path | None
     malloc_retain_mb: int
+    ray_address: str | None
 
 
 @click.command(
@@ -140,6 +142,15 @@ class ServeArgs:
     default=256,
     help="Freed memory kept for reuse by large buffers, MiB (glibc; 0: its defaults).",
 )
+@click.option(
+    "--ray-address",
+    metavar="ADDRESS",
+    default=None,
+    show_default="none: scenarios in turn on the job's thread",
+    help="Send large operations (PlanFacilities: one task per scenario) to the Ray cluster "
+    "at ADDRESS (ray://HOST:10001 or HOST:6379), or `local` to start a private Ray in this "
+    "process (needs pip install 'zone-opt[ray]'). Results are identical.",
+)
 @gathered(ServeArgs)
 def command(args: ServeArgs) -> int:
     from zone_opt.service.server import DEMO_TENANT, ServerSettings, create_server
@@ -147,6 +158,8 @@ def command(args: ServeArgs) -> int:
     from zone_opt.service.transport.auth import load_tokens
     from zone_opt.service.transport.peers import load_peers
 
+    if args.ray_address is not None and not args.ray_address.strip():
+        raise click.UsageError("--ray-address must not be empty (use `local` for a private Ray)")
     keep_freed_memory(args.malloc_retain_mb * 1024 * 1024)
     with reading(args.tokens, "--tokens"):
         tokens = load_tokens(args.tokens)
@@ -170,6 +183,7 @@ def command(args: ServeArgs) -> int:
         lease_s=args.lease_s,
         grace_s=args.grace_s,
         preload_sample=not args.no_sample,
+        ray_address=args.ray_address,
     )
     try:
         server, port = create_server(config)

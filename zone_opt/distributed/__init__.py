@@ -4,8 +4,11 @@ results (:mod:`zone_opt.distributed.executor`). Ray is the optional extra
 
 What runs through an executor today: the coalition values of cost-sharing games
 (:class:`~zone_opt.optimise.facilities.coalitions.CoalitionCosts`, one round per coalition
-size) and facility scenario sweeps
-(:func:`~zone_opt.optimise.facilities.scenario.run_scenarios`).
+size; exact games up to
+:func:`~zone_opt.optimise.facilities.coalitions.exact_player_cap` players), facility
+scenario sweeps (:func:`~zone_opt.optimise.facilities.scenario.run_scenarios`) and
+dispatch scenario sweeps (:func:`~zone_opt.optimise.dispatch.sweep.dispatch_sweep`, one
+task per rolling-horizon chain).
 """
 
 from zone_opt.distributed.executor import BACKENDS, Backend, Executor, LocalExecutor, executor

@@ -46,6 +46,7 @@ from zone_opt.api.v1 import (
 )
 from zone_opt.config import settings as global_settings
 from zone_opt.datasets import SAMPLE_DIR, TABLE_NAMES, sample_region
+from zone_opt.distributed import Executor, executor
 from zone_opt.errors import InvalidInputError, ZoneOptError
 from zone_opt.rpc.ipc import MAX_CHUNK_BYTES, table_to_ipc
 from zone_opt.rpc.upload import UploadChunk
@@ -124,6 +125,11 @@ class ServerSettings:
     #: Private-join peers RunJoin may dial (:mod:`~zone_opt.service.transport.peers`); none
     #: by default.
     join_peers: PeerRegistry = field(default_factory=PeerRegistry)
+    #: Where sharded operations (PlanFacilities: one task per scenario) run their shards:
+    #: None, in turn on the job's thread; a Ray address (``ray://HOST:10001``, ``HOST:6379``)
+    #: or ``"local"`` (a private Ray in this process), tasks on that Ray. The server makes
+    #: the executor when it is built and closes it when it stops.
+    ray_address: str | None = None
 
     def check(self) -> None:
         """Refuse unsafe combinations (a public address needs TLS and tokens)."""
@@ -134,6 +140,12 @@ class ServerSettings:
                 "compute_slots",
                 None,
                 f"--compute-slots must be at least 1, got {self.compute_slots}",
+            )
+        if self.ray_address is not None and (
+            not isinstance(self.ray_address, str) or not self.ray_address.strip()
+        ):
+            raise InvalidInputError.single(
+                "ray_address", None, "--ray-address must be a Ray address or `local`"
             )
         if self.tls_client_ca is not None and self.tls_cert is None:
             raise InvalidInputError.single("tls_client_ca", None, "mutual TLS needs --tls-cert")
@@ -175,9 +187,13 @@ class Server:
         try:
             self._build(config)
         except BaseException:
-            # A port in use, a bad certificate: give the data dir back (its lock, the store).
+            # A port in use, a bad certificate: give the data dir back (its lock, the store)
+            # and close the executor (a private Ray).
             if hasattr(self, "db"):
                 self.db.close()
+            made: Executor | None = getattr(self, "executor", None)
+            if made is not None:
+                made.close()
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()
             raise
@@ -204,6 +220,7 @@ class Server:
         zone_opt.set_num_threads(engine_threads)
         if process.memory_budget_mb is not None:
             zone_opt.set_memory_budget(process.memory_budget_mb * 1024 * 1024)
+        self.executor = _executor(config.ray_address)
         self.pool = WorkerPool(
             self.jobs,
             self.datasets,
@@ -211,6 +228,7 @@ class Server:
             workers=workers,
             max_queue=config.max_queue,
             lease_s=config.lease_s,
+            executor=self.executor,
         )
         self.metrics = Metrics()
         self.metrics.watch_queue(self.jobs.queue_depth)
@@ -342,6 +360,8 @@ class Server:
         log.info("event=shutdown grace_s=%.1f", grace)
         done = self.grpc.stop(grace)
         self.pool.stop(grace)
+        if self.executor is not None:
+            self.executor.close()
         done.wait(grace + 1.0)
         self.metrics.close()
         self.db.close()
@@ -351,6 +371,16 @@ class Server:
 
     def wait_for_termination(self, timeout_s: float | None = None) -> bool:
         return bool(self.grpc.wait_for_termination(timeout_s))
+
+
+def _executor(ray_address: str | None) -> Executor | None:
+    """The executor of sharded operations: None (in turn on the job's thread) without a
+    Ray address, else tasks on that Ray (attached, or private with ``"local"``)."""
+    if ray_address is None:
+        return None
+    ex = executor("ray", address=ray_address)
+    log.info("event=executor backend=ray workers=%d", ex.workers)
+    return ex
 
 
 def preload_sample(datasets: DatasetStore, data_dir: Path) -> int:

@@ -12,6 +12,9 @@ constraints (:mod:`.diagnose`). :mod:`.pyomo_model` is the same model in pyomo.
     result = dispatch(scenario, "2025-07-14", 168, rolling_h=None,
                       options=DispatchOptions(mip_rel_gap=1e-4))
     result.objective_cny, result.cost_breakdown(), result.timeseries
+
+:func:`dispatch_sweep` solves many scenarios over one horizon, each scenario's chain of
+windows one task of an executor (threads here or Ray; :mod:`.sweep`).
 """
 
 from zone_opt.optimise.dispatch.assets import (
@@ -31,6 +34,7 @@ from zone_opt.optimise.dispatch.inputs import DispatchState, HorizonInputs
 from zone_opt.optimise.dispatch.results import BindingConstraint, DispatchResult, WindowReport
 from zone_opt.optimise.dispatch.scenario import Scenario, load_scenario, park_from_dict
 from zone_opt.optimise.dispatch.solve import DispatchOptions, WindowProgress, dispatch
+from zone_opt.optimise.dispatch.sweep import dispatch_sweep
 
 __all__ = [
     "Battery",
@@ -53,6 +57,7 @@ __all__ = [
     "WindowProgress",
     "WindowReport",
     "dispatch",
+    "dispatch_sweep",
     "load_scenario",
     "park_from_dict",
 ]

@@ -53,7 +53,7 @@ from zone_opt.optimise.solver import (
     check_solve_limits,
 )
 
-__all__ = ["DispatchOptions", "WindowProgress", "dispatch"]
+__all__ = ["DispatchOptions", "WindowProgress", "check_horizon", "dispatch"]
 
 F64 = NDArray[np.float64]
 
@@ -167,6 +167,22 @@ def _timestamp(name: str, value: object) -> pd.Timestamp:
         raise InvalidInputError.single(
             name, None, f"{when.isoformat()} is outside the supported range"
         ) from None
+
+
+def check_horizon(
+    start: dt.datetime | str, hours: float, rolling_h: float | None
+) -> tuple[pd.Timestamp, float, float | None]:
+    """``(start, hours, rolling_h)`` checked as :func:`dispatch` takes them."""
+    hours = check_real("hours", hours, low=0.0, high=MAX_HOURS, low_open=True)
+    if rolling_h is not None:
+        rolling_h = check_real("rolling_h", rolling_h, low=0.0, low_open=True)
+        if hours / rolling_h > MAX_WINDOWS:
+            raise InvalidInputError.single(
+                "rolling_h",
+                None,
+                f"{rolling_h} h cuts {hours} h into more than {MAX_WINDOWS} windows",
+            )
+    return _timestamp("start", start), hours, rolling_h
 
 
 def _windows(
@@ -300,16 +316,7 @@ def dispatch(
             option of :class:`DispatchOptions`.
     """
     opts = options or DispatchOptions()
-    hours = check_real("hours", hours, low=0.0, high=MAX_HOURS, low_open=True)
-    if rolling_h is not None:
-        rolling_h = check_real("rolling_h", rolling_h, low=0.0, low_open=True)
-        if hours / rolling_h > MAX_WINDOWS:
-            raise InvalidInputError.single(
-                "rolling_h",
-                None,
-                f"{rolling_h} h cuts {hours} h into more than {MAX_WINDOWS} windows",
-            )
-    t0 = _timestamp("start", start)
+    t0, hours, rolling_h = check_horizon(start, hours, rolling_h)
     wall0 = time.perf_counter()
     plan = _windows(t0, hours, rolling_h)
     one_shot = len(plan) == 1

@@ -19,6 +19,12 @@ Splittable coalitions are solved by a best-first branch and bound on the site va
 over the strong LP (:mod:`.sitebb`); a coalition past the node limit
 (and every single-source one) goes to the HiGHS MIP, started from the best plan found.
 Costs are monotone (c(T) <= c(S) for T within S), so lower bounds of subsets are kept too.
+
+Exact games (all 2^p coalitions) are capped by :func:`exact_player_cap`: 16 players on this
+machine, up to 20 on a cluster with enough workers. Memory stays bounded at that size: the
+values are numpy arrays indexed by mask (17 bytes a coalition, 17 MiB at 20 players), the
+plans kept as warm starts are sparse and only one coalition size apart, and a size's
+coalitions go to the executor in rounds of at most :data:`ROUND_ITEMS`.
 """
 
 from __future__ import annotations
@@ -38,17 +44,47 @@ from zone_opt.optimise.facilities.sitebb import branch_on_sites
 from zone_opt.optimise.solver import HighsSolver, SolveOptions, SolveStatus
 
 __all__ = [
+    "LOCAL_EXACT_PLAYERS",
+    "MAX_EXACT_PLAYERS",
+    "ROUND_ITEMS",
     "CoalitionCosts",
     "CoalitionGame",
     "CoalitionSolve",
     "CoalitionTask",
     "CoalitionValue",
+    "exact_player_cap",
     "popcount",
     "solve_coalition",
 ]
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
+
+#: Most players of an exact game on this machine (2^16 coalition solves).
+LOCAL_EXACT_PLAYERS = 16
+#: Most players of an exact game on any executor (2^20 coalitions, values as arrays).
+MAX_EXACT_PLAYERS = 20
+#: Most coalitions sent to the executor in one round (a size with more goes in several):
+#: bounds the warm starts and plans in flight.
+ROUND_ITEMS = 16_384
+#: Statuses by code, for the value arrays (-1: not solved yet).
+_STATUSES = tuple(SolveStatus)
+
+
+def exact_player_cap(executor: Executor) -> int:
+    """Most players whose 2^p coalitions ``executor`` may enumerate.
+
+    16 on this machine (threads do not help much: building each coalition's model holds
+    the GIL). On a remote executor, one more per doubling of its workers:
+    ``16 + floor(log2(workers))``, at most 20 (2 workers: 17, 4: 18, 8: 19, 16 or more:
+    20). Each player doubles the 2^p solves and each doubling of the workers absorbs one,
+    so the wall time stays about that of 16 players on one machine (2^16 solves of a few
+    ms each: minutes; see docs/guides/distributed.md for the measured figures).
+    """
+    if not executor.remote:
+        return LOCAL_EXACT_PLAYERS
+    extra = max(1, int(executor.workers)).bit_length() - 1
+    return min(MAX_EXACT_PLAYERS, LOCAL_EXACT_PLAYERS + extra)
 
 
 @dataclass(frozen=True)
@@ -149,6 +185,41 @@ def _mip(
     return CoalitionValue(sol.objective, sol.bound, sol.status), sol.x
 
 
+class _Values:
+    """c(S) of the coalitions solved so far: arrays indexed by mask for games of up to
+    :data:`MAX_EXACT_PLAYERS` players (cost, bound, status code: 17 bytes a coalition), a
+    dict beyond (sampled games, which solve few of their coalitions)."""
+
+    def __init__(self, num_players: int) -> None:
+        self.dense = num_players <= MAX_EXACT_PLAYERS
+        n = 1 << num_players if self.dense else 0
+        self.cost = np.full(n, np.nan)
+        self.bound = np.full(n, np.nan)
+        self.status = np.full(n, -1, dtype=np.int8)
+        self._sparse: dict[int, CoalitionValue] = {}
+
+    def get(self, mask: int) -> CoalitionValue | None:
+        if not self.dense:
+            return self._sparse.get(mask)
+        code = int(self.status[mask])
+        if code < 0:
+            return None
+        return CoalitionValue(float(self.cost[mask]), float(self.bound[mask]), _STATUSES[code])
+
+    def put(self, mask: int, value: CoalitionValue) -> None:
+        if not self.dense:
+            self._sparse[mask] = value
+            return
+        self.cost[mask] = value.cost_cny
+        self.bound[mask] = value.bound_cny
+        self.status[mask] = _STATUSES.index(value.status)
+
+    def known(self, mask: int) -> bool:
+        if self.dense:
+            return bool(self.status[mask] >= 0)
+        return mask in self._sparse
+
+
 class CoalitionCosts:
     """Evaluates and caches c(S) for coalitions of players given as bit masks.
 
@@ -187,8 +258,9 @@ class CoalitionCosts:
         self.options = highs_options(replace(base, threads=1, progress=None))
         self.executor: Executor = executor or LocalExecutor(max(1, int(workers)))
         self.workers = self.executor.workers
-        self._cache: dict[int, CoalitionValue] = {}
-        self._solutions: dict[int, F64] = {}
+        self._values = _Values(len(names))
+        # Kept plans (warm starts of the next size down), sparse in full-model indexing.
+        self._solutions: dict[int, tuple[NDArray[np.int32], F64]] = {}
         self.solves = 0
         self.node_limit = 400
 
@@ -209,7 +281,7 @@ class CoalitionCosts:
         coalition costs 0."""
         if mask == 0:
             return CoalitionValue(0.0, 0.0, SolveStatus.OPTIMAL)
-        cached = self._cache.get(mask)
+        cached = self._values.get(mask)
         if cached is not None:
             return cached
         (solved,) = self._round([mask], keep_solution, LocalExecutor(1))
@@ -245,10 +317,12 @@ class CoalitionCosts:
             if value.status.has_solution:
                 bound = max(value.bound_cny, self._sub_bound(s.mask))
                 value = CoalitionValue(value.cost_cny, bound, value.status)
-            self._cache[s.mask] = value
+            self._values.put(s.mask, value)
             self.solves += 1
             if s.x is not None:
-                self._solutions[s.mask] = self._full(s.x, self.members(s.mask))
+                full = self._full(s.x, self.members(s.mask))
+                kept = np.flatnonzero(full).astype(np.int32)
+                self._solutions[s.mask] = kept, full[kept]
             out.append(value)
         return out
 
@@ -284,46 +358,88 @@ class CoalitionCosts:
         for k in range(self.num_players):
             bigger = mask | (1 << k)
             if bigger != mask and bigger in self._solutions:
-                return self._solutions[bigger]
+                index, value = self._solutions[bigger]
+                out = np.zeros(self.fm.model.num_cols)
+                out[index] = value
+                return out
         return None
 
     def _sub_bound(self, mask: int) -> float:
         best = 0.0
         for k in range(self.num_players):
             smaller = mask & ~(1 << k)
-            if smaller != mask and smaller in self._cache:
-                best = max(best, self._cache[smaller].bound_cny)
+            known = self._values.get(smaller) if smaller != mask else None
+            if known is not None:
+                best = max(best, known.bound_cny)
         return best
 
     def evaluate(self, masks: Sequence[int]) -> list[CoalitionValue]:
         """Evaluate many coalitions: largest first, one round of the executor per size,
         each coalition warm-started from a plan of the round before."""
         todo = sorted(
-            {int(m) for m in masks if m and int(m) not in self._cache}, key=_size, reverse=True
+            {int(m) for m in masks if m and not self._values.known(int(m))},
+            key=_size,
+            reverse=True,
         )
         levels: dict[int, list[int]] = {}
         for m in todo:
             levels.setdefault(_size(m), []).append(m)
+        self._solve_levels(levels)
+        return [self.value(int(m)) for m in masks]
+
+    def _solve_levels(self, levels: Mapping[int, Sequence[int]]) -> None:
+        """Each size's coalitions (largest size first) in rounds of at most
+        :data:`ROUND_ITEMS`; only the plans of the size just solved are kept."""
         for size in sorted(levels, reverse=True):
-            self._round(levels[size], size > 1, self.executor)
+            level = levels[size]
+            for start in range(0, len(level), ROUND_ITEMS):
+                self._round(level[start : start + ROUND_ITEMS], size > 1, self.executor)
             # Solutions two levels up are no longer needed as starts.
             for m in [m for m in self._solutions if _size(m) > size]:
                 del self._solutions[m]
         self._solutions.clear()
-        return [self.value(int(m)) for m in masks]
 
     def all_values(self) -> tuple[F64, F64]:
-        """(cost, lower bound) arrays indexed by mask over all 2^p coalitions (p <= 16)."""
+        """(cost, lower bound) arrays indexed by mask over all 2^p coalitions, for p up to
+        :func:`exact_player_cap` of the executor (16 here, up to 20 on a cluster).
+
+        Raises:
+            InvalidInputError: naming ``exact_limit``, when p is over that cap.
+        """
         p = self.num_players
-        if p > 16:
-            raise InvalidInputError.single(
-                "players", None, f"{p} players: too many to enumerate all coalitions"
-            )
-        masks = list(range(1 << p))
-        values = self.evaluate(masks)
-        cost = np.array([v.cost_cny for v in values])
-        bound = np.array([v.bound_cny for v in values])
+        cap = exact_player_cap(self.executor)
+        if p > cap:
+            raise InvalidInputError.single("exact_limit", None, exact_cap_reason(p, self.executor))
+        masks = np.arange(1 << p, dtype=np.int64)
+        sizes = popcount(masks)
+        missing = self._values.status[masks] < 0
+        missing[0] = False
+        levels = {size: masks[missing & (sizes == size)].tolist() for size in range(p, 0, -1)}
+        self._solve_levels({k: v for k, v in levels.items() if v})
+        cost, bound = self._values.cost.copy(), self._values.bound.copy()
+        cost[0] = bound[0] = 0.0
         return cost, bound
+
+
+def exact_cap_reason(players: int, executor: Executor) -> str:
+    """Why a game of ``players`` is too large to enumerate on ``executor``, and what to do."""
+    cap = exact_player_cap(executor)
+    where = (
+        f"a {executor.name} executor with {executor.workers} workers"
+        if executor.remote
+        else "this machine"
+    )
+    need = 1 << max(0, players - LOCAL_EXACT_PLAYERS)
+    more = (
+        f", or a Ray cluster of at least {need} workers"
+        if players <= MAX_EXACT_PLAYERS
+        else f" (exact games stop at {MAX_EXACT_PLAYERS} players on any executor)"
+    )
+    return (
+        f"{players} players: enumerating all {1 << players:,} coalitions is capped at {cap} "
+        f"players on {where}; set ShareOptions.exact_limit below {players} to sample Shapley "
+        f"and use the separation oracle{more}"
+    )
 
 
 def _size(mask: int) -> int:

@@ -37,7 +37,13 @@ from numpy.typing import NDArray
 
 from zone_opt.errors import InvalidInputError
 from zone_opt.optimise.facilities.build import FacilityMatrix
-from zone_opt.optimise.facilities.coalitions import CoalitionCosts, popcount
+from zone_opt.optimise.facilities.coalitions import (
+    MAX_EXACT_PLAYERS,
+    CoalitionCosts,
+    exact_cap_reason,
+    exact_player_cap,
+    popcount,
+)
 from zone_opt.optimise.facilities.problem import FacilityProblem
 from zone_opt.optimise.solver import INF, HighsSolver, MatrixModel, SolveOptions, SolveStatus
 
@@ -51,6 +57,11 @@ __all__ = [
 ]
 
 F64 = NDArray[np.float64]
+
+#: Most join orders sampled Shapley draws.
+MAX_SAMPLES = 1_000_000
+#: Coalitions per block of the enumeration oracle (its temporaries: a block x p floats).
+ORACLE_BLOCK = 1 << 16
 
 
 class ShareMethod(enum.StrEnum):
@@ -66,12 +77,34 @@ class ShareOptions:
 
     ``exact_limit``: up to this many parks every coalition is solved (2^p - 1 MILPs) and the
     core methods' oracle enumerates them; beyond it Shapley samples ``samples`` random join
-    orders (from ``seed``) and the core methods use the MILP separation oracle.
+    orders (from ``seed``, drawn on the driver) and the core methods use the MILP separation
+    oracle. At most :data:`~.coalitions.MAX_EXACT_PLAYERS` (20); a game is enumerated only
+    up to the executor's :func:`~.coalitions.exact_player_cap` (16 on this machine).
+
+    Raises:
+        InvalidInputError: naming ``exact_limit`` (not an integer in [0, 20]), ``samples``
+            (not in [1, :data:`MAX_SAMPLES`]) or ``seed`` (not an integer >= 0).
     """
 
     exact_limit: int = 12
     samples: int = 200
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, value, high in (
+            ("exact_limit", self.exact_limit, MAX_EXACT_PLAYERS),
+            ("samples", self.samples, MAX_SAMPLES),
+            ("seed", self.seed, 2**63 - 1),
+        ):
+            low = 1 if name == "samples" else 0
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | np.integer)
+                or not low <= value <= high
+            ):
+                raise InvalidInputError.single(
+                    name, None, f"must be an integer in [{low}, {high}], got {value!r}"
+                )
 
 
 @dataclass(frozen=True)
@@ -138,6 +171,8 @@ def cost_shares(
     cc = costs or CoalitionCosts(problem, players, options=options, workers=workers)
     p = cc.num_players
     exact = p <= settings.exact_limit
+    if exact and p > exact_player_cap(cc.executor):
+        raise InvalidInputError.single("exact_limit", None, exact_cap_reason(p, cc.executor))
     game = _Game(cc, exact)
     grand = cc.value(cc.grand)
     if not grand.status.has_solution:
@@ -196,8 +231,6 @@ class _Game:
         self._sep: _Separation | None = None
         if exact:
             self.cost, self.bound = cc.all_values()
-            masks = np.arange(1 << self.p, dtype=np.int64)
-            self.member = ((masks[:, None] >> np.arange(self.p)) & 1).astype(np.float64)
 
     def lower(self, mask: int) -> float:
         """Proven lower bound of c(mask)."""
@@ -208,15 +241,24 @@ class _Game:
     ) -> tuple[int, float]:
         """The proper coalition with the largest excess ``x(S) - c_lower(S)``, and that excess.
 
-        ``excluded(vectors)`` marks coalitions (0/1 membership rows) to skip.
+        ``excluded(vectors)`` marks coalitions (0/1 membership rows) to skip. Enumeration
+        goes in blocks of :data:`ORACLE_BLOCK` coalitions (the first of equal excesses wins).
         """
         if self.exact:
-            excess = self.member @ x - self.bound
-            excess[0] = excess[-1] = -INF
-            if excluded is not None:
-                excess[excluded(self.member)] = -INF
-            best = int(np.argmax(excess))
-            return best, float(excess[best])
+            n = 1 << self.p
+            best, best_excess = 0, -INF
+            for lo in range(0, n, ORACLE_BLOCK):
+                hi = min(n, lo + ORACLE_BLOCK)
+                masks = np.arange(lo, hi, dtype=np.int64)
+                member = ((masks[:, None] >> np.arange(self.p)) & 1).astype(np.float64)
+                excess = member @ x - self.bound[lo:hi]
+                excess[(masks == 0) | (masks == n - 1)] = -INF
+                if excluded is not None:
+                    excess[excluded(member)] = -INF
+                k = int(np.argmax(excess))
+                if lo == 0 or excess[k] > best_excess:
+                    best, best_excess = lo + k, float(excess[k])
+            return best, best_excess
         if self._sep is None:
             self._sep = _Separation(self.cc)
         return self._sep.most_violated(x, excluded, self)
