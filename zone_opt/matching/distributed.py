@@ -105,12 +105,14 @@ class ShardOptions:
 def check_executor(executor: object) -> Executor:
     """``executor`` if it is an :class:`~zone_opt.distributed.Executor`, else an
     :class:`InvalidInputError` naming ``executor``."""
-    if isinstance(executor, bool) or not isinstance(executor, Executor):
+    # A class has the protocol's attributes too: only an instance is an executor.
+    if isinstance(executor, type) or not isinstance(executor, Executor):
+        got = executor.__name__ if isinstance(executor, type) else type(executor).__name__
         raise InvalidInputError.single(
             "executor",
             None,
             "must be a zone_opt.distributed.Executor (e.g. zone_opt.distributed.executor("
-            f"'local', workers=2) or executor('ray', address=...)), got {type(executor).__name__}",
+            f"'local', workers=2) or executor('ray', address=...)), got {got}",
         )
     return executor
 
