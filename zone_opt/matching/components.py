@@ -6,8 +6,9 @@ workers), so the parts, and so the result, are the same wherever they run:
 
 * :func:`component_labels`: the connected components of the bipartite graph
   (enterprises and spaces as nodes, candidate pairs as edges), by union-find in numpy:
-  hook each edge's larger root onto its smaller one, then jump pointers to the roots,
-  until no edge joins two roots. A component's label is its smallest enterprise row.
+  hook each root onto the smallest root an edge joins it to, then jump pointers to the
+  roots, until no edge joins two roots. A component's label is its smallest enterprise
+  row.
 * :func:`plan_components`: whole components packed in label order into tasks of about
   ``edges_per_task`` edges; a component of more than ``giant_edges`` edges is set apart.
 * :func:`cut_along_parks`: a giant component cut into groups of parks (recursive
@@ -43,30 +44,28 @@ def component_labels(rows: IntArray, cols: IntArray, n_rows: int, n_cols: int) -
     """Per edge, the smallest enterprise row of its connected component.
 
     Union-find over ``n_rows + n_cols`` nodes (space ``c`` is node ``n_rows + c``) in
-    numpy: each round hooks, for every edge whose ends have different roots, the larger
-    root onto the smaller (parents only decrease, so no cycle forms), then halves paths
-    until every node points at its root. A component's root is its smallest node, which
-    is an enterprise (every edge has one). O(edges) per round; rounds grow with the log of
-    the components' sizes in practice.
+    numpy: each round hooks every root that an edge joins to a smaller root onto the
+    smallest such root (``np.minimum.at``; parents only decrease, so no cycle forms),
+    jumps pointers until every node points at its root, and drops the edges whose ends
+    now share a root. A component's root is its smallest node, which is an enterprise
+    (every edge has one). O(edges) per round; a few rounds (5 on a 300,000-enterprise
+    region of 127 components).
     """
     parent = np.arange(n_rows + n_cols, dtype=np.int64)
     u, v = rows, cols + n_rows
-    while True:
+    while u.size:
         pu, pv = parent[u], parent[v]
         split = pu != pv
         if not split.any():
             break
-        lo = np.minimum(pu[split], pv[split])
-        hi = np.maximum(pu[split], pv[split])
-        # Any lower root will do for a root hooked twice: the last write wins, every
-        # candidate is lower, and the final root of a component is its smallest node.
-        parent[hi] = lo
+        u, v, pu, pv = u[split], v[split], pu[split], pv[split]
+        np.minimum.at(parent, np.maximum(pu, pv), np.minimum(pu, pv))
         while True:
             up = parent[parent]
             if np.array_equal(up, parent):
                 break
             parent = up
-    labels: IntArray = parent[u]
+    labels: IntArray = parent[rows]
     return labels
 
 
