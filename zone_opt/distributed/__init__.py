@@ -4,8 +4,9 @@ results (:mod:`zone_opt.distributed.executor`). Ray is the optional extra
 
 What runs through an executor today: the coalition values of cost-sharing games
 (:class:`~zone_opt.optimise.facilities.coalitions.CoalitionCosts`, one round per coalition
-size) and facility scenario sweeps
-(:func:`~zone_opt.optimise.facilities.scenario.run_scenarios`).
+size), facility scenario sweeps
+(:func:`~zone_opt.optimise.facilities.scenario.run_scenarios`) and matching
+(:func:`zone_opt.matching.match` with ``executor=``; :mod:`zone_opt.matching.distributed`).
 """
 
 from zone_opt.distributed.executor import BACKENDS, Backend, Executor, LocalExecutor, executor
