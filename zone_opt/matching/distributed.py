@@ -39,7 +39,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +57,7 @@ from zone_opt.matching.components import (
     plan_components,
     relabel,
 )
+from zone_opt.matching.options import Mode
 from zone_opt.matching.stable import blocking_pairs, deferred_acceptance
 
 if TYPE_CHECKING:
@@ -209,8 +210,6 @@ def _inputs(matcher: Matcher) -> IndexInputs:
 
 
 # --- rounds 2 and 3: the pieces, then the giant components ---------------------------------
-
-Mode = Literal["optimal", "stable"]
 
 
 @dataclass(frozen=True)
