@@ -17,7 +17,7 @@ from zone_opt.cli.client.common import KINDS
 from zone_opt.cli.datasets import PRESET_NAMES
 from zone_opt.cli.exits import ExitCode
 from zone_opt.cli.join import MODES
-from zone_opt.datasets import PRESETS
+from zone_opt.datasets import PRESET_ALIASES, PRESETS
 from zone_opt.join.policy import MODES as POLICY_MODES
 from zone_opt.rpc.enums import TABLE_KINDS
 
@@ -106,8 +106,16 @@ def test_units_in_option_help() -> None:
         assert unit in param.help, (path, option)
 
 
+# The `nation` preset (issue 19) reaches `zone-opt datasets generate --preset` when
+# zone_opt/cli/datasets.py's PRESET_NAMES gains it (its branch may not touch the CLI):
+# strict, so this fails as soon as it does and the mark must go.
+@pytest.mark.xfail(reason="PRESET_NAMES in zone_opt/cli/datasets.py lacks 'nation'", strict=True)
+def test_preset_names_spelled_in_the_cli_match_the_library() -> None:
+    # the current names and the old ones that still work (with a DeprecationWarning)
+    assert set(PRESET_NAMES) == set(PRESETS) | set(PRESET_ALIASES)
+
+
 def test_choices_spelled_in_the_cli_match_the_library() -> None:
-    assert set(PRESET_NAMES) == set(PRESETS)
     assert set(KINDS) == set(TABLE_KINDS)
     assert MODES == POLICY_MODES
 

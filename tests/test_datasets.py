@@ -12,6 +12,7 @@ import pytest
 
 import zone_opt.datasets
 from zone_opt.datasets import (
+    PRESET_ALIASES,
     PRESETS,
     SAMPLE_DIR,
     TABLE_NAMES,
@@ -25,6 +26,7 @@ from zone_opt.datasets import (
 )
 from zone_opt.datasets.cities import CITIES
 from zone_opt.datasets.profiles import ENTERPRISE_MIX, weekly_shapes
+from zone_opt.errors import InvalidInputError
 from zone_opt.industries import SECTION_OF_DIVISION, SUPPLY_AFFINITY
 from zone_opt.schemas import TABLES
 
@@ -257,6 +259,30 @@ def test_presets_are_documented_sizes() -> None:
     assert PRESETS["city"].n_enterprises == 1_000_000
     assert PRESETS["city"].hours == 0
     assert PRESETS["sample"].hours == 168
+
+
+def test_the_nation_preset_has_the_issues_sizes() -> None:
+    # issue 19: "A `nation` preset (10^7 enterprises, 10^6 spaces)"; 4,500 parks, no meters
+    nation = PRESETS["nation"]
+    assert (nation.n_enterprises, nation.n_spaces) == (10**7, 10**6)
+    assert (nation.n_parks, nation.hours, nation.cities) == (4_500, 0, None)
+    assert list(PRESETS) == ["sample", "city", "nation"]
+
+
+def test_the_old_name_national_still_works_and_warns() -> None:
+    assert PRESET_ALIASES == {"national": "nation"}
+    assert "national" not in PRESETS
+    with pytest.warns(DeprecationWarning, match="'national' is deprecated.*use 'nation'"):
+        assert PRESETS["national"] == PRESETS["nation"]
+    # preset_region resolves the old name to the nation preset (a bad hours override
+    # then stops it before it generates 10^7 enterprises); an unknown name stays a KeyError
+    with (
+        pytest.warns(DeprecationWarning, match="use 'nation'"),
+        pytest.raises(InvalidInputError, match="hours"),
+    ):
+        preset_region("national", hours=-1)
+    with pytest.raises(KeyError):
+        preset_region("nations", hours=-1)
 
 
 def test_bad_arguments_are_refused() -> None:

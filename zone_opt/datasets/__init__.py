@@ -6,13 +6,20 @@ repository root documents each column and the basis of each distribution.
 """
 
 from zone_opt._deprecated import renamed
-from zone_opt.datasets.presets import PRESETS, SAMPLE_DIR, preset_region, sample_region
+from zone_opt.datasets.presets import (
+    PRESET_ALIASES,
+    PRESETS,
+    SAMPLE_DIR,
+    preset_region,
+    sample_region,
+)
 from zone_opt.datasets.region import TABLE_NAMES, Region, read_region, write_region
 from zone_opt.datasets.solar import pv_profile_kw_per_kwp
 from zone_opt.datasets.synthetic import RegionSize, synthetic_region
 
 __all__ = [
     "PRESETS",
+    "PRESET_ALIASES",
     "SAMPLE_DIR",
     "TABLE_NAMES",
     "Region",

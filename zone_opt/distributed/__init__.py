@@ -6,9 +6,10 @@ What runs through an executor today: the coalition values of cost-sharing games
 (:class:`~zone_opt.optimise.facilities.coalitions.CoalitionCosts`, one round per coalition
 size; exact games up to
 :func:`~zone_opt.optimise.facilities.coalitions.exact_player_cap` players), facility
-scenario sweeps (:func:`~zone_opt.optimise.facilities.scenario.run_scenarios`) and
-dispatch scenario sweeps (:func:`~zone_opt.optimise.dispatch.sweep.dispatch_sweep`, one
-task per rolling-horizon chain).
+scenario sweeps (:func:`~zone_opt.optimise.facilities.scenario.run_scenarios`), dispatch
+scenario sweeps (:func:`~zone_opt.optimise.dispatch.sweep.dispatch_sweep`, one task per
+rolling-horizon chain) and matching (:func:`zone_opt.matching.match` with ``executor=``;
+:mod:`zone_opt.matching.distributed`).
 """
 
 from zone_opt.distributed.executor import BACKENDS, Backend, Executor, LocalExecutor, executor

@@ -4,7 +4,9 @@ domain layer (candidates, scores, match/recommend, incremental re-matching).
 Modules: ``assignment`` (dense and sparse exact solvers, the :class:`Assignment` result),
 ``stable`` (deferred acceptance and its blocking-pair certificate), ``candidates`` and
 ``scoring`` (hard constraints and the documented score), ``options``
-(:class:`MatchOptions`), ``domain`` (match, recommend, :class:`Matcher`).
+(:class:`MatchOptions`), ``domain`` (match, recommend, :class:`Matcher`), ``distributed``
+and ``components`` (the same match as executor tasks: enterprise shards, connected
+components, giant components cut along park boundaries).
 """
 
 from zone_opt.matching.assignment import Assignment, assign_dense, assign_sparse

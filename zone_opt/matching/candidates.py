@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,7 @@ from zone_opt.schemas import SPACE_KINDS
 
 __all__ = [
     "CandidateGraph",
+    "IndexInputs",
     "IndexedTables",
     "build_index",
     "days_since_epoch",
@@ -180,6 +182,43 @@ def _lookup(
     return np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
+Columns = dict[str, npt.NDArray[Any]]
+
+
+@dataclass(frozen=True)
+class IndexInputs:
+    """The named numpy columns the Rust ``CandidateIndex`` is built from (see
+    ``zone_opt/_core.pyi``), kept when asked (``build_index(..., keep_inputs=True)``) so
+    that the index can be rebuilt elsewhere: on a worker, over a slice of the enterprises.
+
+    Every enterprise's candidates depend only on its own row and on the park and space
+    side, so an index over ``enterprises_slice(start, stop)`` generates exactly the rows
+    ``start:stop`` of the whole index's graph.
+    """
+
+    parks: Columns
+    spaces: Columns
+    enterprises: Columns
+    affinity: npt.NDArray[np.float64]
+
+    @property
+    def n_enterprises(self) -> int:
+        return int(self.enterprises["lat"].shape[0])
+
+    def enterprises_slice(self, start: int, stop: int) -> Columns:
+        """The enterprise columns of rows ``start:stop`` (views, contiguous)."""
+        return {name: col[start:stop] for name, col in self.enterprises.items()}
+
+    def build(self, enterprises: Columns | None = None) -> _core.CandidateIndex:
+        """The index over these parks and spaces and ``enterprises`` (default: all)."""
+        return _core.CandidateIndex(
+            parks=self.parks,
+            spaces=self.spaces,
+            enterprises=self.enterprises if enterprises is None else enterprises,
+            affinity=self.affinity,
+        )
+
+
 @dataclass(frozen=True)
 class IndexedTables:
     """The Rust index and the id columns needed to turn indices back into ids.
@@ -193,6 +232,7 @@ class IndexedTables:
         occupied: per space, whether a tenancy holds it at ``now``.
         tenant: per enterprise, whether it holds a tenancy at ``now``.
         now_day: days since 1970-01-01 of ``now``.
+        inputs: the columns the index was built from, when kept (else None).
     """
 
     index: _core.CandidateIndex
@@ -205,6 +245,7 @@ class IndexedTables:
     occupied: npt.NDArray[np.bool_]
     tenant: npt.NDArray[np.bool_]
     now_day: int
+    inputs: IndexInputs | None = None
 
 
 @dataclass(frozen=True)
@@ -252,6 +293,7 @@ def build_index(
     *,
     now: dt.date,
     affinity: npt.NDArray[np.float64] | None = None,
+    keep_inputs: bool = False,
 ) -> IndexedTables:
     """Convert the tables (already validated against ``zone_opt.schemas``) for the engine.
 
@@ -259,7 +301,9 @@ def build_index(
     own supplier/customer lists count). Tenancies active at ``now`` (``start <= now`` and
     no ``end`` or ``end >= now``) give each park its tenant mix and remaining carbon
     budget; tenancies naming an enterprise not in ``enterprises`` count in the mix as
-    unknown (no division, no emissions). O(rows) numpy/Arrow work.
+    unknown (no division, no emissions). ``keep_inputs`` keeps the index's numpy columns
+    in ``IndexedTables.inputs`` (for rebuilding it on workers; they take about as much
+    memory again as the index). O(rows) numpy/Arrow work.
     """
     now_day = days_since_epoch(check_date("now", now))
     park_ids = parks.column("park_id")
@@ -321,7 +365,7 @@ def build_index(
         if affinity is None
         else np.ascontiguousarray(np.asarray(affinity, dtype=np.float64).reshape(-1))
     )
-    index = _core.CandidateIndex(
+    inputs = IndexInputs(
         parks={
             "lat": _f64(parks, "lat"),
             "lon": _f64(parks, "lon"),
@@ -367,7 +411,7 @@ def build_index(
         affinity=aff,
     )
     return IndexedTables(
-        index=index,
+        index=inputs.build(),
         enterprise_ids=ent_ids,
         space_ids=space_ids,
         park_ids=park_ids,
@@ -377,4 +421,5 @@ def build_index(
         occupied=occupied,
         tenant=tenant,
         now_day=now_day,
+        inputs=inputs if keep_inputs else None,
     )

@@ -30,11 +30,13 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from zone_opt.arguments import check_int
+from zone_opt.arguments import check_flag, check_int
+from zone_opt.distributed.executor import Executor
 from zone_opt.errors import InvalidInputError
 from zone_opt.industries import chain_affinity
 from zone_opt.matching.assignment import Assignment, assign_sparse
 from zone_opt.matching.candidates import CandidateGraph, IndexedTables, build_index
+from zone_opt.matching.distributed import check_executor, solve_distributed
 from zone_opt.matching.options import MAX_K, MatchOptions, Mode, resolve_options
 from zone_opt.matching.scoring import COMPONENTS, REASONS, ScoreWeights
 from zone_opt.matching.stable import deferred_acceptance
@@ -157,6 +159,9 @@ class Matcher:
         options: :class:`MatchOptions` (mode, k, weights, now, include_tenants); the
             defaults when None. The same fields as keywords (``mode="stable"``) are
             deprecated.
+        keep_index_inputs: keep the candidate index's numpy columns
+            (``tables.inputs``), which the distributed path
+            (:func:`zone_opt.matching.distributed.solve_distributed`) ships to its workers.
     """
 
     def __init__(
@@ -167,6 +172,7 @@ class Matcher:
         parks: pa.Table,
         tenancies: pa.Table | None = None,
         options: MatchOptions | None = None,
+        keep_index_inputs: bool = False,
         **deprecated: Any,
     ) -> None:
         self.options = resolve_options(options, deprecated, caller="Matcher")
@@ -180,6 +186,7 @@ class Matcher:
             None if tenancies is None else _validate(tenancies, TENANCIES, "tenancies"),
             now=self.now,
             affinity=chain_affinity(),
+            keep_inputs=check_flag("keep_index_inputs", keep_index_inputs),
         )
         self.enterprise_active = (
             np.ones(self.tables.tenant.size, dtype=np.bool_)
@@ -416,21 +423,44 @@ def match(
     tenancies: pa.Table | None = None,
     options: MatchOptions | None = None,
     progress: Progress | None = None,
+    executor: Executor | None = None,
     **deprecated: Any,
 ) -> MatchResult:
     """Match enterprises to idle spaces; see :class:`Matcher` for the arguments and
     :class:`MatchOptions` for the options (``progress`` is told each stage's name).
 
+    ``executor`` (a :class:`zone_opt.distributed.Executor`: threads here or a Ray
+    cluster) runs the distributed path
+    (:func:`zone_opt.matching.distributed.solve_distributed` with the default
+    :class:`~zone_opt.matching.distributed.ShardOptions`): candidates generated over
+    enterprise shards, the graph solved by connected components, giant components cut
+    along park boundaries and finished by one warm-started exact solve. The candidate
+    graph, the total score and (stable mode) the matching are those of the default
+    path; in optimal mode an equally good assignment may differ where scores tie. None
+    (the default): everything in this process, as before.
+
     Returns a :class:`MatchResult` (assignments, unmatched with reasons, summary); call
     :meth:`MatchResult.rematch` when spaces are taken or released.
 
     Raises:
-        InvalidInputError: a table breaks its schema, or an argument is out of range.
+        InvalidInputError: a table breaks its schema, or an argument is out of range
+            (``executor`` not an executor).
 
     Complexity: candidate generation O(sum over enterprises of the spaces in their
     radius) in parallel; the solve runs on at most ``k`` candidates per enterprise.
     """
     options = resolve_options(options, deprecated, caller="match")
+    if executor is not None:
+        checked = check_executor(executor)
+        matcher = Matcher(
+            spaces,
+            enterprises,
+            parks=parks,
+            tenancies=tenancies,
+            options=options,
+            keep_index_inputs=True,
+        )
+        return solve_distributed(matcher, checked, progress=progress)
     matcher = Matcher(spaces, enterprises, parks=parks, tenancies=tenancies, options=options)
     return matcher.solve(progress=progress)
 
