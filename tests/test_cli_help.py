@@ -106,10 +106,6 @@ def test_units_in_option_help() -> None:
         assert unit in param.help, (path, option)
 
 
-# The `nation` preset (issue 19) reaches `zone-opt datasets generate --preset` when
-# zone_opt/cli/datasets.py's PRESET_NAMES gains it (its branch may not touch the CLI):
-# strict, so this fails as soon as it does and the mark must go.
-@pytest.mark.xfail(reason="PRESET_NAMES in zone_opt/cli/datasets.py lacks 'nation'", strict=True)
 def test_preset_names_spelled_in_the_cli_match_the_library() -> None:
     # the current names and the old ones that still work (with a DeprecationWarning)
     assert set(PRESET_NAMES) == set(PRESETS) | set(PRESET_ALIASES)

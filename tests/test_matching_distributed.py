@@ -5,10 +5,12 @@ matching row for row; the components, the packing and the cut along park boundar
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from matching_shards import (
     INSTANCES,
     NOW,
@@ -21,6 +23,7 @@ from matching_shards import (
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from zone_opt.cli import cli
 from zone_opt.distributed import LocalExecutor
 from zone_opt.errors import InvalidInputError, VerificationError
 from zone_opt.matching import MatchOptions, assign_sparse, distributed, match
@@ -207,3 +210,24 @@ def test_a_wrong_stable_piece_is_caught(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(distributed, "deferred_acceptance", nobody)
     with pytest.raises(VerificationError, match="blocks"):
         solve_distributed(matcher("multi", "stable"), ONE, shards=SMALL_SHARDS)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--ray-address", "local"], "--ray-address needs --executor ray"),
+        (["--executor", "ray", "--ray-address", " "], "--ray-address must not be empty"),
+        (["--executor", "spark"], "'spark' is not one of 'local', 'ray'"),
+    ],
+)
+def test_cli_match_refuses_bad_executor_flags(
+    tmp_path: Path, flags: list[str], message: str
+) -> None:
+    # Checked before any file is read: these are empty.
+    files = []
+    for table in ("spaces", "enterprises", "parks"):
+        (tmp_path / f"{table}.parquet").touch()
+        files.append(f"--{table}={tmp_path / f'{table}.parquet'}")
+    result = CliRunner().invoke(cli, ["match", *files, "--out", str(tmp_path / "o"), *flags])
+    assert result.exit_code == 2
+    assert message in result.output

@@ -5,10 +5,17 @@ row, and bitwise the local executor's result. Skipped where Ray is not installed
 
 from __future__ import annotations
 
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
 from matching_shards import NOW, SMALL_SHARDS, check_equal_optimum, matcher, region
 
+from zone_opt.cli import main
+from zone_opt.datasets import write_region
 from zone_opt.distributed import Executor, LocalExecutor
 from zone_opt.matching import MatchOptions, match
 from zone_opt.matching.distributed import plan_solve, solve_distributed
@@ -50,3 +57,27 @@ def test_match_on_the_sample_with_the_ray_executor(ray_executor: Executor, mode:
         check_equal_optimum(on_ray, single)
     else:
         assert on_ray.assignments.equals(single.assignments)
+
+
+def _cli_match(folder: Path, out: str, *extra: str) -> dict[str, Any]:
+    args = [f"--{t}={folder / f'{t}.parquet'}" for t in ("spaces", "enterprises", "parks")]
+    code = main(
+        ["match", *args, "--out", str(folder / out), "--now", str(NOW), "--no-report",
+         "--no-progress", *extra]
+    )  # fmt: skip
+    assert code == 0
+    summary: dict[str, Any] = json.loads((folder / out / "summary.json").read_text())
+    return summary
+
+
+def test_cli_match_on_the_cluster_equals_the_local_run(
+    ray_cluster: str, ray_executor: Executor, tmp_path: Path
+) -> None:
+    write_region(region("sample"), tmp_path)
+    local = _cli_match(tmp_path, "local")
+    on_ray = _cli_match(tmp_path, "ray", "--executor", "ray", "--ray-address", ray_cluster)
+    for key in ("total_score", "n_matched", "n_edges", "n_seekers"):
+        assert on_ray[key] == local[key], key
+    # The command attached to the session's cluster and left it up for the next test.
+    assert importlib.import_module("ray").is_initialized()
+    assert ray_executor.workers == 2

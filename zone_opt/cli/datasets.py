@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 #: ``zone_opt.datasets.PRESETS``, spelled here so that ``--help`` imports no pyarrow
 #: (tests/test_cli_help.py checks they agree).
-PRESET_NAMES = ("city", "national", "sample")
+PRESET_NAMES = ("city", "nation", "national", "sample")
 
 
 @click.group(
@@ -34,7 +34,8 @@ def command() -> None:
     "--preset",
     type=click.Choice(PRESET_NAMES),
     default="sample",
-    help="Size: sample (6 parks), city (300 parks, 10^5 spaces, 10^6 enterprises), national.",
+    help="Size: sample (6 parks), city (300 parks, 10^5 spaces, 10^6 enterprises), nation "
+    "(4,500 parks, 10^6 spaces, 10^7 enterprises; national: its old name, until 0.2).",
 )
 @click.option("--out", type=OUTPUT_DIR, required=True, help="Output directory.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, help="Random seed.")

@@ -9,6 +9,7 @@ exports (``matching.xlsx``, ``matching-<table>.csv``) in ``--lang`` unless
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,11 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 
+from zone_opt.cli.executors import (
+    check_executor_options,
+    executor_from_options,
+    executor_options,
+)
 from zone_opt.cli.io import read_parquet, staged_dir
 from zone_opt.cli.params import (
     DATE,
@@ -31,6 +37,7 @@ from zone_opt.cli.progress import in_worker, progress_bar
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from zone_opt.distributed import Executor
     from zone_opt.matching import MatchResult
 
 STAGES = ("read", "candidates", "solve", "results", "write")
@@ -82,6 +89,8 @@ class MatchArgs:
     lang: Literal["en", "zh"]
     no_report: bool
     no_progress: bool
+    executor: str
+    ray_address: str | None
 
 
 @click.command(
@@ -121,8 +130,21 @@ class MatchArgs:
     "exports (for very large runs).",
 )
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@executor_options(
+    "Where candidates are generated and the graph's components solved (local: this "
+    "process, every core; ray: enterprise shards and components as tasks)"
+)
 @gathered(MatchArgs)
 def command(args: MatchArgs) -> int:
+    check_executor_options(args.executor, args.ray_address)
+    with contextlib.ExitStack() as stack:
+        ex = None
+        if args.executor == "ray":
+            ex = stack.enter_context(executor_from_options(args.executor, args.ray_address))
+        return _match(args, ex)
+
+
+def _match(args: MatchArgs, executor: Executor | None) -> int:
     from zone_opt.matching import MatchOptions, match
 
     if not args.no_report:
@@ -147,7 +169,7 @@ def command(args: MatchArgs) -> int:
             result = in_worker(
                 lambda: match(
                     spaces, enterprises, parks=parks, tenancies=tenancies, options=options,
-                    progress=stage,
+                    progress=stage, executor=executor,
                 )
             )  # fmt: skip
         stage("write")
