@@ -87,6 +87,21 @@ def test_a_chart_vl_convert_rejects_raises_as_in_process(tmp_path: Path) -> None
     assert len(draw_pngs(_jobs(_dir(tmp_path / "next"))).result()) == 4
 
 
+@pytest.mark.parametrize("python", ["", "/nonexistent/python3"])
+def test_without_a_drawing_process_charts_are_drawn_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, python: str
+) -> None:
+    reference = draw_pngs(_jobs(_dir(tmp_path / "ref"))).result()
+    for child in drawing._CHILDREN:
+        child.close()
+    monkeypatch.setattr(sys, "executable", python)
+    paths = draw_pngs(_jobs(_dir(tmp_path / "here"))).result()
+    assert [p.read_bytes() for p in paths] == [p.read_bytes() for p in reference]
+    assert all(child._proc is None for child in drawing._CHILDREN)
+    if python:
+        assert "no drawing process" in caplog.text
+
+
 def test_no_jobs_no_thread() -> None:
     assert draw_pngs([]).result() == []
 

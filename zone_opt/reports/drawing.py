@@ -84,6 +84,8 @@ class _Child:
             if self._proc.poll() is None:
                 return self._proc
             _discard(self._proc)
+        if not sys.executable:  # an embedded interpreter: nothing to start
+            return None
         try:
             self._proc = subprocess.Popen(
                 [
