@@ -67,7 +67,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeAlias
+from typing import Self, TypeAlias, TypedDict, Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -77,14 +77,27 @@ import pyarrow.parquet as pq
 
 from zone_opt import _core
 from zone_opt.arguments import check_bytes, check_choice, check_int
+from zone_opt.distributed.executor import Executor
 from zone_opt.errors import InvalidInputError, VerificationError
 from zone_opt.join.options import KeyKind, Protocol
 from zone_opt.join.session import JoinResult, _string_buffers
+from zone_opt.join.sharded import ShardedReceiver, ShardedSender, check_executor
+from zone_opt.join.spill import HASH_LEN, TAG_LEN
+from zone_opt.join.spill import Spill as _Spill
+from zone_opt.join.spill import groups as _groups
+from zone_opt.join.spill import tag_buckets as _tag_buckets
 
-__all__ = ["BatchSource", "StreamStats", "StreamingJoinReceiver", "StreamingJoinSender"]
+__all__ = [
+    "BatchSource",
+    "Placement",
+    "StreamStats",
+    "StreamingJoinReceiver",
+    "StreamingJoinSender",
+]
 
 BatchSource: TypeAlias = str | os.PathLike[str] | pa.Table | Iterable[pa.RecordBatch]
-TAG_LEN = _core.JOIN_TAG_LEN
+Batch: TypeAlias = tuple[int, npt.NDArray[np.int64], npt.NDArray[np.uint8]]
+Partitioned: TypeAlias = tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.uint32]]
 DEFAULT_BATCH_ROWS = 1 << 16
 
 
@@ -154,16 +167,6 @@ def _protocol(protocol: str) -> Protocol:
     return protocol  # type: ignore[return-value]
 
 
-HASH_LEN = 16
-
-
-def _distinct_hashes(hashes: npt.NDArray[np.uint8]) -> int:
-    """Number of distinct 16-byte key hashes in a flat byte array."""
-    if not len(hashes):
-        return 0
-    return len(np.unique(hashes.view(np.uint64).reshape(-1, 2), axis=0))
-
-
 def _check(buckets: int, batch_rows: int) -> None:
     buckets = check_int("buckets", buckets, low=1, high=1 << 16)
     if buckets & (buckets - 1):
@@ -171,64 +174,30 @@ def _check(buckets: int, batch_rows: int) -> None:
     check_int("batch_rows", batch_rows, low=1, high=2**31 - 1)
 
 
-def _tag_buckets(tags: npt.NDArray[np.uint8], buckets: int) -> npt.NDArray[np.int64]:
-    """The bucket of each 12-byte tag: its first log2(buckets) bits (as in the engine)."""
-    bits = buckets.bit_length() - 1
-    rows = tags.reshape(-1, TAG_LEN)
-    prefix = (rows[:, 0].astype(np.int64) << 8) | rows[:, 1].astype(np.int64)
-    return prefix >> (16 - bits)
+class Placement(TypedDict, total=False):
+    """Where a streaming party keeps its spill files (``spill_dir``: the private temporary
+    directory goes there; default: the system's temporary directory) and runs its batches
+    and buckets (``executor``; default None: in this process)."""
+
+    spill_dir: str | os.PathLike[str] | None
+    executor: Executor | None
 
 
-def _groups(
-    bucket: npt.NDArray[np.integer], buckets: int
-) -> Iterator[tuple[int, npt.NDArray[np.intp]]]:
-    """``(bucket, rows)`` for every non-empty bucket (vectorised: one argsort per batch)."""
-    order = np.argsort(bucket, kind="stable")
-    bounds = np.zeros(buckets + 1, np.int64)
-    np.cumsum(np.bincount(bucket, minlength=buckets), out=bounds[1:])
-    for b in np.flatnonzero(np.diff(bounds)):
-        yield int(b), order[bounds[b] : bounds[b + 1]]
+def _placement(placement: Placement) -> tuple[str | os.PathLike[str] | None, Executor | None]:
+    unknown = sorted(set(placement) - set(Placement.__annotations__))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument {unknown[0]!r}")
+    return placement.get("spill_dir"), placement.get("executor")
 
 
-class _Spill:
-    """Append-only files, one or more per bucket, in a private temporary directory."""
-
-    def __init__(self, directory: Path, name: str) -> None:
-        self._directory = directory
-        self._name = name
-        self.rows: dict[int, int] = {}
-
-    def path(self, bucket: int, part: str) -> Path:
-        return self._directory / f"{self._name}-{bucket:05d}.{part}"
-
-    def append(self, bucket: int, rows: int, **arrays: npt.NDArray[np.generic]) -> None:
-        for part, array in arrays.items():
-            with open(self.path(bucket, part), "ab") as f:
-                f.write(np.ascontiguousarray(array).tobytes())
-        self.rows[bucket] = self.rows.get(bucket, 0) + rows
-
-    def read(
-        self, bucket: int, part: str, dtype: type[np.generic], keep: bool = False
-    ) -> npt.NDArray[Any]:
-        """One bucket's part, then its file is removed (kept with ``keep``)."""
-        path = self.path(bucket, part)
-        if not path.exists():
-            return np.zeros(0, dtype)
-        out = np.fromfile(path, dtype=dtype)
-        if not keep:
-            path.unlink()
-        return out
-
-    def distinct_hashes(self, buckets: int, part: str) -> int:
-        """Distinct 16-byte hashes over every bucket (duplicates share a bucket), one
-        bucket resident at a time."""
-        return sum(
-            _distinct_hashes(self.read(b, part, np.uint8, keep=True)) for b in range(buckets)
+def _executor(executor: Executor | None, protocol: Protocol) -> Executor | None:
+    if executor is None:
+        return None
+    if protocol != "dh":
+        raise InvalidInputError.single(
+            "executor", None, "runs protocol='dh' only; protocol='vole' runs in this process"
         )
-
-    @property
-    def largest(self) -> int:
-        return max(self.rows.values(), default=0)
+    return check_executor(executor)
 
 
 class _Party:
@@ -246,6 +215,14 @@ class _Party:
 
     def _stats(self, largest: int) -> StreamStats:
         return StreamStats(self._rows, self.buckets, self.batch_rows, largest, self._peak)
+
+    def _batches(self, source: BatchSource, column: str) -> Iterator[Batch]:
+        """``(first_row, offsets, data)`` of each record batch, counting the rows."""
+        for keys in _key_arrays(source, column, self.batch_rows):
+            self._resident(len(keys))
+            offsets, data = _batch_buffers(keys, self._rows)
+            yield self._rows, offsets, data
+            self._rows += len(keys)
 
     def _read(self, source: BatchSource, column: str) -> None:
         raise NotImplementedError
@@ -290,6 +267,10 @@ class StreamingJoinSender(_Party):
         key_kind: ``"uscc"`` or ``"text"``, as for :class:`~zone_opt.join.JoinSender`.
         protocol: ``"dh"`` or ``"vole"``; must equal the receiver's.
         spill_dir: where the private temporary directory goes.
+        executor: run the batches and buckets as tasks on this executor of the party's
+            own (:mod:`zone_opt.join.sharded`: the session secret sealed to each worker;
+            same messages, answered once); None (default): in this process.
+            ``protocol="dh"`` only.
     """
 
     def __init__(
@@ -301,35 +282,44 @@ class StreamingJoinSender(_Party):
         batch_rows: int = DEFAULT_BATCH_ROWS,
         key_kind: KeyKind = "uscc",
         protocol: Protocol = "dh",
-        spill_dir: str | os.PathLike[str] | None = None,
+        **placement: Unpack[Placement],
     ) -> None:
         self.protocol = _protocol(protocol)
+        spill_dir, executor = _placement(placement)
+        executor = _executor(executor, self.protocol)
         super().__init__(buckets, batch_rows, spill_dir)
         self._core: _core.JoinStreamSender | _core.VoleStreamSender
+        self._sharded: ShardedSender | None = None
         if self.protocol == "vole":
             self._core = _core.VoleStreamSender(_uscc(key_kind), buckets)
         else:
             self._core = _core.JoinStreamSender("intersection", False, _uscc(key_kind), buckets)
+            if executor is not None:
+                self._sharded = ShardedSender(self._core, executor, self._dir)
         self._tags = _Spill(self._dir, "tags")
         self._setup_started = False
         self._guarded(source, column)
 
     def _read(self, source: BatchSource, column: str) -> None:
-        for keys in _key_arrays(source, column, self.batch_rows):
-            self._resident(len(keys))
-            offsets, data = _batch_buffers(keys, self._rows)
-            if isinstance(self._core, _core.VoleStreamSender):
-                hashes, bucket = self._core.hash_batch(offsets, data, self._rows)
+        engine = self._core
+        if isinstance(engine, _core.VoleStreamSender):
+            for first, offsets, data in self._batches(source, column):
+                hashes, bucket = engine.hash_batch(offsets, data, first)
                 rows16 = hashes.reshape(-1, HASH_LEN)
                 for b, rows in _groups(bucket, self.buckets):
                     self._tags.append(b, len(rows), hash=rows16[rows])
-            else:
-                tags = self._core.tags(offsets, data, self._rows).reshape(-1, TAG_LEN)
-                for b, rows in _groups(_tag_buckets(tags, self.buckets), self.buckets):
-                    self._tags.append(b, len(rows), tag=tags[rows])
-            self._rows += len(keys)
-        if isinstance(self._core, _core.VoleStreamSender):
-            self._core.begin(self._tags.distinct_hashes(self.buckets, "hash"))
+            engine.begin(self._tags.distinct_hashes(self.buckets, "hash"))
+            return
+        batches = self._batches(source, column)
+        evaluated: Iterable[npt.NDArray[np.uint8]] = (
+            (engine.tags(offsets, data, first) for first, offsets, data in batches)
+            if self._sharded is None
+            else self._sharded.tags(batches)
+        )
+        for flat in evaluated:
+            tags = flat.reshape(-1, TAG_LEN)
+            for b, rows in _groups(_tag_buckets(tags, self.buckets), self.buckets):
+                self._tags.append(b, len(rows), tag=tags[rows])
 
     def setup_parts(self) -> Iterator[bytes]:
         """The sender's table, one message per bucket in order (each sorted, duplicates
@@ -337,7 +327,12 @@ class StreamingJoinSender(_Party):
         produced once per session.
 
         ``protocol="vole"``: bucket ``b + 1``'s setup is made (its session opened) only
-        after bucket ``b`` was answered, so one bucket is resident."""
+        after bucket ``b`` was answered, so one bucket is resident. With ``executor``: made
+        a round of buckets at a time on the executor, the spill files kept, so the parts
+        can be produced again (the same bytes) for a receiver that resumes."""
+        if self._sharded is not None:
+            yield from self._sharded.setup_parts(self._tags, self.buckets, self._resident)
+            return
         if self._setup_started:
             raise InvalidInputError.single(
                 "setup_parts", None, "this session's setup parts were already produced"
@@ -357,8 +352,13 @@ class StreamingJoinSender(_Party):
         """Evaluate one bucket's blinded keys (each bucket once, one receiver per session).
 
         ``protocol="vole"``: answer the open bucket's request (with its VOLE message), then
-        its correction (with its tags, which closes the bucket)."""
-        return self._core.respond_part(check_bytes("request", request))
+        its correction (with its tags, which closes the bucket). With ``executor``: the
+        request evaluated on a worker; the same request again gets the same bytes, another
+        request for an answered bucket is refused."""
+        request = check_bytes("request", request)
+        if self._sharded is not None:
+            return self._sharded.answers.respond(request)
+        return self._core.respond_part(request)
 
     @property
     def receiver_count(self) -> int:
@@ -379,7 +379,10 @@ class StreamingJoinReceiver(_Party):
     hash; VOLE: as 16-byte key hashes, to the bucket of their public hash (then its
     distinct keys are counted to fix the padded bucket size).
 
-    Args: as for :class:`StreamingJoinSender`.
+    Args: as for :class:`StreamingJoinSender`. With ``executor``, :meth:`exchange` commits
+    each round of buckets to the manifest in the spill directory; if it is interrupted (an
+    error of ``respond``, a lost worker), calling it again resumes with the buckets not
+    committed.
     """
 
     def __init__(
@@ -391,15 +394,20 @@ class StreamingJoinReceiver(_Party):
         batch_rows: int = DEFAULT_BATCH_ROWS,
         key_kind: KeyKind = "uscc",
         protocol: Protocol = "dh",
-        spill_dir: str | os.PathLike[str] | None = None,
+        **placement: Unpack[Placement],
     ) -> None:
         self.protocol = _protocol(protocol)
+        spill_dir, executor = _placement(placement)
+        executor = _executor(executor, self.protocol)
         super().__init__(buckets, batch_rows, spill_dir)
         self._core: _core.JoinStreamReceiver | _core.VoleStreamReceiver
+        self._sharded: ShardedReceiver | None = None
         if self.protocol == "vole":
             self._core = _core.VoleStreamReceiver(_uscc(key_kind), buckets)
         else:
             self._core = _core.JoinStreamReceiver("intersection", False, _uscc(key_kind), buckets)
+            if executor is not None:
+                self._sharded = ShardedReceiver(self._core, executor, self._dir, buckets)
         self._keys = _Spill(self._dir, "keys")
         self._tags = _Spill(self._dir, "tags")
         self._exchanged = False
@@ -407,30 +415,29 @@ class StreamingJoinReceiver(_Party):
         self._guarded(source, column)
 
     def _read(self, source: BatchSource, column: str) -> None:
-        for keys in _key_arrays(source, column, self.batch_rows):
-            self._resident(len(keys))
-            offsets, data = _batch_buffers(keys, self._rows)
-            if isinstance(self._core, _core.VoleStreamReceiver):
-                hashes, bucket = self._core.hash_batch(offsets, data, self._rows)
+        engine = self._core
+        if isinstance(engine, _core.VoleStreamReceiver):
+            for first, offsets, data in self._batches(source, column):
+                hashes, bucket = engine.hash_batch(offsets, data, first)
                 rows16 = hashes.reshape(-1, HASH_LEN)
                 for b, rows in _groups(bucket, self.buckets):
                     self._keys.append(
-                        b, len(rows), row=rows.astype(np.int64) + self._rows, hash=rows16[rows]
+                        b, len(rows), row=rows.astype(np.int64) + first, hash=rows16[rows]
                     )
-            else:
-                self._spill_canonical(self._core, offsets, data)
-            self._rows += len(keys)
-        if isinstance(self._core, _core.VoleStreamReceiver):
-            self._core.begin(self._keys.distinct_hashes(self.buckets, "hash"))
+            engine.begin(self._keys.distinct_hashes(self.buckets, "hash"))
+            return
+        batches = self._batches(source, column)
+        parts: Iterable[tuple[int, Partitioned]] = (
+            ((first, engine.partition(offsets, data, first)) for first, offsets, data in batches)
+            if self._sharded is None
+            else self._sharded.partition(batches)
+        )
+        for first, partitioned in parts:
+            self._spill_canonical(first, partitioned)
 
-    def _spill_canonical(
-        self,
-        engine: _core.JoinStreamReceiver,
-        offsets: npt.NDArray[np.int64],
-        data: npt.NDArray[np.uint8],
-    ) -> None:
+    def _spill_canonical(self, first: int, partitioned: Partitioned) -> None:
         """DH: one batch's canonical keys, to the buckets of the secret hash."""
-        canon_offsets, canon_data, bucket = engine.partition(offsets, data, self._rows)
+        canon_offsets, canon_data, bucket = partitioned
         lengths = np.diff(canon_offsets)
         for b, rows in _groups(bucket, self.buckets):
             # The bytes of the bucket's keys, gathered in one vectorised take.
@@ -440,7 +447,7 @@ class StreamingJoinReceiver(_Party):
             self._keys.append(
                 b,
                 len(rows),
-                row=rows.astype(np.int64) + self._rows,
+                row=rows.astype(np.int64) + first,
                 len=taken.astype(np.uint32),
                 data=canon_data[picked],
             )
@@ -472,6 +479,10 @@ class StreamingJoinReceiver(_Party):
             raise InvalidInputError.single(
                 "setup_parts", None, "protocol='dh' takes the setup parts in finish()"
             )
+        if self._sharded is not None:
+            self._sharded.exchange(self._keys, respond, self._resident)
+            self._exchanged = True
+            return
         self._exchanged = True
         for b in range(self.buckets):
             rows = self._keys.read(b, "row", np.int64)
@@ -528,6 +539,8 @@ class StreamingJoinReceiver(_Party):
             return _result(self._matched)
         if setup_parts is None:
             raise InvalidInputError.single("setup_parts", None, "protocol='dh' needs them here")
+        if self._sharded is not None:
+            return _result(self._sharded.finish(self._tags, setup_parts, self._resident))
         matched = []
         for t, part in enumerate(setup_parts):
             if t >= self.buckets:
