@@ -44,6 +44,10 @@ Both protocols of the in-memory join stream (``protocol=``, the same on both sid
 
 Streaming is intersection mode only (not labelled, cardinality, sum or verifiable).
 
+**On an executor** (``executor=``, DH only): each party's record batches and buckets run
+as tasks on an executor of its own (threads, or its own Ray cluster), the session secret
+sealed to each worker, with the same messages and result; see :mod:`zone_opt.join.sharded`.
+
 **Memory.** At most one record batch (``batch_rows`` keys) or one bucket (about
 ``n / buckets`` keys, where ``n`` is the party's row count) is resident at a time, plus the
 matched row numbers (8 bytes each); :attr:`StreamStats.peak_resident_rows` records the
