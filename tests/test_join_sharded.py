@@ -5,8 +5,12 @@ answers each bucket once; an interrupted exchange resumes from the manifest."""
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -246,4 +250,94 @@ def test_bad_executor_arguments_are_refused() -> None:
     with pytest.raises(InvalidInputError, match="protocol='dh' only"):
         StreamingJoinReceiver(
             table(CLIENT_KEYS), "id", key_kind="text", protocol="vole", executor=LocalExecutor(2)
+        )
+
+
+KEY = bytes(range(32))
+#: A driver process that dies after its 7th request (no close, no clean-up): both parties
+#: of a session in one process, with session keys, each in its own spill directory.
+_DYING_DRIVER = """
+import os, sys
+from join_sharded_cases import CLIENT_KEYS, SERVER_KEYS, table
+from zone_opt.distributed import LocalExecutor
+from zone_opt.join import StreamingJoinReceiver, StreamingJoinSender
+
+root, key = sys.argv[1], bytes(range(32))
+kw = dict(buckets=16, key_kind="text", executor=LocalExecutor(2), session_key=key)
+server = StreamingJoinSender(table(SERVER_KEYS), "id", spill_dir=root + "/s", **kw)
+client = StreamingJoinReceiver(table(CLIENT_KEYS), "id", spill_dir=root + "/r", **kw)
+calls = []
+
+def dying(request):
+    calls.append(request)
+    if len(calls) == 7:
+        os._exit(3)
+    return server.respond(request)
+
+client.exchange(dying)
+"""
+
+
+def _one(directory: Path) -> Path:
+    (only,) = directory.iterdir()
+    return only
+
+
+def test_a_restarted_driver_resumes_the_session(tmp_path: Path) -> None:
+    for d in ("s", "r"):
+        (tmp_path / d).mkdir()
+    tests = str(Path(__file__).parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])}
+    died = subprocess.run(
+        [sys.executable, "-c", _DYING_DRIVER, str(tmp_path)], env=env, check=False, timeout=120
+    )
+    assert died.returncode == 3
+    server_dir, client_dir = _one(tmp_path / "s"), _one(tmp_path / "r")
+    with pytest.raises(InvalidInputError, match="sealed"):
+        StreamingJoinSender.resume(server_dir, session_key=bytes(32), executor=LocalExecutor(2))
+    with pytest.raises(InvalidInputError, match="receiver's session"):
+        StreamingJoinSender.resume(client_dir, session_key=KEY, executor=LocalExecutor(2))
+    server = StreamingJoinSender.resume(server_dir, session_key=KEY, executor=LocalExecutor(2))
+    client = StreamingJoinReceiver.resume(client_dir, session_key=KEY, executor=LocalExecutor(2))
+    with server, client:
+        assert client._sharded is not None
+        assert server._sharded is not None
+        assert client._sharded.manifest.committed("exchange") == 4  # one round of 4
+        sent: list[bytes] = []
+
+        def respond(request: bytes) -> bytes:
+            sent.append(request)
+            return server.respond(request)
+
+        client.exchange(respond)
+        assert len(sent) == 16 - 4
+        # Buckets 4 and 5 were answered before the driver died: answered again from what
+        # the sender kept; the ten others evaluated now.
+        assert server._sharded.answers.evaluated == 10
+        got = client.finish(server.setup_parts())
+        assert server.receiver_count == len({k.strip().upper() for k in CLIENT_KEYS})
+        assert client.stats.rows == len(CLIENT_KEYS)
+        # Answered once, across the restart too.
+        assert isinstance(client._core, _core.JoinStreamReceiver)
+        shared = _sealed("receiver", client._core.seal_to)
+        offsets, data = sharded._bucket_keys(client._keys, 0)[1]
+        other = sharded.receiver_request(shared, (0, (offsets[:2], data[: int(offsets[1])])))
+        assert isinstance(other, bytes)
+        with pytest.raises(InvalidInputError, match="already answered"):
+            server.respond(other)
+    assert np.array_equal(got.indices, in_memory())
+    assert not server_dir.exists()
+    assert not client_dir.exists()
+
+
+def test_a_session_key_needs_an_executor_and_32_bytes() -> None:
+    with pytest.raises(InvalidInputError, match="session_key"):
+        StreamingJoinSender(table(SERVER_KEYS), "id", key_kind="text", session_key=KEY)
+    with pytest.raises(InvalidInputError, match="session_key"):
+        StreamingJoinSender(
+            table(SERVER_KEYS),
+            "id",
+            key_kind="text",
+            executor=LocalExecutor(2),
+            session_key=b"short",
         )

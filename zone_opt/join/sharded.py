@@ -41,11 +41,12 @@ Memory: a task holds one record batch or one bucket; the driver one round of the
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeAlias, TypeVar, cast
+from typing import Any, Literal, TypeAlias, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -65,13 +66,18 @@ from zone_opt.join.spill import (
 )
 
 __all__ = [
+    "SECRET_FILE",
+    "SESSION_FILE",
     "Answers",
     "NeedsKey",
+    "Restored",
     "Sealed",
     "Sealer",
     "ShardedReceiver",
     "ShardedSender",
     "check_executor",
+    "load_session",
+    "save_session",
     "worker_key",
 ]
 
@@ -81,6 +87,9 @@ Role = Literal["sender", "receiver"]
 Keys: TypeAlias = tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]
 #: Rounds of sealing to newly seen worker keys before a map gives up.
 MAX_KEY_ROUNDS = 4
+#: A resumable session's parameters and the session secret, sealed to the party's key.
+SESSION_FILE = "session.json"
+SECRET_FILE = "session.sealed"
 
 _key_lock = threading.Lock()
 _worker_keys: list[_core.SealKey] = []
@@ -283,6 +292,22 @@ class Answers:
     def _path(self, bucket: int) -> Path:
         return self._directory / f"answer-{bucket:05d}.msg"
 
+    def _request_path(self, bucket: int) -> Path:
+        return self._directory / f"request-{bucket:05d}.msg"
+
+    def restore(self) -> None:
+        """Admit again the requests admitted before (a resumed session): the same bucket
+        record, receiver session and count as then."""
+        for bucket in self._manifest.buckets("request"):
+            digest = self._manifest.digest("request", bucket)
+            request = read_verified(self._request_path(bucket), digest)
+            if request is None or digest is None:
+                raise VerificationError(
+                    f"the kept request of bucket {bucket} is missing or altered"
+                )
+            self._core.admit_part(request)
+            self._bucket_of[digest] = bucket
+
     def respond(self, request: bytes) -> bytes:
         digest = hashlib.sha256(request).hexdigest()
         with self._lock:
@@ -290,14 +315,62 @@ class Answers:
             if bucket is None:
                 bucket = self._core.admit_part(request)
                 self._bucket_of[digest] = bucket
+                kept = write_atomic(self._request_path(bucket), request)
+                self._manifest.commit("request", {bucket: kept})
             stored = read_verified(self._path(bucket), self._manifest.digest("answer", bucket))
             if stored is not None:
                 return stored
             (response,) = self._sealer.map(sender_respond, [request])
             self.evaluated += 1
             written = write_atomic(self._path(bucket), response)
-            self._manifest.commit("answer", {bucket: written}, {f"request-{bucket}": digest})
+            self._manifest.commit("answer", {bucket: written})
             return response
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """A resumable session read back: the party's key (from its session key), the sealed
+    session secret, and the party's saved state."""
+
+    key: _core.SealKey
+    sealed: bytes
+    state: dict[str, Any]
+
+    def spill_rows(self, name: str) -> dict[int, int]:
+        return {int(b): int(n) for b, n in self.state["spills"][name].items()}
+
+
+def save_session(
+    directory: Path,
+    role: Role,
+    seal_to: Callable[[bytes], bytes],
+    session_key: bytes,
+    state: dict[str, Any],
+) -> None:
+    """Keep what a later driver needs to resume: the session secret sealed to the key
+    derived from ``session_key`` (never in plaintext), and the party's state."""
+    key = _core.SealKey.from_secret(session_key)
+    write_atomic(directory / SECRET_FILE, seal_to(key.public))
+    write_atomic(directory / SESSION_FILE, json.dumps({"role": role, **state}).encode())
+
+
+def load_session(directory: Path, role: Role, session_key: bytes) -> Restored:
+    """The session kept in ``directory`` for ``role``; refused naming ``directory`` if
+    there is none, and naming ``sealed`` if ``session_key`` is not the one it was kept
+    with (when the secret is opened)."""
+    path = directory / SESSION_FILE
+    if not path.is_file() or not (directory / SECRET_FILE).is_file():
+        raise InvalidInputError.single(
+            "directory", None, f"{directory} holds no resumable session ({SESSION_FILE})"
+        )
+    state = json.loads(path.read_text(encoding="utf-8"))
+    if state.get("role") != role:
+        raise InvalidInputError.single(
+            "directory", None, f"{directory} holds a {state.get('role')}'s session, not a {role}'s"
+        )
+    return Restored(
+        _core.SealKey.from_secret(session_key), (directory / SECRET_FILE).read_bytes(), state
+    )
 
 
 Batch: TypeAlias = tuple[int, npt.NDArray[np.int64], npt.NDArray[np.uint8]]

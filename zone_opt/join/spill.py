@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ __all__ = [
     "HASH_LEN",
     "TAG_LEN",
     "Manifest",
+    "SessionDirectory",
     "Spill",
     "distinct_hashes",
     "groups",
@@ -112,6 +114,18 @@ class Spill:
         return max(self.rows.values(), default=0)
 
 
+class SessionDirectory:
+    """A resumable session's spill directory: unlike a temporary directory it outlives
+    the process that made it (a driver that dies leaves it for ``resume``); only
+    :meth:`cleanup` removes it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.name, ignore_errors=True)
+
+
 def _fsync_directory(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -168,6 +182,10 @@ class Manifest:
 
     def committed(self, stage: str) -> int:
         return len(self._stages.get(stage, {}))
+
+    def buckets(self, stage: str) -> list[int]:
+        """The committed buckets of ``stage``, ascending."""
+        return sorted(int(b) for b in self._stages.get(stage, {}))
 
     def commit(
         self, stage: str, outputs: Mapping[int, str], meta: Mapping[str, str] | None = None

@@ -66,25 +66,26 @@ released, plus writing and reading the spill files once or twice per row.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from types import TracebackType
-from typing import Self, TypeAlias, TypedDict, Unpack
+from typing import Self, TypeAlias, Unpack
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from zone_opt import _core
-from zone_opt.arguments import check_bytes, check_choice, check_int
+from zone_opt.arguments import check_bytes, check_choice
 from zone_opt.distributed.executor import Executor
 from zone_opt.errors import InvalidInputError, VerificationError
 from zone_opt.join.options import KeyKind, Protocol
-from zone_opt.join.session import JoinResult, _string_buffers
+from zone_opt.join.party import (
+    DEFAULT_BATCH_ROWS,
+    BatchSource,
+    Party,
+    Placement,
+    StreamStats,
+    placement,
+)
+from zone_opt.join.session import JoinResult
 from zone_opt.join.sharded import ShardedReceiver, ShardedSender, check_executor
 from zone_opt.join.spill import HASH_LEN, TAG_LEN
 from zone_opt.join.spill import Spill as _Spill
@@ -99,66 +100,7 @@ __all__ = [
     "StreamingJoinSender",
 ]
 
-BatchSource: TypeAlias = str | os.PathLike[str] | pa.Table | Iterable[pa.RecordBatch]
-Batch: TypeAlias = tuple[int, npt.NDArray[np.int64], npt.NDArray[np.uint8]]
 Partitioned: TypeAlias = tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.uint32]]
-DEFAULT_BATCH_ROWS = 1 << 16
-
-
-@dataclass(frozen=True, slots=True)
-class StreamStats:
-    """What one party held in memory.
-
-    Attributes:
-        rows: keys read.
-        buckets: number of buckets.
-        batch_rows: the largest record batch allowed (larger ones are sliced).
-        largest_bucket_rows: rows in the fullest bucket (of keys or of tags).
-        peak_resident_rows: the most keys (or tags) held at once: the largest record batch
-            or bucket loaded; at most ``max(batch_rows, largest_bucket_rows)``.
-    """
-
-    rows: int
-    buckets: int
-    batch_rows: int
-    largest_bucket_rows: int
-    peak_resident_rows: int
-
-
-def _key_arrays(
-    source: BatchSource, column: str, batch_rows: int
-) -> Iterator[pa.Array | pa.ChunkedArray]:
-    """The key column of ``source`` in slices of at most ``batch_rows`` rows."""
-    if isinstance(source, str | os.PathLike):
-        parquet = pq.ParquetFile(source)
-        if column not in parquet.schema_arrow.names:
-            raise InvalidInputError.single("column", None, f"{column!r} is not in {source}")
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=[column]):
-            yield batch.column(0)
-        return
-    batches: Iterable[pa.RecordBatch] = source
-    if isinstance(source, pa.Table):
-        if column not in source.column_names:
-            raise InvalidInputError.single("column", None, f"{column!r} is not in the table")
-        batches = source.select([column]).to_batches(max_chunksize=batch_rows)
-    for batch in batches:
-        if column not in batch.schema.names:
-            raise InvalidInputError.single("column", None, f"{column!r} is not in the batches")
-        keys = batch.column(column)
-        for start in range(0, len(keys), batch_rows):
-            yield keys.slice(start, batch_rows)
-
-
-def _batch_buffers(
-    keys: pa.Array | pa.ChunkedArray, first_row: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
-    if not (pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)):
-        raise InvalidInputError.single("keys", None, f"must be strings, got {keys.type}")
-    if keys.null_count:
-        row = int(np.flatnonzero(pc.is_null(keys).to_numpy(zero_copy_only=False))[0])
-        raise InvalidInputError.single("keys", first_row + row, "a key is null")
-    offsets, data, _ = _string_buffers(keys, "keys")
-    return offsets, data
 
 
 def _uscc(key_kind: str) -> bool:
@@ -171,91 +113,7 @@ def _protocol(protocol: str) -> Protocol:
     return protocol  # type: ignore[return-value]
 
 
-def _check(buckets: int, batch_rows: int) -> None:
-    buckets = check_int("buckets", buckets, low=1, high=1 << 16)
-    if buckets & (buckets - 1):
-        raise InvalidInputError.single("buckets", None, "must be a power of two up to 65536")
-    check_int("batch_rows", batch_rows, low=1, high=2**31 - 1)
-
-
-class Placement(TypedDict, total=False):
-    """Where a streaming party keeps its spill files (``spill_dir``: the private temporary
-    directory goes there; default: the system's temporary directory) and runs its batches
-    and buckets (``executor``; default None: in this process)."""
-
-    spill_dir: str | os.PathLike[str] | None
-    executor: Executor | None
-
-
-def _placement(placement: Placement) -> tuple[str | os.PathLike[str] | None, Executor | None]:
-    unknown = sorted(set(placement) - set(Placement.__annotations__))
-    if unknown:
-        raise TypeError(f"unexpected keyword argument {unknown[0]!r}")
-    return placement.get("spill_dir"), placement.get("executor")
-
-
-def _executor(executor: Executor | None, protocol: Protocol) -> Executor | None:
-    if executor is None:
-        return None
-    if protocol != "dh":
-        raise InvalidInputError.single(
-            "executor", None, "runs protocol='dh' only; protocol='vole' runs in this process"
-        )
-    return check_executor(executor)
-
-
-class _Party:
-    def __init__(self, buckets: int, batch_rows: int, spill_dir: str | os.PathLike[str] | None):
-        _check(buckets, batch_rows)
-        self.buckets = buckets
-        self.batch_rows = batch_rows
-        self._tmp = tempfile.TemporaryDirectory(prefix="zone-opt-psi-", dir=spill_dir)
-        self._dir = Path(self._tmp.name)
-        self._rows = 0
-        self._peak = 0
-
-    def _resident(self, rows: int) -> None:
-        self._peak = max(self._peak, rows)
-
-    def _stats(self, largest: int) -> StreamStats:
-        return StreamStats(self._rows, self.buckets, self.batch_rows, largest, self._peak)
-
-    def _batches(self, source: BatchSource, column: str) -> Iterator[Batch]:
-        """``(first_row, offsets, data)`` of each record batch, counting the rows."""
-        for keys in _key_arrays(source, column, self.batch_rows):
-            self._resident(len(keys))
-            offsets, data = _batch_buffers(keys, self._rows)
-            yield self._rows, offsets, data
-            self._rows += len(keys)
-
-    def _read(self, source: BatchSource, column: str) -> None:
-        raise NotImplementedError
-
-    def _guarded(self, source: BatchSource, column: str) -> None:
-        """Read the source; on any error remove the spill files before raising."""
-        try:
-            self._read(source, column)
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        """Remove the spill files."""
-        self._tmp.cleanup()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class StreamingJoinSender(_Party):
+class StreamingJoinSender(Party):
     """The sender of a streaming intersection session.
 
     Reads ``source`` once on construction: each record batch's keys are canonicalised and
@@ -275,7 +133,39 @@ class StreamingJoinSender(_Party):
             own (:mod:`zone_opt.join.sharded`: the session secret sealed to each worker;
             same messages, answered once); None (default): in this process.
             ``protocol="dh"`` only.
+        session_key: with ``executor``, at least 32 random bytes the party stores: the
+            session (its secret sealed to a key derived from them, its spill files, its
+            answers) is kept in :attr:`directory` so that a new driver process can
+            :meth:`resume` it if this one dies; :meth:`close` removes it.
     """
+
+    role = "sender"
+
+    @classmethod
+    def resume(
+        cls, directory: str | os.PathLike[str], *, session_key: bytes, executor: Executor
+    ) -> Self:
+        """The session a sender made with ``session_key`` kept in ``directory`` (its
+        :attr:`directory`), in this process: the same session secret, setup parts and
+        answers (a request answered before gets the same bytes; another request for an
+        answered bucket is refused). Refused naming ``sealed`` for another key."""
+        self = cls.__new__(cls)
+        restored = self._restore(directory, session_key)
+        core = _core.JoinStreamSender.open_sealed(restored.key, restored.sealed)
+        self._core = core
+        self._sharded = ShardedSender(core, check_executor(executor), self._dir)
+        self._sharded.answers.restore()
+        self._tags = _Spill(self._dir, "tags")
+        self._tags.rows = restored.spill_rows("tags")
+        self._setup_started = False
+        return self
+
+    def _spills(self) -> dict[str, _Spill]:
+        return {"tags": self._tags}
+
+    def _seal_to(self, public: bytes) -> bytes:
+        assert isinstance(self._core, _core.JoinStreamSender)
+        return self._core.seal_to(public)
 
     def __init__(
         self,
@@ -286,12 +176,12 @@ class StreamingJoinSender(_Party):
         batch_rows: int = DEFAULT_BATCH_ROWS,
         key_kind: KeyKind = "uscc",
         protocol: Protocol = "dh",
-        **placement: Unpack[Placement],
+        **given: Unpack[Placement],
     ) -> None:
         self.protocol = _protocol(protocol)
-        spill_dir, executor = _placement(placement)
-        executor = _executor(executor, self.protocol)
-        super().__init__(buckets, batch_rows, spill_dir)
+        where = placement(given, self.protocol)
+        executor = where.executor
+        super().__init__(buckets, batch_rows, where)
         self._core: _core.JoinStreamSender | _core.VoleStreamSender
         self._sharded: ShardedSender | None = None
         if self.protocol == "vole":
@@ -375,7 +265,7 @@ class StreamingJoinSender(_Party):
         return self._stats(self._tags.largest)
 
 
-class StreamingJoinReceiver(_Party):
+class StreamingJoinReceiver(Party):
     """The receiver of a streaming intersection session.
 
     Reads ``source`` once on construction: each record batch's keys are canonicalised and
@@ -386,8 +276,37 @@ class StreamingJoinReceiver(_Party):
     Args: as for :class:`StreamingJoinSender`. With ``executor``, :meth:`exchange` commits
     each round of buckets to the manifest in the spill directory; if it is interrupted (an
     error of ``respond``, a lost worker), calling it again resumes with the buckets not
-    committed.
+    committed; with a ``session_key`` too, so can a new driver process (:meth:`resume`).
     """
+
+    role = "receiver"
+
+    @classmethod
+    def resume(
+        cls, directory: str | os.PathLike[str], *, session_key: bytes, executor: Executor
+    ) -> Self:
+        """The session a receiver made with ``session_key`` kept in ``directory`` (its
+        :attr:`directory`), in this process: :meth:`exchange` then skips the committed
+        buckets and sends the same requests for the others. Refused naming ``sealed``
+        for another key."""
+        self = cls.__new__(cls)
+        restored = self._restore(directory, session_key)
+        core = _core.JoinStreamReceiver.open_sealed(restored.key, restored.sealed)
+        self._core = core
+        self._sharded = ShardedReceiver(core, check_executor(executor), self._dir, self.buckets)
+        self._keys = _Spill(self._dir, "keys")
+        self._keys.rows = restored.spill_rows("keys")
+        self._tags = _Spill(self._dir, "tags")
+        self._exchanged = False
+        self._matched = []
+        return self
+
+    def _spills(self) -> dict[str, _Spill]:
+        return {"keys": self._keys}
+
+    def _seal_to(self, public: bytes) -> bytes:
+        assert isinstance(self._core, _core.JoinStreamReceiver)
+        return self._core.seal_to(public)
 
     def __init__(
         self,
@@ -398,12 +317,12 @@ class StreamingJoinReceiver(_Party):
         batch_rows: int = DEFAULT_BATCH_ROWS,
         key_kind: KeyKind = "uscc",
         protocol: Protocol = "dh",
-        **placement: Unpack[Placement],
+        **given: Unpack[Placement],
     ) -> None:
         self.protocol = _protocol(protocol)
-        spill_dir, executor = _placement(placement)
-        executor = _executor(executor, self.protocol)
-        super().__init__(buckets, batch_rows, spill_dir)
+        where = placement(given, self.protocol)
+        executor = where.executor
+        super().__init__(buckets, batch_rows, where)
         self._core: _core.JoinStreamReceiver | _core.VoleStreamReceiver
         self._sharded: ShardedReceiver | None = None
         if self.protocol == "vole":

@@ -20,6 +20,7 @@
 use chacha20poly1305::aead::{Aead, KeyInit, Payload as AeadPayload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
+use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::IsIdentity;
 use sha2::{Digest, Sha512};
 use zeroize::{Zeroize, Zeroizing};
@@ -33,6 +34,10 @@ const VERSION: u8 = 1;
 const DST_KDF: &[u8] = b"ZONE-OPT-SEAL-V1-KDF";
 /// DST of the key id.
 const DST_KEY_ID: &[u8] = b"ZONE-OPT-SEAL-V1-KEY-ID";
+/// DST of a keypair derived from a party's stored secret.
+const DST_FROM_SECRET: &[u8] = b"ZONE-OPT-SEAL-V1-FROM-SECRET";
+/// The fewest bytes of a stored secret a keypair is derived from.
+pub const MIN_SECRET_LEN: usize = 32;
 /// Bytes of a key id.
 pub const KEY_ID_LEN: usize = 16;
 /// Bytes a seal adds to its plaintext.
@@ -138,6 +143,32 @@ impl SealKey {
         Ok(Self { secret, public })
     }
 
+    /// The keypair derived from a secret the party stores (at least 32 random bytes), so
+    /// that what was sealed to it can be opened by a later process of the party (a driver
+    /// that restarts). Errors name `session_key`.
+    pub fn from_secret(secret: &[u8]) -> CoreResult<Self> {
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(CoreError::invalid(
+                "session_key",
+                None,
+                format!("must hold at least {MIN_SECRET_LEN} random bytes"),
+            ));
+        }
+        let mut h = Sha512::new();
+        h.update(DST_FROM_SECRET);
+        h.update(secret);
+        let mut wide = [0_u8; 64];
+        wide.copy_from_slice(&h.finalize());
+        let scalar = Scalar::from_bytes_mod_order_wide(&wide);
+        wide.zeroize();
+        if scalar == Scalar::ZERO {
+            return Err(CoreError::invalid("session_key", None, "gives a zero key"));
+        }
+        let secret = SecretScalar(scalar);
+        let public = RistrettoPoint::mul_base(&secret.0).compress().to_bytes();
+        Ok(Self { secret, public })
+    }
+
     pub fn public(&self) -> [u8; 32] {
         self.public
     }
@@ -201,6 +232,19 @@ mod tests {
         );
         assert!(reason(other.open(LABEL, &sealed).unwrap_err()).contains("another worker key"));
         assert!(reason(worker.open(b"other", &sealed).unwrap_err()).contains("authentication"));
+    }
+
+    #[test]
+    fn a_key_from_a_stored_secret_is_the_same_in_every_process() {
+        let a = SealKey::from_secret(&[7_u8; 32]).unwrap();
+        let b = SealKey::from_secret(&[7_u8; 32]).unwrap();
+        let c = SealKey::from_secret(&[8_u8; 32]).unwrap();
+        assert_eq!(a.public(), b.public());
+        assert_ne!(a.public(), c.public());
+        let sealed = seal(&a.public(), LABEL, b"state").unwrap();
+        assert_eq!(b.open(LABEL, &sealed).unwrap().as_slice(), b"state");
+        assert!(c.open(LABEL, &sealed).is_err());
+        assert!(reason(SealKey::from_secret(&[1_u8; 31]).err().unwrap()).contains("session_key"));
     }
 
     #[test]

@@ -497,6 +497,14 @@ impl PySealKey {
         })
     }
 
+    /// The keypair derived from a secret the party stores (>= 32 random bytes).
+    #[staticmethod]
+    fn from_secret(secret: &[u8]) -> PyResult<Self> {
+        Ok(Self {
+            inner: SealKey::from_secret(secret)?,
+        })
+    }
+
     /// The public key (32 bytes), to seal to.
     #[getter]
     fn public<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
