@@ -164,7 +164,8 @@ class StreamingJoinSender(Party):
         return {"tags": self._tags}
 
     def _seal_to(self, public: bytes) -> bytes:
-        assert isinstance(self._core, _core.JoinStreamSender)
+        if not isinstance(self._core, _core.JoinStreamSender):
+            raise InvalidInputError.single("session_key", None, "a kept session is protocol='dh'")
         return self._core.seal_to(public)
 
     def __init__(
@@ -305,7 +306,8 @@ class StreamingJoinReceiver(Party):
         return {"keys": self._keys}
 
     def _seal_to(self, public: bytes) -> bytes:
-        assert isinstance(self._core, _core.JoinStreamReceiver)
+        if not isinstance(self._core, _core.JoinStreamReceiver):
+            raise InvalidInputError.single("session_key", None, "a kept session is protocol='dh'")
         return self._core.seal_to(public)
 
     def __init__(
