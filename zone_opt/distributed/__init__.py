@@ -8,8 +8,11 @@ size; exact games up to
 :func:`~zone_opt.optimise.facilities.coalitions.exact_player_cap` players), facility
 scenario sweeps (:func:`~zone_opt.optimise.facilities.scenario.run_scenarios`), dispatch
 scenario sweeps (:func:`~zone_opt.optimise.dispatch.sweep.dispatch_sweep`, one task per
-rolling-horizon chain) and matching (:func:`zone_opt.matching.match` with ``executor=``;
-:mod:`zone_opt.matching.distributed`).
+rolling-horizon chain), matching (:func:`zone_opt.matching.match` with ``executor=``;
+:mod:`zone_opt.matching.distributed`) and each party's side of the streaming private set
+intersection (:class:`~zone_opt.join.StreamingJoinSender` and
+:class:`~zone_opt.join.StreamingJoinReceiver` with ``executor=``;
+:mod:`zone_opt.join.sharded`).
 """
 
 from zone_opt.distributed.executor import BACKENDS, Backend, Executor, LocalExecutor, executor

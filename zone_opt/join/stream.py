@@ -44,6 +44,10 @@ Both protocols of the in-memory join stream (``protocol=``, the same on both sid
 
 Streaming is intersection mode only (not labelled, cardinality, sum or verifiable).
 
+**On an executor** (``executor=``, DH only): each party's record batches and buckets run
+as tasks on an executor of its own (threads, or its own Ray cluster), the session secret
+sealed to each worker, with the same messages and result; see :mod:`zone_opt.join.sharded`.
+
 **Memory.** At most one record batch (``batch_rows`` keys) or one bucket (about
 ``n / buckets`` keys, where ``n`` is the party's row count) is resident at a time, plus the
 matched row numbers (8 bytes each); :attr:`StreamStats.peak_resident_rows` records the
@@ -62,86 +66,41 @@ released, plus writing and reading the spill files once or twice per row.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, TypeAlias
+from typing import Self, TypeAlias, Unpack
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from zone_opt import _core
-from zone_opt.arguments import check_bytes, check_choice, check_int
+from zone_opt.arguments import check_bytes, check_choice
+from zone_opt.distributed.executor import Executor
 from zone_opt.errors import InvalidInputError, VerificationError
 from zone_opt.join.options import KeyKind, Protocol
-from zone_opt.join.session import JoinResult, _string_buffers
+from zone_opt.join.party import (
+    DEFAULT_BATCH_ROWS,
+    BatchSource,
+    Party,
+    Placement,
+    StreamStats,
+    placement,
+)
+from zone_opt.join.session import JoinResult
+from zone_opt.join.sharded import ShardedReceiver, ShardedSender, check_executor
+from zone_opt.join.spill import HASH_LEN, TAG_LEN
+from zone_opt.join.spill import Spill as _Spill
+from zone_opt.join.spill import groups as _groups
+from zone_opt.join.spill import tag_buckets as _tag_buckets
 
-__all__ = ["BatchSource", "StreamStats", "StreamingJoinReceiver", "StreamingJoinSender"]
+__all__ = [
+    "BatchSource",
+    "Placement",
+    "StreamStats",
+    "StreamingJoinReceiver",
+    "StreamingJoinSender",
+]
 
-BatchSource: TypeAlias = str | os.PathLike[str] | pa.Table | Iterable[pa.RecordBatch]
-TAG_LEN = _core.JOIN_TAG_LEN
-DEFAULT_BATCH_ROWS = 1 << 16
-
-
-@dataclass(frozen=True, slots=True)
-class StreamStats:
-    """What one party held in memory.
-
-    Attributes:
-        rows: keys read.
-        buckets: number of buckets.
-        batch_rows: the largest record batch allowed (larger ones are sliced).
-        largest_bucket_rows: rows in the fullest bucket (of keys or of tags).
-        peak_resident_rows: the most keys (or tags) held at once: the largest record batch
-            or bucket loaded; at most ``max(batch_rows, largest_bucket_rows)``.
-    """
-
-    rows: int
-    buckets: int
-    batch_rows: int
-    largest_bucket_rows: int
-    peak_resident_rows: int
-
-
-def _key_arrays(
-    source: BatchSource, column: str, batch_rows: int
-) -> Iterator[pa.Array | pa.ChunkedArray]:
-    """The key column of ``source`` in slices of at most ``batch_rows`` rows."""
-    if isinstance(source, str | os.PathLike):
-        parquet = pq.ParquetFile(source)
-        if column not in parquet.schema_arrow.names:
-            raise InvalidInputError.single("column", None, f"{column!r} is not in {source}")
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=[column]):
-            yield batch.column(0)
-        return
-    batches: Iterable[pa.RecordBatch] = source
-    if isinstance(source, pa.Table):
-        if column not in source.column_names:
-            raise InvalidInputError.single("column", None, f"{column!r} is not in the table")
-        batches = source.select([column]).to_batches(max_chunksize=batch_rows)
-    for batch in batches:
-        if column not in batch.schema.names:
-            raise InvalidInputError.single("column", None, f"{column!r} is not in the batches")
-        keys = batch.column(column)
-        for start in range(0, len(keys), batch_rows):
-            yield keys.slice(start, batch_rows)
-
-
-def _batch_buffers(
-    keys: pa.Array | pa.ChunkedArray, first_row: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
-    if not (pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)):
-        raise InvalidInputError.single("keys", None, f"must be strings, got {keys.type}")
-    if keys.null_count:
-        row = int(np.flatnonzero(pc.is_null(keys).to_numpy(zero_copy_only=False))[0])
-        raise InvalidInputError.single("keys", first_row + row, "a key is null")
-    offsets, data, _ = _string_buffers(keys, "keys")
-    return offsets, data
+Partitioned: TypeAlias = tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.uint32]]
 
 
 def _uscc(key_kind: str) -> bool:
@@ -154,127 +113,7 @@ def _protocol(protocol: str) -> Protocol:
     return protocol  # type: ignore[return-value]
 
 
-HASH_LEN = 16
-
-
-def _distinct_hashes(hashes: npt.NDArray[np.uint8]) -> int:
-    """Number of distinct 16-byte key hashes in a flat byte array."""
-    if not len(hashes):
-        return 0
-    return len(np.unique(hashes.view(np.uint64).reshape(-1, 2), axis=0))
-
-
-def _check(buckets: int, batch_rows: int) -> None:
-    buckets = check_int("buckets", buckets, low=1, high=1 << 16)
-    if buckets & (buckets - 1):
-        raise InvalidInputError.single("buckets", None, "must be a power of two up to 65536")
-    check_int("batch_rows", batch_rows, low=1, high=2**31 - 1)
-
-
-def _tag_buckets(tags: npt.NDArray[np.uint8], buckets: int) -> npt.NDArray[np.int64]:
-    """The bucket of each 12-byte tag: its first log2(buckets) bits (as in the engine)."""
-    bits = buckets.bit_length() - 1
-    rows = tags.reshape(-1, TAG_LEN)
-    prefix = (rows[:, 0].astype(np.int64) << 8) | rows[:, 1].astype(np.int64)
-    return prefix >> (16 - bits)
-
-
-def _groups(
-    bucket: npt.NDArray[np.integer], buckets: int
-) -> Iterator[tuple[int, npt.NDArray[np.intp]]]:
-    """``(bucket, rows)`` for every non-empty bucket (vectorised: one argsort per batch)."""
-    order = np.argsort(bucket, kind="stable")
-    bounds = np.zeros(buckets + 1, np.int64)
-    np.cumsum(np.bincount(bucket, minlength=buckets), out=bounds[1:])
-    for b in np.flatnonzero(np.diff(bounds)):
-        yield int(b), order[bounds[b] : bounds[b + 1]]
-
-
-class _Spill:
-    """Append-only files, one or more per bucket, in a private temporary directory."""
-
-    def __init__(self, directory: Path, name: str) -> None:
-        self._directory = directory
-        self._name = name
-        self.rows: dict[int, int] = {}
-
-    def path(self, bucket: int, part: str) -> Path:
-        return self._directory / f"{self._name}-{bucket:05d}.{part}"
-
-    def append(self, bucket: int, rows: int, **arrays: npt.NDArray[np.generic]) -> None:
-        for part, array in arrays.items():
-            with open(self.path(bucket, part), "ab") as f:
-                f.write(np.ascontiguousarray(array).tobytes())
-        self.rows[bucket] = self.rows.get(bucket, 0) + rows
-
-    def read(
-        self, bucket: int, part: str, dtype: type[np.generic], keep: bool = False
-    ) -> npt.NDArray[Any]:
-        """One bucket's part, then its file is removed (kept with ``keep``)."""
-        path = self.path(bucket, part)
-        if not path.exists():
-            return np.zeros(0, dtype)
-        out = np.fromfile(path, dtype=dtype)
-        if not keep:
-            path.unlink()
-        return out
-
-    def distinct_hashes(self, buckets: int, part: str) -> int:
-        """Distinct 16-byte hashes over every bucket (duplicates share a bucket), one
-        bucket resident at a time."""
-        return sum(
-            _distinct_hashes(self.read(b, part, np.uint8, keep=True)) for b in range(buckets)
-        )
-
-    @property
-    def largest(self) -> int:
-        return max(self.rows.values(), default=0)
-
-
-class _Party:
-    def __init__(self, buckets: int, batch_rows: int, spill_dir: str | os.PathLike[str] | None):
-        _check(buckets, batch_rows)
-        self.buckets = buckets
-        self.batch_rows = batch_rows
-        self._tmp = tempfile.TemporaryDirectory(prefix="zone-opt-psi-", dir=spill_dir)
-        self._dir = Path(self._tmp.name)
-        self._rows = 0
-        self._peak = 0
-
-    def _resident(self, rows: int) -> None:
-        self._peak = max(self._peak, rows)
-
-    def _stats(self, largest: int) -> StreamStats:
-        return StreamStats(self._rows, self.buckets, self.batch_rows, largest, self._peak)
-
-    def _read(self, source: BatchSource, column: str) -> None:
-        raise NotImplementedError
-
-    def _guarded(self, source: BatchSource, column: str) -> None:
-        """Read the source; on any error remove the spill files before raising."""
-        try:
-            self._read(source, column)
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        """Remove the spill files."""
-        self._tmp.cleanup()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class StreamingJoinSender(_Party):
+class StreamingJoinSender(Party):
     """The sender of a streaming intersection session.
 
     Reads ``source`` once on construction: each record batch's keys are canonicalised and
@@ -290,7 +129,44 @@ class StreamingJoinSender(_Party):
         key_kind: ``"uscc"`` or ``"text"``, as for :class:`~zone_opt.join.JoinSender`.
         protocol: ``"dh"`` or ``"vole"``; must equal the receiver's.
         spill_dir: where the private temporary directory goes.
+        executor: run the batches and buckets as tasks on this executor of the party's
+            own (:mod:`zone_opt.join.sharded`: the session secret sealed to each worker;
+            same messages, answered once); None (default): in this process.
+            ``protocol="dh"`` only.
+        session_key: with ``executor``, at least 32 random bytes the party stores: the
+            session (its secret sealed to a key derived from them, its spill files, its
+            answers) is kept in :attr:`directory` so that a new driver process can
+            :meth:`resume` it if this one dies; :meth:`close` removes it.
     """
+
+    role = "sender"
+
+    @classmethod
+    def resume(
+        cls, directory: str | os.PathLike[str], *, session_key: bytes, executor: Executor
+    ) -> Self:
+        """The session a sender made with ``session_key`` kept in ``directory`` (its
+        :attr:`directory`), in this process: the same session secret, setup parts and
+        answers (a request answered before gets the same bytes; another request for an
+        answered bucket is refused). Refused naming ``sealed`` for another key."""
+        self = cls.__new__(cls)
+        restored = self._restore(directory, session_key)
+        core = _core.JoinStreamSender.open_sealed(restored.key, restored.sealed)
+        self._core = core
+        self._sharded = ShardedSender(core, check_executor(executor), self._dir)
+        self._sharded.answers.restore()
+        self._tags = _Spill(self._dir, "tags")
+        self._tags.rows = restored.spill_rows("tags")
+        self._setup_started = False
+        return self
+
+    def _spills(self) -> dict[str, _Spill]:
+        return {"tags": self._tags}
+
+    def _seal_to(self, public: bytes) -> bytes:
+        if not isinstance(self._core, _core.JoinStreamSender):
+            raise InvalidInputError.single("session_key", None, "a kept session is protocol='dh'")
+        return self._core.seal_to(public)
 
     def __init__(
         self,
@@ -301,35 +177,44 @@ class StreamingJoinSender(_Party):
         batch_rows: int = DEFAULT_BATCH_ROWS,
         key_kind: KeyKind = "uscc",
         protocol: Protocol = "dh",
-        spill_dir: str | os.PathLike[str] | None = None,
+        **given: Unpack[Placement],
     ) -> None:
         self.protocol = _protocol(protocol)
-        super().__init__(buckets, batch_rows, spill_dir)
+        where = placement(given, self.protocol)
+        executor = where.executor
+        super().__init__(buckets, batch_rows, where)
         self._core: _core.JoinStreamSender | _core.VoleStreamSender
+        self._sharded: ShardedSender | None = None
         if self.protocol == "vole":
             self._core = _core.VoleStreamSender(_uscc(key_kind), buckets)
         else:
             self._core = _core.JoinStreamSender("intersection", False, _uscc(key_kind), buckets)
+            if executor is not None:
+                self._sharded = ShardedSender(self._core, executor, self._dir)
         self._tags = _Spill(self._dir, "tags")
         self._setup_started = False
         self._guarded(source, column)
 
     def _read(self, source: BatchSource, column: str) -> None:
-        for keys in _key_arrays(source, column, self.batch_rows):
-            self._resident(len(keys))
-            offsets, data = _batch_buffers(keys, self._rows)
-            if isinstance(self._core, _core.VoleStreamSender):
-                hashes, bucket = self._core.hash_batch(offsets, data, self._rows)
+        engine = self._core
+        if isinstance(engine, _core.VoleStreamSender):
+            for first, offsets, data in self._batches(source, column):
+                hashes, bucket = engine.hash_batch(offsets, data, first)
                 rows16 = hashes.reshape(-1, HASH_LEN)
                 for b, rows in _groups(bucket, self.buckets):
                     self._tags.append(b, len(rows), hash=rows16[rows])
-            else:
-                tags = self._core.tags(offsets, data, self._rows).reshape(-1, TAG_LEN)
-                for b, rows in _groups(_tag_buckets(tags, self.buckets), self.buckets):
-                    self._tags.append(b, len(rows), tag=tags[rows])
-            self._rows += len(keys)
-        if isinstance(self._core, _core.VoleStreamSender):
-            self._core.begin(self._tags.distinct_hashes(self.buckets, "hash"))
+            engine.begin(self._tags.distinct_hashes(self.buckets, "hash"))
+            return
+        batches = self._batches(source, column)
+        evaluated: Iterable[npt.NDArray[np.uint8]] = (
+            (engine.tags(offsets, data, first) for first, offsets, data in batches)
+            if self._sharded is None
+            else self._sharded.tags(batches)
+        )
+        for flat in evaluated:
+            tags = flat.reshape(-1, TAG_LEN)
+            for b, rows in _groups(_tag_buckets(tags, self.buckets), self.buckets):
+                self._tags.append(b, len(rows), tag=tags[rows])
 
     def setup_parts(self) -> Iterator[bytes]:
         """The sender's table, one message per bucket in order (each sorted, duplicates
@@ -337,7 +222,12 @@ class StreamingJoinSender(_Party):
         produced once per session.
 
         ``protocol="vole"``: bucket ``b + 1``'s setup is made (its session opened) only
-        after bucket ``b`` was answered, so one bucket is resident."""
+        after bucket ``b`` was answered, so one bucket is resident. With ``executor``: made
+        a round of buckets at a time on the executor, the spill files kept, so the parts
+        can be produced again (the same bytes) for a receiver that resumes."""
+        if self._sharded is not None:
+            yield from self._sharded.setup_parts(self._tags, self.buckets, self._resident)
+            return
         if self._setup_started:
             raise InvalidInputError.single(
                 "setup_parts", None, "this session's setup parts were already produced"
@@ -357,8 +247,13 @@ class StreamingJoinSender(_Party):
         """Evaluate one bucket's blinded keys (each bucket once, one receiver per session).
 
         ``protocol="vole"``: answer the open bucket's request (with its VOLE message), then
-        its correction (with its tags, which closes the bucket)."""
-        return self._core.respond_part(check_bytes("request", request))
+        its correction (with its tags, which closes the bucket). With ``executor``: the
+        request evaluated on a worker; the same request again gets the same bytes, another
+        request for an answered bucket is refused."""
+        request = check_bytes("request", request)
+        if self._sharded is not None:
+            return self._sharded.answers.respond(request)
+        return self._core.respond_part(request)
 
     @property
     def receiver_count(self) -> int:
@@ -371,7 +266,7 @@ class StreamingJoinSender(_Party):
         return self._stats(self._tags.largest)
 
 
-class StreamingJoinReceiver(_Party):
+class StreamingJoinReceiver(Party):
     """The receiver of a streaming intersection session.
 
     Reads ``source`` once on construction: each record batch's keys are canonicalised and
@@ -379,8 +274,41 @@ class StreamingJoinReceiver(_Party):
     hash; VOLE: as 16-byte key hashes, to the bucket of their public hash (then its
     distinct keys are counted to fix the padded bucket size).
 
-    Args: as for :class:`StreamingJoinSender`.
+    Args: as for :class:`StreamingJoinSender`. With ``executor``, :meth:`exchange` commits
+    each round of buckets to the manifest in the spill directory; if it is interrupted (an
+    error of ``respond``, a lost worker), calling it again resumes with the buckets not
+    committed; with a ``session_key`` too, so can a new driver process (:meth:`resume`).
     """
+
+    role = "receiver"
+
+    @classmethod
+    def resume(
+        cls, directory: str | os.PathLike[str], *, session_key: bytes, executor: Executor
+    ) -> Self:
+        """The session a receiver made with ``session_key`` kept in ``directory`` (its
+        :attr:`directory`), in this process: :meth:`exchange` then skips the committed
+        buckets and sends the same requests for the others. Refused naming ``sealed``
+        for another key."""
+        self = cls.__new__(cls)
+        restored = self._restore(directory, session_key)
+        core = _core.JoinStreamReceiver.open_sealed(restored.key, restored.sealed)
+        self._core = core
+        self._sharded = ShardedReceiver(core, check_executor(executor), self._dir, self.buckets)
+        self._keys = _Spill(self._dir, "keys")
+        self._keys.rows = restored.spill_rows("keys")
+        self._tags = _Spill(self._dir, "tags")
+        self._exchanged = False
+        self._matched = []
+        return self
+
+    def _spills(self) -> dict[str, _Spill]:
+        return {"keys": self._keys}
+
+    def _seal_to(self, public: bytes) -> bytes:
+        if not isinstance(self._core, _core.JoinStreamReceiver):
+            raise InvalidInputError.single("session_key", None, "a kept session is protocol='dh'")
+        return self._core.seal_to(public)
 
     def __init__(
         self,
@@ -391,15 +319,20 @@ class StreamingJoinReceiver(_Party):
         batch_rows: int = DEFAULT_BATCH_ROWS,
         key_kind: KeyKind = "uscc",
         protocol: Protocol = "dh",
-        spill_dir: str | os.PathLike[str] | None = None,
+        **given: Unpack[Placement],
     ) -> None:
         self.protocol = _protocol(protocol)
-        super().__init__(buckets, batch_rows, spill_dir)
+        where = placement(given, self.protocol)
+        executor = where.executor
+        super().__init__(buckets, batch_rows, where)
         self._core: _core.JoinStreamReceiver | _core.VoleStreamReceiver
+        self._sharded: ShardedReceiver | None = None
         if self.protocol == "vole":
             self._core = _core.VoleStreamReceiver(_uscc(key_kind), buckets)
         else:
             self._core = _core.JoinStreamReceiver("intersection", False, _uscc(key_kind), buckets)
+            if executor is not None:
+                self._sharded = ShardedReceiver(self._core, executor, self._dir, buckets)
         self._keys = _Spill(self._dir, "keys")
         self._tags = _Spill(self._dir, "tags")
         self._exchanged = False
@@ -407,30 +340,29 @@ class StreamingJoinReceiver(_Party):
         self._guarded(source, column)
 
     def _read(self, source: BatchSource, column: str) -> None:
-        for keys in _key_arrays(source, column, self.batch_rows):
-            self._resident(len(keys))
-            offsets, data = _batch_buffers(keys, self._rows)
-            if isinstance(self._core, _core.VoleStreamReceiver):
-                hashes, bucket = self._core.hash_batch(offsets, data, self._rows)
+        engine = self._core
+        if isinstance(engine, _core.VoleStreamReceiver):
+            for first, offsets, data in self._batches(source, column):
+                hashes, bucket = engine.hash_batch(offsets, data, first)
                 rows16 = hashes.reshape(-1, HASH_LEN)
                 for b, rows in _groups(bucket, self.buckets):
                     self._keys.append(
-                        b, len(rows), row=rows.astype(np.int64) + self._rows, hash=rows16[rows]
+                        b, len(rows), row=rows.astype(np.int64) + first, hash=rows16[rows]
                     )
-            else:
-                self._spill_canonical(self._core, offsets, data)
-            self._rows += len(keys)
-        if isinstance(self._core, _core.VoleStreamReceiver):
-            self._core.begin(self._keys.distinct_hashes(self.buckets, "hash"))
+            engine.begin(self._keys.distinct_hashes(self.buckets, "hash"))
+            return
+        batches = self._batches(source, column)
+        parts: Iterable[tuple[int, Partitioned]] = (
+            ((first, engine.partition(offsets, data, first)) for first, offsets, data in batches)
+            if self._sharded is None
+            else self._sharded.partition(batches)
+        )
+        for first, partitioned in parts:
+            self._spill_canonical(first, partitioned)
 
-    def _spill_canonical(
-        self,
-        engine: _core.JoinStreamReceiver,
-        offsets: npt.NDArray[np.int64],
-        data: npt.NDArray[np.uint8],
-    ) -> None:
+    def _spill_canonical(self, first: int, partitioned: Partitioned) -> None:
         """DH: one batch's canonical keys, to the buckets of the secret hash."""
-        canon_offsets, canon_data, bucket = engine.partition(offsets, data, self._rows)
+        canon_offsets, canon_data, bucket = partitioned
         lengths = np.diff(canon_offsets)
         for b, rows in _groups(bucket, self.buckets):
             # The bytes of the bucket's keys, gathered in one vectorised take.
@@ -440,7 +372,7 @@ class StreamingJoinReceiver(_Party):
             self._keys.append(
                 b,
                 len(rows),
-                row=rows.astype(np.int64) + self._rows,
+                row=rows.astype(np.int64) + first,
                 len=taken.astype(np.uint32),
                 data=canon_data[picked],
             )
@@ -472,6 +404,10 @@ class StreamingJoinReceiver(_Party):
             raise InvalidInputError.single(
                 "setup_parts", None, "protocol='dh' takes the setup parts in finish()"
             )
+        if self._sharded is not None:
+            self._sharded.exchange(self._keys, respond, self._resident)
+            self._exchanged = True
+            return
         self._exchanged = True
         for b in range(self.buckets):
             rows = self._keys.read(b, "row", np.int64)
@@ -528,6 +464,8 @@ class StreamingJoinReceiver(_Party):
             return _result(self._matched)
         if setup_parts is None:
             raise InvalidInputError.single("setup_parts", None, "protocol='dh' needs them here")
+        if self._sharded is not None:
+            return _result(self._sharded.finish(self._tags, setup_parts, self._resident))
         matched = []
         for t, part in enumerate(setup_parts):
             if t >= self.buckets:

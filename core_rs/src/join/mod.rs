@@ -34,6 +34,7 @@ pub mod hash;
 pub mod mb;
 pub mod protocol;
 pub mod rfc9497;
+pub mod seal;
 pub mod stream;
 pub mod table;
 pub mod vole;

@@ -41,7 +41,6 @@ use crate::error::{CoreError, CoreResult};
 const DST_BUCKET: &[u8] = b"ZONE-OPT-PSI-V1-STREAM-BUCKET";
 /// The largest bucket count, `2^16`.
 pub const MAX_BUCKETS: u32 = 1 << 16;
-
 /// The bucket of a tag: its first `log2(buckets)` bits.
 pub fn tag_bucket(tag: &[u8], buckets: u32) -> u32 {
     let bits = buckets.trailing_zeros();
@@ -212,9 +211,9 @@ impl StreamSender {
         Ok(out)
     }
 
-    /// Answer one bucket's request. The first request binds the session to its receiver;
-    /// another receiver's request, or a second request for a bucket, is refused.
-    pub fn respond_part(&mut self, request: &[u8]) -> CoreResult<Vec<u8>> {
+    /// Check a request (header, session, bucket, not answered yet): `(receiver session,
+    /// bucket, blinded points)`.
+    fn read_request<'a>(&self, request: &'a [u8]) -> CoreResult<([u8; 16], u32, &'a [u8])> {
         let (header, mut r) = Reader::open(request, Kind::RequestPart)?;
         self.options.check(&header, "request")?;
         if self
@@ -238,6 +237,20 @@ impl StreamSender {
         let n = r.count(32, "blinded points")?;
         let data = r.bytes(32 * n, "blinded points")?;
         r.finish()?;
+        Ok((header.receiver_session, part, data))
+    }
+
+    fn record(&mut self, receiver_session: [u8; 16], part: u32, n: usize) {
+        self.receiver_session = Some(receiver_session);
+        self.answered[part as usize] = true;
+        self.receiver_len += n;
+    }
+
+    /// Answer one bucket's request. The first request binds the session to its receiver;
+    /// another receiver's request, or a second request for a bucket, is refused.
+    pub fn respond_part(&mut self, request: &[u8]) -> CoreResult<Vec<u8>> {
+        let (receiver_session, part, data) = self.read_request(request)?;
+        let n = data.len() / 32;
         let evaluated = decode_mul_compress(data, &self.key.0, "request")?;
         let mut out = Vec::with_capacity(super::wire::HEADER_LEN + 16 + 32 * n);
         Header {
@@ -245,7 +258,7 @@ impl StreamSender {
             mode: self.options.mode,
             flags: self.options.flags(),
             sender_session: self.session,
-            receiver_session: header.receiver_session,
+            receiver_session,
         }
         .write(&mut out);
         out.extend_from_slice(&part.to_le_bytes());
@@ -254,9 +267,7 @@ impl StreamSender {
         for e in &evaluated {
             out.extend_from_slice(e.as_bytes());
         }
-        self.receiver_session = Some(header.receiver_session);
-        self.answered[part as usize] = true;
-        self.receiver_len += n;
+        self.record(receiver_session, part, n);
         Ok(out)
     }
 }
@@ -391,6 +402,21 @@ impl StreamReceiver {
     /// Unblind the pending bucket's response: one 12-byte tag per key given to
     /// [`Self::request_part`], in that order.
     pub fn receive_part(&mut self, response: &[u8]) -> CoreResult<Vec<u8>> {
+        let Some(pending) = &self.pending else {
+            return Err(CoreError::invalid(
+                "response",
+                None,
+                "no request is pending (replayed or out of order)",
+            ));
+        };
+        let (sender_session, per_row) = self.unblind(pending, response)?;
+        self.sender_session = Some(sender_session);
+        self.pending = None;
+        self.received += 1;
+        Ok(per_row)
+    }
+
+    fn unblind(&self, pending: &Pending, response: &[u8]) -> CoreResult<([u8; 16], Vec<u8>)> {
         let (header, mut r) = Reader::open(response, Kind::ResponsePart)?;
         self.options.check(&header, "response")?;
         if header.receiver_session != self.session {
@@ -411,16 +437,13 @@ impl StreamReceiver {
             ));
         }
         let part = part_of(&mut r, self.buckets, "response")?;
-        let pending = match &self.pending {
-            Some(p) if p.part == part => p,
-            _ => {
-                return Err(CoreError::invalid(
-                    "response",
-                    None,
-                    format!("bucket {part} was not the pending request (replayed or out of order)"),
-                ))
-            }
-        };
+        if part != pending.part {
+            return Err(CoreError::invalid(
+                "response",
+                None,
+                format!("bucket {part} was not the pending request (replayed or out of order)"),
+            ));
+        }
         let n = r.count(32, "evaluations")?;
         if n != pending.keys.len() {
             return Err(CoreError::invalid(
@@ -446,10 +469,7 @@ impl StreamReceiver {
             .iter()
             .flat_map(|&d| tags[d as usize])
             .collect();
-        self.sender_session = Some(header.sender_session);
-        self.pending = None;
-        self.received += 1;
-        Ok(per_row)
+        Ok((header.sender_session, per_row))
     }
 
     /// Look the receiver's tags of bucket `t` (`tags`, 12 bytes per row, with their row
@@ -466,9 +486,23 @@ impl StreamReceiver {
                 ),
             ));
         }
+        let matched =
+            self.match_checked(self.next_setup, self.sender_session, setup, tags, rows)?;
+        self.next_setup += 1;
+        Ok(matched)
+    }
+
+    fn match_checked(
+        &self,
+        expected: u32,
+        sender_session: Option<[u8; 16]>,
+        setup: &[u8],
+        tags: &[u8],
+        rows: &[i64],
+    ) -> CoreResult<Vec<i64>> {
         let (header, mut r) = Reader::open(setup, Kind::SetupPart)?;
         self.options.check(&header, "setup")?;
-        if Some(header.sender_session) != self.sender_session {
+        if Some(header.sender_session) != sender_session {
             return Err(CoreError::invalid(
                 "setup",
                 None,
@@ -476,13 +510,12 @@ impl StreamReceiver {
             ));
         }
         let part = part_of(&mut r, self.buckets, "setup")?;
-        if part != self.next_setup {
+        if part != expected {
             return Err(CoreError::invalid(
                 "setup",
                 None,
                 format!(
-                    "part {part} where part {} was expected (parts come once, in order)",
-                    self.next_setup
+                    "part {part} where part {expected} was expected (parts come once, in order)"
                 ),
             ));
         }
@@ -534,7 +567,6 @@ impl StreamReceiver {
                 Ok(sender.find(&tag).map(|_| row))
             })
             .collect::<CoreResult<Vec<Option<i64>>>>()?;
-        self.next_setup += 1;
         Ok(matched.into_iter().flatten().collect())
     }
 
@@ -544,5 +576,7 @@ impl StreamReceiver {
     }
 }
 
+mod shard;
+pub use shard::{LABEL_RECEIVER, LABEL_SENDER};
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,7 @@
-//! Bindings of `join`: the sender and receiver state machines, and the RFC 9497 suite's
-//! operations (`rfc9497_*`). Keys cross as Arrow large-string buffers (offsets + UTF-8
+//! Bindings of `join`: the sender and receiver state machines (in memory and streaming,
+//! with the streaming session's worker copies opened from sealed bytes) and the sealing of
+//! secrets to a worker's key (`SealKey`, `seal`); the RFC 9497 suite's operations are in
+//! `join_rfc9497.rs`. Keys cross as Arrow large-string buffers (offsets + UTF-8
 //! data), messages as bytes; every protocol step runs detached from the GIL on the engine
 //! pool.
 
@@ -8,9 +10,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use super::arrays::slice;
-use super::detach::{run_detached, run_detached_here};
-use crate::error::{CoreError, CoreResult};
-use crate::join::rfc9497::{self, RfcMode};
+use super::detach::run_detached;
+use super::join_rfc9497;
+use crate::error::CoreResult;
+use crate::join::seal::SealKey;
+use crate::join::stream::{LABEL_RECEIVER, LABEL_SENDER};
 use crate::join::{
     KeyKind, Mode, Options, Payload, PayloadColumn, Receiver, Sender, StrColumn, StreamReceiver,
     StreamSender, Suite,
@@ -305,6 +309,23 @@ impl JoinStreamSender {
         Ok(PyBytes::new(py, &out))
     }
 
+    /// Seal this session's secret to a worker's public key (`SealKey.public`).
+    fn seal_to<'py>(&self, py: Python<'py>, public: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        Ok(PyBytes::new(py, &self.inner.seal_to(public)?))
+    }
+
+    /// A worker's copy of a session from bytes sealed to `key`.
+    #[staticmethod]
+    fn open_sealed(key: &PySealKey, sealed: &[u8]) -> PyResult<Self> {
+        let inner = StreamSender::open_sealed(&key.inner, sealed)?;
+        Ok(Self { inner })
+    }
+
+    /// Check and record a request as `respond_part` does, without evaluating it: its bucket.
+    fn admit_part(&mut self, request: &[u8]) -> PyResult<u32> {
+        Ok(self.inner.admit_part(request)?)
+    }
+
     /// Answer one bucket's request.
     fn respond_part<'py>(
         &mut self,
@@ -388,6 +409,51 @@ impl JoinStreamReceiver {
         Ok(out.into_pyarray(py))
     }
 
+    /// Seal this session's secret to a worker's public key (`SealKey.public`).
+    fn seal_to<'py>(&self, py: Python<'py>, public: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        Ok(PyBytes::new(py, &self.inner.seal_to(public)?))
+    }
+
+    /// A worker's copy of a session from bytes sealed to `key`.
+    #[staticmethod]
+    fn open_sealed(key: &PySealKey, sealed: &[u8]) -> PyResult<Self> {
+        let inner = StreamReceiver::open_sealed(&key.inner, sealed)?;
+        Ok(Self { inner })
+    }
+
+    /// `(sender session, tags)`: bucket `part`'s response unblinded over its keys.
+    fn receive_for<'py>(
+        &self,
+        py: Python<'py>,
+        part: u32,
+        keys: KeysIn<'py>,
+        response: &[u8],
+    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyArray1<u8>>)> {
+        let (offsets, data) = keys;
+        let keys = key_column(&offsets, &data)?;
+        let inner = &self.inner;
+        let (session, tags) = run_detached(py, || inner.receive_for(part, keys, response))?;
+        Ok((PyBytes::new(py, &session), tags.into_pyarray(py)))
+    }
+
+    /// The rows among `rows` whose tags are in setup part `part` of `sender_session`.
+    fn match_for<'py>(
+        &self,
+        py: Python<'py>,
+        part: u32,
+        sender_session: &[u8],
+        setup: &[u8],
+        tags_rows: (PyReadonlyArray1<'py, u8>, PyReadonlyArray1<'py, i64>),
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let tags = slice(&tags_rows.0, "tags")?;
+        let rows = slice(&tags_rows.1, "rows")?;
+        let inner = &self.inner;
+        let out = run_detached(py, || {
+            inner.match_for(part, sender_session, setup, tags, rows)
+        })?;
+        Ok(out.into_pyarray(py))
+    }
+
     /// The rows among `rows` whose tags are in setup part `t` (parts in order).
     fn match_part<'py>(
         &mut self,
@@ -416,118 +482,65 @@ impl JoinStreamReceiver {
     }
 }
 
-fn points(items: &[Vec<u8>], field: &str) -> CoreResult<Vec<curve25519_dalek::RistrettoPoint>> {
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, b)| rfc9497::element(b, field, Some(i)))
-        .collect()
+/// A worker process's keypair for sealed secrets; made in its process, never pickled.
+#[pyclass(module = "zone_opt._core", name = "SealKey")]
+pub struct PySealKey {
+    inner: SealKey,
 }
 
-/// RFC 9497 `DeriveKeyPair(seed, info)` of `mode` (`"oprf"` or `"voprf"`): `(skS, pkS)`.
+#[pymethods]
+impl PySealKey {
+    #[new]
+    fn new() -> PyResult<Self> {
+        Ok(Self {
+            inner: SealKey::generate()?,
+        })
+    }
+
+    /// The keypair derived from a secret the party stores (>= 32 random bytes).
+    #[staticmethod]
+    fn from_secret(secret: &[u8]) -> PyResult<Self> {
+        Ok(Self {
+            inner: SealKey::from_secret(secret)?,
+        })
+    }
+
+    /// The public key (32 bytes), to seal to.
+    #[getter]
+    fn public<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.public())
+    }
+
+    /// The public key's id (16 bytes), which sealed bytes name.
+    #[getter]
+    fn key_id<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.key_id())
+    }
+
+    /// The plaintext of bytes sealed to this key under `label`.
+    fn open<'py>(
+        &self,
+        py: Python<'py>,
+        label: &[u8],
+        sealed: &[u8],
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let plain = self.inner.open(label, sealed)?;
+        Ok(PyBytes::new(py, &plain))
+    }
+}
+
+/// `plain` sealed to the holder of `public` under `label`.
 #[pyfunction]
-fn rfc9497_derive_key_pair<'py>(
+fn seal<'py>(
     py: Python<'py>,
-    mode: &str,
-    seed: &[u8],
-    info: &[u8],
-) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
-    let mode = RfcMode::parse(mode)?;
-    let (sk, pk) = run_detached_here(py, || rfc9497::derive_key_pair(mode, seed, info))?;
-    Ok((
-        PyBytes::new(py, sk.as_bytes()),
-        PyBytes::new(py, pk.as_bytes()),
+    public: &[u8],
+    label: &[u8],
+    plain: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(PyBytes::new(
+        py,
+        &crate::join::seal::seal(public, label, plain)?,
     ))
-}
-
-/// RFC 9497 `Blind(input)` of `mode` with the blind scalar given: the blinded element.
-#[pyfunction]
-fn rfc9497_blind<'py>(
-    py: Python<'py>,
-    mode: &str,
-    input: &[u8],
-    blind_scalar: &[u8],
-) -> PyResult<Bound<'py, PyBytes>> {
-    let mode = RfcMode::parse(mode)?;
-    let out = run_detached_here(py, || {
-        let blind = rfc9497::nonzero_scalar(blind_scalar, "blind_scalar")?;
-        rfc9497::blind(mode, input, &blind)
-    })?;
-    Ok(PyBytes::new(py, out.as_bytes()))
-}
-
-/// RFC 9497 `BlindEvaluate(skS, blindedElement)`: the evaluated element.
-#[pyfunction]
-fn rfc9497_blind_evaluate<'py>(
-    py: Python<'py>,
-    sk: &[u8],
-    blinded: &[u8],
-) -> PyResult<Bound<'py, PyBytes>> {
-    let out = run_detached_here(py, || {
-        let sk = rfc9497::nonzero_scalar(sk, "sk")?;
-        let blinded = rfc9497::element(blinded, "blinded", None)?;
-        Ok(rfc9497::blind_evaluate(&sk, &blinded))
-    })?;
-    Ok(PyBytes::new(py, out.as_bytes()))
-}
-
-/// RFC 9497 `Finalize(input, blind, evaluatedElement)`: the 64-byte output.
-#[pyfunction]
-fn rfc9497_finalize<'py>(
-    py: Python<'py>,
-    input: &[u8],
-    blind_scalar: &[u8],
-    evaluated: &[u8],
-) -> PyResult<Bound<'py, PyBytes>> {
-    let out = run_detached_here(py, || {
-        let blind = rfc9497::nonzero_scalar(blind_scalar, "blind_scalar")?;
-        let evaluated = rfc9497::element(evaluated, "evaluated", None)?;
-        rfc9497::finalize(input, &blind, &evaluated)
-    })?;
-    Ok(PyBytes::new(py, &out))
-}
-
-/// RFC 9497 `GenerateProof` (VOPRF) over a batch, with the nonce `r` given.
-#[pyfunction]
-fn rfc9497_generate_proof<'py>(
-    py: Python<'py>,
-    sk: &[u8],
-    pk: &[u8],
-    blinded: Vec<Vec<u8>>,
-    evaluated: Vec<Vec<u8>>,
-    r: &[u8],
-) -> PyResult<Bound<'py, PyBytes>> {
-    let out = run_detached(py, || {
-        let sk = rfc9497::nonzero_scalar(sk, "sk")?;
-        let pk = rfc9497::element(pk, "pk", None)?.compress();
-        let r = rfc9497::nonzero_scalar(r, "r")?;
-        let c = points(&blinded, "blinded")?;
-        let d = points(&evaluated, "evaluated")?;
-        rfc9497::generate_proof(&sk, &pk, &c, &d, &r)
-    })?;
-    Ok(PyBytes::new(py, &out))
-}
-
-/// RFC 9497 `VerifyProof` (VOPRF) over a batch: `True` when the proof holds.
-#[pyfunction]
-fn rfc9497_verify_proof(
-    py: Python<'_>,
-    pk: &[u8],
-    blinded: Vec<Vec<u8>>,
-    evaluated: Vec<Vec<u8>>,
-    proof: &[u8],
-) -> PyResult<bool> {
-    let out = run_detached(py, || {
-        let pk = rfc9497::element(pk, "pk", None)?.compress();
-        let c = points(&blinded, "blinded")?;
-        let d = points(&evaluated, "evaluated")?;
-        match rfc9497::verify_proof(&pk, &c, &d, proof) {
-            Ok(()) => Ok(true),
-            Err(CoreError::VerificationFailed(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
-    })?;
-    Ok(out)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -536,11 +549,16 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<JoinStreamSender>()?;
     m.add_class::<JoinStreamReceiver>()?;
     m.add("JOIN_TAG_LEN", crate::join::TAG_LEN)?;
-    m.add_function(wrap_pyfunction!(rfc9497_derive_key_pair, m)?)?;
-    m.add_function(wrap_pyfunction!(rfc9497_blind, m)?)?;
-    m.add_function(wrap_pyfunction!(rfc9497_blind_evaluate, m)?)?;
-    m.add_function(wrap_pyfunction!(rfc9497_finalize, m)?)?;
-    m.add_function(wrap_pyfunction!(rfc9497_generate_proof, m)?)?;
-    m.add_function(wrap_pyfunction!(rfc9497_verify_proof, m)?)?;
+    m.add_class::<PySealKey>()?;
+    m.add_function(wrap_pyfunction!(seal, m)?)?;
+    m.add(
+        "JOIN_STREAM_SENDER_SEAL_LABEL",
+        PyBytes::new(m.py(), LABEL_SENDER),
+    )?;
+    m.add(
+        "JOIN_STREAM_RECEIVER_SEAL_LABEL",
+        PyBytes::new(m.py(), LABEL_RECEIVER),
+    )?;
+    join_rfc9497::register(m)?;
     Ok(())
 }

@@ -13,6 +13,7 @@ mod errors;
 mod facilities;
 mod ids;
 mod join;
+mod join_rfc9497;
 mod join_vole;
 mod matching;
 mod runtime;
