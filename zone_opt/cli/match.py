@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,20 +145,25 @@ def command(args: MatchArgs) -> int:
         return _match(args, ex)
 
 
+def _prepare_report() -> None:
+    from zone_opt.reports import prepare_bundle, prepare_drawing
+
+    prepare_bundle()
+    prepare_drawing()
+
+
 def _match(args: MatchArgs, executor: Executor | None) -> int:
     from zone_opt.matching import MatchOptions, match
 
-    if not args.no_report:
-        from zone_opt.reports import prepare_bundle, prepare_drawing
-
-        # The page's script and the chart-drawing process, made ready while we read.
-        prepare_bundle()
-        prepare_drawing()
     with progress_bar("match", len(STAGES) - 1, enabled=not args.no_progress) as bar:
 
         def stage(name: str) -> None:
             if name in STAGES:
                 bar.update(STAGES.index(name), status=name)
+            if name == "solve" and not args.no_report:
+                # The solve holds one core: the report's modules, page script and
+                # drawing processes are made ready on the other meanwhile.
+                threading.Thread(target=_prepare_report, name="report-prepare").start()
 
         stage("read")
         spaces = read_parquet(args.spaces, "--spaces")
