@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zone_opt import _core
+from zone_opt.durable import write_atomic
 from zone_opt.errors import FailedPreconditionError
 
 __all__ = [
@@ -124,27 +124,6 @@ class SessionDirectory:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.name, ignore_errors=True)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes) -> str:
-    """Write ``data`` to ``path`` whole or not at all (a temporary file, fsync, rename,
-    fsync of the directory): its SHA-256, hex."""
-    staged = path.with_name(path.name + ".staged")
-    with open(staged, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(staged, path)
-    _fsync_directory(path.parent)
-    return hashlib.sha256(data).hexdigest()
 
 
 def read_verified(path: Path, sha256: str | None) -> bytes | None:

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from zone_opt.durable import fsync_dir
 from zone_opt.rpc.checksums import CHECKSUMS
 
 __all__ = [
@@ -274,11 +275,3 @@ class ReadAhead(Generic[T]):
 
     def close(self) -> None:
         self._stopped.set()
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -35,6 +35,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from zone_opt.durable import fsync_dir
 from zone_opt.errors import FailedPreconditionError, InvalidInputError
 
 __all__ = [
@@ -159,11 +160,7 @@ class ShardFiles:
         """Rename ``tmp`` over the final name (atomic) and fsync the directory."""
         final = self.root / relative
         os.replace(tmp, final)
-        fd = os.open(final.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(final.parent)
 
     def read(self, record: ShardRecord) -> bytes:
         """A committed shard's bytes, checked against the recorded SHA-256."""
