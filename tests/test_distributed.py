@@ -4,15 +4,20 @@ the executor (a stand-in "remote" executor pickles everything across, as Ray wou
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 from distributed_cases import (
     PicklingExecutor,
+    dispatch_variants,
     game,
     same_results,
     sampled_shapley,
@@ -21,14 +26,19 @@ from distributed_cases import (
 )
 
 from zone_opt.cli import cli
+from zone_opt.datasets import preset_region
 from zone_opt.distributed import (
     Executor,
     LocalExecutor,
     RayUnavailableError,
+    check_executor,
     executor,
 )
 from zone_opt.errors import FailedPreconditionError, InvalidInputError
+from zone_opt.join import StreamingJoinSender
+from zone_opt.matching import match
 from zone_opt.optimise import SolveOptions
+from zone_opt.optimise.dispatch.sweep import dispatch_sweep
 from zone_opt.optimise.facilities.coalitions import CoalitionCosts
 from zone_opt.optimise.facilities.scenario import run_scenarios
 from zone_opt.optimise.facilities.sharing import ShareOptions
@@ -73,6 +83,36 @@ def test_a_task_error_is_raised_with_its_type() -> None:
 def test_workers_must_be_a_positive_integer(workers: object) -> None:
     with pytest.raises(InvalidInputError, match="workers"):
         LocalExecutor(workers)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [LocalExecutor, "ray", 2, object()])
+def test_every_entry_point_refuses_what_is_not_an_executor(bad: object) -> None:
+    problem, players = game(3)
+    sample = preset_region("sample")
+    wrong: Any = bad  # what a caller without a type checker may pass
+    calls: dict[str, Callable[[], object]] = {
+        "check_executor": lambda: check_executor(wrong),
+        "CoalitionCosts": lambda: CoalitionCosts(problem, players, executor=wrong),
+        "run_scenarios": lambda: run_scenarios(sweep(3), executor=wrong),
+        "dispatch_sweep": lambda: dispatch_sweep(
+            dispatch_variants()[:1], "2025-07-14", 24, executor=wrong
+        ),
+        "match": lambda: match(
+            sample.spaces, sample.enterprises, parks=sample.parks, executor=wrong
+        ),
+        "StreamingJoinSender": lambda: StreamingJoinSender(
+            pa.table({"id": ["a", "b"]}),
+            "id",
+            key_kind="text",
+            executor=wrong,
+        ),
+    }
+    for name, call in calls.items():
+        with pytest.raises(
+            InvalidInputError, match=re.escape("must be a zone_opt.distributed.Executor")
+        ) as err:
+            call()
+        assert err.value.violations[0].field == "executor", name
 
 
 def test_factory_refuses_unknown_backends_and_stray_addresses() -> None:

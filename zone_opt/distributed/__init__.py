@@ -15,7 +15,14 @@ intersection (:class:`~zone_opt.join.StreamingJoinSender` and
 :mod:`zone_opt.join.sharded`).
 """
 
-from zone_opt.distributed.executor import BACKENDS, Backend, Executor, LocalExecutor, executor
+from zone_opt.distributed.executor import (
+    BACKENDS,
+    Backend,
+    Executor,
+    LocalExecutor,
+    check_executor,
+    executor,
+)
 from zone_opt.distributed.ray_backend import RayExecutor, RayUnavailableError
 
 __all__ = [
@@ -25,5 +32,6 @@ __all__ = [
     "LocalExecutor",
     "RayExecutor",
     "RayUnavailableError",
+    "check_executor",
     "executor",
 ]

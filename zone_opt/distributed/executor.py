@@ -20,7 +20,7 @@ from typing import Literal, Protocol, TypeVar, runtime_checkable
 from zone_opt.distributed.ray_backend import RayExecutor
 from zone_opt.errors import InvalidInputError
 
-__all__ = ["BACKENDS", "Backend", "Executor", "LocalExecutor", "executor"]
+__all__ = ["BACKENDS", "Backend", "Executor", "LocalExecutor", "check_executor", "executor"]
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -57,6 +57,22 @@ class Executor(Protocol):
     def close(self) -> None:
         """Release what the executor started (threads, a private Ray)."""
         ...
+
+
+def check_executor(executor: object) -> Executor:
+    """``executor`` if it is an :class:`Executor` instance, else an
+    :class:`~zone_opt.errors.InvalidInputError` naming ``executor`` (the one check of every
+    API that takes one)."""
+    # A class has the protocol's attributes too: only an instance is an executor.
+    if isinstance(executor, type) or not isinstance(executor, Executor):
+        got = executor.__name__ if isinstance(executor, type) else type(executor).__name__
+        raise InvalidInputError.single(
+            "executor",
+            None,
+            "must be a zone_opt.distributed.Executor (e.g. zone_opt.distributed.executor("
+            f"'local', workers=2) or executor('ray', address=...)), got {got}",
+        )
+    return executor
 
 
 class LocalExecutor:

@@ -20,11 +20,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from zone_opt.arguments import check_bytes, check_int
-from zone_opt.distributed.executor import Executor
+from zone_opt.distributed.executor import Executor, check_executor
 from zone_opt.errors import InvalidInputError
 from zone_opt.join.options import Protocol
 from zone_opt.join.session import _string_buffers
-from zone_opt.join.sharded import Restored, Role, check_executor, load_session, save_session
+from zone_opt.join.sharded import Restored, Role, load_session, save_session
 from zone_opt.join.spill import SessionDirectory, Spill
 
 __all__ = [

@@ -53,7 +53,7 @@ import numpy.typing as npt
 
 from zone_opt import _core
 from zone_opt.arguments import check_bytes
-from zone_opt.distributed.executor import Executor
+from zone_opt.distributed.executor import Executor, check_executor
 from zone_opt.errors import FailedPreconditionError, InvalidInputError, VerificationError
 from zone_opt.join.spill import (
     TAG_LEN,
@@ -75,7 +75,6 @@ __all__ = [
     "Sealer",
     "ShardedReceiver",
     "ShardedSender",
-    "check_executor",
     "load_session",
     "save_session",
     "worker_key",
@@ -103,14 +102,6 @@ def worker_key() -> _core.SealKey:
         return _worker_keys[0]
 
 
-def check_executor(executor: object) -> Executor:
-    if not isinstance(executor, Executor):
-        raise InvalidInputError.single(
-            "executor", None, f"must be an Executor (zone_opt.distributed), got {executor!r}"
-        )
-    return executor
-
-
 @dataclass(frozen=True, slots=True)
 class NeedsKey:
     """A task's answer from a worker whose key has no sealed secret yet."""
@@ -132,20 +123,25 @@ def _public_key(_shared: None, _item: int) -> NeedsKey:
     return NeedsKey(key.key_id, key.public)
 
 
-def _sender(shared: Sealed) -> _core.JoinStreamSender | NeedsKey:
+Engine = TypeVar("Engine", _core.JoinStreamSender, _core.JoinStreamReceiver)
+
+
+def _opened(shared: Sealed, kind: type[Engine]) -> Engine | NeedsKey:
+    """This worker's copy of the party's engine, opened from the copy sealed to its key;
+    or, if none was sealed to it yet, its public key (the driver seals one and retries)."""
     key = worker_key()
     sealed = shared.by_key.get(key.key_id)
     if sealed is None:
         return NeedsKey(key.key_id, key.public)
-    return _core.JoinStreamSender.open_sealed(key, sealed)
+    return kind.open_sealed(key, sealed)
+
+
+def _sender(shared: Sealed) -> _core.JoinStreamSender | NeedsKey:
+    return _opened(shared, _core.JoinStreamSender)
 
 
 def _receiver(shared: Sealed) -> _core.JoinStreamReceiver | NeedsKey:
-    key = worker_key()
-    sealed = shared.by_key.get(key.key_id)
-    if sealed is None:
-        return NeedsKey(key.key_id, key.public)
-    return _core.JoinStreamReceiver.open_sealed(key, sealed)
+    return _opened(shared, _core.JoinStreamReceiver)
 
 
 def sender_tags(

@@ -74,7 +74,7 @@ import numpy.typing as npt
 
 from zone_opt import _core
 from zone_opt.arguments import check_bytes, check_choice
-from zone_opt.distributed.executor import Executor
+from zone_opt.distributed.executor import Executor, check_executor
 from zone_opt.errors import InvalidInputError, VerificationError
 from zone_opt.join.options import KeyKind, Protocol
 from zone_opt.join.party import (
@@ -86,7 +86,7 @@ from zone_opt.join.party import (
     placement,
 )
 from zone_opt.join.session import JoinResult
-from zone_opt.join.sharded import ShardedReceiver, ShardedSender, check_executor
+from zone_opt.join.sharded import ShardedReceiver, ShardedSender
 from zone_opt.join.spill import HASH_LEN, TAG_LEN
 from zone_opt.join.spill import Spill as _Spill
 from zone_opt.join.spill import groups as _groups

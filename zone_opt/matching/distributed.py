@@ -45,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zone_opt.arguments import check_int
-from zone_opt.distributed.executor import Executor
+from zone_opt.distributed.executor import Executor, check_executor
 from zone_opt.errors import InvalidInputError, VerificationError
 from zone_opt.matching.assignment import Assignment, assign_sparse
 from zone_opt.matching.candidates import CandidateGraph, Columns, IndexInputs
@@ -66,7 +66,6 @@ if TYPE_CHECKING:
 __all__ = [
     "DistributedPlan",
     "ShardOptions",
-    "check_executor",
     "plan_solve",
     "sharded_candidates",
     "solve_distributed",
@@ -101,21 +100,6 @@ class ShardOptions:
     def __post_init__(self) -> None:
         for name in ("enterprises_per_shard", "edges_per_task", "giant_edges", "park_groups"):
             check_int(name, getattr(self, name), low=1)
-
-
-def check_executor(executor: object) -> Executor:
-    """``executor`` if it is an :class:`~zone_opt.distributed.Executor`, else an
-    :class:`InvalidInputError` naming ``executor``."""
-    # A class has the protocol's attributes too: only an instance is an executor.
-    if isinstance(executor, type) or not isinstance(executor, Executor):
-        got = executor.__name__ if isinstance(executor, type) else type(executor).__name__
-        raise InvalidInputError.single(
-            "executor",
-            None,
-            "must be a zone_opt.distributed.Executor (e.g. zone_opt.distributed.executor("
-            f"'local', workers=2) or executor('ray', address=...)), got {got}",
-        )
-    return executor
 
 
 # --- round 1: candidates over enterprise shards -------------------------------------------

@@ -31,12 +31,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from zone_opt.arguments import check_flag, check_int
-from zone_opt.distributed.executor import Executor
+from zone_opt.distributed.executor import Executor, check_executor
 from zone_opt.errors import InvalidInputError
 from zone_opt.industries import chain_affinity
 from zone_opt.matching.assignment import Assignment, assign_sparse
 from zone_opt.matching.candidates import CandidateGraph, IndexedTables, build_index
-from zone_opt.matching.distributed import check_executor, solve_distributed
+from zone_opt.matching.distributed import solve_distributed
 from zone_opt.matching.options import MAX_K, MatchOptions, Mode, resolve_options
 from zone_opt.matching.scoring import COMPONENTS, REASONS, ScoreWeights
 from zone_opt.matching.stable import deferred_acceptance

@@ -24,7 +24,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from zone_opt.distributed.executor import Executor, LocalExecutor
+from zone_opt.distributed.executor import Executor, LocalExecutor, check_executor
 from zone_opt.errors import InvalidInputError, Violation
 from zone_opt.optimise.dispatch.results import DispatchResult
 from zone_opt.optimise.dispatch.scenario import Scenario
@@ -88,7 +88,7 @@ def dispatch_sweep(
         raise InvalidInputError.single("options", None, "must be a DispatchOptions")
     when, hours, rolling_h = check_horizon(start, hours, rolling_h)
     _check_coverage(items, when, hours)
-    ex = executor if executor is not None else LocalExecutor(1)
+    ex = LocalExecutor(1) if executor is None else check_executor(executor)
     shipped = replace(opts, on_window=None, cancel=None if ex.remote else opts.cancel)
     horizon = SweepHorizon(when.to_pydatetime(), hours, rolling_h, shipped)
     return ex.map(solve_chain, horizon, items)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from zone_opt.distributed.executor import Executor, LocalExecutor
+from zone_opt.distributed.executor import Executor, LocalExecutor, check_executor
 from zone_opt.errors import InvalidInputError
 from zone_opt.optimise.facilities.build import FacilityMatrix, build_matrix
 from zone_opt.optimise.facilities.options import highs_options
@@ -256,7 +256,9 @@ class CoalitionCosts:
         self.fm: FacilityMatrix = build_matrix(problem)
         base = options or SolveOptions(mip_rel_gap=1e-6)
         self.options = highs_options(replace(base, threads=1, progress=None))
-        self.executor: Executor = executor or LocalExecutor(max(1, int(workers)))
+        self.executor: Executor = (
+            LocalExecutor(max(1, int(workers))) if executor is None else check_executor(executor)
+        )
         self.workers = self.executor.workers
         self._values = _Values(len(names))
         # Kept plans (warm starts of the next size down), sparse in full-model indexing.

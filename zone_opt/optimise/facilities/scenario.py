@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from zone_opt.distributed.executor import Executor, LocalExecutor
+from zone_opt.distributed.executor import Executor, LocalExecutor, check_executor
 from zone_opt.errors import InvalidInputError
 from zone_opt.formats.document import Document
 from zone_opt.formats.facilities import FACILITIES, FacilitiesFile, ScenarioEntry
@@ -185,7 +185,7 @@ def run_scenarios(
     serial run (timings aside): every solve is the same pure function of the same inputs.
     """
     opts = options or DEFAULT_OPTIONS
-    ex = executor or LocalExecutor(max(1, int(workers)))
+    ex = LocalExecutor(max(1, int(workers))) if executor is None else check_executor(executor)
 
     def stage(sc: Scenario, name: str) -> None:
         if on_stage is not None:
