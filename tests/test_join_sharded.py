@@ -5,11 +5,12 @@ answers each bucket once; an interrupted exchange resumes from the manifest."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,7 +19,7 @@ import pytest
 from join_sharded_cases import CLIENT_KEYS, SERVER_KEYS, in_memory, streamed, table
 
 from zone_opt import _core
-from zone_opt.distributed import LocalExecutor
+from zone_opt.distributed import Executor, LocalExecutor
 from zone_opt.errors import InvalidInputError
 from zone_opt.join import StreamingJoinReceiver, StreamingJoinSender, sharded
 from zone_opt.join.sharded import NeedsKey, Sealed
@@ -128,15 +129,24 @@ def _sealed(role: Any, seal_to: Callable[[bytes], bytes]) -> Sealed:
     return Sealed(role, {key.key_id: seal_to(key.public)})
 
 
-def test_retried_tasks_give_the_same_bytes_and_each_bucket_is_answered_once() -> None:
+@contextlib.contextmanager
+def _parties(
+    buckets: int, ex: Executor
+) -> Iterator[tuple[StreamingJoinSender, StreamingJoinReceiver]]:
+    """The two parties of the tests' tables, each on ``ex``, closed afterwards."""
     with (
         StreamingJoinSender(
-            table(SERVER_KEYS), "id", buckets=4, key_kind="text", executor=LocalExecutor(2)
+            table(SERVER_KEYS), "id", buckets=buckets, key_kind="text", executor=ex
         ) as server,
         StreamingJoinReceiver(
-            table(CLIENT_KEYS), "id", buckets=4, key_kind="text", executor=LocalExecutor(2)
+            table(CLIENT_KEYS), "id", buckets=buckets, key_kind="text", executor=ex
         ) as client,
     ):
+        yield server, client
+
+
+def test_retried_tasks_give_the_same_bytes_and_each_bucket_is_answered_once() -> None:
+    with _parties(4, LocalExecutor(2)) as (server, client):
         assert isinstance(client._core, _core.JoinStreamReceiver)
         assert isinstance(server._core, _core.JoinStreamSender)
         r_shared = _sealed("receiver", client._core.seal_to)
@@ -164,14 +174,7 @@ def test_retried_tasks_give_the_same_bytes_and_each_bucket_is_answered_once() ->
 
 def test_a_new_worker_process_gets_its_own_sealed_copy(monkeypatch: pytest.MonkeyPatch) -> None:
     ex = LocalExecutor(2)
-    with (
-        StreamingJoinSender(
-            table(SERVER_KEYS), "id", buckets=16, key_kind="text", executor=ex
-        ) as server,
-        StreamingJoinReceiver(
-            table(CLIENT_KEYS), "id", buckets=16, key_kind="text", executor=ex
-        ) as client,
-    ):
+    with _parties(16, ex) as (server, client):
         client.exchange(server.respond)
         # As if the worker process were replaced: a new key, unknown to the drivers.
         monkeypatch.setattr(sharded, "_worker_keys", [])
@@ -186,14 +189,7 @@ def test_a_new_worker_process_gets_its_own_sealed_copy(monkeypatch: pytest.Monke
 def test_an_interrupted_exchange_resumes_with_the_same_indices() -> None:
     buckets, fail_at = 16, 7
     ex = LocalExecutor(2)  # rounds of 4 buckets
-    with (
-        StreamingJoinSender(
-            table(SERVER_KEYS), "id", buckets=buckets, key_kind="text", executor=ex
-        ) as server,
-        StreamingJoinReceiver(
-            table(CLIENT_KEYS), "id", buckets=buckets, key_kind="text", executor=ex
-        ) as client,
-    ):
+    with _parties(buckets, ex) as (server, client):
         calls: list[bytes] = []
         dropped: list[int] = []
 
@@ -226,14 +222,7 @@ def test_an_interrupted_exchange_resumes_with_the_same_indices() -> None:
 
 def test_an_altered_committed_output_is_refused_at_finish() -> None:
     ex = LocalExecutor(2)
-    with (
-        StreamingJoinSender(
-            table(SERVER_KEYS), "id", buckets=4, key_kind="text", executor=ex
-        ) as server,
-        StreamingJoinReceiver(
-            table(CLIENT_KEYS), "id", buckets=4, key_kind="text", executor=ex
-        ) as client,
-    ):
+    with _parties(4, ex) as (server, client):
         client.exchange(server.respond)
         assert client._sharded is not None
         path = client._sharded._out(1)
@@ -259,7 +248,7 @@ KEY = bytes(range(32))
 _DYING_DRIVER = """
 import os, sys
 from join_sharded_cases import CLIENT_KEYS, SERVER_KEYS, table
-from zone_opt.distributed import LocalExecutor
+from zone_opt.distributed import Executor, LocalExecutor
 from zone_opt.join import StreamingJoinReceiver, StreamingJoinSender
 
 root, key = sys.argv[1], bytes(range(32))
