@@ -31,8 +31,10 @@ from zone_opt.distributed import (
     Executor,
     LocalExecutor,
     RayUnavailableError,
+    Shared,
     check_executor,
     executor,
+    share,
 )
 from zone_opt.errors import FailedPreconditionError, InvalidInputError
 from zone_opt.join import StreamingJoinSender
@@ -194,3 +196,11 @@ def test_cli_help_names_the_executors() -> None:
     assert result.exit_code == 0
     assert "--executor [local|ray]" in result.output
     assert "--ray-address ADDRESS" in result.output
+
+
+def test_a_shared_value_off_ray_is_the_value_itself() -> None:
+    values = [1, 2, 3]
+    handle = share(LocalExecutor(2), values)
+    assert isinstance(handle, Shared)
+    assert handle.get() is values
+    assert share(PicklingExecutor(), values).get() == values

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import importlib
 import threading
+from typing import Any
 
+import numpy as np
 import pytest
 from distributed_cases import (
     dispatch_fingerprint,
@@ -19,7 +21,7 @@ from distributed_cases import (
     values_bytes,
 )
 
-from zone_opt.distributed import Executor, LocalExecutor, RayExecutor
+from zone_opt.distributed import Executor, LocalExecutor, RayExecutor, Shared, share
 from zone_opt.errors import InvalidInputError
 from zone_opt.optimise.dispatch import dispatch, dispatch_sweep
 from zone_opt.optimise.facilities.coalitions import CoalitionCosts, exact_player_cap
@@ -93,3 +95,20 @@ def test_dispatch_sweep_equal_to_the_serial_run(ray_executor: Executor) -> None:
     swept = dispatch_sweep(scenarios, "2025-07-14", 48, rolling_h=24, executor=ray_executor)
     assert [dispatch_fingerprint(r) for r in swept] == [dispatch_fingerprint(r) for r in serial]
     assert sum(not r.status.has_solution for r in swept) == 1
+
+
+def _sum_shared(shared: Shared[np.ndarray[Any, Any]], item: int) -> tuple[int, bool]:
+    arr = shared.get()
+    return int(arr[item:].sum()), bool(arr.flags.writeable)
+
+
+def test_a_shared_value_is_stored_once_and_read_in_place(ray_executor: Executor) -> None:
+    values = np.arange(1 << 20, dtype=np.int64)
+    handle = share(ray_executor, values)
+    assert type(handle) is not Shared  # held by the object store, not by the handle
+    view = handle.get()
+    assert np.array_equal(view, values)
+    assert not view.flags.writeable  # this process reads the stored object, no copy
+    # carried by a round's items as well as its shared argument
+    got = ray_executor.map(_sum_shared, handle, [0, 5, 1 << 19])
+    assert got == [(int(values[i:].sum()), False) for i in (0, 5, 1 << 19)]

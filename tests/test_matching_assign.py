@@ -400,3 +400,55 @@ def test_bad_input_names_field_and_row() -> None:
     with pytest.raises(InvalidInputError) as exc:
         a.verify(r, np.array([0, 1, 5]), w)
     assert violation(exc) == ("cols", 2)
+
+
+def _csr(r: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
+    return np.concatenate([[0], np.cumsum(np.bincount(r, minlength=n))]).astype(np.int64)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_verify_in_blocks_and_by_row_equals_the_whole(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(seed)
+    n, m = 40, 30
+    r, c, w = sparse_instance(rng, n, m, density=0.3, low=-5, high=40)
+    order = np.lexsort((c, r))
+    r, c, w = r[order], c[order], w[order]
+    a = assign_sparse(r, c, w, (n, m))
+    indptr = _csr(r, n)
+    # blocks of 7 edges: every check crosses block boundaries
+    monkeypatch.setattr("zone_opt.matching.assignment.EDGE_BLOCK", 7)
+    monkeypatch.setattr("zone_opt.matching.components.EDGE_BLOCK", 7)
+    a.verify(r, c, w)
+    a.verify_csr(indptr, c, w)
+    assert_perturbations_fail(a, (r, c, w), False)
+    k = int(rng.integers(0, r.size))
+    low = w.copy()
+    low[k] = int(a.row_potentials[r[k]] + a.col_prices[c[k]]) + 1
+    for call in (lambda: a.verify(r, c, low), lambda: a.verify_csr(indptr, c, low)):
+        with pytest.raises(VerificationError, match=rf"edge {k} \(row {r[k]}, col {c[k]}\)"):
+            call()
+    # a matched edge missing from the graph is found by row, wherever its block is
+    i = int(np.flatnonzero(a.row_to_col >= 0)[-1])
+    keep = ~((r == i) & (c == a.row_to_col[i]))
+    with pytest.raises(VerificationError, match=f"row {i}: .* not an edge"):
+        a.verify_csr(_csr(r[keep], n), c[keep], w[keep])
+
+
+def test_verify_csr_refuses_bad_offsets() -> None:
+    a = assign_sparse(np.array([0, 1]), np.array([0, 0]), np.array([3, 4]), (2, 1))
+    c, w = np.array([0, 0]), np.array([3, 4])
+    for ptr, why in (
+        ([0, 1], "3 offsets"),
+        ([1, 1, 2], "from 0 to 2"),
+        ([0, 1, 3], "from 0 to 2"),
+    ):
+        with pytest.raises(InvalidInputError, match=why) as e:
+            a.verify_csr(np.array(ptr), c, w)
+        assert e.value.violations[0].field == "indptr"
+    a3 = assign_sparse(np.array([0, 2]), np.array([0, 0]), np.array([3, 4]), (3, 1))
+    with pytest.raises(InvalidInputError, match="must not decrease"):
+        a3.verify_csr(np.array([0, 2, 1, 2]), c, w)
+    with pytest.raises(InvalidInputError, match="scores"):
+        a.verify_csr(np.array([0, 1, 2]), c, np.array([3]))

@@ -23,13 +23,17 @@ from matching_shards import (
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from zone_opt import _core
 from zone_opt.cli import cli
 from zone_opt.distributed import LocalExecutor
 from zone_opt.errors import InvalidInputError, VerificationError
 from zone_opt.matching import MatchOptions, assign_sparse, distributed, match
 from zone_opt.matching.components import (
     component_labels,
+    edge_blocks,
+    edges_of_rows,
     plan_components,
+    row_components,
 )
 from zone_opt.matching.distributed import (
     ShardOptions,
@@ -73,6 +77,33 @@ def test_components_are_scipys(name: str) -> None:
         assert g.rows[labels == lab].min() == lab
 
 
+def test_row_components_are_the_edge_labels() -> None:
+    m = matcher("multi")
+    g = m.candidates(m.k)
+    n, k = m.tables.tenant.size, m.tables.occupied.size
+    by_row = row_components(g.indptr, g.cols, k)
+    assert np.array_equal(by_row[g.rows], component_labels(g.rows, g.cols, n, k))
+    assert np.array_equal(by_row < 0, np.diff(g.indptr) == 0)  # -1: a row without edges
+
+
+def test_csr_blocks_and_row_edges_are_the_expanded_rows() -> None:
+    g = matcher("multi").candidates(32)
+    rows = g.rows
+    for size in (1, 7, 1000, g.n_edges + 5):
+        starts, blocks = zip(*edge_blocks(g.indptr, size), strict=True)
+        assert np.array_equal(np.concatenate(blocks), rows)
+        assert list(starts) == list(range(0, g.n_edges, size))
+    pick = np.flatnonzero(np.arange(g.indptr.size - 1) % 3 == 1)
+    edges, edge_rows = edges_of_rows(g.indptr, pick)
+    expected = np.flatnonzero(np.isin(rows, pick))
+    assert np.array_equal(edges, expected)
+    assert np.array_equal(edge_rows, rows[expected])
+
+
+def _edges(g: Any, rows: Any) -> Any:
+    return edges_of_rows(g.indptr, rows)[0]
+
+
 def test_plan_packs_whole_components_and_sets_giants_apart() -> None:
     m = matcher("multi")
     g = m.candidates(m.k)
@@ -82,13 +113,19 @@ def test_plan_packs_whole_components_and_sets_giants_apart() -> None:
     assert comp.n_components == np.unique(labels).size > 100
     assert len(comp.batches) >= 4
     assert len(comp.giants) == 2
-    assert comp.largest_edges == max(gi.size for gi in comp.giants) > SMALL_SHARDS.giant_edges
-    every = np.concatenate(comp.batches + comp.giants)
+    giant_sizes = [_edges(g, gi).size for gi in comp.giants]
+    assert comp.largest_edges == max(giant_sizes) > SMALL_SHARDS.giant_edges
+    assert all(b.size and np.all(np.diff(b) > 0) for b in comp.batches + comp.giants)
+    batches = [_edges(g, b) for b in comp.batches]
+    assert all(b.size <= 500 + comp.largest_edges for b in batches)
+    every = np.concatenate(batches + [_edges(g, gi) for gi in comp.giants])
     assert np.array_equal(np.sort(every), np.arange(g.n_edges))  # each edge once
-    owners = [set(labels[b].tolist()) for b in comp.batches + comp.giants]
+    owners = [set(labels[b].tolist()) for b in batches]
     assert sum(len(o) for o in owners) == len(set().union(*owners))  # components whole
+    assert all(set(labels[_edges(g, gi)].tolist()).__len__() == 1 for gi in comp.giants)
     # the packing depends on the graph only: the same plan again
-    again = plan_components(labels, edges_per_task=500, giant_edges=1_000)
+    by_row = row_components(g.indptr, g.cols, m.tables.occupied.size)
+    again = plan_components(by_row, np.diff(g.indptr), edges_per_task=500, giant_edges=1_000)
     assert all(np.array_equal(a, b) for a, b in zip(again.batches, comp.batches, strict=True))
 
 
@@ -96,20 +133,29 @@ def test_the_cut_keeps_pieces_disjoint() -> None:
     m = matcher("multi")
     g = m.candidates(m.k)
     plan = plan_solve(m, g, SMALL_SHARDS)
-    rows, cols = g.rows, g.cols
-    for edges, pieces, dropped in zip(
-        plan.components.giants, plan.giant_pieces, plan.dropped_edges, strict=True
-    ):
+    rows, cols, park = g.rows, g.cols, m.tables.space_park
+    assert plan.cuts
+    for giant, cut in zip(plan.components.giants, plan.cuts, strict=True):
+        edges = _edges(g, giant)
+        pieces = list(cut.pieces(g.indptr, g.cols, park))
         assert len(pieces) >= 2
-        kept = np.concatenate(pieces)
-        assert np.unique(kept).size == kept.size == edges.size - dropped
-        assert 0 < dropped < edges.size // 2
-        row_sets = [set(rows[p].tolist()) for p in pieces]
-        park_sets = [set(m.tables.space_park[cols[p]].tolist()) for p in pieces]
+        for p, p_rows in pieces:
+            assert np.array_equal(p_rows, rows[p])
+        kept = np.concatenate([p for p, _ in pieces])
+        assert np.unique(kept).size == kept.size == edges.size - cut.dropped_edges
+        assert np.isin(kept, edges).all()
+        assert 0 < cut.dropped_edges < edges.size // 2
+        row_sets = [set(rows[p].tolist()) for p, _ in pieces]
+        park_sets = [set(park[cols[p]].tolist()) for p, _ in pieces]
         for i in range(len(pieces)):
             for j in range(i):
                 assert not row_sets[i] & row_sets[j]
                 assert not park_sets[i] & park_sets[j]
+        # an enterprise keeps the edges into its home group, the group holding most
+        for r, home in zip(cut.rows[:200], cut.home[:200], strict=True):
+            groups = cut.park_group[park[cols[g.indptr[r] : g.indptr[r + 1]]]]
+            counts = np.bincount(groups, minlength=int(cut.park_group.max()) + 1)
+            assert home == int(np.argmax(counts))
 
 
 @pytest.mark.parametrize("name", INSTANCES)
@@ -231,3 +277,24 @@ def test_cli_match_refuses_bad_executor_flags(
     result = CliRunner().invoke(cli, ["match", *files, "--out", str(tmp_path / "o"), *flags])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_union_find_refuses_bad_edges_by_field_and_keeps_its_state() -> None:
+    parent = np.arange(5, dtype=np.int64)
+    i64 = lambda *v: np.array(v, dtype=np.int64)  # noqa: E731
+    for rows, cols, n_rows, field, row in (
+        (i64(0, 3), i64(0, 0), 3, "rows", 1),
+        (i64(-1), i64(0), 3, "rows", 0),
+        (i64(0), i64(2), 3, "cols", 0),
+        (i64(0), i64(0, 1), 3, "cols", None),
+        (i64(), i64(), 6, "n_rows", None),
+    ):
+        with pytest.raises(InvalidInputError) as e:
+            _core.union_edges(parent, rows, cols, n_rows)
+        v = e.value.violations[0]
+        assert (v.field, v.row) == (field, row)
+        assert np.array_equal(parent, np.arange(5))
+    with pytest.raises(InvalidInputError, match="parent"):
+        _core.union_edges(i64(0, 2, 2), i64(), i64(), 1)
+    _core.union_edges(parent, i64(2, 0), i64(1, 1), 3)  # rows 0, 2 share space 1 (node 4)
+    assert parent.tolist() == [0, 1, 0, 3, 0]

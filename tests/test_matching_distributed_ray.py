@@ -27,7 +27,7 @@ def test_optimal_on_two_nodes_equals_match_and_the_local_run(ray_executor: Execu
     m = matcher("multi")
     plan = plan_solve(m, m.candidates(m.k), SMALL_SHARDS)
     assert len(plan.components.batches) >= 4
-    assert plan.components.giants
+    assert plan.components.giants and plan.cuts
     single = matcher("multi", keep=False).solve()
     on_ray = solve_distributed(m, ray_executor, shards=SMALL_SHARDS)
     check_equal_optimum(on_ray, single)

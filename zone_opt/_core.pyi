@@ -45,6 +45,12 @@ def assign_dense_f64(
     npt.NDArray[np.float64],
     float,
 ]: ...
+def union_edges(
+    parent: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    cols: npt.NDArray[np.int64],
+    n_rows: int,
+) -> None: ...
 def assign_sparse_i64(
     edges: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
     shape: tuple[int, int],

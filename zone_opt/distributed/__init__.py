@@ -22,8 +22,10 @@ from zone_opt.distributed.executor import (
     LocalExecutor,
     check_executor,
     executor,
+    share,
 )
 from zone_opt.distributed.ray_backend import RayExecutor, RayUnavailableError
+from zone_opt.distributed.shared import Shared
 
 __all__ = [
     "BACKENDS",
@@ -32,6 +34,8 @@ __all__ = [
     "LocalExecutor",
     "RayExecutor",
     "RayUnavailableError",
+    "Shared",
     "check_executor",
     "executor",
+    "share",
 ]

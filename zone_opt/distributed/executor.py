@@ -18,9 +18,18 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 from zone_opt.distributed.ray_backend import RayExecutor
+from zone_opt.distributed.shared import Shared
 from zone_opt.errors import InvalidInputError
 
-__all__ = ["BACKENDS", "Backend", "Executor", "LocalExecutor", "check_executor", "executor"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "Executor",
+    "LocalExecutor",
+    "check_executor",
+    "executor",
+    "share",
+]
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -136,3 +145,12 @@ def executor(
     raise InvalidInputError.single(
         "executor", None, f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}"
     )
+
+
+def share(executor: Executor, value: T) -> Shared[T]:
+    """``value`` for the tasks of several rounds on ``executor``
+    (:class:`~zone_opt.distributed.shared.Shared`): stored once in Ray's object store on a
+    :class:`~zone_opt.distributed.ray_backend.RayExecutor`, else kept as it is."""
+    if isinstance(executor, RayExecutor):
+        return executor.share(value)
+    return Shared(value)

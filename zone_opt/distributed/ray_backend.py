@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TypeVar
 
+from zone_opt.distributed.shared import Shared
 from zone_opt.errors import FailedPreconditionError, InvalidInputError
 
 __all__ = ["CHUNKS_PER_WORKER", "INSTALL_HINT", "RayExecutor", "RayUnavailableError"]
@@ -51,6 +52,18 @@ def _import_ray() -> ModuleType:
 def _apply_chunk(fn: Callable[[S, T], R], shared: S, chunk: Sequence[T]) -> list[R]:
     """One Ray task: ``fn`` over a chunk of a round's items, in order."""
     return [fn(shared, item) for item in chunk]
+
+
+class _RayShared(Shared[T]):
+    """A value in Ray's object store, by reference (the reference pickles with the items
+    that carry it, and keeps the object alive while any copy of it does)."""
+
+    def __init__(self, ref: object) -> None:
+        self._ref = ref
+
+    def get(self) -> T:
+        value: T = _import_ray().get(self._ref)
+        return value
 
 
 class RayExecutor:
@@ -106,6 +119,10 @@ class RayExecutor:
         refs = [self._task.remote(fn, shared_ref, chunk) for chunk in chunks]
         done: list[list[R]] = self._ray.get(refs)
         return [r for chunk in done for r in chunk]
+
+    def share(self, value: T) -> Shared[T]:
+        """``value`` put in the object store once (see :func:`zone_opt.distributed.share`)."""
+        return _RayShared(self._ray.put(value))
 
     def close(self) -> None:
         if self._owns and self._ray.is_initialized():

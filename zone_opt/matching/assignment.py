@@ -24,6 +24,7 @@ import numpy.typing as npt
 from zone_opt import _core
 from zone_opt.arguments import check_flag, check_int
 from zone_opt.errors import InvalidInputError, VerificationError
+from zone_opt.matching.components import EDGE_BLOCK, edge_blocks
 
 __all__ = ["Assignment", "assign_dense", "assign_sparse"]
 
@@ -84,27 +85,71 @@ class Assignment:
         feasibility on every edge, tightness of every matched edge, the sign and
         complementary-slackness conditions of each side, the consistency of
         ``row_to_col`` / ``col_to_row`` and ``total``. O(edges + rows + cols) time,
-        vectorised.
+        vectorised over blocks of
+        :data:`~zone_opt.matching.components.EDGE_BLOCK` edges (working memory bounded by
+        the block, not the graph).
 
         Raises:
             VerificationError: naming the first violated edge, row or column.
             InvalidInputError: the edges themselves are malformed.
         """
         n_rows, n_cols = len(self.row_to_col), len(self.col_to_row)
-        r, c, w_in = _edges(rows, cols, scores, (n_rows, n_cols))
+        r, c, w = _edges(rows, cols, scores, (n_rows, n_cols))
+        self._verify_blocks((r[a:b], c[a:b], w[a:b], a) for a, b in _blocks(r.size, EDGE_BLOCK))
+
+    def verify_csr(self, indptr: Any, cols: Any, scores: Any) -> None:
+        """:meth:`verify` on edges stored by row (row ``i`` owns
+        ``cols[indptr[i]:indptr[i + 1]]``, as a
+        :class:`~zone_opt.matching.candidates.CandidateGraph` keeps them), without
+        expanding the rows of all edges at once.
+
+        Raises:
+            VerificationError: as :meth:`verify`.
+            InvalidInputError: ``indptr`` is not a non-decreasing array of
+                ``n_rows + 1`` offsets from 0 to the number of edges, or as :meth:`verify`.
+        """
+        n_rows, n_cols = len(self.row_to_col), len(self.col_to_row)
+        ptr = _index_array("indptr", indptr, 0, check_range=False)
+        c = _index_array("cols", cols, n_cols)
+        w = _scores_array("scores", scores, 1)
+        if ptr.size != n_rows + 1 or ptr[0] != 0 or ptr[-1] != c.size:
+            raise InvalidInputError.single(
+                "indptr", None, f"must hold {n_rows + 1} offsets from 0 to {c.size}"
+            )
+        if np.any(ptr[1:] < ptr[:-1]):
+            raise InvalidInputError.single(
+                "indptr", _first_bad_row(ptr[1:] < ptr[:-1]), "offsets must not decrease"
+            )
+        if w.size != c.size:
+            raise InvalidInputError.single(
+                "scores", None, f"has {w.size} entries, cols has {c.size}"
+            )
+        self._verify_blocks(
+            (r, c[a : a + r.size], w[a : a + r.size], a) for a, r in edge_blocks(ptr)
+        )
+
+    def _verify_blocks(self, blocks: Any) -> None:
+        """The checks of :meth:`verify`, the per-edge ones block by block: each block is
+        ``(rows, cols, scores, offset of its first edge)``."""
+        n_rows, n_cols = len(self.row_to_col), len(self.col_to_row)
         if not self.feasible:
             raise VerificationError("infeasible: some rows cannot be matched; no certificate")
-        w = np.asarray(w_in, dtype=np.float64)
-        if not self.maximize:
-            w = -w
         u, p, tol = self.row_potentials, self.col_prices, self.tolerance
         x, y = self.row_to_col, self.col_to_row
-        bad = np.flatnonzero(u[r] + p[c] < w - tol)
-        if bad.size:
-            k = int(bad[0])
-            raise VerificationError(
-                f"edge {k} (row {r[k]}, col {c[k]}): u + p = {u[r[k]] + p[c[k]]!r} < score {w[k]!r}"
-            )
+        best = np.full(n_rows, -np.inf)
+        for r, c, w_in, offset in blocks:
+            w = np.asarray(w_in, dtype=np.float64)
+            if not self.maximize:
+                w = -w
+            bad = np.flatnonzero(u[r] + p[c] < w - tol)
+            if bad.size:
+                k = int(bad[0])
+                raise VerificationError(
+                    f"edge {offset + k} (row {r[k]}, col {c[k]}): "
+                    f"u + p = {u[r[k]] + p[c[k]]!r} < score {w[k]!r}"
+                )
+            on = x[r] == c
+            np.maximum.at(best, r[on], w[on])
         matched = np.flatnonzero(x >= 0)
         back = np.flatnonzero(y[x[matched]] != matched) if matched.size else matched
         if back.size:
@@ -113,9 +158,6 @@ class Assignment:
         if np.count_nonzero(y >= 0) != matched.size:
             j = int(np.flatnonzero((y >= 0) & (x[np.maximum(y, 0)] != np.arange(n_cols)))[0])
             raise VerificationError(f"col {j}: matched to row {y[j]}, which is not matched back")
-        on = x[r] == c
-        best = np.full(n_rows, -np.inf)
-        np.maximum.at(best, r[on], w[on])
         missing = matched[best[matched] == -np.inf]
         if missing.size:
             i = int(missing[0])
@@ -132,6 +174,11 @@ class Assignment:
             total = -total
         if abs(total - float(self.total)) > tol * max(1, matched.size) + 1e-9 * abs(total):
             raise VerificationError(f"total {self.total!r} differs from the matched sum {total!r}")
+
+
+def _blocks(n: int, size: int) -> list[tuple[int, int]]:
+    """``[(0, size), (size, 2 size), ...]`` covering ``0..n`` (one empty block when n is 0)."""
+    return [(a, min(n, a + size)) for a in range(0, max(n, 1), size)]
 
 
 def _check_side(name: str, dual: FloatArray, mate: IntArray, must: bool, tol: float) -> None:

@@ -34,6 +34,7 @@ stable matching is identical row for row.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import time
@@ -45,17 +46,21 @@ import numpy as np
 import numpy.typing as npt
 
 from zone_opt.arguments import check_int
-from zone_opt.distributed.executor import Executor, check_executor
+from zone_opt.distributed.executor import Executor, check_executor, share
+from zone_opt.distributed.shared import Shared
 from zone_opt.errors import InvalidInputError, VerificationError
 from zone_opt.matching.assignment import Assignment, assign_sparse
 from zone_opt.matching.candidates import CandidateGraph, Columns, IndexInputs
 from zone_opt.matching.components import (
     ComponentPlan,
+    Cut,
     Part,
-    component_labels,
     cut_along_parks,
+    edge_blocks,
+    edges_of_rows,
     plan_components,
     relabel,
+    row_components,
 )
 from zone_opt.matching.options import Mode
 from zone_opt.matching.stable import blocking_pairs, deferred_acceptance
@@ -141,21 +146,37 @@ def generate_shard(side: SpaceSide, shard: EnterpriseShard) -> CandidateGraph:
     return CandidateGraph(*out)
 
 
-def _concat(parts: list[CandidateGraph]) -> CandidateGraph:
-    """The shards' graphs as one, rows in shard order."""
-    offsets = np.cumsum([0] + [p.n_edges for p in parts[:-1]], dtype=np.int64)
-    indptr = np.concatenate(
-        [np.zeros(1, dtype=np.int64)]
-        + [p.indptr[1:] + o for p, o in zip(parts, offsets, strict=True)]
-    )
-    return CandidateGraph(
-        indptr=indptr,
-        cols=np.concatenate([p.cols for p in parts]),
-        scores=np.concatenate([p.scores for p in parts]),
-        chain=np.concatenate([p.chain for p in parts]),
-        reason=np.concatenate([p.reason for p in parts]),
-        n_feasible=np.concatenate([p.n_feasible for p in parts]),
-    )
+class _GraphBuffer:
+    """The shards' graphs written one after another into arrays sized for the most edges
+    they can hold (``k`` per seeking enterprise): pages past the last edge are never
+    touched, so memory follows the edges written, and no shard is held twice."""
+
+    def __init__(self, n_enterprises: int, max_edges: int) -> None:
+        self.indptr = np.zeros(n_enterprises + 1, dtype=np.int64)
+        self.cols = np.empty(max_edges, dtype=np.int64)
+        self.scores = np.empty(max_edges, dtype=np.int64)
+        self.chain = np.empty(max_edges, dtype=np.float64)
+        self.reason = np.empty(n_enterprises, dtype=np.uint8)
+        self.n_feasible = np.empty(n_enterprises, dtype=np.int64)
+        self.rows = 0
+        self.edges = 0
+
+    def append(self, part: CandidateGraph) -> None:
+        r, e = self.rows, self.edges
+        n, m = part.reason.size, part.n_edges
+        self.indptr[r + 1 : r + n + 1] = part.indptr[1:] + e
+        for name, start, size in (("cols", e, m), ("scores", e, m), ("chain", e, m)):
+            getattr(self, name)[start : start + size] = getattr(part, name)
+        self.reason[r : r + n] = part.reason
+        self.n_feasible[r : r + n] = part.n_feasible
+        self.rows, self.edges = r + n, e + m
+
+    def graph(self) -> CandidateGraph:
+        m = self.edges
+        return CandidateGraph(
+            self.indptr, self.cols[:m], self.scores[:m], self.chain[:m], self.reason,
+            self.n_feasible,
+        )  # fmt: skip
 
 
 def sharded_candidates(
@@ -165,7 +186,9 @@ def sharded_candidates(
     shards: ShardOptions,
 ) -> CandidateGraph:
     """:meth:`Matcher.candidates` (``k = matcher.k``) as tasks over contiguous enterprise
-    shards: the same graph, edge for edge."""
+    shards: the same graph, edge for edge. Shards run in rounds of two per worker, each
+    round's graphs copied into the whole graph's arrays as it ends, so the driver holds
+    the graph once plus one round."""
     inputs = _inputs(matcher)
     n = inputs.n_enterprises
     count = max(1, min(n, max(executor.workers, math.ceil(n / shards.enterprises_per_shard))))
@@ -177,11 +200,18 @@ def sharded_candidates(
         now_day=matcher.tables.now_day,
         space_active=np.ascontiguousarray(space_active, dtype=np.bool_),
     )
-    items = [
-        EnterpriseShard(a, inputs.enterprises_slice(a, b), matcher.enterprise_active[a:b])
-        for a, b in itertools.pairwise(bounds)
-    ]
-    return _concat(executor.map(generate_shard, side, items))
+    seeking = int(np.count_nonzero(matcher.enterprise_active[:n]))
+    out = _GraphBuffer(n, matcher.k * seeking)
+    spans = list(itertools.pairwise(bounds))
+    per_round = 2 * executor.workers
+    for first in range(0, len(spans), per_round):
+        items = [
+            EnterpriseShard(a, inputs.enterprises_slice(a, b), matcher.enterprise_active[a:b])
+            for a, b in spans[first : first + per_round]
+        ]
+        for part in executor.map(generate_shard, side, items):
+            out.append(part)
+    return out.graph()
 
 
 def _inputs(matcher: Matcher) -> IndexInputs:
@@ -255,61 +285,92 @@ def solve_piece(_shared: None, piece: Piece) -> PieceSolution:
 
 @dataclass(frozen=True)
 class DistributedPlan:
-    """What the solve rounds run: the component plan and, per giant component, its
-    pieces (edge indices into the graph) and the edges dropped by the cut.
+    """What the solve rounds run: the component plan and each giant component's cut.
 
     Attributes:
-        components: :class:`~zone_opt.matching.components.ComponentPlan`.
-        giant_pieces: per giant component, the edge indices of each piece.
-        dropped_edges: per giant component, the edges crossing its park groups.
+        components: :class:`~zone_opt.matching.components.ComponentPlan` (rows per task).
+        cuts: per giant component, its :class:`~zone_opt.matching.components.Cut`
+            along park boundaries (optimal mode).
     """
 
     components: ComponentPlan
-    giant_pieces: list[list[IntArray]] = field(default_factory=list)
-    dropped_edges: list[int] = field(default_factory=list)
+    cuts: list[Cut] = field(default_factory=list)
 
 
 def plan_solve(matcher: Matcher, graph: CandidateGraph, shards: ShardOptions) -> DistributedPlan:
     """The components of ``graph`` packed into tasks, and each giant component (optimal
-    mode) cut along park boundaries. A function of the graph and ``shards`` only."""
-    rows = graph.rows
-    n_rows, n_cols = matcher.tables.tenant.size, matcher.tables.occupied.size
-    labels = component_labels(rows, graph.cols, n_rows, n_cols)
+    mode) cut along park boundaries. A function of the graph and ``shards`` only; holds
+    O(rows) memory besides the graph."""
+    labels = row_components(graph.indptr, graph.cols, matcher.tables.occupied.size)
     giant = shards.giant_edges if matcher.mode == "optimal" else None
-    plan = plan_components(labels, edges_per_task=shards.edges_per_task, giant_edges=giant)
+    plan = plan_components(
+        labels, np.diff(graph.indptr), edges_per_task=shards.edges_per_task, giant_edges=giant
+    )
     inputs = _inputs(matcher)
-    space_park = matcher.tables.space_park
-    pieces: list[list[IntArray]] = []
-    dropped: list[int] = []
-    for edges in plan.giants:
-        cut = cut_along_parks(
-            rows[edges],
-            space_park[graph.cols[edges]],
+    cuts = [
+        cut_along_parks(
+            rows,
+            graph.indptr,
+            graph.cols,
+            matcher.tables.space_park,
             inputs.parks["lat"],
             inputs.parks["lon"],
             shards.park_groups,
         )
-        pieces.append([edges[p] for p in cut])
-        dropped.append(int(edges.size - sum(p.size for p in cut)))
-    return DistributedPlan(plan, pieces, dropped)
+        for rows in plan.giants
+    ]
+    return DistributedPlan(plan, cuts)
 
 
 @dataclass(frozen=True)
-class _Edges:
-    """The whole graph's edges, for cutting pieces out of it."""
+class SolveInputs:
+    """What every solve task reads (shared once, :func:`zone_opt.distributed.share`): the
+    whole graph by row, the parks' priorities (stable mode) and each space's park."""
 
     mode: Mode
-    rows: IntArray
-    cols: IntArray
-    scores: IntArray
+    graph: CandidateGraph
     receiver: FloatArray | None
+    space_park: IntArray
 
-    def piece(self, edges: IntArray, prices: FloatArray | None = None) -> tuple[Part, Piece]:
-        part, r, c = relabel(self.rows[edges], self.cols[edges])
+    @property
+    def n_cols(self) -> int:
+        return int(self.space_park.size)
+
+    def piece(
+        self, edges: IntArray, edge_rows: IntArray, prices: FloatArray | None = None
+    ) -> tuple[Part, Piece]:
+        """The piece of the graph's ``edges`` (increasing; ``edge_rows`` their rows)."""
+        part, r, c = relabel(edge_rows, self.graph.cols[edges], self.n_cols)
         shape = (part.row_ids.size, part.col_ids.size)
         receiver = None if self.receiver is None else self.receiver[edges]
         warm = None if prices is None else prices[part.col_ids]
-        return part, Piece(self.mode, r, c, self.scores[edges], shape, receiver, warm)
+        return part, Piece(self.mode, r, c, self.graph.scores[edges], shape, receiver, warm)
+
+
+@dataclass(frozen=True)
+class PartTask:
+    """One solve task: the edges of ``rows`` (increasing); with ``group``, only those into
+    the parks of that group of ``park_group`` (a giant component's piece); ``prices``
+    warm-start the solve (per space of the whole graph)."""
+
+    rows: IntArray
+    group: int | None = None
+    park_group: IntArray | None = None
+    prices: FloatArray | None = None
+
+
+def solve_part(shared: Shared[SolveInputs], task: PartTask) -> tuple[Part, PieceSolution]:
+    """Cut a task's piece out of the shared graph and solve it (:func:`solve_piece`): the
+    piece's edges exist only in the worker solving it."""
+    inputs = shared.get()
+    graph = inputs.graph
+    edges, edge_rows = edges_of_rows(graph.indptr, task.rows)
+    if task.group is not None and task.park_group is not None:
+        keep = task.park_group[inputs.space_park[graph.cols[edges]]] == task.group
+        edges, edge_rows = edges[keep], edge_rows[keep]
+    part, piece = inputs.piece(edges, edge_rows, task.prices)
+    del edges, edge_rows
+    return part, solve_piece(None, piece)
 
 
 @dataclass
@@ -328,52 +389,65 @@ class _Solution:
             self.col_prices[part.col_ids] = sol.col_prices
 
 
+def _rounds(
+    executor: Executor, shared: Shared[SolveInputs], tasks: list[PartTask]
+) -> list[tuple[Part, PieceSolution]]:
+    return executor.map(solve_part, shared, tasks)
+
+
 def _solve_rounds(
-    executor: Executor, edges: _Edges, plan: DistributedPlan, solution: _Solution
+    executor: Executor, shared: Shared[SolveInputs], plan: DistributedPlan, solution: _Solution
 ) -> None:
     """Round 2 (whole-component batches and giant pieces), then round 3 (each giant
     component over all its edges, warm-started from its pieces' prices)."""
-    jobs = [edges.piece(b) for b in plan.components.batches]
-    n_batches = len(jobs)
-    for pieces in plan.giant_pieces:
-        jobs.extend(edges.piece(p) for p in pieces)
-    solved = executor.map(solve_piece, None, [piece for _, piece in jobs])
-    for (part, _), sol in zip(jobs[:n_batches], solved[:n_batches], strict=True):
+    batches = [PartTask(rows) for rows in plan.components.batches]
+    n_batches = len(batches)
+    pieces = [
+        PartTask(cut.rows[cut.home == g], g, cut.park_group)
+        for cut in plan.cuts
+        for g in range(int(cut.park_group.max()) + 1)
+        if np.any(cut.home == g)
+    ]
+    solved = _rounds(executor, shared, batches + pieces)
+    for part, sol in solved[:n_batches]:
         solution.add(part, sol)
     warm = np.zeros_like(solution.col_prices)
-    for (part, _), sol in zip(jobs[n_batches:], solved[n_batches:], strict=True):
+    for part, sol in solved[n_batches:]:
         if sol.col_prices is not None:
             warm[part.col_ids] = sol.col_prices
-    finals = [edges.piece(g, warm) for g in plan.components.giants]
-    for (part, _), sol in zip(
-        finals, executor.map(solve_piece, None, [p for _, p in finals]), strict=True
-    ):
+    del solved
+    finals = [PartTask(rows, prices=warm) for rows in plan.components.giants]
+    for part, sol in _rounds(executor, shared, finals):
         solution.add(part, sol)
 
 
-def _verify(edges: _Edges, solution: _Solution, n_cols: int) -> int:
-    """Check the assembled matching on every edge of the graph; return its total score.
+def _verify(inputs: SolveInputs, solution: _Solution, n_cols: int) -> int:
+    """Check the assembled matching on every edge of the graph, a block at a time; return
+    its total score.
 
     Raises:
         VerificationError: the optimal duals fail on some edge, or an edge blocks the
             stable matching.
     """
+    graph = inputs.graph
     x = solution.row_to_col
-    matched = np.flatnonzero(x >= 0)
-    on = x[edges.rows] == edges.cols
-    total = int(edges.scores[on].sum())
-    if edges.mode == "stable" and edges.receiver is not None:
+    total = 0
+    for a, rows in edge_blocks(graph.indptr):
+        on = x[rows] == graph.cols[a : a + rows.size]
+        total += int(graph.scores[a : a + rows.size][on].sum())
+    if inputs.mode == "stable" and inputs.receiver is not None:
         blocking = blocking_pairs(
-            edges.rows,
-            edges.cols,
-            edges.scores.astype(np.float64),
-            edges.receiver,
+            graph.rows,
+            graph.cols,
+            graph.scores.astype(np.float64),
+            inputs.receiver,
             np.ones(n_cols, dtype=np.int64),
             matching=x,
         )
         if blocking.size:
             raise VerificationError(f"edge {int(blocking[0])} blocks the assembled matching")
         return total
+    matched = np.flatnonzero(x >= 0)
     y = np.full(n_cols, -1, dtype=np.int64)
     y[x[matched]] = matched
     Assignment(
@@ -382,8 +456,15 @@ def _verify(edges: _Edges, solution: _Solution, n_cols: int) -> int:
         total=total,
         row_potentials=solution.row_potentials,
         col_prices=solution.col_prices,
-    ).verify(edges.rows, edges.cols, edges.scores)
+    ).verify_csr(graph.indptr, graph.cols, graph.scores)
     return total
+
+
+def _owned(graph: CandidateGraph) -> CandidateGraph:
+    """``graph`` in this process's memory (a copy of each array that is a read-only view
+    of a shared object), so the result outlives the cluster."""
+    arrays = [getattr(graph, f.name) for f in dataclasses.fields(graph)]
+    return CandidateGraph(*(a if a.flags.writeable else np.array(a) for a in arrays))
 
 
 def solve_distributed(
@@ -420,12 +501,16 @@ def solve_distributed(
     t0 = time.perf_counter()
     report("solve")
     n_rows, n_cols = matcher.tables.tenant.size, matcher.tables.occupied.size
-    rows = graph.rows
     receiver = matcher.park_priority(graph) if matcher.mode == "stable" else None
-    edges = _Edges(matcher.mode, rows, graph.cols, graph.scores, receiver)
+    shared = share(executor, SolveInputs(matcher.mode, graph, receiver, matcher.tables.space_park))
+    # From here the graph is read from the shared store (no second copy in this process).
+    inputs = shared.get()
+    graph, receiver = inputs.graph, None
     solution = _Solution(np.full(n_rows, -1, dtype=np.int64), np.zeros(n_rows), np.zeros(n_cols))
-    _solve_rounds(executor, edges, plan_solve(matcher, graph, shards), solution)
-    _verify(edges, solution, n_cols)
+    _solve_rounds(executor, shared, plan_solve(matcher, graph, shards), solution)
+    _verify(inputs, solution, n_cols)
+    graph = _owned(graph)
+    del inputs, shared
     seconds["solve"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     report("results")

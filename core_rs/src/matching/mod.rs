@@ -3,6 +3,7 @@
 //! matching (deferred acceptance with capacities).
 
 mod auction;
+pub mod components;
 mod cost;
 pub mod dense;
 mod dense_kernels;

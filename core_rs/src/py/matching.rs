@@ -1,9 +1,9 @@
 //! Bindings of `matching`: dense and sparse exact assignment.
 
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray1};
 use pyo3::prelude::*;
 
-use super::detach::run_detached;
+use super::detach::{run_detached, run_detached_here};
 use crate::error::CoreError;
 use crate::matching::{self, Cost, DenseSolution, SparseOptions, SparseProblem};
 
@@ -133,7 +133,28 @@ fn assign_sparse_i64<'py>(
     ))
 }
 
+/// Join the components of the edges `(rows, cols)` into `parent` (int64, one entry per
+/// row then per column, flat, each root its component's smallest node; start from
+/// `arange(n_rows + n_cols)`), in place; see `matching::components::union_edges`.
+#[pyfunction]
+fn union_edges<'py>(
+    py: Python<'py>,
+    mut parent: PyReadwriteArray1<'py, i64>,
+    rows: PyReadonlyArray1<'py, i64>,
+    cols: PyReadonlyArray1<'py, i64>,
+    n_rows: usize,
+) -> PyResult<()> {
+    let contiguous = |name: &'static str| CoreError::invalid(name, None, "must be contiguous");
+    let parent = parent.as_slice_mut().map_err(|_| contiguous("parent"))?;
+    let rows = rows.as_slice().map_err(|_| contiguous("rows"))?;
+    let cols = cols.as_slice().map_err(|_| contiguous("cols"))?;
+    run_detached_here(py, || {
+        matching::components::union_edges(parent, rows, cols, n_rows)
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(union_edges, m)?)?;
     m.add_function(wrap_pyfunction!(assign_dense_i64, m)?)?;
     m.add_function(wrap_pyfunction!(assign_dense_f64, m)?)?;
     m.add_function(wrap_pyfunction!(assign_sparse_i64, m)?)?;
