@@ -324,27 +324,28 @@ def plan_solve(matcher: Matcher, graph: CandidateGraph, shards: ShardOptions) ->
 
 @dataclass(frozen=True)
 class SolveInputs:
-    """What every solve task reads (shared once, :func:`zone_opt.distributed.share`): the
-    whole graph by row, the parks' priorities (stable mode) and each space's park."""
+    """What every solve task reads: the graph's rows (``indptr``), columns and scores, the
+    parks' priorities (stable mode), each stored once by :func:`_share_graph`, and each
+    space's park."""
 
     mode: Mode
-    graph: CandidateGraph
-    receiver: FloatArray | None
+    indptr: Shared[IntArray]
+    cols: Shared[IntArray]
+    scores: Shared[IntArray]
+    receiver: Shared[FloatArray] | None
     space_park: IntArray
-
-    @property
-    def n_cols(self) -> int:
-        return int(self.space_park.size)
 
     def piece(
         self, edges: IntArray, edge_rows: IntArray, prices: FloatArray | None = None
     ) -> tuple[Part, Piece]:
         """The piece of the graph's ``edges`` (increasing; ``edge_rows`` their rows)."""
-        part, r, c = relabel(edge_rows, self.graph.cols[edges], self.n_cols)
+        n_cols = int(self.space_park.size)
+        part, r, c = relabel(edge_rows, self.cols.get()[edges], n_cols)
         shape = (part.row_ids.size, part.col_ids.size)
-        receiver = None if self.receiver is None else self.receiver[edges]
+        receiver = None if self.receiver is None else self.receiver.get()[edges]
         warm = None if prices is None else prices[part.col_ids]
-        return part, Piece(self.mode, r, c, self.graph.scores[edges], shape, receiver, warm)
+        scores = self.scores.get()[edges]
+        return part, Piece(self.mode, r, c, scores, shape, receiver, warm)
 
 
 @dataclass(frozen=True)
@@ -359,14 +360,12 @@ class PartTask:
     prices: FloatArray | None = None
 
 
-def solve_part(shared: Shared[SolveInputs], task: PartTask) -> tuple[Part, PieceSolution]:
+def solve_part(inputs: SolveInputs, task: PartTask) -> tuple[Part, PieceSolution]:
     """Cut a task's piece out of the shared graph and solve it (:func:`solve_piece`): the
     piece's edges exist only in the worker solving it."""
-    inputs = shared.get()
-    graph = inputs.graph
-    edges, edge_rows = edges_of_rows(graph.indptr, task.rows)
+    edges, edge_rows = edges_of_rows(inputs.indptr.get(), task.rows)
     if task.group is not None and task.park_group is not None:
-        keep = task.park_group[inputs.space_park[graph.cols[edges]]] == task.group
+        keep = task.park_group[inputs.space_park[inputs.cols.get()[edges]]] == task.group
         edges, edge_rows = edges[keep], edge_rows[keep]
     part, piece = inputs.piece(edges, edge_rows, task.prices)
     del edges, edge_rows
@@ -390,13 +389,13 @@ class _Solution:
 
 
 def _rounds(
-    executor: Executor, shared: Shared[SolveInputs], tasks: list[PartTask]
+    executor: Executor, inputs: SolveInputs, tasks: list[PartTask]
 ) -> list[tuple[Part, PieceSolution]]:
-    return executor.map(solve_part, shared, tasks)
+    return executor.map(solve_part, inputs, tasks)
 
 
 def _solve_rounds(
-    executor: Executor, shared: Shared[SolveInputs], plan: DistributedPlan, solution: _Solution
+    executor: Executor, inputs: SolveInputs, plan: DistributedPlan, solution: _Solution
 ) -> None:
     """Round 2 (whole-component batches and giant pieces), then round 3 (each giant
     component over all its edges, warm-started from its pieces' prices)."""
@@ -408,7 +407,7 @@ def _solve_rounds(
         for g in range(int(cut.park_group.max()) + 1)
         if np.any(cut.home == g)
     ]
-    solved = _rounds(executor, shared, batches + pieces)
+    solved = _rounds(executor, inputs, batches + pieces)
     for part, sol in solved[:n_batches]:
         solution.add(part, sol)
     warm = np.zeros_like(solution.col_prices)
@@ -417,11 +416,13 @@ def _solve_rounds(
             warm[part.col_ids] = sol.col_prices
     del solved
     finals = [PartTask(rows, prices=warm) for rows in plan.components.giants]
-    for part, sol in _rounds(executor, shared, finals):
+    for part, sol in _rounds(executor, inputs, finals):
         solution.add(part, sol)
 
 
-def _verify(inputs: SolveInputs, solution: _Solution, n_cols: int) -> int:
+def _verify(
+    mode: Mode, graph: CandidateGraph, receiver: FloatArray | None, solution: _Solution
+) -> int:
     """Check the assembled matching on every edge of the graph, a block at a time; return
     its total score.
 
@@ -429,18 +430,18 @@ def _verify(inputs: SolveInputs, solution: _Solution, n_cols: int) -> int:
         VerificationError: the optimal duals fail on some edge, or an edge blocks the
             stable matching.
     """
-    graph = inputs.graph
+    n_cols = solution.col_prices.size
     x = solution.row_to_col
     total = 0
     for a, rows in edge_blocks(graph.indptr):
         on = x[rows] == graph.cols[a : a + rows.size]
         total += int(graph.scores[a : a + rows.size][on].sum())
-    if inputs.mode == "stable" and inputs.receiver is not None:
+    if mode == "stable" and receiver is not None:
         blocking = blocking_pairs(
             graph.rows,
             graph.cols,
             graph.scores.astype(np.float64),
-            inputs.receiver,
+            receiver,
             np.ones(n_cols, dtype=np.int64),
             matching=x,
         )
@@ -460,11 +461,34 @@ def _verify(inputs: SolveInputs, solution: _Solution, n_cols: int) -> int:
     return total
 
 
-def _owned(graph: CandidateGraph) -> CandidateGraph:
-    """``graph`` in this process's memory (a copy of each array that is a read-only view
-    of a shared object), so the result outlives the cluster."""
-    arrays = [getattr(graph, f.name) for f in dataclasses.fields(graph)]
-    return CandidateGraph(*(a if a.flags.writeable else np.array(a) for a in arrays))
+#: The graph's arrays the solve tasks read (the others stay in this process).
+_SHARED_ARRAYS = ("indptr", "cols", "scores")
+
+
+def _share_graph(
+    executor: Executor, graph: CandidateGraph
+) -> tuple[CandidateGraph, dict[str, Shared[IntArray]]]:
+    """Store the arrays the tasks read once each (:func:`zone_opt.distributed.share`) and
+    return the graph reading them from the store: on Ray each array moves to the object
+    store in turn, so this process never holds more than one of them twice."""
+    handles: dict[str, Shared[IntArray]] = {}
+    for name in _SHARED_ARRAYS:
+        handles[name] = share(executor, getattr(graph, name))
+        view: dict[str, Any] = {name: handles[name].get()}
+        graph = dataclasses.replace(graph, **view)
+    return graph, handles
+
+
+def _take_back(graph: CandidateGraph, handles: dict[str, Shared[IntArray]]) -> CandidateGraph:
+    """The graph in this process's memory again, one array at a time, each stored copy
+    released once read back (the result outlives the cluster)."""
+    for name in _SHARED_ARRAYS:
+        array = getattr(graph, name)
+        if not array.flags.writeable:  # a view of the store
+            copy: dict[str, Any] = {name: np.array(array)}
+            graph = dataclasses.replace(graph, **copy)
+        del array, handles[name]
+    return graph
 
 
 def solve_distributed(
@@ -501,16 +525,26 @@ def solve_distributed(
     t0 = time.perf_counter()
     report("solve")
     n_rows, n_cols = matcher.tables.tenant.size, matcher.tables.occupied.size
-    receiver = matcher.park_priority(graph) if matcher.mode == "stable" else None
-    shared = share(executor, SolveInputs(matcher.mode, graph, receiver, matcher.tables.space_park))
-    # From here the graph is read from the shared store (no second copy in this process).
-    inputs = shared.get()
-    graph, receiver = inputs.graph, None
+    # From here the tasks and this process read the graph from the shared store.
+    graph, handles = _share_graph(executor, graph)
+    receiver: FloatArray | None = None
+    receiver_handle: Shared[FloatArray] | None = None
+    if matcher.mode == "stable":
+        receiver_handle = share(executor, matcher.park_priority(graph))
+        receiver = receiver_handle.get()
+    inputs = SolveInputs(
+        matcher.mode,
+        handles["indptr"],
+        handles["cols"],
+        handles["scores"],
+        receiver_handle,
+        matcher.tables.space_park,
+    )
     solution = _Solution(np.full(n_rows, -1, dtype=np.int64), np.zeros(n_rows), np.zeros(n_cols))
-    _solve_rounds(executor, shared, plan_solve(matcher, graph, shards), solution)
-    _verify(inputs, solution, n_cols)
-    graph = _owned(graph)
-    del inputs, shared
+    _solve_rounds(executor, inputs, plan_solve(matcher, graph, shards), solution)
+    _verify(matcher.mode, graph, receiver, solution)
+    del inputs, receiver, receiver_handle
+    graph = _take_back(graph, handles)
     seconds["solve"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     report("results")
