@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from click.testing import CliRunner
 from matching_shards import (
@@ -279,9 +280,12 @@ def test_cli_match_refuses_bad_executor_flags(
     assert message in result.output
 
 
+def i64(*values: int) -> npt.NDArray[np.int64]:
+    return np.array(values, dtype=np.int64)
+
+
 def test_union_find_refuses_bad_edges_by_field_and_keeps_its_state() -> None:
     parent = np.arange(5, dtype=np.int64)
-    i64 = lambda *v: np.array(v, dtype=np.int64)  # noqa: E731
     for rows, cols, n_rows, field, row in (
         (i64(0, 3), i64(0, 0), 3, "rows", 1),
         (i64(-1), i64(0), 3, "rows", 0),

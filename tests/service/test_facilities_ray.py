@@ -1,6 +1,7 @@
 """A server started with a Ray address (``ServerSettings.ray_address``, ``zone-opt serve
---ray-address``) runs PlanFacilities' scenarios as tasks on the simulated 2-node cluster,
-with the result of a server without one; the server closes only what it started."""
+--ray-address``) runs PlanFacilities' scenarios and Match's candidates and components as
+tasks on the simulated 2-node cluster, with the result of a server without one; the
+server closes only what it started."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
-from zone_opt.api.v1 import facilities_pb2
+from zone_opt.api.v1 import facilities_pb2, matching_pb2
 from zone_opt.cli import cli
 from zone_opt.client import Client
 from zone_opt.distributed import Executor, RayExecutor
@@ -23,6 +25,7 @@ S = TypeVar("S")
 T = TypeVar("T")
 R = TypeVar("R")
 
+MATCH_TABLES = ("spaces", "enterprises", "parks", "tenancies")
 EXAMPLE = Path(__file__).resolve().parents[2] / "datasets" / "facilities" / "example_scenario.yaml"
 
 
@@ -95,3 +98,40 @@ def test_serve_help_names_the_ray_address() -> None:
     result = CliRunner().invoke(cli, ["serve", "--help"])
     assert result.exit_code == 0
     assert "--ray-address ADDRESS" in result.output
+
+
+@pytest.mark.ray
+def test_match_on_ray_equals_local(
+    tmp_path: Path,
+    ray_cluster: str,
+    start: Callable[..., tuple[Server, int]],
+    sample: Callable[[str], pa.Table],
+) -> None:
+    results: dict[str, Any] = {}
+    for name, address in (("local", None), ("ray", ray_cluster)):
+        server, port = start(tmp_path / name, ray_address=address)
+        try:
+            spy = Spy(server.pool.executor)
+            server.pool.executor = spy
+            with Client(f"127.0.0.1:{port}", token="token-alice", timeout_s=20) as client:
+                ids = {t: client.upload(sample(t), t, kind=t) for t in MATCH_TABLES}
+                op = client.submit_match(
+                    ids["spaces"], ids["enterprises"], ids["parks"], tenancies_id=ids["tenancies"]
+                )
+                done = client.wait(op, 120)
+                assert done.state == "SUCCEEDED", done.error_message
+                result = done.result_as(matching_pb2.MatchResult)
+                rows = client.download(result.assignments_dataset_id)
+            results[name] = (result.statistics, rows, spy.rounds)
+        finally:
+            server.stop(0.5)
+    (local, local_rows, local_rounds), (remote, remote_rows, ray_rounds) = (
+        results["local"],
+        results["ray"],
+    )
+    assert remote.total_score == local.total_score > 0
+    assert remote.n_matched == local.n_matched
+    assert remote_rows.num_rows == local_rows.num_rows
+    # locally the match runs on the job's thread; on Ray as candidate and solve tasks
+    assert local_rounds == []
+    assert {fn for fn, _ in ray_rounds} == {"generate_shard", "solve_part"}

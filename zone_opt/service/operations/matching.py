@@ -131,7 +131,10 @@ def run(ctx: JobContext, params: MatchParams) -> matching_pb2.MatchResult:
     Stages: load inputs, match, store results. ``match`` reports its own stages
     (candidates, solve, results) through its ``progress`` callback, which checkpoints, so a
     cancel takes effect at the next of those boundaries; nothing is stored for a cancelled
-    job.
+    job. On a server with a remote executor (``zone-opt serve --ray-address``) the match
+    runs there (:mod:`zone_opt.matching.distributed`: candidates over enterprise shards,
+    the graph's components as tasks); its total score is the same, its certificate
+    checked on every edge.
     """
     job = ctx.job
     ctx.checkpoint(0.0, "loading inputs")
@@ -151,6 +154,7 @@ def run(ctx: JobContext, params: MatchParams) -> matching_pb2.MatchResult:
         tenancies=tables["tenancies"],
         options=options,
         progress=lambda stage: ctx.checkpoint(float(next(stages, 0.85)), f"match: {stage}"),
+        executor=ctx.executor if ctx.executor.remote else None,
     )
     ctx.checkpoint(0.9, "storing results")
     assignments_id, unmatched_id = f"{job.job_id}-assignments", f"{job.job_id}-unmatched"
