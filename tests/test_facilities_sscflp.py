@@ -9,6 +9,7 @@ import math
 import sys
 import tarfile
 import threading
+import time
 from itertools import product
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from zone_opt.optimise import SolveOptions, SolveStatus
 from zone_opt.optimise.facilities import FacilityPlan, FacilityProblem, solve_facilities
 from zone_opt.optimise.facilities.lagrange import SiteRelaxation
 from zone_opt.optimise.facilities.plan_search import SearchLimits, search_plan
-from zone_opt.optimise.facilities.sscflp import solve_single_source
+from zone_opt.optimise.facilities.sscflp import SIDE_CHUNK_S, _SideSearch, solve_single_source
 from zone_opt.optimise.facilities.sscflp_files import (
     Layout,
     parse_sscflp,
@@ -29,7 +30,7 @@ from zone_opt.optimise.facilities.sscflp_files import (
     read_sscflp_optima,
     sscflp_members,
 )
-from zone_opt.optimise.facilities.sscflp_plans import _Knapsacks
+from zone_opt.optimise.facilities.sscflp_plans import _Knapsacks, _Plans
 
 sys.path.insert(0, str(Path(__file__).parent))
 from facilities_data import random_problem
@@ -310,3 +311,35 @@ def test_plan_search_refuses_bad_input_by_field() -> None:
     bad[1, 2] = math.nan
     with pytest.raises(InvalidInputError, match="cost"):
         search(bad, d, s, f, start)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_side_search_plan_is_a_checked_plan(threads: int) -> None:
+    # Yang p13 (60 x 300) is not proven in 3 s: the side search (threads 2) races the
+    # finish; whichever plan is returned is re-checked here, its bound below the optimum.
+    problem = read_sscflp(YANG, Layout.ROWS, member="p13")
+    optimum = OPTIMA[("yang", "p13", None)].optimum
+    options = SolveOptions(time_limit_s=3.0, mip_rel_gap=1e-6, threads=threads)
+    res = solve_single_source(problem, options)
+    assert res.status is SolveStatus.FEASIBLE
+    assert res.bound <= optimum + 1e-9 <= res.objective + 1e-9
+    plan = solve_facilities(problem, backend="single_source", options=options)
+    assert independent_cost(problem, plan) == pytest.approx(plan.objective_cny, rel=1e-9)
+    assert ("side search" in res.message) <= (threads == 2)
+    assert not any(t.name == "sscflp-side" for t in threading.enumerate())
+
+
+def test_side_search_keeps_the_better_plan_and_stops() -> None:
+    problem = random_problem(3, parks=60, sites=10, types=1, single_source=True)
+    rel = SiteRelaxation(problem)
+    plans = _Plans(rel)
+    start = plans.repair(np.ones((rel.m, rel.n)), np.ones(rel.m))
+    assert start is not None
+    side = _SideSearch(plans, start, time.perf_counter() + 30.0, -math.inf)
+    time.sleep(0.3)
+    begun = time.perf_counter()
+    best = side.stop()  # within one chunk, not at the 30 s deadline
+    assert time.perf_counter() - begun <= SIDE_CHUNK_S + 1.0
+    assert plans.cost(best) <= plans.cost(start)
+    load = np.bincount(best, weights=plans.d, minlength=rel.m)
+    assert np.all(load <= plans.s + 1e-9)

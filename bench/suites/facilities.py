@@ -70,6 +70,7 @@ def hand_built_highs(
     members: np.ndarray | None = None,
     time_limit_s: float | None = None,
     presolve_workaround: bool = False,
+    threads: int = 1,
 ) -> tuple[float, float, str]:
     """The peer: one-type CFLP as a hand-built CSC matrix passed to highspy.
 
@@ -124,7 +125,7 @@ def hand_built_highs(
     h = highspy.Highs()
     h.silent()
     h.setOptionValue("mip_rel_gap", 1e-6)
-    h.setOptionValue("threads", 1)
+    h.setOptionValue("threads", threads)
     if presolve_workaround:
         h.setOptionValue("presolve_rule_off", 1 << 13)
     if time_limit_s is not None:

@@ -50,6 +50,8 @@ integers), so ``OPTIMAL`` means the requested relative gap is proven.
 from __future__ import annotations
 
 import math
+import os
+import threading
 import time
 from dataclasses import dataclass, replace
 
@@ -98,6 +100,11 @@ SEARCH_ITERATIONS = 200_000
 """Move budget of that search (its time share usually binds first)."""
 KERNEL_SHARE = 0.2
 """Share of the time limit (of 100 s without one) for the kernel sub-MIP heuristic."""
+SIDE_CHUNK_S = 2.0
+"""Length of one search of the side search (:class:`_SideSearch`): it restarts from its
+best plan with the next seed after each, and sees a request to stop between them."""
+SIDE_SEED = 1 << 20
+"""First seed of the side search (apart from the main thread's seeds 1, 2, ...)."""
 
 
 @dataclass(frozen=True)
@@ -195,6 +202,8 @@ def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> Sing
         )
         inc.offer(found, lag.bound)
         best_a = inc.best_a if inc.best_a is not None else best_a
+    target = lagrangian + gap * abs(lagrangian)
+    side = _SideSearch.start(inc.plans, best_a, setup, target)
     if not _proven(inc.ub, lagrangian, gap, integral) and not (
         options.cancel is not None and options.cancel.is_set()
     ):
@@ -204,8 +213,13 @@ def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> Sing
         inc.offer(_kernel(fm, rel, best_a, guide, options=options, end=kernel_end), lag.bound)
         if inc.best_a is not None:
             best_a = inc.best_a
+    if side is not None:
+        inc.offer(side.best(), lag.bound)
+        best_a = inc.best_a if inc.best_a is not None else best_a
     run = replace(run, heuristic=inc.ub)
     if _proven(inc.ub, lagrangian, gap, integral):
+        if side is not None:
+            side.stop()
         return _outcome(
             run,
             _column_vector(fm, rel, best_a),
@@ -222,7 +236,89 @@ def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> Sing
 
     # --- 4. the exact finish on what survives -------------------------------------------
     run = replace(run, fixed_share=float(fixing[0].mean()))
-    return _finish(run, best_a, ub=inc.ub, cutoff=cutoff, fixing=fixing, deadline=setup.deadline)
+    result = _finish(run, best_a, ub=inc.ub, cutoff=cutoff, fixing=fixing, deadline=setup.deadline)
+    if side is None:
+        return result
+    return _with_side_plan(run, result, side.stop(), inc.plans)
+
+
+class _SideSearch:
+    """Tabu searches on a second core while HiGHS works on the first (the kernel and the
+    exact finish run HiGHS with ``options.threads``; its MIP is mostly serial): from the
+    best plan, :data:`SIDE_CHUNK_S` at a time, each with the next seed from
+    :data:`SIDE_SEED`, until :meth:`stop`, the solve's deadline or a plan within the gap of
+    the bound. Only where the caller allows more than one thread and the machine has two
+    cores. The Rust search releases the GIL."""
+
+    def __init__(self, plans: _Plans, start: I64, deadline: float, target: float) -> None:
+        self._plans, self._deadline, self._target = plans, deadline, target
+        self._best, self._cost = start, plans.cost(start)
+        self._lock = threading.Lock()
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sscflp-side", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def start(
+        cls, plans: _Plans, start: I64 | None, setup: _Setup, target: float
+    ) -> _SideSearch | None:
+        threads = setup.options.threads
+        if start is None or threads == 1 or (os.cpu_count() or 1) < 2:
+            return None
+        if not math.isfinite(setup.deadline):
+            return None  # no time limit: the exact finish decides, nothing to race
+        return cls(plans, start, setup.deadline, target)
+
+    def _run(self) -> None:
+        seed = SIDE_SEED
+        while not self._halt.is_set() and self._cost > self._target:
+            end = min(self._deadline, time.perf_counter() + SIDE_CHUNK_S)
+            if end - time.perf_counter() < 0.05:
+                return
+            with self._lock:
+                start = self._best
+            found = self._plans.search(
+                start, end, seed=seed, iterations=SEARCH_ITERATIONS, stop_at_cost=self._target
+            )
+            seed += 1
+            cost = self._plans.cost(found)
+            if cost < self._cost:
+                with self._lock:
+                    self._best, self._cost = found, cost
+
+    def best(self) -> I64:
+        """The best plan so far (the search goes on)."""
+        with self._lock:
+            return self._best
+
+    def stop(self) -> I64:
+        """Stop after the current search; the best plan met."""
+        self._halt.set()
+        self._thread.join()
+        return self.best()
+
+
+def _with_side_plan(
+    run: _Run, result: SingleSourceResult, plan: I64, plans: _Plans
+) -> SingleSourceResult:
+    """``result`` with the side search's plan if it costs less than the finish's."""
+    cost = plans.cost(plan)
+    if result.x is not None and not cost < result.objective:
+        return result
+    if result.status in (SolveStatus.CANCELLED, SolveStatus.INFEASIBLE):
+        return result
+    bound = min(result.bound, cost)
+    x = _column_vector(run.fm, run.rel, plan)
+    status = _final_status(run, x, cost, bound, cancelled=False)
+    return _outcome(
+        run,
+        x,
+        objective=cost,
+        bound=bound,
+        status=status,
+        mip_s=result.mip_s,
+        message=result.message + "; the plan from the side search",
+    )
 
 
 @dataclass(frozen=True)

@@ -172,12 +172,27 @@ class _Plans:
         reproducible when the iteration budgets bind before the deadlines. The search stops
         at a plan costing at most ``stop_at_cost`` (a proven bound)."""
         self._seed += 1
+        return self.search(
+            a, deadline, seed=self._seed, iterations=iterations, stop_at_cost=stop_at_cost
+        )
+
+    def search(
+        self,
+        a: I64,
+        deadline: float,
+        *,
+        seed: int,
+        iterations: int = IMPROVE_ITERATIONS,
+        stop_at_cost: float = -math.inf,
+    ) -> I64:
+        """:meth:`improve` with the given ``seed`` (draws none: safe beside another
+        thread's searches)."""
         left = max(0.0, deadline - time.perf_counter())
         limits = SearchLimits(
             time_limit_s=left,
             iterations=iterations,
             stall_iterations=STALL_ITERATIONS,
-            seed=self._seed,
+            seed=seed,
             stop_at_cost=stop_at_cost,
         )
         found = search_plan(self._cost, self.d, self.s, self.f, a, limits)
