@@ -22,7 +22,7 @@ from zone_opt.optimise import SolveOptions, SolveStatus
 from zone_opt.optimise.facilities import FacilityPlan, FacilityProblem, solve_facilities
 from zone_opt.optimise.facilities.lagrange import SiteRelaxation
 from zone_opt.optimise.facilities.plan_search import SearchLimits, search_plan
-from zone_opt.optimise.facilities.sscflp import SIDE_CHUNK_S, _SideSearch, solve_single_source
+from zone_opt.optimise.facilities.sscflp import solve_single_source
 from zone_opt.optimise.facilities.sscflp_files import (
     Layout,
     parse_sscflp,
@@ -30,7 +30,7 @@ from zone_opt.optimise.facilities.sscflp_files import (
     read_sscflp_optima,
     sscflp_members,
 )
-from zone_opt.optimise.facilities.sscflp_plans import _Knapsacks, _Plans
+from zone_opt.optimise.facilities.sscflp_plans import SIDE_CHUNK_S, SideSearch, _Knapsacks, _Plans
 
 sys.path.insert(0, str(Path(__file__).parent))
 from facilities_data import random_problem
@@ -335,7 +335,7 @@ def test_side_search_keeps_the_better_plan_and_stops() -> None:
     plans = _Plans(rel)
     start = plans.repair(np.ones((rel.m, rel.n)), np.ones(rel.m))
     assert start is not None
-    side = _SideSearch(plans, start, time.perf_counter() + 30.0, -math.inf)
+    side = SideSearch(plans, start, time.perf_counter() + 30.0, -math.inf, iterations=200_000)
     time.sleep(0.3)
     begun = time.perf_counter()
     best = side.stop()  # within one chunk, not at the 30 s deadline

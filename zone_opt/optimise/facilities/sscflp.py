@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 import time
 from dataclasses import dataclass, replace
 
@@ -72,7 +71,7 @@ from zone_opt.optimise.facilities.sscflp_lp import (
     _root_lp,
     _RootLp,
 )
-from zone_opt.optimise.facilities.sscflp_plans import _Knapsacks, _Plans
+from zone_opt.optimise.facilities.sscflp_plans import SideSearch, _Knapsacks, _Plans
 from zone_opt.optimise.solver import HighsSolver, Progress, Solution, SolveOptions, SolveStatus
 
 __all__ = ["SingleSourceResult", "solve_single_source"]
@@ -100,11 +99,6 @@ SEARCH_ITERATIONS = 200_000
 """Move budget of that search (its time share usually binds first)."""
 KERNEL_SHARE = 0.2
 """Share of the time limit (of 100 s without one) for the kernel sub-MIP heuristic."""
-SIDE_CHUNK_S = 2.0
-"""Length of one search of the side search (:class:`_SideSearch`): it restarts from its
-best plan with the next seed after each, and sees a request to stop between them."""
-SIDE_SEED = 1 << 20
-"""First seed of the side search (apart from the main thread's seeds 1, 2, ...)."""
 
 
 @dataclass(frozen=True)
@@ -203,7 +197,7 @@ def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> Sing
         inc.offer(found, lag.bound)
         best_a = inc.best_a if inc.best_a is not None else best_a
     target = lagrangian + gap * abs(lagrangian)
-    side = _SideSearch.start(inc.plans, best_a, setup, target)
+    side = _side_search(inc.plans, best_a, setup, target)
     if not _proven(inc.ub, lagrangian, gap, integral) and not (
         options.cancel is not None and options.cancel.is_set()
     ):
@@ -242,60 +236,16 @@ def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> Sing
     return _with_side_plan(run, result, side.stop(), inc.plans)
 
 
-class _SideSearch:
-    """Tabu searches on a second core while HiGHS works on the first (the kernel and the
-    exact finish run HiGHS with ``options.threads``; its MIP is mostly serial): from the
-    best plan, :data:`SIDE_CHUNK_S` at a time, each with the next seed from
-    :data:`SIDE_SEED`, until :meth:`stop`, the solve's deadline or a plan within the gap of
-    the bound. Only where the caller allows more than one thread and the machine has two
-    cores. The Rust search releases the GIL."""
-
-    def __init__(self, plans: _Plans, start: I64, deadline: float, target: float) -> None:
-        self._plans, self._deadline, self._target = plans, deadline, target
-        self._best, self._cost = start, plans.cost(start)
-        self._lock = threading.Lock()
-        self._halt = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sscflp-side", daemon=True)
-        self._thread.start()
-
-    @classmethod
-    def start(
-        cls, plans: _Plans, start: I64 | None, setup: _Setup, target: float
-    ) -> _SideSearch | None:
-        threads = setup.options.threads
-        if start is None or threads == 1 or (os.cpu_count() or 1) < 2:
-            return None
-        if not math.isfinite(setup.deadline):
-            return None  # no time limit: the exact finish decides, nothing to race
-        return cls(plans, start, setup.deadline, target)
-
-    def _run(self) -> None:
-        seed = SIDE_SEED
-        while not self._halt.is_set() and self._cost > self._target:
-            end = min(self._deadline, time.perf_counter() + SIDE_CHUNK_S)
-            if end - time.perf_counter() < 0.05:
-                return
-            with self._lock:
-                start = self._best
-            found = self._plans.search(
-                start, end, seed=seed, iterations=SEARCH_ITERATIONS, stop_at_cost=self._target
-            )
-            seed += 1
-            cost = self._plans.cost(found)
-            if cost < self._cost:
-                with self._lock:
-                    self._best, self._cost = found, cost
-
-    def best(self) -> I64:
-        """The best plan so far (the search goes on)."""
-        with self._lock:
-            return self._best
-
-    def stop(self) -> I64:
-        """Stop after the current search; the best plan met."""
-        self._halt.set()
-        self._thread.join()
-        return self.best()
+def _side_search(
+    plans: _Plans, start: I64 | None, setup: _Setup, target: float
+) -> SideSearch | None:
+    """A :class:`SideSearch` where the caller allows more than one thread, the machine has
+    two cores and the solve has a deadline (without one the exact finish decides)."""
+    if start is None or setup.options.threads == 1 or (os.cpu_count() or 1) < 2:
+        return None
+    if not math.isfinite(setup.deadline):
+        return None
+    return SideSearch(plans, start, setup.deadline, target, iterations=SEARCH_ITERATIONS)
 
 
 def _with_side_plan(

@@ -4,6 +4,7 @@ and the primal plans repaired from them and improved by tabu search."""
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 import numpy as np
@@ -200,3 +201,57 @@ class _Plans:
             return a
         b = found.assign
         return b if self.cost(b) < self.cost(a) else a
+
+
+SIDE_CHUNK_S = 2.0
+"""Length of one search of the side search (:class:`_SideSearch`): it restarts from its
+best plan with the next seed after each, and sees a request to stop between them."""
+SIDE_SEED = 1 << 20
+"""First seed of the side search (apart from the main thread's seeds 1, 2, ...)."""
+
+
+class SideSearch:
+    """Tabu searches on a second core while HiGHS works on the first (its MIP is mostly
+    serial; see :mod:`zone_opt.optimise.facilities.sscflp`): from the best plan,
+    :data:`SIDE_CHUNK_S` at a time, each with the next seed from :data:`SIDE_SEED`, until
+    :meth:`stop`, the deadline or a plan costing at most ``target`` (within the gap of the
+    bound). The Rust search releases the GIL."""
+
+    def __init__(
+        self, plans: _Plans, start: I64, deadline: float, target: float, *, iterations: int
+    ) -> None:
+        self._plans, self._deadline, self._target = plans, deadline, target
+        self._iterations = iterations
+        self._best, self._cost = start, plans.cost(start)
+        self._lock = threading.Lock()
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sscflp-side", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        seed = SIDE_SEED
+        while not self._halt.is_set() and self._cost > self._target:
+            end = min(self._deadline, time.perf_counter() + SIDE_CHUNK_S)
+            if end - time.perf_counter() < 0.05:
+                return
+            with self._lock:
+                start = self._best
+            found = self._plans.search(
+                start, end, seed=seed, iterations=self._iterations, stop_at_cost=self._target
+            )
+            seed += 1
+            cost = self._plans.cost(found)
+            if cost < self._cost:
+                with self._lock:
+                    self._best, self._cost = found, cost
+
+    def best(self) -> I64:
+        """The best plan so far (the search goes on)."""
+        with self._lock:
+            return self._best
+
+    def stop(self) -> I64:
+        """Stop after the current search; the best plan met."""
+        self._halt.set()
+        self._thread.join()
+        return self.best()
