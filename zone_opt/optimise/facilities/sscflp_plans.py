@@ -204,7 +204,7 @@ class _Plans:
 
 
 SIDE_CHUNK_S = 2.0
-"""Length of one search of the side search (:class:`_SideSearch`): it restarts from its
+"""Length of one search of the side search (:class:`SideSearch`): it restarts from its
 best plan with the next seed after each, and sees a request to stop between them."""
 SIDE_SEED = 1 << 20
 """First seed of the side search (apart from the main thread's seeds 1, 2, ...)."""
