@@ -388,12 +388,6 @@ class _Solution:
             self.col_prices[part.col_ids] = sol.col_prices
 
 
-def _rounds(
-    executor: Executor, inputs: SolveInputs, tasks: list[PartTask]
-) -> list[tuple[Part, PieceSolution]]:
-    return executor.map(solve_part, inputs, tasks)
-
-
 def _solve_rounds(
     executor: Executor, inputs: SolveInputs, plan: DistributedPlan, solution: _Solution
 ) -> None:
@@ -407,7 +401,7 @@ def _solve_rounds(
         for g in range(int(cut.park_group.max()) + 1)
         if np.any(cut.home == g)
     ]
-    solved = _rounds(executor, inputs, batches + pieces)
+    solved = executor.map(solve_part, inputs, batches + pieces)
     for part, sol in solved[:n_batches]:
         solution.add(part, sol)
     warm = np.zeros_like(solution.col_prices)
@@ -416,7 +410,7 @@ def _solve_rounds(
             warm[part.col_ids] = sol.col_prices
     del solved
     finals = [PartTask(rows, prices=warm) for rows in plan.components.giants]
-    for part, sol in _rounds(executor, inputs, finals):
+    for part, sol in executor.map(solve_part, inputs, finals):
         solution.add(part, sol)
 
 
