@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 import grpc
 import pyarrow as pa
@@ -50,6 +50,7 @@ from zone_opt.client.requests import (
 from zone_opt.client.retry import Safety
 from zone_opt.errors import InvalidInputError, VerificationError
 from zone_opt.join import JoinQuery, JoinResult
+from zone_opt.join.party import BatchSource
 from zone_opt.join.policy import AuditEntry, JoinPolicy
 from zone_opt.matching.options import MatchOptions
 from zone_opt.rpc.enums import (
@@ -71,6 +72,7 @@ from zone_opt.rpc.join import (
     join_policy_to_proto,
     receive_join,
 )
+from zone_opt.rpc.join_stream import BucketedJoinOptions, receive_bucketed_join
 from zone_opt.rpc.status import from_rpc_error
 from zone_opt.rpc.upload import encode_upload_chunk, parse_upload_request
 
@@ -525,6 +527,30 @@ class Client(Connection):
             timeout_s=timeout_s or self.timeout_s,
         )
 
+    def bucketed_join(
+        self,
+        source: BatchSource,
+        column: str,
+        dataset_id: str,
+        *,
+        buckets: int = 64,
+        timeout_s: float | None = None,
+        **options: Unpack[BucketedJoinOptions],
+    ) -> JoinResult:
+        """The intersection of ``source`` (Parquet path, Arrow table or record batches; keys
+        in ``column``) with ``dataset_id`` on this server, for sets larger than memory:
+        :func:`zone_opt.rpc.join_stream.receive_bucketed_join` (its ``options`` pass)."""
+        return receive_bucketed_join(
+            join_pb2_grpc.JoinServiceStub(self._channel),
+            self._metadata(),
+            source,
+            column,
+            dataset_id,
+            buckets=buckets,
+            timeout_s=timeout_s or self.timeout_s,
+            **options,
+        )
+
     def run_join(
         self,
         left_dataset_id: str,
@@ -533,6 +559,7 @@ class Client(Connection):
         *,
         query: JoinQuery | None = None,
         value_column: str = "",
+        buckets: int = 0,
         timeout_s: float | None = None,
         **deprecated: Any,
     ) -> JoinRun:
@@ -542,9 +569,10 @@ class Client(Connection):
 
         The server dials only peers its operator registered, and checks this tenant's keys
         as ``query.key_kind`` before it opens a session there (``query.protocol`` chooses DH
-        or VOLE, as for :meth:`private_join`). The joined rows are stored as a dataset of
-        this tenant. The keywords ``peer``, ``peer_dataset_id``,
-        ``peer_token``, ``mode``, ``columns``, ``join``, ``verifiable`` are deprecated.
+        or VOLE, as for :meth:`private_join`; ``buckets``: the bucketed intersection, DH on
+        the server's executor). The joined rows are stored as a dataset of this tenant.
+        Keywords ``peer``, ``peer_dataset_id``, ``peer_token``, ``mode``, ``columns``,
+        ``join``, ``verifiable`` are deprecated.
         """
         theirs, query = run_join_arguments(theirs, query, deprecated)
         request = join_pb2.RunJoinRequest(
@@ -560,6 +588,7 @@ class Client(Connection):
             value_column=value_column,
             protocol=join_protocol_to_proto(query.protocol),
             key_kind=query.key_kind,
+            buckets=buckets,
         )
         response = self._call(self._join.RunJoin, request, timeout_s)
         stored = bool(response.result_dataset_id)

@@ -34,11 +34,13 @@ from zone_opt.rpc.ipc import MAX_CHUNK_BYTES
 from zone_opt.rpc.status import from_rpc_error
 
 __all__ = [
+    "SenderCalls",
     "audit_to_proto",
     "gather_message",
     "join_policy_from_proto",
     "join_policy_to_proto",
     "message_chunks",
+    "open_session_request",
     "receive_join",
     "receive_join_following_setup",
 ]
@@ -180,7 +182,7 @@ def gather_message(
 
 
 @dataclass(frozen=True)
-class _Sender:
+class SenderCalls:
     """The sender's server behind ``stub``, as this receiver calls it (errors it sends are
     raised as their :mod:`zone_opt.errors` classes)."""
 
@@ -211,11 +213,23 @@ class _Sender:
             raise from_rpc_error(exc) from None
         return answer
 
+    def setup_part(self, session_id: str, bucket: int) -> bytes:
+        """One bucket's setup part of a bucketed session."""
+        request = join_pb2.GetJoinSetupPartRequest(session_id=session_id, bucket=bucket)
+        try:
+            _, part = gather_message(
+                self.stub.GetJoinSetupPart(request, timeout=self.timeout_s, metadata=self.metadata)
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        return part
 
-def _open_request(
-    dataset_id: str, query: JoinQuery, key_kind: str
+
+def open_session_request(
+    dataset_id: str, query: JoinQuery, key_kind: str, buckets: int = 0
 ) -> join_pb2.OpenJoinSessionRequest:
     return join_pb2.OpenJoinSessionRequest(
+        buckets=buckets,
         dataset_id=dataset_id,
         mode=join_mode_to_proto(query.mode),  # type: ignore[arg-type]
         columns=list(query.columns),
@@ -252,7 +266,7 @@ def _check_setup(setup: bytes, query: JoinQuery) -> None:
         )
 
 
-def _run(sender: _Sender, session_id: str, setup: bytes, receiver: JoinReceiver) -> JoinResult:
+def _run(sender: SenderCalls, session_id: str, setup: bytes, receiver: JoinReceiver) -> JoinResult:
     """The receiver's side of an opened session: DH one evaluation, VOLE two."""
     if receiver.protocol == "vole":
         vole = sender.evaluate(session_id, receiver.request(setup))
@@ -284,8 +298,8 @@ def receive_join(
     raised as their :mod:`zone_opt.errors` classes.
     """
     receiver = JoinReceiver(keys, options=query.options(), join=query.join, values=values)
-    sender = _Sender(stub, metadata, timeout_s)
-    session_id, setup = sender.open(_open_request(dataset_id, query, query.key_kind))
+    sender = SenderCalls(stub, metadata, timeout_s)
+    session_id, setup = sender.open(open_session_request(dataset_id, query, query.key_kind))
     _check_setup(setup, query)
     return _run(sender, session_id, setup, receiver)
 
@@ -304,8 +318,8 @@ def receive_join_following_setup(
     ``RunJoinRequest.key_kind``: the keys are canonicalised as the sender's setup names
     (``query.key_kind`` is not used), so they are checked only after the session is
     opened, as those releases did. Until zone-opt 0.2."""
-    sender = _Sender(stub, metadata, timeout_s)
-    session_id, setup = sender.open(_open_request(dataset_id, query, ""))
+    sender = SenderCalls(stub, metadata, timeout_s)
+    session_id, setup = sender.open(open_session_request(dataset_id, query, ""))
     _check_protocol(setup, query)
     options = dataclasses.replace(query.options(), key_kind=setup_key_kind(setup))
     receiver = JoinReceiver(keys, options=options, join=query.join, values=values)

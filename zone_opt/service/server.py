@@ -214,13 +214,18 @@ class Server:
         self.datasets = DatasetStore(config.data_dir, self.db, config.max_upload_bytes)
         self.jobs = JobStore(self.db)
         self.join_policies = PolicyStore(self.db)
-        self.join_sessions = JoinSessions(self.join_policies, self.datasets)
         process = global_settings()
         workers, engine_threads = pool_sizes(process.num_threads, config.job_workers)
         zone_opt.set_num_threads(engine_threads)
         if process.memory_budget_mb is not None:
             zone_opt.set_memory_budget(process.memory_budget_mb * 1024 * 1024)
         self.executor = _executor(config.ray_address)
+        self.join_sessions = JoinSessions(
+            self.join_policies,
+            self.datasets,
+            spill_dir=config.data_dir / "join-spill",
+            executor=self.executor,
+        )
         self.pool = WorkerPool(
             self.jobs,
             self.datasets,
@@ -360,6 +365,7 @@ class Server:
         log.info("event=shutdown grace_s=%.1f", grace)
         done = self.grpc.stop(grace)
         self.pool.stop(grace)
+        self.join_sessions.close_all()
         if self.executor is not None:
             self.executor.close()
         done.wait(grace + 1.0)

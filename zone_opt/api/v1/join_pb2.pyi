@@ -14,6 +14,14 @@ response) and VOLE (RR22, intersection only; five: setup, request, vole, correct
 response). A session is OpenJoinSession (the setup), then EvaluateJoin once (DH: request
 -> response) or twice on the same session (VOLE: request -> vole, then correction ->
 response); each message names its protocol and kind in its own header.
+
+Bucketed sessions (OpenJoinSessionRequest.buckets > 0; intersection mode, DH or VOLE) are
+for sets larger than memory (zone_opt.join.stream): the sender reads its dataset in
+record batches and spills it by bucket; each message is one bucket's. DH: EvaluateJoin
+once per bucket (its request, in order), then GetJoinSetupPart for every bucket in
+order; VOLE: per bucket GetJoinSetupPart, then EvaluateJoin twice (request, correction).
+The same message sent again (a retry) gets the same answer; the session closes after
+its last message and removes the sender's spill files.
 """
 
 from collections import abc as _abc
@@ -250,7 +258,9 @@ class JoinAuditEntry(_message.Message):
     dataset_id: _builtins.str
     mode: Global___JoinMode.ValueType
     sender_keys: _builtins.int
-    """Distinct keys of the sender and of the receiver (0 until evaluated)."""
+    """Distinct keys of the sender (a bucketed session: the rows it read) and of the
+    receiver (0 until evaluated).
+    """
     receiver_keys: _builtins.int
     outcome: _builtins.str
     """"opened", "evaluated" or the refusal."""
@@ -337,6 +347,7 @@ class OpenJoinSessionRequest(_message.Message):
     VERIFIABLE_FIELD_NUMBER: _builtins.int
     PROTOCOL_FIELD_NUMBER: _builtins.int
     KEY_KIND_FIELD_NUMBER: _builtins.int
+    BUCKETS_FIELD_NUMBER: _builtins.int
     dataset_id: _builtins.str
     mode: Global___JoinMode.ValueType
     verifiable: _builtins.bool
@@ -345,6 +356,11 @@ class OpenJoinSessionRequest(_message.Message):
     """The key kind the receiver canonicalised its keys as ("uscc" or "text"); a session is
     refused (FAILED_PRECONDITION naming key_kind, no quota spent) when the policy's
     differs. Empty (clients before the field): not checked.
+    """
+    buckets: _builtins.int
+    """0 (default): the in-memory session. A power of two up to 65536: a bucketed session
+    (intersection mode, not verifiable, key_kind required), the receiver's bucket count;
+    the first chunk streamed back names the session and carries no data.
     """
     @_builtins.property
     def columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -359,14 +375,38 @@ class OpenJoinSessionRequest(_message.Message):
         verifiable: _builtins.bool = ...,
         protocol: Global___JoinProtocol.ValueType = ...,
         key_kind: _builtins.str = ...,
+        buckets: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "dataset_id", b"dataset_id", "key_kind", b"key_kind", "mode", b"mode", "protocol", b"protocol", "verifiable", b"verifiable"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buckets", b"buckets", "columns", b"columns", "dataset_id", b"dataset_id", "key_kind", b"key_kind", "mode", b"mode", "protocol", b"protocol", "verifiable", b"verifiable"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OpenJoinSessionRequest: _TypeAlias = OpenJoinSessionRequest  # noqa: Y015
+
+@_typing.final
+class GetJoinSetupPartRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    BUCKET_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    bucket: _builtins.int
+    """0 <= bucket < the session's buckets."""
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+        bucket: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetJoinSetupPartRequest: _TypeAlias = GetJoinSetupPartRequest  # noqa: Y015
 
 @_typing.final
 class JoinMessageChunk(_message.Message):
@@ -417,6 +457,7 @@ class RunJoinRequest(_message.Message):
     PEER_FIELD_NUMBER: _builtins.int
     PROTOCOL_FIELD_NUMBER: _builtins.int
     KEY_KIND_FIELD_NUMBER: _builtins.int
+    BUCKETS_FIELD_NUMBER: _builtins.int
     left_dataset_id: _builtins.str
     """The caller's dataset and its key column."""
     on: _builtins.str
@@ -462,6 +503,11 @@ class RunJoinRequest(_message.Message):
     and checked as this before any session is opened. Empty (clients before the field):
     the kind the peer's setup names, checked after the session is opened.
     """
+    buckets: _builtins.int
+    """0 (default): the in-memory protocol. A power of two up to 65536: the bucketed
+    intersection (intersection mode, key_kind required), its buckets run on this server's
+    executor (its Ray cluster with `zone-opt serve --ray-address`) with protocol DH.
+    """
     @_builtins.property
     def columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -481,10 +527,11 @@ class RunJoinRequest(_message.Message):
         peer: _builtins.str = ...,
         protocol: Global___JoinProtocol.ValueType = ...,
         key_kind: _builtins.str = ...,
+        buckets: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "join", b"join", "key_kind", b"key_kind", "left_dataset_id", b"left_dataset_id", "mode", b"mode", "on", b"on", "peer", b"peer", "peer_address", b"peer_address", "peer_dataset_id", b"peer_dataset_id", "peer_tls", b"peer_tls", "peer_token", b"peer_token", "protocol", b"protocol", "value_column", b"value_column", "verifiable", b"verifiable"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buckets", b"buckets", "columns", b"columns", "join", b"join", "key_kind", b"key_kind", "left_dataset_id", b"left_dataset_id", "mode", b"mode", "on", b"on", "peer", b"peer", "peer_address", b"peer_address", "peer_dataset_id", b"peer_dataset_id", "peer_tls", b"peer_tls", "peer_token", b"peer_token", "protocol", b"protocol", "value_column", b"value_column", "verifiable", b"verifiable"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

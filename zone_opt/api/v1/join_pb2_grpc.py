@@ -59,6 +59,11 @@ class JoinServiceStub:
                 request_serializer=zone__opt_dot_api_dot_v1_dot_join__pb2.JoinMessageChunk.SerializeToString,
                 response_deserializer=zone__opt_dot_api_dot_v1_dot_join__pb2.JoinMessageChunk.FromString,
                 _registered_method=True)
+        self.GetJoinSetupPart = channel.unary_stream(
+                '/zone_opt.api.v1.JoinService/GetJoinSetupPart',
+                request_serializer=zone__opt_dot_api_dot_v1_dot_join__pb2.GetJoinSetupPartRequest.SerializeToString,
+                response_deserializer=zone__opt_dot_api_dot_v1_dot_join__pb2.JoinMessageChunk.FromString,
+                _registered_method=True)
         self.RunJoin = channel.unary_unary(
                 '/zone_opt.api.v1.JoinService/RunJoin',
                 request_serializer=zone__opt_dot_api_dot_v1_dot_join__pb2.RunJoinRequest.SerializeToString,
@@ -106,6 +111,14 @@ class JoinServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetJoinSetupPart(self, request, context):
+        """Peer: one bucket's setup part of a bucketed session (buckets in order; the last one
+        fetched may be fetched again).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RunJoin(self, request, context):
         """Receiver's tenant: run a join of its dataset against a peer server's dataset; the
         joined rows are stored as a dataset of the caller.
@@ -140,6 +153,11 @@ def add_JoinServiceServicer_to_server(servicer, server):
             'EvaluateJoin': grpc.stream_stream_rpc_method_handler(
                     servicer.EvaluateJoin,
                     request_deserializer=zone__opt_dot_api_dot_v1_dot_join__pb2.JoinMessageChunk.FromString,
+                    response_serializer=zone__opt_dot_api_dot_v1_dot_join__pb2.JoinMessageChunk.SerializeToString,
+            ),
+            'GetJoinSetupPart': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetJoinSetupPart,
+                    request_deserializer=zone__opt_dot_api_dot_v1_dot_join__pb2.GetJoinSetupPartRequest.FromString,
                     response_serializer=zone__opt_dot_api_dot_v1_dot_join__pb2.JoinMessageChunk.SerializeToString,
             ),
             'RunJoin': grpc.unary_unary_rpc_method_handler(
@@ -282,6 +300,33 @@ class JoinService:
             target,
             '/zone_opt.api.v1.JoinService/EvaluateJoin',
             zone__opt_dot_api_dot_v1_dot_join__pb2.JoinMessageChunk.SerializeToString,
+            zone__opt_dot_api_dot_v1_dot_join__pb2.JoinMessageChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJoinSetupPart(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/zone_opt.api.v1.JoinService/GetJoinSetupPart',
+            zone__opt_dot_api_dot_v1_dot_join__pb2.GetJoinSetupPartRequest.SerializeToString,
             zone__opt_dot_api_dot_v1_dot_join__pb2.JoinMessageChunk.FromString,
             options,
             channel_credentials,

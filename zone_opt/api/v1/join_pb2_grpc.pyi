@@ -14,6 +14,14 @@ response) and VOLE (RR22, intersection only; five: setup, request, vole, correct
 response). A session is OpenJoinSession (the setup), then EvaluateJoin once (DH: request
 -> response) or twice on the same session (VOLE: request -> vole, then correction ->
 response); each message names its protocol and kind in its own header.
+
+Bucketed sessions (OpenJoinSessionRequest.buckets > 0; intersection mode, DH or VOLE) are
+for sets larger than memory (zone_opt.join.stream): the sender reads its dataset in
+record batches and spills it by bucket; each message is one bucket's. DH: EvaluateJoin
+once per bucket (its request, in order), then GetJoinSetupPart for every bucket in
+order; VOLE: per bucket GetJoinSetupPart, then EvaluateJoin twice (request, correction).
+The same message sent again (a retry) gets the same answer; the session closes after
+its last message and removes the sender's spill files.
 """
 
 from collections import abc as _abc
@@ -57,6 +65,10 @@ class JoinServiceStub:
     response. A DH session is evaluated once; a VOLE session twice (the request, answered
     with the VOLE message; then the correction, answered with the tags), in that order.
     """
+    GetJoinSetupPart: _grpc.UnaryStreamMultiCallable[_join_pb2.GetJoinSetupPartRequest, _join_pb2.JoinMessageChunk]
+    """Peer: one bucket's setup part of a bucketed session (buckets in order; the last one
+    fetched may be fetched again).
+    """
     RunJoin: _grpc.UnaryUnaryMultiCallable[_join_pb2.RunJoinRequest, _join_pb2.RunJoinResponse]
     """Receiver's tenant: run a join of its dataset against a peer server's dataset; the
     joined rows are stored as a dataset of the caller.
@@ -77,6 +89,10 @@ class JoinServiceAsyncStub(JoinServiceStub):
     """Peer: send the blinded request (chunks, the first naming the session); streams the
     response. A DH session is evaluated once; a VOLE session twice (the request, answered
     with the VOLE message; then the correction, answered with the tags), in that order.
+    """
+    GetJoinSetupPart: _aio.UnaryStreamMultiCallable[_join_pb2.GetJoinSetupPartRequest, _join_pb2.JoinMessageChunk]  # type: ignore[assignment]
+    """Peer: one bucket's setup part of a bucketed session (buckets in order; the last one
+    fetched may be fetched again).
     """
     RunJoin: _aio.UnaryUnaryMultiCallable[_join_pb2.RunJoinRequest, _join_pb2.RunJoinResponse]  # type: ignore[assignment]
     """Receiver's tenant: run a join of its dataset against a peer server's dataset; the
@@ -125,6 +141,16 @@ class JoinServiceServicer(metaclass=_abc_1.ABCMeta):
         """Peer: send the blinded request (chunks, the first naming the session); streams the
         response. A DH session is evaluated once; a VOLE session twice (the request, answered
         with the VOLE message; then the correction, answered with the tags), in that order.
+        """
+
+    @_abc_1.abstractmethod
+    def GetJoinSetupPart(
+        self,
+        request: _join_pb2.GetJoinSetupPartRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_join_pb2.JoinMessageChunk], _abc.AsyncIterator[_join_pb2.JoinMessageChunk]]:
+        """Peer: one bucket's setup part of a bucketed session (buckets in order; the last one
+        fetched may be fetched again).
         """
 
     @_abc_1.abstractmethod

@@ -3,7 +3,8 @@ and audit; the receiver's RunJoin.
 
 Sender side: the owner publishes a policy (SetJoinPolicy); a peer opens a session
 (OpenJoinSession streams the setup message) and has it evaluated (EvaluateJoin: once for
-DH, twice for VOLE, request then correction); the sessions and RunJoin are
+DH, twice for VOLE, request then correction; a bucketed session per bucket, its setup
+parts through GetJoinSetupPart); the sessions and RunJoin are
 :mod:`zone_opt.service.operations.join`. The
 receiver side (RunJoin) reads the caller's dataset, runs the receiving party of the
 protocol against a peer server the operator registered (:mod:`zone_opt.service.transport.peers`;
@@ -85,11 +86,23 @@ class JoinServicer(join_pb2_grpc.JoinServiceServicer, privacy_pb2_grpc.PrivateJo
         response = self.sessions.evaluate(peer, session_id, request)
         yield from join.message_chunks(session_id, response)
 
+    def GetJoinSetupPart(
+        self, request: join_pb2.GetJoinSetupPartRequest, context: grpc.ServicerContext
+    ) -> Iterator[join_pb2.JoinMessageChunk]:
+        peer = self.auth.tenant(context)
+        part = self.sessions.setup_part(peer, request.session_id, request.bucket)
+        yield from join.message_chunks(request.session_id, part)
+
     def RunJoin(
         self, request: join_pb2.RunJoinRequest, context: grpc.ServicerContext
     ) -> join_pb2.RunJoinResponse:
         tenant = self.auth.tenant(context)
         remaining = context.time_remaining()
         return run_join(
-            request, tenant, self.datasets, self.peers, remaining if remaining else 600.0
+            request,
+            tenant,
+            self.datasets,
+            self.peers,
+            remaining if remaining else 600.0,
+            self.sessions,
         )
