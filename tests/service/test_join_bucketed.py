@@ -30,6 +30,7 @@ from zone_opt.errors import (
     ZoneOptError,
 )
 from zone_opt.join import StreamingJoinReceiver
+from zone_opt.join.options import Protocol
 from zone_opt.join.policy import JoinPolicy
 from zone_opt.rpc.join import gather_message, message_chunks
 from zone_opt.rpc.status import from_rpc_error
@@ -108,7 +109,7 @@ def test_bucketed_join_equals_plain_sets_and_the_in_memory_join(
     tmp_path: Path,
     two_servers: tuple[int, int],
     sample: Callable[[str], pa.Table],
-    protocol: str,
+    protocol: Protocol,
     buckets: int,
 ) -> None:
     sender_port, _ = two_servers
@@ -368,3 +369,29 @@ def test_bucketed_session_on_the_senders_ray_equals_plain_sets(
         assert _spilled(tmp_path) == []
     finally:
         server.stop(0.5)
+
+
+@pytest.mark.ray
+def test_cli_join_on_the_receivers_ray_writes_the_same_rows(
+    tmp_path: Path,
+    ray_cluster: str,
+    two_servers: tuple[int, int],
+    sample: Callable[[str], pa.Table],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``zone-opt join --executor ray``: the receiver's batches and buckets on its Ray
+    cluster (buckets chosen from the file: 16), the rows of the in-memory join."""
+    sender_port, _ = two_servers
+    theirs, ours = _tables(sample("enterprises"))
+    left = tmp_path / "ours.parquet"
+    pq.write_table(ours, left, row_group_size=256)
+    with Client(f"127.0.0.1:{sender_port}", token="token-alice") as alice:
+        theirs_id = alice.upload(theirs, "theirs", kind="enterprises")
+        alice.set_join_policy(_policy(theirs_id))
+    argv = ["join", "--left", str(left), "--on", "enterprise_id", "--token", "token-bob"]
+    argv += ["--peer", f"127.0.0.1:{sender_port}", "--dataset", theirs_id]
+    assert main([*argv, "--out", str(tmp_path / "plain.parquet")]) == 0
+    out = tmp_path / "ray.parquet"
+    assert main([*argv, "--out", str(out), "--executor", "ray", "--ray-address", ray_cluster]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["buckets"] == 16
+    assert pq.read_table(out).equals(pq.read_table(tmp_path / "plain.parquet"))
