@@ -10,6 +10,12 @@ before it for the worker's baseline): a task holds one record batch or one bucke
 growth over the baseline stays near a batch's and a bucket's size whatever ``n``. Both
 parties share the one private Ray here (in production each party runs its own).
 
+The gRPC contender runs the same bucketed session between a zone-opt server (in this
+process, the sender's table stored as its dataset with a join policy) and
+``Client.bucketed_join`` reading the receiver's Parquet file: its ratio to "streaming,
+one process" is what the service costs (messages in chunks, one call per bucket and per
+setup part).
+
 Sizes: smoke 2^12 (no Ray); full 2^20. ``python -m bench.suites.join_distributed LOG2
 CONTENDER`` runs one contender at ``2^LOG2`` keys per side and prints its JSON (the 2^24
 measurement: ``ray``, ``streaming``).
@@ -20,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -33,8 +40,11 @@ import pyarrow.parquet as pq
 
 from bench.harness import Case, Contender, Summary, agree_on, suite
 from bench.suites.join import uscc_ids
+from zone_opt.client import Client
 from zone_opt.distributed import Executor, executor
 from zone_opt.join import JoinReceiver, JoinSender, StreamingJoinReceiver, StreamingJoinSender
+from zone_opt.join.policy import JoinPolicy
+from zone_opt.service.server import ServerSettings, create_server
 
 BATCH_ROWS = 1 << 16
 #: Keys per bucket aimed at (the bucket count is n / this, a power of two, at least 1).
@@ -87,6 +97,37 @@ def _streaming(inst: Instance) -> Instance:
     t0 = time.perf_counter()
     indices = _session(inst, None)
     return _out(inst, indices, time.perf_counter() - t0, {})
+
+
+def _over_grpc(inst: Instance) -> Instance:
+    """The bucketed session between a server holding the sender's table and a client
+    streaming the receiver's file (both in one process each side of the wire)."""
+    d = Path(inst["dir"])
+    data = Path(tempfile.mkdtemp(prefix="join-grpc-bench-"))
+    settings = ServerSettings(
+        data_dir=data, port=0, tokens={"t-a": "alice", "t-b": "bob"}, preload_sample=False
+    )
+    server, port = create_server(settings)
+    server.start()
+    try:
+        table = pq.read_table(d / "server.parquet")
+        server.datasets.put_result("alice", "theirs", "bench sender", table)
+        with Client(f"127.0.0.1:{port}", token="t-a") as alice:
+            alice.set_join_policy(JoinPolicy("theirs", "id", ("bob",), quota_per_epoch=10))
+        t0 = time.perf_counter()
+        with Client(f"127.0.0.1:{port}", token="t-b", timeout_s=1800.0) as bob:
+            result = bob.bucketed_join(
+                d / "client.parquet",
+                "id",
+                "theirs",
+                buckets=_buckets(inst["n"]),
+                batch_rows=BATCH_ROWS,
+            )
+        seconds = time.perf_counter() - t0
+    finally:
+        server.stop(0.5)
+        shutil.rmtree(data, ignore_errors=True)
+    return _out(inst, result.indices, seconds, {})
 
 
 def _vm_mb(_shared: None, _item: int) -> tuple[int, dict[str, float]]:
@@ -152,6 +193,7 @@ CONTENDERS: dict[str, Callable[[Instance], Instance]] = {
     "streaming": _streaming,
     "local": _on("local"),
     "ray": _on("ray"),
+    "grpc": _over_grpc,
 }
 
 
@@ -163,6 +205,7 @@ def cases(size: str) -> list[Case]:
         Contender("in memory (JoinSender/JoinReceiver)", _in_memory, _summarize, ours=True),
         Contender("streaming, one process", _streaming, _summarize, ours=True),
         Contender("streaming, executor local 2 threads", CONTENDERS["local"], _summarize),
+        Contender("bucketed over gRPC (server + Client.bucketed_join)", _over_grpc, _summarize),
     ]
     if size == "full":
         contenders.append(
