@@ -7,6 +7,7 @@ without spending quota."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +28,7 @@ from zone_opt.errors import (
     FailedPreconditionError,
     InvalidInputError,
     NotFoundError,
+    ResourceExhaustedError,
     ZoneOptError,
 )
 from zone_opt.join import StreamingJoinReceiver
@@ -395,3 +397,41 @@ def test_cli_join_on_the_receivers_ray_writes_the_same_rows(
     assert main([*argv, "--out", str(out), "--executor", "ray", "--ray-address", ray_cluster]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["buckets"] == 16
     assert pq.read_table(out).equals(pq.read_table(tmp_path / "plain.parquet"))
+
+
+def test_idle_bucketed_sessions_expire_and_the_running_ones_are_capped(
+    tmp_path: Path, start: Callable[..., tuple[Server, int]], sample: Callable[[str], pa.Table]
+) -> None:
+    """A session idle past the TTL is gone with its spill files; past ``max_bucketed``
+    open sessions a new one is RESOURCE_EXHAUSTED and spends no quota."""
+    server, port = start(tmp_path / "sender")
+    try:
+        theirs, _ = _tables(sample("enterprises"))
+        sessions = server.join_sessions
+        sessions.max_bucketed = 1
+        with (
+            Client(f"127.0.0.1:{port}", token="token-alice") as alice,
+            grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+        ):
+            theirs_id = alice.upload(theirs, "theirs", kind="enterprises")
+            alice.set_join_policy(_policy(theirs_id))
+            stub = join_pb2_grpc.JoinServiceStub(channel)
+            uscc = {"dataset_id": theirs_id, "key_kind": "uscc", "buckets": 4}
+            uscc["mode"] = join_pb2.JOIN_MODE_INTERSECTION
+            first, _ = _open(stub, **uscc)
+            assert len(_spilled(tmp_path)) == 1
+            with pytest.raises(ResourceExhaustedError, match="1 bucketed join sessions"):
+                _open(stub, **uscc)
+            assert [e.outcome for e in alice.join_audit(theirs_id)] == ["opened"]
+            sessions.ttl_s = 0.2
+            time.sleep(0.5)
+            with pytest.raises(NotFoundError):
+                _part(stub, first, 0)
+            assert _spilled(tmp_path) == []
+            sessions.ttl_s = 600.0
+            second, _ = _open(stub, **uscc)  # the slot is free again
+            assert second != first
+            assert len(_spilled(tmp_path)) == 1
+    finally:
+        server.stop(0.5)
+    assert _spilled(tmp_path) == []  # a stopping server removes its sessions' spill

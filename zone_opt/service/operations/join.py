@@ -299,7 +299,8 @@ class JoinSessions:
                 spill_dir=self.spill_dir,
                 executor=self.executor if params.query.protocol == "dh" else None,
             )
-            session = BucketedSession.start(sender, peer, now)
+            # idle from now: reading a large dataset does not count against the TTL
+            session = BucketedSession.start(sender, peer, time.time())
             self._add(session_id, session, time.time())
         finally:
             with self._lock:
