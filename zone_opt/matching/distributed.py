@@ -62,6 +62,7 @@ from zone_opt.matching.components import (
     relabel,
     row_components,
 )
+from zone_opt.matching.ledger import ShardLedger, decode_graph, encode_graph, shard_key
 from zone_opt.matching.options import Mode
 from zone_opt.matching.stable import blocking_pairs, deferred_acceptance
 
@@ -184,11 +185,14 @@ def sharded_candidates(
     executor: Executor,
     space_active: npt.NDArray[np.bool_],
     shards: ShardOptions,
+    ledger: ShardLedger | None = None,
 ) -> CandidateGraph:
     """:meth:`Matcher.candidates` (``k = matcher.k``) as tasks over contiguous enterprise
     shards: the same graph, edge for edge. Shards run in rounds of two per worker, each
     round's graphs copied into the whole graph's arrays as it ends, so the driver holds
-    the graph once plus one round."""
+    the graph once plus one round. With ``ledger`` each shard's graph is committed to it
+    as its round ends, and a shard already there (an earlier attempt's) is read back
+    instead of computed."""
     inputs = _inputs(matcher)
     n = inputs.n_enterprises
     count = max(1, min(n, max(executor.workers, math.ceil(n / shards.enterprises_per_shard))))
@@ -205,11 +209,22 @@ def sharded_candidates(
     spans = list(itertools.pairwise(bounds))
     per_round = 2 * executor.workers
     for first in range(0, len(spans), per_round):
+        batch = spans[first : first + per_round]
+        kept = [ledger.committed(shard_key(a, b)) if ledger else None for a, b in batch]
         items = [
             EnterpriseShard(a, inputs.enterprises_slice(a, b), matcher.enterprise_active[a:b])
-            for a, b in spans[first : first + per_round]
+            for (a, b), data in zip(batch, kept, strict=True)
+            if data is None
         ]
-        for part in executor.map(generate_shard, side, items):
+        made = iter(executor.map(generate_shard, side, items) if items else [])
+        for i, ((a, b), data) in enumerate(zip(batch, kept, strict=True)):
+            if data is not None:
+                out.append(decode_graph(data, b - a))
+                continue
+            part = next(made)
+            if ledger is not None:
+                label = f"candidates shard {first + i + 1} of {len(spans)}"
+                ledger.commit(shard_key(a, b), encode_graph(part), b - a, label)
             out.append(part)
     return out.graph()
 
@@ -491,13 +506,16 @@ def solve_distributed(
     *,
     shards: ShardOptions | None = None,
     progress: Progress | None = None,
+    ledger: ShardLedger | None = None,
 ) -> MatchResult:
     """:meth:`Matcher.solve` on ``executor``: candidates over enterprise shards, the graph
     solved by connected components, giant components cut along park boundaries and
     finished exactly (see the module). ``matcher`` must keep its index inputs
     (``Matcher(..., keep_index_inputs=True)``); the result is that of ``matcher.solve()``
     up to the choice among equally good optimal assignments, its certificate verified on
-    every edge. :meth:`MatchResult.rematch` on it re-solves in this process.
+    every edge. :meth:`MatchResult.rematch` on it re-solves in this process. With
+    ``ledger`` (:mod:`zone_opt.matching.ledger`) the candidate shards are committed as
+    they are made and taken from it when an earlier attempt committed them.
 
     Raises:
         InvalidInputError: ``executor`` is not an executor, ``shards`` not a
@@ -514,7 +532,7 @@ def solve_distributed(
     active = matcher.initial_space_active
     t0 = time.perf_counter()
     report("candidates")
-    graph = sharded_candidates(matcher, executor, active, shards)
+    graph = sharded_candidates(matcher, executor, active, shards, ledger)
     seconds["candidates"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     report("solve")

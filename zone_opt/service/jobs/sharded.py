@@ -37,7 +37,7 @@ from zone_opt.errors import (
 from zone_opt.service.jobs.runner import JobContext
 from zone_opt.service.storage.shards import SHARD_KEY
 
-__all__ = ["ShardPlan", "run_sharded", "shard_keys"]
+__all__ = ["JobLedger", "ShardPlan", "run_sharded", "shard_keys"]
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -133,3 +133,38 @@ def _assemble(ctx: JobContext, keys: Sequence[str]) -> list[bytes]:
             kind="SHARD_MISSING",
         )
     return [ctx.read_shard(records[key]) for key in keys]
+
+
+class JobLedger:
+    """The job store as a :class:`zone_opt.matching.ledger.ShardLedger`: a shard is
+    committed (written, fsynced, renamed, recorded under the job's fencing token: a
+    stale attempt's commit is refused) and reported as the job's stage, then the job
+    checkpoints (a cancel, a shutdown or the time limit stops it at that boundary, the
+    commit kept for a resumed attempt); :meth:`committed` reads back what this or an
+    earlier attempt committed, checked against its SHA-256.
+
+    ``progress`` is the job's progress while shards are made (the stage text says
+    which shard).
+    """
+
+    def __init__(self, ctx: JobContext, progress: float) -> None:
+        self._ctx = ctx
+        self._progress = progress
+        self._records = {r.shard_key: r for r in ctx.committed_shards()}
+        #: Shards read back from an earlier attempt, and committed by this one.
+        self.reused = 0
+        self.committed_now = 0
+        if self._records:
+            ctx.checkpoint(progress, f"resumed: {len(self._records)} shards committed")
+
+    def committed(self, key: str) -> bytes | None:
+        record = self._records.get(key)
+        if record is None:
+            return None
+        self.reused += 1
+        return self._ctx.read_shard(record)
+
+    def commit(self, key: str, data: bytes, rows: int, label: str) -> None:
+        self._ctx.commit_shard(key, data, rows)
+        self.committed_now += 1
+        self._ctx.checkpoint(self._progress, f"{label}: committed")

@@ -21,9 +21,11 @@ import pyarrow as pa
 from zone_opt import matching
 from zone_opt.api.v1 import matching_pb2
 from zone_opt.errors import InvalidInputError
+from zone_opt.matching.distributed import solve_distributed
 from zone_opt.rpc.enums import MATCH_MODE_VALUES, MATCH_MODES
 from zone_opt.rpc.ipc import table_from_ipc, table_to_ipc
 from zone_opt.service.jobs.runner import JobContext
+from zone_opt.service.jobs.sharded import JobLedger
 from zone_opt.service.jobs.spec import OperationSpec
 from zone_opt.service.operations.fields import required, time_limit_s
 from zone_opt.service.storage.datasets import DatasetStore
@@ -134,7 +136,9 @@ def run(ctx: JobContext, params: MatchParams) -> matching_pb2.MatchResult:
     job. On a server with a remote executor (``zone-opt serve --ray-address``) the match
     runs there (:mod:`zone_opt.matching.distributed`: candidates over enterprise shards,
     the graph's components as tasks); its total score is the same, its certificate
-    checked on every edge.
+    checked on every edge. There each candidate shard is committed to the job's shard
+    manifest as it is made (:class:`~zone_opt.service.jobs.sharded.JobLedger`), so a job
+    resumed after its worker died makes only the missing shards, then solves again.
     """
     job = ctx.job
     ctx.checkpoint(0.0, "loading inputs")
@@ -147,15 +151,18 @@ def run(ctx: JobContext, params: MatchParams) -> matching_pb2.MatchResult:
         params.mode, params.k, params.weights, now, params.include_tenants, default_k=32
     )
     stages = iter(np.linspace(0.2, 0.85, 8))
-    result = matching.match(
-        tables["spaces"],
-        tables["enterprises"],
-        parks=tables["parks"],
-        tenancies=tables["tenancies"],
-        options=options,
-        progress=lambda stage: ctx.checkpoint(float(next(stages, 0.85)), f"match: {stage}"),
-        executor=ctx.executor if ctx.executor.remote else None,
-    )
+
+    def progress(stage: str) -> None:
+        ctx.checkpoint(float(next(stages, 0.85)), f"match: {stage}")
+
+    args = (tables["spaces"], tables["enterprises"])
+    kw: dict[str, Any] = {"parks": tables["parks"], "tenancies": tables["tenancies"]}
+    if ctx.executor.remote:
+        matcher = matching.Matcher(*args, **kw, options=options, keep_index_inputs=True)
+        ledger = JobLedger(ctx, 0.3)
+        result = solve_distributed(matcher, ctx.executor, progress=progress, ledger=ledger)
+    else:
+        result = matching.match(*args, **kw, options=options, progress=progress)
     ctx.checkpoint(0.9, "storing results")
     assignments_id, unmatched_id = f"{job.job_id}-assignments", f"{job.job_id}-unmatched"
     ctx.datasets.put_result(job.tenant, assignments_id, "match assignments", result.assignments)
