@@ -30,6 +30,26 @@ R = TypeVar("R")
 TIMINGS = ("elapsed_s", "build_s", "solve_s")
 
 
+class Spy:
+    """An executor passing each round on to ``inner``, recording its task function and
+    item count."""
+
+    def __init__(self, inner: Executor) -> None:
+        self.inner = inner
+        self.rounds: list[tuple[str, int]] = []
+
+    name = property(lambda self: self.inner.name)
+    workers = property(lambda self: self.inner.workers)
+    remote = property(lambda self: self.inner.remote)
+
+    def map(self, fn: Callable[[S, T], R], shared: S, items: Sequence[T]) -> list[R]:
+        self.rounds.append((fn.__name__, len(items)))
+        return self.inner.map(fn, shared, items)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 class PicklingExecutor(LocalExecutor):
     """A local executor that behaves as a remote one: the function, the shared context,
     each item and each result cross a pickle round trip (what Ray does to them)."""

@@ -22,6 +22,7 @@ from zone_opt.client import Client
 from zone_opt.rpc.enums import kind_to_proto
 from zone_opt.schemas import TABLES
 from zone_opt.service.server import SAMPLE_DIR, Server, ServerSettings, create_server
+from zone_opt.service.transport.peers import JoinPeer, PeerRegistry
 from zone_opt.validation import validate_table
 
 TOKENS = {"token-alice": "alice", "token-bob": "bob"}
@@ -175,3 +176,17 @@ def serve_process(data_dir: Path, tokens: Path, *extra: str) -> tuple[subprocess
 def serve_process_fixture() -> Callable[..., tuple[subprocess.Popen[bytes], int]]:
     """``serve_process(data_dir, tokens, *extra_args) -> (process, port)``."""
     return serve_process
+
+
+@pytest.fixture
+def two_servers(
+    tmp_path: Path, start: Callable[..., tuple[Server, int]]
+) -> Iterator[tuple[int, int]]:
+    """A sender's server and a receiver's that registers it as join peer ``sender``:
+    their ports."""
+    sender = start(tmp_path / "sender")
+    peer = JoinPeer("sender", f"127.0.0.1:{sender[1]}", tls=False)
+    receiver = start(tmp_path / "receiver", join_peers=PeerRegistry({"sender": peer}))
+    yield sender[1], receiver[1]
+    receiver[0].stop(0.5)
+    sender[0].stop(0.5)

@@ -6,18 +6,19 @@ server closes only what it started."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
+from distributed_cases import Spy
 
 from zone_opt.api.v1 import facilities_pb2, matching_pb2
 from zone_opt.cli import cli
 from zone_opt.client import Client
-from zone_opt.distributed import Executor, RayExecutor
+from zone_opt.distributed import RayExecutor
 from zone_opt.errors import InvalidInputError
 from zone_opt.service.server import Server, ServerSettings
 
@@ -27,26 +28,6 @@ R = TypeVar("R")
 
 MATCH_TABLES = ("spaces", "enterprises", "parks", "tenancies")
 EXAMPLE = Path(__file__).resolve().parents[2] / "datasets" / "facilities" / "example_scenario.yaml"
-
-
-class Spy:
-    """An executor passing each round on to ``inner``, recording its task function and
-    item count."""
-
-    def __init__(self, inner: Executor) -> None:
-        self.inner = inner
-        self.rounds: list[tuple[str, int]] = []
-
-    name = property(lambda self: self.inner.name)
-    workers = property(lambda self: self.inner.workers)
-    remote = property(lambda self: self.inner.remote)
-
-    def map(self, fn: Callable[[S, T], R], shared: S, items: Sequence[T]) -> list[R]:
-        self.rounds.append((fn.__name__, len(items)))
-        return self.inner.map(fn, shared, items)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def _plan(server: Server, port: int) -> tuple[facilities_pb2.PlanFacilitiesResult, Spy]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,20 +21,6 @@ from zone_opt.errors import (
 from zone_opt.join import JoinQuery
 from zone_opt.join.policy import AuditEntry, JoinPolicy
 from zone_opt.rpc.join import audit_from_proto, audit_to_proto
-from zone_opt.service.server import Server
-from zone_opt.service.transport.peers import JoinPeer, PeerRegistry
-
-
-@pytest.fixture
-def two_servers(
-    tmp_path: Path, start: Callable[..., tuple[Server, int]]
-) -> Iterator[tuple[int, int]]:
-    sender = start(tmp_path / "sender")
-    peer = JoinPeer("sender", f"127.0.0.1:{sender[1]}", tls=False)
-    receiver = start(tmp_path / "receiver", join_peers=PeerRegistry({"sender": peer}))
-    yield sender[1], receiver[1]
-    receiver[0].stop(0.5)
-    sender[0].stop(0.5)
 
 
 def test_labelled_join_through_both_servers_with_policy_quota_and_audit(

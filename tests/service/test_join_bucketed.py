@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,12 +18,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from distributed_cases import Spy
 
 from zone_opt.api.v1 import join_pb2, join_pb2_grpc
 from zone_opt.cli import main
 from zone_opt.cli.join_buckets import auto_buckets
 from zone_opt.client import Client, PeerDataset
-from zone_opt.distributed import Executor, RayExecutor, executor
+from zone_opt.distributed import RayExecutor, executor
 from zone_opt.errors import (
     FailedPreconditionError,
     InvalidInputError,
@@ -37,43 +38,11 @@ from zone_opt.join.policy import JoinPolicy
 from zone_opt.rpc.join import gather_message, message_chunks
 from zone_opt.rpc.status import from_rpc_error
 from zone_opt.service.server import Server
-from zone_opt.service.transport.peers import JoinPeer, PeerRegistry
 
 S = TypeVar("S")
 T = TypeVar("T")
 R = TypeVar("R")
 BOB = (("authorization", "Bearer token-bob"),)
-
-
-class Spy:
-    """An executor passing each round on to ``inner``, recording its task function."""
-
-    def __init__(self, inner: Executor) -> None:
-        self.inner = inner
-        self.rounds: list[tuple[str, int]] = []
-
-    name = property(lambda self: self.inner.name)
-    workers = property(lambda self: self.inner.workers)
-    remote = property(lambda self: self.inner.remote)
-
-    def map(self, fn: Callable[[S, T], R], shared: S, items: Sequence[T]) -> list[R]:
-        self.rounds.append((fn.__name__, len(items)))
-        return self.inner.map(fn, shared, items)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-@pytest.fixture
-def two_servers(
-    tmp_path: Path, start: Callable[..., tuple[Server, int]]
-) -> Iterator[tuple[int, int]]:
-    sender = start(tmp_path / "sender")
-    peer = JoinPeer("sender", f"127.0.0.1:{sender[1]}", tls=False)
-    receiver = start(tmp_path / "receiver", join_peers=PeerRegistry({"sender": peer}))
-    yield sender[1], receiver[1]
-    receiver[0].stop(0.5)
-    sender[0].stop(0.5)
 
 
 def _policy(dataset_id: str, **kw: Any) -> JoinPolicy:
@@ -86,6 +55,13 @@ def _policy(dataset_id: str, **kw: Any) -> JoinPolicy:
         "protocols": ("dh", "vole"),
     }
     return JoinPolicy(**{**base, **kw})
+
+
+def _publish(alice: Client, theirs: pa.Table, **policy: Any) -> str:
+    """``theirs`` stored as alice's dataset with a join policy for bob; its id."""
+    theirs_id = alice.upload(theirs, "theirs", kind="enterprises")
+    alice.set_join_policy(_policy(theirs_id, **policy))
+    return theirs_id
 
 
 def _tables(enterprises: pa.Table) -> tuple[pa.Table, pa.Table]:
@@ -120,8 +96,7 @@ def test_bucketed_join_equals_plain_sets_and_the_in_memory_join(
         Client(f"127.0.0.1:{sender_port}", token="token-alice") as alice,
         Client(f"127.0.0.1:{sender_port}", token="token-bob") as bob,
     ):
-        theirs_id = alice.upload(theirs, "theirs", kind="enterprises")
-        alice.set_join_policy(_policy(theirs_id))
+        theirs_id = _publish(alice, theirs)
         got = bob.bucketed_join(
             ours, "enterprise_id", theirs_id, buckets=buckets, protocol=protocol, batch_rows=300
         )
@@ -155,8 +130,7 @@ def test_bucketed_join_from_a_parquet_file_on_the_receivers_executor(
         Client(f"127.0.0.1:{sender_port}", token="token-alice") as alice,
         Client(f"127.0.0.1:{sender_port}", token="token-bob") as bob,
     ):
-        theirs_id = alice.upload(theirs, "theirs", kind="enterprises")
-        alice.set_join_policy(_policy(theirs_id))
+        theirs_id = _publish(alice, theirs)
         got = bob.bucketed_join(
             path, "enterprise_id", theirs_id, buckets=8, executor=threads, spill_dir=tmp_path
         )
@@ -174,8 +148,7 @@ def test_run_join_bucketed_through_both_servers(
         Client(f"127.0.0.1:{sender_port}", token="token-alice") as alice,
         Client(f"127.0.0.1:{receiver_port}", token="token-bob") as bob,
     ):
-        theirs_id = alice.upload(theirs, "theirs", kind="enterprises")
-        alice.set_join_policy(_policy(theirs_id))
+        theirs_id = _publish(alice, theirs)
         ours = ours.slice(0, ours.num_rows - 50)  # an enterprises dataset has unique ids
         ours_id = bob.upload(ours, "ours", kind="enterprises")
         there = PeerDataset("sender", theirs_id, "token-bob")
@@ -235,8 +208,7 @@ def test_bad_bucketed_requests_are_refused_naming_the_field(
         Client(f"127.0.0.1:{sender_port}", token="token-alice") as alice,
         grpc.insecure_channel(f"127.0.0.1:{sender_port}") as channel,
     ):
-        theirs_id = alice.upload(theirs, "theirs", kind="enterprises")
-        alice.set_join_policy(_policy(theirs_id, modes=("intersection", "cardinality")))
+        theirs_id = _publish(alice, theirs, modes=("intersection", "cardinality"))
         stub = join_pb2_grpc.JoinServiceStub(channel)
         base = {"dataset_id": theirs_id, "mode": join_pb2.JOIN_MODE_INTERSECTION}
         uscc = {**base, "key_kind": "uscc"}
@@ -293,8 +265,7 @@ def test_cli_join_bucketed_writes_the_same_rows(
     left = tmp_path / "ours.parquet"
     pq.write_table(ours, left, row_group_size=256)
     with Client(f"127.0.0.1:{sender_port}", token="token-alice") as alice:
-        theirs_id = alice.upload(theirs, "theirs", kind="enterprises")
-        alice.set_join_policy(_policy(theirs_id))
+        theirs_id = _publish(alice, theirs)
     common = ["join", "--left", str(left), "--on", "enterprise_id"]
     common += ["--peer", f"127.0.0.1:{sender_port}", "--dataset", theirs_id]
     common += ["--token", "token-bob"]
@@ -362,8 +333,7 @@ def test_bucketed_session_on_the_senders_ray_equals_plain_sets(
             Client(f"127.0.0.1:{port}", token="token-alice") as alice,
             Client(f"127.0.0.1:{port}", token="token-bob") as bob,
         ):
-            theirs_id = alice.upload(theirs, "theirs", kind="enterprises")
-            alice.set_join_policy(_policy(theirs_id))
+            theirs_id = _publish(alice, theirs)
             got = bob.bucketed_join(ours, "enterprise_id", theirs_id, buckets=16, batch_rows=400)
         assert got.indices.tolist() == _expected(ours, theirs)
         names = {fn for fn, _ in spy.rounds}
@@ -388,8 +358,7 @@ def test_cli_join_on_the_receivers_ray_writes_the_same_rows(
     left = tmp_path / "ours.parquet"
     pq.write_table(ours, left, row_group_size=256)
     with Client(f"127.0.0.1:{sender_port}", token="token-alice") as alice:
-        theirs_id = alice.upload(theirs, "theirs", kind="enterprises")
-        alice.set_join_policy(_policy(theirs_id))
+        theirs_id = _publish(alice, theirs)
     argv = ["join", "--left", str(left), "--on", "enterprise_id", "--token", "token-bob"]
     argv += ["--peer", f"127.0.0.1:{sender_port}", "--dataset", theirs_id]
     assert main([*argv, "--out", str(tmp_path / "plain.parquet")]) == 0
@@ -413,8 +382,7 @@ def test_idle_bucketed_sessions_expire_and_the_running_ones_are_capped(
             Client(f"127.0.0.1:{port}", token="token-alice") as alice,
             grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
         ):
-            theirs_id = alice.upload(theirs, "theirs", kind="enterprises")
-            alice.set_join_policy(_policy(theirs_id))
+            theirs_id = _publish(alice, theirs)
             stub = join_pb2_grpc.JoinServiceStub(channel)
             uscc = {"dataset_id": theirs_id, "key_kind": "uscc", "buckets": 4}
             uscc["mode"] = join_pb2.JOIN_MODE_INTERSECTION

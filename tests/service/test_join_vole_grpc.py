@@ -31,24 +31,10 @@ from zone_opt.errors import (
 from zone_opt.join import JoinOptions, JoinQuery, JoinReceiver, setup_protocol
 from zone_opt.join.policy import JoinPolicy
 from zone_opt.rpc.join import gather_message, message_chunks, receive_join
-from zone_opt.service.server import Server
 from zone_opt.service.storage.jobstore import Database
 from zone_opt.service.storage.policies import PolicyStore
-from zone_opt.service.transport.peers import JoinPeer, PeerRegistry
 
 BOB = (("authorization", "Bearer token-bob"),)
-
-
-@pytest.fixture
-def two_servers(
-    tmp_path: Path, start: Callable[..., tuple[Server, int]]
-) -> Iterator[tuple[int, int]]:
-    sender = start(tmp_path / "sender")
-    peer = JoinPeer("sender", f"127.0.0.1:{sender[1]}", tls=False)
-    receiver = start(tmp_path / "receiver", join_peers=PeerRegistry({"sender": peer}))
-    yield sender[1], receiver[1]
-    receiver[0].stop(0.5)
-    sender[0].stop(0.5)
 
 
 def _policy(dataset_id: str, **kw: Any) -> JoinPolicy:
