@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import shutil
 import signal
 import subprocess
 import sys
@@ -152,6 +153,8 @@ class _Servers:
                 proc.wait(30)
             if proc.stdout is not None:
                 proc.stdout.close()
+        # the servers' data (uploads of every case): hundreds of MB a run
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def _sample(name: str) -> pa.Table:

@@ -89,6 +89,7 @@ def _instance(n: int) -> Instance:
     ids = uscc_ids(n + n // 2, seed=n)
     server, client = ids[:n], ids[n // 2 :]
     tmp = Path(tempfile.mkdtemp(prefix="join-bench-"))
+    atexit.register(shutil.rmtree, tmp, True)
     for name, values in (("server", server), ("client", client)):
         pq.write_table(pa.table({"id": pa.array(values, pa.string())}), tmp / f"{name}.parquet")
         (tmp / f"{name}.txt").write_text("\n".join(values) + "\n", encoding="utf-8")

@@ -23,6 +23,7 @@ measurement: ``ray``, ``streaming``).
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -59,6 +60,7 @@ def _buckets(n: int) -> int:
 def _instance(n: int) -> Instance:
     ids = uscc_ids(n + n // 2, seed=n)
     tmp = Path(tempfile.mkdtemp(prefix="join-distributed-bench-"))
+    atexit.register(shutil.rmtree, tmp, True)
     for name, values in (("server", ids[:n]), ("client", ids[n // 2 :])):
         pq.write_table(pa.table({"id": pa.array(values, pa.string())}), tmp / f"{name}.parquet")
     return {"n": n, "dir": str(tmp)}
