@@ -29,16 +29,20 @@ __all__ = ["auto_buckets", "check_buckets_option", "write_rows"]
 AUTO_BUCKET_ROWS = 1 << 20
 #: The fewest buckets chosen for an executor: rounds of tasks to spread.
 AUTO_MIN_BUCKETS = 16
-MAX_BUCKETS = 1 << 16
 
 
 def check_buckets_option(
     ctx: click.Context, param: click.Parameter, value: int | None
 ) -> int | None:
-    """``--buckets``: a power of two from 1 to 65536."""
-    if value is not None and (value < 1 or value > MAX_BUCKETS or value & (value - 1)):
-        raise click.BadParameter(f"must be a power of two from 1 to {MAX_BUCKETS}, got {value}")
-    return value
+    """``--buckets``: :func:`zone_opt.join.party.check_buckets`, as a usage error."""
+    if value is None:
+        return None
+    from zone_opt.join.party import check_buckets
+
+    try:
+        return check_buckets(value)
+    except InvalidInputError as exc:
+        raise click.BadParameter(exc.violations[0].reason) from None
 
 
 def parquet_rows(path: Path, option: str, column: str) -> int:
@@ -59,6 +63,8 @@ def parquet_rows(path: Path, option: str, column: str) -> int:
 def auto_buckets(rows: int) -> int:
     """Buckets for ``rows`` keys when ``--buckets`` is not given: about 2^20 keys each, at
     least 16 (so an executor has rounds of tasks to spread), at most 65536."""
+    from zone_opt.join.party import MAX_BUCKETS
+
     need = max(1, -(-rows // AUTO_BUCKET_ROWS))
     return min(MAX_BUCKETS, max(AUTO_MIN_BUCKETS, 1 << (need - 1).bit_length()))
 

@@ -29,12 +29,14 @@ from zone_opt.join.spill import SessionDirectory, Spill
 
 __all__ = [
     "DEFAULT_BATCH_ROWS",
+    "MAX_BUCKETS",
     "Batch",
     "BatchSource",
     "Party",
     "Placement",
     "StreamStats",
     "Where",
+    "check_buckets",
     "check_sizes",
     "placement",
 ]
@@ -102,10 +104,23 @@ def _batch_buffers(
     return offsets, data
 
 
-def check_sizes(buckets: int, batch_rows: int) -> None:
-    buckets = check_int("buckets", buckets, low=1, high=1 << 16)
+#: The most buckets a streaming session may have (the engine's limit).
+MAX_BUCKETS = 1 << 16
+
+
+def check_buckets(buckets: int) -> int:
+    """A session's bucket count: a power of two from 1 to :data:`MAX_BUCKETS` (an
+    :class:`InvalidInputError` naming ``buckets`` otherwise)."""
+    buckets = check_int("buckets", buckets, low=1, high=MAX_BUCKETS)
     if buckets & (buckets - 1):
-        raise InvalidInputError.single("buckets", None, "must be a power of two up to 65536")
+        raise InvalidInputError.single(
+            "buckets", None, f"must be a power of two up to {MAX_BUCKETS}, got {buckets}"
+        )
+    return buckets
+
+
+def check_sizes(buckets: int, batch_rows: int) -> None:
+    check_buckets(buckets)
     check_int("batch_rows", batch_rows, low=1, high=2**31 - 1)
 
 

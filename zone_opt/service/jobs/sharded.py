@@ -151,20 +151,13 @@ class JobLedger:
         self._ctx = ctx
         self._progress = progress
         self._records = {r.shard_key: r for r in ctx.committed_shards()}
-        #: Shards read back from an earlier attempt, and committed by this one.
-        self.reused = 0
-        self.committed_now = 0
         if self._records:
             ctx.checkpoint(progress, f"resumed: {len(self._records)} shards committed")
 
     def committed(self, key: str) -> bytes | None:
         record = self._records.get(key)
-        if record is None:
-            return None
-        self.reused += 1
-        return self._ctx.read_shard(record)
+        return None if record is None else self._ctx.read_shard(record)
 
     def commit(self, key: str, data: bytes, rows: int, label: str) -> None:
         self._ctx.commit_shard(key, data, rows)
-        self.committed_now += 1
         self._ctx.checkpoint(self._progress, f"{label}: committed")

@@ -52,7 +52,7 @@ from zone_opt.rpc.channel import TlsConfig, open_channel
 from zone_opt.rpc.enums import join_mode_from_proto, join_protocol_from_proto
 from zone_opt.rpc.join import receive_join, receive_join_following_setup
 from zone_opt.rpc.join_stream import receive_bucketed_join
-from zone_opt.service.operations.join_stream import BucketedSession, check_buckets
+from zone_opt.service.operations.join_stream import BucketedSession, bucketed_request
 from zone_opt.service.storage.datasets import DatasetStore
 from zone_opt.service.storage.policies import PolicyStore
 from zone_opt.service.transport.peers import PeerRegistry
@@ -78,7 +78,6 @@ class SessionParams:
         ``protocol="vole"`` with another mode than intersection or with ``verifiable``;
         ``buckets`` not 0 or a power of two up to 65536, or with another mode than
         intersection, with ``verifiable`` or without ``key_kind``."""
-        buckets = check_buckets(request.buckets)
         query = JoinQuery(
             mode=join_mode_from_proto(request.mode, "mode"),  # type: ignore[arg-type]
             columns=tuple(request.columns),
@@ -86,20 +85,9 @@ class SessionParams:
             protocol=join_protocol_from_proto(request.protocol, "protocol"),  # type: ignore[arg-type]
             key_kind=request.key_kind or "uscc",  # type: ignore[arg-type]
         )
-        if buckets:
-            if query.mode != "intersection":
-                raise InvalidInputError.single(
-                    "mode", None, "a bucketed session (buckets > 0) is intersection mode"
-                )
-            if query.verifiable:
-                raise InvalidInputError.single(
-                    "verifiable", None, "a bucketed session (buckets > 0) is not verifiable"
-                )
-            if not request.key_kind:
-                raise InvalidInputError.single(
-                    "key_kind", None, "required with buckets > 0 ('uscc' or 'text')"
-                )
-        return cls(request.dataset_id, query, bool(request.key_kind), buckets)
+        stated = bool(request.key_kind)
+        buckets = bucketed_request(request.buckets, query, stated)
+        return cls(request.dataset_id, query, stated, buckets)
 
 
 @dataclass
@@ -300,7 +288,7 @@ class JoinSessions:
                 executor=self.executor if params.query.protocol == "dh" else None,
             )
             # idle from now: reading a large dataset does not count against the TTL
-            session = BucketedSession.start(sender, peer, time.time())
+            session = BucketedSession(sender, peer, time.time())
             self._add(session_id, session, time.time())
         finally:
             with self._lock:
@@ -391,20 +379,6 @@ class JoinSessions:
             self._open.pop(sid).close()
 
 
-def _check_bucketed(request: join_pb2.RunJoinRequest, query: JoinQuery) -> None:
-    """A bucketed ``RunJoin``: the intersection, not verifiable, its key kind stated."""
-    if query.mode != "intersection":
-        raise InvalidInputError.single(
-            "mode", None, "a bucketed join (buckets > 0) is intersection mode"
-        )
-    if query.verifiable:
-        raise InvalidInputError.single(
-            "verifiable", None, "a bucketed join (buckets > 0) is not verifiable"
-        )
-    if not request.key_kind:
-        raise InvalidInputError.single("key_kind", None, "required with buckets > 0")
-
-
 def run_join(
     request: join_pb2.RunJoinRequest,
     tenant: str,
@@ -438,9 +412,7 @@ def run_join(
         protocol=join_protocol_from_proto(request.protocol, "protocol"),  # type: ignore[arg-type]
         key_kind=request.key_kind or "uscc",  # type: ignore[arg-type]
     )
-    buckets = check_buckets(request.buckets)
-    if buckets:
-        _check_bucketed(request, query)
+    buckets = bucketed_request(request.buckets, query, bool(request.key_kind))
     peer = peers.get(tenant, request.peer)
     left = datasets.read(tenant, request.left_dataset_id, field="left_dataset_id")
     if request.on not in left.column_names:

@@ -21,20 +21,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from zone_opt.errors import FailedPreconditionError, InvalidInputError
-from zone_opt.join import StreamingJoinSender
+from zone_opt.join import JoinQuery, StreamingJoinSender
+from zone_opt.join.party import check_buckets
 
-__all__ = ["BucketedSession", "check_buckets"]
-
-#: The most buckets a session may ask for (the engine's limit).
-MAX_BUCKETS = 1 << 16
+__all__ = ["BucketedSession", "bucketed_request"]
 
 
-def check_buckets(buckets: int) -> int:
-    """``buckets`` of a request: 0 (in memory) or a power of two up to 65536."""
-    if buckets and (buckets > MAX_BUCKETS or buckets & (buckets - 1)):
-        raise InvalidInputError.single(
-            "buckets", None, f"must be 0 (in memory) or a power of two up to {MAX_BUCKETS}"
-        )
+def bucketed_request(buckets: int, query: JoinQuery, key_kind_stated: bool) -> int:
+    """A request's ``buckets``, checked: 0 (in memory), or a power of two up to 65536 for
+    the intersection, not verifiable, with the key kind stated (else INVALID_ARGUMENT
+    naming ``buckets``, ``mode``, ``verifiable`` or ``key_kind``)."""
+    if not buckets:
+        return 0
+    check_buckets(buckets)
+    if query.mode != "intersection":
+        raise InvalidInputError.single("mode", None, "a bucketed join is intersection mode")
+    if query.verifiable:
+        raise InvalidInputError.single("verifiable", None, "a bucketed join is not verifiable")
+    if not key_kind_stated:
+        raise InvalidInputError.single("key_kind", None, "required with buckets")
     return buckets
 
 
@@ -43,24 +48,29 @@ class BucketedSession:
     """One bucketed session of the sending side (see the module docstring).
 
     Attributes:
-        sender: the streaming sender over the dataset.
-        buckets: the session's bucket count.
-        steps: messages it answers: DH ``buckets``, VOLE ``2 * buckets``.
+        sender: the streaming sender over the dataset (its keys read and spilled).
         answered: messages answered so far (a retry not counted).
         served: setup parts produced so far.
     """
 
     sender: StreamingJoinSender
-    buckets: int
     peer: str
     touched_s: float
-    steps: int
     answered: int = 0
     served: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     _parts: Iterator[bytes] | None = None
     _last_part: bytes | None = None
     _last_answer: tuple[bytes, bytes] | None = None
+
+    @property
+    def buckets(self) -> int:
+        return self.sender.buckets
+
+    @property
+    def steps(self) -> int:
+        """Messages it answers: DH one a bucket, VOLE two (request, correction)."""
+        return 2 * self.buckets if self.sender.protocol == "vole" else self.buckets
 
     @property
     def receiver_count(self) -> int:
@@ -125,9 +135,3 @@ class BucketedSession:
     def close(self) -> None:
         """Remove the sender's spill files."""
         self.sender.close()
-
-    @classmethod
-    def start(cls, sender: StreamingJoinSender, peer: str, now_s: float) -> BucketedSession:
-        """The session of ``sender`` (its keys read and spilled) for ``peer``."""
-        steps = 2 * sender.buckets if sender.protocol == "vole" else sender.buckets
-        return cls(sender, sender.buckets, peer, now_s, steps)
