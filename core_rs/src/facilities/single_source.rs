@@ -17,8 +17,11 @@
 //! - **tabu**: a customer that left a site may not return to it for a random tenure, unless
 //!   the move gives a feasible plan better than the best one found (aspiration);
 //! - **perturbation**: after a run of iterations without a better plan, the search restarts
-//!   from the best plan with one site closed (its customers placed greedily) or one closed
-//!   site opened (taking the customers it serves cheaper), chosen at random.
+//!   (every few times from the best plan) with the best location move by penalised change:
+//!   one site closed (its customers placed greedily), one closed site opened (taking the
+//!   customers it serves cheaper), or one swapped for the other (where capacity is loose
+//!   the open set is what a plan gets wrong, and neither half alone pays for itself); sites
+//!   just moved are tabu for a few such steps.
 //!
 //! The search is a primal heuristic: it returns the best feasible plan it met and proves
 //! nothing; the caller's Lagrangian bound and MIP finish do. It is deterministic for a given

@@ -23,7 +23,7 @@ decision table is that many bytes); larger instances use the continuous knapsack
 IMPROVE_ITERATIONS = 500
 """Tabu-search moves spent on each plan repaired during the ascent (about 0.25 s at
 80 x 400): enough to settle the plan's allocation and try a few site changes."""
-STALL_ITERATIONS = 100
+STALL_ITERATIONS = 30
 """Moves without a better plan before the search changes the open sites."""
 
 

@@ -1,6 +1,8 @@
 //! The location moves of the search: when the moves of customers stall, one site is
-//! closed (its customers placed greedily) or one closed site opened (taking the customers
-//! it serves cheaper), the best of them by penalised change.
+//! closed (its customers placed greedily), one closed site opened (taking the customers
+//! it serves cheaper), or both at once (a swap: where capacity is loose the open set, not
+//! the allocation, is what the plan gets wrong, and neither half alone pays for itself),
+//! the best of them by penalised change.
 
 use rand_pcg::rand_core::Rng;
 
@@ -8,9 +10,10 @@ use super::{excess, Moves, Search, RETURN_EVERY};
 
 impl Search<'_, '_> {
     /// Restart from `best` (or the current plan) with the best location move: one site
-    /// closed (its customers placed greedily on the other open sites) or one closed site
-    /// opened (taking the customers it serves cheaper), by penalised change, skipping
-    /// sites moved in the last few location steps (ties and near-ties at random).
+    /// closed (its customers placed greedily on the other open sites), one closed site
+    /// opened (taking the customers it serves cheaper), or one swapped for the other, by
+    /// penalised change, skipping sites moved in the last few location steps (ties and
+    /// near-ties at random).
     pub(super) fn perturb(&mut self, best: Option<&[usize]>) {
         // Back to the best plan every few steps (intensify); otherwise on from where the
         // search stands (diversify).
@@ -20,35 +23,40 @@ impl Search<'_, '_> {
         self.tabu_until.iter_mut().for_each(|t| *t = 0);
         let m = self.inst.m;
         let open = (0..m).filter(|&i| self.st.count[i] > 0).count();
-        let mut chosen: Option<(f64, Moves, usize)> = None;
-        for i in 0..m {
-            if self.site_tabu[i] > self.location_steps {
-                continue;
-            }
-            let planned = if self.st.count[i] > 0 {
-                if open < 2 {
-                    continue;
-                }
-                self.plan_close(i)
+        let free = |i: usize| self.site_tabu[i] <= self.location_steps;
+        let mut planned: Vec<(Option<(f64, Moves)>, usize, Option<usize>)> = Vec::new();
+        for i in (0..m).filter(|&i| free(i)) {
+            if self.st.count[i] == 0 {
+                planned.push((self.plan_open(i), i, None));
             } else {
-                self.plan_open(i)
-            };
-            let Some((delta, moves)) = planned else {
+                if open >= 2 {
+                    planned.push((self.plan_close(i), i, None));
+                }
+                for k in (0..m).filter(|&k| self.st.count[k] == 0 && free(k)) {
+                    planned.push((self.plan_swap(i, k), i, Some(k)));
+                }
+            }
+        }
+        let mut chosen: Option<(f64, Moves, usize, Option<usize>)> = None;
+        for (plan, i, k) in planned {
+            let Some((delta, moves)) = plan else {
                 continue;
             };
             // A little noise so equal moves take turns.
             let noisy = delta * (1.0 + 1e-3 * f64::from(self.rng.next_u32() % 1000) / 1000.0);
             if chosen.as_ref().is_none_or(|c| noisy < c.0) {
-                chosen = Some((noisy, moves, i));
+                chosen = Some((noisy, moves, i, k));
             }
         }
         self.location_steps += 1;
-        if let Some((_, moves, i)) = chosen {
+        if let Some((_, moves, i, k)) = chosen {
             for (j, b) in moves {
                 self.relocate(j, b);
             }
-            let tenure = 2 + u64::from(self.rng.next_u32()) % (m as u64 / 8).max(2);
-            self.site_tabu[i] = self.location_steps + tenure;
+            for site in std::iter::once(i).chain(k) {
+                let tenure = 2 + u64::from(self.rng.next_u32()) % (m as u64 / 8).max(2);
+                self.site_tabu[site] = self.location_steps + tenure;
+            }
         }
         let (cost, _) = self.inst.evaluate(&self.st.a);
         self.cost = cost;
@@ -56,7 +64,7 @@ impl Search<'_, '_> {
 
     /// Closing site `i`: each of its customers (largest demand first) to the open site where
     /// it adds the least penalised cost. `None` when a customer has nowhere else to go.
-    fn plan_close(&self, i: usize) -> Option<(f64, Moves)> {
+    pub(super) fn plan_close(&self, i: usize) -> Option<(f64, Moves)> {
         let inst = self.inst;
         let p = self.penalty;
         let mut load = self.st.load.clone();
@@ -87,7 +95,7 @@ impl Search<'_, '_> {
 
     /// Opening site `i`: the customers it serves cheaper than their site does (penalties
     /// of their sites' overload included), best saving first, while its capacity lasts.
-    fn plan_open(&self, i: usize) -> Option<(f64, Moves)> {
+    pub(super) fn plan_open(&self, i: usize) -> Option<(f64, Moves)> {
         let inst = self.inst;
         let p = self.penalty;
         let mut gains: Vec<(f64, usize)> = (0..inst.n)
@@ -127,5 +135,72 @@ impl Search<'_, '_> {
             moves.push((j, i));
         }
         (!moves.is_empty()).then_some((delta, moves))
+    }
+
+    /// Closing open site `i` and opening closed site `k` at once: `i`'s customers (largest
+    /// demand first) to the open site or `k` where they add the least penalised cost, then
+    /// the other customers `k` serves cheaper, best saving first, while its capacity lasts.
+    /// `None` when one of `i`'s customers has nowhere to go.
+    pub(super) fn plan_swap(&self, i: usize, k: usize) -> Option<(f64, Moves)> {
+        let inst = self.inst;
+        let p = self.penalty;
+        let mut load = self.st.load.clone();
+        let mut count = self.st.count.clone();
+        let mut custs: Vec<usize> = (0..inst.n).filter(|&j| self.st.a[j] == i).collect();
+        custs.sort_by(|&x, &y| inst.demand[y].total_cmp(&inst.demand[x]));
+        let mut delta = inst.fixed[k] - inst.fixed[i] - p * excess(load[i], inst.capacity[i]);
+        let mut moves = Vec::with_capacity(custs.len());
+        for &j in &custs {
+            let dj = inst.demand[j];
+            let mut best: Option<(f64, usize)> = None;
+            for (b, (&lb, &sb)) in load.iter().zip(inst.capacity).enumerate() {
+                let cb = inst.c(j, b);
+                if b == i || (count[b] == 0 && b != k) || !cb.is_finite() {
+                    continue;
+                }
+                let v = cb + p * (excess(lb + dj, sb) - excess(lb, sb));
+                if best.is_none_or(|(bv, _)| v < bv) {
+                    best = Some((v, b));
+                }
+            }
+            let (v, b) = best?;
+            load[b] += dj;
+            count[b] += 1;
+            delta += v - inst.c(j, i);
+            moves.push((j, b));
+        }
+        load[i] = 0.0;
+        count[i] = 0;
+        let mut gains: Vec<(f64, usize)> = (0..inst.n)
+            .filter_map(|j| {
+                let a = self.st.a[j];
+                let ck = inst.c(j, k);
+                if a == i || !ck.is_finite() {
+                    return None;
+                }
+                let gain = inst.c(j, a) - ck;
+                (gain > 0.0).then_some((gain, j))
+            })
+            .collect();
+        gains.sort_by(|x, y| y.0.total_cmp(&x.0));
+        for (_, j) in gains {
+            let (a, dj) = (self.st.a[j], inst.demand[j]);
+            if load[k] + dj > inst.capacity[k] {
+                continue;
+            }
+            let before = p * excess(load[a], inst.capacity[a]);
+            load[a] -= dj;
+            count[a] -= 1;
+            let mut change =
+                inst.c(j, k) - inst.c(j, a) + p * excess(load[a], inst.capacity[a]) - before;
+            if count[a] == 0 {
+                change -= inst.fixed[a];
+            }
+            load[k] += dj;
+            count[k] += 1;
+            delta += change;
+            moves.push((j, k));
+        }
+        Some((delta, moves))
     }
 }

@@ -138,3 +138,54 @@ fn infeasible_start_reaches_feasibility() {
     assert_eq!(over, 0.0);
     assert_eq!(c, brute(&inst).unwrap());
 }
+
+/// The plan's cost with each unit of overload priced at the search's current penalty.
+fn penalised(s: &Search<'_, '_>) -> f64 {
+    s.inst.evaluate(&s.st.a).0 + s.penalty * s.total_excess()
+}
+
+#[test]
+fn location_moves_report_their_true_change() {
+    // Close, open and swap plans on random plans (some overloaded): the change each
+    // reports is the change of the penalised cost once its moves are applied.
+    let mut checked = [0usize; 3];
+    for seed in 0..80 {
+        let (m, n) = (6, 30);
+        let (cost, demand, capacity, fixed) = random_instance(seed, m, n);
+        let inst = Instance::new(&cost, &demand, &capacity, &fixed).unwrap();
+        let mut rng = Pcg64Mcg::seed_from_u64(seed + 100);
+        let sites: Vec<usize> = (0..m).filter(|_| rng.next_u32() % 2 == 0).collect();
+        let start: Option<Vec<usize>> = (0..n)
+            .map(|j| sites.iter().copied().find(|&i| inst.c(j, i).is_finite()))
+            .collect();
+        let Some(start) = start else { continue };
+        let base = Search::new(&inst, start, seed);
+        let before = penalised(&base);
+        let open: Vec<usize> = (0..m).filter(|&i| base.st.count[i] > 0).collect();
+        let closed: Vec<usize> = (0..m).filter(|&i| base.st.count[i] == 0).collect();
+        let mut plans = Vec::new();
+        for &i in &open {
+            plans.push((0, base.plan_close(i)));
+            for &k in &closed {
+                plans.push((2, base.plan_swap(i, k)));
+            }
+        }
+        for &k in &closed {
+            plans.push((1, base.plan_open(k)));
+        }
+        for (kind, plan) in plans {
+            let Some((delta, moves)) = plan else { continue };
+            let mut after = Search::new(&inst, base.st.a.clone(), seed);
+            for (j, b) in moves {
+                after.relocate(j, b);
+            }
+            let change = penalised(&after) - before;
+            assert!(
+                (change - delta).abs() < 1e-6 * before.abs().max(1.0),
+                "seed {seed} kind {kind}: reported {delta}, actual {change}"
+            );
+            checked[kind] += 1;
+        }
+    }
+    assert!(checked.iter().all(|&k| k > 20), "checked {checked:?}");
+}
