@@ -8,7 +8,34 @@ use rand_pcg::rand_core::Rng;
 
 use super::{excess, Moves, Search, RETURN_EVERY};
 
+/// A location move: its noisy penalised change, its customer moves, the site it closes or
+/// opens and, for a swap, the site it opens.
+struct Located {
+    noisy: f64,
+    moves: Moves,
+    i: usize,
+    k: Option<usize>,
+}
+
 impl Search<'_, '_> {
+    /// Keeps `plan` in `chosen` when its change is the lowest so far (a little noise so
+    /// equal moves take turns).
+    fn consider(
+        &mut self,
+        chosen: &mut Option<Located>,
+        plan: Option<(f64, Moves)>,
+        i: usize,
+        k: Option<usize>,
+    ) {
+        let Some((delta, moves)) = plan else {
+            return;
+        };
+        let noisy = delta * (1.0 + 1e-3 * f64::from(self.rng.next_u32() % 1000) / 1000.0);
+        if chosen.as_ref().is_none_or(|c| noisy < c.noisy) {
+            *chosen = Some(Located { noisy, moves, i, k });
+        }
+    }
+
     /// Restart from `best` (or the current plan) with the best location move: one site
     /// closed (its customers placed greedily on the other open sites), one closed site
     /// opened (taking the customers it serves cheaper), or one swapped for the other, by
@@ -23,33 +50,31 @@ impl Search<'_, '_> {
         self.tabu_until.iter_mut().for_each(|t| *t = 0);
         let m = self.inst.m;
         let open = (0..m).filter(|&i| self.st.count[i] > 0).count();
-        let free = |i: usize| self.site_tabu[i] <= self.location_steps;
-        let mut planned: Vec<(Option<(f64, Moves)>, usize, Option<usize>)> = Vec::new();
-        for i in (0..m).filter(|&i| free(i)) {
-            if self.st.count[i] == 0 {
-                planned.push((self.plan_open(i), i, None));
-            } else {
-                if open >= 2 {
-                    planned.push((self.plan_close(i), i, None));
-                }
-                for k in (0..m).filter(|&k| self.st.count[k] == 0 && free(k)) {
-                    planned.push((self.plan_swap(i, k), i, Some(k)));
-                }
-            }
-        }
-        let mut chosen: Option<(f64, Moves, usize, Option<usize>)> = None;
-        for (plan, i, k) in planned {
-            let Some((delta, moves)) = plan else {
+        let steps = self.location_steps;
+        let free = |tabu: &[u64], i: usize| tabu[i] <= steps;
+        let mut chosen: Option<Located> = None;
+        for i in 0..m {
+            if !free(&self.site_tabu, i) {
                 continue;
-            };
-            // A little noise so equal moves take turns.
-            let noisy = delta * (1.0 + 1e-3 * f64::from(self.rng.next_u32() % 1000) / 1000.0);
-            if chosen.as_ref().is_none_or(|c| noisy < c.0) {
-                chosen = Some((noisy, moves, i, k));
+            }
+            if self.st.count[i] == 0 {
+                let plan = self.plan_open(i);
+                self.consider(&mut chosen, plan, i, None);
+                continue;
+            }
+            if open >= 2 {
+                let plan = self.plan_close(i);
+                self.consider(&mut chosen, plan, i, None);
+            }
+            for k in 0..m {
+                if self.st.count[k] == 0 && free(&self.site_tabu, k) {
+                    let plan = self.plan_swap(i, k);
+                    self.consider(&mut chosen, plan, i, Some(k));
+                }
             }
         }
         self.location_steps += 1;
-        if let Some((_, moves, i, k)) = chosen {
+        if let Some(Located { moves, i, k, .. }) = chosen {
             for (j, b) in moves {
                 self.relocate(j, b);
             }
