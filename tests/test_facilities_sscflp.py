@@ -30,7 +30,13 @@ from zone_opt.optimise.facilities.sscflp_files import (
     read_sscflp_optima,
     sscflp_members,
 )
-from zone_opt.optimise.facilities.sscflp_plans import SIDE_CHUNK_S, SideSearch, _Knapsacks, _Plans
+from zone_opt.optimise.facilities.sscflp_plans import (
+    SIDE_CHUNK_S,
+    Elite,
+    SideSearch,
+    _Knapsacks,
+    _Plans,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from facilities_data import random_problem
@@ -335,7 +341,11 @@ def test_side_search_keeps_the_better_plan_and_stops() -> None:
     plans = _Plans(rel)
     start = plans.repair(np.ones((rel.m, rel.n)), np.ones(rel.m))
     assert start is not None
-    side = SideSearch(plans, start, time.perf_counter() + 30.0, -math.inf, iterations=200_000)
+    # An elite plan that opens every site: the searches from it are plans too.
+    spread = np.arange(rel.n, dtype=np.int64) % rel.m
+    side = SideSearch(
+        plans, start, time.perf_counter() + 30.0, -math.inf, iterations=200_000, elite=[spread]
+    )
     time.sleep(0.3)
     begun = time.perf_counter()
     best = side.stop()  # within one chunk, not at the 30 s deadline
@@ -343,3 +353,28 @@ def test_side_search_keeps_the_better_plan_and_stops() -> None:
     assert plans.cost(best) <= plans.cost(start)
     load = np.bincount(best, weights=plans.d, minlength=rel.m)
     assert np.all(load <= plans.s + 1e-9)
+
+
+def test_elite_keeps_the_cheapest_plan_of_each_open_set() -> None:
+    problem = random_problem(5, parks=30, sites=6, types=1, single_source=True)
+    plans = _Plans(SiteRelaxation(problem))
+    rng = np.random.default_rng(0)
+    elite = Elite(plans, size=3)
+    offered: list[np.ndarray] = []
+    for _ in range(200):
+        sites = rng.choice(plans.m, size=int(rng.integers(1, 4)), replace=False)
+        a = rng.choice(sites, size=plans.n).astype(np.int64)
+        elite.offer(a)
+        offered.append(a)
+    kept = elite.plans()
+    costs = [plans.cost(a) for a in kept]
+    keys = {np.unique(a).tobytes() for a in kept}
+    assert len(kept) == 3
+    assert len(keys) == 3  # distinct open sets
+    assert costs == sorted(costs)
+    # The three cheapest open sets among those offered, each by its cheapest plan.
+    best: dict[bytes, float] = {}
+    for a in offered:
+        key = np.unique(a).tobytes()
+        best[key] = min(best.get(key, math.inf), plans.cost(a))
+    assert costs == sorted(best.values())[:3]

@@ -71,7 +71,7 @@ from zone_opt.optimise.facilities.sscflp_lp import (
     _root_lp,
     _RootLp,
 )
-from zone_opt.optimise.facilities.sscflp_plans import SideSearch, _Knapsacks, _Plans
+from zone_opt.optimise.facilities.sscflp_plans import Elite, SideSearch, _Knapsacks, _Plans
 from zone_opt.optimise.solver import HighsSolver, Progress, Solution, SolveOptions, SolveStatus
 
 __all__ = ["SingleSourceResult", "solve_single_source"]
@@ -197,7 +197,7 @@ def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> Sing
         inc.offer(found, lag.bound)
         best_a = inc.best_a if inc.best_a is not None else best_a
     target = lagrangian + gap * abs(lagrangian)
-    side = _side_search(inc.plans, best_a, setup, target)
+    side = _side_search(inc, best_a, setup, target)
     if not _proven(inc.ub, lagrangian, gap, integral) and not (
         options.cancel is not None and options.cancel.is_set()
     ):
@@ -237,7 +237,7 @@ def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> Sing
 
 
 def _side_search(
-    plans: _Plans, start: I64 | None, setup: _Setup, target: float
+    inc: _Incumbent, start: I64 | None, setup: _Setup, target: float
 ) -> SideSearch | None:
     """A :class:`SideSearch` where the caller allows more than one thread, the machine has
     two cores and the solve has a deadline (without one the exact finish decides)."""
@@ -245,7 +245,8 @@ def _side_search(
         return None
     if not math.isfinite(setup.deadline):
         return None
-    return SideSearch(plans, start, setup.deadline, target, iterations=SEARCH_ITERATIONS)
+    elite, deadline = inc.elite.plans(), setup.deadline
+    return SideSearch(inc.plans, start, deadline, target, iterations=SEARCH_ITERATIONS, elite=elite)
 
 
 def _with_side_plan(
@@ -312,11 +313,14 @@ class _Incumbent:
         self.started = started
         self.best_a: I64 | None = None
         self.ub = math.inf
+        self.elite = Elite(plans)
 
     def offer(self, a: I64 | None, bound: float) -> None:
-        """Keep plan ``a`` if it is better; ``bound`` is the best bound for the progress report."""
+        """Keep plan ``a`` if it is better (and among the elite if its open sites are new
+        or it is cheaper); ``bound`` is the best bound for the progress report."""
         if a is None:
             return
+        self.elite.offer(a)
         ub = self.ub
         value = self.plans.cost(a)
         if value < ub - 1e-9 * max(1.0, abs(ub) if math.isfinite(ub) else 1.0):

@@ -210,18 +210,54 @@ SIDE_SEED = 1 << 20
 """First seed of the side search (apart from the main thread's seeds 1, 2, ...)."""
 
 
+ELITE_PLANS = 6
+"""Plans with distinct open sites the side search restarts from, besides the best."""
+
+
+class Elite:
+    """The cheapest plans met with distinct sets of open sites (at most ``size``)."""
+
+    def __init__(self, plans: _Plans, size: int = ELITE_PLANS) -> None:
+        self._plans, self._size = plans, size
+        self._kept: dict[bytes, tuple[float, I64]] = {}
+
+    def offer(self, a: I64) -> None:
+        key = np.unique(a).tobytes()
+        cost = self._plans.cost(a)
+        if key in self._kept and self._kept[key][0] <= cost:
+            return
+        self._kept[key] = (cost, a.copy())
+        if len(self._kept) > self._size:
+            worst = max(self._kept, key=lambda k: self._kept[k][0])
+            del self._kept[worst]
+
+    def plans(self) -> list[I64]:
+        """The kept plans, cheapest first."""
+        return [a for _, a in sorted(self._kept.values(), key=lambda kept: kept[0])]
+
+
 class SideSearch:
     """Tabu searches on a second core while HiGHS works on the first (its MIP is mostly
-    serial; see :mod:`zone_opt.optimise.facilities.sscflp`): from the best plan,
-    :data:`SIDE_CHUNK_S` at a time, each with the next seed from :data:`SIDE_SEED`, until
-    :meth:`stop`, the deadline or a plan costing at most ``target`` (within the gap of the
-    bound). The Rust search releases the GIL."""
+    serial; see :mod:`zone_opt.optimise.facilities.sscflp`), :data:`SIDE_CHUNK_S` at a
+    time, each with the next seed from :data:`SIDE_SEED`, until :meth:`stop`, the deadline
+    or a plan costing at most ``target`` (within the gap of the bound). Every other search
+    starts from the best plan (intensify), the others from the ``elite`` plans in turn (other
+    open sets: a search from the best alone stays in its basin). The Rust search releases
+    the GIL."""
 
     def __init__(
-        self, plans: _Plans, start: I64, deadline: float, target: float, *, iterations: int
+        self,
+        plans: _Plans,
+        start: I64,
+        deadline: float,
+        target: float,
+        *,
+        iterations: int,
+        elite: list[I64] | None = None,
     ) -> None:
         self._plans, self._deadline, self._target = plans, deadline, target
         self._iterations = iterations
+        self._elite = list(elite or [])
         self._best, self._cost = start, plans.cost(start)
         self._lock = threading.Lock()
         self._halt = threading.Event()
@@ -234,8 +270,11 @@ class SideSearch:
             end = min(self._deadline, time.perf_counter() + SIDE_CHUNK_S)
             if end - time.perf_counter() < 0.05:
                 return
+            turn = seed - SIDE_SEED
             with self._lock:
                 start = self._best
+            if turn % 2 and self._elite:
+                start = self._elite[(turn // 2) % len(self._elite)]
             found = self._plans.search(
                 start, end, seed=seed, iterations=self._iterations, stop_at_cost=self._target
             )
