@@ -90,75 +90,20 @@ impl Search<'_, '_> {
     /// Closing site `i`: each of its customers (largest demand first) to the open site where
     /// it adds the least penalised cost. `None` when a customer has nowhere else to go.
     pub(super) fn plan_close(&self, i: usize) -> Option<(f64, Moves)> {
-        let inst = self.inst;
-        let p = self.penalty;
         let mut load = self.st.load.clone();
-        let mut custs: Vec<usize> = (0..inst.n).filter(|&j| self.st.a[j] == i).collect();
-        custs.sort_by(|&x, &y| inst.demand[y].total_cmp(&inst.demand[x]));
-        let mut delta = -inst.fixed[i] - p * excess(load[i], inst.capacity[i]);
-        let mut moves = Vec::with_capacity(custs.len());
-        for j in custs {
-            let dj = inst.demand[j];
-            let mut best: Option<(f64, usize)> = None;
-            for (b, (&lb, &sb)) in load.iter().zip(inst.capacity).enumerate() {
-                let cb = inst.c(j, b);
-                if b == i || self.st.count[b] == 0 || !cb.is_finite() {
-                    continue;
-                }
-                let v = cb + p * (excess(lb + dj, sb) - excess(lb, sb));
-                if best.is_none_or(|(bv, _)| v < bv) {
-                    best = Some((v, b));
-                }
-            }
-            let (v, b) = best?;
-            load[b] += dj;
-            delta += v - inst.c(j, i);
-            moves.push((j, b));
-        }
+        let mut count = self.st.count.clone();
+        let mut moves = Vec::new();
+        let delta = self.place_out(i, None, &mut load, &mut count, &mut moves)?;
         Some((delta, moves))
     }
 
     /// Opening site `i`: the customers it serves cheaper than their site does (penalties
     /// of their sites' overload included), best saving first, while its capacity lasts.
     pub(super) fn plan_open(&self, i: usize) -> Option<(f64, Moves)> {
-        let inst = self.inst;
-        let p = self.penalty;
-        let mut gains: Vec<(f64, usize)> = (0..inst.n)
-            .filter_map(|j| {
-                let ci = inst.c(j, i);
-                let a = self.st.a[j];
-                let relief = p
-                    * (excess(self.st.load[a], inst.capacity[a])
-                        - excess(self.st.load[a] - inst.demand[j], inst.capacity[a]));
-                let gain = inst.c(j, a) - ci + relief;
-                (ci.is_finite() && gain > 0.0).then_some((gain, j))
-            })
-            .collect();
-        if gains.is_empty() {
-            return None;
-        }
-        gains.sort_by(|x, y| y.0.total_cmp(&x.0));
         let mut load = self.st.load.clone();
         let mut count = self.st.count.clone();
-        let mut delta = inst.fixed[i];
         let mut moves = Vec::new();
-        for (_, j) in gains {
-            let (a, dj) = (self.st.a[j], inst.demand[j]);
-            if load[i] + dj > inst.capacity[i] {
-                continue;
-            }
-            let before = p * excess(load[a], inst.capacity[a]);
-            load[a] -= dj;
-            count[a] -= 1;
-            let mut change =
-                inst.c(j, i) - inst.c(j, a) + p * excess(load[a], inst.capacity[a]) - before;
-            if count[a] == 0 {
-                change -= inst.fixed[a];
-            }
-            load[i] += dj;
-            delta += change;
-            moves.push((j, i));
-        }
+        let delta = self.inst.fixed[i] + self.take_in(i, None, &mut load, &mut count, &mut moves);
         (!moves.is_empty()).then_some((delta, moves))
     }
 
@@ -167,20 +112,38 @@ impl Search<'_, '_> {
     /// the other customers `k` serves cheaper, best saving first, while its capacity lasts.
     /// `None` when one of `i`'s customers has nowhere to go.
     pub(super) fn plan_swap(&self, i: usize, k: usize) -> Option<(f64, Moves)> {
-        let inst = self.inst;
-        let p = self.penalty;
         let mut load = self.st.load.clone();
         let mut count = self.st.count.clone();
+        let mut moves = Vec::new();
+        let out = self.place_out(i, Some(k), &mut load, &mut count, &mut moves)?;
+        let delta =
+            self.inst.fixed[k] + out + self.take_in(k, Some(i), &mut load, &mut count, &mut moves);
+        Some((delta, moves))
+    }
+
+    /// Closes site `i` in `load`/`count`: its customers (largest demand first) to the open
+    /// site, or `also` (a site being opened), where each adds the least penalised cost,
+    /// appended to `moves`. The change in penalised cost (`i`'s fixed cost saved), or `None`
+    /// when a customer has nowhere to go.
+    fn place_out(
+        &self,
+        i: usize,
+        also: Option<usize>,
+        load: &mut [f64],
+        count: &mut [u32],
+        moves: &mut Moves,
+    ) -> Option<f64> {
+        let inst = self.inst;
+        let p = self.penalty;
         let mut custs: Vec<usize> = (0..inst.n).filter(|&j| self.st.a[j] == i).collect();
         custs.sort_by(|&x, &y| inst.demand[y].total_cmp(&inst.demand[x]));
-        let mut delta = inst.fixed[k] - inst.fixed[i] - p * excess(load[i], inst.capacity[i]);
-        let mut moves = Vec::with_capacity(custs.len());
-        for &j in &custs {
+        let mut delta = -inst.fixed[i] - p * excess(load[i], inst.capacity[i]);
+        for j in custs {
             let dj = inst.demand[j];
             let mut best: Option<(f64, usize)> = None;
             for (b, (&lb, &sb)) in load.iter().zip(inst.capacity).enumerate() {
                 let cb = inst.c(j, b);
-                if b == i || (count[b] == 0 && b != k) || !cb.is_finite() {
+                if b == i || (count[b] == 0 && Some(b) != also) || !cb.is_finite() {
                     continue;
                 }
                 let v = cb + p * (excess(lb + dj, sb) - excess(lb, sb));
@@ -196,20 +159,44 @@ impl Search<'_, '_> {
         }
         load[i] = 0.0;
         count[i] = 0;
+        Some(delta)
+    }
+
+    /// Opens site `k` in `load`/`count`: the customers it serves cheaper than their site
+    /// does, best saving first, while its capacity lasts, appended to `moves`; the customers
+    /// of `closing` (already placed) are left where they went. The saving counts the relief
+    /// of the customer's site overload only when nothing closes at the same time. Returns
+    /// the change in penalised cost (fixed costs of sites left empty saved; `k`'s not added).
+    fn take_in(
+        &self,
+        k: usize,
+        closing: Option<usize>,
+        load: &mut [f64],
+        count: &mut [u32],
+        moves: &mut Moves,
+    ) -> f64 {
+        let inst = self.inst;
+        let (p, st) = (self.penalty, &self.st);
         let mut gains: Vec<(f64, usize)> = (0..inst.n)
             .filter_map(|j| {
-                let a = self.st.a[j];
-                let ck = inst.c(j, k);
-                if a == i || !ck.is_finite() {
+                let (a, ck) = (st.a[j], inst.c(j, k));
+                if Some(a) == closing || !ck.is_finite() {
                     return None;
                 }
-                let gain = inst.c(j, a) - ck;
+                let relief = if closing.is_some() {
+                    0.0
+                } else {
+                    p * (excess(st.load[a], inst.capacity[a])
+                        - excess(st.load[a] - inst.demand[j], inst.capacity[a]))
+                };
+                let gain = inst.c(j, a) - ck + relief;
                 (gain > 0.0).then_some((gain, j))
             })
             .collect();
         gains.sort_by(|x, y| y.0.total_cmp(&x.0));
+        let mut delta = 0.0;
         for (_, j) in gains {
-            let (a, dj) = (self.st.a[j], inst.demand[j]);
+            let (a, dj) = (st.a[j], inst.demand[j]);
             if load[k] + dj > inst.capacity[k] {
                 continue;
             }
@@ -226,6 +213,6 @@ impl Search<'_, '_> {
             delta += change;
             moves.push((j, k));
         }
-        Some((delta, moves))
+        delta
     }
 }
