@@ -24,8 +24,8 @@ what a MIP solver does well on a *small* model. So the method is a hybrid:
    relaxation's open sites, give each customer one of the sites whose knapsack took it, place
    the rest by regret) and improved by an iterated tabu search in the Rust core (shifts of
    one customer and swaps of two, through overloaded plans at an oscillating price per unit
-   of overload, and site closing/opening when it stalls: Ho 2015, Delmaire et al. 1999); the
-   best plan of the ascent then gets a longer search of its own.
+   of overload, and a site closed, opened or swapped when it stalls: Ho 2015, Delmaire et
+   al. 1999); the best plan of the ascent then gets a longer search of its own.
 3. **Fixing.** With the best multipliers, forcing customer j onto site i costs at least
    ``L_ij = sum u + f_i + (c_ij - u_j) + K_i(s_i - d_j) + R_i`` (``K_i(c)``: the knapsack at
    capacity c, read from the same DP row; ``R_i``: the rest of the site choice with i open),
