@@ -169,9 +169,9 @@ class _Plans:
         """The best plan an iterated tabu search (Rust, :func:`~.plan_search.search_plan`:
         shifts and swaps of customers with an oscillating overload price, a site closed,
         opened or swapped when it stalls) meets from ``a`` within ``iterations`` moves or the
-        deadline; ``a`` itself if it meets nothing better. Each call draws the next seed, so a run is
-        reproducible when the iteration budgets bind before the deadlines. The search stops
-        at a plan costing at most ``stop_at_cost`` (a proven bound)."""
+        deadline; ``a`` itself if it meets nothing better. Each call draws the next seed, so
+        a run is reproducible when the iteration budgets bind before the deadlines. The
+        search stops at a plan costing at most ``stop_at_cost`` (a proven bound)."""
         self._seed += 1
         return self.search(
             a, deadline, seed=self._seed, iterations=iterations, stop_at_cost=stop_at_cost
