@@ -359,12 +359,12 @@ def test_elite_keeps_the_cheapest_plan_of_each_open_set() -> None:
     problem = random_problem(5, parks=30, sites=6, types=1, single_source=True)
     plans = _Plans(SiteRelaxation(problem))
     rng = np.random.default_rng(0)
-    elite = Elite(plans, size=3)
+    elite = Elite(size=3)
     offered: list[np.ndarray] = []
     for _ in range(200):
         sites = rng.choice(plans.m, size=int(rng.integers(1, 4)), replace=False)
         a = rng.choice(sites, size=plans.n).astype(np.int64)
-        elite.offer(a)
+        elite.offer(a, plans.cost(a))
         offered.append(a)
     kept = elite.plans()
     costs = [plans.cost(a) for a in kept]

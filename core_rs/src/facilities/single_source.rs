@@ -19,8 +19,8 @@
 //! - **perturbation**: after a run of iterations without a better plan, the search restarts
 //!   (every few times from the best plan) with the best location move by penalised change:
 //!   one site closed (its customers placed greedily), one closed site opened (taking the
-//!   customers it serves cheaper), or one swapped for the other (where capacity is loose
-//!   the open set is what a plan gets wrong, and neither half alone pays for itself); sites
+//!   customers it serves cheaper), or one swapped for the other (where the open sites are
+//!   few and full, neither half alone pays for itself); sites
 //!   just moved are tabu for a few such steps.
 //!
 //! The search is a primal heuristic: it returns the best feasible plan it met and proves

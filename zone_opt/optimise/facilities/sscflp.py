@@ -313,16 +313,16 @@ class _Incumbent:
         self.started = started
         self.best_a: I64 | None = None
         self.ub = math.inf
-        self.elite = Elite(plans)
+        self.elite = Elite()
 
     def offer(self, a: I64 | None, bound: float) -> None:
         """Keep plan ``a`` if it is better (and among the elite if its open sites are new
         or it is cheaper); ``bound`` is the best bound for the progress report."""
         if a is None:
             return
-        self.elite.offer(a)
         ub = self.ub
         value = self.plans.cost(a)
+        self.elite.offer(a, value)
         if value < ub - 1e-9 * max(1.0, abs(ub) if math.isfinite(ub) else 1.0):
             self.best_a, self.ub = a.copy(), value
             if self.options.progress is not None:

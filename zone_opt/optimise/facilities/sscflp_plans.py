@@ -217,13 +217,13 @@ ELITE_PLANS = 6
 class Elite:
     """The cheapest plans met with distinct sets of open sites (at most ``size``)."""
 
-    def __init__(self, plans: _Plans, size: int = ELITE_PLANS) -> None:
-        self._plans, self._size = plans, size
+    def __init__(self, size: int = ELITE_PLANS) -> None:
+        self._size = size
         self._kept: dict[bytes, tuple[float, I64]] = {}
 
-    def offer(self, a: I64) -> None:
+    def offer(self, a: I64, cost: float) -> None:
+        """Keep plan ``a`` (costing ``cost``) if its open sites are new or it is cheaper."""
         key = np.unique(a).tobytes()
-        cost = self._plans.cost(a)
         if key in self._kept and self._kept[key][0] <= cost:
             return
         self._kept[key] = (cost, a.copy())

@@ -1,8 +1,7 @@
 //! The location moves of the search: when the moves of customers stall, one site is
 //! closed (its customers placed greedily), one closed site opened (taking the customers
-//! it serves cheaper), or both at once (a swap: where capacity is loose the open set, not
-//! the allocation, is what the plan gets wrong, and neither half alone pays for itself),
-//! the best of them by penalised change.
+//! it serves cheaper), or both at once (a swap: where the open sites are few and full,
+//! neither half alone pays for itself), the best of them by penalised change.
 
 use rand_pcg::rand_core::Rng;
 
