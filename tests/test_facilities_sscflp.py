@@ -20,9 +20,11 @@ import pytest
 from zone_opt.errors import CancelledError, InvalidInputError
 from zone_opt.optimise import SolveOptions, SolveStatus
 from zone_opt.optimise.facilities import FacilityPlan, FacilityProblem, solve_facilities
+from zone_opt.optimise.facilities.build import build_matrix
 from zone_opt.optimise.facilities.lagrange import SiteRelaxation
 from zone_opt.optimise.facilities.plan_search import SearchLimits, search_plan
-from zone_opt.optimise.facilities.sscflp import solve_single_source
+from zone_opt.optimise.facilities.sscflp import _Incumbent, _Setup, solve_single_source
+from zone_opt.optimise.facilities.sscflp_bound import _ascent
 from zone_opt.optimise.facilities.sscflp_files import (
     Layout,
     parse_sscflp,
@@ -254,6 +256,53 @@ def test_knapsack_dp_is_exact() -> None:
         assert at == pytest.approx(min(0.0, sub.min()), abs=1e-9)
 
 
+def _brute_cover(rel: SiteRelaxation, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
+    """min sum v y over binary y with lo <= y <= hi and sum s y >= D, by enumeration."""
+    subsets = np.array(list(product((0, 1), repeat=rel.m)), dtype=bool)
+    ok = (subsets >= lo).all(axis=1) & (subsets <= hi).all(axis=1)
+    ok &= subsets @ rel.s >= rel.total - 1e-9
+    return float(np.where(ok, subsets @ v, math.inf).min())
+
+
+def test_cover_choice_is_the_binary_optimum_and_never_above_it() -> None:
+    """The 0-1 site choice equals enumeration for integral capacities, stays at or below it
+    (a valid bound) when its DP works in coarser units; with integral capacities it is at or
+    above the LP choice and its ``y`` is binary, within the fixings and covers the demand."""
+    rng = np.random.default_rng(11)
+    rel = SiteRelaxation(random_problem(5, parks=6, sites=10, types=1, single_source=True))
+    rel.s = rng.integers(1, 40, rel.m).astype(np.float64)
+    rel.equal = False
+    rel.total = float(rel.s.sum()) * 0.45
+    checked = 0
+    for trial in range(40):
+        v = rng.normal(3.0, 4.0, rel.m)
+        lo = rng.random(rel.m) < 0.1
+        hi = ~(rng.random(rel.m) < 0.15) | lo
+        exact = _brute_cover(rel, v, lo, hi)
+        value, y = rel.cover(v, lo, hi)
+        lp, _ = rel.choose(v, lo, hi)
+        if not math.isfinite(exact):
+            assert value == math.inf
+            continue
+        checked += 1
+        assert value == pytest.approx(exact, abs=1e-9), trial
+        assert value >= lp - 1e-9
+        assert set(np.unique(y)) <= {0.0, 1.0}
+        assert (y >= lo).all()
+        assert (y <= hi).all()
+        assert y @ rel.s >= rel.total - 1e-9
+        assert v @ y == pytest.approx(value)
+    assert checked >= 30
+    # Fractional capacities: a coarser DP, still a bound at or below the binary optimum.
+    rel.s = rel.s + rng.uniform(0.01, 0.99, rel.m)
+    all_open = np.ones(rel.m, dtype=bool)
+    for _ in range(20):
+        v = rng.normal(3.0, 4.0, rel.m)
+        none = np.zeros(rel.m, dtype=bool)
+        value, _ = rel.cover(v, none, all_open)
+        assert value <= _brute_cover(rel, v, none, all_open) + 1e-9
+
+
 def _enumerate_optimum(cost: np.ndarray, d: np.ndarray, s: np.ndarray, f: np.ndarray) -> float:
     """The cheapest feasible single-source plan by enumerating every site per customer."""
     m, n = cost.shape
@@ -266,6 +315,35 @@ def _enumerate_optimum(cost: np.ndarray, d: np.ndarray, s: np.ndarray, f: np.nda
         if np.all(load <= s):
             best = min(best, float(f[load > 0].sum() + cost[a, np.arange(n)].sum()))
     return best
+
+
+def test_sharpened_bound_rises_and_stays_below_the_enumerated_optimum() -> None:
+    """The second ascent (binary site choice) never lowers the first's bound, never passes
+    the optimum found by enumeration, and reaches at least the binary choice's value at the
+    first's multipliers, which on tight unequal capacities is above the first's bound."""
+    lifted = 0
+    for seed in range(12):
+        problem = random_problem(seed, parks=7, sites=4, types=1, single_source=True)
+        rel = SiteRelaxation(problem)
+        rng = np.random.default_rng(seed)
+        rel.s = np.ceil(rel.total * rng.uniform(0.3, 0.6, rel.m))
+        rel.equal = False
+        optimum = _enumerate_optimum(rel.cost, rel.d, rel.s, rel.f)
+        if not math.isfinite(optimum):
+            continue
+        options = SolveOptions(mip_rel_gap=1e-9, time_limit_s=20.0, threads=1)
+        setup = _Setup(build_matrix(problem), rel, options, False, time.perf_counter(), 20.0)
+        knap = _Knapsacks(rel)
+        inc = _Incumbent(_Plans(rel), options, setup.started)
+        first = _ascent(setup, knap, inc, None)
+        sharp = _ascent(setup, knap, inc, None, sharpen=first)
+        assert first.bound - 1e-9 <= sharp.bound <= optimum + 1e-6, seed
+        # It starts where the first ended, with the binary choice: at least that value.
+        none = np.zeros(rel.m, dtype=bool)
+        at_first = float(first.u.sum()) + rel.cover(knap.evaluate(first.u)[0], none, ~none)[0]
+        assert sharp.bound >= at_first - 1e-9, seed
+        lifted += at_first > first.bound + 1e-6
+    assert lifted >= 3
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -343,14 +421,22 @@ def test_side_search_keeps_the_better_plan_and_stops() -> None:
     assert start is not None
     # An elite plan that opens every site: the searches from it are plans too.
     spread = np.arange(rel.n, dtype=np.int64) % rel.m
+    elite = Elite()
+    elite.offer(spread, plans.cost(spread))
     side = SideSearch(
-        plans, start, time.perf_counter() + 30.0, -math.inf, iterations=200_000, elite=[spread]
+        plans, start, time.perf_counter() + 30.0, -math.inf, iterations=200_000, elite=elite
     )
     time.sleep(0.3)
     begun = time.perf_counter()
     best = side.stop()  # within one chunk, not at the 30 s deadline
     assert time.perf_counter() - begun <= SIDE_CHUNK_S + 1.0
     assert plans.cost(best) <= plans.cost(start)
+    # A plan offered by the other core replaces the best only if it costs less.
+    side.offer(start)
+    assert plans.cost(side.best()) == plans.cost(best)
+    other = plans.improve(spread, time.perf_counter() + 1.0)
+    side.offer(other)
+    assert plans.cost(side.best()) == min(plans.cost(best), plans.cost(other))
     load = np.bincount(best, weights=plans.d, minlength=rel.m)
     assert np.all(load <= plans.s + 1e-9)
 

@@ -34,6 +34,14 @@ B = NDArray[np.bool_]
 I64 = NDArray[np.int64]
 
 
+COVER_UNITS = 20_000
+"""Resolution of :meth:`SiteRelaxation.cover`'s DP: the capacity still to cover, in at
+most this many units (exact for integral capacities when the shortfall is smaller)."""
+COVER_CELLS = 4_000_000
+"""At most this many DP cells (sites x units) per :meth:`SiteRelaxation.cover` call: with
+many sites the units are coarser."""
+
+
 @dataclass(frozen=True)
 class Knapsacks:
     """The per-site continuous knapsacks at some multipliers: ``v`` (m,) the value of
@@ -151,6 +159,53 @@ class SiteRelaxation:
                         break
                 else:
                     return math.inf, y
+        return float(v @ y), y
+
+    def cover(self, v: F64, lo: B, hi: B) -> tuple[float, F64]:
+        """min sum v y, sum s y >= D, lo <= y <= hi, **y binary** (the 0-1 cover knapsack).
+
+        A tighter site choice than :meth:`choose` (its LP) wherever the capacities differ:
+        on Yang et al.'s instances, whose good plans open a few nearly full sites, it lifts
+        the Lagrangian bound by about half the LP's gap (p1: 29,827 -> 29,998 against the
+        optimum 30,181). Solved by a DP over the capacity still to cover, in units of
+        ``g = max(1, short / units)`` (units: :data:`COVER_UNITS`, fewer when
+        :data:`COVER_CELLS` binds; g = 1 for integral data below that size): each
+        site counts ``ceil(s_i / g)`` units and ``ceil(short / g)`` are needed. Any plan
+        covering ``short`` covers those units (``sum ceil(s/g) y >= sum s y / g >= short/g``,
+        an integer), so the value is a valid lower bound, exact when ``g = 1``.
+        O(:data:`COVER_CELLS`). Returns ``(value, y)``, value ``inf`` when too little
+        capacity is allowed.
+        """
+        if self.equal:
+            return self.choose(v, lo, hi)  # already exact
+        y = lo.astype(np.float64)
+        free = hi & ~lo
+        y[free & (v < 0)] = 1.0
+        short = self.total - float(self.s @ y)
+        if short <= 1e-9 * max(1.0, self.total):
+            return float(v @ y), y
+        cand = np.flatnonzero(free & (y == 0) & (self.s > 0))
+        integral = bool(np.all(self.s[cand] == np.round(self.s[cand])))
+        limit = max(1, min(COVER_UNITS, COVER_CELLS // max(1, cand.size)))
+        g = 1.0 if integral and short <= limit else short / limit
+        need = math.ceil(short / g - 1e-9)
+        units = np.ceil(self.s[cand] / g - 1e-9).astype(np.int64)
+        # best[k]: the cheapest choice among the sites so far covering at least k units.
+        best = np.full(need + 1, math.inf)
+        best[0] = 0.0
+        took = np.zeros((cand.size, need + 1), dtype=bool)
+        below = np.arange(need + 1)
+        for t in range(cand.size):
+            with_t = best[np.maximum(below - units[t], 0)] + v[cand[t]]
+            took[t] = with_t < best
+            best = np.where(took[t], with_t, best)
+        if not math.isfinite(best[need]):
+            return math.inf, y
+        k = need
+        for t in range(cand.size - 1, -1, -1):
+            if took[t, k]:
+                y[cand[t]] = 1.0
+                k = max(k - int(units[t]), 0)
         return float(v @ y), y
 
     def penalties(self, v: F64, y: F64, lo: B, hi: B) -> F64:

@@ -15,7 +15,10 @@ what a MIP solver does well on a *small* model. So the method is a hybrid:
    ``sum_j d_j x_ij <= s_i``, solved **exactly** by dynamic programming over the capacity
    (integer data; vectorised over all sites at once, one pass per customer), worth
    ``v_i = f_i + K_i(s_i)``; the open sites then solve ``min sum_i v_i y_i`` with the
-   aggregate capacity cut ``sum_i s_i y_i >= D`` (its LP: still a relaxation).
+   aggregate capacity cut ``sum_i s_i y_i >= D``: by its LP in the first ascent (which
+   feeds the plans of step 2), with y binary (a 0-1 cover knapsack, DP) in a second one
+   from the first's best multipliers, for the bound and the fixing (unequal capacities
+   only: with equal ones the LP is exact; :mod:`.sscflp_bound`).
    ``L(u) = sum_j u_j + that minimum`` bounds the optimum from below for every ``u``; a
    subgradient ascent (Polyak steps towards the incumbent) maximises it. The 0-1 knapsack
    makes it stronger than the LP bound; where the DP table would be too large
@@ -62,6 +65,7 @@ from zone_opt.optimise.facilities.build import FacilityMatrix, build_matrix
 from zone_opt.optimise.facilities.lagrange import SiteRelaxation
 from zone_opt.optimise.facilities.options import highs_options
 from zone_opt.optimise.facilities.problem import FacilityProblem
+from zone_opt.optimise.facilities.sscflp_bound import _ascent, _cutoff, _penalty_fixing
 from zone_opt.optimise.facilities.sscflp_lp import (
     _arc_customers,
     _column_vector,
@@ -69,7 +73,6 @@ from zone_opt.optimise.facilities.sscflp_lp import (
     _kernel,
     _proven,
     _root_lp,
-    _RootLp,
 )
 from zone_opt.optimise.facilities.sscflp_plans import Elite, SideSearch, _Knapsacks, _Plans
 from zone_opt.optimise.solver import HighsSolver, Progress, Solution, SolveOptions, SolveStatus
@@ -135,15 +138,6 @@ def _integral(rel: SiteRelaxation) -> bool:
     return bool(np.all(np.abs(values - np.round(values)) <= 1e-9 * np.maximum(1.0, np.abs(values))))
 
 
-def _cutoff(ub: float, gap: float, integral: bool) -> float:
-    """Plans at or above this value need not be found: within the gap of ``ub``, or (all
-    costs integral) not at least 1 better."""
-    cut = ub - gap * abs(ub)
-    if integral:
-        cut = min(cut, ub - 1.0 + 1e-4)
-    return cut
-
-
 def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> SingleSourceResult:
     """Solve a one-type single-source problem (no budget) to ``options.mip_rel_gap``.
 
@@ -174,6 +168,8 @@ def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> Sing
     lag = _ascent(setup, knap, inc, lp)
     if not lag.feasible:
         return _infeasible(fm, rel, options, started, lag.iterations)
+    if not rel.equal and not _proven(inc.ub, lag.bound, gap, integral):
+        lag = _ascent(setup, knap, inc, lp, sharpen=lag)  # equal capacities: already exact
     lagrangian = lag.bound if lp is None else max(lag.bound, lp.value - 1e-9 * abs(lp.value))
     if integral and math.isfinite(lagrangian):
         lagrangian = math.ceil(lagrangian - 1e-6)
@@ -185,19 +181,21 @@ def solve_single_source(problem: FacilityProblem, options: SolveOptions) -> Sing
         return _finish(
             run, None, ub=math.inf, cutoff=math.inf, fixing=None, deadline=setup.deadline
         )
-    if not _proven(inc.ub, lagrangian, gap, integral) and not (
-        options.cancel is not None and options.cancel.is_set()
-    ):
+    # A plan within the gap of the bound would end the solve: the searches stop there.
+    target = lagrangian + gap * abs(lagrangian)
+    proven = _proven(inc.ub, lagrangian, gap, integral)
+    side = None if proven else _side_search(inc, best_a, setup, target)
+    if not proven and not (options.cancel is not None and options.cancel.is_set()):
         search_end = time.perf_counter() + SEARCH_SHARE * (limit if math.isfinite(limit) else 50.0)
-        # A plan within the gap of the bound would end the solve: the search stops there.
-        target = lagrangian + gap * abs(lagrangian)
         found = inc.plans.improve(
             best_a, search_end, iterations=SEARCH_ITERATIONS, stop_at_cost=target
         )
         inc.offer(found, lag.bound)
         best_a = inc.best_a if inc.best_a is not None else best_a
-    target = lagrangian + gap * abs(lagrangian)
-    side = _side_search(inc, best_a, setup, target)
+        if side is not None:
+            inc.offer(side.best(), lag.bound)
+            best_a = inc.best_a if inc.best_a is not None else best_a
+            side.offer(best_a)
     if not _proven(inc.ub, lagrangian, gap, integral) and not (
         options.cancel is not None and options.cancel.is_set()
     ):
@@ -245,8 +243,9 @@ def _side_search(
         return None
     if not math.isfinite(setup.deadline):
         return None
-    elite, deadline = inc.elite.plans(), setup.deadline
-    return SideSearch(inc.plans, start, deadline, target, iterations=SEARCH_ITERATIONS, elite=elite)
+    return SideSearch(
+        inc.plans, start, setup.deadline, target, iterations=SEARCH_ITERATIONS, elite=inc.elite
+    )
 
 
 def _with_side_plan(
@@ -335,113 +334,6 @@ class _Incumbent:
                         nodes=0,
                     )
                 )
-
-
-@dataclass(frozen=True)
-class _Lagrangian:
-    """What the ascent leaves: the best bound ``L*`` and its multipliers, the smoothed site
-    choice, the iterations used; not ``feasible`` if the sites cannot hold the demand."""
-
-    bound: float
-    u: F64
-    y_avg: F64
-    iterations: int
-    feasible: bool = True
-
-
-def _ascent(setup: _Setup, knap: _Knapsacks, inc: _Incumbent, lp: _RootLp | None) -> _Lagrangian:
-    """Subgradient ascent (Polyak steps towards the incumbent) on the 0-1 knapsack
-    relaxation, repairing and improving the relaxed solution into plans every few steps."""
-    rel, options = setup.rel, setup.options
-    m = rel.m
-    lo = np.zeros(m, dtype=bool)
-    hi = np.ones(m, dtype=bool)
-    lag_deadline = setup.lag_deadline
-    search_end = min(setup.deadline, lag_deadline + 1.0)
-    repair_every = 25 if setup.large else 10
-    u = rel.start() if lp is None else lp.u
-    best_bound, best_u = -math.inf, u
-    y_avg = np.zeros(m) if lp is None else lp.y.copy()
-    step, stall, it = (2.0, 0, 0) if lp is None else (0.5, 0, 0)
-    max_iter = 3000
-    while it < max_iter:
-        it += 1
-        if options.cancel is not None and options.cancel.is_set():
-            break
-        v, x = knap.evaluate(u)
-        value, y = rel.choose(v, lo, hi)
-        if not math.isfinite(value):
-            return _Lagrangian(best_bound, best_u, y_avg, it, feasible=False)
-        bound = float(u.sum()) + value
-        y_avg = y if it == 1 and lp is None else 0.9 * y_avg + 0.1 * y
-        if bound > best_bound + 1e-9 * abs(bound):
-            best_bound, best_u, stall = bound, u, 0
-        else:
-            stall += 1
-            if stall >= 12:
-                step /= 2.0
-                stall = 0
-        if it <= 3 or it % repair_every == 0:
-            a = inc.plans.repair(x, y)
-            if a is not None:
-                inc.offer(inc.plans.improve(a, search_end), best_bound)
-        now = time.perf_counter()
-        if step < 2e-3 or now > lag_deadline:
-            break
-        ub = inc.ub
-        if math.isfinite(ub) and best_bound >= _cutoff(ub, setup.gap, setup.integral):
-            break
-        g = 1.0 - (x * y[:, None]).sum(axis=0)
-        norm = float(g @ g)
-        if norm < 1e-12:
-            break
-        target = ub if math.isfinite(ub) else best_bound + 0.02 * abs(best_bound)
-        u = u + step * max(target - bound, 1e-6 * abs(bound)) / norm * g
-    return _Lagrangian(best_bound, best_u, y_avg, it)
-
-
-def _penalty_fixing(
-    setup: _Setup, knap: _Knapsacks, u: F64, a: I64, *, lp: _RootLp | None, cutoff: float
-) -> tuple[B, B, B]:
-    """The arcs and sites that no plan below ``cutoff`` uses (Lagrangian penalties at
-    multipliers ``u``, and LP reduced costs), and the sites every such plan opens; the arcs
-    and sites of plan ``a`` are kept. Returns ``(arc_out, site_out, site_in)``."""
-    rel = setup.rel
-    m, n = rel.m, rel.n
-    lo = np.zeros(m, dtype=bool)
-    hi = np.ones(m, dtype=bool)
-    v, _ = knap.evaluate(u)
-    base = float(u.sum())
-    rest = np.empty(m)  # R_i: the site choice with i open, its own value left out
-    close = np.empty(m)  # bound with site i closed
-    for i in range(m):
-        lo_i = lo.copy()
-        lo_i[i] = True
-        vv = v.copy()
-        vv[i] = 0.0
-        rest[i], _ = rel.choose(vv, lo_i, hi)
-        hi_i = hi.copy()
-        hi_i[i] = False
-        close[i], _ = rel.choose(v, lo, hi_i)
-    red = rel.cost - u[None, :]
-    k_at = knap.at_capacity(rel.s[:, None] - rel.d[None, :])
-    arc_bound = base + rel.f[:, None] + red + k_at + rest[:, None]
-    open_bound = base + v + rest
-    used = np.zeros((m, n), dtype=bool)
-    used[a, np.arange(n)] = True
-    in_plan = used.any(axis=1)
-    site_out = open_bound >= cutoff
-    site_in = base + close >= cutoff
-    arc_out = (arc_bound >= cutoff) | ~np.isfinite(rel.cost)
-    if lp is not None:
-        # LP reduced-cost fixing: moving a column off its bound costs at least |rc|.
-        z = lp.value - 1e-7 * max(1.0, abs(lp.value))
-        arc_out |= (lp.x <= 1e-9) & (z + lp.x_reduced >= cutoff)
-        site_out |= (lp.y <= 1e-9) & (z + lp.y_reduced >= cutoff)
-        site_in |= (lp.y >= 1 - 1e-9) & (z - lp.y_reduced >= cutoff)
-    site_out &= ~in_plan
-    arc_out = (arc_out | site_out[:, None]) & ~used
-    return arc_out, site_out, site_in
 
 
 @dataclass(frozen=True)

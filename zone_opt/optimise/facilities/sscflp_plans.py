@@ -215,35 +215,41 @@ ELITE_PLANS = 6
 
 
 class Elite:
-    """The cheapest plans met with distinct sets of open sites (at most ``size``)."""
+    """The cheapest plans met with distinct sets of open sites (at most ``size``); safe to
+    offer to from one thread while another reads."""
 
     def __init__(self, size: int = ELITE_PLANS) -> None:
         self._size = size
         self._kept: dict[bytes, tuple[float, I64]] = {}
+        self._lock = threading.Lock()
 
     def offer(self, a: I64, cost: float) -> None:
         """Keep plan ``a`` (costing ``cost``) if its open sites are new or it is cheaper."""
         key = np.unique(a).tobytes()
-        if key in self._kept and self._kept[key][0] <= cost:
-            return
-        self._kept[key] = (cost, a.copy())
-        if len(self._kept) > self._size:
-            worst = max(self._kept, key=lambda k: self._kept[k][0])
-            del self._kept[worst]
+        with self._lock:
+            if key in self._kept and self._kept[key][0] <= cost:
+                return
+            self._kept[key] = (cost, a.copy())
+            if len(self._kept) > self._size:
+                worst = max(self._kept, key=lambda k: self._kept[k][0])
+                del self._kept[worst]
 
     def plans(self) -> list[I64]:
         """The kept plans, cheapest first."""
-        return [a for _, a in sorted(self._kept.values(), key=lambda kept: kept[0])]
+        with self._lock:
+            kept = sorted(self._kept.values(), key=lambda plan: plan[0])
+        return [a for _, a in kept]
 
 
 class SideSearch:
-    """Tabu searches on a second core while HiGHS works on the first (its MIP is mostly
-    serial; see :mod:`zone_opt.optimise.facilities.sscflp`), :data:`SIDE_CHUNK_S` at a
-    time, each with the next seed from :data:`SIDE_SEED`, until :meth:`stop`, the deadline
-    or a plan costing at most ``target`` (within the gap of the bound). Every other search
-    starts from the best plan (intensify), the others from the ``elite`` plans in turn (other
-    open sets: a search from the best alone stays in its basin). The Rust search releases
-    the GIL."""
+    """Tabu searches on a second core while the first runs its own search, the kernel and
+    HiGHS (its MIP is mostly serial; see :mod:`zone_opt.optimise.facilities.sscflp`),
+    :data:`SIDE_CHUNK_S` at a time, each with the next seed from :data:`SIDE_SEED`, until
+    :meth:`stop`, the deadline or a plan costing at most ``target`` (within the gap of the
+    bound). Every other search starts from the best plan (its own or one :meth:`offer`-ed
+    by the first core: intensify), the others from the ``elite`` plans in turn, read afresh
+    each time (other open sets: a search from the best alone stays in its basin). The Rust
+    search releases the GIL."""
 
     def __init__(
         self,
@@ -253,11 +259,11 @@ class SideSearch:
         target: float,
         *,
         iterations: int,
-        elite: list[I64] | None = None,
+        elite: Elite | None = None,
     ) -> None:
         self._plans, self._deadline, self._target = plans, deadline, target
         self._iterations = iterations
-        self._elite = list(elite or [])
+        self._elite = elite if elite is not None else Elite(0)
         self._best, self._cost = start, plans.cost(start)
         self._lock = threading.Lock()
         self._halt = threading.Event()
@@ -273,16 +279,22 @@ class SideSearch:
             turn = seed - SIDE_SEED
             with self._lock:
                 start = self._best
-            if turn % 2 and self._elite:
-                start = self._elite[(turn // 2) % len(self._elite)]
+            elite = self._elite.plans()
+            if turn % 2 and elite:
+                start = elite[(turn // 2) % len(elite)]
             found = self._plans.search(
                 start, end, seed=seed, iterations=self._iterations, stop_at_cost=self._target
             )
             seed += 1
-            cost = self._plans.cost(found)
+            self.offer(found)
+
+    def offer(self, a: I64) -> None:
+        """Make plan ``a`` the best if it costs less (the next intensifying search starts
+        from it)."""
+        cost = self._plans.cost(a)
+        with self._lock:
             if cost < self._cost:
-                with self._lock:
-                    self._best, self._cost = found, cost
+                self._best, self._cost = a, cost
 
     def best(self) -> I64:
         """The best plan so far (the search goes on)."""
